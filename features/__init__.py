@@ -1,0 +1,1 @@
+"""Party-local data work: synthetic data, loaders, validation, indicators, binning, metrics."""

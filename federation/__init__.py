@@ -1,0 +1,1 @@
+"""Flower ServerApp/ClientApp and the federated protocols (one module per protocol)."""

@@ -1,0 +1,156 @@
+"""Experiment configuration (``experiment.toml``).
+
+```toml
+[experiment]
+name = "synthetic-hetero-lr"
+algorithm = "hetero_lr"        # hetero_lr | secureboost | homo_lr | homo_nn | scorecard
+backend = "paillier"           # paillier | ckks | plaintext (plaintext: benchmarks/tests only)
+id_column = "uscc"
+runtime = "simulation"         # local (in-process) | simulation | deployment
+authorization = "required"     # required (use the guest's authorization table) | none
+seed = 42
+
+[params]                       # algorithm parameters, validated by the algorithm module
+epochs = 10
+
+[[parties]]
+name = "bank"
+role = "guest"
+data = "data/bank.csv"
+label = "default_12m"
+authorizations = "data/authorizations.csv"   # guest only, when authorization = "required"
+
+[[parties]]
+name = "tax"
+role = "host"
+data = "data/tax.csv"
+```
+Relative paths are resolved against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from federation.roles import PartyRole
+from lab.errors import ConfigError
+
+Algorithm = Literal["hetero_lr", "secureboost", "homo_lr", "homo_nn", "scorecard"]
+Backend = Literal["paillier", "ckks", "plaintext"]
+Runtime = Literal["local", "simulation", "deployment"]
+
+
+class ExperimentSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    algorithm: Algorithm = "hetero_lr"
+    backend: Backend = "paillier"
+    id_column: str = "id"
+    runtime: Runtime = "simulation"
+    authorization: Literal["required", "none"] = "none"
+    as_of: str | None = None  # date for authorization validity (ISO); default: today
+    seed: int = 42
+    features: dict[str, list[str]] | None = None  # party -> feature columns (default: all)
+
+
+class PartySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
+    role: PartyRole
+    data: Path
+    label: str | None = None
+    authorizations: Path | None = None
+    address: str | None = None  # deployment: the SuperNode's name/address, informational
+
+    @model_validator(mode="after")
+    def _label_only_on_guest(self) -> PartySpec:
+        if self.role == PartyRole.HOST and self.label:
+            raise ValueError(f"party {self.name!r} is a host but names a label column "
+                             f"{self.label!r}; only the guest holds the label")
+        if self.role == PartyRole.COORDINATOR:
+            raise ValueError(f"party {self.name!r}: the coordinator is not a data party")
+        return self
+
+
+class ExperimentConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    experiment: ExperimentSection
+    params: dict[str, Any] = Field(default_factory=dict)
+    parties: list[PartySpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_parties(self) -> ExperimentConfig:
+        names = [p.name for p in self.parties]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"party names must be unique; repeated: {sorted(dupes)}")
+        guests = [p for p in self.parties if p.role == PartyRole.GUEST]
+        homo = self.experiment.algorithm in ("homo_lr", "homo_nn")
+        if not homo:
+            if len(guests) != 1:
+                raise ValueError(f"a vertical experiment needs exactly one guest, found "
+                                 f"{len(guests)}")
+            if not guests[0].label:
+                raise ValueError(f"guest {guests[0].name!r} must name its label column")
+            if not any(p.role == PartyRole.HOST for p in self.parties):
+                raise ValueError("a vertical experiment needs at least one host")
+        if self.experiment.authorization == "required":
+            for g in guests:
+                if g.authorizations is None:
+                    raise ValueError(f"authorization = 'required' but guest {g.name!r} names "
+                                     "no authorizations file")
+        return self
+
+    @property
+    def guest(self) -> PartySpec:
+        return next(p for p in self.parties if p.role == PartyRole.GUEST)
+
+    @property
+    def hosts(self) -> list[PartySpec]:
+        return [p for p in self.parties if p.role == PartyRole.HOST]
+
+    def party(self, name: str) -> PartySpec:
+        for p in self.parties:
+            if p.name == name:
+                return p
+        raise ConfigError(f"unknown party {name!r}; the config names "
+                          f"{[p.name for p in self.parties]}")
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate ``experiment.toml``; relative data paths resolve to its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"experiment config {str(path)!r} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw, base_dir=path.parent)
+
+
+def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None) -> ExperimentConfig:
+    try:
+        cfg = ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        errs = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid experiment config: {errs}") from None
+    if base_dir is not None:
+        for p in cfg.parties:
+            if not p.data.is_absolute():
+                p.data = (base_dir / p.data).resolve()
+            if p.authorizations is not None and not p.authorizations.is_absolute():
+                p.authorizations = (base_dir / p.authorizations).resolve()
+    return cfg
+
+
+__all__ = ["ExperimentConfig", "ExperimentSection", "PartySpec", "load_config", "parse_config"]

@@ -1,0 +1,82 @@
+"""Party-side handler registry and per-party context.
+
+A protocol module registers one handler per action::
+
+    @register("lr.forward")
+    def forward(ctx: PartyContext, payload: Payload) -> Payload: ...
+
+The runtime (Flower ClientApp or LocalTransport) looks the handler up by the action
+named in the request. ``ctx.state`` survives between messages of one run at that party
+(the runtime persists it at the party, never sends it anywhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from federation.roles import PartyRole
+from federation.transport import Payload
+from lab.errors import ProtocolError
+
+
+@dataclass
+class PartyContext:
+    """What a party's handler knows: its own name, role, data and local state."""
+
+    name: str
+    role: PartyRole
+    data_path: Path | None
+    work_dir: Path
+    node_config: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[PartyContext, Payload], Payload]
+HANDLERS: dict[str, Handler] = {}
+
+
+def register(action: str) -> Callable[[Handler], Handler]:
+    """Register ``fn`` as the party-side handler of ``action``."""
+
+    def deco(fn: Handler) -> Handler:
+        if action in HANDLERS and HANDLERS[action] is not fn:
+            raise ProtocolError(f"action {action!r} registered twice")
+        HANDLERS[action] = fn
+        return fn
+
+    return deco
+
+
+def get_handler(action: str) -> Handler:
+    load_protocols()
+    try:
+        return HANDLERS[action]
+    except KeyError:
+        raise ProtocolError(f"no party handler for action {action!r}") from None
+
+
+_PROTOCOL_MODULES = (
+    "federation.alignment",
+    "federation.hetero_lr",
+    "federation.scoring",
+    "federation.secureboost",
+    "federation.woe",
+)
+
+
+def load_protocols() -> None:
+    """Import every protocol module so its handlers are registered."""
+    import importlib
+
+    for mod in _PROTOCOL_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+__all__ = ["HANDLERS", "Handler", "PartyContext", "get_handler", "load_protocols", "register"]

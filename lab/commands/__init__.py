@@ -1,0 +1,1 @@
+"""``fedlab`` command groups, one module each."""

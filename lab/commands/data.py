@@ -1,0 +1,7 @@
+"""``fedlab data ...``: synthetic multi-party data, public data sets, validation."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

@@ -1,0 +1,1 @@
+"""The Streamlit sandbox (talks only to the lab service layer)."""

@@ -1,0 +1,35 @@
+"""Suite-wide fixtures: fixed seeds, isolated Flower home, path to shared public data."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FEDLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    random.seed(0)
+    np.random.seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _flwr_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLWR_HOME", str(tmp_path_factory.getbasetemp() / "flwr-home"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The public credit data sets beside the checkout; skip where they are absent."""
+    if not (SHARED_DATA / "default_credit_hetero_guest.csv").is_file():
+        pytest.skip(f"shared public data not found at {SHARED_DATA}")
+    return SHARED_DATA
