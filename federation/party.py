@@ -64,6 +64,7 @@ _PROTOCOL_MODULES = (
     "federation.scoring",
     "federation.secureboost",
     "federation.woe",
+    "federation.homo",
 )
 
 

@@ -1,0 +1,74 @@
+"""The contract between a runtime and a protocol driver.
+
+A *driver* runs on the coordinator. It receives a :class:`~federation.transport.Transport`
+(already connected to every party of the experiment), the validated experiment config and a
+progress callback, drives the protocol by exchanging messages, tells every party to save its
+own model piece (into its ``PartyContext.work_dir``), and returns a :class:`ProtocolResult`.
+
+The runtime (``federation.run``) writes ``metrics.json`` and ``disclosure.json`` from the
+result and the transport's message log.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from federation.config import ExperimentConfig
+from federation.transport import Transport
+from lab.errors import ConfigError
+
+#: progress(event, fields): e.g. progress("epoch", {"epoch": 3, "loss": 0.41})
+ProgressFn = Callable[[str, dict[str, Any]], None]
+
+
+def no_progress(event: str, fields: dict[str, Any]) -> None:  # noqa: ARG001
+    """A progress callback that ignores everything."""
+
+
+@dataclass
+class ProtocolResult:
+    """What a driver returns: public metrics and a coordinator-side model summary.
+
+    ``metrics`` goes to metrics.json as is (auc, ks, n_aligned, loss per epoch, seconds per
+    phase, ...). Nothing secret and no per-enterprise value may be in here.
+    """
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    model_summary: dict[str, Any] = field(default_factory=dict)
+
+
+class Driver(Protocol):
+    def __call__(
+        self, transport: Transport, config: ExperimentConfig, *, progress: ProgressFn
+    ) -> ProtocolResult: ...
+
+
+_DRIVERS = {
+    "hetero_lr": "federation.hetero_lr:drive",
+    "secureboost": "federation.secureboost:drive",
+    "scorecard": "federation.scorecard:drive",
+    "homo_lr": "federation.homo:drive",
+    "homo_nn": "federation.homo:drive",
+}
+
+
+def get_driver(algorithm: str) -> Driver:
+    """The driver for ``algorithm`` (imported lazily)."""
+    try:
+        target = _DRIVERS[algorithm]
+    except KeyError:
+        raise ConfigError(f"unknown algorithm {algorithm!r}; known: {sorted(_DRIVERS)}") from None
+    mod_name, fn = target.split(":")
+    try:
+        mod = importlib.import_module(mod_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == mod_name:
+            raise ConfigError(f"algorithm {algorithm!r} is not available in this build") from None
+        raise
+    return getattr(mod, fn)  # type: ignore[no-any-return]
+
+
+__all__ = ["Driver", "ProgressFn", "ProtocolResult", "get_driver", "no_progress"]
