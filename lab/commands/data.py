@@ -2,6 +2,80 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(no_args_is_help=True)
+
+
+@app.command()
+def synth(
+    enterprises: int = typer.Option(10_000, "--enterprises", "-n", min=1,
+                                    help="Number of enterprises in the population."),
+    seed: int = typer.Option(42, help="Random seed; the same seed gives byte-identical files."),
+    out: Path = typer.Option(Path("data/synth"), help="Folder that receives one CSV per party."),
+    dirty: bool = typer.Option(False, "--dirty", help="Add missing cells, skew, outliers, "
+                               "duplicate and malformed IDs (see docs/data_dictionary.md)."),
+    banks: list[str] = typer.Option(["bank"], "--bank",
+                                    help="Bank name(s); repeat for several banks."),
+) -> None:
+    """Generate synthetic enterprise data for a bank and five agencies, keyed by USCC."""
+    from features import synth as gen
+
+    t0 = time.perf_counter()
+    tables = gen.generate(enterprises, seed, dirty=dirty, banks=tuple(banks))
+    paths = gen.write(out, tables)
+    seconds = time.perf_counter() - t0
+    for name, path in paths.items():
+        typer.echo(f"  {name:<18} {len(tables[name]):>9,} rows  {path}")
+    typer.echo(f"wrote {len(paths)} files for {enterprises:,} enterprises in {seconds:.1f} s"
+               + (" (dirty)" if dirty else ""))
+
+
+@app.command()
+def validate(
+    file: Path = typer.Argument(..., help="The party's CSV file."),
+    id_column: str = typer.Option("uscc", help="Column with the enterprise/sample ID."),
+    label: str | None = typer.Option(None, help="Label column (guest only), values 0/1."),
+    id_kind: str = typer.Option("uscc", help="'uscc' (check GB 32100 codes) or 'opaque'."),
+    party: str | None = typer.Option(None, help="Check against a synthetic party's schema "
+                                     "(bank, tax, social_insurance, courts, utilities, "
+                                     "market_regulation, authorizations)."),
+    encoding: str = typer.Option("utf-8", help="Text encoding of the file, e.g. gbk."),
+) -> None:
+    """Validate one party's table and print a summary (aggregates only)."""
+    from features.validation import load_party_table, summarize
+
+    if id_kind not in ("uscc", "opaque"):
+        raise typer.BadParameter("--id-kind must be 'uscc' or 'opaque'")
+    df = load_party_table(file, id_column=id_column, label=label, id_kind=id_kind,  # type: ignore[arg-type]
+                          party=party, encoding=encoding)
+    typer.echo(f"{file.name}: OK — {len(df):,} rows, {df.shape[1]} columns")
+    if label is not None:
+        typer.echo(f"  label {label!r}: {int(df[label].sum()):,} positives "
+                   f"({df[label].mean():.1%})")
+    summary = summarize(df, id_column=id_column)
+    typer.echo(f"  {'column':<34} {'type':<8} {'missing':>8} {'distinct':>9}")
+    for row in summary.itertuples(index=False):
+        typer.echo(f"  {row.column:<34} {row.type:<8} {row.missing_share:>8.1%} "
+                   f"{row.distinct:>9,}")
+
+
+@app.command()
+def public(
+    name: str = typer.Argument(..., help="default_credit, taiwan, german, lending_club, "
+                               "credit_data or breast."),
+    data_dir: Path = typer.Option(..., help="Folder with the public data files."),
+    out: Path = typer.Option(..., help="Folder that receives one CSV per party."),
+) -> None:
+    """Split a public credit data set into party files (guest with label, hosts)."""
+    from features.public import load_public, write_parties
+
+    parties = load_public(name, data_dir)
+    paths = write_parties(out, parties)
+    for party, path in paths.items():
+        typer.echo(f"  {party:<18} {path}")
+    typer.echo(f"wrote {len(paths)} party files for {name!r} (id column {parties.id_column!r}, "
+               f"label {parties.label_column!r} at the guest)")

@@ -1,0 +1,163 @@
+"""Synthetic multi-party data: determinism, row sets, latent signal split across parties."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from features import synth
+from features.encoding import party_matrix
+from features.uscc import classify_usccs
+from features.validation import load_party_table
+from lab.errors import ConfigError
+
+PARTIES = ("bank", *synth.AGENCIES, "authorizations")
+
+
+def _hashes(paths: dict[str, Path]) -> dict[str, str]:
+    return {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in paths.items()}
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
+    # Prepare / Execute
+    a = synth.write(tmp_path / "a", synth.generate(3000, 11))
+    b = synth.write(tmp_path / "b", synth.generate(3000, 11))
+    c = synth.write(tmp_path / "c", synth.generate(3000, 12))
+    # Assert
+    assert set(a) == set(PARTIES)
+    assert _hashes(a) == _hashes(b)
+    ha, hc = _hashes(a), _hashes(c)
+    assert all(ha[k] != hc[k] for k in PARTIES)
+    assert [p.name for p in a.values()] == [f"{k}.csv" for k in a]
+    assert not list((tmp_path / "a").glob(".*tmp"))
+
+
+def test_dirty_files_are_deterministic_too(tmp_path: Path) -> None:
+    a = synth.write(tmp_path / "a", synth.generate(2000, 5, dirty=True))
+    b = synth.write(tmp_path / "b", synth.generate(2000, 5, dirty=True))
+    assert _hashes(a) == _hashes(b)
+
+
+def test_tables_columns_and_ids() -> None:
+    tables = synth.generate(4000, 3)
+    for name, df in tables.items():
+        documented = [c.name for c in synth.party_columns(name)]
+        assert list(df.columns) == documented, name
+        well, ok = classify_usccs(df["uscc"].to_numpy(dtype=object))
+        assert ok.all(), name
+        if name != "authorizations":
+            assert df["uscc"].is_unique, name
+        assert df["uscc"].is_monotonic_increasing, name
+
+
+def test_row_sets_differ_and_match_coverage() -> None:
+    n = 20_000
+    tables = synth.generate(n, 4)
+    for agency, cov in synth.COVERAGE.items():
+        share = len(tables[agency]) / n
+        assert 0.70 <= share <= 0.97 and abs(share - cov) < 0.02, agency
+    bank_ids = set(tables["bank"]["uscc"])
+    assert 0.35 * n < len(bank_ids) < 0.75 * n
+    sets = [frozenset(tables[a]["uscc"]) for a in synth.AGENCIES]
+    assert len(set(sets)) == len(sets)
+    universe = frozenset().union(*sets, bank_ids)
+    assert len(universe) <= n
+
+
+def test_default_rate_in_documented_range() -> None:
+    bank = synth.generate(30_000, 9)["bank"]
+    rate = bank[synth.LABEL].mean()
+    assert 0.08 <= rate <= 0.15
+    assert set(bank[synth.LABEL].unique()) == {0, 1}
+
+
+def test_authorizations_mostly_valid_some_expired_some_absent() -> None:
+    tables = synth.generate(20_000, 6)
+    auth, bank = tables["authorizations"], tables["bank"]
+    as_of = str(synth.AS_OF)
+    assert (auth["granted_on"] < auth["expires_on"]).all()
+    assert (auth["granted_on"] <= as_of).all()
+    valid = set(auth.loc[auth["expires_on"] >= as_of, "uscc"])
+    expired = set(auth.loc[auth["expires_on"] < as_of, "uscc"])
+    customers = set(bank["uscc"])
+    n = len(customers)
+    assert 0.80 < len(valid & customers) / n < 0.90
+    assert 0.04 < len(expired & customers) / n < 0.10
+    assert 0.05 < len(customers - valid - expired) / n < 0.11
+    assert valid - customers  # some applicants authorized the bank without being customers
+
+
+def test_several_banks_are_non_iid() -> None:
+    tables = synth.generate(10_000, 2, banks=("bank_a", "bank_b"))
+    a, b = tables["bank_a"], tables["bank_b"]
+    assert set(tables["authorizations"]["bank"]) == {"bank_a", "bank_b"}
+    region = tables["market_regulation"].set_index("uscc")["region"]
+    ra = region.reindex(a["uscc"]).value_counts(normalize=True)
+    rb = region.reindex(b["uscc"]).value_counts(normalize=True)
+    # each bank leans toward its own regions
+    assert (ra - rb).abs().max() > 0.05
+    assert 0 < len(set(a["uscc"]) & set(b["uscc"])) < len(a)
+
+
+@pytest.mark.parametrize("banks", [("tax",), ("Bank",), ("authorizations",), ("b", "b"), ()])
+def test_bad_bank_names_rejected(banks: tuple[str, ...]) -> None:
+    with pytest.raises(ConfigError):
+        synth.generate(10, 1, banks=banks)
+
+
+def test_generated_files_pass_validation(tmp_path: Path) -> None:
+    paths = synth.write(tmp_path, synth.generate(3000, 8))
+    for name, path in paths.items():
+        df = load_party_table(path, id_column="uscc", party=name)
+        assert len(df) == pd.read_csv(path).shape[0]
+
+
+def _encoded(df: pd.DataFrame, label: str | None = None) -> pd.DataFrame:
+    m = party_matrix(df, id_column="uscc", label=label)
+    X = pd.DataFrame(m.X, columns=m.feature_names, index=m.ids)
+    # money and counts are log-normal: log1p them (same treatment for both models)
+    for c in X.columns:
+        if X[c].min() >= 0 and X[c].max() > 100:
+            X[c] = np.log1p(X[c])
+    return X
+
+
+@pytest.mark.slow
+def test_agency_data_beats_bank_only_by_clear_margin() -> None:
+    # Prepare: 20k enterprises, inner join of all parties on uscc
+    tables = synth.generate(20_000, 2024)
+    bank = tables["bank"].set_index("uscc")
+    y = bank[synth.LABEL]
+    joined_ids = bank.index
+    for a in synth.AGENCIES:
+        joined_ids = joined_ids.intersection(pd.Index(tables[a]["uscc"]))
+    bank_X = _encoded(tables["bank"], synth.LABEL).loc[joined_ids]
+    all_X = pd.concat([bank_X] + [_encoded(tables[a]).loc[joined_ids] for a in synth.AGENCIES],
+                      axis=1)
+    yj = y.loc[joined_ids].to_numpy()
+    tr, te = train_test_split(np.arange(len(joined_ids)), test_size=0.3, random_state=0,
+                              stratify=yj)
+
+    # Execute
+    def auc(X: pd.DataFrame) -> float:
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        model.fit(X.iloc[tr], yj[tr])
+        return float(roc_auc_score(yj[te], model.predict_proba(X.iloc[te])[:, 1]))
+
+    auc_bank, auc_all = auc(bank_X), auc(all_X)
+    print(f"\nAUC bank-only {auc_bank:.4f}  all parties {auc_all:.4f}  "
+          f"gain {auc_all - auc_bank:+.4f}  ({len(joined_ids)} joined rows)")
+
+    # Assert
+    assert len(joined_ids) > 4000
+    assert auc_bank > 0.6  # the bank alone sees some signal
+    assert auc_all - auc_bank >= 0.05
