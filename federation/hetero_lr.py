@@ -1,0 +1,708 @@
+"""Hetero (vertical) logistic regression with the coordinator as arbiter (key holder).
+
+FATE-style coordinated LR with a Taylor approximation of the logistic loss. The coordinator
+generates the key pair and is the only party that can decrypt; the guest holds the label;
+every party keeps its own weights. Message by message, see docs/protocols/hetero_lr.md.
+
+What leaves each party, and to whom (all messages travel through the coordinator):
+
+1. Every party sends the coordinator an X25519 public key (``lr.init``); the coordinator
+   relays the guest's key to each host and the hosts' keys to the guest. Guest and host
+   derive a pairwise secret the coordinator cannot compute; it seeds the masks of 2. and 3.
+2. A host sends ``[[0.25 * X_h w_h + r]]`` for the rows of one mini-batch (ciphertexts;
+   ``r`` is the pairwise guest-host mask so the key-holding coordinator, which relays the
+   sum to the guest, cannot read host partial scores). The guest receives only the
+   encrypted sum over hosts.
+3. The guest sends ``[[d + r']]`` for each host, with ``d = cw * (0.25 z + 0.5 - y)``
+   (``r'`` pairwise guest-host masks; ``d`` is freshly re-randomised by encrypting the
+   guest's own term). A host never sees ``d`` in the clear, the coordinator never sees it
+   unmasked.
+4. Each party sends ``[[X^T d + m]]`` (its own uniform mask ``m``); the coordinator decrypts
+   and returns the masked sums ``X^T d + m`` only. The party removes ``m`` and updates its
+   own weights locally: weights never leave a party.
+5. The guest sends the indices (positions in the aligned order) of its validation rows;
+   hosts send masked partial scores of those rows once per epoch; the guest learns the sum
+   over hosts of their partial scores on validation rows (needed for the loss, AUC and KS).
+6. The guest sends the coordinator public metrics (loss per epoch, AUC, KS, counts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import struct
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from federation.config import ExperimentConfig
+from federation.lr_backends import LrBackend, get_backend
+from federation.party import PartyContext, register
+from federation.protocol import ProgressFn, ProtocolResult, no_progress
+from federation.roles import PartyRole
+from federation.transport import Envelope, Payload, Transport
+from lab.errors import ConfigError, DataValidationError, ProtocolError
+
+#: Pairwise masks (forward, residual, validation scores) are uniform in [-bound, bound).
+PAIRWISE_MASK_BOUND = float(2**20)
+MODEL_FILE = "model.json"
+_STATE_KEY = "hetero_lr"
+
+_FWD, _RESID, _VALID = 1, 2, 3
+
+
+# ---------------------------------------------------------------------------------------
+# parameters
+# ---------------------------------------------------------------------------------------
+
+
+class LrParams(BaseModel):
+    """``[params]`` of a hetero LR experiment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(10, ge=1, le=10_000, description="maximum number of epochs")
+    batch_size: int = Field(-1, description="rows per mini-batch; -1 = full batch")
+    learning_rate: float = Field(0.15, gt=0)
+    lr_schedule: Literal["constant", "decay"] = "constant"
+    decay_rate: float = Field(0.5, ge=0, description="decay: lr / (1 + decay_rate * epoch)")
+    l2: float = Field(0.0, ge=0, description="L2 penalty alpha: mean loss + alpha/2 * |w|^2")
+    l1: float = Field(0.0, ge=0, description="L1 penalty (proximal step): + l1 * |w|_1")
+    early_stopping: bool = True
+    tol: float = Field(1e-4, ge=0, description="stop when the validation loss moves less")
+    class_weight: Literal["balanced"] | dict[str, float] | None = None
+    valid_fraction: float = Field(0.2, gt=0, lt=1)
+    fit_intercept: bool = True
+    key_bits: int = Field(2048, ge=1024, description="Paillier modulus size")
+    ckks_profile: str = "fast"
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch(cls, v: int) -> int:
+        if v != -1 and v < 1:
+            raise ValueError(f"batch_size must be -1 (full batch) or >= 1, got {v}")
+        return v
+
+    @field_validator("class_weight")
+    @classmethod
+    def _cw(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            if set(v) - {"0", "1"} or any(w <= 0 for w in v.values()):
+                raise ValueError(f"class_weight must map '0'/'1' to positive weights, got {v}")
+        return v
+
+    def learning_rate_at(self, epoch: int) -> float:
+        if self.lr_schedule == "decay":
+            return self.learning_rate / (1.0 + self.decay_rate * epoch)
+        return self.learning_rate
+
+    def backend(self, name: str) -> LrBackend:
+        if name == "paillier":
+            return get_backend(name, key_bits=self.key_bits)
+        if name == "ckks":
+            return get_backend(name, profile=self.ckks_profile)
+        return get_backend(name)
+
+
+def parse_params(raw: dict[str, Any]) -> LrParams:
+    try:
+        return LrParams.model_validate(raw)
+    except ValidationError as exc:
+        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid hetero_lr [params]: {errs}") from None
+
+
+# ---------------------------------------------------------------------------------------
+# shared helpers: batches, validation split, pairwise masks
+# ---------------------------------------------------------------------------------------
+
+
+def batch_plan(n_train: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """Positions (into the training rows) of each mini-batch of ``epoch``; same at every party."""
+    if batch_size == -1 or batch_size >= n_train:
+        return [np.arange(n_train)]
+    perm = np.random.default_rng([seed, epoch]).permutation(n_train)
+    return [np.sort(perm[i : i + batch_size]) for i in range(0, n_train, batch_size)]
+
+
+def n_batches(n_train: int, batch_size: int) -> int:
+    return 1 if batch_size == -1 or batch_size >= n_train else math.ceil(n_train / batch_size)
+
+
+def validation_split(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Stratified validation positions (sorted) in the aligned order; chosen by the guest."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    counts = np.bincount(y.astype(int), minlength=2)
+    strat = y if counts.min() >= 2 else None
+    _, valid = train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
+    return np.sort(valid).astype(np.int64)
+
+
+class _PairwiseMasks:
+    """Uniform masks from a guest-host X25519 secret (ChaCha20 keystream)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def mask(self, purpose: int, epoch: int, batch: int, n: int) -> np.ndarray:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+        nonce = struct.pack("<IIII", 0, purpose, epoch, batch)
+        stream = Cipher(algorithms.ChaCha20(self._key, nonce), mode=None).encryptor().update(
+            bytes(8 * n)
+        )
+        u = (np.frombuffer(stream, dtype=np.uint64) >> np.uint64(11)).astype(np.float64)
+        return (u * 2.0**-53 * 2.0 - 1.0) * PAIRWISE_MASK_BOUND
+
+
+def _dh_new() -> tuple[bytes, bytes]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    sk = X25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw
+    priv = sk.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    pub = sk.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
+    return priv, pub
+
+
+def _dh_shared(priv: bytes, peer_pub: bytes, context: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    shared = X25519PrivateKey.from_private_bytes(priv).exchange(
+        X25519PublicKey.from_public_bytes(peer_pub)
+    )
+    return HKDF(hashes.SHA256(), 32, salt=None, info=b"fedlab/hetero_lr/v1|" + context).derive(shared)
+
+
+# ---------------------------------------------------------------------------------------
+# model pieces
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelPiece:
+    """What one party keeps after training: its own features' part of the model."""
+
+    party: str
+    role: str
+    backend: str
+    feature_names: list[str]
+    mean: list[float]
+    scale: list[float]
+    weights: list[float]
+    intercept: float | None = None  # guest only
+    metrics: dict[str, Any] = field(default_factory=dict)  # guest only
+
+    def partial_score(self, X: np.ndarray) -> np.ndarray:
+        """This party's share of the linear score for raw (locally encoded) rows ``X``."""
+        X = np.asarray(X, dtype=np.float64)
+        mean, scale = np.asarray(self.mean), np.asarray(self.scale)
+        Z = (np.where(np.isnan(X), mean, X) - mean) / scale
+        out = Z @ np.asarray(self.weights, dtype=np.float64)
+        return out + (self.intercept or 0.0)
+
+
+def save_piece(work_dir: Path, piece: ModelPiece) -> Path:
+    """Write ``model.json`` into ``work_dir`` atomically (temporary file + rename)."""
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    path = work_dir / MODEL_FILE
+    tmp = work_dir / f".{MODEL_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps({"algorithm": "hetero_lr", **asdict(piece)}, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load_piece(work_dir: Path) -> ModelPiece:
+    """Read a party's hetero LR model piece from ``work_dir``."""
+    path = Path(work_dir) / MODEL_FILE
+    if not path.is_file():
+        raise DataValidationError(f"no hetero LR model piece at {path}",
+                                  hint="Train the model first (fedlab train).")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if raw.pop("algorithm", None) != "hetero_lr":
+        raise DataValidationError(f"{path} is not a hetero LR model piece")
+    return ModelPiece(**raw)
+
+
+# ---------------------------------------------------------------------------------------
+# party side
+# ---------------------------------------------------------------------------------------
+
+
+def _matrix(ctx: PartyContext) -> Any:
+    """This party's aligned, locally encoded features (``federation.partydata``)."""
+    from federation.partydata import aligned_matrix
+
+    return aligned_matrix(ctx)
+
+
+def _st(ctx: PartyContext) -> dict[str, Any]:
+    st = ctx.state.get(_STATE_KEY)
+    if st is None:
+        raise ProtocolError(f"party {ctx.name!r}: hetero LR message before lr.init",
+                            hint="Restart the training run.")
+    return st  # type: ignore[no-any-return]
+
+
+def _standardize(X: np.ndarray, train: np.ndarray, party: str, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    Xt = X[train]
+    mean = np.nanmean(Xt, axis=0) if Xt.size else np.zeros(X.shape[1])
+    if np.any(np.isnan(mean)):
+        bad = [names[j] for j in np.flatnonzero(np.isnan(mean))]
+        raise DataValidationError(f"party {party!r}: columns {bad} have no value on any training row",
+                                  hint="Drop these columns from the experiment's features.")
+    X = np.where(np.isnan(X), mean, X)
+    scale = X[train].std(axis=0)
+    scale[scale == 0] = 1.0
+    return (X - mean) / scale, mean, scale
+
+
+def _setup_rows(st: dict[str, Any], valid_idx: np.ndarray, party: str) -> None:
+    n = st["n"]
+    valid_idx = np.asarray(valid_idx, dtype=np.int64)
+    if valid_idx.size and (valid_idx.min() < 0 or valid_idx.max() >= n):
+        raise ProtocolError(f"party {party!r}: validation indices outside its {n} aligned rows")
+    mask = np.ones(n, dtype=bool)
+    mask[valid_idx] = False
+    train = np.flatnonzero(mask)
+    X, mean, scale = _standardize(st["X_raw"], train, party, st["feature_names"])
+    st.update(train=train, valid=valid_idx, X=X, mean=mean, scale=scale)
+    del st["X_raw"]
+
+
+@register("lr.init")
+def _init(ctx: PartyContext, payload: Payload) -> Payload:
+    params = LrParams.model_validate(json.loads(str(payload["params"])))
+    m = _matrix(ctx)
+    X = np.asarray(m.X, dtype=np.float64)
+    if X.ndim != 2:
+        raise DataValidationError(f"party {ctx.name!r}: feature matrix must be 2-D, got {X.shape}")
+    priv, pub = _dh_new()
+    st: dict[str, Any] = {
+        "backend": str(payload["backend"]),
+        "public": bytes(payload["public"]),
+        "params": params.model_dump_json(),
+        "seed": int(payload["seed"]),
+        "n": X.shape[0],
+        "X_raw": X,
+        "feature_names": [str(f) for f in m.feature_names],
+        "w": np.zeros(X.shape[1]),
+        "b": 0.0,
+        "dh_priv": priv,
+        "pending": None,
+    }
+    ctx.state[_STATE_KEY] = st
+    reply: Payload = {"dh_pub": pub, "n_rows": int(X.shape[0]), "n_features": int(X.shape[1])}
+    if ctx.role == PartyRole.GUEST:
+        if m.y is None:
+            raise DataValidationError(f"guest {ctx.name!r} has no label column")
+        y = np.asarray(m.y, dtype=np.float64)
+        if not np.all(np.isin(y, (0.0, 1.0))):
+            raise DataValidationError(f"guest {ctx.name!r}: the label must be 0/1")
+        if len(np.unique(y)) < 2:
+            raise DataValidationError(f"guest {ctx.name!r}: the aligned rows hold one class only",
+                                      hint="Check the label column and the intersection.")
+        st["y"] = y
+        valid = validation_split(y, params.valid_fraction, st["seed"])
+        _setup_rows(st, valid, ctx.name)
+        yt = y[st["train"]]
+        st["cw"] = _class_weights(params, y, yt)
+        st["losses"] = []
+        reply.update(valid_idx=valid, n_train=int(st["train"].size), n_valid=int(valid.size))
+    return reply
+
+
+def _class_weights(params: LrParams, y: np.ndarray, y_train: np.ndarray) -> np.ndarray | None:
+    cw = params.class_weight
+    if cw is None:
+        return None
+    if cw == "balanced":
+        counts = np.bincount(y_train.astype(int), minlength=2).astype(np.float64)
+        w = y_train.size / (2.0 * counts)
+    else:
+        w = np.array([cw.get("0", 1.0), cw.get("1", 1.0)])  # type: ignore[union-attr]
+    return np.asarray(w[y.astype(int)], dtype=np.float64)
+
+
+def _params(st: dict[str, Any]) -> LrParams:
+    return LrParams.model_validate_json(st["params"])
+
+
+def _apply_gradient(st: dict[str, Any], grad_masked: np.ndarray) -> None:
+    """Unmask the decrypted gradient and take one (proximal) gradient step."""
+    pend = st.get("pending")
+    if pend is None:
+        raise ProtocolError("received a gradient without a pending masked gradient")
+    params = _params(st)
+    g = (np.asarray(grad_masked, dtype=np.float64) - pend["mask"]) / pend["n"]
+    lr = params.learning_rate_at(pend["epoch"])
+    k = st["w"].size
+    gw = g[:k] + params.l2 * st["w"]
+    w = st["w"] - lr * gw
+    if params.l1 > 0:
+        w = np.sign(w) * np.maximum(np.abs(w) - lr * params.l1, 0.0)
+    st["w"] = w
+    if g.size > k and params.fit_intercept:
+        st["b"] = float(st["b"] - lr * g[k])
+    st["pending"] = None
+
+
+def _rows(st: dict[str, Any], epoch: int, batch: int) -> np.ndarray:
+    params = _params(st)
+    plan = batch_plan(st["train"].size, params.batch_size, st["seed"], epoch)
+    return st["train"][plan[batch]]  # type: ignore[no-any-return]
+
+
+def _masked_xtd(sess: Any, st: dict[str, Any], d: Any, X: np.ndarray, epoch: int) -> bytes:
+    rng = np.random.default_rng(int.from_bytes(os.urandom(16), "little"))
+    blob, mask = sess.masked_xtd(d, X, rng)
+    st["pending"] = {"mask": np.asarray(mask, dtype=np.float64), "n": X.shape[0], "epoch": epoch}
+    return bytes(blob)
+
+
+@register("lr.host_step")
+def _host_step(ctx: PartyContext, payload: Payload) -> Payload:
+    """Apply the last gradient; report validation scores; send the next encrypted forward."""
+    st = _st(ctx)
+    if "valid_idx" in payload:
+        _setup_rows(st, np.asarray(payload["valid_idx"]), ctx.name)
+        key = _dh_shared(st["dh_priv"], bytes(payload["guest_dh"]), hashlib.sha256(st["public"]).digest())
+        st["masks"] = _PairwiseMasks(key)
+    if "grad" in payload:
+        _apply_gradient(st, np.asarray(payload["grad"]))
+    out: Payload = {}
+    if bool(payload.get("report_valid", False)):
+        ve = int(payload["valid_epoch"])
+        z = st["X"][st["valid"]] @ st["w"]
+        out["valid"] = z + st["masks"].mask(_VALID, ve, 0, z.size)
+    if bool(payload.get("forward", False)):
+        epoch, batch = int(payload["epoch"]), int(payload["batch"])
+        rows = _rows(st, epoch, batch)
+        fwd = 0.25 * (st["X"][rows] @ st["w"]) + st["masks"].mask(_FWD, epoch, batch, rows.size)
+        sess = _params(st).backend(st["backend"]).session(st["public"])
+        out["fwd"] = sess.dump(sess.encrypt(fwd))
+    return out
+
+
+@register("lr.backward")
+def _host_backward(ctx: PartyContext, payload: Payload) -> Payload:
+    """Remove the guest's pairwise mask from [[d]] and return the masked [[X_h^T d]]."""
+    st = _st(ctx)
+    epoch, batch = int(payload["epoch"]), int(payload["batch"])
+    rows = _rows(st, epoch, batch)
+    sess = _params(st).backend(st["backend"]).session(st["public"])
+    d = sess.add_plain(sess.load(bytes(payload["d"])), -st["masks"].mask(_RESID, epoch, batch, rows.size))
+    return {"grad": _masked_xtd(sess, st, d, st["X"][rows], epoch)}
+
+
+def _guest_valid_loss(st: dict[str, Any], valid_sum: np.ndarray, valid_epoch: int) -> float:
+    from sklearn.metrics import log_loss
+
+    v = st["valid"]
+    host_z = np.asarray(valid_sum, dtype=np.float64) - sum(
+        m.mask(_VALID, valid_epoch, 0, v.size) for m in st["host_masks"].values()
+    )
+    z = st["X"][v] @ st["w"] + st["b"] + host_z
+    st["valid_z"] = z
+    y = st["y"][v]
+    sw = None if st["cw"] is None else st["cw"][v]
+    p = 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+    loss = float(log_loss(y, p, sample_weight=sw, labels=[0, 1]))
+    st["losses"].append(loss)
+    return loss
+
+
+def _should_stop(st: dict[str, Any]) -> bool:
+    params = _params(st)
+    losses = st["losses"]
+    return params.early_stopping and len(losses) >= 2 and abs(losses[-2] - losses[-1]) < params.tol
+
+
+@register("lr.guest_step")
+def _guest_step(ctx: PartyContext, payload: Payload) -> Payload:
+    """Apply the last gradient; evaluate an epoch; form [[d]] and the masked [[X_g^T d]]."""
+    st = _st(ctx)
+    if "host_dh" in payload:
+        names = [str(n) for n in payload["host_names"]]  # type: ignore[union-attr]
+        pubs = [bytes(p) for p in payload["host_dh"]]  # type: ignore[union-attr]
+        st["host_masks"] = {
+            n: _PairwiseMasks(_dh_shared(st["dh_priv"], p, hashlib.sha256(st["public"]).digest()))
+            for n, p in zip(names, pubs)
+        }
+    if "grad" in payload:
+        _apply_gradient(st, np.asarray(payload["grad"]))
+    out: Payload = {}
+    if "valid" in payload:
+        out["loss"] = _guest_valid_loss(st, np.asarray(payload["valid"]), int(payload["valid_epoch"]))
+        if _should_stop(st):
+            out["stop"] = True
+            return out
+    if "fwd" not in payload:
+        return out
+    epoch, batch = int(payload["epoch"]), int(payload["batch"])
+    rows = _rows(st, epoch, batch)
+    sess = _params(st).backend(st["backend"]).session(st["public"])
+    host_masks = st["host_masks"]
+    fwd = sess.load(bytes(payload["fwd"]))
+    fwd = sess.add_plain(fwd, -sum(m.mask(_FWD, epoch, batch, rows.size) for m in host_masks.values()))
+    own = 0.25 * (st["X"][rows] @ st["w"] + st["b"]) + 0.5 - st["y"][rows]
+    cw = st["cw"]
+    if cw is not None:
+        fwd = sess.mul_plain(fwd, cw[rows])
+        own = own * cw[rows]
+    d = sess.add(fwd, sess.encrypt_like(own, fwd))  # fresh encryption re-randomises [[d]]
+    for name, m in host_masks.items():
+        out[f"d.{name}"] = sess.dump(sess.add_plain(d, m.mask(_RESID, epoch, batch, rows.size)))
+    Xg = st["X"][rows]
+    if _params(st).fit_intercept:
+        Xg = np.hstack([Xg, np.ones((rows.size, 1))])
+    out["grad"] = _masked_xtd(sess, st, d, Xg, epoch)
+    return out
+
+
+def _ks(y: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y, score)
+    return float(np.max(tpr - fpr))
+
+
+@register("lr.finish")
+def _finish(ctx: PartyContext, payload: Payload) -> Payload:
+    """Apply the last gradient (guest), evaluate, and save this party's model piece."""
+    st = _st(ctx)
+    out: Payload = {}
+    metrics: dict[str, Any] = {}
+    if ctx.role == PartyRole.GUEST:
+        from sklearn.metrics import roc_auc_score
+
+        if "grad" in payload:
+            _apply_gradient(st, np.asarray(payload["grad"]))
+        if "valid" in payload:
+            _guest_valid_loss(st, np.asarray(payload["valid"]), int(payload["valid_epoch"]))
+        if "valid_z" not in st:
+            raise ProtocolError(f"guest {ctx.name!r}: no validation scores to evaluate")
+        yv = st["y"][st["valid"]]
+        z = st["valid_z"]
+        metrics = {
+            "auc": float(roc_auc_score(yv, z)),
+            "ks": _ks(yv, z),
+            "loss": [float(x) for x in st["losses"]],
+            "epochs": len(st["losses"]),
+            "n_train": int(st["train"].size),
+            "n_valid": int(st["valid"].size),
+        }
+        out["metrics"] = json.dumps(metrics)
+    piece = ModelPiece(
+        party=ctx.name,
+        role=ctx.role.value,
+        backend=st["backend"],
+        feature_names=list(st["feature_names"]),
+        mean=[float(x) for x in st["mean"]],
+        scale=[float(x) for x in st["scale"]],
+        weights=[float(x) for x in st["w"]],
+        intercept=float(st["b"]) if ctx.role == PartyRole.GUEST else None,
+        metrics=metrics,
+    )
+    save_piece(ctx.work_dir, piece)
+    out["n_features"] = len(piece.weights)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# coordinator side
+# ---------------------------------------------------------------------------------------
+
+
+def _align(transport: Transport, config: ExperimentConfig, progress: ProgressFn) -> Any:
+    from federation.alignment import align
+
+    return align(transport, config, progress=progress)
+
+
+class _Exchanger:
+    """Counts this protocol's exchanges and checks every reply is there."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.count = 0
+
+    def __call__(self, requests: Sequence[Envelope]) -> dict[str, Envelope]:
+        self.count += 1
+        replies = self.transport.exchange(requests)
+        for req in requests:
+            if req.party not in replies:
+                raise ProtocolError(f"party {req.party!r} sent no reply to {req.action!r}")
+        return replies
+
+
+def drive(
+    transport: Transport, config: ExperimentConfig, *, progress: ProgressFn = no_progress
+) -> ProtocolResult:
+    """Run alignment and hetero LR training/evaluation; every party saves its own piece."""
+    params = parse_params(config.params)
+    backend_name = config.experiment.backend
+    backend = params.backend(backend_name)
+    guest = config.guest.name
+    hosts = [h.name for h in config.hosts]
+    known = transport.party_roles()
+    for p in [guest, *hosts]:
+        if p not in known:
+            raise ConfigError(f"party {p!r} of the config is not connected to this run",
+                              hint="Start its SuperNode (or fix the party name) and run again.")
+    seconds: dict[str, float] = {}
+
+    t = time.perf_counter()
+    aligned = _align(transport, config, progress)
+    seconds["align"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    ex = _Exchanger(transport)
+    keys = backend.keygen()
+    seed = int(config.experiment.seed)
+    init = {"backend": backend_name, "public": keys.public_bytes, "seed": seed,
+            "params": params.model_dump_json()}
+    replies = ex([Envelope(p, "lr.init", dict(init)) for p in [guest, *hosts]])
+    rows = {p: int(r.payload["n_rows"]) for p, r in replies.items()}
+    if len(set(rows.values())) != 1:
+        raise ProtocolError(f"parties disagree on the number of aligned rows: {rows}",
+                            hint="Re-run the alignment; every party must hold the same rows.")
+    n_aligned = rows[guest]
+    g0 = replies[guest].payload
+    n_train, n_valid = int(g0["n_train"]), int(g0["n_valid"])
+    valid_idx = np.asarray(g0["valid_idx"], dtype=np.int64)
+    host_dh = [bytes(replies[h].payload["dh_pub"]) for h in hosts]
+    guest_dh = bytes(g0["dh_pub"])
+    nb = n_batches(n_train, params.batch_size)
+    seconds["setup"] = time.perf_counter() - t
+    progress("lr.setup", {"n_aligned": n_aligned, "n_train": n_train, "n_valid": n_valid,
+                          "batches_per_epoch": nb, "backend": backend_name})
+
+    t = time.perf_counter()
+    host_grads: dict[str, np.ndarray] = {}
+    guest_grad: np.ndarray | None = None
+    first_host, first_guest = True, True
+    stopped = False
+    epochs_run = 0
+    train_exchanges_start = ex.count
+    sess = backend.session(keys.public_bytes)
+    for epoch in range(params.epochs):
+        for batch in range(nb):
+            # (1) hosts: apply last gradient, validation scores at an epoch start, forward
+            report = batch == 0 and epoch > 0
+            reqs = []
+            for i, h in enumerate(hosts):
+                pl: Payload = {"epoch": epoch, "batch": batch, "forward": True}
+                if first_host:
+                    pl.update(valid_idx=valid_idx, guest_dh=guest_dh)
+                if h in host_grads:
+                    pl["grad"] = host_grads.pop(h)
+                if report:
+                    pl.update(report_valid=True, valid_epoch=epoch - 1)
+                reqs.append(Envelope(h, "lr.host_step", pl))
+            first_host = False
+            hr = ex(reqs)
+            fwd = sess.sum_blobs([bytes(hr[h].payload["fwd"]) for h in hosts])
+            # (2) guest: apply last gradient, loss of the previous epoch, [[d]], masked grad
+            gp: Payload = {"epoch": epoch, "batch": batch, "fwd": fwd}
+            if first_guest:
+                gp.update(host_names=list(hosts), host_dh=host_dh)
+                first_guest = False
+            if guest_grad is not None:
+                gp["grad"] = guest_grad
+                guest_grad = None
+            if report:
+                gp.update(valid=_sum_arrays([hr[h].payload["valid"] for h in hosts]),
+                          valid_epoch=epoch - 1)
+            gr = ex([Envelope(guest, "lr.guest_step", gp)])[guest].payload
+            if "loss" in gr:
+                progress("epoch", {"epoch": epoch, "loss": float(gr["loss"])})  # type: ignore[arg-type]
+            if gr.get("stop"):
+                stopped = True
+                break
+            guest_grad = keys.decrypt_gradient(bytes(gr["grad"]))
+            # (3) hosts: [[d]] -> masked [[X_h^T d]]
+            br = ex([Envelope(h, "lr.backward", {"epoch": epoch, "batch": batch,
+                                                 "d": bytes(gr[f"d.{h}"])}) for h in hosts])
+            for h in hosts:
+                host_grads[h] = keys.decrypt_gradient(bytes(br[h].payload["grad"]))
+        if stopped:
+            break
+        epochs_run = epoch + 1
+    train_exchanges = ex.count - train_exchanges_start
+    seconds["train"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    finish: dict[str, Payload] = {p: {} for p in [guest, *hosts]}
+    if not stopped:
+        # last epoch: hosts apply their last gradient and report validation scores
+        hr = ex([Envelope(h, "lr.host_step", {"grad": host_grads.pop(h), "report_valid": True,
+                                              "valid_epoch": epochs_run - 1}) for h in hosts])
+        finish[guest] = {"grad": guest_grad, "valid_epoch": epochs_run - 1,
+                         "valid": _sum_arrays([hr[h].payload["valid"] for h in hosts])}
+    fr = ex([Envelope(p, "lr.finish", pl) for p, pl in finish.items()])
+    gm = json.loads(str(fr[guest].payload["metrics"]))
+    seconds["evaluate"] = time.perf_counter() - t
+    if not stopped:
+        progress("epoch", {"epoch": epochs_run - 1, "loss": gm["loss"][-1]})
+
+    epochs = int(gm["epochs"])
+    metrics: dict[str, Any] = {
+        "algorithm": "hetero_lr",
+        "backend": backend_name,
+        "auc": gm["auc"],
+        "ks": gm["ks"],
+        "n_aligned": int(getattr(aligned, "n_aligned", n_aligned)),
+        "n_train": n_train,
+        "n_valid": n_valid,
+        "loss": gm["loss"],
+        "epochs": epochs,
+        "early_stopped": stopped,
+        "batches_per_epoch": nb,
+        "exchanges": ex.count,
+        "train_exchanges": train_exchanges,
+        "exchanges_per_epoch": 3 * nb,
+        "seconds": {k: round(v, 4) for k, v in seconds.items()},
+    }
+    summary = {
+        "algorithm": "hetero_lr",
+        "backend": backend_name,
+        "parties": {p: {"role": "guest" if p == guest else "host",
+                        "n_features": int(r.payload["n_features"])} for p, r in fr.items()},
+    }
+    progress("lr.done", {"auc": gm["auc"], "ks": gm["ks"], "epochs": epochs})
+    return ProtocolResult(metrics=metrics, model_summary=summary)
+
+
+def _sum_arrays(arrays: Sequence[Any]) -> np.ndarray:
+    out = np.zeros_like(np.asarray(arrays[0], dtype=np.float64))
+    for a in arrays:
+        out = out + np.asarray(a, dtype=np.float64)
+    return out
+
+
+__all__ = [
+    "LrParams",
+    "MODEL_FILE",
+    "ModelPiece",
+    "batch_plan",
+    "drive",
+    "load_piece",
+    "n_batches",
+    "parse_params",
+    "save_piece",
+    "validation_split",
+]

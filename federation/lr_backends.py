@@ -1,0 +1,357 @@
+"""Crypto backends of hetero logistic regression: one interface, three implementations.
+
+The protocol (``federation.hetero_lr``) is written once against :class:`LrBackend`:
+
+* ``plaintext``: no encryption at all, the same code path; for tests and for measuring the
+  crypto overhead in benchmarks. It protects nothing: never use it on real data.
+* ``paillier``: exact fixed-point additive HE (``crypto.paillier``).
+* ``ckks``: packed approximate HE (``crypto.ckks``); much faster, errors ~1e-6.
+
+What leaves whom (the backend only produces bytes; the protocol decides where they go):
+
+1. The key holder (the coordinator) publishes ``KeyHolder.public_bytes``: a Paillier
+   public key or a CKKS context *without* its secret key.
+2. A party serialises ciphertexts with :meth:`Session.dump`; only the key holder can
+   decrypt them.
+3. :meth:`Session.masked_xtd` returns an encrypted ``X.T @ d`` to which the party has added
+   a uniform mask it keeps; the key holder decrypts (:meth:`KeyHolder.decrypt_gradient`)
+   masked sums only (CKKS: masked per-slot values, see ``crypto.ckks.PartialDot``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lab.errors import ConfigError, CryptoError
+
+#: Gradient masks are uniform in [-GRADIENT_MASK_BOUND, GRADIENT_MASK_BOUND).
+GRADIENT_MASK_BOUND = float(2**20)
+#: Per-slot mask bound for CKKS partial dot products (a level-2 CKKS ciphertext holds
+#: values below ~2^19 at scale 2^40, so the mask stays well under that).
+CKKS_SLOT_MASK_BOUND = 1e3
+#: Fixed-point exponent for Paillier: values are encoded as round(x * 2^PAILLIER_PRECISION_BITS).
+PAILLIER_PRECISION_BITS = 32
+#: Features are encoded with this many fractional bits in the plain-ciphertext products.
+PAILLIER_FEATURE_BITS = 16
+
+Ct = Any  # a backend's in-memory ciphertext type
+
+
+class KeyHolder(ABC):
+    """The coordinator's key pair. ``public_bytes`` may leave; the secret never does."""
+
+    public_bytes: bytes
+
+    @abstractmethod
+    def decrypt_gradient(self, blob: bytes) -> np.ndarray:
+        """Decrypt a masked gradient produced by :meth:`Session.masked_xtd`."""
+
+    def __repr__(self) -> str:  # never show key material
+        return f"{type(self).__name__}(public={hashlib.sha256(self.public_bytes).hexdigest()[:16]})"
+
+
+class Session(ABC):
+    """Ciphertext operations under one public key (what a party or relay needs)."""
+
+    @abstractmethod
+    def encrypt(self, x: np.ndarray) -> Ct: ...
+
+    @abstractmethod
+    def load(self, blob: bytes) -> Ct: ...
+
+    @abstractmethod
+    def dump(self, ct: Ct) -> bytes: ...
+
+    def encrypt_like(self, x: np.ndarray, like: Ct) -> Ct:
+        """Encrypt ``x`` in the encoding of ``like`` (so adding them needs no rescaling)."""
+        return self.encrypt(x)
+
+    @abstractmethod
+    def add(self, a: Ct, b: Ct) -> Ct: ...
+
+    @abstractmethod
+    def add_plain(self, ct: Ct, x: np.ndarray) -> Ct: ...
+
+    @abstractmethod
+    def mul_plain(self, ct: Ct, x: np.ndarray) -> Ct:
+        """Elementwise product with a plain vector."""
+
+    @abstractmethod
+    def masked_xtd(self, ct: Ct, X: np.ndarray, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+        """Encrypted ``X.T @ d`` plus a mask; returns (bytes for the key holder, mask totals).
+
+        The key holder's decryption minus the returned mask totals is ``X.T @ d``.
+        """
+
+    def sum_blobs(self, blobs: Sequence[bytes]) -> bytes:
+        """Homomorphic sum of serialised ciphertexts (the coordinator's relay step)."""
+        if not blobs:
+            raise CryptoError("nothing to sum: no party sent a ciphertext")
+        acc = self.load(blobs[0])
+        for b in blobs[1:]:
+            acc = self.add(acc, self.load(b))
+        return self.dump(acc)
+
+
+class LrBackend(ABC):
+    """Factory of key pairs (coordinator) and sessions (parties)."""
+
+    name: str
+
+    def __init__(self) -> None:
+        self._sessions: OrderedDict[bytes, Session] = OrderedDict()
+
+    @abstractmethod
+    def keygen(self) -> KeyHolder: ...
+
+    @abstractmethod
+    def _make_session(self, public_bytes: bytes) -> Session: ...
+
+    def session(self, public_bytes: bytes) -> Session:
+        """A session for ``public_bytes`` (cached per process: contexts are costly to load)."""
+        key = hashlib.sha256(public_bytes).digest()
+        sess = self._sessions.get(key)
+        if sess is None:
+            sess = self._make_session(public_bytes)
+            self._sessions[key] = sess
+            while len(self._sessions) > 4:
+                self._sessions.popitem(last=False)
+        return sess
+
+
+def mask_vector(rng: np.random.Generator, n: int, bound: float = GRADIENT_MASK_BOUND) -> np.ndarray:
+    """A uniform mask in [-bound, bound)."""
+    return rng.uniform(-bound, bound, size=n)
+
+
+# ---------------------------------------------------------------------------------------
+# plaintext
+# ---------------------------------------------------------------------------------------
+
+
+class _PlainKeyHolder(KeyHolder):
+    public_bytes = b"plaintext"
+
+    def decrypt_gradient(self, blob: bytes) -> np.ndarray:
+        return np.frombuffer(blob, dtype=np.float64).copy()
+
+
+class _PlainSession(Session):
+    def encrypt(self, x: np.ndarray) -> Ct:
+        return np.asarray(x, dtype=np.float64).copy()
+
+    def load(self, blob: bytes) -> Ct:
+        return np.frombuffer(blob, dtype=np.float64).copy()
+
+    def dump(self, ct: Ct) -> bytes:
+        return np.ascontiguousarray(ct, dtype=np.float64).tobytes()
+
+    def add(self, a: Ct, b: Ct) -> Ct:
+        return a + b
+
+    def add_plain(self, ct: Ct, x: np.ndarray) -> Ct:
+        return ct + x
+
+    def mul_plain(self, ct: Ct, x: np.ndarray) -> Ct:
+        return ct * x
+
+    def masked_xtd(self, ct: Ct, X: np.ndarray, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+        mask = mask_vector(rng, X.shape[1])
+        return self.dump(X.T @ ct + mask), mask
+
+
+class PlaintextBackend(LrBackend):
+    """No encryption: the same protocol with identity "ciphertexts" (benchmarks, tests)."""
+
+    name = "plaintext"
+
+    def keygen(self) -> KeyHolder:
+        return _PlainKeyHolder()
+
+    def _make_session(self, public_bytes: bytes) -> Session:
+        return _PlainSession()
+
+
+# ---------------------------------------------------------------------------------------
+# Paillier
+# ---------------------------------------------------------------------------------------
+
+
+class _PaillierKeyHolder(KeyHolder):
+    def __init__(self, key_bits: int) -> None:
+        from crypto import paillier
+
+        self._pk, self._sk = paillier.generate_keypair(key_bits)
+        self.public_bytes = self._pk.to_bytes()
+
+    def decrypt_gradient(self, blob: bytes) -> np.ndarray:
+        from crypto.paillier import EncryptedArray
+
+        enc = EncryptedArray.from_bytes(self._pk, blob)
+        return np.asarray(self._sk.decrypt(enc), dtype=np.float64)
+
+
+class _PaillierSession(Session):
+    def __init__(self, public_bytes: bytes) -> None:
+        from crypto import paillier
+
+        self._mod = paillier
+        self.pk = paillier.PaillierPublicKey.from_bytes(public_bytes)
+
+    def encrypt(self, x: np.ndarray) -> Ct:
+        return self.pk.encrypt(np.asarray(x, dtype=np.float64), exponent=PAILLIER_PRECISION_BITS)
+
+    def encrypt_like(self, x: np.ndarray, like: Ct) -> Ct:
+        return self.pk.encrypt(np.asarray(x, dtype=np.float64), exponent=like.exponent)
+
+    def load(self, blob: bytes) -> Ct:
+        return self._mod.EncryptedArray.from_bytes(self.pk, blob)
+
+    def dump(self, ct: Ct) -> bytes:
+        return bytes(ct.to_bytes())
+
+    def add(self, a: Ct, b: Ct) -> Ct:
+        return a + b
+
+    def add_plain(self, ct: Ct, x: np.ndarray) -> Ct:
+        return ct + np.asarray(x, dtype=np.float64)
+
+    def mul_plain(self, ct: Ct, x: np.ndarray) -> Ct:
+        return ct.mul(np.asarray(x, dtype=np.float64), exponent=PAILLIER_FEATURE_BITS)
+
+    def masked_xtd(self, ct: Ct, X: np.ndarray, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+        enc = ct.dot_plain(np.asarray(X, dtype=np.float64), x_exponent=PAILLIER_FEATURE_BITS)
+        mask = mask_vector(rng, X.shape[1])
+        # fresh randomness: the key holder could otherwise relate the result's randomness
+        # to that of the [[d]] ciphertexts it relayed (k obfuscators: cheap)
+        return self.dump((enc + mask).rerandomize()), mask
+
+
+class PaillierBackend(LrBackend):
+    """Exact additive HE with fixed-point encoding (``crypto.paillier``)."""
+
+    name = "paillier"
+
+    def __init__(self, key_bits: int = 2048) -> None:
+        super().__init__()
+        if key_bits < 1024:
+            raise ConfigError(f"Paillier key_bits {key_bits} is too small; use 2048 (or 1024 in tests)")
+        self.key_bits = key_bits
+
+    def keygen(self) -> KeyHolder:
+        return _PaillierKeyHolder(self.key_bits)
+
+    def _make_session(self, public_bytes: bytes) -> Session:
+        return _PaillierSession(public_bytes)
+
+
+# ---------------------------------------------------------------------------------------
+# CKKS
+# ---------------------------------------------------------------------------------------
+
+
+class _CkksKeyHolder(KeyHolder):
+    def __init__(self, profile: str) -> None:
+        from crypto.ckks import CkksContext
+
+        self._ctx = CkksContext.from_profile(profile)
+        self.public_bytes = self._ctx.to_bytes()
+
+    def decrypt_gradient(self, blob: bytes) -> np.ndarray:
+        from crypto.ckks import PartialDot
+
+        return PartialDot.from_bytes(self._ctx, blob).decrypt_sums(self._ctx)
+
+
+class _CkksSession(Session):
+    def __init__(self, public_bytes: bytes) -> None:
+        from crypto import ckks
+
+        self._mod = ckks
+        self.ctx = ckks.CkksContext.from_bytes(public_bytes)
+
+    def encrypt(self, x: np.ndarray) -> Ct:
+        return self._mod.CkksArray.encrypt(self.ctx, np.asarray(x, dtype=np.float64))
+
+    def load(self, blob: bytes) -> Ct:
+        return self._mod.CkksArray.from_bytes(self.ctx, blob)
+
+    def dump(self, ct: Ct) -> bytes:
+        return bytes(ct.to_bytes())
+
+    def add(self, a: Ct, b: Ct) -> Ct:
+        return a + b
+
+    def add_plain(self, ct: Ct, x: np.ndarray) -> Ct:
+        return ct + np.asarray(x, dtype=np.float64)
+
+    def mul_plain(self, ct: Ct, x: np.ndarray) -> Ct:
+        return ct * np.asarray(x, dtype=np.float64)
+
+    def masked_xtd(self, ct: Ct, X: np.ndarray, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+        masked, totals = ct.partial_dot(np.asarray(X, dtype=np.float64)).add_mask(
+            rng, scale=CKKS_SLOT_MASK_BOUND
+        )
+        return bytes(masked.to_bytes()), np.asarray(totals, dtype=np.float64)
+
+    def sum_blobs(self, blobs: Sequence[bytes]) -> bytes:
+        if not blobs:
+            raise CryptoError("nothing to sum: no party sent a ciphertext")
+        arrays = [self.load(b) for b in blobs]
+        return self.dump(self._mod.sum_encrypted(arrays))
+
+
+class CkksBackend(LrBackend):
+    """Packed approximate HE (``crypto.ckks``)."""
+
+    name = "ckks"
+
+    def __init__(self, profile: str = "fast") -> None:
+        super().__init__()
+        self.profile = profile
+
+    def keygen(self) -> KeyHolder:
+        return _CkksKeyHolder(self.profile)
+
+    def _make_session(self, public_bytes: bytes) -> Session:
+        return _CkksSession(public_bytes)
+
+
+_BACKENDS: dict[str, type[LrBackend]] = {
+    "plaintext": PlaintextBackend,
+    "paillier": PaillierBackend,
+    "ckks": CkksBackend,
+}
+_INSTANCES: dict[tuple[str, tuple[tuple[str, Any], ...]], LrBackend] = {}
+
+
+def get_backend(name: str, **options: Any) -> LrBackend:
+    """The backend called ``name`` (plaintext | paillier | ckks), one instance per options."""
+    if name not in _BACKENDS:
+        raise ConfigError(f"unknown hetero LR backend {name!r}; expected one of {sorted(_BACKENDS)}")
+    key = (name, tuple(sorted(options.items())))
+    inst = _INSTANCES.get(key)
+    if inst is None:
+        inst = _BACKENDS[name](**options)
+        _INSTANCES[key] = inst
+    return inst
+
+
+__all__ = [
+    "CKKS_SLOT_MASK_BOUND",
+    "GRADIENT_MASK_BOUND",
+    "CkksBackend",
+    "KeyHolder",
+    "LrBackend",
+    "PaillierBackend",
+    "PlaintextBackend",
+    "Session",
+    "get_backend",
+    "mask_vector",
+]
