@@ -9,6 +9,13 @@ id_column = "uscc"
 runtime = "simulation"         # local (in-process) | simulation | deployment
 authorization = "required"     # required (use the guest's authorization table) | none
 seed = 42
+timeout = 600                  # seconds a party may take to answer one exchange
+join_timeout = 120             # seconds to wait for every party's SuperNode (Flower runtimes)
+
+[deployment]                   # optional; runtime = "deployment" only
+superlink = "10.0.0.5:9093"    # a remote SuperLink; default: the local `fedlab federation up`
+root_certificates = "ca.crt"   # CA that signed the SuperLink's certificate (TLS)
+insecure = false               # true only for a plaintext SuperLink on localhost
 
 [params]                       # algorithm parameters, validated by the algorithm module
 epochs = 10
@@ -25,7 +32,8 @@ name = "tax"
 role = "host"
 data = "data/tax.csv"
 ```
-Relative paths are resolved against the config file's folder.
+Relative paths are resolved against the config file's folder. The full reference is
+``docs/configuration.md``.
 """
 
 from __future__ import annotations
@@ -34,12 +42,19 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from federation.roles import PartyRole
 from lab.errors import ConfigError
 
-Algorithm = Literal["hetero_lr", "secureboost", "homo_lr", "homo_nn", "scorecard"]
+Algorithm = str  # hetero_lr | secureboost | homo_lr | homo_nn | scorecard | a plugin's name
 Backend = Literal["paillier", "ckks", "plaintext"]
 Runtime = Literal["local", "simulation", "deployment"]
 
@@ -56,6 +71,28 @@ class ExperimentSection(BaseModel):
     as_of: str | None = None  # date for authorization validity (ISO); default: today
     seed: int = 42
     features: dict[str, list[str]] | None = None  # party -> feature columns (default: all)
+    timeout: float = Field(default=600.0, gt=0)  # seconds per exchange
+    join_timeout: float = Field(default=120.0, gt=0)  # seconds for all parties to join
+
+    @field_validator("algorithm")
+    @classmethod
+    def _known_algorithm(cls, value: str) -> str:
+        from federation.protocol import known_algorithms
+
+        known = known_algorithms()
+        if value not in known:
+            raise ValueError(f"unknown algorithm {value!r}; known: {known}")
+        return value
+
+
+class DeploymentSection(BaseModel):
+    """Where the coordinator finds the SuperLink (``runtime = "deployment"``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    superlink: str | None = None  # host:port; None: the local federation (`fedlab federation up`)
+    root_certificates: Path | None = None
+    insecure: bool = False
 
 
 class PartySpec(BaseModel):
@@ -83,6 +120,7 @@ class ExperimentConfig(BaseModel):
 
     experiment: ExperimentSection
     params: dict[str, Any] = Field(default_factory=dict)
+    deployment: DeploymentSection = Field(default_factory=DeploymentSection)
     parties: list[PartySpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -101,6 +139,10 @@ class ExperimentConfig(BaseModel):
                 raise ValueError(f"guest {guests[0].name!r} must name its label column")
             if not any(p.role == PartyRole.HOST for p in self.parties):
                 raise ValueError("a vertical experiment needs at least one host")
+        for name in (self.experiment.features or {}):
+            if name not in names:
+                raise ValueError(f"experiment.features names unknown party {name!r}; the "
+                                 f"config's parties are {names}")
         if self.experiment.authorization == "required":
             for g in guests:
                 if g.authorizations is None:
@@ -150,7 +192,26 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None) -> Experi
                 p.data = (base_dir / p.data).resolve()
             if p.authorizations is not None and not p.authorizations.is_absolute():
                 p.authorizations = (base_dir / p.authorizations).resolve()
+        rc = cfg.deployment.root_certificates
+        if rc is not None and not rc.is_absolute():
+            cfg.deployment.root_certificates = (base_dir / rc).resolve()
     return cfg
 
 
-__all__ = ["ExperimentConfig", "ExperimentSection", "PartySpec", "load_config", "parse_config"]
+def check_data_files(cfg: ExperimentConfig) -> None:
+    """Every party's data (and the guest's authorization table) exists on this machine.
+
+    Used by the local and simulation runtimes, where all parties' files are local; in a
+    deployment each party checks its own file when the coordinator discovers it.
+    """
+    for p in cfg.parties:
+        if not p.data.is_file():
+            raise ConfigError(f"party {p.name!r}: data file {str(p.data)!r} does not exist",
+                              hint="Fix the party's `data` path in the experiment config.")
+        if p.authorizations is not None and not p.authorizations.is_file():
+            raise ConfigError(f"party {p.name!r}: authorizations file "
+                              f"{str(p.authorizations)!r} does not exist")
+
+
+__all__ = ["DeploymentSection", "ExperimentConfig", "ExperimentSection", "PartySpec",
+           "check_data_files", "load_config", "parse_config"]

@@ -7,7 +7,14 @@ A protocol module registers one handler per action::
 
 The runtime (Flower ClientApp or LocalTransport) looks the handler up by the action
 named in the request. ``ctx.state`` survives between messages of one run at that party
-(the runtime persists it at the party, never sends it anywhere).
+(the runtime persists it at the party, never sends it anywhere): keep it picklable
+(numpy arrays, plain Python values, ciphertexts serialized to ``bytes``). ``ctx.cache`` is
+a process-local dict for things that are expensive to rebuild (loaded data frames, key
+objects): it may be empty on any message, so rebuild from ``ctx.state`` when it is.
+
+Extra protocol modules (a lab plugin, or a test-only protocol) are imported when named in
+the environment variable ``FEDLAB_PROTOCOL_MODULES`` (comma-separated module names) on the
+coordinator and on every party.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+import os
 from typing import Any
 
 from federation.roles import PartyRole
@@ -32,6 +40,7 @@ class PartyContext:
     work_dir: Path
     node_config: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 Handler = Callable[[PartyContext, Payload], Payload]
@@ -59,6 +68,7 @@ def get_handler(action: str) -> Handler:
 
 
 _PROTOCOL_MODULES = (
+    "federation.runtime.actions",
     "federation.alignment",
     "federation.hetero_lr",
     "federation.scoring",
@@ -66,6 +76,15 @@ _PROTOCOL_MODULES = (
     "federation.woe",
     "federation.homo",
 )
+
+
+PLUGIN_ENV = "FEDLAB_PROTOCOL_MODULES"
+
+
+def plugin_modules() -> list[str]:
+    """Module names listed in ``FEDLAB_PROTOCOL_MODULES``."""
+    raw = os.environ.get(PLUGIN_ENV, "")
+    return [m.strip() for m in raw.split(",") if m.strip()]
 
 
 def load_protocols() -> None:
@@ -78,6 +97,13 @@ def load_protocols() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != mod:
                 raise
+    for mod in plugin_modules():
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            raise ProtocolError(f"protocol module {mod!r} named in {PLUGIN_ENV} cannot be "
+                                f"imported: {exc}") from None
 
 
-__all__ = ["HANDLERS", "Handler", "PartyContext", "get_handler", "load_protocols", "register"]
+__all__ = ["HANDLERS", "PLUGIN_ENV", "Handler", "PartyContext", "get_handler", "load_protocols",
+           "plugin_modules", "register"]

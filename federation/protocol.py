@@ -55,12 +55,42 @@ _DRIVERS = {
 }
 
 
+def plugin_drivers() -> dict[str, Driver]:
+    """Drivers offered by modules named in ``FEDLAB_PROTOCOL_MODULES``.
+
+    A plugin module declares ``ALGORITHM = "name"`` and a ``drive`` function.
+    """
+    from federation.party import load_protocols, plugin_modules
+
+    load_protocols()
+    out: dict[str, Driver] = {}
+    for name in plugin_modules():
+        mod = importlib.import_module(name)
+        algo = getattr(mod, "ALGORITHM", None)
+        if algo and hasattr(mod, "drive"):
+            out[str(algo)] = mod.drive
+    return out
+
+
+def known_algorithms() -> list[str]:
+    """Built-in algorithm names plus those of plugin modules."""
+    from federation.party import plugin_modules
+
+    names = set(_DRIVERS)
+    if plugin_modules():
+        names |= set(plugin_drivers())
+    return sorted(names)
+
+
 def get_driver(algorithm: str) -> Driver:
     """The driver for ``algorithm`` (imported lazily)."""
     try:
         target = _DRIVERS[algorithm]
     except KeyError:
-        raise ConfigError(f"unknown algorithm {algorithm!r}; known: {sorted(_DRIVERS)}") from None
+        plugins = plugin_drivers()
+        if algorithm in plugins:
+            return plugins[algorithm]
+        raise ConfigError(f"unknown algorithm {algorithm!r}; known: {known_algorithms()}") from None
     mod_name, fn = target.split(":")
     try:
         mod = importlib.import_module(mod_name)
@@ -71,4 +101,5 @@ def get_driver(algorithm: str) -> Driver:
     return getattr(mod, fn)  # type: ignore[no-any-return]
 
 
-__all__ = ["Driver", "ProgressFn", "ProtocolResult", "get_driver", "no_progress"]
+__all__ = ["Driver", "ProgressFn", "ProtocolResult", "get_driver", "known_algorithms",
+           "no_progress", "plugin_drivers"]

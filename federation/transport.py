@@ -49,6 +49,7 @@ class LoggedMessage:
     payload: Payload
     nbytes: int
     exchange: int
+    fields: tuple[str, ...] = ()  # payload keys (kept even when payloads are not)
 
 
 def payload_nbytes(payload: Mapping[str, PayloadValue]) -> int:
@@ -83,7 +84,8 @@ class MessageLog:
     def record(self, direction: str, env: Envelope, nbytes: int) -> None:
         payload = env.payload if self.keep_payloads else {}
         self.messages.append(
-            LoggedMessage(direction, env.party, env.action, payload, nbytes, self.exchanges)
+            LoggedMessage(direction, env.party, env.action, payload, nbytes, self.exchanges,
+                          tuple(sorted(env.payload)))
         )
 
     def bytes_by_party(self) -> dict[str, dict[str, int]]:

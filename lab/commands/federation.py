@@ -2,12 +2,110 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 
 federation_app = typer.Typer(no_args_is_help=True)
 
+DEFAULT_STATE_DIR = Path(".fedlab/federation")
+
+
+def train(
+    config: Path = typer.Option(..., "--config", "-c", help="experiment.toml"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (written atomically)."),
+    runtime: str = typer.Option(None, help="Override experiment.runtime: local | simulation "
+                                "| deployment."),
+    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, help="Local federation folder "
+                                   "(deployment runtime, see `fedlab federation up`)."),
+) -> None:
+    """Train a federated model; DIR gets metrics.json, disclosure.json and model pieces."""
+    from federation.run import run_experiment
+
+    def progress(event: str, fields: dict) -> None:  # type: ignore[type-arg]
+        if event == "epoch":
+            typer.echo(f"  epoch {fields.get('epoch')}: "
+                       + ", ".join(f"{k}={v}" for k, v in fields.items() if k != "epoch"))
+        elif event == "phase":
+            typer.echo(f"- {fields.get('phase')}")
+
+    summary = run_experiment(config, out, runtime=runtime, progress=progress,
+                             state_dir=state_dir)
+    m = summary.metrics
+    shown = {k: m[k] for k in ("auc", "ks", "n_aligned", "n_exchanges", "exchanges_per_epoch")
+             if k in m}
+    typer.echo(f"{summary.runtime} run finished in {summary.wall_seconds:.1f} s: "
+               f"{json.dumps(shown)}")
+    typer.echo(f"outputs: {summary.out_dir}")
+
+
+def score(
+    config: Path = typer.Option(..., "--config", "-c", help="experiment.toml of the model."),
+    model: Path = typer.Option(..., "--model", "-m", help="The training run's DIR."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for the scores."),
+    runtime: str = typer.Option(None, help="Override experiment.runtime."),
+) -> None:
+    """Score new aligned enterprises with a trained federated model."""
+    try:
+        from federation import scoring
+    except ModuleNotFoundError as exc:
+        if exc.name != "federation.scoring":
+            raise
+        from lab.errors import ConfigError
+
+        raise ConfigError("joint scoring is not available in this build") from None
+    fn = getattr(scoring, "score_command", None) or getattr(scoring, "run_scoring")
+    fn(config=config, model=model, out=out, runtime=runtime)
+
+
+@federation_app.command("up")
+def up(
+    config: Path = typer.Option(..., "--config", "-c", help="experiment.toml naming the "
+                                "parties and their data."),
+    tls: bool = typer.Option(False, "--tls", help="Serve the SuperLink with TLS (a local CA "
+                             "is generated in the state dir)."),
+    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, help="Where PIDs, logs, certificates "
+                                   "and party work dirs go."),
+) -> None:
+    """Start a SuperLink and one SuperNode per party on 127.0.0.1."""
+    from federation.config import load_config
+    from federation.runtime.deployment import federation_up
+
+    fed = federation_up(load_config(config), state_dir, tls=tls)
+    typer.echo(f"SuperLink on {fed.superlink} ({'TLS' if fed.ca_cert else 'insecure'}), "
+               f"SuperNodes: {', '.join(n.party for n in fed.nodes)}; state in {state_dir}")
+
+
+@federation_app.command("down")
+def down(
+    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, help="The federation's state dir."),
+) -> None:
+    """Stop the local federation (SuperNodes first, then the SuperLink)."""
+    from federation.runtime.deployment import federation_down
+
+    stopped = federation_down(state_dir)
+    typer.echo(f"stopped {len(stopped)} process(es)" if stopped else "nothing was running")
+
+
+@federation_app.command("status")
+def status(
+    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, help="The federation's state dir."),
+) -> None:
+    """Show which federation processes run."""
+    from federation.runtime.deployment import federation_status
+
+    rows = federation_status(state_dir)
+    if not rows:
+        typer.echo("no local federation in " + str(state_dir))
+        raise typer.Exit(1)
+    for row in rows:
+        typer.echo(f"{row['name']:<20} pid {row['pid']:<8} {row['state']:<8} {row['detail']}")
+
 
 def register(app: typer.Typer) -> None:
     """Add the federation commands to the main app."""
+    app.command(name="train")(train)
+    app.command(name="score")(score)
     app.add_typer(federation_app, name="federation",
                   help="Local deployment: start/stop a SuperLink and one SuperNode per party.")

@@ -1,0 +1,160 @@
+"""A run's output folder: written atomically, generated from what actually happened.
+
+``DIR/metrics.json``    the driver's public metrics plus exchange counts, seconds per phase,
+                        bytes per party (from the MessageLog), runtime and wall seconds;
+``DIR/disclosure.json`` per party, what it received and sent (message types, counts, bytes,
+                        payload field names) and the intersection size if the driver reports
+                        it, all derived from the MessageLog, never written by hand;
+``DIR/config.toml``     the experiment config as run;
+``DIR/parties/NAME/``   each party's model piece (local and simulation runtimes) or a note
+                        saying which party holds it (deployment).
+
+Everything is written to a hidden sibling folder first and renamed to DIR only when the run
+succeeded: a failed run leaves DIR absent, or untouched when it existed before.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from federation.protocol import ProtocolResult
+from federation.transport import MessageLog
+
+METRICS_FILE = "metrics.json"
+DISCLOSURE_FILE = "disclosure.json"
+CONFIG_FILE = "config.toml"
+PARTIES_DIR = "parties"
+
+
+@contextmanager
+def staging(out_dir: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``out_dir``; rename it to ``out_dir`` on success."""
+    out = Path(out_dir).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable,
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def build_metrics(
+    result: ProtocolResult,
+    log: MessageLog,
+    *,
+    runtime: str,
+    wall_seconds: float,
+    phase_seconds: Mapping[str, float],
+    epoch_exchanges: list[int],
+) -> dict[str, Any]:
+    """metrics.json: the driver's metrics plus what the runtime measured."""
+    metrics: dict[str, Any] = dict(result.metrics)
+    seconds = dict(metrics.get("seconds_per_phase", {}) or {})
+    for k, v in phase_seconds.items():
+        seconds.setdefault(k, round(float(v), 4))
+    metrics["seconds_per_phase"] = seconds
+    metrics["n_exchanges"] = log.exchanges
+    if epoch_exchanges:
+        # the first epoch also counts setup exchanges unless the driver announced a phase
+        # ("phase" progress event) just before training; report the steady state
+        steady = epoch_exchanges[1:] or epoch_exchanges
+        metrics["exchanges_per_epoch"] = round(float(np.mean(steady)), 3)
+        metrics["exchanges_by_epoch"] = list(epoch_exchanges)
+    metrics["bytes_per_party"] = log.bytes_by_party()
+    metrics["bytes_total"] = sum(m.nbytes for m in log.messages)
+    metrics["runtime"] = runtime
+    metrics["wall_seconds"] = round(wall_seconds, 3)
+    return metrics
+
+
+def build_disclosure(
+    log: MessageLog, roles: Mapping[str, str], result: ProtocolResult
+) -> dict[str, Any]:
+    """disclosure.json: per party, every message type it received and sent."""
+    inter = result.metrics.get("intersection_size", result.metrics.get("n_aligned"))
+    parties: dict[str, Any] = {}
+    coord_received: dict[str, dict[str, Any]] = {}
+    coord_sent: dict[str, dict[str, Any]] = {}
+    for name, role in roles.items():
+        parties[name] = {"role": role, "received": {}, "sent": {}}
+        if inter is not None:
+            parties[name]["intersection_size"] = int(inter)
+    for m in log.messages:
+        entry = parties.setdefault(m.party, {"role": "unknown", "received": {}, "sent": {}})
+        side = "received" if m.direction == "to_party" else "sent"
+        _add(entry[side], m.action, m.nbytes, m.fields)
+        _add(coord_sent if side == "received" else coord_received, m.action, m.nbytes,
+             m.fields)
+    return {
+        "parties": parties,
+        "coordinator": {"role": "coordinator", "received": coord_received, "sent": coord_sent},
+        "n_exchanges": log.exchanges,
+        "generated_from": "the run's message log (every message that crossed a party "
+                          "boundary)",
+    }
+
+
+def _add(table: dict[str, dict[str, Any]], action: str, nbytes: int,
+         fields: tuple[str, ...]) -> None:
+    row = table.setdefault(action, {"count": 0, "bytes": 0, "fields": []})
+    row["count"] += 1
+    row["bytes"] += int(nbytes)
+    row["fields"] = sorted(set(row["fields"]) | set(fields))
+
+
+def write_outputs(
+    stage: Path,
+    *,
+    metrics: dict[str, Any],
+    disclosure: dict[str, Any],
+    config_text: str,
+    model_summary: Mapping[str, Any] | None = None,
+) -> None:
+    """Write the run's files into the staging folder."""
+    write_json(stage / METRICS_FILE, metrics)
+    write_json(stage / DISCLOSURE_FILE, disclosure)
+    (stage / CONFIG_FILE).write_text(config_text, encoding="utf-8")
+    if model_summary:
+        write_json(stage / "model_summary.json", dict(model_summary))
+
+
+def party_dir(stage: Path, party: str) -> Path:
+    return stage / PARTIES_DIR / party
+
+
+__all__ = ["CONFIG_FILE", "DISCLOSURE_FILE", "METRICS_FILE", "PARTIES_DIR", "build_disclosure",
+           "build_metrics", "party_dir", "staging", "write_json", "write_outputs"]

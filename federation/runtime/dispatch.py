@@ -1,0 +1,81 @@
+"""Party side of the Flower runtimes: one request in, one reply out.
+
+Decodes the coordinator's records, loads the party's state for this run, calls the
+registered handler and encodes its reply. What leaves the party is exactly the handler's
+reply payload (or an error message without data values); the state stays in
+``work_dir/.state``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flwr.app import RecordDict
+
+from federation.party import PartyContext, get_handler
+from federation.records import error_reply, from_records, to_records
+from federation.roles import PartyRole
+from federation.runtime.actions import FINISH, PARTY_KEY, ROLE_KEY, WHOAMI, whoami_reply
+from federation.runtime.state import forget, load_state, save_state, state_file
+from federation.transport import Envelope
+from lab.errors import LabError, ProtocolError
+
+log = logging.getLogger(__name__)
+
+#: process-local caches, one per party name (``PartyContext.cache``)
+_CACHES: dict[str, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True)
+class PartyIdentity:
+    """Who this node is: from its node config (deployment) or the experiment (simulation)."""
+
+    name: str
+    data_path: Path | None
+    work_dir: Path
+    node_config: dict[str, Any] = field(default_factory=dict)
+
+
+def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -> RecordDict:
+    """Run the handler the request names and return the reply records."""
+    env = from_records(identity.name, content)
+    payload = dict(env.payload)
+    role = payload.pop(ROLE_KEY, None)
+    addressed = payload.pop(PARTY_KEY, None)
+    if env.action == WHOAMI:
+        ok = identity.data_path is not None and identity.data_path.is_file()
+        return to_records(Envelope(identity.name, WHOAMI, whoami_reply(identity.name, ok)))
+    path = state_file(identity.work_dir, run_key)
+    try:
+        if addressed is not None and addressed != identity.name:
+            raise ProtocolError(f"message for party {addressed!r} reached party "
+                                f"{identity.name!r}")
+        try:
+            prole = PartyRole(role)
+        except ValueError:
+            raise ProtocolError(f"request {env.action!r} carries no valid role "
+                                f"({role!r})") from None
+        ctx = PartyContext(
+            name=identity.name, role=prole, data_path=identity.data_path,
+            work_dir=identity.work_dir, node_config=dict(identity.node_config),
+            state=load_state(path), cache=_CACHES.setdefault(identity.name, {}),
+        )
+        out = get_handler(env.action)(ctx, payload)
+        if env.action != FINISH:
+            save_state(path, ctx.state, action=env.action)
+        return to_records(Envelope(identity.name, env.action, out))
+    except LabError as exc:
+        forget(path)
+        return error_reply(env.action, exc)
+    except Exception as exc:  # noqa: BLE001 - never let data-bearing messages leave
+        forget(path)
+        log.exception("party %s: handler for %s failed", identity.name, env.action)
+        return error_reply(env.action, ProtocolError(
+            f"internal error ({type(exc).__name__}) in {env.action!r}; details are in the "
+            "party's own log"))
+
+
+__all__ = ["PartyIdentity", "handle_request"]

@@ -1,0 +1,82 @@
+"""Simulation runtime: Flower's simulation engine in this process, Ray actors as SuperNodes.
+
+The ServerApp runs in a thread of this process (so the MessageLog is available to the
+caller); each simulated SuperNode ``partition-id`` i plays the config's i-th party, with
+work dir ``DIR_tmp/parties/NAME``. Runtime dependency installation is never triggered
+(the in-process API installs nothing), telemetry and update checks are off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flwr.app import Context
+from flwr.serverapp import Grid
+
+from federation.config import ExperimentConfig
+from federation.outputs import party_dir
+from federation.protocol import ProgressFn
+from federation.runtime.dispatch import PartyIdentity
+from federation.transport import MessageLog
+from lab.errors import ProtocolError
+
+FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
+
+
+def backend_config(n_parties: int) -> dict[str, Any]:
+    """One logical CPU per simulated party, at most the machine's cores in parallel."""
+    cores = os.cpu_count() or 1
+    return {
+        "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+        "init_args": {"num_cpus": max(1, min(n_parties, cores)), "logging_level": "ERROR",
+                      "log_to_driver": False},
+    }
+
+
+def run_in_simulation(
+    cfg: ExperimentConfig, stage: Path, *, config_text: str, progress: ProgressFn,
+    started: float, keep_payloads: bool = False,
+) -> tuple[dict[str, Any], MessageLog]:
+    from flwr.simulation import run_simulation
+
+    from federation.client_app import SimulationParties, build_client_app
+    from federation.runtime.coordinator import coordinate
+    from federation.server_app import build_server_app
+
+    for k, v in FLOWER_ENV.items():
+        os.environ.setdefault(k, v)
+    identities = []
+    for p in cfg.parties:
+        work = party_dir(stage, p.name)
+        work.mkdir(parents=True, exist_ok=True)
+        identities.append(PartyIdentity(name=p.name, data_path=p.data, work_dir=work))
+    client = build_client_app(SimulationParties(identities))
+    box: dict[str, Any] = {}
+
+    def main(grid: Grid, context: Context) -> None:  # noqa: ARG001
+        try:
+            box["result"] = coordinate(grid, cfg, stage, runtime="simulation",
+                                       config_text=config_text, started=started,
+                                       progress=progress, keep_payloads=keep_payloads)
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            box["error"] = exc
+
+    flwr_logger = logging.getLogger("flwr")
+    level = flwr_logger.level
+    flwr_logger.setLevel(logging.WARNING)
+    try:
+        run_simulation(build_server_app(main), client, num_supernodes=len(identities),
+                       backend_config=backend_config(len(identities)))  # type: ignore[arg-type]
+    finally:
+        flwr_logger.setLevel(level)
+    if "error" in box:
+        raise box["error"]
+    if "result" not in box:
+        raise ProtocolError("the simulation ended without running the coordinator")
+    return box["result"]  # type: ignore[no-any-return]
+
+
+__all__ = ["backend_config", "run_in_simulation"]

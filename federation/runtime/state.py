@@ -1,0 +1,96 @@
+"""Party-local state that survives between messages of one run.
+
+In the Flower runtimes a party's handler may run in a fresh process for every message
+(deployment) or in any of several Ray actors (simulation), so ``PartyContext.state`` is
+pickled to ``work_dir/.state/<run>.pkl`` after each handler and loaded before the next.
+A process that handled the previous message reuses its in-memory copy when the file has not
+changed since. Nothing here leaves the party.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lab.errors import ProtocolError
+
+STATE_DIRNAME = ".state"
+
+_CACHE: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+
+def state_file(work_dir: Path, run_key: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in run_key) or "run"
+    return Path(work_dir) / STATE_DIRNAME / f"{safe}.pkl"
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """The state saved at ``path`` (empty for the first message of a run)."""
+    key = _stat_key(path)
+    if key is None:
+        _CACHE.pop(path, None)
+        return {}
+    cached = _CACHE.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    with path.open("rb") as fh:
+        state = pickle.load(fh)  # written by this party only (its own work dir)
+    _CACHE[path] = (key, state)
+    return state
+
+
+def save_state(path: Path, state: dict[str, Any], *, action: str = "") -> None:
+    """Write ``state`` atomically; raises ProtocolError when it is not picklable."""
+    try:
+        blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure is the same bug
+        bad = [k for k, v in state.items() if not _picklable(v)]
+        raise ProtocolError(
+            f"party state after {action!r} is not picklable (keys {bad}): {type(exc).__name__}",
+            hint="Keep ctx.state picklable: serialize ciphertexts and key objects to bytes.",
+        ) from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(blob)
+    os.replace(tmp, path)
+    key = _stat_key(path)
+    if key is not None:
+        _CACHE[path] = (key, state)
+
+
+def forget(path: Path) -> None:
+    """Drop the in-memory copy (after a failed handler may have half-changed it)."""
+    _CACHE.pop(path, None)
+
+
+def clear_state(work_dir: Path) -> None:
+    """Delete the party's state folder (end of a successful run)."""
+    folder = Path(work_dir) / STATE_DIRNAME
+    for p in list(_CACHE):
+        if p.parent == folder:
+            _CACHE.pop(p, None)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
+
+
+__all__ = ["STATE_DIRNAME", "clear_state", "forget", "load_state", "save_state", "state_file"]
