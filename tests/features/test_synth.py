@@ -18,7 +18,7 @@ from features import synth
 from features.encoding import party_matrix
 from features.uscc import classify_usccs
 from features.validation import load_party_table
-from lab.errors import ConfigError
+from lab.errors import ConfigError, DataValidationError
 
 PARTIES = ("bank", *synth.AGENCIES, "authorizations")
 
@@ -161,3 +161,76 @@ def test_agency_data_beats_bank_only_by_clear_margin() -> None:
     assert len(joined_ids) > 4000
     assert auc_bank > 0.6  # the bank alone sees some signal
     assert auc_all - auc_bank >= 0.05
+
+
+def test_dirty_mode_adds_what_it_promises(tmp_path: Path) -> None:
+    # Prepare
+    n = 10_000
+    clean = synth.generate(n, 21)
+    dirty = synth.generate(n, 21, dirty=True)
+    for name in ("bank", *synth.AGENCIES):
+        c, d = clean[name], dirty[name]
+        features = [col for col in c.columns if col not in ("uscc", synth.LABEL)]
+        # missing cells in every feature column, never in the label
+        miss = d[features].isna().mean()
+        assert ((miss > 0.015) & (miss < 0.1)).all(), (name, miss.to_dict())
+        assert c[features].isna().sum().sum() == 0
+        if synth.LABEL in d:
+            assert d[synth.LABEL].notna().all()
+        # duplicates: exact and conflicting
+        n_dup = int(d["uscc"].duplicated().sum())
+        assert n_dup >= round((synth.DIRT["duplicate_rate"] + synth.DIRT["conflicting_duplicate_rate"])
+                              * len(c)) - 1
+        exact = d.duplicated(keep=False)
+        assert exact.any() and (d["uscc"].duplicated(keep=False) & ~exact).any(), name
+        assert len(d) == len(c) + n_dup
+        # malformed IDs of each documented kind
+        ids = d["uscc"].astype(str)
+        well, ok = classify_usccs(ids.to_numpy(dtype=object))
+        assert (ids.str.len() == 15).sum() >= 1
+        assert ids.str.endswith(" ").sum() >= 1
+        assert (ids != ids.str.upper()).sum() >= 1
+        assert (well & ~ok).sum() >= 1
+        # the clean base is unchanged where no dirt was put: labels of intact IDs agree
+        if synth.LABEL in d:
+            intact = d[ok & ~d["uscc"].duplicated(keep=False).to_numpy()]
+            merged = intact.merge(c, on="uscc", suffixes=("", "_clean"))
+            assert len(merged) == len(intact)
+            assert (merged[synth.LABEL] == merged[f"{synth.LABEL}_clean"]).all()
+    # skew and outliers
+    cap_c, cap_d = clean["market_regulation"]["registered_capital"], dirty["market_regulation"][
+        "registered_capital"]
+    assert cap_d.max() > 1000 * cap_c.median() and cap_d.skew() > 5 * cap_c.skew()
+    assert (dirty["utilities"]["electricity_kwh_12m"] < 0).any()
+    assert (clean["utilities"]["electricity_kwh_12m"] > 0).all()
+    assert dirty["tax"]["tax_credit_grade"].isna().mean() > 0.06
+    # validation catches the dirt (the first problem: malformed IDs)
+    paths = synth.write(tmp_path, dirty)
+    for name in ("bank", *synth.AGENCIES):
+        with pytest.raises(DataValidationError, match=r"column 'uscc': \d+ malformed USCCs"):
+            load_party_table(paths[name], id_column="uscc", party=name)
+
+
+def test_cli_synth_and_validate(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lab.commands.data import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["synth", "--enterprises", "800", "--seed", "3", "--out",
+                              str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    assert "wrote 7 files for 800 enterprises" in res.output
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == sorted(f"{p}.csv" for p in PARTIES)
+    res = runner.invoke(app, ["validate", str(tmp_path / "d" / "bank.csv"), "--label",
+                              "default_12m"])
+    assert res.exit_code == 0, res.output
+    assert "bank.csv: OK" in res.output and "positives" in res.output
+    assert "acct_avg_balance" in res.output
+    bank = pd.read_csv(tmp_path / "d" / "bank.csv", dtype=str)
+    assert not any(u in res.output for u in bank["uscc"])
+    (tmp_path / "bad.csv").write_text("uscc,x\n91350100M000100Y44,1\n")
+    res = runner.invoke(app, ["validate", str(tmp_path / "bad.csv")])
+    assert res.exit_code != 0
+    assert isinstance(res.exception, DataValidationError)
+    assert "1 USCCs with a wrong check character" in str(res.exception)
