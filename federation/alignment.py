@@ -1,0 +1,422 @@
+"""Secure sample alignment: ECDH-PSI between the guest and every host, in four exchanges.
+
+What leaves each party, and to whom (message by message in docs/protocols/alignment.md):
+
+1. ``align.setup`` (coordinator -> every party: public run settings). The guest replies with
+   its sample IDs blinded by a fresh secret scalar ``kg`` (``H(id)^kg``, 32 bytes each); each
+   host replies with its own IDs blinded by its long-term scalar ``kh`` (from its offline
+   cache), in a fresh secret order. Blinded points reveal only their count.
+2. ``align.reblind``: the coordinator relays the guest's points to every host, which returns
+   them blinded again (``H(id)^(kg kh)``, truncated to 12 bytes, in the guest's order); and
+   relays every host's points to the guest, which blinds them again and keeps the result.
+3. ``align.intersect`` (coordinator -> guest: the hosts' doubly blinded values). The guest
+   finds which of its sample IDs each host holds, takes the enterprises held by every host,
+   sorts them by ID (the canonical order) and replies with, per host, the intersection size
+   and the positions of the intersection in that host's own blinded list. No ID is sent.
+4. ``align.commit`` (coordinator -> each host: those positions). The host maps them to its
+   rows through its secret order; it learns the intersection, nothing else.
+
+Every party ends with its aligned row order in ``ctx.state`` (see ``federation.partydata``).
+The guest's sample is its IDs that hold a valid authorization for this bank on ``as_of``
+when ``authorization = "required"``, else all its IDs. ``cardinality_only = true`` in
+``[params]`` stops after step 3 with counts only: the coordinator shuffles the guest's points
+before step 2 with a permutation it keeps, so the guest learns the sizes of the pairwise and
+the joint intersections and nobody learns members.
+
+Secret scalars never leave their party: the guest's per-run scalar lives in a 0600 key file
+in its work dir and is deleted once used; a host's scalar is long-term (its blinded set is
+cached offline, :class:`crypto.psi.HostBlindCache`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crypto import psi
+from federation.config import ExperimentConfig
+from federation.party import PartyContext, register
+from federation.partydata import (
+    PartySetup,
+    load_table,
+    party_setup,
+    read_validated,
+    setup_party,
+    store_alignment,
+)
+from federation.protocol import ProgressFn, no_progress
+from federation.roles import PartyRole
+from federation.transport import Envelope, Payload, Transport
+from lab.errors import AlignmentError, ConfigError, ProtocolError
+
+SETUP = "align.setup"
+REBLIND = "align.reblind"
+INTERSECT = "align.intersect"
+COMMIT = "align.commit"
+
+PSI_DIR_NODE_CONFIG = "psi-cache-dir"
+AUTHORIZATIONS_NODE_CONFIG = "authorizations"
+_STATE = "psi"
+_W = psi.COMPARE_BYTES
+
+
+@dataclass(frozen=True)
+class AlignmentResult:
+    """Public outcome of an alignment (what the coordinator learned)."""
+
+    n_aligned: int
+    per_host: dict[str, int]  # |guest sample ∩ host|, per host
+    seconds: float
+    n_sample: int  # the guest's sample size
+    exchanges: int
+    cardinality_only: bool = False
+    #: with ``align(..., commit=False)``: the ``align.commit`` payload per host, for the
+    #: caller to piggyback on its own first host message (see :func:`apply_commit`)
+    pending_commit: dict[str, Payload] = field(default_factory=dict, repr=False)
+
+    def metrics(self) -> dict[str, Any]:
+        return {"n_aligned": self.n_aligned, "n_sample": self.n_sample,
+                "intersection_per_host": dict(self.per_host),
+                "align_seconds": round(self.seconds, 3), "align_exchanges": self.exchanges,
+                "cardinality_only": self.cardinality_only}
+
+
+# ---------------------------------------------------------------------------------------
+# wire helpers
+
+
+def _to_wire(packed: bytes, width: int) -> np.ndarray:
+    return np.frombuffer(packed, dtype=np.uint8).reshape(-1, width).copy()
+
+
+def _from_wire(value: Any, width: int, what: str, party: str) -> bytes:
+    arr = np.asarray(value)
+    if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != width:
+        raise ProtocolError(f"{what} from/for party {party!r} is not a list of {width}-byte "
+                            f"values (got {arr.dtype} {arr.shape})")
+    return arr.tobytes()
+
+
+def _points(packed: bytes, width: int) -> list[bytes]:
+    return psi.unpack_points(packed, width)
+
+
+# ---------------------------------------------------------------------------------------
+# party side
+
+
+def _psi_dir(ctx: PartyContext) -> Path:
+    d = Path(str(ctx.node_config.get(PSI_DIR_NODE_CONFIG) or ctx.work_dir / "psi"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _guest_key_path(ctx: PartyContext, run_id: str) -> Path:
+    return _psi_dir(ctx) / f"guest-{run_id}.key"
+
+
+def _host_key(ctx: PartyContext) -> psi.PsiKey:
+    path = _psi_dir(ctx) / "host.key"
+    if path.is_file():
+        return psi.PsiKey.load(path)
+    key = psi.PsiKey.generate()
+    key.save(path)
+    return key
+
+
+def _as_of(setup: PartySetup) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(setup.as_of or dt.date.today().isoformat())
+    except ValueError:
+        raise ConfigError(f"as_of date {setup.as_of!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def authorized_ids(ctx: PartyContext, setup: PartySetup) -> tuple[set[str], str]:
+    """IDs holding an authorization for this bank (``ctx.name``) valid on ``as_of``.
+
+    Valid: ``granted_on <= as_of <= expires_on`` (a missing date is not valid). Returns the
+    set and the authorization file's name (for messages).
+    """
+    raw = ctx.node_config.get(AUTHORIZATIONS_NODE_CONFIG) or setup.authorizations
+    if not raw:
+        raise ConfigError(f"guest {ctx.name!r}: authorization = 'required' but no "
+                          "authorizations file is configured",
+                          hint="Name `authorizations` for the guest in the experiment config.")
+    path = Path(str(raw))
+    auth = read_validated(path, id_column=setup.id_column, label=None, id_kind=setup.id_kind,
+                          party="authorizations")
+    as_of = _as_of(setup)
+    granted = pd.to_datetime(auth["granted_on"], errors="coerce")
+    expires = pd.to_datetime(auth["expires_on"], errors="coerce")
+    ok = ((auth["bank"].astype(str) == ctx.name) & (granted <= as_of) & (expires >= as_of))
+    return set(auth.loc[ok.to_numpy(), setup.id_column].astype(str)), path.name
+
+
+@register(SETUP)
+def _setup(ctx: PartyContext, payload: Payload) -> Payload:
+    setup = setup_party(ctx, payload)
+    df = load_table(ctx)
+    ids = df[setup.id_column].astype(str).to_numpy(dtype=object)
+    if ctx.role == PartyRole.GUEST:
+        if setup.authorization == "required":
+            allowed, auth_file = authorized_ids(ctx, setup)
+            rows = np.flatnonzero(np.fromiter((i in allowed for i in ids), dtype=bool,
+                                              count=ids.shape[0]))
+        elif setup.authorization == "none":
+            rows, auth_file = np.arange(ids.shape[0]), ""
+        else:
+            raise ConfigError(f"unknown authorization mode {setup.authorization!r}")
+        ctx.state[_STATE] = {"sample_rows": rows}
+        if rows.size == 0:
+            return {"n_sample": 0, "authorizations": auth_file}
+        key = psi.PsiKey.generate()
+        key.save(_guest_key_path(ctx, setup.run_id))
+        a = psi.blind(key, ids[rows].tolist())
+        return {"n_sample": int(rows.size), "points": _to_wire(psi.pack_points(a), 32)}
+    cache = psi.HostBlindCache(_psi_dir(ctx) / "host_blinded.bin")
+    offer = psi.host_offer(_host_key(ctx), ids.tolist(), cache=cache)
+    ctx.state[_STATE] = {"perm": np.asarray(offer.perm, dtype=np.int64)}
+    return {"n": len(offer.b), "points": _to_wire(psi.pack_points(offer.b), 32)}
+
+
+@register(REBLIND)
+def _reblind(ctx: PartyContext, payload: Payload) -> Payload:
+    setup = party_setup(ctx)
+    st = ctx.state.get(_STATE)
+    if st is None:
+        raise ProtocolError(f"party {ctx.name!r}: {REBLIND!r} before {SETUP!r}")
+    if ctx.role == PartyRole.HOST:
+        a = _points(_from_wire(payload["points"], 32, "guest points", ctx.name), 32)
+        ab = psi.truncate(psi.reblind(_host_key(ctx), a))
+        return {"points": _to_wire(b"".join(ab), _W)}
+    hosts = [str(h) for h in payload["hosts"]]
+    path = _guest_key_path(ctx, setup.run_id)
+    if not path.is_file():
+        raise ProtocolError(f"guest {ctx.name!r}: its PSI key for this run is gone",
+                            hint="Start the alignment again.")
+    key = psi.PsiKey.load(path)
+    try:
+        ba: dict[str, bytes] = {}
+        for h in hosts:
+            b = _points(_from_wire(payload[f"b_{h}"], 32, "host points", h), 32)
+            ba[h] = b"".join(psi.truncate(psi.reblind(key, b)))
+    finally:
+        path.unlink(missing_ok=True)
+    st["ba"] = ba
+    return {"ok": True}
+
+
+def _intersect_cardinality(hosts: list[str], ab: dict[str, list[bytes]],
+                           ba: dict[str, bytes]) -> Payload:
+    out: Payload = {}
+    joint: np.ndarray | None = None
+    for h in hosts:
+        theirs = set(_points(ba[h], _W))
+        mask = np.fromiter((v in theirs for v in ab[h]), dtype=bool, count=len(ab[h]))
+        out[f"count_{h}"] = int(mask.sum())
+        joint = mask if joint is None else joint & mask
+    out["n_aligned"] = int(joint.sum()) if joint is not None else 0
+    return out
+
+
+@register(INTERSECT)
+def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
+    setup = party_setup(ctx)
+    st = ctx.state.get(_STATE) or {}
+    if ctx.role != PartyRole.GUEST or "ba" not in st:
+        raise ProtocolError(f"party {ctx.name!r}: unexpected {INTERSECT!r}")
+    hosts = [str(h) for h in payload["hosts"]]
+    ab = {h: _points(_from_wire(payload[f"ab_{h}"], _W, "doubly blinded values", h), _W)
+          for h in hosts}
+    ba: dict[str, bytes] = st.pop("ba")
+    if setup.cardinality_only:
+        ctx.state.pop(_STATE, None)
+        return _intersect_cardinality(hosts, ab, ba)
+    ids = load_table(ctx)[setup.id_column].astype(str).to_numpy(dtype=object)
+    sample_rows: np.ndarray = st["sample_rows"]
+    sample = ids[sample_rows].tolist()
+    found: dict[str, dict[str, int]] = {}
+    for h in hosts:
+        h_ids, h_idx = psi.intersect_guest(sample, ab[h], _points(ba[h], _W))
+        found[h] = dict(zip(h_ids, h_idx))
+    common = sorted(set.intersection(*(set(f) for f in found.values()))) if found else []
+    out: Payload = {f"count_{h}": len(found[h]) for h in hosts}
+    out["n_aligned"] = len(common)
+    if common:
+        pos = dict(zip(sample, sample_rows.tolist()))
+        store_alignment(ctx, np.fromiter((pos[i] for i in common), dtype=np.int64,
+                                         count=len(common)))
+        for h in hosts:
+            out[f"idx_{h}"] = np.fromiter((found[h][i] for i in common), dtype=np.int64,
+                                          count=len(common))
+    ctx.state.pop(_STATE, None)
+    return out
+
+
+def apply_commit(ctx: PartyContext, payload: Payload) -> int:
+    """Host side of ``align.commit``: store the aligned rows; returns their number.
+
+    Other protocols call this when the coordinator piggybacked the commit (``idx``) on
+    their own first host message.
+    """
+    setup = party_setup(ctx)
+    st = ctx.state.get(_STATE) or {}
+    if ctx.role != PartyRole.HOST or "perm" not in st:
+        raise ProtocolError(f"party {ctx.name!r}: alignment commit without a PSI offer",
+                            hint="Run the alignment again.")
+    perm: np.ndarray = st["perm"]
+    idx = np.asarray(payload["idx"], dtype=np.int64).ravel()
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= perm.shape[0]:
+        raise ProtocolError(f"host {ctx.name!r}: alignment positions out of range for its "
+                            f"{perm.shape[0]} blinded IDs")
+    rows = perm[idx]
+    ids = load_table(ctx)[setup.id_column].astype(str).to_numpy(dtype=object)[rows]
+    if not all(a < b for a, b in zip(ids[:-1], ids[1:])):
+        raise ProtocolError(f"host {ctx.name!r}: the aligned IDs are not in strictly "
+                            "increasing order; the guest's positions do not fit this run")
+    store_alignment(ctx, rows)
+    ctx.state.pop(_STATE, None)
+    return int(rows.shape[0])
+
+
+@register(COMMIT)
+def _commit(ctx: PartyContext, payload: Payload) -> Payload:
+    return {"n_aligned": apply_commit(ctx, payload)}
+
+
+# ---------------------------------------------------------------------------------------
+# coordinator side
+
+
+def setup_payloads(config: ExperimentConfig, run_id: str) -> dict[str, Payload]:
+    """The ``align.setup`` payload for every party (public settings only)."""
+    exp = config.experiment
+    as_of = exp.as_of or dt.date.today().isoformat()
+    id_kind = str(config.params.get("id_kind") or
+                  ("uscc" if exp.id_column.lower() == "uscc" else "opaque"))
+    cardinality = bool(config.params.get("cardinality_only", False))
+    out: dict[str, Payload] = {}
+    for p in config.parties:
+        s = PartySetup(
+            run_id=run_id, role=p.role.value, id_column=exp.id_column, id_kind=id_kind,
+            label=(p.label or "") if p.role == PartyRole.GUEST else "",
+            features=tuple((exp.features or {}).get(p.name, ())), seed=int(exp.seed),
+            authorization=exp.authorization, as_of=as_of,
+            authorizations=str(p.authorizations or "") if p.role == PartyRole.GUEST else "",
+            cardinality_only=cardinality,
+        )
+        out[p.name] = s.to_payload()
+    return out
+
+
+def _wire_rows(reply: Envelope, key: str, width: int) -> np.ndarray:
+    arr = np.asarray(reply.payload.get(key))
+    if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != width:
+        raise ProtocolError(f"party {reply.party!r}: {reply.action!r} reply field {key!r} is "
+                            f"not a list of {width}-byte values")
+    return arr
+
+
+def align(transport: Transport, config: ExperimentConfig, *, progress: ProgressFn = no_progress,
+          commit: bool = True) -> AlignmentResult:
+    """Align the guest's sample with every host; every party keeps its aligned row order.
+
+    With ``commit=False`` the hosts are not yet told their rows: the result's
+    ``pending_commit`` holds each host's ``align.commit`` payload for the caller to send
+    along with its own next host message (the handler calls :func:`apply_commit`).
+
+    Raises :class:`AlignmentError` when the guest has no authorized IDs or the intersection
+    is empty (naming the guest's authorization file or the hosts).
+    """
+    t0 = time.perf_counter()
+    guest = config.guest.name
+    hosts = [h.name for h in config.hosts]
+    run_id = uuid.uuid4().hex
+    cardinality = bool(config.params.get("cardinality_only", False))
+    n_ex = 0
+
+    setups = setup_payloads(config, run_id)
+    replies = transport.exchange([Envelope(p, SETUP, setups[p]) for p in [guest, *hosts]])
+    n_ex += 1
+    n_sample = int(replies[guest].payload.get("n_sample", 0))
+    if n_sample == 0:
+        auth = replies[guest].payload.get("authorizations") or config.guest.authorizations
+        raise AlignmentError(
+            f"guest {guest!r} has no enterprise with an authorization for {guest!r} valid on "
+            f"{setups[guest]['as_of']} in its authorizations file "
+            f"{Path(str(auth)).name!r}; nothing can be aligned",
+            hint="Check the file's bank, granted_on and expires_on columns and the "
+                 "experiment's as_of date.")
+    a = _wire_rows(replies[guest], "points", 32)
+    b = {h: _wire_rows(replies[h], "points", 32) for h in hosts}
+    progress("align", {"step": "setup", "n_sample": n_sample,
+                       "host_sizes": {h: int(v.shape[0]) for h, v in b.items()}})
+
+    if cardinality:  # a permutation only the coordinator knows: the guest cannot map back
+        a = a[np.random.default_rng(secrets.randbits(128)).permutation(a.shape[0])]
+    req = [Envelope(h, REBLIND, {"points": a}) for h in hosts]
+    guest_req: Payload = {"hosts": hosts, **{f"b_{h}": b[h] for h in hosts}}
+    replies = transport.exchange([Envelope(guest, REBLIND, guest_req), *req])
+    n_ex += 1
+    ab = {h: _wire_rows(replies[h], "points", _W) for h in hosts}
+    for h in hosts:
+        if ab[h].shape[0] != n_sample:
+            raise ProtocolError(f"host {h!r} returned {ab[h].shape[0]} doubly blinded values "
+                                f"for {n_sample} sent")
+    progress("align", {"step": "reblind"})
+
+    replies = transport.exchange(
+        [Envelope(guest, INTERSECT, {"hosts": hosts, **{f"ab_{h}": ab[h] for h in hosts}})])
+    n_ex += 1
+    out = replies[guest].payload
+    per_host = {h: int(out[f"count_{h}"]) for h in hosts}
+    n_aligned = int(out["n_aligned"])
+    progress("align", {"step": "intersect", "n_aligned": n_aligned, "per_host": per_host})
+    if n_aligned == 0:
+        empty = [h for h in hosts if per_host[h] == 0]
+        if empty:
+            raise AlignmentError(
+                f"the guest {guest!r}'s sample of {n_sample} enterprises has no enterprise in "
+                f"common with host(s) {empty}",
+                hint="Check that the parties use the same ID column and ID format.")
+        raise AlignmentError(f"no enterprise of the guest {guest!r}'s sample is held by all "
+                             f"hosts {hosts} (per host: {per_host})",
+                             hint="Drop a host with little coverage, or widen the sample.")
+    pending: dict[str, Payload] = {}
+    if not cardinality:
+        pending = {h: {"idx": np.asarray(out[f"idx_{h}"], dtype=np.int64)} for h in hosts}
+        if commit:
+            replies = transport.exchange([Envelope(h, COMMIT, pending[h]) for h in hosts])
+            n_ex += 1
+            for h in hosts:
+                if int(replies[h].payload["n_aligned"]) != n_aligned:
+                    raise ProtocolError(f"host {h!r} aligned "
+                                        f"{replies[h].payload['n_aligned']} rows, the guest "
+                                        f"{n_aligned}")
+            pending = {}
+    seconds = time.perf_counter() - t0
+    progress("align", {"step": "done", "n_aligned": n_aligned, "seconds": round(seconds, 3)})
+    return AlignmentResult(n_aligned=n_aligned, per_host=per_host, seconds=seconds,
+                           n_sample=n_sample, exchanges=n_ex, cardinality_only=cardinality,
+                           pending_commit=pending)
+
+
+__all__ = [
+    "AlignmentResult",
+    "COMMIT",
+    "INTERSECT",
+    "REBLIND",
+    "SETUP",
+    "align",
+    "apply_commit",
+    "authorized_ids",
+    "setup_payloads",
+]

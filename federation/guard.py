@@ -1,0 +1,374 @@
+"""Privacy guard: the last check on every reply before it leaves its party.
+
+The runtimes (Flower ClientApp and LocalTransport) call :func:`check_outgoing` on each
+handler's reply payload. It raises :class:`~lab.errors.PrivacyViolationError` (and the reply
+is not sent) when a payload value is
+
+1. a plaintext numeric array equal to one of this party's columns (raw or encoded feature,
+   or the label) or to a scaled, shifted, sign-flipped or permuted copy of one, over all its
+   rows or over its aligned rows (1-D arrays, and each row/column of 2-D arrays);
+2. text or bytes holding one of this party's raw IDs, except aligned (intersection) IDs in
+   a field that the protocol step declared with :func:`declare_plain_ids`.
+
+Ciphertexts are not examined as numbers: arrays of raw bytes (``uint8`` 2-D, ``S``/``V``
+dtypes) and ``bytes`` values are only scanned for IDs.
+
+How it compares: an array and a column match when their sorted, centred, unit-variance
+values agree within ``1e-5`` (so any affine map ``a*x+b`` with ``a != 0`` and any row
+permutation is caught). Constant columns carry nothing and are skipped; arrays shorter than
+:data:`MIN_LENGTH` are not compared. What the guard cannot see: subsets of rows other than
+all or the aligned ones (e.g. one mini-batch of a column) unless the protocol registers
+them in ``ctx.state[ROW_SETS_KEY]`` (name -> positions into the aligned order), non-linear
+transforms of a column, and short opaque IDs (fewer than :data:`MIN_SCAN_ID` characters)
+inside ciphertext bytes, where random bytes would match them by chance.
+
+A party can switch the guard off for plaintext benchmarks with the node config
+``privacy-guard = "off"`` (never the coordinator: the setting is the party's own).
+
+Nothing leaves the party here; error messages name the field, the action and the column,
+never a value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from federation.party import PartyContext
+from federation.transport import Payload
+from lab.errors import PrivacyViolationError
+
+MIN_LENGTH = 5
+"""Arrays with fewer elements are not compared to columns (model parameters, counts)."""
+
+MIN_SCAN_ID = 8
+"""IDs at least this long are also searched inside bytes and longer tokens."""
+
+TOLERANCE = 1e-5
+ROW_SETS_KEY = "guard_row_sets"
+GUARD_NODE_CONFIG = "privacy-guard"
+
+_PLAIN_ID_FIELDS: dict[str, frozenset[str]] = {}
+
+
+def declare_plain_ids(action: str, *fields: str) -> None:
+    """Declare that ``action``'s reply may carry aligned (intersection) IDs in ``fields``."""
+    _PLAIN_ID_FIELDS[action] = frozenset(fields) | _PLAIN_ID_FIELDS.get(action, frozenset())
+
+
+# ---------------------------------------------------------------------------------------
+# matching arrays against columns
+
+
+def _signature(values: np.ndarray) -> np.ndarray | None:
+    """Sorted, centred, unit-variance values; None when constant or too short."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[~np.isnan(v)]
+    if v.shape[0] < MIN_LENGTH:
+        return None
+    v = np.sort(v)
+    sd = v.std()
+    if not np.isfinite(sd) or sd <= 1e-12 * max(1.0, float(np.abs(v).max())):
+        return None
+    return (v - v.mean()) / sd
+
+
+@dataclass
+class ColumnIndex:
+    """Signatures of sensitive columns, grouped by length, for fast comparison."""
+
+    _by_len: dict[int, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+    _pending: dict[int, list[tuple[str, np.ndarray]]] = field(default_factory=dict)
+
+    def add(self, name: str, values: np.ndarray) -> None:
+        """Add a column (NaNs are dropped; its length is the count of the rest)."""
+        sig = _signature(values)
+        if sig is not None:
+            self._pending.setdefault(sig.shape[0], []).append((name, sig))
+
+    def add_with_imputations(self, name: str, values: np.ndarray) -> None:
+        """Add a column and, when it has NaNs, its mean- and median-imputed versions."""
+        v = np.asarray(values, dtype=np.float64)
+        self.add(name, v)
+        nan = np.isnan(v)
+        if nan.any() and not nan.all():
+            for fill in (np.nanmean(v), np.nanmedian(v), 0.0):
+                self.add(name, np.where(nan, fill, v))
+
+    def _table(self, n: int) -> tuple[np.ndarray, list[str]] | None:
+        if n in self._pending:
+            new = self._pending.pop(n)
+            old_m, old_names = self._by_len.get(n, (np.empty((0, n)), []))
+            self._by_len[n] = (np.vstack([old_m, *[s[None, :] for _, s in new]]),
+                               old_names + [name for name, _ in new])
+        return self._by_len.get(n)
+
+    def lengths(self) -> set[int]:
+        return set(self._by_len) | set(self._pending)
+
+    def match(self, values: np.ndarray) -> str | None:
+        """The name of a column that ``values`` is an affine/permuted copy of, or None."""
+        sig = _signature(values)
+        if sig is None:
+            return None
+        table = self._table(sig.shape[0])
+        if table is None:
+            return None
+        m, names = table
+        for s in (sig, -sig[::-1]):
+            hit = np.flatnonzero(np.abs(m - s).max(axis=1) <= TOLERANCE)
+            if hit.size:
+                return names[int(hit[0])]
+        return None
+
+
+def numeric_vectors(value: Any, lengths: set[int]) -> Iterable[np.ndarray]:
+    """The vectors of a payload value worth comparing with columns (by non-NaN length)."""
+    if isinstance(value, list):
+        if len(value) in lengths and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+        ):
+            yield np.asarray(value, dtype=np.float64)
+        return
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf" or value.size == 0:
+        return
+    if value.dtype.kind == "u" and value.dtype.itemsize == 1 and value.ndim >= 2:
+        return  # packed ciphertext / point bytes
+    arr = value.reshape(value.shape[0], -1) if value.ndim > 2 else value
+    if arr.ndim <= 1:
+        n = arr.size - (int(np.isnan(arr).sum()) if arr.dtype.kind == "f" else 0)
+        if n in lengths:
+            yield arr
+        return
+    present = ~np.isnan(arr) if arr.dtype.kind == "f" else np.ones(arr.shape, dtype=bool)
+    for j in np.flatnonzero(np.isin(present.sum(axis=0), list(lengths))):
+        yield arr[:, j]
+    for i in np.flatnonzero(np.isin(present.sum(axis=1), list(lengths))):
+        yield arr[i, :]
+
+
+# ---------------------------------------------------------------------------------------
+# finding IDs in text and bytes
+
+
+@dataclass
+class IdScanner:
+    """Finds members of a set of IDs in str/bytes values.
+
+    A whole str value (or list element) is compared with every ID; IDs of at least
+    :data:`MIN_SCAN_ID` characters are also searched inside longer text and inside bytes
+    (as runs of the IDs' own characters, so random ciphertext bytes rarely need a look).
+    """
+
+    ids: frozenset[str]
+    _long_lengths: tuple[int, ...] = ()
+    _runs: re.Pattern[str] | None = None
+
+    def __post_init__(self) -> None:
+        long_ids = [i for i in self.ids if len(i) >= MIN_SCAN_ID]
+        self._long_lengths = tuple(sorted({len(i) for i in long_ids}))
+        if long_ids:
+            alphabet = sorted(set("".join(long_ids)))
+            chars = "".join(re.escape(c) for c in alphabet)
+            self._runs = re.compile(f"[{chars}]{{{MIN_SCAN_ID},}}")
+
+    def _in_text(self, text: str, *, exact: bool) -> set[str]:
+        found: set[str] = set()
+        if exact and text in self.ids:
+            found.add(text)
+        if self._runs is None:
+            return found
+        for run in self._runs.findall(text):
+            if run in self.ids:
+                found.add(run)
+            for n in self._long_lengths:
+                if len(run) > n:
+                    found.update(w for w in (run[i:i + n] for i in range(len(run) - n + 1))
+                                 if w in self.ids)
+        return found
+
+    def _find(self, value: Any) -> set[str]:
+        if isinstance(value, str):
+            return self._in_text(value, exact=True)
+        if isinstance(value, (bytes, bytearray)):
+            b = bytes(value)
+            found = self._in_text(b.decode("latin-1"), exact=False)
+            if len(b) <= 256:
+                try:
+                    text = b.decode("utf-8")
+                except UnicodeDecodeError:
+                    return found
+                if text in self.ids:
+                    found.add(text)
+            return found
+        if isinstance(value, (list, tuple)):
+            out: set[str] = set()
+            for v in value:
+                if isinstance(v, (str, bytes, bytearray)):
+                    out |= self._find(v)
+            return out
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind in "UO":
+                return self._find([v for v in value.ravel().tolist()
+                                   if isinstance(v, (str, bytes, bytearray))])
+            if value.dtype.kind in "SV" or (value.dtype.kind in "iu" and value.dtype.itemsize == 1):
+                return self._in_text(value.tobytes().decode("latin-1"), exact=False)
+        return set()
+
+    def count(self, value: Any) -> int:
+        """How many distinct IDs of the set ``value`` holds."""
+        if not self.ids:
+            return 0
+        return len(self._find(value))
+
+
+# ---------------------------------------------------------------------------------------
+# what one party may not send
+
+
+@dataclass
+class PartyProfile:
+    """A party's sensitive columns and IDs, as the guard compares against them."""
+
+    columns: ColumnIndex
+    all_ids: frozenset[str]
+    aligned_ids: frozenset[str]
+    outside: IdScanner = field(init=False)
+    everything: IdScanner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outside = IdScanner(self.all_ids - self.aligned_ids)
+        self.everything = IdScanner(self.all_ids)
+
+
+def column_index(tables: Mapping[str, tuple[pd.DataFrame, str]],
+                 row_sets: Mapping[str, Sequence[Any]] | None = None) -> ColumnIndex:
+    """Index every numeric, encoded and label column of ``tables`` (name -> (frame, id
+    column)), over all rows and over each row set (name -> IDs)."""
+    from features.encoding import party_matrix
+
+    index = ColumnIndex()
+    for party, (df, id_col) in tables.items():
+        variants = {"all rows": df}
+        ids = df[id_col].astype(str)
+        for set_name, set_ids in (row_sets or {}).items():
+            variants[set_name] = df[ids.isin({str(i) for i in set_ids}).to_numpy()]
+        for vname, sub in variants.items():
+            if len(sub) < MIN_LENGTH:
+                continue
+            for col in sub.columns:
+                if col == id_col:
+                    continue
+                s = sub[col]
+                if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+                    index.add_with_imputations(f"{party}.{col} ({vname})",
+                                               s.to_numpy(dtype=np.float64, na_value=np.nan))
+            try:
+                pm = party_matrix(sub, id_column=id_col)
+            except Exception:  # noqa: BLE001 - encoding is a best-effort extra here
+                continue
+            for j, fname in enumerate(pm.feature_names):
+                index.add(f"{party}.{fname} ({vname}, encoded)", pm.X[:, j])
+    return index
+
+
+_PROFILES: dict[tuple[Any, ...], PartyProfile] = {}
+
+
+def _profile(ctx: PartyContext) -> PartyProfile | None:
+    from federation.partydata import (
+        SETUP_KEY,
+        PartySetup,
+        aligned_rows,
+        file_fingerprint,
+        is_aligned,
+        load_table,
+    )
+
+    setup = ctx.state.get(SETUP_KEY)
+    if not isinstance(setup, PartySetup) or ctx.data_path is None:
+        return None
+    rows = aligned_rows(ctx) if is_aligned(ctx) else np.empty(0, dtype=np.int64)
+    extra = ctx.state.get(ROW_SETS_KEY) or {}
+    key = (ctx.name, file_fingerprint(ctx.data_path), setup, rows.tobytes(),
+           tuple((k, np.asarray(v).tobytes()) for k, v in sorted(extra.items())))
+    prof = _PROFILES.get(key)
+    if prof is not None:
+        return prof
+    df = load_table(ctx)
+    ids = df[setup.id_column].astype(str).to_numpy(dtype=object)
+    aligned = ids[rows]
+    row_sets: dict[str, Sequence[Any]] = {}
+    if rows.size:
+        row_sets["aligned rows"] = aligned
+        for name, pos in extra.items():
+            row_sets[f"aligned rows: {name}"] = aligned[np.asarray(pos, dtype=np.int64)]
+    prof = PartyProfile(column_index({ctx.name: (df, setup.id_column)}, row_sets),
+                        frozenset(ids.tolist()), frozenset(aligned.tolist()))
+    _PROFILES.clear()  # one run's profile per process is enough
+    _PROFILES[key] = prof
+    return prof
+
+
+def find_leaks(payload: Payload, profile: PartyProfile,
+               plain_id_fields: frozenset[str] = frozenset()) -> list[str]:
+    """Human-readable findings (field and column names, counts; never values)."""
+    findings: list[str] = []
+    lengths = profile.columns.lengths()
+    for key, value in payload.items():
+        for vec in numeric_vectors(value, lengths):
+            hit = profile.columns.match(vec)
+            if hit is not None:
+                findings.append(f"field {key!r} is a plaintext copy (up to scale, shift and "
+                                f"order) of column {hit}")
+                break
+        scanner = profile.outside if key in plain_id_fields else profile.everything
+        n = scanner.count(value)
+        if n:
+            what = "outside the intersection" if key in plain_id_fields else "in plain text"
+            findings.append(f"field {key!r} carries {n} raw ID(s) {what}")
+    return findings
+
+
+def check_outgoing(ctx: PartyContext, payload: Payload, action: str | None = None) -> None:
+    """Raise :class:`PrivacyViolationError` when ``payload`` would leak this party's data.
+
+    ``action`` names the protocol step, so fields declared with :func:`declare_plain_ids`
+    may carry aligned IDs. Cheap when the payload holds only scalars and ciphertext bytes;
+    the party's column signatures are built once per run and process.
+    """
+    if not payload or str(ctx.node_config.get(GUARD_NODE_CONFIG, "on")).lower() == "off":
+        return
+    if not any(isinstance(v, (np.ndarray, list, tuple, str, bytes, bytearray))
+               for v in payload.values()):
+        return
+    profile = _profile(ctx)
+    if profile is None:
+        return
+    allowed = _PLAIN_ID_FIELDS.get(action or "", frozenset())
+    findings = find_leaks(payload, profile, allowed)
+    if findings:
+        raise PrivacyViolationError(
+            f"party {ctx.name!r}: the reply to {action or 'a request'!r} was stopped: "
+            + "; ".join(findings))
+
+
+__all__ = [
+    "ColumnIndex",
+    "GUARD_NODE_CONFIG",
+    "IdScanner",
+    "MIN_LENGTH",
+    "MIN_SCAN_ID",
+    "PartyProfile",
+    "ROW_SETS_KEY",
+    "check_outgoing",
+    "numeric_vectors",
+    "column_index",
+    "declare_plain_ids",
+    "find_leaks",
+]

@@ -1,0 +1,252 @@
+"""Party-side data access: the party's validated table and its rows in the aligned order.
+
+Every protocol reads its party's data through this module:
+
+* :func:`setup_party` stores the run's public settings (ID column, label, feature list,
+  seed, authorization mode, ...) from the coordinator's ``setup`` message in ``ctx.state``;
+* :func:`load_table` reads and validates the party's file (``ctx.data_path``) and keeps it
+  in an in-process cache keyed by path, modification time and size. The table never enters
+  ``ctx.state`` (which the runtime persists to disk between messages);
+* after alignment, :func:`aligned_table` / :func:`aligned_matrix` give this party's rows
+  in the agreed order (row ``i`` is the same enterprise at every party).
+
+Nothing leaves the party here: these functions only read local files and local state.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from federation.party import PartyContext
+from federation.roles import PartyRole
+from federation.transport import Payload
+from lab.errors import DataValidationError, ProtocolError
+
+if TYPE_CHECKING:
+    from features.encoding import PartyMatrix
+
+SETUP_KEY = "setup"
+ALIGNMENT_KEY = "alignment"
+_CACHE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class PartySetup:
+    """Public settings of one run, as one party receives them in the ``setup`` message."""
+
+    run_id: str
+    role: str
+    id_column: str
+    id_kind: str = "opaque"  # "uscc" | "opaque"
+    label: str = ""  # guest only
+    features: tuple[str, ...] = ()  # () = every column besides the ID and the label
+    seed: int = 0
+    authorization: str = "none"  # "required" | "none"
+    as_of: str = ""  # ISO date for authorization validity
+    authorizations: str = ""  # guest only: the authorization table (its own file)
+    cardinality_only: bool = False
+
+    def to_payload(self) -> Payload:
+        d = asdict(self)
+        d["features"] = list(self.features)
+        if not d["features"]:
+            del d["features"]  # an empty list has no element type on the wire
+        return d
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> PartySetup:
+        known = {k: payload[k] for k in cls.__dataclass_fields__ if k in payload}
+        known["features"] = tuple(str(f) for f in known.get("features", ()) or ())
+        known["seed"] = int(known.get("seed", 0))
+        known["cardinality_only"] = bool(known.get("cardinality_only", False))
+        missing = [k for k in ("run_id", "role", "id_column") if k not in known]
+        if missing:
+            raise ProtocolError(f"setup message lacks {missing}")
+        return cls(**known)
+
+
+def setup_party(ctx: PartyContext, payload: Payload) -> PartySetup:
+    """Validate the coordinator's setup against this party and remember it in ``ctx.state``.
+
+    A new setup forgets any earlier alignment of this party (a new run starts over).
+    """
+    setup = PartySetup.from_payload(payload)
+    if setup.role != ctx.role.value:
+        raise ProtocolError(f"party {ctx.name!r} is a {ctx.role.value} here but the setup "
+                            f"calls it a {setup.role}")
+    if ctx.role == PartyRole.HOST and setup.label:
+        raise ProtocolError(f"party {ctx.name!r} is a host but was sent the label column "
+                            f"{setup.label!r}; only the guest holds the label")
+    if ctx.data_path is None:
+        raise DataValidationError(f"party {ctx.name!r} has no data file configured",
+                                  hint="Name the party's `data` in its node config.")
+    ctx.state[SETUP_KEY] = setup
+    ctx.state.pop(ALIGNMENT_KEY, None)
+    return setup
+
+
+def party_setup(ctx: PartyContext) -> PartySetup:
+    """This run's setup at this party (raises when the setup message has not come yet)."""
+    setup = ctx.state.get(SETUP_KEY)
+    if not isinstance(setup, PartySetup):
+        raise ProtocolError(f"party {ctx.name!r} got a protocol message before its setup")
+    return setup
+
+
+# ---------------------------------------------------------------------------------------
+# the table, cached per process
+
+_TABLES: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
+
+
+def file_fingerprint(path: Path) -> tuple[str, int, int]:
+    """(path, mtime in ns, size): changes whenever the file is rewritten."""
+    try:
+        st = path.stat()
+    except OSError:
+        raise DataValidationError(f"{path.name}: file not found at {path}",
+                                  hint="Check the party's data path.") from None
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+def _cached(key: tuple[Any, ...], build: Any) -> pd.DataFrame:
+    df = _TABLES.get(key)
+    if df is None:
+        df = build()
+        _TABLES[key] = df
+        while len(_TABLES) > _CACHE_SIZE:
+            _TABLES.popitem(last=False)
+    else:
+        _TABLES.move_to_end(key)
+    return df
+
+
+def read_validated(path: Path, *, id_column: str, label: str | None, id_kind: str,
+                   party: str | None = None) -> pd.DataFrame:
+    """``load_party_table`` with the in-process cache (do not modify the returned frame)."""
+    from features.validation import load_party_table
+
+    key = (*file_fingerprint(path), id_column, label, id_kind, party)
+    def build() -> pd.DataFrame:
+        return load_party_table(path, id_column=id_column, label=label,
+                                id_kind=id_kind, party=party)  # type: ignore[arg-type]
+
+    return _cached(key, build)
+
+
+def _label(ctx: PartyContext, setup: PartySetup) -> str | None:
+    return (setup.label or None) if ctx.role == PartyRole.GUEST else None
+
+
+def load_table(ctx: PartyContext) -> pd.DataFrame:
+    """This party's validated table: the ID column, the label (guest) and the features.
+
+    Restricted to the setup's feature list when it names one. Cached in this process by
+    path + mtime + size; callers must not modify the returned frame.
+    """
+    setup = party_setup(ctx)
+    assert ctx.data_path is not None  # checked in setup_party
+    label = _label(ctx, setup)
+    df = read_validated(Path(ctx.data_path), id_column=setup.id_column, label=label,
+                        id_kind=setup.id_kind)
+    if not setup.features:
+        return df
+    missing = [f for f in setup.features if f not in df.columns]
+    if missing:
+        raise DataValidationError(
+            f"party {ctx.name!r}: feature column(s) {missing} named in the experiment are not "
+            f"in {Path(ctx.data_path).name}; its columns are {list(df.columns)}",
+            hint="Fix [experiment].features in the experiment config.")
+    cols = [setup.id_column, *([label] if label else []), *setup.features]
+    key = (*file_fingerprint(Path(ctx.data_path)), "features", tuple(cols), setup.id_kind)
+    return _cached(key, lambda: df[cols].copy())
+
+
+# ---------------------------------------------------------------------------------------
+# the aligned order
+
+
+@dataclass(frozen=True)
+class AlignedRows:
+    """Where this party's aligned rows are: positions into its validated table."""
+
+    rows: np.ndarray  # int64 positions into load_table(ctx), in the agreed order
+    fingerprint: tuple[str, int, int]
+
+
+def store_alignment(ctx: PartyContext, rows: np.ndarray) -> None:
+    """Remember this party's aligned row order (positions into its table) in ``ctx.state``."""
+    assert ctx.data_path is not None
+    ctx.state[ALIGNMENT_KEY] = AlignedRows(np.asarray(rows, dtype=np.int64).copy(),
+                                           file_fingerprint(Path(ctx.data_path)))
+
+
+def aligned_rows(ctx: PartyContext) -> np.ndarray:
+    """Positions of the aligned rows in :func:`load_table` (the agreed order)."""
+    al = ctx.state.get(ALIGNMENT_KEY)
+    if not isinstance(al, AlignedRows):
+        raise ProtocolError(f"party {ctx.name!r} has not been aligned in this run",
+                            hint="Run the alignment protocol first.")
+    assert ctx.data_path is not None
+    if file_fingerprint(Path(ctx.data_path)) != al.fingerprint:
+        raise ProtocolError(f"party {ctx.name!r}: its data file changed since alignment",
+                            hint="Run the experiment again on unchanged data.")
+    return al.rows
+
+
+def is_aligned(ctx: PartyContext) -> bool:
+    return isinstance(ctx.state.get(ALIGNMENT_KEY), AlignedRows)
+
+
+def aligned_table(ctx: PartyContext) -> pd.DataFrame:
+    """This party's rows in the agreed aligned order (index 0..n-1)."""
+    return load_table(ctx).iloc[aligned_rows(ctx)].reset_index(drop=True)
+
+
+def aligned_ids(ctx: PartyContext) -> np.ndarray:
+    """The aligned IDs (the intersection, in the agreed order): the party's own values."""
+    setup = party_setup(ctx)
+    return load_table(ctx)[setup.id_column].to_numpy(dtype=object)[aligned_rows(ctx)]
+
+
+def aligned_matrix(ctx: PartyContext, **encode: Any) -> PartyMatrix:
+    """:func:`features.encoding.party_matrix` of the aligned table (``y`` at the guest).
+
+    ``encode`` is passed to ``party_matrix`` (``categorical=``, ``max_onehot=``, ...).
+    """
+    from features.encoding import party_matrix
+
+    setup = party_setup(ctx)
+    label = _label(ctx, setup)
+    return party_matrix(aligned_table(ctx), id_column=setup.id_column, label=label, **encode)
+
+
+def clear_cache() -> None:
+    """Forget every cached table (tests)."""
+    _TABLES.clear()
+
+
+__all__ = [
+    "ALIGNMENT_KEY",
+    "AlignedRows",
+    "PartySetup",
+    "SETUP_KEY",
+    "aligned_ids",
+    "aligned_matrix",
+    "aligned_rows",
+    "aligned_table",
+    "clear_cache",
+    "file_fingerprint",
+    "is_aligned",
+    "load_table",
+    "party_setup",
+    "read_validated",
+    "setup_party",
+    "store_alignment",
+]
