@@ -1,0 +1,1 @@
+"""Alembic migrations of the lab catalog (run through lab.db.upgrade)."""

@@ -1,0 +1,348 @@
+"""Experiments: create, submit, approve/reject, cancel, and the runner's claim/progress/finish.
+
+Every status change goes through lab.workflow (legal moves), is stored as an
+``ExperimentTransition`` (who, when, why) and appended to the audit chain. What an
+experiment holds is metadata: the sample's id, indicator codes, parameters, progress
+(per-epoch loss) and a failure reason; its results are a model version with aggregates.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from lab.audit import append_event, write_lock
+from lab.errors import AccessDeniedError, LabError, NotFoundError
+from lab.models import (
+    Algorithm,
+    Approval,
+    Decision,
+    Experiment,
+    ExperimentCreate,
+    ExperimentPublic,
+    ExperimentStatus,
+    ExperimentTransition,
+    ExperimentTransitionPublic,
+    Organization,
+    SampleSet,
+    utcnow,
+)
+from lab.services.access import Action, Principal, Resource, Scope, allowed, require
+from lab.services.catalog import get_algorithm_row, get_indicators, validate_params
+from lab.services.consent import (
+    ConsentNeed,
+    consent_needs,
+    require_authorizations,
+    require_consents,
+)
+from lab.workflow import check_transition
+
+S = ExperimentStatus
+
+
+class RunCancelled(LabError):
+    """The experiment was cancelled while it ran; the runner stops it."""
+
+    code = "FEDLAB-506"
+
+
+def _scope(session: Session, exp: Experiment) -> Scope:
+    owners = frozenset(i.owner_org_id for i in get_indicators(session, list(exp.indicator_codes)))
+    return Scope(owner_org_id=exp.owner_org_id, indicator_owner_ids=owners,
+                 submitted=S(exp.status) is not S.DRAFT)
+
+
+def _row(session: Session, experiment_id: int) -> Experiment:
+    exp = session.get(Experiment, experiment_id)
+    if exp is None:
+        raise NotFoundError(f"no experiment with id {experiment_id}")
+    return exp
+
+
+def _get(session: Session, actor: Principal, experiment_id: int, action: Action) -> Experiment:
+    exp = _row(session, experiment_id)
+    # Hide existence from those who may not even read it.
+    require(actor, Resource.EXPERIMENT, Action.READ, _scope(session, exp),
+            what=f"experiment {experiment_id}")
+    if action is not Action.READ:
+        require(actor, Resource.EXPERIMENT, action, _scope(session, exp),
+                what=f"experiment {experiment_id}")
+    return exp
+
+
+def _transition(session: Session, exp: Experiment, target: S, actor: Principal,
+                reason: str = "", **details: Any) -> None:
+    check_transition(exp.status, target, reason=reason, experiment=f"experiment {exp.id}")
+    before = S(exp.status)
+    now = utcnow()
+    exp.status = target
+    exp.row_version += 1
+    exp.updated_at = now
+    session.add(exp)
+    session.add(ExperimentTransition(experiment_id=exp.id or 0, from_status=before,
+                                     to_status=target, actor=actor.label, reason=reason, at=now))
+    session.flush()
+    append_event(session, actor=actor.label, action=f"experiment.{target.value}",
+                 object_type="experiment", object_id=exp.id or "",
+                 details={"from": before.value, "to": target.value, "reason": reason, **details})
+
+
+def authorization_date(session: Session, exp: Experiment) -> date:
+    """Authorizations must be valid on the sample's observation end (else today)."""
+    sample = session.get(SampleSet, exp.sample_id)
+    return (sample.observation_end if sample and sample.observation_end else date.today())
+
+
+def public(exp: Experiment) -> ExperimentPublic:
+    return ExperimentPublic.model_validate(exp)
+
+
+# ------------------------------------------------------------------ bank side
+def create_experiment(*, session: Session, actor: Principal,
+                      experiment_in: ExperimentCreate) -> ExperimentPublic:
+    """A draft. Unknown indicators → NotFoundError; bad parameters → ConfigError."""
+    require(actor, Resource.EXPERIMENT, Action.CREATE, Scope(owner_org_id=actor.org_id),
+            what="experiments")
+    sample = session.get(SampleSet, experiment_in.sample_id)
+    if sample is None:
+        raise NotFoundError(f"no sample set with id {experiment_in.sample_id}")
+    if sample.owner_org_id != actor.org_id:
+        raise AccessDeniedError(f"{actor.describe()} may not build an experiment on sample set "
+                                f"{sample.id}: it belongs to another bank")
+    algo = get_algorithm_row(session, experiment_in.algorithm, experiment_in.algorithm_version)
+    get_indicators(session, list(experiment_in.indicator_codes))
+    validate_params(algo.name, algo.param_schema, dict(experiment_in.params))
+    exp = Experiment(
+        name=experiment_in.name, indicator_codes=list(experiment_in.indicator_codes),
+        params=dict(experiment_in.params), purpose=experiment_in.purpose,
+        backend=experiment_in.backend, authorization_required=experiment_in.authorization_required,
+        owner_org_id=actor.org_id, created_by=actor.user_id, sample_id=sample.id,
+        algorithm_id=algo.id,
+    )
+    session.add(exp)
+    session.flush()
+    append_event(session, actor=actor.label, action="experiment.create", object_type="experiment",
+                 object_id=exp.id or "", details={"name": exp.name, "algorithm": algo.name,
+                                                 "sample": sample.id,
+                                                 "indicators": exp.indicator_codes})
+    return public(exp)
+
+
+def update_params(*, session: Session, actor: Principal, experiment_id: int,
+                  params: dict[str, Any]) -> ExperimentPublic:
+    exp = _get(session, actor, experiment_id, Action.SUBMIT)
+    if S(exp.status) is not S.DRAFT:
+        from lab.errors import StateTransitionError
+
+        raise StateTransitionError(f"experiment {exp.id} is {S(exp.status).value}; only a draft "
+                                   "can be changed")
+    algo = session.get(Algorithm, exp.algorithm_id)
+    assert algo is not None
+    validate_params(algo.name, algo.param_schema, params)
+    exp.params = dict(params)
+    exp.row_version += 1
+    exp.updated_at = utcnow()
+    session.add(exp)
+    append_event(session, actor=actor.label, action="experiment.update", object_type="experiment",
+                 object_id=exp.id or "", details={"params": exp.params})
+    return public(exp)
+
+
+def submit_experiment(*, session: Session, actor: Principal, experiment_id: int,
+                      reason: str = "") -> ExperimentPublic:
+    """Validate parameters (filling defaults) and authorizations, then draft → submitted."""
+    exp = _get(session, actor, experiment_id, Action.SUBMIT)
+    check_transition(exp.status, S.SUBMITTED, experiment=f"experiment {exp.id}")
+    algo = session.get(Algorithm, exp.algorithm_id)
+    assert algo is not None
+    exp.params = validate_params(algo.name, algo.param_schema, dict(exp.params))
+    get_indicators(session, list(exp.indicator_codes))
+    if exp.authorization_required:
+        require_authorizations(session, exp.owner_org_id, authorization_date(session, exp))
+    exp.submitted_at = utcnow()
+    needs = consent_needs(session, exp)
+    _transition(session, exp, S.SUBMITTED, actor, reason,
+                pending_consents=[n.agency for n in needs if n.status != "granted"])
+    return public(exp)
+
+
+def revise_experiment(*, session: Session, actor: Principal, experiment_id: int,
+                      reason: str) -> ExperimentPublic:
+    """A rejected or failed experiment goes back to draft for changes."""
+    exp = _get(session, actor, experiment_id, Action.SUBMIT)
+    _transition(session, exp, S.DRAFT, actor, reason)
+    exp.failure_reason = None
+    exp.claimed_by = None
+    session.add(exp)
+    return public(exp)
+
+
+def cancel_experiment(*, session: Session, actor: Principal, experiment_id: int,
+                      reason: str) -> ExperimentPublic:
+    write_lock(session)
+    exp = _get(session, actor, experiment_id, Action.CANCEL)
+    _transition(session, exp, S.CANCELLED, actor, reason)
+    exp.finished_at = utcnow()
+    session.add(exp)
+    return public(exp)
+
+
+# ------------------------------------------------------------------ platform side
+def approve_experiment(*, session: Session, actor: Principal, experiment_id: int,
+                       reason: str = "") -> ExperimentPublic:
+    """submitted → approved; every agency's consent must be in force (else ConsentError)."""
+    exp = _get(session, actor, experiment_id, Action.APPROVE)
+    check_transition(exp.status, S.APPROVED, experiment=f"experiment {exp.id}")
+    needs = require_consents(session, exp)
+    if exp.authorization_required:
+        require_authorizations(session, exp.owner_org_id, authorization_date(session, exp))
+    session.add(Approval(experiment_id=exp.id or 0, decided_by=actor.user_id or 0,
+                         decision=Decision.APPROVED, reason=reason))
+    _transition(session, exp, S.APPROVED, actor, reason,
+                consents=[n.grant_id for n in needs])
+    return public(exp)
+
+
+def reject_experiment(*, session: Session, actor: Principal, experiment_id: int,
+                      reason: str) -> ExperimentPublic:
+    exp = _get(session, actor, experiment_id, Action.APPROVE)
+    check_transition(exp.status, S.REJECTED, reason=reason, experiment=f"experiment {exp.id}")
+    session.add(Approval(experiment_id=exp.id or 0, decided_by=actor.user_id or 0,
+                         decision=Decision.REJECTED, reason=reason))
+    _transition(session, exp, S.REJECTED, actor, reason)
+    return public(exp)
+
+
+# ------------------------------------------------------------------ reads
+def get_experiment(*, session: Session, actor: Principal, experiment_id: int) -> ExperimentPublic:
+    return public(_get(session, actor, experiment_id, Action.READ))
+
+
+def list_experiments(*, session: Session, actor: Principal,
+                     status: S | str | None = None) -> list[ExperimentPublic]:
+    """What the actor may see: its bank's, its agency's requests, or all (staff)."""
+    stmt = select(Experiment).order_by(Experiment.id)
+    if status is not None:
+        stmt = stmt.where(Experiment.status == S(status))
+    if actor.role.value in ("bank_modeler", "data_scientist"):
+        stmt = stmt.where(Experiment.owner_org_id == actor.org_id)
+    return [public(e) for e in session.exec(stmt).all()
+            if allowed(actor, Resource.EXPERIMENT, Action.READ, _scope(session, e))]
+
+
+def list_requests(*, session: Session, actor: Principal) -> list[ExperimentPublic]:
+    """For an agency officer: submitted experiments that use the agency's indicators."""
+    return [e for e in list_experiments(session=session, actor=actor, status=S.SUBMITTED)
+            if actor.role.value != "agency_officer" or e.owner_org_id != actor.org_id]
+
+
+def transitions(*, session: Session, actor: Principal,
+                experiment_id: int) -> list[ExperimentTransitionPublic]:
+    _get(session, actor, experiment_id, Action.READ)
+    rows = session.exec(select(ExperimentTransition)
+                        .where(ExperimentTransition.experiment_id == experiment_id)
+                        .order_by(ExperimentTransition.id)).all()
+    return [ExperimentTransitionPublic.model_validate(r) for r in rows]
+
+
+def consents_for(*, session: Session, actor: Principal, experiment_id: int) -> list[ConsentNeed]:
+    return consent_needs(session, _get(session, actor, experiment_id, Action.READ))
+
+
+# ------------------------------------------------------------------ runner side
+def claim_next(*, session: Session, actor: Principal) -> Experiment | None:
+    """Atomically take the oldest approved experiment: approved → queued, claimed by actor.
+
+    A conditional ``UPDATE ... WHERE status='approved' AND row_version=:v`` succeeds for
+    exactly one worker; the others see 0 rows and move on. Returns the table row (the
+    runner needs data locations) or None.
+    """
+    require(actor, Resource.EXPERIMENT, Action.RUN)
+    write_lock(session)
+    candidates = session.exec(select(Experiment.id, Experiment.row_version)
+                              .where(Experiment.status == S.APPROVED)
+                              .order_by(Experiment.id).limit(20)).all()
+    for exp_id, version in candidates:
+        res = session.execute(
+            update(Experiment)
+            .where(Experiment.id == exp_id, Experiment.status == S.APPROVED,  # type: ignore[arg-type]
+                   Experiment.row_version == version)
+            .values(status=S.QUEUED, row_version=version + 1, claimed_by=actor.label,
+                    updated_at=utcnow())
+        )
+        if res.rowcount == 1:  # type: ignore[attr-defined]
+            exp = _row(session, exp_id)
+            session.refresh(exp)
+            session.add(ExperimentTransition(experiment_id=exp_id, from_status=S.APPROVED,
+                                             to_status=S.QUEUED, actor=actor.label,
+                                             reason="claimed by worker"))
+            append_event(session, actor=actor.label, action="experiment.queued",
+                         object_type="experiment", object_id=exp_id,
+                         details={"from": "approved", "to": "queued",
+                                  "reason": "claimed by worker"})
+            return exp
+    return None
+
+
+def _worker_row(session: Session, actor: Principal, experiment_id: int) -> Experiment:
+    require(actor, Resource.EXPERIMENT, Action.RUN)
+    exp = _row(session, experiment_id)
+    if exp.claimed_by != actor.label:
+        raise AccessDeniedError(f"experiment {experiment_id} is claimed by {exp.claimed_by!r}, "
+                                f"not {actor.label!r}")
+    return exp
+
+
+def start_run(*, session: Session, actor: Principal, experiment_id: int) -> Experiment:
+    exp = _worker_row(session, actor, experiment_id)
+    if S(exp.status) is S.CANCELLED:
+        raise RunCancelled(f"experiment {experiment_id} was cancelled before it started")
+    require_consents(session, exp)  # a consent may have expired since approval
+    exp.started_at = utcnow()
+    exp.progress = []
+    _transition(session, exp, S.RUNNING, actor, "run started")
+    return exp
+
+
+def record_progress(*, session: Session, actor: Principal, experiment_id: int,
+                    entry: dict[str, Any]) -> None:
+    """Append one progress entry (e.g. {"epoch": 3, "loss": 0.41}); raises RunCancelled."""
+    exp = _worker_row(session, actor, experiment_id)
+    if S(exp.status) is S.CANCELLED:
+        raise RunCancelled(f"experiment {experiment_id} was cancelled while running")
+    exp.progress = [*exp.progress, {k: v for k, v in entry.items()
+                                    if isinstance(v, int | float | str | bool)}]
+    exp.updated_at = utcnow()
+    session.add(exp)
+
+
+def fail_run(*, session: Session, actor: Principal, experiment_id: int, reason: str) -> None:
+    exp = _worker_row(session, actor, experiment_id)
+    if S(exp.status) is S.CANCELLED:
+        return
+    exp.failure_reason = reason
+    exp.finished_at = utcnow()
+    _transition(session, exp, S.FAILED, actor, reason)
+
+
+def succeed_run(*, session: Session, actor: Principal, experiment_id: int) -> Experiment:
+    exp = _worker_row(session, actor, experiment_id)
+    exp.finished_at = utcnow()
+    _transition(session, exp, S.SUCCEEDED, actor, "run finished")
+    return exp
+
+
+def org_code(session: Session, org_id: int) -> str:
+    org = session.get(Organization, org_id)
+    return org.code if org else str(org_id)
+
+
+__all__ = [
+    "RunCancelled", "approve_experiment", "authorization_date", "cancel_experiment", "claim_next", "consents_for",
+    "create_experiment", "fail_run", "get_experiment", "list_experiments", "list_requests",
+    "public", "record_progress", "reject_experiment", "revise_experiment", "start_run",
+    "submit_experiment", "succeed_run", "transitions", "update_params",
+]

@@ -1,0 +1,73 @@
+"""Lab settings: one pydantic-settings object read from ``FEDLAB_*`` environment variables.
+
+Nothing here leaves the machine. The database URL may carry a password: it is a
+``SecretStr`` and only :attr:`Settings.safe_database_url` (password masked) may be logged.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path(".fedlab")
+PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "password", "admin", ""})
+
+
+class Settings(BaseSettings):
+    """``FEDLAB_DATABASE_URL``, ``FEDLAB_HOME``, ``FEDLAB_ENVIRONMENT`` ... (prefix ``FEDLAB_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FEDLAB_", extra="ignore")
+
+    environment: Literal["local", "staging", "production"] = "local"
+    home: Path = DEFAULT_HOME
+    database_url: SecretStr | None = None
+    runs_dir: Path | None = None
+    worker_poll_seconds: float = Field(default=2.0, gt=0)
+    first_admin: str = "admin"
+    first_admin_password: SecretStr = SecretStr("changethis")
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_outside_local(self) -> Settings:
+        if self.environment != "local" and (
+            self.first_admin_password.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError(
+                "FEDLAB_FIRST_ADMIN_PASSWORD is a placeholder; set a real password "
+                f"when FEDLAB_ENVIRONMENT={self.environment}"
+            )
+        return self
+
+    @property
+    def database_url_value(self) -> str:
+        """The URL to connect with (default: a SQLite file under ``FEDLAB_HOME``)."""
+        if self.database_url is not None and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.home / 'lab.db'}"
+
+    @property
+    def safe_database_url(self) -> str:
+        """The URL with any password masked: the only form that may be printed or logged."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url_value).render_as_string(hide_password=True)
+
+    @property
+    def runs_path(self) -> Path:
+        return self.runs_dir if self.runs_dir is not None else self.home / "runs"
+
+    @property
+    def passwords_required(self) -> bool:
+        """Outside ``local``, connecting as a user needs that user's password."""
+        return self.environment != "local"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+__all__ = ["Settings", "get_settings"]
