@@ -15,6 +15,14 @@ os.environ.setdefault("FLWR_DISABLE_UPDATE_CHECK", "1")
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FEDLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
 
+# Services started by .ci/services (e.g. PostgreSQL) leave their URLs in .ci/.env.
+_CI_ENV = REPO / ".ci" / ".env"
+if _CI_ENV.is_file():
+    for _line in _CI_ENV.read_text().splitlines():
+        _key, _sep, _value = _line.strip().partition("=")
+        if _sep and _key and not _key.startswith("#"):
+            os.environ.setdefault(_key, _value)
+
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:
