@@ -206,18 +206,17 @@ def load_public_key(path: str | os.PathLike[str]) -> PaillierPublicKey:
 def load_private_key(path: str | os.PathLike[str]) -> PaillierPrivateKey:
     """Load a private key file; warns if other users can read it."""
     p = Path(path)
-    if p.exists():
-        mode = stat.S_IMODE(p.stat().st_mode)
-        if mode & 0o077:
-            warnings.warn(
-                f"private key file {p} has mode {mode:o} and is readable by other users; "
-                f"run `chmod 600 {p}`",
-                KeyFilePermissionWarning,
-                stacklevel=2,
-            )
     doc = _read(p, "private key")
     if doc.get("kind") != _PRIVATE_KIND:
         raise KeyFileError(f"{p} is not a Paillier private key file (is it the public one?)")
+    mode = stat.S_IMODE(p.stat().st_mode)
+    if mode & 0o077:
+        warnings.warn(
+            f"private key file {p} has mode {mode:o} and is readable by other users; "
+            f"run `chmod 600 {p}`",
+            KeyFilePermissionWarning,
+            stacklevel=2,
+        )
     pk = _public_from(doc, p)
     try:
         return PaillierPrivateKey(pk, _int(doc, "p", p), _int(doc, "q", p))
