@@ -131,7 +131,6 @@ def _encoded(df: pd.DataFrame, label: str | None = None) -> pd.DataFrame:
     return X
 
 
-@pytest.mark.slow
 def test_agency_data_beats_bank_only_by_clear_margin() -> None:
     # Prepare: 20k enterprises, inner join of all parties on uscc
     tables = synth.generate(20_000, 2024)
@@ -234,3 +233,27 @@ def test_cli_synth_and_validate(tmp_path: Path) -> None:
     assert res.exit_code != 0
     assert isinstance(res.exception, DataValidationError)
     assert "1 USCCs with a wrong check character" in str(res.exception)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_data_dictionary_lists_every_column() -> None:
+    text = (DOCS / "data_dictionary.md").read_text(encoding="utf-8")
+    for party in PARTIES:
+        assert f"`{party}.csv`" in text, party
+        for col in synth.party_columns(party):
+            row = f"| `{col.name}` | {col.zh} | {col.kind} | {col.unit} |"
+            assert row in text, row
+    assert f"{synth.B0}" in text  # the documented intercept is the one in the code
+    for code in synth.INDUSTRIES:
+        assert f"| {code} | {synth.INDUSTRIES[code][0]} |" in text
+
+
+def test_glossary_has_the_domain_words() -> None:
+    text = (DOCS / "glossary.md").read_text(encoding="utf-8")
+    for word in ["统一社会信用代码", "指标库", "样本库", "模型库", "算法库", "查询授权", "联合建模",
+                 "评分卡", "预授信", "贷前", "贷中", "贷后", "可用不可见", "guest", "host",
+                 "coordinator", "PSI", "Paillier", "CKKS", "SecureBoost", "WOE", "IV", "KS",
+                 "AUC"]:
+        assert word in text, word
