@@ -154,7 +154,8 @@ def party_matrix(
         elif enc == "ordinal":
             order = ORDINAL_COLUMNS.get(c, GRADE_ORDER)
             mapped = col.map(lambda v, o=order: o.get(str(v).strip()) if pd.notna(v) else None)
-            vals = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            vals = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype=np.float64,
+                                                                   na_value=np.nan)
             unknown = col.notna().to_numpy() & np.isnan(vals)
             if unknown.any():
                 raise DataValidationError(

@@ -128,11 +128,13 @@ PARTY_COLUMNS: dict[str, tuple[Column, ...]] = {
                "amount of VAT invoices issued, last 12 months"),
         Column("vat_invoice_growth_yoy", "开票金额同比增长", "float", "ratio",
                "invoice amount last 12 months / previous 12 months - 1"),
-        Column("tax_arrears_amount", "欠税金额", "float", "yuan", "tax owed and overdue at the observation date"),
+        Column("tax_arrears_amount", "欠税金额", "float", "yuan",
+               "tax owed and overdue at the observation date"),
     ),
     "social_insurance": (
         _ID_COL,
-        Column("insured_employees", "参保人数", "int", "persons", "employees insured at the observation date"),
+        Column("insured_employees", "参保人数", "int", "persons",
+               "employees insured at the observation date"),
         Column("insured_employees_change_6m", "参保人数6月变化率", "float", "ratio",
                "insured employees now / six months ago - 1"),
         Column("contribution_months_36m", "近36月缴费月数", "int", "months",
@@ -153,7 +155,8 @@ PARTY_COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
     "utilities": (
         _ID_COL,
-        Column("electricity_kwh_12m", "近12月用电量", "float", "kWh", "electricity used, last 12 months"),
+        Column("electricity_kwh_12m", "近12月用电量", "float", "kWh",
+               "electricity used, last 12 months"),
         Column("electricity_growth_yoy", "用电量同比增长", "float", "ratio",
                "electricity last 12 months / previous 12 months - 1"),
         Column("water_tons_12m", "近12月用水量", "float", "tons", "water used, last 12 months"),
@@ -164,9 +167,12 @@ PARTY_COLUMNS: dict[str, tuple[Column, ...]] = {
         _ID_COL,
         Column("registered_capital", "注册资本", "float", "10k yuan (万元)", "registered capital"),
         Column("established_on", "成立日期", "date", "ISO date", "date of establishment"),
-        Column("company_age_years", "成立年限", "float", "years", "years from establishment to the observation date"),
-        Column("industry", "行业门类", "category", "GB/T 4754 section", "industry section letter (see INDUSTRIES)"),
-        Column("region", "注册地区", "category", "city", "registration region (matches USCC positions 3-8)"),
+        Column("company_age_years", "成立年限", "float", "years",
+               "years from establishment to the observation date"),
+        Column("industry", "行业门类", "category", "GB/T 4754 section",
+               "industry section letter (see INDUSTRIES)"),
+        Column("region", "注册地区", "category", "city",
+               "registration region (matches USCC positions 3-8)"),
         Column("admin_penalties_36m", "近36月行政处罚次数", "int", "count",
                "administrative penalties, last 36 months"),
         Column("abnormal_operation", "经营异常名录", "int", "0/1",
@@ -176,7 +182,8 @@ PARTY_COLUMNS: dict[str, tuple[Column, ...]] = {
 
 AUTHORIZATION_COLUMNS: tuple[Column, ...] = (
     _ID_COL,
-    Column("bank", "被授权机构", "category", "-", "the bank the enterprise authorized to query its data"),
+    Column("bank", "被授权机构", "category", "-",
+           "the bank the enterprise authorized to query its data"),
     Column("granted_on", "授权日期", "date", "ISO date", "date the authorization was signed"),
     Column("expires_on", "授权到期日", "date", "ISO date",
            "last day the authorization is valid (expired when before the observation date)"),
@@ -294,7 +301,8 @@ def _bank_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> p
     balance = inflow * np.exp(-0.6 + 0.35 * f + e(0.7))
     volatility = np.exp(-1.0 - 0.2 * f - 0.1 * o + e(0.35))
     tenure_years = rng.uniform(0.1, 1.0, n) * np.minimum(age, 15.0)
-    months_active = np.minimum(24, np.round(tenure_years * 12 * rng.uniform(0.7, 1.0, n))).astype(int)
+    months = np.round(tenure_years * 12 * rng.uniform(0.7, 1.0, n))
+    months_active = np.minimum(24, months).astype(int)
     loans = rng.poisson(np.exp(0.2 + 0.4 * s) * np.minimum(tenure_years, 5.0) / 3.0)
     overdue = rng.poisson(np.exp(-1.6 - 0.4 * r - 0.3 * f)) * (loans > 0)
     max_days = np.where(overdue > 0, np.round(30 + np.exp(3.0 - 0.3 * r + e(0.6))), 0).astype(int)
@@ -325,7 +333,8 @@ def _tax_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> pd
     age = pop.age_years[idx]
     e = lambda sd: sd * rng.standard_normal(n)  # noqa: E731
     score = 0.7 * f + 0.5 * r + 0.2 * o + 0.3 * np.log(age / 5.0) + e(0.6)
-    grade = np.select([score > 0.7, score > -0.5, score > -1.3], ["A", "B", "C"], "D").astype(object)
+    grade = np.select([score > 0.7, score > -0.5, score > -1.3], ["A", "B", "C"], "D")
+    grade = grade.astype(object)
     grade[age < 1.0] = "M"
     arrears = rng.random(n) < _sigmoid(-2.6 - 0.8 * f - 0.4 * r)
     return pd.DataFrame({
@@ -365,7 +374,8 @@ def _courts_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) ->
         ID: pop.uscc[idx],
         "lawsuits_defendant_24m": rng.poisson(np.exp(-1.0 + 0.3 * s - 0.7 * r)),
         "enforcement_cases_24m": cases,
-        "enforcement_amount": np.where(cases > 0, _money(cases * np.exp(11.0 + 0.5 * s + e(1.0))), 0.0),
+        "enforcement_amount": np.where(cases > 0,
+                                       _money(cases * np.exp(11.0 + 0.5 * s + e(1.0))), 0.0),
         "dishonest_debtor": (rng.random(n) < _sigmoid(-4.6 - 1.2 * r - 0.6 * f + 0.8 * cases))
         .astype(np.int8),
     })
@@ -502,7 +512,8 @@ def dirty_table(df: pd.DataFrame, name: str, rng: np.random.Generator) -> pd.Dat
         out.loc[mask, col] = pd.NA if out[col].dtype == "Int64" else np.nan
     # duplicates: exact and conflicting
     dup_rows = rng.choice(n, size=_at_least(DIRT["duplicate_rate"], n), replace=False)
-    conflict_rows = rng.choice(n, size=_at_least(DIRT["conflicting_duplicate_rate"], n), replace=False)
+    conflict_rows = rng.choice(n, size=_at_least(DIRT["conflicting_duplicate_rate"], n),
+                               replace=False)
     conflicts = out.iloc[conflict_rows].copy()
     num = [c for c in features if pd.api.types.is_numeric_dtype(conflicts[c])]
     if num:

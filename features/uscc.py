@@ -1,17 +1,15 @@
 """Unified social credit codes (统一社会信用代码, USCC), GB 32100-2015.
 
-An USCC has 18 characters from the 31-character set ``0-9 A-Y`` without ``I O Z S V``:
+A USCC has 18 characters from the 31-character set ``0-9 A-Y`` without ``I O Z S V``:
 
-====  =========================================================  ==========
-pos   meaning                                                    example
-====  =========================================================  ==========
-1     registration authority (登记管理部门): 1 机构编制, 5 民政, 9 工商, Y 其他   ``9``
-2     organization type (机构类别): for authority 9: 1 enterprise, 2 individual  ``1``
-      business, 3 farmers' cooperative
-3-8   administrative division code (登记管理机关行政区划码), GB/T 2260        ``310115``
-9-17  organization code (主体标识码), GB 11714 (8 characters + its own check)  ``MA1FL2K04``
-18    check character over positions 1-17 (this module)                    ``X``
-====  =========================================================  ==========
+- position 1, registration authority (登记管理部门): ``1`` 机构编制, ``5`` 民政, ``9`` 工商, ``Y`` other;
+- position 2, organization type (机构类别); under authority ``9``: ``1`` enterprise,
+  ``2`` individual business, ``3`` farmers' cooperative;
+- positions 3-8, administrative division code (登记管理机关行政区划码, GB/T 2260), e.g. ``310115``;
+- positions 9-17, organization code (主体标识码, GB 11714: 8 characters + its own check);
+- position 18, the check character over positions 1-17 (this module).
+
+Example: ``91350100M000100Y43`` (the standard's own example).
 
 Check character: ``31 - (sum(value(c_i) * w_i) mod 31)`` with the weights
 ``3^i mod 31``; a result of 31 becomes ``0``.
@@ -23,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lab.errors import DataValidationError
+from lab.errors import ConfigError, DataValidationError
 
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -65,7 +63,8 @@ class USCCError(DataValidationError):
     """A string is not a valid unified social credit code."""
 
     code = "FEDLAB-201"
-    hint = "A USCC has 18 characters from 0-9 and A-Y without I, O, Z, S, V, ending in its check character."
+    hint = ("A USCC has 18 characters from 0-9 and A-Y without I, O, Z, S, V, ending in its "
+            "check character.")
 
 
 def check_character(first17: str) -> str:
@@ -158,11 +157,11 @@ def generate_usccs(
     Mix: ~88 % companies (``91``), ~8 % individual businesses (``92``), ~2 % farmers'
     cooperatives (``93``), ~2 % social organizations (``52``). About 10 % carry a pre-2015
     numeric organization code (8 digits + GB 11714 check digit, which may be ``X``), the
-    rest a post-2015 ``MA``-style code (the split follows the sizes of the two code spaces). Region codes come from :data:`REGIONS` (or
-    ``regions``) with a skew toward large cities.
+    rest a post-2015 ``MA``-style code (the split follows the sizes of the two code spaces).
+    Region codes come from :data:`REGIONS` (or ``regions``) with a skew toward the first ones.
     """
     if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+        raise ConfigError(f"number of USCCs to generate must be >= 0, got {n}")
     region_codes = tuple(regions or REGIONS)
     if n == 0:
         return np.empty(0, dtype="<U18")

@@ -83,8 +83,7 @@ def _parse(text: str, name: str, id_column: str, string_columns: Sequence[str]) 
     header = [h.strip() for h in header]
     if not any(header):
         raise _fail(name, "the first line is empty; expected a header with column names")
-    seen: set[str] = set()
-    dupes = sorted({h for h in header if h in seen or seen.add(h)})  # type: ignore[func-returns-value]
+    dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise _fail(name, f"header names column(s) {dupes} more than once")
     if "" in header:
@@ -188,7 +187,8 @@ def _check_numeric(df: pd.DataFrame, name: str, columns: Sequence[str],
                 rows = np.flatnonzero(bad)
                 raise _fail(name, f"column {c!r}: {rows.shape[0]} non-numeric values in a "
                                   f"numeric column (first: {col.iloc[rows[0]]!r}) {_lines(rows)}",
-                            hint="Remove units and thousands separators; leave missing cells empty.")
+                            hint="Remove units and thousands separators; leave missing "
+                                 "cells empty.")
             df[c] = num
             vals = num.to_numpy(dtype=float, na_value=np.nan)
         inf = np.isinf(vals)
@@ -282,6 +282,12 @@ def load_party_table(
     _check_numeric(df, name, [c for c in features if c not in declared and c not in text],
                    declared=False)
     _check_dates(df, name, dates)
+    if party == "authorizations":
+        bad = (df["expires_on"] < df["granted_on"]).to_numpy()
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise _fail(name, f"columns 'granted_on'/'expires_on': {rows.shape[0]} "
+                              f"authorizations expire before they were granted {_lines(rows)}")
     return df
 
 

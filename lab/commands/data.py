@@ -46,12 +46,13 @@ def validate(
     encoding: str = typer.Option("utf-8", help="Text encoding of the file, e.g. gbk."),
 ) -> None:
     """Validate one party's table and print a summary (aggregates only)."""
-    from features.validation import load_party_table, summarize
+    from features.validation import IdKind, load_party_table, summarize
 
     if id_kind not in ("uscc", "opaque"):
         raise typer.BadParameter("--id-kind must be 'uscc' or 'opaque'")
-    df = load_party_table(file, id_column=id_column, label=label, id_kind=id_kind,  # type: ignore[arg-type]
-                          party=party, encoding=encoding)
+    kind: IdKind = "uscc" if id_kind == "uscc" else "opaque"
+    df = load_party_table(file, id_column=id_column, label=label, id_kind=kind, party=party,
+                          encoding=encoding)
     typer.echo(f"{file.name}: OK — {len(df):,} rows, {df.shape[1]} columns")
     if label is not None:
         typer.echo(f"  label {label!r}: {int(df[label].sum()):,} positives "

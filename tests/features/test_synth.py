@@ -178,8 +178,8 @@ def test_dirty_mode_adds_what_it_promises(tmp_path: Path) -> None:
             assert d[synth.LABEL].notna().all()
         # duplicates: exact and conflicting
         n_dup = int(d["uscc"].duplicated().sum())
-        assert n_dup >= round((synth.DIRT["duplicate_rate"] + synth.DIRT["conflicting_duplicate_rate"])
-                              * len(c)) - 1
+        rate = synth.DIRT["duplicate_rate"] + synth.DIRT["conflicting_duplicate_rate"]
+        assert n_dup >= round(rate * len(c)) - 1
         exact = d.duplicated(keep=False)
         assert exact.any() and (d["uscc"].duplicated(keep=False) & ~exact).any(), name
         assert len(d) == len(c) + n_dup

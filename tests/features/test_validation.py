@@ -183,3 +183,14 @@ def test_authorizations_allow_one_row_per_bank(tmp_path: Path) -> None:
     with pytest.raises(DataValidationError, match=r"column 'uscc'\+'bank': 1 duplicate IDs"):
         load_party_table(tmp_path / "authorizations.csv", id_column="uscc",
                          party="authorizations")
+
+
+def test_authorizations_must_not_expire_before_grant(tmp_path: Path) -> None:
+    auth = synth.generate(1000, 1)["authorizations"]
+    auth.loc[2, "expires_on"] = "2001-01-01"
+    auth.to_csv(tmp_path / "authorizations.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"authorizations\.csv: columns 'granted_on'/"
+                       r"'expires_on': 1 authorizations expire before they were granted "
+                       r"\(line 4\)"):
+        load_party_table(tmp_path / "authorizations.csv", id_column="uscc",
+                         party="authorizations")
