@@ -51,14 +51,15 @@ def default_workers() -> int:
 
 
 def get_executor(workers: int) -> Executor:
-    """A process pool with ``workers - 1`` processes (the caller does one share itself)."""
+    """A process pool with ``workers`` processes. The calling thread only waits: if it
+    computed a share itself it would hold the GIL and delay the executor's feeder thread."""
     global _executor, _executor_workers
     with _lock:
         if _executor is None or _executor_workers != workers:
             if _executor is not None:
                 _executor.shutdown(wait=False, cancel_futures=True)
             ctx = multiprocessing.get_context("forkserver")
-            _executor = ProcessPoolExecutor(max_workers=max(1, workers - 1), mp_context=ctx)
+            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
             _executor_workers = workers
         return _executor
 
@@ -115,25 +116,40 @@ def _pool_broken() -> None:
             _executor = None
 
 
+def _unpack(blob: bytes, width: int) -> list[Any]:
+    frm = gmpy2.mpz.from_bytes
+    return [frm(blob[i : i + width], "big") for i in range(0, len(blob), width)]
+
+
+def _multi_exp_job(blob: bytes, width: int, exps: np.ndarray, modulus: Any) -> bytes:
+    out = _multiexp.multi_exp_columns(_unpack(blob, width), exps, modulus)
+    return _pack_fixed(out, width)
+
+
 def _parallel_multi_exp(bases: Sequence[Any], exps: np.ndarray, N: Any, w: int) -> list[Any]:
     rows, cols = exps.shape
     ex = get_executor(w)
+    width = (int(N).bit_length() + 7) // 8
     if cols >= w:
-        chunks = _split(cols, w)
-        futures = [ex.submit(_multiexp.multi_exp_columns, bases, exps[:, lo:hi], N)
-                   for lo, hi in chunks[1:]]
-        out = _multiexp.multi_exp_columns(bases, exps[:, chunks[0][0]:chunks[0][1]], N)
+        blob = _pack_fixed(bases, width)
+        futures = [ex.submit(_multi_exp_job, blob, width, exps[:, lo:hi], N)
+                   for lo, hi in _split(cols, w)]
+        out: list[Any] = []
         for f in futures:
-            out.extend(f.result())
+            out.extend(_unpack(f.result(), width))
         return out
-    chunks = _split(rows, w)
-    futures = [ex.submit(_multiexp.multi_exp_columns, list(bases[lo:hi]), exps[lo:hi], N)
-               for lo, hi in chunks[1:]]
-    lo, hi = chunks[0]
-    acc = _multiexp.multi_exp_columns(list(bases[lo:hi]), exps[lo:hi], N)
+    futures = [ex.submit(_multi_exp_job, _pack_fixed(bases[lo:hi], width), width, exps[lo:hi], N)
+               for lo, hi in _split(rows, w)]
+    acc: list[Any] | None = None
     for f in futures:
-        acc = [a * b % N for a, b in zip(acc, f.result(), strict=True)]
+        part = _unpack(f.result(), width)
+        acc = part if acc is None else [a * b % N for a, b in zip(acc, part, strict=True)]
+    assert acc is not None
     return acc
+
+
+def _pack_fixed(values: Sequence[Any], width: int) -> bytes:
+    return b"".join(v.to_bytes(width, "big") for v in values)
 
 
 def _decrypt_chunk(cts: Sequence[Any], crt: tuple[Any, ...]) -> list[int]:
@@ -156,11 +172,16 @@ def parallel_decrypt(
         return _decrypt_chunk(cts, crt)
 
 
+def _decrypt_job(blob: bytes, width: int, crt: tuple[Any, ...]) -> list[int]:
+    return _decrypt_chunk(_unpack(blob, width), crt)
+
+
 def _parallel_decrypt(cts: Sequence[Any], crt: tuple[Any, ...], w: int) -> list[int]:
     ex = get_executor(w)
-    chunks = _split(len(cts), w)
-    futures = [ex.submit(_decrypt_chunk, list(cts[lo:hi]), crt) for lo, hi in chunks[1:]]
-    out = _decrypt_chunk(list(cts[chunks[0][0]:chunks[0][1]]), crt)
+    width = (int(max(cts)).bit_length() + 7) // 8
+    futures = [ex.submit(_decrypt_job, _pack_fixed(cts[lo:hi], width), width, crt)
+               for lo, hi in _split(len(cts), w)]
+    out: list[int] = []
     for f in futures:
         out.extend(f.result())
     return out
