@@ -1,0 +1,1321 @@
+"""SecureBoost: vertical gradient-boosted trees with Paillier-encrypted gradients.
+
+The guest (label holder) is the key holder. Message by message: docs/protocols/secureboost.md.
+
+What leaves each party, and to whom (every message travels through the coordinator):
+
+1. Setup. The guest sends its Paillier public key, the fixed-point layout (slot widths) and
+   the positions (in the aligned order) of its validation rows; hosts send their number of
+   features, the number of bins of each, and feature names only if they publish them
+   (``publish_feature_names``). Bin edges never leave their party.
+2. Per tree, the guest sends every participating host one ciphertext per active training row:
+   ``[[count=1 | g + offset | h]]`` packed into one plaintext, plus which aligned rows are
+   active (row subsample) and the host's column sample. No plaintext gradient crosses.
+3. Per tree level, a host returns, for the smaller child of every node split at the level
+   above, encrypted per-(node, feature, bin) sums of those ciphertexts (additions only), many
+   bins packed into one ciphertext and re-randomised, plus which bins are empty and which one
+   bin per (node, feature) it left out (the guest derives it from the node total). The guest
+   decrypts: it learns per-bin counts and gradient sums of host features, never bin edges.
+4. The guest decides every split. For its own splits it sends, per node, a bit-mask saying
+   which of the node's aligned rows go left; for a host's split it sends (node, feature
+   index, bin index, split id) to that host only, which keeps the threshold under the split
+   id and returns the bit-mask. All parties therefore learn the partition of the aligned rows
+   into tree nodes (the instance space), not the thresholds.
+5. Joint inference: the guest sends each host (row, split id) queries for the nodes the host
+   owns on the rows' current paths; the host answers one bit (left/right) per query.
+6. The guest sends the coordinator public metrics (AUC, KS, losses, counts, importance by
+   opaque feature id ``party:index`` unless a host published names).
+
+The option ``guest_only_first_trees = k`` builds the first ``k`` trees from guest features
+only (hosts receive nothing for those trees): the first split of a boosted model reveals the
+most about the label, and this keeps it at the guest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import gmpy2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from federation.config import ExperimentConfig
+from federation.party import PartyContext, register
+from federation.protocol import ProgressFn, ProtocolResult, no_progress
+from federation.roles import PartyRole
+from federation.transport import Envelope, Payload, Transport
+from lab.errors import ConfigError, DataValidationError, ProtocolError
+
+MODEL_FILE = "model.json"
+_STATE_KEY = "secureboost"
+_EPS_GAIN = 1e-6  # XGBoost's kRtEps: a split must improve the loss by more than this
+Backend = Literal["paillier", "plaintext"]
+
+
+class SecureBoostParams(BaseModel):
+    """``[params]`` of an ``algorithm = "secureboost"`` experiment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_trees: int = Field(50, ge=1, le=10_000)
+    max_depth: int = Field(5, ge=1, le=12)
+    learning_rate: float = Field(0.3, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    gamma: float = Field(0.0, ge=0)
+    min_child_weight: float = Field(1.0, ge=0)
+    max_bins: int = Field(32, ge=2, le=254)
+    subsample: float = Field(1.0, gt=0, le=1)
+    colsample: float = Field(1.0, gt=0, le=1)
+    validation_fraction: float = Field(0.2, ge=0, lt=1)
+    early_stopping_rounds: int = Field(0, ge=0)
+    scale_pos_weight: float = Field(1.0, gt=0)
+    guest_only_first_trees: int = Field(0, ge=0)
+    key_bits: int = 2048
+    randomness_bits: int = Field(256, ge=128)
+    precision_bits: int = Field(32, ge=8, le=40)
+    publish_feature_names: list[str] = Field(default_factory=list)
+    workers: int = Field(1, ge=1, le=64)
+
+
+def parse_params(raw: dict[str, Any]) -> SecureBoostParams:
+    try:
+        return SecureBoostParams.model_validate(raw)
+    except ValidationError as exc:
+        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid secureboost [params]: {errs}") from None
+
+
+# ---------------------------------------------------------------------------------------
+# fixed-point layout of one packed (count, g, h) plaintext
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Per-row plaintext ``1 << 2S | (gq + off) << S | hq``; a bin sum keeps the same slots.
+
+    ``S`` bits hold a sum of up to ``n`` offset gradients; ``W = Sc + 2S`` bits hold one bin;
+    ``K`` bins are packed (Horner, ``c**(2**W)``) into one plaintext of a ``key_bits`` key.
+    """
+
+    frac: int  # fixed-point fractional bits F
+    off: int  # offset added to gq so it is >= 0: wmax * 2**F
+    s: int
+    sc: int
+    k: int
+
+    @property
+    def w(self) -> int:
+        return self.sc + 2 * self.s
+
+    @classmethod
+    def make(cls, n_rows: int, wmax: float, frac: int, key_bits: int) -> Layout:
+        wbits = max(0, math.ceil(math.log2(max(wmax, 1.0))))
+        off = (1 << wbits) << frac
+        s = n_rows.bit_length() + wbits + frac + 2
+        sc = n_rows.bit_length() + 1
+        k = (key_bits - 2) // (sc + 2 * s)
+        if s > 62 or k < 1:
+            raise ConfigError(
+                f"secureboost: {n_rows} rows at precision_bits={frac} need {s}-bit slots; "
+                f"lower precision_bits or scale_pos_weight")
+        return cls(frac, off, s, sc, k)
+
+    def encode_rows(self, g: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scale = float(2**self.frac)
+        a = np.rint(g * scale).astype(np.int64) + self.off
+        b = np.rint(h * scale).astype(np.int64)
+        return a, b
+
+    def pack_rows(self, a: np.ndarray, b: np.ndarray) -> list[int]:
+        top = 1 << (2 * self.s)
+        s = self.s
+        return [top | (int(x) << s) | int(y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+
+    def unpack_bins(self, plains: Sequence[int], n_bins: int) -> np.ndarray:
+        """Decrypted packed plaintexts -> int64 array (n_bins, 3) of (count, A, B)."""
+        out = np.empty((n_bins, 3), dtype=np.int64)
+        wmask = (1 << self.w) - 1
+        smask = (1 << self.s) - 1
+        i = 0
+        for gi, m in enumerate(plains):
+            k = min(self.k, n_bins - gi * self.k)
+            m = int(m)
+            for j in range(k):
+                v = (m >> (self.w * (k - 1 - j))) & wmask
+                out[i] = (v >> (2 * self.s), (v >> self.s) & smask, v & smask)
+                i += 1
+        return out
+
+    def to_payload(self) -> Payload:
+        return {"frac": self.frac, "off": str(self.off), "s": self.s, "sc": self.sc, "k": self.k}
+
+    @classmethod
+    def from_payload(cls, p: Payload) -> Layout:
+        return cls(int(p["frac"]), int(str(p["off"])), int(p["s"]), int(p["sc"]), int(p["k"]))
+
+
+# ---------------------------------------------------------------------------------------
+# backends: the same protocol with and without encryption
+# ---------------------------------------------------------------------------------------
+
+
+class _PlainBlob:
+    """Fixed-width big-endian integers (the plaintext backend's stand-in for ciphertexts)."""
+
+    @staticmethod
+    def dump(values: Sequence[int], width: int) -> bytes:
+        return b"".join(int(v).to_bytes(width, "big") for v in values)
+
+    @staticmethod
+    def load(blob: bytes, width: int) -> list[int]:
+        mv = memoryview(blob)
+        return [int.from_bytes(mv[i:i + width], "big") for i in range(0, len(blob), width)]
+
+
+class GuestCipher:
+    """The guest's side: encrypt packed rows, decrypt packed bin sums."""
+
+    def __init__(self, backend: Backend, key_bits: int, randomness_bits: int) -> None:
+        self.backend = backend
+        self.key_bits = key_bits
+        self.width = 2 * key_bits // 8 + 1
+        if backend == "paillier":
+            from crypto.paillier import generate_keypair
+
+            self.pk, self._sk = generate_keypair(key_bits, randomness_bits=randomness_bits)
+            self.public = self.pk.to_bytes()
+        elif backend == "plaintext":
+            self.public = b""
+        else:
+            raise ConfigError(f"secureboost supports backend 'paillier' or 'plaintext', "
+                              f"not {backend!r}")
+
+    def encrypt(self, plains: list[int]) -> bytes:
+        if self.backend == "plaintext":
+            return _PlainBlob.dump(plains, self.width)
+        return self.pk.raw_encrypt(plains).to_bytes()
+
+    def decrypt(self, blob: bytes, workers: int) -> list[int]:
+        if self.backend == "plaintext":
+            return _PlainBlob.load(blob, self.width)
+        from crypto.paillier import EncryptedArray
+
+        enc = EncryptedArray.from_bytes(self.pk, blob)
+        return self._sk.decrypt_ints(enc, workers=workers)
+
+
+class HostCipher:
+    """A host's side: additions of the guest's (encrypted) rows, packing, serialization."""
+
+    def __init__(self, backend: Backend, public: bytes, key_bits: int) -> None:
+        self.backend = backend
+        self.width = 2 * key_bits // 8 + 1
+        self.pk: Any = None
+        if backend == "paillier":
+            from crypto.paillier import PaillierPublicKey
+
+            self.pk = PaillierPublicKey.from_bytes(public)
+            self.modulus = self.pk.nsquare
+
+    def load(self, blob: bytes) -> np.ndarray:
+        if self.backend == "plaintext":
+            vals: list[Any] = _PlainBlob.load(blob, self.width)
+        else:
+            from crypto.paillier import EncryptedArray
+
+            vals = EncryptedArray.from_bytes(self.pk, blob).raw_ciphertexts()
+        out = np.empty(len(vals), dtype=object)
+        out[:] = vals
+        return out
+
+    def segment_sums(self, values: list[Any], starts: Sequence[int]) -> list[Any]:
+        """Sum (plaintext) / multiply mod n^2 (Paillier) each run ``values[starts[i]:starts[i+1]]``."""
+        return segment_reduce(values, starts, None if self.backend == "plaintext"
+                              else self.modulus)
+
+    def pack(self, sums: list[Any], w: int, k: int) -> list[Any]:
+        """Horner-pack ``k`` bin sums per plaintext: ``acc * 2**w + next``."""
+        out = []
+        if self.backend == "plaintext":
+            for i in range(0, len(sums), k):
+                acc = 0
+                for v in sums[i:i + k]:
+                    acc = (acc << w) + v
+                out.append(acc)
+            return out
+        N = self.modulus
+        shift = gmpy2.mpz(1) << w
+        powmod = gmpy2.powmod
+        for i in range(0, len(sums), k):
+            group = sums[i:i + k]
+            acc = group[0]
+            for v in group[1:]:
+                acc = powmod(acc, shift, N) * v % N
+            out.append(acc)
+        return out
+
+    def dump(self, values: list[Any]) -> bytes:
+        if self.backend == "plaintext":
+            return _PlainBlob.dump(values, self.width)
+        from crypto.paillier import EncryptedArray
+
+        # fresh randomness: the key holder must not link a sum to the rows it came from
+        return EncryptedArray(self.pk, values).rerandomize().to_bytes()
+
+
+def segment_reduce(values: list[Any], starts: Sequence[int], modulus: Any) -> list[Any]:
+    """Per-run sums of ``values`` (``modulus is None``) or products mod ``modulus``."""
+    bounds = [*starts, len(values)]
+    out: list[Any] = []
+    if modulus is None:
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            out.append(sum(values[lo:hi]))
+        return out
+    N = modulus
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        acc = values[lo]
+        for x in values[lo + 1:hi]:
+            acc = acc * x % N
+        out.append(acc)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# histograms and split finding (plain integers, at the guest)
+# ---------------------------------------------------------------------------------------
+
+
+def int_hist(bins: np.ndarray, rows: np.ndarray, cols: np.ndarray, nbmax: int,
+             a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(cols), nbmax, 3) int64 histogram of (count, A, B) over ``rows`` (plaintext)."""
+    out = np.zeros((len(cols), nbmax, 3), dtype=np.int64)
+    if rows.size == 0 or len(cols) == 0:
+        return out
+    sub = bins[np.ix_(rows, cols)].astype(np.int64)
+    keys = (sub + (np.arange(len(cols)) * nbmax)[None, :]).ravel()
+    m = len(cols) * nbmax
+    ar = np.repeat(a[rows], len(cols)).astype(np.float64)
+    br = np.repeat(b[rows], len(cols)).astype(np.float64)
+    out[..., 0] = np.bincount(keys, minlength=m).reshape(len(cols), nbmax)
+    out[..., 1] = np.rint(np.bincount(keys, weights=ar, minlength=m)).astype(np.int64).reshape(
+        len(cols), nbmax)
+    out[..., 2] = np.rint(np.bincount(keys, weights=br, minlength=m)).astype(np.int64).reshape(
+        len(cols), nbmax)
+    return out
+
+
+@dataclass(frozen=True)
+class Split:
+    gain: float
+    col: int  # position in the party's selected columns
+    bin: int
+
+
+def best_split(hist: np.ndarray, layout: Layout, p: SecureBoostParams) -> Split | None:
+    """Best "bin <= b goes left" split of one node from its (cols, bins, 3) int histogram."""
+    if hist.shape[0] == 0:
+        return None
+    scale = float(2**layout.frac)
+    cnt = hist[..., 0].astype(np.float64)
+    G = (hist[..., 1] - hist[..., 0] * layout.off).astype(np.float64) / scale
+    H = hist[..., 2].astype(np.float64) / scale
+    cL, gL, hL = (np.cumsum(x, axis=1)[:, :-1] for x in (cnt, G, H))
+    cT, gT, hT = cnt.sum(axis=1, keepdims=True), G.sum(axis=1, keepdims=True), H.sum(
+        axis=1, keepdims=True)
+    cR, gR, hR = cT - cL, gT - gL, hT - hL
+    lam = p.reg_lambda
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = gL**2 / (hL + lam) + gR**2 / (hR + lam) - gT**2 / (hT + lam)
+    ok = ((cL >= 1) & (cR >= 1) & (hL >= p.min_child_weight) & (hR >= p.min_child_weight)
+          & (hL + lam > 0) & (hR + lam > 0) & np.isfinite(gain))
+    if not ok.any():
+        return None
+    gain = np.where(ok, gain, -np.inf)
+    flat = int(np.argmax(gain))
+    c, bb = divmod(flat, gain.shape[1])
+    g = float(gain[c, bb])
+    if not g > max(p.gamma, _EPS_GAIN):
+        return None
+    return Split(g, c, bb)
+
+
+def node_totals(rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.array([rows.size, int(a[rows].sum()), int(b[rows].sum())], dtype=np.int64)
+
+
+def leaf_weight(tot: np.ndarray, layout: Layout, p: SecureBoostParams) -> float:
+    scale = float(2**layout.frac)
+    G = float(tot[1] - tot[0] * layout.off) / scale
+    H = float(tot[2]) / scale
+    if H + p.reg_lambda <= 0:
+        return 0.0
+    return -G / (H + p.reg_lambda) * p.learning_rate
+
+
+# ---------------------------------------------------------------------------------------
+# shared party helpers: positions, masks, smaller-child rule
+# ---------------------------------------------------------------------------------------
+
+
+def node_rows(pos: np.ndarray, node: int) -> np.ndarray:
+    return np.flatnonzero(pos == node)
+
+
+def encode_masks(pos: np.ndarray, masks: dict[int, np.ndarray]) -> Payload:
+    nodes = sorted(masks)
+    bits = [np.packbits(masks[k].astype(bool)) for k in nodes]
+    return {"nodes": [int(k) for k in nodes] or [-1],
+            "bits": np.concatenate(bits) if bits else np.zeros(0, dtype=np.uint8)}
+
+
+def apply_mask_payload(pos: np.ndarray, nodes: Sequence[int], bits: np.ndarray) -> None:
+    """Move each node's rows to its children by the node's left bit-mask (in row order)."""
+    nodes = [int(k) for k in nodes if int(k) >= 0]
+    off = 0
+    for k in nodes:
+        rows = node_rows(pos, k)
+        nbytes = (rows.size + 7) // 8
+        left = np.unpackbits(bits[off:off + nbytes])[:rows.size].astype(bool)
+        off += nbytes
+        pos[rows[left]] = 2 * k + 1
+        pos[rows[~left]] = 2 * k + 2
+    if off != len(bits):
+        raise ProtocolError("split masks do not match this party's node rows",
+                            hint="Parties disagree on the partition; restart the run.")
+
+
+def smaller_children(pos: np.ndarray, active: np.ndarray, split_nodes: Sequence[int]) -> list[int]:
+    """For each split node, the child with fewer active rows (ties: the left one)."""
+    out = []
+    for k in split_nodes:
+        nl = int(np.count_nonzero(active[pos == 2 * k + 1]))
+        nr = int(np.count_nonzero(active[pos == 2 * k + 2]))
+        out.append(2 * k + 1 if nl <= nr else 2 * k + 2)
+    return out
+
+
+def _mask_dict(payload: Payload, prefix: str) -> tuple[list[int], np.ndarray]:
+    nodes = [int(x) for x in payload.get(f"{prefix}nodes", [-1])]
+    bits = np.asarray(payload.get(f"{prefix}bits", np.zeros(0, dtype=np.uint8)), dtype=np.uint8)
+    return nodes, bits
+
+
+def _st(ctx: PartyContext) -> dict[str, Any]:
+    st = ctx.state.get(_STATE_KEY)
+    if st is None:
+        raise ProtocolError(f"party {ctx.name!r}: SecureBoost message before sb.setup",
+                            hint="Restart the training run.")
+    return st  # type: ignore[no-any-return]
+
+
+def _matrix(ctx: PartyContext) -> Any:
+    """This party's aligned, locally encoded features (``federation.partydata``)."""
+    from federation.partydata import aligned_matrix
+
+    return aligned_matrix(ctx)
+
+
+def _bin_matrix(ctx: PartyContext, max_bins: int) -> tuple[Any, Any, np.ndarray]:
+    from features.binning import QuantileBinner
+
+    m = _matrix(ctx)
+    X = np.asarray(m.X, dtype=np.float64)
+    binner = QuantileBinner(max_bins).fit(X)
+    return m, binner, binner.transform(X)
+
+
+# ---------------------------------------------------------------------------------------
+# party side: setup
+# ---------------------------------------------------------------------------------------
+
+
+def validation_split(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Stratified validation positions (sorted) in the aligned order; chosen by the guest."""
+    if fraction <= 0:
+        return np.zeros(0, dtype=np.int64)
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    strat = y if np.bincount(y.astype(int), minlength=2).min() >= 2 else None
+    _, valid = train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
+    return np.sort(valid).astype(np.int64)
+
+
+@register("sb.setup")
+def _setup(ctx: PartyContext, payload: Payload) -> Payload:
+    params = parse_params(json.loads(str(payload["params"])))
+    backend = str(payload["backend"])
+    m, binner, bins = _bin_matrix(ctx, params.max_bins)
+    n = bins.shape[0]
+    st: dict[str, Any] = {
+        "params": params.model_dump_json(), "backend": backend, "seed": int(payload["seed"]),
+        "n": n, "bins": bins, "binner": binner.to_dict(),
+        "feature_names": [str(f) for f in m.feature_names],
+        "nbmax": int(binner.n_bins_.max()) if len(binner.n_bins_) else 1,
+    }
+    ctx.state[_STATE_KEY] = st
+    reply: Payload = {"n_rows": n, "n_features": int(bins.shape[1]),
+                      "n_bins": binner.n_bins_.astype(np.int64)}
+    if ctx.role == PartyRole.GUEST:
+        t = time.perf_counter()
+        if m.y is None:
+            raise DataValidationError(f"guest {ctx.name!r} has no label column")
+        y = np.asarray(m.y, dtype=np.float64)
+        if not np.all(np.isin(y, (0.0, 1.0))) or len(np.unique(y)) < 2:
+            raise DataValidationError(f"guest {ctx.name!r}: the label must be 0/1 with both "
+                                      "classes present among the aligned rows")
+        valid = validation_split(y, params.validation_fraction, st["seed"])
+        train = np.setdiff1d(np.arange(n), valid)
+        wmax = max(1.0, params.scale_pos_weight)
+        layout = Layout.make(int(train.size), wmax, params.precision_bits, params.key_bits)
+        cipher = GuestCipher(backend, params.key_bits, params.randomness_bits)  # type: ignore[arg-type]
+        st.update(y=y, valid=valid, train=train, layout=layout, cipher=cipher,
+                  margin=np.zeros(n), trees=[], losses=[], best=(math.inf, 0, None),
+                  host_nbins={})
+        reply.update(valid_idx=valid, public=cipher.public, layout=json.dumps(
+            layout.to_payload()), n_train=int(train.size), keygen_seconds=time.perf_counter() - t)
+    else:
+        st["splits"] = {}
+        publish = bool(payload.get("publish_names", False)) or bool(
+            ctx.node_config.get("publish-feature-names", False))
+        if publish:
+            reply["feature_names"] = list(st["feature_names"])
+    return reply
+
+
+@register("sb.host_init")
+def _host_init(ctx: PartyContext, payload: Payload) -> Payload:
+    st = _st(ctx)
+    st["cipher"] = HostCipher(st["backend"], bytes(payload["public"]), parse_params(
+        json.loads(st["params"])).key_bits)
+    st["layout"] = Layout.from_payload(json.loads(str(payload["layout"])))
+    valid = np.asarray(payload["valid_idx"], dtype=np.int64)
+    if valid.size and (valid.min() < 0 or valid.max() >= st["n"]):
+        raise ProtocolError(f"party {ctx.name!r}: validation indices outside its {st['n']} rows")
+    return {"ok": True}
+
+
+# ---------------------------------------------------------------------------------------
+# party side: the guest's tree steps
+# ---------------------------------------------------------------------------------------
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _grad_hess(st: dict[str, Any], params: SecureBoostParams) -> tuple[np.ndarray, np.ndarray]:
+    p = _sigmoid(st["margin"])
+    y = st["y"]
+    w = np.where(y == 1.0, params.scale_pos_weight, 1.0)
+    g = (p - y) * w
+    h = np.maximum(p * (1.0 - p), 1e-16) * w
+    return g, h
+
+
+@register("sb.tree_begin")
+def _tree_begin(ctx: PartyContext, payload: Payload) -> Payload:
+    """Guest: gradients of the current model, row subsample, packed encrypted rows."""
+    st = _st(ctx)
+    params = parse_params(json.loads(st["params"]))
+    tree = int(payload["tree"])
+    layout: Layout = st["layout"]
+    g, h = _grad_hess(st, params)
+    a, b = layout.encode_rows(g, h)
+    train = st["train"]
+    if params.subsample < 1.0:
+        rng = np.random.default_rng([st["seed"], tree, 7])
+        k = max(1, int(round(params.subsample * train.size)))
+        chosen = np.sort(rng.choice(train, size=k, replace=False))
+    else:
+        chosen = train
+    active = np.zeros(st["n"], dtype=bool)
+    active[chosen] = True
+    cols = np.asarray(payload["guest_cols"], dtype=np.int64)
+    st["cur"] = {"tree": tree, "a": a, "b": b, "active": active, "cols": cols,
+                 "pos": np.zeros(st["n"], dtype=np.int64), "nodes": {}, "open": [0],
+                 "hist": {}, "host_cols": {}, "leaves": {}}
+    out: Payload = {"active": np.packbits(active), "n_active": int(chosen.size)}
+    if bool(payload.get("encrypt", True)):
+        t = time.perf_counter()
+        out["gh"] = st["cipher"].encrypt(layout.pack_rows(a[chosen], b[chosen]))
+        out["encrypt_seconds"] = time.perf_counter() - t
+    return out
+
+
+def _decode_host_hist(st: dict[str, Any], cur: dict[str, Any], host: str, p: Payload,
+                      workers: int) -> None:
+    """Decrypt one host's packed histograms and complete them (skipped bins, siblings)."""
+    layout: Layout = st["layout"]
+    cols = cur["host_cols"][host]
+    nbmax = int(p["nbmax"])
+    built = [int(x) for x in p["built"]]
+    present = np.unpackbits(np.asarray(p["present"], dtype=np.uint8))[
+        : len(built) * len(cols) * nbmax].astype(bool)
+    skip = np.asarray(p["skip"], dtype=np.int64).reshape(len(built), len(cols))
+    n_present = int(present.sum())
+    plains = st["cipher"].decrypt(bytes(p["hist"]), workers) if n_present else []
+    vals = layout.unpack_bins(plains, n_present)
+    grid = np.zeros((len(built) * len(cols) * nbmax, 3), dtype=np.int64)
+    grid[present] = vals
+    grid = grid.reshape(len(built), len(cols), nbmax, 3)
+    a, b, active, pos = cur["a"], cur["b"], cur["active"], cur["pos"]
+    for i, k in enumerate(built):
+        rows = np.flatnonzero((pos == k) & active)
+        tot = node_totals(rows, a, b)
+        hk = grid[i]
+        for c in range(len(cols)):
+            if skip[i, c] >= 0:
+                hk[c, skip[i, c]] = tot - hk[c].sum(axis=0)
+        cur["hist"][(host, k)] = hk
+    # siblings by subtraction from the parent
+    for k in built:
+        if k == 0:
+            continue
+        parent = (k - 1) // 2
+        sib = k + 1 if k % 2 == 1 else k - 1
+        cur["hist"][(host, sib)] = cur["hist"][(host, parent)] - cur["hist"][(host, k)]
+
+
+@register("sb.level")
+def _level(ctx: PartyContext, payload: Payload) -> Payload:
+    """Guest: apply hosts' masks, complete histograms, choose the splits of one level."""
+    st = _st(ctx)
+    cur = st["cur"]
+    params = parse_params(json.loads(st["params"]))
+    layout: Layout = st["layout"]
+    t = time.perf_counter()
+    pos, active, a, b = cur["pos"], cur["active"], cur["a"], cur["b"]
+    level = int(payload["level"])
+    hosts = [str(h) for h in payload.get("hosts", []) if str(h) != "-"]
+    for h in hosts:
+        nodes, bits = _mask_dict(payload, f"{h}.m.")
+        apply_mask_payload(pos, nodes, bits)
+    if level == 0:
+        for h in hosts:
+            cur["host_cols"][h] = [int(c) for c in payload[f"{h}.cols"]]
+    t_dec = time.perf_counter()
+    for h in hosts:
+        if f"{h}.hist" in payload:
+            sub = {k[len(h) + 1:]: v for k, v in payload.items() if k.startswith(f"{h}.")}
+            sub["hist"] = payload[f"{h}.hist"]
+            _decode_host_hist(st, cur, h, sub, params.workers)
+    decrypt_s = time.perf_counter() - t_dec
+    gcols = cur["cols"]
+    guest_masks: dict[int, np.ndarray] = {}
+    host_splits: dict[str, list[tuple[int, int, int, int]]] = {h: [] for h in hosts}
+    split_nodes: list[int] = []
+    for k in cur["open"]:
+        rows_act = np.flatnonzero((pos == k) & active)
+        tot = node_totals(rows_act, a, b)
+        cur["nodes"][k] = {"tot": tot}
+        cands: list[tuple[float, int, str, Split]] = []
+        if level < params.max_depth and rows_act.size >= 2:
+            gh = int_hist(st["bins"], rows_act, gcols, st["nbmax"], a, b)
+            s = best_split(gh, layout, params)
+            if s is not None:
+                cands.append((s.gain, 0, ctx.name, s))
+            for i, h in enumerate(hosts):
+                hk = cur["hist"].get((h, k))
+                if hk is None:
+                    continue
+                s = best_split(hk, layout, params)
+                if s is not None:
+                    cands.append((s.gain, i + 1, h, s))
+        if not cands:
+            cur["leaves"][k] = leaf_weight(tot, layout, params)
+            continue
+        cands.sort(key=lambda c: (-c[0], c[1]))
+        gain, _, owner, s = cands[0]
+        split_nodes.append(k)
+        rows_all = node_rows(pos, k)
+        if owner == ctx.name:
+            f = int(gcols[s.col])
+            left = st["bins"][rows_all, f] <= s.bin
+            guest_masks[k] = left
+            cur["nodes"][k].update(party=owner, feature=f, bin=int(s.bin), gain=gain)
+        else:
+            f = int(cur["host_cols"][owner][s.col])
+            sid = len(st.setdefault("split_ids", {}).setdefault(owner, []))
+            st["split_ids"][owner].append((cur["tree"], k))
+            host_splits[owner].append((k, f, int(s.bin), sid))
+            cur["nodes"][k].update(party=owner, feature=f, split_id=sid, gain=gain)
+    for k, left in guest_masks.items():
+        rows_all = node_rows(pos, k)
+        pos[rows_all[left]] = 2 * k + 1
+        pos[rows_all[~left]] = 2 * k + 2
+    # drop histograms no longer needed (keep those of split nodes: parents of next level)
+    cur["hist"] = {key: v for key, v in cur["hist"].items() if key[1] in split_nodes}
+    cur["open"] = [c for k in split_nodes for c in (2 * k + 1, 2 * k + 2)]
+    out: Payload = {"split_nodes": [int(k) for k in split_nodes] or [-1],
+                    "decrypt_seconds": decrypt_s, "seconds": time.perf_counter() - t}
+    m = encode_masks(pos, guest_masks)  # bit-masks over each node's rows before the move
+    out["g.nodes"], out["g.bits"] = m["nodes"], m["bits"]
+    for h, lst in host_splits.items():
+        if lst:
+            out[f"{h}.split"] = np.asarray(lst, dtype=np.int64).ravel()
+    return out
+
+
+@register("sb.tree_end")
+def _tree_end(ctx: PartyContext, payload: Payload) -> Payload:
+    """Guest: apply the last hosts' masks, set leaf weights, update scores, evaluate."""
+    st = _st(ctx)
+    cur = st["cur"]
+    params = parse_params(json.loads(st["params"]))
+    layout: Layout = st["layout"]
+    pos = cur["pos"]
+    for h in [str(x) for x in payload.get("hosts", []) if str(x) != "-"]:
+        nodes, bits = _mask_dict(payload, f"{h}.m.")
+        apply_mask_payload(pos, nodes, bits)
+    for k in cur["open"]:
+        rows_act = np.flatnonzero((pos == k) & cur["active"])
+        tot = node_totals(rows_act, cur["a"], cur["b"])
+        cur["nodes"][k] = {"tot": tot}
+        cur["leaves"][k] = leaf_weight(tot, layout, params)
+    leaves = cur["leaves"]
+    ids = np.array(sorted(leaves), dtype=np.int64)
+    wts = np.array([leaves[int(k)] for k in ids])
+    st["margin"] = st["margin"] + wts[np.searchsorted(ids, pos)]
+    nodes = {}
+    for k, info in cur["nodes"].items():
+        if k in leaves:
+            nodes[int(k)] = {"leaf": float(leaves[k])}
+        else:
+            nodes[int(k)] = {key: v for key, v in info.items() if key != "tot"}
+    st["trees"].append(nodes)
+    del st["cur"]
+    # evaluation on the validation rows (or the training rows without a validation split)
+    y, margin = st["y"], st["margin"]
+    ev = st["valid"] if st["valid"].size else st["train"]
+    loss = _logloss(y[ev], margin[ev])
+    st["losses"].append(loss)
+    ntrees = len(st["trees"])
+    stop = False
+    if loss < st["best"][0] - 1e-12:
+        st["best"] = (loss, ntrees, margin.copy())
+    elif params.early_stopping_rounds and ntrees - st["best"][1] >= params.early_stopping_rounds:
+        stop = True
+    return {"loss": loss, "stop": stop, "n_leaves": len(leaves), "best_n": int(st["best"][1])}
+
+
+def _logloss(y: np.ndarray, z: np.ndarray) -> float:
+    return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+
+def ks_stat(y: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y, score)
+    return float(np.max(tpr - fpr))
+
+
+# ---------------------------------------------------------------------------------------
+# party side: the hosts' tree steps
+# ---------------------------------------------------------------------------------------
+
+
+def _host_apply(ctx: PartyContext, st: dict[str, Any], payload: Payload) -> Payload:
+    """Apply this host's own splits (store thresholds) and the other parties' masks."""
+    hc = st["hcur"]
+    pos = hc["pos"]
+    out: Payload = {}
+    own = np.asarray(payload.get("split", np.zeros(0, dtype=np.int64)), dtype=np.int64)
+    own = own.reshape(-1, 4)
+    masks: dict[int, np.ndarray] = {}
+    for k, f, bn, sid in own.tolist():
+        if not 0 <= f < st["bins"].shape[1]:
+            raise ProtocolError(f"party {ctx.name!r}: split on unknown feature index {f}")
+        rows = node_rows(pos, k)
+        masks[k] = st["bins"][rows, f] <= bn
+        st["splits"][int(sid)] = (int(f), int(bn))
+    enc = encode_masks(pos, masks)
+    for k, left in masks.items():
+        rows = node_rows(pos, k)
+        pos[rows[left]] = 2 * k + 1
+        pos[rows[~left]] = 2 * k + 2
+    nodes, bits = _mask_dict(payload, "m.")
+    apply_mask_payload(pos, nodes, bits)
+    out["m.nodes"], out["m.bits"] = enc["nodes"], enc["bits"]
+    return out
+
+
+@register("sb.hist")
+def _hist(ctx: PartyContext, payload: Payload) -> Payload:
+    """Host: apply the previous level's splits, then encrypted histograms of this level."""
+    st = _st(ctx)
+    level = int(payload["level"])
+    t = time.perf_counter()
+    if level == 0:
+        cipher: HostCipher = st["cipher"]
+        active = np.unpackbits(np.asarray(payload["active"], dtype=np.uint8))[: st["n"]].astype(bool)
+        cts = cipher.load(bytes(payload["gh"]))
+        if cts.size != int(active.sum()):
+            raise ProtocolError(f"party {ctx.name!r}: got {cts.size} encrypted rows for "
+                                f"{int(active.sum())} active rows")
+        inv = np.full(st["n"], -1, dtype=np.int64)
+        inv[np.flatnonzero(active)] = np.arange(cts.size)
+        st["hcur"] = {"tree": int(payload["tree"]), "pos": np.zeros(st["n"], dtype=np.int64),
+                      "active": active, "cts": cts, "inv": inv,
+                      "cols": np.asarray(payload["cols"], dtype=np.int64)}
+    out = _host_apply(ctx, st, payload)
+    hc = st["hcur"]
+    if level == 0:
+        build = [0]
+    else:
+        split_nodes = [int(k) for k in payload["split_nodes"] if int(k) >= 0]
+        build = smaller_children(hc["pos"], hc["active"], split_nodes)
+    out.update(_build_hists(st, hc, build))
+    out["seconds"] = time.perf_counter() - t
+    return out
+
+
+@register("sb.apply")
+def _apply(ctx: PartyContext, payload: Payload) -> Payload:
+    """Host: apply own splits (and others' masks) without building histograms."""
+    st = _st(ctx)
+    return _host_apply(ctx, st, payload)
+
+
+def _build_hists(st: dict[str, Any], hc: dict[str, Any], build: list[int]) -> Payload:
+    layout: Layout = st["layout"]
+    cipher: HostCipher = st["cipher"]
+    bins, cols, pos, active, inv = st["bins"], hc["cols"], hc["pos"], hc["active"], hc["inv"]
+    nbmax = int(st["nbmax"])
+    ncols = len(cols)
+    skip = np.full((len(build), ncols), -1, dtype=np.int64)
+    keys_parts, idx_parts = [], []
+    for i, k in enumerate(build):
+        rows = np.flatnonzero((pos == k) & active)
+        if rows.size == 0:
+            continue
+        sub = bins[np.ix_(rows, cols)].astype(np.int64)  # (rows, ncols)
+        for c in range(ncols):
+            colb = sub[:, c]
+            mode = int(np.argmax(np.bincount(colb, minlength=nbmax)))
+            skip[i, c] = mode
+            keep = colb != mode
+            keys_parts.append((i * ncols + c) * nbmax + colb[keep])
+            idx_parts.append(inv[rows[keep]])
+    grid = len(build) * ncols * nbmax
+    if keys_parts:
+        keys = np.concatenate(keys_parts)
+        idx = np.concatenate(idx_parts)
+    else:
+        keys = np.zeros(0, dtype=np.int64)
+        idx = np.zeros(0, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    keys_s = keys[order]
+    present_keys, starts = np.unique(keys_s, return_index=True)
+    values = hc["cts"][idx[order]].tolist()
+    sums = cipher.segment_sums(values, starts.tolist()) if values else []
+    packed = cipher.pack(sums, layout.w, layout.k)
+    present = np.zeros(grid, dtype=bool)
+    present[present_keys] = True
+    return {"built": [int(k) for k in build] or [-1], "nbmax": nbmax,
+            "present": np.packbits(present), "skip": skip.ravel(),
+            "hist": cipher.dump(packed) if packed else b""}
+
+
+# ---------------------------------------------------------------------------------------
+# model pieces
+# ---------------------------------------------------------------------------------------
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(obj, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@register("sb.stage")
+def _stage(ctx: PartyContext, payload: Payload) -> Payload:
+    """Write this party's model piece to a temporary file (renamed by ``sb.commit``)."""
+    st = _st(ctx)
+    piece: dict[str, Any] = {"algorithm": "secureboost", "party": ctx.name,
+                             "role": ctx.role.value, "binner": st["binner"],
+                             "feature_names": st["feature_names"]}
+    out: Payload = {}
+    if ctx.role == PartyRole.GUEST:
+        params = parse_params(json.loads(st["params"]))
+        ntrees = int(payload["n_trees"])
+        trees = st["trees"][:ntrees]
+        used: dict[str, list[int]] = {}
+        for tr in trees:
+            for info in tr.values():
+                if "split_id" in info:
+                    used.setdefault(str(info["party"]), []).append(int(info["split_id"]))
+        piece.update(trees=[{str(k): v for k, v in tr.items()} for tr in trees],
+                     base_margin=0.0, params=json.loads(params.model_dump_json()),
+                     metrics=json.loads(str(payload.get("metrics", "{}"))))
+        for h, sids in used.items():
+            out[f"{h}.keep"] = sorted(sids)
+    else:
+        keep = {int(x) for x in payload.get("keep", []) if int(x) >= 0}
+        piece["splits"] = {str(s): list(v) for s, v in sorted(st["splits"].items()) if s in keep}
+    _write_json(Path(ctx.work_dir) / f".{MODEL_FILE}.staged", piece)
+    return out
+
+
+@register("sb.commit")
+def _commit(ctx: PartyContext, payload: Payload) -> Payload:
+    staged = Path(ctx.work_dir) / f".{MODEL_FILE}.staged"
+    if not staged.is_file():
+        raise ProtocolError(f"party {ctx.name!r}: no staged SecureBoost model to commit")
+    os.replace(staged, Path(ctx.work_dir) / MODEL_FILE)
+    ctx.state.pop(_STATE_KEY, None)
+    return {"ok": True}
+
+
+def load_piece(work_dir: Path) -> dict[str, Any]:
+    """Read a party's SecureBoost model piece from ``work_dir``."""
+    path = Path(work_dir) / MODEL_FILE
+    if not path.is_file():
+        raise DataValidationError(f"no SecureBoost model piece at {path}",
+                                  hint="Train the model first (fedlab train).")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if raw.get("algorithm") != "secureboost":
+        raise DataValidationError(f"{path} is not a SecureBoost model piece")
+    return raw  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------------------------
+# coordinator side
+# ---------------------------------------------------------------------------------------
+
+
+class _Exchanger:
+    """Counts exchanges, times them, and checks every reply is there."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.count = 0
+
+    def __call__(self, requests: Sequence[Envelope]) -> dict[str, Payload]:
+        if not requests:
+            return {}
+        self.count += 1
+        replies = self.transport.exchange(requests)
+        for req in requests:
+            if req.party not in replies:
+                raise ProtocolError(f"party {req.party!r} sent no reply to {req.action!r}")
+        return {p: e.payload for p, e in replies.items()}
+
+
+def _align(transport: Transport, config: ExperimentConfig, progress: ProgressFn) -> Any:
+    from federation.alignment import align
+
+    return align(transport, config, progress=progress)
+
+
+def _col_sample(n: int, frac: float, rng: np.random.Generator) -> np.ndarray:
+    if frac >= 1.0 or n == 0:
+        return np.arange(n, dtype=np.int64)
+    k = max(1, int(round(frac * n)))
+    return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
+
+
+def drive(
+    transport: Transport, config: ExperimentConfig, *, progress: ProgressFn = no_progress
+) -> ProtocolResult:
+    """Run alignment and SecureBoost training; every party saves its own model piece."""
+    params = parse_params(config.params)
+    backend = config.experiment.backend
+    if backend not in ("paillier", "plaintext"):
+        raise ConfigError(f"secureboost runs with backend 'paillier' (or 'plaintext' for "
+                          f"tests), not {backend!r}", hint="Set [experiment].backend.")
+    guest = config.guest.name
+    hosts = [h.name for h in config.hosts]
+    known = transport.party_roles()
+    for p in [guest, *hosts]:
+        if p not in known:
+            raise ConfigError(f"party {p!r} of the config is not connected to this run",
+                              hint="Start its SuperNode (or fix the party name) and run again.")
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    aligned = _align(transport, config, progress)
+    seconds["align"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    ex = _Exchanger(transport)
+    seed = int(config.experiment.seed)
+    base = {"params": params.model_dump_json(), "backend": backend, "seed": seed}
+    g0 = ex([Envelope(guest, "sb.setup", dict(base))])[guest]
+    n_aligned = int(g0["n_rows"])
+    hs = ex([Envelope(h, "sb.setup", {**base, "publish_names": h in params.publish_feature_names})
+             for h in hosts])
+    for h in hosts:
+        if int(hs[h]["n_rows"]) != n_aligned:
+            raise ProtocolError(f"party {h!r} holds {hs[h]['n_rows']} aligned rows, the guest "
+                                f"{n_aligned}", hint="Re-run the alignment.")
+    n_feat = {guest: int(g0["n_features"]), **{h: int(hs[h]["n_features"]) for h in hosts}}
+    host_names = {h: [str(x) for x in hs[h]["feature_names"]] for h in hosts
+                  if "feature_names" in hs[h]}
+    valid_idx = np.asarray(g0["valid_idx"], dtype=np.int64)
+    ex([Envelope(h, "sb.host_init", {"public": g0["public"], "layout": g0["layout"],
+                                     "valid_idx": valid_idx}) for h in hosts])
+    seconds["setup"] = time.perf_counter() - t
+    progress("sb.setup", {"n_aligned": n_aligned, "n_train": int(g0["n_train"]),
+                          "n_valid": int(valid_idx.size), "backend": backend})
+
+    t_train = time.perf_counter()
+    rng = np.random.default_rng([seed, 11])
+    losses: list[float] = []
+    phase = {"encrypt": 0.0, "host_histograms": 0.0, "guest_splits": 0.0, "decrypt": 0.0}
+    bytes_start = sum(m.nbytes for m in transport.log.messages)
+    for tree in range(params.n_trees):
+        cols = {p: _col_sample(n_feat[p], params.colsample, rng) for p in [guest, *hosts]}
+        use_hosts = [h for h in hosts
+                     if tree >= params.guest_only_first_trees and cols[h].size > 0]
+        b = ex([Envelope(guest, "sb.tree_begin", {"tree": tree, "guest_cols": cols[guest],
+                                                  "encrypt": bool(use_hosts)})])[guest]
+        phase["encrypt"] += float(b.get("encrypt_seconds", 0.0))
+        pending: dict[str, np.ndarray] = {}  # host -> its split requests of the last level
+        guest_masks: tuple[list[int], np.ndarray] = ([-1], np.zeros(0, dtype=np.uint8))
+        split_nodes: list[int] = [-1]
+        for level in range(params.max_depth + 1):
+            host_masks: dict[str, tuple[list[int], np.ndarray]] = {}
+            applied: set[str] = set()
+            hist_payloads: dict[str, Payload] = {}
+            last = level == params.max_depth
+            if use_hosts and level > 0:
+                owners = [h for h in use_hosts if h in pending]
+                if owners and (len(use_hosts) > 1 or last):
+                    # owners apply their splits first so that every host gets every mask
+                    # (with a single participating host this rides on its sb.hist)
+                    rep = ex([Envelope(h, "sb.apply", {"split": pending[h]}) for h in owners])
+                    for h in owners:
+                        host_masks[h] = ([int(x) for x in rep[h]["m.nodes"]],
+                                         np.asarray(rep[h]["m.bits"], dtype=np.uint8))
+                    applied = set(owners)
+            if use_hosts and not last:
+                reqs = []
+                for h in use_hosts:
+                    pl: Payload = {"level": level, "tree": tree, "split_nodes": split_nodes}
+                    if level == 0:
+                        pl.update(gh=b["gh"], active=b["active"], cols=cols[h])
+                    else:
+                        nodes, bits = _merge_masks(
+                            [guest_masks] + [m for o, m in host_masks.items() if o != h])
+                        pl.update({"m.nodes": nodes, "m.bits": bits})
+                        if h in pending and h not in applied:
+                            pl["split"] = pending[h]
+                    reqs.append(Envelope(h, "sb.hist", pl))
+                t_h = time.perf_counter()
+                rep = ex(reqs)
+                phase["host_histograms"] += time.perf_counter() - t_h
+                for h in use_hosts:
+                    if h in pending and h not in host_masks:
+                        host_masks[h] = ([int(x) for x in rep[h]["m.nodes"]],
+                                         np.asarray(rep[h]["m.bits"], dtype=np.uint8))
+                    hist_payloads[h] = rep[h]
+            gp: Payload = {"hosts": list(host_masks), "level": level}
+            for h, (nodes, bits) in host_masks.items():
+                gp[f"{h}.m.nodes"], gp[f"{h}.m.bits"] = nodes, bits
+            if last:
+                gp["hosts"] = list(host_masks) or ["-"]
+                end = ex([Envelope(guest, "sb.tree_end", {k: v for k, v in gp.items()
+                                                         if k != "level"})])[guest]
+                break
+            gp["hosts"] = sorted(set(host_masks) | set(hist_payloads)) or ["-"]
+            for h, hp in hist_payloads.items():
+                for key in ("built", "nbmax", "present", "skip", "hist"):
+                    gp[f"{h}.{key}"] = hp[key]
+                if level == 0:
+                    gp[f"{h}.cols"] = cols[h]
+            t_g = time.perf_counter()
+            gr = ex([Envelope(guest, "sb.level", gp)])[guest]
+            phase["guest_splits"] += time.perf_counter() - t_g
+            phase["decrypt"] += float(gr.get("decrypt_seconds", 0.0))
+            split_nodes = [int(x) for x in gr["split_nodes"]]
+            guest_masks = ([int(x) for x in gr["g.nodes"]],
+                           np.asarray(gr["g.bits"], dtype=np.uint8))
+            pending = {h: np.asarray(gr[f"{h}.split"], dtype=np.int64) for h in use_hosts
+                       if f"{h}.split" in gr}
+            if split_nodes == [-1]:
+                # every open node became a leaf: close the tree without the other levels
+                end = ex([Envelope(guest, "sb.tree_end", {"hosts": ["-"]})])[guest]
+                break
+        losses.append(float(end["loss"]))
+        best_n = int(end["best_n"]) if params.early_stopping_rounds else len(losses)
+        progress("tree", {"tree": tree, "loss": end["loss"]})
+        if end["stop"]:
+            break
+    seconds["train"] = time.perf_counter() - t_train
+    train_bytes = sum(m.nbytes for m in transport.log.messages) - bytes_start
+
+    t = time.perf_counter()
+    fin = ex([Envelope(guest, "sb.finish", {"n_trees": best_n})])[guest]
+    gm = json.loads(str(fin["metrics"]))
+    st_rep = ex([Envelope(guest, "sb.stage", {"n_trees": best_n, "metrics": json.dumps(gm)})])
+    ex([Envelope(h, "sb.stage", {"keep": [int(x) for x in st_rep[guest].get(f"{h}.keep", [])]
+                                 or [-1]}) for h in hosts])
+    ex([Envelope(p, "sb.commit", {}) for p in [guest, *hosts]])
+    seconds["save"] = time.perf_counter() - t
+    seconds.update({k: round(v, 4) for k, v in phase.items()})
+    importance = _importance(gm.get("importance", {}), host_names)
+    metrics: dict[str, Any] = {
+        "algorithm": "secureboost",
+        "backend": backend,
+        "auc": gm["auc"],
+        "ks": gm["ks"],
+        "train_auc": gm["train_auc"],
+        "n_aligned": int(getattr(aligned, "n_aligned", n_aligned)),
+        "n_train": int(g0["n_train"]),
+        "n_valid": int(valid_idx.size),
+        "trees": best_n,
+        "trees_built": len(losses),
+        "loss": losses,
+        "exchanges": ex.count,
+        "bytes_per_tree": int(train_bytes / max(1, len(losses))),
+        "seconds": {k: round(v, 4) for k, v in seconds.items()},
+        "feature_importance": importance,
+    }
+    summary = {"algorithm": "secureboost", "backend": backend, "trees": best_n,
+               "parties": {p: {"role": "guest" if p == guest else "host",
+                               "n_features": n_feat[p]} for p in [guest, *hosts]}}
+    progress("sb.done", {"auc": gm["auc"], "ks": gm["ks"], "trees": best_n})
+    return ProtocolResult(metrics=metrics, model_summary=summary)
+
+
+def _merge_masks(parts: Sequence[tuple[list[int], np.ndarray]]) -> tuple[list[int], np.ndarray]:
+    nodes: list[int] = []
+    bits: list[np.ndarray] = []
+    for ns, bs in parts:
+        real = [int(k) for k in ns if int(k) >= 0]
+        if real:
+            nodes.extend(real)
+            bits.append(np.asarray(bs, dtype=np.uint8))
+    return (nodes or [-1]), (np.concatenate(bits) if bits else np.zeros(0, dtype=np.uint8))
+
+
+def _importance(raw: dict[str, Any], host_names: dict[str, list[str]]) -> dict[str, Any]:
+    """Per party: feature -> split count and total gain; host features as ``party:index``
+    unless the host published its names."""
+    out: dict[str, Any] = {}
+    for party, feats in raw.items():
+        names = host_names.get(party)
+        d = {}
+        for key, v in feats.items():
+            if names is not None and key.startswith(f"{party}:"):
+                idx = int(key.split(":", 1)[1])
+                key = names[idx] if 0 <= idx < len(names) else key
+            d[key] = v
+        out[party] = d
+    return out
+
+
+@register("sb.finish")
+def _finish(ctx: PartyContext, payload: Payload) -> Payload:
+    """Guest: metrics of the kept trees (validation rows, else training rows), importance."""
+    from sklearn.metrics import roc_auc_score
+
+    st = _st(ctx)
+    ntrees = int(payload["n_trees"])
+    if ntrees == len(st["trees"]):
+        margin = st["margin"]
+    elif ntrees == st["best"][1] and st["best"][2] is not None:
+        margin = st["best"][2]
+    else:
+        raise ProtocolError(f"guest {ctx.name!r}: cannot evaluate {ntrees} of "
+                            f"{len(st['trees'])} trees")
+    y = st["y"]
+    ev = st["valid"] if st["valid"].size else st["train"]
+    imp: dict[str, dict[str, dict[str, float]]] = {}
+    for tr in st["trees"][:ntrees]:
+        for info in tr.values():
+            if "party" not in info:
+                continue
+            party = str(info["party"])
+            f = int(info["feature"])
+            key = st["feature_names"][f] if party == ctx.name else f"{party}:{f}"
+            e = imp.setdefault(party, {}).setdefault(key, {"splits": 0, "gain": 0.0})
+            e["splits"] += 1
+            e["gain"] += float(info["gain"])
+    metrics = {"auc": float(roc_auc_score(y[ev], margin[ev])), "ks": ks_stat(y[ev], margin[ev]),
+               "train_auc": float(roc_auc_score(y[st["train"]], margin[st["train"]])),
+               "importance": imp}
+    return {"metrics": json.dumps(metrics)}
+
+
+# ---------------------------------------------------------------------------------------
+# joint inference: a sample walks the trees across parties
+# ---------------------------------------------------------------------------------------
+
+
+@register("sb.predict_begin")
+def _predict_begin(ctx: PartyContext, payload: Payload) -> Payload:
+    """Every party: load its model piece and bin its aligned rows with its own edges.
+
+    The guest then starts the walk and returns its first queries for the hosts."""
+    from features.binning import QuantileBinner
+
+    piece = load_piece(Path(ctx.work_dir))
+    binner = QuantileBinner.from_dict(piece["binner"])
+    m = _matrix(ctx)
+    names = [str(f) for f in m.feature_names]
+    if names != list(piece["feature_names"]):
+        raise DataValidationError(
+            f"party {ctx.name!r}: the scoring data's features {names} differ from the "
+            f"model's {piece['feature_names']}", hint="Score data with the training columns.")
+    bins = binner.transform(np.asarray(m.X, dtype=np.float64))
+    st: dict[str, Any] = {"bins": bins, "piece": piece}
+    ctx.state["secureboost_predict"] = st
+    out: Payload = {"n_rows": int(bins.shape[0])}
+    if ctx.role == PartyRole.GUEST:
+        trees = [{int(k): v for k, v in tr.items()} for tr in piece["trees"]]
+        st["trees"] = trees
+        st["pos"] = np.zeros((len(trees), bins.shape[0]), dtype=np.int64)
+        out.update(_guest_walk(ctx, st, {}))
+    return out
+
+
+def _guest_walk(ctx: PartyContext, st: dict[str, Any], answers: dict[str, np.ndarray]
+                ) -> Payload:
+    """Advance every (tree, row) by the hosts' answers, then by the guest's own nodes until
+    each row sits at a leaf or at a host's node; return the next queries."""
+    trees, pos, bins = st["trees"], st["pos"], st["bins"]
+    pending = st.get("pending", {})
+    for h, bits in answers.items():
+        t_idx, r_idx = pending[h]
+        left = np.unpackbits(np.asarray(bits, dtype=np.uint8))[: t_idx.size].astype(bool)
+        cur = pos[t_idx, r_idx]
+        pos[t_idx, r_idx] = np.where(left, 2 * cur + 1, 2 * cur + 2)
+    queries: dict[str, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {}
+    for ti, tr in enumerate(trees):
+        while True:
+            moved = False
+            for k in np.unique(pos[ti]).tolist():
+                info = tr[int(k)]
+                if "leaf" in info or info["party"] != ctx.name:
+                    continue
+                rows = np.flatnonzero(pos[ti] == k)
+                left = bins[rows, int(info["feature"])] <= int(info["bin"])
+                pos[ti, rows] = np.where(left, 2 * k + 1, 2 * k + 2)
+                moved = True
+            if not moved:
+                break
+        for k in np.unique(pos[ti]).tolist():
+            info = tr[int(k)]
+            if "leaf" in info:
+                continue
+            rows = np.flatnonzero(pos[ti] == k)
+            q = queries.setdefault(str(info["party"]), ([], [], []))
+            q[0].append(np.full(rows.size, ti))
+            q[1].append(rows)
+            q[2].append(np.full(rows.size, int(info["split_id"])))
+    st["pending"] = {}
+    out: Payload = {"hosts": sorted(queries) or ["-"]}
+    for h, (ts, rs, ss) in queries.items():
+        t_idx, r_idx = np.concatenate(ts), np.concatenate(rs)
+        st["pending"][h] = (t_idx, r_idx)
+        out[f"{h}.rows"] = r_idx.astype(np.int64)
+        out[f"{h}.sids"] = np.concatenate(ss).astype(np.int64)
+    if not queries:
+        margin = np.full(bins.shape[0], float(st["piece"].get("base_margin", 0.0)))
+        for ti, tr in enumerate(trees):
+            ids = np.array(sorted(tr), dtype=np.int64)
+            w = np.array([tr[int(k)].get("leaf", 0.0) for k in ids])
+            margin += w[np.searchsorted(ids, pos[ti])]
+        st["margin"] = margin
+        out["done"] = True
+    return out
+
+
+@register("sb.predict_answer")
+def _predict_answer(ctx: PartyContext, payload: Payload) -> Payload:
+    """Host: left (1) / right (0) for each (row, split id) query on its own splits."""
+    st = ctx.state.get("secureboost_predict")
+    if st is None:
+        raise ProtocolError(f"party {ctx.name!r}: prediction query before sb.predict_begin")
+    rows = np.asarray(payload["rows"], dtype=np.int64)
+    sids = np.asarray(payload["sids"], dtype=np.int64)
+    splits = st["piece"]["splits"]
+    uniq = np.unique(sids)
+    left = np.zeros(rows.size, dtype=bool)
+    for sid in uniq.tolist():
+        if str(sid) not in splits:
+            raise ProtocolError(f"party {ctx.name!r}: unknown split id {sid}",
+                                hint="Score with the model pieces of one training run.")
+        f, bn = splits[str(sid)]
+        sel = sids == sid
+        left[sel] = st["bins"][rows[sel], int(f)] <= int(bn)
+    return {"bits": np.packbits(left)}
+
+
+@register("sb.predict_step")
+def _predict_step(ctx: PartyContext, payload: Payload) -> Payload:
+    st = ctx.state.get("secureboost_predict")
+    if st is None:
+        raise ProtocolError(f"party {ctx.name!r}: prediction step before sb.predict_begin")
+    hosts = [str(h) for h in payload.get("hosts", []) if str(h) != "-"]
+    return _guest_walk(ctx, st, {h: np.asarray(payload[f"{h}.bits"]) for h in hosts})
+
+
+@register("sb.predict_result")
+def _predict_result(ctx: PartyContext, payload: Payload) -> Payload:
+    """Guest: the probabilities of its aligned rows (kept at the guest unless asked)."""
+    st = ctx.state.pop("secureboost_predict", None)
+    if st is None or "margin" not in st:
+        raise ProtocolError(f"party {ctx.name!r}: no finished SecureBoost prediction")
+    prob = _sigmoid(st["margin"])
+    out_path = str(payload.get("out", ""))
+    if out_path:
+        _write_json(Path(ctx.work_dir) / out_path, {"probability": prob.tolist()})
+    return {"probability": prob} if bool(payload.get("reveal", False)) else {"n": prob.size}
+
+
+def predict(transport: Transport, guest: str, hosts: Sequence[str], *, reveal: bool = True,
+            out: str = "") -> np.ndarray | None:
+    """Joint inference for the parties' aligned rows with their saved model pieces.
+
+    The walk advances level by level: each exchange carries, for every host, all pending
+    (row, split id) queries of all trees at once; a host answers one bit per query.
+    ``reveal`` returns the guest's probabilities to the caller (the coordinator): use it only
+    where the guest agrees (tests, ``fedlab score`` run by the bank). Returns ``None``
+    otherwise (the guest keeps them, written to ``out`` in its work dir when given).
+    """
+    ex = _Exchanger(transport)
+    reqs = [Envelope(guest, "sb.predict_begin", {})]
+    reqs += [Envelope(h, "sb.predict_begin", {}) for h in hosts]
+    rep = ex(reqs)
+    n = int(rep[guest]["n_rows"])
+    for h in hosts:
+        if int(rep[h]["n_rows"]) != n:
+            raise ProtocolError(f"party {h!r} holds {rep[h]['n_rows']} aligned rows to score, "
+                                f"the guest {n}", hint="Re-run the alignment.")
+    walk = rep[guest]
+    while not walk.get("done"):
+        asked = [str(h) for h in walk["hosts"] if str(h) != "-"]
+        ans = ex([Envelope(h, "sb.predict_answer", {"rows": walk[f"{h}.rows"],
+                                                    "sids": walk[f"{h}.sids"]}) for h in asked])
+        step: Payload = {"hosts": asked or ["-"]}
+        for h in asked:
+            step[f"{h}.bits"] = ans[h]["bits"]
+        walk = ex([Envelope(guest, "sb.predict_step", step)])[guest]
+    res = ex([Envelope(guest, "sb.predict_result", {"reveal": reveal, "out": out})])[guest]
+    return np.asarray(res["probability"], dtype=np.float64) if reveal else None
+
+
+__all__ = [
+    "GuestCipher",
+    "HostCipher",
+    "Layout",
+    "MODEL_FILE",
+    "SecureBoostParams",
+    "best_split",
+    "drive",
+    "load_piece",
+    "parse_params",
+    "predict",
+    "segment_reduce",
+]
