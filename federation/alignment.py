@@ -34,6 +34,7 @@ import datetime as dt
 import secrets
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,9 @@ class AlignmentResult:
     #: with ``align(..., commit=False)``: the ``align.commit`` payload per host, for the
     #: caller to piggyback on its own first host message (see :func:`apply_commit`)
     pending_commit: dict[str, Payload] = field(default_factory=dict, repr=False)
+    run_id: str = ""
+    #: every party's ``align.setup`` reply (blinded points and setup-hook fields)
+    setup_replies: dict[str, Payload] = field(default_factory=dict, repr=False)
 
     def metrics(self) -> dict[str, Any]:
         return {"n_aligned": self.n_aligned, "n_sample": self.n_sample,
@@ -160,9 +164,37 @@ def authorized_ids(ctx: PartyContext, setup: PartySetup) -> tuple[set[str], str]
     return set(auth.loc[ok.to_numpy(), setup.id_column].astype(str)), path.name
 
 
+SetupHook = Callable[[PartyContext, Payload], Payload]
+_SETUP_HOOKS: list[SetupHook] = []
+
+
+def on_setup(hook: SetupHook) -> SetupHook:
+    """Register ``hook(ctx, setup_payload) -> extra reply fields``, run at every party after
+    its ``align.setup`` (a protocol that needs something from every party before its first
+    own message, e.g. a key-agreement public key, piggybacks it here). Hooks see the
+    ``setup_extra`` fields the coordinator passed to :func:`align`."""
+    if hook not in _SETUP_HOOKS:
+        _SETUP_HOOKS.append(hook)
+    return hook
+
+
+def _run_hooks(ctx: PartyContext, payload: Payload, reply: Payload) -> Payload:
+    for hook in _SETUP_HOOKS:
+        extra = hook(ctx, payload)
+        clash = set(extra) & set(reply)
+        if clash:
+            raise ProtocolError(f"setup hook fields {sorted(clash)} clash with alignment's")
+        reply.update(extra)
+    return reply
+
+
 @register(SETUP)
 def _setup(ctx: PartyContext, payload: Payload) -> Payload:
     setup = setup_party(ctx, payload)
+    return _run_hooks(ctx, payload, _setup_psi(ctx, setup))
+
+
+def _setup_psi(ctx: PartyContext, setup: PartySetup) -> Payload:
     df = load_table(ctx)
     ids = df[setup.id_column].astype(str).to_numpy(dtype=object)
     if ctx.role == PartyRole.GUEST:
@@ -296,8 +328,12 @@ def _commit(ctx: PartyContext, payload: Payload) -> Payload:
 # coordinator side
 
 
-def setup_payloads(config: ExperimentConfig, run_id: str) -> dict[str, Payload]:
-    """The ``align.setup`` payload for every party (public settings only)."""
+def setup_payloads(config: ExperimentConfig, run_id: str, *,
+                   with_label: bool = True) -> dict[str, Payload]:
+    """The ``align.setup`` payload for every party (public settings only).
+
+    ``with_label=False`` (scoring new enterprises): the guest's table need not hold the label.
+    """
     exp = config.experiment
     as_of = exp.as_of or dt.date.today().isoformat()
     id_kind = str(config.params.get("id_kind") or
@@ -307,7 +343,7 @@ def setup_payloads(config: ExperimentConfig, run_id: str) -> dict[str, Payload]:
     for p in config.parties:
         s = PartySetup(
             run_id=run_id, role=p.role.value, id_column=exp.id_column, id_kind=id_kind,
-            label=(p.label or "") if p.role == PartyRole.GUEST else "",
+            label=(p.label or "") if p.role == PartyRole.GUEST and with_label else "",
             features=tuple((exp.features or {}).get(p.name, ())), seed=int(exp.seed),
             authorization=exp.authorization, as_of=as_of,
             authorizations=str(p.authorizations or "") if p.role == PartyRole.GUEST else "",
@@ -326,12 +362,15 @@ def _wire_rows(reply: Envelope, key: str, width: int) -> np.ndarray:
 
 
 def align(transport: Transport, config: ExperimentConfig, *, progress: ProgressFn = no_progress,
-          commit: bool = True) -> AlignmentResult:
+          commit: bool = True, setup_extra: Mapping[str, Payload] | None = None,
+          with_label: bool = True) -> AlignmentResult:
     """Align the guest's sample with every host; every party keeps its aligned row order.
 
     With ``commit=False`` the hosts are not yet told their rows: the result's
     ``pending_commit`` holds each host's ``align.commit`` payload for the caller to send
     along with its own next host message (the handler calls :func:`apply_commit`).
+    ``setup_extra`` (party -> fields) is added to that party's setup message for the hooks
+    registered with :func:`on_setup`; their reply fields are in ``setup_replies``.
 
     Raises :class:`AlignmentError` when the guest has no authorized IDs or the intersection
     is empty (naming the guest's authorization file or the hosts).
@@ -343,7 +382,9 @@ def align(transport: Transport, config: ExperimentConfig, *, progress: ProgressF
     cardinality = bool(config.params.get("cardinality_only", False))
     n_ex = 0
 
-    setups = setup_payloads(config, run_id)
+    setups = setup_payloads(config, run_id, with_label=with_label)
+    for p, extra in (setup_extra or {}).items():
+        setups[p] = {**extra, **setups[p]}
     replies = transport.exchange([Envelope(p, SETUP, setups[p]) for p in [guest, *hosts]])
     n_ex += 1
     n_sample = int(replies[guest].payload.get("n_sample", 0))
@@ -355,6 +396,7 @@ def align(transport: Transport, config: ExperimentConfig, *, progress: ProgressF
             f"{Path(str(auth)).name!r}; nothing can be aligned",
             hint="Check the file's bank, granted_on and expires_on columns and the "
                  "experiment's as_of date.")
+    setup_replies = {p: dict(r.payload) for p, r in replies.items()}
     a = _wire_rows(replies[guest], "points", 32)
     b = {h: _wire_rows(replies[h], "points", 32) for h in hosts}
     progress("align", {"step": "setup", "n_sample": n_sample,
@@ -406,7 +448,8 @@ def align(transport: Transport, config: ExperimentConfig, *, progress: ProgressF
     progress("align", {"step": "done", "n_aligned": n_aligned, "seconds": round(seconds, 3)})
     return AlignmentResult(n_aligned=n_aligned, per_host=per_host, seconds=seconds,
                            n_sample=n_sample, exchanges=n_ex, cardinality_only=cardinality,
-                           pending_commit=pending)
+                           pending_commit=pending, run_id=run_id,
+                           setup_replies=setup_replies)
 
 
 __all__ = [
@@ -418,5 +461,6 @@ __all__ = [
     "align",
     "apply_commit",
     "authorized_ids",
+    "on_setup",
     "setup_payloads",
 ]

@@ -1,0 +1,261 @@
+"""Joint scoring: probabilities for new enterprises from every party's model piece.
+
+The guest's data file lists the enterprises to score (its IDs and its features); with
+``authorization = "required"`` only those holding a valid authorization for this bank are
+scored. Five exchanges (docs/protocols/scoring.md has each message and what it reveals):
+
+1-3. Alignment (``federation.alignment``) of the guest's enterprises with every host. In
+     the setup message every party also creates a fresh X25519 key pair for this run and
+     returns its public key.
+4.   ``score.partial`` (coordinator -> each host: its alignment positions, the guest's
+     public key). The host aligns, computes its partial score ``X_h w_h`` for the aligned
+     rows with its own standardizer and weights, encodes it in 2^-32 fixed point and adds a
+     mask from a key it shares with the guest only (X25519 + HKDF + AES-CTR): it sends
+     ``s_h + r_h mod 2^64``, uniformly random to anyone without that key.
+5.   ``score.finish`` (coordinator -> guest: the sum of the masked host vectors, the hosts'
+     public keys). The coordinator adds the masked vectors; the guest removes every host's
+     mask and obtains ``sum_h s_h`` per enterprise (never one host's part), adds its own
+     ``X_g w_g + b`` and writes ``scores.csv`` (ID, linear score, probability) in its own
+     work dir. Nothing per enterprise goes back to the coordinator.
+
+What leaves each party: blinded IDs (alignment), one public key, and (hosts) one masked
+vector. The coordinator learns sizes only; the guest learns the sum of the hosts' partial
+scores per scored enterprise, which it needs to compute the probability.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from federation.alignment import AlignmentResult, align, apply_commit, on_setup
+from federation.config import ExperimentConfig
+from federation.party import PartyContext, register
+from federation.partydata import aligned_ids, aligned_matrix, party_setup
+from federation.protocol import ProgressFn, ProtocolResult, no_progress
+from federation.roles import PartyRole
+from federation.transport import Envelope, Payload, Transport
+from lab.errors import ProtocolError
+
+PARTIAL = "score.partial"
+FINISH = "score.finish"
+SCORES_FILE = "scores.csv"
+FRAC_BITS = 32
+_KX_FLAG = "score_kx"
+_STATE = "scoring"
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    """Public outcome of a scoring run (no per-enterprise value)."""
+
+    n_requested: int  # the guest's enterprises eligible for scoring
+    n_scored: int  # those held by every host (scored)
+    per_host: dict[str, int]
+    seconds: float
+    exchanges: int
+    output: str  # the guest-side file holding the scores (in the guest's work dir)
+
+    def metrics(self) -> dict[str, Any]:
+        return {"n_requested": self.n_requested, "n_scored": self.n_scored,
+                "n_aligned": self.n_scored, "intersection_per_host": dict(self.per_host),
+                "score_seconds": round(self.seconds, 3), "n_exchanges": self.exchanges,
+                "scores_file_at_guest": self.output}
+
+
+# ---------------------------------------------------------------------------------------
+# key agreement and masks (party side)
+
+
+def _kx_new() -> tuple[bytes, bytes]:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    sk = X25519PrivateKey.generate()
+    return sk.private_bytes_raw(), sk.public_key().public_bytes_raw()
+
+
+def _mask(priv: bytes, peer_pub: bytes, run_id: str, guest: str, host: str,
+          n: int) -> np.ndarray:
+    """``n`` uint64 values from the guest-host shared key: AES-256-CTR over zeros."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.x25519 import (
+        X25519PrivateKey,
+        X25519PublicKey,
+    )
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    shared = X25519PrivateKey.from_private_bytes(priv).exchange(
+        X25519PublicKey.from_public_bytes(peer_pub))
+    info = f"fedlab/score-mask/v1/{run_id}/{guest}/{host}".encode()
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(shared)
+    enc = Cipher(algorithms.AES(key), modes.CTR(b"\x00" * 16)).encryptor()
+    return np.frombuffer(enc.update(b"\x00" * (8 * n)), dtype=np.uint64).copy()
+
+
+def _encode(x: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(x, dtype=np.float64) * 2.0**FRAC_BITS).astype(np.int64).view(
+        np.uint64)
+
+
+def _decode(u: np.ndarray) -> np.ndarray:
+    return np.asarray(u, dtype=np.uint64).view(np.int64).astype(np.float64) / 2.0**FRAC_BITS
+
+
+@on_setup
+def _kx_hook(ctx: PartyContext, payload: Payload) -> Payload:
+    if not payload.get(_KX_FLAG):
+        return {}
+    priv, pub = _kx_new()
+    ctx.state[_STATE] = {"kx_priv": priv}
+    return {"kx_pub": pub}
+
+
+# ---------------------------------------------------------------------------------------
+# partial scores (party side)
+
+
+def _piece(ctx: PartyContext, payload: Payload) -> Any:
+    from federation.hetero_lr import load_piece
+
+    ref = payload.get("model_ref")
+    if ref and (Path(str(ref)) / "model.json").is_file():
+        return load_piece(Path(str(ref)))
+    return load_piece(ctx.work_dir)
+
+
+def _features(ctx: PartyContext, names: Sequence[str]) -> np.ndarray:
+    """The aligned rows' encoded features in the model's column order; a column the new
+    rows do not produce (a one-hot level or missing flag they lack) is 0, any other NaN
+    (the piece imputes its training mean)."""
+    pm = aligned_matrix(ctx)
+    have = {n: j for j, n in enumerate(pm.feature_names)}
+    X = np.empty((pm.n_rows, len(names)))
+    for j, name in enumerate(names):
+        if name in have:
+            X[:, j] = pm.X[:, have[name]]
+        else:
+            X[:, j] = 0.0 if ("=" in name or name.endswith("__missing")) else np.nan
+    return X
+
+
+def _kx(ctx: PartyContext) -> bytes:
+    st = ctx.state.get(_STATE) or {}
+    if "kx_priv" not in st:
+        raise ProtocolError(f"party {ctx.name!r}: scoring message without a scoring setup",
+                            hint="Run the scoring again from the start.")
+    return bytes(st["kx_priv"])
+
+
+@register(PARTIAL)
+def _partial(ctx: PartyContext, payload: Payload) -> Payload:
+    if ctx.role != PartyRole.HOST:
+        raise ProtocolError(f"party {ctx.name!r}: {PARTIAL!r} is for hosts")
+    apply_commit(ctx, payload)
+    piece = _piece(ctx, payload)
+    s = piece.partial_score(_features(ctx, piece.feature_names))
+    setup = party_setup(ctx)
+    r = _mask(_kx(ctx), bytes(payload["guest_pub"]), setup.run_id, str(payload["guest"]),
+              ctx.name, s.shape[0])
+    ctx.state.pop(_STATE, None)
+    return {"masked": _encode(s) + r}  # uint64 arithmetic wraps: mod 2^64
+
+
+@register(FINISH)
+def _finish(ctx: PartyContext, payload: Payload) -> Payload:
+    if ctx.role != PartyRole.GUEST:
+        raise ProtocolError(f"party {ctx.name!r}: {FINISH!r} is for the guest")
+    setup = party_setup(ctx)
+    total = np.asarray(payload["masked_sum"], dtype=np.uint64).copy()
+    priv = _kx(ctx)
+    for h in [str(x) for x in payload["hosts"]]:
+        total -= _mask(priv, bytes(payload[f"pub_{h}"]), setup.run_id, ctx.name, h,
+                       total.shape[0])
+    piece = _piece(ctx, payload)
+    own = piece.partial_score(_features(ctx, piece.feature_names))
+    if own.shape[0] != total.shape[0]:
+        raise ProtocolError(f"guest {ctx.name!r}: {total.shape[0]} host sums for "
+                            f"{own.shape[0]} aligned rows")
+    z = own + _decode(total)
+    out = pd.DataFrame({setup.id_column: aligned_ids(ctx), "score": z,
+                        "probability": 1.0 / (1.0 + np.exp(-z))})
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    path = ctx.work_dir / SCORES_FILE
+    tmp = ctx.work_dir / f".{SCORES_FILE}.tmp"
+    out.to_csv(tmp, index=False, lineterminator="\n")
+    tmp.replace(path)
+    ctx.state.pop(_STATE, None)
+    return {"n_scored": int(out.shape[0]), "file": SCORES_FILE}
+
+
+# ---------------------------------------------------------------------------------------
+# coordinator side
+
+
+def _refs(config: ExperimentConfig, model_dir: Path | None) -> dict[str, Payload]:
+    """Where each party's piece is, when the training run's DIR holds them (local and
+    simulation runs); a deployed party reads its own work dir."""
+    out: dict[str, Payload] = {}
+    for p in config.parties:
+        ref = model_dir / "parties" / p.name if model_dir is not None else None
+        out[p.name] = {"model_ref": str(ref)} if ref is not None and ref.is_dir() else {}
+    return out
+
+
+def score(transport: Transport, config: ExperimentConfig, model_dir: str | Path | None, *,
+          progress: ProgressFn = no_progress) -> ScoringResult:
+    """Score the guest's enterprises with the trained model's pieces (see module doc)."""
+    t0 = time.perf_counter()
+    guest = config.guest.name
+    hosts = [h.name for h in config.hosts]
+    refs = _refs(config, Path(model_dir) if model_dir is not None else None)
+    al: AlignmentResult = align(transport, config, progress=progress, commit=False,
+                                with_label=False,
+                                setup_extra={p.name: {_KX_FLAG: True} for p in config.parties})
+    pubs = {p: bytes(r["kx_pub"]) for p, r in al.setup_replies.items()}
+    req = [Envelope(h, PARTIAL, {**al.pending_commit[h], **refs[h], "guest": guest,
+                                 "guest_pub": pubs[guest]}) for h in hosts]
+    replies = transport.exchange(req)
+    masked = [np.asarray(replies[h].payload["masked"], dtype=np.uint64) for h in hosts]
+    if any(m.shape != (al.n_aligned,) for m in masked):
+        raise ProtocolError(f"hosts returned partial scores of shapes "
+                            f"{[m.shape for m in masked]} for {al.n_aligned} aligned rows")
+    total = np.zeros(al.n_aligned, dtype=np.uint64)
+    for m in masked:
+        total += m
+    progress("score", {"step": "partial", "n_aligned": al.n_aligned})
+    fin: Payload = {"masked_sum": total, "hosts": hosts, **refs[guest],
+                    **{f"pub_{h}": pubs[h] for h in hosts}}
+    reply = transport.exchange([Envelope(guest, FINISH, fin)])[guest].payload
+    seconds = time.perf_counter() - t0
+    progress("score", {"step": "done", "n_scored": int(reply["n_scored"])})
+    return ScoringResult(n_requested=al.n_sample, n_scored=int(reply["n_scored"]),
+                         per_host=al.per_host, seconds=seconds, exchanges=al.exchanges + 2,
+                         output=str(reply["file"]))
+
+
+def scoring_driver(model_dir: str | Path | None) -> Any:
+    """A :class:`federation.protocol.Driver` that scores instead of training (for runtimes
+    that execute drivers: ``execute_protocol(...)`` with this in place of the trainer)."""
+
+    def drive(transport: Transport, config: ExperimentConfig, *,
+              progress: ProgressFn = no_progress) -> ProtocolResult:
+        res = score(transport, config, model_dir, progress=progress)
+        return ProtocolResult(metrics=res.metrics())
+
+    return drive
+
+
+def read_scores(work_dir: str | Path) -> pd.DataFrame:
+    """The guest's scores file from its work dir (at the guest)."""
+    return pd.read_csv(Path(work_dir) / SCORES_FILE, dtype={"uscc": str, "id": str})
+
+
+__all__ = ["FINISH", "PARTIAL", "SCORES_FILE", "ScoringResult", "read_scores", "score",
+           "scoring_driver"]
