@@ -9,14 +9,17 @@ What leaves each party, and to whom (all messages travel through the coordinator
 1. Every party sends the coordinator an X25519 public key (``lr.init``); the coordinator
    relays the guest's key to each host and the hosts' keys to the guest. Guest and host
    derive a pairwise secret the coordinator cannot compute; it seeds the masks of 2. and 3.
-2. A host sends ``[[0.25 * X_h w_h + r]]`` for the rows of one mini-batch (ciphertexts;
-   ``r`` is the pairwise guest-host mask so the key-holding coordinator, which relays the
-   sum to the guest, cannot read host partial scores). The guest receives only the
-   encrypted sum over hosts.
+2. A host sends ``0.25 * X_h w_h + r`` for the rows of one mini-batch, masked with ``r``
+   from its guest-host key (uniform noise to the coordinator, which cannot derive ``r``).
+   The coordinator adds the hosts' masked vectors, *encrypts the sum* under its own key
+   and sends the ciphertext to the guest: the guest can neither decrypt it nor remove one
+   host's mask without the others', it only strips the sum of masks homomorphically.
+   (This is FATE's ``[[X_h w_h]]`` step with the encryption done once, by the key holder,
+   instead of once per host: the coordinator could decrypt the hosts' ciphertexts anyway,
+   so what protects host scores from it is the pairwise mask in both variants.)
 3. The guest sends ``[[d + r']]`` for each host, with ``d = cw * (0.25 z + 0.5 - y)``
-   (``r'`` pairwise guest-host masks; ``d`` is freshly re-randomised by encrypting the
-   guest's own term). A host never sees ``d`` in the clear, the coordinator never sees it
-   unmasked.
+   (``r'`` from that host's guest-host key). A host never sees ``d`` in the clear, the
+   coordinator never sees it unmasked.
 4. Each party sends ``[[X^T d + m]]`` (its own uniform mask ``m``); the coordinator decrypts
    and returns the masked sums ``X^T d + m`` only. The party removes ``m`` and updates its
    own weights locally: weights never leave a party.
@@ -34,6 +37,7 @@ import math
 import os
 import struct
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +46,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from features.encoding import Standardizer
 from federation.config import ExperimentConfig
 from federation.lr_backends import LrBackend, get_backend
 from federation.party import PartyContext, register
@@ -82,6 +87,8 @@ class LrParams(BaseModel):
     fit_intercept: bool = True
     key_bits: int = Field(2048, ge=1024, description="Paillier modulus size")
     ckks_profile: str = "fast"
+    precompute_epochs: int = Field(0, ge=0, description="Paillier: epochs of encryption "
+                                   "randomness the coordinator prepares before training")
 
     @field_validator("batch_size")
     @classmethod
@@ -175,7 +182,13 @@ def _dh_new() -> tuple[bytes, bytes]:
     return priv, pub
 
 
-def _dh_shared(priv: bytes, peer_pub: bytes, context: bytes) -> bytes:
+def _pair(st: dict[str, Any], peer: str) -> _PairwiseMasks:
+    return _PairwiseMasks(st["pair_keys"][peer])
+
+
+def _dh_shared(priv: bytes, peer_pub: bytes, public: bytes) -> bytes:
+    """Guest-host key: X25519 + HKDF bound to this run's public key."""
+    context = hashlib.sha256(public).digest()
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -209,7 +222,7 @@ class ModelPiece:
         """This party's share of the linear score for raw (locally encoded) rows ``X``."""
         X = np.asarray(X, dtype=np.float64)
         mean, scale = np.asarray(self.mean), np.asarray(self.scale)
-        Z = (np.where(np.isnan(X), mean, X) - mean) / scale
+        Z = (X - mean) / scale
         out = Z @ np.asarray(self.weights, dtype=np.float64)
         return out + (self.intercept or 0.0)
 
@@ -249,6 +262,32 @@ def _matrix(ctx: PartyContext) -> Any:
     return aligned_matrix(ctx)
 
 
+#: Per-process cache of each party's matrices (never in ``ctx.state``, which the runtime
+#: persists between messages): (party, run) -> {"raw": X, "y": y, "X": standardized X}.
+_DATA: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+
+
+def _data(ctx: PartyContext, st: dict[str, Any]) -> dict[str, Any]:
+    key = (ctx.name, st["run"])
+    d = _DATA.get(key)
+    if d is None:
+        m = _matrix(ctx)
+        X = np.asarray(m.X, dtype=np.float64)
+        if X.shape[0] != st["n"]:
+            raise ProtocolError(f"party {ctx.name!r}: its aligned rows changed during the run")
+        d = {"raw": X, "y": None if m.y is None else np.asarray(m.y, dtype=np.float64)}
+        _DATA[key] = d
+        while len(_DATA) > 16:
+            _DATA.popitem(last=False)
+    if "X" not in d and "mean" in st:
+        d["X"] = (d["raw"] - st["mean"]) / st["scale"]
+    return d
+
+
+def _X(ctx: PartyContext, st: dict[str, Any]) -> np.ndarray:
+    return _data(ctx, st)["X"]  # type: ignore[no-any-return]
+
+
 def _st(ctx: PartyContext) -> dict[str, Any]:
     st = ctx.state.get(_STATE_KEY)
     if st is None:
@@ -257,20 +296,8 @@ def _st(ctx: PartyContext) -> dict[str, Any]:
     return st  # type: ignore[no-any-return]
 
 
-def _standardize(X: np.ndarray, train: np.ndarray, party: str, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    Xt = X[train]
-    mean = np.nanmean(Xt, axis=0) if Xt.size else np.zeros(X.shape[1])
-    if np.any(np.isnan(mean)):
-        bad = [names[j] for j in np.flatnonzero(np.isnan(mean))]
-        raise DataValidationError(f"party {party!r}: columns {bad} have no value on any training row",
-                                  hint="Drop these columns from the experiment's features.")
-    X = np.where(np.isnan(X), mean, X)
-    scale = X[train].std(axis=0)
-    scale[scale == 0] = 1.0
-    return (X - mean) / scale, mean, scale
-
-
-def _setup_rows(st: dict[str, Any], valid_idx: np.ndarray, party: str) -> None:
+def _setup_rows(ctx: PartyContext, st: dict[str, Any], valid_idx: np.ndarray) -> None:
+    party = ctx.name
     n = st["n"]
     valid_idx = np.asarray(valid_idx, dtype=np.int64)
     if valid_idx.size and (valid_idx.min() < 0 or valid_idx.max() >= n):
@@ -278,9 +305,12 @@ def _setup_rows(st: dict[str, Any], valid_idx: np.ndarray, party: str) -> None:
     mask = np.ones(n, dtype=bool)
     mask[valid_idx] = False
     train = np.flatnonzero(mask)
-    X, mean, scale = _standardize(st["X_raw"], train, party, st["feature_names"])
-    st.update(train=train, valid=valid_idx, X=X, mean=mean, scale=scale)
-    del st["X_raw"]
+    if train.size == 0:
+        raise ProtocolError(f"party {party!r}: no training rows left after the validation split")
+    d = _data(ctx, st)
+    std = Standardizer().fit(d["raw"], train)
+    st.update(train=train, valid=valid_idx, mean=std.mean_, scale=std.scale_)
+    d["X"] = std.transform(d["raw"])
 
 
 @register("lr.init")
@@ -288,16 +318,23 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
     params = LrParams.model_validate(json.loads(str(payload["params"])))
     m = _matrix(ctx)
     X = np.asarray(m.X, dtype=np.float64)
-    if X.ndim != 2:
-        raise DataValidationError(f"party {ctx.name!r}: feature matrix must be 2-D, got {X.shape}")
+    if X.ndim != 2 or X.shape[1] == 0:
+        raise DataValidationError(f"party {ctx.name!r}: no feature columns (matrix {X.shape})",
+                                  hint="Name at least one feature column for this party.")
+    if not np.all(np.isfinite(X)):
+        bad = [m.feature_names[j] for j in np.flatnonzero(~np.isfinite(X).all(axis=0))]
+        raise DataValidationError(f"party {ctx.name!r}: columns {bad} hold missing or infinite "
+                                  "values after local encoding",
+                                  hint="Encode the party's table with features.encoding first.")
     priv, pub = _dh_new()
+    public = bytes(payload["public"])
     st: dict[str, Any] = {
+        "run": hashlib.sha256(public).hexdigest()[:16],
         "backend": str(payload["backend"]),
-        "public": bytes(payload["public"]),
+        "public": public,
         "params": params.model_dump_json(),
         "seed": int(payload["seed"]),
         "n": X.shape[0],
-        "X_raw": X,
         "feature_names": [str(f) for f in m.feature_names],
         "w": np.zeros(X.shape[1]),
         "b": 0.0,
@@ -305,6 +342,8 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
         "pending": None,
     }
     ctx.state[_STATE_KEY] = st
+    _DATA[(ctx.name, st["run"])] = {"raw": X, "y": None if m.y is None else
+                                    np.asarray(m.y, dtype=np.float64)}
     reply: Payload = {"dh_pub": pub, "n_rows": int(X.shape[0]), "n_features": int(X.shape[1])}
     if ctx.role == PartyRole.GUEST:
         if m.y is None:
@@ -315,20 +354,19 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
         if len(np.unique(y)) < 2:
             raise DataValidationError(f"guest {ctx.name!r}: the aligned rows hold one class only",
                                       hint="Check the label column and the intersection.")
-        st["y"] = y
         valid = validation_split(y, params.valid_fraction, st["seed"])
-        _setup_rows(st, valid, ctx.name)
-        yt = y[st["train"]]
-        st["cw"] = _class_weights(params, y, yt)
+        _setup_rows(ctx, st, valid)
         st["losses"] = []
         reply.update(valid_idx=valid, n_train=int(st["train"].size), n_valid=int(valid.size))
     return reply
 
 
-def _class_weights(params: LrParams, y: np.ndarray, y_train: np.ndarray) -> np.ndarray | None:
+def _class_weights(params: LrParams, y: np.ndarray, train: np.ndarray) -> np.ndarray | None:
+    """Per-row class weights (``balanced``: from the training rows' class counts)."""
     cw = params.class_weight
     if cw is None:
         return None
+    y_train = y[train]
     if cw == "balanced":
         counts = np.bincount(y_train.astype(int), minlength=2).astype(np.float64)
         w = y_train.size / (2.0 * counts)
@@ -378,22 +416,21 @@ def _host_step(ctx: PartyContext, payload: Payload) -> Payload:
     """Apply the last gradient; report validation scores; send the next encrypted forward."""
     st = _st(ctx)
     if "valid_idx" in payload:
-        _setup_rows(st, np.asarray(payload["valid_idx"]), ctx.name)
-        key = _dh_shared(st["dh_priv"], bytes(payload["guest_dh"]), hashlib.sha256(st["public"]).digest())
-        st["masks"] = _PairwiseMasks(key)
+        _setup_rows(ctx, st, np.asarray(payload["valid_idx"]))
+        st["pair_keys"] = {"guest": _dh_shared(st["dh_priv"], bytes(payload["guest_dh"]), st["public"])}
     if "grad" in payload:
         _apply_gradient(st, np.asarray(payload["grad"]))
     out: Payload = {}
     if bool(payload.get("report_valid", False)):
         ve = int(payload["valid_epoch"])
-        z = st["X"][st["valid"]] @ st["w"]
-        out["valid"] = z + st["masks"].mask(_VALID, ve, 0, z.size)
+        z = _X(ctx, st)[st["valid"]] @ st["w"]
+        out["valid"] = z + _pair(st, "guest").mask(_VALID, ve, 0, z.size)
     if bool(payload.get("forward", False)):
         epoch, batch = int(payload["epoch"]), int(payload["batch"])
         rows = _rows(st, epoch, batch)
-        fwd = 0.25 * (st["X"][rows] @ st["w"]) + st["masks"].mask(_FWD, epoch, batch, rows.size)
-        sess = _params(st).backend(st["backend"]).session(st["public"])
-        out["fwd"] = sess.dump(sess.encrypt(fwd))
+        # masked with the guest-host key: the coordinator sees uniform noise only
+        out["fwd"] = (0.25 * (_X(ctx, st)[rows] @ st["w"])
+                      + _pair(st, "guest").mask(_FWD, epoch, batch, rows.size))
     return out
 
 
@@ -404,21 +441,25 @@ def _host_backward(ctx: PartyContext, payload: Payload) -> Payload:
     epoch, batch = int(payload["epoch"]), int(payload["batch"])
     rows = _rows(st, epoch, batch)
     sess = _params(st).backend(st["backend"]).session(st["public"])
-    d = sess.add_plain(sess.load(bytes(payload["d"])), -st["masks"].mask(_RESID, epoch, batch, rows.size))
-    return {"grad": _masked_xtd(sess, st, d, st["X"][rows], epoch)}
+    d = sess.add_plain(sess.load(bytes(payload["d"])),
+                       -_pair(st, "guest").mask(_RESID, epoch, batch, rows.size))
+    return {"grad": _masked_xtd(sess, st, d, _X(ctx, st)[rows], epoch)}
 
 
-def _guest_valid_loss(st: dict[str, Any], valid_sum: np.ndarray, valid_epoch: int) -> float:
+def _guest_valid_loss(ctx: PartyContext, st: dict[str, Any], valid_sum: np.ndarray,
+                      valid_epoch: int) -> float:
     from sklearn.metrics import log_loss
 
     v = st["valid"]
     host_z = np.asarray(valid_sum, dtype=np.float64) - sum(
-        m.mask(_VALID, valid_epoch, 0, v.size) for m in st["host_masks"].values()
+        _pair(st, h).mask(_VALID, valid_epoch, 0, v.size) for h in st["pair_keys"]
     )
-    z = st["X"][v] @ st["w"] + st["b"] + host_z
+    d = _data(ctx, st)
+    z = d["X"][v] @ st["w"] + st["b"] + host_z
     st["valid_z"] = z
-    y = st["y"][v]
-    sw = None if st["cw"] is None else st["cw"][v]
+    y = d["y"][v]
+    cw = _class_weights(_params(st), d["y"], st["train"])
+    sw = None if cw is None else cw[v]
     p = 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
     loss = float(log_loss(y, p, sample_weight=sw, labels=[0, 1]))
     st["losses"].append(loss)
@@ -438,15 +479,14 @@ def _guest_step(ctx: PartyContext, payload: Payload) -> Payload:
     if "host_dh" in payload:
         names = [str(n) for n in payload["host_names"]]  # type: ignore[union-attr]
         pubs = [bytes(p) for p in payload["host_dh"]]  # type: ignore[union-attr]
-        st["host_masks"] = {
-            n: _PairwiseMasks(_dh_shared(st["dh_priv"], p, hashlib.sha256(st["public"]).digest()))
-            for n, p in zip(names, pubs)
-        }
+        st["pair_keys"] = {n: _dh_shared(st["dh_priv"], p, st["public"])
+                           for n, p in zip(names, pubs)}
     if "grad" in payload:
         _apply_gradient(st, np.asarray(payload["grad"]))
     out: Payload = {}
     if "valid" in payload:
-        out["loss"] = _guest_valid_loss(st, np.asarray(payload["valid"]), int(payload["valid_epoch"]))
+        out["loss"] = _guest_valid_loss(ctx, st, np.asarray(payload["valid"]),
+                                        int(payload["valid_epoch"]))
         if _should_stop(st):
             out["stop"] = True
             return out
@@ -455,18 +495,21 @@ def _guest_step(ctx: PartyContext, payload: Payload) -> Payload:
     epoch, batch = int(payload["epoch"]), int(payload["batch"])
     rows = _rows(st, epoch, batch)
     sess = _params(st).backend(st["backend"]).session(st["public"])
-    host_masks = st["host_masks"]
+    hosts = list(st["pair_keys"])
+    # [[S]] = [[sum_h (0.25 z_h + r_h)]], encrypted by the coordinator (fresh randomness the
+    # hosts do not know); remove the hosts' pairwise masks and add the guest's own term
     fwd = sess.load(bytes(payload["fwd"]))
-    fwd = sess.add_plain(fwd, -sum(m.mask(_FWD, epoch, batch, rows.size) for m in host_masks.values()))
-    own = 0.25 * (st["X"][rows] @ st["w"] + st["b"]) + 0.5 - st["y"][rows]
-    cw = st["cw"]
-    if cw is not None:
-        fwd = sess.mul_plain(fwd, cw[rows])
-        own = own * cw[rows]
-    d = sess.add(fwd, sess.encrypt_like(own, fwd))  # fresh encryption re-randomises [[d]]
-    for name, m in host_masks.items():
-        out[f"d.{name}"] = sess.dump(sess.add_plain(d, m.mask(_RESID, epoch, batch, rows.size)))
-    Xg = st["X"][rows]
+    r_sum = sum(_pair(st, h).mask(_FWD, epoch, batch, rows.size) for h in hosts)
+    data = _data(ctx, st)
+    Xg = data["X"][rows]
+    own = 0.25 * (Xg @ st["w"] + st["b"]) + 0.5 - data["y"][rows]
+    cw = _class_weights(_params(st), data["y"], st["train"])
+    if cw is None:
+        d = sess.add_plain(fwd, own - r_sum)
+    else:
+        d = sess.add_plain(sess.mul_plain(sess.add_plain(fwd, -r_sum), cw[rows]), own * cw[rows])
+    for h in hosts:
+        out[f"d.{h}"] = sess.dump(sess.add_plain(d, _pair(st, h).mask(_RESID, epoch, batch, rows.size)))
     if _params(st).fit_intercept:
         Xg = np.hstack([Xg, np.ones((rows.size, 1))])
     out["grad"] = _masked_xtd(sess, st, d, Xg, epoch)
@@ -492,10 +535,10 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
         if "grad" in payload:
             _apply_gradient(st, np.asarray(payload["grad"]))
         if "valid" in payload:
-            _guest_valid_loss(st, np.asarray(payload["valid"]), int(payload["valid_epoch"]))
+            _guest_valid_loss(ctx, st, np.asarray(payload["valid"]), int(payload["valid_epoch"]))
         if "valid_z" not in st:
             raise ProtocolError(f"guest {ctx.name!r}: no validation scores to evaluate")
-        yv = st["y"][st["valid"]]
+        yv = _data(ctx, st)["y"][st["valid"]]
         z = st["valid_z"]
         metrics = {
             "auc": float(roc_auc_score(yv, z)),
@@ -553,6 +596,22 @@ def drive(
     transport: Transport, config: ExperimentConfig, *, progress: ProgressFn = no_progress
 ) -> ProtocolResult:
     """Run alignment and hetero LR training/evaluation; every party saves its own piece."""
+    t = time.perf_counter()
+    aligned = _align(transport, config, progress)
+    seconds = {"align": time.perf_counter() - t}
+    return train_aligned(transport, config, progress=progress, seconds=seconds,
+                         n_aligned=getattr(aligned, "n_aligned", None))
+
+
+def train_aligned(
+    transport: Transport,
+    config: ExperimentConfig,
+    *,
+    progress: ProgressFn = no_progress,
+    seconds: dict[str, float] | None = None,
+    n_aligned: int | None = None,
+) -> ProtocolResult:
+    """Hetero LR on parties that are already aligned (``drive`` without the alignment)."""
     params = parse_params(config.params)
     backend_name = config.experiment.backend
     backend = params.backend(backend_name)
@@ -563,11 +622,7 @@ def drive(
         if p not in known:
             raise ConfigError(f"party {p!r} of the config is not connected to this run",
                               hint="Start its SuperNode (or fix the party name) and run again.")
-    seconds: dict[str, float] = {}
-
-    t = time.perf_counter()
-    aligned = _align(transport, config, progress)
-    seconds["align"] = time.perf_counter() - t
+    seconds = dict(seconds or {})
 
     t = time.perf_counter()
     ex = _Exchanger(transport)
@@ -580,7 +635,7 @@ def drive(
     if len(set(rows.values())) != 1:
         raise ProtocolError(f"parties disagree on the number of aligned rows: {rows}",
                             hint="Re-run the alignment; every party must hold the same rows.")
-    n_aligned = rows[guest]
+    n_aligned = rows[guest] if n_aligned is None else int(n_aligned)
     g0 = replies[guest].payload
     n_train, n_valid = int(g0["n_train"]), int(g0["n_valid"])
     valid_idx = np.asarray(g0["valid_idx"], dtype=np.int64)
@@ -588,6 +643,10 @@ def drive(
     guest_dh = bytes(g0["dh_pub"])
     nb = n_batches(n_train, params.batch_size)
     seconds["setup"] = time.perf_counter() - t
+    if params.precompute_epochs:
+        t = time.perf_counter()
+        keys.precompute(n_train * params.precompute_epochs)
+        seconds["offline"] = time.perf_counter() - t
     progress("lr.setup", {"n_aligned": n_aligned, "n_train": n_train, "n_valid": n_valid,
                           "batches_per_epoch": nb, "backend": backend_name})
 
@@ -598,7 +657,6 @@ def drive(
     stopped = False
     epochs_run = 0
     train_exchanges_start = ex.count
-    sess = backend.session(keys.public_bytes)
     for epoch in range(params.epochs):
         for batch in range(nb):
             # (1) hosts: apply last gradient, validation scores at an epoch start, forward
@@ -615,7 +673,7 @@ def drive(
                 reqs.append(Envelope(h, "lr.host_step", pl))
             first_host = False
             hr = ex(reqs)
-            fwd = sess.sum_blobs([bytes(hr[h].payload["fwd"]) for h in hosts])
+            fwd = keys.encrypt(_sum_arrays([hr[h].payload["fwd"] for h in hosts]))
             # (2) guest: apply last gradient, loss of the previous epoch, [[d]], masked grad
             gp: Payload = {"epoch": epoch, "batch": batch, "fwd": fwd}
             if first_guest:
@@ -665,7 +723,7 @@ def drive(
         "backend": backend_name,
         "auc": gm["auc"],
         "ks": gm["ks"],
-        "n_aligned": int(getattr(aligned, "n_aligned", n_aligned)),
+        "n_aligned": n_aligned,
         "n_train": n_train,
         "n_valid": n_valid,
         "loss": gm["loss"],
@@ -704,5 +762,6 @@ __all__ = [
     "n_batches",
     "parse_params",
     "save_piece",
+    "train_aligned",
     "validation_split",
 ]

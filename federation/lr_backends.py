@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,8 +36,10 @@ GRADIENT_MASK_BOUND = float(2**20)
 CKKS_SLOT_MASK_BOUND = 1e3
 #: Fixed-point exponent for Paillier: values are encoded as round(x * 2^PAILLIER_PRECISION_BITS).
 PAILLIER_PRECISION_BITS = 32
-#: Features are encoded with this many fractional bits in the plain-ciphertext products.
-PAILLIER_FEATURE_BITS = 16
+#: Standardized features are encoded with this many fractional bits (resolution 2^-10 of a
+#: standard deviation) in the plaintext-ciphertext products; the multi-exponentiation cost
+#: grows with the bits.
+PAILLIER_FEATURE_BITS = 10
 
 Ct = Any  # a backend's in-memory ciphertext type
 
@@ -51,6 +52,13 @@ class KeyHolder(ABC):
     @abstractmethod
     def decrypt_gradient(self, blob: bytes) -> np.ndarray:
         """Decrypt a masked gradient produced by :meth:`Session.masked_xtd`."""
+
+    @abstractmethod
+    def encrypt(self, x: np.ndarray) -> bytes:
+        """Encrypt under this key (serialised); uses precomputed randomness when there is."""
+
+    def precompute(self, count: int) -> None:
+        """Prepare randomness for ``count`` encrypted values before they are needed."""
 
     def __repr__(self) -> str:  # never show key material
         return f"{type(self).__name__}(public={hashlib.sha256(self.public_bytes).hexdigest()[:16]})"
@@ -68,10 +76,6 @@ class Session(ABC):
     @abstractmethod
     def dump(self, ct: Ct) -> bytes: ...
 
-    def encrypt_like(self, x: np.ndarray, like: Ct) -> Ct:
-        """Encrypt ``x`` in the encoding of ``like`` (so adding them needs no rescaling)."""
-        return self.encrypt(x)
-
     @abstractmethod
     def add(self, a: Ct, b: Ct) -> Ct: ...
 
@@ -88,15 +92,6 @@ class Session(ABC):
 
         The key holder's decryption minus the returned mask totals is ``X.T @ d``.
         """
-
-    def sum_blobs(self, blobs: Sequence[bytes]) -> bytes:
-        """Homomorphic sum of serialised ciphertexts (the coordinator's relay step)."""
-        if not blobs:
-            raise CryptoError("nothing to sum: no party sent a ciphertext")
-        acc = self.load(blobs[0])
-        for b in blobs[1:]:
-            acc = self.add(acc, self.load(b))
-        return self.dump(acc)
 
 
 class LrBackend(ABC):
@@ -137,6 +132,9 @@ def mask_vector(rng: np.random.Generator, n: int, bound: float = GRADIENT_MASK_B
 
 class _PlainKeyHolder(KeyHolder):
     public_bytes = b"plaintext"
+
+    def encrypt(self, x: np.ndarray) -> bytes:
+        return np.ascontiguousarray(x, dtype=np.float64).tobytes()
 
     def decrypt_gradient(self, blob: bytes) -> np.ndarray:
         return np.frombuffer(blob, dtype=np.float64).copy()
@@ -189,6 +187,23 @@ class _PaillierKeyHolder(KeyHolder):
 
         self._pk, self._sk = paillier.generate_keypair(key_bits)
         self.public_bytes = self._pk.to_bytes()
+        self._pool: Any = None
+
+    def precompute(self, count: int) -> None:
+        from crypto._pool import ObfuscatorPool
+
+        if count <= 0:
+            return
+        obf = _parallel_obfuscators(self._pk, count)
+        if self._pool is None:
+            self._pool = ObfuscatorPool(self._pk, size=count, fill=False)
+        with self._pool._lock:
+            self._pool._items.extend(obf.tolist())
+
+    def encrypt(self, x: np.ndarray) -> bytes:
+        enc = self._pk.encrypt(np.asarray(x, dtype=np.float64), exponent=PAILLIER_PRECISION_BITS,
+                               pool=self._pool)
+        return bytes(enc.to_bytes())
 
     def decrypt_gradient(self, blob: bytes) -> np.ndarray:
         from crypto.paillier import EncryptedArray
@@ -207,8 +222,6 @@ class _PaillierSession(Session):
     def encrypt(self, x: np.ndarray) -> Ct:
         return self.pk.encrypt(np.asarray(x, dtype=np.float64), exponent=PAILLIER_PRECISION_BITS)
 
-    def encrypt_like(self, x: np.ndarray, like: Ct) -> Ct:
-        return self.pk.encrypt(np.asarray(x, dtype=np.float64), exponent=like.exponent)
 
     def load(self, blob: bytes) -> Ct:
         return self._mod.EncryptedArray.from_bytes(self.pk, blob)
@@ -231,6 +244,29 @@ class _PaillierSession(Session):
         # fresh randomness: the key holder could otherwise relate the result's randomness
         # to that of the [[d]] ciphertexts it relayed (k obfuscators: cheap)
         return self.dump((enc + mask).rerandomize()), mask
+
+
+def _obfuscator_chunk(pk: Any, count: int) -> list[Any]:
+    return pk.obfuscators(count).tolist()  # type: ignore[no-any-return]
+
+
+def _parallel_obfuscators(pk: Any, count: int) -> np.ndarray:
+    """``count`` fresh obfuscators, computed on the crypto process pool."""
+    from crypto import _pool
+
+    workers = _pool.default_workers()
+    if workers <= 1 or count < 1024:
+        return pk.obfuscators(count)  # type: ignore[no-any-return]
+    ex = _pool.get_executor(workers)
+    share = -(-count // workers)
+    futures = [ex.submit(_obfuscator_chunk, pk, min(share, count - i * share))
+               for i in range(1, workers) if count - i * share > 0]
+    out = pk.obfuscators(share).tolist()
+    for f in futures:
+        out.extend(f.result())
+    arr = np.empty(len(out), dtype=object)
+    arr[:] = out
+    return arr
 
 
 class PaillierBackend(LrBackend):
@@ -262,6 +298,11 @@ class _CkksKeyHolder(KeyHolder):
 
         self._ctx = CkksContext.from_profile(profile)
         self.public_bytes = self._ctx.to_bytes()
+
+    def encrypt(self, x: np.ndarray) -> bytes:
+        from crypto.ckks import CkksArray
+
+        return bytes(CkksArray.encrypt(self._ctx, np.asarray(x, dtype=np.float64)).to_bytes())
 
     def decrypt_gradient(self, blob: bytes) -> np.ndarray:
         from crypto.ckks import PartialDot
@@ -299,12 +340,6 @@ class _CkksSession(Session):
             rng, scale=CKKS_SLOT_MASK_BOUND
         )
         return bytes(masked.to_bytes()), np.asarray(totals, dtype=np.float64)
-
-    def sum_blobs(self, blobs: Sequence[bytes]) -> bytes:
-        if not blobs:
-            raise CryptoError("nothing to sum: no party sent a ciphertext")
-        arrays = [self.load(b) for b in blobs]
-        return self.dump(self._mod.sum_encrypted(arrays))
 
 
 class CkksBackend(LrBackend):

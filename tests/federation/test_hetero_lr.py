@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,22 +13,14 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from features import synth
+from features.encoding import party_matrix
 from federation import hetero_lr
 from federation.config import ExperimentConfig, parse_config
 from federation.local_transport import LocalTransport
 from federation.party import PartyContext
 from federation.roles import PartyRole
 from lab.errors import ConfigError
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def _load_example(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 # ---------------------------------------------------------------------------------------
@@ -57,11 +48,15 @@ class World:
                 ctx.state["standin_ids"] = list(self.ids)
             return SimpleNamespace(n_aligned=len(self.ids))
 
+        self.matrices = {
+            name: party_matrix(df, id_column=id_col, label=label if name == guest else None)
+            .select(np.asarray(self.ids, dtype=object))
+            for name, df in frames.items()
+        }
+
         def fake_matrix(ctx: PartyContext) -> Any:
-            df = self.frames[ctx.name].set_index(self.id_col).loc[ctx.state["standin_ids"]]
-            y = df.pop(self.label).to_numpy() if self.label in df else None
-            return SimpleNamespace(ids=list(df.index), X=df.to_numpy(float),
-                                   feature_names=list(df.columns), y=y)
+            assert ctx.state["standin_ids"] == self.ids
+            return self.matrices[ctx.name]
 
         monkeypatch.setattr(hetero_lr, "_align", fake_align)
         monkeypatch.setattr(hetero_lr, "_matrix", fake_matrix)
@@ -87,13 +82,8 @@ class World:
 
     def pooled(self) -> tuple[np.ndarray, np.ndarray]:
         """Pooled aligned rows (guest columns first, then hosts in order) and the label."""
-        parts, y = [], None
-        for name, df in self.frames.items():
-            d = df.set_index(self.id_col).loc[self.ids]
-            if name == self.guest:
-                y = d.pop(self.label).to_numpy()
-            parts.append(d.to_numpy(float))
-        return np.hstack(parts), np.asarray(y)
+        X = np.hstack([m.X for m in self.matrices.values()])
+        return X, np.asarray(self.matrices[self.guest].y)
 
     def centralized_auc(self, l2: float, class_weight: Any = None) -> float:
         X, y = self.pooled()
@@ -109,7 +99,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def synthetic() -> dict[str, pd.DataFrame]:
-    return _load_example("make_synthetic_hetero").make_synthetic(2000, seed=11)
+    """A bank and three agencies (about 1,800 aligned enterprises)."""
+    tables = synth.generate(5000, 11)
+    return {p: tables[p] for p in ("bank", "tax", "social_insurance", "courts")}
 
 
 @pytest.fixture()
