@@ -44,9 +44,10 @@ HASH_DOMAIN = b"fedlab/psi/x25519-h2c/v1\x00"
 _P = gmpy2.mpz(2**255 - 19)
 _A = gmpy2.mpz(486662)
 _MASK255 = (1 << 255) - 1
+_COUNTERS = [bytes((c,)) for c in range(256)]
 # Below this many items one process does the work (pool start-up costs ~50 ms).
 PARALLEL_MIN_ITEMS = 20_000
-CHUNK_ITEMS = 25_000
+CHUNK_ITEMS = 10_000
 
 
 def _load_sodium() -> Callable[[bytes, bytes], bytes] | None:
@@ -101,10 +102,13 @@ def backend_name() -> str:
 def hash_to_u(ident: str) -> bytes:
     """Encoded u-coordinate of a point of Curve25519 (not the twist) derived from ``ident``."""
     data = ident.encode("utf-8")
-    for ctr in range(256):
-        h = hashlib.sha256(HASH_DOMAIN + bytes((ctr,)) + data).digest()
-        u = gmpy2.mpz(int.from_bytes(h, "little") & _MASK255) % _P
-        if gmpy2.jacobi(((u + _A) * u + 1) * u % _P, _P) == 1:
+    sha, mpz, jacobi, p, a = hashlib.sha256, gmpy2.mpz, gmpy2.jacobi, _P, _A
+    for ctr in _COUNTERS:
+        h = sha(HASH_DOMAIN + ctr + data).digest()
+        u = mpz(int.from_bytes(h, "little") & _MASK255)
+        # Jacobi symbol of u^3 + A u^2 + u; it only depends on the value mod p, so neither
+        # u (which is >= p with probability 2^-250) nor the cubic needs reducing first.
+        if jacobi(u * (u * (u + a) + 1), p) == 1:
             return h
     raise CryptoError("hash to Curve25519 found no point in 256 tries")  # probability 2^-256
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import tenseal as ts
 
-from lab.errors import CryptoError, KeyMismatchError
+from lab.errors import CryptoError, EncodingOverflowError, KeyMismatchError
 
 __all__ = [
     "PROFILES",
@@ -105,30 +105,49 @@ class CkksProfile:
     measured: dict[str, float] = field(default_factory=dict)
 
 
-# Precision figures: max abs error measured by benchmarks/bench_ckks_psi.py
-# (``python -m benchmarks.bench_ckks_psi --precision``) on values in [-1, 1].
+# Precision figures: max abs error on values uniform in [-1, 1], measured on this 2-core
+# machine by ``python benchmarks/bench_ckks_psi.py --precision`` (docs/crypto/ckks.md).
+# "partial_dot" sums slot_count products (4096 for fast, 8192 for precise); errors of
+# products grow with the magnitude of the factors, errors of sums with sqrt(terms).
 PROFILES: dict[str, CkksProfile] = {
     "fast": CkksProfile(
         params=CkksParams(8192, (60, 40, 40, 60), 40),
-        purpose="default: 4096 slots, depth 2, sums and plaintext products",
+        purpose="default: 4096 slots, depth 2, 1.9 MB public context, 4.3 ms per encryption",
         measured={
-            "encrypt_decrypt_max_abs_err": 1.5e-9,
-            "sum10_max_abs_err": 5e-9,
-            "mul_plain_max_abs_err": 5e-7,
-            "partial_dot_4096_max_abs_err": 3e-5,
+            "encrypt_decrypt_max_abs_err": 9.6e-9,
+            "sum10_max_abs_err": 2.5e-8,
+            "mul_plain_max_abs_err": 1.4e-7,
+            "mul_scalar_max_abs_err": 5.4e-8,
+            "partial_dot_max_abs_err": 4.9e-6,
         },
     ),
     "precise": CkksProfile(
         params=CkksParams(16384, (60, 50, 50, 50, 60), 50),
-        purpose="8192 slots, depth 3, ~2^10 x smaller error; ~4x slower and larger",
+        purpose="8192 slots, depth 3, ~100x smaller errors; 6.2 MB public context, 12 ms per encryption",
         measured={
-            "encrypt_decrypt_max_abs_err": 2e-12,
-            "sum10_max_abs_err": 5e-12,
-            "mul_plain_max_abs_err": 5e-10,
-            "partial_dot_4096_max_abs_err": 3e-8,
+            "encrypt_decrypt_max_abs_err": 1.6e-11,
+            "sum10_max_abs_err": 5.5e-11,
+            "mul_plain_max_abs_err": 1.9e-9,
+            "mul_scalar_max_abs_err": 7.2e-10,
+            "partial_dot_max_abs_err": 1.4e-7,
+        },
+    ),
+    "aggregate": CkksProfile(
+        params=CkksParams(8192, (60, 60), 40),
+        purpose="sums only (depth 0: FedAvg of pre-weighted updates); ciphertexts 2.5x smaller",
+        measured={
+            "encrypt_decrypt_max_abs_err": 1.0e-8,
+            "sum10_max_abs_err": 2.5e-8,
         },
     ),
 }
+
+
+# Largest magnitude accepted for encrypted values and plaintext operands. Measured: on every
+# profile values up to 1e6 decrypt correctly after the profile's full multiplicative depth;
+# on "precise" values of 4e6 wrap around modulo q0 and decrypt to wrong numbers. Results of
+# products cannot be checked on ciphertexts: keep them below this bound as well.
+MAX_ABS_VALUE = 1e6
 
 
 def _check_finite(x: np.ndarray, what: str) -> None:
@@ -136,6 +155,11 @@ def _check_finite(x: np.ndarray, what: str) -> None:
         raise CryptoError(
             f"{what} contains NaN or infinity; CKKS would encrypt garbage",
             hint="Clean or clip the values before encrypting.",
+        )
+    if x.size and float(np.abs(x).max()) > MAX_ABS_VALUE:
+        raise EncodingOverflowError(
+            f"{what} has magnitude {float(np.abs(x).max()):.3g} above the CKKS bound "
+            f"{MAX_ABS_VALUE:g}; larger values wrap around and decrypt to wrong numbers"
         )
 
 
@@ -405,8 +429,19 @@ class CkksArray:
             return (-self) + (other if not np.isscalar(other) else np.full(self._length, float(other)))  # type: ignore[arg-type]
         return NotImplemented
 
+    def _check_depth(self, op: str) -> None:
+        if self.ctx.params.depth == 0:
+            raise CryptoError(
+                f"cannot {op}: CKKS parameters {self.ctx.params.coeff_mod_bit_sizes} allow "
+                "additions only (depth 0)",
+                hint="Use the 'fast' or 'precise' profile when a protocol multiplies ciphertexts "
+                "by plaintext data.",
+            )
+
     def __mul__(self, other: object) -> CkksArray:
         """Multiply by a plain scalar or elementwise by a plain vector (uses one level)."""
+        if isinstance(other, (int, float, np.number, np.ndarray, list, tuple)):
+            self._check_depth("multiply")
         if isinstance(other, (int, float, np.number)):
             v = float(other)
             _check_finite(np.array([v]), "scalar factor")
@@ -430,6 +465,7 @@ class CkksArray:
         For column j the chunks of ``d * X[:, j]`` are folded by addition; the slot sum of
         the result equals ``(X.T @ d)[j]``. No rotations, no Galois keys.
         """
+        self._check_depth("compute partial_dot")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X[:, None]
