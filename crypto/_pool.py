@@ -187,6 +187,30 @@ def _parallel_decrypt(cts: Sequence[Any], crt: tuple[Any, ...], w: int) -> list[
     return out
 
 
+def _obfuscator_job(pk: PaillierPublicKey, count: int) -> bytes:
+    return _pack_fixed(pk.obfuscators(count).tolist(), pk.ciphertext_bytes)
+
+
+def parallel_obfuscators(
+    pk: PaillierPublicKey, count: int, workers: int | None = None
+) -> np.ndarray:
+    """``count`` fresh obfuscators computed across worker processes (each worker builds
+    the key's fixed-base table once)."""
+    w = _resolve(workers, count, 1024)
+    if w <= 1:
+        return pk.obfuscators(count)
+    try:
+        ex = get_executor(w)
+        futures = [ex.submit(_obfuscator_job, pk, hi - lo) for lo, hi in _split(count, w)]
+        vals = [v for f in futures for v in _unpack(f.result(), pk.ciphertext_bytes)]
+    except BrokenProcessPool:
+        _pool_broken()
+        return pk.obfuscators(count)
+    out = np.empty(len(vals), dtype=object)
+    out[:] = vals
+    return out
+
+
 class ObfuscatorPool:
     """Precomputed DJN obfuscators ``hs**a mod n**2`` so that online encryption is one
     multiplication. Each obfuscator is handed out once. When the pool runs dry, ``take``
@@ -237,6 +261,11 @@ class ObfuscatorPool:
             batch = self.public_key.obfuscators(min(512, missing - start))
             with self._lock:
                 self._items.extend(batch.tolist())
+
+    def add(self, obfuscators: Sequence[Any]) -> None:
+        """Add obfuscators computed elsewhere (e.g. by :func:`parallel_obfuscators`)."""
+        with self._lock:
+            self._items.extend(obfuscators)
 
     def take(self, count: int) -> np.ndarray:
         """``count`` unused obfuscators (object array); never returns one twice."""

@@ -321,6 +321,14 @@ def test_workers_give_the_same_results(keys):
     assert sk.decrypt_signed_ints(enc, workers=2) == m.tolist()
     wide = enc.dot_plain(rng.integers(0, 9, size=(300, 1)), workers=2)
     assert len(wide) == 1
+    from crypto._pool import parallel_obfuscators
+
+    obf = parallel_obfuscators(pk, 6, workers=2)
+    assert len({int(v) for v in obf}) == 6
+    assert sk.decrypt_ints(EncryptedArray(pk, obf)) == [0] * 6
+    pool = ObfuscatorPool(pk, size=6, fill=False)
+    pool.add(obf.tolist())
+    assert len(pool) == 6 and pool.take(6).tolist() == obf.tolist()
 
 
 def test_2048_bit_key_round_trip_and_dot():
