@@ -109,12 +109,14 @@ def _csv_counts(path: Path, label: str | None = None) -> tuple[int, int]:
 def seed_demo(engine: Engine, *, banks: tuple[str, ...] = DEFAULT_BANKS,
               data_dir: str | Path | None = None, password: str | None = None,
               admin: str = "admin", standing_consents: tuple[str, ...] = STANDING_CONSENTS,
-              n_placeholder_authorizations: int = 40) -> SeedResult:
+              n_placeholder_authorizations: int = 40,
+              agencies: tuple[str, ...] | None = None) -> SeedResult:
     """Fill an empty catalog (one transaction); see the module docstring."""
     from features.synth import AGENCIES, BANK_COLUMNS, PARTY_COLUMNS
 
     data = Path(data_dir).resolve() if data_dir else None
-    result = SeedResult(banks=tuple(banks), agencies=tuple(AGENCIES))
+    agencies = tuple(agencies or AGENCIES)
+    result = SeedResult(banks=tuple(banks), agencies=agencies)
     with session_scope(engine) as s:
         catalog.bootstrap_admin(session=s, username=admin, password=password)
         root = catalog.authenticate(session=s, username=admin, password=None,
@@ -135,7 +137,7 @@ def seed_demo(engine: Engine, *, banks: tuple[str, ...] = DEFAULT_BANKS,
             catalog.create_algorithm(session=s, actor=root, algorithm_in=AlgorithmCreate(**algo))
 
         parties = [(b, OrgKind.BANK, BANK_COLUMNS) for b in banks]
-        parties += [(a, OrgKind.AGENCY, PARTY_COLUMNS[a]) for a in AGENCIES]
+        parties += [(a, OrgKind.AGENCY, PARTY_COLUMNS[a]) for a in agencies]
         for code, kind, columns in parties:
             catalog.create_organization(session=s, actor=root, org_in=OrganizationCreate(
                 code=code, kind=kind, name=code.replace("_", " ").title()))
@@ -178,7 +180,7 @@ def seed_demo(engine: Engine, *, banks: tuple[str, ...] = DEFAULT_BANKS,
             else:
                 user(f"{code}_officer", Role.AGENCY_OFFICER, code)
 
-        for agency in standing_consents:
+        for agency in [a for a in standing_consents if a in agencies]:
             officer = catalog.authenticate(session=s, username=f"{agency}_officer",
                                            password=password, password_required=False)
             for bank in banks:

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from lab.audit import append_event, write_lock
-from lab.errors import AccessDeniedError, LabError, NotFoundError
+from lab.errors import AccessDeniedError, ConsentError, LabError, NotFoundError
 from lab.models import (
     Algorithm,
     Approval,
@@ -153,7 +153,9 @@ def update_params(*, session: Session, actor: Principal, experiment_id: int,
 
 def submit_experiment(*, session: Session, actor: Principal, experiment_id: int,
                       reason: str = "") -> ExperimentPublic:
-    """Validate parameters (filling defaults) and authorizations, then draft → submitted."""
+    """Validate parameters (filling defaults), authorizations and consents, then
+    draft → submitted. Missing consents become requests to the agencies; a consent that
+    expired or was revoked is refused now (ConsentError) so the bank renews it first."""
     exp = _get(session, actor, experiment_id, Action.SUBMIT)
     check_transition(exp.status, S.SUBMITTED, experiment=f"experiment {exp.id}")
     algo = session.get(Algorithm, exp.algorithm_id)
@@ -162,8 +164,14 @@ def submit_experiment(*, session: Session, actor: Principal, experiment_id: int,
     get_indicators(session, list(exp.indicator_codes))
     if exp.authorization_required:
         require_authorizations(session, exp.owner_org_id, authorization_date(session, exp))
-    exp.submitted_at = utcnow()
     needs = consent_needs(session, exp)
+    lapsed = [n for n in needs if n.status in ("expired", "revoked")]
+    if lapsed:
+        raise ConsentError(
+            f"experiment {exp.id} ({exp.name!r}) uses indicators whose consent lapsed: "
+            + "; ".join(str(n) for n in lapsed)
+            + "; ask the agency to renew it, or drop those indicators, then submit again")
+    exp.submitted_at = utcnow()
     _transition(session, exp, S.SUBMITTED, actor, reason,
                 pending_consents=[n.agency for n in needs if n.status != "granted"])
     return public(exp)

@@ -1,0 +1,227 @@
+"""The worker (`fedlab lab worker`): claims approved experiments and runs them.
+
+A worker claims one experiment at a time with a conditional UPDATE (see
+lab.services.experiments.claim_next), so several workers on one SQLite file or one
+PostgreSQL database never run an experiment twice. For each claimed experiment it builds
+an experiment config from the catalog (parties, data locations at each party, the
+indicator columns, the guest's label and authorizations), runs it through
+``federation.run.run_experiment`` (simulation runtime by default), records per-epoch loss
+as it goes, and files a candidate model version with the run's public metrics, ROC points
+(aggregates, when metrics.json has them), lineage and per-party artifact locations.
+A failure marks the experiment failed with the reason.
+
+What leaves the lab here: the config handed to the federation (paths at each party, column
+names, the guest's authorization table written into the run folder for the guest's own
+process). What comes back: metrics.json (aggregates only).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+import lab
+from lab.db import session_scope
+from lab.errors import LabError, NotFoundError
+from lab.models import Algorithm, DatasetRegistration, Experiment, Organization, SampleSet
+from lab.services import experiments as exp_svc
+from lab.services.catalog import get_indicators, node_for_org, worker_principal
+from lab.services.consent import export_authorizations
+from lab.services.models_library import register_model_version
+
+log = logging.getLogger("fedlab.worker")
+
+ProgressFn = Callable[[str, dict[str, Any]], None]
+Executor = Callable[[Any, Path, str, ProgressFn], dict[str, Any]]
+"""(config, out_dir, runtime, progress) -> metrics; must write metrics.json into out_dir."""
+
+MAX_REASON = 500
+
+
+def federation_executor(config: Any, out_dir: Path, runtime: str,
+                        progress: ProgressFn) -> dict[str, Any]:
+    """The real executor: federation.run.run_experiment."""
+    from federation.run import run_experiment
+
+    return dict(run_experiment(config, out_dir, runtime=runtime, progress=progress).metrics)
+
+
+def build_config(session: Any, exp: Experiment, run_dir: Path, runtime: str) -> dict[str, Any]:
+    """An experiment.toml-shaped dict for ``exp`` from catalog metadata."""
+    sample = session.get(SampleSet, exp.sample_id)
+    algo = session.get(Algorithm, exp.algorithm_id)
+    if sample is None or algo is None:
+        raise NotFoundError(f"experiment {exp.id}: its sample or algorithm is gone")
+    guest_ds = session.get(DatasetRegistration, sample.dataset_id)
+    guest_node = node_for_org(session, exp.owner_org_id)
+    features: dict[str, list[str]] = {}
+    hosts: dict[int, dict[str, Any]] = {}
+    for ind in get_indicators(session, list(exp.indicator_codes)):
+        if ind.owner_org_id == exp.owner_org_id:
+            features.setdefault(guest_node.name, []).append(ind.column)
+            continue
+        if ind.owner_org_id not in hosts:
+            node = node_for_org(session, ind.owner_org_id)
+            ds = session.get(DatasetRegistration, ind.dataset_id) if ind.dataset_id else None
+            if ds is None:
+                org = session.get(Organization, ind.owner_org_id)
+                raise NotFoundError(f"indicator {ind.code!r} of "
+                                    f"{org.code if org else ind.owner_org_id!r} names no "
+                                    "registered dataset", hint="Register the agency's dataset.")
+            hosts[ind.owner_org_id] = {"name": node.name, "role": "host", "data": ds.location}
+        features.setdefault(hosts[ind.owner_org_id]["name"], []).append(ind.column)
+    guest: dict[str, Any] = {"name": guest_node.name, "role": "guest",
+                             "data": guest_ds.location if guest_ds else sample.id_list_location,
+                             "label": sample.label_column}
+    as_of = exp_svc.authorization_date(session, exp)
+    if exp.authorization_required:
+        path = run_dir / "guest_authorizations.csv"
+        export_authorizations(session, exp.owner_org_id, path)
+        guest["authorizations"] = str(path)
+    return {
+        "experiment": {"name": f"experiment-{exp.id}", "algorithm": algo.name,
+                       "backend": exp.backend, "id_column": guest_ds.id_column if guest_ds
+                       else "uscc", "runtime": runtime,
+                       "authorization": "required" if exp.authorization_required else "none",
+                       "as_of": as_of.isoformat(), "features": features or None},
+        "params": dict(exp.params),
+        "parties": [guest, *hosts.values()],
+    }
+
+
+def roc_points(metrics: dict[str, Any]) -> dict[str, list[float]]:
+    """ROC curve points from metrics.json ('roc': {'fpr': [...], 'tpr': [...]}) if present."""
+    roc = metrics.get("roc") or metrics.get("roc_curve")
+    if isinstance(roc, dict) and "fpr" in roc and "tpr" in roc:
+        return {"fpr": [float(x) for x in roc["fpr"]], "tpr": [float(x) for x in roc["tpr"]]}
+    return {}
+
+
+def public_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Scalars and short lists (loss per epoch) only; the ROC is stored on its own."""
+    out: dict[str, Any] = {}
+    for k, v in metrics.items():
+        if k in ("roc", "roc_curve"):
+            continue
+        if isinstance(v, bool | int | float | str) or (
+                isinstance(v, list) and len(v) <= 1000
+                and all(isinstance(x, int | float) for x in v)):
+            out[k] = v
+    return out
+
+
+@dataclass
+class Worker:
+    """One worker; ``run_once`` claims and runs at most one experiment."""
+
+    engine: Engine
+    worker_id: str
+    runs_dir: Path
+    executor: Executor = federation_executor
+    runtime: str = "simulation"
+    processed: list[int] = field(default_factory=list)
+
+    @property
+    def principal(self) -> Any:
+        return worker_principal(self.worker_id)
+
+    def run_once(self) -> bool:
+        """Claim one approved experiment and run it; False when there was none."""
+        me = self.principal
+        with session_scope(self.engine) as s:
+            claimed = exp_svc.claim_next(session=s, actor=me)
+            exp_id = claimed.id if claimed is not None else None
+        if exp_id is None:
+            return False
+        self.processed.append(exp_id)
+        log.info("worker %s claimed experiment %s", self.worker_id, exp_id)
+        try:
+            self._run(exp_id)
+        except exp_svc.RunCancelled:
+            log.info("experiment %s was cancelled", exp_id)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
+            reason = _reason(exc)
+            log.warning("experiment %s failed: %s", exp_id, reason)
+            with session_scope(self.engine) as s:
+                exp_svc.fail_run(session=s, actor=me, experiment_id=exp_id, reason=reason)
+        return True
+
+    def _run(self, exp_id: int) -> None:
+        me = self.principal
+        run_dir = (self.runs_dir / f"experiment-{exp_id}").resolve()
+        with session_scope(self.engine) as s:
+            exp = exp_svc.start_run(session=s, actor=me, experiment_id=exp_id)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            raw = build_config(s, exp, run_dir, self.runtime)
+        from federation.config import parse_config
+
+        cfg = parse_config(raw)
+
+        def progress(event: str, fields: dict[str, Any]) -> None:
+            if event == "epoch" or event == "phase":
+                entry = {"event": event, **{k: v for k, v in fields.items()
+                                            if isinstance(v, int | float | str | bool)}}
+                with session_scope(self.engine) as s2:
+                    exp_svc.record_progress(session=s2, actor=me, experiment_id=exp_id,
+                                            entry=entry)
+
+        out_dir = run_dir / "result"
+        metrics = self.executor(cfg, out_dir, self.runtime, progress)
+        metrics_file = out_dir / "metrics.json"
+        if metrics_file.is_file():
+            metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+        with session_scope(self.engine) as s:
+            exp = exp_svc.succeed_run(session=s, actor=me, experiment_id=exp_id)
+            algo = s.get(Algorithm, exp.algorithm_id)
+            bank = exp_svc.org_code(s, exp.owner_org_id)
+            parties = [p.name for p in cfg.parties]
+            artifacts = {p: (str(out_dir / "parties" / p) if (out_dir / "parties" / p).exists()
+                             else f"held by party {p}") for p in parties}
+            register_model_version(
+                session=s, actor=me, experiment=exp, name=f"{bank}/{exp.name}",
+                algorithm=algo.name if algo else "", metrics=public_metrics(metrics),
+                roc=roc_points(metrics), artifacts=artifacts,
+                lineage={"experiment": exp_id, "sample": exp.sample_id, "bank": bank,
+                         "parties": parties, "indicators": list(exp.indicator_codes),
+                         "algorithm": algo.name if algo else "",
+                         "algorithm_version": algo.version if algo else "",
+                         "params": dict(exp.params), "backend": exp.backend,
+                         "runtime": self.runtime, "code_version": lab.__version__,
+                         "run_dir": str(out_dir)})
+
+    def run_forever(self, *, poll_seconds: float = 2.0, max_idle_polls: int | None = None,
+                    stop: threading.Event | None = None) -> int:
+        """Loop until ``stop`` is set (or ``max_idle_polls`` empty polls in a row)."""
+        idle = 0
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            if self.run_once():
+                idle = 0
+                continue
+            idle += 1
+            if max_idle_polls is not None and idle >= max_idle_polls:
+                break
+            stop.wait(poll_seconds)
+        return len(self.processed)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, LabError):
+        text = f"{type(exc).__name__} [{exc.code}]: {exc}"
+    else:
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+        text = f"{type(exc).__name__}{where}: {exc}"
+    return text[:MAX_REASON]
+
+
+__all__ = ["Executor", "Worker", "build_config", "federation_executor", "public_metrics",
+           "roc_points"]
