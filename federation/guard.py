@@ -19,8 +19,9 @@ permutation is caught). Constant columns carry nothing and are skipped; arrays s
 :data:`MIN_LENGTH` are not compared. What the guard cannot see: subsets of rows other than
 all or the aligned ones (e.g. one mini-batch of a column) unless the protocol registers
 them in ``ctx.state[ROW_SETS_KEY]`` (name -> positions into the aligned order), non-linear
-transforms of a column, and short opaque IDs (fewer than :data:`MIN_SCAN_ID` characters)
-inside ciphertext bytes, where random bytes would match them by chance.
+transforms of a column, integer arrays holding numeric IDs, and short opaque IDs (fewer
+than :data:`MIN_SCAN_ID` characters) inside longer text or ciphertext bytes, where they
+would match by chance (a whole str value or list element equal to any ID is still caught).
 
 A party can switch the guard off for plaintext benchmarks with the node config
 ``privacy-guard = "off"`` (never the coordinator: the setting is the party's own).
