@@ -235,6 +235,15 @@ def list_datasets(*, session: Session, actor: Principal) -> list[DatasetPublic]:
             if allowed(actor, Resource.DATASET, Action.READ, Scope(owner_org_id=d.org_id))]
 
 
+def get_dataset(*, session: Session, actor: Principal, dataset_id: int) -> DatasetPublic:
+    ds = session.get(DatasetRegistration, dataset_id)
+    if ds is None:
+        raise NotFoundError(f"no dataset registration with id {dataset_id}")
+    require(actor, Resource.DATASET, Action.READ, Scope(owner_org_id=ds.org_id),
+            what=f"dataset {dataset_id}")
+    return DatasetPublic.model_validate(ds)
+
+
 def get_dataset_row(session: Session, org_id: int, name: str) -> DatasetRegistration:
     ds = session.exec(select(DatasetRegistration).where(
         DatasetRegistration.org_id == org_id, DatasetRegistration.name == name)).first()
@@ -450,7 +459,7 @@ def validate_params(algorithm: str, schema: dict[str, dict[str, Any]], params: d
 
 __all__ = [
     "authenticate", "bootstrap_admin", "create_algorithm", "create_indicator",
-    "create_organization", "create_sample", "create_user", "get_algorithm_row", "get_dataset_row",
+    "create_organization", "create_sample", "create_user", "get_algorithm_row", "get_dataset", "get_dataset_row",
     "get_indicators", "get_org", "get_sample", "get_user", "list_algorithms", "list_datasets",
     "list_nodes", "list_organizations", "list_samples", "list_users", "node_for_org",
     "principal_for", "register_dataset", "register_node", "search_indicators", "validate_params",

@@ -18,7 +18,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from lab.audit import append_event
-from lab.errors import ConfigError, ConsentError, DataValidationError
+from lab.errors import ConfigError, ConsentError, DataValidationError, NotFoundError
 from lab.models import (
     AuthorizationSummary,
     ConsentGrant,
@@ -83,8 +83,6 @@ def revoke_consent(*, session: Session, actor: Principal, consent_id: int,
                    reason: str) -> ConsentGrantPublic:
     grant = session.get(ConsentGrant, consent_id)
     if grant is None:
-        from lab.errors import NotFoundError
-
         raise NotFoundError(f"no consent grant with id {consent_id}")
     require(actor, Resource.CONSENT, Action.GRANT, Scope(owner_org_id=grant.agency_org_id),
             what=f"consent {consent_id}")
@@ -92,6 +90,16 @@ def revoke_consent(*, session: Session, actor: Principal, consent_id: int,
     session.add(grant)
     append_event(session, actor=actor.label, action="revoke", object_type="consent",
                  object_id=consent_id, details={"reason": reason})
+    return ConsentGrantPublic.model_validate(grant)
+
+
+def get_consent(*, session: Session, actor: Principal, consent_id: int) -> ConsentGrantPublic:
+    grant = session.get(ConsentGrant, consent_id)
+    if grant is None:
+        raise NotFoundError(f"no consent grant with id {consent_id}")
+    require(actor, Resource.CONSENT, Action.READ,
+            Scope(owner_org_id=grant.agency_org_id, counterpart_org_id=grant.bank_org_id),
+            what=f"consent {consent_id}")
     return ConsentGrantPublic.model_validate(grant)
 
 
@@ -271,6 +279,6 @@ def export_authorizations(session: Session, bank_org_id: int, path: Path) -> int
 
 __all__ = [
     "AuthorizationError", "ConsentNeed", "authorization_summary", "consent_needs",
-    "export_authorizations", "grant_consent", "import_authorizations", "list_consents",
+    "export_authorizations", "get_consent", "grant_consent", "import_authorizations", "list_consents",
     "read_authorization_csv", "require_authorizations", "require_consents", "revoke_consent",
 ]
