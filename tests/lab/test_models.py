@@ -1,0 +1,49 @@
+"""Schema migrations, settings and the CLI on a file catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, inspect
+from sqlmodel import SQLModel
+from typer.testing import CliRunner
+
+from lab.db import current_revision, downgrade, upgrade
+from lab.settings import Settings
+
+
+def test_migrations_match_the_models_and_round_trip(engine: Engine) -> None:
+    assert current_revision(engine) == "0002"
+    tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    assert tables == set(SQLModel.metadata.tables)
+    for name, table in SQLModel.metadata.tables.items():
+        cols = {c["name"] for c in inspect(engine).get_columns(name)}
+        assert cols == set(table.columns.keys()), name
+    downgrade(engine, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade(engine)
+    assert current_revision(engine) == "0002"
+
+
+def test_settings_hide_the_database_password(monkeypatch: object) -> None:
+    s = Settings(database_url="postgresql+psycopg://u:hunter2secret@db:5432/lab")
+    assert "hunter2secret" not in repr(s) and "hunter2secret" not in s.safe_database_url
+    assert s.database_url_value.endswith("@db:5432/lab")
+    assert Settings(home=Path("x")).database_url_value == "sqlite:///x/lab.db"
+
+
+def test_cli_init_seed_and_audit(tmp_path: Path, monkeypatch: object) -> None:
+    from lab.cli import app
+
+    db = str(tmp_path / "cli.db")
+    runner = CliRunner()
+    assert runner.invoke(app, ["lab", "init", "--db", db]).exit_code == 0
+    out = runner.invoke(app, ["lab", "seed", "--db", db, "--banks", "bank_a"])
+    assert out.exit_code == 0, out.output
+    assert "bank_a_ds" in out.output
+    ok = runner.invoke(app, ["lab", "audit", "verify", "--db", db, "--user", "staff"])
+    assert ok.exit_code == 0 and "audit chain OK" in ok.output
+    denied = runner.invoke(app, ["lab", "audit", "verify", "--db", db, "--user", "bank_a_ds"])
+    assert denied.exit_code != 0
+    listed = runner.invoke(app, ["lab", "experiments", "list", "--db", db, "--user", "staff"])
+    assert listed.exit_code == 0
