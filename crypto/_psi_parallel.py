@@ -23,7 +23,7 @@ import ctypes.util
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import gmpy2
 
@@ -32,6 +32,8 @@ from lab.errors import CryptoError, ProtocolError
 __all__ = [
     "HASH_DOMAIN",
     "POINT_BYTES",
+    "Pending",
+    "PsiPool",
     "backend_name",
     "blind_packed",
     "hash_to_u",
@@ -142,29 +144,80 @@ def _workers(n_items: int, workers: int | None) -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def blind_packed(key: bytes, ids: Sequence[str], *, workers: int | None = None) -> bytes:
-    """``x(k * H(id))`` for every id, concatenated 32-byte values in the input order."""
-    n = len(ids)
-    w = _workers(n, workers)
-    if w == 1:
-        return _blind_chunk(key, ids)
-    chunks = [list(ids[i : i + CHUNK_ITEMS]) for i in range(0, n, CHUNK_ITEMS)]
-    with ProcessPoolExecutor(max_workers=w) as pool:
-        return b"".join(pool.map(_blind_chunk, [key] * len(chunks), chunks))
-
-
-def reblind_packed(key: bytes, packed: bytes, *, workers: int | None = None) -> bytes:
-    """``x(k * P)`` for every packed 32-byte point, same order."""
+def _check_packed(packed: bytes) -> None:
     if len(packed) % POINT_BYTES:
         raise ProtocolError(
             f"packed PSI points have {len(packed)} bytes, not a multiple of {POINT_BYTES}",
             hint="The peer's message was truncated or is not a PSI point list.",
         )
-    n = len(packed) // POINT_BYTES
-    w = _workers(n, workers)
+
+
+class Pending:
+    """Chunks submitted to a ``PsiPool``; ``result()`` joins them in order."""
+
+    def __init__(self, futures: list[Future[bytes]]) -> None:
+        self._futures = futures
+
+    def result(self) -> bytes:
+        return b"".join(f.result() for f in self._futures)
+
+
+class PsiPool:
+    """A process pool for several blinding steps at once (keeps both cores busy)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self._ex = ProcessPoolExecutor(max_workers=workers or max(1, min(os.cpu_count() or 1, 8)))
+
+    def __enter__(self) -> PsiPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._ex.shutdown(wait=True, cancel_futures=True)
+
+    def blind(self, key: bytes, ids: Sequence[str]) -> Pending:
+        return Pending(
+            [
+                self._ex.submit(_blind_chunk, key, list(ids[i : i + CHUNK_ITEMS]))
+                for i in range(0, len(ids), CHUNK_ITEMS)
+            ]
+        )
+
+    def reblind(self, key: bytes, packed: bytes) -> Pending:
+        _check_packed(packed)
+        step = CHUNK_ITEMS * POINT_BYTES
+        return Pending(
+            [
+                self._ex.submit(_reblind_chunk, key, packed[i : i + step])
+                for i in range(0, len(packed), step)
+            ]
+        )
+
+
+def blind_packed(
+    key: bytes, ids: Sequence[str], *, workers: int | None = None, pool: PsiPool | None = None
+) -> bytes:
+    """``x(k * H(id))`` for every id, concatenated 32-byte values in the input order."""
+    if pool is not None:
+        return pool.blind(key, ids).result()
+    w = _workers(len(ids), workers)
+    if w == 1:
+        return _blind_chunk(key, ids)
+    with PsiPool(w) as p:
+        return p.blind(key, ids).result()
+
+
+def reblind_packed(
+    key: bytes, packed: bytes, *, workers: int | None = None, pool: PsiPool | None = None
+) -> bytes:
+    """``x(k * P)`` for every packed 32-byte point, same order."""
+    _check_packed(packed)
+    if pool is not None:
+        return pool.reblind(key, packed).result()
+    w = _workers(len(packed) // POINT_BYTES, workers)
     if w == 1:
         return _reblind_chunk(key, packed)
-    step = CHUNK_ITEMS * POINT_BYTES
-    chunks = [packed[i : i + step] for i in range(0, len(packed), step)]
-    with ProcessPoolExecutor(max_workers=w) as pool:
-        return b"".join(pool.map(_reblind_chunk, [key] * len(chunks), chunks))
+    with PsiPool(w) as p:
+        return p.reblind(key, packed).result()

@@ -33,7 +33,10 @@ import numpy as np
 
 from crypto._psi_parallel import (
     HASH_DOMAIN,
+    PARALLEL_MIN_ITEMS,
     POINT_BYTES,
+    Pending,
+    PsiPool,
     backend_name,
     blind_packed,
     reblind_packed,
@@ -45,19 +48,25 @@ __all__ = [
     "HostBlindCache",
     "HostOffer",
     "PsiAlignment",
+    "Pending",
     "PsiKey",
+    "PsiPool",
     "PsiResult",
     "backend_name",
     "blind",
+    "blind_async",
     "host_offer",
     "host_rows",
     "intersect_guest",
+    "intersect_guest_packed",
     "intersection_size",
     "pack_points",
     "psi_in_process",
     "reblind",
+    "reblind_async",
     "shuffle_points",
     "truncate",
+    "truncate_packed",
     "unpack_points",
 ]
 
@@ -146,20 +155,46 @@ def _check_ids(ids: Sequence[str], who: str) -> None:
         raise DataValidationError(f"{who} IDs must be strings, got {type(ids[0]).__name__}")
 
 
-def blind(key: PsiKey, ids: Sequence[str], *, workers: int | None = None) -> list[bytes]:
+def blind(
+    key: PsiKey, ids: Sequence[str], *, workers: int | None = None, pool: PsiPool | None = None
+) -> list[bytes]:
     """``H(id)^k`` for each id (32 bytes each), same order; parallel for large inputs."""
     _check_ids(ids, "PSI")
-    return unpack_points(blind_packed(key.secret_bytes(), ids, workers=workers))
+    return unpack_points(blind_packed(key.secret_bytes(), ids, workers=workers, pool=pool))
 
 
-def reblind(key: PsiKey, points: Sequence[bytes], *, workers: int | None = None) -> list[bytes]:
+def reblind(
+    key: PsiKey,
+    points: Sequence[bytes],
+    *,
+    workers: int | None = None,
+    pool: PsiPool | None = None,
+) -> list[bytes]:
     """``p^k`` for each received 32-byte point, same order."""
-    return unpack_points(reblind_packed(key.secret_bytes(), pack_points(points), workers=workers))
+    packed = pack_points(points)
+    return unpack_points(reblind_packed(key.secret_bytes(), packed, workers=workers, pool=pool))
+
+
+def blind_async(pool: PsiPool, key: PsiKey, ids: Sequence[str]) -> Pending:
+    """Queue a blinding on ``pool``; ``.result()`` gives the packed points."""
+    _check_ids(ids, "PSI")
+    return pool.blind(key.secret_bytes(), ids)
+
+
+def reblind_async(pool: PsiPool, key: PsiKey, packed: bytes) -> Pending:
+    """Queue a reblinding of packed points on ``pool``; ``.result()`` gives packed points."""
+    return pool.reblind(key.secret_bytes(), packed)
 
 
 def truncate(points: Sequence[bytes], nbytes: int = COMPARE_BYTES) -> list[bytes]:
     """First ``nbytes`` of each doubly blinded value: all the guest needs for comparing."""
     return [p[:nbytes] for p in points]
+
+
+def truncate_packed(packed: bytes, nbytes: int = COMPARE_BYTES) -> bytes:
+    """``truncate`` on packed 32-byte points; returns packed ``nbytes``-wide values."""
+    arr = np.frombuffer(packed, dtype=np.uint8).reshape(-1, POINT_BYTES)
+    return arr[:, :nbytes].tobytes()
 
 
 def shuffle_points(
@@ -223,7 +258,14 @@ class HostBlindCache:
     def is_valid(self, key: PsiKey, ids: Sequence[str]) -> bool:
         return self._read(key.fingerprint(), _data_hash(ids), len(ids)) is not None
 
-    def blinded(self, key: PsiKey, ids: Sequence[str], *, workers: int | None = None) -> bytes:
+    def blinded(
+        self,
+        key: PsiKey,
+        ids: Sequence[str],
+        *,
+        workers: int | None = None,
+        pool: PsiPool | None = None,
+    ) -> bytes:
         """Packed ``H(id)^kh`` in ID order: from the file when valid, else computed and stored."""
         _check_ids(ids, "host")
         fp, dh = key.fingerprint(), _data_hash(ids)
@@ -231,7 +273,7 @@ class HostBlindCache:
         self.last_hit = body is not None
         if body is not None:
             return body
-        body = blind_packed(key.secret_bytes(), ids, workers=workers)
+        body = blind_packed(key.secret_bytes(), ids, workers=workers, pool=pool)
         head = json.dumps({"key": fp, "data": dh, "n": len(ids)}).encode()
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -244,13 +286,20 @@ class HostBlindCache:
 
 @dataclass(frozen=True)
 class HostOffer:
-    """What the host sends (``b``, shuffled) and keeps (``perm``: b[i] is row perm[i])."""
+    """What the host sends (``packed``/``b``, shuffled) and keeps (``perm``: b[i] is row perm[i])."""
 
-    b: list[bytes] = field(repr=False)
+    packed: bytes = field(repr=False)
     perm: np.ndarray = field(repr=False)
 
+    @property
+    def b(self) -> list[bytes]:
+        return unpack_points(self.packed)
+
+    def __len__(self) -> int:
+        return len(self.perm)
+
     def __repr__(self) -> str:
-        return f"HostOffer(n={len(self.b)})"
+        return f"HostOffer(n={len(self.perm)})"
 
 
 def host_offer(
@@ -260,25 +309,35 @@ def host_offer(
     cache: HostBlindCache | None = None,
     rng: np.random.Generator | None = None,
     workers: int | None = None,
+    pool: PsiPool | None = None,
+    blinded: bytes | None = None,
 ) -> HostOffer:
-    """The host's blinded set in a fresh random order (from the cache when valid)."""
-    if cache is not None:
-        packed = cache.blinded(key, ids, workers=workers)
+    """The host's blinded set in a fresh random order.
+
+    From ``blinded`` (packed, ID order) when given, else from the cache when valid, else
+    computed now.
+    """
+    if blinded is not None:
+        packed = blinded
+    elif cache is not None:
+        packed = cache.blinded(key, ids, workers=workers, pool=pool)
     else:
         _check_ids(ids, "host")
-        packed = blind_packed(key.secret_bytes(), ids, workers=workers)
+        packed = blind_packed(key.secret_bytes(), ids, workers=workers, pool=pool)
+    if len(packed) != POINT_BYTES * len(ids):
+        raise CryptoError(f"host blinded set has {len(packed) // POINT_BYTES} points for {len(ids)} IDs")
     gen = rng if rng is not None else np.random.default_rng(secrets.randbits(128))
     perm = gen.permutation(len(ids))
     arr = np.frombuffer(packed, dtype=np.uint8).reshape(-1, POINT_BYTES)[perm]
-    return HostOffer(b=unpack_points(arr.tobytes()), perm=perm)
+    return HostOffer(packed=arr.tobytes(), perm=perm)
 
 
 def host_rows(offer: HostOffer, indices: Sequence[int]) -> list[int]:
     """The host's own row numbers for the indices into ``b`` the guest sent back."""
     idx = np.asarray(indices, dtype=np.int64)
-    if idx.size and (idx.min() < 0 or idx.max() >= len(offer.b)):
+    if idx.size and (idx.min() < 0 or idx.max() >= len(offer)):
         raise ProtocolError(
-            f"PSI indices out of range for a host set of {len(offer.b)}",
+            f"PSI indices out of range for a host set of {len(offer)}",
             hint="The guest's alignment message does not belong to this PSI run.",
         )
     return offer.perm[idx].tolist()
@@ -305,6 +364,28 @@ def intersect_guest(
     found: dict[str, int] = {}
     for gid, v in zip(guest_ids, ab):
         j = where.get(v[:COMPARE_BYTES])
+        if j is not None:
+            found[gid] = j
+    ids = sorted(found)
+    return ids, [found[i] for i in ids]
+
+
+def intersect_guest_packed(
+    guest_ids: Sequence[str], ab: bytes, ba: bytes, *, ab_width: int = COMPARE_BYTES
+) -> tuple[list[str], list[int]]:
+    """``intersect_guest`` on packed values: ``ab`` of ``ab_width`` bytes each, ``ba`` of 32."""
+    if ab_width < COMPARE_BYTES or len(ab) != ab_width * len(guest_ids):
+        raise ProtocolError(
+            f"host returned {len(ab)} bytes of doubly blinded values for {len(guest_ids)} "
+            f"guest IDs ({ab_width} bytes each expected)",
+            hint="The host's reply does not belong to this PSI request.",
+        )
+    c, w = COMPARE_BYTES, POINT_BYTES
+    where = {ba[o : o + c]: i for i, o in enumerate(range(0, len(ba), w))}
+    found: dict[str, int] = {}
+    get = where.get
+    for gid, o in zip(guest_ids, range(0, len(ab), ab_width)):
+        j = get(ab[o : o + c])
         if j is not None:
             found[gid] = j
     ids = sorted(found)
@@ -364,26 +445,53 @@ def psi_in_process(
     if not hosts:
         raise AlignmentError("PSI needs at least one host")
     gids = _unique(guest_ids)
+    _check_ids(gids, "guest")
+    total = len(gids) + sum(len(h) for h in hosts.values())
+    parallel = workers != 1 and (workers is not None or total >= PARALLEL_MIN_ITEMS)
+    pool = PsiPool(workers) if parallel else None
+    try:
+        return _run_steps(gids, hosts, cardinality_only, host_keys or {}, host_caches or {}, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _run_steps(
+    gids: list[str],
+    hosts: Mapping[str, Sequence[str]],
+    cardinality_only: bool,
+    host_keys: Mapping[str, PsiKey],
+    host_caches: Mapping[str, HostBlindCache],
+    pool: PsiPool | None,
+) -> PsiResult | dict[str, int]:
+    w = 1 if pool is None else None
     kg = PsiKey.generate()
-    a = blind(kg, gids, workers=workers)  # guest -> every host
+    a = blind_packed(kg.secret_bytes(), gids, workers=w, pool=pool)  # guest -> every host
     sizes: dict[str, int] = {}
     per_host: dict[str, PsiAlignment] = {}
     for name, hids in hosts.items():
-        kh = (host_keys or {}).get(name) or PsiKey.generate()
+        kh = host_keys.get(name) or PsiKey.generate()
         h_ids = list(hids)
         if len(set(h_ids)) != len(h_ids):
             raise DataValidationError(
                 f"host {name!r} has duplicate IDs; its rows could not be aligned uniquely",
                 hint="Deduplicate the host's ID column before PSI.",
             )
-        ab = truncate(reblind(kh, a, workers=workers))  # host -> guest
-        offer = host_offer(kh, h_ids, cache=(host_caches or {}).get(name), workers=workers)
+        # host -> guest: ab (truncated) and the shuffled offer b
+        ab = truncate_packed(reblind_packed(kh.secret_bytes(), a, workers=w, pool=pool))
+        offer = host_offer(kh, h_ids, cache=host_caches.get(name), workers=w, pool=pool)
         if cardinality_only:
-            ab, _ = shuffle_points(ab)
-        ba = reblind(kg, offer.b, workers=workers)  # guest, local
+            ab = _shuffle_packed(ab, COMPARE_BYTES)
+        ba = reblind_packed(kg.secret_bytes(), offer.packed, workers=w, pool=pool)  # guest
         if cardinality_only:
-            sizes[name] = intersection_size(ab, ba)
+            sizes[name] = intersection_size(unpack_points(ab, COMPARE_BYTES), unpack_points(ba))
             continue
-        ids, idx = intersect_guest(gids, ab, ba)
+        ids, idx = intersect_guest_packed(gids, ab, ba)
         per_host[name] = PsiAlignment(ids=ids, host_rows=host_rows(offer, idx))  # guest -> host
     return sizes if cardinality_only else PsiResult(per_host=per_host)
+
+
+def _shuffle_packed(packed: bytes, width: int) -> bytes:
+    arr = np.frombuffer(packed, dtype=np.uint8).reshape(-1, width)
+    perm = np.random.default_rng(secrets.randbits(128)).permutation(arr.shape[0])
+    return arr[perm].tobytes()

@@ -210,3 +210,18 @@ def test_malformed_peer_messages_raise() -> None:
     offer = host_offer(k, ["a", "b"], rng=np.random.default_rng(0))
     with pytest.raises(ProtocolError):
         host_rows(offer, [2])
+
+
+def test_pool_path_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prepare: tiny chunks so several chunks per step run on the 2-process pool
+    monkeypatch.setattr(pp, "CHUNK_ITEMS", 97)
+    guest, host = _sets(400, 300, 120, seed=11)
+    host2 = host[:150]
+    # Execute
+    res = psi_in_process(guest, {"tax": host, "court": host2}, workers=2)
+    sizes = psi_in_process(guest, {"tax": host}, workers=2, cardinality_only=True)
+    # Assert
+    assert isinstance(res, PsiResult)
+    assert res.per_host["tax"].ids == sorted(set(guest) & set(host))
+    assert [host2[r] for r in res.common_rows("court")] == sorted(set(guest) & set(host2))
+    assert sizes == {"tax": 120}
