@@ -9,8 +9,13 @@ import typer
 
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for data, models and reports."),
-    enterprises: int = typer.Option(3000, help="Synthetic enterprises to generate."),
+    enterprises: int = typer.Option(4000, min=200, help="Synthetic enterprises to generate."),
     seed: int = typer.Option(7, help="Random seed."),
+    runtime: str = typer.Option("simulation", help="simulation (Flower, embedded) | local"),
+    backend: str = typer.Option("paillier", help="paillier | ckks"),
 ) -> None:
     """Generate multi-party data and train a joint credit model end to end."""
-    typer.echo("demo: not yet wired")
+    from lab.demo import run_demo
+
+    run_demo(out, enterprises=enterprises, seed=seed, runtime=runtime, backend=backend,
+             echo=typer.echo)
