@@ -83,12 +83,14 @@ def build_metrics(
 ) -> dict[str, Any]:
     """metrics.json: the driver's metrics plus what the runtime measured."""
     metrics: dict[str, Any] = dict(result.metrics)
-    seconds = dict(metrics.get("seconds_per_phase", {}) or {})
+    seconds = dict(metrics.get("seconds_per_phase") or metrics.get("seconds") or {})
     for k, v in phase_seconds.items():
         seconds.setdefault(k, round(float(v), 4))
     metrics["seconds_per_phase"] = seconds
     metrics["n_exchanges"] = log.exchanges
     if epoch_exchanges:
+        if "exchanges_per_epoch" in metrics:  # the driver's own (planned) figure
+            metrics["exchanges_per_epoch_driver"] = metrics["exchanges_per_epoch"]
         # the first epoch also counts setup exchanges unless the driver announced a phase
         # ("phase" progress event) just before training; report the steady state
         steady = epoch_exchanges[1:] or epoch_exchanges

@@ -70,6 +70,13 @@ def run_in_simulation(
     try:
         run_simulation(build_server_app(main), client, num_supernodes=len(identities),
                        backend_config=backend_config(len(identities)))  # type: ignore[arg-type]
+    except RuntimeError as exc:
+        if "error" in box:
+            raise box["error"] from None
+        cause = exc.__cause__ or exc
+        raise ProtocolError(f"Flower's simulation runtime failed: {type(cause).__name__}: "
+                            f"{cause}", hint="A Ray worker may have run out of memory; see "
+                            "the log above, then run again.") from exc
     finally:
         flwr_logger.setLevel(level)
     if "error" in box:
