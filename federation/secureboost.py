@@ -81,7 +81,7 @@ class SecureBoostParams(BaseModel):
     randomness_bits: int = Field(256, ge=128)
     precision_bits: int = Field(32, ge=8, le=40)
     publish_feature_names: list[str] = Field(default_factory=list)
-    workers: int = Field(1, ge=1, le=64)
+    workers: int = Field(2, ge=1, le=64)  # >1: worker processes for encryption/decryption
 
 
 def parse_params(raw: dict[str, Any]) -> SecureBoostParams:
@@ -198,10 +198,22 @@ class GuestCipher:
             raise ConfigError(f"secureboost supports backend 'paillier' or 'plaintext', "
                               f"not {backend!r}")
 
-    def encrypt(self, plains: list[int]) -> bytes:
+    def encrypt(self, plains: list[int], *, prefetch_next: int = 0) -> bytes:
+        """Encrypt packed rows; with ``prefetch_next > 0`` start computing that many fresh
+        obfuscators for the next call in a worker process (overlaps the hosts' work)."""
         if self.backend == "plaintext":
             return _PlainBlob.dump(plains, self.width)
-        return self.pk.raw_encrypt(plains).to_bytes()
+        from crypto.paillier import EncryptedArray
+
+        obf = _take_prefetched(self.pk, len(plains))
+        n, N = gmpy2.mpz(self.pk.n), self.pk.nsquare
+        for i, m in enumerate(plains):
+            if not 0 <= m < n:
+                raise ProtocolError(f"packed plaintext at row {i} is outside [0, n)")
+        cts = [(n * m + 1) * r % N for m, r in zip(plains, obf, strict=True)]
+        if prefetch_next > 0:
+            _start_prefetch(self.pk, prefetch_next)
+        return EncryptedArray(self.pk, cts).to_bytes()
 
     def decrypt(self, blob: bytes, workers: int) -> list[int]:
         if self.backend == "plaintext":
@@ -210,6 +222,40 @@ class GuestCipher:
 
         enc = EncryptedArray.from_bytes(self.pk, blob)
         return self._sk.decrypt_ints(enc, workers=workers)
+
+
+# Obfuscators being computed in a worker process for the next tree, per public key. This is
+# process-local (never in ctx.state, which must stay picklable); where a runtime starts a
+# fresh process per message the prefetch is simply lost and computed on the spot.
+_PREFETCH: dict[str, tuple[int, Any]] = {}
+
+
+def _obfuscators_worker(public: bytes, count: int) -> list[Any]:
+    from crypto.paillier import PaillierPublicKey
+
+    return PaillierPublicKey.from_bytes(public).obfuscators(count).tolist()  # type: ignore[no-any-return]
+
+
+def _start_prefetch(pk: Any, count: int) -> None:
+    from crypto._pool import get_executor
+
+    try:
+        fut = get_executor(2).submit(_obfuscators_worker, pk.to_bytes(), count)
+    except RuntimeError:  # executor shut down (interpreter exit)
+        return
+    _PREFETCH[pk.fingerprint()] = (count, fut)
+
+
+def _take_prefetched(pk: Any, count: int) -> list[Any]:
+    got = _PREFETCH.pop(pk.fingerprint(), None)
+    if got is not None and got[0] == count:
+        try:
+            return list(got[1].result())
+        except Exception:  # noqa: BLE001 - a failed prefetch only costs time
+            pass
+    elif got is not None:
+        got[1].cancel()
+    return list(pk.obfuscators(count).tolist())
 
 
 class HostCipher:
@@ -369,6 +415,11 @@ def node_rows(pos: np.ndarray, node: int) -> np.ndarray:
     return np.flatnonzero(pos == node)
 
 
+def move_rows(pos: np.ndarray, rows: np.ndarray, node: int, left: np.ndarray) -> None:
+    """Send ``rows`` of ``node`` to its left (``2k+1``) or right (``2k+2``) child."""
+    pos[rows] = np.where(left, 2 * node + 1, 2 * node + 2)
+
+
 def encode_masks(pos: np.ndarray, masks: dict[int, np.ndarray]) -> Payload:
     nodes = sorted(masks)
     bits = [np.packbits(masks[k].astype(bool)) for k in nodes]
@@ -385,8 +436,7 @@ def apply_mask_payload(pos: np.ndarray, nodes: Sequence[int], bits: np.ndarray) 
         nbytes = (rows.size + 7) // 8
         left = np.unpackbits(bits[off:off + nbytes])[:rows.size].astype(bool)
         off += nbytes
-        pos[rows[left]] = 2 * k + 1
-        pos[rows[~left]] = 2 * k + 2
+        move_rows(pos, rows, k, left)
     if off != len(bits):
         raise ProtocolError("split masks do not match this party's node rows",
                             hint="Parties disagree on the partition; restart the run.")
@@ -546,7 +596,9 @@ def _tree_begin(ctx: PartyContext, payload: Payload) -> Payload:
     out: Payload = {"active": np.packbits(active), "n_active": int(chosen.size)}
     if bool(payload.get("encrypt", True)):
         t = time.perf_counter()
-        out["gh"] = st["cipher"].encrypt(layout.pack_rows(a[chosen], b[chosen]))
+        nxt = int(chosen.size) if params.workers > 1 and tree + 1 < params.n_trees else 0
+        out["gh"] = st["cipher"].encrypt(layout.pack_rows(a[chosen], b[chosen]),
+                                         prefetch_next=nxt)
         out["encrypt_seconds"] = time.perf_counter() - t
     return out
 
@@ -649,9 +701,7 @@ def _level(ctx: PartyContext, payload: Payload) -> Payload:
             host_splits[owner].append((k, f, int(s.bin), sid))
             cur["nodes"][k].update(party=owner, feature=f, split_id=sid, gain=gain)
     for k, left in guest_masks.items():
-        rows_all = node_rows(pos, k)
-        pos[rows_all[left]] = 2 * k + 1
-        pos[rows_all[~left]] = 2 * k + 2
+        move_rows(pos, node_rows(pos, k), k, left)
     # drop histograms no longer needed (keep those of split nodes: parents of next level)
     cur["hist"] = {key: v for key, v in cur["hist"].items() if key[1] in split_nodes}
     cur["open"] = [c for k in split_nodes for c in (2 * k + 1, 2 * k + 2)]
@@ -739,9 +789,7 @@ def _host_apply(ctx: PartyContext, st: dict[str, Any], payload: Payload) -> Payl
         st["splits"][int(sid)] = (int(f), int(bn))
     enc = encode_masks(pos, masks)
     for k, left in masks.items():
-        rows = node_rows(pos, k)
-        pos[rows[left]] = 2 * k + 1
-        pos[rows[~left]] = 2 * k + 2
+        move_rows(pos, node_rows(pos, k), k, left)
     nodes, bits = _mask_dict(payload, "m.")
     apply_mask_payload(pos, nodes, bits)
     out["m.nodes"], out["m.bits"] = enc["nodes"], enc["bits"]
