@@ -155,10 +155,11 @@ def validation_split(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 
 
 class _PairwiseMasks:
-    """Uniform masks from a guest-host X25519 secret (ChaCha20 keystream)."""
+    """Uniform masks in [-bound, bound) from a guest-host X25519 secret (ChaCha20 keystream)."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, bound: float = PAIRWISE_MASK_BOUND) -> None:
         self._key = key
+        self._bound = bound
 
     def mask(self, purpose: int, epoch: int, batch: int, n: int) -> np.ndarray:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
@@ -168,7 +169,7 @@ class _PairwiseMasks:
             bytes(8 * n)
         )
         u = (np.frombuffer(stream, dtype=np.uint64) >> np.uint64(11)).astype(np.float64)
-        return (u * 2.0**-53 * 2.0 - 1.0) * PAIRWISE_MASK_BOUND
+        return (u * 2.0**-53 * 2.0 - 1.0) * self._bound
 
 
 def _dh_new() -> tuple[bytes, bytes]:
@@ -183,7 +184,17 @@ def _dh_new() -> tuple[bytes, bytes]:
 
 
 def _pair(st: dict[str, Any], peer: str) -> _PairwiseMasks:
-    return _PairwiseMasks(st["pair_keys"][peer])
+    return _PairwiseMasks(st["pair_keys"][peer], float(st["mask_bound"]))
+
+
+def mask_bound(backend: str, n_hosts: int) -> float:
+    """Pairwise mask bound: CKKS must keep the coordinator's sum of masked host vectors
+    inside its encoding range (``crypto.ckks.MAX_ABS_VALUE``)."""
+    if backend == "ckks":
+        from crypto.ckks import MAX_ABS_VALUE
+
+        return float(2 ** math.floor(math.log2(MAX_ABS_VALUE / (2 * max(1, n_hosts)))))
+    return PAIRWISE_MASK_BOUND
 
 
 def _dh_shared(priv: bytes, peer_pub: bytes, public: bytes) -> bytes:
@@ -316,6 +327,7 @@ def _setup_rows(ctx: PartyContext, st: dict[str, Any], valid_idx: np.ndarray) ->
 @register("lr.init")
 def _init(ctx: PartyContext, payload: Payload) -> Payload:
     params = LrParams.model_validate(json.loads(str(payload["params"])))
+    _apply_commit(ctx, payload)
     m = _matrix(ctx)
     X = np.asarray(m.X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] == 0:
@@ -334,6 +346,7 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
         "public": public,
         "params": params.model_dump_json(),
         "seed": int(payload["seed"]),
+        "mask_bound": float(payload["mask_bound"]),
         "n": X.shape[0],
         "feature_names": [str(f) for f in m.feature_names],
         "w": np.zeros(X.shape[1]),
@@ -571,9 +584,17 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
 
 
 def _align(transport: Transport, config: ExperimentConfig, progress: ProgressFn) -> Any:
+    """PSI alignment; the hosts' commit is left for ``lr.init`` to carry (one exchange less)."""
     from federation.alignment import align
 
-    return align(transport, config, progress=progress)
+    return align(transport, config, progress=progress, commit=False)
+
+
+def _apply_commit(ctx: PartyContext, payload: Payload) -> None:
+    if "idx" in payload:
+        from federation.alignment import apply_commit
+
+        apply_commit(ctx, {"idx": payload["idx"]})
 
 
 class _Exchanger:
@@ -600,7 +621,9 @@ def drive(
     aligned = _align(transport, config, progress)
     seconds = {"align": time.perf_counter() - t}
     return train_aligned(transport, config, progress=progress, seconds=seconds,
-                         n_aligned=getattr(aligned, "n_aligned", None))
+                         n_aligned=getattr(aligned, "n_aligned", None),
+                         pending_commit=getattr(aligned, "pending_commit", None),
+                         align_exchanges=int(getattr(aligned, "exchanges", 0)))
 
 
 def train_aligned(
@@ -610,8 +633,13 @@ def train_aligned(
     progress: ProgressFn = no_progress,
     seconds: dict[str, float] | None = None,
     n_aligned: int | None = None,
+    pending_commit: dict[str, Payload] | None = None,
+    align_exchanges: int = 0,
 ) -> ProtocolResult:
-    """Hetero LR on parties that are already aligned (``drive`` without the alignment)."""
+    """Hetero LR on parties that are already aligned (``drive`` without the alignment).
+
+    ``pending_commit`` (host -> ``align.commit`` payload) rides on the hosts' ``lr.init``.
+    """
     params = parse_params(config.params)
     backend_name = config.experiment.backend
     backend = params.backend(backend_name)
@@ -629,8 +657,9 @@ def train_aligned(
     keys = backend.keygen()
     seed = int(config.experiment.seed)
     init = {"backend": backend_name, "public": keys.public_bytes, "seed": seed,
-            "params": params.model_dump_json()}
-    replies = ex([Envelope(p, "lr.init", dict(init)) for p in [guest, *hosts]])
+            "params": params.model_dump_json(), "mask_bound": mask_bound(backend_name, len(hosts))}
+    commits = pending_commit or {}
+    replies = ex([Envelope(p, "lr.init", {**init, **commits.get(p, {})}) for p in [guest, *hosts]])
     rows = {p: int(r.payload["n_rows"]) for p, r in replies.items()}
     if len(set(rows.values())) != 1:
         raise ProtocolError(f"parties disagree on the number of aligned rows: {rows}",
@@ -730,7 +759,8 @@ def train_aligned(
         "epochs": epochs,
         "early_stopped": stopped,
         "batches_per_epoch": nb,
-        "exchanges": ex.count,
+        "exchanges": ex.count + align_exchanges,
+        "lr_exchanges": ex.count,
         "train_exchanges": train_exchanges,
         "exchanges_per_epoch": 3 * nb,
         "seconds": {k: round(v, 4) for k, v in seconds.items()},

@@ -1,0 +1,49 @@
+"""The three hetero LR backends against numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from federation.lr_backends import get_backend
+from lab.errors import ConfigError
+
+BACKENDS = [("plaintext", {}), ("paillier", {"key_bits": 1024}), ("ckks", {})]
+
+
+@pytest.mark.parametrize(("name", "opts"), BACKENDS)
+def test_masked_xtd_decrypts_to_the_plain_product(name: str, opts: dict) -> None:
+    # Prepare
+    rng = np.random.default_rng(1)
+    X, d, shift = rng.normal(size=(300, 4)), rng.normal(size=300), rng.normal(size=300)
+    backend = get_backend(name, **opts)
+    keys = backend.keygen()
+    sess = backend.session(keys.public_bytes)
+    # Execute: the coordinator encrypts, a party shifts/scales and takes X^T d with a mask
+    ct = sess.load(keys.encrypt(d - shift))
+    ct = sess.mul_plain(sess.add_plain(ct, shift), np.full(300, 0.5))
+    blob, mask = sess.masked_xtd(sess.load(sess.dump(ct)), X, rng)
+    masked = keys.decrypt_gradient(blob)
+    # Assert
+    tol = 1e-6 if name == "plaintext" else 1e-2
+    np.testing.assert_allclose(masked - mask, X.T @ (0.5 * d), atol=tol)
+    assert np.abs(masked - X.T @ (0.5 * d)).min() > 1.0  # what the key holder sees is masked
+
+
+def test_paillier_precomputed_randomness_is_used() -> None:
+    keys = get_backend("paillier", key_bits=1024).keygen()
+    keys.precompute(50)
+    assert len(keys._pool) == 50  # type: ignore[attr-defined]
+    keys.encrypt(np.arange(20.0))
+    assert len(keys._pool) == 30  # type: ignore[attr-defined]
+
+
+def test_key_holder_repr_shows_no_key_material() -> None:
+    keys = get_backend("paillier", key_bits=1024).keygen()
+    text = repr(keys)
+    assert "public=" in text and len(text) < 80
+
+
+def test_unknown_backend_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown hetero LR backend"):
+        get_backend("rsa")
