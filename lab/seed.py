@@ -110,7 +110,8 @@ def seed_demo(engine: Engine, *, banks: tuple[str, ...] = DEFAULT_BANKS,
               data_dir: str | Path | None = None, password: str | None = None,
               admin: str = "admin", standing_consents: tuple[str, ...] = STANDING_CONSENTS,
               n_placeholder_authorizations: int = 40,
-              agencies: tuple[str, ...] | None = None) -> SeedResult:
+              agencies: tuple[str, ...] | None = None,
+              bank_indicators: bool = True) -> SeedResult:
     """Fill an empty catalog (one transaction); see the module docstring."""
     from features.synth import AGENCIES, BANK_COLUMNS, PARTY_COLUMNS
 
@@ -153,7 +154,8 @@ def seed_demo(engine: Engine, *, banks: tuple[str, ...] = DEFAULT_BANKS,
                 description=f"{code}'s table of enterprises (synthetic)"))
             codes = []
             for col in columns:
-                if col.kind in ("id", "label", "date"):
+                if col.kind in ("id", "label", "date") or (kind is OrgKind.BANK
+                                                           and not bank_indicators):
                     continue
                 ind_code = f"{code}_{col.name}" if kind is OrgKind.BANK else col.name
                 catalog.create_indicator(session=s, actor=root, indicator_in=IndicatorCreate(

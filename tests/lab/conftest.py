@@ -84,4 +84,5 @@ class World:
 @pytest.fixture
 def world(engine: Engine) -> World:
     """The demo catalog: 4 banks, 3 agencies, staff, admin, algorithms, samples."""
-    return World(engine, seed_demo(engine, agencies=("tax", "social_insurance", "courts")))
+    return World(engine, seed_demo(engine, agencies=("tax", "social_insurance", "courts"),
+                                   bank_indicators=False))

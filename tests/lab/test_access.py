@@ -231,7 +231,7 @@ class Ops:
 @pytest.fixture(scope="module", params=BACKENDS)
 def ops(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
     engine = make_catalog(request.param, Path(tmp_path_factory.mktemp("access")))
-    world = World(engine, seed_demo(engine, agencies=("tax", "courts")))
+    world = World(engine, seed_demo(engine, agencies=("tax", "courts"), bank_indicators=False))
     yield Ops(world)
     engine.dispose()
 

@@ -142,3 +142,33 @@ def test_two_workers_run_twenty_experiments_exactly_once(world: World, tmp_path:
     assert report.ok, str(report)
     assert all(len(r.progress) == 3 for r in rows)
     assert workers[0].processed and workers[1].processed
+
+
+@pytest.mark.slow
+@pytest.mark.flower
+def test_real_federated_run_through_the_catalog(tmp_path: Path) -> None:
+    """Seeded from synthetic files, run by federation.run (local runtime), model filed."""
+    from features.synth import generate, write
+    from lab.db import make_engine, upgrade
+    from lab.seed import seed_demo
+
+    write(tmp_path / "data", generate(800, 7, banks=("bank_a",)))
+    engine = make_engine(tmp_path / "lab.db")
+    upgrade(engine)
+    seed = seed_demo(engine, banks=("bank_a",), data_dir=tmp_path / "data",
+                     agencies=("tax", "market_regulation"))
+    world = World(engine, seed)
+    exp_id = approved(world, "bank_a", "real", ("taxes_paid_12m", "company_age_years"))
+    worker = Worker(engine, "real", tmp_path / "runs", runtime="local")
+    assert worker.run_once()
+    staff = world.who("staff")
+    with session_scope(engine) as s:
+        got = experiments.get_experiment(session=s, actor=staff, experiment_id=exp_id)
+    assert got.status is S.SUCCEEDED, got.failure_reason
+    with session_scope(engine) as s:
+        model = models_library.model_for_experiment(session=s, actor=staff, experiment_id=exp_id)
+    assert model is not None and 0.5 < model.metrics["auc"] <= 1.0
+    assert len(model.metrics["loss"]) == 3 and model.parties == ["bank_a", "market_regulation",
+                                                                 "tax"]
+    assert sum(1 for p in got.progress if p.get("event") == "epoch") >= 1
+    engine.dispose()
