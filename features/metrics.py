@@ -1,0 +1,119 @@
+"""Evaluation metrics a bank's risk team reads, as aggregates safe to leave the guest.
+
+The guest computes these on its validation rows from the joint scores. What leaves the
+guest (metrics.json, the catalog, the sandbox) are aggregates only: AUC, KS, and curves
+whose every point summarises at least ``min_cell`` enterprises, so no point isolates a
+handful of enterprises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from lab.errors import DataValidationError
+
+DEFAULT_MIN_CELL = 10
+
+
+def _check(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y, dtype=float).ravel()
+    score = np.asarray(score, dtype=float).ravel()
+    if y.shape != score.shape:
+        raise DataValidationError(f"labels ({y.size}) and scores ({score.size}) differ in length")
+    if not np.isfinite(score).all():
+        raise DataValidationError("scores contain NaN or infinite values")
+    if np.unique(y).size != 2:
+        raise DataValidationError("AUC/KS need both classes among the evaluated rows")
+    return y, score
+
+
+def auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (scikit-learn)."""
+    y, score = _check(y, score)
+    return float(roc_auc_score(y, score))
+
+
+def ks(y: np.ndarray, score: np.ndarray) -> float:
+    """Kolmogorov–Smirnov statistic: max |TPR − FPR| over thresholds."""
+    y, score = _check(y, score)
+    fpr, tpr, _ = roc_curve(y, score)
+    return float(np.max(tpr - fpr))
+
+
+def _quantile_cuts(score: np.ndarray, n_points: int, min_cell: int) -> np.ndarray:
+    n = score.size
+    k = max(1, min(n_points, n // max(min_cell, 1)))
+    order = np.sort(score)[::-1]
+    idx = np.unique(np.linspace(0, n, k + 1).astype(int)[1:-1])
+    return order[idx - 1] if idx.size else np.empty(0)
+
+
+def roc_points(y: np.ndarray, score: np.ndarray, *, max_points: int = 50,
+               min_cell: int = DEFAULT_MIN_CELL) -> dict[str, list[float]]:
+    """ROC curve at score quantiles: each step covers at least ``min_cell`` enterprises."""
+    y, score = _check(y, score)
+    cuts = _quantile_cuts(score, max_points, min_cell)
+    pos, neg = y.sum(), (1 - y).sum()
+    fpr, tpr = [0.0], [0.0]
+    for c in cuts:
+        sel = score >= c
+        tpr.append(float(y[sel].sum() / pos))
+        fpr.append(float((1 - y[sel]).sum() / neg))
+    fpr.append(1.0)
+    tpr.append(1.0)
+    return {"fpr": fpr, "tpr": tpr}
+
+
+def lift_table(y: np.ndarray, score: np.ndarray, *, groups: int = 10,
+               min_cell: int = DEFAULT_MIN_CELL) -> list[dict[str, Any]]:
+    """Decile (or fewer) table from the riskiest group down: count, bad rate, lift, KS."""
+    y, score = _check(y, score)
+    groups = max(1, min(groups, y.size // max(min_cell, 1)))
+    order = np.argsort(-score, kind="stable")
+    parts = np.array_split(order, groups)
+    base = y.mean()
+    cum_bad = cum_good = 0.0
+    rows = []
+    for i, part in enumerate(parts, start=1):
+        bad = float(y[part].sum())
+        cum_bad += bad
+        cum_good += part.size - bad
+        rows.append({
+            "group": i,
+            "count": int(part.size),
+            "bad_rate": bad / part.size,
+            "lift": (bad / part.size) / base if base > 0 else float("nan"),
+            "cum_bad_share": cum_bad / y.sum(),
+            "ks": abs(cum_bad / y.sum() - cum_good / (y.size - y.sum())),
+            "min_score": float(score[part].min()),
+            "max_score": float(score[part].max()),
+        })
+    return rows
+
+
+def score_histogram(score: np.ndarray, *, bins: int = 20,
+                    min_cell: int = DEFAULT_MIN_CELL) -> dict[str, list[float]]:
+    """Histogram of scores; bins with fewer than ``min_cell`` enterprises are suppressed (None)."""
+    score = np.asarray(score, dtype=float).ravel()
+    counts, edges = np.histogram(score, bins=bins)
+    return {"edges": edges.tolist(),
+            "counts": [int(c) if c >= min_cell or c == 0 else None for c in counts]}
+
+
+def evaluation_report(y: np.ndarray, score: np.ndarray, *,
+                      min_cell: int = DEFAULT_MIN_CELL) -> dict[str, Any]:
+    """AUC, KS, ROC points, lift table and score histogram in one aggregate dict."""
+    return {
+        "auc": auc(y, score),
+        "ks": ks(y, score),
+        "roc": roc_points(y, score, min_cell=min_cell),
+        "lift": lift_table(y, score, min_cell=min_cell),
+        "score_hist": score_histogram(score, min_cell=min_cell),
+    }
+
+
+__all__ = ["DEFAULT_MIN_CELL", "auc", "evaluation_report", "ks", "lift_table", "roc_points",
+           "score_histogram"]

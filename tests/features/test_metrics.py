@@ -1,0 +1,69 @@
+"""Evaluation metrics against scikit-learn and hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from features import metrics
+from lab.errors import DataValidationError
+
+
+def _data(n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    y = (rng.random(n) < 0.2).astype(float)
+    score = y * 0.8 + rng.normal(size=n)
+    return y, score
+
+
+def test_auc_ks_match_sklearn() -> None:
+    y, s = _data()
+    fpr, tpr, _ = roc_curve(y, s)
+    assert metrics.auc(y, s) == pytest.approx(roc_auc_score(y, s))
+    assert metrics.ks(y, s) == pytest.approx(np.max(tpr - fpr))
+
+
+def test_ks_hand_computed() -> None:
+    # Perfect separation: KS 1; one swap among 2+2 changes TPR-FPR max to 0.5.
+    assert metrics.ks(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9])) == 1.0
+    assert metrics.ks(np.array([0, 1, 0, 1]), np.array([0.1, 0.2, 0.8, 0.9])) == 0.5
+
+
+def test_roc_points_are_coarse_aggregates_close_to_the_exact_curve() -> None:
+    y, s = _data()
+    pts = metrics.roc_points(y, s, max_points=50, min_cell=10)
+    fpr, tpr = np.array(pts["fpr"]), np.array(pts["tpr"])
+    assert fpr[0] == tpr[0] == 0.0 and fpr[-1] == tpr[-1] == 1.0
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    assert len(fpr) <= 52
+    # Trapezoid area of the coarse curve is close to the exact AUC.
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc_score(y, s), abs=0.01)
+
+
+def test_min_cell_limits_points() -> None:
+    y, s = _data(100)
+    pts = metrics.roc_points(y, s, max_points=50, min_cell=10)
+    assert len(pts["fpr"]) <= 100 // 10 + 2
+
+
+def test_lift_table_groups_and_totals() -> None:
+    y, s = _data()
+    table = metrics.lift_table(y, s, groups=10)
+    assert sum(r["count"] for r in table) == y.size
+    assert table[0]["bad_rate"] > table[-1]["bad_rate"]
+    assert table[-1]["cum_bad_share"] == pytest.approx(1.0)
+    assert max(r["ks"] for r in table) <= metrics.ks(y, s) + 1e-12
+
+
+def test_histogram_suppresses_small_cells() -> None:
+    s = np.r_[np.zeros(50), np.ones(3) * 10]
+    hist = metrics.score_histogram(s, bins=2, min_cell=10)
+    assert hist["counts"] == [50, None]
+
+
+def test_bad_input_is_named() -> None:
+    with pytest.raises(DataValidationError, match="both classes"):
+        metrics.auc(np.zeros(5), np.arange(5.0))
+    with pytest.raises(DataValidationError, match="NaN"):
+        metrics.ks(np.array([0, 1]), np.array([np.nan, 1.0]))
