@@ -51,6 +51,7 @@ app.add_typer(data_cmd.app, name="data", help="Synthetic and public data: genera
 app.add_typer(keys_cmd.app, name="keys", help="Key pairs: generate, fingerprint.")
 federation_cmd.register(app)
 app.add_typer(lab_cmd.app, name="lab", help="The lab catalog: experiments, worker, audit.")
+app.add_typer(lab_cmd.audit_app, name="audit", help="Verify and read the tamper-evident audit trail.")
 
 
 def main() -> None:
