@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from federation.guard import check_outgoing
 from federation.party import PartyContext, get_handler
 from federation.records import error_reply, from_records, raise_if_error, to_records
 from federation.roles import PartyRole
@@ -46,6 +47,7 @@ class LocalTransport:
             ctx = self.parties[req.party]
             try:
                 out = get_handler(wire.action)(ctx, wire.payload)
+                check_outgoing(ctx, out, wire.action)  # refuse raw data before it leaves
                 records = to_records(Envelope(req.party, wire.action, out))
             except LabError as exc:
                 records = error_reply(wire.action, exc)

@@ -15,6 +15,7 @@ from typing import Any
 
 from flwr.app import RecordDict
 
+from federation.guard import check_outgoing
 from federation.party import PartyContext, get_handler
 from federation.records import error_reply, from_records, to_records
 from federation.roles import PartyRole
@@ -64,6 +65,7 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
             state=load_state(path), cache=_CACHES.setdefault(identity.name, {}),
         )
         out = get_handler(env.action)(ctx, payload)
+        check_outgoing(ctx, out, env.action)  # refuse raw data before it leaves the party
         if env.action != FINISH:
             save_state(path, ctx.state, action=env.action)
         return to_records(Envelope(identity.name, env.action, out))
