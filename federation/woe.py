@@ -473,3 +473,7 @@ __all__ = [
     "woe_matrix_of",
     "woe_values",
 ]
+
+
+# the scorecard's party handlers (sc.*) ride along: parties import this module
+from federation import scorecard as _scorecard  # noqa: E402,F401

@@ -28,7 +28,8 @@ class World:
     (alignment itself is tested elsewhere: here every party gets its rows directly)."""
 
     def __init__(self, frames: dict[str, pd.DataFrame], guest: str, label: str, id_col: str,
-                 tmp: Path, *, id_kind: str = "opaque", keep_payloads: bool = True) -> None:
+                 tmp: Path, *, id_kind: str = "opaque", keep_payloads: bool = True,
+                 guard: bool = True) -> None:
         self.frames = {p: df.astype({id_col: str}) for p, df in frames.items()}
         self.guest, self.label, self.id_col, self.id_kind = guest, label, id_col, id_kind
         self.tmp = tmp
@@ -39,6 +40,8 @@ class World:
             df.to_csv(path, index=False)
             role = PartyRole.GUEST if name == guest else PartyRole.HOST
             self.ctxs[name] = PartyContext(name, role, path, tmp / "parties" / name)
+            if not guard:  # plaintext label backend: benchmarks and tests only
+                self.ctxs[name].node_config["privacy-guard"] = "off"
         ids = set(self.frames[guest][id_col])
         for df in self.frames.values():
             ids &= set(df[id_col])
@@ -237,7 +240,7 @@ def test_german_messages_leak_nothing(german: Any, tmp_path: Path) -> None:
 def test_published_names_and_plaintext_backend_agree(german: Any, tmp_path: Path) -> None:
     a = World(german.parties, "bank", "y", "id", tmp_path / "a")
     out_a = run_woe(a, key_bits=1024, publish_feature_names=["agency"])
-    b = World(german.parties, "bank", "y", "id", tmp_path / "b")
+    b = World(german.parties, "bank", "y", "id", tmp_path / "b", guard=False)
     out_b = run_woe(b, label_backend="plaintext")
     assert [f["id"] for f in out_a.report["agency"]] == list(german.hosts["agency"].columns[1:])
     assert [f["iv"] for f in out_a.report["agency"]] == pytest.approx(
@@ -256,7 +259,7 @@ def test_taiwan_federated_woe_equals_centralized(shared_data: Path, tmp_path: Pa
 
 def test_federated_psi_is_zero_on_same_data_and_positive_on_shift(german: Any,
                                                                   tmp_path: Path) -> None:
-    world = World(german.parties, "bank", "y", "id", tmp_path)
+    world = World(german.parties, "bank", "y", "id", tmp_path, guard=False)
     run_woe(world, label_backend="plaintext")
     same = FW.federated_psi(world.transport, {"agency": str(tmp_path / "agency.csv")})
     assert max(same["agency"]) < 0.05  # same rows (all aligned) -> tiny

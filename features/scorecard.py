@@ -1,0 +1,202 @@
+"""Scorecard points: scaling a logistic regression on WOE to points, grades, points tables.
+
+Runs at one party on its own model piece; nothing leaves the party here. The scale is the
+usual one: ``score = offset - factor * z`` where ``z`` is the model's log-odds of default,
+``factor = PDO / ln 2`` and ``offset = base_score - factor * ln(base_odds)`` (``base_odds``
+are good:bad odds at ``base_score``; every ``PDO`` points double the odds). The default scale
+is the one a provincial platform publishes: 400-700, grades A (best) to F.
+
+With ``z = b + sum_j w_j (woe_j - mean_j) / scale_j`` (hetero LR on standardized WOE), the
+points of bin ``i`` of feature ``j`` are ``-factor * w_j * (woe_ij - mean_j) / scale_j`` and
+the guest's base points ``offset - factor * b``: a party's points depend on its own model
+piece only, and a score is the sum of every party's points.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lab.errors import ConfigError
+
+DEFAULT_GRADES: tuple[tuple[str, float], ...] = (
+    ("A", 650.0), ("B", 600.0), ("C", 550.0), ("D", 500.0), ("E", 450.0), ("F", -math.inf))
+POINTS_FILE = "scorecard.json"
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Points scale: base score at base odds, points to double the odds, range, grades."""
+
+    base_score: float = 600.0
+    base_odds: float = 15.0
+    pdo: float = 40.0
+    min_score: float = 400.0
+    max_score: float = 700.0
+    grades: tuple[tuple[str, float], ...] = DEFAULT_GRADES  # (grade, lowest score), best first
+
+    def __post_init__(self) -> None:
+        if self.pdo <= 0 or self.base_odds <= 0:
+            raise ConfigError(f"pdo and base_odds must be positive, got pdo={self.pdo}, "
+                              f"base_odds={self.base_odds}")
+        if self.min_score >= self.max_score:
+            raise ConfigError(f"min_score {self.min_score} must be below max_score "
+                              f"{self.max_score}")
+        lows = [g[1] for g in self.grades]
+        if not self.grades or any(b >= a for a, b in zip(lows, lows[1:])):
+            raise ConfigError("grades must be listed best first with decreasing lowest scores")
+
+    @property
+    def factor(self) -> float:
+        return self.pdo / math.log(2.0)
+
+    @property
+    def offset(self) -> float:
+        return self.base_score - self.factor * math.log(self.base_odds)
+
+    def score(self, logit: np.ndarray) -> np.ndarray:
+        """Scores (clipped to the scale) from log-odds of default."""
+        raw = self.offset - self.factor * np.asarray(logit, dtype=np.float64)
+        return np.clip(raw, self.min_score, self.max_score)
+
+    def clip(self, raw: np.ndarray) -> np.ndarray:
+        return np.clip(np.asarray(raw, dtype=np.float64), self.min_score, self.max_score)
+
+    def grade(self, scores: np.ndarray) -> np.ndarray:
+        """The grade letter of every score."""
+        s = np.asarray(scores, dtype=np.float64)
+        out = np.full(s.shape, self.grades[-1][0], dtype=object)
+        for name, low in reversed(self.grades):
+            out[s >= low] = name
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["grades"] = [[g, (None if math.isinf(v) else v)] for g, v in self.grades]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Scaling:
+        d = dict(d)
+        if "grades" in d:
+            d["grades"] = tuple((str(g), -math.inf if v is None else float(v))
+                                for g, v in d["grades"])
+        return cls(**d)
+
+
+def feature_points(woe: np.ndarray, weight: float, mean: float, scale: float,
+                   scaling: Scaling) -> np.ndarray:
+    """Points of every bin of one feature."""
+    return -scaling.factor * weight * (np.asarray(woe, dtype=np.float64) - mean) / scale
+
+
+def base_points(intercept: float, scaling: Scaling) -> float:
+    """The guest's base points (intercept and offset)."""
+    return scaling.offset - scaling.factor * intercept
+
+
+@dataclass(frozen=True)
+class FeaturePoints:
+    name: str
+    bins: list[str]  # local bin descriptions (edges/values): never leave the party
+    woe: list[float]
+    points: list[float]
+
+
+@dataclass(frozen=True)
+class PointsTable:
+    """One party's part of a scorecard: its features' points per bin (kept at the party)."""
+
+    party: str
+    role: str
+    scaling: dict[str, Any]
+    features: list[FeaturePoints]
+    base: float = 0.0  # guest only
+
+    def frame(self) -> pd.DataFrame:
+        rows = [{"feature": f.name, "bin": b, "woe": w, "points": p}
+                for f in self.features for b, w, p in zip(f.bins, f.woe, f.points)]
+        return pd.DataFrame(rows, columns=["feature", "bin", "woe", "points"])
+
+    def summary(self, public_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Public summary: per feature its id, number of bins and points range."""
+        names = list(public_names) if public_names is not None else [f.name for f in self.features]
+        return [{"id": n, "n_bins": len(f.points), "min_points": round(min(f.points), 2),
+                 "max_points": round(max(f.points), 2)} for n, f in zip(names, self.features)]
+
+
+def save_points(work_dir: Path, table: PointsTable) -> Path:
+    """Write ``scorecard.json`` into the party's work dir (atomically)."""
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    path = work_dir / POINTS_FILE
+    tmp = work_dir / f".{POINTS_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps({"algorithm": "scorecard", **asdict(table)}, indent=2,
+                              ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load_points(work_dir: Path) -> PointsTable:
+    raw = json.loads((Path(work_dir) / POINTS_FILE).read_text(encoding="utf-8"))
+    raw.pop("algorithm", None)
+    raw["features"] = [FeaturePoints(**f) for f in raw["features"]]
+    return PointsTable(**raw)
+
+
+@dataclass(frozen=True)
+class GradeRow:
+    grade: str
+    low: float
+    count: int
+    share: float
+    bad_rate: float | None = None
+
+
+def grade_table(scores: np.ndarray, scaling: Scaling, y: np.ndarray | None = None) -> list[GradeRow]:
+    """Rows per grade: lowest score, count, share and (with labels) bad rate."""
+    g = scaling.grade(scores)
+    n = max(1, len(g))
+    out = []
+    for name, low in scaling.grades:
+        m = g == name
+        bad = None
+        if y is not None and m.any():
+            bad = float(np.asarray(y, dtype=np.float64)[m].mean())
+        out.append(GradeRow(name, low, int(m.sum()), float(m.sum() / n), bad))
+    return out
+
+
+def format_grade_table(rows: Sequence[GradeRow], scaling: Scaling) -> str:
+    """The grade table as text (grade, score range, count, share, bad rate)."""
+    lines = ["grade  scores     count   share  bad_rate"]
+    highs = [scaling.max_score] + [r.low for r in rows[:-1]]
+    for r, hi in zip(rows, highs):
+        lo = max(r.low, scaling.min_score)
+        br = "-" if r.bad_rate is None else f"{r.bad_rate:.3f}"
+        lines.append(f"{r.grade:<6} {lo:>3.0f}-{hi:<5.0f} {r.count:>7d} {r.share:>6.1%}  {br:>8}")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "DEFAULT_GRADES",
+    "FeaturePoints",
+    "GradeRow",
+    "POINTS_FILE",
+    "PointsTable",
+    "Scaling",
+    "base_points",
+    "feature_points",
+    "format_grade_table",
+    "grade_table",
+    "load_points",
+    "save_points",
+]
