@@ -55,7 +55,7 @@ from federation.roles import PartyRole
 from lab.errors import ConfigError
 
 Algorithm = str  # hetero_lr | secureboost | homo_lr | homo_nn | scorecard | a plugin's name
-Backend = Literal["paillier", "ckks", "plaintext"]
+Backend = Literal["paillier", "ckks", "plaintext", "secagg"]
 Runtime = Literal["local", "simulation", "deployment"]
 
 
