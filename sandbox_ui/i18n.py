@@ -1,0 +1,255 @@
+"""Chinese-first strings of the sandbox, with an English toggle.
+
+``tr(key, lang)`` is pure (tests and the browser test build selectors with it); ``t(key)``
+reads the signed-in session's language. Nothing here touches data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # app shell, sign-in
+    "app.title": ("数据模型实验室 · 沙箱", "Federated Credit Lab · Sandbox"),
+    "app.tagline": ("原始数据不出域，可用不可见：这里只显示元数据和汇总结果。",
+                    "Raw records never leave their owner: this sandbox shows metadata and "
+                    "aggregates only."),
+    "lang.toggle": ("English", "English"),
+    "signin.title": ("登录", "Sign in"),
+    "signin.username": ("用户名", "Username"),
+    "signin.password": ("密码", "Password"),
+    "signin.button": ("登录", "Sign in"),
+    "signin.failed": ("用户名或密码错误。", "Wrong username or password."),
+    "signin.local_note": ("本地演示模式（FEDLAB_ENVIRONMENT=local）：未设密码的用户可留空密码登录。",
+                          "Local demo mode (FEDLAB_ENVIRONMENT=local): users without a password "
+                          "may sign in with an empty password."),
+    "signout.button": ("退出登录", "Sign out"),
+    "signed_in_as": ("当前用户：{user}（{role}，{org}）", "Signed in as {user} ({role}, {org})"),
+    "denied": ("无权访问此页面：{page} 仅对 {roles} 开放。",
+               "No access: {page} is for {roles} only."),
+    "not_signed_in": ("请先登录。", "Please sign in first."),
+    "error": ("操作失败：{msg}", "Failed: {msg}"),
+    "suppressed": ("<{k}（已抑制）", "<{k} (suppressed)"),
+    "k_note": ("所有数据相关数字均为至少 {k} 家企业的汇总，不足者已抑制。",
+               "Every number about data aggregates at least {k} enterprises; smaller cells are "
+               "suppressed."),
+    "none_yet": ("暂无记录。", "Nothing yet."),
+    "reason": ("原因", "Reason"),
+    "refresh": ("刷新", "Refresh"),
+    # roles
+    "role.bank_modeler": ("银行建模人员", "bank modeler"),
+    "role.data_scientist": ("数据科学家", "data scientist"),
+    "role.agency_officer": ("数据源单位专员", "agency officer"),
+    "role.platform_staff": ("平台运营人员", "platform staff"),
+    "role.admin": ("管理员", "admin"),
+    "role.worker": ("运行服务账号", "worker"),
+    # pages
+    "page.home": ("首页", "Home"),
+    "page.indicators": ("指标库", "Indicator library"),
+    "page.samples": ("样本库", "Sample library"),
+    "page.algorithms": ("算法库", "Algorithm library"),
+    "page.experiments": ("实验", "Experiments"),
+    "page.models": ("模型库", "Model library"),
+    "page.approvals": ("实验审批", "Approvals"),
+    "page.consent": ("数据授权同意", "Consent"),
+    "page.audit": ("审计日志", "Audit log"),
+    # home
+    "home.path": ("五步完成建模：① 指标库选指标 → ② 样本库确认样本 → ③ 实验页创建并提交 → "
+                  "④ 平台审批、运行 → ⑤ 模型库查看 ROC/KS。",
+                  "Five steps to a model: ① pick indicators → ② check your sample → ③ create and "
+                  "submit an experiment → ④ staff approve, the worker runs it → ⑤ open the model "
+                  "library for ROC/KS."),
+    "home.counts": ("可见：{samples} 个样本集，{experiments} 个实验，{models} 个模型版本。",
+                    "Visible to you: {samples} sample sets, {experiments} experiments, "
+                    "{models} model versions."),
+    # indicators
+    "ind.search": ("搜索指标（代码、名称、说明）", "Search indicators (code, name, description)"),
+    "ind.owner": ("提供方", "Owner"),
+    "ind.dimension": ("维度", "Dimension"),
+    "ind.all": ("全部", "All"),
+    "ind.count": ("共 {n} 个指标", "{n} indicators"),
+    "ind.definition": ("指标定义", "Definition"),
+    "ind.col.code": ("代码", "Code"),
+    "ind.col.name_zh": ("中文名", "Chinese name"),
+    "ind.col.name": ("名称", "Name"),
+    "ind.col.owner": ("提供方", "Owner"),
+    "ind.col.dimension": ("维度", "Dimension"),
+    "ind.col.dtype": ("类型", "Type"),
+    "ind.col.window": ("观察窗口", "Window"),
+    "ind.col.consent": ("授权状态", "Consent"),
+    "ind.col.description": ("说明", "Description"),
+    "consent.own": ("自有", "own"),
+    "consent.granted": ("已授权（至 {until}）", "granted (until {until})"),
+    "consent.missing": ("未授权", "not granted"),
+    "consent.expired": ("已过期", "expired"),
+    "consent.revoked": ("已撤销", "revoked"),
+    "consent.banks": ("已授权 {n} 家银行", "granted to {n} banks"),
+    # samples
+    "smp.list": ("本行样本集", "Your bank's sample sets"),
+    "smp.create": ("定义样本集", "Define a sample set"),
+    "smp.name": ("样本集名称", "Sample set name"),
+    "smp.dataset": ("本行数据集", "Your bank's dataset"),
+    "smp.label_column": ("标签列", "Label column"),
+    "smp.label_definition": ("标签定义", "Label definition"),
+    "smp.id_list": ("ID 清单位置（在本行）", "ID list location (at your bank)"),
+    "smp.start": ("观察期开始", "Observation start"),
+    "smp.end": ("观察期结束", "Observation end"),
+    "smp.n_total": ("样本数（本行系统统计）", "Enterprises (as counted by your bank)"),
+    "smp.n_positive": ("正样本数（违约）", "Positives (defaults)"),
+    "smp.button": ("创建样本集", "Create sample set"),
+    "smp.created": ("已创建样本集 {name}。", "Created sample set {name}."),
+    "smp.col.name": ("样本集", "Sample set"),
+    "smp.col.window": ("观察期", "Window"),
+    "smp.col.n_total": ("样本数", "Enterprises"),
+    "smp.col.n_positive": ("正样本", "Positives"),
+    "smp.col.rate": ("正样本率", "Positive rate"),
+    "smp.col.label": ("标签定义", "Label definition"),
+    "smp.col.runs": ("已对齐企业数（最近一次实验）", "Aligned enterprises (last run)"),
+    "smp.hist": ("样本构成（正/负样本数）", "Composition (positives / negatives)"),
+    "smp.positive": ("正样本", "positives"),
+    "smp.negative": ("负样本", "negatives"),
+    "smp.readonly": ("平台人员只读查看全部样本集元数据。", "Platform staff see every bank's sample "
+                     "metadata, read-only."),
+    # algorithms
+    "alg.params": ("参数", "Parameters"),
+    "alg.validate": ("校验参数", "Validate parameters"),
+    "alg.valid": ("参数有效：", "Parameters are valid:"),
+    "alg.col.param": ("参数", "Parameter"),
+    "alg.col.type": ("类型", "Type"),
+    "alg.col.default": ("默认值", "Default"),
+    "alg.col.range": ("范围 / 可选值", "Range / choices"),
+    # experiments
+    "exp.list": ("实验列表", "Experiments"),
+    "exp.create": ("新建实验", "New experiment"),
+    "exp.name": ("实验名称", "Experiment name"),
+    "exp.sample": ("样本集", "Sample set"),
+    "exp.algorithm": ("算法", "Algorithm"),
+    "exp.backend": ("加密方式", "Encryption"),
+    "exp.indicators": ("指标", "Indicators"),
+    "exp.indicators_help": ("默认选中本行指标和已授权的数据源指标。",
+                            "Defaults: your bank's indicators and those with consent granted."),
+    "exp.save_draft": ("保存草稿", "Save draft"),
+    "exp.create_submit": ("创建并提交", "Create and submit"),
+    "exp.created": ("实验 {id} 已创建，状态：{status}", "Experiment {id} created: {status}"),
+    "exp.detail": ("实验详情", "Experiment details"),
+    "exp.pick": ("选择实验", "Pick an experiment"),
+    "exp.status": ("状态", "Status"),
+    "exp.submit": ("提交审批", "Submit for approval"),
+    "exp.cancel": ("取消实验", "Cancel experiment"),
+    "exp.revise": ("退回草稿修改", "Back to draft"),
+    "exp.progress": ("训练进度（每轮损失）", "Progress (loss per epoch)"),
+    "exp.log": ("流转日志", "Log"),
+    "exp.consents": ("数据源授权", "Agency consents"),
+    "exp.failure": ("失败原因：{reason}", "Failure: {reason}"),
+    "exp.model_ready": ("模型已入库：{name} v{version}", "Model filed: {name} v{version}"),
+    "exp.auto": ("自动刷新", "Auto refresh"),
+    "exp.col.id": ("编号", "ID"),
+    "exp.col.name": ("名称", "Name"),
+    "exp.col.status": ("状态", "Status"),
+    "exp.col.algorithm": ("算法", "Algorithm"),
+    "exp.col.bank": ("银行", "Bank"),
+    "exp.col.updated": ("更新时间", "Updated"),
+    "exp.col.from": ("从", "From"),
+    "exp.col.to": ("到", "To"),
+    "exp.col.actor": ("操作人", "By"),
+    "exp.col.at": ("时间", "At"),
+    "exp.col.reason": ("原因", "Reason"),
+    "status.draft": ("草稿", "draft"),
+    "status.submitted": ("已提交", "submitted"),
+    "status.approved": ("已批准", "approved"),
+    "status.rejected": ("已驳回", "rejected"),
+    "status.queued": ("排队中", "queued"),
+    "status.running": ("运行中", "running"),
+    "status.succeeded": ("已完成", "succeeded"),
+    "status.failed": ("失败", "failed"),
+    "status.cancelled": ("已取消", "cancelled"),
+    # models
+    "mdl.list": ("模型版本", "Model versions"),
+    "mdl.pick": ("选择模型版本", "Pick a model version"),
+    "mdl.roc": ("ROC 曲线", "ROC curve"),
+    "mdl.ks": ("KS 曲线", "KS curve"),
+    "mdl.lift": ("提升度", "Lift"),
+    "mdl.scores": ("评分分布", "Score distribution"),
+    "mdl.no_curve": ("该模型没有可展示的曲线（算法未上报 ROC 点，或评估样本不足 {k} 家企业）。",
+                     "No curve to show (the algorithm reported no ROC points, or fewer than {k} "
+                     "enterprises were evaluated)."),
+    "mdl.scorecard": ("本行评分卡分值", "Your bank's scorecard points"),
+    "mdl.no_scorecard": ("该模型没有本行评分卡分值。", "This model has no scorecard points of "
+                         "your bank."),
+    "mdl.lineage": ("血缘", "Lineage"),
+    "mdl.publish": ("发布", "Publish"),
+    "mdl.retire": ("下线", "Retire"),
+    "mdl.compare": ("对比两个版本", "Compare two versions"),
+    "mdl.compare_with": ("对比版本", "Compare with"),
+    "mdl.col.model": ("模型", "Model"),
+    "mdl.col.version": ("版本", "Version"),
+    "mdl.col.status": ("状态", "Status"),
+    "mdl.col.algorithm": ("算法", "Algorithm"),
+    "mdl.col.created": ("创建时间", "Created"),
+    "mdl.metric": ("指标", "Metric"),
+    "model.candidate": ("候选", "candidate"),
+    "model.published": ("已发布", "published"),
+    "model.retired": ("已下线", "retired"),
+    # approvals
+    "apr.pending": ("待审批实验", "Experiments waiting for approval"),
+    "apr.review": ("审阅", "Review"),
+    "apr.disclosure": ("披露摘要：各参与方会得知什么", "Disclosure summary: what each party learns"),
+    "apr.approve": ("批准", "Approve"),
+    "apr.reject": ("驳回", "Reject"),
+    "apr.reason_required": ("驳回必须填写原因。", "A rejection needs a reason."),
+    "apr.decided": ("实验 {id}：{status}", "Experiment {id}: {status}"),
+    "apr.recent": ("最近的决定", "Recent decisions"),
+    "apr.params": ("参数", "Parameters"),
+    "apr.party": ("参与方", "Party"),
+    "apr.role": ("角色", "Role"),
+    "apr.sends": ("发出", "Sends"),
+    "apr.learns": ("得知", "Learns"),
+    # consent
+    "cst.requests": ("待处理的使用请求", "Requests for your indicators"),
+    "cst.grant": ("授予同意", "Grant consent"),
+    "cst.bank": ("银行", "Bank"),
+    "cst.purpose": ("用途", "Purpose"),
+    "cst.days": ("有效天数", "Valid for (days)"),
+    "cst.grant_button": ("授予", "Grant"),
+    "cst.granted": ("已授予同意 {id}。", "Consent {id} granted."),
+    "cst.grants": ("本单位的同意记录", "Your agency's grants"),
+    "cst.revoke": ("撤销", "Revoke"),
+    "cst.revoked": ("已撤销同意 {id}。", "Consent {id} revoked."),
+    "cst.col.id": ("编号", "ID"),
+    "cst.col.bank": ("银行", "Bank"),
+    "cst.col.indicators": ("指标", "Indicators"),
+    "cst.col.expires": ("到期", "Expires"),
+    "cst.col.state": ("状态", "State"),
+    # audit
+    "aud.verify": ("校验哈希链", "Verify the hash chain"),
+    "aud.ok": ("哈希链完整：{n} 条事件。", "Chain intact: {n} events."),
+    "aud.broken": ("哈希链被篡改：{msg}", "Chain broken: {msg}"),
+    "aud.object_type": ("对象类型", "Object type"),
+    "aud.limit": ("显示条数", "Events shown"),
+}
+
+
+def tr(key: str, lang: str = DEFAULT_LANG, **fmt: Any) -> str:
+    """The string for ``key`` in ``lang`` ('zh' or 'en'), formatted with ``fmt``."""
+    pair = STRINGS.get(key)
+    if pair is None:
+        return key
+    text = pair[1] if lang == "en" else pair[0]
+    return text.format(**fmt) if fmt else text
+
+
+def current_lang() -> str:
+    import streamlit as st
+
+    return str(st.session_state.get("lang", DEFAULT_LANG))
+
+
+def t(key: str, **fmt: Any) -> str:
+    """``tr`` in the session's language."""
+    return tr(key, current_lang(), **fmt)
+
+
+__all__ = ["DEFAULT_LANG", "LANGS", "STRINGS", "current_lang", "t", "tr"]

@@ -1,0 +1,82 @@
+"""Plotly figures of stored aggregates: ROC, KS, lift, score distribution, sample makeup.
+
+Inputs are :class:`sandbox_ui.queries.Bands` (score bands of at least k enterprises) and
+suppressed sample counts; no figure is ever drawn from a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from sandbox_ui.queries import Bands, SampleStats
+
+HEIGHT = 380
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=HEIGHT,
+                      margin={"l": 40, "r": 20, "t": 50, "b": 40},
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def roc_figure(curves: Sequence[tuple[str, Bands]], title: str = "ROC") -> go.Figure:
+    """One ROC line per (label, bands), with the chance diagonal."""
+    fig = go.Figure()
+    for label, bands in curves:
+        fpr, tpr = bands.roc()
+        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines+markers", name=label))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
+                             line={"dash": "dash", "color": "grey"}))
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(range=[0, 1.02])
+    return _layout(fig, title, "false positive rate (FPR)", "true positive rate (TPR)")
+
+
+def ks_figure(bands: Bands, title: str = "KS") -> go.Figure:
+    depth, tpr, fpr, ks = bands.ks_curve()
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=depth, y=tpr, mode="lines+markers", name="cum. positives (TPR)"))
+    fig.add_trace(go.Scatter(x=depth, y=fpr, mode="lines+markers", name="cum. negatives (FPR)"))
+    fig.add_trace(go.Scatter(x=depth, y=[a - b for a, b in zip(tpr, fpr, strict=True)],
+                             mode="lines", name=f"TPR − FPR (KS {ks:.3f})",
+                             line={"dash": "dot"}))
+    return _layout(fig, title, "share of enterprises, highest scores first", "cumulative share")
+
+
+def lift_figure(bands: Bands, title: str = "Lift") -> go.Figure:
+    depth, lift = bands.lift()
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=[f"{d:.0%}" for d in depth], y=lift, name="cumulative lift"))
+    fig.add_hline(y=1.0, line_dash="dash", line_color="grey")
+    return _layout(fig, title, "top share of enterprises by score", "lift")
+
+
+def score_distribution_figure(bands: Bands, title: str = "Score distribution") -> go.Figure:
+    labels = [f"band {i + 1}" for i in range(len(bands.pos))]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=labels, y=list(bands.neg), name="negatives"))
+    fig.add_trace(go.Bar(x=labels, y=list(bands.pos), name="positives"))
+    fig.update_layout(barmode="stack")
+    return _layout(fig, title, "score band (highest scores first, each ≥ k enterprises)",
+                   "enterprises")
+
+
+def sample_figure(stats: Sequence[SampleStats], title: str, positive: str = "positives",
+                  negative: str = "negatives") -> go.Figure | None:
+    """Positives and negatives per sample set (only the sets whose split is shown)."""
+    shown = [s for s in stats if s.n_positive is not None and s.n_negative is not None]
+    if not shown:
+        return None
+    names = [s.name for s in shown]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=names, y=[s.n_negative for s in shown], name=negative))
+    fig.add_trace(go.Bar(x=names, y=[s.n_positive for s in shown], name=positive))
+    fig.update_layout(barmode="stack")
+    return _layout(fig, title, "", "enterprises")
+
+
+__all__ = ["ks_figure", "lift_figure", "roc_figure", "sample_figure",
+           "score_distribution_figure"]

@@ -1,0 +1,414 @@
+"""Every sandbox page for every role through Streamlit's AppTest, including denied access.
+
+The app runs against a private copy of a seeded demo catalog; assertions check what the
+page shows against the catalog's own state (read back through lab.services).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sandbox_world import (
+    APP,
+    PASSWORD,
+    ROLE_USERS,
+    Template,
+    build_template,
+    copy_catalog,
+    who,
+)
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from lab.db import make_engine, session_scope
+from lab.models import ExperimentStatus, ModelStatus, Role
+from lab.services import catalog, consent, experiments, models_library
+from sandbox_ui.i18n import tr
+from sandbox_ui.navigation import PAGES, pages_for
+
+S = ExperimentStatus
+VIEWS = APP.parent / "views"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return build_template(tmp_path_factory.getbasetemp() / "sandbox_template")
+
+
+@pytest.fixture
+def db(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    url = copy_catalog(template, tmp_path / "catalog")
+    monkeypatch.setenv("FEDLAB_DATABASE_URL", url)
+    monkeypatch.delenv("FEDLAB_UI_MIN_CELL", raising=False)
+    monkeypatch.setenv("FEDLAB_ENVIRONMENT", "local")
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def app_as(engine: Engine, username: str | None, page: str | None = None,
+           lang: str = "zh") -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["lang"] = lang
+    if username is not None:
+        at.session_state["principal"] = who(engine, username)
+    at.run()
+    if page is not None:
+        at.switch_page(f"views/{page}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in at.success] + [e.value for e in at.info]
+    return "\n".join(str(p) for p in parts)
+
+
+def frame_with(at: AppTest, column: str):  # noqa: ANN201 - a pandas DataFrame
+    for df in at.dataframe:
+        if column in df.value.columns:
+            return df.value
+    raise AssertionError(f"no table with column {column!r}")
+
+
+def z(key: str, **fmt: object) -> str:
+    return tr(key, "zh", **fmt)
+
+
+# ------------------------------------------------------------------ sign-in and page sets
+def test_sign_in_with_password_and_refusals(db: Engine) -> None:
+    at = app_as(db, None)
+    assert at.title[0].value == z("app.title")
+    at.text_input(key="signin_user").input("alice")
+    at.text_input(key="signin_pw").input("wrong-password")
+    at.button(key="signin_submit").click().run()
+    assert at.error[0].value == z("signin.failed")
+    assert "principal" not in at.session_state
+    at.text_input(key="signin_user").input("nobody")
+    at.text_input(key="signin_pw").input(PASSWORD)
+    at.button(key="signin_submit").click().run()
+    assert at.error[0].value == z("signin.failed")
+    at.text_input(key="signin_user").input("alice")
+    at.text_input(key="signin_pw").input(PASSWORD)
+    at.button(key="signin_submit").click().run()
+    assert not at.error
+    me = at.session_state["principal"]
+    assert (me.username, me.role, me.org_code) == ("alice", Role.BANK_MODELER, "bank_a")
+    assert PASSWORD not in repr(me) and PASSWORD not in repr(at.session_state)
+    assert at.title[0].value == z("app.title")  # the home page
+    at.button(key="signout").click().run()
+    assert "principal" not in at.session_state
+
+
+def test_empty_password_refused_outside_local(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDLAB_ENVIRONMENT", "staging")
+    monkeypatch.setenv("FEDLAB_FIRST_ADMIN_PASSWORD", "a-real-admin-secret")
+    at = app_as(db, None)
+    at.text_input(key="signin_user").input("bank_a_modeler")
+    at.button(key="signin_submit").click().run()
+    assert at.error[0].value == z("signin.failed")
+    monkeypatch.setenv("FEDLAB_ENVIRONMENT", "local")
+    at.run()
+    at.text_input(key="signin_user").input("bank_a_modeler")
+    at.button(key="signin_submit").click().run()
+    assert at.session_state["principal"].username == "bank_a_modeler"
+
+
+@pytest.mark.parametrize("role", list(ROLE_USERS), ids=lambda r: r.value)
+def test_page_set_follows_role_and_other_pages_are_refused(db: Engine, role: Role) -> None:
+    at = app_as(db, ROLE_USERS[role])
+    shown = {p.key for p in pages_for(role)}
+    for spec in PAGES:
+        if spec.key in shown:
+            at.switch_page(spec.file)
+            at.run()
+            assert not at.exception, (spec.key, [e.value for e in at.exception])
+            assert not at.error, (spec.key, [e.value for e in at.error])
+            assert at.title[0].value in (z(f"page.{spec.key}"), z("app.title"))
+        else:
+            with pytest.raises(ValueError, match="Could not find a navigation page"):
+                at.switch_page(spec.file)
+            # Opened directly (by URL or file), the page refuses and renders nothing else.
+            direct = AppTest.from_file(str(VIEWS / f"{spec.key}.py"), default_timeout=60)
+            direct.session_state["principal"] = who(db, ROLE_USERS[role])
+            direct.run()
+            assert [e.value for e in direct.error] == [
+                z("denied", page=z(f"page.{spec.key}"),
+                  roles=", ".join(z(f"role.{r.value}") for r in
+                                  sorted(spec.roles, key=lambda r: r.value)))]
+            assert not direct.dataframe and not direct.title and not direct.button
+    expected = {Role.BANK_MODELER: {"home", "indicators", "samples", "algorithms",
+                                    "experiments", "models"},
+                Role.AGENCY_OFFICER: {"home", "indicators", "algorithms", "consent"},
+                Role.PLATFORM_STAFF: {"home", "indicators", "samples", "algorithms",
+                                      "experiments", "models", "approvals", "audit"}}
+    if role in expected:
+        assert shown == expected[role]
+
+
+def test_a_page_refuses_without_sign_in(db: Engine) -> None:
+    direct = AppTest.from_file(str(VIEWS / "models.py"), default_timeout=60)
+    direct.run()
+    assert [e.value for e in direct.error] == [z("not_signed_in")]
+    assert not direct.dataframe
+
+
+def test_english_toggle(db: Engine) -> None:
+    at = app_as(db, "bank_a_modeler", "indicators", lang="en")
+    assert at.title[0].value == "Indicator library"
+    at.toggle(key="lang_toggle").set_value(False).run()
+    assert at.title[0].value == "指标库"
+
+
+# ------------------------------------------------------------------ indicator library
+def test_indicators_search_filter_and_consent_state(db: Engine, template: Template) -> None:
+    at = app_as(db, "bank_a_modeler", "indicators")
+    table = frame_with(at, z("ind.col.consent"))
+    state = dict(zip(table[z("ind.col.code")], table[z("ind.col.consent")], strict=True))
+    with session_scope(db) as s:
+        every = catalog.search_indicators(session=s, actor=who(db, "staff"), limit=10_000)
+    assert set(state) == {i.code for i in every}
+    assert all(state[c] == z("consent.own") for c in template.indicators["bank_a"])
+    assert all(state[c].startswith("已授权（至 ") for c in template.indicators["tax"])
+    assert all(state[c] == z("consent.missing") for c in template.indicators["social_insurance"])
+    at.selectbox(key="ind_owner").set_value("tax").run()
+    assert set(frame_with(at, z("ind.col.code"))[z("ind.col.code")]) == \
+        set(template.indicators["tax"])
+    at.selectbox(key="ind_owner").set_value(z("ind.all"))
+    at.text_input(key="ind_query").input("arrears").run()
+    codes = set(frame_with(at, z("ind.col.code"))[z("ind.col.code")])
+    assert codes and all("arrears" in c for c in codes)
+    assert at.caption[0].value == z("ind.count", n=len(codes))
+
+
+def test_indicators_for_an_agency_count_banks_with_consent(db: Engine) -> None:
+    at = app_as(db, "tax_officer", "indicators")
+    table = frame_with(at, z("ind.col.consent"))
+    tax_rows = table[table[z("ind.col.owner")] == "tax"]
+    assert set(tax_rows[z("ind.col.consent")]) == {z("consent.banks", n=2)}
+
+
+# ------------------------------------------------------------------ sample library
+def test_samples_counts_rate_and_creation(db: Engine, template: Template) -> None:
+    at = app_as(db, "bank_a_ds", "samples")
+    table = frame_with(at, z("smp.col.rate"))
+    with session_scope(db) as s:
+        mine = catalog.get_sample(session=s, actor=who(db, "bank_a_ds"),
+                                  sample_id=template.ids["sample_a"])
+    assert list(table["id"]) == [mine.id]  # bank_b's sample is not shown
+    row = table.iloc[0]
+    assert row[z("smp.col.n_total")] == f"{mine.n_total:,}"
+    assert row[z("smp.col.n_positive")] == f"{mine.n_positive:,}"
+    assert row[z("smp.col.rate")] == f"{mine.n_positive / mine.n_total:.1%}"
+    assert row[z("smp.col.runs")] == "1,200"
+    assert at.get("plotly_chart")
+    at.text_input(key="smp_name").input("2024H1 small")
+    at.number_input(key="smp_n").set_value(40)
+    at.number_input(key="smp_pos").set_value(4)
+    at.button(key="smp_submit").click().run()
+    assert z("smp.created", name="2024H1 small") in texts(at)
+    small = frame_with(at, z("smp.col.rate"))
+    small = small[small[z("smp.col.name")] == "2024H1 small"].iloc[0]
+    assert small[z("smp.col.n_total")] == "40"
+    assert small[z("smp.col.n_positive")] == z("suppressed", k=10)  # 4 positives < k
+    assert small[z("smp.col.rate")] == z("suppressed", k=10)
+
+
+def test_samples_suppressed_below_k_and_staff_read_only(db: Engine,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDLAB_UI_MIN_CELL", "100000")
+    at = app_as(db, "staff", "samples")
+    table = frame_with(at, z("smp.col.rate"))
+    assert len(table) == 2  # staff see both banks' sample sets
+    supp = z("suppressed", k=100000)
+    assert set(table[z("smp.col.n_total")]) == {supp}
+    assert set(table[z("smp.col.rate")]) == {supp}
+    assert not at.get("plotly_chart")  # no histogram of suppressed cells
+    assert z("smp.readonly") in texts(at)
+    assert [b.key for b in at.button] == ["signout"]  # no creation form
+
+
+# ------------------------------------------------------------------ algorithm library
+def test_algorithm_forms_follow_the_schema(db: Engine) -> None:
+    at = app_as(db, "bank_a_ds", "algorithms")
+    with session_scope(db) as s:
+        algos = catalog.list_algorithms(session=s, actor=who(db, "bank_a_ds"))
+    assert len(at.expander) == len(algos)
+    lr = next(a for a in algos if a.name == "hetero_lr")
+    epochs = at.number_input(key=f"alg.{lr.id}.epochs")
+    assert (epochs.value, epochs.min, epochs.max) == (10, 1, 500)
+    assert at.selectbox(key=f"alg.{lr.id}.key_bits").options == ["1024", "2048", "3072"]
+    assert at.checkbox(key=f"alg.{lr.id}.early_stopping").value is True
+    epochs.set_value(42)
+    at.button(key=f"alg.validate.{lr.id}").click().run()
+    assert at.success and '"epochs": 42' in at.code[0].value
+
+
+# ------------------------------------------------------------------ experiments
+def test_create_submit_and_cancel_an_experiment(db: Engine, template: Template) -> None:
+    at = app_as(db, "bank_a_modeler", "experiments")
+    assert set(at.multiselect(key="exp_indicators").value) == \
+        set(sorted(template.indicators["bank_a"])[:6] + template.indicators["tax"])
+    at.text_input(key="exp_name").input("ui-made")
+    at.selectbox(key="exp_backend").set_value("plaintext")
+    at.button(key="exp_create_submit").click().run()
+    assert not at.error, [e.value for e in at.error]
+    with session_scope(db) as s:
+        mine = experiments.list_experiments(session=s, actor=who(db, "bank_a_modeler"))
+    made = next(e for e in mine if e.name == "ui-made")
+    assert S(made.status) is S.SUBMITTED and made.backend == "plaintext"
+    assert made.params["epochs"] == 10 and made.params["key_bits"] == 2048
+    assert z("exp.created", id=made.id, status=z("status.submitted")) in texts(at)
+    listing = frame_with(at, z("exp.col.status"))
+    assert "bank_b draft" not in set(listing[z("exp.col.name")])
+    assert at.selectbox(key="exp_pick").value == made.id
+    at.text_input(key="exp_cancel_reason").input("wrong indicators")
+    at.button(key="exp_cancel_btn").click().run()
+    with session_scope(db) as s:
+        got = experiments.get_experiment(session=s, actor=who(db, "bank_a_modeler"),
+                                         experiment_id=made.id)
+    assert S(got.status) is S.CANCELLED
+    log = frame_with(at, z("exp.col.reason"))
+    assert "wrong indicators" in set(log[z("exp.col.reason")])
+
+
+def test_an_empty_name_is_refused(db: Engine) -> None:
+    at = app_as(db, "bank_a_modeler", "experiments")
+    at.text_input(key="exp_name").input("")
+    at.button(key="exp_save").click().run()
+    assert [e.value for e in at.error] == [
+        z("error", msg="name: String should have at least 1 character")]
+
+
+def test_finished_experiment_shows_progress_log_and_model(db: Engine, template: Template) -> None:
+    at = app_as(db, "bank_a_ds", "experiments")
+    at.selectbox(key="exp_pick").set_value(template.ids["done1"]).run()
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # the loss per epoch
+    assert any(z("exp.model_ready", name="bank_a/bank_a tax lr", version=1) == s.value
+               for s in at.success)
+    log = frame_with(at, z("exp.col.to"))
+    assert list(log[z("exp.col.to")]) == [z(f"status.{s}") for s in (
+        "submitted", "approved", "queued", "running", "succeeded")]
+    at.button(key=f"open_model_{template.ids['done1']}").click().run()
+    assert at.title[0].value == z("page.models")
+
+
+def test_staff_see_every_bank_experiment(db: Engine) -> None:
+    at = app_as(db, "staff", "experiments")
+    names = set(frame_with(at, z("exp.col.status"))[z("exp.col.name")])
+    assert {"bank_b draft", "bank_a waiting"} <= names
+    assert not at.tabs  # staff do not create experiments
+
+
+# ------------------------------------------------------------------ model library
+def test_models_plots_scorecard_compare_publish(db: Engine, template: Template) -> None:
+    at = app_as(db, "bank_a_modeler", "models")
+    charts = at.get("plotly_chart")
+    assert len(charts) == 5  # ROC, KS, lift, score distribution, comparison
+    roc_spec = charts[0].proto.spec
+    assert '"name":"chance"' in roc_spec
+    points = frame_with(at, "points")
+    own = {c for c in points["column"] if c != "(base)"}
+    assert own and all(c.startswith("acct_") or c.startswith("loan_") for c in own)
+    with session_scope(db) as s:
+        tax_columns = {i.column for i in catalog.search_indicators(
+            session=s, actor=who(db, "staff"), owner="tax")}
+    assert not own & tax_columns  # the host's points stay with the host
+    compare = frame_with(at, "metric")
+    assert list(compare["metric"])[:2] == ["auc", "ks"]
+    at.text_input(key="mdl_reason").input("validated")
+    at.button(key="mdl_publish").click().run()
+    with session_scope(db) as s:
+        published = models_library.list_models(session=s, actor=who(db, "bank_a_modeler"),
+                                               status=ModelStatus.PUBLISHED)
+    assert len(published) == 1
+
+
+def test_curves_are_suppressed_when_k_exceeds_the_evaluation(
+        db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDLAB_UI_MIN_CELL", "1000")  # the stand-in evaluates 240 enterprises
+    at = app_as(db, "bank_a_modeler", "models")
+    assert not at.get("plotly_chart")
+    assert z("mdl.no_curve", k=1000) in texts(at)
+    assert {m.label: m.value for m in at.metric}["n_valid"] == z("suppressed", k=1000)
+
+
+def test_other_banks_see_no_models(db: Engine) -> None:
+    at = app_as(db, "bank_b_modeler", "models")
+    assert not at.dataframe and z("none_yet") in texts(at)
+
+
+# ------------------------------------------------------------------ approvals, consent, audit
+def test_staff_review_disclosure_approve_and_reject(db: Engine, template: Template) -> None:
+    at = app_as(db, "staff", "approvals")
+    pending = frame_with(at, z("exp.col.algorithm"))
+    assert set(pending[z("exp.col.id")]) == {template.ids["needs_consent"],
+                                             template.ids["approvable"]}
+    at.selectbox(key="apr_pick").set_value(template.ids["approvable"]).run()
+    disclosure = frame_with(at, z("apr.learns"))
+    assert list(disclosure[z("apr.role")]) == ["guest", "host", "coordinator"]
+    assert list(disclosure[z("apr.party")]) == ["bank_a", "tax", "platform"]
+    at.button(key="apr_approve").click().run()
+    with session_scope(db) as s:
+        st_ = who(db, "staff")
+        approved = experiments.get_experiment(session=s, actor=st_,
+                                              experiment_id=template.ids["approvable"])
+    assert S(approved.status) is S.APPROVED
+    assert z("apr.decided", id=approved.id, status=z("status.approved")) in texts(at)
+    # the other one lacks social insurance's consent: approval is refused with the reason
+    at.selectbox(key="apr_pick").set_value(template.ids["needs_consent"]).run()
+    at.button(key="apr_approve").click().run()
+    assert at.error and "social_insurance" in at.error[0].value
+    at.button(key="apr_reject").click().run()
+    assert [e.value for e in at.error] == [z("apr.reason_required")]
+    at.text_input(key="apr_reason").input("needs social insurance consent first")
+    at.button(key="apr_reject").click().run()
+    with session_scope(db) as s:
+        rejected = experiments.get_experiment(session=s, actor=who(db, "staff"),
+                                              experiment_id=template.ids["needs_consent"])
+    assert S(rejected.status) is S.REJECTED
+
+
+def test_agency_officer_sees_requests_and_grants_consent(db: Engine, template: Template) -> None:
+    at = app_as(db, "social_insurance_officer", "consent")
+    requests = frame_with(at, z("cst.col.indicators"))
+    assert list(requests[z("exp.col.id")]) == [template.ids["needs_consent"]]
+    assert list(requests[z("cst.col.state")]) == [z("consent.missing")]
+    at.selectbox(key="cst_bank").set_value("bank_a")
+    at.button(key="cst_grant").click().run()  # every own indicator to bank_a for a year
+    assert any(s.value.startswith("已授予同意") for s in at.success)
+    with session_scope(db) as s:
+        needs = experiments.consents_for(session=s, actor=who(db, "staff"),
+                                         experiment_id=template.ids["needs_consent"])
+    assert [n.status for n in needs] == ["granted"]
+    # the tax officer sees only the request that uses tax indicators (already consented)
+    other = frame_with(app_as(db, "tax_officer", "consent"), z("cst.col.indicators"))
+    assert list(other[z("exp.col.id")]) == [template.ids["approvable"]]
+    assert list(other[z("cst.col.state")]) == ["✓"]
+
+
+def test_agency_officer_revokes(db: Engine) -> None:
+    at = app_as(db, "tax_officer", "consent")
+    with session_scope(db) as s:
+        before = consent.list_consents(session=s, actor=who(db, "tax_officer"))
+    gid = before[0].id
+    at.selectbox(key="cst_revoke_pick").set_value(gid)
+    at.text_input(key="cst_revoke_reason").input("contract ended")
+    at.button(key="cst_revoke").click().run()
+    with session_scope(db) as s:
+        after = consent.get_consent(session=s, actor=who(db, "tax_officer"), consent_id=gid)
+    assert after.revoked_at is not None
+
+
+def test_audit_log_verifies_and_lists(db: Engine) -> None:
+    at = app_as(db, "admin", "audit")
+    at.button(key="aud_verify").click().run()
+    assert at.success and at.success[0].value.startswith("哈希链完整")
+    events = frame_with(at, "hash")
+    assert "experiment.succeeded" in set(events["action"])
+    at.selectbox(key="aud_kind").set_value("model").run()
+    assert set(frame_with(at, "hash")["object"].str.split(":").str[0]) == {"model"}
