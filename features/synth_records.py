@@ -1,0 +1,253 @@
+"""Synthetic raw records per party, from the same enterprises as ``features.synth``.
+
+``features.synth`` writes enterprise-level tables; this module writes what those tables
+summarize: the raw records each owner keeps (schemas in ``features.indicators``), drawn
+from the same population (``synth.draw_population``: size, age, industry and the latent
+financial health F, operating activity O and risk resilience R) with the same directions
+of effect, so indicators computed from them (``features.indicators.compute_party``) carry
+the latent model the way the enterprise-level tables do.
+
+Monthly records run for :data:`HISTORY_MONTHS` months up to ``synth.AS_OF`` (none before an
+enterprise's establishment) and :data:`FUTURE_MONTHS` months past it: real record stores
+keep growing after an observation date, and indicators as of ``AS_OF`` must ignore them.
+Events (court cases, penalties, abnormal-operation listings) are spread over the same span.
+
+Nothing leaves any party: this writes one local file per party.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features import synth
+from features.indicators import compute_party
+from lab.errors import ConfigError
+
+HISTORY_MONTHS = 48
+FUTURE_MONTHS = 6
+COVERAGE = synth.COVERAGE
+PARTIES = ("bank", *synth.AGENCIES)
+
+
+def _sig(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _month_ends() -> pd.DatetimeIndex:
+    as_of = pd.Timestamp(str(synth.AS_OF))
+    end = as_of + pd.offsets.MonthEnd(FUTURE_MONTHS)
+    return pd.date_range(end=end, periods=HISTORY_MONTHS + FUTURE_MONTHS, freq="ME")
+
+
+def _members(pop: synth.Population, party: str, rng: np.random.Generator) -> np.ndarray:
+    n = pop.uscc.shape[0]
+    if party == "bank":
+        return np.flatnonzero(rng.random(n) < _sig(0.1 + 0.5 * pop.size))
+    return np.flatnonzero(rng.random(n) < COVERAGE[party])
+
+
+def _monthly_frame(pop: synth.Population, idx: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Enterprise x month grid (only months after establishment); returns the frame with
+    ``uscc``/``period``, the enterprise index per row and the month number t (0 = first)."""
+    months = _month_ends()
+    as_of = pd.Timestamp(str(synth.AS_OF))
+    born = as_of - pd.to_timedelta(np.round(pop.age_years[idx] * 365.25), unit="D")
+    m = len(months)
+    ent = np.repeat(idx, m)
+    t = np.tile(np.arange(m), idx.size)
+    alive = np.asarray(months)[t] >= np.repeat(np.asarray(born), m)
+    ent, t = ent[alive], t[alive]
+    df = pd.DataFrame({"uscc": pop.uscc[ent], "period": months[t].strftime("%Y-%m-%d")})
+    return df, ent, t
+
+
+def _bank(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
+    idx = _members(pop, "bank", rng)
+    df, e, t = _monthly_frame(pop, idx)
+    k = e.size
+    s, f, o = pop.size[e], pop.financial[e], pop.operating[e]
+    level = np.exp(11.0 + s + 0.25 * f + 0.1 * o)
+    noise = np.exp(rng.normal(0, 0.25 + 0.15 * np.exp(-0.5 * f), k))
+    inflow = level * noise * (1 + (0.02 + 0.1 * o) / 12) ** t
+    active = rng.random(k) < _sig(2.5 + 0.8 * o)
+    inflow = np.where(active, inflow, 0.0)
+    df["inflow"] = np.round(inflow, 2)
+    df["outflow"] = np.round(inflow * np.exp(0.02 - 0.08 * f + rng.normal(0, 0.08, k)), 2)
+    df["balance"] = np.round(level * np.exp(-0.6 + 0.35 * f + rng.normal(0, 0.5, k)), 2)
+    df["txn_count"] = np.where(active, 1 + rng.poisson(np.exp(2.0 + 0.5 * s + 0.3 * o)), 0)
+    return df
+
+
+def _tax(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
+    df, e, t = _monthly_frame(pop, _members(pop, "tax", rng))
+    k = e.size
+    s, f, o, r = pop.size[e], pop.financial[e], pop.operating[e], pop.resilience[e]
+    trend = (1 + (0.05 + 0.15 * o + 0.05 * f) / 12) ** t
+    count = rng.poisson(np.exp(3.0 + 0.8 * s + 0.5 * o) / 12 * trend)
+    amount = np.exp(12.5 + s + 0.5 * o + 0.1 * f - np.log(12) + rng.normal(0, 0.3, k)) * trend
+    df["tax_paid"] = np.round(np.exp(10.5 + s + 0.35 * f + 0.3 * o - np.log(12)
+                                     + rng.normal(0, 0.4, k)), 2)
+    df["invoice_count"] = count
+    df["invoice_amount"] = np.where(count > 0, np.round(amount, 2), 0.0)
+    df["filed_late"] = (rng.random(k) < _sig(-3.2 - 0.6 * f - 0.4 * r)).astype(np.int8)
+    owes = rng.random(k) < _sig(-3.4 - 0.8 * f - 0.4 * r)
+    df["arrears"] = np.where(owes, np.round(np.exp(9.0 + s + rng.normal(0, 0.8, k)), 2), 0.0)
+    return df
+
+
+def _social(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
+    df, e, t = _monthly_frame(pop, _members(pop, "social_insurance", rng))
+    k = e.size
+    s, f, o, r = pop.size[e], pop.financial[e], pop.operating[e], pop.resilience[e]
+    base = np.exp(2.2 + 0.9 * s + 0.1 * o)
+    employees = np.maximum(1, np.round(base * (1 + (0.02 + 0.10 * o) / 6) ** (t - t.max())
+                                       * np.exp(rng.normal(0, 0.03, k)))).astype(int)
+    due = employees * 1100.0
+    paid_full = rng.random(k) < _sig(2.8 + 0.6 * f + 0.6 * r)
+    df["insured_employees"] = employees
+    df["due"] = due
+    df["paid"] = np.where(paid_full, due, np.round(due * rng.uniform(0, 0.9, k), 2))
+    return df
+
+
+def _utilities(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
+    df, e, t = _monthly_frame(pop, _members(pop, "utilities", rng))
+    k = e.size
+    s, f, o, r = pop.size[e], pop.financial[e], pop.operating[e], pop.resilience[e]
+    intensity = pd.Series(pop.industry[e]).map(synth._POWER_INTENSITY).to_numpy(float)
+    trend = (1 + (0.03 + 0.15 * o) / 12) ** t
+    kwh = np.round(np.exp(9.5 + 0.9 * s + 0.4 * o + intensity - np.log(12)
+                          + rng.normal(0, 0.2, k)) * trend, 1)
+    water = np.round(np.exp(6.0 + 0.8 * s + 0.3 * o - np.log(12) + rng.normal(0, 0.3, k)), 1)
+    period = pd.to_datetime(df["period"])
+    due = period + pd.Timedelta(days=20)
+    late = rng.random(k) < _sig(-3.0 - 0.6 * f - 0.4 * r)
+    unpaid = late & (rng.random(k) < 0.2)
+    delay = np.where(late, rng.integers(1, 61, k), -rng.integers(0, 16, k))
+    paid = due + pd.to_timedelta(delay, unit="D")
+    df["electricity_kwh"] = kwh
+    df["water_tons"] = water
+    df["amount"] = np.round(kwh * 0.8 + water * 4.0, 2)
+    df["due_on"] = due.dt.strftime("%Y-%m-%d")
+    df["paid_on"] = paid.dt.strftime("%Y-%m-%d").where(~unpaid, "")
+    return df
+
+
+def _events(pop: synth.Population, idx: np.ndarray, rate: np.ndarray,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Poisson event counts per enterprise over the record span; (enterprise, date) pairs."""
+    months = _month_ends()
+    start, end = months[0] - pd.offsets.MonthBegin(1), months[-1]
+    span = HISTORY_MONTHS + FUTURE_MONTHS
+    counts = rng.poisson(rate * span / 24.0)
+    ent = np.repeat(idx, counts)
+    days = rng.integers(0, (end - start).days + 1, ent.size)
+    dates = (start + pd.to_timedelta(days, unit="D"))
+    as_of = pd.Timestamp(str(synth.AS_OF))
+    born = as_of - pd.to_timedelta(np.round(pop.age_years[ent] * 365.25), unit="D")
+    keep = np.asarray(dates) >= np.asarray(born)
+    return ent[keep], np.asarray(dates.strftime("%Y-%m-%d"))[keep]
+
+
+def _established(pop: synth.Population, idx: np.ndarray) -> np.ndarray:
+    as_of = pd.Timestamp(str(synth.AS_OF))
+    born = as_of - pd.to_timedelta(np.round(pop.age_years[idx] * 365.25), unit="D")
+    return np.asarray(born.strftime("%Y-%m-%d"))
+
+
+def _courts(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
+    idx = _members(pop, "courts", rng)
+    s, f, r = pop.size[idx], pop.financial[idx], pop.resilience[idx]
+    e1, d1 = _events(pop, idx, np.exp(-1.0 + 0.3 * s - 0.7 * r), rng)
+    e2, d2 = _events(pop, idx, np.exp(-2.0 - 0.9 * r - 0.4 * f), rng)
+    amount = np.round(np.exp(11.0 + 0.5 * pop.size[e2] + rng.normal(0, 1.0, e2.size)), 2)
+    parts = [
+        pd.DataFrame({"uscc": pop.uscc[idx], "date": _established(pop, idx),
+                      "case_type": "registered", "amount": 0.0}),
+        pd.DataFrame({"uscc": pop.uscc[e1], "date": d1, "case_type": "civil_defendant",
+                      "amount": 0.0}),
+        pd.DataFrame({"uscc": pop.uscc[e2], "date": d2, "case_type": "enforcement",
+                      "amount": amount}),
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _market(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
+    idx = _members(pop, "market_regulation", rng)
+    s, o, r = pop.size[idx], pop.operating[idx], pop.resilience[idx]
+    ep, dp = _events(pop, idx, np.exp(-2.0 + 0.2 * s - 0.6 * r) * 24 / 36, rng)
+    listed = rng.random(idx.size) < _sig(-3.2 - 0.9 * r - 0.6 * o)
+    el, dl = _events(pop, idx[listed], np.full(int(listed.sum()), 24.0 / (HISTORY_MONTHS
+                                                                           + FUTURE_MONTHS)), rng)
+    removed = rng.random(el.size) < 0.4
+    rem_dates = (pd.to_datetime(dl[removed]) + pd.to_timedelta(
+        rng.integers(30, 400, int(removed.sum())), unit="D")).strftime("%Y-%m-%d")
+    parts = [
+        pd.DataFrame({"uscc": pop.uscc[idx], "date": _established(pop, idx),
+                      "event": "established", "amount": 0.0}),
+        pd.DataFrame({"uscc": pop.uscc[ep], "date": dp, "event": "penalty",
+                      "amount": np.round(np.exp(8.0 + rng.normal(0, 1.0, ep.size)), 2)}),
+        pd.DataFrame({"uscc": pop.uscc[el], "date": dl, "event": "abnormal_listed",
+                      "amount": 0.0}),
+        pd.DataFrame({"uscc": pop.uscc[el[removed]], "date": np.asarray(rem_dates),
+                      "event": "abnormal_removed", "amount": 0.0}),
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+_BUILDERS = {"bank": _bank, "tax": _tax, "social_insurance": _social,
+             "utilities": _utilities, "courts": _courts, "market_regulation": _market}
+
+
+def generate_records(n_enterprises: int, seed: int) -> dict[str, pd.DataFrame]:
+    """Raw records of every party (keys: :data:`PARTIES`), deterministic in ``seed``; the
+    enterprises are ``synth.draw_population(n_enterprises, seed)``'s."""
+    if n_enterprises < 1:
+        raise ConfigError(f"--enterprises must be at least 1, got {n_enterprises}")
+    pop = synth.draw_population(n_enterprises, seed)
+    out = {}
+    for j, party in enumerate(PARTIES):
+        df = _BUILDERS[party](pop, np.random.default_rng([seed, 10, j]))
+        date_col = "date" if "date" in df.columns else "period"
+        out[party] = df.sort_values(["uscc", date_col], kind="stable").reset_index(drop=True)
+    return out
+
+
+def label_table(n_enterprises: int, seed: int) -> pd.DataFrame:
+    """The bank's label (``default_12m`` after ``AS_OF``) for its customers in the records."""
+    pop = synth.draw_population(n_enterprises, seed)
+    return pd.DataFrame({"uscc": pop.uscc, synth.LABEL: pop.default})
+
+
+def write_records(out_dir: str | Path, n: int, seed: int, *,
+                  as_of: str | None = None) -> dict[str, Path]:
+    """Write ``records_<party>.csv`` for every party and, as of ``as_of`` (default
+    ``synth.AS_OF``), its indicator table ``indicators_<party>.csv`` (the bank's with the
+    label). Files are written to temporary names and renamed."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    as_of = as_of or str(synth.AS_OF)
+    recs = generate_records(n, seed)
+    labels = label_table(n, seed)
+    tables: dict[str, pd.DataFrame] = {}
+    for party, df in recs.items():
+        tables[f"records_{party}"] = df
+        ind = compute_party(party, df, as_of)
+        if party == "bank":
+            ind = ind.merge(labels, on="uscc", how="left")
+        tables[f"indicators_{party}"] = ind
+    paths = {}
+    for name, df in tables.items():
+        tmp = out / f".{name}.csv.tmp"
+        df.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+        paths[name] = out / f"{name}.csv"
+        os.replace(tmp, paths[name])
+    return paths
+
+
+__all__ = ["FUTURE_MONTHS", "HISTORY_MONTHS", "PARTIES", "generate_records", "label_table",
+           "write_records"]
