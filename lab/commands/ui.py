@@ -20,7 +20,8 @@ def streamlit_command(app: Path, *, port: int, host: str) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(app),
             "--server.headless", "true", "--server.port", str(port),
             "--server.address", host, "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
+            "--server.fileWatcherType", "none", "--global.developmentMode", "false",
+            "--client.toolbarMode", "viewer"]
 
 
 def ui(

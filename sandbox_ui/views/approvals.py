@@ -1,8 +1,6 @@
 """实验审批 Approvals (platform staff): review a submitted experiment, its consents and its
 disclosure summary (what each party sends and learns), approve or reject with a reason."""
 
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -40,9 +38,9 @@ else:
     st.markdown(f"### {exp.id} · {exp.name}")
     st.markdown(f"{t('exp.col.bank')}: **{orgs.get(exp.owner_org_id)}** · "
                 f"{t('exp.col.algorithm')}: **{algos[exp.algorithm_id].name}** · "
-                f"{t('exp.backend')}: **{exp.backend}** · purpose: {exp.purpose}")
+                f"{t('exp.backend')}: **{exp.backend}** · {t('cst.purpose')}: {exp.purpose}")
     st.markdown(f"**{t('apr.params')}**")
-    st.code(json.dumps(exp.params, ensure_ascii=False), language="json")
+    st.json(exp.params, expanded=True)
     needs = run(experiments.consents_for, experiment_id=exp.id) or []
     if needs:
         st.markdown(f"**{t('exp.consents')}**")
