@@ -25,8 +25,9 @@ scores per scored enterprise, which it needs to compute the probability.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from federation.partydata import aligned_ids, aligned_matrix, party_setup
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
-from lab.errors import ProtocolError
+from lab.errors import ConfigError, ProtocolError
 
 PARTIAL = "score.partial"
 FINISH = "score.finish"
@@ -182,16 +183,24 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
     if own.shape[0] != total.shape[0]:
         raise ProtocolError(f"guest {ctx.name!r}: {total.shape[0]} host sums for "
                             f"{own.shape[0]} aligned rows")
-    z = own + _decode(total)
+    n = write_scores(ctx, own + _decode(total))
+    ctx.state.pop(_STATE, None)
+    return {"n_scored": n, "file": SCORES_FILE}
+
+
+def write_scores(ctx: PartyContext, z: np.ndarray) -> int:
+    """Guest: write ``scores.csv`` (aligned ID, linear score ``z``, probability) into its
+    own work dir atomically; returns the number of rows. Nothing leaves the guest."""
+    setup = party_setup(ctx)
+    z = np.asarray(z, dtype=np.float64)
     out = pd.DataFrame({setup.id_column: aligned_ids(ctx), "score": z,
                         "probability": 1.0 / (1.0 + np.exp(-z))})
-    ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    path = ctx.work_dir / SCORES_FILE
-    tmp = ctx.work_dir / f".{SCORES_FILE}.tmp"
+    work = Path(ctx.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = work / f".{SCORES_FILE}.tmp"
     out.to_csv(tmp, index=False, lineterminator="\n")
-    tmp.replace(path)
-    ctx.state.pop(_STATE, None)
-    return {"n_scored": int(out.shape[0]), "file": SCORES_FILE}
+    tmp.replace(work / SCORES_FILE)
+    return int(out.shape[0])
 
 
 # ---------------------------------------------------------------------------------------
@@ -208,13 +217,36 @@ def _refs(config: ExperimentConfig, model_dir: Path | None) -> dict[str, Payload
     return out
 
 
+def model_algorithm(config: ExperimentConfig, model_dir: str | Path | None) -> str:
+    """The trained model's algorithm: ``algorithm`` of the guest's ``model.json`` in the
+    training run's DIR when it is there, else the config's ``experiment.algorithm``."""
+    if model_dir is not None:
+        path = Path(model_dir) / "parties" / config.guest.name / "model.json"
+        if path.is_file():
+            try:
+                algo = json.loads(path.read_text(encoding="utf-8")).get("algorithm")
+            except (OSError, ValueError):
+                raise ConfigError(f"the guest's model piece {path.name!r} in the model DIR "
+                                  "is not readable JSON",
+                                  hint="Point --model at an intact training run.") from None
+            if algo:
+                return str(algo)
+    return str(config.experiment.algorithm)
+
+
 def score(transport: Transport, config: ExperimentConfig, model_dir: str | Path | None, *,
           progress: ProgressFn = no_progress) -> ScoringResult:
-    """Score the guest's enterprises with the trained model's pieces (see module doc)."""
+    """Score the guest's enterprises with the trained model's pieces (see module doc).
+
+    Dispatches on :func:`model_algorithm`: SecureBoost models are scored by the joint tree
+    walk (``federation.secureboost.joint_predict``) after the same alignment; every other
+    model by the masked partial linear scores above."""
     t0 = time.perf_counter()
     guest = config.guest.name
     hosts = [h.name for h in config.hosts]
     refs = _refs(config, Path(model_dir) if model_dir is not None else None)
+    if model_algorithm(config, model_dir) == "secureboost":
+        return _score_secureboost(transport, config, refs, progress, t0)
     al: AlignmentResult = align(transport, config, progress=progress, commit=False,
                                 with_label=False,
                                 setup_extra={p.name: {_KX_FLAG: True} for p in config.parties})
@@ -240,6 +272,83 @@ def score(transport: Transport, config: ExperimentConfig, model_dir: str | Path 
                          output=str(reply["file"]))
 
 
+def _score_secureboost(transport: Transport, config: ExperimentConfig,
+                       refs: dict[str, Payload], progress: ProgressFn,
+                       t0: float) -> ScoringResult:
+    """Alignment (the hosts' commit rides on the first prediction message), then the joint
+    walk; the guest writes ``scores.csv`` (ID, margin, probability) in its work dir."""
+    from federation.secureboost import joint_predict
+
+    guest = config.guest.name
+    hosts = [h.name for h in config.hosts]
+    al: AlignmentResult = align(transport, config, progress=progress, commit=False,
+                                with_label=False)
+    if al.cardinality_only:
+        raise ConfigError("scoring needs the aligned rows: cardinality_only is for "
+                          "intersection-size studies", hint="Drop [params].cardinality_only.")
+    begin = {guest: dict(refs[guest])}
+    begin.update({h: {**al.pending_commit[h], **refs[h]} for h in hosts})
+    res = joint_predict(transport, guest, hosts, begin=begin, scores_file=True)
+    if res.n_rows != al.n_aligned:
+        raise ProtocolError(f"guest {guest!r} scored {res.n_rows} rows, {al.n_aligned} were "
+                            "aligned", hint="Run the scoring again.")
+    progress("score", {"step": "done", "n_scored": res.n_rows})
+    return ScoringResult(n_requested=al.n_sample, n_scored=res.n_rows, per_host=al.per_host,
+                         seconds=time.perf_counter() - t0,
+                         exchanges=al.exchanges + res.exchanges, output=res.file)
+
+
+def score_command(*, config: str | Path | ExperimentConfig, model: str | Path,
+                  out: str | Path, runtime: str | None = None,
+                  progress: ProgressFn = no_progress,
+                  echo: Callable[[str], None] | None = print) -> dict[str, Any]:
+    """``fedlab score``: score the config's guest enterprises with the model in ``model``
+    (a training run's DIR) and write ``out`` atomically: metrics.json, disclosure.json,
+    config.toml and, in ``parties/GUEST/``, the guest's ``scores.csv``.
+
+    Runs with the local runtime (every party's files on this machine); returns the
+    metrics written to metrics.json."""
+    from federation.config import check_data_files
+    from federation.outputs import build_disclosure, build_metrics, staging, write_outputs
+    from federation.run import resolve_config
+    from federation.runtime.actions import FINISH as RUN_FINISH
+    from federation.runtime.local import local_transport
+
+    started = time.perf_counter()
+    cfg, text = resolve_config(config)
+    rt = runtime or cfg.experiment.runtime
+    if rt != "local":
+        raise ConfigError(f"fedlab score runs with the local runtime in this build, not {rt!r}",
+                          hint="Pass --runtime local (every party's data file on this "
+                               "machine).")
+    model_dir = Path(model)
+    if not (model_dir / "parties").is_dir():
+        raise ConfigError(f"--model {model_dir.name!r} holds no parties/ folder of model "
+                          "pieces", hint="Point --model at the DIR of a `fedlab train` run.")
+    check_data_files(cfg)
+    with staging(out) as stage:
+        transport = local_transport(cfg, stage)
+        t0 = time.perf_counter()
+        res = score(transport, cfg, model_dir, progress=progress)
+        protocol_seconds = time.perf_counter() - t0
+        transport.exchange([Envelope(p.name, RUN_FINISH, {}) for p in cfg.parties])
+        result = ProtocolResult(metrics={"algorithm": model_algorithm(cfg, model_dir),
+                                         **res.metrics()})
+        metrics = build_metrics(result, transport.log, runtime="local",
+                                wall_seconds=time.perf_counter() - started,
+                                phase_seconds={"protocol": protocol_seconds},
+                                epoch_exchanges=[])
+        roles = {name: role.value for name, role in transport.party_roles().items()}
+        write_outputs(stage, metrics=metrics,
+                      disclosure=build_disclosure(transport.log, roles, result),
+                      config_text=text)
+    if echo is not None:
+        echo(f"scored {res.n_scored} of {res.n_requested} enterprises "
+             f"({metrics['algorithm']}); the scores are in "
+             f"{Path(out) / 'parties' / cfg.guest.name / SCORES_FILE}")
+    return metrics
+
+
 def scoring_driver(model_dir: str | Path | None) -> Any:
     """A :class:`federation.protocol.Driver` that scores instead of training (for runtimes
     that execute drivers: ``execute_protocol(...)`` with this in place of the trainer)."""
@@ -257,5 +366,5 @@ def read_scores(work_dir: str | Path) -> pd.DataFrame:
     return pd.read_csv(Path(work_dir) / SCORES_FILE, dtype={"uscc": str, "id": str})
 
 
-__all__ = ["FINISH", "PARTIAL", "SCORES_FILE", "ScoringResult", "read_scores", "score",
-           "scoring_driver"]
+__all__ = ["FINISH", "PARTIAL", "SCORES_FILE", "ScoringResult", "model_algorithm",
+           "read_scores", "score", "score_command", "scoring_driver", "write_scores"]

@@ -1204,18 +1204,27 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
 def _predict_begin(ctx: PartyContext, payload: Payload) -> Payload:
     """Every party: load its model piece and bin its aligned rows with its own edges.
 
-    The guest then starts the walk and returns its first queries for the hosts."""
+    ``model_ref`` (optional) is the folder holding the piece (a training run's
+    ``parties/NAME``), else the party's work dir; a host applies a piggybacked alignment
+    commit (``idx``) first. The guest then starts the walk and returns its first queries."""
     from features.binning import QuantileBinner
 
-    piece = load_piece(Path(ctx.work_dir))
+    if ctx.role == PartyRole.HOST and "idx" in payload:
+        from federation.alignment import apply_commit
+
+        apply_commit(ctx, payload)
+    ref = Path(str(payload.get("model_ref", "") or "."))
+    where = ref if payload.get("model_ref") and (ref / MODEL_FILE).is_file() else Path(
+        ctx.work_dir)
+    try:
+        piece = load_piece(where)
+    except DataValidationError:
+        raise ProtocolError(f"party {ctx.name!r} has no SecureBoost model piece to score with",
+                            hint="Give the training run's DIR (--model) or train first."
+                            ) from None
     binner = QuantileBinner.from_dict(piece["binner"])
-    m = _matrix(ctx)
-    names = [str(f) for f in m.feature_names]
-    if names != list(piece["feature_names"]):
-        raise DataValidationError(
-            f"party {ctx.name!r}: the scoring data's features {names} differ from the "
-            f"model's {piece['feature_names']}", hint="Score data with the training columns.")
-    bins = binner.transform(np.asarray(m.X, dtype=np.float64))
+    X = _model_columns(ctx, _matrix(ctx), [str(f) for f in piece["feature_names"]])
+    bins = binner.transform(X)
     st: dict[str, Any] = {"bins": bins, "piece": piece}
     ctx.state["secureboost_predict"] = st
     out: Payload = {"n_rows": int(bins.shape[0])}
@@ -1224,6 +1233,29 @@ def _predict_begin(ctx: PartyContext, payload: Payload) -> Payload:
         st["trees"] = trees
         st["pos"] = np.zeros((len(trees), bins.shape[0]), dtype=np.int64)
         out.update(_guest_walk(ctx, st, {}))
+    return out
+
+
+def _model_columns(ctx: PartyContext, m: Any, names: Sequence[str]) -> np.ndarray:
+    """The scoring rows' features in the model's column order.
+
+    A one-hot level or missing flag the new rows do not produce is 0; any other column the
+    model needs and the data lacks is an error naming it."""
+    have = {str(n): j for j, n in enumerate(m.feature_names)}
+    X = np.asarray(m.X, dtype=np.float64)
+    out = np.empty((X.shape[0], len(names)))
+    lacking = []
+    for j, name in enumerate(names):
+        if name in have:
+            out[:, j] = X[:, have[name]]
+        elif "=" in name or name.endswith("__missing"):
+            out[:, j] = 0.0
+        else:
+            lacking.append(name)
+    if lacking:
+        raise DataValidationError(
+            f"party {ctx.name!r}: the scoring data lacks the model's feature(s) {lacking}",
+            hint="Score data with the training columns.")
     return out
 
 
@@ -1311,30 +1343,53 @@ def _predict_step(ctx: PartyContext, payload: Payload) -> Payload:
 
 @register("sb.predict_result")
 def _predict_result(ctx: PartyContext, payload: Payload) -> Payload:
-    """Guest: the probabilities of its aligned rows (kept at the guest unless asked)."""
+    """Guest: the probabilities of its aligned rows (kept at the guest unless asked).
+
+    ``scores_file``: write them with the aligned IDs to ``scores.csv`` in the guest's work
+    dir (``federation.scoring.write_scores``); ``reveal``: return them to the caller."""
     st = ctx.state.pop("secureboost_predict", None)
     if st is None or "margin" not in st:
         raise ProtocolError(f"party {ctx.name!r}: no finished SecureBoost prediction")
     prob = _sigmoid(st["margin"])
+    out: Payload = {"n": int(prob.size)}
     out_path = str(payload.get("out", ""))
     if out_path:
         _write_json(Path(ctx.work_dir) / out_path, {"probability": prob.tolist()})
-    return {"probability": prob} if bool(payload.get("reveal", False)) else {"n": prob.size}
+    if bool(payload.get("scores_file", False)):
+        from federation.scoring import write_scores
+
+        out["file"] = write_scores(ctx, st["margin"])
+    if bool(payload.get("reveal", False)):
+        out["probability"] = prob
+    return out
 
 
-def predict(transport: Transport, guest: str, hosts: Sequence[str], *, reveal: bool = True,
-            out: str = "") -> np.ndarray | None:
+@dataclass(frozen=True)
+class PredictOutcome:
+    """What the coordinator learns from a joint prediction (``probability`` only when the
+    guest was asked to reveal it)."""
+
+    n_rows: int
+    exchanges: int
+    probability: np.ndarray | None
+    file: str = ""
+
+
+def joint_predict(transport: Transport, guest: str, hosts: Sequence[str], *,
+                  begin: dict[str, Payload] | None = None, reveal: bool = False,
+                  scores_file: bool = False, out: str = "") -> PredictOutcome:
     """Joint inference for the parties' aligned rows with their saved model pieces.
 
     The walk advances level by level: each exchange carries, for every host, all pending
     (row, split id) queries of all trees at once; a host answers one bit per query.
-    ``reveal`` returns the guest's probabilities to the caller (the coordinator): use it only
-    where the guest agrees (tests, ``fedlab score`` run by the bank). Returns ``None``
-    otherwise (the guest keeps them, written to ``out`` in its work dir when given).
+    ``begin`` adds fields to a party's first message (``model_ref``, a host's alignment
+    commit ``idx``). ``reveal`` returns the guest's probabilities to the caller (the
+    coordinator): only where the guest agrees (tests). ``scores_file`` has the guest write
+    ``scores.csv`` (IDs, margin, probability) in its own work dir; ``out`` a JSON file.
     """
     ex = _Exchanger(transport)
-    reqs = [Envelope(guest, "sb.predict_begin", {})]
-    reqs += [Envelope(h, "sb.predict_begin", {}) for h in hosts]
+    begin = begin or {}
+    reqs = [Envelope(p, "sb.predict_begin", dict(begin.get(p, {}))) for p in [guest, *hosts]]
     rep = ex(reqs)
     n = int(rep[guest]["n_rows"])
     for h in hosts:
@@ -1350,8 +1405,18 @@ def predict(transport: Transport, guest: str, hosts: Sequence[str], *, reveal: b
         for h in asked:
             step[f"{h}.bits"] = ans[h]["bits"]
         walk = ex([Envelope(guest, "sb.predict_step", step)])[guest]
-    res = ex([Envelope(guest, "sb.predict_result", {"reveal": reveal, "out": out})])[guest]
-    return np.asarray(res["probability"], dtype=np.float64) if reveal else None
+    res = ex([Envelope(guest, "sb.predict_result", {"reveal": reveal, "out": out,
+                                                    "scores_file": scores_file})])[guest]
+    prob = np.asarray(res["probability"], dtype=np.float64) if reveal else None
+    return PredictOutcome(n_rows=n, exchanges=ex.count, probability=prob,
+                          file=str(res.get("file", "")))
+
+
+def predict(transport: Transport, guest: str, hosts: Sequence[str], *, reveal: bool = True,
+            out: str = "") -> np.ndarray | None:
+    """:func:`joint_predict` returning the guest's probabilities (``reveal``) or ``None``
+    (the guest keeps them, written to ``out`` in its work dir when given)."""
+    return joint_predict(transport, guest, hosts, reveal=reveal, out=out).probability
 
 
 __all__ = [
@@ -1359,10 +1424,12 @@ __all__ = [
     "HostCipher",
     "Layout",
     "MODEL_FILE",
+    "PredictOutcome",
     "SecureBoostParams",
     "best_split",
     "drive",
     "load_piece",
+    "joint_predict",
     "parse_params",
     "predict",
     "segment_reduce",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,165 @@ def test_missing_model_piece_is_a_clear_error(trained: dict[str, object],
     cfg, transport = _setup(trained, tmp_path)
     with pytest.raises(ProtocolError, match=r"'tax'.*model piece"):
         score(transport, cfg, tmp_path / "no-such-run")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------
+# SecureBoost models: `score` dispatches on the piece's algorithm (joint tree walk)
+# ---------------------------------------------------------------------------------------
+
+SB_PARAMS = ('[params]\nn_trees = 3\nmax_depth = 3\nmax_bins = 16\nkey_bits = 1024\n'
+             'validation_fraction = 0.0\nworkers = 1\n')
+
+
+def _sb_toml(data: Path, feats: dict[str, list[str]], guest_file: str) -> str:
+    lines = ['[experiment]', 'name = "sb-score"', 'algorithm = "secureboost"',
+             'backend = "plaintext"', 'id_column = "uscc"', 'runtime = "local"', 'seed = 2',
+             '[experiment.features]']
+    lines += [f'{p} = {json.dumps(feats[p])}' for p in PARTIES]
+    text = "\n".join(lines) + "\n" + SB_PARAMS
+    for p in PARTIES:
+        text += (f'[[parties]]\nname = "{p}"\nrole = "{"guest" if p == "bank" else "host"}"\n'
+                 f'data = "{(data / (guest_file if p == "bank" else f"{p}.csv")).as_posix()}"\n')
+        if p == "bank":
+            text += 'label = "default_12m"\n'
+    return text
+
+
+@pytest.fixture(scope="module")
+def sb_trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A SecureBoost model trained with `fedlab train`'s local runtime (real alignment)."""
+    from federation.run import run_experiment
+
+    data = tmp_path_factory.mktemp("sb-data")
+    synth.write(data, synth.generate(1500, seed=11))
+    raw = {p: pd.read_csv(data / f"{p}.csv", dtype={"uscc": str}) for p in PARTIES}
+    feats = {p: _numeric_complete(raw[p], 4) for p in PARTIES}
+    # the enterprises to score: 200 of the bank's rows, without the label
+    new = raw["bank"].iloc[:200].drop(columns=["default_12m"])
+    new.to_csv(data / "bank_new.csv", index=False)
+    train_cfg = data / "train.toml"
+    train_cfg.write_text(_sb_toml(data, feats, "bank.csv"), encoding="utf-8")
+    score_cfg = data / "score.toml"
+    score_cfg.write_text(_sb_toml(data, feats, "bank_new.csv"), encoding="utf-8")
+    run = tmp_path_factory.mktemp("sb-run") / "run"
+    run_experiment(train_cfg, run)
+    return {"data": data, "raw": raw, "feats": feats, "new": new, "run": run,
+            "score_cfg": score_cfg, "metrics": json.loads((run / "metrics.json").read_text())}
+
+
+def _tree_walk_reference(t: dict[str, object], ids: list[str]) -> np.ndarray:
+    """The trained model evaluated in the clear, pooled: each party's own bins of the rows,
+    the guest's trees, each host's private (feature, bin) per split id."""
+    from features.binning import QuantileBinner
+    from federation.secureboost import load_piece
+
+    raw: dict[str, pd.DataFrame] = t["raw"]  # type: ignore[assignment]
+    run: Path = t["run"]  # type: ignore[assignment]
+    pieces = {p: load_piece(run / "parties" / p) for p in PARTIES}
+    bins = {}
+    for p in PARTIES:
+        X = raw[p].set_index("uscc").loc[ids, pieces[p]["feature_names"]].to_numpy(dtype=float)
+        bins[p] = QuantileBinner.from_dict(pieces[p]["binner"]).transform(X)
+    margin = np.zeros(len(ids))
+    for tree in pieces["bank"]["trees"]:
+        for r in range(len(ids)):
+            k = 0
+            while "leaf" not in tree[str(k)]:
+                node = tree[str(k)]
+                owner = node["party"]
+                if owner == "bank":
+                    f, b = node["feature"], node["bin"]
+                else:
+                    f, b = pieces[owner]["splits"][str(node["split_id"])]
+                k = 2 * k + 1 if bins[owner][r, f] <= b else 2 * k + 2
+            margin[r] += tree[str(k)]["leaf"]
+    return 1.0 / (1.0 + np.exp(-margin))
+
+
+def _sb_expected_ids(t: dict[str, object]) -> list[str]:
+    raw: dict[str, pd.DataFrame] = t["raw"]  # type: ignore[assignment]
+    new: pd.DataFrame = t["new"]  # type: ignore[assignment]
+    return sorted(set(new["uscc"]) & set(raw["tax"]["uscc"]) & set(raw["courts"]["uscc"]))
+
+
+def test_reference_walk_reproduces_the_trained_models_auc(sb_trained: dict[str, object]) -> None:
+    """The test's plain tree walk is the trained model: on the training rows it gives the
+    AUC the training run reported (no validation split: the AUC is over all those rows)."""
+    from sklearn.metrics import roc_auc_score
+
+    raw: dict[str, pd.DataFrame] = sb_trained["raw"]  # type: ignore[assignment]
+    ids = sorted(set.intersection(*(set(raw[p]["uscc"]) for p in PARTIES)))
+    y = raw["bank"].set_index("uscc").loc[ids, "default_12m"].to_numpy()
+    prob = _tree_walk_reference(sb_trained, ids)
+    metrics: dict[str, object] = sb_trained["metrics"]  # type: ignore[assignment]
+    assert metrics["n_aligned"] == len(ids)
+    assert roc_auc_score(y, prob) == pytest.approx(metrics["auc"], abs=1e-12)
+
+
+def test_secureboost_joint_scores_equal_the_trained_model(sb_trained: dict[str, object],
+                                                          tmp_path: Path) -> None:
+    # Prepare
+    from federation.config import load_config
+    from federation.runtime.local import local_transport
+    from federation.scoring import model_algorithm
+
+    cfg = load_config(sb_trained["score_cfg"])  # type: ignore[arg-type]
+    transport = local_transport(cfg, tmp_path, keep_payloads=True)
+    run: Path = sb_trained["run"]  # type: ignore[assignment]
+    # Execute
+    res = score(transport, cfg, run)
+    # Assert: the aligned rows, and the model's probabilities for each of them
+    ids = _sb_expected_ids(sb_trained)
+    assert model_algorithm(cfg, run) == "secureboost"
+    assert res.n_requested == 200 and res.n_scored == len(ids) > 50
+    got = read_scores(tmp_path / "parties" / "bank")
+    assert got["uscc"].tolist() == ids
+    np.testing.assert_allclose(got["probability"], _tree_walk_reference(sb_trained, ids),
+                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got["probability"], 1.0 / (1.0 + np.exp(-got["score"])))
+    # the walk crossed parties: some nodes belong to hosts, which answered bits only
+    actions = {m.action for m in transport.log.messages}
+    assert "sb.predict_answer" in actions
+    raw: dict[str, pd.DataFrame] = sb_trained["raw"]  # type: ignore[assignment]
+    new: pd.DataFrame = sb_trained["new"]  # type: ignore[assignment]
+    assert_no_leak(transport.log, {"bank": new, "tax": raw["tax"], "courts": raw["courts"]},
+                   ids)
+    for m in transport.log.messages:  # no probability or margin vector reaches the coordinator
+        for v in m.payload.values():
+            if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+                assert v.size < len(ids)
+
+
+def test_fedlab_score_cli_scores_a_secureboost_model(sb_trained: dict[str, object],
+                                                     tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lab.cli import app
+
+    out = tmp_path / "scored"
+    result = CliRunner().invoke(app, ["score", "--config", str(sb_trained["score_cfg"]),
+                                      "--model", str(sb_trained["run"]), "--out", str(out),
+                                      "--runtime", "local"])
+    assert result.exit_code == 0, result.output
+    ids = _sb_expected_ids(sb_trained)
+    got = read_scores(out / "parties" / "bank")
+    assert got["uscc"].tolist() == ids
+    np.testing.assert_allclose(got["probability"], _tree_walk_reference(sb_trained, ids),
+                               rtol=0, atol=1e-12)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["algorithm"] == "secureboost" and metrics["n_scored"] == len(ids)
+    disclosure = json.loads((out / "disclosure.json").read_text())
+    assert "sb.predict_answer" in disclosure["parties"]["tax"]["sent"] or \
+        "sb.predict_answer" in disclosure["parties"]["courts"]["sent"]
+    assert f"scored {len(ids)} of 200" in result.output
+
+
+def test_fedlab_score_refuses_other_runtimes(sb_trained: dict[str, object],
+                                             tmp_path: Path) -> None:
+    from federation.scoring import score_command
+    from lab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="local runtime"):
+        score_command(config=sb_trained["score_cfg"], model=sb_trained["run"],  # type: ignore[arg-type]
+                      out=tmp_path / "x", runtime="simulation", echo=None)
+    assert not (tmp_path / "x").exists()
