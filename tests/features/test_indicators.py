@@ -196,3 +196,9 @@ def test_write_records_writes_records_and_indicator_tables(tmp_path: Path) -> No
     assert "default_12m" in bank.columns and "BK_INFLOW_AVG_12M" in bank.columns
     again = SR.write_records(tmp_path / "again", 200, 1)
     assert paths["records_tax"].read_bytes() == again["records_tax"].read_bytes()
+
+
+def test_docs_list_every_indicator() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "indicators.md").read_text("utf-8")
+    for r in I.registry_records():
+        assert f"| `{r['code']}` | {r['name_zh']} | {r['name_en']} | {r['owner']} |" in doc
