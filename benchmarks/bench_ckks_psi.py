@@ -201,29 +201,62 @@ def ours_psi(guest: list[str], host: list[str], cache_dir: Path) -> dict[str, fl
         t = time.perf_counter()
         kg = psi.PsiKey.generate()
         pending_a = psi.blind_async(pool, kg, guest)  # guest
-        blinded = cache.blinded(kh, host) if cache is not None else None
-        pending_b = None if blinded is not None else psi.blind_async(pool, kh, host)  # host
-        a = pending_a.result()  # guest -> host
-        pending_ab = psi.reblind_async(pool, kh, a)  # host
-        offer = psi.host_offer(kh, host, blinded=blinded if pending_b is None else pending_b.result())
-        pending_ba = psi.reblind_async(pool, kg, offer.packed)  # host -> guest: b; guest reblinds
+        if cache is not None:  # host: b from the offline phase, sent right away
+            offer = psi.host_offer(kh, host, blinded=cache.blinded(kh, host))
+            pending_ba = psi.reblind_async(pool, kg, offer.packed)  # guest
+            a = pending_a.result()  # guest -> host
+            pending_ab = psi.reblind_async(pool, kh, a)  # host
+        else:
+            pending_b = psi.blind_async(pool, kh, host)  # host
+            a = pending_a.result()  # guest -> host
+            pending_ab = psi.reblind_async(pool, kh, a)  # host
+            offer = psi.host_offer(kh, host, blinded=pending_b.result())  # host -> guest
+            pending_ba = psi.reblind_async(pool, kg, offer.packed)  # guest
+        index = psi.index_packed(pending_ba.result())  # guest, while ab is computed
         ab = psi.truncate_packed(pending_ab.result())  # host -> guest
-        ids, idx = psi.intersect_guest_packed(guest, ab, pending_ba.result())
+        ids, idx = psi.intersect_guest_packed(guest, ab, index=index)
         rows = psi.host_rows(offer, idx)  # guest -> host
         wall = time.perf_counter() - t
         if ids != expected or [host[r] for r in rows] != expected:
             raise AssertionError("PSI intersection differs from Python's set intersection")
         return wall
 
-    with psi.PsiPool() as pool:
-        cold = run(pool, None)
-        cache = psi.HostBlindCache(cache_dir / "host.psicache")
-        t = time.perf_counter()
-        cache.blinded(kh, host, pool=pool)
-        offline = time.perf_counter() - t
-        warm = run(pool, cache)
-        assert cache.last_hit
-    return {"cold": cold, "offline": offline, "online": warm}
+    def phase(fn: Any) -> tuple[float, float, Any]:
+        """Wall time, CPU seconds of this process and its (reaped) pool workers, result."""
+        before = _cpu()
+        with psi.PsiPool() as pool:
+            t = time.perf_counter()
+            out = fn(pool)
+            wall = time.perf_counter() - t
+        return wall, _cpu() - before, out
+
+    cold, cold_cpu, _ = phase(lambda pool: run(pool, None))
+    cache = psi.HostBlindCache(cache_dir / "host.psicache")
+    offline, offline_cpu, _ = phase(lambda pool: cache.blinded(kh, host, pool=pool))
+    online, online_cpu, _ = phase(lambda pool: run(pool, cache))
+    assert cache.last_hit
+    return {
+        "cold": cold,
+        "offline": offline,
+        "online": online,
+        "cold_cpu": cold_cpu,
+        "offline_cpu": offline_cpu,
+        "online_cpu": online_cpu,
+    }
+
+
+def _cpu() -> float:
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _load() -> str:
+    try:
+        return "load " + Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return ""
 
 
 def psi_rows(sizes: list[int], base_n: int) -> list[Row]:
@@ -239,9 +272,17 @@ def psi_rows(sizes: list[int], base_n: int) -> list[Row]:
             base = t_base * scale
             lab = f"{n // 1000}k" if n < 10**6 else f"{n / 1e6:g}M"
             note = "" if n == base_n else "baseline extrapolated from its 100k run"
-            rows.append(_row(f"PSI {lab} x {lab} 50% overlap, cold", r["cold"], base, "s wall", note))
-            rows.append(_row(f"PSI {lab} x {lab} host offline blind", r["offline"], base / 4, "s wall", "baseline: 1/4 of its run"))
-            rows.append(_row(f"PSI {lab} x {lab} online (host cache)", r["online"], base * 3 / 4, "s wall", "baseline: 3/4 of its run"))
+            load = _load()
+            for phase, label, share in [
+                ("cold", "cold", 1.0),
+                ("offline", "host offline blind", 0.25),
+                ("online", "online (host cache)", 0.75),
+            ]:
+                cpu = r[f"{phase}_cpu"]
+                extra = f"cpu {cpu:.1f} s (cpu/2 = {cpu / 2:.1f} s); {load}"
+                if share != 1.0:
+                    extra = f"baseline: {share:g} of its run; " + extra
+                rows.append(_row(f"PSI {lab} x {lab} 50% overlap, {label}", r[phase], base * share, "s wall", "; ".join(x for x in (note, extra) if x)))
     return rows
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -165,8 +166,16 @@ class Pending:
 class PsiPool:
     """A process pool for several blinding steps at once (keeps both cores busy)."""
 
-    def __init__(self, workers: int | None = None) -> None:
-        self._ex = ProcessPoolExecutor(max_workers=workers or max(1, min(os.cpu_count() or 1, 8)))
+    def __init__(self, workers: int | None = None, *, start_method: str | None = None) -> None:
+        # "fork" where available: no re-import of the caller's main module (forkserver and
+        # spawn re-run an unguarded script) and no start-up cost. Workers only run the
+        # functions of this module, which take no locks another thread could hold.
+        if start_method is None and "fork" in mp.get_all_start_methods():
+            start_method = "fork"
+        self._ex = ProcessPoolExecutor(
+            max_workers=workers or max(1, min(os.cpu_count() or 1, 8)),
+            mp_context=mp.get_context(start_method),
+        )
 
     def __enter__(self) -> PsiPool:
         return self

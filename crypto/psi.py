@@ -57,6 +57,7 @@ __all__ = [
     "blind_async",
     "host_offer",
     "host_rows",
+    "index_packed",
     "intersect_guest",
     "intersect_guest_packed",
     "intersection_size",
@@ -370,18 +371,32 @@ def intersect_guest(
     return ids, [found[i] for i in ids]
 
 
+def index_packed(ba: bytes) -> dict[bytes, int]:
+    """Lookup table of the guest's ``ba`` (packed 32-byte values): compared prefix -> index."""
+    c = COMPARE_BYTES
+    return {ba[o : o + c]: i for i, o in enumerate(range(0, len(ba), POINT_BYTES))}
+
+
 def intersect_guest_packed(
-    guest_ids: Sequence[str], ab: bytes, ba: bytes, *, ab_width: int = COMPARE_BYTES
+    guest_ids: Sequence[str],
+    ab: bytes,
+    ba: bytes = b"",
+    *,
+    ab_width: int = COMPARE_BYTES,
+    index: dict[bytes, int] | None = None,
 ) -> tuple[list[str], list[int]]:
-    """``intersect_guest`` on packed values: ``ab`` of ``ab_width`` bytes each, ``ba`` of 32."""
+    """``intersect_guest`` on packed values: ``ab`` of ``ab_width`` bytes each, ``ba`` of 32.
+
+    ``index`` (from ``index_packed(ba)``) may be built beforehand, while ``ab`` is on its way.
+    """
     if ab_width < COMPARE_BYTES or len(ab) != ab_width * len(guest_ids):
         raise ProtocolError(
             f"host returned {len(ab)} bytes of doubly blinded values for {len(guest_ids)} "
             f"guest IDs ({ab_width} bytes each expected)",
             hint="The host's reply does not belong to this PSI request.",
         )
-    c, w = COMPARE_BYTES, POINT_BYTES
-    where = {ba[o : o + c]: i for i, o in enumerate(range(0, len(ba), w))}
+    c = COMPARE_BYTES
+    where = index if index is not None else index_packed(ba)
     found: dict[str, int] = {}
     get = where.get
     for gid, o in zip(guest_ids, range(0, len(ab), ab_width)):
