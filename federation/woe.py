@@ -37,7 +37,6 @@ sends only the PSI per feature.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -156,8 +155,7 @@ def woe_matrix_of(ctx: PartyContext, features: Sequence[int] | None = None) -> t
     idx = list(range(len(names))) if features is None else list(features)
     X = np.empty((len(next(iter(cols.values()))[1]), len(idx)), dtype=np.float64)
     for k, j in enumerate(idx):
-        kind, vals = cols[names[j]]
-        X[:, k] = woes[j][bins[j].transform(vals)]
+        X[:, k] = woes[j][bins[j].transform(cols[names[j]][1])]
     return X, [names[j] for j in idx]
 
 
@@ -205,7 +203,7 @@ def _bin(ctx: PartyContext, payload: Payload) -> Payload:
         pk, sk = generate_keypair(params.key_bits)
         p, q = sk.export_primes()
         st["key"] = {"public": pk.to_bytes(), "p": int(p), "q": int(q)}
-        out.update(public_key=pk.to_bytes(), enc_labels=pk.encrypt_ints(y.astype(np.int64)).to_bytes())
+        out.update(public_key=pk.to_bytes(), enc_labels=_encrypt_labels(pk, y).to_bytes())
         return out
     publish = bool(payload.get("publish", False))
     bins = [W.fine_binning(cols[c][1], cols[c][0], n_bins=params.n_fine_bins,
@@ -225,6 +223,20 @@ def _own_missing_bin(b: W.Binning) -> int:
     final = b.mapping[b.missing_bin]
     alone = sum(1 for m in b.mapping if m == final) == 1
     return int(final) if alone else -1
+
+
+def _encrypt_labels(pk: Any, y: np.ndarray) -> Any:
+    """``[[y_i]]`` for every row; the DJN randomness is computed on ``FEDLAB_CRYPTO_WORKERS``
+    processes when that is set above 1."""
+    from crypto._pool import default_workers, parallel_obfuscators
+    from crypto.paillier import ObfuscatorPool
+
+    workers = default_workers()
+    pool = None
+    if workers > 1 and y.size >= 4096:
+        pool = ObfuscatorPool(pk, size=int(y.size), fill=False)
+        pool.add(parallel_obfuscators(pk, int(y.size), workers).tolist())
+    return pk.encrypt_ints(y.astype(np.int64), pool=pool)
 
 
 @register(SUMS)
