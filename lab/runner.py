@@ -92,9 +92,22 @@ def build_config(session: Any, exp: Experiment, run_dir: Path, runtime: str) -> 
                        else "uscc", "runtime": runtime,
                        "authorization": "required" if exp.authorization_required else "none",
                        "as_of": as_of.isoformat(), "features": features or None},
-        "params": dict(exp.params),
+        "params": nested_params(exp.params),
         "parties": [guest, *hosts.values()],
     }
+
+
+def nested_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Catalog parameters with dotted names as nested sections: ``{"binning.max_bins": 8}``
+    → ``{"binning": {"max_bins": 8}}`` (the algorithm schema in the catalog is flat)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        *path, leaf = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
 
 
 def roc_points(metrics: dict[str, Any]) -> dict[str, list[float]]:
@@ -223,5 +236,5 @@ def _reason(exc: BaseException) -> str:
     return text[:MAX_REASON]
 
 
-__all__ = ["Executor", "Worker", "build_config", "federation_executor", "public_metrics",
-           "roc_points"]
+__all__ = ["Executor", "Worker", "build_config", "federation_executor", "nested_params",
+           "public_metrics", "roc_points"]

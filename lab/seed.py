@@ -56,17 +56,28 @@ ALGORITHMS: tuple[dict[str, Any], ...] = (
      "description": "Vertical gradient-boosted trees; hosts see only encrypted gradients.",
      "param_schema": {
          "n_trees": {"type": "int", "default": 10, "min": 1, "max": 200},
-         "max_depth": {"type": "int", "default": 3, "min": 1, "max": 8},
+         "max_depth": {"type": "int", "default": 3, "min": 1, "max": 12},
          "learning_rate": {"type": "float", "default": 0.3, "min": 0.01, "max": 1.0},
-         "n_bins": {"type": "int", "default": 32, "min": 2, "max": 256},
+         "max_bins": {"type": "int", "default": 32, "min": 2, "max": 254},
+         "min_child_weight": {"type": "float", "default": 1.0, "min": 0.0, "max": 1000.0},
+         "reg_lambda": {"type": "float", "default": 1.0, "min": 0.0, "max": 1000.0},
+         "subsample": {"type": "float", "default": 1.0, "min": 0.1, "max": 1.0},
+         "colsample": {"type": "float", "default": 1.0, "min": 0.1, "max": 1.0},
+         "validation_fraction": {"type": "float", "default": 0.2, "min": 0.05, "max": 0.5},
+         "early_stopping_rounds": {"type": "int", "default": 0, "min": 0, "max": 100},
+         "key_bits": {"type": "int", "default": 2048, "choices": [1024, 2048, 3072]},
      }},
+    # Dotted names are nested sections of the algorithm's [params] (lab.runner expands them).
     {"name": "scorecard", "version": "1", "kind": "vertical",
      "description": "Federated WOE binning + logistic regression, scaled to points.",
      "param_schema": {
-         "n_bins": {"type": "int", "default": 5, "min": 2, "max": 20},
-         "min_bin_share": {"type": "float", "default": 0.05, "min": 0.01, "max": 0.5},
-         "base_score": {"type": "int", "default": 600, "min": 300, "max": 900},
-         "pdo": {"type": "int", "default": 50, "min": 10, "max": 200},
+         "binning.max_bins": {"type": "int", "default": 8, "min": 1, "max": 50},
+         "binning.min_bin_size": {"type": "int", "default": 50, "min": 1, "max": 100_000},
+         "iv_min": {"type": "float", "default": 0.02, "min": 0.0, "max": 1.0},
+         "corr_max": {"type": "float", "default": 0.7, "min": 0.05, "max": 1.0},
+         "base_score": {"type": "float", "default": 600.0, "min": 0.0, "max": 2000.0},
+         "pdo": {"type": "float", "default": 40.0, "min": 1.0, "max": 200.0},
+         "lr.epochs": {"type": "int", "default": 10, "min": 1, "max": 500},
      }},
     {"name": "homo_lr", "version": "1", "kind": "horizontal",
      "description": "Horizontal FedAvg logistic regression across banks.",
@@ -96,7 +107,8 @@ def _window(name: str) -> str:
     return f"{m.group(1)}{m.group(2)}" if m else ""
 
 
-def _csv_counts(path: Path, label: str | None = None) -> tuple[int, int]:
+def csv_counts(path: Path, label: str | None = None) -> tuple[int, int]:
+    """Rows of a party CSV and, with ``label``, rows whose label is 1 (counts only)."""
     rows = positives = 0
     with path.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
@@ -146,7 +158,7 @@ def seed_demo(engine: Engine, *, banks: tuple[str, ...] = DEFAULT_BANKS,
                                   node_in=FederationNodeCreate(name=code, org_code=code))
             path = data / f"{code}.csv" if data else None
             label = LABEL if kind is OrgKind.BANK else None
-            rows, positives = _csv_counts(path, label) if path and path.is_file() else (0, 0)
+            rows, positives = csv_counts(path, label) if path and path.is_file() else (0, 0)
             catalog.register_dataset(session=s, actor=root, dataset_in=DatasetCreate(
                 name=code, org_code=code, row_count=rows, id_column="uscc",
                 location=str(path) if path else f"data/{code}.csv",
@@ -207,4 +219,4 @@ def _seed_authorizations(s: Any, root: Any, bank: str, data: Path | None, n: int
                                   batch="seed")
 
 
-__all__ = ["ALGORITHMS", "DEFAULT_BANKS", "PURPOSE", "SeedResult", "seed_demo"]
+__all__ = ["ALGORITHMS", "DEFAULT_BANKS", "PURPOSE", "SeedResult", "csv_counts", "seed_demo"]
