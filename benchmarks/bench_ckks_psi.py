@@ -317,6 +317,7 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="CKKS 1M floats and PSI 1M x 1M")
     ap.add_argument("--precision", action="store_true", help="only the CKKS precision per profile")
     ap.add_argument("--only", choices=["ckks", "psi"], help="run one half")
+    ap.add_argument("--psi-sizes", type=int, nargs="+", help="PSI set sizes (default: 100k, +1M with --full)")
     args = ap.parse_args()
     if args.precision:
         _print(precision_table())
@@ -325,7 +326,8 @@ def main() -> None:
         n = 1_000_000 if args.full else 100_000
         _print(ckks_rows(n) + ckks_rows(n, profile="aggregate") + ckks_dot_row(with_matmul=args.full))
     elif args.only == "psi":
-        _print(psi_rows([100_000, 1_000_000] if args.full else [100_000], base_n=100_000))
+        sizes = args.psi_sizes or ([100_000, 1_000_000] if args.full else [100_000])
+        _print(psi_rows(sizes, base_n=100_000))
     else:
         _print(rows(quick=not args.full))
 

@@ -425,8 +425,10 @@ class CkksArray:
         return NotImplemented
 
     def __rsub__(self, other: object) -> CkksArray:
-        if isinstance(other, (np.ndarray, list, tuple, int, float, np.number)):
-            return (-self) + (other if not np.isscalar(other) else np.full(self._length, float(other)))  # type: ignore[arg-type]
+        if isinstance(other, (int, float, np.number)):
+            return (-self) + np.full(self._length, float(other))
+        if isinstance(other, (np.ndarray, list, tuple)):
+            return (-self) + np.asarray(other, dtype=np.float64)
         return NotImplemented
 
     def _check_depth(self, op: str) -> None:
