@@ -71,8 +71,9 @@ __all__ = [
     "unpack_points",
 ]
 
-# Doubly blinded values are compared on their first 12 bytes (96 bits). For n_g x n_h pairs
-# the probability of any false match is at most n_g * n_h / 2^96: 1.4e-17 for 1M x 1M.
+# Doubly blinded values are compared on their first 12 bytes (96 bits of the x-coordinate).
+# A false match between two distinct IDs has probability <= 2^-92 (docs/crypto/psi.md), so
+# <= n_g * n_h * 2^-92 over all pairs: 2^-52 for 1M x 1M.
 COMPARE_BYTES = 12
 _KEY_FP_DOMAIN = b"fedlab/psi/key-fingerprint/v1\x00"
 
