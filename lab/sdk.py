@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from lab.db import make_engine, session_scope, upgrade
-from lab.errors import CatalogError, NotFoundError
+from lab.errors import CatalogError, ConfigError, NotFoundError
 from lab.models import (
     AlgorithmPublic,
     AuthorizationSummary,
@@ -373,9 +373,26 @@ class Consents(_Part):
     def list(self) -> Table[ConsentGrantPublic]:
         return Table(self.lab.call(consent.list_consents))
 
+    def revoke(self, consent_id: int, reason: str) -> ConsentGrantPublic:
+        """Agency officers: withdraw a grant; experiments relying on it stop at the next check."""
+        return self.lab.call(consent.revoke_consent, consent_id=consent_id, reason=reason)
+
     def authorizations(self, bank: str, as_of: date | None = None) -> AuthorizationSummary:
         """Counts of enterprise authorizations for a bank (never the enterprises)."""
         return self.lab.call(consent.authorization_summary, bank_code=bank, as_of=as_of)
+
+    def import_authorizations(self, path: str | Path, *, bank: str,
+                              batch: str = "") -> AuthorizationSummary:
+        """Import a bank's enterprise authorizations (查询授权) from a CSV with columns
+        uscc, granted_on, expires_on (and optionally bank: other banks' rows are skipped).
+        Returns counts only."""
+        if not Path(path).is_file():
+            raise ConfigError(f"authorization file {str(path)!r} does not exist",
+                              hint="Pass the CSV the bank exported (uscc, granted_on, "
+                              "expires_on).")
+        rows = consent.read_authorization_csv(path, bank=bank)
+        return self.lab.call(consent.import_authorizations, bank_code=bank, rows=rows,
+                             batch=batch or Path(path).name)
 
 
 class Audit(_Part):

@@ -9,20 +9,51 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
 app = typer.Typer(no_args_is_help=True)
-experiments_app = typer.Typer(no_args_is_help=True, help="List, show, submit, approve, reject.")
+experiments_app = typer.Typer(no_args_is_help=True,
+                              help="Create, list, show, submit, approve, reject.")
 audit_app = typer.Typer(no_args_is_help=True, help="Verify and read the audit trail.")
+indicators_app = typer.Typer(no_args_is_help=True, help="Search the indicator library (指标库).")
+samples_app = typer.Typer(no_args_is_help=True, help="Register and list sample sets (样本库).")
+consents_app = typer.Typer(no_args_is_help=True, help="Agency consent: grant, list, revoke.")
+authorizations_app = typer.Typer(no_args_is_help=True,
+                                 help="Enterprise authorizations (查询授权): import, counts.")
+models_app = typer.Typer(no_args_is_help=True, help="The model library (模型库): list, publish.")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(audit_app, name="audit")
+app.add_typer(indicators_app, name="indicators")
+app.add_typer(samples_app, name="samples")
+app.add_typer(consents_app, name="consents")
+app.add_typer(authorizations_app, name="authorizations")
+app.add_typer(models_app, name="models")
 
 DbOpt = typer.Option(None, "--db", help="SQLite path or database URL (default: "
                      "FEDLAB_DATABASE_URL or .fedlab/lab.db).")
 UserOpt = typer.Option(None, "--user", help="Catalog user (default: FEDLAB_USER).")
+DATE_FORMATS = ["%Y-%m-%d"]
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` from ``--param``; VALUE is read as JSON (10, 0.5, true) else as text."""
+    from lab.errors import ConfigError
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--param {text!r} must look like KEY=VALUE, e.g. epochs=10")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    if isinstance(value, dict | list):
+        raise ConfigError(f"--param {key.strip()}: give one number, true/false or text, "
+                          f"not {raw!r}")
+    return key.strip(), value
 
 
 def _engine(db: str | None) -> Any:
@@ -100,6 +131,30 @@ def worker(db: str | None = DbOpt,
     typer.echo(f"worker {worker_id}: {n} experiment(s) processed")
 
 
+@experiments_app.command("create")
+def experiments_create(
+    sample: int = typer.Option(..., "--sample", help="Sample set id (your bank's)."),
+    algorithm: str = typer.Option(..., "--algorithm", help="hetero_lr | secureboost | ..."),
+    name: str = typer.Option(..., "--name", help="A name for the experiment."),
+    indicator: list[str] = typer.Option([], "--indicator", help="Indicator code; repeat."),
+    param: list[str] = typer.Option([], "--param", help="KEY=VALUE algorithm parameter; "
+                                    "repeat. Checked against the algorithm's schema."),
+    backend: str = typer.Option("paillier", help="paillier | ckks | plaintext"),
+    purpose: str = typer.Option("credit_risk_model"),
+    submit: bool = typer.Option(False, "--submit", help="Submit right after creating."),
+    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    """A draft experiment on one of your bank's sample sets."""
+    params = dict(parse_param(p) for p in param)
+    exp = _lab(db, user).experiments.create(name=name, sample=sample, algorithm=algorithm,
+                                            indicators=indicator, params=params,
+                                            backend=backend, purpose=purpose)
+    if submit:
+        exp.submit()
+    typer.echo(f"experiment {exp.id}: {exp.info.status.value} ({algorithm}, "
+               f"{len(exp.info.indicator_codes)} indicators, params "
+               f"{json.dumps(exp.info.params, sort_keys=True)})")
+
+
 @experiments_app.command("list")
 def experiments_list(db: str | None = DbOpt, user: str | None = UserOpt,
                      status: str | None = typer.Option(None)) -> None:
@@ -154,3 +209,118 @@ def audit_log(db: str | None = DbOpt, user: str | None = UserOpt,
     for ev in _lab(db, user).audit.log(limit=limit):
         typer.echo(f"{ev.seq:>6} {ev.at:%Y-%m-%d %H:%M:%S} {ev.actor:<20} {ev.action:<22} "
                    f"{ev.object_type}:{ev.object_id} {json.dumps(ev.details, ensure_ascii=False)}")
+
+
+# ------------------------------------------------------------------ indicators, samples
+@indicators_app.command("search")
+def indicators_search(query: str = typer.Argument("", help="Words in code, name (中文), "
+                                                 "description or category."),
+                      owner: str | None = typer.Option(None, help="Owner organization code."),
+                      category: str | None = typer.Option(None),
+                      db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    """Indicators matching QUERY (everyone may read the indicator library)."""
+    for i in _lab(db, user).indicators.search(query, owner=owner, category=category):
+        typer.echo(f"{i.code:<36} {i.owner_code:<18} {i.window:<4} {i.name_zh or i.name}")
+
+
+@samples_app.command("create")
+def samples_create(
+    name: str = typer.Option(..., "--name"),
+    dataset: str = typer.Option(..., "--dataset", help="Your bank's registered dataset."),
+    label_column: str = typer.Option("default_12m", "--label-column"),
+    id_list: str = typer.Option(..., "--id-list", help="Where the ID list lives at the bank."),
+    label_definition: str = typer.Option("", "--label-definition"),
+    observation_start: datetime | None = typer.Option(None, formats=DATE_FORMATS),
+    observation_end: datetime | None = typer.Option(None, formats=DATE_FORMATS),
+    n_total: int = typer.Option(0, min=0), n_positive: int = typer.Option(0, min=0),
+    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    """Register a sample set of your bank: its definition and counts, never its rows."""
+    sample = _lab(db, user).samples.create(
+        name=name, dataset=dataset, label_column=label_column, id_list_location=id_list,
+        label_definition=label_definition,
+        observation_start=observation_start.date() if observation_start else None,
+        observation_end=observation_end.date() if observation_end else None,
+        n_total=n_total, n_positive=n_positive)
+    typer.echo(f"sample {sample.id}: {sample.name!r} ({sample.n_total} enterprises, "
+               f"{sample.n_positive} positive)")
+
+
+@samples_app.command("list")
+def samples_list(db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    """Sample sets this user may see."""
+    for smp in _lab(db, user).samples.list():
+        typer.echo(f"{smp.id:>5}  org={smp.owner_org_id:<3} n={smp.n_total:<7} "
+                   f"positive={smp.n_positive:<6} {smp.name}")
+
+
+# ------------------------------------------------------------------ consent, authorizations
+@consents_app.command("grant")
+def consents_grant(
+    bank: str = typer.Option(..., "--bank", help="The bank that may use the indicators."),
+    indicator: list[str] = typer.Option(..., "--indicator", help="Your agency's indicator "
+                                        "code; repeat."),
+    days: int = typer.Option(365, min=1, help="Valid for this many days."),
+    purpose: str = typer.Option("credit_risk_model"),
+    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    """Agency officers: let BANK use your indicators for PURPOSE for DAYS days."""
+    grant = _lab(db, user).consents.grant(bank=bank, indicators=indicator, days=days,
+                                          purpose=purpose)
+    typer.echo(f"consent {grant.id}: {len(grant.indicator_codes)} indicator(s) for {bank} "
+               f"({grant.purpose}) until {grant.expires_at:%Y-%m-%d}")
+
+
+@consents_app.command("list")
+def consents_list(db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    """Grants this user may see (own agency's, own bank's, or all for staff)."""
+    for g in _lab(db, user).consents.list():
+        state = "revoked" if g.revoked_at else f"until {g.expires_at:%Y-%m-%d}"
+        typer.echo(f"{g.id:>5}  agency={g.agency_org_id:<3} bank={g.bank_org_id:<3} "
+                   f"{g.purpose:<20} {state:<17} {','.join(g.indicator_codes)}")
+
+
+@consents_app.command("revoke")
+def consents_revoke(consent_id: int, reason: str = typer.Option(..., help="Why."),
+                    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    grant = _lab(db, user).consents.revoke(consent_id, reason)
+    typer.echo(f"consent {grant.id}: revoked")
+
+
+@authorizations_app.command("import")
+def authorizations_import(
+    file: Path = typer.Argument(..., help="CSV: uscc, granted_on, expires_on [, bank]."),
+    bank: str = typer.Option(..., "--bank", help="The bank the enterprises authorized."),
+    batch: str = typer.Option("", help="A label for this import (default: the file name)."),
+    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    """Import enterprise authorizations for BANK; prints counts, never enterprise IDs."""
+    summary = _lab(db, user).consents.import_authorizations(file, bank=bank, batch=batch)
+    typer.echo(f"{bank}: {summary.total} authorizations, {summary.valid} valid on "
+               f"{summary.as_of.isoformat()}")
+
+
+@authorizations_app.command("show")
+def authorizations_show(bank: str = typer.Option(..., "--bank"),
+                        as_of: datetime | None = typer.Option(None, formats=DATE_FORMATS),
+                        db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    """Counts of BANK's authorizations (total, valid on AS_OF)."""
+    summary = _lab(db, user).consents.authorizations(bank, as_of.date() if as_of else None)
+    typer.echo(f"{bank}: {summary.total} authorizations, {summary.valid} valid on "
+               f"{summary.as_of.isoformat()}")
+
+
+# ------------------------------------------------------------------ models
+@models_app.command("list")
+def models_list(db: str | None = DbOpt, user: str | None = UserOpt,
+                status: str | None = typer.Option(None)) -> None:
+    """Model versions this user may see, with AUC and KS."""
+    for m in _lab(db, user).models.list(status=status):
+        auc, ks = m.metrics.get("auc"), m.metrics.get("ks")
+        typer.echo(f"{m.id:>5}  {m.status.value:<9} {m.algorithm:<12} "
+                   f"AUC {auc if auc is None else f'{auc:.3f}'}  KS "
+                   f"{ks if ks is None else f'{ks:.3f}'}  {m.name} v{m.version}")
+
+
+@models_app.command("publish")
+def models_publish(model_id: int, reason: str = typer.Option(""),
+                   db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    m = _lab(db, user).models.publish(model_id, reason)
+    typer.echo(f"model {m.id}: {m.name} v{m.version} {m.status.value}")
