@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 from features import scorecard as S
 from features import synth
 from features.public import load_public
+from federation import hetero_lr
 from federation import scorecard as SC
 from federation import woe as FW
 from leakcheck import assert_no_leak
@@ -110,6 +111,24 @@ def test_synthetic_scorecard_paillier_real_alignment_leaks_nothing(
     for name in world.frames:
         table = S.load_points(world.ctxs[name].work_dir)
         assert table.features and all(len(f.points) == len(f.bins) for f in table.features)
+        # the LR trained on exactly the selected WOE columns
+        piece = hetero_lr.load_piece(world.ctxs[name].work_dir)
+        assert piece.feature_names == [f.name for f in table.features]
     sent = {m.action for m in world.transport.log.messages}
     assert {"woe.bin", "woe.sums", "woe.merge", "woe.apply", "sc.select", "lr.init",
             "sc.points", "sc.report"} <= sent
+
+
+def test_lr_reads_woe_columns_even_after_hetero_lr_data_access_was_replaced(
+        shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    german = load_public("german", shared_data)
+    world = World(german.parties, "bank", "y", "id", tmp_path, guard=False)
+    monkeypatch.setattr(hetero_lr, "_matrix", lambda ctx: pytest.fail("raw matrix read"))
+    res = _run(world, monkeypatch, "plaintext", min_bin_size=50, iv_min=0.0,
+               lr={"epochs": 30, "learning_rate": 0.5})
+    for name in world.frames:
+        ctx = world.ctxs[name]
+        piece = hetero_lr.load_piece(ctx.work_dir)
+        kept = ctx.state[FW.STATE_KEY]["selected"]
+        assert piece.feature_names == [ctx.state[FW.STATE_KEY]["features"][j] for j in kept]
+    assert res.metrics["auc"] > 0.7
