@@ -144,8 +144,8 @@ def run_lab_flow(*, out: Path, data_dir: Path, runtime: str = "simulation",
 
         def executor(cfg: Any, out_dir: Path, rt: str, progress: Any) -> dict[str, Any]:
             def relay(event: str, fields: dict[str, Any]) -> None:
-                if event == "epoch" and isinstance(fields.get("loss"), int | float):
-                    echo(f"          {cfg.experiment.name} epoch {fields.get('epoch')}: "
+                if event in ("epoch", "tree") and isinstance(fields.get("loss"), int | float):
+                    echo(f"          {cfg.experiment.name} {event} {fields.get(event)}: "
                          f"loss {fields['loss']:.4f}")
                 progress(event, fields)
 

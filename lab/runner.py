@@ -5,9 +5,10 @@ lab.services.experiments.claim_next), so several workers on one SQLite file or o
 PostgreSQL database never run an experiment twice. For each claimed experiment it builds
 an experiment config from the catalog (parties, data locations at each party, the
 indicator columns, the guest's label and authorizations), runs it through
-``federation.run.run_experiment`` (simulation runtime by default), records per-epoch loss
-as it goes, and files a candidate model version with the run's public metrics, ROC points
-(aggregates, when metrics.json has them), lineage and per-party artifact locations.
+``federation.run.run_experiment`` (simulation runtime by default), records the loss as it
+goes (per epoch, or per tree for SecureBoost), and files a candidate model version with the
+run's public metrics, ROC points (aggregates, when metrics.json has them), lineage and
+per-party artifact locations.
 A failure marks the experiment failed with the reason.
 
 What leaves the lab here: the config handed to the federation (paths at each party, column
@@ -44,6 +45,8 @@ Executor = Callable[[Any, Path, str, ProgressFn], dict[str, Any]]
 """(config, out_dir, runtime, progress) -> metrics; must write metrics.json into out_dir."""
 
 MAX_REASON = 500
+PROGRESS_EVENTS = frozenset({"phase", "epoch", "tree"})
+"""Driver progress events the worker records: phases, LR epochs, SecureBoost trees."""
 
 
 def federation_executor(config: Any, out_dir: Path, runtime: str,
@@ -118,15 +121,32 @@ def roc_points(metrics: dict[str, Any]) -> dict[str, list[float]]:
     return {}
 
 
+MAX_LIST = 1000
+
+
+def _numbers(v: Any) -> bool:
+    """A short list of numbers (None: a suppressed cell of a min-cell aggregate)."""
+    return isinstance(v, list) and len(v) <= MAX_LIST and all(
+        x is None or (isinstance(x, int | float) and not isinstance(x, bool)) for x in v)
+
+
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, bool | int | float | str)
+
+
 def public_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Scalars and short lists (loss per epoch) only; the ROC is stored on its own."""
+    """What the model library keeps of metrics.json: scalars, short numeric lists (loss per
+    epoch), tables of scalar rows (the lift table), dicts of scalars (bytes per party) and of
+    numeric lists (the score histogram) — aggregates only. The ROC points are stored on their own."""
     out: dict[str, Any] = {}
     for k, v in metrics.items():
         if k in ("roc", "roc_curve"):
             continue
-        if isinstance(v, bool | int | float | str) or (
-                isinstance(v, list) and len(v) <= 1000
-                and all(isinstance(x, int | float) for x in v)):
+        table = (isinstance(v, list) and len(v) <= MAX_LIST and all(
+            isinstance(row, dict) and all(_scalar(x) for x in row.values()) for row in v))
+        named = isinstance(v, dict) and bool(v) and (
+            all(_numbers(x) for x in v.values()) or all(_scalar(x) for x in v.values()))
+        if (_scalar(v) and v is not None) or _numbers(v) or table or named:
             out[k] = v
     return out
 
@@ -179,7 +199,7 @@ class Worker:
         cfg = parse_config(raw)
 
         def progress(event: str, fields: dict[str, Any]) -> None:
-            if event == "epoch" or event == "phase":
+            if event in PROGRESS_EVENTS:
                 entry = {"event": event, **{k: v for k, v in fields.items()
                                             if isinstance(v, int | float | str | bool)}}
                 with session_scope(self.engine) as s2:

@@ -242,8 +242,10 @@ class ExperimentHandle:
              show_progress: bool = True, raise_on_failure: bool = True) -> ExperimentHandle:
         """Block until the experiment finishes (a worker must be running), showing epochs."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        bar = _ProgressBar(int(self.info.params.get("epochs", 0) or 0), self.info.name) \
-            if show_progress else None
+        params = self.info.params
+        unit = "trees" if "n_trees" in params and "epochs" not in params else "epochs"
+        total = int(params.get("epochs" if unit == "epochs" else "n_trees", 0) or 0)
+        bar = progress_display(total, self.info.name, unit) if show_progress else None
         try:
             while True:
                 info = self.refresh().info
@@ -290,23 +292,45 @@ class ExperimentHandle:
                 f"algorithm={self.info.algorithm_id} indicators={self.info.indicator_codes}>")
 
 
-def plot_roc(mv: ModelVersionPublic, backend: str = "plotly") -> Any:
-    fpr, tpr = mv.roc["fpr"], mv.roc["tpr"]
+def _roc_label(mv: ModelVersionPublic) -> str:
     auc = mv.metrics.get("auc")
-    title = f"ROC — {mv.name} v{mv.version}" + (f" (AUC {auc:.3f})" if auc is not None else "")
+    return f"{mv.name} v{mv.version}" + (f" (AUC {auc:.3f})" if isinstance(auc, int | float)
+                                         else "")
+
+
+def plot_roc(models: ModelVersionPublic | Iterable[ModelVersionPublic],
+             backend: str = "plotly") -> Any:
+    """ROC curves of one or several model versions from their stored points (aggregates).
+
+    Versions without stored points are left out; :class:`NotFoundError` when none has any.
+    """
+    several = not isinstance(models, ModelVersionPublic)
+    given = list(models) if several else [models]  # type: ignore[list-item, arg-type]
+    drawn = [m for m in given if m.roc.get("fpr") and m.roc.get("tpr")]
+    if not drawn:
+        names = ", ".join(f"{m.name} v{m.version}" for m in given) or "no model"
+        raise NotFoundError(f"no ROC points stored for {names} (the runs' metrics.json had "
+                            "none)", hint="ROC points come from the guest's evaluation; "
+                            "rerun with an algorithm version that reports them.")
+    title = "ROC — " + (_roc_label(drawn[0]) if len(drawn) == 1 else "model comparison")
     if backend == "matplotlib":
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
-        ax.plot(fpr, tpr, label="model")
+        for mv in drawn:
+            ax.plot(mv.roc["fpr"], mv.roc["tpr"], label=_roc_label(mv) if several else "model")
         ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
         ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
         ax.legend(loc="lower right")
         return fig
+    if backend != "plotly":
+        raise ConfigError(f"unknown plot backend {backend!r}; use 'plotly' or 'matplotlib'")
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name="model"))
+    for mv in drawn:
+        fig.add_trace(go.Scatter(x=mv.roc["fpr"], y=mv.roc["tpr"], mode="lines",
+                                 name=_roc_label(mv) if several else "model"))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
                              line={"dash": "dash", "color": "grey"}))
     fig.update_layout(title=title, xaxis_title="false positive rate",
@@ -314,26 +338,75 @@ def plot_roc(mv: ModelVersionPublic, backend: str = "plotly") -> Any:
     return fig
 
 
-class _ProgressBar:
-    """Epoch progress with rich (renders in terminals and notebooks)."""
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
 
-    def __init__(self, total: int, name: str) -> None:
+
+def _epoch_state(info: ExperimentPublic) -> tuple[int, str]:
+    epochs = [p for p in info.progress if isinstance(p.get("loss"), int | float)]
+    loss = f"loss {epochs[-1]['loss']:.4f}" if epochs else ""
+    return len(epochs), loss
+
+
+class _NotebookProgress:
+    """An HTML progress bar in one notebook output, updated in place (no widgets needed)."""
+
+    def __init__(self, total: int, name: str, unit: str = "epochs") -> None:
+        from IPython.display import HTML, display
+
+        self.total, self.name, self.unit, self._html = total, name, unit, HTML
+        self.handle = display(HTML(self._render(0, "", "waiting")), display_id=True)
+
+    def _render(self, done: int, loss: str, status: str) -> str:
+        import html
+
+        bar = (f'<progress value="{done}" max="{self.total}" style="width: 14em"></progress> '
+               if self.total else "")
+        count = f"{done}/{self.total} {self.unit}" if self.total else f"{done} {self.unit}"
+        return (f"<div>{bar}<b>{html.escape(self.name)}</b> [{html.escape(status)}] {count}"
+                f"{' · ' + html.escape(loss) if loss else ''}</div>")
+
+    def update(self, info: ExperimentPublic) -> None:
+        done, loss = _epoch_state(info)
+        if self.handle is not None:
+            self.handle.update(self._html(self._render(done, loss, info.status.value)))
+
+    def close(self) -> None:
+        pass
+
+
+class _ProgressBar:
+    """Epoch progress with rich in a terminal."""
+
+    def __init__(self, total: int, name: str, unit: str = "epochs") -> None:
         from rich.progress import BarColumn, Progress, TextColumn
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 TextColumn("{task.completed}/{task.total} epochs {task.fields[loss]}"),
+                                 TextColumn("{task.completed}/{task.total} " + unit
+                                            + " {task.fields[loss]}"),
                                  transient=False)
         self.task = self.progress.add_task(name, total=total or None, loss="")
         self.progress.start()
 
     def update(self, info: ExperimentPublic) -> None:
-        epochs = [p for p in info.progress if "loss" in p]
-        loss = f"loss {epochs[-1]['loss']:.4f}" if epochs else info.status.value
-        self.progress.update(self.task, completed=len(epochs), loss=loss,
+        done, loss = _epoch_state(info)
+        self.progress.update(self.task, completed=done, loss=loss or info.status.value,
                              description=f"{info.name} [{info.status.value}]")
 
     def close(self) -> None:
         self.progress.stop()
+
+
+def progress_display(total: int, name: str,
+                     unit: str = "epochs") -> _ProgressBar | _NotebookProgress:
+    """An HTML bar in a notebook, a rich bar in a terminal."""
+    return (_NotebookProgress(total, name, unit) if _in_notebook()
+            else _ProgressBar(total, name, unit))
 
 
 class Models(_Part):
@@ -348,6 +421,10 @@ class Models(_Part):
 
     def retire(self, model_id: int, reason: str) -> ModelVersionPublic:
         return self.lab.call(models_library.retire_model, model_id=model_id, reason=reason)
+
+    def plot_roc(self, model_ids: Iterable[int], backend: str = "plotly") -> Any:
+        """The ROC curves of several model versions in one figure (stored points only)."""
+        return plot_roc([self.get(mid) for mid in model_ids], backend=backend)
 
     def compare(self, model_ids: Iterable[int], keys: Iterable[str] = ("auc", "ks")) -> Any:
         """A pandas table of the models' headline metrics, one row per model."""
