@@ -35,7 +35,6 @@ import hashlib
 import json
 import math
 import os
-import struct
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -47,6 +46,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from features.encoding import Standardizer
+from crypto.pairwise import MaskStream, new_keypair, open_sealed, seal, secret_permutation, shared_key
 from federation.config import ExperimentConfig
 from federation.lr_backends import LrBackend, get_backend
 from federation.party import PartyContext, register
@@ -57,10 +57,15 @@ from lab.errors import ConfigError, DataValidationError, ProtocolError
 
 #: Pairwise masks (forward, residual, validation scores) are uniform in [-bound, bound).
 PAIRWISE_MASK_BOUND = float(2**20)
+#: Exact mode: masks of the logit shares (plain floats, never encrypted, so no CKKS bound);
+#: a logit of size v is hidden up to a statistical distance of about v / 2^30, and the
+#: masks cancel in the coordinator's float64 sum to about 2^-22.
+FORWARD_MASK_BOUND = float(2**30)
 MODEL_FILE = "model.json"
 _STATE_KEY = "hetero_lr"
 
-_FWD, _RESID, _VALID = 1, 2, 3
+_FWD, _RESID, _VALID = 1, 2, 3  # purposes of pairwise masks
+_PLAN, _PERM = 1, 2  # purposes of the guest's secret permutations (keyed by its seed)
 
 
 # ---------------------------------------------------------------------------------------
@@ -74,6 +79,9 @@ class LrParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     epochs: int = Field(10, ge=1, le=10_000, description="maximum number of epochs")
+    sigmoid: Literal["exact", "taylor"] = Field(
+        "exact", description="exact: the coordinator applies the sigmoid to the batch's "
+        "permuted logits; taylor: FATE's first-order approximation 0.25 z + 0.5")
     batch_size: int = Field(-1, description="rows per mini-batch; -1 = full batch")
     learning_rate: float = Field(0.15, gt=0)
     lr_schedule: Literal["constant", "decay"] = "constant"
@@ -89,6 +97,8 @@ class LrParams(BaseModel):
     ckks_profile: str = "fast"
     precompute_epochs: int = Field(0, ge=0, description="Paillier: epochs of encryption "
                                    "randomness the coordinator prepares before training")
+    workers: int = Field(0, ge=0, le=64, description="crypto worker processes per party "
+                         "(0: FEDLAB_CRYPTO_WORKERS, else 1)")
 
     @field_validator("batch_size")
     @classmethod
@@ -111,8 +121,9 @@ class LrParams(BaseModel):
         return self.learning_rate
 
     def backend(self, name: str) -> LrBackend:
+        workers = {"workers": self.workers} if self.workers else {}
         if name == "paillier":
-            return get_backend(name, key_bits=self.key_bits)
+            return get_backend(name, key_bits=self.key_bits, **workers)
         if name == "ckks":
             return get_backend(name, profile=self.ckks_profile)
         return get_backend(name)
@@ -154,37 +165,25 @@ def validation_split(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return np.sort(valid).astype(np.int64)
 
 
-class _PairwiseMasks:
-    """Uniform masks in [-bound, bound) from a guest-host X25519 secret (ChaCha20 keystream)."""
-
-    def __init__(self, key: bytes, bound: float = PAIRWISE_MASK_BOUND) -> None:
-        self._key = key
-        self._bound = bound
-
-    def mask(self, purpose: int, epoch: int, batch: int, n: int) -> np.ndarray:
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
-
-        nonce = struct.pack("<IIII", 0, purpose, epoch, batch)
-        stream = Cipher(algorithms.ChaCha20(self._key, nonce), mode=None).encryptor().update(
-            bytes(8 * n)
-        )
-        u = (np.frombuffer(stream, dtype=np.uint64) >> np.uint64(11)).astype(np.float64)
-        return (u * 2.0**-53 * 2.0 - 1.0) * self._bound
+def secret_batch_plan(seed: bytes, n_train: int, batch_size: int, epoch: int) -> list[np.ndarray]:
+    """Mini-batches drawn from a seed the guest shares with the hosts only (exact mode): the
+    coordinator learns the batch sizes, not which rows form a batch."""
+    if batch_size == -1 or batch_size >= n_train:
+        return [np.arange(n_train)]
+    perm = secret_permutation(seed, _PLAN, epoch, 0, n_train)
+    return [np.sort(perm[i : i + batch_size]) for i in range(0, n_train, batch_size)]
 
 
-def _dh_new() -> tuple[bytes, bytes]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
-    sk = X25519PrivateKey.generate()
-    raw = serialization.Encoding.Raw
-    priv = sk.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-    pub = sk.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
-    return priv, pub
+def batch_sizes(n_train: int, batch_size: int) -> list[int]:
+    """Rows per mini-batch (public: the same for the public and the secret batch plans)."""
+    if batch_size == -1 or batch_size >= n_train:
+        return [n_train]
+    return [min(batch_size, n_train - i) for i in range(0, n_train, batch_size)]
 
 
-def _pair(st: dict[str, Any], peer: str) -> _PairwiseMasks:
-    return _PairwiseMasks(st["pair_keys"][peer], float(st["mask_bound"]))
+def _pair(st: dict[str, Any], peer: str, bound: float | None = None) -> MaskStream:
+    """Masks from the guest-host key shared with ``peer`` (``"guest"`` at a host)."""
+    return MaskStream(st["pair_keys"][peer], float(st["mask_bound"] if bound is None else bound))
 
 
 def mask_bound(backend: str, n_hosts: int) -> float:
@@ -199,15 +198,7 @@ def mask_bound(backend: str, n_hosts: int) -> float:
 
 def _dh_shared(priv: bytes, peer_pub: bytes, public: bytes) -> bytes:
     """Guest-host key: X25519 + HKDF bound to this run's public key."""
-    context = hashlib.sha256(public).digest()
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-    shared = X25519PrivateKey.from_private_bytes(priv).exchange(
-        X25519PublicKey.from_public_bytes(peer_pub)
-    )
-    return HKDF(hashes.SHA256(), 32, salt=None, info=b"fedlab/hetero_lr/v1|" + context).derive(shared)
+    return shared_key(priv, peer_pub, context=public, label=b"fedlab/hetero_lr/v1")
 
 
 # ---------------------------------------------------------------------------------------
@@ -338,10 +329,11 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
         raise DataValidationError(f"party {ctx.name!r}: columns {bad} hold missing or infinite "
                                   "values after local encoding",
                                   hint="Encode the party's table with features.encoding first.")
-    priv, pub = _dh_new()
+    priv, pub = new_keypair()
     public = bytes(payload["public"])
     st: dict[str, Any] = {
         "run": hashlib.sha256(public).hexdigest()[:16],
+        "name": ctx.name,
         "backend": str(payload["backend"]),
         "public": public,
         "params": params.model_dump_json(),
@@ -370,6 +362,8 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
         valid = validation_split(y, params.valid_fraction, st["seed"])
         _setup_rows(ctx, st, valid)
         st["losses"] = []
+        if params.sigmoid == "exact":
+            st["perm_seed"] = _new_batch_seed()  # batch plan and row order, hosts only
         reply.update(valid_idx=valid, n_train=int(st["train"].size), n_valid=int(valid.size))
     return reply
 
@@ -411,10 +405,31 @@ def _apply_gradient(st: dict[str, Any], grad_masked: np.ndarray) -> None:
     st["pending"] = None
 
 
-def _rows(st: dict[str, Any], epoch: int, batch: int) -> np.ndarray:
+def _plan(st: dict[str, Any], epoch: int) -> list[np.ndarray]:
+    """This epoch's mini-batches (positions into the training rows), cached per process."""
+    d = _DATA.get((st["name"], st["run"]))
+    cached = None if d is None else d.get("plan")
+    if cached is not None and cached[0] == epoch:
+        return cached[1]  # type: ignore[no-any-return]
     params = _params(st)
-    plan = batch_plan(st["train"].size, params.batch_size, st["seed"], epoch)
-    return st["train"][plan[batch]]  # type: ignore[no-any-return]
+    seed = st.get("perm_seed")
+    n_train = st["train"].size
+    if seed is None:
+        plan = batch_plan(n_train, params.batch_size, st["seed"], epoch)
+    else:
+        plan = secret_batch_plan(seed, n_train, params.batch_size, epoch)
+    if d is not None:
+        d["plan"] = (epoch, plan)
+    return plan
+
+
+def _rows(st: dict[str, Any], epoch: int, batch: int) -> np.ndarray:
+    """The batch's rows (aligned positions) in the order its vectors cross the coordinator:
+    sorted (taylor) or in the guest's secret permutation of the batch (exact)."""
+    rows = st["train"][_plan(st, epoch)[batch]]
+    if st.get("perm_seed") is not None:
+        rows = rows[secret_permutation(st["perm_seed"], _PERM, epoch, batch, rows.size)]
+    return rows  # type: ignore[no-any-return]
 
 
 def _masked_xtd(sess: Any, st: dict[str, Any], d: Any, X: np.ndarray, epoch: int) -> bytes:
@@ -424,13 +439,33 @@ def _masked_xtd(sess: Any, st: dict[str, Any], d: Any, X: np.ndarray, epoch: int
     return bytes(blob)
 
 
-@register("lr.host_step")
-def _host_step(ctx: PartyContext, payload: Payload) -> Payload:
-    """Apply the last gradient; report validation scores; send the next encrypted forward."""
-    st = _st(ctx)
+def _session(st: dict[str, Any]) -> Any:
+    return _params(st).backend(st["backend"]).session(st["public"])
+
+
+def _host_setup(ctx: PartyContext, st: dict[str, Any], payload: Payload) -> None:
+    """First messages at a host: validation rows, the guest's key, the sealed batch seed."""
     if "valid_idx" in payload:
         _setup_rows(ctx, st, np.asarray(payload["valid_idx"]))
-        st["pair_keys"] = {"guest": _dh_shared(st["dh_priv"], bytes(payload["guest_dh"]), st["public"])}
+    if "guest_dh" in payload:
+        st["pair_keys"] = {"guest": _dh_shared(st["dh_priv"], bytes(payload["guest_dh"]),
+                                               st["public"])}
+    if "seed" in payload:
+        st["perm_seed"] = open_sealed(st["pair_keys"]["guest"], bytes(payload["seed"]),
+                                      aad=st["public"], what=f"batch seed for {ctx.name!r}")
+
+
+def _new_batch_seed() -> bytes:
+    """The guest's secret seed of the batch plan and row order (exact mode)."""
+    return os.urandom(32)
+
+
+@register("lr.host_step")
+def _host_step(ctx: PartyContext, payload: Payload) -> Payload:
+    """Apply the last gradient; report validation scores; send the next masked forward
+    (taylor: ``0.25 z_h + r_h`` in sorted row order)."""
+    st = _st(ctx)
+    _host_setup(ctx, st, payload)
     if "grad" in payload:
         _apply_gradient(st, np.asarray(payload["grad"]))
     out: Payload = {}
@@ -447,13 +482,42 @@ def _host_step(ctx: PartyContext, payload: Payload) -> Payload:
     return out
 
 
+@register("lr.forward")
+def _forward(ctx: PartyContext, payload: Payload) -> Payload:
+    """Exact mode, every party: apply the last gradient, send this batch's masked logit share
+    in the secret row order (hosts ``z_h + r_h``, the guest ``z_g + b - sum_h r_h``), and
+    (hosts, at an epoch start) masked validation scores."""
+    st = _st(ctx)
+    host = ctx.role != PartyRole.GUEST
+    if host:
+        _host_setup(ctx, st, payload)
+    if "grad" in payload:
+        _apply_gradient(st, np.asarray(payload["grad"]))
+    out: Payload = {}
+    epoch, batch = int(payload["epoch"]), int(payload["batch"])
+    rows = _rows(st, epoch, batch)
+    z = _X(ctx, st)[rows] @ st["w"]
+    if host:
+        if bool(payload.get("report_valid", False)):
+            ve = int(payload["valid_epoch"])
+            zv = _X(ctx, st)[st["valid"]] @ st["w"]
+            out["valid"] = zv + _pair(st, "guest").mask(_VALID, ve, 0, zv.size)
+        out["z"] = z + _pair(st, "guest", FORWARD_MASK_BOUND).mask(_FWD, epoch, batch, rows.size)
+    else:
+        out["z"] = z + st["b"] - sum(_pair(st, h, FORWARD_MASK_BOUND).mask(_FWD, epoch, batch,
+                                                                          rows.size)
+                                     for h in st["pair_keys"])
+    return out
+
+
 @register("lr.backward")
 def _host_backward(ctx: PartyContext, payload: Payload) -> Payload:
     """Remove the guest's pairwise mask from [[d]] and return the masked [[X_h^T d]]."""
     st = _st(ctx)
+    _host_setup(ctx, st, payload)
     epoch, batch = int(payload["epoch"]), int(payload["batch"])
     rows = _rows(st, epoch, batch)
-    sess = _params(st).backend(st["backend"]).session(st["public"])
+    sess = _session(st)
     d = sess.add_plain(sess.load(bytes(payload["d"])),
                        -_pair(st, "guest").mask(_RESID, epoch, batch, rows.size))
     return {"grad": _masked_xtd(sess, st, d, _X(ctx, st)[rows], epoch)}
@@ -487,42 +551,56 @@ def _should_stop(st: dict[str, Any]) -> bool:
 
 @register("lr.guest_step")
 def _guest_step(ctx: PartyContext, payload: Payload) -> Payload:
-    """Apply the last gradient; evaluate an epoch; form [[d]] and the masked [[X_g^T d]]."""
+    """Apply the last gradient (taylor); evaluate an epoch; form [[d]] and the masked
+    [[X_g^T d]]. Exact mode: [[d]] = cw ([[s]] - y) from the coordinator's encrypted
+    sigmoid of the permuted logits; taylor: from the encrypted sum of host forwards."""
     st = _st(ctx)
+    out: Payload = {}
     if "host_dh" in payload:
         names = [str(n) for n in payload["host_names"]]  # type: ignore[union-attr]
         pubs = [bytes(p) for p in payload["host_dh"]]  # type: ignore[union-attr]
         st["pair_keys"] = {n: _dh_shared(st["dh_priv"], p, st["public"])
                            for n, p in zip(names, pubs)}
+        if st.get("perm_seed") is not None:
+            for n, key in st["pair_keys"].items():
+                out[f"seed.{n}"] = seal(key, st["perm_seed"], aad=st["public"])
     if "grad" in payload:
         _apply_gradient(st, np.asarray(payload["grad"]))
-    out: Payload = {}
     if "valid" in payload:
         out["loss"] = _guest_valid_loss(ctx, st, np.asarray(payload["valid"]),
                                         int(payload["valid_epoch"]))
         if _should_stop(st):
             out["stop"] = True
             return out
-    if "fwd" not in payload:
+    if "fwd" not in payload and "s" not in payload:
         return out
     epoch, batch = int(payload["epoch"]), int(payload["batch"])
     rows = _rows(st, epoch, batch)
-    sess = _params(st).backend(st["backend"]).session(st["public"])
+    sess = _session(st)
     hosts = list(st["pair_keys"])
-    # [[S]] = [[sum_h (0.25 z_h + r_h)]], encrypted by the coordinator (fresh randomness the
-    # hosts do not know); remove the hosts' pairwise masks and add the guest's own term
-    fwd = sess.load(bytes(payload["fwd"]))
-    r_sum = sum(_pair(st, h).mask(_FWD, epoch, batch, rows.size) for h in hosts)
     data = _data(ctx, st)
     Xg = data["X"][rows]
-    own = 0.25 * (Xg @ st["w"] + st["b"]) + 0.5 - data["y"][rows]
+    y = data["y"][rows]
     cw = _class_weights(_params(st), data["y"], st["train"])
-    if cw is None:
-        d = sess.add_plain(fwd, own - r_sum)
+    if "s" in payload:
+        # [[s]]: the coordinator's encryption of sigmoid(z) in the secret row order
+        d = sess.add_plain(sess.load(bytes(payload["s"])), -y)
+        if cw is not None:
+            d = sess.mul_plain(d, cw[rows])
     else:
-        d = sess.add_plain(sess.mul_plain(sess.add_plain(fwd, -r_sum), cw[rows]), own * cw[rows])
+        # [[S]] = [[sum_h (0.25 z_h + r_h)]], encrypted by the coordinator (fresh randomness
+        # the hosts do not know); remove the hosts' masks and add the guest's own term
+        fwd = sess.load(bytes(payload["fwd"]))
+        r_sum = sum(_pair(st, h).mask(_FWD, epoch, batch, rows.size) for h in hosts)
+        own = 0.25 * (Xg @ st["w"] + st["b"]) + 0.5 - y
+        if cw is None:
+            d = sess.add_plain(fwd, own - r_sum)
+        else:
+            d = sess.add_plain(sess.mul_plain(sess.add_plain(fwd, -r_sum), cw[rows]),
+                               own * cw[rows])
     for h in hosts:
-        out[f"d.{h}"] = sess.dump(sess.add_plain(d, _pair(st, h).mask(_RESID, epoch, batch, rows.size)))
+        out[f"d.{h}"] = sess.dump(sess.add_plain(d, _pair(st, h).mask(_RESID, epoch, batch,
+                                                                      rows.size)))
     if _params(st).fit_intercept:
         Xg = np.hstack([Xg, np.ones((rows.size, 1))])
     out["grad"] = _masked_xtd(sess, st, d, Xg, epoch)
@@ -617,13 +695,141 @@ def drive(
     transport: Transport, config: ExperimentConfig, *, progress: ProgressFn = no_progress
 ) -> ProtocolResult:
     """Run alignment and hetero LR training/evaluation; every party saves its own piece."""
+    progress("phase", {"phase": "alignment"})
     t = time.perf_counter()
     aligned = _align(transport, config, progress)
-    seconds = {"align": time.perf_counter() - t}
+    seconds = {"alignment": time.perf_counter() - t}
     return train_aligned(transport, config, progress=progress, seconds=seconds,
                          n_aligned=getattr(aligned, "n_aligned", None),
                          pending_commit=getattr(aligned, "pending_commit", None),
                          align_exchanges=int(getattr(aligned, "exchanges", 0)))
+
+
+@dataclass
+class _Run:
+    """Coordinator-side state of one training run (public values and decrypted masked
+    gradients waiting for their party's next message)."""
+
+    ex: _Exchanger
+    keys: Any
+    guest: str
+    hosts: list[str]
+    params: LrParams
+    nb: int
+    sizes: list[int]
+    valid_idx: np.ndarray
+    guest_dh: bytes
+    host_dh: list[bytes]
+    progress: ProgressFn
+    grads: dict[str, np.ndarray] = field(default_factory=dict)
+    stopped: bool = False
+    epochs_run: int = 0
+
+    def guest_step(self, payload: Payload, epoch: int) -> Payload | None:
+        """One ``lr.guest_step``; reports the loss of the epoch that ended (1-based, once per
+        epoch), keeps the guest's decrypted masked gradient; None when the guest stops."""
+        gr = self.ex([Envelope(self.guest, "lr.guest_step", payload)])[self.guest].payload
+        if "loss" in gr:
+            self.progress("epoch", {"epoch": epoch, "loss": float(gr["loss"])})  # type: ignore[arg-type]
+        if gr.get("stop"):
+            self.stopped = True
+            return None
+        self.grads[self.guest] = self.keys.decrypt_gradient(bytes(gr["grad"]))
+        return gr
+
+
+def _train_taylor(run: _Run) -> None:
+    """FATE's flow: hosts' masked forwards, the encrypted sum to the guest, host backward."""
+    ex, keys, guest, hosts = run.ex, run.keys, run.guest, run.hosts
+    first_host, first_guest = True, True
+    for epoch in range(run.params.epochs):
+        for batch in range(run.nb):
+            # (1) hosts: apply last gradient, validation scores at an epoch start, forward
+            report = batch == 0 and epoch > 0
+            reqs = []
+            for h in hosts:
+                pl: Payload = {"epoch": epoch, "batch": batch, "forward": True}
+                if first_host:
+                    pl.update(valid_idx=run.valid_idx, guest_dh=run.guest_dh)
+                if h in run.grads:
+                    pl["grad"] = run.grads.pop(h)
+                if report:
+                    pl.update(report_valid=True, valid_epoch=epoch - 1)
+                reqs.append(Envelope(h, "lr.host_step", pl))
+            first_host = False
+            hr = ex(reqs)
+            fwd = keys.encrypt(_sum_arrays([hr[h].payload["fwd"] for h in hosts]))
+            # (2) guest: apply last gradient, loss of the previous epoch, [[d]], masked grad
+            gp: Payload = {"epoch": epoch, "batch": batch, "fwd": fwd}
+            if first_guest:
+                gp.update(host_names=list(hosts), host_dh=run.host_dh)
+                first_guest = False
+            if guest in run.grads:
+                gp["grad"] = run.grads.pop(guest)
+            if report:
+                gp.update(valid=_sum_arrays([hr[h].payload["valid"] for h in hosts]),
+                          valid_epoch=epoch - 1)
+            gr = run.guest_step(gp, epoch)
+            if gr is None:
+                return
+            # (3) hosts: [[d]] -> masked [[X_h^T d]]
+            br = ex([Envelope(h, "lr.backward", {"epoch": epoch, "batch": batch,
+                                                 "d": bytes(gr[f"d.{h}"])}) for h in hosts])
+            for h in hosts:
+                run.grads[h] = keys.decrypt_gradient(bytes(br[h].payload["grad"]))
+        run.epochs_run = epoch + 1
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64))))
+
+
+def _train_exact(run: _Run) -> None:
+    """Exact sigmoid: every party sends its masked logit share in the batch's secret row
+    order; the coordinator sums them to the permuted logits, encrypts sigmoid(z) once per
+    row and sends it to the guest; the rest is the taylor flow's backward."""
+    ex, keys, guest, hosts = run.ex, run.keys, run.guest, run.hosts
+    first = True
+    for epoch in range(run.params.epochs):
+        for batch in range(run.nb):
+            report = batch == 0 and epoch > 0
+            gp: Payload = {"epoch": epoch, "batch": batch}
+            if first:
+                # every weight starts at 0: z = 0 and s = 1/2 on the first batch (public),
+                # so its forward exchange is skipped and the guest's batch seed can reach
+                # the hosts with their first backward
+                s = np.full(run.sizes[0], 0.5)
+                gp.update(host_names=list(hosts), host_dh=run.host_dh)
+            else:
+                reqs = []
+                for p in [guest, *hosts]:
+                    pl: Payload = {"epoch": epoch, "batch": batch}
+                    if p in run.grads:
+                        pl["grad"] = run.grads.pop(p)
+                    if report and p != guest:
+                        pl.update(report_valid=True, valid_epoch=epoch - 1)
+                    reqs.append(Envelope(p, "lr.forward", pl))
+                fr = ex(reqs)
+                s = _sigmoid(_sum_arrays([fr[p].payload["z"] for p in [guest, *hosts]]))
+                if report:
+                    gp.update(valid=_sum_arrays([fr[h].payload["valid"] for h in hosts]),
+                              valid_epoch=epoch - 1)
+            gp["s"] = keys.encrypt(s)
+            gr = run.guest_step(gp, epoch)
+            if gr is None:
+                return
+            reqs = []
+            for h in hosts:
+                pl = {"epoch": epoch, "batch": batch, "d": bytes(gr[f"d.{h}"])}
+                if first:
+                    pl.update(valid_idx=run.valid_idx, guest_dh=run.guest_dh,
+                              seed=bytes(gr[f"seed.{h}"]))
+                reqs.append(Envelope(h, "lr.backward", pl))
+            first = False
+            br = ex(reqs)
+            for h in hosts:
+                run.grads[h] = keys.decrypt_gradient(bytes(br[h].payload["grad"]))
+        run.epochs_run = epoch + 1
 
 
 def train_aligned(
@@ -652,6 +858,7 @@ def train_aligned(
                               hint="Start its SuperNode (or fix the party name) and run again.")
     seconds = dict(seconds or {})
 
+    progress("phase", {"phase": "setup"})
     t = time.perf_counter()
     ex = _Exchanger(transport)
     keys = backend.keygen()
@@ -667,89 +874,49 @@ def train_aligned(
     n_aligned = rows[guest] if n_aligned is None else int(n_aligned)
     g0 = replies[guest].payload
     n_train, n_valid = int(g0["n_train"]), int(g0["n_valid"])
-    valid_idx = np.asarray(g0["valid_idx"], dtype=np.int64)
-    host_dh = [bytes(replies[h].payload["dh_pub"]) for h in hosts]
-    guest_dh = bytes(g0["dh_pub"])
     nb = n_batches(n_train, params.batch_size)
+    run = _Run(ex=ex, keys=keys, guest=guest, hosts=hosts, params=params, nb=nb,
+               sizes=batch_sizes(n_train, params.batch_size),
+               valid_idx=np.asarray(g0["valid_idx"], dtype=np.int64),
+               guest_dh=bytes(g0["dh_pub"]),
+               host_dh=[bytes(replies[h].payload["dh_pub"]) for h in hosts], progress=progress)
     seconds["setup"] = time.perf_counter() - t
     if params.precompute_epochs:
         t = time.perf_counter()
         keys.precompute(n_train * params.precompute_epochs)
         seconds["offline"] = time.perf_counter() - t
     progress("lr.setup", {"n_aligned": n_aligned, "n_train": n_train, "n_valid": n_valid,
-                          "batches_per_epoch": nb, "backend": backend_name})
+                          "batches_per_epoch": nb, "backend": backend_name,
+                          "sigmoid": params.sigmoid})
 
+    progress("phase", {"phase": "train"})
     t = time.perf_counter()
-    host_grads: dict[str, np.ndarray] = {}
-    guest_grad: np.ndarray | None = None
-    first_host, first_guest = True, True
-    stopped = False
-    epochs_run = 0
     train_exchanges_start = ex.count
-    for epoch in range(params.epochs):
-        for batch in range(nb):
-            # (1) hosts: apply last gradient, validation scores at an epoch start, forward
-            report = batch == 0 and epoch > 0
-            reqs = []
-            for i, h in enumerate(hosts):
-                pl: Payload = {"epoch": epoch, "batch": batch, "forward": True}
-                if first_host:
-                    pl.update(valid_idx=valid_idx, guest_dh=guest_dh)
-                if h in host_grads:
-                    pl["grad"] = host_grads.pop(h)
-                if report:
-                    pl.update(report_valid=True, valid_epoch=epoch - 1)
-                reqs.append(Envelope(h, "lr.host_step", pl))
-            first_host = False
-            hr = ex(reqs)
-            fwd = keys.encrypt(_sum_arrays([hr[h].payload["fwd"] for h in hosts]))
-            # (2) guest: apply last gradient, loss of the previous epoch, [[d]], masked grad
-            gp: Payload = {"epoch": epoch, "batch": batch, "fwd": fwd}
-            if first_guest:
-                gp.update(host_names=list(hosts), host_dh=host_dh)
-                first_guest = False
-            if guest_grad is not None:
-                gp["grad"] = guest_grad
-                guest_grad = None
-            if report:
-                gp.update(valid=_sum_arrays([hr[h].payload["valid"] for h in hosts]),
-                          valid_epoch=epoch - 1)
-            gr = ex([Envelope(guest, "lr.guest_step", gp)])[guest].payload
-            if "loss" in gr:
-                progress("epoch", {"epoch": epoch, "loss": float(gr["loss"])})  # type: ignore[arg-type]
-            if gr.get("stop"):
-                stopped = True
-                break
-            guest_grad = keys.decrypt_gradient(bytes(gr["grad"]))
-            # (3) hosts: [[d]] -> masked [[X_h^T d]]
-            br = ex([Envelope(h, "lr.backward", {"epoch": epoch, "batch": batch,
-                                                 "d": bytes(gr[f"d.{h}"])}) for h in hosts])
-            for h in hosts:
-                host_grads[h] = keys.decrypt_gradient(bytes(br[h].payload["grad"]))
-        if stopped:
-            break
-        epochs_run = epoch + 1
+    (_train_exact if params.sigmoid == "exact" else _train_taylor)(run)
     train_exchanges = ex.count - train_exchanges_start
     seconds["train"] = time.perf_counter() - t
 
+    progress("phase", {"phase": "evaluate"})
     t = time.perf_counter()
     finish: dict[str, Payload] = {p: {} for p in [guest, *hosts]}
-    if not stopped:
+    if not run.stopped:
         # last epoch: hosts apply their last gradient and report validation scores
-        hr = ex([Envelope(h, "lr.host_step", {"grad": host_grads.pop(h), "report_valid": True,
-                                              "valid_epoch": epochs_run - 1}) for h in hosts])
-        finish[guest] = {"grad": guest_grad, "valid_epoch": epochs_run - 1,
+        last = run.epochs_run - 1
+        hr = ex([Envelope(h, "lr.host_step", {"grad": run.grads.pop(h), "report_valid": True,
+                                              "valid_epoch": last}) for h in hosts])
+        finish[guest] = {"grad": run.grads.pop(guest), "valid_epoch": last,
                          "valid": _sum_arrays([hr[h].payload["valid"] for h in hosts])}
     fr = ex([Envelope(p, "lr.finish", pl) for p, pl in finish.items()])
     gm = json.loads(str(fr[guest].payload["metrics"]))
     seconds["evaluate"] = time.perf_counter() - t
-    if not stopped:
-        progress("epoch", {"epoch": epochs_run - 1, "loss": gm["loss"][-1]})
+    if not run.stopped:
+        progress("epoch", {"epoch": run.epochs_run, "loss": gm["loss"][-1]})
 
     epochs = int(gm["epochs"])
     metrics: dict[str, Any] = {
         "algorithm": "hetero_lr",
         "backend": backend_name,
+        "sigmoid": params.sigmoid,
         "auc": gm["auc"],
         "ks": gm["ks"],
         "n_aligned": n_aligned,
@@ -757,7 +924,7 @@ def train_aligned(
         "n_valid": n_valid,
         "loss": gm["loss"],
         "epochs": epochs,
-        "early_stopped": stopped,
+        "early_stopped": run.stopped,
         "batches_per_epoch": nb,
         "exchanges": ex.count + align_exchanges,
         "lr_exchanges": ex.count,

@@ -182,23 +182,23 @@ class PlaintextBackend(LrBackend):
 
 
 class _PaillierKeyHolder(KeyHolder):
-    def __init__(self, key_bits: int) -> None:
+    def __init__(self, key_bits: int, workers: int | None = None) -> None:
         from crypto import paillier
 
         self._pk, self._sk = paillier.generate_keypair(key_bits)
         self.public_bytes = self._pk.to_bytes()
         self._pool: Any = None
+        self._workers = workers
 
     def precompute(self, count: int) -> None:
-        from crypto._pool import ObfuscatorPool
+        from crypto._pool import ObfuscatorPool, parallel_obfuscators
 
         if count <= 0:
             return
-        obf = _parallel_obfuscators(self._pk, count)
+        obf = parallel_obfuscators(self._pk, count, self._workers)
         if self._pool is None:
             self._pool = ObfuscatorPool(self._pk, size=count, fill=False)
-        with self._pool._lock:
-            self._pool._items.extend(obf.tolist())
+        self._pool.add(obf.tolist())
 
     def encrypt(self, x: np.ndarray) -> bytes:
         enc = self._pk.encrypt(np.asarray(x, dtype=np.float64), exponent=PAILLIER_PRECISION_BITS,
@@ -209,15 +209,16 @@ class _PaillierKeyHolder(KeyHolder):
         from crypto.paillier import EncryptedArray
 
         enc = EncryptedArray.from_bytes(self._pk, blob)
-        return np.asarray(self._sk.decrypt(enc), dtype=np.float64)
+        return np.asarray(self._sk.decrypt(enc, workers=1), dtype=np.float64)
 
 
 class _PaillierSession(Session):
-    def __init__(self, public_bytes: bytes) -> None:
+    def __init__(self, public_bytes: bytes, workers: int | None = None) -> None:
         from crypto import paillier
 
         self._mod = paillier
         self.pk = paillier.PaillierPublicKey.from_bytes(public_bytes)
+        self.workers = workers
 
     def encrypt(self, x: np.ndarray) -> Ct:
         return self.pk.encrypt(np.asarray(x, dtype=np.float64), exponent=PAILLIER_PRECISION_BITS)
@@ -239,34 +240,12 @@ class _PaillierSession(Session):
         return ct.mul(np.asarray(x, dtype=np.float64), exponent=PAILLIER_FEATURE_BITS)
 
     def masked_xtd(self, ct: Ct, X: np.ndarray, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
-        enc = ct.dot_plain(np.asarray(X, dtype=np.float64), x_exponent=PAILLIER_FEATURE_BITS)
+        enc = ct.dot_plain(np.asarray(X, dtype=np.float64), x_exponent=PAILLIER_FEATURE_BITS,
+                           workers=self.workers)
         mask = mask_vector(rng, X.shape[1])
         # fresh randomness: the key holder could otherwise relate the result's randomness
         # to that of the [[d]] ciphertexts it relayed (k obfuscators: cheap)
         return self.dump((enc + mask).rerandomize()), mask
-
-
-def _obfuscator_chunk(pk: Any, count: int) -> list[Any]:
-    return pk.obfuscators(count).tolist()  # type: ignore[no-any-return]
-
-
-def _parallel_obfuscators(pk: Any, count: int) -> np.ndarray:
-    """``count`` fresh obfuscators, computed on the crypto process pool."""
-    from crypto import _pool
-
-    workers = _pool.default_workers()
-    if workers <= 1 or count < 1024:
-        return pk.obfuscators(count)  # type: ignore[no-any-return]
-    ex = _pool.get_executor(workers)
-    share = -(-count // workers)
-    futures = [ex.submit(_obfuscator_chunk, pk, min(share, count - i * share))
-               for i in range(1, workers) if count - i * share > 0]
-    out = pk.obfuscators(share).tolist()
-    for f in futures:
-        out.extend(f.result())
-    arr = np.empty(len(out), dtype=object)
-    arr[:] = out
-    return arr
 
 
 class PaillierBackend(LrBackend):
@@ -274,17 +253,18 @@ class PaillierBackend(LrBackend):
 
     name = "paillier"
 
-    def __init__(self, key_bits: int = 2048) -> None:
+    def __init__(self, key_bits: int = 2048, workers: int | None = None) -> None:
         super().__init__()
         if key_bits < 1024:
             raise ConfigError(f"Paillier key_bits {key_bits} is too small; use 2048 (or 1024 in tests)")
         self.key_bits = key_bits
+        self.workers = workers  # crypto worker processes (None: FEDLAB_CRYPTO_WORKERS or 1)
 
     def keygen(self) -> KeyHolder:
-        return _PaillierKeyHolder(self.key_bits)
+        return _PaillierKeyHolder(self.key_bits, self.workers)
 
     def _make_session(self, public_bytes: bytes) -> Session:
-        return _PaillierSession(public_bytes)
+        return _PaillierSession(public_bytes, self.workers)
 
 
 # ---------------------------------------------------------------------------------------
