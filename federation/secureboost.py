@@ -33,6 +33,7 @@ most about the label, and this keeps it at the guest.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -79,7 +80,7 @@ class SecureBoostParams(BaseModel):
     guest_only_first_trees: int = Field(0, ge=0)
     key_bits: int = 2048
     randomness_bits: int = Field(256, ge=128)
-    precision_bits: int = Field(32, ge=8, le=40)
+    precision_bits: int = Field(24, ge=8, le=36)
     publish_feature_names: list[str] = Field(default_factory=list)
     workers: int = Field(2, ge=1, le=64)  # >1: worker processes for encryption/decryption
 
@@ -99,34 +100,41 @@ def parse_params(raw: dict[str, Any]) -> SecureBoostParams:
 
 @dataclass(frozen=True)
 class Layout:
-    """Per-row plaintext ``1 << 2S | (gq + off) << S | hq``; a bin sum keeps the same slots.
+    """Per-row plaintext ``1 << (S + Sh) | (gq + off) << Sh | hq``; a bin sum keeps the
+    same slots.
 
-    ``S`` bits hold a sum of up to ``n`` offset gradients; ``W = Sc + 2S`` bits hold one bin;
-    ``K`` bins are packed (Horner, ``c**(2**W)``) into one plaintext of a ``key_bits`` key.
+    ``S`` bits hold a sum of up to ``n`` offset gradients (each in ``[0, 2 * off]``),
+    ``Sh`` a sum of hessians (each at most ``wmax / 4``), ``Sc`` a row count; one bin takes
+    ``W = Sc + S + Sh`` bits and ``K`` bins are packed (Horner, ``c**(2**W)``) into one
+    plaintext of a ``key_bits`` key. Every slot is as narrow as its sums allow: the hosts'
+    packing costs ``W`` squarings per bin.
     """
 
     frac: int  # fixed-point fractional bits F
-    off: int  # offset added to gq so it is >= 0: wmax * 2**F
+    off: int  # offset added to gq so it is >= 0: 2**ceil(log2 wmax) * 2**F
     s: int
     sc: int
     k: int
+    sh: int
 
     @property
     def w(self) -> int:
-        return self.sc + 2 * self.s
+        return self.sc + self.s + self.sh
 
     @classmethod
     def make(cls, n_rows: int, wmax: float, frac: int, key_bits: int) -> Layout:
         wbits = max(0, math.ceil(math.log2(max(wmax, 1.0))))
         off = (1 << wbits) << frac
-        s = n_rows.bit_length() + wbits + frac + 2
-        sc = n_rows.bit_length() + 1
-        k = (key_bits - 2) // (sc + 2 * s)
-        if s > 62 or k < 1:
+        nbits = max(1, n_rows.bit_length())  # n_rows < 2**nbits
+        s = nbits + wbits + frac + 1  # sum of n values in [0, 2**(wbits + F + 1)]
+        sh = max(1, nbits + wbits + frac - 2)  # sum of n values <= 2**(wbits + F - 2)
+        sc = nbits
+        k = (key_bits - 2) // (sc + s + sh)
+        if s > 52 or k < 1:  # int64 histograms built through float64 sums: exact to 2**53
             raise ConfigError(
                 f"secureboost: {n_rows} rows at precision_bits={frac} need {s}-bit slots; "
                 f"lower precision_bits or scale_pos_weight")
-        return cls(frac, off, s, sc, k)
+        return cls(frac, off, s, sc, k, sh)
 
     def encode_rows(self, g: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scale = float(2**self.frac)
@@ -135,31 +143,35 @@ class Layout:
         return a, b
 
     def pack_rows(self, a: np.ndarray, b: np.ndarray) -> list[int]:
-        top = 1 << (2 * self.s)
-        s = self.s
-        return [top | (int(x) << s) | int(y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+        top = 1 << (self.s + self.sh)
+        sh = self.sh
+        return [top | (int(x) << sh) | int(y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
 
     def unpack_bins(self, plains: Sequence[int], n_bins: int) -> np.ndarray:
         """Decrypted packed plaintexts -> int64 array (n_bins, 3) of (count, A, B)."""
         out = np.empty((n_bins, 3), dtype=np.int64)
         wmask = (1 << self.w) - 1
         smask = (1 << self.s) - 1
+        hmask = (1 << self.sh) - 1
+        top, sh = self.s + self.sh, self.sh
         i = 0
         for gi, m in enumerate(plains):
             k = min(self.k, n_bins - gi * self.k)
             m = int(m)
             for j in range(k):
                 v = (m >> (self.w * (k - 1 - j))) & wmask
-                out[i] = (v >> (2 * self.s), (v >> self.s) & smask, v & smask)
+                out[i] = (v >> top, (v >> sh) & smask, v & hmask)
                 i += 1
         return out
 
     def to_payload(self) -> Payload:
-        return {"frac": self.frac, "off": str(self.off), "s": self.s, "sc": self.sc, "k": self.k}
+        return {"frac": self.frac, "off": str(self.off), "s": self.s, "sc": self.sc,
+                "k": self.k, "sh": self.sh}
 
     @classmethod
     def from_payload(cls, p: Payload) -> Layout:
-        return cls(int(p["frac"]), int(str(p["off"])), int(p["s"]), int(p["sc"]), int(p["k"]))
+        return cls(int(p["frac"]), int(str(p["off"])), int(p["s"]), int(p["sc"]), int(p["k"]),
+                   int(p["sh"]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -181,7 +193,12 @@ class _PlainBlob:
 
 
 class GuestCipher:
-    """The guest's side: encrypt packed rows, decrypt packed bin sums."""
+    """The guest's side: encrypt packed rows, decrypt packed bin sums.
+
+    As the key holder the guest computes the DJN randomness ``hs**a mod n**2`` by the CRT,
+    ``mod p**2`` and ``mod q**2`` separately from fixed-base tables (half-size numbers:
+    several times cheaper than the public-key path); the ciphertexts are the same as
+    :meth:`crypto.paillier.PaillierPublicKey.encrypt` would produce."""
 
     def __init__(self, backend: Backend, key_bits: int, randomness_bits: int) -> None:
         self.backend = backend
@@ -198,21 +215,32 @@ class GuestCipher:
             raise ConfigError(f"secureboost supports backend 'paillier' or 'plaintext', "
                               f"not {backend!r}")
 
-    def encrypt(self, plains: list[int], *, prefetch_next: int = 0) -> bytes:
+    def _crt_key(self) -> tuple[int, int, int, int, int]:
+        p, q = self._sk.export_primes()
+        return (int(self.pk.n), int(self.pk.hs), p, q, int(self.pk.randomness_bits))
+
+    def prefetch(self, count: int, workers: int, *, split: bool = False) -> None:
+        """Start computing ``count`` obfuscators for the next :meth:`encrypt` in worker
+        processes (overlaps the hosts' work); no-op for the plaintext backend."""
+        if self.backend == "paillier" and count > 0 and workers > 1:
+            _start_prefetch(self.pk.fingerprint(), self._crt_key(), count, workers,
+                            split=split)
+
+    def encrypt(self, plains: list[int], *, prefetch_next: int = 0, workers: int = 1) -> bytes:
         """Encrypt packed rows; with ``prefetch_next > 0`` start computing that many fresh
-        obfuscators for the next call in a worker process (overlaps the hosts' work)."""
+        obfuscators for the next call in worker processes (overlaps the hosts' work)."""
         if self.backend == "plaintext":
             return _PlainBlob.dump(plains, self.width)
         from crypto.paillier import EncryptedArray
 
-        obf = _take_prefetched(self.pk, len(plains))
         n, N = gmpy2.mpz(self.pk.n), self.pk.nsquare
         for i, m in enumerate(plains):
             if not 0 <= m < n:
                 raise ProtocolError(f"packed plaintext at row {i} is outside [0, n)")
-        cts = [(n * m + 1) * r % N for m, r in zip(plains, obf, strict=True)]
-        if prefetch_next > 0:
-            _start_prefetch(self.pk, prefetch_next)
+        obf = _take_prefetched(self.pk.fingerprint(), self._crt_key(), len(plains), workers)
+        fmod = gmpy2.f_mod
+        cts = [fmod((n * m + 1) * r, N) for m, r in zip(plains, obf, strict=True)]
+        self.prefetch(prefetch_next, workers)
         return EncryptedArray(self.pk, cts).to_bytes()
 
     def decrypt(self, blob: bytes, workers: int) -> list[int]:
@@ -224,38 +252,111 @@ class GuestCipher:
         return self._sk.decrypt_ints(enc, workers=workers)
 
 
-# Obfuscators being computed in a worker process for the next tree, per public key. This is
-# process-local (never in ctx.state, which must stay picklable); where a runtime starts a
-# fresh process per message the prefetch is simply lost and computed on the spot.
-_PREFETCH: dict[str, tuple[int, Any]] = {}
+# Obfuscators being computed in worker processes for the next tree, per key fingerprint.
+# This is process-local (never in ctx.state, which must stay picklable and holds no
+# secret); where a runtime starts a fresh process per message the prefetch is simply lost
+# and computed on the spot.
+_PREFETCH: dict[str, tuple[int, list[Any]]] = {}
+_CRT_WINDOW = 12  # 2**12 entries per window: ~27 MB per prime at 2048-bit keys
 
 
-def _obfuscators_worker(public: bytes, count: int) -> list[Any]:
-    from crypto.paillier import PaillierPublicKey
+class _WindowTable:
+    """``base ** (d * 2**(w*i)) mod modulus`` for every window ``i`` and digit ``d``: one
+    multiplication per window for ``base ** a``, ``a < 2**bits`` (the last window may be
+    narrower than ``w``)."""
 
-    return PaillierPublicKey.from_bytes(public).obfuscators(count).tolist()  # type: ignore[no-any-return]
+    def __init__(self, base: Any, modulus: Any, bits: int, window: int) -> None:
+        self.modulus = gmpy2.mpz(modulus)
+        self.widths = [min(window, bits - lo) for lo in range(0, bits, window)]
+        self.rows: list[list[Any]] = []
+        g = gmpy2.mpz(base) % self.modulus
+        fmod = gmpy2.f_mod
+        for width in self.widths:
+            row = [gmpy2.mpz(1), g]
+            for _ in range(2, 1 << width):
+                row.append(fmod(row[-1] * g, self.modulus))
+            self.rows.append(row)
+            for _ in range(width):
+                g = fmod(g * g, self.modulus)
+
+    def pow_many(self, digits: np.ndarray) -> list[Any]:
+        """``base ** a`` for each row of ``digits`` (shape ``(count, windows)``, window
+        ``i``'s digit of ``a`` in column ``i``)."""
+        cols = digits.T.tolist()
+        row0 = self.rows[0]
+        acc = [row0[d] for d in cols[0]]
+        fmod, N = gmpy2.f_mod, self.modulus
+        for row, ds in zip(self.rows[1:], cols[1:], strict=True):
+            acc = [fmod(x * row[d], N) for x, d in zip(acc, ds, strict=True)]
+        return acc
+
+    def random_digits(self, count: int) -> np.ndarray:
+        """Uniform digits of ``count`` exponents uniform below ``2**bits``."""
+        raw = np.frombuffer(os.urandom(count * len(self.widths) * 2), dtype=np.uint16)
+        masks = np.array([(1 << w) - 1 for w in self.widths], dtype=np.uint16)
+        return raw.reshape(count, len(self.widths)) & masks
 
 
-def _start_prefetch(pk: Any, count: int) -> None:
+@functools.lru_cache(maxsize=4)
+def _crt_tables(n: int, hs: int, p: int, q: int, bits: int) -> tuple[Any, ...]:
+    p2, q2 = gmpy2.mpz(p) ** 2, gmpy2.mpz(q) ** 2
+    return (_WindowTable(gmpy2.mpz(hs) % p2, p2, bits, _CRT_WINDOW),
+            _WindowTable(gmpy2.mpz(hs) % q2, q2, bits, _CRT_WINDOW),
+            p2, q2, gmpy2.invert(q2, p2))
+
+
+def crt_obfuscators(key: tuple[int, int, int, int, int], count: int) -> list[Any]:
+    """``count`` fresh DJN obfuscators ``hs**a mod n**2`` (``a`` uniform below
+    ``2**bits``) computed mod ``p**2`` and ``q**2`` and recombined (Garner)."""
+    tp = _crt_tables(*key)[0]
+    out: list[Any] = []
+    for start in range(0, count, 4096):
+        out.extend(crt_pow(key, tp.random_digits(min(4096, count - start))))
+    return out
+
+
+def crt_pow(key: tuple[int, int, int, int, int], digits: np.ndarray) -> list[Any]:
+    """``hs**a mod n**2`` for each row of ``digits`` (base-``2**12`` digits of ``a``,
+    least significant first)."""
+    n, hs, p, q, bits = key
+    tp, tq, p2, q2, q2inv = _crt_tables(n, hs, p, q, bits)
+    fmod = gmpy2.f_mod
+    rp, rq = tp.pow_many(digits), tq.pow_many(digits)
+    return [b + q2 * fmod((a - b) * q2inv, p2) for a, b in zip(rp, rq, strict=True)]
+
+
+def _start_prefetch(fp: str, key: tuple[int, int, int, int, int], count: int,
+                    workers: int, *, split: bool = False) -> None:
+    """Submit the obfuscators as one job (leaving the other workers to the hosts'
+    histograms) or, with ``split``, as one job per worker (nothing else to do)."""
     from crypto._pool import get_executor
 
+    parts = min(workers, max(1, count // 2048)) if split else 1
+    cuts = np.linspace(0, count, parts + 1).astype(int)
     try:
-        fut = get_executor(2).submit(_obfuscators_worker, pk.to_bytes(), count)
+        ex = get_executor(workers)
+        futs = [ex.submit(crt_obfuscators, key, int(hi - lo))
+                for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
     except RuntimeError:  # executor shut down (interpreter exit)
         return
-    _PREFETCH[pk.fingerprint()] = (count, fut)
+    _PREFETCH[fp] = (count, futs)
 
 
-def _take_prefetched(pk: Any, count: int) -> list[Any]:
-    got = _PREFETCH.pop(pk.fingerprint(), None)
+def _take_prefetched(fp: str, key: tuple[int, int, int, int, int], count: int,
+                     workers: int) -> list[Any]:
+    got = _PREFETCH.pop(fp, None)
+    if got is None and workers > 1 and count >= 4096:
+        _start_prefetch(fp, key, count, workers, split=True)  # every core now
+        got = _PREFETCH.pop(fp, None)
     if got is not None and got[0] == count:
         try:
-            return list(got[1].result())
+            return [r for f in got[1] for r in f.result()]
         except Exception:  # noqa: BLE001 - a failed prefetch only costs time
             pass
     elif got is not None:
-        got[1].cancel()
-    return list(pk.obfuscators(count).tolist())
+        for f in got[1]:
+            f.cancel()
+    return crt_obfuscators(key, count)
 
 
 class HostCipher:
@@ -289,24 +390,7 @@ class HostCipher:
 
     def pack(self, sums: list[Any], w: int, k: int) -> list[Any]:
         """Horner-pack ``k`` bin sums per plaintext: ``acc * 2**w + next``."""
-        out = []
-        if self.backend == "plaintext":
-            for i in range(0, len(sums), k):
-                acc = 0
-                for v in sums[i:i + k]:
-                    acc = (acc << w) + v
-                out.append(acc)
-            return out
-        N = self.modulus
-        shift = gmpy2.mpz(1) << w
-        powmod = gmpy2.powmod
-        for i in range(0, len(sums), k):
-            group = sums[i:i + k]
-            acc = group[0]
-            for v in group[1:]:
-                acc = powmod(acc, shift, N) * v % N
-            out.append(acc)
-        return out
+        return pack_sums(sums, w, k, None if self.backend == "plaintext" else self.modulus)
 
     def dump(self, values: list[Any]) -> bytes:
         if self.backend == "plaintext":
@@ -315,6 +399,29 @@ class HostCipher:
 
         # fresh randomness: the key holder must not link a sum to the rows it came from
         return EncryptedArray(self.pk, values).rerandomize().to_bytes()
+
+
+def pack_sums(sums: list[Any], w: int, k: int, modulus: Any) -> list[Any]:
+    """Horner-pack ``k`` values per group: ``acc * 2**w + next`` on plaintexts
+    (``modulus is None``), ``acc**(2**w) * next mod modulus`` on Paillier ciphertexts."""
+    out = []
+    if modulus is None:
+        for i in range(0, len(sums), k):
+            acc = 0
+            for v in sums[i:i + k]:
+                acc = (acc << w) + v
+            out.append(acc)
+        return out
+    N = modulus
+    shift = gmpy2.mpz(1) << w
+    powmod = gmpy2.powmod
+    for i in range(0, len(sums), k):
+        group = sums[i:i + k]
+        acc = group[0]
+        for v in group[1:]:
+            acc = powmod(acc, shift, N) * v % N
+        out.append(acc)
+    return out
 
 
 def segment_reduce(values: list[Any], starts: Sequence[int], modulus: Any) -> list[Any]:
@@ -527,6 +634,8 @@ def _setup(ctx: PartyContext, payload: Payload) -> Payload:
         wmax = max(1.0, params.scale_pos_weight)
         layout = Layout.make(int(train.size), wmax, params.precision_bits, params.key_bits)
         cipher = GuestCipher(backend, params.key_bits, params.randomness_bits)  # type: ignore[arg-type]
+        if params.guest_only_first_trees == 0:  # the first tree's randomness, while hosts bin
+            cipher.prefetch(_n_active(params, train.size), params.workers, split=True)
         st.update(y=y, valid=valid, train=train, layout=layout, cipher=cipher,
                   margin=np.zeros(n), trees=[], losses=[], best=(math.inf, 0, None),
                   host_nbins={})
@@ -571,6 +680,13 @@ def _grad_hess(st: dict[str, Any], params: SecureBoostParams) -> tuple[np.ndarra
     return g, h
 
 
+def _n_active(params: SecureBoostParams, n_train: int) -> int:
+    """Active rows per tree (row subsample)."""
+    if params.subsample >= 1.0:
+        return int(n_train)
+    return max(1, int(round(params.subsample * n_train)))
+
+
 @register("sb.tree_begin")
 def _tree_begin(ctx: PartyContext, payload: Payload) -> Payload:
     """Guest: gradients of the current model, row subsample, packed encrypted rows."""
@@ -583,8 +699,7 @@ def _tree_begin(ctx: PartyContext, payload: Payload) -> Payload:
     train = st["train"]
     if params.subsample < 1.0:
         rng = np.random.default_rng([st["seed"], tree, 7])
-        k = max(1, int(round(params.subsample * train.size)))
-        chosen = np.sort(rng.choice(train, size=k, replace=False))
+        chosen = np.sort(rng.choice(train, size=_n_active(params, train.size), replace=False))
     else:
         chosen = train
     active = np.zeros(st["n"], dtype=bool)
@@ -596,9 +711,9 @@ def _tree_begin(ctx: PartyContext, payload: Payload) -> Payload:
     out: Payload = {"active": np.packbits(active), "n_active": int(chosen.size)}
     if bool(payload.get("encrypt", True)):
         t = time.perf_counter()
-        nxt = int(chosen.size) if params.workers > 1 and tree + 1 < params.n_trees else 0
+        nxt = _n_active(params, train.size) if tree + 1 < params.n_trees else 0
         out["gh"] = st["cipher"].encrypt(layout.pack_rows(a[chosen], b[chosen]),
-                                         prefetch_next=nxt)
+                                         prefetch_next=nxt, workers=params.workers)
         out["encrypt_seconds"] = time.perf_counter() - t
     return out
 
@@ -614,7 +729,9 @@ def _decode_host_hist(st: dict[str, Any], cur: dict[str, Any], host: str, p: Pay
         : len(built) * len(cols) * nbmax].astype(bool)
     skip = np.asarray(p["skip"], dtype=np.int64).reshape(len(built), len(cols))
     n_present = int(present.sum())
-    plains = st["cipher"].decrypt(bytes(p["hist"]), workers) if n_present else []
+    # in this process: the worker processes are busy with the next tree's randomness, and a
+    # level's few hundred CRT decryptions would only queue behind it
+    plains = st["cipher"].decrypt(bytes(p["hist"]), 1) if n_present else []
     vals = layout.unpack_bins(plains, n_present)
     grid = np.zeros((len(built) * len(cols) * nbmax, 3), dtype=np.int64)
     grid[present] = vals
@@ -813,7 +930,8 @@ def _hist(ctx: PartyContext, payload: Payload) -> Payload:
         inv[np.flatnonzero(active)] = np.arange(cts.size)
         st["hcur"] = {"tree": int(payload["tree"]), "pos": np.zeros(st["n"], dtype=np.int64),
                       "active": active, "cts": cts, "inv": inv,
-                      "cols": np.asarray(payload["cols"], dtype=np.int64)}
+                      "cols": np.asarray(payload["cols"], dtype=np.int64),
+                      "rows_file": _share_rows(ctx, st, bytes(payload["gh"]))}
     out = _host_apply(ctx, st, payload)
     hc = st["hcur"]
     if level == 0:
@@ -863,14 +981,87 @@ def _build_hists(st: dict[str, Any], hc: dict[str, Any], build: list[int]) -> Pa
     order = np.argsort(keys, kind="stable")
     keys_s = keys[order]
     present_keys, starts = np.unique(keys_s, return_index=True)
-    values = hc["cts"][idx[order]].tolist()
-    sums = cipher.segment_sums(values, starts.tolist()) if values else []
-    packed = cipher.pack(sums, layout.w, layout.k)
+    packed = _reduce_and_pack(st, hc, idx[order], starts)
     present = np.zeros(grid, dtype=bool)
     present[present_keys] = True
     return {"built": [int(k) for k in build] or [-1], "nbmax": nbmax,
             "present": np.packbits(present), "skip": skip.ravel(),
             "hist": cipher.dump(packed) if packed else b""}
+
+
+# The hosts' histogram work split across processes: the worker processes read this tree's
+# ciphertexts from a file in the host's work dir (written once per tree; ciphertexts only)
+# and keep the last one they parsed.
+_ROWS_FILE = ".sb_rows.bin"
+_MIN_VALUES_FOR_POOL = 20_000
+_WORKER_ROWS: dict[str, Any] = {}
+
+
+def _share_rows(ctx: PartyContext, st: dict[str, Any], blob: bytes) -> tuple[str, str] | None:
+    """Write this tree's ciphertexts for the worker processes; ``None`` = no workers."""
+    params = parse_params(json.loads(st["params"]))
+    if st["backend"] != "paillier" or params.workers < 2:
+        return None
+    path = Path(ctx.work_dir) / _ROWS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(blob)
+    return str(path), os.urandom(8).hex()
+
+
+def _rows_in_worker(path: str, token: str, public: bytes) -> list[Any]:
+    if _WORKER_ROWS.get("token") != token:
+        from crypto.paillier import EncryptedArray, PaillierPublicKey
+
+        pk = PaillierPublicKey.from_bytes(public)
+        _WORKER_ROWS.clear()
+        _WORKER_ROWS.update(token=token, modulus=pk.nsquare, cts=EncryptedArray.from_bytes(
+            pk, Path(path).read_bytes()).raw_ciphertexts())
+    return _WORKER_ROWS["cts"]  # type: ignore[no-any-return]
+
+
+def _reduce_pack_job(path: str, token: str, public: bytes, idx: np.ndarray, starts: np.ndarray,
+                     w: int, k: int) -> list[Any]:
+    cts = _rows_in_worker(path, token, public)
+    values = [cts[i] for i in idx.tolist()]
+    sums = segment_reduce(values, starts.tolist(), _WORKER_ROWS["modulus"])
+    return pack_sums(sums, w, k, _WORKER_ROWS["modulus"])
+
+
+def _reduce_and_pack(st: dict[str, Any], hc: dict[str, Any], idx: np.ndarray,
+                     starts: np.ndarray) -> list[Any]:
+    """Per-segment sums of the rows ``idx`` (segments begin at ``starts``), packed ``k``
+    per ciphertext; split at packing-group boundaries across the worker processes."""
+    layout: Layout = st["layout"]
+    cipher: HostCipher = st["cipher"]
+    if idx.size == 0:
+        return []
+    w, k = layout.w, layout.k
+    shared = hc.get("rows_file")
+    parts = parse_params(json.loads(st["params"])).workers
+    if shared is None or idx.size < _MIN_VALUES_FOR_POOL or parts < 2:
+        sums = cipher.segment_sums(hc["cts"][idx].tolist(), starts.tolist())
+        return cipher.pack(sums, w, k)
+    from crypto._pool import get_executor
+
+    # chunk boundaries: multiples of k segments, balanced by the number of products
+    groups = starts[::k]
+    cuts = [0]
+    for j in range(1, parts):
+        g = int(np.searchsorted(groups, idx.size * j / parts))
+        cuts.append(max(cuts[-1], min(g * k, starts.size)))
+    cuts.append(starts.size)
+    bounds = [int(starts[c]) if c < starts.size else int(idx.size) for c in cuts]
+    ex = get_executor(parts)
+    futs = [ex.submit(_reduce_pack_job, shared[0], shared[1], cipher.pk.to_bytes(),
+                      idx[bounds[j]:bounds[j + 1]].astype(np.int32),
+                      starts[cuts[j]:cuts[j + 1]] - bounds[j], w, k)
+            for j in range(1, parts) if cuts[j + 1] > cuts[j]]
+    mine = idx[bounds[0]:bounds[1]]
+    out = cipher.pack(cipher.segment_sums(hc["cts"][mine].tolist(),
+                                          starts[cuts[0]:cuts[1]].tolist()), w, k)
+    for f in futs:
+        out.extend(f.result())
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -920,6 +1111,7 @@ def _commit(ctx: PartyContext, payload: Payload) -> Payload:
     if not staged.is_file():
         raise ProtocolError(f"party {ctx.name!r}: no staged SecureBoost model to commit")
     os.replace(staged, Path(ctx.work_dir) / MODEL_FILE)
+    (Path(ctx.work_dir) / _ROWS_FILE).unlink(missing_ok=True)
     ctx.state.pop(_STATE_KEY, None)
     return {"ok": True}
 

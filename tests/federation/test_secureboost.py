@@ -354,3 +354,69 @@ def test_example_configs_are_valid() -> None:
         cfg = load_config(root / name)
         assert cfg.experiment.algorithm == "secureboost"
         sb.parse_params(cfg.params)
+
+
+# ---------------------------------------------------------------------------------------
+# the guest's CRT randomness
+# ---------------------------------------------------------------------------------------
+
+
+def test_crt_obfuscators_equal_the_public_djn_power_and_encrypt_zero() -> None:
+    import gmpy2
+
+    from crypto.paillier import EncryptedArray
+
+    cipher = sb.GuestCipher("paillier", 1024, 256)
+    key = cipher._crt_key()
+    widths = [12] * 21 + [4]  # 256 random bits in base-2**12 digits
+    rng = np.random.default_rng(4)
+    digits = np.stack([rng.integers(0, 2**w, size=5) for w in widths], axis=1)
+    digits[0] = [2**w - 1 for w in widths]  # the largest exponent, 2**256 - 1
+    got = sb.crt_pow(key, digits)
+    for row, r in zip(digits, got, strict=True):
+        a = sum(int(d) << (12 * i) for i, d in enumerate(row))
+        assert r == gmpy2.powmod(cipher.pk.hs, a, cipher.pk.nsquare)
+    assert sb._crt_tables(*key)[0].widths == widths
+    fresh = sb.crt_obfuscators(key, 50)
+    assert len(set(int(r) for r in fresh)) == 50
+    assert cipher._sk.decrypt_ints(EncryptedArray(cipher.pk, fresh)) == [0] * 50
+    plains = [int(x) for x in np.random.default_rng(5).integers(0, 2**62, size=20)]
+    blob = cipher.encrypt(plains, workers=1)
+    assert cipher.decrypt(blob, workers=1) == plains
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_model(syn_world: World,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Obfuscators prefetched in workers and host histograms split across processes
+    (packing-group boundaries) build the same trees as the plaintext backend."""
+    monkeypatch.setattr(sb, "_MIN_VALUES_FOR_POOL", 50)
+    params = dict(FAST, n_trees=2, workers=2)
+    syn_world.run("plaintext", **params)
+    plain = syn_world.predict()
+    syn_world.run("paillier", **params)
+    enc = syn_world.predict()
+    assert np.abs(enc - plain).max() <= 1e-6
+    for host in syn_world.hosts:  # the shared ciphertext file is gone after the commit
+        assert not (syn_world.tmp / "parties" / host / sb._ROWS_FILE).exists()
+
+
+@pytest.mark.parametrize("spw", [1.0, 3.0])
+def test_layout_slots_hold_extreme_sums_without_carry(spw: float) -> None:
+    """Every row at the largest |g| and h the slots allow; n-row sums packed K per
+    plaintext unpack to the exact integer sums (numpy int64 reference)."""
+    n = 20_000
+    lay = sb.Layout.make(n, spw, 24, 2048)
+    assert lay.k * lay.w <= 2046 and lay.w == lay.sc + lay.s + lay.sh
+    rng = np.random.default_rng(0)
+    cases = [np.full(n, spw), np.full(n, -spw), rng.uniform(-spw, spw, n)]
+    sums = []
+    for g in cases:
+        h = np.full(n, 0.25 * spw)
+        a, b = lay.encode_rows(g, h)
+        total = sum(lay.pack_rows(a, b))  # the bin sum a host's additions produce
+        sums.append((total, (n, int(a.sum()), int(b.sum()))))
+    plains = sb.pack_sums([t for t, _ in sums] * lay.k, lay.w, lay.k, None)
+    got = lay.unpack_bins(plains, 3 * lay.k)
+    want = np.array([ref for _, ref in sums] * lay.k, dtype=np.int64)
+    np.testing.assert_array_equal(got, want)
