@@ -86,7 +86,7 @@ def run_lab_flow(*, out: Path, data_dir: Path, runtime: str = "simulation",
     from lab.db import make_engine, session_scope, upgrade
     from lab.runner import Worker, federation_executor
     from lab.sdk import Lab
-    from lab.seed import LABEL, OBSERVATION_END, csv_counts, seed_demo
+    from lab.seed import LABEL, OBSERVATION_END, STANDING_CONSENTS, csv_counts, seed_demo
     from lab.services.catalog import authenticate
 
     started = time.perf_counter()
@@ -136,7 +136,7 @@ def run_lab_flow(*, out: Path, data_dir: Path, runtime: str = "simulation",
                 officer.consents.grant(bank=BANK, indicators=need.indicators, days=365)
                 granted.append(need.agency)
         echo(f"[lab 3/5] Consent granted by {', '.join(sorted(set(granted))) or 'nobody'} "
-             f"(standing consent: {', '.join(a for a in ('tax', 'market_regulation'))})")
+             f"(standing consent: {', '.join(STANDING_CONSENTS)})")
         for exp in handles:
             staff.experiments.get(exp.id).approve("demo: purpose and parties checked")
         echo(f"[lab 4/5] staff approved experiments {[e.id for e in handles]}; worker runs "
