@@ -91,16 +91,28 @@ def test_lab_flow_names_missing_demo_files(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "catalog.db").exists()
 
 
-def test_default_flow_parameters_fit_the_seeded_algorithm_schemas(tmp_path: Path) -> None:
-    """The default experiments' parameters pass the catalog's validation and the
-    algorithms' own parameter models (a schema drift would fail the demo at run time)."""
+def test_seeded_algorithm_schemas_fit_the_algorithms_parameter_models() -> None:
+    """Every seeded schema's defaults, and the flow's parameters, pass the algorithm's own
+    parameter model once the runner nests dotted names (a drift would fail runs)."""
+    from federation.homo import HomoParams
     from federation.hetero_lr import LrParams
+    from federation.scorecard import ScorecardParams
     from federation.secureboost import SecureBoostParams
+    from lab.runner import nested_params
     from lab.seed import ALGORITHMS
     from lab.services.catalog import validate_params
 
+    models = {"hetero_lr": LrParams, "secureboost": SecureBoostParams,
+              "scorecard": ScorecardParams, "homo_lr": HomoParams}
     schemas = {a["name"]: a["param_schema"] for a in ALGORITHMS}
-    models = {"hetero_lr": LrParams, "secureboost": SecureBoostParams}
+    assert set(schemas) == set(models)
+    for name, schema in schemas.items():
+        parsed = models[name].model_validate(nested_params(validate_params(name, schema, {})))
+        for key, spec in schema.items():  # each default reaches the algorithm unchanged
+            node: object = parsed
+            for part in key.split("."):
+                node = node[part] if isinstance(node, dict) else getattr(node, part)
+            assert node == spec["default"], (name, key)
     for spec in EXPERIMENTS:
         full = validate_params(spec.algorithm, schemas[spec.algorithm], spec.params)
-        models[spec.algorithm].model_validate(full)  # raises on an unknown or bad name
+        models[spec.algorithm].model_validate(nested_params(full))
