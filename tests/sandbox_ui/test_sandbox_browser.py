@@ -101,6 +101,7 @@ def test_modeler_to_approval_to_model_roc(sandbox: tuple[str, str], tmp_path: Pa
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(TIMEOUT_MS)
         expect = sync_api.expect
+        expect.set_options(timeout=TIMEOUT_MS)
 
         def sign_in(user: str) -> None:
             page.goto(base)
@@ -152,11 +153,11 @@ def test_modeler_to_approval_to_model_roc(sandbox: tuple[str, str], tmp_path: Pa
         # 4. the modeler opens the model and sees its ROC plot
         sign_in("alice")
         open_page("models")
-        expect(page.get_by_text("bank_a/browser-lr v1").first).to_be_visible()
         roc = page.get_by_test_id("stPlotlyChart").first
         expect(roc).to_be_visible()
         expect(roc.locator(".js-plotly-plot")).to_be_visible()
         expect(roc.get_by_text(z("mdl.roc"))).to_be_visible()
+        expect(roc).to_contain_text("bank_a/browser-lr v1")  # the new model, preselected
         expect(roc.locator("path.scatterpts, g.trace.scatter").first).to_be_attached()
         roc.scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "4-model-roc.png"), full_page=True)

@@ -24,7 +24,7 @@ from lab.db import make_engine, session_scope
 from lab.services import catalog
 from sandbox_ui.navigation import pages_for
 
-PICKERS = ("exp_pick", "mdl_pick", "apr_pick", "ind_pick")
+PICKERS = ("exp_pick", "mdl_pick", "apr_pick")  # indicator definitions: catalog text only
 
 
 @pytest.fixture(scope="module")
