@@ -412,3 +412,16 @@ def test_audit_log_verifies_and_lists(db: Engine) -> None:
     assert "experiment.succeeded" in set(events["action"])
     at.selectbox(key="aud_kind").set_value("model").run()
     assert set(frame_with(at, "hash")["object"].str.split(":").str[0]) == {"model"}
+
+
+def test_an_active_experiment_refreshes_live(db: Engine, template: Template) -> None:
+    with session_scope(db) as s:
+        experiments.approve_experiment(session=s, actor=who(db, "staff"),
+                                       experiment_id=template.ids["approvable"])
+    at = app_as(db, "bank_a_modeler", "experiments")
+    at.selectbox(key="exp_pick").set_value(template.ids["approvable"]).run()
+    assert not at.exception
+    assert at.toggle(key="exp_auto").value is True  # approved: the detail refreshes every 2 s
+    assert f"{z('exp.status')}: **{z('status.approved')}**" in texts(at)
+    at.selectbox(key="exp_pick").set_value(template.ids["done1"]).run()
+    assert not [w for w in at.toggle if w.key == "exp_auto"]  # finished: no refresh
