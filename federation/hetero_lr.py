@@ -712,6 +712,7 @@ class _Run:
 
     ex: _Exchanger
     keys: Any
+    backend: str
     guest: str
     hosts: list[str]
     params: LrParams
@@ -738,6 +739,21 @@ class _Run:
         return gr
 
 
+def _checked_forward(run: _Run, total: np.ndarray, epoch: int) -> np.ndarray:
+    """CKKS (taylor): the masked sum must fit the encoding range; it only leaves it when the
+    hosts' scores explode (masks are bounded by ``mask_bound``), i.e. training diverges."""
+    if run.backend == "ckks":
+        from crypto.ckks import MAX_ABS_VALUE
+
+        if total.size and float(np.abs(total).max()) > MAX_ABS_VALUE:
+            raise ProtocolError(
+                f"hetero LR diverged in epoch {epoch + 1}: the hosts' scores left CKKS's "
+                f"encoding range (|x| <= {MAX_ABS_VALUE:g})",
+                hint="Lower [params] learning_rate, or use sigmoid = \"exact\" (bounded "
+                     "residuals).")
+    return total
+
+
 def _train_taylor(run: _Run) -> None:
     """FATE's flow: hosts' masked forwards, the encrypted sum to the guest, host backward."""
     ex, keys, guest, hosts = run.ex, run.keys, run.guest, run.hosts
@@ -758,7 +774,8 @@ def _train_taylor(run: _Run) -> None:
                 reqs.append(Envelope(h, "lr.host_step", pl))
             first_host = False
             hr = ex(reqs)
-            fwd = keys.encrypt(_sum_arrays([hr[h].payload["fwd"] for h in hosts]))
+            fwd = keys.encrypt(_checked_forward(run, _sum_arrays([hr[h].payload["fwd"]
+                                                                  for h in hosts]), epoch))
             # (2) guest: apply last gradient, loss of the previous epoch, [[d]], masked grad
             gp: Payload = {"epoch": epoch, "batch": batch, "fwd": fwd}
             if first_guest:
@@ -875,7 +892,7 @@ def train_aligned(
     g0 = replies[guest].payload
     n_train, n_valid = int(g0["n_train"]), int(g0["n_valid"])
     nb = n_batches(n_train, params.batch_size)
-    run = _Run(ex=ex, keys=keys, guest=guest, hosts=hosts, params=params, nb=nb,
+    run = _Run(ex=ex, keys=keys, backend=backend_name, guest=guest, hosts=hosts, params=params, nb=nb,
                sizes=batch_sizes(n_train, params.batch_size),
                valid_idx=np.asarray(g0["valid_idx"], dtype=np.int64),
                guest_dh=bytes(g0["dh_pub"]),

@@ -20,7 +20,7 @@ from federation.config import ExperimentConfig, parse_config
 from federation.local_transport import LocalTransport
 from federation.party import PartyContext
 from federation.roles import PartyRole
-from lab.errors import ConfigError
+from lab.errors import ConfigError, ProtocolError
 
 
 # ---------------------------------------------------------------------------------------
@@ -160,8 +160,7 @@ def _default_credit(shared_data: Path, n: int | None) -> dict[str, pd.DataFrame]
 #: default credit: 3 epochs of 4,096-row batches with a decaying step (18 steps)
 DC = {"epochs": 3, "batch_size": 4096, "learning_rate": 2.0, "lr_schedule": "decay",
       "decay_rate": 0.5, "l2": 0.001, "tol": 1e-7}
-#: Paillier in tests: 1024-bit keys, 15,000 rows (12,000 training rows), 2 epochs of 2,048
-DC_PAILLIER_ROWS = 15000
+#: Paillier in tests: 1024-bit keys, all 30,000 rows, 2 epochs of 2,048 rows (24 steps)
 DC_PAILLIER = {**DC, "epochs": 2, "batch_size": 2048, "key_bits": 1024}
 
 
@@ -171,17 +170,16 @@ def test_default_credit_exact_matches_sklearn(shared_data: Path, backend: str, t
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Acceptance: federated AUC within 0.005 of sklearn's LogisticRegression on the same
     rows, StandardScaler fitted on the training rows, C = 1 / (l2 * n_train). CKKS on the
-    full 30,000 rows; Paillier (1024-bit keys in tests) on a 15,000-row sample."""
+    full 30,000 rows, 1024-bit keys for Paillier in tests (the benchmark runs 2048)."""
     # Prepare
-    n = None if backend == "ckks" else DC_PAILLIER_ROWS
     params = DC if backend == "ckks" else DC_PAILLIER
-    world = World(_default_credit(shared_data, n), "guest", "y", "id", tmp_path, monkeypatch)
+    world = World(_default_credit(shared_data, None), "guest", "y", "id", tmp_path, monkeypatch)
     # Execute
     res = world.run(backend, **params)
     # Assert
     ref = world.centralized_auc(params["l2"])
     assert abs(res.metrics["auc"] - ref) < 0.005, (res.metrics["auc"], ref)
-    assert res.metrics["n_aligned"] == (n or 30000)
+    assert res.metrics["n_aligned"] == 30000
 
 
 def test_default_credit_taylor_matches_the_taylor_optimum(shared_data: Path, tmp_path: Path,
@@ -409,3 +407,89 @@ def test_coordinator_sees_the_batch_logits_in_a_secret_order(
 def test_bad_params_are_config_errors(syn_world: World, bad: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="hetero_lr"):
         syn_world.run("plaintext", **bad)
+
+
+# ---------------------------------------------------------------------------------------
+# the real alignment and data access, through the runtime (local)
+# ---------------------------------------------------------------------------------------
+
+
+def _write_experiment(tmp: Path, tables: dict[str, pd.DataFrame], hosts: list[str],
+                      backend: str, authorization: str, params: dict[str, Any]) -> Path:
+    import tomli_w
+
+    synth.write(tmp / "data", tables)
+    guest: dict[str, Any] = {"name": "bank", "role": "guest", "data": "data/bank.csv",
+                             "label": "default_12m"}
+    if authorization == "required":
+        guest["authorizations"] = "data/authorizations.csv"
+    cfg = {
+        "experiment": {"name": "it", "algorithm": "hetero_lr", "backend": backend,
+                       "id_column": "uscc", "runtime": "local", "seed": 7,
+                       "authorization": authorization, "as_of": "2024-06-30"},
+        "params": params,
+        "parties": [guest, *({"name": h, "role": "host", "data": f"data/{h}.csv"}
+                             for h in hosts)],
+    }
+    path = tmp / "experiment.toml"
+    path.write_text(tomli_w.dumps(cfg), encoding="utf-8")
+    return path
+
+
+def test_local_runtime_with_real_alignment_matches_sklearn(tmp_path: Path) -> None:
+    """run_experiment -> federation.alignment.align -> partydata.aligned_matrix, CKKS."""
+    from federation.run import run_experiment
+
+    # Prepare
+    hosts = ["tax", "social_insurance"]
+    tables = synth.generate(3000, 21)
+    cfg = _write_experiment(tmp_path, tables, hosts, "ckks", "none", SYN)
+    events: list[tuple[str, dict[str, Any]]] = []
+    # Execute
+    summary = run_experiment(cfg, tmp_path / "out", runtime="local",
+                             progress=lambda e, f: events.append((e, f)))
+    # Assert: the reference on the pooled intersection, in the canonical (sorted ID) order
+    ids = sorted(set(tables["bank"]["uscc"]).intersection(*(tables[h]["uscc"] for h in hosts)))
+    mats = [party_matrix(tables[p], id_column="uscc",
+                         label="default_12m" if p == "bank" else None)
+            .select(np.asarray(ids, dtype=object)) for p in ["bank", *hosts]]
+    X, y = np.hstack([m.X for m in mats]), np.asarray(mats[0].y)
+    valid = hetero_lr.validation_split(y, 0.2, 7)
+    train = np.setdiff1d(np.arange(y.size), valid)
+    sd = X[train].std(axis=0)
+    sd[sd == 0] = 1
+    Z = (X - X[train].mean(axis=0)) / sd
+    ref = LogisticRegression(C=1 / (SYN["l2"] * train.size), max_iter=2000).fit(Z[train], y[train])
+    ref_auc = roc_auc_score(y[valid], ref.decision_function(Z[valid]))
+    m = summary.metrics
+    assert m["n_aligned"] == len(ids)
+    assert abs(m["auc"] - ref_auc) < 0.005, (m["auc"], ref_auc)
+    # every party's piece was written at the party; together they give the reported AUC
+    score = sum(hetero_lr.load_piece(tmp_path / "out" / "parties" / p).partial_score(mat.X[valid])
+                for p, mat in zip(["bank", *hosts], mats))
+    assert roc_auc_score(y[valid], score) == pytest.approx(m["auc"], abs=1e-9)
+    epochs = [f["epoch"] for e, f in events if e == "epoch"]
+    assert epochs == list(range(1, m["epochs"] + 1))
+    assert set(m["seconds_per_phase"]) >= {"alignment", "setup", "train", "evaluate"}
+
+
+@pytest.mark.parametrize("sigmoid", ["exact", "taylor"])
+def test_ckks_on_authorized_synthetic_sample_stays_in_range(tmp_path: Path, sigmoid: str) -> None:
+    """Regression: CKKS on 600 enterprises, bank + 2 hosts, authorization required (the
+    coordinator's encryptions stay inside CKKS's range; the privacy guard passes)."""
+    from federation.run import run_experiment
+
+    tables = synth.generate(600, 42)
+    params = {"sigmoid": sigmoid, "epochs": 10, "batch_size": 1024, "learning_rate": 0.5,
+              "lr_schedule": "decay", "decay_rate": 0.2, "l2": 0.001}
+    cfg = _write_experiment(tmp_path, tables, ["tax", "social_insurance"], "ckks", "required",
+                            params)
+    m = run_experiment(cfg, tmp_path / "out", runtime="local").metrics
+    assert 50 < m["n_aligned"] < 600
+    assert m["auc"] > 0.65 and m["sigmoid"] == sigmoid
+
+
+def test_diverging_taylor_run_on_ckks_is_a_clear_error(syn_world: World) -> None:
+    with pytest.raises(ProtocolError, match="diverged.*learning_rate"):
+        syn_world.run("ckks", sigmoid="taylor", epochs=30, batch_size=-1, learning_rate=60.0,
+                      early_stopping=False)
