@@ -432,10 +432,15 @@ def _rows(st: dict[str, Any], epoch: int, batch: int) -> np.ndarray:
     return rows  # type: ignore[no-any-return]
 
 
+def _pending(st: dict[str, Any], mask: np.ndarray, n: int, epoch: int) -> None:
+    """Keep the mask of the gradient the coordinator is decrypting for this party."""
+    st["pending"] = {"mask": np.asarray(mask, dtype=np.float64), "n": n, "epoch": epoch}
+
+
 def _masked_xtd(sess: Any, st: dict[str, Any], d: Any, X: np.ndarray, epoch: int) -> bytes:
     rng = np.random.default_rng(int.from_bytes(os.urandom(16), "little"))
     blob, mask = sess.masked_xtd(d, X, rng)
-    st["pending"] = {"mask": np.asarray(mask, dtype=np.float64), "n": X.shape[0], "epoch": epoch}
+    _pending(st, mask, X.shape[0], epoch)
     return bytes(blob)
 
 
@@ -518,9 +523,12 @@ def _host_backward(ctx: PartyContext, payload: Payload) -> Payload:
     epoch, batch = int(payload["epoch"]), int(payload["batch"])
     rows = _rows(st, epoch, batch)
     sess = _session(st)
-    d = sess.add_plain(sess.load(bytes(payload["d"])),
-                       -_pair(st, "guest").mask(_RESID, epoch, batch, rows.size))
-    return {"grad": _masked_xtd(sess, st, d, _X(ctx, st)[rows], epoch)}
+    rng = np.random.default_rng(int.from_bytes(os.urandom(16), "little"))
+    blob, mask = sess.masked_xtd_shifted(sess.load(bytes(payload["d"])),
+                                         _pair(st, "guest").mask(_RESID, epoch, batch, rows.size),
+                                         _X(ctx, st)[rows], rng)
+    _pending(st, mask, rows.size, epoch)
+    return {"grad": bytes(blob)}
 
 
 def _guest_valid_loss(ctx: PartyContext, st: dict[str, Any], valid_sum: np.ndarray,
