@@ -19,6 +19,9 @@ from lab.sdk import Lab
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
+    from lab.settings import get_settings
+
+    get_settings.cache_clear()  # settings cached by an earlier test must not leak in
     path = str(tmp_path / "cli.db")
     out = CliRunner().invoke(app, ["lab", "seed", "--db", path, "--banks", "bank_a,bank_b"])
     assert out.exit_code == 0, out.output
