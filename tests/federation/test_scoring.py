@@ -273,7 +273,9 @@ def test_fedlab_score_refuses_other_runtimes(sb_trained: dict[str, object],
     from federation.scoring import score_command
     from lab.errors import ConfigError
 
+    cfg: Path = sb_trained["score_cfg"]  # type: ignore[assignment]
+    run: Path = sb_trained["run"]  # type: ignore[assignment]
     with pytest.raises(ConfigError, match="local runtime"):
-        score_command(config=sb_trained["score_cfg"], model=sb_trained["run"],  # type: ignore[arg-type]
-                      out=tmp_path / "x", runtime="simulation", echo=None)
+        score_command(config=cfg, model=run, out=tmp_path / "x", runtime="simulation",
+                      echo=None)
     assert not (tmp_path / "x").exists()
