@@ -244,6 +244,13 @@ class GuestCipher:
         self.prefetch(prefetch_next, workers)
         return EncryptedArray(self.pk, cts).to_bytes()
 
+    def forget(self) -> None:
+        """Drop this key's pending randomness and this process's CRT tables (run over)."""
+        got = _PREFETCH.pop(self.pk.fingerprint(), None)
+        for f in (got[1] if got else []):
+            f.cancel()
+        _crt_tables.cache_clear()
+
     def decrypt(self, blob: bytes, workers: int) -> list[int]:
         if self.backend == "plaintext":
             return _PlainBlob.load(blob, self.width)
@@ -298,7 +305,7 @@ class _WindowTable:
         return raw.reshape(count, len(self.widths)) & masks
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=1)  # derived from the primes: one key's tables at a time
 def _crt_tables(n: int, hs: int, p: int, q: int, bits: int) -> tuple[Any, ...]:
     p2, q2 = gmpy2.mpz(p) ** 2, gmpy2.mpz(q) ** 2
     return (_WindowTable(gmpy2.mpz(hs) % p2, p2, bits, _CRT_WINDOW),
@@ -1041,6 +1048,8 @@ def _reduce_and_pack(st: dict[str, Any], hc: dict[str, Any], idx: np.ndarray,
     if shared is None or idx.size < _MIN_VALUES_FOR_POOL or parts < 2:
         sums = cipher.segment_sums(hc["cts"][idx].tolist(), starts.tolist())
         return cipher.pack(sums, w, k)
+    from concurrent.futures.process import BrokenProcessPool
+
     from crypto._pool import get_executor
 
     # chunk boundaries: multiples of k segments, balanced by the number of products
@@ -1051,16 +1060,30 @@ def _reduce_and_pack(st: dict[str, Any], hc: dict[str, Any], idx: np.ndarray,
         cuts.append(max(cuts[-1], min(g * k, starts.size)))
     cuts.append(starts.size)
     bounds = [int(starts[c]) if c < starts.size else int(idx.size) for c in cuts]
-    ex = get_executor(parts)
-    futs = [ex.submit(_reduce_pack_job, shared[0], shared[1], cipher.pk.to_bytes(),
-                      idx[bounds[j]:bounds[j + 1]].astype(np.int32),
-                      starts[cuts[j]:cuts[j + 1]] - bounds[j], w, k)
-            for j in range(1, parts) if cuts[j + 1] > cuts[j]]
-    mine = idx[bounds[0]:bounds[1]]
-    out = cipher.pack(cipher.segment_sums(hc["cts"][mine].tolist(),
-                                          starts[cuts[0]:cuts[1]].tolist()), w, k)
-    for f in futs:
-        out.extend(f.result())
+    def local(j: int) -> list[Any]:
+        rows = hc["cts"][idx[bounds[j]:bounds[j + 1]]].tolist()
+        return cipher.pack(cipher.segment_sums(rows, (starts[cuts[j]:cuts[j + 1]]
+                                                      - bounds[j]).tolist()), w, k)
+
+    futs: dict[int, Any] = {}
+    try:
+        ex = get_executor(parts)
+        for j in range(1, parts):
+            if cuts[j + 1] > cuts[j]:
+                futs[j] = ex.submit(_reduce_pack_job, shared[0], shared[1],
+                                    cipher.pk.to_bytes(),
+                                    idx[bounds[j]:bounds[j + 1]].astype(np.int32),
+                                    starts[cuts[j]:cuts[j + 1]] - bounds[j], w, k)
+    except RuntimeError:  # the pool is shut down or broken: this process does it all
+        pass
+    out = local(0)
+    for j in range(1, parts):
+        if cuts[j + 1] == cuts[j]:
+            continue
+        try:
+            out.extend(futs[j].result() if j in futs else local(j))
+        except (BrokenProcessPool, OSError):
+            out.extend(local(j))
     return out
 
 
@@ -1112,7 +1135,10 @@ def _commit(ctx: PartyContext, payload: Payload) -> Payload:
         raise ProtocolError(f"party {ctx.name!r}: no staged SecureBoost model to commit")
     os.replace(staged, Path(ctx.work_dir) / MODEL_FILE)
     (Path(ctx.work_dir) / _ROWS_FILE).unlink(missing_ok=True)
-    ctx.state.pop(_STATE_KEY, None)
+    st = ctx.state.pop(_STATE_KEY, None)
+    cipher = (st or {}).get("cipher")
+    if isinstance(cipher, GuestCipher) and cipher.backend == "paillier":
+        cipher.forget()
     return {"ok": True}
 
 

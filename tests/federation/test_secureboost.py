@@ -420,3 +420,20 @@ def test_layout_slots_hold_extreme_sums_without_carry(spw: float) -> None:
     got = lay.unpack_bins(plains, 3 * lay.k)
     want = np.array([ref for _, ref in sums] * lay.k, dtype=np.int64)
     np.testing.assert_array_equal(got, want)
+
+
+def test_without_a_process_pool_everything_runs_in_process(
+        syn_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shut-down or missing pool costs time only: the same trees, computed in-process."""
+    import crypto._pool
+
+    def no_pool(workers: int) -> Any:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    monkeypatch.setattr(crypto._pool, "get_executor", no_pool)
+    monkeypatch.setattr(sb, "_MIN_VALUES_FOR_POOL", 50)
+    params = dict(FAST, n_trees=1, workers=2)
+    syn_world.run("plaintext", **params)
+    plain = syn_world.predict()
+    syn_world.run("paillier", **params)
+    assert np.abs(syn_world.predict() - plain).max() <= 1e-6
