@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
-
 from lab.errors import DataValidationError
 
 DEFAULT_MIN_CELL = 10
@@ -32,12 +30,16 @@ def _check(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def auc(y: np.ndarray, score: np.ndarray) -> float:
     """Area under the ROC curve (scikit-learn)."""
+    from sklearn.metrics import roc_auc_score  # lazy: party processes start light
+
     y, score = _check(y, score)
     return float(roc_auc_score(y, score))
 
 
 def ks(y: np.ndarray, score: np.ndarray) -> float:
     """Kolmogorov–Smirnov statistic: max |TPR − FPR| over thresholds."""
+    from sklearn.metrics import roc_curve
+
     y, score = _check(y, score)
     fpr, tpr, _ = roc_curve(y, score)
     return float(np.max(tpr - fpr))
@@ -103,6 +105,26 @@ def score_histogram(score: np.ndarray, *, bins: int = 20,
             "counts": [int(c) if c >= min_cell or c == 0 else None for c in counts]}
 
 
+#: keys of :func:`curve_aggregates`, copied from the guest's report into metrics.json
+CURVE_KEYS = ("roc", "lift", "score_hist", "n_valid_positive")
+
+
+def curve_aggregates(y: np.ndarray, score: np.ndarray, *,
+                     min_cell: int = DEFAULT_MIN_CELL) -> dict[str, Any]:
+    """ROC points, lift table, score histogram and the positive count, if the positive and
+    negative counts both reach ``min_cell`` (otherwise only what is safe: nothing)."""
+    y = np.asarray(y, dtype=float).ravel()
+    pos = int(y.sum())
+    if pos < min_cell or y.size - pos < min_cell:
+        return {}
+    return {
+        "roc": roc_points(y, score, min_cell=min_cell),
+        "lift": lift_table(y, score, min_cell=min_cell),
+        "score_hist": score_histogram(score, min_cell=min_cell),
+        "n_valid_positive": pos,
+    }
+
+
 def evaluation_report(y: np.ndarray, score: np.ndarray, *,
                       min_cell: int = DEFAULT_MIN_CELL) -> dict[str, Any]:
     """AUC, KS, ROC points, lift table and score histogram in one aggregate dict."""
@@ -115,5 +137,5 @@ def evaluation_report(y: np.ndarray, score: np.ndarray, *,
     }
 
 
-__all__ = ["DEFAULT_MIN_CELL", "auc", "evaluation_report", "ks", "lift_table", "roc_points",
+__all__ = ["CURVE_KEYS", "DEFAULT_MIN_CELL", "auc", "curve_aggregates", "evaluation_report", "ks", "lift_table", "roc_points",
            "score_histogram"]

@@ -311,7 +311,10 @@ def _profile(ctx: PartyContext) -> PartyProfile | None:
             row_sets[f"aligned rows: {name}"] = aligned[np.asarray(pos, dtype=np.int64)]
     prof = PartyProfile(column_index({ctx.name: (df, setup.id_column)}, row_sets),
                         frozenset(ids.tolist()), frozenset(aligned.tolist()))
-    _PROFILES.clear()  # one run's profile per process is enough
+    # One profile per party and process: the local and simulation runtimes serve several
+    # parties from one process, so clearing everything would rebuild on every message.
+    for old in [k for k in _PROFILES if k[0] == ctx.name]:
+        del _PROFILES[old]
     _PROFILES[key] = prof
     return prof
 

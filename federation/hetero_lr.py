@@ -49,6 +49,7 @@ from features.encoding import Standardizer
 from crypto.pairwise import MaskStream, new_keypair, open_sealed, seal, secret_permutation, shared_key
 from federation.config import ExperimentConfig
 from federation.lr_backends import LrBackend, get_backend
+from features.metrics import CURVE_KEYS
 from federation.party import PartyContext, register
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.roles import PartyRole
@@ -639,9 +640,12 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
             raise ProtocolError(f"guest {ctx.name!r}: no validation scores to evaluate")
         yv = _data(ctx, st)["y"][st["valid"]]
         z = st["valid_z"]
+        from features.metrics import curve_aggregates
+
         metrics = {
             "auc": float(roc_auc_score(yv, z)),
             "ks": _ks(yv, z),
+            **curve_aggregates(yv, z),
             "loss": [float(x) for x in st["losses"]],
             "epochs": len(st["losses"]),
             "n_train": int(st["train"].size),
@@ -947,6 +951,7 @@ def train_aligned(
         "n_aligned": n_aligned,
         "n_train": n_train,
         "n_valid": n_valid,
+        **{k: gm[k] for k in CURVE_KEYS if k in gm},
         "loss": gm["loss"],
         "epochs": epochs,
         "early_stopped": run.stopped,

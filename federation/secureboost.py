@@ -48,6 +48,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from federation.config import ExperimentConfig
+from features.metrics import CURVE_KEYS
 from federation.party import PartyContext, register
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.roles import PartyRole
@@ -1338,6 +1339,7 @@ def drive(
         "n_aligned": int(getattr(aligned, "n_aligned", n_aligned)),
         "n_train": int(g0["n_train"]),
         "n_valid": int(valid_idx.size),
+        **{k: gm[k] for k in CURVE_KEYS if k in gm},
         "trees": best_n,
         "trees_built": len(losses),
         "loss": losses,
@@ -1407,7 +1409,10 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
             e = imp.setdefault(party, {}).setdefault(key, {"splits": 0, "gain": 0.0})
             e["splits"] += 1
             e["gain"] += float(info["gain"])
+    from features.metrics import curve_aggregates
+
     metrics = {"auc": float(roc_auc_score(y[ev], margin[ev])), "ks": ks_stat(y[ev], margin[ev]),
+               **curve_aggregates(y[ev], margin[ev]),
                "train_auc": float(roc_auc_score(y[st["train"]], margin[st["train"]])),
                "importance": imp}
     return {"metrics": json.dumps(metrics)}

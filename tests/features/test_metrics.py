@@ -67,3 +67,12 @@ def test_bad_input_is_named() -> None:
         metrics.auc(np.zeros(5), np.arange(5.0))
     with pytest.raises(DataValidationError, match="NaN"):
         metrics.ks(np.array([0, 1]), np.array([np.nan, 1.0]))
+
+
+def test_curve_aggregates_only_above_min_cell() -> None:
+    y, s = _data(500)
+    agg = metrics.curve_aggregates(y, s, min_cell=10)
+    assert set(agg) == set(metrics.CURVE_KEYS)
+    assert agg["n_valid_positive"] == int(y.sum())
+    few = np.r_[np.ones(5), np.zeros(200)]
+    assert metrics.curve_aggregates(few, np.arange(205.0), min_cell=10) == {}
