@@ -16,6 +16,7 @@ from lab.commands import demo as demo_cmd
 from lab.commands import federation as federation_cmd
 from lab.commands import keys as keys_cmd
 from lab.commands import labcmd as lab_cmd
+from lab.commands import ui as ui_cmd
 from lab.errors import LabError
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
@@ -47,6 +48,7 @@ def version() -> None:
 
 
 app.command(name="demo")(demo_cmd.demo)
+app.command(name="ui")(ui_cmd.ui)
 app.add_typer(data_cmd.app, name="data", help="Synthetic and public data: generate, validate, describe.")
 app.add_typer(keys_cmd.app, name="keys", help="Key pairs: generate, fingerprint.")
 federation_cmd.register(app)

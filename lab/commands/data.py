@@ -20,6 +20,9 @@ def synth(
                                "duplicate and malformed IDs (see docs/data_dictionary.md)."),
     banks: list[str] = typer.Option(["bank"], "--bank",
                                     help="Bank name(s); repeat for several banks."),
+    records: bool = typer.Option(False, "--records", help="Also write raw monthly/event "
+                                 "records per party and the point-in-time indicators computed "
+                                 "from them (records_<party>.csv, indicators_<party>.csv)."),
 ) -> None:
     """Generate synthetic enterprise data for a bank and five agencies, keyed by USCC."""
     from features import synth as gen
@@ -32,6 +35,13 @@ def synth(
         typer.echo(f"  {name:<18} {len(tables[name]):>9,} rows  {path}")
     typer.echo(f"wrote {len(paths)} files for {enterprises:,} enterprises in {seconds:.1f} s"
                + (" (dirty)" if dirty else ""))
+    if records:
+        from features.synth_records import write_records
+
+        t0 = time.perf_counter()
+        written = write_records(out, enterprises, seed)
+        typer.echo(f"wrote raw records and indicators ({len(written)} files) in "
+                   f"{time.perf_counter() - t0:.1f} s")
 
 
 @app.command()
