@@ -152,8 +152,13 @@ def new_experiment(engine: Engine, user: str, sample_id: int, name: str, indicat
     return exp.id
 
 
-def run_worker(engine: Engine, runs: Path) -> list[int]:
-    worker = Worker(engine, "sandbox-test", runs, executor=stand_in_executor, runtime="local")
+def run_worker(engine: Engine, runs: Path, *, real: bool = False) -> list[int]:
+    """Run every approved experiment; ``real`` uses the federation (local runtime)."""
+    from lab.runner import federation_executor
+
+    worker = Worker(engine, "sandbox-test", runs,
+                    executor=federation_executor if real else stand_in_executor,
+                    runtime="local")
     while worker.run_once():
         pass
     return worker.processed
@@ -162,8 +167,11 @@ def run_worker(engine: Engine, runs: Path) -> list[int]:
 _TEMPLATES: dict[Path, Template] = {}
 
 
-def build_template(root: Path, *, n: int = 300) -> Template:
-    """The seeded catalog and planted data under ``root`` (once per process)."""
+def build_template(root: Path, *, n: int = 300, plant: bool = True) -> Template:
+    """The seeded catalog and planted data under ``root`` (once per process).
+
+    ``plant=False`` keeps the data clean (valid USCCs) so real federated runs work on it.
+    """
     if root in _TEMPLATES:
         return _TEMPLATES[root]
     from features import synth
@@ -171,7 +179,7 @@ def build_template(root: Path, *, n: int = 300) -> Template:
     shutil.rmtree(root, ignore_errors=True)
     data = root / "data"
     synth.write(data, synth.generate(n, 11, banks=BANKS))
-    planted = plant_sentinels(data)
+    planted = plant_sentinels(data) if plant else []
     engine = make_engine(root / "lab.db")
     upgrade(engine)
     seed = seed_demo(engine, banks=BANKS, data_dir=data, agencies=AGENCIES,

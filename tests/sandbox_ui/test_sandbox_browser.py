@@ -6,9 +6,9 @@ plot. The sandbox runs as ``fedlab ui`` runs it (``streamlit run`` headless on a
 port, catalog URL in the environment). Screenshots of each step are saved under the
 test's tmp folder.
 
-The worker runs in this process with a stand-in executor (per-epoch loss, ROC points and
-a score histogram on made-up numbers): the federation's algorithms do not report ROC
-points yet, and the browser flow is what this test is about.
+The worker runs the experiment for real in this process: alignment and hetero LR through
+the federation on the local runtime, over clean synthetic data (no sentinels: those are
+the other test's business), and the ROC plot is drawn from the guest's stored aggregates.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return build_template(tmp_path_factory.getbasetemp() / "sandbox_template")
+    return build_template(tmp_path_factory.getbasetemp() / "browser_template", n=3000,
+                          plant=False)
 
 
 @pytest.fixture
@@ -146,7 +147,7 @@ def test_modeler_to_approval_to_model_roc(sandbox: tuple[str, str], tmp_path: Pa
         # 3. the worker runs it
         engine = make_engine(url)
         try:
-            assert exp_id in run_worker(engine, tmp_path / "runs")
+            assert exp_id in run_worker(engine, tmp_path / "runs", real=True)
         finally:
             engine.dispose()
 
