@@ -51,7 +51,7 @@ from federation.config import ExperimentConfig
 from federation.lr_backends import LrBackend, get_backend
 from features.metrics import CURVE_KEYS
 from federation.party import PartyContext, register
-from federation.protocol import ProgressFn, ProtocolResult, no_progress
+from federation.protocol import Exchanger, ProgressFn, ProtocolResult, no_progress
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
 from lab.errors import ConfigError, DataValidationError, ProtocolError
@@ -687,20 +687,7 @@ def _apply_commit(ctx: PartyContext, payload: Payload) -> None:
         apply_commit(ctx, {"idx": payload["idx"]})
 
 
-class _Exchanger:
-    """Counts this protocol's exchanges and checks every reply is there."""
-
-    def __init__(self, transport: Transport) -> None:
-        self.transport = transport
-        self.count = 0
-
-    def __call__(self, requests: Sequence[Envelope]) -> dict[str, Envelope]:
-        self.count += 1
-        replies = self.transport.exchange(requests)
-        for req in requests:
-            if req.party not in replies:
-                raise ProtocolError(f"party {req.party!r} sent no reply to {req.action!r}")
-        return replies
+_Exchanger = Exchanger
 
 
 def drive(

@@ -12,13 +12,13 @@ result and the transport's message log.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from federation.config import ExperimentConfig
-from federation.transport import Transport
-from lab.errors import ConfigError
+from federation.transport import Envelope, Transport
+from lab.errors import ConfigError, ProtocolError
 
 #: progress(event, fields): e.g. progress("epoch", {"epoch": 3, "loss": 0.41})
 ProgressFn = Callable[[str, dict[str, Any]], None]
@@ -44,6 +44,24 @@ class Driver(Protocol):
     def __call__(
         self, transport: Transport, config: ExperimentConfig, *, progress: ProgressFn
     ) -> ProtocolResult: ...
+
+
+class Exchanger:
+    """Sends one exchange, counts it, and checks every addressed party replied."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.count = 0
+
+    def __call__(self, requests: Sequence[Envelope]) -> dict[str, Envelope]:
+        if not requests:
+            return {}
+        self.count += 1
+        replies = self.transport.exchange(requests)
+        for req in requests:
+            if req.party not in replies:
+                raise ProtocolError(f"party {req.party!r} sent no reply to {req.action!r}")
+        return replies
 
 
 _DRIVERS = {
@@ -101,5 +119,5 @@ def get_driver(algorithm: str) -> Driver:
     return getattr(mod, fn)  # type: ignore[no-any-return]
 
 
-__all__ = ["Driver", "ProgressFn", "ProtocolResult", "get_driver", "known_algorithms",
+__all__ = ["Driver", "Exchanger", "ProgressFn", "ProtocolResult", "get_driver", "known_algorithms",
            "no_progress", "plugin_drivers"]

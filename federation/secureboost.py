@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from federation.config import ExperimentConfig
 from features.metrics import CURVE_KEYS
 from federation.party import PartyContext, register
-from federation.protocol import ProgressFn, ProtocolResult, no_progress
+from federation.protocol import Exchanger, ProgressFn, ProtocolResult, no_progress
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
 from lab.errors import ConfigError, DataValidationError, ProtocolError
@@ -1160,22 +1160,11 @@ def load_piece(work_dir: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 
 
-class _Exchanger:
-    """Counts exchanges, times them, and checks every reply is there."""
+class _Exchanger(Exchanger):
+    """Counts exchanges and checks every reply is there; returns the reply payloads."""
 
-    def __init__(self, transport: Transport) -> None:
-        self.transport = transport
-        self.count = 0
-
-    def __call__(self, requests: Sequence[Envelope]) -> dict[str, Payload]:
-        if not requests:
-            return {}
-        self.count += 1
-        replies = self.transport.exchange(requests)
-        for req in requests:
-            if req.party not in replies:
-                raise ProtocolError(f"party {req.party!r} sent no reply to {req.action!r}")
-        return {p: e.payload for p, e in replies.items()}
+    def __call__(self, requests: Sequence[Envelope]) -> dict[str, Payload]:  # type: ignore[override]
+        return {p: e.payload for p, e in super().__call__(requests).items()}
 
 
 def _align(transport: Transport, config: ExperimentConfig, progress: ProgressFn) -> Any:
