@@ -37,7 +37,7 @@ import math
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -258,8 +258,22 @@ def load_piece(work_dir: Path) -> ModelPiece:
 # ---------------------------------------------------------------------------------------
 
 
+#: Other data sources hetero LR can train on, by name (e.g. the scorecard's WOE columns).
+#: A protocol that wraps hetero LR sets ``ctx.state[MATRIX_SOURCE_KEY]`` at the party.
+MATRIX_SOURCES: dict[str, Callable[[PartyContext], Any]] = {}
+MATRIX_SOURCE_KEY = "lr.matrix_source"
+
+
 def _matrix(ctx: PartyContext) -> Any:
-    """This party's aligned, locally encoded features (``federation.partydata``)."""
+    """This party's aligned, locally encoded features (``federation.partydata``), or the
+    registered source named in its state."""
+    source = ctx.state.get(MATRIX_SOURCE_KEY)
+    if source:
+        try:
+            return MATRIX_SOURCES[str(source)](ctx)
+        except KeyError:
+            raise ProtocolError(f"party {ctx.name!r}: unknown hetero LR data source "
+                                f"{source!r}") from None
     from federation.partydata import aligned_matrix
 
     return aligned_matrix(ctx)

@@ -47,7 +47,7 @@ from federation.transport import Envelope, Payload, Transport
 from lab.errors import ConfigError, ProtocolError
 
 SELECT, POINTS, REPORT = "sc.select", "sc.points", "sc.report"
-LR_ON_WOE = "scorecard.lr_on_woe"  # ctx.state flag: hetero LR reads the WOE matrix
+LR_ON_WOE = hetero_lr.MATRIX_SOURCE_KEY  # ctx.state: hetero LR reads the WOE matrix
 _PTS = 4  # pairwise-mask purpose (hetero_lr uses 1-3)
 
 
@@ -107,30 +107,7 @@ def woe_lr_matrix(ctx: PartyContext) -> Any:
     return PartyMatrix(np.arange(X.shape[0]).astype(str).astype(object), X, names, y)
 
 
-_NEXT: dict[str, Any] = {}
-
-
-def _lr_matrix(ctx: PartyContext) -> Any:
-    """Adapter: hetero LR's data access reads WOE columns while a scorecard is training,
-    and is hetero LR's own otherwise."""
-    if ctx.state.get(LR_ON_WOE):
-        return woe_lr_matrix(ctx)
-    return _NEXT["matrix"](ctx)
-
-
-def install_lr_adapter() -> None:
-    """Route ``hetero_lr._matrix`` through :func:`_lr_matrix` (idempotent). Done when this
-    module is imported (every party imports it through ``federation.woe``) and again before
-    each scorecard's LR, in case something replaced the function since.
-
-    The smallest local adapter for a missing hook: a ``hetero_lr`` matrix-source hook would
-    replace it (see docs/protocols/woe_scorecard.md)."""
-    if hetero_lr._matrix is not _lr_matrix:
-        _NEXT["matrix"] = hetero_lr._matrix
-        hetero_lr._matrix = _lr_matrix
-
-
-install_lr_adapter()
+hetero_lr.MATRIX_SOURCES["scorecard.woe"] = woe_lr_matrix
 
 
 @register(SELECT)
@@ -143,8 +120,7 @@ def _select(ctx: PartyContext, payload: Payload) -> Payload:
                             corr_max=float(payload["corr_max"]), max_features=max_f)
     kept = sel.kept or [int(np.argmax(iv))]  # hetero LR needs a column at every party
     st["selected"] = kept
-    install_lr_adapter()
-    ctx.state[LR_ON_WOE] = True
+    ctx.state[LR_ON_WOE] = "scorecard.woe"
     corr = 0.0
     if len(kept) > 1:
         c = np.corrcoef(X[:, kept], rowvar=False)
@@ -324,4 +300,4 @@ def no_alignment(n_aligned: int) -> Any:
 
 
 __all__ = ["LR_ON_WOE", "POINTS", "REPORT", "SELECT", "ScorecardParams", "drive",
-           "install_lr_adapter", "no_alignment", "parse_scorecard_params", "woe_lr_matrix"]
+           "no_alignment", "parse_scorecard_params", "woe_lr_matrix"]

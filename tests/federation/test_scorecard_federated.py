@@ -119,11 +119,14 @@ def test_synthetic_scorecard_paillier_real_alignment_leaks_nothing(
             "sc.points", "sc.report"} <= sent
 
 
-def test_lr_reads_woe_columns_even_after_hetero_lr_data_access_was_replaced(
+def test_lr_reads_woe_columns_not_the_raw_matrix(
         shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     german = load_public("german", shared_data)
     world = World(german.parties, "bank", "y", "id", tmp_path, guard=False)
-    monkeypatch.setattr(hetero_lr, "_matrix", lambda ctx: pytest.fail("raw matrix read"))
+    import federation.partydata as partydata
+
+    # hetero LR's own data access must not be used while a scorecard trains
+    monkeypatch.setattr(partydata, "aligned_matrix", lambda ctx, **kw: pytest.fail("raw matrix read"))
     res = _run(world, monkeypatch, "plaintext", min_bin_size=50, iv_min=0.0,
                lr={"epochs": 30, "learning_rate": 0.5})
     for name in world.frames:
