@@ -111,13 +111,15 @@ def test_connect_checks_passwords(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(AccessDeniedError, match="wrong or missing password") as err:
         Lab.connect(db, user="root", password="wrong")
     assert "wrong" not in str(err.value).replace("wrong or missing", "")
-    monkeypatch.setenv("FEDLAB_ENVIRONMENT", "production")
-    monkeypatch.setenv("FEDLAB_FIRST_ADMIN_PASSWORD", "a real one, long")
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(AccessDeniedError):
-            Lab.connect(db, user="root")  # outside local, a password is required
-    finally:
-        get_settings.cache_clear()
     with pytest.raises(NotFoundError, match="no active user 'ghost'"):
         Lab.connect(db, user="ghost")
+    # Production settings only inside this block: the cache must not keep them for later tests.
+    with monkeypatch.context() as env:
+        env.setenv("FEDLAB_ENVIRONMENT", "production")
+        env.setenv("FEDLAB_FIRST_ADMIN_PASSWORD", "a real one, long")
+        get_settings.cache_clear()
+        try:
+            with pytest.raises(AccessDeniedError):
+                Lab.connect(db, user="root")  # outside local, a password is required
+        finally:
+            get_settings.cache_clear()
