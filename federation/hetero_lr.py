@@ -51,7 +51,13 @@ from federation.config import ExperimentConfig
 from federation.lr_backends import LrBackend, get_backend
 from features.metrics import CURVE_KEYS
 from federation.party import PartyContext, register
-from federation.protocol import Exchanger, ProgressFn, ProtocolResult, no_progress
+from federation.protocol import (
+    Exchanger,
+    ProgressFn,
+    ProtocolResult,
+    no_progress,
+    require_parties,
+)
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
 from lab.errors import ConfigError, DataValidationError, ProtocolError
@@ -881,11 +887,7 @@ def train_aligned(
     backend = params.backend(backend_name)
     guest = config.guest.name
     hosts = [h.name for h in config.hosts]
-    known = transport.party_roles()
-    for p in [guest, *hosts]:
-        if p not in known:
-            raise ConfigError(f"party {p!r} of the config is not connected to this run",
-                              hint="Start its SuperNode (or fix the party name) and run again.")
+    require_parties(transport, [guest, *hosts])
     seconds = dict(seconds or {})
 
     progress("phase", {"phase": "setup"})

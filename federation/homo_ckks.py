@@ -45,14 +45,9 @@ SECAGG_FRAC_BITS = 24
 
 def x25519_keypair() -> tuple[bytes, bytes]:
     """A fresh (private, public) X25519 key pair as raw 32-byte strings."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from crypto.pairwise import new_keypair
 
-    sk = X25519PrivateKey.generate()
-    raw = serialization.Encoding.Raw
-    priv = sk.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-    pub = sk.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
-    return priv, pub
+    return new_keypair()
 
 
 def _exchange(priv: bytes, peer_pub: bytes) -> bytes:

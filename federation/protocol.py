@@ -46,6 +46,15 @@ class Driver(Protocol):
     ) -> ProtocolResult: ...
 
 
+def require_parties(transport: Transport, names: Sequence[str]) -> None:
+    """Fail clearly when a party the config names is not connected to this run."""
+    known = transport.party_roles()
+    for p in names:
+        if p not in known:
+            raise ConfigError(f"party {p!r} of the config is not connected to this run",
+                              hint="Start its SuperNode (or fix the party name) and run again.")
+
+
 class Exchanger:
     """Sends one exchange, counts it, and checks every addressed party replied."""
 
@@ -119,5 +128,5 @@ def get_driver(algorithm: str) -> Driver:
     return getattr(mod, fn)  # type: ignore[no-any-return]
 
 
-__all__ = ["Driver", "Exchanger", "ProgressFn", "ProtocolResult", "get_driver", "known_algorithms",
+__all__ = ["Driver", "Exchanger", "require_parties", "ProgressFn", "ProtocolResult", "get_driver", "known_algorithms",
            "no_progress", "plugin_drivers"]

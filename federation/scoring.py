@@ -75,10 +75,9 @@ class ScoringResult:
 
 
 def _kx_new() -> tuple[bytes, bytes]:
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from crypto.pairwise import new_keypair
 
-    sk = X25519PrivateKey.generate()
-    return sk.private_bytes_raw(), sk.public_key().public_bytes_raw()
+    return new_keypair()
 
 
 def _mask(priv: bytes, peer_pub: bytes, run_id: str, guest: str, host: str,

@@ -50,7 +50,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from federation.config import ExperimentConfig
 from features.metrics import CURVE_KEYS
 from federation.party import PartyContext, register
-from federation.protocol import Exchanger, ProgressFn, ProtocolResult, no_progress
+from federation.protocol import (
+    Exchanger,
+    ProgressFn,
+    ProtocolResult,
+    no_progress,
+    require_parties,
+)
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
 from lab.errors import ConfigError, DataValidationError, ProtocolError
@@ -1191,11 +1197,7 @@ def drive(
                           f"tests), not {backend!r}", hint="Set [experiment].backend.")
     guest = config.guest.name
     hosts = [h.name for h in config.hosts]
-    known = transport.party_roles()
-    for p in [guest, *hosts]:
-        if p not in known:
-            raise ConfigError(f"party {p!r} of the config is not connected to this run",
-                              hint="Start its SuperNode (or fix the party name) and run again.")
+    require_parties(transport, [guest, *hosts])
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     aligned = _align(transport, config, progress)
