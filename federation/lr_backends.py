@@ -76,11 +76,13 @@ class Session(ABC):
     @abstractmethod
     def dump(self, ct: Ct) -> bytes: ...
 
-    @abstractmethod
-    def add(self, a: Ct, b: Ct) -> Ct: ...
+    def add(self, a: Ct, b: Ct) -> Ct:
+        """Sum of two ciphertexts (every backend's ciphertexts add with ``+``)."""
+        return a + b
 
-    @abstractmethod
-    def add_plain(self, ct: Ct, x: np.ndarray) -> Ct: ...
+    def add_plain(self, ct: Ct, x: np.ndarray) -> Ct:
+        """Ciphertext plus a plain vector."""
+        return ct + np.asarray(x, dtype=np.float64)
 
     @abstractmethod
     def mul_plain(self, ct: Ct, x: np.ndarray) -> Ct:
@@ -156,12 +158,6 @@ class _PlainSession(Session):
     def dump(self, ct: Ct) -> bytes:
         return np.ascontiguousarray(ct, dtype=np.float64).tobytes()
 
-    def add(self, a: Ct, b: Ct) -> Ct:
-        return a + b
-
-    def add_plain(self, ct: Ct, x: np.ndarray) -> Ct:
-        return ct + x
-
     def mul_plain(self, ct: Ct, x: np.ndarray) -> Ct:
         return ct * x
 
@@ -235,12 +231,6 @@ class _PaillierSession(Session):
 
     def dump(self, ct: Ct) -> bytes:
         return bytes(ct.to_bytes())
-
-    def add(self, a: Ct, b: Ct) -> Ct:
-        return a + b
-
-    def add_plain(self, ct: Ct, x: np.ndarray) -> Ct:
-        return ct + np.asarray(x, dtype=np.float64)
 
     def mul_plain(self, ct: Ct, x: np.ndarray) -> Ct:
         return ct.mul(np.asarray(x, dtype=np.float64), exponent=PAILLIER_FEATURE_BITS)
@@ -329,12 +319,6 @@ class _CkksSession(Session):
 
     def dump(self, ct: Ct) -> bytes:
         return bytes(ct.to_bytes())
-
-    def add(self, a: Ct, b: Ct) -> Ct:
-        return a + b
-
-    def add_plain(self, ct: Ct, x: np.ndarray) -> Ct:
-        return ct + np.asarray(x, dtype=np.float64)
 
     def mul_plain(self, ct: Ct, x: np.ndarray) -> Ct:
         return ct * np.asarray(x, dtype=np.float64)
