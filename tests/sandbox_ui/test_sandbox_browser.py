@@ -114,7 +114,7 @@ def test_modeler_to_approval_to_model_roc(sandbox: tuple[str, str], tmp_path: Pa
         def open_page(key: str) -> None:
             page.get_by_test_id("stSidebarNavItems").get_by_role(
                 "link", name=z(f"page.{key}"), exact=True).click()
-            expect(page.get_by_role("heading", name=z(f"page.{key}"))).to_be_visible()
+            expect(page.get_by_role("heading", name=z(f"page.{key}"), exact=True)).to_be_visible()
 
         # 1. the bank modeler creates and submits an experiment
         sign_in("alice")
@@ -136,7 +136,7 @@ def test_modeler_to_approval_to_model_roc(sandbox: tuple[str, str], tmp_path: Pa
         open_page("approvals")
         page.get_by_test_id("stSelectbox").first.click()
         page.get_by_role("option", name=f"{exp_id} · browser-lr · bank_a").click()
-        expect(page.get_by_role("heading", name=f"{exp_id} · browser-lr")).to_be_visible()
+        expect(page.get_by_role("heading", name=f"{exp_id} · browser-lr", exact=True)).to_be_visible()
         expect(page.get_by_text(z("apr.disclosure"))).to_be_visible()
         page.screenshot(path=str(shots / "3-review.png"), full_page=True)
         page.get_by_role("button", name=z("apr.approve"), exact=True).click()
