@@ -256,9 +256,11 @@ def column_index(tables: Mapping[str, tuple[pd.DataFrame, str]],
     index = ColumnIndex()
     for party, (df, id_col) in tables.items():
         variants = {"all rows": df}
-        ids = df[id_col].astype(str)
+        ids = df[id_col].astype(str).to_numpy(dtype=object)
         for set_name, set_ids in (row_sets or {}).items():
-            variants[set_name] = df[ids.isin({str(i) for i in set_ids}).to_numpy()]
+            wanted = {str(i) for i in set_ids}
+            # a plain set lookup: pandas' isin on Arrow strings is ~20x slower here
+            variants[set_name] = df[np.fromiter((i in wanted for i in ids), bool, len(ids))]
         for vname, sub in variants.items():
             if len(sub) < MIN_LENGTH:
                 continue

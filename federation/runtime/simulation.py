@@ -4,12 +4,22 @@ The ServerApp runs in a thread of this process (so the MessageLog is available t
 caller); each simulated SuperNode ``partition-id`` i plays the config's i-th party, with
 work dir ``DIR_tmp/parties/NAME``. Runtime dependency installation is never triggered
 (the in-process API installs nothing), telemetry and update checks are off.
+
+Latency: Flower 1.41's simulation engine looks for new messages every 0.1 s (a hard-coded
+wait in ``vce_api.add_messages_to_queue``) and the coordinator polled for replies every
+50 ms; on a protocol of many short exchanges (hetero LR: 11 per epoch at batch 8192) that
+was ~0.1-0.2 s per exchange. Both now poll every :data:`SIM_POLL` seconds (the engine's
+wait is shortened only while our simulation runs, and only on the Flower version it was
+checked against; any other version keeps Flower's own timing).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +34,55 @@ from federation.transport import MessageLog
 from lab.errors import ProtocolError
 
 FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
+
+#: seconds between looks for new messages (engine side and coordinator side)
+SIM_POLL = 0.005
+#: Flower releases whose simulation engine :func:`quick_engine_polling` was checked against
+_CHECKED_FLOWER = ("1.41.",)
+
+
+class _QuickWait:
+    """An Event whose ``wait`` never blocks longer than ``interval`` (stop still works)."""
+
+    def __init__(self, event: threading.Event, interval: float) -> None:
+        self._event = event
+        self._interval = interval
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        cap = self._interval if timeout is None else min(timeout, self._interval)
+        return self._event.wait(cap)
+
+
+@contextlib.contextmanager
+def quick_engine_polling(interval: float = SIM_POLL) -> Iterator[bool]:
+    """Shorten the simulation engine's 0.1 s message poll while the block runs.
+
+    Yields whether the patch applied (Flower version checked and the hook found).
+    """
+    import flwr
+
+    try:
+        from flwr.server.superlink.fleet.vce import vce_api
+    except ImportError:
+        yield False
+        return
+    original = getattr(vce_api, "add_messages_to_queue", None)
+    if original is None or not flwr.__version__.startswith(_CHECKED_FLOWER):
+        yield False
+        return
+
+    def add_messages_to_queue(state: Any, queue: Any, nodes_mapping: Any,
+                              f_stop: threading.Event) -> None:
+        original(state, queue, nodes_mapping, _QuickWait(f_stop, interval))
+
+    vce_api.add_messages_to_queue = add_messages_to_queue
+    try:
+        yield True
+    finally:
+        vce_api.add_messages_to_queue = original
 
 
 def backend_config(n_parties: int) -> dict[str, Any]:
@@ -60,7 +119,8 @@ def run_in_simulation(
         try:
             box["result"] = coordinate(grid, cfg, stage, runtime="simulation",
                                        config_text=config_text, started=started,
-                                       progress=progress, keep_payloads=keep_payloads)
+                                       progress=progress, keep_payloads=keep_payloads,
+                                       poll=SIM_POLL)
         except BaseException as exc:  # re-raised below, in the caller's thread
             box["error"] = exc
 
@@ -68,8 +128,9 @@ def run_in_simulation(
     level = flwr_logger.level
     flwr_logger.setLevel(logging.WARNING)
     try:
-        run_simulation(build_server_app(main), client, num_supernodes=len(identities),
-                       backend_config=backend_config(len(identities)))  # type: ignore[arg-type]
+        with quick_engine_polling():
+            run_simulation(build_server_app(main), client, num_supernodes=len(identities),
+                           backend_config=backend_config(len(identities)))  # type: ignore[arg-type]
     except RuntimeError as exc:
         if "error" in box:
             raise box["error"] from None
@@ -86,4 +147,4 @@ def run_in_simulation(
     return box["result"]  # type: ignore[no-any-return]
 
 
-__all__ = ["backend_config", "run_in_simulation"]
+__all__ = ["SIM_POLL", "backend_config", "quick_engine_polling", "run_in_simulation"]

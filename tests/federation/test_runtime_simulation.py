@@ -35,3 +35,36 @@ def test_simulation_runtime_end_to_end(tmp_path: Path, monkeypatch: pytest.Monke
     train = metrics["seconds_per_phase"]["train"]
     print(f"simulation: {train / 3:.3f} s per exchange, start-up "
           f"{metrics['seconds_per_phase']['startup']:.1f} s")
+
+
+def test_quick_engine_polling_shortens_flowers_message_poll_and_restores_it() -> None:
+    """Flower's engine looks for messages every 0.1 s; inside the block every SIM_POLL s."""
+    import threading
+    import time as _time
+
+    from flwr.server.superlink.fleet.vce import vce_api
+
+    from federation.runtime.simulation import SIM_POLL, quick_engine_polling
+
+    class CountingState:
+        calls = 0
+
+        def get_message_ins(self, node_id: int, limit: int) -> list[object]:  # noqa: ARG002
+            CountingState.calls += 1
+            return []
+
+    original = vce_api.add_messages_to_queue
+    with quick_engine_polling() as applied:
+        assert applied
+        assert vce_api.add_messages_to_queue is not original
+        stop = threading.Event()
+        t = threading.Thread(target=vce_api.add_messages_to_queue,
+                             args=(CountingState(), None, {1: 0}, stop))
+        t.start()
+        _time.sleep(0.5)
+        stop.set()
+        t.join(timeout=2)
+    assert not t.is_alive()  # the stop event still ends the loop at once
+    assert vce_api.add_messages_to_queue is original
+    # Flower's own 0.1 s wait allows at most ~6 looks in 0.5 s
+    assert CountingState.calls >= 20, (CountingState.calls, SIM_POLL)
