@@ -12,8 +12,12 @@ Every party applies :func:`party_matrix` to its own table before any protocol ru
 - a column with missing cells gets its median (mode row 0s for one-hot) and an extra
   ``<column>__missing`` 0/1 indicator.
 
-Deterministic: categories in sorted order, no randomness. :class:`Standardizer` centers and
-scales columns with statistics fitted on given rows (protocols fit it on training rows).
+Deterministic: categories in sorted order, no randomness. The statistics (medians,
+categories, frequency shares) are fitted on the rows given and kept in a
+:class:`TableEncoder`: a model piece stores it, and scoring encodes new rows with the
+training statistics (a row gets the same encoding alone or in a batch). :class:`Standardizer`
+centers and scales columns with statistics fitted on given rows (protocols fit it on
+training rows).
 
 Nothing leaves the party: the matrix, its feature names and the fitted statistics stay
 local; protocols decide what (encrypted) derivatives of them are sent.
@@ -21,7 +25,7 @@ local; protocols decide what (encrypted) derivatives of them are sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -47,6 +51,7 @@ class PartyMatrix:
     feature_names: list[str]
     y: np.ndarray | None = None
     encodings: dict[str, str] = field(default_factory=dict)
+    encoder: TableEncoder | None = None  # the fitted encoding (rows -> X), when known
 
     def __post_init__(self) -> None:
         if self.X.shape != (self.ids.shape[0], len(self.feature_names)):
@@ -68,13 +73,13 @@ class PartyMatrix:
         if (pos < 0).any():
             raise DataValidationError(f"{int((pos < 0).sum())} requested IDs are not in this "
                                       "party's table")
-        return PartyMatrix(self.ids[pos], self.X[pos], list(self.feature_names),
-                           None if self.y is None else self.y[pos], dict(self.encodings))
+        return self.take(pos)
 
     def take(self, rows: np.ndarray) -> PartyMatrix:
         """The rows at positions ``rows``."""
         return PartyMatrix(self.ids[rows], self.X[rows], list(self.feature_names),
-                           None if self.y is None else self.y[rows], dict(self.encodings))
+                           None if self.y is None else self.y[rows], dict(self.encodings),
+                           self.encoder)
 
 
 def _is_iso_dates(col: pd.Series) -> bool:
@@ -100,19 +105,172 @@ def _choose(col: pd.Series, name: str, max_onehot: int) -> Encoding:
     return "onehot" if len(values) <= max_onehot else "frequency"
 
 
-def _with_missing(name: str, vals: np.ndarray, blocks: list[np.ndarray],
-                  names: list[str]) -> None:
-    """Append ``vals`` median-imputed, plus ``name__missing`` when anything was missing."""
+@dataclass(frozen=True)
+class ColumnCode:
+    """How one source column becomes feature columns, with the statistics fitted on the
+    training rows (kept with the party's model piece; nothing here leaves the party).
+
+    ``fill`` is the training median of the encoded values (imputes a missing cell);
+    ``missing_flag``: the training rows had missing cells, so a ``__missing`` 0/1 column
+    exists; ``categories`` (one-hot) and ``shares`` (frequency: value -> share of training
+    rows) are the training values; ``order`` the ordinal scale.
+    """
+
+    column: str
+    encoding: Encoding
+    fill: float = 0.0
+    missing_flag: bool = False
+    categories: tuple[str, ...] = ()
+    shares: Mapping[str, float] = field(default_factory=dict)
+    order: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"{self.column}__freq" if self.encoding == "frequency" else self.column
+
+    def names(self) -> list[str]:
+        if self.encoding == "drop":
+            return []
+        if self.encoding == "onehot":
+            out = [f"{self.column}={c}" for c in self.categories]
+            return out + ([f"{self.column}__missing"] if self.missing_flag else [])
+        return [self.base] + ([f"{self.base}__missing"] if self.missing_flag else [])
+
+    def values(self, col: pd.Series) -> np.ndarray:
+        """The column as float64 before imputation (NaN = missing); one-hot: category
+        codes (-1 = missing, -2 = a value not seen at fit time)."""
+        if self.encoding == "numeric":
+            return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64,
+                                                                na_value=np.nan)
+        if self.encoding == "date":
+            parsed = pd.to_datetime(col, format="%Y-%m-%d", errors="coerce")
+            days = (parsed - pd.Timestamp("1970-01-01")).dt.days
+            return days.to_numpy(dtype=np.float64, na_value=np.nan)
+        if self.encoding == "ordinal":
+            mapped = col.map(lambda v, o=self.order: o.get(str(v).strip()) if pd.notna(v)
+                             else None)
+            vals = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype=np.float64,
+                                                                   na_value=np.nan)
+            unknown = col.notna().to_numpy() & np.isnan(vals)
+            if unknown.any():
+                raise DataValidationError(
+                    f"column {self.column!r}: {int(unknown.sum())} values outside the ordinal "
+                    f"scale {list(self.order)} (first: {col[unknown].iloc[0]!r})")
+            return vals
+        present = col.notna().to_numpy()
+        text = [str(v) for v in col.astype(object)]
+        if self.encoding == "frequency":
+            return np.array([self.shares.get(t, 0.0) if ok else np.nan
+                             for t, ok in zip(text, present)], dtype=np.float64)
+        index = {c: j for j, c in enumerate(self.categories)}
+        return np.array([index.get(t, -2) if ok else -1 for t, ok in zip(text, present)],
+                        dtype=np.int64)
+
+    def encode(self, col: pd.Series) -> list[np.ndarray]:
+        """The feature columns of :meth:`names` for ``col`` (fitted statistics only)."""
+        if self.encoding == "drop":
+            return []
+        vals = self.values(col)
+        if self.encoding == "onehot":
+            out = [(vals == j).astype(np.float64) for j in range(len(self.categories))]
+            return out + ([(vals == -1).astype(np.float64)] if self.missing_flag else [])
+        miss = np.isnan(vals)
+        out = [np.where(miss, self.fill, vals)]
+        return out + ([miss.astype(np.float64)] if self.missing_flag else [])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "encoding": self.encoding, "fill": self.fill,
+                "missing_flag": self.missing_flag, "categories": list(self.categories),
+                "shares": dict(self.shares), "order": dict(self.order)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ColumnCode:
+        return cls(str(d["column"]), d["encoding"], float(d.get("fill", 0.0)),
+                   bool(d.get("missing_flag", False)),
+                   tuple(str(c) for c in d.get("categories", ())),
+                   {str(k): float(v) for k, v in dict(d.get("shares", {})).items()},
+                   {str(k): int(v) for k, v in dict(d.get("order", {})).items()})
+
+
+def _fit_column(col: pd.Series, name: str, enc: Encoding) -> ColumnCode:
+    """Fit one column's encoding on the training rows (median, categories, shares)."""
+    if enc == "drop":
+        return ColumnCode(name, enc)
+    if enc not in ("numeric", "ordinal", "date", "onehot", "frequency"):
+        raise DataValidationError(f"column {name!r}: unknown encoding {enc!r}; use one of "
+                                  "numeric, ordinal, date, onehot, frequency, drop")
+    if enc in ("onehot", "frequency"):
+        present = col.notna().to_numpy()
+        text = col[present].astype(str).to_numpy(dtype=str)
+    if enc == "onehot":
+        cats = tuple(str(c) for c in np.unique(text))
+        return ColumnCode(name, enc, missing_flag=bool((~present).any()), categories=cats)
+    code = ColumnCode(name, enc, order=dict(ORDINAL_COLUMNS.get(name, GRADE_ORDER))
+                      if enc == "ordinal" else {})
+    if enc == "frequency":
+        values, counts = np.unique(text, return_counts=True)
+        n = max(len(col), 1)
+        code = ColumnCode(name, enc, shares={str(v): float(k / n)
+                                             for v, k in zip(values, counts)})
+    vals = code.values(col)
     miss = np.isnan(vals)
-    if miss.any():
-        med = float(np.nanmedian(vals)) if (~miss).any() else 0.0
-        blocks.append(np.where(miss, med, vals))
-        names.append(name)
-        blocks.append(miss.astype(np.float64))
-        names.append(f"{name}__missing")
-    else:
-        blocks.append(vals)
-        names.append(name)
+    fill = float(np.nanmedian(vals)) if (~miss).any() else 0.0
+    return ColumnCode(name, enc, fill, bool(miss.any()), shares=code.shares,
+                      order=code.order)
+
+
+@dataclass(frozen=True)
+class TableEncoder:
+    """A party's fitted table -> matrix encoding (:func:`party_matrix` fits one).
+
+    :meth:`transform` applies the *training* statistics to any rows: a row is encoded the
+    same way alone or in a batch, and the training rows get the training matrix back.
+    A value unseen at fit time is 0 in every one-hot column and has share 0 in a frequency
+    column; a missing cell gets the training median (and ``__missing`` = 1 when that column
+    exists, i.e. when the training rows had missing cells).
+    """
+
+    codes: tuple[ColumnCode, ...]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [n for c in self.codes for n in c.names()]
+
+    @property
+    def encodings(self) -> dict[str, str]:
+        return {c.column: c.encoding for c in self.codes}
+
+    @classmethod
+    def fit(cls, df: pd.DataFrame, *, exclude: Sequence[str] = (),
+            categorical: Literal["auto"] | Mapping[str, Encoding] = "auto",
+            max_onehot: int = 12) -> TableEncoder:
+        """Fit every column of ``df`` besides ``exclude`` (the ID, the label, ...)."""
+        overrides: Mapping[str, Encoding] = {} if categorical == "auto" else categorical
+        codes = []
+        for c in df.columns:
+            if c in exclude:
+                continue
+            enc = overrides.get(c) or _choose(df[c], c, max_onehot)
+            codes.append(_fit_column(df[c], str(c), enc))
+        return cls(tuple(codes))
+
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        """The feature matrix (columns :attr:`feature_names`) of ``df``'s rows."""
+        lacking = [c.column for c in self.codes if c.encoding != "drop" and c.column not in df]
+        if lacking:
+            raise DataValidationError(f"columns {lacking} the model was trained on are not in "
+                                      f"the table; its columns are {list(df.columns)}",
+                                      hint="Score with a table holding the training columns.")
+        blocks = [b for c in self.codes if c.encoding != "drop" for b in c.encode(df[c.column])]
+        X = np.column_stack(blocks) if blocks else np.empty((len(df), 0), dtype=np.float64)
+        return np.ascontiguousarray(X, dtype=np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": [c.to_dict() for c in self.codes]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TableEncoder:
+        return cls(tuple(ColumnCode.from_dict(c) for c in d["columns"]))
 
 
 def party_matrix(
@@ -128,73 +286,20 @@ def party_matrix(
 
     ``categorical="auto"`` picks each text column's encoding as the module docstring says;
     a mapping overrides it per column (``{"region": "onehot", "notes": "drop"}``); columns
-    not named keep the automatic choice. ``exclude`` drops columns outright.
+    not named keep the automatic choice. ``exclude`` drops columns outright. The fitted
+    :class:`TableEncoder` rides along (``encoder``) so that new rows can be encoded with
+    these rows' statistics.
     """
     if id_column not in df.columns:
         raise DataValidationError(f"ID column {id_column!r} not in the table's columns "
                                   f"{list(df.columns)}")
     if label is not None and label not in df.columns:
         raise DataValidationError(f"label column {label!r} not in the table's columns")
-    overrides: Mapping[str, Encoding] = {} if categorical == "auto" else categorical
-    blocks: list[np.ndarray] = []
-    names: list[str] = []
-    encodings: dict[str, str] = {}
-    n = len(df)
-    for c in df.columns:
-        if c in (id_column, label) or c in exclude:
-            continue
-        col = df[c]
-        enc = overrides.get(c) or _choose(col, c, max_onehot)
-        encodings[c] = enc
-        if enc == "drop":
-            continue
-        if enc == "numeric":
-            vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-            _with_missing(c, vals, blocks, names)
-        elif enc == "ordinal":
-            order = ORDINAL_COLUMNS.get(c, GRADE_ORDER)
-            mapped = col.map(lambda v, o=order: o.get(str(v).strip()) if pd.notna(v) else None)
-            vals = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype=np.float64,
-                                                                   na_value=np.nan)
-            unknown = col.notna().to_numpy() & np.isnan(vals)
-            if unknown.any():
-                raise DataValidationError(
-                    f"column {c!r}: {int(unknown.sum())} values outside the ordinal scale "
-                    f"{list(order)} (first: {col[unknown].iloc[0]!r})")
-            _with_missing(c, vals, blocks, names)
-        elif enc == "date":
-            parsed = pd.to_datetime(col, format="%Y-%m-%d", errors="coerce")
-            days = (parsed - pd.Timestamp("1970-01-01")).dt.days
-            _with_missing(c, days.to_numpy(dtype=np.float64, na_value=np.nan), blocks, names)
-        elif enc in ("onehot", "frequency"):
-            s = col.astype(object).where(col.notna(), None)
-            present = s.notna().to_numpy()
-            str_vals = np.asarray([str(v) for v in s[present]], dtype=object)
-            cats, inverse = np.unique(str_vals.astype(str), return_inverse=True) \
-                if str_vals.size else (np.empty(0, dtype=str), np.empty(0, dtype=np.int64))
-            codes = np.full(n, -1, dtype=np.int64)
-            codes[present] = inverse
-            if enc == "onehot":
-                onehot = np.zeros((n, cats.shape[0]), dtype=np.float64)
-                rows = np.flatnonzero(present)
-                onehot[rows, codes[present]] = 1.0
-                for j, cat in enumerate(cats):
-                    blocks.append(onehot[:, j])
-                    names.append(f"{c}={cat}")
-                if not present.all():
-                    blocks.append((~present).astype(np.float64))
-                    names.append(f"{c}__missing")
-            else:
-                counts = np.bincount(codes[present], minlength=cats.shape[0]).astype(np.float64)
-                freq = np.where(present, counts[np.maximum(codes, 0)] / max(n, 1), np.nan)
-                _with_missing(f"{c}__freq", freq, blocks, names)
-        else:
-            raise DataValidationError(f"column {c!r}: unknown encoding {enc!r}; use one of "
-                                      "numeric, ordinal, date, onehot, frequency, drop")
-    X = np.column_stack(blocks) if blocks else np.empty((n, 0), dtype=np.float64)
+    enc = TableEncoder.fit(df, exclude=(id_column, *([label] if label else []), *exclude),
+                           categorical=categorical, max_onehot=max_onehot)
     ids = df[id_column].astype(str).to_numpy(dtype=object)
     y = None if label is None else df[label].to_numpy(dtype=np.float64)
-    return PartyMatrix(ids, np.ascontiguousarray(X, dtype=np.float64), names, y, encodings)
+    return PartyMatrix(ids, enc.transform(df), enc.feature_names, y, enc.encodings, enc)
 
 
 @dataclass
@@ -244,4 +349,5 @@ class Standardizer:
                    np.asarray(d["scale"], dtype=np.float64))
 
 
-__all__ = ["GRADE_ORDER", "ORDINAL_COLUMNS", "PartyMatrix", "Standardizer", "party_matrix"]
+__all__ = ["GRADE_ORDER", "ORDINAL_COLUMNS", "ColumnCode", "PartyMatrix", "Standardizer",
+           "TableEncoder", "party_matrix"]

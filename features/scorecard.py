@@ -9,7 +9,9 @@ is the one a provincial platform publishes: 400-700, grades A (best) to F.
 With ``z = b + sum_j w_j (woe_j - mean_j) / scale_j`` (hetero LR on standardized WOE), the
 points of bin ``i`` of feature ``j`` are ``-factor * w_j * (woe_ij - mean_j) / scale_j`` and
 the guest's base points ``offset - factor * b``: a party's points depend on its own model
-piece only, and a score is the sum of every party's points.
+piece only, and a score is the sum of every party's points. A points table keeps each
+feature's binning, so a party can score new rows of its own data
+(:meth:`PointsTable.row_points`) exactly as the training rows were binned.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lab.errors import ConfigError
+from lab.errors import ConfigError, DataValidationError
 
 DEFAULT_GRADES: tuple[tuple[str, float], ...] = (
     ("A", 650.0), ("B", 600.0), ("C", 550.0), ("D", 500.0), ("E", 450.0), ("F", -math.inf))
@@ -109,6 +111,27 @@ class FeaturePoints:
     bins: list[str]  # local bin descriptions (edges/values): never leave the party
     woe: list[float]
     points: list[float]
+    #: the fitted binning (``features.woe.Binning.to_dict``: edges or values per bin, the
+    #: missing and fallback bins): scoring bins new rows with it; never leaves the party
+    binning: dict[str, Any] | None = None
+
+    def bin_ids(self, col: pd.Series) -> np.ndarray:
+        """Final bin of every value of the raw column ``col``, as at training: a missing
+        value goes to the missing bin (or, when training had no missing value, to the
+        fallback bin), a value beyond the training range to the first or last bin, an
+        unseen category to the fallback ("other") bin."""
+        from features.woe import Binning, column_values
+
+        if self.binning is None:
+            raise DataValidationError(f"the points table of feature {self.name!r} holds no "
+                                      "binning (written before binnings were kept)",
+                                      hint="Train the scorecard again to score new rows.")
+        b = Binning.from_dict(self.binning)
+        ids = b.transform(column_values(col, b.kind))
+        if ids.size and int(ids.max()) >= len(self.points):
+            raise DataValidationError(f"feature {self.name!r}: its binning has more bins than "
+                                      "points", hint="Train the scorecard again.")
+        return ids
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,19 @@ class PointsTable:
     scaling: dict[str, Any]
     features: list[FeaturePoints]
     base: float = 0.0  # guest only
+
+    def row_points(self, df: pd.DataFrame) -> np.ndarray:
+        """Every row's points from this party's features (raw columns of ``df``) plus the
+        base points: this party's part of the joint score. Local arithmetic only."""
+        lacking = [f.name for f in self.features if f.name not in df.columns]
+        if lacking:
+            raise DataValidationError(f"party {self.party!r}: columns {lacking} of its "
+                                      "scorecard are not in the table to score",
+                                      hint="Score with a table holding the training columns.")
+        total = np.full(len(df), float(self.base))
+        for f in self.features:
+            total += np.asarray(f.points, dtype=np.float64)[f.bin_ids(df[f.name])]
+        return total
 
     def frame(self) -> pd.DataFrame:
         rows = [{"feature": f.name, "bin": b, "woe": w, "points": p}
@@ -146,8 +182,16 @@ def save_points(work_dir: Path, table: PointsTable) -> Path:
 
 
 def load_points(work_dir: Path) -> PointsTable:
-    raw = json.loads((Path(work_dir) / POINTS_FILE).read_text(encoding="utf-8"))
-    raw.pop("algorithm", None)
+    """Read a party's ``scorecard.json`` (its points table and binnings)."""
+    path = Path(work_dir) / POINTS_FILE
+    if not path.is_file():
+        raise DataValidationError(f"no scorecard points table {POINTS_FILE} in "
+                                  f"{Path(work_dir).name}/",
+                                  hint="Train a scorecard first (algorithm = \"scorecard\").")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if raw.pop("algorithm", None) != "scorecard":
+        raise DataValidationError(f"{POINTS_FILE} in {Path(work_dir).name}/ is not a "
+                                  "scorecard points table")
     raw["features"] = [FeaturePoints(**f) for f in raw["features"]]
     return PointsTable(**raw)
 

@@ -226,6 +226,9 @@ class ModelPiece:
     weights: list[float]
     intercept: float | None = None  # guest only
     metrics: dict[str, Any] = field(default_factory=dict)  # guest only
+    #: the fitted table encoding (``features.encoding.TableEncoder.to_dict``): scoring
+    #: encodes new rows with the training rows' medians, categories and shares
+    encoder: dict[str, Any] | None = None
 
     def partial_score(self, X: np.ndarray) -> np.ndarray:
         """This party's share of the linear score for raw (locally encoded) rows ``X``."""
@@ -362,6 +365,7 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
         "mask_bound": float(payload["mask_bound"]),
         "n": X.shape[0],
         "feature_names": [str(f) for f in m.feature_names],
+        "encoder": None if getattr(m, "encoder", None) is None else m.encoder.to_dict(),
         "w": np.zeros(X.shape[1]),
         "b": 0.0,
         "dh_priv": priv,
@@ -682,6 +686,7 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
         weights=[float(x) for x in st["w"]],
         intercept=float(st["b"]) if ctx.role == PartyRole.GUEST else None,
         metrics=metrics,
+        encoder=st.get("encoder"),
     )
     save_piece(ctx.work_dir, piece)
     out["n_features"] = len(piece.weights)

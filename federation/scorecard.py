@@ -14,7 +14,8 @@ Steps (message by message in docs/protocols/woe_scorecard.md):
    same messages and guarantees as that protocol;
 5. ``sc.points`` (coordinator -> every party: the public points scale): each party turns its
    own LR weights into a points table per bin and keeps it (``scorecard.json`` in its work
-   dir: bin edges and points never leave it). A host sends the sum of its points on the
+   dir, with each feature's binning so that ``fedlab score`` can bin new rows the same
+   way: bin edges and points never leave it). A host sends the sum of its points on the
    guest's validation rows masked with its guest-host pairwise key (the coordinator adds
    the masked vectors; only the guest can remove the masks, and it learns the sum over
    hosts, as in hetero LR's validation scores); the host also sends a public summary
@@ -142,20 +143,18 @@ def _points_table(ctx: PartyContext, scaling: S.Scaling) -> tuple[S.PointsTable,
     st, lr = FW._st(ctx), _lr_state(ctx)
     sel = st["selected"]
     bins, woes = FW.binnings(ctx), FW.woe_values(ctx)
-    cols, _ = FW.party_columns(ctx)
     names = st["features"]
-    total = np.zeros(st["n"])
     feats = []
     for k, j in enumerate(sel):
         pts = S.feature_points(woes[j], float(lr["w"][k]), float(lr["mean"][k]),
                                float(lr["scale"][k]), scaling)
-        total += pts[bins[j].transform(cols[names[j]][1])]
         feats.append(S.FeaturePoints(names[j], bins[j].labels(), list(map(float, woes[j])),
-                                     [float(p) for p in pts]))
+                                     [float(p) for p in pts], bins[j].to_dict()))
     guest = ctx.role == PartyRole.GUEST
     base = S.base_points(float(lr["b"]), scaling) if guest else 0.0
     table = S.PointsTable(ctx.name, ctx.role.value, scaling.to_dict(), feats, base)
-    return table, total + base
+    # the training rows are scored by the same code as new rows (``fedlab score``)
+    return table, table.row_points(FW._table(ctx))
 
 
 @register(POINTS)

@@ -1,33 +1,39 @@
-"""Joint scoring: probabilities for new enterprises from every party's model piece.
+"""Joint scoring: probabilities (and scorecard points) for new enterprises from every
+party's model piece.
 
 The guest's data file lists the enterprises to score (its IDs and its features); with
 ``authorization = "required"`` only those holding a valid authorization for this bank are
-scored. Five exchanges (docs/protocols/scoring.md has each message and what it reveals):
+scored. Hetero LR and scorecard models take five exchanges (docs/protocols/scoring.md has
+each message and what it reveals):
 
 1-3. Alignment (``federation.alignment``) of the guest's enterprises with every host. In
      the setup message every party also creates a fresh X25519 key pair for this run and
      returns its public key.
 4.   ``score.partial`` (coordinator -> each host: its alignment positions, the guest's
-     public key). The host aligns, computes its partial score ``X_h w_h`` for the aligned
-     rows with its own standardizer and weights, encodes it in 2^-32 fixed point and adds a
-     mask from a key it shares with the guest only (X25519 + HKDF + AES-CTR): it sends
-     ``s_h + r_h mod 2^64``, uniformly random to anyone without that key.
+     public key, the model's algorithm). The host aligns and computes, with its own piece
+     (``federation.pieces``) and for the aligned rows only, its part of the joint score:
+     hetero LR ``s_h = X_h w_h`` (rows encoded with the *training* encoding and
+     standardizer kept in its piece), a scorecard the sum of its features' points (rows
+     binned with the binnings kept in its ``scorecard.json``). It encodes ``s_h`` in 2^-32
+     fixed point and adds a mask from a key it shares with the guest only (X25519 + HKDF +
+     AES-CTR): it sends ``s_h + r_h mod 2^64``, uniformly random to anyone without that key.
 5.   ``score.finish`` (coordinator -> guest: the sum of the masked host vectors, the hosts'
      public keys). The coordinator adds the masked vectors; the guest removes every host's
      mask and obtains ``sum_h s_h`` per enterprise (never one host's part), adds its own
-     ``X_g w_g + b`` and writes ``scores.csv`` (ID, linear score, probability) in its own
-     work dir. Nothing per enterprise goes back to the coordinator.
+     part and writes ``scores.csv`` in its own work dir: hetero LR (ID, linear score,
+     probability); scorecard (ID, joint points, score clipped to the scale, grade,
+     probability). Nothing per enterprise goes back to the coordinator.
 
 What leaves each party: blinded IDs (alignment), one public key, and (hosts) one masked
 vector. The coordinator learns sizes only; the guest learns the sum of the hosts' partial
-scores per scored enterprise, which it needs to compute the probability.
+scores (or points) per scored enterprise, which it needs to compute the probability. Bin
+edges, encodings, weights and points tables never leave their party.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +44,14 @@ import pandas as pd
 from federation.alignment import AlignmentResult, align, apply_commit, on_setup
 from federation.config import ExperimentConfig
 from federation.party import PartyContext, register
-from federation.partydata import aligned_ids, aligned_matrix, party_setup
+from federation.partydata import aligned_ids, aligned_table, party_setup
+from federation.pieces import (
+    PIECE_FILES,
+    lr_partial,
+    piece_algorithm,
+    require_piece,
+    scorecard_points,
+)
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
@@ -121,28 +134,27 @@ def _kx_hook(ctx: PartyContext, payload: Payload) -> Payload:
 # partial scores (party side)
 
 
-def _piece(ctx: PartyContext, payload: Payload) -> Any:
-    from federation.hetero_lr import load_piece
-
+def _piece_dir(ctx: PartyContext, payload: Payload) -> Path:
+    """Where this party's piece is: the training run's folder for it (local runs), else
+    its own work dir (a deployed party)."""
     ref = payload.get("model_ref")
-    if ref and (Path(str(ref)) / "model.json").is_file():
-        return load_piece(Path(str(ref)))
-    return load_piece(ctx.work_dir)
+    if ref and Path(str(ref)).is_dir():
+        return Path(str(ref))
+    return Path(ctx.work_dir)
 
 
-def _features(ctx: PartyContext, names: Sequence[str]) -> np.ndarray:
-    """The aligned rows' encoded features in the model's column order; a column the new
-    rows do not produce (a one-hot level or missing flag they lack) is 0, any other NaN
-    (the piece imputes its training mean)."""
-    pm = aligned_matrix(ctx)
-    have = {n: j for j, n in enumerate(pm.feature_names)}
-    X = np.empty((pm.n_rows, len(names)))
-    for j, name in enumerate(names):
-        if name in have:
-            X[:, j] = pm.X[:, have[name]]
-        else:
-            X[:, j] = 0.0 if ("=" in name or name.endswith("__missing")) else np.nan
-    return X
+def _own_part(ctx: PartyContext, payload: Payload) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """This party's part of the joint score for its aligned rows (``federation.pieces``):
+    hetero LR its partial linear score, a scorecard its points (and the points scale)."""
+    algorithm = str(payload.get("algorithm", "hetero_lr"))
+    where = _piece_dir(ctx, payload)
+    table = aligned_table(ctx)
+    if algorithm == "scorecard":
+        return scorecard_points(ctx.name, where, table)
+    if algorithm != "hetero_lr":
+        raise ProtocolError(f"party {ctx.name!r}: partial scores are for hetero LR and "
+                            f"scorecard models, not {algorithm!r}")
+    return lr_partial(ctx.name, where, table), None
 
 
 def _kx(ctx: PartyContext) -> bytes:
@@ -158,8 +170,7 @@ def _partial(ctx: PartyContext, payload: Payload) -> Payload:
     if ctx.role != PartyRole.HOST:
         raise ProtocolError(f"party {ctx.name!r}: {PARTIAL!r} is for hosts")
     apply_commit(ctx, payload)
-    piece = _piece(ctx, payload)
-    s = piece.partial_score(_features(ctx, piece.feature_names))
+    s, _ = _own_part(ctx, payload)
     setup = party_setup(ctx)
     r = _mask(_kx(ctx), bytes(payload["guest_pub"]), setup.run_id, str(payload["guest"]),
               ctx.name, s.shape[0])
@@ -177,12 +188,12 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
     for h in [str(x) for x in payload["hosts"]]:
         total -= _mask(priv, bytes(payload[f"pub_{h}"]), setup.run_id, ctx.name, h,
                        total.shape[0])
-    piece = _piece(ctx, payload)
-    own = piece.partial_score(_features(ctx, piece.feature_names))
+    own, scale = _own_part(ctx, payload)
     if own.shape[0] != total.shape[0]:
         raise ProtocolError(f"guest {ctx.name!r}: {total.shape[0]} host sums for "
                             f"{own.shape[0]} aligned rows")
-    n = write_scores(ctx, own + _decode(total))
+    joint = own + _decode(total)
+    n = write_scores(ctx, joint) if scale is None else write_points(ctx, joint, scale)
     ctx.state.pop(_STATE, None)
     return {"n_scored": n, "file": SCORES_FILE}
 
@@ -190,10 +201,27 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
 def write_scores(ctx: PartyContext, z: np.ndarray) -> int:
     """Guest: write ``scores.csv`` (aligned ID, linear score ``z``, probability) into its
     own work dir atomically; returns the number of rows. Nothing leaves the guest."""
-    setup = party_setup(ctx)
     z = np.asarray(z, dtype=np.float64)
-    out = pd.DataFrame({setup.id_column: aligned_ids(ctx), "score": z,
-                        "probability": 1.0 / (1.0 + np.exp(-z))})
+    return _write(ctx, {"score": z, "probability": 1.0 / (1.0 + np.exp(-z))})
+
+
+def write_points(ctx: PartyContext, points: np.ndarray, scale: dict[str, Any]) -> int:
+    """Guest, scorecard: ``scores.csv`` with the aligned ID, the joint points (sum over
+    parties, unclipped), the score (points clipped to the scale), its grade and the
+    probability of default ``1 / (1 + exp((points - offset) / factor))``. Returns the
+    number of rows; nothing leaves the guest."""
+    from features.scorecard import Scaling
+
+    sc = Scaling.from_dict(scale)
+    pts = np.asarray(points, dtype=np.float64)
+    score = sc.clip(pts)
+    return _write(ctx, {"points": pts, "score": score, "grade": sc.grade(score),
+                        "probability": 1.0 / (1.0 + np.exp((pts - sc.offset) / sc.factor))})
+
+
+def _write(ctx: PartyContext, columns: dict[str, np.ndarray]) -> int:
+    setup = party_setup(ctx)
+    out = pd.DataFrame({setup.id_column: aligned_ids(ctx), **columns})
     work = Path(ctx.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     tmp = work / f".{SCORES_FILE}.tmp"
@@ -217,20 +245,31 @@ def _refs(config: ExperimentConfig, model_dir: Path | None) -> dict[str, Payload
 
 
 def model_algorithm(config: ExperimentConfig, model_dir: str | Path | None) -> str:
-    """The trained model's algorithm: ``algorithm`` of the guest's ``model.json`` in the
-    training run's DIR when it is there, else the config's ``experiment.algorithm``."""
+    """The trained model's algorithm: that of the guest's piece in the training run's DIR
+    (``scorecard.json``, else ``model.json``) when it is there, else the config's
+    ``experiment.algorithm``."""
     if model_dir is not None:
-        path = Path(model_dir) / "parties" / config.guest.name / "model.json"
-        if path.is_file():
-            try:
-                algo = json.loads(path.read_text(encoding="utf-8")).get("algorithm")
-            except (OSError, ValueError):
-                raise ConfigError(f"the guest's model piece {path.name!r} in the model DIR "
-                                  "is not readable JSON",
-                                  hint="Point --model at an intact training run.") from None
-            if algo:
-                return str(algo)
+        algo = piece_algorithm(Path(model_dir) / "parties" / config.guest.name,
+                               config.guest.name)
+        if algo:
+            return algo
     return str(config.experiment.algorithm)
+
+
+def check_pieces(config: ExperimentConfig, model_dir: str | Path | None,
+                 algorithm: str) -> None:
+    """Before any message: every party's piece in the training run's DIR exists and was
+    written by ``algorithm`` (a :class:`ConfigError` names the party and the file). A party
+    without a folder there reads its own work dir and checks its piece itself."""
+    if algorithm not in PIECE_FILES:
+        raise ConfigError(f"models of algorithm {algorithm!r} cannot be scored jointly",
+                          hint=f"Score a model of one of {sorted(PIECE_FILES)}.")
+    if model_dir is None:
+        return
+    for p in config.parties:
+        where = Path(model_dir) / "parties" / p.name
+        if where.is_dir():
+            require_piece(p.name, where, algorithm)
 
 
 def score(transport: Transport, config: ExperimentConfig, model_dir: str | Path | None, *,
@@ -238,13 +277,18 @@ def score(transport: Transport, config: ExperimentConfig, model_dir: str | Path 
     """Score the guest's enterprises with the trained model's pieces (see module doc).
 
     Dispatches on :func:`model_algorithm`: SecureBoost models are scored by the joint tree
-    walk (``federation.secureboost.joint_predict``) after the same alignment; every other
-    model by the masked partial linear scores above."""
+    walk (``federation.secureboost.joint_predict``) after the same alignment; hetero LR
+    models by the masked partial linear scores above, scorecards by the same messages
+    carrying each party's partial points."""
     t0 = time.perf_counter()
     guest = config.guest.name
     hosts = [h.name for h in config.hosts]
+    algorithm = model_algorithm(config, model_dir)
+    check_pieces(config, model_dir, algorithm)
     refs = _refs(config, Path(model_dir) if model_dir is not None else None)
-    if model_algorithm(config, model_dir) == "secureboost":
+    for r in refs.values():
+        r["algorithm"] = algorithm
+    if algorithm == "secureboost":
         return _score_secureboost(transport, config, refs, progress, t0)
     al: AlignmentResult = align(transport, config, progress=progress, commit=False,
                                 with_label=False,

@@ -1570,9 +1570,10 @@ def _predict_result(ctx: PartyContext, payload: Payload) -> Payload:
     if out_path:
         _write_json(Path(ctx.work_dir) / out_path, {"probability": prob.tolist()})
     if bool(payload.get("scores_file", False)):
-        from federation.scoring import write_scores
+        from federation.scoring import SCORES_FILE, write_scores
 
-        out["file"] = write_scores(ctx, st["margin"])
+        write_scores(ctx, st["margin"])
+        out["file"] = SCORES_FILE
     if bool(payload.get("reveal", False)):
         out["probability"] = prob
     return out

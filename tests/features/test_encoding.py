@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.preprocessing import StandardScaler
 
 from features import synth
-from features.encoding import PartyMatrix, Standardizer, party_matrix
+from features.encoding import PartyMatrix, Standardizer, TableEncoder, party_matrix
 from lab.errors import DataValidationError
 
 
@@ -94,6 +96,52 @@ def test_select_and_take() -> None:
         m.select(["a", "zz"])
     with pytest.raises(DataValidationError, match="does not match"):
         PartyMatrix(np.array(["a"]), np.zeros((2, 1)), ["x"])
+
+
+def test_fitted_encoder_encodes_new_rows_with_training_statistics() -> None:
+    # Prepare: the encoder fitted by party_matrix on _frame(), through JSON (a model piece)
+    m = party_matrix(_frame(), id_column="uscc", label="y")
+    assert m.encoder is not None and m.take(np.array([0])).encoder is m.encoder
+    enc = TableEncoder.from_dict(json.loads(json.dumps(m.encoder.to_dict())))
+    new = pd.DataFrame({
+        "uscc": ["p", "q"],
+        "income": [None, 500.0],  # missing -> training median 3, flag; beyond range kept
+        "count": [None, 2],  # no missing at training: median 3, no flag column
+        "tax_credit_grade": ["C", None],  # C = 3; missing -> training median 1.5
+        "industry": ["Z", None],  # unseen -> all 0; missing -> the flag
+        "opened": [None, "1970-01-02"],
+        "extra": [1, 2],  # not a training column: ignored
+    })
+    # Execute
+    X = pd.DataFrame(enc.transform(new), columns=enc.feature_names)
+    # Assert: hand-computed from _frame()'s rows, not from the two new ones
+    assert enc.feature_names == m.feature_names
+    assert X["income"].tolist() == [3.0, 500.0] and X["income__missing"].tolist() == [1, 0]
+    assert X["count"].tolist() == [3.0, 2.0]
+    assert X["tax_credit_grade"].tolist() == [3.0, 1.5]
+    assert X["tax_credit_grade__missing"].tolist() == [0, 1]
+    assert X[["industry=C", "industry=F", "industry=I"]].to_numpy().sum() == 0
+    assert X["industry__missing"].tolist() == [0, 1]
+    assert X["opened"].tolist() == [np.median([18262, 10, 19904, 11016]), 1.0]
+    # one row alone is encoded as inside the batch; the training rows as at training
+    assert np.array_equal(enc.transform(new.iloc[[1]]), X.to_numpy()[[1]])
+    assert np.array_equal(enc.transform(_frame()), m.X)
+    with pytest.raises(DataValidationError, match=r"\['industry'\].*not in the table"):
+        enc.transform(new.drop(columns="industry"))
+    with pytest.raises(DataValidationError, match="'tax_credit_grade': 1 values outside"):
+        enc.transform(new.assign(tax_credit_grade=["A", "Q"]))
+
+
+def test_frequency_shares_are_the_training_shares() -> None:
+    df = pd.DataFrame({"id": [str(i) for i in range(8)],
+                       "city": ["a", "a", "a", "b", "b", "c", None, "e"]})
+    enc = party_matrix(df, id_column="id", max_onehot=3).encoder
+    assert enc is not None and enc.feature_names == ["city__freq", "city__freq__missing"]
+    new = pd.DataFrame({"city": ["b", "zz", None]})
+    # b: 2 of the 8 training rows; unseen: share 0; missing: median of the training shares
+    fill = np.median([3 / 8] * 3 + [2 / 8] * 2 + [1 / 8] * 2)
+    assert enc.transform(new)[:, 0].tolist() == [2 / 8, 0.0, fill]
+    assert enc.transform(new)[:, 1].tolist() == [0, 0, 1]
 
 
 def test_standardizer_matches_sklearn_on_given_rows() -> None:

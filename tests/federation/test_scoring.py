@@ -113,8 +113,37 @@ def test_joint_scores_equal_the_centralized_model(trained: dict[str, object],
 def test_missing_model_piece_is_a_clear_error(trained: dict[str, object],
                                               tmp_path: Path) -> None:
     cfg, transport = _setup(trained, tmp_path)
-    with pytest.raises(ProtocolError, match=r"'tax'.*model piece"):
+    with pytest.raises(ProtocolError, match=r"'tax'.*no model piece '[^']*model\.json'"):
         score(transport, cfg, tmp_path / "no-such-run")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("case", ["no_file", "secureboost_host", "scorecard_guest"])
+def test_wrong_or_missing_piece_names_party_and_file(trained: dict[str, object],
+                                                     tmp_path: Path, case: str) -> None:
+    # Prepare: a copy of the training DIR with one piece removed or from another algorithm
+    import shutil
+
+    from lab.errors import ConfigError
+
+    run = tmp_path / "run"
+    shutil.copytree(trained["model_dir"], run)  # type: ignore[arg-type]
+    if case == "no_file":
+        (run / "parties" / "tax" / "model.json").unlink()
+        match = r"party 'tax': no model piece 'tax/model\.json'"
+    elif case == "secureboost_host":
+        (run / "parties" / "courts" / "model.json").write_text(
+            json.dumps({"algorithm": "secureboost", "party": "courts"}), encoding="utf-8")
+        match = r"party 'courts'.*'courts/model\.json' was written by 'secureboost'.*'hetero_lr'"
+    else:
+        (run / "parties" / "bank" / "scorecard.json").write_text(
+            json.dumps({"algorithm": "scorecard", "features": []}), encoding="utf-8")
+        match = (r"party 'tax': no model piece 'tax/scorecard\.json'.*'scorecard'.*"
+                 r"'tax/model\.json', written by 'hetero_lr'")
+    cfg, transport = _setup(trained, tmp_path / "work")
+    # Execute / Assert: refused before any message
+    with pytest.raises(ConfigError, match=match):
+        score(transport, cfg, run)  # type: ignore[arg-type]
+    assert transport.log.exchanges == 0
 
 
 # ---------------------------------------------------------------------------------------
