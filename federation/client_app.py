@@ -6,7 +6,10 @@ Each party runs a SuperNode whose node config names it::
 
 The ClientApp answers one ``query`` message type; the action inside the message selects a
 handler registered with :func:`federation.party.register`. What leaves the party is only
-that handler's reply (or an error message without data values).
+that handler's reply (or an error message without data values). ``train`` messages carry
+Flower's SecAgg+ stages for the ``secaggplus`` aggregation of horizontal FedAvg
+(:mod:`federation.homo_secaggplus`): ``secaggplus_mod`` answers them, and only masked
+vectors, public keys and encrypted key shares leave.
 
 Module-level imports stay light (no torch/tenseal): a deployment starts a fresh ClientApp
 process for every message.
@@ -21,7 +24,11 @@ from pathlib import Path
 from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 
+from federation.homo_secaggplus import register_train
+from federation.party import PartyContext
+from federation.roles import PartyRole
 from federation.runtime.dispatch import PartyIdentity, handle_request
+from federation.runtime.state import load_state, state_file
 from lab.errors import ConfigError
 
 #: where a SuperNode without a ``work-dir`` node config keeps model pieces and run state
@@ -55,7 +62,20 @@ def build_client_app(resolve: Callable[[Context], PartyIdentity]) -> ClientApp:
         reply = handle_request(identity, msg.content, str(context.run_id))
         return Message(reply, reply_to=msg)
 
+    register_train(client, lambda context: party_context(resolve(context), str(context.run_id)))
     return client
+
+
+def party_context(identity: PartyIdentity, run_key: str) -> PartyContext:
+    """The party's context for this run with its saved state (read only: nothing is saved)."""
+    from federation.partydata import SETUP_KEY
+
+    state = load_state(state_file(identity.work_dir, run_key))
+    setup = state.get(SETUP_KEY)
+    role = PartyRole(setup.role) if setup is not None else PartyRole.GUEST
+    return PartyContext(name=identity.name, role=role, data_path=identity.data_path,
+                        work_dir=identity.work_dir, node_config=dict(identity.node_config),
+                        state=state)
 
 
 def _from_node_config(context: Context) -> PartyIdentity:
@@ -75,4 +95,5 @@ class SimulationParties:
 
 app = build_client_app(_from_node_config)
 
-__all__ = ["SimulationParties", "app", "build_client_app", "identity_from_node_config"]
+__all__ = ["SimulationParties", "app", "build_client_app", "identity_from_node_config",
+           "party_context"]

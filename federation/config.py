@@ -4,7 +4,8 @@
 [experiment]
 name = "synthetic-hetero-lr"
 algorithm = "hetero_lr"        # hetero_lr | secureboost | homo_lr | homo_nn | scorecard
-backend = "paillier"           # paillier | ckks | plaintext (plaintext: benchmarks/tests only)
+backend = "paillier"           # paillier | ckks | plaintext (benchmarks/tests only);
+                               # homo_*: ckks | secaggplus | masked | plaintext
 id_column = "uscc"
 runtime = "simulation"         # local (in-process) | simulation | deployment
 authorization = "required"     # required (use the guest's authorization table) | none
@@ -55,7 +56,7 @@ from federation.roles import PartyRole
 from lab.errors import ConfigError
 
 Algorithm = str  # hetero_lr | secureboost | homo_lr | homo_nn | scorecard | a plugin's name
-Backend = Literal["paillier", "ckks", "plaintext", "secagg"]
+Backend = Literal["paillier", "ckks", "plaintext", "masked", "secaggplus"]
 Runtime = Literal["local", "simulation", "deployment"]
 
 

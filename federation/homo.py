@@ -17,10 +17,13 @@ What leaves each bank, and to whom (everything travels through the coordinator):
    sum, from which every bank derives the same global mean and standard deviation.
 4. ``homo.train`` per round (sampled banks): the vector
    ``[n_k/U * theta_k, n_k/U, n_k/U * loss_k]`` (``U`` = 1000 rows) protected by the
-   backend: ``ckks`` ciphertext bytes, ``secagg`` pairwise-masked uint64, ``plaintext`` as
+   backend: ``ckks`` ciphertext bytes, ``masked`` pairwise-masked uint64, ``plaintext`` as
    is. The coordinator sums the round's vectors and sends the sum with the next request;
    banks divide by the summed weight (dropouts re-normalise by construction).
-   ``secagg`` with dropouts: survivors send their masks with the dropped banks.
+   ``masked`` with dropouts: survivors send their masks with the dropped banks.
+   ``secaggplus``: the reply carries nothing; the coordinator then runs Flower's SecAgg+
+   (``federation.homo_secaggplus``) over the answering banks, which yields the weighted
+   mean of ``[theta_k, 1, loss_k]`` (weights ``n_k``) instead of the sum.
 5. ``homo.evaluate``: per bank, counts of (score bin, label) on its held-out rows, its AUC
    and its held-out size; the coordinator pools the counts into the global AUC and KS.
 
@@ -47,13 +50,14 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from federation.config import ExperimentConfig
+from federation.homo_secaggplus import SecAggPlusParams
 from federation.party import PartyContext, register
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.transport import Envelope, Payload, Transport
 from lab.errors import ConfigError, DataValidationError, PartyUnavailableError, ProtocolError
 
 ALGORITHMS = ("homo_lr", "homo_nn")
-BACKENDS = ("ckks", "plaintext", "secagg")
+BACKENDS = ("ckks", "plaintext", "masked", "secaggplus")
 #: updates are weighted by n_k / WEIGHT_UNIT (keeps CKKS values well inside their bound)
 WEIGHT_UNIT = 1000.0
 MODEL_FILE = "homo_model.json"
@@ -61,6 +65,8 @@ CHECKPOINT_FILE = "homo_checkpoint.json"
 _STATE = "homo"
 _KEY_DIR = "homo_keys"
 _LOGIT_CLIP = 12.0
+#: |[1, mean z, mean z^2]| <= 1 for the statistics (z = x / 10^c with 10^c >= max |x|)
+STATS_BOUND = 1.0
 
 
 class HomoParams(BaseModel):
@@ -84,7 +90,8 @@ class HomoParams(BaseModel):
     buckets: int = Field(64, ge=2, description="hash buckets per categorical column")
     embedding_dim: int = Field(4, ge=1)
     hidden: list[int] = Field(default_factory=lambda: [32, 16])
-    aggregation: Literal["ckks", "plaintext", "secagg"] | None = None
+    aggregation: Literal["ckks", "plaintext", "masked", "secaggplus"] | None = None
+    secaggplus: SecAggPlusParams = Field(default_factory=SecAggPlusParams)
     ckks_profile: str = "aggregate"
     round_timeout: float | None = Field(None, gt=0)
     checkpoint_dir: str | None = None
@@ -101,12 +108,13 @@ def parse_params(raw: dict[str, Any]) -> HomoParams:
 
 
 def resolve_backend(config: ExperimentConfig, params: HomoParams) -> str:
-    """``params.aggregation`` wins over ``experiment.backend`` (which cannot say secagg)."""
+    """``params.aggregation`` (kept for older configs) wins over ``experiment.backend``."""
     name = params.aggregation or config.experiment.backend
     if name not in BACKENDS:
         raise ConfigError(f"homo experiments aggregate with one of {list(BACKENDS)}, not "
-                          f"{name!r}", hint="Set experiment.backend = 'ckks' (or "
-                          "params.aggregation = 'secagg' / 'plaintext').")
+                          f"{name!r}", hint="Set experiment.backend = 'ckks' (or 'secaggplus' "
+                          "for Flower's SecAgg+, 'masked' for single pairwise masks, "
+                          "'plaintext' for benchmarks).")
     return name
 
 
@@ -304,13 +312,25 @@ def _info(st: dict[str, Any], bank: str) -> bytes:
 
 
 def _protect(ctx: PartyContext, st: dict[str, Any], vec: np.ndarray, round_no: int,
-             participants: Sequence[str]) -> Payload:
+             participants: Sequence[str], weight_at: int) -> Payload:
+    """The reply carrying ``vec`` (whose slot ``weight_at`` holds ``n/U``) for the backend.
+
+    secaggplus: ``vec / (n/U)`` waits at the bank for SecAgg+; the statistics (round 0) are
+    known to lie in [-1, 1] and use the whole quantization range (:data:`STATS_BOUND`).
+    """
     backend = st["backend"]
     if backend == "ckks":
         from federation.homo_ckks import encrypt_update
 
         return {"update": encrypt_update(_secret_ctx(ctx, st), vec)}
-    if backend == "secagg":
+    if backend == "secaggplus":  # nothing leaves now; SecAgg+ asks for it next
+        from federation.homo_secaggplus import stash_update
+
+        w = float(vec[weight_at])
+        stash_update(ctx.state, ctx.name, round_no, vec / w, int(round(w * WEIGHT_UNIT)),
+                     _params(st).secaggplus, bound=STATS_BOUND if round_no == 0 else None)
+        return {}
+    if backend == "masked":
         from federation.homo_ckks import mask_update
 
         return {"update": mask_update(vec, st["seeds"], me=ctx.name,
@@ -334,7 +354,7 @@ def _absorb(ctx: PartyContext, st: dict[str, Any], payload: Payload) -> None:
         secret = open_sealed(st["dh_priv"], st["dh_pub"], bytes(payload["sealed"]),
                              info=_info(st, ctx.name))
         _save_key(ctx, st["session"], secret)
-    if "peers" in payload and st["backend"] == "secagg":
+    if "peers" in payload and st["backend"] == "masked":
         from federation.homo_ckks import pair_seed
 
         peers = [str(p) for p in payload["peers"]]  # type: ignore[union-attr]
@@ -422,7 +442,8 @@ def _stats(ctx: PartyContext, payload: Payload) -> Payload:
     st["exps"] = np.asarray(payload["exps"], dtype=np.int64)
     d = _data(ctx, st)
     vec = stats_vector(d.xnum[st["train"]], st["exps"])
-    return _protect(ctx, st, vec, 0, [str(p) for p in payload["participants"]])  # type: ignore[union-attr]
+    members = [str(p) for p in payload["participants"]]  # type: ignore[union-attr]
+    return _protect(ctx, st, vec, 0, members, weight_at=0)
 
 
 @register("homo.train")
@@ -446,7 +467,8 @@ def _train(ctx: PartyContext, payload: Payload) -> Payload:
                        seed=bank_seed(st["seed"], ctx.name, 1, rnd), prox_ref=st["global"])
     n_w = st["train"].size / WEIGHT_UNIT
     vec = np.concatenate([n_w * flat_params(model), [n_w, n_w * loss]])
-    out = _protect(ctx, st, vec, rnd + 1, [str(p) for p in payload["participants"]])  # type: ignore[union-attr]
+    members = [str(p) for p in payload["participants"]]  # type: ignore[union-attr]
+    out = _protect(ctx, st, vec, rnd + 1, members, weight_at=st["n_params"])
     if "global_loss" in st:
         out["prev_loss"] = st["global_loss"]  # the aggregate of the previous round
         out["prev_round"] = st["global_round"]
@@ -457,7 +479,7 @@ def _train(ctx: PartyContext, payload: Payload) -> Payload:
 
 @register("homo.unmask")
 def _unmask(ctx: PartyContext, payload: Payload) -> Payload:
-    """secagg: this survivor's masks with the banks that dropped out of a round."""
+    """masked: this survivor's masks with the banks that dropped out of a round."""
     from federation.homo_ckks import dropout_correction
 
     st = _st(ctx)
@@ -597,7 +619,7 @@ class _Aggregator:
     def total(self, updates: list[Any], corrections: list[Any]) -> Any:
         if self.ckks is not None:
             return self.ckks.sum([bytes(u) for u in updates])
-        if self.backend == "secagg":
+        if self.backend == "masked":
             from federation.homo_ckks import unmask_sum
 
             return unmask_sum([np.asarray(u, dtype=np.uint64) for u in updates], corrections)
@@ -724,10 +746,17 @@ def drive(transport: Transport, config: ExperimentConfig, *,
             if ck_dir is not None:
                 ck_dir.mkdir(parents=True, exist_ok=True)
                 (ck_dir / "homo_public_context.bin").write_bytes(public_ctx)
-    if backend == "secagg":
+    if backend == "masked":
         for b in banks:
             extras[b].update(peers=banks, peer_pubs=[pubs[p] for p in banks])
     agg_engine = _Aggregator(backend, public_ctx, observe=AGGREGATION_OBSERVER)
+    secure_mean = None
+    if backend == "secaggplus":
+        from federation.homo_secaggplus import SecAggPlusAggregator, channel_for
+
+        secure_mean = SecAggPlusAggregator(channel_for(transport, params.round_timeout),
+                                           params.secaggplus, timeout=params.round_timeout,
+                                           log=log, progress=progress)
 
     def secure_round(action: str, members: list[str], payloads: dict[str, Payload],
                      round_no: int, n_values: int) -> tuple[Any, list[str], dict[str, Envelope]]:
@@ -736,8 +765,20 @@ def drive(transport: Transport, config: ExperimentConfig, *,
         replies, dropped = rounds.ask(reqs, allow_drop=True, timeout=params.round_timeout)
         for b in replies:
             extras[b] = {}
+        if secure_mean is not None:  # Flower's SecAgg+ over the banks that answered
+            mean = secure_mean.mean(sorted(replies), round_no,
+                                    bound=STATS_BOUND if round_no == 0 else None)
+            rounds.exchanges += mean.exchanges
+            if mean.dropped:
+                dropped = dropped + mean.dropped
+                progress("dropout", {"parties": mean.dropped})
+            if len(mean.contributors) < params.min_clients:
+                raise PartyUnavailableError(
+                    f"only {len(mean.contributors)} bank(s) completed SecAgg+; min_clients "
+                    f"is {params.min_clients} (dropped: {dropped})")
+            return mean.values, dropped, {b: replies[b] for b in mean.contributors}
         corrections: list[Any] = []
-        if backend == "secagg" and dropped:
+        if backend == "masked" and dropped:
             ur, _ = rounds.ask({b: ("homo.unmask", {"dropped": dropped, "round_no": round_no,
                                                     "n": n_values}) for b in replies},
                                allow_drop=False, timeout=params.round_timeout)
@@ -830,6 +871,8 @@ def drive(transport: Transport, config: ExperimentConfig, *,
         "exchanges": rounds.exchanges,
         "seconds": {k: round(v, 4) for k, v in seconds.items()},
     }
+    if backend == "secaggplus":
+        metrics["secaggplus"] = params.secaggplus.model_dump()
     summary = {"algorithm": algorithm, "backend": backend, "n_params": n_par,
                "banks": banks, "model_file": MODEL_FILE,
                "note": "every bank holds the global model in its own work dir; the "

@@ -9,7 +9,7 @@ Three ways a bank protects its sample-weighted update before it goes to the coor
   the coordinator, which cannot open them; the coordinator gets the *public* context only.
   Each bank sends ``CkksArray.to_bytes()``; :class:`CiphertextAggregator` (coordinator)
   adds ciphertexts and returns the encrypted sum, which only the banks decrypt.
-* ``secagg``: pairwise masks (SecAgg-style, single masking). Every pair of banks derives a
+* ``masked``: pairwise masks (SecAgg-style, single masking). Every pair of banks derives a
   seed by X25519 through the coordinator; bank ``i`` adds ``+PRG(s_ij)`` for ``j > i`` and
   ``-PRG(s_ij)`` for ``j < i`` to its fixed-point update modulo 2^64 (:func:`mask_update`).
   The masks cancel in the sum; the coordinator learns the sum only. When a bank drops out,
@@ -17,7 +17,8 @@ Three ways a bank protects its sample-weighted update before it goes to the coor
   so the coordinator can remove them.
 
 What the coordinator sees: ``plaintext``: every update; ``ckks``: ciphertexts, their count
-and sizes; ``secagg``: uniformly random uint64 vectors and the (unmasked) sum. See
+and sizes; ``masked``: uniformly random uint64 vectors and the (unmasked) sum. (Flower's
+SecAgg+, backend ``secaggplus``, is wired in ``federation.homo_secaggplus``.) See
 docs/protocols/homo_ckks.md for key authenticity and what a malicious coordinator could do.
 """
 
@@ -34,7 +35,7 @@ import numpy as np
 from lab.errors import CryptoError, PrivacyViolationError
 
 _SEAL_MAGIC = b"FCLSEAL1"
-#: fixed-point scale of the secagg ring encoding (values up to ~5e11 fit in int64)
+#: fixed-point scale of the masked backend's ring encoding (values up to ~5e11 fit in int64)
 SECAGG_FRAC_BITS = 24
 
 
@@ -171,7 +172,7 @@ class CiphertextAggregator:
 
 
 # ---------------------------------------------------------------------------------------
-# secagg: pairwise masks in Z_{2^64}
+# masked: pairwise masks in Z_{2^64}
 # ---------------------------------------------------------------------------------------
 
 
@@ -194,7 +195,7 @@ def to_ring(vec: np.ndarray) -> np.ndarray:
     v = np.asarray(vec, dtype=np.float64)
     q = np.rint(v * 2.0**SECAGG_FRAC_BITS)
     if not np.all(np.isfinite(q)) or np.abs(q).max(initial=0) >= 2.0**62:
-        raise CryptoError("secagg update has values too large (or NaN) for the 64-bit ring",
+        raise CryptoError("masked update has values too large (or NaN) for the 64-bit ring",
                           hint="Check the model for divergence; updates must stay below 1e11.")
     return q.astype(np.int64).view(np.uint64)
 
@@ -233,7 +234,7 @@ def unmask_sum(masked: Iterable[np.ndarray], corrections: Iterable[np.ndarray] =
     for m in masked:
         total = np.asarray(m, dtype=np.uint64).copy() if total is None else total + m
     if total is None:
-        raise CryptoError("secagg sum over zero updates")
+        raise CryptoError("masked sum over zero updates")
     for c in corrections:
         total = total - np.asarray(c, dtype=np.uint64)
     return from_ring(total)

@@ -1,4 +1,4 @@
-"""CKKS aggregation for FedAvg: ciphertext-only coordinator, sealed keys, secagg masks."""
+"""CKKS aggregation for FedAvg: ciphertext-only coordinator, sealed keys, pairwise masks."""
 
 from __future__ import annotations
 
@@ -41,15 +41,20 @@ def _bank_files(tmp_path: Path, n_banks: int = 3, rows: int = 300) -> dict[str, 
     return paths
 
 
+def _experiment(paths: dict[str, Path], *, backend: str = "ckks", runtime: str = "local",
+                **params: Any) -> dict[str, Any]:
+    """A homo_lr experiment over ``_bank_files`` banks, as the TOML's dict."""
+    return {"experiment": {"name": "homo-agg", "algorithm": "homo_lr", "backend": backend,
+                           "id_column": "id", "runtime": runtime, "seed": 1},
+            "params": params,
+            "parties": [{"name": n, "role": "guest", "data": str(p), "label": "y"}
+                        for n, p in paths.items()]}
+
+
 def _config(paths: dict[str, Path], **params: Any) -> Any:
     from federation.config import parse_config
 
-    return parse_config({
-        "experiment": {"name": "ckks-agg", "algorithm": "homo_lr", "backend": "ckks",
-                       "id_column": "id", "runtime": "local", "seed": 1},
-        "params": params,
-        "parties": [{"name": n, "role": "guest", "data": str(p), "label": "y"}
-                    for n, p in paths.items()]})
+    return parse_config(_experiment(paths, **params))
 
 
 def test_coordinator_aggregation_only_ever_holds_ciphertexts(tmp_path: Path) -> None:
@@ -133,7 +138,7 @@ def test_ckks_aggregate_is_exact_to_1e_4_relative_and_refuses_secret_context() -
         agg.sum([ups[0]])  # type: ignore[list-item]
 
 
-def test_secagg_masks_cancel_and_dropouts_are_recovered() -> None:
+def test_pairwise_masks_cancel_and_dropouts_are_recovered() -> None:
     names = ["a", "b", "c", "d"]
     keys = {n: x25519_keypair() for n in names}
     seeds = {n: {p: pair_seed(keys[n][0], keys[p][1], me=n, peer=p, run="r")
@@ -165,11 +170,8 @@ def test_homo_lr_ckks_through_run_experiment_in_simulation(tmp_path: Path) -> No
     from federation.run import run_experiment
 
     paths = _bank_files(tmp_path / "data", rows=200)
-    cfg = {"experiment": {"name": "homo-sim", "algorithm": "homo_lr", "backend": "ckks",
-                          "id_column": "id", "runtime": "simulation", "seed": 1},
-           "params": {"rounds": 2, "batch_size": 32, "learning_rate": 0.2, "momentum": 0.9},
-           "parties": [{"name": n, "role": "guest", "data": str(p), "label": "y"}
-                       for n, p in paths.items()]}
+    cfg = _experiment(paths, runtime="simulation", rounds=2, batch_size=32, learning_rate=0.2,
+                      momentum=0.9)
     (tmp_path / "experiment.toml").write_text(tomli_w.dumps(cfg))
     out = tmp_path / "run"
     run_experiment(tmp_path / "experiment.toml", out)
