@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -58,6 +58,21 @@ from lab.errors import ConfigError
 Algorithm = str  # hetero_lr | secureboost | homo_lr | homo_nn | scorecard | a plugin's name
 Backend = Literal["paillier", "ckks", "plaintext", "masked", "secaggplus"]
 Runtime = Literal["local", "simulation", "deployment"]
+
+#: Which backends each built-in algorithm runs with, the recommended one first (plaintext
+#: is for benchmarks and tests). A plugin algorithm accepts any backend its driver accepts.
+BACKENDS_BY_ALGORITHM: dict[str, tuple[str, ...]] = {
+    "hetero_lr": ("paillier", "ckks", "plaintext"),
+    "scorecard": ("paillier", "ckks", "plaintext"),
+    "secureboost": ("paillier", "plaintext"),
+    "homo_lr": ("ckks", "secaggplus", "masked", "plaintext"),
+    "homo_nn": ("ckks", "secaggplus", "masked", "plaintext"),
+}
+
+
+def backends_for(algorithm: str) -> tuple[str, ...]:
+    """The backends ``algorithm`` runs with (every backend for a plugin algorithm)."""
+    return BACKENDS_BY_ALGORITHM.get(algorithm, get_args(Backend))
 
 
 class ExperimentSection(BaseModel):
@@ -84,6 +99,14 @@ class ExperimentSection(BaseModel):
         if value not in known:
             raise ValueError(f"unknown algorithm {value!r}; known: {known}")
         return value
+
+    @model_validator(mode="after")
+    def _backend_fits_algorithm(self) -> ExperimentSection:
+        allowed = backends_for(self.algorithm)
+        if "backend" in self.model_fields_set and self.backend not in allowed:
+            raise ValueError(f"algorithm {self.algorithm!r} runs with backend "
+                             f"{' | '.join(allowed)}, not {self.backend!r}")
+        return self
 
 
 class DeploymentSection(BaseModel):
@@ -214,5 +237,6 @@ def check_data_files(cfg: ExperimentConfig) -> None:
                               f"{str(p.authorizations)!r} does not exist")
 
 
-__all__ = ["DeploymentSection", "ExperimentConfig", "ExperimentSection", "PartySpec",
-           "check_data_files", "load_config", "parse_config"]
+__all__ = ["BACKENDS_BY_ALGORITHM", "DeploymentSection", "ExperimentConfig",
+           "ExperimentSection", "PartySpec", "backends_for", "check_data_files", "load_config",
+           "parse_config"]

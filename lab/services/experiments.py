@@ -15,7 +15,8 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from lab.audit import append_event, write_lock
-from lab.errors import AccessDeniedError, ConsentError, LabError, NotFoundError
+from federation.config import backends_for
+from lab.errors import AccessDeniedError, ConfigError, ConsentError, LabError, NotFoundError
 from lab.models import (
     Algorithm,
     Approval,
@@ -115,6 +116,10 @@ def create_experiment(*, session: Session, actor: Principal,
     algo = get_algorithm_row(session, experiment_in.algorithm, experiment_in.algorithm_version)
     get_indicators(session, list(experiment_in.indicator_codes))
     validate_params(algo.name, algo.param_schema, dict(experiment_in.params))
+    allowed = backends_for(algo.name)
+    if experiment_in.backend not in allowed:
+        raise ConfigError(f"algorithm {algo.name!r} runs with backend {' | '.join(allowed)}, "
+                          f"not {experiment_in.backend!r}", hint="Choose one of those backends.")
     exp = Experiment(
         name=experiment_in.name, indicator_codes=list(experiment_in.indicator_codes),
         params=dict(experiment_in.params), purpose=experiment_in.purpose,

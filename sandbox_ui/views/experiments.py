@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
+from federation.config import backends_for
 from lab.models import ExperimentCreate, ExperimentPublic, ExperimentStatus, Role
 from lab.services import catalog, experiments, models_library
 from sandbox_ui.forms import param_inputs
@@ -47,8 +48,8 @@ def create_form() -> None:
     default_algo = next((i for i, a in enumerate(algos) if a.name == "hetero_lr"), 0)
     algo = algos[names.index(c2.selectbox(t("exp.algorithm"), names, index=default_algo,
                                           key="exp_algo"))]
-    backend = c3.selectbox(t("exp.backend"), ["paillier", "ckks", "plaintext"],
-                           key="exp_backend")
+    backend = c3.selectbox(t("exp.backend"), list(backends_for(algo.name)),
+                           key=f"exp_backend.{algo.name}")
     rows = call(indicator_rows)
     codes = [r.indicator.code for r in rows]
     chosen = st.multiselect(t("exp.indicators"), codes, default=default_indicators(rows),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,18 @@ def test_unknown_algorithm_and_runtime() -> None:
         parse_config(_raw(runtime="cloud"))
     with pytest.raises(ConfigError, match="experiment.timeout"):
         parse_config(_raw(timeout=0))
+
+
+def test_backend_must_fit_the_algorithm() -> None:
+    with pytest.raises(ConfigError, match=re.escape("algorithm 'hetero_lr' runs with backend "
+                       "paillier | ckks | plaintext, not 'secaggplus'")):
+        parse_config(_raw(backend="secaggplus"))
+    with pytest.raises(ConfigError, match=re.escape("'secureboost' runs with backend paillier | "
+                       "plaintext, not 'ckks'")):
+        parse_config(_raw(algorithm="secureboost", backend="ckks"))
+    assert parse_config(_raw(algorithm="homo_lr", backend="masked")).experiment.backend == "masked"
+    # an older homo config without a backend (aggregation chosen in [params]) still loads
+    assert parse_config(_raw(algorithm="homo_lr")).experiment.algorithm == "homo_lr"
 
 
 def test_guest_without_label_and_no_host() -> None:

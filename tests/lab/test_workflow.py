@@ -159,3 +159,24 @@ def test_failed_transaction_leaves_no_trace(world: World) -> None:
         after = audit_svc.verify(session=s, actor=staff)
         got = experiments.get_experiment(session=s, actor=ds, experiment_id=exp_id)
     assert after.ok and after.events == before and got.status is S.SUBMITTED
+
+
+def test_a_backend_the_algorithm_cannot_run_is_refused_at_creation(world: World) -> None:
+    """homo aggregation backends are not for hetero LR (and Paillier not for homo FedAvg)."""
+    from lab.errors import ConfigError
+
+    ds = world.who("bank_a_ds")
+    for algorithm, backend in (("hetero_lr", "secaggplus"), ("homo_lr", "paillier"),
+                               ("secureboost", "ckks")):
+        with pytest.raises(ConfigError, match=f"{algorithm}.*not '{backend}'"), \
+                session_scope(world.engine) as s:
+            experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
+                name="mismatch", sample_id=world.seed.samples["bank_a"], algorithm=algorithm,
+                indicator_codes=["taxes_paid_12m"], backend=backend))
+    with session_scope(world.engine) as s:
+        made = experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
+            name="homo ok", sample_id=world.seed.samples["bank_a"], algorithm="homo_lr",
+            indicator_codes=["taxes_paid_12m"], backend="secaggplus"))
+        assert made.backend == "secaggplus"
+        assert all(e.name != "mismatch" for e in experiments.list_experiments(session=s,
+                                                                              actor=ds))

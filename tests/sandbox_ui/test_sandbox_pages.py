@@ -254,7 +254,12 @@ def test_create_submit_and_cancel_an_experiment(db: Engine, template: Template) 
     assert set(at.multiselect(key="exp_indicators").value) == \
         set(sorted(template.indicators["bank_a"])[:6] + template.indicators["tax"])
     at.text_input(key="exp_name").input("ui-made")
-    at.selectbox(key="exp_backend").set_value("plaintext")
+    assert at.selectbox(key="exp_backend.hetero_lr").options == ["paillier", "ckks", "plaintext"]
+    at.selectbox(key="exp_algo").set_value("homo_lr v1").run()  # FedAvg aggregation backends
+    assert at.selectbox(key="exp_backend.homo_lr").options == ["ckks", "secaggplus", "masked",
+                                                              "plaintext"]
+    at.selectbox(key="exp_algo").set_value("hetero_lr v1").run()
+    at.selectbox(key="exp_backend.hetero_lr").set_value("plaintext")
     at.button(key="exp_create_submit").click().run()
     assert not at.error, [e.value for e in at.error]
     with session_scope(db) as s:
