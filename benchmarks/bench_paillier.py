@@ -7,13 +7,16 @@ Baselines, on the same 2048-bit modulus:
 - ``phe``: python-paillier 1.5 with gmpy2 (``EncryptedNumber`` objects, float encoding);
 - ``powmod loop``: the one-exponentiation-per-element loop in plain gmpy2,
   ``acc = acc * powmod(c_i, x_i, n**2) % n**2``.
-Rows report operations per second, the baseline's, and the ratio. Compare ratios only:
-the machine is shared and absolute figures drift by up to ~50% between runs.
+Rows report operations per second (fastest round), the baseline's, the ratio, and for
+the dot products also the ratio of the median rounds. Compare ratios only: the machine
+is shared and absolute figures drift by up to ~50% between runs; the load average is
+printed before and after.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -25,7 +28,12 @@ from phe import paillier as phe
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crypto.paillier import ObfuscatorPool, generate_keypair  # noqa: E402
+from crypto import _pool  # noqa: E402
+from crypto.paillier import (  # noqa: E402
+    ObfuscatorPool,
+    PaillierPublicKey,
+    generate_keypair,
+)
 
 KEY_BITS = 2048
 
@@ -52,6 +60,97 @@ def _row(op: str, ours: float, base: float, baseline: str) -> dict[str, object]:
             "baseline": baseline}
 
 
+def _times(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per call of each candidate, interleaved in every round (so load from other
+    processes hits ours and the baseline alike), sorted."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return {k: sorted(v) for k, v in times.items()}
+
+
+def _ratio_row(op: str, ours: list[float], base: list[float], baseline: str,
+               ops: int = 1) -> dict[str, object]:
+    """Rates from the fastest rounds (``ops`` operations per call of ours, one per call
+    of the baseline), plus the ratio of the median rounds."""
+    row = _row(op, ops / ours[0], 1 / base[0], baseline)
+    row["ratio (median)"] = ops * statistics.median(base) / statistics.median(ours)
+    return row
+
+
+def _powmod_loop(raw: list[object], exps: list[int], N: object) -> Callable[[], object]:
+    """The baseline: one exponentiation per element, multiplied together."""
+
+    def loop() -> object:
+        acc = gmpy2.mpz(1)
+        for c, e in zip(raw, exps, strict=True):
+            acc = acc * gmpy2.powmod(c, e, N) % N
+        return acc
+
+    return loop
+
+
+def dot_rows(pk: PaillierPublicKey, rng: np.random.Generator,
+             quick: bool = False) -> list[dict[str, object]]:
+    """Encrypted dot products against the powmod loop and phe, min and median rounds."""
+    n_dot, cols = 1024, 16
+    N = pk.nsquare
+    cts = pk.encrypt(rng.normal(size=n_dot))
+    raw = cts.raw_ciphertexts()
+    X = rng.integers(0, 2**16, size=n_dot)
+    loop16 = _powmod_loop(raw, X.tolist(), N)
+    assert gmpy2.mpz(cts.dot_plain(X, workers=1).raw_ciphertexts()[0]) == loop16()
+    _pool.shutdown()  # earlier rows started the worker processes: time a cold start
+    t = time.perf_counter()
+    cts.dot_plain(X, workers=2)
+    cold = time.perf_counter() - t
+    rounds = 5 if quick else 15
+    r = _times({"loop": loop16, "one": lambda: cts.dot_plain(X, workers=1),
+                "two": lambda: cts.dot_plain(X, workers=2)}, rounds)
+    ppk = phe.PaillierPublicKey(pk.n)
+    pcts = [phe.EncryptedNumber(ppk, int(c), 0) for c in raw]
+    xl = X.tolist()
+
+    def phe_loop() -> object:
+        acc = pcts[0] * xl[0]
+        for c, e in zip(pcts[1:], xl[1:], strict=True):
+            acc = acc + c * e
+        return acc
+
+    base_phe = _times({"phe": phe_loop}, 1 if quick else 2)["phe"]
+    loop_name = "gmpy2 powmod+mulmod loop"
+    out = [
+        _ratio_row("dot 1024 ct x 16-bit, multi-exp 1 process", r["one"], r["loop"],
+                   loop_name),
+        _ratio_row("dot 1024 ct x 16-bit, multi-exp 2 processes (warm pool)", r["two"],
+                   r["loop"], loop_name),
+        {"operation": f"  first call with a cold 2-process pool: {cold:.2f} s"},
+        _ratio_row("dot 1024 ct x 16-bit, multi-exp 1 process", r["one"], base_phe,
+                   "phe sum(c_i * x_i)"),
+    ]
+    # Matrix case (hetero LR's X^T [[d]]): the ciphertexts' digit split is shared by all
+    # columns. Per-column rates against the loop over one column of the same width.
+    X8 = rng.integers(0, 2**8, size=(n_dot, cols))
+    loop8 = _powmod_loop(raw, X8[:, 0].tolist(), N)
+    Xs = rng.integers(-(2**15), 2**15, size=(n_dot, cols))
+    Xu = rng.integers(0, 2**16, size=(n_dot, cols))
+    m = _times({"loop16": loop16, "loop8": loop8,
+                "u16": lambda: cts.dot_plain(Xu, workers=1),
+                "s16": lambda: cts.dot_plain(Xs, workers=1),
+                "u8": lambda: cts.dot_plain(X8, workers=1)}, 3 if quick else 7)
+    for key, label, base, base_name in (
+        ("u16", "unsigned 16-bit", "loop16", loop_name),
+        ("s16", "signed 16-bit", "loop16", loop_name + " (unsigned)"),
+        ("u8", "8-bit", "loop8", "gmpy2 powmod+mulmod loop, 8-bit"),
+    ):
+        out.append(_ratio_row(f"dot 1024 ct x (1024x{cols}) {label}, per column, 1 process",
+                              m[key], m[base], base_name, ops=cols))
+    return out
+
+
 def rows(quick: bool = False) -> list[dict[str, object]]:
     """Benchmark rows: operation, ours per second, baseline per second, ratio, baseline."""
     rng = np.random.default_rng(0)
@@ -59,7 +158,6 @@ def rows(quick: bool = False) -> list[dict[str, object]]:
     p, q = sk.export_primes()
     ppk = phe.PaillierPublicKey(pk.n)
     psk = phe.PaillierPrivateKey(ppk, p, q)
-    N = gmpy2.mpz(pk.n) ** 2
     out: list[dict[str, object]] = []
 
     n_enc = 64 if quick else 200
@@ -98,46 +196,7 @@ def rows(quick: bool = False) -> list[dict[str, object]]:
                     _rate(lambda: [a + float(v) for a, v in zip(penc_all, x, strict=True)],
                           n_enc), "phe a + float"))
 
-    # Encrypted dot product: 1024 ciphertexts x 16-bit plaintexts.
-    n_dot = 1024
-    cts = pk.encrypt(rng.normal(size=n_dot))
-    X = rng.integers(0, 2**16, size=n_dot)
-    raw = cts.raw_ciphertexts()
-    xl = X.tolist()
-
-    def powmod_loop() -> object:
-        acc = gmpy2.mpz(1)
-        for c, e in zip(raw, xl, strict=True):
-            acc = acc * gmpy2.powmod(c, e, N) % N
-        return acc
-
-    cts.dot_plain(X, workers=2)  # start the worker processes
-    rounds = 2 if quick else 4
-    r = _best({"loop": (powmod_loop, 1), "one": (lambda: cts.dot_plain(X, workers=1), 1),
-               "two": (lambda: cts.dot_plain(X, workers=2), 1)}, rounds)
-    pcts = [phe.EncryptedNumber(ppk, int(c), 0) for c in raw]
-
-    def phe_loop() -> object:
-        acc = pcts[0] * xl[0]
-        for c, e in zip(pcts[1:], xl[1:], strict=True):
-            acc = acc + c * e
-        return acc
-
-    base_phe = _rate(phe_loop, 1, 1)
-    assert gmpy2.mpz(cts.dot_plain(X, workers=1).raw_ciphertexts()[0]) == powmod_loop()
-    out.append(_row("dot 1024 ct x 16-bit, multi-exp 1 process", r["one"], r["loop"],
-                    "gmpy2 powmod+mulmod loop"))
-    out.append(_row("dot 1024 ct x 16-bit, multi-exp 2 processes", r["two"], r["loop"],
-                    "gmpy2 powmod+mulmod loop"))
-    out.append(_row("dot 1024 ct x 16-bit, multi-exp 1 process", r["one"], base_phe,
-                    "phe sum(c_i * x_i)"))
-    out.append(_row("dot 1024 ct x 16-bit, multi-exp 2 processes", r["two"], base_phe,
-                    "phe sum(c_i * x_i)"))
-    Xs = rng.integers(-(2**15), 2**15, size=(n_dot, 16))
-    ours16 = _rate(lambda: cts.dot_plain(Xs, workers=2), 16, 1)
-    out.append(_row("dot 1024 ct x (1024x16) signed 16-bit, per column, 2 processes", ours16,
-                    r["loop"], "gmpy2 powmod+mulmod loop"))
-
+    out.extend(dot_rows(pk, rng, quick))
     width = pk.ciphertext_bytes
     out.append({"operation": f"  bytes per ciphertext: {len(enc.to_bytes()) / len(enc):.0f} "
                 f"(raw {width})"})
@@ -147,14 +206,20 @@ def rows(quick: bool = False) -> list[dict[str, object]]:
 def main() -> None:
     quick = "--quick" in sys.argv
     os.environ.setdefault("FEDLAB_CRYPTO_WORKERS", "2")
-    print(f"Paillier {KEY_BITS}-bit, cpu count {os.cpu_count()}")
-    print(f"{'operation':62} {'ours /s':>11} {'base /s':>11} {'ratio':>8}  baseline")
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"Paillier {KEY_BITS}-bit, cpu count {os.cpu_count()}, load average {load}")
+    print(f"{'operation':66} {'ours /s':>11} {'base /s':>11} {'ratio':>7} {'median':>7}"
+          "  baseline")
     for r in rows(quick=quick):
         if "ratio" not in r:
             print(r["operation"])
             continue
-        print(f"{r['operation']:62} {r['ours /s']:11.1f} {r['baseline /s']:11.1f} "
-              f"{r['ratio']:8.1f}  {r['baseline']}")
+        med = r.get("ratio (median)")
+        med_s = f"{med:7.1f}" if isinstance(med, float) else " " * 7
+        print(f"{r['operation']:66} {r['ours /s']:11.1f} {r['baseline /s']:11.1f} "
+              f"{r['ratio']:7.1f} {med_s}  {r['baseline']}")
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"load average after the run: {load}")
 
 
 if __name__ == "__main__":

@@ -3,13 +3,16 @@
     python benchmarks/crypto_bench.py            # quick sizes
     python benchmarks/crypto_bench.py --full     # the issue's sizes (PSI 1M x 1M: minutes)
 
-Rows come from ``bench_paillier.rows`` (Paillier vs plain ``phe`` / one-powmod loops) and
-``bench_ckks_psi.rows`` (CKKS aggregation, PSI wall times).
+Rows come from ``bench_paillier.rows`` (Paillier vs plain ``phe`` / one-powmod loops; the
+dot products also show the ratio of the median rounds) and ``bench_ckks_psi.rows`` (CKKS
+aggregation, PSI wall times). The machine is shared: the load average before and after
+the run is printed under the table.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +31,7 @@ def main() -> None:
     import bench_ckks_psi
     import bench_paillier
 
+    load_before = os.getloadavg()
     rows = []
     for mod in (bench_paillier, bench_ckks_psi):
         try:
@@ -45,6 +49,8 @@ def main() -> None:
     for r in rows:
         table.add_row(*[_fmt(r.get(k, "")) for k in keys])
     Console(width=200).print(table)
+    load = [", ".join(f"{v:.2f}" for v in la) for la in (load_before, os.getloadavg())]
+    print(f"load average (1, 5, 15 min) before: {load[0]}; after: {load[1]}")
 
 
 def _fmt(v: object) -> str:

@@ -532,12 +532,16 @@ class EncryptedArray:
     ) -> EncryptedArray:
         """``X.T @ self`` for a plaintext ``X`` of shape ``(len(self), k)`` (or ``(len,)``).
 
-        Multi-exponentiation (Pippenger buckets) per column; negative entries use an offset
-        ``c_j = -min(X[:, j])``: ``prod c_i**(X_ij + c_j) * (prod c_i)**(-c_j)``. Integer
-        ``X`` is used exactly (exponent 0 unless ``x_exponent`` is given); float ``X`` is
-        encoded at ``x_exponent`` (default :data:`DEFAULT_EXPONENT`; 8-16 bits is faster).
-        The result has exponent ``self.exponent + x_exponent``. ``workers`` > 1 splits the
-        rows across a process pool (default: automatic for large inputs).
+        One multi-exponentiation per column (``crypto._multiexp``: Bos-Coster levels on
+        base-``n`` digit pairs, the digits shared by all columns) instead of one
+        exponentiation per element. Negative entries go into a second product that is
+        inverted once per column: ``prod_(X_ij > 0) c_i**X_ij * (prod_(X_ij < 0)
+        c_i**-X_ij)**-1``. Integer ``X`` is used exactly (exponent 0 unless ``x_exponent``
+        is given); float ``X`` is encoded at ``x_exponent`` (default
+        :data:`DEFAULT_EXPONENT`; 8-16 bits is faster). The result has exponent
+        ``self.exponent + x_exponent`` and the randomness of the inputs (see
+        :meth:`rerandomize`). ``workers`` > 1 splits the work across a process pool
+        (default: automatic for large inputs).
         """
         arr = np.asarray(X)
         if arr.ndim == 1:
@@ -550,18 +554,10 @@ class EncryptedArray:
             x_exponent = 0 if arr.dtype.kind in "iub" or _is_int_like(arr) else DEFAULT_EXPONENT
         x_exponent = check_exponent(x_exponent)
         exps = _encode_matrix(arr, x_exponent, self.public_key.n)
-        offsets = np.maximum(0, -exps.min(axis=0)) if exps.size else np.zeros(arr.shape[1])
-        shifted = exps + offsets
         from crypto import _pool
 
         N = self.public_key.nsquare
-        parts = _pool.parallel_multi_exp(self._c.tolist(), shifted, N, workers)
-        if np.any(offsets > 0):
-            total = _multiexp.product(self._c.tolist(), N)
-            parts = [
-                p if not off else p * gmpy2.powmod(total, -int(off), N) % N
-                for p, off in zip(parts, offsets.tolist(), strict=True)
-            ]
+        parts = _pool.parallel_multi_exp(self._c.tolist(), exps, N, workers)
         return EncryptedArray._wrap(self.public_key, _mpz_array(parts), self.exponent + x_exponent)
 
     def segment_sum(
@@ -680,6 +676,10 @@ def _is_int_like(value: object) -> bool:
 
 def _encode_matrix(arr: np.ndarray, exponent: int, n: int) -> np.ndarray:
     """Signed fixed-point integers of a 2-d array (int64 when they fit, else object)."""
+    if arr.dtype.kind in "iu" and arr.size and int(arr.max()) >= 2**62:
+        arr = arr.astype(object)  # uint64 above 2**63 must not wrap around in int64
+    elif arr.dtype.kind in "iu" and exponent == 0:
+        return arr.astype(np.int64)  # |int64| is far inside the safe range |m| < n/3
     flat = to_signed_ints(arr.reshape(-1) if arr.dtype.kind in "iubf" else
                           arr.reshape(-1).astype(object), exponent)
     check_range(flat, n)

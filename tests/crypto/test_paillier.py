@@ -167,6 +167,13 @@ def test_dot_plain_matches_numpy_exactly_with_negatives(keys):
     assert got == want
 
 
+def test_dot_plain_uint64_above_2_63_is_exact(keys):
+    pk, sk = keys
+    X = np.array([[2**63 + 5, 0], [2**64 - 1, 7]], dtype=np.uint64)
+    got = sk.decrypt_signed_ints(pk.encrypt_ints([3, -2]).dot_plain(X))
+    assert got == [3 * (2**63 + 5) - 2 * (2**64 - 1), -14]
+
+
 def test_dot_plain_float_matrix_at_its_exponent(keys):
     pk, sk = keys
     rng = np.random.default_rng(3)
@@ -181,6 +188,14 @@ def test_dot_plain_float_matrix_at_its_exponent(keys):
         pk.encrypt(x).dot_plain(X[:5])
 
 
+def _powmod_loop(bases, exps, N):
+    """Independent reference: one (possibly inverting) powmod per element."""
+    want = gmpy2.mpz(1)
+    for b, e in zip(bases, exps, strict=True):
+        want = want * gmpy2.powmod(b, int(e), N) % N
+    return want
+
+
 def test_multi_exp_against_powmod_loop(keys):
     pk, _ = keys
     N = pk.nsquare
@@ -193,13 +208,40 @@ def test_multi_exp_against_powmod_loop(keys):
         [2**80 + 3] + [1] + [0] * 38,  # one huge exponent: Pippenger fallback
         [rnd.randrange(2**130) for _ in bases],
         [5] * 20 + [7] * 20,
+        [rnd.randrange(-(2**16), 2**16) for _ in bases],  # signed: one inversion
+        [-3] * 40,
+        [-(2**90)] + [rnd.randrange(-9, 9) for _ in bases[1:]],
     ]
     for exps in cases:
-        want = gmpy2.mpz(1)
-        for b, e in zip(bases, exps, strict=True):
-            want = want * gmpy2.powmod(b, e, N) % N
+        want = _powmod_loop(bases, exps, N)
         assert _multiexp.multi_exp(bases, exps, N) == want
-        assert _multiexp.pippenger(bases, exps, N) == want
+        if min(exps) >= 0:
+            assert _multiexp.pippenger(bases, exps, N) == want
+
+
+def test_multi_exp_columns_share_digits_and_other_moduli(keys):
+    pk, _ = keys
+    N = pk.nsquare
+    bases = pk.obfuscators(60).tolist()
+    rng = np.random.default_rng(11)
+    E = rng.integers(-(2**16), 2**16, size=(60, 4))
+    E[:, 1] = np.abs(E[:, 1])
+    E[:10, 2] = 0
+    E[:, 3] = 0
+    got = _multiexp.multi_exp_columns(bases, E, N)
+    assert got == [_powmod_loop(bases, E[:, j], N) for j in range(4)]
+    assert got[3] == 1
+    # A modulus that is not a square (no base-n digits) gives the same products.
+    M = gmpy2.next_prime(N)
+    assert _multiexp.multi_exp_columns(bases, E, M) == [
+        _powmod_loop(bases, E[:, j], M) for j in range(4)
+    ]
+    # Bases outside [0, N) and a base that cannot be inverted.
+    odd = [b + 3 * N for b in bases[:5]] + [-b for b in bases[5:10]]
+    exps = list(range(1, 11))
+    assert _multiexp.multi_exp(odd, exps, N) == _powmod_loop(odd, exps, N)
+    with pytest.raises(ValueError, match="not invertible"):
+        _multiexp.multi_exp([bases[0], pk.n], [1, -1], N)
 
 
 def test_segment_sum_equals_bincount(keys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import gmpy2
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -98,6 +99,40 @@ def test_dot_plain_is_exact(ms, xs):
     enc = PK.encrypt_ints(ms)
     want = sum(int(a) * int(b) for a, b in zip(ms, X.tolist(), strict=True))
     assert SK.decrypt_signed_ints(enc.dot_plain(X)) == [want]
+
+
+BASES = PK.obfuscators(12).tolist()
+
+
+@SETTINGS
+@given(st.lists(st.integers(-(2**20), 2**20) | st.integers(-(2**70), 2**70), min_size=0,
+                max_size=12))
+def test_multi_exp_equals_powmod_loop(exps):
+    from crypto import _multiexp
+
+    N = PK.nsquare
+    bases = BASES[: len(exps)]
+    want = gmpy2.mpz(1)
+    for b, e in zip(bases, exps, strict=True):
+        want = want * gmpy2.powmod(b, e, N) % N
+    assert _multiexp.multi_exp(bases, exps, N) == want
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(-(2**60), 2**60), moderate, moderate),
+                min_size=1, max_size=6),
+       st.integers(0, 24), st.integers(0, 24))
+def test_dot_plain_float_matrix_is_exact_at_its_encodings(rows, e, xe):
+    ms = [r[0] for r in rows]
+    X = np.array([[r[1], r[2]] for r in rows])
+    enc = PK.encrypt_ints(ms, exponent=e)
+    want = [sum(m * m_of(x, xe) for m, x in zip(ms, X[:, j].tolist(), strict=True))
+            for j in range(2)]
+    if all(fits(w) for w in want):
+        out = enc.dot_plain(X, x_exponent=xe)
+        assert out.exponent == e + xe
+        assert SK.decrypt_signed_ints(out) == want
+        assert SK.decrypt(out).tolist() == [value(w, e + xe) for w in want]
 
 
 @SETTINGS
