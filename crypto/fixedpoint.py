@@ -53,7 +53,9 @@ def to_signed_ints(values: object, exponent: int) -> list[int]:
     if arr.dtype == object:
         return [_encode_object(v, exponent, i) for i, v in enumerate(arr.tolist())]
     if arr.dtype.kind in "iub":
-        return [int(v) << exponent for v in arr.astype(np.int64).tolist()]
+        # tolist() gives exact Python ints for every integer dtype (uint64 >= 2**63 too;
+        # a cast to int64 would wrap them negative)
+        return [int(v) << exponent for v in arr.tolist()]
     if arr.dtype.kind != "f":
         raise CryptoError(f"cannot encode values of dtype {arr.dtype}; pass numbers")
     arr = arr.astype(np.float64, copy=False)

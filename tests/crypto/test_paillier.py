@@ -381,3 +381,13 @@ def test_2048_bit_key_round_trip_and_dot():
     assert np.array_equal(sk.decrypt(enc), _fixed(x, 40))
     X = np.array([[1, -2], [3, 4], [-5, 6]])
     assert np.array_equal(sk.decrypt(enc.dot_plain(X)), X.T @ _fixed(x, 40))
+
+
+def test_unsigned_64_bit_integers_encode_exactly() -> None:
+    """uint64 values >= 2**63 must not wrap negative (a cast to int64 did)."""
+    from crypto.fixedpoint import to_signed_ints
+
+    big = np.array([2**63, 2**64 - 1, 5], dtype=np.uint64)
+    assert to_signed_ints(big, 3) == [2**66, (2**64 - 1) << 3, 40]
+    assert to_signed_ints(np.array([-3, 7], dtype=np.int8), 2) == [-12, 28]
+    assert to_signed_ints(np.array([True, False]), 1) == [2, 0]
