@@ -11,8 +11,10 @@ Flower's SecAgg+ stages for the ``secaggplus`` aggregation of horizontal FedAvg
 (:mod:`federation.homo_secaggplus`): ``secaggplus_mod`` answers them, and only masked
 vectors, public keys and encrypted key shares leave.
 
-Module-level imports stay light (no torch/tenseal): a deployment starts a fresh ClientApp
-process for every message.
+Module-level imports stay light (no torch/tenseal): with Flower's default launching a
+deployment starts a fresh ClientApp process for every message. fedlab's SuperNodes instead
+serve every message from one long-lived process (:mod:`federation.runtime.clientapp_worker`),
+which imports this module and every protocol module once.
 """
 
 from __future__ import annotations

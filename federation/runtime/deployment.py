@@ -5,13 +5,15 @@ experiment on 127.0.0.1 (distinct ports; node config ``party``, ``data``, ``work
 background processes whose PIDs and logs go to the state dir. ``train_on_federation`` runs
 the lab's Flower app against a SuperLink (the local one, or ``[deployment] superlink``) with
 ``flwr run --stream`` and waits; the ServerApp writes DIR and a status file. Each party's
-model piece stays in its SuperNode's work dir. ``federation_down`` stops the SuperNodes,
-then the SuperLink (SIGTERM, by PID).
+model piece stays in its SuperNode's work dir. ``federation_down`` stops the SuperNodes
+(each with its ClientApp worker), then the SuperLink (SIGTERM to each process group).
 
-Latency settings used here: runtime dependency installation is off; the SuperExec's task
-poll interval is lowered (``FLWR_SUPEREXEC_TASK_POLL_INTERVAL``); the coordinator polls for
-replies every 50 ms instead of Flower's 3 s. The SuperNode's 3 s idle sleep is hard-coded in
-flwr 1.41 and stays.
+Latency settings used here: runtime dependency installation is off; the task poll interval
+is lowered (``FLWR_SUPEREXEC_TASK_POLL_INTERVAL``); the coordinator polls for replies every
+50 ms instead of Flower's 3 s; each SuperNode starts through
+:mod:`federation.runtime.supernode`, which shortens its hard-coded idle sleep and (on flwr
+1.41, ``worker=True``) serves every message from one long-lived ClientApp process
+(:mod:`federation.runtime.clientapp_worker`) instead of a fresh process per message.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from federation.config import ExperimentConfig
 from federation.protocol import ProgressFn, no_progress
+from federation.runtime.supernode import NO_WORKER_FLAG
 from lab import errors as lab_errors
 from lab.errors import ConfigError, LabError, PartyUnavailableError, ProtocolError
 
@@ -78,6 +81,7 @@ class NodeProc:
     port: int
     log: str
     work_dir: str
+    worker: bool = False
 
 
 @dataclass
@@ -166,15 +170,18 @@ def node_config_arg(party: str, data: Path, work_dir: Path) -> str:
 
 def federation_up(
     cfg: ExperimentConfig, state_dir: str | Path, *, tls: bool = False,
-    poll: float = DEFAULT_NODE_POLL,
+    poll: float = DEFAULT_NODE_POLL, worker: bool = True,
 ) -> Federation:
     """Start a SuperLink and one SuperNode per party of ``cfg`` on 127.0.0.1.
 
-    ``poll`` > 0 starts each SuperNode through :mod:`federation.runtime.supernode`, which
-    shortens Flower's hard-coded 3 s idle sleep to ``poll`` seconds; 0 runs Flower's
+    Each SuperNode starts through :mod:`federation.runtime.supernode`: ``poll`` > 0 shortens
+    Flower's hard-coded 3 s idle sleep to ``poll`` seconds, and ``worker`` (used on flwr
+    1.41.x only) answers every message from one long-lived ClientApp process instead of a
+    fresh ``flwr-clientapp`` process per message. ``poll=0, worker=False`` runs Flower's
     ``flower-supernode`` unchanged.
     """
     from federation.config import check_data_files
+    from federation.runtime.clientapp_worker import supported
 
     state = Path(state_dir).resolve()
     old = Federation.load(state)
@@ -207,14 +214,16 @@ def federation_up(
             work = state / "parties" / p.name
             work.mkdir(parents=True, exist_ok=True)
             launcher = ([sys.executable, "-m", "federation.runtime.supernode", "--fedlab-poll",
-                         str(poll)] if poll > 0 else [_bin("flower-supernode")])
+                         str(poll), *([] if worker else [NO_WORKER_FLAG])]
+                        if poll > 0 or worker else [_bin("flower-supernode")])
             cmd = [*launcher, "--superlink", fed.superlink,
                    "--port", str(node_port), "--node-config",
                    node_config_arg(p.name, p.data, work)]
             cmd += ["--root-certificates", ca] if ca else ["--insecure"]
             log = state / "logs" / f"supernode-{p.name}.log"
             pid = _spawn(cmd, log, _env(state / "flwr-home" / f"node-{p.name}"))
-            fed.nodes.append(NodeProc(p.name, pid, node_port, str(log), str(work)))
+            fed.nodes.append(NodeProc(p.name, pid, node_port, str(log), str(work),
+                                      worker=worker and supported()))
             fed.save()
     except BaseException:
         federation_down(state)
@@ -222,18 +231,33 @@ def federation_up(
     return fed
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group we started (leader, workers, children) remains."""
+    if _alive(pgid):
+        return True
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
 def _stop(pid: int, timeout: float) -> bool:
-    """SIGTERM the process group we started (the process and its Flower children)."""
-    if not _alive(pid):
+    """SIGTERM the process group we started (the process and its children, such as the
+    ClientApp worker or Flower's SuperExec); SIGKILL what is left after ``timeout``."""
+    if not _group_alive(pid):
         return False
     try:
         os.killpg(pid, signal.SIGTERM)
     except (ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGTERM)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return True
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and _group_alive(pid):
         time.sleep(0.1)
-    if _alive(pid):
+    if _group_alive(pid):
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -263,7 +287,8 @@ def federation_status(state_dir: str | Path) -> list[dict[str, Any]]:
     for n in fed.nodes:
         rows.append({"name": f"supernode {n.party}", "pid": n.pid,
                      "state": "running" if _alive(n.pid) else "stopped",
-                     "detail": f"work-dir {n.work_dir}"})
+                     "detail": f"work-dir {n.work_dir}"
+                               + (", long-lived ClientApp worker" if n.worker else "")})
     return rows
 
 
@@ -362,5 +387,5 @@ def train_on_federation(
     return json.loads((out / "metrics.json").read_text())  # type: ignore[no-any-return]
 
 
-__all__ = ["DEFAULT_NODE_POLL", "Federation", "NodeProc", "federation_down", "federation_status", "federation_up",
-           "free_port", "node_config_arg", "train_on_federation", "write_app"]
+__all__ = ["DEFAULT_NODE_POLL", "Federation", "NodeProc", "federation_down", "federation_status",
+           "federation_up", "free_port", "node_config_arg", "train_on_federation", "write_app"]

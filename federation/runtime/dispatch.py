@@ -26,7 +26,8 @@ from lab.errors import LabError, ProtocolError
 
 log = logging.getLogger(__name__)
 
-#: process-local caches, one per party name (``PartyContext.cache``)
+#: process-local caches, one per party name (``PartyContext.cache``), emptied when a run
+#: finishes
 _CACHES: dict[str, dict[str, Any]] = {}
 
 
@@ -68,6 +69,8 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
         check_outgoing(ctx, out, env.action)  # refuse raw data before it leaves the party
         if env.action != FINISH:
             save_state(path, ctx.state, action=env.action)
+        else:  # a long-lived ClientApp process serves many runs: drop this run's objects
+            _CACHES.pop(identity.name, None)
         return to_records(Envelope(identity.name, env.action, out))
     except LabError as exc:
         forget(path)

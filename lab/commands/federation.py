@@ -67,14 +67,20 @@ def up(
                              "is generated in the state dir)."),
     state_dir: Path = typer.Option(DEFAULT_STATE_DIR, help="Where PIDs, logs, certificates "
                                    "and party work dirs go."),
+    worker: bool = typer.Option(True, "--worker/--no-worker", help="Answer every message of "
+                                "a SuperNode from one long-lived ClientApp process (flwr "
+                                "1.41.x; otherwise Flower starts a process per message)."),
 ) -> None:
     """Start a SuperLink and one SuperNode per party on 127.0.0.1."""
     from federation.config import load_config
     from federation.runtime.deployment import federation_up
 
-    fed = federation_up(load_config(config), state_dir, tls=tls)
+    fed = federation_up(load_config(config), state_dir, tls=tls, worker=worker)
+    launch = ("one long-lived ClientApp worker each" if any(n.worker for n in fed.nodes)
+              else "a ClientApp process per message")
     typer.echo(f"SuperLink on {fed.superlink} ({'TLS' if fed.ca_cert else 'insecure'}), "
-               f"SuperNodes: {', '.join(n.party for n in fed.nodes)}; state in {state_dir}")
+               f"SuperNodes: {', '.join(n.party for n in fed.nodes)} ({launch}); "
+               f"state in {state_dir}")
 
 
 @federation_app.command("down")
