@@ -15,6 +15,13 @@ extrapolated linearly to 50 trees (said so in the output); XGBoost always also r
 
     python benchmarks/secureboost_bench.py [--rows 30000] [--trees 50] [--key-bits 2048]
                                            [--plaintext] [--data DIR]
+
+``--bound`` measures instead a lower bound of the federated run on this machine: it counts,
+per tree, the hosts' ciphertext multiplications (with the shared additions and, for
+comparison, per column), the packing squarings, the guest's encryptions and decryptions
+(from a plaintext-backend run of ``--bound-trees`` trees: the same integers, so the same
+counts), times one of each operation at ``--key-bits`` in this process, and divides the
+total by the cores. It ignores everything else (Python bookkeeping, messages, waiting).
 """
 
 from __future__ import annotations
@@ -72,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plaintext", action="store_true",
                     help="also run the plaintext backend through the same code path")
     ap.add_argument("--data", default=None, help="folder with default_credit_hetero_*.csv")
+    ap.add_argument("--bound", action="store_true",
+                    help="only print the operation counts and the lower bound on this machine")
+    ap.add_argument("--bound-trees", type=int, default=5)
     args = ap.parse_args(argv)
 
     import xgboost as xgb
@@ -99,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     sb._align = lambda t, c, p: SimpleNamespace(n_aligned=args.rows)  # type: ignore[assignment]
     sb._matrix = lambda ctx: mats[ctx.name]  # type: ignore[assignment]
 
-    def federated(backend: str) -> tuple[float, dict[str, Any], np.ndarray]:
+    def federated(backend: str, trees: int = args.trees) -> tuple[float, dict[str, Any],
+                                                                   np.ndarray]:
         with tempfile.TemporaryDirectory() as tmp:
             ctxs = [PartyContext("bank", PartyRole.GUEST, Path(tmp) / "g.csv", Path(tmp) / "bank"),
                     PartyContext("agency", PartyRole.HOST, Path(tmp) / "h.csv",
@@ -108,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = parse_config({
                 "experiment": {"name": "bench", "algorithm": "secureboost", "backend": backend,
                                "id_column": "id", "runtime": "local"},
-                "params": params,
+                "params": dict(params, n_trees=trees),
                 "parties": [{"name": "bank", "role": "guest", "data": "g.csv", "label": "y"},
                             {"name": "agency", "role": "host", "data": "h.csv"}]})
             t = time.perf_counter()
@@ -131,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         pred = bst.predict(d)
         return time.perf_counter() - t, time.process_time() - c, pred
 
+    if args.bound:
+        counts = _count_operations(sb, federated, args.bound_trees)
+        xgb1 = min((xgboost(1, 50) for _ in range(3)), key=lambda r: r[0])
+        xgb2 = min((xgboost(2, 50) for _ in range(3)), key=lambda r: r[0])
+        _print_bound(counts, _time_operations(args.key_bits), xgb1[0], xgb2[0])
+        return 0
     load0 = os.getloadavg()
     xgb1 = min((xgboost(1, args.trees) for _ in range(3)), key=lambda r: r[0])
     xgb2 = min((xgboost(2, args.trees) for _ in range(3)), key=lambda r: r[0])
@@ -173,6 +190,111 @@ def main(argv: list[str] | None = None) -> int:
               f"{fed_secs / plain_secs:.1f}x; max |p_paillier - p_plain| "
               f"{np.abs(pred - plain).max():.1e})")
     return 0
+
+
+def _count_operations(sb: Any, federated: Any, trees: int) -> dict[str, float]:
+    """Per-tree operation counts of a plaintext-backend run (``federated`` set up for
+    ``trees`` trees): the hosts' products (values in minus sums out of every reduction),
+    what per-column sums would need, packing squarings and packed ciphertexts, and the
+    guest's encrypted rows."""
+    c = {"products": 0.0, "per_column": 0.0, "squarings": 0.0, "packed": 0.0, "rows": 0.0}
+    reduce, pack, cube, load = sb.segment_reduce, sb.pack_sums, sb.cube_sums, sb.HostCipher.load
+
+    def counting_reduce(values: list[Any], starts: Any, modulus: Any) -> list[Any]:
+        c["products"] += len(values) - len(starts)
+        return reduce(values, starts, modulus)
+
+    def counting_pack(sums: list[Any], w: int, k: int, modulus: Any) -> list[Any]:
+        out = pack(sums, w, k, modulus)
+        c["squarings"] += (len(sums) - len(out)) * w
+        c["packed"] += len(out)
+        return out
+
+    def counting_cube(sub: Any, modes: Any, plan: Any, values: Any, modulus: Any) -> Any:
+        for j in range(sub.shape[1]):
+            col = sub[:, j]
+            c["per_column"] += int((col != modes[j]).sum()) - len(
+                set(col.tolist()) - {int(modes[j])})
+        return cube(sub, modes, plan, values, modulus)
+
+    def counting_load(self: Any, blob: bytes) -> Any:
+        out = load(self, blob)
+        c["rows"] += len(out)
+        return out
+
+    sb.segment_reduce, sb.pack_sums, sb.cube_sums = counting_reduce, counting_pack, counting_cube
+    sb.HostCipher.load = counting_load
+    try:
+        federated("plaintext", trees)
+    finally:
+        sb.segment_reduce, sb.pack_sums, sb.cube_sums, sb.HostCipher.load = (
+            reduce, pack, cube, load)
+    return {k: v / trees for k, v in c.items()}
+
+
+def _time_operations(key_bits: int) -> dict[str, float]:
+    """Seconds per operation in this process at ``key_bits``: a product mod n^2, a squaring
+    mod n^2, one row's DJN randomness (the guest's CRT tables) and encryption, one CRT
+    decryption."""
+    import gmpy2
+
+    from crypto.paillier import EncryptedArray
+    from federation.secureboost import GuestCipher, crt_obfuscators
+
+    cipher = GuestCipher("paillier", key_bits, 256)
+    N = gmpy2.mpz(cipher.pk.nsquare)
+    key = cipher._crt_key()
+    crt_obfuscators(key, 64)  # tables built outside the timing
+    xs = crt_obfuscators(key, 2048)
+
+    def per(fn: Any, count: int) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t = time.process_time()
+            fn()
+            best = min(best, (time.process_time() - t) / count)
+        return best
+
+    def products() -> None:  # as the hosts' bin sums do it
+        acc, fmod = xs[0], gmpy2.f_mod
+        for x in xs:
+            acc = fmod(acc * x, N)
+
+    def squarings() -> None:
+        for x in xs[:256]:
+            gmpy2.powmod(x, 1 << 64, N)
+
+    enc = EncryptedArray(cipher.pk, xs[:64])
+    plains = list(range(2048))
+    out = {"product": per(products, len(xs)), "squaring": per(squarings, 256 * 64),
+           "randomness only": per(lambda: crt_obfuscators(key, 2048), 2048),
+           "encryption incl. randomness": per(lambda: cipher.encrypt(plains, workers=1), 2048),
+           "decryption": per(lambda: cipher._sk.decrypt_ints(enc, workers=1), 64)}
+    cipher.forget()
+    return out
+
+
+def _print_bound(counts: dict[str, float], t: dict[str, float], xgb1: float,
+                 xgb2: float) -> None:
+    cores = os.cpu_count() or 1
+    print(f"per tree: {counts['rows']:.0f} encrypted rows, {counts['products']:.0f} host "
+          f"products ({counts['per_column']:.0f} with per-column sums), "
+          f"{counts['squarings']:.0f} packing squarings, {counts['packed']:.0f} decryptions")
+    print("seconds per operation (this process, load " + _load(os.getloadavg()) + "): "
+          + ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in t.items()))
+    parts = {"guest randomness + encryption": counts["rows"] * t["encryption incl. randomness"],
+             "host products": counts["products"] * t["product"],
+             "host packing": counts["squarings"] * t["squaring"],
+             "guest decryption": counts["packed"] * t["decryption"]}
+    total = sum(parts.values())
+    for k, v in parts.items():
+        print(f"  {k:32s} {v:8.3f} s CPU per tree")
+    print(f"  {'with per-column host sums':32s} "
+          f"{total + (counts['per_column'] - counts['products']) * t['product']:8.3f} s")
+    wall = 50 * total / cores
+    print(f"lower bound, 50 trees on {cores} cores: {wall:.1f} s = {wall / xgb1:.0f}x XGBoost "
+          f"nthread=1 ({xgb1:.3f} s), {wall / xgb2:.0f}x nthread=2 ({xgb2:.3f} s); the "
+          f"randomness alone {50 * parts['guest randomness + encryption'] / cores:.1f} s")
 
 
 if __name__ == "__main__":

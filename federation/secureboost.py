@@ -33,12 +33,14 @@ most about the label, and this keeps it at the guest.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import math
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -227,12 +229,12 @@ class GuestCipher:
         p, q = self._sk.export_primes()
         return (int(self.pk.n), int(self.pk.hs), p, q, int(self.pk.randomness_bits))
 
-    def prefetch(self, count: int, workers: int, *, split: bool = False) -> None:
-        """Start computing ``count`` obfuscators for the next :meth:`encrypt` in worker
-        processes (overlaps the hosts' work); no-op for the plaintext backend."""
+    def prefetch(self, count: int, workers: int) -> None:
+        """Start computing ``count`` obfuscators for the next :meth:`encrypt` in
+        low-priority worker processes (they take the cycles the hosts' work leaves idle);
+        no-op for the plaintext backend."""
         if self.backend == "paillier" and count > 0 and workers > 1:
-            _start_prefetch(self.pk.fingerprint(), self._crt_key(), count, workers,
-                            split=split)
+            _start_prefetch(self.pk.fingerprint(), self._crt_key(), count, workers)
 
     def encrypt(self, plains: list[int], *, prefetch_next: int = 0, workers: int = 1) -> bytes:
         """Encrypt packed rows; with ``prefetch_next > 0`` start computing that many fresh
@@ -247,14 +249,17 @@ class GuestCipher:
                 raise ProtocolError(f"packed plaintext at row {i} is outside [0, n)")
         obf = _take_prefetched(self.pk.fingerprint(), self._crt_key(), len(plains), workers)
         fmod = gmpy2.f_mod
-        cts = [fmod((n * m + 1) * r, N) for m, r in zip(plains, obf, strict=True)]
+        # (1 + m n) r = r + n ((m r) mod n)  (mod n^2): a short product and a reduction mod n
+        # instead of a full product mod n^2; the sum is below 2 n^2
+        cts = [r + n * fmod(m * r, n) for m, r in zip(plains, obf, strict=True)]
+        cts = [c - N if c >= N else c for c in cts]
         self.prefetch(prefetch_next, workers)
         return EncryptedArray(self.pk, cts).to_bytes()
 
     def forget(self) -> None:
         """Drop this key's pending randomness and this process's CRT tables (run over)."""
         got = _PREFETCH.pop(self.pk.fingerprint(), None)
-        for f in (got[1] if got else []):
+        for _, f in (got[1] if got else []):
             f.cancel()
         _crt_tables.cache_clear()
 
@@ -271,7 +276,7 @@ class GuestCipher:
 # This is process-local (never in ctx.state, which must stay picklable and holds no
 # secret); where a runtime starts a fresh process per message the prefetch is simply lost
 # and computed on the spot.
-_PREFETCH: dict[str, tuple[int, list[Any]]] = {}
+_PREFETCH: dict[str, tuple[int, list[tuple[int, Any]]]] = {}
 _CRT_WINDOW = 12  # 2**12 entries per window: ~27 MB per prime at 2048-bit keys
 
 
@@ -340,18 +345,58 @@ def crt_pow(key: tuple[int, int, int, int, int], digits: np.ndarray) -> list[Any
     return [b + q2 * fmod((a - b) * q2inv, p2) for a, b in zip(rp, rq, strict=True)]
 
 
-def _start_prefetch(fp: str, key: tuple[int, int, int, int, int], count: int,
-                    workers: int, *, split: bool = False) -> None:
-    """Submit the obfuscators as one job (leaving the other workers to the hosts'
-    histograms) or, with ``split``, as one job per worker (nothing else to do)."""
-    from crypto._pool import get_executor
+# The guest's randomness for the next tree is background work: its worker processes run
+# at the lowest CPU priority so that they take only cycles the hosts' histograms and the
+# guest's own steps leave idle (on a shared machine; on its own machine the guest computes
+# it while the hosts work). When the guest has to wait for it nothing else runs, and the
+# low priority costs nothing.
+_BACKGROUND_NICE = 19
+_background: tuple[int, Any] | None = None
 
-    parts = min(workers, max(1, count // 2048)) if split else 1
-    cuts = np.linspace(0, count, parts + 1).astype(int)
+
+def _lowest_priority() -> None:
     try:
-        ex = get_executor(workers)
-        futs = [ex.submit(crt_obfuscators, key, int(hi - lo))
-                for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        os.nice(_BACKGROUND_NICE)
+    except OSError:  # not permitted here: the work still runs, at normal priority
+        pass
+
+
+def background_executor(workers: int) -> Any:
+    """A process pool (``forkserver``) of ``workers`` processes at the lowest CPU priority,
+    for the guest's prefetched randomness; separate from the crypto pool the hosts use."""
+    global _background
+    if _background is None or _background[0] != workers:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if _background is not None:
+            _background[1].shutdown(wait=False, cancel_futures=True)
+        ex = ProcessPoolExecutor(max_workers=workers, initializer=_lowest_priority,
+                                 mp_context=multiprocessing.get_context("forkserver"))
+        _background = (workers, ex)
+    return _background[1]
+
+
+def _shutdown_background() -> None:
+    global _background
+    if _background is not None:
+        _background[1].shutdown(wait=True, cancel_futures=True)
+        _background = None
+
+
+atexit.register(_shutdown_background)
+
+
+_PREFETCH_CHUNK = 1024  # obfuscators per background job (~0.1 s at 2048 bits)
+
+
+def _start_prefetch(fp: str, key: tuple[int, int, int, int, int], count: int,
+                    workers: int) -> None:
+    """Queue the obfuscators in small jobs on the low-priority worker processes."""
+    sizes = [min(_PREFETCH_CHUNK, count - lo) for lo in range(0, count, _PREFETCH_CHUNK)]
+    try:
+        ex = background_executor(workers)
+        futs = [(size, ex.submit(crt_obfuscators, key, size)) for size in sizes]
     except RuntimeError:  # executor shut down (interpreter exit)
         return
     _PREFETCH[fp] = (count, futs)
@@ -359,19 +404,44 @@ def _start_prefetch(fp: str, key: tuple[int, int, int, int, int], count: int,
 
 def _take_prefetched(fp: str, key: tuple[int, int, int, int, int], count: int,
                      workers: int) -> list[Any]:
+    """The prefetched obfuscators; the jobs not started yet are withdrawn from the
+    low-priority processes and computed now at normal priority (so that other load on the
+    machine cannot starve the guest), those already running are waited for."""
     got = _PREFETCH.pop(fp, None)
-    if got is None and workers > 1 and count >= 4096:
-        _start_prefetch(fp, key, count, workers, split=True)  # every core now
-        got = _PREFETCH.pop(fp, None)
-    if got is not None and got[0] == count:
-        try:
-            return [r for f in got[1] for r in f.result()]
-        except Exception:  # noqa: BLE001 - a failed prefetch only costs time
-            pass
-    elif got is not None:
-        for f in got[1]:
+    if got is None or got[0] != count:
+        for _, f in (got[1] if got else []):
             f.cancel()
-    return crt_obfuscators(key, count)
+        return _obfuscators_now(key, count, workers)
+    started, missing = [], 0
+    for size, f in got[1]:
+        if f.cancel():
+            missing += size
+        else:
+            started.append((size, f))
+    out = _obfuscators_now(key, missing, workers) if missing else []
+    for size, f in started:
+        try:
+            out.extend(f.result())
+        except Exception:  # noqa: BLE001 - a failed prefetch only costs time
+            out.extend(crt_obfuscators(key, size))
+    return out
+
+
+def _obfuscators_now(key: tuple[int, int, int, int, int], count: int,
+                     workers: int) -> list[Any]:
+    """``count`` obfuscators at normal priority, split across the crypto worker pool."""
+    if workers < 2 or count < 4 * _PREFETCH_CHUNK:
+        return crt_obfuscators(key, count)
+    from crypto._pool import get_executor
+
+    cuts = np.linspace(0, count, workers + 1).astype(int).tolist()
+    try:
+        ex = get_executor(workers)
+        futs = [ex.submit(crt_obfuscators, key, hi - lo)
+                for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        return [r for f in futs for r in f.result()]
+    except (RuntimeError, BrokenProcessPool, OSError):
+        return crt_obfuscators(key, count)
 
 
 class HostCipher:
@@ -398,11 +468,6 @@ class HostCipher:
         out[:] = vals
         return out
 
-    def segment_sums(self, values: list[Any], starts: Sequence[int]) -> list[Any]:
-        """Sum (plaintext) / multiply mod n^2 (Paillier) each run ``values[starts[i]:starts[i+1]]``."""
-        return segment_reduce(values, starts, None if self.backend == "plaintext"
-                              else self.modulus)
-
     def pack(self, sums: list[Any], w: int, k: int) -> list[Any]:
         """Horner-pack ``k`` bin sums per plaintext: ``acc * 2**w + next``."""
         return pack_sums(sums, w, k, None if self.backend == "plaintext" else self.modulus)
@@ -427,14 +492,14 @@ def pack_sums(sums: list[Any], w: int, k: int, modulus: Any) -> list[Any]:
                 acc = (acc << w) + v
             out.append(acc)
         return out
-    N = modulus
+    N = gmpy2.mpz(modulus)
     shift = gmpy2.mpz(1) << w
-    powmod = gmpy2.powmod
+    powmod, fmod = gmpy2.powmod, gmpy2.f_mod
     for i in range(0, len(sums), k):
         group = sums[i:i + k]
         acc = group[0]
         for v in group[1:]:
-            acc = powmod(acc, shift, N) * v % N
+            acc = fmod(powmod(acc, shift, N) * v, N)
         out.append(acc)
     return out
 
@@ -447,11 +512,12 @@ def segment_reduce(values: list[Any], starts: Sequence[int], modulus: Any) -> li
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             out.append(sum(values[lo:hi]))
         return out
-    N = modulus
+    N = gmpy2.mpz(modulus)
+    fmod = gmpy2.f_mod  # faster than % on mpz (same result: both operands are positive)
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         acc = values[lo]
         for x in values[lo + 1:hi]:
-            acc = acc * x % N
+            acc = fmod(acc * x, N)
         out.append(acc)
     return out
 
@@ -650,7 +716,7 @@ def _setup(ctx: PartyContext, payload: Payload) -> Payload:
         layout = Layout.make(int(train.size), wmax, params.precision_bits, params.key_bits)
         cipher = GuestCipher(backend, params.key_bits, params.randomness_bits)  # type: ignore[arg-type]
         if params.guest_only_first_trees == 0:  # the first tree's randomness, while hosts bin
-            cipher.prefetch(_n_active(params, train.size), params.workers, split=True)
+            cipher.prefetch(_n_active(params, train.size), params.workers)
         st.update(y=y, valid=valid, train=train, layout=layout, cipher=cipher,
                   margin=np.zeros(n), trees=[], losses=[], best=(math.inf, 0, None),
                   host_nbins={})
@@ -671,6 +737,7 @@ def _host_init(ctx: PartyContext, payload: Payload) -> Payload:
     st["cipher"] = HostCipher(st["backend"], bytes(payload["public"]), parse_params(
         json.loads(st["params"])).key_bits)
     st["layout"] = Layout.from_payload(json.loads(str(payload["layout"])))
+    st["plan"] = merge_plan(st["bins"])  # how the host shares additions across its columns
     valid = np.asarray(payload["valid_idx"], dtype=np.int64)
     if valid.size and (valid.min() < 0 or valid.max() >= st["n"]):
         raise ProtocolError(f"party {ctx.name!r}: validation indices outside its {st['n']} rows")
@@ -966,48 +1033,177 @@ def _apply(ctx: PartyContext, payload: Payload) -> Payload:
 
 
 def _build_hists(st: dict[str, Any], hc: dict[str, Any], build: list[int]) -> Payload:
-    layout: Layout = st["layout"]
+    """Encrypted (count, g, h) sums of every (built node, sampled column, bin) except each
+    (node, column)'s most populated bin, ``k`` per ciphertext, in (node, column, bin) order."""
     cipher: HostCipher = st["cipher"]
     bins, cols, pos, active, inv = st["bins"], hc["cols"], hc["pos"], hc["active"], hc["inv"]
     nbmax = int(st["nbmax"])
     ncols = len(cols)
     skip = np.full((len(build), ncols), -1, dtype=np.int64)
-    keys_parts, idx_parts = [], []
+    plan = restrict_plan(st["plan"], {int(f): j for j, f in enumerate(cols.tolist())})
+    units: list[_Unit] = []
     for i, k in enumerate(build):
         rows = np.flatnonzero((pos == k) & active)
-        if rows.size == 0:
+        if rows.size == 0 or plan is None:
             continue
-        sub = bins[np.ix_(rows, cols)].astype(np.int64)  # (rows, ncols)
-        for c in range(ncols):
-            colb = sub[:, c]
-            mode = int(np.argmax(np.bincount(colb, minlength=nbmax)))
-            skip[i, c] = mode
-            keep = colb != mode
-            keys_parts.append((i * ncols + c) * nbmax + colb[keep])
-            idx_parts.append(inv[rows[keep]])
-    grid = len(build) * ncols * nbmax
-    if keys_parts:
-        keys = np.concatenate(keys_parts)
-        idx = np.concatenate(idx_parts)
-    else:
-        keys = np.zeros(0, dtype=np.int64)
-        idx = np.zeros(0, dtype=np.int64)
-    order = np.argsort(keys, kind="stable")
-    keys_s = keys[order]
-    present_keys, starts = np.unique(keys_s, return_index=True)
-    packed = _reduce_and_pack(st, hc, idx[order], starts)
-    present = np.zeros(grid, dtype=bool)
-    present[present_keys] = True
+        sub = bins[np.ix_(rows, cols)]
+        skip[i] = [int(np.argmax(np.bincount(sub[:, c], minlength=nbmax))) for c in range(ncols)]
+        units.append(_Unit(i * ncols * nbmax, inv[rows], sub, skip[i].copy()))
+    keys, sums = _unit_sums(st, hc, units, plan, nbmax)
+    packed = _pack_parallel(st, hc, sums)
+    present = np.zeros(len(build) * ncols * nbmax, dtype=bool)
+    present[keys] = True
     return {"built": [int(k) for k in build] or [-1], "nbmax": nbmax,
             "present": np.packbits(present), "skip": skip.ravel(),
             "hist": cipher.dump(packed) if packed else b""}
+
+
+# ---------------------------------------------------------------------------------------
+# the hosts' bin sums: additions shared across columns along a merge tree
+# ---------------------------------------------------------------------------------------
+
+# A merge tree over a host's columns: a column index, or a pair of merge trees.
+Plan = Any
+_PLAN_ROWS = 4096  # rows sampled to choose the merge tree
+_PLAN_GREEDY_MAX = 40  # columns beyond which the tree joins neighbours instead of searching
+
+
+def merge_plan(bins: np.ndarray) -> Plan:
+    """A binary merge tree over the columns of ``bins`` (rows x columns of bin indices) for
+    :func:`cube_sums`, or ``None`` without columns.
+
+    The additions :func:`cube_sums` needs are about the number of rows plus, for every inner
+    node, the number of distinct bin combinations of its columns. Greedily (as in Huffman's
+    code) the two groups whose union shows the fewest distinct combinations are joined
+    first, on at most ``_PLAN_ROWS`` evenly spaced rows."""
+    n, m = bins.shape
+    if m == 0:
+        return None
+    sel = bins if n <= _PLAN_ROWS else bins[np.linspace(0, n - 1, _PLAN_ROWS).astype(np.int64)]
+    if m > _PLAN_GREEDY_MAX or n == 0:
+        level: list[Plan] = list(range(m))
+        while len(level) > 1:
+            level = [tuple(level[i:i + 2]) if i + 1 < len(level) else level[i]
+                     for i in range(0, len(level), 2)]
+        return level[0]
+    groups: dict[int, tuple[Plan, np.ndarray]] = {}
+    for c in range(m):
+        groups[c] = (c, np.unique(sel[:, c], return_inverse=True)[1].reshape(-1))
+    joint: dict[tuple[int, int], tuple[int, np.ndarray]] = {}
+    nxt = m
+    while len(groups) > 1:
+        for a in groups:
+            for b in groups:
+                if a < b and (a, b) not in joint:
+                    ia, ib = groups[a][1], groups[b][1]
+                    ids = np.unique(ia * (int(ib.max()) + 1) + ib, return_inverse=True)[1]
+                    joint[(a, b)] = (int(ids.max()) + 1, ids.reshape(-1))
+        a, b = min(joint, key=lambda ab: (joint[ab][0], ab))
+        groups[nxt] = ((groups[a][0], groups[b][0]), joint[(a, b)][1])
+        del groups[a], groups[b]
+        joint = {ab: v for ab, v in joint.items() if a not in ab and b not in ab}
+        nxt += 1
+    return next(iter(groups.values()))[0]
+
+
+def restrict_plan(plan: Plan, position: dict[int, int]) -> Plan:
+    """The merge tree over the sampled columns only, leaves renamed to their positions
+    (``position``: column index -> position among the sampled columns); ``None`` if empty."""
+    if plan is None:
+        return None
+    if isinstance(plan, (int, np.integer)):
+        return position.get(int(plan))
+    a, b = (restrict_plan(p, position) for p in plan)
+    return b if a is None else a if b is None else (a, b)
+
+
+def cube_sums(sub: np.ndarray, modes: np.ndarray, plan: Plan, values: Sequence[Any],
+              modulus: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """Sums (``modulus is None``) or products mod ``modulus`` of ``values`` (one per row of
+    ``sub``, rows x columns of bin indices) per (column, bin), except each column's
+    ``modes[c]`` bin; returns ``(columns, bins, sums)`` of the non-empty bins.
+
+    Additions are shared: for every inner node of the merge tree ``plan`` the values are
+    first summed per distinct bin combination of its columns ("cells"); each child then
+    sums its parent's cells instead of the rows. Rows (cells) whose columns are all at
+    their mode bins are needed by no output and skipped. The sums are exact whatever the
+    order (plaintext integers; ciphertext products mod ``n**2``)."""
+    nodes: list[tuple[tuple[int, ...], np.ndarray, np.ndarray, int]] = []
+
+    def build(p: Plan) -> int:
+        if isinstance(p, (int, np.integer)):
+            col = sub[:, int(p)].astype(np.int64)
+            nodes.append(((), col, col == int(modes[int(p)]), int(p)))
+        else:
+            i, j = build(p[0]), build(p[1])
+            ia, ib = nodes[i][1], nodes[j][1]
+            ids = np.unique(ia * (int(ib.max()) + 1) + ib, return_inverse=True)[1]
+            nodes.append(((i, j), ids.reshape(-1), nodes[i][2] & nodes[j][2], -1))
+        return len(nodes) - 1
+
+    out_c: list[np.ndarray] = []
+    out_b: list[np.ndarray] = []
+    out_v: list[Any] = []
+
+    def down(k: int, rep: np.ndarray, vals: list[Any]) -> None:
+        children, ids, at_mode, col = nodes[k]
+        keep = ~at_mode[rep]
+        if not keep.all():
+            rep = rep[keep]
+            vals = [vals[i] for i in np.flatnonzero(keep).tolist()]
+        if rep.size == 0:
+            return
+        g = ids[rep]
+        order = np.argsort(g, kind="stable")
+        gs = g[order]
+        starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+        sums = segment_reduce([vals[i] for i in order.tolist()], starts.tolist(), modulus)
+        if col >= 0:
+            out_c.append(np.full(starts.size, col, dtype=np.int64))
+            out_b.append(gs[starts])
+            out_v.extend(sums)
+            return
+        for child in children:
+            down(child, rep[order[starts]], sums)
+
+    if plan is not None and sub.shape[0]:
+        down(build(plan), np.arange(sub.shape[0]), list(values))
+    if not out_v:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), []
+    cs, bs = np.concatenate(out_c), np.concatenate(out_b)
+    order = np.lexsort((bs, cs))
+    return cs[order], bs[order], [out_v[i] for i in order.tolist()]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """Rows of one built node (or a share of them) for :func:`cube_sums`: ``base`` is the
+    node's first grid key, ``idx`` the rows' positions among the tree's ciphertexts."""
+
+    base: int
+    idx: np.ndarray
+    sub: np.ndarray
+    modes: np.ndarray
+
+
+def _units_sums(units: Sequence[_Unit], plan: Plan, nbmax: int, cts: Sequence[Any],
+                modulus: Any) -> tuple[np.ndarray, list[Any]]:
+    keys: list[np.ndarray] = []
+    vals: list[Any] = []
+    for u in units:
+        cs, bs, sums = cube_sums(u.sub, u.modes, plan, [cts[i] for i in u.idx.tolist()],
+                                 modulus)
+        keys.append(u.base + cs * nbmax + bs)
+        vals.extend(sums)
+    return (np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)), vals
 
 
 # The hosts' histogram work split across processes: the worker processes read this tree's
 # ciphertexts from a file in the host's work dir (written once per tree; ciphertexts only)
 # and keep the last one they parsed.
 _ROWS_FILE = ".sb_rows.bin"
-_MIN_VALUES_FOR_POOL = 20_000
+_MIN_ROWS_FOR_POOL = 2_000  # rows of a level's built nodes (each ~ a few products)
+_MIN_GROUPS_FOR_POOL = 4  # packed ciphertexts of a level (each ~(k - 1) * w squarings)
 _WORKER_ROWS: dict[str, Any] = {}
 
 
@@ -1033,64 +1229,121 @@ def _rows_in_worker(path: str, token: str, public: bytes) -> list[Any]:
     return _WORKER_ROWS["cts"]  # type: ignore[no-any-return]
 
 
-def _reduce_pack_job(path: str, token: str, public: bytes, idx: np.ndarray, starts: np.ndarray,
-                     w: int, k: int) -> list[Any]:
+def _dump_ints(values: Sequence[Any], width: int) -> bytes:
+    return b"".join(v.to_bytes(width, "big") for v in values)
+
+
+def _load_mpz(blob: bytes, width: int) -> list[Any]:
+    frm = gmpy2.mpz.from_bytes
+    return [frm(blob[i:i + width], "big") for i in range(0, len(blob), width)]
+
+
+def _units_job(path: str, token: str, public: bytes, units: list[_Unit], plan: Plan,
+               nbmax: int, width: int) -> tuple[np.ndarray, bytes]:
     cts = _rows_in_worker(path, token, public)
-    values = [cts[i] for i in idx.tolist()]
-    sums = segment_reduce(values, starts.tolist(), _WORKER_ROWS["modulus"])
-    return pack_sums(sums, w, k, _WORKER_ROWS["modulus"])
+    keys, vals = _units_sums(units, plan, nbmax, cts, _WORKER_ROWS["modulus"])
+    return keys, _dump_ints(vals, width)
 
 
-def _reduce_and_pack(st: dict[str, Any], hc: dict[str, Any], idx: np.ndarray,
-                     starts: np.ndarray) -> list[Any]:
-    """Per-segment sums of the rows ``idx`` (segments begin at ``starts``), packed ``k``
-    per ciphertext; split at packing-group boundaries across the worker processes."""
-    layout: Layout = st["layout"]
-    cipher: HostCipher = st["cipher"]
-    if idx.size == 0:
-        return []
-    w, k = layout.w, layout.k
-    shared = hc.get("rows_file")
+def _pack_job(blob: bytes, width: int, w: int, k: int, modulus: int) -> bytes:
+    return _dump_ints(pack_sums(_load_mpz(blob, width), w, k, gmpy2.mpz(modulus)), width)
+
+
+def _share_units(units: list[_Unit], parts: int) -> list[list[_Unit]]:
+    """Units (nodes) for ``parts`` processes with equal numbers of rows: the largest nodes
+    first, each process filled up to its share, a node that overflows it cut into row
+    ranges (their sums are multiplied after; at most ``parts - 1`` cuts)."""
+    cap = sum(u.idx.size for u in units) / parts
+    shares: list[list[_Unit]] = [[] for _ in range(parts)]
+    j, room = 0, cap
+    for u in sorted(units, key=lambda u: -u.idx.size):
+        lo = 0
+        while lo < u.idx.size:
+            rest = u.idx.size - lo
+            take = rest if j == parts - 1 or rest - room < 64 else max(64, int(room))
+            shares[j].append(_Unit(u.base, u.idx[lo:lo + take], u.sub[lo:lo + take], u.modes))
+            lo += take
+            room -= take
+            if room < 64 and j < parts - 1:
+                j, room = j + 1, room + cap
+    return shares
+
+
+def _pool_or_none(st: dict[str, Any], hc: dict[str, Any], enough: bool) -> tuple[Any, int]:
+    """The crypto worker pool and the number of processes to use (``None, 1``: in-process,
+    also when there is not ``enough`` work)."""
     parts = parse_params(json.loads(st["params"])).workers
-    if shared is None or idx.size < _MIN_VALUES_FOR_POOL or parts < 2:
-        sums = cipher.segment_sums(hc["cts"][idx].tolist(), starts.tolist())
-        return cipher.pack(sums, w, k)
-    from concurrent.futures.process import BrokenProcessPool
-
+    if hc.get("rows_file") is None or parts < 2 or not enough:
+        return None, 1
     from crypto._pool import get_executor
 
-    # chunk boundaries: multiples of k segments, balanced by the number of products
-    groups = starts[::k]
-    cuts = [0]
-    for j in range(1, parts):
-        g = int(np.searchsorted(groups, idx.size * j / parts))
-        cuts.append(max(cuts[-1], min(g * k, starts.size)))
-    cuts.append(starts.size)
-    bounds = [int(starts[c]) if c < starts.size else int(idx.size) for c in cuts]
-    def local(j: int) -> list[Any]:
-        rows = hc["cts"][idx[bounds[j]:bounds[j + 1]]].tolist()
-        return cipher.pack(cipher.segment_sums(rows, (starts[cuts[j]:cuts[j + 1]]
-                                                      - bounds[j]).tolist()), w, k)
-
-    futs: dict[int, Any] = {}
     try:
-        ex = get_executor(parts)
-        for j in range(1, parts):
-            if cuts[j + 1] > cuts[j]:
-                futs[j] = ex.submit(_reduce_pack_job, shared[0], shared[1],
-                                    cipher.pk.to_bytes(),
-                                    idx[bounds[j]:bounds[j + 1]].astype(np.int32),
-                                    starts[cuts[j]:cuts[j + 1]] - bounds[j], w, k)
+        return get_executor(parts), parts
     except RuntimeError:  # the pool is shut down or broken: this process does it all
-        pass
-    out = local(0)
+        return None, 1
+
+
+def _unit_sums(st: dict[str, Any], hc: dict[str, Any], units: list[_Unit], plan: Plan,
+               nbmax: int) -> tuple[np.ndarray, list[Any]]:
+    """Grid keys (sorted) and sums of the non-empty bins of all units, split across the
+    worker processes (each reads the tree's ciphertexts from the shared file)."""
+    cipher: HostCipher = st["cipher"]
+    modulus = None if cipher.backend == "plaintext" else cipher.modulus
+    ex, parts = _pool_or_none(st, hc, sum(u.idx.size for u in units) >= _MIN_ROWS_FOR_POOL)
+    shares = _share_units(units, parts) if parts > 1 else [units]
+    futs: dict[int, Any] = {}
+    if ex is not None:
+        shared = hc["rows_file"]
+        for j in range(1, parts):
+            if shares[j]:
+                try:
+                    futs[j] = ex.submit(_units_job, shared[0], shared[1], cipher.pk.to_bytes(),
+                                        shares[j], plan, nbmax, cipher.width)
+                except RuntimeError:
+                    break
+    results = [_units_sums(shares[0], plan, nbmax, hc["cts"], modulus)]
     for j in range(1, parts):
-        if cuts[j + 1] == cuts[j]:
+        if not shares[j]:
             continue
         try:
-            out.extend(futs[j].result() if j in futs else local(j))
-        except (BrokenProcessPool, OSError):
-            out.extend(local(j))
+            keys, blob = futs[j].result()
+            results.append((keys, _load_mpz(blob, cipher.width)))
+        except (KeyError, BrokenProcessPool, OSError):
+            results.append(_units_sums(shares[j], plan, nbmax, hc["cts"], modulus))
+    keys = np.concatenate([r[0] for r in results])
+    vals = [v for r in results for v in r[1]]
+    order = np.argsort(keys, kind="stable")
+    keys, vals = keys[order], [vals[i] for i in order.tolist()]
+    if keys.size and (keys[1:] == keys[:-1]).any():  # a node cut into row ranges
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        vals = segment_reduce(vals, starts.tolist(), modulus)
+        keys = keys[starts]
+    return keys, vals
+
+
+def _pack_parallel(st: dict[str, Any], hc: dict[str, Any], sums: list[Any]) -> list[Any]:
+    """Pack ``k`` sums per ciphertext (:func:`pack_sums`), groups split across processes."""
+    layout: Layout = st["layout"]
+    cipher: HostCipher = st["cipher"]
+    w, k = layout.w, layout.k
+    ngroups = -(-len(sums) // k)
+    ex, parts = _pool_or_none(st, hc, ngroups >= _MIN_GROUPS_FOR_POOL)
+    if ex is None:
+        return cipher.pack(sums, w, k)
+    cuts = [int(round(ngroups * j / parts)) * k for j in range(parts + 1)]
+    futs: dict[int, Any] = {}
+    for j in range(1, parts):
+        try:
+            futs[j] = ex.submit(_pack_job, _dump_ints(sums[cuts[j]:cuts[j + 1]], cipher.width),
+                                cipher.width, w, k, int(cipher.modulus))
+        except RuntimeError:
+            break
+    out = cipher.pack(sums[cuts[0]:cuts[1]], w, k)
+    for j in range(1, parts):
+        try:
+            out.extend(_load_mpz(futs[j].result(), cipher.width))
+        except (KeyError, BrokenProcessPool, OSError):
+            out.extend(cipher.pack(sums[cuts[j]:cuts[j + 1]], w, k))
     return out
 
 

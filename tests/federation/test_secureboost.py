@@ -388,9 +388,11 @@ def test_crt_obfuscators_equal_the_public_djn_power_and_encrypt_zero() -> None:
 @pytest.mark.slow
 def test_worker_processes_give_the_same_model(syn_world: World,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Obfuscators prefetched in workers and host histograms split across processes
-    (packing-group boundaries) build the same trees as the plaintext backend."""
-    monkeypatch.setattr(sb, "_MIN_VALUES_FOR_POOL", 50)
+    """Obfuscators prefetched in low-priority workers, host bin sums split across processes
+    (the root's rows cut in two, sums multiplied after) and packing split across processes
+    build the same trees as the plaintext backend."""
+    monkeypatch.setattr(sb, "_MIN_ROWS_FOR_POOL", 50)
+    monkeypatch.setattr(sb, "_MIN_GROUPS_FOR_POOL", 1)
     params = dict(FAST, n_trees=2, workers=2)
     syn_world.run("plaintext", **params)
     plain = syn_world.predict()
@@ -422,6 +424,113 @@ def test_layout_slots_hold_extreme_sums_without_carry(spw: float) -> None:
     np.testing.assert_array_equal(got, want)
 
 
+# ---------------------------------------------------------------------------------------
+# the hosts' shared additions
+# ---------------------------------------------------------------------------------------
+
+
+def _reference_sums(sub: np.ndarray, modes: np.ndarray, vals: list[int]) -> dict[Any, int]:
+    """numpy: per (column, bin) sums except each column's mode bin."""
+    v = np.asarray(vals, dtype=object)
+    return {(c, int(b)): int(v[sub[:, c] == b].sum()) for c in range(sub.shape[1])
+            for b in np.unique(sub[:, c]) if b != modes[c]}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cube_sums_equal_per_column_sums(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 400)), int(rng.integers(1, 9))
+    sub = rng.integers(0, int(rng.integers(2, 12)), size=(n, m)).astype(np.uint8)
+    sub[:, 0] = sub[:, -1] // 2  # correlated columns share cells
+    modes = np.array([np.bincount(sub[:, c]).argmax() for c in range(m)])
+    if seed % 2:
+        modes[0] = 200  # a mode that no row has: every bin of the column is summed
+    vals = [int(x) for x in rng.integers(1, 2**40, size=n)]
+    plan = sb.merge_plan(sub if seed % 3 else rng.integers(0, 3, size=(30, m)))
+    cols, bins, sums = sb.cube_sums(sub, modes, plan, vals, None)
+    want = _reference_sums(sub, modes, vals)
+    assert list(zip(cols.tolist(), bins.tolist(), strict=True)) == sorted(want)
+    assert sums == [want[k] for k in sorted(want)]
+
+
+def test_cube_sums_on_ciphertexts_decrypt_to_the_sums() -> None:
+    from crypto.paillier import EncryptedArray
+
+    cipher = sb.GuestCipher("paillier", 1024, 256)
+    rng = np.random.default_rng(1)
+    sub = rng.integers(0, 4, size=(120, 3)).astype(np.uint8)
+    modes = np.array([np.bincount(sub[:, c]).argmax() for c in range(3)])
+    vals = [int(x) for x in rng.integers(0, 2**50, size=120)]
+    cts = EncryptedArray.from_bytes(cipher.pk, cipher.encrypt(vals, workers=1))
+    _, _, sums = sb.cube_sums(sub, modes, sb.merge_plan(sub), cts.raw_ciphertexts(),
+                              cipher.pk.nsquare)
+    got = cipher._sk.decrypt_ints(EncryptedArray(cipher.pk, sums))
+    want = _reference_sums(sub, modes, vals)
+    assert got == [want[k] for k in sorted(want)]
+
+
+def test_shared_additions_need_fewer_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Columns with few joint bin combinations: the merge tree sums each row about once,
+    not once per column (counted: values in minus sums out of every reduction)."""
+    count = {"adds": 0}
+    real = sb.segment_reduce
+
+    def counting(values: list[Any], starts: Any, modulus: Any) -> list[Any]:
+        count["adds"] += len(values) - len(starts)
+        return real(values, starts, modulus)
+
+    monkeypatch.setattr(sb, "segment_reduce", counting)
+    rng = np.random.default_rng(2)
+    base = rng.integers(0, 5, size=3000)
+    sub = np.stack([base, (base + 1) % 5, base // 2, rng.integers(0, 2, 3000)],
+                   axis=1).astype(np.uint8)
+    modes = np.array([np.bincount(sub[:, c]).argmax() for c in range(4)])
+    vals = [1] * 3000
+    sb.cube_sums(sub, modes, sb.merge_plan(sub), vals, None)
+    per_column = sum(int((sub[:, c] != modes[c]).sum()) for c in range(4))
+    assert count["adds"] < 0.5 * per_column
+
+
+def test_merge_plan_covers_each_column_once_and_restricts_to_a_sample() -> None:
+    def leaves(p: Any) -> list[int]:
+        return [int(p)] if isinstance(p, (int, np.integer)) else leaves(p[0]) + leaves(p[1])
+
+    rng = np.random.default_rng(3)
+    for m in (1, 2, 7, 45):  # 45 > the greedy search limit: neighbours are joined
+        plan = sb.merge_plan(rng.integers(0, 6, size=(500, m)).astype(np.uint8))
+        assert sorted(leaves(plan)) == list(range(m))
+    plan = sb.merge_plan(rng.integers(0, 6, size=(500, 7)).astype(np.uint8))
+    sub = sb.restrict_plan(plan, {5: 0, 2: 1})
+    assert sorted(leaves(sub)) == [0, 1]
+    assert sb.restrict_plan(plan, {}) is None
+    assert sb.merge_plan(np.zeros((10, 0), dtype=np.uint8)) is None
+
+
+# ---------------------------------------------------------------------------------------
+# the guest's prefetched randomness
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # starts worker processes
+def test_prefetch_runs_at_low_priority_and_withdrawn_jobs_are_computed_now(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from crypto.paillier import EncryptedArray
+
+    assert sb.background_executor(2).submit(os.nice, 0).result() == 19
+    cipher = sb.GuestCipher("paillier", 1024, 256)
+    monkeypatch.setattr(sb, "_PREFETCH_CHUNK", 8)
+    cipher.prefetch(200, 2)  # 25 jobs: some run in the background, the rest are withdrawn
+    fp = cipher.pk.fingerprint()
+    got = sb._take_prefetched(fp, cipher._crt_key(), 200, 2)
+    assert len(got) == 200 and len({int(r) for r in got}) == 200
+    assert cipher._sk.decrypt_ints(EncryptedArray(cipher.pk, got)) == [0] * 200
+    cipher.prefetch(100, 2)  # a different count than asked for: computed on the spot
+    assert len(sb._take_prefetched(fp, cipher._crt_key(), 64, 2)) == 64
+    cipher.forget()
+
+
 def test_without_a_process_pool_everything_runs_in_process(
         syn_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """A shut-down or missing pool costs time only: the same trees, computed in-process."""
@@ -431,7 +540,7 @@ def test_without_a_process_pool_everything_runs_in_process(
         raise RuntimeError("cannot schedule new futures after shutdown")
 
     monkeypatch.setattr(crypto._pool, "get_executor", no_pool)
-    monkeypatch.setattr(sb, "_MIN_VALUES_FOR_POOL", 50)
+    monkeypatch.setattr(sb, "_MIN_ROWS_FOR_POOL", 50)
     params = dict(FAST, n_trees=1, workers=2)
     syn_world.run("plaintext", **params)
     plain = syn_world.predict()
