@@ -80,6 +80,9 @@ def run_epoch(backend: str, parties: dict[str, SimpleNamespace], batch_size: int
     }
 
 
+WORKERS = 1  # crypto worker processes per party in the simulation runtime (--workers)
+
+
 def run_epoch_simulation(backend: str, parties: dict[str, SimpleNamespace], batch_size: int,
                          key_bits: int, work: Path, precompute: bool = False,
                          sigmoid: str = "exact") -> dict[str, Any]:
@@ -103,7 +106,7 @@ def run_epoch_simulation(backend: str, parties: dict[str, SimpleNamespace], batc
                        "id_column": "id"},
         "params": {"epochs": 1, "batch_size": batch_size, "learning_rate": 0.5,
                    "early_stopping": False, "key_bits": key_bits, "valid_fraction": 0.02,
-                   "workers": 1, "sigmoid": sigmoid,
+                   "workers": WORKERS, "sigmoid": sigmoid,
                    "precompute_epochs": int(precompute and backend == "paillier")},
         "parties": [{"name": p, "role": "guest" if p == "guest" else "host",
                      "data": str(data / f"{p}.csv"), **({"label": "y"} if p == "guest" else {})}
@@ -139,7 +142,12 @@ def main() -> None:
     ap.add_argument("--runtime", default="local", choices=["local", "simulation"],
                     help="local: LocalTransport in this process; simulation: Flower's "
                          "simulation runtime (the issue's target runtime)")
+    ap.add_argument("--party-workers", type=int, default=1,
+                    help="simulation: crypto worker processes of each party and of the "
+                         "coordinator ([params] workers)")
     args = ap.parse_args()
+    global WORKERS
+    WORKERS = args.party_workers
     parties = make_parties(args.rows)
     print(f"hetero LR, one epoch: {args.rows} rows x (10 + 20 + 20) features, "
           f"batch {args.batch_size}, sigmoid {args.sigmoid}, runtime {args.runtime}, "

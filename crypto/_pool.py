@@ -211,6 +211,56 @@ def parallel_obfuscators(
     return out
 
 
+def _crt_obfuscator_job(key: tuple[int, int, int, int, int], count: int, width: int) -> bytes:
+    from crypto.crt_randomness import crt_obfuscators
+
+    return _pack_fixed(crt_obfuscators(key, count), width)
+
+
+def parallel_crt_obfuscators(
+    key: tuple[int, int, int, int, int], count: int, width: int, workers: int | None = None
+) -> np.ndarray:
+    """The key holder's obfuscators (:mod:`crypto.crt_randomness`) across worker processes;
+    ``key`` carries the primes, which go to this process's own workers only."""
+    from crypto.crt_randomness import crt_obfuscators
+
+    w = _resolve(workers, count, 1024)
+    try:
+        if w <= 1:
+            vals = crt_obfuscators(key, count)
+        else:
+            ex = get_executor(w)
+            futures = [ex.submit(_crt_obfuscator_job, key, hi - lo, width)
+                       for lo, hi in _split(count, w)]
+            vals = [v for f in futures for v in _unpack(f.result(), width)]
+    except BrokenProcessPool:
+        _pool_broken()
+        vals = crt_obfuscators(key, count)
+    out = np.empty(len(vals), dtype=object)
+    out[:] = vals
+    return out
+
+
+def _warm_crt_job(key: tuple[int, int, int, int, int]) -> None:
+    from crypto.crt_randomness import crt_tables
+
+    crt_tables(*key)
+
+
+def warm_crt_tables(key: tuple[int, int, int, int, int], workers: int | None = None) -> None:
+    """Build the key's CRT tables in each worker process in the background (one job per
+    worker; a job takes long enough that each worker picks one up)."""
+    w = _resolve(workers, 0, 1)
+    if w <= 1:
+        return
+    try:
+        ex = get_executor(w)
+        for _ in range(w):
+            ex.submit(_warm_crt_job, key)
+    except (BrokenProcessPool, RuntimeError):
+        pass  # the tables are then built on first use
+
+
 class ObfuscatorPool:
     """Precomputed DJN obfuscators ``hs**a mod n**2`` so that online encryption is one
     multiplication. Each obfuscator is handed out once. When the pool runs dry, ``take``

@@ -309,6 +309,26 @@ class PaillierPrivateKey:
     def _crt_args(self) -> tuple[Any, ...]:
         return (self._p, self._q, self._p2, self._q2, self._hp, self._hq, self._qinv)
 
+    def obfuscators(self, count: int, *, workers: int | None = None) -> np.ndarray:
+        """``count`` fresh DJN obfuscators, computed by the CRT (the key holder's fast path,
+        :mod:`crypto.crt_randomness`; same distribution as the public key's
+        :meth:`PaillierPublicKey.obfuscators`). ``workers`` > 1 uses this process's pool."""
+        from crypto import _pool
+
+        return _pool.parallel_crt_obfuscators(self._crt_key(), count,
+                                              self.public_key.ciphertext_bytes, workers)
+
+    def warm_up(self, *, workers: int | None = None) -> None:
+        """Start building :meth:`obfuscators`' fixed-base tables in the worker processes
+        (returns at once; the first :meth:`obfuscators` call waits for them)."""
+        from crypto import _pool
+
+        _pool.warm_crt_tables(self._crt_key(), workers)
+
+    def _crt_key(self) -> tuple[int, int, int, int, int]:
+        pk = self.public_key
+        return (int(pk.n), int(pk.hs), int(self._p), int(self._q), int(pk.randomness_bits))
+
     def _check(self, enc: EncryptedArray) -> None:
         if not isinstance(enc, EncryptedArray):
             raise CryptoError(f"expected an EncryptedArray, got {type(enc).__name__}")

@@ -106,6 +106,9 @@ class LrParams(BaseModel):
                                    "randomness the coordinator prepares before training")
     workers: int = Field(0, ge=0, le=64, description="crypto worker processes per party "
                          "(0: FEDLAB_CRYPTO_WORKERS, else 1)")
+    coordinator_workers: int = Field(0, ge=0, le=64, description="Paillier: crypto worker "
+                                     "processes of the coordinator for its encryptions (0: "
+                                     "its CPU count; every party waits while it encrypts)")
 
     @field_validator("batch_size")
     @classmethod
@@ -130,7 +133,8 @@ class LrParams(BaseModel):
     def backend(self, name: str) -> LrBackend:
         workers = {"workers": self.workers} if self.workers else {}
         if name == "paillier":
-            return get_backend(name, key_bits=self.key_bits, **workers)
+            return get_backend(name, key_bits=self.key_bits, **workers,
+                               coordinator_workers=self.coordinator_workers or os.cpu_count())
         if name == "ckks":
             return get_backend(name, profile=self.ckks_profile)
         return get_backend(name)

@@ -190,22 +190,65 @@ class _PaillierKeyHolder(KeyHolder):
         self._pk, self._sk = paillier.generate_keypair(key_bits)
         self.public_bytes = self._pk.to_bytes()
         self._pool: Any = None
+        self._prefetch: list[Any] = []
         self._workers = workers
+        # part of key set-up: the CRT fixed-base tables (~1 s at 2048 bits) are built in the
+        # worker processes while the parties set up, not on the first mini-batch
+        self._sk.warm_up(workers=workers)
 
     def precompute(self, count: int) -> None:
-        from crypto._pool import ObfuscatorPool, parallel_obfuscators
+        """Randomness for ``count`` encryptions: as the key holder, by the CRT
+        (:meth:`crypto.paillier.PaillierPrivateKey.obfuscators`), across the workers."""
+        from crypto._pool import ObfuscatorPool
 
         if count <= 0:
             return
-        obf = parallel_obfuscators(self._pk, count, self._workers)
+        obf = self._sk.obfuscators(count, workers=self._workers)
         if self._pool is None:
             self._pool = ObfuscatorPool(self._pk, size=count, fill=False)
         self._pool.add(obf.tolist())
 
     def encrypt(self, x: np.ndarray) -> bytes:
-        enc = self._pk.encrypt(np.asarray(x, dtype=np.float64), exponent=PAILLIER_PRECISION_BITS,
-                               pool=self._pool)
+        """Encrypt ``x``; then, unless precomputed randomness is left for as many values
+        again, start preparing it in the worker processes while the parties work on this
+        batch (they would wait for the coordinator's ciphertexts otherwise)."""
+        x = np.asarray(x, dtype=np.float64)
+        self._collect_prefetch()
+        self.precompute(x.shape[0] - (0 if self._pool is None else len(self._pool)))
+        enc = self._pk.encrypt(x, exponent=PAILLIER_PRECISION_BITS, pool=self._pool)
+        self._start_prefetch(x.shape[0] - (0 if self._pool is None else len(self._pool)))
         return bytes(enc.to_bytes())
+
+    def _start_prefetch(self, count: int) -> None:
+        from crypto import _pool
+
+        w = _pool._resolve(self._workers, count, 1024)
+        if w <= 1 or count < 1024:
+            return
+        try:
+            ex = _pool.get_executor(w)
+            key, width = self._sk._crt_key(), self._pk.ciphertext_bytes
+            self._prefetch = [ex.submit(_pool._crt_obfuscator_job, key, hi - lo, width)
+                              for lo, hi in _pool._split(count, w)]
+        except (RuntimeError, OSError):  # pool unavailable: computed on demand instead
+            self._prefetch = []
+
+    def _collect_prefetch(self) -> None:
+        from crypto import _pool
+
+        futures, self._prefetch = self._prefetch, []
+        got: list[Any] = []
+        for f in futures:
+            try:
+                got.extend(_pool._unpack(f.result(), self._pk.ciphertext_bytes))
+            except Exception:  # noqa: BLE001 - a failed prefetch only costs time
+                continue
+        if got:
+            if self._pool is None:
+                from crypto._pool import ObfuscatorPool
+
+                self._pool = ObfuscatorPool(self._pk, size=len(got), fill=False)
+            self._pool.add(got)
 
     def decrypt_gradient(self, blob: bytes) -> np.ndarray:
         from crypto.paillier import EncryptedArray
@@ -267,15 +310,18 @@ class PaillierBackend(LrBackend):
 
     name = "paillier"
 
-    def __init__(self, key_bits: int = 2048, workers: int | None = None) -> None:
+    def __init__(self, key_bits: int = 2048, workers: int | None = None,
+                 coordinator_workers: int | None = None) -> None:
         super().__init__()
         if key_bits < 1024:
             raise ConfigError(f"Paillier key_bits {key_bits} is too small; use 2048 (or 1024 in tests)")
         self.key_bits = key_bits
         self.workers = workers  # crypto worker processes (None: FEDLAB_CRYPTO_WORKERS or 1)
+        # the key holder's: every party waits while it encrypts, so it may use every core
+        self.coordinator_workers = coordinator_workers
 
     def keygen(self) -> KeyHolder:
-        return _PaillierKeyHolder(self.key_bits, self.workers)
+        return _PaillierKeyHolder(self.key_bits, self.coordinator_workers or self.workers)
 
     def _make_session(self, public_bytes: bytes) -> Session:
         return _PaillierSession(public_bytes, self.workers)

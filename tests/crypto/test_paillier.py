@@ -391,3 +391,21 @@ def test_unsigned_64_bit_integers_encode_exactly() -> None:
     assert to_signed_ints(big, 3) == [2**66, (2**64 - 1) << 3, 40]
     assert to_signed_ints(np.array([-3, 7], dtype=np.int8), 2) == [-12, 28]
     assert to_signed_ints(np.array([True, False]), 1) == [2, 0]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_key_holder_crt_obfuscators_are_fresh_encryptions_of_zero(workers: int) -> None:
+    """The private key's CRT path gives DJN powers hs**a: each is a fresh encryption of 0,
+    multiplying one into a ciphertext keeps its plaintext, and none repeats."""
+    pk, sk = generate_keypair(1024)
+    obf = sk.obfuscators(3000 if workers > 1 else 40, workers=workers)
+    assert len(set(int(r) for r in obf)) == len(obf)
+    zeros = EncryptedArray(pk, list(obf[:40]))
+    assert sk.decrypt_ints(zeros) == [0] * 40
+    enc = pk.encrypt(np.array([1.5, -2.25]))
+    rerand = EncryptedArray(pk, [int(c) * int(r) % int(pk.nsquare)
+                                 for c, r in zip(enc.raw_ciphertexts(), obf[:2], strict=True)],
+                            exponent=enc.exponent)
+    np.testing.assert_allclose(sk.decrypt(rerand), [1.5, -2.25])
+    assert all(int(c) != int(d) for c, d in zip(rerand.raw_ciphertexts(),
+                                                enc.raw_ciphertexts(), strict=True))

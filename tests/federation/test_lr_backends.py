@@ -71,3 +71,24 @@ def test_masked_xtd_shifted_removes_the_shift(name: str, opts: dict) -> None:
 
         xq = np.array(to_signed_ints(X.reshape(-1), B), dtype=float).reshape(X.shape) / 2**B
         np.testing.assert_allclose(got, xq.T @ d, atol=1e-6)  # exact up to the encodings
+
+
+@pytest.mark.slow
+def test_paillier_key_holder_prefetches_the_next_batch_randomness_in_workers() -> None:
+    """With worker processes the coordinator prepares the next batch's randomness (CRT)
+    while the parties work: the second batch draws it from the pool, none repeats, and
+    every ciphertext decrypts to its value."""
+    from crypto.paillier import EncryptedArray
+
+    kh = get_backend("paillier", key_bits=1024, coordinator_workers=2).keygen()
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.normal(size=1500), rng.normal(size=1500)
+    b1 = kh.encrypt(x1)
+    assert kh._prefetch  # started after the first batch
+    b2 = kh.encrypt(x2)
+    assert kh._pool is not None and kh._pool.misses == 0
+    for x, blob in ((x1, b1), (x2, b2)):
+        np.testing.assert_allclose(kh.decrypt_gradient(blob), x, atol=1e-8)
+    cts = [int(c) for blob in (b1, b2)
+           for c in EncryptedArray.from_bytes(kh._pk, blob).raw_ciphertexts()]
+    assert len(set(cts)) == len(cts)
