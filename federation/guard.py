@@ -170,6 +170,8 @@ class IdScanner:
     _long_lengths: tuple[int, ...] = ()
     _runs: re.Pattern[str] | None = None
 
+    _byte_alphabet: np.ndarray | None = None
+
     def __post_init__(self) -> None:
         long_ids = [i for i in self.ids if len(i) >= MIN_SCAN_ID]
         self._long_lengths = tuple(sorted({len(i) for i in long_ids}))
@@ -177,14 +179,14 @@ class IdScanner:
             alphabet = sorted(set("".join(long_ids)))
             chars = "".join(re.escape(c) for c in alphabet)
             self._runs = re.compile(f"[{chars}]{{{MIN_SCAN_ID},}}")
+            if all(ord(c) < 256 for c in alphabet):
+                table = np.zeros(256, dtype=bool)
+                table[[ord(c) for c in alphabet]] = True
+                self._byte_alphabet = table
 
-    def _in_text(self, text: str, *, exact: bool) -> set[str]:
+    def _match_runs(self, runs: Iterable[str]) -> set[str]:
         found: set[str] = set()
-        if exact and text in self.ids:
-            found.add(text)
-        if self._runs is None:
-            return found
-        for run in self._runs.findall(text):
+        for run in runs:
             if run in self.ids:
                 found.add(run)
             for n in self._long_lengths:
@@ -193,12 +195,55 @@ class IdScanner:
                                  if w in self.ids)
         return found
 
+    def _in_text(self, text: str, *, exact: bool) -> set[str]:
+        found: set[str] = set()
+        if exact and text in self.ids:
+            found.add(text)
+        if self._runs is None:
+            return found
+        return found | self._match_runs(self._runs.findall(text))
+
+    def _in_bytes(self, data: bytes) -> set[str]:
+        """IDs inside ``data`` (as latin-1 text): the same result as :meth:`_in_text`.
+
+        Long byte strings (ciphertexts: a few MB per message) are first screened with numpy:
+        every run of at least MIN_SCAN_ID alphabet bytes holds two neighbouring positions
+        ``p, p + s`` (``s = MIN_SCAN_ID // 2``, ``p`` a multiple of ``s``) with everything
+        between them in the alphabet, so only those rare places go to the regex."""
+        table = self._byte_alphabet
+        if table is None or self._runs is None or len(data) < 4096:
+            return self._in_text(data.decode("latin-1"), exact=False)
+        s = MIN_SCAN_ID // 2
+        a = np.frombuffer(data, dtype=np.uint8)
+        sampled = table[a[::s]]
+        cand = np.flatnonzero(sampled[:-1] & sampled[1:]) * s
+        for k in range(1, s):
+            if not cand.size:
+                break
+            cand = cand[table[a[cand + k]]]
+        if not cand.size:
+            return set()
+        # the maximal runs through the surviving places, merged, then the regex on each
+        n = len(data)
+        spans: list[tuple[int, int]] = []
+        for p in cand.tolist():
+            if spans and p <= spans[-1][1]:
+                continue
+            lo, hi = p, p + s
+            while lo > 0 and table[a[lo - 1]]:
+                lo -= 1
+            while hi < n and table[a[hi]]:
+                hi += 1
+            spans.append((lo, hi))
+        return self._match_runs(run for lo, hi in spans
+                                for run in self._runs.findall(data[lo:hi].decode("latin-1")))
+
     def _find(self, value: Any) -> set[str]:
         if isinstance(value, str):
             return self._in_text(value, exact=True)
         if isinstance(value, (bytes, bytearray)):
             b = bytes(value)
-            found = self._in_text(b.decode("latin-1"), exact=False)
+            found = self._in_bytes(b)
             if len(b) <= 256:
                 try:
                     text = b.decode("utf-8")
@@ -218,7 +263,7 @@ class IdScanner:
                 return self._find([v for v in value.ravel().tolist()
                                    if isinstance(v, (str, bytes, bytearray))])
             if value.dtype.kind in "SV" or (value.dtype.kind in "iu" and value.dtype.itemsize == 1):
-                return self._in_text(value.tobytes().decode("latin-1"), exact=False)
+                return self._in_bytes(value.tobytes())
         return set()
 
     def count(self, value: Any) -> int:

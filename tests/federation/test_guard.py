@@ -180,3 +180,35 @@ def test_leak_checker_catches_planted_leaks(aligned: tuple[LocalTransport, Path]
     ok = type(transport.log)(keep_payloads=True)
     _planted(ok.messages, {"s": inter[:5], "v": np.arange(len(inter), dtype=float) ** 0.5})
     assert_no_leak(ok, raw, inter)  # intersection IDs and unrelated arrays are allowed
+
+
+def test_fast_byte_scan_finds_exactly_what_the_regex_finds() -> None:
+    """The numpy screen in front of the regex must never miss an ID: random ciphertext-like
+    bytes with IDs planted at random places (also at both ends, next to other alphabet
+    bytes, overlapping and cut short) give the same set as the plain regex scan."""
+    import os as _os
+
+    from federation.guard import IdScanner
+    from features.uscc import generate_usccs
+
+    rng = np.random.default_rng(11)
+    ids = [str(u) for u in generate_usccs(50, rng)] + ["E00000123", "E00000456"]
+    scanner = IdScanner(frozenset(ids))
+    alphabet = sorted(set("".join(ids)))
+    for trial in range(60):
+        buf = bytearray(_os.urandom(int(rng.integers(4096, 60_000))))
+        planted = rng.choice(len(ids), size=int(rng.integers(0, 6)), replace=False)
+        for j, i in enumerate(planted):
+            word = ids[i].encode()
+            if j == 1:  # cut short: must not be reported
+                word = word[:-2]
+            at = [0, len(buf) - len(word)][j] if j < 2 and trial % 2 else \
+                int(rng.integers(0, len(buf) - len(word)))
+            buf[at:at + len(word)] = word
+            if j == 2 and at > 3:  # alphabet bytes glued in front: still found inside a run
+                buf[at - 3:at] = "".join(rng.choice(alphabet, 3)).encode()
+        data = bytes(buf)
+        assert scanner._in_bytes(data) == scanner._in_text(data.decode("latin-1"), exact=False)
+        expected = {ids[i] for i in planted} & scanner._in_text(data.decode("latin-1"),
+                                                                 exact=False)
+        assert expected <= scanner._in_bytes(data)
