@@ -50,10 +50,12 @@ DEFAULT_KEY_BITS = 2048
 SUPPORTED_KEY_BITS = (1024, 2048, 3072, 4096)
 """1024 is for tests only: it is not secure."""
 
-DEFAULT_RANDOMNESS_BITS = 512
-"""Bits of the secret DJN exponent ``a`` (twice a 256-bit security level; generic attacks on
-a short exponent cost 2**256). ``key_bits // 2`` is the conservative, factoring-based
-choice of the DJN paper; see docs/crypto/paillier.md."""
+DEFAULT_RANDOMNESS_BITS = 256
+"""Bits of the secret DJN exponent ``a``: twice the 128-bit security level (generic attacks
+on a short exponent cost 2**128, above the 112 bits of a 2048-bit key and equal to a
+3072-bit key's; the rule NIST SP 800-56A sets for Diffie-Hellman private exponents, at
+least twice the security strength). ``key_bits // 2`` is the conservative,
+factoring-based choice of the DJN paper; see docs/crypto/paillier.md."""
 
 _WINDOW = 8
 _PK_MAGIC = b"FLPK"
