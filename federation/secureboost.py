@@ -632,6 +632,8 @@ def _setup(ctx: PartyContext, payload: Payload) -> Payload:
         "n": n, "bins": bins, "binner": binner.to_dict(),
         "feature_names": [str(f) for f in m.feature_names],
         "nbmax": int(binner.n_bins_.max()) if len(binner.n_bins_) else 1,
+        # the fitted table encoding (medians, categories): scoring encodes new rows with it
+        "encoder": None if getattr(m, "encoder", None) is None else m.encoder.to_dict(),
     }
     ctx.state[_STATE_KEY] = st
     reply: Payload = {"n_rows": n, "n_features": int(bins.shape[1]),
@@ -1299,7 +1301,8 @@ def _stage(ctx: PartyContext, payload: Payload) -> Payload:
     st = _st(ctx)
     piece: dict[str, Any] = {"algorithm": "secureboost", "party": ctx.name,
                              "role": ctx.role.value, "binner": st["binner"],
-                             "feature_names": st["feature_names"]}
+                             "feature_names": st["feature_names"],
+                             "encoder": st.get("encoder")}
     out: Payload = {}
     if ctx.role == PartyRole.GUEST:
         params = parse_params(json.loads(st["params"]))
@@ -1624,7 +1627,7 @@ def _predict_begin(ctx: PartyContext, payload: Payload) -> Payload:
                             hint="Give the training run's DIR (--model) or train first."
                             ) from None
     binner = QuantileBinner.from_dict(piece["binner"])
-    X = _model_columns(ctx, _matrix(ctx), [str(f) for f in piece["feature_names"]])
+    X = _scoring_matrix(ctx, piece)
     bins = binner.transform(X)
     st: dict[str, Any] = {"bins": bins, "piece": piece}
     ctx.state["secureboost_predict"] = st
@@ -1635,6 +1638,25 @@ def _predict_begin(ctx: PartyContext, payload: Payload) -> Payload:
         st["pos"] = np.zeros((len(trees), bins.shape[0]), dtype=np.int64)
         out.update(_guest_walk(ctx, st, {}))
     return out
+
+
+def _scoring_matrix(ctx: PartyContext, piece: dict[str, Any]) -> np.ndarray:
+    """The aligned rows encoded with the training encoding kept in the piece (a row gets
+    the same features alone or in a batch); a piece saved before encodings were kept, or a
+    party whose matrix does not come from its data file, encodes the scored rows themselves."""
+    from federation.partydata import SETUP_KEY, aligned_table
+
+    names = [str(f) for f in piece["feature_names"]]
+    if not piece.get("encoder") or SETUP_KEY not in ctx.state:
+        return _model_columns(ctx, _matrix(ctx), names)
+    from features.encoding import TableEncoder
+
+    enc = TableEncoder.from_dict(piece["encoder"])
+    if enc.feature_names != names:
+        raise ConfigError(f"party {ctx.name!r}: its SecureBoost piece holds an encoding whose "
+                          "columns differ from the model's features",
+                          hint="Train the model again.")
+    return np.asarray(enc.transform(aligned_table(ctx)), dtype=np.float64)
 
 
 def _model_columns(ctx: PartyContext, m: Any, names: Sequence[str]) -> np.ndarray:

@@ -144,3 +144,45 @@ def test_one_row_scores_as_inside_a_batch(trained: dict[str, Any], tmp_path: Pat
     both = [u for u in among.index if u in valid_z.index]
     assert len(both) > 10
     np.testing.assert_allclose(among.loc[both, "score"], valid_z.loc[both], rtol=0, atol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------
+# SecureBoost pieces keep the training encoding too
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sb_trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from federation import secureboost
+
+    frames = frames_with_holes(1500, 7, HOLES, 0)
+    world = World(frames, "bank", "default_12m", "uscc", tmp_path_factory.mktemp("sb-train"),
+                  id_kind="uscc")
+    cfg = world.config(algorithm="secureboost", backend="plaintext", n_trees=4, max_depth=3,
+                       max_bins=16, validation_fraction=0.0, workers=1)
+    secureboost.drive(world.transport, cfg)
+    return {"world": world}
+
+
+def test_secureboost_scores_new_rows_with_the_training_encoding(sb_trained: dict[str, Any],
+                                                                tmp_path: Path) -> None:
+    """Enterprises whose balance is missing, scored alone, get the training median (not a
+    median of the scored rows): the same probability as inside a batch of 200."""
+    from features.encoding import TableEncoder
+    from federation.secureboost import load_piece
+
+    world: World = sb_trained["world"]
+    piece = load_piece(world.ctxs["bank"].work_dir)
+    enc = TableEncoder.from_dict(piece["encoder"])
+    fill = next(c.fill for c in enc.codes if c.column == "acct_avg_balance")
+    assert fill == float(np.nanmedian(world.aligned("bank")["acct_avg_balance"]
+                                      .to_numpy(dtype=float)))
+    bank = world.frames["bank"].drop(columns="default_12m")
+    holes = bank.loc[bank["acct_avg_balance"].isna(), "uscc"].tolist()[:3]
+    batch = pd.concat([bank[bank["uscc"].isin(holes)],
+                       bank[~bank["uscc"].isin(holes)].sample(200, random_state=2)])
+    among, _ = _score(sb_trained, batch, tmp_path / "batch")
+    for u in holes:
+        alone, _ = _score(sb_trained, bank[bank["uscc"] == u], tmp_path / u)
+        assert alone.loc[u, "probability"] == pytest.approx(among.loc[u, "probability"],
+                                                            abs=1e-12, rel=0)
