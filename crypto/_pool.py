@@ -211,43 +211,76 @@ def parallel_obfuscators(
     return out
 
 
-def _crt_obfuscator_job(key: tuple[int, int, int, int, int], count: int, width: int) -> bytes:
+CrtKey = tuple[int, int, int, int, int]  # crypto.crt_randomness.CrtKey (primes: secret)
+
+
+def _crt_width(key: CrtKey) -> int:
+    return (int(key[0]) ** 2).bit_length() // 8 + 1  # bytes of a value mod n**2
+
+
+def _crt_obfuscator_job(key: CrtKey, count: int) -> bytes:
     from crypto.crt_randomness import crt_obfuscators
 
-    return _pack_fixed(crt_obfuscators(key, count), width)
+    return _pack_fixed(crt_obfuscators(key, count), _crt_width(key))
 
 
-def parallel_crt_obfuscators(
-    key: tuple[int, int, int, int, int], count: int, width: int, workers: int | None = None
-) -> np.ndarray:
-    """The key holder's obfuscators (:mod:`crypto.crt_randomness`) across worker processes;
-    ``key`` carries the primes, which go to this process's own workers only."""
-    from crypto.crt_randomness import crt_obfuscators
+class PendingObfuscators:
+    """The key holder's obfuscators being computed in worker processes; :meth:`result`
+    gathers them (a job lost with a broken pool is computed in this process)."""
 
+    def __init__(self, key: CrtKey, jobs: list[tuple[int, Any]]) -> None:
+        self._key = key
+        self._jobs = jobs
+
+    def result(self) -> list[Any]:
+        from crypto.crt_randomness import crt_obfuscators
+
+        out: list[Any] = []
+        for size, job in self._jobs:
+            try:
+                out.extend(_unpack(job.result(), _crt_width(self._key)))
+            except BrokenProcessPool:
+                _pool_broken()
+                out.extend(crt_obfuscators(self._key, size))
+        return out
+
+
+def start_crt_obfuscators(key: CrtKey, count: int,
+                          workers: int | None = None) -> PendingObfuscators | None:
+    """Start computing ``count`` of the key holder's obfuscators (:mod:`crypto.crt_randomness`)
+    across the worker processes; ``None`` when there is no pool to use (one worker, or the
+    pool is unavailable). ``key`` carries the primes, which go to this process's own
+    workers only."""
     w = _resolve(workers, count, 1024)
+    if w <= 1 or count <= 0:
+        return None
     try:
-        if w <= 1:
-            vals = crt_obfuscators(key, count)
-        else:
-            ex = get_executor(w)
-            futures = [ex.submit(_crt_obfuscator_job, key, hi - lo, width)
-                       for lo, hi in _split(count, w)]
-            vals = [v for f in futures for v in _unpack(f.result(), width)]
-    except BrokenProcessPool:
-        _pool_broken()
-        vals = crt_obfuscators(key, count)
+        ex = get_executor(w)
+        jobs = [(hi - lo, ex.submit(_crt_obfuscator_job, key, hi - lo))
+                for lo, hi in _split(count, w)]
+    except (BrokenProcessPool, RuntimeError, OSError):
+        return None
+    return PendingObfuscators(key, jobs)
+
+
+def parallel_crt_obfuscators(key: CrtKey, count: int, workers: int | None = None) -> np.ndarray:
+    """``count`` of the key holder's obfuscators, across the worker processes."""
+    from crypto.crt_randomness import crt_obfuscators
+
+    pending = start_crt_obfuscators(key, count, workers)
+    vals = pending.result() if pending is not None else crt_obfuscators(key, count)
     out = np.empty(len(vals), dtype=object)
     out[:] = vals
     return out
 
 
-def _warm_crt_job(key: tuple[int, int, int, int, int]) -> None:
+def _warm_crt_job(key: CrtKey) -> None:
     from crypto.crt_randomness import crt_tables
 
     crt_tables(*key)
 
 
-def warm_crt_tables(key: tuple[int, int, int, int, int], workers: int | None = None) -> None:
+def warm_crt_tables(key: CrtKey, workers: int | None = None) -> None:
     """Build the key's CRT tables in each worker process in the background (one job per
     worker; a job takes long enough that each worker picks one up)."""
     w = _resolve(workers, 0, 1)

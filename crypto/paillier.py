@@ -42,7 +42,7 @@ from crypto.fixedpoint import (
 from lab.errors import CryptoError, KeyMismatchError
 
 if TYPE_CHECKING:
-    from crypto._pool import ObfuscatorPool
+    from crypto._pool import ObfuscatorPool, PendingObfuscators
 
 DEFAULT_KEY_BITS = 2048
 """2048-bit ``n``: about 112 bits of security (NIST SP 800-57); use 3072 for 128 bits."""
@@ -317,17 +317,26 @@ class PaillierPrivateKey:
         :meth:`PaillierPublicKey.obfuscators`). ``workers`` > 1 uses this process's pool."""
         from crypto import _pool
 
-        return _pool.parallel_crt_obfuscators(self._crt_key(), count,
-                                              self.public_key.ciphertext_bytes, workers)
+        return _pool.parallel_crt_obfuscators(self.crt_key(), count, workers)
+
+    def start_obfuscators(self, count: int, *,
+                          workers: int | None = None) -> PendingObfuscators | None:
+        """:meth:`obfuscators` started in the worker processes and gathered later
+        (``.result()``); ``None`` when there are no worker processes to use."""
+        from crypto import _pool
+
+        return _pool.start_crt_obfuscators(self.crt_key(), count, workers)
 
     def warm_up(self, *, workers: int | None = None) -> None:
         """Start building :meth:`obfuscators`' fixed-base tables in the worker processes
         (returns at once; the first :meth:`obfuscators` call waits for them)."""
         from crypto import _pool
 
-        _pool.warm_crt_tables(self._crt_key(), workers)
+        _pool.warm_crt_tables(self.crt_key(), workers)
 
-    def _crt_key(self) -> tuple[int, int, int, int, int]:
+    def crt_key(self) -> tuple[int, int, int, int, int]:
+        """``(n, hs, p, q, randomness_bits)`` for :mod:`crypto.crt_randomness`. Secret: it
+        holds the primes (only for this party's own worker processes)."""
         pk = self.public_key
         return (int(pk.n), int(pk.hs), int(self._p), int(self._q), int(pk.randomness_bits))
 

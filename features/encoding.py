@@ -158,13 +158,12 @@ class ColumnCode:
                     f"scale {list(self.order)} (first: {col[unknown].iloc[0]!r})")
             return vals
         present = col.notna().to_numpy()
-        text = [str(v) for v in col.astype(object)]
+        text = col.astype(str)
         if self.encoding == "frequency":
-            return np.array([self.shares.get(t, 0.0) if ok else np.nan
-                             for t, ok in zip(text, present)], dtype=np.float64)
-        index = {c: j for j, c in enumerate(self.categories)}
-        return np.array([index.get(t, -2) if ok else -1 for t, ok in zip(text, present)],
-                        dtype=np.int64)
+            share = text.map(self.shares).to_numpy(dtype=np.float64, na_value=0.0)
+            return np.where(present, share, np.nan)
+        codes = pd.Categorical(text, categories=list(self.categories)).codes.astype(np.int64)
+        return np.where(present, np.where(codes < 0, -2, codes), -1)
 
     def encode(self, col: pd.Series) -> list[np.ndarray]:
         """The feature columns of :meth:`names` for ``col`` (fitted statistics only)."""

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.errors import ConfigError, CryptoError
+from lab.errors import ConfigError
 
 #: Gradient masks are uniform in [-GRADIENT_MASK_BOUND, GRADIENT_MASK_BOUND).
 GRADIENT_MASK_BOUND = float(2**20)
@@ -183,6 +183,9 @@ class PlaintextBackend(LrBackend):
 # ---------------------------------------------------------------------------------------
 
 
+_MIN_PREFETCH = 1024  # fewer values: computed on demand (a worker round trip costs more)
+
+
 class _PaillierKeyHolder(KeyHolder):
     def __init__(self, key_bits: int, workers: int | None = None) -> None:
         from crypto import paillier
@@ -190,7 +193,7 @@ class _PaillierKeyHolder(KeyHolder):
         self._pk, self._sk = paillier.generate_keypair(key_bits)
         self.public_bytes = self._pk.to_bytes()
         self._pool: Any = None
-        self._prefetch: list[Any] = []
+        self._prefetch: Any = None  # crypto._pool.PendingObfuscators for the next batch
         self._workers = workers
         # part of key set-up: the CRT fixed-base tables (~1 s at 2048 bits) are built in the
         # worker processes while the parties set up, not on the first mini-batch
@@ -199,56 +202,33 @@ class _PaillierKeyHolder(KeyHolder):
     def precompute(self, count: int) -> None:
         """Randomness for ``count`` encryptions: as the key holder, by the CRT
         (:meth:`crypto.paillier.PaillierPrivateKey.obfuscators`), across the workers."""
+        if count > 0:
+            self._add_randomness(self._sk.obfuscators(count, workers=self._workers).tolist())
+
+    def _left(self) -> int:
+        return 0 if self._pool is None else len(self._pool)
+
+    def _add_randomness(self, obfuscators: list[Any]) -> None:
         from crypto._pool import ObfuscatorPool
 
-        if count <= 0:
-            return
-        obf = self._sk.obfuscators(count, workers=self._workers)
         if self._pool is None:
-            self._pool = ObfuscatorPool(self._pk, size=count, fill=False)
-        self._pool.add(obf.tolist())
+            self._pool = ObfuscatorPool(self._pk, size=len(obfuscators), fill=False)
+        self._pool.add(obfuscators)
 
     def encrypt(self, x: np.ndarray) -> bytes:
         """Encrypt ``x``; then, unless precomputed randomness is left for as many values
         again, start preparing it in the worker processes while the parties work on this
         batch (they would wait for the coordinator's ciphertexts otherwise)."""
         x = np.asarray(x, dtype=np.float64)
-        self._collect_prefetch()
-        self.precompute(x.shape[0] - (0 if self._pool is None else len(self._pool)))
+        if self._prefetch is not None:
+            self._add_randomness(self._prefetch.result())
+            self._prefetch = None
+        self.precompute(x.shape[0] - self._left())
         enc = self._pk.encrypt(x, exponent=PAILLIER_PRECISION_BITS, pool=self._pool)
-        self._start_prefetch(x.shape[0] - (0 if self._pool is None else len(self._pool)))
+        missing = x.shape[0] - self._left()
+        if missing >= _MIN_PREFETCH:
+            self._prefetch = self._sk.start_obfuscators(missing, workers=self._workers)
         return bytes(enc.to_bytes())
-
-    def _start_prefetch(self, count: int) -> None:
-        from crypto import _pool
-
-        w = _pool._resolve(self._workers, count, 1024)
-        if w <= 1 or count < 1024:
-            return
-        try:
-            ex = _pool.get_executor(w)
-            key, width = self._sk._crt_key(), self._pk.ciphertext_bytes
-            self._prefetch = [ex.submit(_pool._crt_obfuscator_job, key, hi - lo, width)
-                              for lo, hi in _pool._split(count, w)]
-        except (RuntimeError, OSError):  # pool unavailable: computed on demand instead
-            self._prefetch = []
-
-    def _collect_prefetch(self) -> None:
-        from crypto import _pool
-
-        futures, self._prefetch = self._prefetch, []
-        got: list[Any] = []
-        for f in futures:
-            try:
-                got.extend(_pool._unpack(f.result(), self._pk.ciphertext_bytes))
-            except Exception:  # noqa: BLE001 - a failed prefetch only costs time
-                continue
-        if got:
-            if self._pool is None:
-                from crypto._pool import ObfuscatorPool
-
-                self._pool = ObfuscatorPool(self._pk, size=len(got), fill=False)
-            self._pool.add(got)
 
     def decrypt_gradient(self, blob: bytes) -> np.ndarray:
         from crypto.paillier import EncryptedArray

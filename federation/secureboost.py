@@ -48,7 +48,7 @@ import gmpy2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from crypto.crt_randomness import crt_obfuscators, crt_pow, crt_tables
+from crypto.crt_randomness import crt_obfuscators, crt_tables
 from federation.config import ExperimentConfig
 from features.metrics import CURVE_KEYS
 from federation.party import PartyContext, register
@@ -226,8 +226,7 @@ class GuestCipher:
                               f"not {backend!r}")
 
     def _crt_key(self) -> tuple[int, int, int, int, int]:
-        p, q = self._sk.export_primes()
-        return (int(self.pk.n), int(self.pk.hs), p, q, int(self.pk.randomness_bits))
+        return self._sk.crt_key()
 
     def prefetch(self, count: int, workers: int) -> None:
         """Start computing ``count`` obfuscators for the next :meth:`encrypt` in
@@ -364,18 +363,10 @@ def _take_prefetched(fp: str, key: tuple[int, int, int, int, int], count: int,
 def _obfuscators_now(key: tuple[int, int, int, int, int], count: int,
                      workers: int) -> list[Any]:
     """``count`` obfuscators at normal priority, split across the crypto worker pool."""
-    if workers < 2 or count < 4 * _PREFETCH_CHUNK:
-        return crt_obfuscators(key, count)
-    from crypto._pool import get_executor
+    from crypto._pool import parallel_crt_obfuscators
 
-    cuts = np.linspace(0, count, workers + 1).astype(int).tolist()
-    try:
-        ex = get_executor(workers)
-        futs = [ex.submit(crt_obfuscators, key, hi - lo)
-                for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
-        return [r for f in futs for r in f.result()]
-    except (RuntimeError, BrokenProcessPool, OSError):
-        return crt_obfuscators(key, count)
+    small = workers < 2 or count < 4 * _PREFETCH_CHUNK
+    return parallel_crt_obfuscators(key, count, 1 if small else workers).tolist()
 
 
 class HostCipher:

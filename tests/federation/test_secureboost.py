@@ -364,6 +364,7 @@ def test_example_configs_are_valid() -> None:
 def test_crt_obfuscators_equal_the_public_djn_power_and_encrypt_zero() -> None:
     import gmpy2
 
+    from crypto.crt_randomness import crt_obfuscators, crt_pow, crt_tables
     from crypto.paillier import EncryptedArray
 
     cipher = sb.GuestCipher("paillier", 1024, 256)
@@ -372,12 +373,12 @@ def test_crt_obfuscators_equal_the_public_djn_power_and_encrypt_zero() -> None:
     rng = np.random.default_rng(4)
     digits = np.stack([rng.integers(0, 2**w, size=5) for w in widths], axis=1)
     digits[0] = [2**w - 1 for w in widths]  # the largest exponent, 2**256 - 1
-    got = sb.crt_pow(key, digits)
+    got = crt_pow(key, digits)
     for row, r in zip(digits, got, strict=True):
         a = sum(int(d) << (12 * i) for i, d in enumerate(row))
         assert r == gmpy2.powmod(cipher.pk.hs, a, cipher.pk.nsquare)
-    assert sb.crt_tables(*key)[0].widths == widths
-    fresh = sb.crt_obfuscators(key, 50)
+    assert crt_tables(*key)[0].widths == widths
+    fresh = crt_obfuscators(key, 50)
     assert len(set(int(r) for r in fresh)) == 50
     assert cipher._sk.decrypt_ints(EncryptedArray(cipher.pk, fresh)) == [0] * 50
     plains = [int(x) for x in np.random.default_rng(5).integers(0, 2**62, size=20)]
