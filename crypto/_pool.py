@@ -20,6 +20,7 @@ import collections
 import multiprocessing
 import os
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -58,10 +59,55 @@ def get_executor(workers: int) -> Executor:
         if _executor is None or _executor_workers != workers:
             if _executor is not None:
                 _executor.shutdown(wait=False, cancel_futures=True)
-            ctx = multiprocessing.get_context("forkserver")
-            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            _executor = new_executor(workers)
             _executor_workers = workers
         return _executor
+
+
+#: seconds between a worker's checks that the process which created its pool still exists
+OWNER_CHECK_SECONDS = 0.5
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a killed owner whose parent has
+    not reaped it yet)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def _worker_init(owner: int, nice: int) -> None:
+    """Pool worker set-up: lower the CPU priority by ``nice``, and exit as soon as the
+    process that created the pool (``owner``) is gone. Nothing else ends a ``forkserver``
+    worker (nor the fork server) when its owner is killed (SIGKILL, a Ray worker torn
+    down): it would wait for work forever, holding its memory (CRT tables: tens of MB)."""
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:  # not permitted here: the work still runs, at normal priority
+            pass
+
+    def watch() -> None:
+        while _alive(owner):
+            time.sleep(OWNER_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="fedlab-owner-watch", daemon=True).start()
+
+
+def new_executor(workers: int, *, nice: int = 0) -> ProcessPoolExecutor:
+    """A ``forkserver`` process pool whose workers run at ``nice`` and end with their owner."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
+                               initargs=(os.getpid(), nice),
+                               mp_context=multiprocessing.get_context("forkserver"))
 
 
 def shutdown() -> None:

@@ -287,26 +287,16 @@ _BACKGROUND_NICE = 19
 _background: tuple[int, Any] | None = None
 
 
-def _lowest_priority() -> None:
-    try:
-        os.nice(_BACKGROUND_NICE)
-    except OSError:  # not permitted here: the work still runs, at normal priority
-        pass
-
-
 def background_executor(workers: int) -> Any:
-    """A process pool (``forkserver``) of ``workers`` processes at the lowest CPU priority,
-    for the guest's prefetched randomness; separate from the crypto pool the hosts use."""
+    """A process pool of ``workers`` processes at the lowest CPU priority, for the guest's
+    prefetched randomness; separate from the crypto pool the hosts use."""
     global _background
     if _background is None or _background[0] != workers:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from crypto._pool import new_executor
 
         if _background is not None:
             _background[1].shutdown(wait=False, cancel_futures=True)
-        ex = ProcessPoolExecutor(max_workers=workers, initializer=_lowest_priority,
-                                 mp_context=multiprocessing.get_context("forkserver"))
-        _background = (workers, ex)
+        _background = (workers, new_executor(workers, nice=_BACKGROUND_NICE))
     return _background[1]
 
 
