@@ -156,3 +156,26 @@ def ints_to_float(signed: Sequence[int], exponent: int) -> np.ndarray:
                 f"decoded value at index {i} exceeds the float64 range"
             ) from None
     return out
+
+
+def to_ring64(values: object, frac_bits: int) -> np.ndarray:
+    """Reals as fixed-point elements of Z/2**64 (``uint64``), for additive masks.
+
+    ``round(x * 2**frac_bits)`` as a two's-complement word: masked words add and unmask
+    exactly (wrapping arithmetic), so equal inputs stay bit-for-bit equal after a masked
+    sum, whatever the masks were. Refuses values whose fixed-point form needs more than 62
+    bits, which would wrap on summing a few of them.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    scaled = np.round(x * 2.0**frac_bits)
+    if not np.all(np.isfinite(scaled)) or np.any(np.abs(scaled) >= _EXACT_INT64):
+        raise EncodingOverflowError(
+            f"values up to {np.nanmax(np.abs(x)):g} do not fit 64-bit fixed point with "
+            f"{frac_bits} fractional bits (limit {_EXACT_INT64 / 2.0**frac_bits:g}); "
+            "NaN and infinity have no fixed-point form")
+    return scaled.astype(np.int64).view(np.uint64)
+
+
+def from_ring64(words: object, frac_bits: int) -> np.ndarray:
+    """Inverse of :func:`to_ring64` for a (wrapped) sum of encoded values."""
+    return np.asarray(words, dtype=np.uint64).view(np.int64).astype(np.float64) / 2.0**frac_bits

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crypto.fixedpoint import from_ring64, to_ring64
 from features import scorecard as S
 from features import woe as W
 from federation import hetero_lr
@@ -50,6 +51,10 @@ from lab.errors import ConfigError, ProtocolError
 SELECT, POINTS, REPORT = "sc.select", "sc.points", "sc.report"
 LR_ON_WOE = hetero_lr.MATRIX_SOURCE_KEY  # ctx.state: hetero LR reads the WOE matrix
 _PTS = 4  # pairwise-mask purpose (hetero_lr uses 1-3)
+PTS_FRAC_BITS = 32
+"""Host points travel as 64-bit fixed point (resolution 2**-32) under uint64 masks: the
+masks cancel exactly, so enterprises with equal points keep equal scores (no float
+residue decides a tie)."""
 
 
 class ScorecardParams(BaseModel):
@@ -123,9 +128,10 @@ def _select(ctx: PartyContext, payload: Payload) -> Payload:
     st["selected"] = kept
     ctx.state[LR_ON_WOE] = "scorecard.woe"
     corr = 0.0
-    if len(kept) > 1:
-        c = np.corrcoef(X[:, kept], rowvar=False)
-        corr = float(np.nanmax(np.abs(c - np.eye(len(kept)))))
+    varying = [k for k in kept if X[:, k].std() > 0]  # a constant column correlates with none
+    if len(varying) > 1:
+        c = np.corrcoef(X[:, varying], rowvar=False)
+        corr = float(np.max(np.abs(c - np.eye(len(varying)))))
     return {"kept": np.asarray(kept, dtype=np.int64),
             "dropped": json.dumps({str(k): v for k, v in sel.dropped.items()}),
             "max_corr": corr}
@@ -173,7 +179,7 @@ def _points(ctx: PartyContext, payload: Payload) -> Payload:
         FW._st(ctx)["valid_points"] = total[valid]
     else:
         pair = hetero_lr._pair(lr, "guest")
-        out["pts"] = total[valid] + pair.mask(_PTS, 0, 0, valid.size)
+        out["pts"] = to_ring64(total[valid], PTS_FRAC_BITS) + pair.uint64(_PTS, 0, 0, valid.size)
     return out
 
 
@@ -184,11 +190,15 @@ def _report(ctx: PartyContext, payload: Payload) -> Payload:
     st, lr = FW._st(ctx), _lr_state(ctx)
     scaling = S.Scaling.from_dict(json.loads(str(payload["scaling"])))
     valid = np.asarray(lr["valid"], dtype=np.int64)
-    host_sum = np.asarray(payload.get("pts", np.zeros(valid.size)), dtype=np.float64)
-    host_sum = host_sum - sum(hetero_lr._pair(lr, h).mask(_PTS, 0, 0, valid.size)
-                              for h in lr["pair_keys"])
-    raw = st.pop("valid_points") + host_sum
-    scores = np.round(scaling.clip(raw), 6)  # masks cancel to ~1e-10: keep ties tied
+    words = np.array(payload.get("pts", np.zeros(valid.size, dtype=np.uint64)),
+                     dtype=np.uint64)
+    if words.shape != (valid.size,):
+        raise ProtocolError(f"sc.report: the hosts' masked points have shape {words.shape}, "
+                            f"expected ({valid.size},) validation rows")
+    for h in lr["pair_keys"]:
+        words -= hetero_lr._pair(lr, h).uint64(_PTS, 0, 0, valid.size)  # wraps mod 2**64
+    raw = st.pop("valid_points") + from_ring64(words, PTS_FRAC_BITS)
+    scores = scaling.clip(raw)
     _, y = FW.party_columns(ctx)
     assert y is not None
     yv = y[valid]
@@ -253,8 +263,14 @@ def drive(transport: Transport, config: ExperimentConfig, *,
     pr = transport.exchange([Envelope(p, POINTS, {"scaling": sp, "publish":
                                                   p in woe_params.publish_feature_names})
                              for p in [guest, *hosts]])
-    pts = hetero_lr._sum_arrays([pr[h].payload["pts"] for h in hosts])
-    rr = transport.exchange([Envelope(guest, REPORT, {"scaling": sp, "pts": pts})])
+    report: Payload = {"scaling": sp}
+    for h in hosts:  # masked fixed-point words: the sum wraps mod 2**64
+        words = np.asarray(pr[h].payload["pts"], dtype=np.uint64)
+        if "pts" in report and words.shape != report["pts"].shape:
+            raise ProtocolError(f"party {h!r} sent masked points of shape {words.shape}, "
+                                f"the other hosts {report['pts'].shape}")
+        report["pts"] = words.copy() if "pts" not in report else report["pts"] + words
+    rr = transport.exchange([Envelope(guest, REPORT, report)])
     sm = json.loads(str(rr[guest].payload["metrics"]))
     seconds["points"] = time.perf_counter() - t
     progress("scorecard.grades", {"table": sm["grade_table"]})

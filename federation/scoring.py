@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crypto.fixedpoint import from_ring64, to_ring64
 from federation.alignment import AlignmentResult, align, apply_commit, on_setup
 from federation.config import ExperimentConfig
 from federation.party import PartyContext, register
@@ -112,15 +113,6 @@ def _mask(priv: bytes, peer_pub: bytes, run_id: str, guest: str, host: str,
     return np.frombuffer(enc.update(b"\x00" * (8 * n)), dtype=np.uint64).copy()
 
 
-def _encode(x: np.ndarray) -> np.ndarray:
-    return np.round(np.asarray(x, dtype=np.float64) * 2.0**FRAC_BITS).astype(np.int64).view(
-        np.uint64)
-
-
-def _decode(u: np.ndarray) -> np.ndarray:
-    return np.asarray(u, dtype=np.uint64).view(np.int64).astype(np.float64) / 2.0**FRAC_BITS
-
-
 @on_setup
 def _kx_hook(ctx: PartyContext, payload: Payload) -> Payload:
     if not payload.get(_KX_FLAG):
@@ -175,7 +167,7 @@ def _partial(ctx: PartyContext, payload: Payload) -> Payload:
     r = _mask(_kx(ctx), bytes(payload["guest_pub"]), setup.run_id, str(payload["guest"]),
               ctx.name, s.shape[0])
     ctx.state.pop(_STATE, None)
-    return {"masked": _encode(s) + r}  # uint64 arithmetic wraps: mod 2^64
+    return {"masked": to_ring64(s, FRAC_BITS) + r}  # uint64 arithmetic wraps: mod 2^64
 
 
 @register(FINISH)
@@ -192,7 +184,7 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
     if own.shape[0] != total.shape[0]:
         raise ProtocolError(f"guest {ctx.name!r}: {total.shape[0]} host sums for "
                             f"{own.shape[0]} aligned rows")
-    joint = own + _decode(total)
+    joint = own + from_ring64(total, FRAC_BITS)
     n = write_scores(ctx, joint) if scale is None else write_points(ctx, joint, scale)
     ctx.state.pop(_STATE, None)
     return {"n_scored": n, "file": SCORES_FILE}
