@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.validation import load_party_table
+from features.validation import load_party_table, read_table
 from lab.errors import DataValidationError
 
 ID = "id"
@@ -135,7 +135,7 @@ def _taiwan(data_dir: Path) -> PartyTables:
 def _raw_split(name: str, data_dir: Path) -> PartyTables:
     label_col, guest_cols, host_cols = _RAW_SPLITS[name]
     path = _path(data_dir, FILES[name][0], name)
-    raw = pd.read_csv(path)
+    raw = read_table(path)
     missing = [c for c in [label_col, *guest_cols, *sum(host_cols.values(), [])]
                if c not in raw.columns]
     if missing:
@@ -156,7 +156,8 @@ def load_public(name: str, data_dir: str | Path) -> PartyTables:
     data_dir = Path(data_dir)
     if name not in FILES:
         raise DataValidationError(f"unknown public data set {name!r}; choose one of "
-                                  f"{', '.join(NAMES)}")
+                                  f"{', '.join(NAMES)}",
+                                  hint="Name one of the listed data sets.")
     if name in ("default_credit", "breast"):
         return _fate(name, data_dir)
     if name == "taiwan":

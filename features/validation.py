@@ -78,7 +78,7 @@ def _read_text(path: Path, encoding: str) -> str:
         raise _fail(name, f"unknown text encoding {encoding!r}") from None
 
 
-def _parse(text: str, name: str, id_column: str, string_columns: Sequence[str]) -> pd.DataFrame:
+def _parse(text: str, name: str, string_columns: Sequence[str]) -> pd.DataFrame:
     header = next(csv.reader(io.StringIO(text)), [])
     header = [h.strip() for h in header]
     if not any(header):
@@ -88,7 +88,7 @@ def _parse(text: str, name: str, id_column: str, string_columns: Sequence[str]) 
         raise _fail(name, f"header names column(s) {dupes} more than once")
     if "" in header:
         raise _fail(name, f"header has an unnamed column at position {header.index('') + 1}")
-    dtype = {c: str for c in (id_column, *string_columns) if c in header}
+    dtype = {c: str for c in string_columns if c in header}
     try:
         df = pd.read_csv(io.StringIO(text), dtype=dtype, keep_default_na=False,
                          na_values=NA_VALUES, skipinitialspace=False)
@@ -96,6 +96,23 @@ def _parse(text: str, name: str, id_column: str, string_columns: Sequence[str]) 
         raise _fail(name, f"not a well-formed CSV table: {exc}",
                     hint="Every line must have as many fields as the header.") from None
     df.columns = header
+    return df
+
+
+def _require_rows(df: pd.DataFrame, name: str) -> None:
+    if len(df) == 0:
+        raise _fail(name, "header only, no data rows", hint="Export the table with its rows.")
+
+
+def read_table(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read a CSV with only the file-level checks of :func:`load_party_table`: the file
+    exists, is not empty, decodes, has unique column names, every line is as wide as the
+    header and at least one data row follows. For tables without an ID column (public files
+    keyed by row number); column checks are the caller's. Raises
+    :class:`~lab.errors.DataValidationError` naming the file."""
+    path = Path(path)
+    df = _parse(_read_text(path, encoding), path.name, [])
+    _require_rows(df, path.name)
     return df
 
 
@@ -254,7 +271,7 @@ def load_party_table(
     if party is not None and label is None and party not in (*AGENCIES, "authorizations"):
         label = "default_12m"
     text_cols = [c for c in text if c != label]
-    df = _parse(_read_text(path, encoding), name, id_column, text_cols)
+    df = _parse(_read_text(path, encoding), name, [id_column, *text_cols])
     if id_column not in df.columns:
         raise _fail(name, f"ID column {id_column!r} not found; columns are {list(df.columns)}",
                     hint="Pass the right --id-column.")
@@ -265,8 +282,7 @@ def load_party_table(
     if missing_cols:
         raise _fail(name, f"required column(s) {missing_cols} not found; columns are "
                           f"{list(df.columns)}")
-    if len(df) == 0:
-        raise _fail(name, "header only, no data rows", hint="Export the table with its rows.")
+    _require_rows(df, name)
     features = [c for c in df.columns if c not in (id_column, label)]
     if party == "authorizations":
         features = [c for c in features if c != "bank"]
@@ -303,4 +319,4 @@ def summarize(df: pd.DataFrame, *, id_column: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["IdKind", "NA_VALUES", "load_party_table", "summarize"]
+__all__ = ["IdKind", "NA_VALUES", "load_party_table", "read_table", "summarize"]

@@ -81,7 +81,10 @@ def public(
     data_dir: Path = typer.Option(..., help="Folder with the public data files."),
     out: Path = typer.Option(..., help="Folder that receives one CSV per party."),
 ) -> None:
-    """Split a public credit data set into party files (guest with label, hosts)."""
+    """Split a public credit data set into party files (guest with label, hosts).
+
+    NAME: default_credit, taiwan, german, lending_club, credit_data or breast.
+    """
     from features.public import load_public, write_parties
 
     parties = load_public(name, data_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,38 @@ def test_unknown_name_and_missing_folder(tmp_path: Path) -> None:
         load_public("nope", tmp_path)
     with pytest.raises(DataValidationError, match=r"german_credit\.csv: not found in"):
         load_public("german", tmp_path)
+
+
+# A raw public file (no ID column) that is broken gets one clear error naming the file.
+RAW_BROKEN = [
+    ("empty", b"", r"^credit_data\.csv: the file is empty"),
+    ("header only", b"Status,Time,Amount\n", r"^credit_data\.csv: header only, no data rows"),
+    ("undecodable", b"Status,Time\n\xe4\xb8,1\n",
+     r"^credit_data\.csv: not valid utf-8 text: undecodable byte 0xe4 at byte 12 \(line 2\)"),
+    ("ragged", b"Status,Time\ngood,1\nbad,2,3,4\n", r"^credit_data\.csv: not a well-formed CSV"),
+    ("duplicate header", b"Status,Time,Time\ngood,1,2\n",
+     r"^credit_data\.csv: header names column\(s\) \['Time'\] more than once"),
+    ("columns missing", b"Status,Time\ngood,1\n",
+     r"^credit_data\.csv: expected column\(s\) \['Amount', .*\] not found"),
+    ("label not good/bad", b"Status,Time,Amount,Price,Income,Expenses,Debt,Seniority,Home,Age,"
+     b"Marital,Records,Job,Assets\ngood,1,1,1,1,1,1,1,r,30,m,no,f,0\n"
+     b"unknown,1,1,1,1,1,1,1,r,30,m,no,f,0\n",
+     r"^credit_data\.csv: label column 'Status': 1 values other than good/bad \(line 3\)"),
+]
+
+
+@pytest.mark.parametrize(("case", "content", "expected"), RAW_BROKEN,
+                         ids=[c[0] for c in RAW_BROKEN])
+def test_broken_raw_public_file_gets_one_clear_error(tmp_path: Path, case: str, content: bytes,
+                                                     expected: str) -> None:
+    (tmp_path / "credit_data.csv").write_bytes(content)
+    with pytest.raises(DataValidationError) as info:
+        load_public("credit_data", tmp_path)
+    assert re.search(expected, str(info.value)), str(info.value)
+    assert info.value.hint
+
+
+def test_unknown_name_hint_names_the_choice(tmp_path: Path) -> None:
+    with pytest.raises(DataValidationError) as info:
+        load_public("nope", tmp_path)
+    assert "default_credit" in str(info.value) and "Fix the named file" not in info.value.hint
