@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect
@@ -13,12 +14,19 @@ from lab.settings import Settings
 
 
 def test_migrations_match_the_models_and_round_trip(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
     assert current_revision(engine) == "0002"
     tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
     assert tables == set(SQLModel.metadata.tables)
     for name, table in SQLModel.metadata.tables.items():
         cols = {c["name"] for c in inspect(engine).get_columns(name)}
         assert cols == set(table.columns.keys()), name
+    # Alembic's own diff: column types, nullability, indexes and unique constraints too
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(ctx, SQLModel.metadata) == []
     downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(engine)
@@ -45,5 +53,14 @@ def test_cli_init_seed_and_audit(tmp_path: Path, monkeypatch: object) -> None:
     assert ok.exit_code == 0 and "audit chain OK" in ok.output
     denied = runner.invoke(app, ["lab", "audit", "verify", "--db", db, "--user", "bank_a_ds"])
     assert denied.exit_code != 0
+    # `fedlab audit verify` (the top-level alias) exits 1 and names the edited event
+    conn = sqlite3.connect(db)
+    with conn:  # an attacker with file access drops the guard and edits an event
+        conn.execute("DROP TRIGGER audit_event_no_update")
+        conn.execute("UPDATE audit_event SET actor = 'mallory' WHERE seq = 2")
+    conn.close()
+    broken = runner.invoke(app, ["audit", "verify", "--db", db, "--user", "staff"])
+    assert broken.exit_code == 1, broken.output
+    assert "audit chain BROKEN at event #2" in broken.output and "edited" in broken.output
     listed = runner.invoke(app, ["lab", "experiments", "list", "--db", db, "--user", "staff"])
     assert listed.exit_code == 0

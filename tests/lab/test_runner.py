@@ -104,6 +104,42 @@ def test_failure_is_recorded_with_its_reason(world: World, tmp_path: Path) -> No
     assert trail[-1].to_status is S.FAILED and trail[-1].reason == got.failure_reason
 
 
+@pytest.mark.parametrize("when", ["during training", "after the last epoch"])
+def test_cancel_while_running_stops_the_run_and_files_no_model(world: World, tmp_path: Path,
+                                                              when: str) -> None:
+    # Prepare: the bank cancels its experiment while the worker runs it
+    exp_id = approved(world, "bank_c", "stopped")
+    ds, staff = world.who("bank_c_ds"), world.who("staff")
+    reached: list[str] = []
+
+    def cancelled_run(cfg: Any, out_dir: Path, runtime: str, progress: Any) -> dict[str, Any]:
+        progress("epoch", {"epoch": 0, "loss": 0.7})
+        with session_scope(world.engine) as s:
+            experiments.cancel_experiment(session=s, actor=ds, experiment_id=exp_id,
+                                          reason="wrong sample")
+        if when == "during training":
+            progress("epoch", {"epoch": 1, "loss": 0.6})  # the worker stops the run here
+            reached.append("epoch 1")
+        return FakeExecutor()(cfg, out_dir, runtime, lambda *_: None)
+
+    # Execute
+    assert Worker(world.engine, "w1", tmp_path, executor=cancelled_run).run_once()
+    # Assert: still cancelled (not failed, not succeeded), no model, the canceller's reason
+    with session_scope(world.engine) as s:
+        got = experiments.get_experiment(session=s, actor=staff, experiment_id=exp_id)
+        trail = experiments.transitions(session=s, actor=staff, experiment_id=exp_id)
+        model = models_library.model_for_experiment(session=s, actor=staff, experiment_id=exp_id)
+        report = audit_svc.verify(session=s, actor=staff)
+    assert reached == []
+    assert got.status is S.CANCELLED and got.failure_reason is None
+    assert [p["loss"] for p in got.progress] == [0.7]
+    assert [(t.from_status, t.to_status) for t in trail][-2:] == [(S.QUEUED, S.RUNNING),
+                                                                 (S.RUNNING, S.CANCELLED)]
+    assert (trail[-1].actor, trail[-1].reason) == ("bank_c_ds", "wrong sample")
+    assert model is None
+    assert report.ok, str(report)
+
+
 @pytest.mark.slow
 def test_two_workers_run_twenty_experiments_exactly_once(world: World, tmp_path: Path) -> None:
     # Prepare: 20 approved experiments, 5 from each of 4 banks
