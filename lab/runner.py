@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import traceback
 from collections.abc import Callable
@@ -134,10 +135,23 @@ def _scalar(v: Any) -> bool:
     return v is None or isinstance(v, bool | int | float | str)
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (a grade band's open bound ``-inf``, a diverged
+    ``nan`` loss) as None: PostgreSQL's json type refuses Infinity and NaN, and JSON has none."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [json_safe(x) for x in value]
+    if isinstance(value, dict):
+        return {k: json_safe(x) for k, x in value.items()}
+    return value
+
+
 def public_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     """What the model library keeps of metrics.json: scalars, short numeric lists (loss per
     epoch), tables of scalar rows (the lift table), dicts of scalars (bytes per party) and of
-    numeric lists (the score histogram) — aggregates only. The ROC points are stored on their own."""
+    numeric lists (the score histogram) — aggregates only. The ROC points are stored on their own.
+    Non-finite numbers are kept as None (:func:`json_safe`)."""
     out: dict[str, Any] = {}
     for k, v in metrics.items():
         if k in ("roc", "roc_curve"):
@@ -147,7 +161,7 @@ def public_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
         named = isinstance(v, dict) and bool(v) and (
             all(_numbers(x) for x in v.values()) or all(_scalar(x) for x in v.values()))
         if (_scalar(v) and v is not None) or _numbers(v) or table or named:
-            out[k] = v
+            out[k] = json_safe(v)
     return out
 
 
@@ -200,8 +214,8 @@ class Worker:
 
         def progress(event: str, fields: dict[str, Any]) -> None:
             if event in PROGRESS_EVENTS:
-                entry = {"event": event, **{k: v for k, v in fields.items()
-                                            if isinstance(v, int | float | str | bool)}}
+                entry = json_safe({"event": event, **{k: v for k, v in fields.items()
+                                                      if isinstance(v, int | float | str | bool)}})
                 with session_scope(self.engine) as s2:
                     exp_svc.record_progress(session=s2, actor=me, experiment_id=exp_id,
                                             entry=entry)
@@ -256,5 +270,5 @@ def _reason(exc: BaseException) -> str:
     return text[:MAX_REASON]
 
 
-__all__ = ["Executor", "Worker", "build_config", "federation_executor", "nested_params",
-           "public_metrics", "roc_points"]
+__all__ = ["Executor", "Worker", "build_config", "federation_executor", "json_safe",
+           "nested_params", "public_metrics", "roc_points"]

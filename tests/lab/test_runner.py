@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import Counter
@@ -102,6 +103,34 @@ def test_failure_is_recorded_with_its_reason(world: World, tmp_path: Path) -> No
     assert got.status is S.FAILED
     assert got.failure_reason is not None and "party tax did not answer" in got.failure_reason
     assert trail[-1].to_status is S.FAILED and trail[-1].reason == got.failure_reason
+
+
+def test_non_finite_numbers_reach_the_catalog_as_null(world: World, tmp_path: Path) -> None:
+    """A scorecard's open grade band (low = -inf) and a diverged loss (nan), as Python's
+    json writes them into metrics.json, are stored as null: PostgreSQL's json type refuses
+    Infinity and NaN, so the run used to fail there when it filed its model."""
+    exp_id = approved(world, "bank_d", "open band")
+
+    def run(cfg: Any, out_dir: Path, runtime: str, progress: Any) -> dict[str, Any]:
+        progress("epoch", {"epoch": 0, "loss": float("nan")})
+        metrics = {"auc": 0.7, "ks": float("nan"), "loss": [float("nan"), 0.5],
+                   "grades": [{"grade": "A", "low": 650.0}, {"grade": "F", "low": -math.inf}]}
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "metrics.json").write_text(json.dumps(metrics))
+        return metrics
+
+    assert Worker(world.engine, "w1", tmp_path, executor=run).run_once()
+    staff = world.who("staff")
+    with session_scope(world.engine) as s:
+        got = experiments.get_experiment(session=s, actor=staff, experiment_id=exp_id)
+        model = models_library.model_for_experiment(session=s, actor=staff, experiment_id=exp_id)
+        report = audit_svc.verify(session=s, actor=staff)
+    assert got.status is S.SUCCEEDED, got.failure_reason
+    assert got.progress == [{"event": "epoch", "epoch": 0}]  # the epoch, without a loss
+    assert model is not None and model.metrics["auc"] == 0.7 and model.metrics["ks"] is None
+    assert model.metrics["loss"] == [None, 0.5]
+    assert model.metrics["grades"] == [{"grade": "A", "low": 650.0}, {"grade": "F", "low": None}]
+    assert report.ok, str(report)
 
 
 @pytest.mark.parametrize("when", ["during training", "after the last epoch"])
