@@ -7,22 +7,25 @@ import math
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import World
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import select
 
 from lab.db import session_scope
 from lab.models import (
     AuditEvent,
+    ConsentGrant,
     Experiment,
     ExperimentCreate,
     ExperimentStatus,
     ExperimentTransition,
     ModelVersion,
+    utcnow,
 )
 from lab.runner import Worker
 from lab.services import audit as audit_svc
@@ -103,6 +106,25 @@ def test_failure_is_recorded_with_its_reason(world: World, tmp_path: Path) -> No
     assert got.status is S.FAILED
     assert got.failure_reason is not None and "party tax did not answer" in got.failure_reason
     assert trail[-1].to_status is S.FAILED and trail[-1].reason == got.failure_reason
+
+
+def test_consent_lapsed_after_approval_fails_the_run_before_it_starts(world: World,
+                                                                      tmp_path: Path) -> None:
+    exp_id = approved(world, "bank_a", "late")
+    with world.engine.begin() as conn:  # time passes: tax's consent expires in the queue
+        conn.execute(update(ConsentGrant).values(expires_at=utcnow() - timedelta(hours=1)))
+    fake = FakeExecutor()
+    assert Worker(world.engine, "w1", tmp_path, executor=fake).run_once()
+    staff = world.who("staff")
+    with session_scope(world.engine) as s:
+        got = experiments.get_experiment(session=s, actor=staff, experiment_id=exp_id)
+        trail = experiments.transitions(session=s, actor=staff, experiment_id=exp_id)
+    assert fake.calls == []  # no party was contacted
+    assert got.status is S.FAILED and got.started_at is None
+    assert "ConsentError" in (got.failure_reason or "")
+    assert "tax: ['taxes_paid_12m', 'tax_arrears_amount'] expired" in (got.failure_reason or "")
+    assert [(t.from_status, t.to_status) for t in trail][-2:] == [(S.APPROVED, S.QUEUED),
+                                                                 (S.QUEUED, S.FAILED)]
 
 
 def test_non_finite_numbers_reach_the_catalog_as_null(world: World, tmp_path: Path) -> None:
