@@ -265,12 +265,15 @@ def model_bands(mv: ModelVersionPublic, k: int, *, base_rate: float | None = Non
 
 
 def headline_metrics(mv: ModelVersionPublic, k: int) -> dict[str, Any]:
-    """AUC, KS and sizes; sizes below k are suppressed (None)."""
+    """AUC, KS and sizes; sizes below k are suppressed (None), and so are AUC and KS when
+    the validation set they were measured on (``n_valid``) holds fewer than k enterprises."""
     m = mv.metrics
     out: dict[str, Any] = {}
+    n_valid = m.get("n_valid")
+    small = isinstance(n_valid, int | float) and n_valid < k
     for key in ("auc", "ks"):
         if isinstance(m.get(key), int | float):
-            out[key] = round(float(m[key]), 4)
+            out[key] = None if small else round(float(m[key]), 4)
     for key in ("n_aligned", "n_train", "n_valid"):
         if isinstance(m.get(key), int | float):
             out[key] = suppress(int(m[key]), k)

@@ -42,11 +42,17 @@ def bands_for(mv: ModelVersionPublic):  # noqa: ANN202 - Bands | None
     return model_bands(mv, k, base_rate=stats.positive_rate if stats else None)
 
 
+def shown(head: dict, key: str) -> str:  # noqa: ANN001
+    if key not in head:
+        return ""
+    return t("suppressed", k=k) if head[key] is None else str(head[key])
+
+
 st.dataframe(pd.DataFrame([{
     t("mdl.col.model"): mv.name, t("mdl.col.version"): mv.version,
     t("mdl.col.algorithm"): mv.algorithm,
     t("mdl.col.status"): t("model." + ModelStatus(mv.status).value),
-    "AUC": headline_metrics(mv, k).get("auc"), "KS": headline_metrics(mv, k).get("ks"),
+    "AUC": shown(headline_metrics(mv, k), "auc"), "KS": shown(headline_metrics(mv, k), "ks"),
     t("mdl.col.created"): mv.created_at.strftime("%Y-%m-%d %H:%M")} for mv in models]),
     hide_index=True, width="stretch")
 

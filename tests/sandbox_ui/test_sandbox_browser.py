@@ -36,6 +36,7 @@ TIMEOUT_MS = 60_000
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).is_file(),
                        reason="headless Chromium is not installed (run .ci/browser as root: "
                        "apt-get install -y chromium)"),

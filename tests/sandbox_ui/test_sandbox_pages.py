@@ -339,7 +339,12 @@ def test_curves_are_suppressed_when_k_exceeds_the_evaluation(
     at = app_as(db, "bank_a_modeler", "models")
     assert not at.get("plotly_chart")
     assert z("mdl.no_curve", k=1000) in texts(at)
-    assert {m.label: m.value for m in at.metric}["n_valid"] == z("suppressed", k=1000)
+    shown = {m.label: m.value for m in at.metric}
+    supp = z("suppressed", k=1000)
+    # AUC and KS were measured on those 240 enterprises: suppressed with them
+    assert shown["n_valid"] == shown["AUC"] == shown["KS"] == supp
+    listing = frame_with(at, "AUC")
+    assert set(listing["AUC"]) == set(listing["KS"]) == {supp}
 
 
 def test_other_banks_see_no_models(db: Engine) -> None:

@@ -12,6 +12,7 @@ from lab.models import ConsentGrantPublic, IndicatorPublic, ModelStatus, ModelVe
 from sandbox_ui.queries import (
     Bands,
     consent_state,
+    headline_metrics,
     merge_bands,
     model_bands,
     sample_stats,
@@ -157,3 +158,15 @@ def test_scorecard_points_only_for_own_columns() -> None:
                     {"column": "acct_balance", "bin": "low", "points": 12},
                     {"column": "acct_balance", "bin": "high", "points": -3}]
     assert scorecard_points(mv, []) == []
+
+
+def test_auc_and_ks_over_fewer_than_k_enterprises_are_suppressed() -> None:
+    y, s = scores(n=40)
+    fpr, tpr, _ = roc_curve(y, s)
+    metrics = {"auc": roc_auc_score(y, s), "ks": float(np.max(tpr - fpr)), "n_valid": 8,
+               "n_train": 32, "n_aligned": 40}
+    small = headline_metrics(model(metrics=metrics), k=10)
+    assert small == {"auc": None, "ks": None, "n_aligned": 40, "n_train": 32, "n_valid": None}
+    shown = headline_metrics(model(metrics=metrics), k=8)
+    assert shown["auc"] == round(roc_auc_score(y, s), 4) and shown["n_valid"] == 8
+    assert shown["ks"] == round(float(np.max(tpr - fpr)), 4)
