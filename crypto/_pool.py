@@ -10,7 +10,8 @@ everything runs in the calling process. Workers start with the ``forkserver`` me
 (safe next to Flower's threads), so a script that asks for workers needs the usual
 ``if __name__ == "__main__":`` guard. If the pool breaks, the work is redone in-process.
 On this 2-core machine a second process gave 1.1-1.8x when the other core was idle, and
-nothing when other jobs kept it busy.
+nothing when other jobs kept it busy. Jobs of a few milliseconds (encrypted dot products)
+go to ``crypto._pipes`` instead, where the calling thread computes a share itself.
 """
 
 from __future__ import annotations
@@ -113,6 +114,9 @@ def new_executor(workers: int, *, nice: int = 0) -> ProcessPoolExecutor:
 def shutdown() -> None:
     """Stop the worker processes (registered at exit)."""
     global _executor
+    from crypto import _pipes
+
+    _pipes.shutdown()
     with _lock:
         if _executor is not None:
             _executor.shutdown(wait=True, cancel_futures=True)
@@ -141,11 +145,7 @@ def parallel_multi_exp(
     w = _resolve(workers, rows * cols, _MIN_ROWS_FOR_POOL)
     if w <= 1:
         return _multiexp.multi_exp_columns(bases, exps, modulus)
-    try:
-        return _parallel_multi_exp(bases, exps, gmpy2.mpz(modulus), w)
-    except BrokenProcessPool:
-        _pool_broken()
-        return _multiexp.multi_exp_columns(bases, exps, modulus)
+    return _parallel_multi_exp(bases, exps, gmpy2.mpz(modulus), w)
 
 
 def _pool_broken() -> None:
@@ -173,24 +173,30 @@ def _multi_exp_job(blob: bytes, width: int, exps: np.ndarray, modulus: Any) -> b
 
 
 def _parallel_multi_exp(bases: Sequence[Any], exps: np.ndarray, N: Any, w: int) -> list[Any]:
+    """``w`` shares, ``w - 1`` on pipe helpers and the last in this thread: by columns when
+    there are enough, else by rows (one product of the partial results per column)."""
+    from crypto import _pipes
+
     rows, cols = exps.shape
-    ex = get_executor(w)
+    helpers = _pipes.pipe_workers(w - 1)
     width = (int(N).bit_length() + 7) // 8
     if cols >= w:
+        parts = _split(cols, w)
         blob = _pack_fixed(bases, width)
-        futures = [ex.submit(_multi_exp_job, blob, width, exps[:, lo:hi], N)
-                   for lo, hi in _split(cols, w)]
-        out: list[Any] = []
-        for f in futures:
-            out.extend(_unpack(f.result(), width))
-        return out
-    futures = [ex.submit(_multi_exp_job, _pack_fixed(bases[lo:hi], width), width, exps[lo:hi], N)
-               for lo, hi in _split(rows, w)]
-    acc: list[Any] | None = None
-    for f in futures:
-        part = _unpack(f.result(), width)
-        acc = part if acc is None else [a * b % N for a, b in zip(acc, part, strict=True)]
-    assert acc is not None
+        lo, hi = parts[-1]
+        remote, mine = helpers.share(
+            [(_multi_exp_job, (blob, width, exps[:, a:b], N)) for a, b in parts[:-1]],
+            lambda: _multiexp.multi_exp_columns(bases, exps[:, lo:hi], N))
+        return [v for blob_out in remote for v in _unpack(blob_out, width)] + list(mine)
+    parts = _split(rows, w)
+    lo, hi = parts[-1]
+    remote, mine = helpers.share(
+        [(_multi_exp_job, (_pack_fixed(bases[a:b], width), width, exps[a:b], N))
+         for a, b in parts[:-1]],
+        lambda: _multiexp.multi_exp_columns(bases[lo:hi], exps[lo:hi], N))
+    acc = list(mine)
+    for blob_out in remote:
+        acc = [a * b % N for a, b in zip(acc, _unpack(blob_out, width), strict=True)]
     return acc
 
 

@@ -1,4 +1,4 @@
-"""crypto._pool: worker processes end with the process that created their pool."""
+"""crypto._pool / crypto._pipes: worker processes end with the process that created them."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from pathlib import Path
 
 OWNER = textwrap.dedent("""
     import os, sys, time
-    from crypto import _pool
+    from crypto import _pipes, _pool
     if __name__ == "__main__":
         ex = _pool.get_executor(2)
         low = _pool.new_executor(1, nice=19)
         for f in [ex.submit(time.sleep, 0.2) for _ in range(2)] + [low.submit(os.getpid)]:
             f.result()
         pids = list(ex._processes) + list(low._processes)
+        pids += _pipes.pipe_workers(1).share([(os.getpid, ())], lambda: None)[0]
         print(" ".join(map(str, pids)), flush=True)
         time.sleep(120)
 """)
@@ -42,7 +43,7 @@ def test_workers_exit_when_their_owner_is_killed(tmp_path: Path) -> None:
                             cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]  # type: ignore[union-attr]
-        assert len(pids) == 3 and all(_alive(p) for p in pids)
+        assert len(pids) == 4 and all(_alive(p) for p in pids)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
