@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from lab.errors import LabError
 
 DEMO_HOSTS = ("tax", "social_insurance", "courts")
 
@@ -140,10 +139,7 @@ def run_demo(out: Path, *, enterprises: int = 4000, seed: int = 7, runtime: str 
                  + (f"{loss:.4f}" if isinstance(loss, (int, float)) else str(loss)))
 
     run_dir = out / "hetero_lr"
-    try:
-        summary = run_experiment(cfg, run_dir, progress=progress)
-    except LabError:
-        raise
+    summary = run_experiment(cfg, run_dir, progress=progress)
     res.federated = dict(summary.metrics)
     res.seconds["federated"] = time.perf_counter() - t
 
