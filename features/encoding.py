@@ -155,7 +155,7 @@ class ColumnCode:
             if unknown.any():
                 raise DataValidationError(
                     f"column {self.column!r}: {int(unknown.sum())} values outside the ordinal "
-                    f"scale {list(self.order)} (first: {col[unknown].iloc[0]!r})")
+                    f"scale {list(self.order)}", detail=f"first: {col[unknown].iloc[0]!r}")
             return vals
         present = col.notna().to_numpy()
         text = col.astype(str)

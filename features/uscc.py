@@ -74,7 +74,8 @@ def check_character(first17: str) -> str:
     total = 0
     for pos, (ch, w) in enumerate(zip(first17, WEIGHTS, strict=True), start=1):
         if ch not in _VALUE:
-            raise USCCError(f"character {ch!r} at position {pos} is not allowed in a USCC")
+            raise USCCError(f"the character at position {pos} is not allowed in a USCC",
+                            detail=f"character {ch!r}")
         total += _VALUE[ch] * w
     return CHARSET[(31 - total % 31) % 31]
 
@@ -104,7 +105,7 @@ def validate_uscc(code: object) -> None:
     """Raise :class:`USCCError` naming the reason when ``code`` is not a valid USCC."""
     problem = uscc_problem(code)
     if problem is not None:
-        raise USCCError(f"{code!r} is not a valid USCC: {problem}")
+        raise USCCError("not a valid USCC", detail=f"{code!r}: {problem}")
 
 
 def _as_byte_matrix(codes: np.ndarray | list[str]) -> tuple[np.ndarray, np.ndarray]:

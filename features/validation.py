@@ -9,10 +9,11 @@ Encoding: UTF-8 (a byte-order mark is accepted). Files exported as GBK/GB18030 m
 loaded with ``encoding="gbk"`` (CLI ``--encoding gbk``); we do not guess, because a wrong
 guess silently corrupts Chinese text.
 
-Nothing leaves the party: validation is local. Error messages carry column names, counts
-and line numbers only — never cell values, except the first offending value of a
-non-numeric cell in a numeric column or an invalid ID (the party's own data, shown to the
-party's own operator).
+Nothing leaves the party: validation is local. Error messages carry file and column
+names, counts and line numbers only. The first offending value (an invalid ID, label,
+number or date: the party's own data, useful to its own operator) is the error's
+``detail``: ``str(exc)`` shows it, :meth:`~lab.errors.LabError.public_message` does not, and
+a party's error reply to the coordinator carries the public message only.
 """
 
 from __future__ import annotations
@@ -45,8 +46,14 @@ def _lines(rows: np.ndarray) -> str:
     return f"({word} {shown}{more})"
 
 
-def _fail(name: str, what: str, *, hint: str | None = None) -> DataValidationError:
-    return DataValidationError(f"{name}: {what}", hint=hint)
+def _fail(name: str, what: str, *, hint: str | None = None,
+          detail: str | None = None) -> DataValidationError:
+    return DataValidationError(f"{name}: {what}", hint=hint, detail=detail)
+
+
+def _first(value: object) -> str:
+    """The error detail quoting the first offending raw value (kept at the party)."""
+    return f"first: {value!r}"
 
 
 def _read_text(path: Path, encoding: str) -> str:
@@ -133,17 +140,18 @@ def _check_ids(df: pd.DataFrame, name: str, id_column: str, id_kind: IdKind,
             raise _fail(
                 name,
                 f"column {id_column!r}: {rows.shape[0]} malformed USCCs (need 18 characters "
-                f"from 0-9 and A-Y without I O Z S V, upper case; first: "
-                f"{ids.iloc[rows[0]]!r}) {_lines(rows)}",
+                f"from 0-9 and A-Y without I O Z S V, upper case) {_lines(rows)}",
                 hint="Correct the IDs, or use --id-kind opaque if this column is not a USCC.",
+                detail=_first(ids.iloc[rows[0]]),
             )
         if not check_ok.all():
             rows = np.flatnonzero(~check_ok)
             raise _fail(
                 name,
                 f"column {id_column!r}: {rows.shape[0]} USCCs with a wrong check character "
-                f"(first: {ids.iloc[rows[0]]!r}) {_lines(rows)}",
+                f"{_lines(rows)}",
                 hint="The 18th character must match GB 32100-2015; the ID was mistyped.",
+                detail=_first(ids.iloc[rows[0]]),
             )
     key = ids if also_key is None else ids + "\x00" + df[also_key].fillna("").astype(str)
     dup = key.duplicated(keep="first").to_numpy()
@@ -169,8 +177,8 @@ def _check_label(df: pd.DataFrame, name: str, label: str,
         if bad.any():
             rows = np.flatnonzero(bad)
             raise _fail(name, f"label column {label!r}: {rows.shape[0]} values outside "
-                              f"{sorted(map(str, label_map))} (first: {col.iloc[rows[0]]!r}) "
-                              f"{_lines(rows)}")
+                              f"{sorted(map(str, label_map))} {_lines(rows)}",
+                        detail=_first(col.iloc[rows[0]]))
         return mapped.astype(np.int8)
     num = pd.to_numeric(col, errors="coerce")
     bad = ~np.isin(num.to_numpy(dtype=float, na_value=np.nan), (0.0, 1.0))
@@ -178,8 +186,9 @@ def _check_label(df: pd.DataFrame, name: str, label: str,
         rows = np.flatnonzero(bad)
         values = sorted({str(v) for v in col.iloc[rows].tolist()})[:5]
         raise _fail(name, f"label column {label!r}: {rows.shape[0]} values other than 0/1 "
-                          f"(found {', '.join(values)}) {_lines(rows)}",
-                    hint="The label must be 0 (good) or 1 (bad/default).")
+                          f"{_lines(rows)}",
+                    hint="The label must be 0 (good) or 1 (bad/default).",
+                    detail=f"found {', '.join(values)}")
     return num.astype(np.int8)
 
 
@@ -203,9 +212,10 @@ def _check_numeric(df: pd.DataFrame, name: str, columns: Sequence[str],
             if bad.any():
                 rows = np.flatnonzero(bad)
                 raise _fail(name, f"column {c!r}: {rows.shape[0]} non-numeric values in a "
-                                  f"numeric column (first: {col.iloc[rows[0]]!r}) {_lines(rows)}",
+                                  f"numeric column {_lines(rows)}",
                             hint="Remove units and thousands separators; leave missing "
-                                 "cells empty.")
+                                 "cells empty.",
+                            detail=_first(col.iloc[rows[0]]))
             df[c] = num
             vals = num.to_numpy(dtype=float, na_value=np.nan)
         inf = np.isinf(vals)
@@ -222,7 +232,7 @@ def _check_dates(df: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
         if bad.any():
             rows = np.flatnonzero(bad)
             raise _fail(name, f"column {c!r}: {rows.shape[0]} values that are not ISO dates "
-                              f"YYYY-MM-DD (first: {col.iloc[rows[0]]!r}) {_lines(rows)}")
+                              f"YYYY-MM-DD {_lines(rows)}", detail=_first(col.iloc[rows[0]]))
 
 
 def _schema(party: str | None) -> tuple[list[str], list[str], list[str], list[str]]:
@@ -258,7 +268,8 @@ def load_party_table(
     - ``required_columns`` must exist. ``party`` names a synthetic party ("bank", "tax", …,
       "authorizations", or any bank name): its documented columns become required and typed
       (numbers numeric, dates ISO).
-    - Columns that hold mostly numbers must hold only numbers (the first bad cell is named).
+    - Columns that hold mostly numbers must hold only numbers (the first bad cell is the
+      error's ``detail``).
     - At least one feature column (not the ID, not the label) must remain.
 
     Raises :class:`~lab.errors.DataValidationError` on the first problem found.

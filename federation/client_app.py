@@ -6,7 +6,8 @@ Each party runs a SuperNode whose node config names it::
 
 The ClientApp answers one ``query`` message type; the action inside the message selects a
 handler registered with :func:`federation.party.register`. What leaves the party is only
-that handler's reply (or an error message without data values). ``train`` messages carry
+that handler's reply, or for a failure the error's public facts (type, code, file, column,
+counts, line numbers, hint; :mod:`federation.failures`). ``train`` messages carry
 Flower's SecAgg+ stages for the ``secaggplus`` aggregation of horizontal FedAvg
 (:mod:`federation.homo_secaggplus`): ``secaggplus_mod`` answers them, and only masked
 vectors, public keys and encrypted key shares leave.

@@ -23,6 +23,12 @@ transforms of a column, integer arrays holding numeric IDs, and short opaque IDs
 than :data:`MIN_SCAN_ID` characters) inside longer text or ciphertext bytes, where they
 would match by chance (a whole str value or list element equal to any ID is still caught).
 
+Error replies are screened too (:func:`check_error_text`, called by
+:mod:`federation.failures`): their public text must hold no token shaped like a USCC (18
+digits and capitals, checked even when the party's table failed to load) and none of the
+party's raw IDs; otherwise the message is withheld and only the error's type, code and party
+leave.
+
 A party can switch the guard off for plaintext benchmarks with the node config
 ``privacy-guard = "off"`` (never the coordinator: the setting is the party's own).
 
@@ -51,6 +57,8 @@ MIN_SCAN_ID = 8
 """IDs at least this long are also searched inside bytes and longer tokens."""
 
 TOLERANCE = 1e-5
+USCC_SHAPED = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]{18}(?![0-9A-Za-z])")
+"""An 18-character token of digits and capital letters: shaped like a USCC."""
 ROW_SETS_KEY = "guard_row_sets"
 GUARD_NODE_CONFIG = "privacy-guard"
 
@@ -393,7 +401,7 @@ def check_outgoing(ctx: PartyContext, payload: Payload, action: str | None = Non
     may carry aligned IDs. Cheap when the payload holds only scalars and ciphertext bytes;
     the party's column signatures are built once per run and process.
     """
-    if not payload or str(ctx.node_config.get(GUARD_NODE_CONFIG, "on")).lower() == "off":
+    if not payload or _guard_off(ctx):
         return
     if not any(isinstance(v, (np.ndarray, list, tuple, str, bytes, bytearray))
                for v in payload.values()):
@@ -409,6 +417,38 @@ def check_outgoing(ctx: PartyContext, payload: Payload, action: str | None = Non
             + "; ".join(findings))
 
 
+def _guard_off(ctx: PartyContext) -> bool:
+    return str(ctx.node_config.get(GUARD_NODE_CONFIG, "on")).lower() == "off"
+
+
+def check_error_text(ctx: PartyContext | None, texts: Mapping[str, str],
+                     action: str | None = None) -> None:
+    """Raise :class:`PrivacyViolationError` when the text of an error reply holds an ID.
+
+    ``texts`` are the reply's text fields (message, hint). Refused: a USCC-shaped token
+    (:data:`USCC_SHAPED`, whatever the party's state) and, when the party's profile can be
+    built (its setup has come and its table loads), any of its raw IDs, as
+    :func:`check_outgoing` finds them in str values.
+    """
+    if ctx is not None and _guard_off(ctx):
+        return
+    findings = [f"field {key!r} holds {len(USCC_SHAPED.findall(text))} USCC-shaped token(s)"
+                for key, text in texts.items() if USCC_SHAPED.search(text)]
+    profile = None
+    if ctx is not None:
+        try:
+            profile = _profile(ctx)
+        except Exception:  # noqa: BLE001 - the table itself failed to load: nothing to compare
+            profile = None
+    if profile is not None:
+        findings += find_leaks(dict(texts), profile)
+    if findings:
+        party = ctx.name if ctx is not None else "?"
+        raise PrivacyViolationError(
+            f"party {party!r}: the error reply to {action or 'a request'!r} was stopped: "
+            + "; ".join(findings))
+
+
 __all__ = [
     "ColumnIndex",
     "GUARD_NODE_CONFIG",
@@ -417,6 +457,8 @@ __all__ = [
     "MIN_SCAN_ID",
     "PartyProfile",
     "ROW_SETS_KEY",
+    "USCC_SHAPED",
+    "check_error_text",
     "check_outgoing",
     "numeric_vectors",
     "column_index",

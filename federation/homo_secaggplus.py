@@ -200,10 +200,36 @@ def _array_value(arr: Any) -> Any:
         return bytes(arr.data)
 
 
+def _error_message(msg: Message, exc: BaseException,
+                   party_of: Callable[[], PartyContext]) -> Message:
+    """The Flower error reply to ``msg`` for ``exc``: its public facts only
+    (:mod:`federation.failures`)."""
+    from flwr.app import Error, Message
+    from flwr.common.constant import ErrorCode
+
+    from federation.failures import public_failure
+
+    try:
+        ctx: PartyContext | None = party_of()
+    except Exception:  # noqa: BLE001 - the party's own context failed: name it as unknown
+        ctx = None
+    failure = public_failure(ctx.name if ctx is not None else "?", ACTION_PREFIX + "train",
+                             exc, ctx)
+    return Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=failure.reason()),
+                   reply_to=msg)
+
+
 def register_train(app: ClientApp, party_of: Callable[[Context], PartyContext]) -> None:
     """Give ``app`` the SecAgg+ ``train`` function (``secaggplus_mod`` + :func:`train_reply`)."""
     from flwr.app import MetricRecord
     from flwr.client.mod import secaggplus_mod
+
+    def errors_stay_home(msg: Message, context: Context, call_next: Any) -> Message:
+        try:
+            out: Message = call_next(msg, context)
+        except Exception as exc:  # noqa: BLE001 - only the error's public facts leave
+            return _error_message(msg, exc, lambda: party_of(context))
+        return out
 
     def only_masked_leaves(msg: Message, context: Context, call_next: Any) -> Message:
         out: Message = call_next(msg, context)
@@ -216,7 +242,7 @@ def register_train(app: ClientApp, party_of: Callable[[Context], PartyContext]) 
             check_outgoing(party_of(context), wire_payload(out.content), "homo.secaggplus")
         return out
 
-    @app.train(mods=[only_masked_leaves, secaggplus_mod])
+    @app.train(mods=[errors_stay_home, only_masked_leaves, secaggplus_mod])
     def train(msg: Message, context: Context) -> Message:
         ctx = party_of(context)
         return train_reply(msg, ctx.state, ctx.name)
@@ -279,10 +305,7 @@ class LocalChannel:
             try:
                 reply = self.app(wire, self._contexts[node])
             except Exception as exc:  # noqa: BLE001 - as the Flower runtimes: an error reply
-                from flwr.app import Error, Message
-
-                reply = Message(Error(code=0, reason=f"{type(exc).__name__}: {exc}"),
-                                reply_to=wire)
+                reply = _error_message(wire, exc, lambda n=node: self.parties[self._names[n]])
             replies.append(message_from_proto(message_to_proto(reply)))
         return replies
 

@@ -1,7 +1,8 @@
 """In-process transport: every party's handlers run in this process.
 
 Each request and reply is encoded to Flower records and decoded again, exactly as the
-Flower runtime does, and recorded in the :class:`MessageLog`. Used by unit tests and
+Flower runtime does, and recorded in the :class:`MessageLog`; a handler's exception becomes
+the same error reply as at a SuperNode (:mod:`federation.failures`). Used by unit tests and
 as the fastest way to run a protocol on one machine; the Flower runtimes carry the same
 messages between processes.
 """
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from federation.failures import failure_records
 from federation.guard import check_outgoing
 from federation.party import PartyContext, get_handler
-from federation.records import error_reply, from_records, raise_if_error, to_records
+from federation.records import from_records, raise_if_error, to_records
 from federation.roles import PartyRole
 from federation.transport import Envelope, MessageLog, payload_nbytes
-from lab.errors import LabError, PartyUnavailableError
+from lab.errors import PartyUnavailableError
 
 
 class LocalTransport:
@@ -49,8 +51,8 @@ class LocalTransport:
                 out = get_handler(wire.action)(ctx, wire.payload)
                 check_outgoing(ctx, out, wire.action)  # refuse raw data before it leaves
                 records = to_records(Envelope(req.party, wire.action, out))
-            except LabError as exc:
-                records = error_reply(wire.action, exc)
+            except Exception as exc:  # noqa: BLE001 - as the Flower runtimes: public facts only
+                records = failure_records(req.party, wire.action, exc, ctx)
             reply = from_records(req.party, records)
             self.log.record("from_party", reply, payload_nbytes(reply.payload))
             replies[req.party] = raise_if_error(reply)

@@ -2,23 +2,28 @@
 
 Numpy arrays travel in an ``ArrayRecord`` named ``"arrays"``; every other value
 (int, float, str, bytes, bool and lists of them) in a ``ConfigRecord`` named ``"cfg"``.
-The action name travels as ``cfg["__action__"]``; a party-side failure comes back as
-``cfg["__error__"]`` (a message without secrets).
+The action name travels as ``cfg["__action__"]``; a party-side failure comes back as a
+:class:`PartyFailure` in ``cfg["__error__"]`` (the public message), ``__error_type__``,
+``__error_code__`` and ``__error_hint__``: no record values, no secrets
+(:mod:`federation.failures` builds it).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
 
 from federation.transport import Envelope, Payload
-from lab.errors import ProtocolError
+from lab.errors import PartyError, ProtocolError
 
 ACTION_KEY = "__action__"
 ERROR_KEY = "__error__"
 ERROR_CODE_KEY = "__error_code__"
+ERROR_TYPE_KEY = "__error_type__"
+ERROR_HINT_KEY = "__error_hint__"
 
 _SCALARS = (int, float, str, bytes, bool)
 
@@ -68,26 +73,45 @@ def from_records(party: str, content: RecordDict) -> Envelope:
     return Envelope(party=party, action=action, payload=payload)
 
 
-def error_reply(action: str, exc: BaseException) -> RecordDict:
-    """Records for a failed handler: the error's message and code, nothing else."""
-    code = getattr(exc, "code", "FEDLAB-000")
+@dataclass(frozen=True)
+class PartyFailure:
+    """What a party reports about a request it could not answer: public facts only.
+
+    ``message`` names the file, column, count and lines (a :class:`~lab.errors.LabError`'s
+    ``public_message()``), never a value from the party's records.
+    """
+
+    error_type: str
+    code: str
+    message: str
+    hint: str = ""
+
+    def reason(self) -> str:
+        """One line: type, code, message and hint."""
+        text = f"{self.error_type} [{self.code}]: {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+
+def error_reply(action: str, failure: PartyFailure) -> RecordDict:
+    """Records for a failed handler: the failure's public fields, nothing else."""
     return RecordDict(
         {
             "cfg": ConfigRecord(
-                {ACTION_KEY: action, ERROR_KEY: f"{type(exc).__name__}: {exc}",
-                 ERROR_CODE_KEY: code}
+                {ACTION_KEY: action, ERROR_KEY: failure.message, ERROR_TYPE_KEY:
+                 failure.error_type, ERROR_CODE_KEY: failure.code, ERROR_HINT_KEY: failure.hint}
             )
         }
     )
 
 
 def raise_if_error(env: Envelope) -> Envelope:
-    """Turn a party's error reply into a :class:`ProtocolError` naming the party."""
+    """Turn a party's error reply into a :class:`~lab.errors.PartyError` naming the party."""
     if ERROR_KEY in env.payload:
-        raise ProtocolError(
-            f"party {env.party!r} failed in {env.action!r}: {env.payload[ERROR_KEY]}"
-        )
+        p = env.payload
+        raise PartyError(env.party, env.action, error_type=str(p.get(ERROR_TYPE_KEY, "Error")),
+                         error_code=str(p.get(ERROR_CODE_KEY, "FEDLAB-000")),
+                         message=str(p[ERROR_KEY]), hint=str(p.get(ERROR_HINT_KEY, "")))
     return env
 
 
-__all__ = ["from_records", "error_reply", "raise_if_error", "to_records"]
+__all__ = ["PartyFailure", "error_reply", "from_records", "raise_if_error", "to_records"]

@@ -3,6 +3,14 @@
 Every error carries a stable ``code`` and a ``hint`` that tells the user what to do.
 Messages name the file, column, party or object that is wrong. No error message may
 contain a secret (private key material, passwords): build messages from public facts only.
+
+An error raised at a party may reach the coordinator and the lab catalog, so its message
+holds only facts that may leave the party: file and column names, counts, line numbers.
+A raw value from the party's records that helps its own operator (the first malformed ID,
+an unexpected label, a non-numeric cell) goes in ``detail``: ``str(exc)`` shows it (the
+CLI on the owner's own file, the party's own log), :meth:`LabError.public_message` leaves it
+out, and a party's error reply is built from ``public_message()`` only
+(``federation.failures``).
 """
 
 from __future__ import annotations
@@ -13,14 +21,26 @@ class LabError(Exception):
 
     code: str = "FEDLAB-000"
     hint: str = ""
+    detail: str = ""
+    """Raw values from a party's records (e.g. ``first: '91...'``); never leaves the party."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None,
+                 detail: str | None = None) -> None:
         super().__init__(message)
         if hint is not None:
             self.hint = hint
+        if detail:
+            self.detail = detail
+
+    def public_message(self) -> str:
+        """The message without :attr:`detail` and without the hint: what may cross a party
+        boundary."""
+        return Exception.__str__(self)
 
     def __str__(self) -> str:
-        base = super().__str__()
+        base = self.public_message()
+        if self.detail:
+            base = f"{base} ({self.detail})"
         return f"{base} (hint: {self.hint})" if self.hint else base
 
 
@@ -69,6 +89,34 @@ class PartyUnavailableError(ProtocolError):
 
     code = "FEDLAB-401"
     hint = "Check that the party's SuperNode is running and reachable, then run again."
+
+
+class PartyError(ProtocolError):
+    """A party's handler failed: what its error reply said (public facts only).
+
+    ``error_type`` and ``error_code`` are the party's own error's class name and code; the
+    message is its :meth:`LabError.public_message` (the detail stayed in the party's log).
+    """
+
+    def __init__(self, party: str, action: str, *, error_type: str, error_code: str,
+                 message: str, hint: str = "") -> None:
+        super().__init__(f"party {party!r} failed in {action!r}: {error_type} [{error_code}]: "
+                         f"{message}", hint=hint)
+        self.party = party
+        self.action = action
+        self.error_type = error_type
+        self.error_code = error_code
+        self.reported = message
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword-only arguments: pickle them
+        return (_party_error, (self.party, self.action, self.error_type, self.error_code,
+                               self.reported, self.hint))
+
+
+def _party_error(party: str, action: str, error_type: str, error_code: str, message: str,
+                 hint: str) -> PartyError:
+    return PartyError(party, action, error_type=error_type, error_code=error_code,
+                      message=message, hint=hint)
 
 
 class PrivacyViolationError(ProtocolError):
@@ -121,6 +169,7 @@ __all__ = [
     "KeyMismatchError",
     "LabError",
     "NotFoundError",
+    "PartyError",
     "PartyUnavailableError",
     "PrivacyViolationError",
     "ProtocolError",

@@ -245,7 +245,9 @@ class ClientAppWorker:
             sub_status, details = SubStatus.COMPLETED, ""
         except Exception as ex:  # noqa: BLE001 - answered as flwr-clientapp would
             code = ErrorCode.CLIENT_APP_RAISED_EXCEPTION
-            reason = f"{type(ex)}:<'{ex}'>"
+            # fedlab's ClientApp answers its own errors (federation.failures); what gets
+            # here may quote anything, so only its type leaves (the text is logged below)
+            reason = f"{type(ex).__name__} in the ClientApp; details are in the party's own log"
             if isinstance(ex, LoadClientAppError):
                 code = ErrorCode.LOAD_CLIENT_APP_EXCEPTION
                 reason = "An exception was raised when attempting to load `ClientApp`"

@@ -2,29 +2,28 @@
 
 Decodes the coordinator's records, loads the party's state for this run, calls the
 registered handler and encodes its reply. What leaves the party is exactly the handler's
-reply payload (or an error message without data values); the state stays in
+reply payload, or for a failure the error's public facts (:mod:`federation.failures`: no
+record values, the full error in this party's log); the state stays in
 ``work_dir/.state``.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flwr.app import RecordDict
 
+from federation.failures import failure_records
 from federation.guard import check_outgoing
 from federation.party import PartyContext, get_handler
-from federation.records import error_reply, from_records, to_records
+from federation.records import from_records, to_records
 from federation.roles import PartyRole
 from federation.runtime.actions import FINISH, PARTY_KEY, ROLE_KEY, WHOAMI, whoami_reply
 from federation.runtime.state import forget, load_state, save_state, state_file
 from federation.transport import Envelope
-from lab.errors import LabError, ProtocolError
-
-log = logging.getLogger(__name__)
+from lab.errors import ProtocolError
 
 #: process-local caches, one per party name (``PartyContext.cache``), emptied when a run
 #: finishes
@@ -51,6 +50,7 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
         ok = identity.data_path is not None and identity.data_path.is_file()
         return to_records(Envelope(identity.name, WHOAMI, whoami_reply(identity.name, ok)))
     path = state_file(identity.work_dir, run_key)
+    ctx: PartyContext | None = None
     try:
         if addressed is not None and addressed != identity.name:
             raise ProtocolError(f"message for party {addressed!r} reached party "
@@ -72,15 +72,9 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
         else:  # a long-lived ClientApp process serves many runs: drop this run's objects
             _CACHES.pop(identity.name, None)
         return to_records(Envelope(identity.name, env.action, out))
-    except LabError as exc:
+    except Exception as exc:  # noqa: BLE001 - only the error's public facts leave
         forget(path)
-        return error_reply(env.action, exc)
-    except Exception as exc:  # noqa: BLE001 - never let data-bearing messages leave
-        forget(path)
-        log.exception("party %s: handler for %s failed", identity.name, env.action)
-        return error_reply(env.action, ProtocolError(
-            f"internal error ({type(exc).__name__}) in {env.action!r}; details are in the "
-            "party's own log"))
+        return failure_records(identity.name, env.action, exc, ctx)
 
 
 __all__ = ["PartyIdentity", "handle_request"]

@@ -62,9 +62,13 @@ def test_frequency_coding_for_many_categories_and_overrides() -> None:
 
 
 def test_unknown_grade_and_encoding_rejected() -> None:
-    df = pd.DataFrame({"id": ["1", "2"], "tax_credit_grade": ["A", "Z"]})
-    with pytest.raises(DataValidationError, match=r"'tax_credit_grade': 1 values outside"):
+    df = pd.DataFrame({"id": ["1", "2"], "tax_credit_grade": ["A", "SNTLGRADE"]})
+    with pytest.raises(DataValidationError, match=r"'tax_credit_grade': 1 values outside") \
+            as info:
         party_matrix(df, id_column="id")
+    # the grade found is for the party's own operator: not in what may leave the party
+    assert "first: 'SNTLGRADE'" in str(info.value)
+    assert "SNTLGRADE" not in info.value.public_message()
     with pytest.raises(DataValidationError, match="unknown encoding"):
         party_matrix(df, id_column="id", categorical={"tax_credit_grade": "magic"})  # type: ignore[dict-item]
     with pytest.raises(DataValidationError, match="ID column 'uscc'"):

@@ -76,6 +76,9 @@ def test_invalid_codes_name_the_reason(code: str, reason: str) -> None:
     with pytest.raises(USCCError, match="not a valid USCC") as info:
         validate_uscc(code)
     assert isinstance(info.value, DataValidationError)
+    # the code and the reason are shown locally, never in the message that may leave a party
+    assert f"{code!r}: {problem}" in str(info.value)
+    assert info.value.public_message() == "not a valid USCC"
 
 
 def test_non_string_is_invalid() -> None:

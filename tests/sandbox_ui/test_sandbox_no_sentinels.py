@@ -2,9 +2,11 @@
 
 The seeded demo catalog points at synthetic party files (two banks, three agencies and the
 authorization table) whose first rows carry unique sentinel strings, numbers and
-enterprise IDs. Every page is rendered for every user of the catalog (and each selectable
-experiment, model and request on the pages that have a picker); the complete render
-tree — text, tables decoded to CSV, chart specs, metrics, JSON — must contain none of them.
+enterprise IDs. One more experiment is run by the real worker (local runtime) and fails on
+the bank's sentinel IDs, so its failure reason and audit events are on the pages too. Every
+page is rendered for every user of the catalog (and each selectable experiment, model and
+request on the pages that have a picker); the complete render tree — text, tables decoded
+to CSV, chart specs, metrics, JSON — must contain none of them.
 A positive control shows the collector does find a sentinel when a page does leak one.
 """
 
@@ -16,12 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sandbox_world import APP, Template, build_template, copy_catalog, who
+from sandbox_world import (
+    APP,
+    Template,
+    build_template,
+    copy_catalog,
+    new_experiment,
+    run_worker,
+    who,
+)
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from lab.db import make_engine, session_scope
-from lab.services import catalog
+from lab.services import catalog, experiments
 from sandbox_ui.navigation import pages_for
 
 PICKERS = ("exp_pick", "mdl_pick", "apr_pick")  # indicator definitions: catalog text only
@@ -99,7 +109,17 @@ def test_the_collector_finds_a_leak(template: Template) -> None:
 
 
 @pytest.mark.slow
-def test_no_sentinel_on_any_page_for_any_user(db: Engine, template: Template) -> None:
+def test_no_sentinel_on_any_page_for_any_user(db: Engine, template: Template,
+                                              tmp_path: Path) -> None:
+    failed = new_experiment(db, "bank_a_modeler", template.ids["sample_a"], "bank_a real run",
+                            template.indicators["bank_a"][:2] + template.indicators["tax"][:2],
+                            approve=True)
+    assert run_worker(db, tmp_path / "runs", real=True) == [failed]
+    staff = who(db, "staff")
+    with session_scope(db) as s:
+        reason = experiments.get_experiment(session=s, actor=staff,
+                                            experiment_id=failed).failure_reason or ""
+    assert "party 'bank_a' failed" in reason and "malformed USCCs" in reason, reason
     admin = who(db, "admin")
     with session_scope(db) as s:
         users = [u.username for u in catalog.list_users(session=s, actor=admin)]
@@ -131,4 +151,5 @@ def test_no_sentinel_on_any_page_for_any_user(db: Engine, template: Template) ->
     assert renders > 60
     everything = "\n".join(text)
     assert "bank_a" in everything and "AUC" in everything  # the pages did render content
+    assert "malformed USCCs" in everything  # and the failed run's reason
     assert leaks(everything, template.sentinels) == []
