@@ -1,10 +1,11 @@
 """Flower ServerApp: the coordinator (platform). It holds no records.
 
 Deployment: ``flwr run`` starts it with run config ``experiment`` (path of experiment.toml
-on the coordinator's machine), ``out`` (the output DIR) and ``status`` (a JSON file where
-the outcome is written for ``fedlab train``). It discovers the parties (each SuperNode
-answers ``runtime.whoami`` with its ``party`` node config), runs the protocol driver and
-writes DIR atomically; each party's model piece stays at the party.
+on the coordinator's machine), ``out`` (the output DIR), ``status`` (a JSON file where
+the outcome is written for ``fedlab train``) and ``progress`` (a file the driver's progress
+events are appended to, see :mod:`federation.runtime.progress_file`). It discovers the
+parties (each SuperNode answers ``runtime.whoami`` with its ``party`` node config), runs the
+protocol driver and writes DIR atomically; each party's model piece stays at the party.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def deployment_main(grid: Grid, context: Context) -> None:
     from federation.config import load_config
     from federation.outputs import party_dir, staging, write_json
     from federation.runtime.coordinator import coordinate
+    from federation.runtime.progress_file import progress_writer
     from lab.errors import ConfigError
 
     started = time.perf_counter()
@@ -61,7 +63,7 @@ def deployment_main(grid: Grid, context: Context) -> None:
         text = Path(cfg_path).read_text(encoding="utf-8")
         with staging(out) as stage:
             coordinate(grid, cfg, stage, runtime="deployment", config_text=text,
-                       started=started)
+                       started=started, progress=progress_writer(str(rc.get("progress", ""))))
             for p in cfg.parties:
                 d = party_dir(stage, p.name)
                 d.mkdir(parents=True, exist_ok=True)

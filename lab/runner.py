@@ -11,6 +11,11 @@ run's public metrics, ROC points (aggregates, when metrics.json has them), linea
 per-party artifact locations.
 A failure marks the experiment failed with the reason.
 
+On the deployment runtime the worker runs on the federation its
+:class:`~federation.runtime.target.FederationTarget` names (a local federation's state dir,
+or a SuperLink address with its CA): :meth:`Worker.preflight` checks it before anything is
+claimed, and each run first checks that every party of the experiment has a SuperNode there.
+
 What leaves the lab here: the config handed to the federation (paths at each party, column
 names, the guest's authorization table written into the run folder for the guest's own
 process). What comes back: metrics.json (aggregates only).
@@ -31,8 +36,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 import lab
+from federation.runtime.target import FederationTarget
 from lab.db import session_scope
-from lab.errors import LabError, NotFoundError
+from lab.errors import ConfigError, LabError, NotFoundError
 from lab.models import Algorithm, DatasetRegistration, Experiment, Organization, SampleSet
 from lab.services import experiments as exp_svc
 from lab.services.catalog import get_indicators, node_for_org, worker_principal
@@ -50,16 +56,28 @@ PROGRESS_EVENTS = frozenset({"phase", "epoch", "tree"})
 """Driver progress events the worker records: phases, LR epochs, SecureBoost trees."""
 
 
-def federation_executor(config: Any, out_dir: Path, runtime: str,
-                        progress: ProgressFn) -> dict[str, Any]:
-    """The real executor: federation.run.run_experiment."""
-    from federation.run import run_experiment
+@dataclass(frozen=True)
+class FederationExecutor:
+    """The real executor: federation.run.run_experiment (``state_dir``: the local
+    federation's folder, or the run folders' when the config names a SuperLink)."""
 
-    return dict(run_experiment(config, out_dir, runtime=runtime, progress=progress).metrics)
+    state_dir: Path | None = None
+
+    def __call__(self, config: Any, out_dir: Path, runtime: str,
+                 progress: ProgressFn) -> dict[str, Any]:
+        from federation.run import run_experiment
+
+        return dict(run_experiment(config, out_dir, runtime=runtime, progress=progress,
+                                   state_dir=self.state_dir).metrics)
 
 
-def build_config(session: Any, exp: Experiment, run_dir: Path, runtime: str) -> dict[str, Any]:
-    """An experiment.toml-shaped dict for ``exp`` from catalog metadata."""
+federation_executor: Executor = FederationExecutor()
+
+
+def build_config(session: Any, exp: Experiment, run_dir: Path, runtime: str,
+                 deployment: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An experiment.toml-shaped dict for ``exp`` from catalog metadata (``deployment``:
+    its ``[deployment]`` section, where the SuperLink is)."""
     sample = session.get(SampleSet, exp.sample_id)
     algo = session.get(Algorithm, exp.algorithm_id)
     if sample is None or algo is None:
@@ -97,6 +115,7 @@ def build_config(session: Any, exp: Experiment, run_dir: Path, runtime: str) -> 
                        "authorization": "required" if exp.authorization_required else "none",
                        "as_of": as_of.isoformat(), "features": features or None},
         "params": nested_params(exp.params),
+        **({"deployment": deployment} if deployment else {}),
         "parties": [guest, *hosts.values()],
     }
 
@@ -167,18 +186,41 @@ def public_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class Worker:
-    """One worker; ``run_once`` claims and runs at most one experiment."""
+    """One worker; ``run_once`` claims and runs at most one experiment.
+
+    ``target`` (deployment runtime only; default: the local federation in
+    ``.fedlab/federation``) names the federation the runs go to. ``executor`` defaults to
+    :class:`FederationExecutor` on that target.
+    """
 
     engine: Engine
     worker_id: str
     runs_dir: Path
-    executor: Executor = federation_executor
+    executor: Executor | None = None
     runtime: str = "simulation"
+    target: FederationTarget | None = None
     processed: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.runtime == "deployment":
+            self.target = self.target or FederationTarget()
+        elif self.target is not None:
+            raise ConfigError(f"a federation to run on (state dir, SuperLink) applies to the "
+                              f"deployment runtime only, not {self.runtime!r}",
+                              hint="Pass --runtime deployment, or drop --state-dir, "
+                                   "--superlink, --root-certificates and --insecure.")
+        if self.executor is None:
+            self.executor = FederationExecutor(self.target.state_dir if self.target else None)
 
     @property
     def principal(self) -> Any:
         return worker_principal(self.worker_id)
+
+    def preflight(self) -> str:
+        """Check where runs will go before claiming anything; a one-line description."""
+        if self.target is None:
+            return f"{self.runtime} runtime"
+        return f"deployment runtime on the {self.target.check()}"
 
     def run_once(self) -> bool:
         """Claim one approved experiment and run it; False when there was none."""
@@ -207,10 +249,14 @@ class Worker:
         with session_scope(self.engine) as s:
             exp = exp_svc.start_run(session=s, actor=me, experiment_id=exp_id)
             run_dir.mkdir(parents=True, exist_ok=True)
-            raw = build_config(s, exp, run_dir, self.runtime)
+            raw = build_config(s, exp, run_dir, self.runtime, self.target.deployment_section()
+                               if self.target else None)
         from federation.config import parse_config
 
         cfg = parse_config(raw)
+        parties = [p.name for p in cfg.parties]
+        if self.target is not None:
+            self.target.check_parties(parties)
 
         def progress(event: str, fields: dict[str, Any]) -> None:
             if event in PROGRESS_EVENTS:
@@ -221,6 +267,7 @@ class Worker:
                                             entry=entry)
 
         out_dir = run_dir / "result"
+        assert self.executor is not None  # set in __post_init__
         metrics = self.executor(cfg, out_dir, self.runtime, progress)
         metrics_file = out_dir / "metrics.json"
         if metrics_file.is_file():
@@ -229,9 +276,9 @@ class Worker:
             exp = exp_svc.succeed_run(session=s, actor=me, experiment_id=exp_id)
             algo = s.get(Algorithm, exp.algorithm_id)
             bank = exp_svc.org_code(s, exp.owner_org_id)
-            parties = [p.name for p in cfg.parties]
-            artifacts = {p: (str(out_dir / "parties" / p) if (out_dir / "parties" / p).exists()
-                             else f"held by party {p}") for p in parties}
+            artifacts = (self.target.piece_locations(parties) if self.target else {
+                p: (str(out_dir / "parties" / p) if (out_dir / "parties" / p).exists()
+                    else f"held by party {p}") for p in parties})
             register_model_version(
                 session=s, actor=me, experiment=exp, name=f"{bank}/{exp.name}",
                 algorithm=algo.name if algo else "", metrics=public_metrics(metrics),
@@ -242,7 +289,9 @@ class Worker:
                          "algorithm_version": algo.version if algo else "",
                          "params": dict(exp.params), "backend": exp.backend,
                          "runtime": self.runtime, "code_version": lab.__version__,
-                         "run_dir": str(out_dir)})
+                         "run_dir": str(out_dir),
+                         **({"federation": self.target.superlink or str(
+                             Path(self.target.state_dir).resolve())} if self.target else {})})
 
     def run_forever(self, *, poll_seconds: float = 2.0, max_idle_polls: int | None = None,
                     stop: threading.Event | None = None) -> int:
@@ -270,5 +319,5 @@ def _reason(exc: BaseException) -> str:
     return text[:MAX_REASON]
 
 
-__all__ = ["Executor", "Worker", "build_config", "federation_executor", "json_safe",
-           "nested_params", "public_metrics", "roc_points"]
+__all__ = ["Executor", "FederationExecutor", "Worker", "build_config", "federation_executor",
+           "json_safe", "nested_params", "public_metrics", "roc_points"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -41,3 +43,12 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "default_credit_hetero_guest.csv").is_file():
         pytest.skip(f"shared public data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def listening_address() -> Iterator[str]:
+    """``127.0.0.1:PORT`` where a socket accepts TCP connections (stands in for a SuperLink)."""
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        yield f"127.0.0.1:{srv.getsockname()[1]}"

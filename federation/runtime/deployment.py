@@ -4,9 +4,12 @@
 experiment on 127.0.0.1 (distinct ports; node config ``party``, ``data``, ``work-dir``), as
 background processes whose PIDs and logs go to the state dir. ``train_on_federation`` runs
 the lab's Flower app against a SuperLink (the local one, or ``[deployment] superlink``) with
-``flwr run --stream`` and waits; the ServerApp writes DIR and a status file. Each party's
-model piece stays in its SuperNode's work dir. ``federation_down`` stops the SuperNodes
-(each with its ClientApp worker), then the SuperLink (SIGTERM to each process group).
+``flwr run --stream`` and waits; the ServerApp writes DIR and a status file, and appends
+its progress events (phases, epochs with their loss) to a file the caller reads while it
+waits. A caller whose progress callback raises (a cancelled lab experiment) stops the run on
+the SuperLink (``flwr stop``) before the error propagates. Each party's model piece stays
+in its SuperNode's work dir. ``federation_down`` stops the SuperNodes (each with its
+ClientApp worker), then the SuperLink (SIGTERM to each process group).
 
 Latency settings used here: runtime dependency installation is off; the task poll interval
 is lowered (``FLWR_SUPEREXEC_TASK_POLL_INTERVAL``); the coordinator polls for replies every
@@ -37,6 +40,7 @@ from lab import errors as lab_errors
 from lab.errors import ConfigError, LabError, PartyUnavailableError, ProtocolError
 
 STATE_FILE = "federation.json"
+DEFAULT_STATE_DIR = Path(".fedlab/federation")
 CONNECTION = "fedlab"
 TASK_POLL_INTERVAL = "0.05"
 DEFAULT_NODE_POLL = 0.2
@@ -71,6 +75,7 @@ clientapp = "federation.client_app:app"
 experiment = ""
 out = ""
 status = ""
+progress = ""
 """
 
 
@@ -328,6 +333,22 @@ def _raise_status(status: dict[str, Any]) -> None:
     raise ProtocolError(f"the coordinator failed: {message}")
 
 
+def _stop_run(log: Path, env: dict[str, str]) -> None:
+    """Ask the SuperLink to stop the run ``flwr run`` started (its id is in ``log``)."""
+    import re
+
+    found = re.search(r"Successfully started run (\d+)", log.read_text(errors="replace"))
+    if found is None:
+        return
+    with log.open("ab") as fh:
+        try:
+            subprocess.run([_bin("flwr"), "stop", found.group(1), CONNECTION],  # noqa: S603
+                           stdout=fh, stderr=subprocess.STDOUT, env=env,
+                           stdin=subprocess.DEVNULL, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+
 def train_on_federation(
     cfg: ExperimentConfig,
     config_text: str,
@@ -340,7 +361,9 @@ def train_on_federation(
     """Run the experiment on a SuperLink with ``flwr run`` and wait; return metrics.json."""
     import tomli_w
 
-    state = Path(state_dir or ".fedlab/federation").resolve()
+    from federation.runtime.progress_file import ProgressTail
+
+    state = Path(state_dir or DEFAULT_STATE_DIR).resolve()
     fed = Federation.load(state)
     if fed is not None and not cfg.deployment.superlink and not _alive(fed.superlink_pid):
         raise PartyUnavailableError(f"the local SuperLink in {state} is not running",
@@ -355,23 +378,35 @@ def train_on_federation(
     exp = run_dir / "experiment.toml"
     exp.write_text(config_text, encoding="utf-8")
     status_file = run_dir / "status.json"
+    progress_file = run_dir / "progress.jsonl"
     overrides = run_dir / "run-config.toml"
     overrides.write_text(tomli_w.dumps({"experiment": str(exp), "out": str(out),
-                                        "status": str(status_file)}), encoding="utf-8")
+                                        "status": str(status_file),
+                                        "progress": str(progress_file)}), encoding="utf-8")
     app_dir = write_app(state / "app")
     cmd = [_bin("flwr"), "run", str(app_dir), CONNECTION, "--stream",
            "--run-config", str(overrides)]
     log = run_dir / "flwr-run.log"
     progress("phase", {"phase": "submit"})
     wait = timeout or (cfg.experiment.join_timeout + 4 * 3600)
+    tail = ProgressTail(progress_file, progress)
     with log.open("wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,  # noqa: S603
-                                env=_env(home), stdin=subprocess.DEVNULL)
+                                env={**_env(home), "PYTHONUNBUFFERED": "1"},  # run id now
+                                stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + wait
-        while proc.poll() is None:
-            if status_file.is_file() or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        try:
+            while proc.poll() is None:
+                tail.poll()
+                if status_file.is_file() or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            tail.poll()
+        except BaseException:  # the caller's progress callback gave up on the run
+            _stop_run(log, _env(home))
+            proc.terminate()
+            proc.wait(timeout=10)
+            raise
         if proc.poll() is None:
             try:
                 proc.wait(timeout=10)
@@ -387,5 +422,6 @@ def train_on_federation(
     return json.loads((out / "metrics.json").read_text())  # type: ignore[no-any-return]
 
 
-__all__ = ["DEFAULT_NODE_POLL", "Federation", "NodeProc", "federation_down", "federation_status",
-           "federation_up", "free_port", "node_config_arg", "train_on_federation", "write_app"]
+__all__ = ["DEFAULT_NODE_POLL", "DEFAULT_STATE_DIR", "Federation", "NodeProc", "federation_down",
+           "federation_status", "federation_up", "free_port", "node_config_arg",
+           "train_on_federation", "write_app"]

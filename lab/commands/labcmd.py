@@ -118,15 +118,36 @@ def worker(db: str | None = DbOpt,
            runtime: str = typer.Option("simulation", help="local | simulation | deployment"),
            runs: Path | None = typer.Option(None, help="Folder for run outputs."),
            once: bool = typer.Option(False, help="Run what is approved now, then exit."),
-           poll: float = typer.Option(2.0, help="Seconds between polls when idle.")) -> None:
+           poll: float = typer.Option(2.0, help="Seconds between polls when idle."),
+           state_dir: Path | None = typer.Option(
+               None, help="Deployment: the state dir of a federation `fedlab federation up` "
+               "started (default .fedlab/federation); with --superlink, where the run "
+               "folders go."),
+           superlink: str | None = typer.Option(
+               None, help="Deployment: HOST:PORT of a SuperLink's Control API, instead of a "
+               "local federation."),
+           root_certificates: Path | None = typer.Option(
+               None, help="Deployment with --superlink: the CA certificate (PEM) that "
+               "signed the SuperLink's certificate (default: the system's CAs)."),
+           insecure: bool = typer.Option(
+               False, help="Deployment with --superlink: plaintext, for a SuperLink on this "
+               "machine only.")) -> None:
     """Claim approved experiments and run them through the federation, one at a time."""
     import logging
 
+    from federation.runtime.target import FederationTarget
     from lab.runner import Worker
     from lab.settings import get_settings
 
+    target = None
+    if runtime == "deployment" or state_dir or superlink or root_certificates or insecure:
+        target = FederationTarget(**({"state_dir": state_dir} if state_dir else {}),
+                                  superlink=superlink, root_certificates=root_certificates,
+                                  insecure=insecure)
+    w = Worker(_engine(db), worker_id, runs or get_settings().runs_path, runtime=runtime,
+               target=target)
+    typer.echo(f"worker {worker_id}: {w.preflight()}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    w = Worker(_engine(db), worker_id, runs or get_settings().runs_path, runtime=runtime)
     n = w.run_forever(poll_seconds=poll, max_idle_polls=1 if once else None)
     typer.echo(f"worker {worker_id}: {n} experiment(s) processed")
 

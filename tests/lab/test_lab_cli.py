@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -142,3 +143,47 @@ def test_indicator_search_and_models_list(db: str) -> None:
     assert "lawsuits_defendant_24m" in courts and "taxes_paid_12m" not in courts
     empty = run(db, "bank_a_ds", "models", "list")
     assert empty.exit_code == 0 and empty.output == ""
+
+
+def test_worker_once_runs_what_is_approved_and_refuses_a_federation_it_cannot_reach(
+        tmp_path: Path) -> None:
+    from features.synth import generate, write
+    from lab.settings import get_settings
+
+    get_settings.cache_clear()
+    write(tmp_path / "data", generate(200, 5, banks=("bank_a",)))
+    db = str(tmp_path / "cli.db")
+    seeded = CliRunner().invoke(app, ["lab", "seed", "--db", db, "--banks", "bank_a",
+                                      "--data", str(tmp_path / "data")])
+    assert seeded.exit_code == 0, seeded.output
+    ds = Lab.connect(db, user="bank_a_ds")
+    exp = ds.experiments.create(
+        name="cli worker", sample=ds.samples.list()[0].id, algorithm="hetero_lr",
+        indicators=["taxes_paid_12m", "tax_arrears_amount"], params={"epochs": 2},
+        backend="plaintext").submit()
+    Lab.connect(db, user="staff").experiments.get(exp.id).approve("parties checked")
+
+    def worker(*args: str) -> Any:
+        return CliRunner().invoke(app, ["lab", "worker", "--db", db, "--once", "--id", "cli",
+                                        "--runs", str(tmp_path / "runs"), *args])
+
+    # a federation named for another runtime, or one that is not there: nothing is claimed
+    mixed = worker("--runtime", "simulation", "--superlink", "127.0.0.1:9093")
+    assert isinstance(mixed.exception, ConfigError)
+    assert "deployment runtime only" in str(mixed.exception)
+    absent = worker("--runtime", "deployment", "--state-dir", str(tmp_path / "no-fed"))
+    assert isinstance(absent.exception, ConfigError)
+    assert f"no federation in {tmp_path / 'no-fed'}" in str(absent.exception)
+    assert ds.experiments.get(exp.id).info.status.value == "approved"
+
+    done = worker("--runtime", "local")
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines() == ["worker cli: local runtime",
+                                        "worker cli: 1 experiment(s) processed"]
+    info = ds.experiments.get(exp.id).info
+    assert info.status.value == "succeeded", info.failure_reason
+    (model,) = ds.models.list()
+    assert model.experiment_id == exp.id and model.lineage["runtime"] == "local"
+    assert len(model.metrics["loss"]) == 2 and 0.5 < model.metrics["auc"] <= 1.0
+    idle = worker("--runtime", "local")
+    assert idle.output.splitlines()[-1] == "worker cli: 0 experiment(s) processed"

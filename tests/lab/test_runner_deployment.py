@@ -1,0 +1,215 @@
+"""The worker on the deployment runtime: a local federation (SuperLink + one SuperNode per
+catalog node, separate processes) runs an approved experiment; the filed model version
+equals the same experiment's on the simulation runtime."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from conftest import World
+from sqlmodel import select
+from test_runner import FakeExecutor, approved
+
+from federation.runtime.deployment import DEFAULT_STATE_DIR, Federation, NodeProc
+from federation.runtime.target import FederationTarget
+from lab.db import session_scope
+from lab.errors import ConfigError
+from lab.models import ExperimentCreate, ExperimentStatus, ModelVersion
+from lab.runner import FederationExecutor, Worker
+from lab.services import experiments, models_library
+
+S = ExperimentStatus
+PARAMS = {"epochs": 2, "batch_size": -1, "learning_rate": 0.5, "key_bits": 1024}
+#: Two runs of one experiment differ only by their random masks, which cancel in float64 to
+#: about 2^-22 per logit (federation.hetero_lr.FORWARD_MASK_BOUND); the loss, AUC and KS
+#: move by less than this.
+TOL = 1e-6
+INDICATORS = ("taxes_paid_12m", "tax_arrears_amount", "vat_invoice_count_12m")
+
+
+def approve(world: World, name: str, indicators: tuple[str, ...] = INDICATORS) -> int:
+    ds, staff = world.who("bank_a_ds"), world.who("staff")
+    with session_scope(world.engine) as s:
+        exp = experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
+            name=name, sample_id=world.seed.samples["bank_a"], algorithm="hetero_lr",
+            indicator_codes=list(indicators), params=PARAMS, backend="paillier"))
+        experiments.submit_experiment(session=s, actor=ds, experiment_id=exp.id)
+        experiments.approve_experiment(session=s, actor=staff, experiment_id=exp.id)
+    return exp.id
+
+
+def outcome(world: World, exp_id: int) -> tuple[Any, Any]:
+    staff = world.who("staff")
+    with session_scope(world.engine) as s:
+        exp = experiments.get_experiment(session=s, actor=staff, experiment_id=exp_id)
+        model = models_library.model_for_experiment(session=s, actor=staff,
+                                                    experiment_id=exp_id)
+    return exp, model
+
+
+def artifacts(world: World, exp_id: int) -> dict[str, str]:
+    with session_scope(world.engine) as s:
+        row = s.exec(select(ModelVersion).where(ModelVersion.experiment_id == exp_id)).one()
+        return dict(row.artifacts)
+
+
+def group_gone(pgid: int) -> bool:
+    """No process of the group ``fedlab federation up`` started is left (zombies reaped)."""
+    try:
+        os.waitpid(pgid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def epoch_losses(exp: Any) -> list[float]:
+    return [p["loss"] for p in exp.progress if p.get("event") == "epoch"]
+
+
+def test_the_federation_to_run_on_is_for_the_deployment_runtime_only(world: World,
+                                                                     tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="deployment runtime only, not 'simulation'"):
+        Worker(world.engine, "w", tmp_path, target=FederationTarget(tmp_path / "fed"))
+    default = Worker(world.engine, "w", tmp_path, runtime="deployment")
+    assert default.target == FederationTarget(DEFAULT_STATE_DIR)
+    assert default.executor == FederationExecutor(DEFAULT_STATE_DIR)
+    on_state = Worker(world.engine, "w", tmp_path, runtime="deployment",
+                      target=FederationTarget(tmp_path / "fed"))
+    assert on_state.executor == FederationExecutor(tmp_path / "fed")
+    assert Worker(world.engine, "w", tmp_path).preflight() == "simulation runtime"
+
+
+def test_the_superlink_reaches_the_run_and_the_model_says_where_pieces_are(
+        world: World, tmp_path: Path, listening_address: str) -> None:
+    superlink = listening_address
+    exp_id = approved(world, "bank_a", "remote")
+    fake, seen = FakeExecutor(), []
+
+    def executor(cfg: Any, out: Path, runtime: str, progress: Any) -> dict[str, Any]:
+        seen.append((cfg.deployment, runtime))
+        return fake(cfg, out, runtime, progress)
+
+    target = FederationTarget(tmp_path / "runs-state", superlink=superlink, insecure=True)
+    worker = Worker(world.engine, "w", tmp_path / "runs", runtime="deployment", target=target,
+                    executor=executor)
+    assert worker.preflight() == f"deployment runtime on the SuperLink {superlink} (insecure)"
+    assert worker.run_once()
+    ((section, runtime),) = seen
+    assert runtime == "deployment"
+    assert (section.superlink, section.insecure, section.root_certificates) == (superlink, True,
+                                                                                None)
+    exp, model = outcome(world, exp_id)
+    assert exp.status is S.SUCCEEDED and model.lineage["federation"] == superlink
+    assert artifacts(world, exp_id) == {p: f"held by party {p} (its SuperNode's work-dir)"
+                                        for p in ("bank_a", "tax")}
+
+
+def test_a_party_without_a_supernode_fails_the_experiment_before_the_run(
+        world: World, tmp_path: Path, listening_address: str) -> None:
+    state = tmp_path / "fed"
+    state.mkdir()
+    Federation(str(state), listening_address, os.getpid(), "", None,  # this process plays every PID
+               [NodeProc("bank_a", os.getpid(), 0, "", str(state / "parties" / "bank_a"))]
+               ).save()
+    exp_id = approved(world, "bank_a", "no tax node")
+    fake = FakeExecutor()
+    worker = Worker(world.engine, "w", tmp_path / "runs", runtime="deployment",
+                    target=FederationTarget(state), executor=fake)
+    assert "SuperNodes bank_a" in worker.preflight()
+    assert worker.run_once()
+    exp, model = outcome(world, exp_id)
+    assert fake.calls == [] and model is None
+    assert exp.status is S.FAILED
+    assert f"PartyUnavailableError [FEDLAB-401]: the federation in {state} cannot run this " \
+           "experiment: no SuperNode for party 'tax' (its SuperNodes: bank_a)" in (
+               exp.failure_reason or "")
+
+
+@pytest.mark.slow
+@pytest.mark.flower
+@pytest.mark.timeout(420)
+def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None:
+    from features.synth import generate, write
+    from federation.config import load_config
+    from federation.runtime.deployment import federation_down, federation_up
+    from lab.db import make_engine, upgrade
+    from lab.seed import seed_demo
+
+    # Prepare: a catalog over small synthetic files; a federation of its two nodes
+    data = tmp_path / "data"
+    write(data, generate(300, 11, banks=("bank_a",)))
+    engine = make_engine(tmp_path / "lab.db")
+    upgrade(engine)
+    world = World(engine, seed_demo(engine, banks=("bank_a",), data_dir=data,
+                                    agencies=("tax",)))
+    fed_toml = tmp_path / "federation.toml"
+    fed_toml.write_text(tomli_w.dumps({
+        "experiment": {"name": "lab-federation", "id_column": "uscc"},
+        "parties": [{"name": "bank_a", "role": "guest", "data": str(data / "bank_a.csv"),
+                     "label": "default_12m"},
+                    {"name": "tax", "role": "host", "data": str(data / "tax.csv")}]}))
+    state = tmp_path / "fed"
+    fed = federation_up(load_config(fed_toml), state, tls=True)
+    groups = [fed.superlink_pid, *(n.pid for n in fed.nodes)]
+    sim_id, dep_id, cancel_id = (approve(world, n) for n in ("sim", "dep", "cancelled"))
+    try:
+        # Execute: the same experiment in simulation, then on the federation
+        assert Worker(engine, "sim", tmp_path / "runs").run_once()
+        target = FederationTarget(state_dir=state)
+        worker = Worker(engine, "dep", tmp_path / "runs", runtime="deployment", target=target)
+        assert "SuperNodes bank_a, tax" in worker.preflight()
+        assert worker.run_once()
+
+        # Assert: both filed a model; equal metrics, per-epoch progress from both runtimes
+        (sim, sim_model), (dep, dep_model) = outcome(world, sim_id), outcome(world, dep_id)
+        assert sim.status is S.SUCCEEDED, sim.failure_reason
+        assert dep.status is S.SUCCEEDED, dep.failure_reason
+        assert dep_model.lineage["runtime"] == "deployment"
+        assert dep_model.lineage["federation"] == str(state.resolve())
+        assert dep_model.metrics["runtime"] == "deployment"
+        for key in ("n_aligned", "n_exchanges"):
+            assert dep_model.metrics[key] == sim_model.metrics[key], key
+        for key in ("auc", "ks"):
+            assert dep_model.metrics[key] == pytest.approx(sim_model.metrics[key], abs=TOL), key
+        assert 0.5 < dep_model.metrics["auc"] <= 1.0
+        assert dep_model.metrics["loss"] == pytest.approx(sim_model.metrics["loss"], abs=TOL)
+        assert len(epoch_losses(dep)) == 2
+        assert epoch_losses(dep) == pytest.approx(epoch_losses(sim), abs=TOL)
+        gap = max(abs(a - b) for a, b in zip(dep_model.metrics["loss"] + [dep_model.metrics[
+            "auc"]], sim_model.metrics["loss"] + [sim_model.metrics["auc"]], strict=True))
+        print(f"deployment vs simulation: largest difference in loss and AUC {gap:.1e}")
+        # model pieces stay in each SuperNode's work dir, and the model version says so
+        assert artifacts(world, dep_id) == {n.party: n.work_dir for n in fed.nodes}
+        assert all((Path(n.work_dir) / "model.json").is_file() for n in fed.nodes)
+
+        # a bank that cancels while its run trains: the federation run is stopped
+        def cancel_at_first_epoch(cfg: Any, out: Path, runtime: str, progress: Any) -> Any:
+            def relay(event: str, fields: dict[str, Any]) -> None:
+                if event == "epoch":
+                    with session_scope(engine) as s:
+                        experiments.cancel_experiment(
+                            session=s, actor=world.who("bank_a_ds"), experiment_id=cancel_id,
+                            reason="wrong sample")
+                progress(event, fields)
+
+            return FederationExecutor(state)(cfg, out, runtime, relay)
+
+        Worker(engine, "dep2", tmp_path / "runs", runtime="deployment", target=target,
+               executor=cancel_at_first_epoch).run_once()
+        cancelled, no_model = outcome(world, cancel_id)
+        assert cancelled.status is S.CANCELLED and no_model is None
+        logs = [f.read_text(errors="replace") for f in (state / "runs").glob("*/flwr-run.log")]
+        assert sum(bool(re.search(r"Run \d+ successfully stopped", t)) for t in logs) == 1
+    finally:
+        federation_down(state)
+        engine.dispose()
+    assert all(group_gone(g) for g in groups)
