@@ -1,7 +1,8 @@
 """Plotly figures of stored aggregates: ROC, KS, lift, score distribution, sample makeup.
 
 Inputs are :class:`sandbox_ui.queries.Bands` (score bands of at least k enterprises) and
-suppressed sample counts; no figure is ever drawn from a record.
+suppressed sample counts; no figure is ever drawn from a record. Axis titles and legends
+are in ``lang`` (sandbox_ui.i18n).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from sandbox_ui.i18n import DEFAULT_LANG, tr
 from sandbox_ui.queries import Bands, SampleStats
 
 HEIGHT = 380
@@ -22,60 +24,65 @@ def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return fig
 
 
-def roc_figure(curves: Sequence[tuple[str, Bands]], title: str = "ROC") -> go.Figure:
+def roc_figure(curves: Sequence[tuple[str, Bands]], title: str = "ROC",
+               lang: str = DEFAULT_LANG) -> go.Figure:
     """One ROC line per (label, bands), with the chance diagonal."""
     fig = go.Figure()
     for label, bands in curves:
         fpr, tpr = bands.roc()
         fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines+markers", name=label))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name=tr("plot.chance", lang),
                              line={"dash": "dash", "color": "grey"}))
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
-    return _layout(fig, title, "false positive rate (FPR)", "true positive rate (TPR)")
+    return _layout(fig, title, tr("plot.fpr", lang), tr("plot.tpr", lang))
 
 
-def ks_figure(bands: Bands, title: str = "KS") -> go.Figure:
+def ks_figure(bands: Bands, title: str = "KS", lang: str = DEFAULT_LANG) -> go.Figure:
     depth, tpr, fpr, ks = bands.ks_curve()
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=depth, y=tpr, mode="lines+markers", name="cum. positives (TPR)"))
-    fig.add_trace(go.Scatter(x=depth, y=fpr, mode="lines+markers", name="cum. negatives (FPR)"))
+    fig.add_trace(go.Scatter(x=depth, y=tpr, mode="lines+markers",
+                             name=tr("plot.cum_pos", lang)))
+    fig.add_trace(go.Scatter(x=depth, y=fpr, mode="lines+markers",
+                             name=tr("plot.cum_neg", lang)))
     fig.add_trace(go.Scatter(x=depth, y=[a - b for a, b in zip(tpr, fpr, strict=True)],
-                             mode="lines", name=f"TPR − FPR (KS {ks:.3f})",
+                             mode="lines", name=tr("plot.ks_gap", lang, ks=ks),
                              line={"dash": "dot"}))
-    return _layout(fig, title, "share of enterprises, highest scores first", "cumulative share")
+    return _layout(fig, title, tr("plot.depth", lang), tr("plot.cum_share", lang))
 
 
-def lift_figure(bands: Bands, title: str = "Lift") -> go.Figure:
+def lift_figure(bands: Bands, title: str = "Lift", lang: str = DEFAULT_LANG) -> go.Figure:
     depth, lift = bands.lift()
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=[f"{d:.0%}" for d in depth], y=lift, name="cumulative lift"))
+    fig.add_trace(go.Bar(x=[f"{d:.0%}" for d in depth], y=lift, name=tr("plot.lift", lang)))
     fig.add_hline(y=1.0, line_dash="dash", line_color="grey")
-    return _layout(fig, title, "top share of enterprises by score", "lift")
+    return _layout(fig, title, tr("plot.lift_x", lang), tr("plot.lift_y", lang))
 
 
-def score_distribution_figure(bands: Bands, title: str = "Score distribution") -> go.Figure:
-    labels = [f"band {i + 1}" for i in range(len(bands.pos))]
+def score_distribution_figure(bands: Bands, title: str = "Score distribution",
+                              lang: str = DEFAULT_LANG) -> go.Figure:
+    labels = [tr("plot.band", lang, i=i + 1) for i in range(len(bands.pos))]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=labels, y=list(bands.neg), name="negatives"))
-    fig.add_trace(go.Bar(x=labels, y=list(bands.pos), name="positives"))
+    fig.add_trace(go.Bar(x=labels, y=list(bands.neg), name=tr("plot.negatives", lang)))
+    fig.add_trace(go.Bar(x=labels, y=list(bands.pos), name=tr("plot.positives", lang)))
     fig.update_layout(barmode="stack")
-    return _layout(fig, title, "score band (highest scores first, each ≥ k enterprises)",
-                   "enterprises")
+    return _layout(fig, title, tr("plot.band_x", lang), tr("plot.enterprises", lang))
 
 
-def sample_figure(stats: Sequence[SampleStats], title: str, positive: str = "positives",
-                  negative: str = "negatives") -> go.Figure | None:
+def sample_figure(stats: Sequence[SampleStats], title: str,
+                  lang: str = DEFAULT_LANG) -> go.Figure | None:
     """Positives and negatives per sample set (only the sets whose split is shown)."""
     shown = [s for s in stats if s.n_positive is not None and s.n_negative is not None]
     if not shown:
         return None
     names = [s.name for s in shown]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=names, y=[s.n_negative for s in shown], name=negative))
-    fig.add_trace(go.Bar(x=names, y=[s.n_positive for s in shown], name=positive))
+    fig.add_trace(go.Bar(x=names, y=[s.n_negative for s in shown],
+                         name=tr("plot.negatives", lang)))
+    fig.add_trace(go.Bar(x=names, y=[s.n_positive for s in shown],
+                         name=tr("plot.positives", lang)))
     fig.update_layout(barmode="stack")
-    return _layout(fig, title, "", "enterprises")
+    return _layout(fig, title, "", tr("plot.enterprises", lang))
 
 
 __all__ = ["ks_figure", "lift_figure", "roc_figure", "sample_figure",

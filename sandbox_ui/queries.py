@@ -12,7 +12,7 @@ Nothing here reads a party's file: inputs are ``*Public`` models and service res
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -283,6 +283,61 @@ def headline_metrics(mv: ModelVersionPublic, k: int) -> dict[str, Any]:
     return out
 
 
+# ------------------------------------------------------------------ loss per epoch
+COUNT_KEYS = ("n_valid", "n_train")
+
+
+def _counts(source: Mapping[str, Any]) -> list[int]:
+    out = [int(source[key]) for key in COUNT_KEYS if _count(source.get(key))]
+    per_bank = source.get("bank_n_valid")
+    if isinstance(per_bank, Mapping):
+        out += [int(v) for v in per_bank.values() if _count(v)]
+    return out
+
+
+def _count(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+
+
+def loss_basis(progress: Sequence[Mapping[str, Any]],
+               metrics: Mapping[str, Any] | None = None) -> int | None:
+    """The fewest enterprises the run's loss per epoch may be computed on, or None (unknown).
+
+    An algorithm computes it on the validation rows (``n_valid``), or on the training rows
+    (``n_train``) when it holds no validation split; a FedAvg round on the training rows of
+    the banks sampled that round (each bank's validation count, ``bank_n_valid``, stands in
+    for its training count: with a validation share below one half it is the smaller). So
+    the basis is the smallest positive count of these that the run reported:
+    in a recorded progress entry that carries them or, once the run has finished, in its
+    model's metrics.
+    """
+    counts = [n for entry in progress for n in _counts(entry)]
+    counts += _counts(metrics or {})
+    return min(counts) if counts else None
+
+
+@dataclass(frozen=True)
+class LossCurve:
+    """The loss per epoch as the sandbox may show it: ``losses`` is None unless the loss is
+    known to be computed on at least k enterprises (``basis``)."""
+
+    n_epochs: int
+    basis: int | None
+    losses: tuple[float, ...] | None
+
+
+def loss_curve(progress: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any] | None,
+               k: int) -> LossCurve:
+    """The recorded losses (epochs and SecureBoost trees, in order), shown only when their
+    basis (:func:`loss_basis`) is known and reaches ``k``; an unknown basis shows nothing,
+    like a model curve without counts."""
+    losses = tuple(float(p["loss"]) for p in progress
+                   if isinstance(p.get("loss"), int | float) and not isinstance(p["loss"], bool))
+    basis = loss_basis(progress, metrics)
+    shown = basis is not None and basis >= k
+    return LossCurve(len(losses), basis, losses if shown else None)
+
+
 def compare_rows(a: ModelVersionPublic, b: ModelVersionPublic, k: int) -> list[dict[str, Any]]:
     """Headline metrics of two versions side by side."""
     ha, hb = headline_metrics(a, k), headline_metrics(b, k)
@@ -415,9 +470,9 @@ def models_of(session: Session, actor: Principal) -> list[ModelVersionPublic]:
 
 
 __all__ = [
-    "Bands", "IndicatorRow", "PartyDisclosure", "SampleStats", "algorithms_by_id",
+    "Bands", "IndicatorRow", "LossCurve", "PartyDisclosure", "SampleStats", "algorithms_by_id",
     "compare_rows", "consent_state", "default_indicators", "disclosure_summary",
     "headline_metrics", "indicator_facets", "indicator_rows", "last_aligned_by_sample",
-    "merge_bands", "model_bands", "models_of", "org_codes", "own_columns", "sample_for_model",
-    "sample_stats", "scorecard_points", "suppress",
+    "loss_basis", "loss_curve", "merge_bands", "model_bands", "models_of", "org_codes",
+    "own_columns", "sample_for_model", "sample_stats", "scorecard_points", "suppress",
 ]

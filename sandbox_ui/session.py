@@ -10,7 +10,7 @@ so it is never shown.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import streamlit as st
@@ -84,6 +84,17 @@ def show_invalid(exc: Any) -> None:
     st.error(t("error", msg="; ".join(parts)))
 
 
+def keep_choice(key: str, options: Sequence[Any], *preferred: Any) -> None:
+    """Before ``st.selectbox(label, options, key=key)``: choose the first of ``preferred``
+    that is among ``options`` (else the first option).
+
+    Set on every run, so the browser shows this run's label of the choice: a label that
+    changed since the last run (a new status, the other language) would otherwise stay on
+    screen as it was, since the browser keeps the label it was last sent.
+    """
+    st.session_state[key] = next((p for p in preferred if p in options), options[0])
+
+
 def guard(page: str) -> Principal:
     """The signed-in principal, if its role may open ``page``; else stop the page."""
     me = principal()
@@ -103,4 +114,4 @@ def _stop(message: str) -> NoReturn:
 
 
 __all__ = ["DEFAULT_MIN_CELL", "PRINCIPAL", "call", "catalog_url", "engine", "guard",
-           "min_cell", "principal", "run", "show_invalid"]
+           "keep_choice", "min_cell", "principal", "run", "show_invalid"]

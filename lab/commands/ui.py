@@ -2,15 +2,19 @@
 
 The catalog URL goes to the sandbox through the environment (``FEDLAB_DATABASE_URL``),
 never on the command line of the child process (it may carry a password); the URL printed
-here has its password masked.
+here has its password masked. The sandbox runs as a child process that ends with this one:
+SIGTERM and SIGINT are passed on to it and waited for (:func:`run_child`).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import FrameType
 
 import typer
 
@@ -22,6 +26,44 @@ def streamlit_command(app: Path, *, port: int, host: str) -> list[str]:
             "--server.address", host, "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--global.developmentMode", "false",
             "--client.toolbarMode", "viewer"]
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def run_child(cmd: list[str], env: dict[str, str], *, grace: float = 10.0) -> int:
+    """Run ``cmd`` until it exits; SIGTERM or SIGINT received here is passed on to it.
+
+    After a stop signal the child gets ``grace`` seconds to exit, then it is killed; either
+    way it is waited for, so no child outlives this process. Returns the child's exit code,
+    0 for a child that stopped because it was asked to.
+    """
+    proc = subprocess.Popen(cmd, env=env)
+    stop_at: list[float] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+        if not stop_at:
+            stop_at.append(time.monotonic())
+
+    previous = {s: signal.signal(s, forward) for s in STOP_SIGNALS}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if stop_at and time.monotonic() - stop_at[0] > grace:
+                    proc.kill()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc.poll() is None:  # an error here: do not leave the child behind
+            proc.kill()
+            proc.wait()
+    stopped = bool(stop_at) and code in (0, *(-s for s in STOP_SIGNALS), -signal.SIGKILL)
+    return 0 if stopped else code
 
 
 def ui(
@@ -46,11 +88,7 @@ def ui(
     env = {**os.environ, "FEDLAB_DATABASE_URL": url, "FEDLAB_UI_MIN_CELL": str(min_cell),
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     typer.echo(f"sandbox on http://{host}:{port}  (catalog {shown}, k={min_cell}); Ctrl+C stops")
-    try:
-        code = subprocess.call(streamlit_command(app, port=port, host=host), env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    raise typer.Exit(run_child(streamlit_command(app, port=port, host=host), env))
 
 
-__all__ = ["streamlit_command", "ui"]
+__all__ = ["run_child", "streamlit_command", "ui"]

@@ -50,7 +50,7 @@ else:
             for n in needs]), hide_index=True, width="stretch")
     st.markdown(f"**{t('apr.disclosure')}**")
     st.dataframe(pd.DataFrame([{
-        t("apr.party"): d.party, t("apr.role"): d.role,
+        t("apr.party"): d.party, t("apr.role"): t(f"party_role.{d.role}"),
         t("exp.indicators"): ", ".join(d.indicators), t("apr.sends"): d.sends,
         t("apr.learns"): d.learns}
         for d in call(disclosure_summary, exp=exp, lang=current_lang())]),

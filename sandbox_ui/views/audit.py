@@ -46,6 +46,7 @@ def safe(details: dict) -> str:
 
 events = call(audit.list_events, limit=int(limit), object_type=kind or None)
 st.dataframe(pd.DataFrame([{
-    "seq": e.seq, "at": e.at.strftime("%Y-%m-%d %H:%M:%S"), "actor": e.actor,
-    "action": e.action, "object": f"{e.object_type}:{e.object_id}", "details": safe(e.details),
-    "hash": e.hash[:12]} for e in reversed(events)]), hide_index=True, width="stretch")
+    t("aud.col.seq"): e.seq, t("aud.col.at"): e.at.strftime("%Y-%m-%d %H:%M:%S"),
+    t("aud.col.actor"): e.actor, t("aud.col.action"): e.action,
+    t("aud.col.object"): f"{e.object_type}:{e.object_id}", t("aud.col.details"): safe(e.details),
+    t("aud.col.hash"): e.hash[:12]} for e in reversed(events)]), hide_index=True, width="stretch")

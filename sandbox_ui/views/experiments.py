@@ -1,7 +1,14 @@
 """实验 Experiments: create (parameters from the algorithm's schema), submit, follow the
-live progress and log, cancel; a finished experiment links to its model."""
+live progress and log, cancel; a finished experiment links to its model.
+
+While the picked experiment is approved, queued or running, its detail panel refreshes
+every 2 s; when a refresh finds its status changed (the run started, or ended) the whole
+page reruns, so the list and the picker show the new status and a finished run stops the
+refresh. The loss per epoch is shown only when it is known to be computed on at least k
+enterprises (sandbox_ui.queries.loss_curve)."""
 
 from datetime import timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -12,8 +19,14 @@ from lab.models import ExperimentCreate, ExperimentPublic, ExperimentStatus, Rol
 from lab.services import catalog, experiments, models_library
 from sandbox_ui.forms import param_inputs
 from sandbox_ui.i18n import t
-from sandbox_ui.queries import default_indicators, indicator_rows, org_codes, sample_stats
-from sandbox_ui.session import call, guard, min_cell, run, show_invalid
+from sandbox_ui.queries import (
+    default_indicators,
+    indicator_rows,
+    loss_curve,
+    org_codes,
+    sample_stats,
+)
+from sandbox_ui.session import call, guard, keep_choice, min_cell, run, show_invalid
 
 S = ExperimentStatus
 ACTIVE = (S.APPROVED, S.QUEUED, S.RUNNING)
@@ -77,11 +90,14 @@ def create_form() -> None:
     st.success(t("exp.created", id=made.id, status=status_label(made.status)))
 
 
-def detail(exp_id: int) -> None:
+def detail(exp_id: int, listed: S | None = None) -> None:
+    """The experiment's panel; ``listed``: the status the list above shows (live panels)."""
     exp: ExperimentPublic | None = run(experiments.get_experiment, experiment_id=exp_id)
     if exp is None:
         return
     status = S(exp.status)
+    if listed is not None and status is not listed:
+        st.rerun()  # the whole page: the list, the picker and whether to keep refreshing
     st.markdown(f"### {exp.id} · {exp.name}")
     st.markdown(f"{t('exp.status')}: **{status_label(status)}**")
     if exp.failure_reason:
@@ -91,19 +107,14 @@ def detail(exp_id: int) -> None:
         st.caption(t("exp.consents") + ": " + "; ".join(
             f"{n.agency} {t('consent.' + n.status) if n.status != 'granted' else '✓'}"
             for n in needs))
-    losses = [(p.get("epoch"), p["loss"]) for p in exp.progress
-              if isinstance(p.get("loss"), int | float)]
-    if losses:
-        st.markdown(f"**{t('exp.progress')}**")
-        st.line_chart(pd.DataFrame({"loss": [loss for _, loss in losses]},
-                                   index=range(1, len(losses) + 1)))
-    if status is S.SUCCEEDED:
-        mv = run(models_library.model_for_experiment, experiment_id=exp.id)
-        if mv is not None:
-            st.success(t("exp.model_ready", name=mv.name, version=mv.version))
-            if st.button(t("page.models"), key=f"open_model_{exp.id}", type="primary"):
-                st.session_state["model_selected"] = mv.id
-                st.switch_page("views/models.py")
+    mv = (run(models_library.model_for_experiment, experiment_id=exp.id)
+          if status is S.SUCCEEDED else None)
+    progress(exp, mv.metrics if mv is not None else None)
+    if mv is not None:
+        st.success(t("exp.model_ready", name=mv.name, version=mv.version))
+        if st.button(t("page.models"), key=f"open_model_{exp.id}", type="primary"):
+            st.session_state["model_selected"] = mv.id
+            st.switch_page("views/models.py")
     if bank_user and status is S.DRAFT and st.button(t("exp.submit"), key="exp_submit_btn",
                                                      type="primary"):
         if run(experiments.submit_experiment, experiment_id=exp.id) is not None:
@@ -130,6 +141,22 @@ def detail(exp_id: int) -> None:
         hide_index=True, width="stretch")
 
 
+def progress(exp: ExperimentPublic, metrics: dict[str, Any] | None) -> None:
+    """The loss per epoch, if it is known to be computed on at least k enterprises."""
+    k = min_cell()
+    curve = loss_curve(exp.progress, metrics, k)
+    if not curve.n_epochs:
+        return
+    st.markdown(f"**{t('exp.progress')}**")
+    if curve.losses is None:
+        key = "exp.loss_pending" if curve.basis is None else "exp.loss_suppressed"
+        st.caption(t(key, k=k, n=curve.n_epochs))
+        return
+    frame = pd.DataFrame({t("exp.loss"): list(curve.losses)},
+                         index=pd.RangeIndex(1, curve.n_epochs + 1, name=t("exp.epoch")))
+    st.line_chart(frame, x_label=t("exp.epoch"), y_label=t("exp.loss"))
+
+
 def listing() -> None:
     exps = call(experiments.list_experiments)
     if not exps:
@@ -144,16 +171,14 @@ def listing() -> None:
     st.subheader(t("exp.detail"))
     ids = [e.id for e in reversed(exps)]
     labels = {e.id: f"{e.id} · {e.name} · {status_label(e.status)}" for e in exps}
-    wanted = st.session_state.get("exp_selected")
-    if st.session_state.get("exp_pick") not in ids:
-        st.session_state.pop("exp_pick", None)
-    pick = st.selectbox(t("exp.pick"), ids, index=ids.index(wanted) if wanted in ids else 0,
-                        format_func=lambda i: labels[i], key="exp_pick")
+    keep_choice("exp_pick", ids, st.session_state.get("exp_pick"),
+                st.session_state.get("exp_selected"))
+    pick = st.selectbox(t("exp.pick"), ids, format_func=labels.__getitem__, key="exp_pick")
     st.session_state["exp_selected"] = pick
-    live = S(next(e.status for e in exps if e.id == pick)) in ACTIVE
-    auto = live and st.toggle(t("exp.auto"), value=True, key="exp_auto")
+    listed = S(next(e.status for e in exps if e.id == pick))
+    auto = listed in ACTIVE and st.toggle(t("exp.auto"), value=True, key="exp_auto")
     if auto:
-        st.fragment(run_every=timedelta(seconds=2))(detail)(pick)
+        st.fragment(run_every=timedelta(seconds=2))(detail)(pick, listed)
     else:
         detail(pick)
     st.button(t("refresh"), key="exp_refresh")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from lab.models import ModelStatus, ModelVersionPublic, Role
 from lab.services import models_library
-from sandbox_ui.i18n import t
+from sandbox_ui.i18n import current_lang, t
 from sandbox_ui.plots import ks_figure, lift_figure, roc_figure, score_distribution_figure
 from sandbox_ui.queries import (
     compare_rows,
@@ -18,10 +18,11 @@ from sandbox_ui.queries import (
     sample_stats,
     scorecard_points,
 )
-from sandbox_ui.session import call, guard, min_cell, run
+from sandbox_ui.session import call, guard, keep_choice, min_cell, run
 
 me = guard("models")
 k = min_cell()
+lang = current_lang()
 may_publish = Role(me.role) in (Role.BANK_MODELER, Role.PLATFORM_STAFF, Role.ADMIN)
 st.title(t("page.models"))
 st.caption(t("k_note", k=k))
@@ -57,12 +58,11 @@ st.dataframe(pd.DataFrame([{
     hide_index=True, width="stretch")
 
 by_id = {mv.id: mv for mv in models}
+labels = {mv.id: label(mv) for mv in models}  # in this run's language
 ids = [mv.id for mv in reversed(models)]
-wanted = st.session_state.get("model_selected")
-if st.session_state.get("mdl_pick") not in ids:
-    st.session_state.pop("mdl_pick", None)
-pick = st.selectbox(t("mdl.pick"), ids, index=ids.index(wanted) if wanted in ids else 0,
-                    format_func=lambda i: label(by_id[i]), key="mdl_pick")
+keep_choice("mdl_pick", ids, st.session_state.pop("model_selected", None),
+            st.session_state.get("mdl_pick"))  # a model opened from the experiments page first
+pick = st.selectbox(t("mdl.pick"), ids, format_func=labels.__getitem__, key="mdl_pick")
 mv = by_id[pick]
 
 head = headline_metrics(mv, k)
@@ -70,8 +70,7 @@ cols = st.columns(5)
 for col, key in zip(cols, ("auc", "ks", "n_aligned", "n_train", "n_valid"), strict=True):
     if key in head:
         value = head[key]
-        col.metric(key.upper() if key in ("auc", "ks") else key,
-                   t("suppressed", k=k) if value is None else value)
+        col.metric(t(f"metric.{key}"), t("suppressed", k=k) if value is None else value)
 
 bands = bands_for(mv)
 tabs = st.tabs([t("mdl.roc"), t("mdl.ks"), t("mdl.lift"), t("mdl.scores"), t("mdl.scorecard"),
@@ -80,15 +79,19 @@ if bands is None:
     for tab in tabs[:4]:
         tab.info(t("mdl.no_curve", k=k))
 else:
-    tabs[0].plotly_chart(roc_figure([(label(mv), bands)], t("mdl.roc")), key="roc_chart")
-    tabs[1].plotly_chart(ks_figure(bands, t("mdl.ks")), key="ks_chart")
-    tabs[2].plotly_chart(lift_figure(bands, t("mdl.lift")), key="lift_chart")
-    tabs[3].plotly_chart(score_distribution_figure(bands, t("mdl.scores")), key="score_chart")
+    tabs[0].plotly_chart(roc_figure([(label(mv), bands)], t("mdl.roc"), lang), key="roc_chart")
+    tabs[1].plotly_chart(ks_figure(bands, t("mdl.ks"), lang), key="ks_chart")
+    tabs[2].plotly_chart(lift_figure(bands, t("mdl.lift"), lang), key="lift_chart")
+    tabs[3].plotly_chart(score_distribution_figure(bands, t("mdl.scores"), lang),
+                         key="score_chart")
 with tabs[4]:
     columns = call(own_columns, indicator_codes=mv.lineage.get("indicators", []))
     points = scorecard_points(mv, columns)
     if points:
-        st.dataframe(pd.DataFrame(points), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame([{
+            t("mdl.pt.column"): t("mdl.pt.base") if p["column"] == "(base)" else p["column"],
+            t("mdl.pt.bin"): p["bin"], t("mdl.pt.points"): p["points"]} for p in points]),
+            hide_index=True, width="stretch")
     else:
         st.write(t("mdl.no_scorecard"))
 with tabs[5]:
@@ -110,11 +113,15 @@ if may_publish:
 st.subheader(t("mdl.compare"))
 others = [i for i in ids if i != mv.id]
 if others:
-    other_id = st.selectbox(t("mdl.compare_with"), others, format_func=lambda i: label(by_id[i]),
+    keep_choice("mdl_compare", others, st.session_state.get("mdl_compare"))
+    other_id = st.selectbox(t("mdl.compare_with"), others, format_func=labels.__getitem__,
                             key="mdl_compare")
     other = by_id[other_id]
-    st.dataframe(pd.DataFrame(compare_rows(mv, other, k)), hide_index=True, width="stretch")
+    compared = pd.DataFrame(compare_rows(mv, other, k))
+    compared["metric"] = [t(f"metric.{m}") for m in compared["metric"]]
+    st.dataframe(compared.rename(columns={"metric": t("mdl.metric")}), hide_index=True,
+                 width="stretch")
     other_bands = bands_for(other)
     curves = [(label(m), b) for m, b in ((mv, bands), (other, other_bands)) if b is not None]
     if curves:
-        st.plotly_chart(roc_figure(curves, t("mdl.compare")), key="compare_chart")
+        st.plotly_chart(roc_figure(curves, t("mdl.compare"), lang), key="compare_chart")

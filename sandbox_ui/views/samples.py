@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from lab.models import Role, SampleSetCreate
 from lab.services import catalog, experiments, models_library
-from sandbox_ui.i18n import t
+from sandbox_ui.i18n import current_lang, t
 from sandbox_ui.plots import sample_figure
 from sandbox_ui.queries import last_aligned_by_sample, sample_stats
 from sandbox_ui.session import call, guard, min_cell, run, show_invalid
@@ -41,13 +41,13 @@ if not stats:
     st.write(t("none_yet"))
 else:
     st.dataframe(pd.DataFrame([{
-        "id": s.sample_id, t("smp.col.name"): s.name, t("smp.col.window"): s.window,
+        t("smp.col.id"): s.sample_id, t("smp.col.name"): s.name, t("smp.col.window"): s.window,
         t("smp.col.n_total"): show(s.n_total), t("smp.col.n_positive"): show(s.n_positive),
         t("smp.col.rate"): supp if s.positive_rate is None else f"{s.positive_rate:.1%}",
         t("smp.col.runs"): show(aligned[s.sample_id]) if s.sample_id in aligned else "—",
         t("smp.col.label"): s.label_definition,
     } for s in stats]), hide_index=True, width="stretch")
-    fig = sample_figure(stats, t("smp.hist"), t("smp.positive"), t("smp.negative"))
+    fig = sample_figure(stats, t("smp.hist"), current_lang())
     if fig is not None:
         st.plotly_chart(fig, key="sample_hist")
 

@@ -6,8 +6,10 @@ page shows against the catalog's own state (read back through lab.services).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sandbox_world import (
@@ -23,8 +25,9 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from lab.db import make_engine, session_scope
-from lab.models import ExperimentStatus, ModelStatus, Role
+from lab.models import ExperimentPublic, ExperimentStatus, ModelStatus, Role
 from lab.services import catalog, consent, experiments, models_library
+from lab.services.catalog import worker_principal
 from sandbox_ui.i18n import tr
 from sandbox_ui.navigation import PAGES, pages_for
 
@@ -157,11 +160,85 @@ def test_a_page_refuses_without_sign_in(db: Engine) -> None:
     assert not direct.dataframe
 
 
-def test_english_toggle(db: Engine) -> None:
+def plot_words(at: AppTest) -> list[tuple[str, str, list[str]]]:
+    """(x title, y title, legend names) of every plotly chart on the page."""
+    out = []
+    for chart in at.get("plotly_chart"):
+        fig = json.loads(chart.proto.spec)
+        lay = fig["layout"]
+        out.append((lay["xaxis"]["title"]["text"], lay["yaxis"]["title"]["text"],
+                    [d["name"] for d in fig["data"]]))
+    return out
+
+
+def assert_models_speak(at: AppTest, lang: str) -> None:
+    def w(key: str, **fmt: object) -> str:
+        return tr(key, lang, **fmt)
+
+    plots = plot_words(at)
+    assert [(x, y) for x, y, _ in plots] == [
+        (w("plot.fpr"), w("plot.tpr")), (w("plot.depth"), w("plot.cum_share")),
+        (w("plot.lift_x"), w("plot.lift_y")), (w("plot.band_x"), w("plot.enterprises")),
+        (w("plot.fpr"), w("plot.tpr"))]
+    assert plots[0][2][-1] == w("plot.chance")
+    assert plots[1][2][:2] == [w("plot.cum_pos"), w("plot.cum_neg")]
+    assert plots[2][2] == [w("plot.lift")]
+    assert plots[3][2] == [w("plot.negatives"), w("plot.positives")]
+    assert [m.label for m in at.metric] == [w(f"metric.{key}") for key in (
+        "auc", "ks", "n_aligned", "n_train", "n_valid")]
+    points = frame_with(at, w("mdl.pt.points"))
+    assert list(points.columns) == [w("mdl.pt.column"), w("mdl.pt.bin"), w("mdl.pt.points")]
+    assert points.iloc[0, 0] == w("mdl.pt.base")
+    compare = frame_with(at, w("mdl.metric"))
+    assert list(compare[w("mdl.metric")])[2:5] == [w("metric.n_aligned"), w("metric.n_train"),
+                                                  w("metric.n_valid")]
+
+
+def test_english_toggle(db: Engine, template: Template) -> None:
     at = app_as(db, "bank_a_modeler", "indicators", lang="en")
     assert at.title[0].value == "Indicator library"
     at.toggle(key="lang_toggle").set_value(False).run()
     assert at.title[0].value == "指标库"
+    # plots, the metric labels, the points and comparison tables follow the toggle
+    at.switch_page("views/models.py")
+    at.toggle(key="lang_toggle").set_value(True).run()
+    assert at.title[0].value == "Model library"
+    assert_models_speak(at, "en")
+    at.toggle(key="lang_toggle").set_value(False).run()
+    assert_models_speak(at, "zh")
+    assert "false positive rate" not in json.dumps(plot_words(at))  # no English left over
+    # the loss chart of the experiments page: its column and index names are its axis titles
+    at.switch_page("views/experiments.py")
+    at.toggle(key="lang_toggle").set_value(True).run()
+    at.selectbox(key="exp_pick").set_value(template.ids["done1"]).run()
+    loss = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]["encoding"]
+    assert (loss["x"]["title"], loss["y"]["title"]) == ("epoch", "loss")
+    at.toggle(key="lang_toggle").set_value(False).run()
+    loss = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]["encoding"]
+    assert (loss["x"]["title"], loss["y"]["title"]) == (z("exp.epoch"), z("exp.loss"))
+    # the sample library's ID column and composition legend
+    at.switch_page("views/samples.py")
+    at.toggle(key="lang_toggle").set_value(True).run()
+    assert "ID" in frame_with(at, "Positive rate").columns
+    assert plot_words(at)[0][1:] == ("enterprises", ["negatives", "positives"])
+
+
+def test_english_toggle_for_staff_pages(db: Engine, template: Template) -> None:
+    at = app_as(db, "staff", "audit", lang="en")
+    headers = ["Seq", "At", "Actor", "Action", "Object", "Details", "Hash"]
+    assert list(frame_with(at, "Hash").columns) == headers
+    at.toggle(key="lang_toggle").set_value(False).run()
+    assert list(frame_with(at, z("aud.col.hash")).columns) == [
+        z(f"aud.col.{h.lower()}") for h in headers]
+    at.switch_page("views/approvals.py")
+    at.run()
+    at.selectbox(key="apr_pick").set_value(template.ids["approvable"]).run()
+    assert list(frame_with(at, z("apr.learns"))[z("apr.role")]) == ["发起方（持标签）",
+                                                                    "数据提供方", "协调方"]
+    at.toggle(key="lang_toggle").set_value(True).run()
+    disclosure = frame_with(at, "Learns")
+    assert list(disclosure["Role"]) == ["guest (holds the labels)", "host", "coordinator"]
+    assert disclosure["Learns"].iloc[1].startswith("aligned counts")
 
 
 # ------------------------------------------------------------------ indicator library
@@ -199,7 +276,7 @@ def test_samples_counts_rate_and_creation(db: Engine, template: Template) -> Non
     with session_scope(db) as s:
         mine = catalog.get_sample(session=s, actor=who(db, "bank_a_ds"),
                                   sample_id=template.ids["sample_a"])
-    assert list(table["id"]) == [mine.id]  # bank_b's sample is not shown
+    assert list(table[z("smp.col.id")]) == [mine.id]  # bank_b's sample is not shown
     row = table.iloc[0]
     assert row[z("smp.col.n_total")] == f"{mine.n_total:,}"
     assert row[z("smp.col.n_positive")] == f"{mine.n_positive:,}"
@@ -314,17 +391,18 @@ def test_models_plots_scorecard_compare_publish(db: Engine, template: Template) 
     at = app_as(db, "bank_a_modeler", "models")
     charts = at.get("plotly_chart")
     assert len(charts) == 5  # ROC, KS, lift, score distribution, comparison
-    roc_spec = charts[0].proto.spec
-    assert '"name":"chance"' in roc_spec
-    points = frame_with(at, "points")
-    own = {c for c in points["column"] if c != "(base)"}
+    roc = json.loads(charts[0].proto.spec)
+    assert roc["data"][-1]["name"] == z("plot.chance")
+    points = frame_with(at, z("mdl.pt.points"))
+    assert list(points[z("mdl.pt.column")])[0] == z("mdl.pt.base")
+    own = set(points[z("mdl.pt.column")][1:])
     assert own and all(c.startswith("acct_") or c.startswith("loan_") for c in own)
     with session_scope(db) as s:
         tax_columns = {i.column for i in catalog.search_indicators(
             session=s, actor=who(db, "staff"), owner="tax")}
     assert not own & tax_columns  # the host's points stay with the host
-    compare = frame_with(at, "metric")
-    assert list(compare["metric"])[:2] == ["auc", "ks"]
+    compare = frame_with(at, z("mdl.metric"))
+    assert list(compare[z("mdl.metric")])[:3] == ["AUC", "KS", z("metric.n_aligned")]
     at.text_input(key="mdl_reason").input("validated")
     at.button(key="mdl_publish").click().run()
     with session_scope(db) as s:
@@ -342,7 +420,7 @@ def test_curves_are_suppressed_when_k_exceeds_the_evaluation(
     shown = {m.label: m.value for m in at.metric}
     supp = z("suppressed", k=1000)
     # AUC and KS were measured on those 240 enterprises: suppressed with them
-    assert shown["n_valid"] == shown["AUC"] == shown["KS"] == supp
+    assert shown[z("metric.n_valid")] == shown["AUC"] == shown["KS"] == supp
     listing = frame_with(at, "AUC")
     assert set(listing["AUC"]) == set(listing["KS"]) == {supp}
 
@@ -360,7 +438,8 @@ def test_staff_review_disclosure_approve_and_reject(db: Engine, template: Templa
                                              template.ids["approvable"]}
     at.selectbox(key="apr_pick").set_value(template.ids["approvable"]).run()
     disclosure = frame_with(at, z("apr.learns"))
-    assert list(disclosure[z("apr.role")]) == ["guest", "host", "coordinator"]
+    assert list(disclosure[z("apr.role")]) == [z("party_role.guest"), z("party_role.host"),
+                                               z("party_role.coordinator")]
     assert list(disclosure[z("apr.party")]) == ["bank_a", "tax", "platform"]
     at.button(key="apr_approve").click().run()
     with session_scope(db) as s:
@@ -418,10 +497,11 @@ def test_audit_log_verifies_and_lists(db: Engine) -> None:
     at = app_as(db, "admin", "audit")
     at.button(key="aud_verify").click().run()
     assert at.success and at.success[0].value.startswith("哈希链完整")
-    events = frame_with(at, "hash")
-    assert "experiment.succeeded" in set(events["action"])
+    events = frame_with(at, z("aud.col.hash"))
+    assert "experiment.succeeded" in set(events[z("aud.col.action")])
     at.selectbox(key="aud_kind").set_value("model").run()
-    assert set(frame_with(at, "hash")["object"].str.split(":").str[0]) == {"model"}
+    objects = frame_with(at, z("aud.col.hash"))[z("aud.col.object")]
+    assert set(objects.str.split(":").str[0]) == {"model"}
 
 
 def test_an_active_experiment_refreshes_live(db: Engine, template: Template) -> None:
@@ -435,3 +515,72 @@ def test_an_active_experiment_refreshes_live(db: Engine, template: Template) -> 
     assert f"{z('exp.status')}: **{z('status.approved')}**" in texts(at)
     at.selectbox(key="exp_pick").set_value(template.ids["done1"]).run()
     assert not [w for w in at.toggle if w.key == "exp_auto"]  # finished: no refresh
+
+
+def test_loss_per_epoch_needs_k_enterprises(db: Engine, template: Template,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # the stand-in run validated on 240 enterprises and trained on 960: the basis is 240
+    for k, shown in ((240, True), (241, False)):
+        monkeypatch.setenv("FEDLAB_UI_MIN_CELL", str(k))
+        at = app_as(db, "bank_a_ds", "experiments")
+        at.selectbox(key="exp_pick").set_value(template.ids["done1"]).run()
+        assert bool(at.get("vega_lite_chart")) is shown, k
+        assert (z("exp.loss_suppressed", k=k, n=3) in texts(at)) is not shown, k
+        assert z("exp.model_ready", name="bank_a/bank_a tax lr", version=1) in texts(at)
+
+
+def test_a_live_run_reruns_the_page_when_it_ends(db: Engine, template: Template,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    exp_id = template.ids["approvable"]
+    worker = worker_principal("sandbox-test")
+    with session_scope(db) as s:
+        experiments.approve_experiment(session=s, actor=who(db, "staff"), experiment_id=exp_id)
+    with session_scope(db) as s:
+        claimed = experiments.claim_next(session=s, actor=worker)
+        assert claimed is not None and claimed.id == exp_id
+        experiments.start_run(session=s, actor=worker, experiment_id=exp_id)
+        for epoch, loss in enumerate([0.69, 0.61]):
+            experiments.record_progress(session=s, actor=worker, experiment_id=exp_id,
+                                        entry={"event": "epoch", "epoch": epoch, "loss": loss})
+    at = app_as(db, "bank_a_modeler", "experiments")
+    at.selectbox(key="exp_pick").set_value(exp_id).run()
+    assert at.toggle(key="exp_auto").value is True
+    # running: the loss is not shown before the enterprises it is computed on are known
+    assert not at.get("vega_lite_chart") and z("exp.loss_pending", k=10, n=2) in texts(at)
+
+    with session_scope(db) as s:  # the run ends with a model validated on 240 enterprises
+        exp = experiments.succeed_run(session=s, actor=worker, experiment_id=exp_id)
+        models_library.register_model_version(
+            session=s, actor=worker, experiment=exp, name="bank_a/bank_a waiting",
+            algorithm="hetero_lr", metrics={"n_valid": 240, "n_train": 960, "auc": 0.7},
+            roc={}, lineage={"experiment": exp_id}, artifacts={})
+    # The browser's 2-second refresh reruns only the detail panel; the list and the picker
+    # above it were drawn while the run was still going. Stand that in: the list reads the
+    # experiment as running until the panel has read it afresh.
+    panel_read: list[S] = []
+    list_experiments, get_experiment = experiments.list_experiments, experiments.get_experiment
+
+    def listed_before_the_end(**kw: Any) -> list[ExperimentPublic]:
+        rows = list_experiments(**kw)
+        return rows if panel_read else [
+            e.model_copy(update={"status": S.RUNNING}) if e.id == exp_id else e for e in rows]
+
+    def panel(**kw: Any) -> ExperimentPublic:
+        got = get_experiment(**kw)
+        panel_read.append(S(got.status))
+        return got
+
+    monkeypatch.setattr(experiments, "list_experiments", listed_before_the_end)
+    monkeypatch.setattr(experiments, "get_experiment", panel)
+    at.run()
+    assert panel_read[0] is S.SUCCEEDED  # the panel saw the end ...
+    listing = frame_with(at, z("exp.col.status"))  # ... and the whole page followed
+    row = listing[listing[z("exp.col.id")] == exp_id].iloc[0]
+    assert row[z("exp.col.status")] == z("status.succeeded")
+    label = f"{exp_id} · bank_a waiting · {z('status.succeeded')}"
+    picker = at.selectbox(key="exp_pick")
+    assert picker.value == exp_id and label in picker.options
+    # the browser keeps the label it was last sent: the new one goes with the page
+    assert picker.proto.set_value and picker.proto.raw_value == label
+    assert not [w for w in at.toggle if w.key == "exp_auto"]  # the refresh stopped
+    assert at.get("vega_lite_chart")  # 240 enterprises: the loss per epoch is shown

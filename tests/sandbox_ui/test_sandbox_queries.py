@@ -13,6 +13,8 @@ from sandbox_ui.queries import (
     Bands,
     consent_state,
     headline_metrics,
+    loss_basis,
+    loss_curve,
     merge_bands,
     model_bands,
     sample_stats,
@@ -170,3 +172,34 @@ def test_auc_and_ks_over_fewer_than_k_enterprises_are_suppressed() -> None:
     shown = headline_metrics(model(metrics=metrics), k=8)
     assert shown["auc"] == round(roc_auc_score(y, s), 4) and shown["n_valid"] == 8
     assert shown["ks"] == round(float(np.max(tpr - fpr)), 4)
+
+
+def test_loss_basis_is_the_smallest_count_the_run_reported() -> None:
+    epochs = [{"event": "epoch", "epoch": i, "loss": 0.7 - 0.1 * i} for i in range(3)]
+    assert loss_basis(epochs) is None  # losses alone say nothing about their basis
+    assert loss_basis(epochs, {"n_valid": 240, "n_train": 960}) == 240
+    assert loss_basis(epochs, {"n_valid": 0, "n_train": 35}) == 35  # no validation split
+    # FedAvg: the loss of a round covers only the banks sampled in it
+    assert loss_basis(epochs, {"n_valid": 60, "n_train": 240,
+                               "bank_n_valid": {"bank_a": 52, "bank_b": 8}}) == 8
+    # a recorded entry carrying counts (a driver's setup event) counts during the run
+    setup = {"event": "lr.setup", "n_aligned": 300, "n_train": 240, "n_valid": 60}
+    assert loss_basis([setup, *epochs]) == 60
+    assert loss_basis([{"n_valid": True, "loss": 0.5}]) is None  # a flag is not a count
+
+
+@pytest.mark.parametrize(("metrics", "k", "shown"), [
+    (None, 1, False),  # basis unknown: nothing shown, whatever k
+    ({"n_valid": 240, "n_train": 960}, 240, True),
+    ({"n_valid": 240, "n_train": 960}, 241, False),
+    ({"n_valid": 9, "n_train": 40}, 10, False),
+])
+def test_loss_curve_is_shown_only_over_k_enterprises(metrics: dict | None, k: int,
+                                                     shown: bool) -> None:
+    progress = [{"event": "phase", "phase": "train"},
+                {"event": "epoch", "epoch": 1, "loss": 0.69},
+                {"event": "epoch", "epoch": 2},  # a non-finite loss is stored as nothing
+                {"event": "tree", "tree": 0, "loss": 0.61}]
+    curve = loss_curve(progress, metrics, k)
+    assert curve.n_epochs == 2
+    assert curve.losses == ((0.69, 0.61) if shown else None)
