@@ -45,25 +45,27 @@ def ks(y: np.ndarray, score: np.ndarray) -> float:
     return float(np.max(tpr - fpr))
 
 
-def _quantile_cuts(score: np.ndarray, n_points: int, min_cell: int) -> np.ndarray:
-    n = score.size
-    k = max(1, min(n_points, n // max(min_cell, 1)))
-    order = np.sort(score)[::-1]
-    idx = np.unique(np.linspace(0, n, k + 1).astype(int)[1:-1])
-    return order[idx - 1] if idx.size else np.empty(0)
-
-
 def roc_points(y: np.ndarray, score: np.ndarray, *, max_points: int = 50,
                min_cell: int = DEFAULT_MIN_CELL) -> dict[str, list[float]]:
-    """ROC curve at score quantiles: each step covers at least ``min_cell`` enterprises."""
+    """ROC curve at score thresholds, from the highest score down, about ``max_points``
+    points: every step between two points (the last one to (1, 1) included) covers at
+    least ``min_cell`` enterprises. A threshold takes every enterprise of its score, so tied
+    scores (a scorecard's points, a tree's leaves) never split a step into a smaller one;
+    each point is one of scikit-learn's ``roc_curve`` points."""
     y, score = _check(y, score)
-    cuts = _quantile_cuts(score, max_points, min_cell)
+    n = score.size
+    cell = max(min_cell, 1)
+    step = max(cell, -(-n // max(max_points, 1)))
+    _, inverse = np.unique(-score, return_inverse=True)  # distinct scores, highest first
+    cum_n = np.cumsum(np.bincount(inverse))
+    cum_pos = np.cumsum(np.bincount(inverse, weights=y))
     pos, neg = y.sum(), (1 - y).sum()
     fpr, tpr = [0.0], [0.0]
-    for c in cuts:
-        sel = score >= c
-        tpr.append(float(y[sel].sum() / pos))
-        fpr.append(float((1 - y[sel]).sum() / neg))
+    i = int(np.searchsorted(cum_n, step))  # the first threshold a full step below the top
+    while i < cum_n.size and n - cum_n[i] >= cell:
+        tpr.append(float(cum_pos[i] / pos))
+        fpr.append(float((cum_n[i] - cum_pos[i]) / neg))
+        i = int(np.searchsorted(cum_n, cum_n[i] + step))
     fpr.append(1.0)
     tpr.append(1.0)
     return {"fpr": fpr, "tpr": tpr}

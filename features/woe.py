@@ -281,6 +281,26 @@ def fine_binning(values: np.ndarray, kind: Kind, *, n_bins: int = 20,
 # optimal binning at the guest (with labels)
 
 
+def _optimal_binning_class() -> Any:
+    """``optbinning.OptimalBinning``, imported without cvxpy's solver-import warning: cvxpy
+    (imported by optbinning) logs one, with its install path, when its HiGHS interface fails
+    to load next to SciPy's own HiGHS; the binning here uses the CP solver (OR-Tools), not
+    cvxpy. Only that warning is dropped, and only during the import."""
+    import logging
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Encountered unexpected exception "
+                                                   "importing solver")
+
+    cvxpy_log = logging.getLogger("__cvxpy__")
+    cvxpy_log.addFilter(keep)
+    try:
+        from optbinning import OptimalBinning
+    finally:
+        cvxpy_log.removeFilter(keep)
+    return OptimalBinning
+
+
 def optimal_binning(values: np.ndarray, kind: Kind, y: np.ndarray, *, max_bins: int = 8,
                     min_bin_size: int = 50, n_prebins: int = 20, name: str = "x") -> Binning:
     """Optimal monotonic binning with ``optbinning`` (the guest's own columns).
@@ -288,7 +308,7 @@ def optimal_binning(values: np.ndarray, kind: Kind, y: np.ndarray, *, max_bins: 
     Numeric columns get a monotonic event rate (ascending or descending, chosen by the
     solver); categorical columns are grouped by event rate. ``min_bin_size`` rows per bin.
     """
-    from optbinning import OptimalBinning
+    OptimalBinning = _optimal_binning_class()  # noqa: N806 - the class
 
     miss = _missing(values, kind)
     frac = min(0.5, max(min_bin_size / max(1, int((~miss).sum())), 1e-6))

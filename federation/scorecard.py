@@ -21,7 +21,11 @@ Steps (message by message in docs/protocols/woe_scorecard.md):
    hosts, as in hetero LR's validation scores); the host also sends a public summary
    (per feature: id, number of bins, points range);
 6. ``sc.report`` (coordinator -> guest: the masked sum): the guest forms the scores of its
-   validation rows and returns public metrics: AUC, KS, grade distribution.
+   validation rows and returns public metrics: AUC, KS, grade distribution, ROC points,
+   lift table and score histogram (aggregates of at least ``min_cell`` enterprises per
+   step, group and shown bin: :func:`score_curves`), and its *own* points table (its
+   columns' bins and points, and the base points: :func:`bank_points`) for the bank's model
+   version. The coordinator learns these; no host's bins or points are in them.
 
 A joint score is the sum of every party's points (``features.scorecard``).
 """
@@ -83,9 +87,19 @@ _WOE_KEYS = set(FW.WoeParams.model_fields)
 
 def parse_scorecard_params(raw: dict[str, Any]) -> ScorecardParams:
     """Binning keys (``n_fine_bins``, ``max_bins``, ``min_bin_size``, ...) sit at the top
-    of ``[params]``; LR keys under ``[params.lr]``; ``key_bits`` applies to both."""
+    of ``[params]`` or in ``[params.binning]`` (the lab's ``binning.max_bins``); LR keys
+    under ``[params.lr]``; ``key_bits`` applies to both."""
     raw = dict(raw)
+    section = raw.pop("binning", None) or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"invalid scorecard [params]: binning must be a section "
+                          f"([params.binning]), got {type(section).__name__}")
     binning = {k: raw.pop(k) for k in list(raw) if k in _WOE_KEYS}
+    both = sorted(set(section) & set(binning))
+    if both:
+        raise ConfigError(f"invalid scorecard [params]: {both} given both at the top of "
+                          "[params] and in [params.binning]", hint="Give each key once.")
+    binning = {**section, **binning}
     if "key_bits" in binning:
         raw.setdefault("lr", {})
         raw["lr"] = {"key_bits": binning["key_bits"], **raw["lr"]}
@@ -212,8 +226,48 @@ def _report(ctx: PartyContext, payload: Payload) -> Payload:
         "clipped_share": float(np.mean((raw < scaling.min_score) | (raw > scaling.max_score))),
         "grades": [r.__dict__ for r in rows],
         "grade_table": S.format_grade_table(rows, scaling),
+        **score_curves(yv, scores),
+        **bank_points(S.load_points(ctx.work_dir)),
     }
     return {"metrics": json.dumps(metrics)}
+
+
+def score_curves(y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    """ROC points, lift table, score histogram and positive count of the validation scores,
+    as ``features.metrics.curve_aggregates`` makes them for every algorithm (each ROC step,
+    lift group and shown histogram bin covers at least ``min_cell`` enterprises; nothing
+    when either class has fewer). A low score means high risk: the ROC and the lift rank
+    by ``-score`` (riskiest first, as ``score_auc``); the lift groups' score bounds and the
+    histogram are on the points scale."""
+    from features.metrics import curve_aggregates, score_histogram
+
+    agg = curve_aggregates(y, -scores)
+    if agg:
+        agg["lift"] = [{**r, "min_score": -r["max_score"], "max_score": -r["min_score"]}
+                       for r in agg["lift"]]
+        agg["score_hist"] = score_histogram(scores)
+    return agg
+
+
+POINTS_PREFIX, POINTS_BASE = "points.", "points_base"
+
+
+def bank_points(table: S.PointsTable) -> dict[str, float]:
+    """The guest bank's own points table as model-library metrics: ``points_base`` and
+    ``points.<column>.<n> <bin>`` per bin of each of its selected features, ``n`` the bin's
+    number from 1, zero-padded so that sorted keys (metrics.json is written sorted) keep
+    the bins in order.
+
+    Only the guest calls this, on its own table: its columns, its bin descriptions (edges or
+    categories of its own data) and its points. It reaches the coordinator in the guest's
+    ``sc.report`` reply and the bank's model version; a host's table never leaves the host.
+    """
+    out: dict[str, float] = {POINTS_BASE: float(table.base)}
+    for f in table.features:
+        width = len(str(len(f.bins)))
+        for i, (label, pts) in enumerate(zip(f.bins, f.points, strict=True), start=1):
+            out[f"{POINTS_PREFIX}{f.name}.{i:0{width}d} {label}"] = float(pts)
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -231,7 +285,8 @@ def drive(transport: Transport, config: ExperimentConfig, *,
     """Alignment, federated binning, selection, hetero LR on WOE and points scaling."""
     params = parse_scorecard_params(config.params)
     woe_params = params.binning
-    if config.experiment.backend == "plaintext" and "label_backend" not in config.params:
+    if config.experiment.backend == "plaintext" and "label_backend" not in \
+            woe_params.model_fields_set:
         woe_params = woe_params.model_copy(update={"label_backend": "plaintext"})
     guest = config.guest.name
     hosts = [h.name for h in config.hosts]
@@ -314,5 +369,6 @@ def no_alignment(n_aligned: int) -> Any:
     return SimpleNamespace(n_aligned=n_aligned, exchanges=0)
 
 
-__all__ = ["LR_ON_WOE", "POINTS", "REPORT", "SELECT", "ScorecardParams", "drive",
-           "no_alignment", "parse_scorecard_params", "woe_lr_matrix"]
+__all__ = ["LR_ON_WOE", "POINTS", "POINTS_BASE", "POINTS_PREFIX", "REPORT", "SELECT",
+           "ScorecardParams", "bank_points", "drive", "no_alignment", "parse_scorecard_params",
+           "score_curves", "woe_lr_matrix"]

@@ -358,15 +358,15 @@ def scorecard_points(mv: ModelVersionPublic, own_columns: Iterable[str]) -> list
 
     Points of a host's features stay with the host and are never listed here.
     """
-    own = set(own_columns)
+    own = sorted(set(own_columns), key=len, reverse=True)  # "a.b" before "a"
     rows = []
     for key, value in mv.metrics.items():
         if not key.startswith("points.") or not isinstance(value, int | float):
             continue
-        _, _, rest = key.partition(".")
-        column, _, bin_label = rest.partition(".")
-        if column in own:
-            rows.append({"column": column, "bin": bin_label, "points": value})
+        rest = key.removeprefix("points.")
+        column = next((c for c in own if rest.startswith(f"{c}.")), None)
+        if column is not None:  # a bin label may hold dots ("[0.5, 1.5)"), a column too
+            rows.append({"column": column, "bin": rest[len(column) + 1:], "points": value})
     base = mv.metrics.get("points_base")
     if rows and isinstance(base, int | float):
         rows.insert(0, {"column": "(base)", "bin": "", "points": base})
@@ -415,6 +415,27 @@ _DISCLOSURE: dict[str, dict[str, tuple[tuple[str, str], tuple[str, str]]]] = {
                   "labels")),
         "coordinator": (("密钥与调度", "keys and scheduling"), ("规模与评估指标",
                                                           "sizes and evaluation metrics")),
+    },
+    "scorecard": {
+        "guest": (("PSI 盲化 ID；加密的标签；分箱合并指令；加密/掩码的残差与梯度；"
+                   "本行自有评分卡分值表（存入模型库）",
+                   "blinded IDs for PSI; encrypted labels; bin merge instructions; encrypted "
+                   "or masked residuals and gradients; its own points table (filed in the "
+                   "model library)"),
+                  ("数据源各分箱的样本数与违约数（每箱不少于最小箱样本数）；验证集上各数据源分值之和",
+                   "per host bin, its counts of enterprises and defaults (each bin at least "
+                   "min_bin_size); the sum of the hosts' points on validation rows")),
+        "host": (("PSI 盲化 ID；各分箱的加密标签和与样本数；掩码后的部分得分、梯度与分值；分值摘要",
+                  "blinded IDs for PSI; encrypted per-bin label sums and bin counts; masked "
+                  "partial scores, gradients and points; a points summary (bins, range)"),
+                 ("自有合并箱的 WOE（由此可得每箱违约数）；不知道单个标签",
+                  "the WOE of its own merged bins (hence their default counts); no single "
+                  "label")),
+        "coordinator": (("公钥、批次计划、评分刻度", "public key, batch plan, points scale"),
+                        ("各分箱样本数、合并分组、WOE 与 IV、掩码梯度、评估指标、"
+                         "银行自有评分卡分值表",
+                         "per-bin counts, merge groups, WOE and IV, masked gradients, "
+                         "evaluation metrics, the bank's own points table")),
     },
 }
 _DEFAULT_DISCLOSURE = {

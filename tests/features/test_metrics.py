@@ -47,6 +47,28 @@ def test_min_cell_limits_points() -> None:
     assert len(pts["fpr"]) <= 100 // 10 + 2
 
 
+@pytest.mark.parametrize("decimals", [0, 1, None])
+def test_roc_steps_hold_min_cell_enterprises_even_with_tied_scores(decimals: int | None) -> None:
+    """Tied scores (a scorecard's points sums, clipped scores) cannot make a step of fewer
+    than min_cell enterprises, and every point is one of sklearn's exact ROC points."""
+    rng = np.random.default_rng(3)
+    n = 700
+    y = (rng.random(n) < 0.25).astype(float)
+    s = 2 * rng.normal(size=n) + y
+    if decimals is not None:
+        s = np.clip(np.round(s, decimals), -2.0, 3.0)  # ties, and two heavy clipped ends
+    pts = metrics.roc_points(y, s, max_points=50, min_cell=10)
+    P, N = y.sum(), n - y.sum()
+    enterprises = np.rint(np.array(pts["fpr"]) * N + np.array(pts["tpr"]) * P)
+    assert enterprises[0] == 0 and enterprises[-1] == n
+    assert np.diff(enterprises).min() >= 10, np.diff(enterprises)
+    fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
+    exact = {(round(a, 12), round(b, 12)) for a, b in zip(fpr, tpr, strict=True)}
+    assert all((round(a, 12), round(b, 12)) in exact
+               for a, b in zip(pts["fpr"], pts["tpr"], strict=True))
+    assert np.trapezoid(pts["tpr"], pts["fpr"]) == pytest.approx(roc_auc_score(y, s), abs=0.02)
+
+
 def test_lift_table_groups_and_totals() -> None:
     y, s = _data()
     table = metrics.lift_table(y, s, groups=10)

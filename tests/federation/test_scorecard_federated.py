@@ -93,13 +93,21 @@ def synthetic() -> dict[str, pd.DataFrame]:
     return {p: tables[p] for p in ("bank", "tax", "courts")}
 
 
-def test_synthetic_scorecard_paillier_real_alignment_leaks_nothing(
-        synthetic: dict[str, pd.DataFrame], tmp_path: Path) -> None:
-    world = World(synthetic, "bank", "default_12m", "uscc", tmp_path, id_kind="uscc")
+@pytest.fixture(scope="module")
+def synthetic_run(synthetic: dict[str, pd.DataFrame],
+                  tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Any]:
+    """One Paillier scorecard run with real alignment (shared by the tests below)."""
+    world = World(synthetic, "bank", "default_12m", "uscc", tmp_path_factory.mktemp("sc"),
+                  id_kind="uscc")
     cfg = world.config(backend="paillier", key_bits=1024, min_bin_size=40,
                        publish_feature_names=["tax"],
                        lr={"epochs": 5, "learning_rate": 0.5, "key_bits": 1024})
-    res = SC.drive(world.transport, cfg)
+    return world, SC.drive(world.transport, cfg)
+
+
+def test_synthetic_scorecard_paillier_real_alignment_leaks_nothing(
+        synthetic: dict[str, pd.DataFrame], synthetic_run: tuple[World, Any]) -> None:
+    world, res = synthetic_run
     m = res.metrics
     assert m["n_aligned"] == len(world.ids)
     assert 400 <= m["score_min"] <= m["score_max"] <= 700
@@ -117,6 +125,106 @@ def test_synthetic_scorecard_paillier_real_alignment_leaks_nothing(
     sent = {m.action for m in world.transport.log.messages}
     assert {"woe.bin", "woe.sums", "woe.merge", "woe.apply", "sc.select", "lr.init",
             "sc.points", "sc.report"} <= sent
+
+
+def _valid_scores(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """The guest's validation labels and joint scores, from every party's saved table."""
+    valid = world.ctxs[world.guest].state["hetero_lr"]["valid"]
+    return world.y[valid], S.Scaling().clip(_joint_scores(world, valid))
+
+
+def test_scorecard_reports_roc_lift_histogram_of_its_scores(
+        synthetic_run: tuple[World, Any]) -> None:
+    """The curves the model library files are min-cell aggregates of the validation scores,
+    checked against scikit-learn and numpy on the scores rebuilt from the saved tables."""
+    from sklearn.metrics import roc_curve
+
+    from lab.runner import public_metrics, roc_points
+
+    world, res = synthetic_run
+    m = res.metrics
+    yv, scores = _valid_scores(world)
+    assert m["score_auc"] == pytest.approx(roc_auc_score(yv, -scores), abs=1e-12)
+    assert m["n_valid_positive"] == int(yv.sum()) and m["n_valid"] == yv.size
+    # ROC: sklearn's points of the risk ranking (-score), each step >= 10 enterprises
+    roc = m["roc"]
+    fpr, tpr, _ = roc_curve(yv, -scores, drop_intermediate=False)
+    exact = {(round(a, 12), round(b, 12)) for a, b in zip(fpr, tpr, strict=True)}
+    assert all((round(a, 12), round(b, 12)) in exact
+               for a, b in zip(roc["fpr"], roc["tpr"], strict=True))
+    P, N = yv.sum(), yv.size - yv.sum()
+    per_step = np.diff(np.rint(np.array(roc["fpr"]) * N + np.array(roc["tpr"]) * P))
+    assert len(roc["fpr"]) >= 5 and per_step.min() >= 10, per_step
+    assert np.trapezoid(roc["tpr"], roc["fpr"]) == pytest.approx(m["score_auc"], abs=0.02)
+    # lift: lowest scores (riskiest) first, groups partition the validation rows
+    lift = m["lift"]
+    assert sum(r["count"] for r in lift) == yv.size and min(r["count"] for r in lift) >= 10
+    assert sum(r["count"] * r["bad_rate"] for r in lift) == pytest.approx(yv.sum())
+    assert all(a["max_score"] <= b["min_score"] for a, b in zip(lift[:-1], lift[1:], strict=True))
+    assert lift[0]["min_score"] == pytest.approx(scores.min(), abs=1e-6)
+    assert lift[-1]["max_score"] == pytest.approx(scores.max(), abs=1e-6)
+    # histogram on the points scale, cells under 10 suppressed
+    counts, edges = np.histogram(scores, bins=20)
+    assert m["score_hist"]["edges"] == pytest.approx(edges.tolist())
+    assert m["score_hist"]["counts"] == [int(c) if c >= 10 or c == 0 else None for c in counts]
+    # what the lab files of them
+    kept = public_metrics(m)
+    assert roc_points(m) == roc and kept["lift"] == lift and kept["score_hist"] == m["score_hist"]
+
+
+def test_scorecard_reports_the_guests_own_points_only(
+        synthetic: dict[str, pd.DataFrame], synthetic_run: tuple[World, Any]) -> None:
+    """``points.<column>.<bin>`` and ``points_base`` are the guest's scorecard.json and its
+    hand-scaled LR weights; no host column, feature id or bin is among them."""
+    import json
+    import math
+
+    world, res = synthetic_run
+    m = res.metrics
+    ctx = world.ctxs[world.guest]
+    raw = json.loads((ctx.work_dir / S.POINTS_FILE).read_text(encoding="utf-8"))
+    expect = {f"points.{f['name']}.{i} {b}": p for f in raw["features"]
+              for i, (b, p) in enumerate(zip(f["bins"], f["points"], strict=True), start=1)}
+    assert all(len(f["bins"]) <= 9 for f in raw["features"])  # one-digit bin numbers
+    filed = {k: v for k, v in m.items() if k.startswith("points.")}
+    assert filed == expect and m["points_base"] == raw["base"]
+    assert list(filed) == list(expect)  # bins in order, and still so in sorted keys:
+    for f in raw["features"]:
+        mine = [k for k in expect if k.startswith(f"points.{f['name']}.")]
+        assert mine == sorted(mine) and len(mine) == len(f["bins"])
+    # hand-computed from the guest's LR piece and its WOE per bin: 600 at 15:1, PDO 40
+    piece = hetero_lr.load_piece(ctx.work_dir)
+    factor = 40 / math.log(2)
+    assert m["points_base"] == pytest.approx(600 - factor * math.log(15)
+                                             - factor * piece.intercept, abs=1e-9)
+    st = ctx.state[FW.STATE_KEY]
+    woes = FW.woe_values(ctx)
+    for k, name in enumerate(piece.feature_names):
+        woe = np.asarray(woes[st["features"].index(name)])
+        want = -factor * piece.weights[k] * (woe - piece.mean[k]) / piece.scale[k]
+        got = [v for key, v in filed.items() if key.startswith(f"points.{name}.")]
+        assert got == pytest.approx(want.tolist(), abs=1e-9)
+    assert {f["name"] for f in raw["features"]} == set(piece.feature_names)
+    host_names = {c for p in ("tax", "courts") for c in synthetic[p].columns}
+    columns = {k.split(".")[1] for k in filed}
+    assert columns <= set(synthetic["bank"].columns) and not columns & host_names
+    assert not any(":f" in k for k in filed)
+
+
+def test_nested_binning_section_reaches_the_binning() -> None:
+    """The lab's catalog names binning keys ``binning.max_bins``: the runner nests them in a
+    [params.binning] section, which must not be dropped."""
+    from lab.errors import ConfigError
+    from lab.runner import nested_params
+
+    p = SC.parse_scorecard_params(nested_params(
+        {"binning.max_bins": 3, "binning.min_bin_size": 77, "binning.key_bits": 1024,
+         "lr.epochs": 4}))
+    assert (p.binning.max_bins, p.binning.min_bin_size, p.binning.key_bits) == (3, 77, 1024)
+    assert p.lr == {"key_bits": 1024, "epochs": 4}
+    assert SC.parse_scorecard_params({"max_bins": 4}).binning.max_bins == 4
+    with pytest.raises(ConfigError, match="max_bins"):
+        SC.parse_scorecard_params({"max_bins": 4, "binning": {"max_bins": 5}})
 
 
 def test_lr_reads_woe_columns_not_the_raw_matrix(

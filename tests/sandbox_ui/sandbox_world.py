@@ -13,6 +13,7 @@ import csv
 import json
 import shutil
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,17 @@ def build_template(root: Path, *, n: int = 300, plant: bool = True) -> Template:
     return tpl
 
 
+def sandbox_catalog(url: str, monkeypatch: Any) -> Iterator[Engine]:
+    """Point the sandbox app (AppTest) at the catalog ``url`` (local environment, default
+    k) and yield an engine on it; for a fixture: ``yield from sandbox_catalog(...)``."""
+    monkeypatch.setenv("FEDLAB_DATABASE_URL", url)
+    monkeypatch.setenv("FEDLAB_ENVIRONMENT", "local")
+    monkeypatch.delenv("FEDLAB_UI_MIN_CELL", raising=False)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
 def copy_catalog(tpl: Template, dest: Path) -> str:
     """A private copy of the template catalog; returns its URL."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -219,4 +231,5 @@ def copy_catalog(tpl: Template, dest: Path) -> str:
 
 
 __all__ = ["APP", "PASSWORD", "ROLE_USERS", "SIGNIN_USERS", "Template", "build_template",
-           "copy_catalog", "new_experiment", "run_worker", "stand_in_executor", "who"]
+           "copy_catalog", "new_experiment", "run_worker", "sandbox_catalog", "stand_in_executor",
+           "who"]

@@ -25,12 +25,13 @@ from sandbox_world import (
     copy_catalog,
     new_experiment,
     run_worker,
+    sandbox_catalog,
     who,
 )
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from lab.db import make_engine, session_scope
+from lab.db import session_scope
 from lab.services import catalog, experiments
 from sandbox_ui.navigation import pages_for
 
@@ -44,13 +45,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
 
 @pytest.fixture
 def db(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    url = copy_catalog(template, tmp_path / "catalog")
-    monkeypatch.setenv("FEDLAB_DATABASE_URL", url)
-    monkeypatch.setenv("FEDLAB_ENVIRONMENT", "local")
-    monkeypatch.delenv("FEDLAB_UI_MIN_CELL", raising=False)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+    yield from sandbox_catalog(copy_catalog(template, tmp_path / "catalog"), monkeypatch)
 
 
 def rendered(at: AppTest) -> str:

@@ -19,12 +19,13 @@ from sandbox_world import (
     Template,
     build_template,
     copy_catalog,
+    sandbox_catalog,
     who,
 )
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from lab.db import make_engine, session_scope
+from lab.db import session_scope
 from lab.models import ExperimentPublic, ExperimentStatus, ModelStatus, Role
 from lab.services import catalog, consent, experiments, models_library
 from lab.services.catalog import worker_principal
@@ -42,13 +43,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
 
 @pytest.fixture
 def db(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    url = copy_catalog(template, tmp_path / "catalog")
-    monkeypatch.setenv("FEDLAB_DATABASE_URL", url)
-    monkeypatch.delenv("FEDLAB_UI_MIN_CELL", raising=False)
-    monkeypatch.setenv("FEDLAB_ENVIRONMENT", "local")
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+    yield from sandbox_catalog(copy_catalog(template, tmp_path / "catalog"), monkeypatch)
 
 
 def app_as(engine: Engine, username: str | None, page: str | None = None,

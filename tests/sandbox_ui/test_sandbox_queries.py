@@ -162,6 +162,18 @@ def test_scorecard_points_only_for_own_columns() -> None:
     assert scorecard_points(mv, []) == []
 
 
+def test_scorecard_points_with_dots_in_bin_labels_and_columns() -> None:
+    """Bin labels hold edges ("[0.5, 1.5)"); a column name may hold a dot too."""
+    mv = model(metrics={"points_base": 512.5, "points.pay.amt.[-inf, 0.5)": 4.25,
+                        "points.pay.[0.5, inf)": -1.5, "points.pay.amt.[0.5, inf)": -2.0})
+    rows = scorecard_points(mv, ["pay.amt"])
+    assert rows == [{"column": "(base)", "bin": "", "points": 512.5},
+                    {"column": "pay.amt", "bin": "[-inf, 0.5)", "points": 4.25},
+                    {"column": "pay.amt", "bin": "[0.5, inf)", "points": -2.0}]
+    assert [r["bin"] for r in scorecard_points(mv, ["pay", "pay.amt"])[1:]] == [
+        "[-inf, 0.5)", "[0.5, inf)", "[0.5, inf)"]
+
+
 def test_auc_and_ks_over_fewer_than_k_enterprises_are_suppressed() -> None:
     y, s = scores(n=40)
     fpr, tpr, _ = roc_curve(y, s)
