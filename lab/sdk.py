@@ -243,8 +243,9 @@ class ExperimentHandle:
         """Block until the experiment finishes (a worker must be running), showing epochs."""
         deadline = None if timeout is None else time.monotonic() + timeout
         params = self.info.params
-        unit = "trees" if "n_trees" in params and "epochs" not in params else "epochs"
-        total = int(params.get("epochs" if unit == "epochs" else "n_trees", 0) or 0)
+        epochs = params.get("epochs", params.get("lr.epochs"))  # a scorecard's LR: lr.epochs
+        unit = "trees" if "n_trees" in params and epochs is None else "epochs"
+        total = int((epochs if unit == "epochs" else params.get("n_trees")) or 0)
         bar = progress_display(total, self.info.name, unit) if show_progress else None
         try:
             while True:

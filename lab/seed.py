@@ -78,6 +78,7 @@ ALGORITHMS: tuple[dict[str, Any], ...] = (
          "base_score": {"type": "float", "default": 600.0, "min": 0.0, "max": 2000.0},
          "pdo": {"type": "float", "default": 40.0, "min": 1.0, "max": 200.0},
          "lr.epochs": {"type": "int", "default": 10, "min": 1, "max": 500},
+         "lr.learning_rate": {"type": "float", "default": 0.15, "min": 0.001, "max": 10.0},
      }},
     {"name": "homo_lr", "version": "1", "kind": "horizontal",
      "description": "Horizontal FedAvg logistic regression across banks.",
