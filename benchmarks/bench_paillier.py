@@ -125,9 +125,9 @@ def dot_rows(pk: PaillierPublicKey, rng: np.random.Generator,
     out = [
         _ratio_row("dot 1024 ct x 16-bit, multi-exp 1 process", r["one"], r["loop"],
                    loop_name),
-        _ratio_row("dot 1024 ct x 16-bit, multi-exp 2 processes (warm pool)", r["two"],
+        _ratio_row("dot 1024 ct x 16-bit, multi-exp 2 processes (caller + 1 helper)", r["two"],
                    r["loop"], loop_name),
-        {"operation": f"  first call with a cold 2-process pool: {cold:.2f} s"},
+        {"operation": f"  first call starting the helper process: {cold:.2f} s"},
         _ratio_row("dot 1024 ct x 16-bit, multi-exp 1 process", r["one"], base_phe,
                    "phe sum(c_i * x_i)"),
     ]

@@ -200,33 +200,45 @@ def load_points(work_dir: Path) -> PointsTable:
 class GradeRow:
     grade: str
     low: float
-    count: int
-    share: float
+    count: int | None
+    share: float | None
     bad_rate: float | None = None
 
 
-def grade_table(scores: np.ndarray, scaling: Scaling, y: np.ndarray | None = None) -> list[GradeRow]:
-    """Rows per grade: lowest score, count, share and (with labels) bad rate."""
+def grade_table(scores: np.ndarray, scaling: Scaling, y: np.ndarray | None = None, *,
+                min_cell: int = 1) -> list[GradeRow]:
+    """Rows per grade: lowest score, count, share and (with labels) bad rate. A grade
+    holding fewer than ``min_cell`` enterprises (but some) shows none of them: count, share
+    and bad rate are ``None`` (an empty grade shows its zero count)."""
     g = scaling.grade(scores)
     n = max(1, len(g))
     out = []
     for name, low in scaling.grades:
         m = g == name
+        k = int(m.sum())
+        if 0 < k < min_cell:
+            out.append(GradeRow(name, low, None, None, None))
+            continue
         bad = None
-        if y is not None and m.any():
+        if y is not None and k:
             bad = float(np.asarray(y, dtype=np.float64)[m].mean())
-        out.append(GradeRow(name, low, int(m.sum()), float(m.sum() / n), bad))
+        out.append(GradeRow(name, low, k, float(k / n), bad))
     return out
 
 
 def format_grade_table(rows: Sequence[GradeRow], scaling: Scaling) -> str:
-    """The grade table as text (grade, score range, count, share, bad rate)."""
+    """The grade table as text (grade, score range, count, share, bad rate); a suppressed
+    grade (fewer enterprises than the minimum cell size) reads ``<k``."""
     lines = ["grade  scores     count   share  bad_rate"]
     highs = [scaling.max_score] + [r.low for r in rows[:-1]]
-    for r, hi in zip(rows, highs):
+    for r, hi in zip(rows, highs, strict=True):
         lo = max(r.low, scaling.min_score)
         br = "-" if r.bad_rate is None else f"{r.bad_rate:.3f}"
-        lines.append(f"{r.grade:<6} {lo:>3.0f}-{hi:<5.0f} {r.count:>7d} {r.share:>6.1%}  {br:>8}")
+        if r.count is None or r.share is None:
+            lines.append(f"{r.grade:<6} {lo:>3.0f}-{hi:<5.0f} {'<k':>7} {'-':>6}  {br:>8}")
+        else:
+            lines.append(f"{r.grade:<6} {lo:>3.0f}-{hi:<5.0f} {r.count:>7d} {r.share:>6.1%}  "
+                         f"{br:>8}")
     return "\n".join(lines)
 
 

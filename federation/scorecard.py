@@ -216,7 +216,9 @@ def _report(ctx: PartyContext, payload: Payload) -> Payload:
     _, y = FW.party_columns(ctx)
     assert y is not None
     yv = y[valid]
-    rows = S.grade_table(scores, scaling, yv)
+    from features.metrics import DEFAULT_MIN_CELL
+
+    rows = S.grade_table(scores, scaling, yv, min_cell=DEFAULT_MIN_CELL)
     metrics = {
         "score_auc": float(roc_auc_score(yv, -scores)),
         "score_ks": hetero_lr._ks(yv, -scores),

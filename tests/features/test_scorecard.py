@@ -35,6 +35,23 @@ def test_grades_follow_the_published_scale() -> None:
     assert text.splitlines()[1].startswith("A") and "400-450" in text
 
 
+def test_grades_under_the_minimum_cell_size_show_nothing() -> None:
+    sc = S.Scaling()
+    rng = np.random.default_rng(5)
+    scores = np.concatenate([np.full(3, 660.0), rng.uniform(450, 600, 40), np.full(12, 420.0)])
+    y = np.concatenate([[1, 0, 0], rng.integers(0, 2, 40), np.ones(12, dtype=int)])
+    rows = S.grade_table(scores, sc, y, min_cell=10)
+    a, f = rows[0], rows[-1]
+    assert (a.count, a.share, a.bad_rate) == (None, None, None)  # 3 enterprises in A
+    assert f.count == 12 and f.bad_rate == 1.0 and f.share == pytest.approx(12 / 55)
+    shown = [r for r in rows if r.count]
+    for r in shown:  # every shown cell is an aggregate of at least 10, equal to numpy's
+        m = sc.grade(scores) == r.grade
+        assert r.count == m.sum() >= 10 and r.bad_rate == pytest.approx(y[m].mean())
+    line_a = S.format_grade_table(rows, sc).splitlines()[1]
+    assert "<k" in line_a and "3" not in line_a.split()[2:]
+
+
 def test_bad_scale_is_refused() -> None:
     from lab.errors import ConfigError
 

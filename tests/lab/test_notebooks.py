@@ -83,7 +83,7 @@ def _check_scorecard(text: str) -> None:
     m = re.search(r"^score AUC ([0-9.]+)\s+KS ([0-9.]+)\s+scores (\d+)-(\d+)$", text, re.M)
     assert m, text
     assert 0.6 < float(m[1]) <= 1.0 and 400 <= int(m[3]) <= int(m[4]) <= 700
-    grades = re.findall(r"^([A-F])\s+\d+-\d+\s+(\d+)\s", text, re.M)
+    grades = re.findall(r"^([A-F])\s+\d+-\d+\s+(\d+|<k)\s", text, re.M)
     assert [g for g, _ in grades] == list("ABCDEF")
     columns = re.search(r"^base points [0-9.]+; your columns in the scorecard: (.+)$", text, re.M)
     assert columns, text
