@@ -67,7 +67,11 @@ BACKENDS_BY_ALGORITHM: dict[str, tuple[str, ...]] = {
     "secureboost": ("paillier", "plaintext"),
     "homo_lr": ("ckks", "secaggplus", "masked", "plaintext"),
     "homo_nn": ("ckks", "secaggplus", "masked", "plaintext"),
+    "sample_profile": ("plaintext",),
 }
+
+#: Jobs that run at the guest bank alone (no host): counting a sample set at the bank.
+GUEST_ONLY_ALGORITHMS = frozenset({"sample_profile"})
 
 
 def backends_for(algorithm: str) -> tuple[str, ...]:
@@ -161,7 +165,8 @@ class ExperimentConfig(BaseModel):
                                  f"{len(guests)}")
             if not guests[0].label:
                 raise ValueError(f"guest {guests[0].name!r} must name its label column")
-            if not any(p.role == PartyRole.HOST for p in self.parties):
+            if (self.experiment.algorithm not in GUEST_ONLY_ALGORITHMS
+                    and not any(p.role == PartyRole.HOST for p in self.parties)):
                 raise ValueError("a vertical experiment needs at least one host")
         for name in (self.experiment.features or {}):
             if name not in names:
@@ -238,5 +243,5 @@ def check_data_files(cfg: ExperimentConfig) -> None:
 
 
 __all__ = ["BACKENDS_BY_ALGORITHM", "DeploymentSection", "ExperimentConfig",
-           "ExperimentSection", "PartySpec", "backends_for", "check_data_files", "load_config",
-           "parse_config"]
+           "ExperimentSection", "GUEST_ONLY_ALGORITHMS", "PartySpec", "backends_for",
+           "check_data_files", "load_config", "parse_config"]

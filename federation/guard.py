@@ -7,8 +7,9 @@ is not sent) when a payload value is
 1. a plaintext numeric array equal to one of this party's columns (raw or encoded feature,
    or the label) or to a scaled, shifted, sign-flipped or permuted copy of one, over all its
    rows or over its aligned rows (1-D arrays, and each row/column of 2-D arrays);
-2. text or bytes holding one of this party's raw IDs, except aligned (intersection) IDs in
-   a field that the protocol step declared with :func:`declare_plain_ids`.
+2. text or bytes holding one of this party's raw IDs (its table's, and those a handler put
+   in ``ctx.cache[EXTRA_IDS_KEY]``, e.g. a sample's ID list), except aligned (intersection)
+   IDs in a field that the protocol step declared with :func:`declare_plain_ids`.
 
 Ciphertexts are not examined as numbers: arrays of raw bytes (``uint8`` 2-D, ``S``/``V``
 dtypes) and ``bytes`` values are only scanned for IDs.
@@ -60,6 +61,9 @@ TOLERANCE = 1e-5
 USCC_SHAPED = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]{18}(?![0-9A-Za-z])")
 """An 18-character token of digits and capital letters: shaped like a USCC."""
 ROW_SETS_KEY = "guard_row_sets"
+EXTRA_IDS_KEY = "guard_extra_ids"
+"""``ctx.cache`` key: IDs this party holds besides its table's (a sample's ID list), refused
+in replies like the table's own."""
 GUARD_NODE_CONFIG = "privacy-guard"
 
 _PLAIN_ID_FIELDS: dict[str, frozenset[str]] = {}
@@ -351,8 +355,9 @@ def _profile(ctx: PartyContext) -> PartyProfile | None:
         return None
     rows = aligned_rows(ctx) if is_aligned(ctx) else np.empty(0, dtype=np.int64)
     extra = ctx.state.get(ROW_SETS_KEY) or {}
+    extra_ids = frozenset(ctx.cache.get(EXTRA_IDS_KEY) or ())
     key = (ctx.name, file_fingerprint(ctx.data_path), setup, rows.tobytes(),
-           tuple((k, np.asarray(v).tobytes()) for k, v in sorted(extra.items())))
+           tuple((k, np.asarray(v).tobytes()) for k, v in sorted(extra.items())), extra_ids)
     prof = _PROFILES.get(key)
     if prof is not None:
         return prof
@@ -365,7 +370,7 @@ def _profile(ctx: PartyContext) -> PartyProfile | None:
         for name, pos in extra.items():
             row_sets[f"aligned rows: {name}"] = aligned[np.asarray(pos, dtype=np.int64)]
     prof = PartyProfile(column_index({ctx.name: (df, setup.id_column)}, row_sets),
-                        frozenset(ids.tolist()), frozenset(aligned.tolist()))
+                        frozenset(ids.tolist()) | extra_ids, frozenset(aligned.tolist()))
     # One profile per party and process: the local and simulation runtimes serve several
     # parties from one process, so clearing everything would rebuild on every message.
     for old in [k for k in _PROFILES if k[0] == ctx.name]:
@@ -451,6 +456,7 @@ def check_error_text(ctx: PartyContext | None, texts: Mapping[str, str],
 
 __all__ = [
     "ColumnIndex",
+    "EXTRA_IDS_KEY",
     "GUARD_NODE_CONFIG",
     "IdScanner",
     "MIN_LENGTH",

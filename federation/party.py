@@ -75,6 +75,7 @@ _PROTOCOL_MODULES = (
     "federation.secureboost",
     "federation.woe",
     "federation.homo",
+    "federation.sample_profile",
 )
 
 

@@ -79,6 +79,7 @@ _DRIVERS = {
     "scorecard": "federation.scorecard:drive",
     "homo_lr": "federation.homo:drive",
     "homo_nn": "federation.homo:drive",
+    "sample_profile": "federation.sample_profile:drive",  # a bank counts its sample set
 }
 
 

@@ -4,7 +4,8 @@
 What leaves the lab (CLI, SDK, sandbox) is only ever a ``*Public`` model or an aggregate:
 password hashes, data locations at a party and enterprise IDs exist on table models only.
 The catalog holds metadata, never raw records: a dataset registration is a schema and a
-row count; a sample set is a label definition, an ID-list location at the bank and counts.
+row count; a sample set is a label definition, an ID-list location at the bank and counts
+(declared, or counted at the bank: totals and histograms, every cell >= k enterprises).
 """
 
 from datetime import UTC, date, datetime
@@ -51,6 +52,18 @@ class ModelStatus(str, Enum):
     CANDIDATE = "candidate"
     PUBLISHED = "published"
     RETIRED = "retired"
+
+
+class CountsSource(str, Enum):
+    DECLARED = "declared"  # typed in by the bank
+    BANK = "bank"  # counted at the bank by a sample count
+
+
+class CountStatus(str, Enum):
+    REQUESTED = "requested"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class Decision(str, Enum):
@@ -217,6 +230,11 @@ class SampleSet(SampleSetBase, table=True):
     id_list_location: str  # at the bank; never in a public view
     created_by: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
+    # "declared": n_total / n_positive as typed by the bank; "bank": counted at the bank
+    counts_source: CountsSource = Field(default=CountsSource.DECLARED, sa_type=_enum(16))
+    counted_at: datetime | None = None
+    count_requested_by: str | None = Field(default=None, max_length=64)
+    profile: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)  # aggregates >= k
 
 
 class SampleSetPublic(SampleSetBase):
@@ -224,6 +242,46 @@ class SampleSetPublic(SampleSetBase):
     owner_org_id: int
     dataset_id: int
     created_by: int
+    counts_source: CountsSource = CountsSource.DECLARED
+    counted_at: datetime | None = None
+    count_requested_by: str | None = None
+    profile: dict[str, Any] = Field(default_factory=dict)
+
+
+class SampleCount(SQLModel, table=True):
+    """A request to count a sample set at its bank (the worker runs it): who asked, when,
+    with which parameters (histogram columns, k), and what came back (aggregates >= k)."""
+
+    __tablename__ = "sample_count"
+    id: int | None = Field(default=None, primary_key=True)
+    sample_id: int = Field(foreign_key="sample_set.id", index=True)
+    owner_org_id: int = Field(foreign_key="organization.id", index=True)
+    status: CountStatus = Field(default=CountStatus.REQUESTED, sa_type=_enum(), index=True)
+    params: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    requested_by: int = Field(foreign_key="user.id")
+    requested_by_name: str = Field(max_length=64)
+    requested_at: datetime = Field(default_factory=utcnow)
+    row_version: int = Field(default=1)
+    claimed_by: str | None = Field(default=None, max_length=120)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    failure_reason: str | None = None
+    profile: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class SampleCountPublic(SQLModel):
+    id: int
+    sample_id: int
+    owner_org_id: int
+    status: CountStatus
+    params: dict[str, Any]
+    requested_by_name: str
+    requested_at: datetime
+    claimed_by: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    failure_reason: str | None
+    profile: dict[str, Any]
 
 
 # ---------------------------------------------------------------- algorithm (算法库)

@@ -223,7 +223,12 @@ class Worker:
         return f"deployment runtime on the {self.target.check()}"
 
     def run_once(self) -> bool:
-        """Claim one approved experiment and run it; False when there was none."""
+        """Run one requested sample count (lab.sample_count_runner), else claim one approved
+        experiment and run it; False when there was neither."""
+        from lab.sample_count_runner import run_next_count
+
+        if run_next_count(self):
+            return True
         me = self.principal
         with session_scope(self.engine) as s:
             claimed = exp_svc.claim_next(session=s, actor=me)

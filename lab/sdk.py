@@ -3,6 +3,7 @@
     lab = Lab.connect("lab.db", user="bank_a_ds")
     lab.indicators.search("tax")
     sample = lab.samples.create(name=..., dataset="bank_a", label_column="default_12m", ...)
+    sample.profile(["acct_avg_balance"])   # counted at the bank: counts and histograms >= k
     exp = lab.experiments.create(name="lr", sample=sample.id, algorithm="hetero_lr",
                                  indicators=["taxes_paid_12m"], params={"epochs": 5})
     exp.submit(); exp.wait(); exp.metrics; exp.plot_roc()
@@ -39,6 +40,7 @@ from lab.models import (
     SampleSetPublic,
     utcnow,
 )
+from lab.sample_profiles import SampleProfile
 from lab.services import audit as audit_svc
 from lab.services import catalog, consent
 from lab.services import experiments as exp_svc
@@ -145,19 +147,82 @@ class Samples(_Part):
     def create(self, *, name: str, dataset: str, label_column: str, id_list_location: str,
                label_definition: str = "", observation_start: date | None = None,
                observation_end: date | None = None, n_total: int = 0,
-               n_positive: int = 0) -> SampleSetPublic:
-        """Register a sample set (样本库) of your bank: metadata and counts, no rows."""
-        return self.lab.call(catalog.create_sample, sample_in=SampleSetCreate(
-            name=name, dataset_name=dataset, label_column=label_column,
-            id_list_location=id_list_location, label_definition=label_definition,
-            observation_start=observation_start, observation_end=observation_end,
-            n_total=n_total, n_positive=n_positive))
+               n_positive: int = 0) -> SampleHandle:
+        """Register a sample set (样本库) of your bank: metadata, no rows.
+
+        Count it at the bank with ``sample.profile()``; ``n_total`` / ``n_positive`` are
+        *declared* counts (as your bank's own system reports them), marked as such."""
+        return SampleHandle(self.lab, self.lab.call(catalog.create_sample, sample_in=(
+            SampleSetCreate(name=name, dataset_name=dataset, label_column=label_column,
+                            id_list_location=id_list_location,
+                            label_definition=label_definition,
+                            observation_start=observation_start,
+                            observation_end=observation_end, n_total=n_total,
+                            n_positive=n_positive))))
 
     def list(self) -> Table[SampleSetPublic]:
         return Table(self.lab.call(catalog.list_samples))
 
-    def get(self, sample_id: int) -> SampleSetPublic:
-        return self.lab.call(catalog.get_sample, sample_id=sample_id)
+    def get(self, sample_id: int) -> SampleHandle:
+        return SampleHandle(self.lab, self.lab.call(catalog.get_sample, sample_id=sample_id))
+
+
+class SampleHandle:
+    """One sample set; its fields (``id``, ``name``, ``n_total`` ...) read as attributes.
+
+    ``sample.profile()`` counts it at the bank (a worker runs the count there) and returns
+    the :class:`~lab.sample_profiles.SampleProfile` (counts, positive rate, histograms, every
+    cell >= k); ``sample.counts`` is what the catalog holds now, and says whether the counts
+    were declared or counted at the bank."""
+
+    def __init__(self, lab: Lab, info: SampleSetPublic) -> None:
+        self.lab = lab
+        self.info = info
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("lab", "info"):
+            raise AttributeError(name)
+        return getattr(self.info, name)
+
+    def refresh(self) -> SampleHandle:
+        self.info = self.lab.call(catalog.get_sample, sample_id=self.info.id)
+        return self
+
+    @property
+    def counts(self) -> SampleProfile:
+        """The counts recorded now (``source`` "declared" or "bank")."""
+        return SampleProfile.of(self.refresh().info)
+
+    def profile(self, columns: Iterable[str] = (), *, min_cell: int = 10,
+                date_column: str = "observation_date", wait: bool = True,
+                timeout: float | None = 600.0, poll: float = 1.0) -> SampleProfile:
+        """Count the sample at its bank: a request the worker runs at the bank's node.
+
+        ``columns``: numeric columns of the sample's dataset to draw histograms of;
+        ``min_cell``: k (the bank applies at least its own). With ``wait`` (a worker must
+        be running) returns the counts once recorded; raises :class:`CatalogError` with the
+        reason when the count failed."""
+        from lab.services import sample_counts
+
+        job = self.lab.call(sample_counts.request_count, sample_id=self.info.id,
+                            columns=list(columns), min_cell=min_cell, date_column=date_column)
+        if not wait:
+            return self.counts
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while job.status.value in ("requested", "running"):
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"sample count {job.id} is still {job.status.value} after "
+                                   f"{timeout} s; is a worker running (`fedlab lab worker`)?")
+            time.sleep(poll)
+            job = self.lab.call(sample_counts.get_count, count_id=job.id)
+        if job.status.value != "succeeded":
+            raise CatalogError(f"sample count {job.id} of sample {self.info.id} failed: "
+                               f"{job.failure_reason or 'no reason recorded'}")
+        return self.counts
+
+    def __repr__(self) -> str:
+        return (f"<sample {self.info.id} {self.info.name!r} n={self.info.n_total} "
+                f"positive={self.info.n_positive} ({self.info.counts_source.value})>")
 
 
 class Algorithms(_Part):

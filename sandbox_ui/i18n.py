@@ -97,8 +97,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "smp.id_list": ("ID 清单位置（在本行）", "ID list location (at your bank)"),
     "smp.start": ("观察期开始", "Observation start"),
     "smp.end": ("观察期结束", "Observation end"),
-    "smp.n_total": ("样本数（本行系统统计）", "Enterprises (as counted by your bank)"),
-    "smp.n_positive": ("正样本数（违约）", "Positives (defaults)"),
     "smp.button": ("创建样本集", "Create sample set"),
     "smp.created": ("已创建样本集 {name}。", "Created sample set {name}."),
     "smp.col.name": ("样本集", "Sample set"),
@@ -110,6 +108,48 @@ STRINGS: dict[str, tuple[str, str]] = {
     "smp.col.runs": ("已对齐企业数（最近一次实验）", "Aligned enterprises (last run)"),
     "smp.col.id": ("编号", "ID"),
     "smp.hist": ("样本构成（正/负样本数）", "Composition (positives / negatives)"),
+    "smp.col.source": ("统计来源", "Counted by"),
+    "smp.source.bank": ("银行端统计 {at}", "counted at the bank {at}"),
+    "smp.source.declared": ("银行自报（未核实）", "declared by the bank (unverified)"),
+    "smp.count": ("在银行端统计", "Count at the bank"),
+    "smp.count_help": ("统计在本行节点上运行：读取本行数据与 ID 清单，只返回汇总数"
+                       "（每格至少 k 家企业）。需要有 worker 在运行（fedlab lab worker）。",
+                       "The count runs at your bank's node: it reads your bank's table and the "
+                       "ID list there and returns aggregates only (at least k enterprises per "
+                       "cell). A worker must be running (fedlab lab worker)."),
+    "smp.count_sample": ("样本集", "Sample set"),
+    "smp.count_columns": ("直方图字段（数值型）", "Histogram columns (numeric)"),
+    "smp.count_button": ("在银行端统计", "Count at the bank"),
+    "smp.count_requested": ("已提交银行端统计请求（编号 {id}），worker 将在本行节点上统计。",
+                            "Count {id} requested; the worker counts it at your bank's node."),
+    "smp.refresh": ("刷新", "Refresh"),
+    "smp.count_status": ("最近一次统计：{status}（{who}，{at}）",
+                         "Latest count: {status} ({who}, {at})"),
+    "smp.count_failed": ("统计失败：{reason}", "The count failed: {reason}"),
+    "smp.status.requested": ("等待中", "waiting"),
+    "smp.status.running": ("统计中", "counting"),
+    "smp.status.succeeded": ("已完成", "done"),
+    "smp.status.failed": ("失败", "failed"),
+    "smp.profile": ("银行端统计结果", "Counted at the bank"),
+    "smp.profile_meta": ("{at} 由 {who} 发起；银行端最小单元 k = {k}；{window}",
+                         "requested by {who}, counted {at}; the bank's minimum cell k = {k}; "
+                         "{window}"),
+    "smp.window_applied": ("已按观察期筛选", "observation window applied"),
+    "smp.window_not_applied": ("ID 清单与数据均无观察日期，未按观察期筛选",
+                               "no observation date in the ID list or the table: window not "
+                               "applied"),
+    "smp.declared_note": ("该样本集的数字为银行自报，未在银行端统计。",
+                          "This sample set's counts are declared by the bank, not counted at "
+                          "the bank."),
+    "smp.m.total": ("样本数", "Enterprises"),
+    "smp.m.positive": ("正样本", "Positives"),
+    "smp.m.rate": ("正样本率", "Positive rate"),
+    "smp.m.excluded": ("未计入（不在本行数据或观察期外）",
+                       "Not counted (not a customer or outside the window)"),
+    "smp.hist.month": ("按观察月份", "By month of observation"),
+    "smp.hist.column": ("按 {column} 分箱", "By {column} bins"),
+    "smp.hist.bin": ("分箱", "Bin"),
+    "smp.hist.month_x": ("观察月份", "month of observation"),
     "smp.readonly": ("平台人员只读查看全部样本集元数据。", "Platform staff see every bank's sample "
                      "metadata, read-only."),
     # algorithms
@@ -274,6 +314,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "score band (highest scores first, each ≥ k enterprises)"),
     "plot.enterprises": ("企业数", "enterprises"),
     "plot.positives": ("正样本", "positives"),
+    "plot.enterprises_split_suppressed": ("企业数（正负拆分已抑制）",
+                                          "enterprises (split suppressed)"),
     "plot.negatives": ("负样本", "negatives"),
 }
 

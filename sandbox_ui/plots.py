@@ -1,4 +1,5 @@
-"""Plotly figures of stored aggregates: ROC, KS, lift, score distribution, sample makeup.
+"""Plotly figures of stored aggregates: ROC, KS, lift, score distribution, sample makeup,
+a sample's histograms counted at the bank.
 
 Inputs are :class:`sandbox_ui.queries.Bands` (score bands of at least k enterprises) and
 suppressed sample counts; no figure is ever drawn from a record. Axis titles and legends
@@ -13,6 +14,7 @@ import plotly.graph_objects as go
 
 from sandbox_ui.i18n import DEFAULT_LANG, tr
 from sandbox_ui.queries import Bands, SampleStats
+from sandbox_ui.sample_counts import ShownBin
 
 HEIGHT = 380
 
@@ -85,5 +87,29 @@ def sample_figure(stats: Sequence[SampleStats], title: str,
     return _layout(fig, title, "", tr("plot.enterprises", lang))
 
 
-__all__ = ["ks_figure", "lift_figure", "roc_figure", "sample_figure",
+def bins_figure(bins: Sequence[ShownBin], title: str, x_title: str,
+                lang: str = DEFAULT_LANG) -> go.Figure | None:
+    """A histogram counted at the bank: positives and negatives per bin where the split is
+    shown, the bin's total alone where it is suppressed; bins below k are left out."""
+    drawn = [b for b in bins if b.total is not None]
+    if not drawn:
+        return None
+    labels = [b.label for b in drawn]
+    split = [b.positive is not None for b in drawn]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=labels, y=[b.negative if s else None
+                                      for b, s in zip(drawn, split, strict=True)],
+                         name=tr("plot.negatives", lang)))
+    fig.add_trace(go.Bar(x=labels, y=[b.positive if s else None
+                                      for b, s in zip(drawn, split, strict=True)],
+                         name=tr("plot.positives", lang)))
+    if not all(split):
+        fig.add_trace(go.Bar(x=labels, y=[None if s else b.total
+                                          for b, s in zip(drawn, split, strict=True)],
+                             name=tr("plot.enterprises_split_suppressed", lang)))
+    fig.update_layout(barmode="stack")
+    return _layout(fig, title, x_title, tr("plot.enterprises", lang))
+
+
+__all__ = ["bins_figure", "ks_figure", "lift_figure", "roc_figure", "sample_figure",
            "score_distribution_figure"]

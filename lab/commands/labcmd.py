@@ -253,9 +253,11 @@ def samples_create(
     label_definition: str = typer.Option("", "--label-definition"),
     observation_start: datetime | None = typer.Option(None, formats=DATE_FORMATS),
     observation_end: datetime | None = typer.Option(None, formats=DATE_FORMATS),
-    n_total: int = typer.Option(0, min=0), n_positive: int = typer.Option(0, min=0),
+    n_total: int = typer.Option(0, min=0, help="Declared count (better: `samples count`)."),
+    n_positive: int = typer.Option(0, min=0, help="Declared positives."),
     db: str | None = DbOpt, user: str | None = UserOpt) -> None:
-    """Register a sample set of your bank: its definition and counts, never its rows."""
+    """Register a sample set of your bank: its definition, never its rows. Count it at the
+    bank with `fedlab lab samples count`; --n-total/--n-positive are declared counts."""
     sample = _lab(db, user).samples.create(
         name=name, dataset=dataset, label_column=label_column, id_list_location=id_list,
         label_definition=label_definition,
@@ -263,7 +265,49 @@ def samples_create(
         observation_end=observation_end.date() if observation_end else None,
         n_total=n_total, n_positive=n_positive)
     typer.echo(f"sample {sample.id}: {sample.name!r} ({sample.n_total} enterprises, "
-               f"{sample.n_positive} positive)")
+               f"{sample.n_positive} positive, {sample.counts_source.value})")
+
+
+@samples_app.command("count")
+def samples_count(
+    sample_id: int = typer.Argument(..., help="The sample set to count at its bank."),
+    column: list[str] = typer.Option([], "--column", help="Numeric column to draw a "
+                                     "histogram of; repeat."),
+    min_cell: int = typer.Option(10, "--min-cell", min=1, help="k: smallest cell shown."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for a worker to count it."),
+    timeout: float = typer.Option(600.0, help="Seconds to wait with --wait."),
+    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    """Ask for a count at the bank (a worker runs it at the bank's node): counts, positive
+    rate and histograms come back, every cell of at least k enterprises."""
+    sample = _lab(db, user).samples.get(sample_id)
+    prof = sample.profile(column, min_cell=min_cell, wait=wait, timeout=timeout, poll=1.0)
+    if not wait:
+        typer.echo(f"sample {sample_id}: count requested; a worker counts it at the bank "
+                   f"(`fedlab lab samples show {sample_id}`)")
+        return
+    _echo_profile(prof)
+
+
+@samples_app.command("show")
+def samples_show(sample_id: int = typer.Argument(...), db: str | None = DbOpt,
+                 user: str | None = UserOpt) -> None:
+    """A sample set's counts (declared or counted at the bank) and its histograms."""
+    _echo_profile(_lab(db, user).samples.get(sample_id).counts)
+
+
+def _echo_profile(prof: Any) -> None:
+    def n(v: int | None) -> str:
+        return "<k" if v is None else str(v)
+
+    where = (f"counted at the bank {prof.counted_at:%Y-%m-%d %H:%M} for {prof.requested_by}, "
+             f"k={prof.min_cell}" if prof.source == "bank" else "declared by the bank")
+    rate = "-" if prof.positive_rate is None else f"{prof.positive_rate:.1%}"
+    typer.echo(f"sample {prof.sample_id}: {n(prof.n_total)} enterprises, {n(prof.n_positive)} "
+               f"positive, {n(prof.n_negative)} negative, rate {rate} ({where})")
+    for name in prof.histograms:
+        typer.echo(f"  {name}:")
+        for b in prof.histogram(name).itertuples():
+            typer.echo(f"    {b.label:<28} {b.total:>7} {n(b.positive):>6} {n(b.negative):>6}")
 
 
 @samples_app.command("list")

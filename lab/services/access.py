@@ -4,8 +4,9 @@ Rules (``admin`` may do everything ``platform_staff`` may, plus manage organizat
 users; the ``worker`` service account reads metadata and records runs, nothing else):
 
 - A bank's users (bank modeler, data scientist) see and create only their own bank's
-  datasets, samples, experiments, authorizations and models. Only the bank modeler
-  publishes or retires the bank's models and imports its authorizations.
+  datasets, samples (and counts of them at the bank), experiments, authorizations and
+  models. Only the bank modeler publishes or retires the bank's models and imports its
+  authorizations.
 - Agency officers see their agency's datasets and consents, and experiments that use
   their agency's indicators once submitted (the requests they must consent to); only an
   agency officer of the owning agency grants or revokes consent for its indicators.
@@ -58,7 +59,7 @@ ACTIONS: dict[Resource, tuple[Action, ...]] = {
     Resource.NODE: (Action.READ, Action.CREATE),
     Resource.DATASET: (Action.READ, Action.CREATE),
     Resource.INDICATOR: (Action.READ, Action.CREATE),
-    Resource.SAMPLE: (Action.READ, Action.CREATE),
+    Resource.SAMPLE: (Action.READ, Action.CREATE, Action.RUN),  # RUN: count at the bank
     Resource.ALGORITHM: (Action.READ, Action.CREATE),
     Resource.EXPERIMENT: (Action.READ, Action.CREATE, Action.SUBMIT, Action.CANCEL,
                           Action.APPROVE, Action.RUN),
@@ -129,6 +130,8 @@ def allowed(p: Principal, resource: Resource, action: Action, scope: Scope | Non
     if resource is R.SAMPLE:
         if action is A.READ and role in METADATA_READERS:
             return True
+        if action is A.RUN:
+            return role is Role.WORKER
         return own and role in BANK_USERS
     if resource is R.EXPERIMENT:
         if action is A.READ:

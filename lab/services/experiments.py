@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from lab.audit import append_event, write_lock
@@ -33,6 +32,7 @@ from lab.models import (
 )
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
 from lab.services.catalog import get_algorithm_row, get_indicators, validate_params
+from lab.services.claims import claim_oldest
 from lab.services.consent import (
     ConsentNeed,
     consent_needs,
@@ -275,29 +275,19 @@ def claim_next(*, session: Session, actor: Principal) -> Experiment | None:
     """
     require(actor, Resource.EXPERIMENT, Action.RUN)
     write_lock(session)
-    candidates = session.exec(select(Experiment.id, Experiment.row_version)
-                              .where(Experiment.status == S.APPROVED)
-                              .order_by(Experiment.id).limit(20)).all()
-    for exp_id, version in candidates:
-        res = session.execute(
-            update(Experiment)
-            .where(Experiment.id == exp_id, Experiment.status == S.APPROVED,  # type: ignore[arg-type]
-                   Experiment.row_version == version)
-            .values(status=S.QUEUED, row_version=version + 1, claimed_by=actor.label,
-                    updated_at=utcnow())
-        )
-        if res.rowcount == 1:  # type: ignore[attr-defined]
-            exp = _row(session, exp_id)
-            session.refresh(exp)
-            session.add(ExperimentTransition(experiment_id=exp_id, from_status=S.APPROVED,
-                                             to_status=S.QUEUED, actor=actor.label,
-                                             reason="claimed by worker"))
-            append_event(session, actor=actor.label, action="experiment.queued",
-                         object_type="experiment", object_id=exp_id,
-                         details={"from": "approved", "to": "queued",
-                                  "reason": "claimed by worker"})
-            return exp
-    return None
+    exp_id = claim_oldest(session, Experiment, ready=S.APPROVED, claimed=S.QUEUED, actor=actor,
+                          updated_at=utcnow())
+    if exp_id is None:
+        return None
+    exp = _row(session, exp_id)
+    session.refresh(exp)
+    session.add(ExperimentTransition(experiment_id=exp_id, from_status=S.APPROVED,
+                                     to_status=S.QUEUED, actor=actor.label,
+                                     reason="claimed by worker"))
+    append_event(session, actor=actor.label, action="experiment.queued",
+                 object_type="experiment", object_id=exp_id,
+                 details={"from": "approved", "to": "queued", "reason": "claimed by worker"})
+    return exp
 
 
 def _worker_row(session: Session, actor: Principal, experiment_id: int) -> Experiment:

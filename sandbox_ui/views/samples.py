@@ -1,5 +1,7 @@
 """样本库 Sample library: the bank's sample sets (ID list, label, window) with counts,
-positive rate and composition, every count over at least k enterprises."""
+positive rate and composition, every count over at least k enterprises; "count at the bank"
+(在银行端统计) asks the worker to count a sample set at the bank's node and shows what the
+bank returned (sandbox_ui/sample_panel.py)."""
 
 from datetime import date
 
@@ -7,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from lab.models import Role, SampleSetCreate
+from lab.models import CountsSource, Role, SampleSetCreate, SampleSetPublic
 from lab.services import catalog, experiments, models_library
 from sandbox_ui.i18n import current_lang, t
 from sandbox_ui.plots import sample_figure
@@ -36,6 +38,12 @@ def show(n: int | None) -> str:
     return supp if n is None else f"{n:,}"
 
 
+def source_label(smp: SampleSetPublic) -> str:
+    if CountsSource(smp.counts_source) is CountsSource.BANK and smp.counted_at:
+        return t("smp.source.bank", at=f"{smp.counted_at:%Y-%m-%d %H:%M}")
+    return t("smp.source.declared")
+
+
 st.subheader(t("smp.list"))
 if not stats:
     st.write(t("none_yet"))
@@ -46,7 +54,8 @@ else:
         t("smp.col.rate"): supp if s.positive_rate is None else f"{s.positive_rate:.1%}",
         t("smp.col.runs"): show(aligned[s.sample_id]) if s.sample_id in aligned else "—",
         t("smp.col.label"): s.label_definition,
-    } for s in stats]), hide_index=True, width="stretch")
+        t("smp.col.source"): source_label(smp),
+    } for s, smp in zip(stats, samples, strict=True)]), hide_index=True, width="stretch")
     fig = sample_figure(stats, t("smp.hist"), current_lang())
     if fig is not None:
         st.plotly_chart(fig, key="sample_hist")
@@ -69,21 +78,16 @@ if bank_user:
             definition = st.text_input(t("smp.label_definition"),
                                        value="90+ days past due within 12 months",
                                        key="smp_def")
-            c3, c4, c5, c6 = st.columns(4)
+            c3, c4 = st.columns(2)
             start = c3.date_input(t("smp.start"), value=date(2023, 7, 1), key="smp_start")
             end = c4.date_input(t("smp.end"), value=date(2024, 6, 30), key="smp_end")
-            n_total = c5.number_input(t("smp.n_total"), min_value=0, value=0, step=1,
-                                      key="smp_n")
-            n_pos = c6.number_input(t("smp.n_positive"), min_value=0, value=0, step=1,
-                                    key="smp_pos")
             go = st.form_submit_button(t("smp.button"), type="primary", key="smp_submit")
         if go:
-            try:
+            try:  # no counts typed in: count the new sample set at the bank (below)
                 sample_in = SampleSetCreate(
                     name=name.strip(), dataset_name=ds.name, label_column=label,
                     id_list_location=id_list.strip(), label_definition=definition,
-                    observation_start=start, observation_end=end, n_total=int(n_total),
-                    n_positive=int(n_pos))
+                    observation_start=start, observation_end=end)
             except ValidationError as exc:
                 show_invalid(exc)
             else:
@@ -91,3 +95,8 @@ if bank_user:
                 if made is not None:
                     st.session_state["smp_flash"] = t("smp.created", name=made.name)
                     st.rerun()
+
+if samples:
+    from sandbox_ui.sample_panel import show_sample_counts
+
+    show_sample_counts(me, samples, k, can_request=bank_user)

@@ -40,7 +40,7 @@ from lab.models import (
 )
 from lab.seed import seed_demo
 from lab.services import audit as audit_svc
-from lab.services import catalog, consent, experiments, models_library
+from lab.services import catalog, consent, experiments, models_library, sample_counts
 from lab.services.access import ACTIONS, Principal, Resource
 
 ROLES = {"M": "bank_a_modeler", "D": "bank_a_ds", "O": "tax_officer", "S": "staff",
@@ -68,6 +68,11 @@ EXPECTED: dict[tuple[str, str, str], str] = {
     ("sample", "read", "bank_a"): "MDSAW",
     ("sample", "read", "bank_b"): "SAW",
     ("sample", "create", "own"): "MD",
+    ("sample", "create", "bank_a count"): "MD",  # ask for a count at the bank
+    ("sample", "create", "bank_b count"): "",
+    ("sample", "read", "bank_a counts"): "MDSAW",
+    ("sample", "read", "bank_b counts"): "SAW",
+    ("sample", "run", "-"): "W",  # claim a count, record the bank's reply
     ("algorithm", "read", "-"): ALL,
     ("algorithm", "create", "-"): "SA",
     ("experiment", "read", "bank_a draft"): "MDSAW",
@@ -175,6 +180,15 @@ class Ops:
             return lambda s, p: catalog.create_indicator(session=s, actor=p, indicator_in=(
                 IndicatorCreate(code=f"i{n}", name="x", column="c", org_code=target)))
         if resource == "sample":
+            if action == "run":
+                return lambda s, p: sample_counts.claim_next_count(session=s, actor=p)
+            if target.endswith("count"):
+                sid = self.w.seed.samples[bank]
+                return lambda s, p: sample_counts.request_count(session=s, actor=p,
+                                                                sample_id=sid)
+            if target.endswith("counts"):
+                sid = self.w.seed.samples[bank]
+                return lambda s, p: sample_counts.list_counts(session=s, actor=p, sample_id=sid)
             if action == "read":
                 sid = self.w.seed.samples[target]
                 return lambda s, p: catalog.get_sample(session=s, actor=p, sample_id=sid)
