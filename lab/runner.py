@@ -52,8 +52,10 @@ Executor = Callable[[Any, Path, str, ProgressFn], dict[str, Any]]
 """(config, out_dir, runtime, progress) -> metrics; must write metrics.json into out_dir."""
 
 MAX_REASON = 500
-PROGRESS_EVENTS = frozenset({"phase", "epoch", "tree"})
-"""Driver progress events the worker records: phases, LR epochs, SecureBoost trees."""
+PROGRESS_EVENTS = frozenset({"phase", "epoch", "tree", "lr.setup", "sb.setup"})
+"""Driver progress events the worker records: phases, LR epochs, SecureBoost trees, and the
+hetero LR / SecureBoost set-up (its n_train and n_valid tell the sandbox how many
+enterprises the loss is computed on while the run goes)."""
 
 
 @dataclass(frozen=True)
