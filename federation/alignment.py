@@ -117,8 +117,11 @@ def _points(packed: bytes, width: int) -> list[bytes]:
 # party side
 
 
-def _psi_dir(ctx: PartyContext) -> Path:
-    d = Path(str(ctx.node_config.get(PSI_DIR_NODE_CONFIG) or ctx.work_dir / "psi"))
+def _psi_dir(ctx: PartyContext, *, long_term: bool = False) -> Path:
+    """The node config's ``psi-cache-dir``, else ``psi/`` in the run's folder or, for the
+    host's long-term key and cache, in the SuperNode's own work dir (which outlives runs)."""
+    base = (ctx.home or ctx.work_dir) if long_term else ctx.work_dir
+    d = Path(str(ctx.node_config.get(PSI_DIR_NODE_CONFIG) or base / "psi"))
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -128,7 +131,7 @@ def _guest_key_path(ctx: PartyContext, run_id: str) -> Path:
 
 
 def _host_key(ctx: PartyContext) -> psi.PsiKey:
-    path = _psi_dir(ctx) / "host.key"
+    path = _psi_dir(ctx, long_term=True) / "host.key"
     if path.is_file():
         return psi.PsiKey.load(path)
     key = psi.PsiKey.generate()
@@ -213,7 +216,7 @@ def _setup_psi(ctx: PartyContext, setup: PartySetup) -> Payload:
         key.save(_guest_key_path(ctx, setup.run_id))
         a = psi.blind(key, ids[rows].tolist())
         return {"n_sample": int(rows.size), "points": _to_wire(psi.pack_points(a), 32)}
-    cache = psi.HostBlindCache(_psi_dir(ctx) / "host_blinded.bin")
+    cache = psi.HostBlindCache(_psi_dir(ctx, long_term=True) / "host_blinded.bin")
     offer = psi.host_offer(_host_key(ctx), ids.tolist(), cache=cache)
     ctx.state[_STATE] = {"perm": np.asarray(offer.perm, dtype=np.int64)}
     return {"n": len(offer.b), "points": _to_wire(psi.pack_points(offer.b), 32)}

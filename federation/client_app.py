@@ -4,6 +4,10 @@ Each party runs a SuperNode whose node config names it::
 
     flower-supernode ... --node-config "party='tax' data='/srv/tax.csv' work-dir='/srv/fedlab'"
 
+Every run gets its own folder in that work dir, ``work-dir/runs/<run id>/`` (the Flower
+run id), which is the handlers' ``work_dir`` in that run: the party's model piece and its
+run state go there, so a later run never overwrites the piece an earlier model names.
+
 The ClientApp answers one ``query`` message type; the action inside the message selects a
 handler registered with :func:`federation.party.register`. What leaves the party is only
 that handler's reply, or for a failure the error's public facts (type, code, file, column,
@@ -34,12 +38,13 @@ from federation.runtime.dispatch import PartyIdentity, handle_request
 from federation.runtime.state import load_state, state_file
 from lab.errors import ConfigError
 
-#: where a SuperNode without a ``work-dir`` node config keeps model pieces and run state
+#: where a SuperNode without a ``work-dir`` node config keeps its run folders
 DEFAULT_WORK_ROOT_ENV = "FEDLAB_WORK_DIR"
 
 
 def identity_from_node_config(node_config: dict) -> PartyIdentity:  # type: ignore[type-arg]
-    """The party this SuperNode serves, from ``--node-config``."""
+    """The party this SuperNode serves, from ``--node-config`` (``work_dir``: the SuperNode's
+    work dir; :meth:`PartyIdentity.for_run` gives the party in one run)."""
     name = str(node_config.get("party", "")).strip()
     if not name:
         raise ConfigError("this SuperNode has no `party` in its node config",
@@ -78,11 +83,12 @@ def party_context(identity: PartyIdentity, run_key: str) -> PartyContext:
     role = PartyRole(setup.role) if setup is not None else PartyRole.GUEST
     return PartyContext(name=identity.name, role=role, data_path=identity.data_path,
                         work_dir=identity.work_dir, node_config=dict(identity.node_config),
-                        state=state)
+                        state=state, home=identity.home)
 
 
 def _from_node_config(context: Context) -> PartyIdentity:
-    return identity_from_node_config(dict(context.node_config))
+    """The SuperNode's party in the message's run (its own folder in the work dir)."""
+    return identity_from_node_config(dict(context.node_config)).for_run(str(context.run_id))
 
 
 class SimulationParties:

@@ -279,7 +279,9 @@ def _data(ctx: PartyContext, st: dict[str, Any]) -> BankData:
 
 
 def _key_path(ctx: PartyContext, session: str) -> Path:
-    return Path(ctx.work_dir) / _KEY_DIR / f"{session}.ckks"
+    """A training session can span runs (``resume``): on a SuperNode its key lives in the
+    node's own work dir, not in one run's folder."""
+    return Path(ctx.home or ctx.work_dir) / _KEY_DIR / f"{session}.ckks"
 
 
 def _save_key(ctx: PartyContext, session: str, secret: bytes) -> None:

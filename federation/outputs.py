@@ -6,8 +6,11 @@
                         payload field names) and the intersection size if the driver reports
                         it, all derived from the MessageLog, never written by hand;
 ``DIR/config.toml``     the experiment config as run;
-``DIR/parties/NAME/``   each party's model piece (local and simulation runtimes) or a note
-                        saying which party holds it (deployment).
+``DIR/parties/NAME/``   each party's model piece (local and simulation runtimes) or, in a
+                        deployment, ``location.json``: the run's folder at the party that
+                        holds the piece (``runs/<run id>`` in its SuperNode's work dir; the
+                        absolute path too on a local federation, where the coordinator knows
+                        the work dirs).
 
 Everything is written to a hidden sibling folder first and renamed to DIR only when the run
 succeeded: a failed run leaves DIR absent, or untouched when it existed before.
@@ -32,6 +35,7 @@ METRICS_FILE = "metrics.json"
 DISCLOSURE_FILE = "disclosure.json"
 CONFIG_FILE = "config.toml"
 PARTIES_DIR = "parties"
+LOCATION_FILE = "location.json"
 
 
 @contextmanager
@@ -158,5 +162,49 @@ def party_dir(stage: Path, party: str) -> Path:
     return stage / PARTIES_DIR / party
 
 
-__all__ = ["CONFIG_FILE", "DISCLOSURE_FILE", "METRICS_FILE", "PARTIES_DIR", "build_disclosure",
-           "build_metrics", "party_dir", "staging", "write_json", "write_outputs"]
+def write_location(folder: Path, *, party: str, role: str, run_key: str,
+                   home: str | None = None) -> None:
+    """``location.json`` of a deployment run: the party keeps its piece in its run folder
+    ``runs/<run>`` under its SuperNode's work dir (``home``, when the coordinator knows it)."""
+    from federation.runtime.state import run_folder
+
+    relative = run_folder(Path(), run_key).as_posix()
+    info: dict[str, Any] = {"party": party, "role": role, "run": run_key,
+                            "model_piece": relative,
+                            "relative_to": "the party's SuperNode work-dir"}
+    if home:
+        info["path"] = str(Path(home) / relative)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / LOCATION_FILE, info)
+
+
+def piece_ref(out_dir: str | Path, party: str) -> str | None:
+    """Where ``party``'s piece of the run in DIR is: an absolute folder (its folder in DIR
+    for local and simulation runs, ``location.json``'s path on a local federation), a folder
+    relative to the party's SuperNode work dir (``runs/<run>``), or None when DIR names
+    none."""
+    folder = party_dir(Path(out_dir), party)
+    loc = folder / LOCATION_FILE
+    if loc.is_file():
+        info = json.loads(loc.read_text(encoding="utf-8"))
+        return str(info.get("path") or info.get("model_piece") or "") or None
+    return str(folder.resolve()) if folder.is_dir() else None
+
+
+def piece_locations(out_dir: str | Path, parties: list[str]) -> dict[str, str]:
+    """Per party, where the model piece of the run in DIR is kept (for a model version's
+    artifacts): an absolute folder, else a note naming the party (and its run folder)."""
+    out: dict[str, str] = {}
+    for p in parties:
+        ref = piece_ref(out_dir, p)
+        if ref is not None and Path(ref).is_absolute():
+            out[p] = ref
+        else:
+            where = f" ({ref} in its SuperNode's work-dir)" if ref else ""
+            out[p] = f"held by party {p}{where}"
+    return out
+
+
+__all__ = ["CONFIG_FILE", "DISCLOSURE_FILE", "LOCATION_FILE", "METRICS_FILE", "PARTIES_DIR",
+           "build_disclosure", "build_metrics", "party_dir", "piece_locations", "piece_ref",
+           "staging", "write_json", "write_location", "write_outputs"]

@@ -32,7 +32,12 @@ from lab.errors import ProtocolError
 
 @dataclass
 class PartyContext:
-    """What a party's handler knows: its own name, role, data and local state."""
+    """What a party's handler knows: its own name, role, data and local state.
+
+    ``work_dir`` is this run's folder at the party (its model piece goes there): ``DIR/
+    parties/NAME`` of a local or simulation run, ``WORK/runs/<run>`` on a SuperNode. ``home``
+    is a SuperNode's own work dir ``WORK``, which outlives its runs (long-term files such as
+    a host's PSI key; other runs' folders); None where the run's folder is all there is."""
 
     name: str
     role: PartyRole
@@ -41,6 +46,7 @@ class PartyContext:
     node_config: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    home: Path | None = None
 
 
 Handler = Callable[[PartyContext, Payload], Payload]

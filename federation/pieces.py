@@ -1,7 +1,9 @@
 """A party's model piece at scoring time: which algorithm wrote it, and the party's part of
 a joint score for its aligned rows of new data.
 
-Each party keeps its piece in its own directory (``DIR/parties/NAME/`` of a training run):
+Each party keeps its piece in its own directory (``DIR/parties/NAME/`` of a local or
+simulation training run; on a SuperNode the training run's folder ``runs/<run id>`` in its
+work dir, see :func:`piece_folder`):
 
 * ``hetero_lr``: ``model.json`` — feature names, the fitted table encoding (medians,
   categories, frequency shares of the training rows), the standardizer and the weights;
@@ -24,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from features.scorecard import POINTS_FILE
-from lab.errors import ConfigError, DataValidationError
+from federation.party import PartyContext
+from lab.errors import ConfigError, DataValidationError, ProtocolError
 
 MODEL_FILE = "model.json"
 #: the file holding each algorithm's piece
@@ -79,6 +82,28 @@ def require_piece(party: str, piece_dir: str | Path, algorithm: str) -> Path:
     return d / file
 
 
+def piece_folder(ctx: PartyContext, ref: object) -> Path:
+    """The folder holding this party's piece of the model to score, from ``ref`` (the
+    ``model_ref`` the coordinator sent): an absolute folder (a training run's
+    ``DIR/parties/NAME``, or a run folder on a local federation) when it exists; a run folder
+    relative to this SuperNode's work dir (``runs/<run id>``, nothing else); without
+    either, the party's work dir."""
+    from federation.runtime.state import RUNS_DIRNAME, run_folder
+
+    if not ref:
+        return Path(ctx.work_dir)
+    path = Path(str(ref))
+    if path.is_absolute():
+        return path if path.is_dir() else Path(ctx.work_dir)
+    parts = path.parts
+    if ctx.home is None or len(parts) != 2 or parts[0] != RUNS_DIRNAME \
+            or run_folder(ctx.home, parts[1]) != ctx.home / path:
+        raise ProtocolError(f"party {ctx.name!r}: model piece folder {str(ref)!r} is not a run "
+                            "folder of a SuperNode's work dir",
+                            hint="Score with the training run's DIR (its location.json).")
+    return ctx.home / path
+
+
 def lr_partial(party: str, piece_dir: Path, table: pd.DataFrame) -> np.ndarray:
     """This party's share ``x w`` (the guest's with the intercept) of the linear score of
     every row of ``table`` (its aligned rows), encoded with the training encoding."""
@@ -128,5 +153,5 @@ def scorecard_points(party: str, piece_dir: Path, table: pd.DataFrame) -> tuple[
     return points.row_points(table), dict(points.scaling)
 
 
-__all__ = ["MODEL_FILE", "PIECE_FILES", "lr_partial", "piece_algorithm", "require_piece",
-           "scorecard_points"]
+__all__ = ["MODEL_FILE", "PIECE_FILES", "lr_partial", "piece_algorithm", "piece_folder",
+           "require_piece", "scorecard_points"]

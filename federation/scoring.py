@@ -50,6 +50,7 @@ from federation.pieces import (
     PIECE_FILES,
     lr_partial,
     piece_algorithm,
+    piece_folder,
     require_piece,
     scorecard_points,
 )
@@ -126,20 +127,11 @@ def _kx_hook(ctx: PartyContext, payload: Payload) -> Payload:
 # partial scores (party side)
 
 
-def _piece_dir(ctx: PartyContext, payload: Payload) -> Path:
-    """Where this party's piece is: the training run's folder for it (local runs), else
-    its own work dir (a deployed party)."""
-    ref = payload.get("model_ref")
-    if ref and Path(str(ref)).is_dir():
-        return Path(str(ref))
-    return Path(ctx.work_dir)
-
-
 def _own_part(ctx: PartyContext, payload: Payload) -> tuple[np.ndarray, dict[str, Any] | None]:
     """This party's part of the joint score for its aligned rows (``federation.pieces``):
     hetero LR its partial linear score, a scorecard its points (and the points scale)."""
     algorithm = str(payload.get("algorithm", "hetero_lr"))
-    where = _piece_dir(ctx, payload)
+    where = piece_folder(ctx, payload.get("model_ref"))
     table = aligned_table(ctx)
     if algorithm == "scorecard":
         return scorecard_points(ctx.name, where, table)
@@ -227,22 +219,35 @@ def _write(ctx: PartyContext, columns: dict[str, np.ndarray]) -> int:
 
 
 def _refs(config: ExperimentConfig, model_dir: Path | None) -> dict[str, Payload]:
-    """Where each party's piece is, when the training run's DIR holds them (local and
-    simulation runs); a deployed party reads its own work dir."""
+    """Where each party's piece is, as the training run's DIR says
+    (:func:`federation.outputs.piece_ref`: its folder in DIR for local and simulation runs;
+    in a deployment the run's folder at the party, absolute on a local federation, else
+    ``runs/<run id>`` in the party's SuperNode work dir). A party DIR says nothing about
+    reads its own work dir."""
+    from federation.outputs import piece_ref
+
     out: dict[str, Payload] = {}
     for p in config.parties:
-        ref = model_dir / "parties" / p.name if model_dir is not None else None
-        out[p.name] = {"model_ref": str(ref)} if ref is not None and ref.is_dir() else {}
+        ref = piece_ref(model_dir, p.name) if model_dir is not None else None
+        out[p.name] = {"model_ref": ref} if ref else {}
     return out
 
 
+def _local_folder(model_dir: str | Path | None, party: str) -> Path | None:
+    """``party``'s piece folder on this machine, when DIR names one (an absolute path)."""
+    from federation.outputs import piece_ref
+
+    ref = piece_ref(model_dir, party) if model_dir is not None else None
+    return Path(ref) if ref and Path(ref).is_absolute() else None
+
+
 def model_algorithm(config: ExperimentConfig, model_dir: str | Path | None) -> str:
-    """The trained model's algorithm: that of the guest's piece in the training run's DIR
-    (``scorecard.json``, else ``model.json``) when it is there, else the config's
-    ``experiment.algorithm``."""
-    if model_dir is not None:
-        algo = piece_algorithm(Path(model_dir) / "parties" / config.guest.name,
-                               config.guest.name)
+    """The trained model's algorithm: that of the guest's piece (``scorecard.json``, else
+    ``model.json``) when the training run's DIR names its folder on this machine, else the
+    config's ``experiment.algorithm``."""
+    where = _local_folder(model_dir, config.guest.name)
+    if where is not None:
+        algo = piece_algorithm(where, config.guest.name)
         if algo:
             return algo
     return str(config.experiment.algorithm)
@@ -250,17 +255,15 @@ def model_algorithm(config: ExperimentConfig, model_dir: str | Path | None) -> s
 
 def check_pieces(config: ExperimentConfig, model_dir: str | Path | None,
                  algorithm: str) -> None:
-    """Before any message: every party's piece in the training run's DIR exists and was
-    written by ``algorithm`` (a :class:`ConfigError` names the party and the file). A party
-    without a folder there reads its own work dir and checks its piece itself."""
+    """Before any message: every party's piece that the training run's DIR names on this
+    machine exists and was written by ``algorithm`` (a :class:`ConfigError` names the party
+    and the file). Any other party checks its piece itself."""
     if algorithm not in PIECE_FILES:
         raise ConfigError(f"models of algorithm {algorithm!r} cannot be scored jointly",
                           hint=f"Score a model of one of {sorted(PIECE_FILES)}.")
-    if model_dir is None:
-        return
     for p in config.parties:
-        where = Path(model_dir) / "parties" / p.name
-        if where.is_dir():
+        where = _local_folder(model_dir, p.name)
+        if where is not None:
             require_piece(p.name, where, algorithm)
 
 
@@ -341,8 +344,9 @@ def score_command(*, config: str | Path | ExperimentConfig, model: str | Path,
     (a training run's DIR) and write ``out`` atomically: metrics.json, disclosure.json,
     config.toml and, in ``parties/GUEST/``, the guest's ``scores.csv``.
 
-    Runs with the local runtime (every party's files on this machine); returns the
-    metrics written to metrics.json."""
+    Runs with the local runtime (every party's files on this machine: a local or simulation
+    run's DIR, or a run on a local federation, whose pieces its location.json names);
+    returns the metrics written to metrics.json."""
     from federation.config import check_data_files
     from federation.outputs import build_disclosure, build_metrics, staging, write_outputs
     from federation.run import resolve_config
@@ -360,6 +364,13 @@ def score_command(*, config: str | Path | ExperimentConfig, model: str | Path,
     if not (model_dir / "parties").is_dir():
         raise ConfigError(f"--model {model_dir.name!r} holds no parties/ folder of model "
                           "pieces", hint="Point --model at the DIR of a `fedlab train` run.")
+    for p, refs in _refs(cfg, model_dir).items():
+        ref = refs.get("model_ref")
+        if ref and not Path(str(ref)).is_absolute():
+            raise ConfigError(f"party {p!r} keeps its model piece on its own machine "
+                              f"({ref} in its SuperNode's work-dir), out of the local "
+                              "runtime's reach", hint="Score on this machine a model trained "
+                              "on a local federation or with the local/simulation runtime.")
     check_data_files(cfg)
     with staging(out) as stage:
         transport = local_transport(cfg, stage)

@@ -1590,19 +1590,18 @@ def _predict_begin(ctx: PartyContext, payload: Payload) -> Payload:
     """Every party: load its model piece and bin its aligned rows with its own edges.
 
     ``model_ref`` (optional) is the folder holding the piece (a training run's
-    ``parties/NAME``), else the party's work dir; a host applies a piggybacked alignment
+    ``parties/NAME``, or its run folder at a SuperNode: :func:`federation.pieces.
+    piece_folder`), else the party's work dir; a host applies a piggybacked alignment
     commit (``idx``) first. The guest then starts the walk and returns its first queries."""
     from features.binning import QuantileBinner
+    from federation.pieces import piece_folder
 
     if ctx.role == PartyRole.HOST and "idx" in payload:
         from federation.alignment import apply_commit
 
         apply_commit(ctx, payload)
-    ref = Path(str(payload.get("model_ref", "") or "."))
-    where = ref if payload.get("model_ref") and (ref / MODEL_FILE).is_file() else Path(
-        ctx.work_dir)
     try:
-        piece = load_piece(where)
+        piece = load_piece(piece_folder(ctx, payload.get("model_ref")))
     except DataValidationError:
         raise ProtocolError(f"party {ctx.name!r} has no SecureBoost model piece to score with",
                             hint="Give the training run's DIR (--model) or train first."

@@ -5,7 +5,13 @@ on the coordinator's machine), ``out`` (the output DIR), ``status`` (a JSON file
 the outcome is written for ``fedlab train``) and ``progress`` (a file the driver's progress
 events are appended to, see :mod:`federation.runtime.progress_file`). It discovers the
 parties (each SuperNode answers ``runtime.whoami`` with its ``party`` node config), runs the
-protocol driver and writes DIR atomically; each party's model piece stays at the party.
+protocol driver and writes DIR atomically; each party's model piece stays at the party, in
+its run folder ``runs/<run id>`` of its SuperNode's work dir, which ``DIR/parties/NAME/
+location.json`` names (with the absolute path when the run config ``work_dirs`` gives the
+SuperNodes' work dirs: a local federation). A run that fails tells the parties to discard it.
+
+With run config ``discard`` (a run id) the ServerApp only tells every party to discard that
+run (a cancelled run, whose own ServerApp was stopped) and reports the outcome.
 """
 
 from __future__ import annotations
@@ -32,10 +38,17 @@ def write_status(path: str, ok: bool, *, error: BaseException | None = None,
     """The outcome for ``fedlab train`` (no secrets: error messages are public facts)."""
     if not path:
         return
+    from lab.errors import PartyError
+
     record: dict[str, object] = {"ok": ok, "out": out}
     if error is not None:
         record.update(error=str(error), type=type(error).__name__,
                       code=getattr(error, "code", "FEDLAB-000"))
+    if isinstance(error, PartyError):  # rebuilt from its parts by the caller
+        record["party_error"] = {"party": error.party, "action": error.action,
+                                 "error_type": error.error_type,
+                                 "error_code": error.error_code, "message": error.reported,
+                                 "hint": error.hint}
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(".tmp")
@@ -45,8 +58,8 @@ def write_status(path: str, ok: bool, *, error: BaseException | None = None,
 
 def deployment_main(grid: Grid, context: Context) -> None:
     from federation.config import load_config
-    from federation.outputs import party_dir, staging, write_json
-    from federation.runtime.coordinator import coordinate
+    from federation.outputs import party_dir, staging, write_location
+    from federation.runtime.coordinator import coordinate, discard_on_federation
     from federation.runtime.progress_file import progress_writer
     from lab.errors import ConfigError
 
@@ -59,17 +72,21 @@ def deployment_main(grid: Grid, context: Context) -> None:
             raise ConfigError("run config `experiment` (path of experiment.toml) is empty",
                               hint="Use `fedlab train --config experiment.toml --out DIR`.")
         cfg = load_config(cfg_path)
+        discard = str(rc.get("discard", ""))
+        if discard:
+            write_status(status, discard_on_federation(grid, cfg, discard))
+            return
         out = Path(str(rc.get("out", "")) or f"runs/{cfg.experiment.name}").resolve()
         text = Path(cfg_path).read_text(encoding="utf-8")
+        run_key = str(context.run_id)
+        homes = json.loads(str(rc.get("work_dirs", "")) or "{}")
         with staging(out) as stage:
             coordinate(grid, cfg, stage, runtime="deployment", config_text=text,
-                       started=started, progress=progress_writer(str(rc.get("progress", ""))))
+                       started=started, progress=progress_writer(str(rc.get("progress", ""))),
+                       run_key=run_key)
             for p in cfg.parties:
-                d = party_dir(stage, p.name)
-                d.mkdir(parents=True, exist_ok=True)
-                write_json(d / "location.json", {
-                    "party": p.name, "role": p.role.value,
-                    "model_piece": "kept at the party, in its SuperNode's work-dir"})
+                write_location(party_dir(stage, p.name), party=p.name, role=p.role.value,
+                               run_key=run_key, home=homes.get(p.name))
         write_status(status, True, out=str(out))
     except BaseException as exc:
         write_status(status, False, error=exc)

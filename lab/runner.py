@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 import lab
+from federation.outputs import piece_locations
 from federation.runtime.target import FederationTarget
 from lab.db import session_scope
 from lab.errors import ConfigError, LabError, NotFoundError
@@ -283,9 +284,7 @@ class Worker:
             exp = exp_svc.succeed_run(session=s, actor=me, experiment_id=exp_id)
             algo = s.get(Algorithm, exp.algorithm_id)
             bank = exp_svc.org_code(s, exp.owner_org_id)
-            artifacts = (self.target.piece_locations(parties) if self.target else {
-                p: (str(out_dir / "parties" / p) if (out_dir / "parties" / p).exists()
-                    else f"held by party {p}") for p in parties})
+            artifacts = piece_locations(out_dir, parties)
             register_model_version(
                 session=s, actor=me, experiment=exp, name=f"{bank}/{exp.name}",
                 algorithm=algo.name if algo else "", metrics=public_metrics(metrics),

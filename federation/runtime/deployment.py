@@ -6,10 +6,14 @@ background processes whose PIDs and logs go to the state dir. ``train_on_federat
 the lab's Flower app against a SuperLink (the local one, or ``[deployment] superlink``) with
 ``flwr run --stream`` and waits; the ServerApp writes DIR and a status file, and appends
 its progress events (phases, epochs with their loss) to a file the caller reads while it
-waits. A caller whose progress callback raises (a cancelled lab experiment) stops the run on
-the SuperLink (``flwr stop``) before the error propagates. Each party's model piece stays
-in its SuperNode's work dir. ``federation_down`` stops the SuperNodes (each with its
-ClientApp worker), then the SuperLink (SIGTERM to each process group).
+waits. Each party's model piece stays at the party, in the run's own folder of its
+SuperNode's work dir (``WORK/runs/<run id>``; DIR's ``location.json`` names it, with the
+absolute path on a local federation). A run that fails is discarded at the parties by its
+ServerApp; a run that ends without one (a caller whose progress callback raises, as a
+cancelled lab experiment does; a timeout) is stopped on the SuperLink (``flwr stop``) and
+discarded at the parties by a short run of its own before the error propagates.
+``federation_down`` stops the SuperNodes (each with its ClientApp worker), then the
+SuperLink (SIGTERM to each process group).
 
 Latency settings used here: runtime dependency installation is off; the task poll interval
 is lowered (``FLWR_SUPEREXEC_TASK_POLL_INTERVAL``); the coordinator polls for replies every
@@ -76,6 +80,8 @@ experiment = ""
 out = ""
 status = ""
 progress = ""
+work_dirs = ""
+discard = ""
 """
 
 
@@ -322,6 +328,12 @@ def _connection(cfg: ExperimentConfig, fed: Federation | None) -> dict[str, Any]
 
 
 def _raise_status(status: dict[str, Any]) -> None:
+    parts = status.get("party_error")
+    if isinstance(parts, dict):  # a party's failure, as the coordinator received it
+        raise lab_errors.PartyError(
+            str(parts["party"]), str(parts["action"]), error_type=str(parts["error_type"]),
+            error_code=str(parts["error_code"]), message=str(parts["message"]),
+            hint=str(parts.get("hint", "")))
     cls = getattr(lab_errors, str(status.get("type", "")), None)
     message = str(status.get("error", "the run failed"))
     if isinstance(cls, type) and issubclass(cls, LabError):
@@ -333,20 +345,93 @@ def _raise_status(status: dict[str, Any]) -> None:
     raise ProtocolError(f"the coordinator failed: {message}")
 
 
-def _stop_run(log: Path, env: dict[str, str]) -> None:
-    """Ask the SuperLink to stop the run ``flwr run`` started (its id is in ``log``)."""
+def _run_id(log: Path) -> str | None:
+    """The id of the run ``flwr run`` started (printed in its ``log``)."""
     import re
 
     found = re.search(r"Successfully started run (\d+)", log.read_text(errors="replace"))
-    if found is None:
-        return
+    return found.group(1) if found else None
+
+
+def _stop_run(run_id: str, log: Path, env: dict[str, str]) -> None:
+    """Ask the SuperLink to stop run ``run_id``."""
     with log.open("ab") as fh:
         try:
-            subprocess.run([_bin("flwr"), "stop", found.group(1), CONNECTION],  # noqa: S603
+            subprocess.run([_bin("flwr"), "stop", run_id, CONNECTION],  # noqa: S603
                            stdout=fh, stderr=subprocess.STDOUT, env=env,
                            stdin=subprocess.DEVNULL, timeout=30, check=False)
         except (OSError, subprocess.TimeoutExpired):
             pass
+
+
+@dataclass(frozen=True)
+class _FlwrRun:
+    """The coordinator's folder of one ``flwr run``: ``STATE/runs/<uuid>/``."""
+
+    folder: Path
+    status: Path
+    log: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**_env(self.folder / "flwr-home"), "PYTHONUNBUFFERED": "1"}  # run id now
+
+    @classmethod
+    def prepare(cls, state: Path, conn: dict[str, Any], config_text: str) -> _FlwrRun:
+        """A new run folder with its Flower connection and the experiment's config."""
+        import tomli_w
+
+        folder = state / "runs" / uuid.uuid4().hex[:12]
+        home = folder / "flwr-home"
+        home.mkdir(parents=True)
+        (home / "config.toml").write_text(tomli_w.dumps(
+            {"superlink": {"default": CONNECTION, CONNECTION: conn}}), encoding="utf-8")
+        (folder / "experiment.toml").write_text(config_text, encoding="utf-8")
+        return cls(folder, folder / "status.json", folder / "flwr-run.log")
+
+    def start(self, state: Path, **run_config: str) -> subprocess.Popen[bytes]:
+        """``flwr run`` of the lab's app with run config ``experiment``, ``status`` and
+        ``run_config``; its output goes to the log."""
+        import tomli_w
+
+        overrides = self.folder / "run-config.toml"
+        overrides.write_text(tomli_w.dumps({"experiment": str(self.folder / "experiment.toml"),
+                                            "status": str(self.status), **run_config}),
+                             encoding="utf-8")
+        cmd = [_bin("flwr"), "run", str(write_app(state / "app")), CONNECTION, "--stream",
+               "--run-config", str(overrides)]
+        with self.log.open("wb") as fh:
+            return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,  # noqa: S603
+                                    env=self.env, stdin=subprocess.DEVNULL)
+
+    def outcome(self) -> dict[str, Any] | None:
+        return json.loads(self.status.read_text()) if self.status.is_file() else None
+
+
+def _end(proc: subprocess.Popen[bytes], wait: float = 10.0) -> None:
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _discard_at_parties(state: Path, conn: dict[str, Any], config_text: str,
+                        run_id: str | None) -> None:
+    """Best effort, after a run that ended without its coordinator (cancelled, crashed):
+    a run of its own tells every party to discard run ``run_id`` (its state and files)."""
+    from federation.runtime.coordinator import DISCARD_TIMEOUT
+
+    if run_id is None:
+        return
+    run = _FlwrRun.prepare(state, conn, config_text)
+    proc = run.start(state, discard=run_id)
+    deadline = time.monotonic() + 3 * DISCARD_TIMEOUT
+    while proc.poll() is None and run.outcome() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if run.outcome() is None:
+        proc.terminate()
+    _end(proc)
 
 
 def train_on_federation(
@@ -358,9 +443,11 @@ def train_on_federation(
     progress: ProgressFn = no_progress,
     timeout: float | None = None,
 ) -> dict[str, Any]:
-    """Run the experiment on a SuperLink with ``flwr run`` and wait; return metrics.json."""
-    import tomli_w
+    """Run the experiment on a SuperLink with ``flwr run`` and wait; return metrics.json.
 
+    A run that ends without its coordinator's outcome (the caller's progress callback
+    raised, as for a cancelled lab experiment; the wait timed out; the coordinator died) is
+    stopped on the SuperLink and discarded at the parties before the error propagates."""
     from federation.runtime.progress_file import ProgressTail
 
     state = Path(state_dir or DEFAULT_STATE_DIR).resolve()
@@ -369,54 +456,42 @@ def train_on_federation(
         raise PartyUnavailableError(f"the local SuperLink in {state} is not running",
                                     hint="Start it with `fedlab federation up --config ...`.")
     conn = _connection(cfg, fed)
-    run_dir = state / "runs" / uuid.uuid4().hex[:12]
-    run_dir.mkdir(parents=True)
-    home = run_dir / "flwr-home"
-    home.mkdir()
-    (home / "config.toml").write_text(tomli_w.dumps(
-        {"superlink": {"default": CONNECTION, CONNECTION: conn}}), encoding="utf-8")
-    exp = run_dir / "experiment.toml"
-    exp.write_text(config_text, encoding="utf-8")
-    status_file = run_dir / "status.json"
-    progress_file = run_dir / "progress.jsonl"
-    overrides = run_dir / "run-config.toml"
-    overrides.write_text(tomli_w.dumps({"experiment": str(exp), "out": str(out),
-                                        "status": str(status_file),
-                                        "progress": str(progress_file)}), encoding="utf-8")
-    app_dir = write_app(state / "app")
-    cmd = [_bin("flwr"), "run", str(app_dir), CONNECTION, "--stream",
-           "--run-config", str(overrides)]
-    log = run_dir / "flwr-run.log"
+    run = _FlwrRun.prepare(state, conn, config_text)
+    progress_file = run.folder / "progress.jsonl"
+    homes = ({n.party: n.work_dir for n in fed.nodes}
+             if fed is not None and not cfg.deployment.superlink else {})
     progress("phase", {"phase": "submit"})
     wait = timeout or (cfg.experiment.join_timeout + 4 * 3600)
     tail = ProgressTail(progress_file, progress)
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,  # noqa: S603
-                                env={**_env(home), "PYTHONUNBUFFERED": "1"},  # run id now
-                                stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + wait
-        try:
-            while proc.poll() is None:
-                tail.poll()
-                if status_file.is_file() or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
-            tail.poll()
-        except BaseException:  # the caller's progress callback gave up on the run
-            _stop_run(log, _env(home))
-            proc.terminate()
-            proc.wait(timeout=10)
-            raise
+    proc = run.start(state, out=str(out), progress=str(progress_file),
+                     work_dirs=json.dumps(homes))
+
+    def abandon() -> None:
+        run_id = _run_id(run.log)
+        if run_id is not None:
+            _stop_run(run_id, run.log, run.env)
         if proc.poll() is None:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.terminate()
-                proc.wait(timeout=10)
-    if not status_file.is_file():
+            proc.terminate()
+        _end(proc)
+        _discard_at_parties(state, conn, config_text, run_id)
+
+    deadline = time.monotonic() + wait
+    try:
+        while proc.poll() is None:
+            tail.poll()
+            if run.status.is_file() or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        tail.poll()
+    except BaseException:  # the caller's progress callback gave up on the run
+        abandon()
+        raise
+    status = run.outcome()
+    if status is None:
+        abandon()
         raise ProtocolError(f"the coordinator did not report an outcome (flwr run exited "
-                            f"with {proc.returncode}); see {log}")
-    status = json.loads(status_file.read_text())
+                            f"with {proc.returncode}); see {run.log}")
+    _end(proc)
     if not status.get("ok"):
         _raise_status(status)
     return json.loads((out / "metrics.json").read_text())  # type: ignore[no-any-return]

@@ -4,12 +4,13 @@ Decodes the coordinator's records, loads the party's state for this run, calls t
 registered handler and encodes its reply. What leaves the party is exactly the handler's
 reply payload, or for a failure the error's public facts (:mod:`federation.failures`: no
 record values, the full error in this party's log); the state stays in
-``work_dir/.state``.
+``work_dir/.state``. A SuperNode's party serves each run from its own folder
+(:meth:`PartyIdentity.for_run`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,22 @@ from federation.guard import check_outgoing
 from federation.party import PartyContext, get_handler
 from federation.records import from_records, to_records
 from federation.roles import PartyRole
-from federation.runtime.actions import FINISH, PARTY_KEY, ROLE_KEY, WHOAMI, whoami_reply
-from federation.runtime.state import forget, load_state, save_state, state_file
+from federation.runtime.actions import (
+    DISCARD,
+    FINISH,
+    PARTY_KEY,
+    ROLE_KEY,
+    WHOAMI,
+    whoami_reply,
+)
+from federation.runtime.state import (
+    forget,
+    is_discarded,
+    load_state,
+    run_folder,
+    save_state,
+    state_file,
+)
 from federation.transport import Envelope
 from lab.errors import ProtocolError
 
@@ -38,6 +53,12 @@ class PartyIdentity:
     data_path: Path | None
     work_dir: Path
     node_config: dict[str, Any] = field(default_factory=dict)
+    home: Path | None = None
+
+    def for_run(self, run_key: str) -> PartyIdentity:
+        """This SuperNode's party in run ``run_key``: its work dir becomes the run's own
+        folder ``WORK/runs/<run>`` (model piece and state), ``WORK`` its ``home``."""
+        return replace(self, work_dir=run_folder(self.work_dir, run_key), home=self.work_dir)
 
 
 def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -> RecordDict:
@@ -55,6 +76,10 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
         if addressed is not None and addressed != identity.name:
             raise ProtocolError(f"message for party {addressed!r} reached party "
                                 f"{identity.name!r}")
+        if identity.home is not None and env.action != DISCARD \
+                and is_discarded(identity.home, run_key):
+            raise ProtocolError(f"party {identity.name!r}: run {run_key} was discarded "
+                                "(it failed or was cancelled)", hint="Start a new run.")
         try:
             prole = PartyRole(role)
         except ValueError:
@@ -64,10 +89,11 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
             name=identity.name, role=prole, data_path=identity.data_path,
             work_dir=identity.work_dir, node_config=dict(identity.node_config),
             state=load_state(path), cache=_CACHES.setdefault(identity.name, {}),
+            home=identity.home,
         )
         out = get_handler(env.action)(ctx, payload)
         check_outgoing(ctx, out, env.action)  # refuse raw data before it leaves the party
-        if env.action != FINISH:
+        if env.action not in (FINISH, DISCARD):
             save_state(path, ctx.state, action=env.action)
         else:  # a long-lived ClientApp process serves many runs: drop this run's objects
             _CACHES.pop(identity.name, None)

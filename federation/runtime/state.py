@@ -1,10 +1,18 @@
-"""Party-local state that survives between messages of one run.
+"""Party-local state that survives between messages of one run, and each run's folder.
 
 In the Flower runtimes a party's handler may run in a fresh process for every message
 (deployment) or in any of several Ray actors (simulation), so ``PartyContext.state`` is
 pickled to ``work_dir/.state/<run>.pkl`` after each handler and loaded before the next.
 A process that handled the previous message reuses its in-memory copy when the file has not
-changed since. Nothing here leaves the party.
+changed since.
+
+A deployed party (a SuperNode) serves many runs from one work dir; each run gets its own
+folder ``WORK/runs/<run>/`` (:func:`run_folder`), the run's ``work_dir``: its model piece and
+its state live there, so a later run never overwrites an earlier run's piece.
+:func:`discard_run` deletes the folder of a run that filed no model (failed or cancelled:
+its state, its half-written or unused files) and leaves a tombstone ``WORK/.discarded/<run>``,
+so a late message of that run (a stopped coordinator may still be sending) is refused
+instead of writing the folder again (:func:`is_discarded`). Nothing here leaves the party.
 """
 
 from __future__ import annotations
@@ -19,13 +27,25 @@ from typing import Any
 from lab.errors import ProtocolError
 
 STATE_DIRNAME = ".state"
+#: a deployed party's run folders: ``WORK/runs/<run>/``
+RUNS_DIRNAME = "runs"
+#: a deployed party's tombstones of discarded runs: ``WORK/.discarded/<run>``
+DISCARDED_DIRNAME = ".discarded"
 
 _CACHE: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
 
+def _safe(run_key: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in run_key) or "run"
+
+
 def state_file(work_dir: Path, run_key: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in run_key) or "run"
-    return Path(work_dir) / STATE_DIRNAME / f"{safe}.pkl"
+    return Path(work_dir) / STATE_DIRNAME / f"{_safe(run_key)}.pkl"
+
+
+def run_folder(home: Path, run_key: str) -> Path:
+    """A deployed party's folder for one run (its work dir in that run), under ``home``."""
+    return Path(home) / RUNS_DIRNAME / _safe(str(run_key))
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -85,6 +105,26 @@ def clear_state(work_dir: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def discard_run(home: Path, run_key: str) -> bool:
+    """Forget run ``run_key`` at this party, which filed no model: delete its folder under
+    ``home`` (never another run's). Returns whether there was one."""
+    tomb = Path(home) / DISCARDED_DIRNAME / _safe(str(run_key))
+    tomb.parent.mkdir(parents=True, exist_ok=True)
+    tomb.touch()
+    folder = run_folder(home, run_key)
+    if not folder.is_dir():
+        return False
+    for p in [p for p in _CACHE if folder in p.parents]:
+        _CACHE.pop(p, None)
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
+def is_discarded(home: Path, run_key: str) -> bool:
+    """Whether run ``run_key`` was discarded at this party (its messages are refused)."""
+    return (Path(home) / DISCARDED_DIRNAME / _safe(str(run_key))).is_file()
+
+
 def _picklable(value: Any) -> bool:
     try:
         pickle.dumps(value)
@@ -93,4 +133,5 @@ def _picklable(value: Any) -> bool:
     return True
 
 
-__all__ = ["STATE_DIRNAME", "clear_state", "forget", "load_state", "save_state", "state_file"]
+__all__ = ["DISCARDED_DIRNAME", "RUNS_DIRNAME", "STATE_DIRNAME", "clear_state", "discard_run",
+           "forget", "is_discarded", "load_state", "run_folder", "save_state", "state_file"]

@@ -179,13 +179,6 @@ class FederationTarget:
                  "lab's experiments (the catalog's node names): `fedlab federation down`, "
                  "then `fedlab federation up --config ...` with the same --state-dir.")
 
-    def piece_locations(self, parties: Sequence[str]) -> dict[str, str]:
-        """Where each party's model piece is kept: its SuperNode's work dir."""
-        fed = Federation.load(Path(self.state_dir).resolve()) if self.local else None
-        dirs = {n.party: n.work_dir for n in fed.nodes} if fed is not None else {}
-        return {p: dirs.get(p, f"held by party {p} (its SuperNode's work-dir)")
-                for p in parties}
-
 
 def _names(parties: Sequence[str]) -> str:
     return f"part{'y' if len(parties) == 1 else 'ies'} {', '.join(map(repr, parties))}"

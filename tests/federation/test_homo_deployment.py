@@ -43,8 +43,10 @@ def test_homo_lr_ckks_in_local_deployment(tmp_path: Path) -> None:
         disc = json.loads((out / "disclosure.json").read_text())
         sent = disc["parties"]["bank_0"]["sent"]
         assert sent["homo.train"]["count"] == 2
-        # each bank's model stays at its own node
+        # each bank's model stays at its own node, in the run's folder DIR names
         for name in paths:
-            assert (state / "parties" / name / homo.MODEL_FILE).is_file()
+            loc = json.loads((out / "parties" / name / "location.json").read_text())
+            assert Path(loc["path"]).parent == (state / "parties" / name / "runs").resolve()
+            assert (Path(loc["path"]) / homo.MODEL_FILE).is_file()
     finally:
         federation_down(state)

@@ -60,3 +60,19 @@ def test_metrics_adds_runtime_figures() -> None:
     assert m["exchanges_per_epoch"] == 2.0 and m["exchanges_by_epoch"] == [3, 2, 2]
     assert m["bytes_per_party"]["bank"] == {"received": 50, "sent": 12}
     assert m["bytes_total"] == 124
+
+
+def test_a_model_version_names_where_each_piece_is(tmp_path: Path) -> None:
+    from federation.outputs import piece_locations, write_location
+
+    out = tmp_path / "run"
+    (out / "parties" / "bank").mkdir(parents=True)  # a local run: the piece is in DIR
+    # deployment: the run's folder at the party, absolute on a local federation
+    write_location(out / "parties" / "tax", party="tax", role="host", run_key="42",
+                   home=str(tmp_path / "nodes" / "tax"))
+    write_location(out / "parties" / "courts", party="courts", role="host", run_key="42")
+    assert piece_locations(out, ["bank", "tax", "courts", "social"]) == {
+        "bank": str(out / "parties" / "bank"),
+        "tax": str(tmp_path / "nodes" / "tax" / "runs" / "42"),
+        "courts": "held by party courts (runs/42 in its SuperNode's work-dir)",
+        "social": "held by party social"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from echo_protocol import write_echo_experiment
 
-from lab.errors import PartyUnavailableError
+from lab.errors import PartyUnavailableError, ProtocolError
 
 WORKER_MODULE = "federation.runtime.clientapp_worker"
 
@@ -99,16 +99,33 @@ def test_deployment_with_tls_end_to_end(tmp_path: Path, monkeypatch: pytest.Monk
         assert metrics["n_exchanges"] == 5 and metrics["exchanges_by_epoch"] == [1, 1]
         disc = json.loads((out / "disclosure.json").read_text())
         assert disc["parties"]["tax"]["received"]["echo.step"]["count"] == 2
-        # model pieces stay at each party's node; DIR says where they are
+        # model pieces stay at each party's node, in the run's own folder of its work dir;
+        # DIR says where they are
+        runs = set()
         for name, rows in (("bank", 5), ("tax", 3)):
-            piece = json.loads((state / "parties" / name / "piece.json").read_text())
+            loc = json.loads((out / "parties" / name / "location.json").read_text())
+            node = next(n for n in fed.nodes if n.party == name)
+            assert loc["path"] == str(Path(node.work_dir) / "runs" / loc["run"])
+            assert loc["model_piece"] == f"runs/{loc['run']}"
+            piece = json.loads((Path(loc["path"]) / "piece.json").read_text())
             assert piece["rounds"] == 2 and piece["rows"] == rows
             # one long-lived ClientApp process answered every message of this party
             assert piece["n_pids"] == 1
-            assert not (state / "parties" / name / ".state").exists()
-            assert (out / "parties" / name / "location.json").is_file()
+            assert not (Path(loc["path"]) / ".state").exists()
+            runs.add(loc["run"])
+        assert len(runs) == 1
         per_exchange = metrics["seconds_per_phase"]["train"] / 2
         print(f"deployment (TLS, ClientApp worker): {per_exchange:.2f} s per exchange")
+
+        # a run that fails at one party: the other party's state and files of that run are
+        # discarded; the first run's folder stays, whose piece a model may name
+        failing = Path(cfg).with_name("failing.toml")
+        failing.write_text(Path(cfg).read_text().replace("[params]\n",
+                                                         '[params]\nfail = "tax"\n'))
+        with pytest.raises(ProtocolError, match="party 'tax' failed in 'echo.init'"):
+            run_experiment(failing, tmp_path / "run-failed", state_dir=state)
+        for name in ("bank", "tax"):
+            assert {p.name for p in (state / "parties" / name / "runs").iterdir()} == runs
 
         # a worker that dies on its own is replaced, and the party answers again
         tax = next(n for n in fed.nodes if n.party == "tax")

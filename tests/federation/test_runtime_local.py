@@ -181,6 +181,71 @@ def test_dispatch_keeps_state_in_work_dir_between_messages(tmp_path: Path) -> No
     assert not (tmp_path / "work" / STATE_DIRNAME).exists()
 
 
+def test_a_supernode_keeps_each_run_in_its_own_folder_and_discards_failed_ones(
+        tmp_path: Path) -> None:
+    import echo_protocol  # noqa: F401 - registers the echo handlers
+
+    data = tmp_path / "tax.csv"
+    data.write_text("id,y\n1,2\n3,4\n")
+    node = PartyIdentity("tax", data, tmp_path / "work")  # the SuperNode's work dir
+
+    def run(key: str, steps: int, *, save: bool = True, finish: bool = True) -> None:
+        me = node.for_run(key)
+        msgs = [_request("echo.init", {"fail": ""})]
+        msgs += [_request("echo.step", {"x": np.ones(2)}) for _ in range(steps)]
+        msgs += [_request("echo.save", {})] if save else []
+        msgs += [_request("runtime.finish", {})] if finish else []
+        for m in msgs:
+            assert "__error__" not in from_records("tax", handle_request(me, m, key)).payload
+
+    def piece(key: str) -> dict[str, int]:
+        return json.loads((tmp_path / "work" / "runs" / key / "piece.json").read_text())
+
+    run("7", 1)
+    first = (tmp_path / "work" / "runs" / "7" / "piece.json").read_bytes()
+    run("8", 2)  # the next run on this SuperNode writes its own piece ...
+    assert piece("8")["rounds"] == 2
+    # ... and the first run's piece is untouched; a finished run keeps no state
+    assert (tmp_path / "work" / "runs" / "7" / "piece.json").read_bytes() == first
+    assert piece("7")["rounds"] == 1
+    assert not (tmp_path / "work" / "runs" / "7" / STATE_DIRNAME).exists()
+    run("6", 1, save=False)  # a run that leaves no file at this party leaves no folder
+    assert not (tmp_path / "work" / "runs" / "6").exists()
+
+    # a run that fails (or is cancelled) is discarded: its folder goes, no other run's
+    run("9", 1, finish=False)
+    assert state_file(tmp_path / "work" / "runs" / "9", "9").is_file()
+    for key in ("../7", "9"):  # a run id never reaches outside its own folder
+        reply = handle_request(node.for_run("10"), _request("runtime.discard", {"run": key}),
+                               "10")
+        assert from_records("tax", reply).payload == {"ok": True}
+    assert sorted(p.name for p in (tmp_path / "work" / "runs").iterdir()) == ["7", "8"]
+    # a late message of the discarded run is refused and writes nothing
+    late = from_records("tax", handle_request(node.for_run("9"), _request(
+        "echo.init", {"fail": ""}), "9"))
+    assert "run 9 was discarded" in late.payload["__error__"]
+    assert not (tmp_path / "work" / "runs" / "9").exists()
+
+
+def test_a_party_finds_the_piece_folder_the_coordinator_names(tmp_path: Path) -> None:
+    from federation.party import PartyContext
+    from federation.pieces import piece_folder
+    from federation.roles import PartyRole
+
+    home = tmp_path / "work"
+    (home / "runs" / "7").mkdir(parents=True)
+    ctx = PartyContext("tax", PartyRole.HOST, None, home / "runs" / "8", home=home)
+    assert piece_folder(ctx, "runs/7") == home / "runs" / "7"
+    assert piece_folder(ctx, str(tmp_path)) == tmp_path  # an absolute folder (local runs)
+    assert piece_folder(ctx, None) == home / "runs" / "8"
+    for bad in ("runs/../../secrets", "runs/7/..", "../runs/7", "psi", "runs/a b"):
+        with pytest.raises(ProtocolError, match="is not a run folder"):
+            piece_folder(ctx, bad)
+    local = PartyContext("tax", PartyRole.HOST, None, tmp_path / "stage")  # no SuperNode
+    with pytest.raises(ProtocolError, match="is not a run folder"):
+        piece_folder(local, "runs/7")
+
+
 def test_state_reload_sees_other_process_writes(tmp_path: Path) -> None:
     path = state_file(tmp_path, "run-1")
     save_state(path, {"a": 1})

@@ -308,3 +308,37 @@ def test_fedlab_score_refuses_other_runtimes(sb_trained: dict[str, object],
         score_command(config=cfg, model=run, out=tmp_path / "x", runtime="simulation",
                       echo=None)
     assert not (tmp_path / "x").exists()
+
+
+def test_fedlab_score_finds_pieces_where_a_deployment_run_says(
+        sb_trained: dict[str, object], tmp_path: Path) -> None:
+    """A deployment run's DIR holds, per party, location.json naming the run's folder in the
+    SuperNode's work dir; scoring reads the pieces there (a local federation: absolute
+    paths), and refuses a DIR whose pieces are on the parties' own machines."""
+    import shutil
+
+    from federation.outputs import write_location
+    from federation.scoring import score_command
+    from lab.errors import ConfigError
+
+    run: Path = sb_trained["run"]  # type: ignore[assignment]
+    cfg: Path = sb_trained["score_cfg"]  # type: ignore[assignment]
+    deployed, remote = tmp_path / "deployed", tmp_path / "remote"
+    for p in PARTIES:  # each SuperNode's work dir holds the run's folder runs/42
+        work = tmp_path / "nodes" / p
+        shutil.copytree(run / "parties" / p, work / "runs" / "42")
+        write_location(deployed / "parties" / p, party=p, role="?", run_key="42",
+                       home=str(work))
+        write_location(remote / "parties" / p, party=p, role="?", run_key="42")
+    out = tmp_path / "scored"
+    score_command(config=cfg, model=deployed, out=out, runtime="local", echo=None)
+    ids = _sb_expected_ids(sb_trained)
+    got = read_scores(out / "parties" / "bank")
+    assert got["uscc"].tolist() == ids
+    np.testing.assert_allclose(got["probability"], _tree_walk_reference(sb_trained, ids),
+                               rtol=0, atol=1e-12)
+    with pytest.raises(ConfigError, match=r"party 'bank' keeps its model piece on its own "
+                                          r"machine \(runs/42 in its SuperNode's work-dir\)"):
+        score_command(config=cfg, model=remote, out=tmp_path / "x", runtime="local",
+                      echo=None)
+    assert not (tmp_path / "x").exists()

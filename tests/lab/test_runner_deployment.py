@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import tomli_w
 from conftest import World
@@ -32,12 +33,13 @@ TOL = 1e-6
 INDICATORS = ("taxes_paid_12m", "tax_arrears_amount", "vat_invoice_count_12m")
 
 
-def approve(world: World, name: str, indicators: tuple[str, ...] = INDICATORS) -> int:
+def approve(world: World, name: str, indicators: tuple[str, ...] = INDICATORS,
+            params: dict[str, Any] = PARAMS) -> int:
     ds, staff = world.who("bank_a_ds"), world.who("staff")
     with session_scope(world.engine) as s:
         exp = experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
             name=name, sample_id=world.seed.samples["bank_a"], algorithm="hetero_lr",
-            indicator_codes=list(indicators), params=PARAMS, backend="paillier"))
+            indicator_codes=list(indicators), params=params, backend="paillier"))
         experiments.submit_experiment(session=s, actor=ds, experiment_id=exp.id)
         experiments.approve_experiment(session=s, actor=staff, experiment_id=exp.id)
     return exp.id
@@ -109,8 +111,8 @@ def test_the_superlink_reaches_the_run_and_the_model_says_where_pieces_are(
                                                                                 None)
     exp, model = outcome(world, exp_id)
     assert exp.status is S.SUCCEEDED and model.lineage["federation"] == superlink
-    assert artifacts(world, exp_id) == {p: f"held by party {p} (its SuperNode's work-dir)"
-                                        for p in ("bank_a", "tax")}
+    # the stand-in run wrote no location.json: nothing says more than who holds the piece
+    assert artifacts(world, exp_id) == {p: f"held by party {p}" for p in ("bank_a", "tax")}
 
 
 def test_a_party_without_a_supernode_fails_the_experiment_before_the_run(
@@ -160,7 +162,10 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
     state = tmp_path / "fed"
     fed = federation_up(load_config(fed_toml), state, tls=True)
     groups = [fed.superlink_pid, *(n.pid for n in fed.nodes)]
-    sim_id, dep_id, cancel_id = (approve(world, n) for n in ("sim", "dep", "cancelled"))
+    sim_id, dep_id = approve(world, "sim"), approve(world, "dep")
+    # a second model on the same federation, trained otherwise (one epoch, a smaller step)
+    dep2_id = approve(world, "dep2", params={**PARAMS, "epochs": 1, "learning_rate": 0.1})
+    cancel_id = approve(world, "cancelled")
     try:
         # Execute: the same experiment in simulation, then on the federation
         assert Worker(engine, "sim", tmp_path / "runs").run_once()
@@ -187,9 +192,40 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
         gap = max(abs(a - b) for a, b in zip(dep_model.metrics["loss"] + [dep_model.metrics[
             "auc"]], sim_model.metrics["loss"] + [sim_model.metrics["auc"]], strict=True))
         print(f"deployment vs simulation: largest difference in loss and AUC {gap:.1e}")
-        # model pieces stay in each SuperNode's work dir, and the model version says so
-        assert artifacts(world, dep_id) == {n.party: n.work_dir for n in fed.nodes}
-        assert all((Path(n.work_dir) / "model.json").is_file() for n in fed.nodes)
+        # model pieces stay at each party, in the run's own folder of its SuperNode's work
+        # dir; the model version names those folders
+        first = artifacts(world, dep_id)
+        assert set(first) == {"bank_a", "tax"}
+        for n in fed.nodes:
+            assert Path(first[n.party]).parent == Path(n.work_dir) / "runs"
+        pieces = {p: (Path(d) / "model.json").read_bytes() for p, d in first.items()}
+
+        # Execute: a second run on the same federation files its own pieces
+        assert worker.run_once()
+        dep2, _ = outcome(world, dep2_id)
+        assert dep2.status is S.SUCCEEDED, dep2.failure_reason
+        second = artifacts(world, dep2_id)
+        assert all(second[p] != first[p] and Path(second[p], "model.json").is_file()
+                   for p in first)
+        # Assert: the first model's pieces are untouched, and scoring with the first model
+        # gives its own scores: those of the same experiment's simulation model (1e-6),
+        # not the second model's
+        assert {p: (Path(d) / "model.json").read_bytes() for p, d in first.items()} == pieces
+
+        def scores(exp: Any) -> Any:
+            from federation.scoring import read_scores, score_command
+
+            run_dir = Path(exp.lineage["run_dir"])
+            out = tmp_path / "scores" / str(exp.experiment_id)
+            score_command(config=run_dir / "config.toml", model=run_dir, out=out,
+                          runtime="local", echo=None)
+            return read_scores(out / "parties" / "bank_a").set_index("uscc")["probability"]
+
+        dep_scores, sim_scores = scores(dep_model), scores(sim_model)
+        assert len(dep_scores) > 0 and dep_scores.index.equals(sim_scores.index)
+        assert np.abs(dep_scores - sim_scores).max() < TOL
+        dep2_model = outcome(world, dep2_id)[1]
+        assert np.abs(dep_scores - scores(dep2_model)).max() > 1e-3
 
         # a bank that cancels while its run trains: the federation run is stopped
         def cancel_at_first_epoch(cfg: Any, out: Path, runtime: str, progress: Any) -> Any:
@@ -209,6 +245,10 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
         assert cancelled.status is S.CANCELLED and no_model is None
         logs = [f.read_text(errors="replace") for f in (state / "runs").glob("*/flwr-run.log")]
         assert sum(bool(re.search(r"Run \d+ successfully stopped", t)) for t in logs) == 1
+        # the cancelled run left nothing at the parties: only the two filed runs' folders
+        for n in fed.nodes:
+            assert sorted((Path(n.work_dir) / "runs").iterdir()) == sorted(
+                Path(a[n.party]) for a in (first, second))
     finally:
         federation_down(state)
         engine.dispose()
