@@ -132,6 +132,19 @@ def _resolve(workers: int | None, size: int, threshold: int) -> int:
     return max(1, int(workers))
 
 
+#: the calling process's share of rows against one helper's: the helper also unpacks its
+#: bases and packs its answer (1.2: fastest at 2 processes among 1.0-1.4 here)
+CALLER_WEIGHT = 1.2
+
+
+def _weighted_split(count: int, parts: int) -> list[tuple[int, int]]:
+    """``_split`` with the last part (the caller's) weighted by :data:`CALLER_WEIGHT`."""
+    weights = np.array([1.0] * (parts - 1) + [CALLER_WEIGHT])
+    bounds = np.round(np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum() * count)
+    b = bounds.astype(int).tolist()
+    return [(lo, hi) for lo, hi in zip(b[:-1], b[1:], strict=True) if hi > lo]
+
+
 def _split(count: int, parts: int) -> list[tuple[int, int]]:
     bounds = np.linspace(0, count, parts + 1).astype(int).tolist()
     return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
@@ -188,7 +201,7 @@ def _parallel_multi_exp(bases: Sequence[Any], exps: np.ndarray, N: Any, w: int) 
             [(_multi_exp_job, (blob, width, exps[:, a:b], N)) for a, b in parts[:-1]],
             lambda: _multiexp.multi_exp_columns(bases, exps[:, lo:hi], N))
         return [v for blob_out in remote for v in _unpack(blob_out, width)] + list(mine)
-    parts = _split(rows, w)
+    parts = _weighted_split(rows, w)
     lo, hi = parts[-1]
     remote, mine = helpers.share(
         [(_multi_exp_job, (_pack_fixed(bases[a:b], width), width, exps[a:b], N))
