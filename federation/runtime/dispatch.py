@@ -30,6 +30,7 @@ from federation.runtime.actions import (
     whoami_reply,
 )
 from federation.runtime.state import (
+    discard_run,
     forget,
     is_discarded,
     load_state,
@@ -95,6 +96,12 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
         check_outgoing(ctx, out, env.action)  # refuse raw data before it leaves the party
         if env.action not in (FINISH, DISCARD):
             save_state(path, ctx.state, action=env.action)
+            if identity.home is not None and is_discarded(identity.home, run_key):
+                # discarded while this message was being handled (a stopped coordinator's
+                # last message racing the discard): remove what the handler wrote
+                discard_run(identity.home, run_key)
+                raise ProtocolError(f"party {identity.name!r}: run {run_key} was discarded "
+                                    "while a message was handled", hint="Start a new run.")
         else:  # a long-lived ClientApp process serves many runs: drop this run's objects
             _CACHES.pop(identity.name, None)
         return to_records(Envelope(identity.name, env.action, out))

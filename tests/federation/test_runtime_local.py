@@ -227,6 +227,35 @@ def test_a_supernode_keeps_each_run_in_its_own_folder_and_discards_failed_ones(
     assert not (tmp_path / "work" / "runs" / "9").exists()
 
 
+def test_a_message_handled_while_its_run_is_discarded_leaves_nothing(tmp_path: Path) -> None:
+    """The race a cancel creates: a stopped coordinator's last message is still being
+    handled when the discard arrives; whatever the handler writes afterwards goes too."""
+    import echo_protocol  # noqa: F401 - registers the echo handlers
+
+    from federation.party import PartyContext, register
+    from federation.runtime.state import discard_run
+
+    data = tmp_path / "tax.csv"
+    data.write_text("id,y\n1,2\n")
+    node = PartyIdentity("tax", data, tmp_path / "work")
+
+    @register("test.slow_save")
+    def _slow_save(ctx: PartyContext, payload: dict) -> dict:  # noqa: ARG001
+        assert ctx.home is not None
+        discard_run(ctx.home, "5")  # the discard lands while this handler runs ...
+        Path(ctx.work_dir).mkdir(parents=True, exist_ok=True)
+        (Path(ctx.work_dir) / "piece.json").write_text("{}")  # ... and it still writes
+        ctx.state["written"] = True
+        return {}
+
+    me = node.for_run("5")
+    assert "__error__" not in from_records("tax", handle_request(
+        me, _request("echo.init", {"fail": ""}), "5")).payload
+    reply = from_records("tax", handle_request(me, _request("test.slow_save", {}), "5"))
+    assert "was discarded while a message was handled" in reply.payload["__error__"]
+    assert not (tmp_path / "work" / "runs" / "5").exists()
+
+
 def test_a_party_finds_the_piece_folder_the_coordinator_names(tmp_path: Path) -> None:
     from federation.party import PartyContext
     from federation.pieces import piece_folder
