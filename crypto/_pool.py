@@ -32,6 +32,7 @@ import gmpy2
 import numpy as np
 
 from crypto import _multiexp
+from crypto.crt_randomness import CrtKey
 
 if TYPE_CHECKING:
     from crypto.paillier import PaillierPublicKey
@@ -137,16 +138,11 @@ def _resolve(workers: int | None, size: int, threshold: int) -> int:
 CALLER_WEIGHT = 1.2
 
 
-def _weighted_split(count: int, parts: int) -> list[tuple[int, int]]:
-    """``_split`` with the last part (the caller's) weighted by :data:`CALLER_WEIGHT`."""
-    weights = np.array([1.0] * (parts - 1) + [CALLER_WEIGHT])
-    bounds = np.round(np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum() * count)
-    b = bounds.astype(int).tolist()
-    return [(lo, hi) for lo, hi in zip(b[:-1], b[1:], strict=True) if hi > lo]
-
-
-def _split(count: int, parts: int) -> list[tuple[int, int]]:
-    bounds = np.linspace(0, count, parts + 1).astype(int).tolist()
+def _split(count: int, parts: int, last_weight: float = 1.0) -> list[tuple[int, int]]:
+    """``count`` items in ``parts`` contiguous ranges, the last weighted by ``last_weight``."""
+    weights = np.array([1.0] * (parts - 1) + [last_weight])
+    cuts = np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum() * count
+    bounds = np.round(cuts).astype(int).tolist()
     return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
 
 
@@ -201,7 +197,7 @@ def _parallel_multi_exp(bases: Sequence[Any], exps: np.ndarray, N: Any, w: int) 
             [(_multi_exp_job, (blob, width, exps[:, a:b], N)) for a, b in parts[:-1]],
             lambda: _multiexp.multi_exp_columns(bases, exps[:, lo:hi], N))
         return [v for blob_out in remote for v in _unpack(blob_out, width)] + list(mine)
-    parts = _weighted_split(rows, w)
+    parts = _split(rows, w, CALLER_WEIGHT)
     lo, hi = parts[-1]
     remote, mine = helpers.share(
         [(_multi_exp_job, (_pack_fixed(bases[a:b], width), width, exps[a:b], N))
@@ -274,9 +270,6 @@ def parallel_obfuscators(
     out = np.empty(len(vals), dtype=object)
     out[:] = vals
     return out
-
-
-CrtKey = tuple[int, int, int, int, int]  # crypto.crt_randomness.CrtKey (primes: secret)
 
 
 def _crt_width(key: CrtKey) -> int:

@@ -43,6 +43,7 @@ from lab.errors import CryptoError, KeyMismatchError
 
 if TYPE_CHECKING:
     from crypto._pool import ObfuscatorPool, PendingObfuscators
+    from crypto.crt_randomness import CrtKey
 
 DEFAULT_KEY_BITS = 2048
 """2048-bit ``n``: about 112 bits of security (NIST SP 800-57); use 3072 for 128 bits."""
@@ -334,7 +335,7 @@ class PaillierPrivateKey:
 
         _pool.warm_crt_tables(self.crt_key(), workers)
 
-    def crt_key(self) -> tuple[int, int, int, int, int]:
+    def crt_key(self) -> CrtKey:
         """``(n, hs, p, q, randomness_bits)`` for :mod:`crypto.crt_randomness`. Secret: it
         holds the primes (only for this party's own worker processes)."""
         pk = self.public_key
@@ -571,8 +572,8 @@ class EncryptedArray:
         is given); float ``X`` is encoded at ``x_exponent`` (default
         :data:`DEFAULT_EXPONENT`; 8-16 bits is faster). The result has exponent
         ``self.exponent + x_exponent`` and the randomness of the inputs (see
-        :meth:`rerandomize`). ``workers`` > 1 splits the work across a process pool
-        (default: automatic for large inputs).
+        :meth:`rerandomize`). ``workers`` > 1 computes one share here and the others in
+        helper processes (``crypto._pipes``; default: automatic for large inputs).
         """
         arr = np.asarray(X)
         if arr.ndim == 1:
