@@ -81,9 +81,7 @@ def party_context(identity: PartyIdentity, run_key: str) -> PartyContext:
     state = load_state(state_file(identity.work_dir, run_key))
     setup = state.get(SETUP_KEY)
     role = PartyRole(setup.role) if setup is not None else PartyRole.GUEST
-    return PartyContext(name=identity.name, role=role, data_path=identity.data_path,
-                        work_dir=identity.work_dir, node_config=dict(identity.node_config),
-                        state=state, home=identity.home)
+    return identity.context(role, state)
 
 
 def _from_node_config(context: Context) -> PartyIdentity:

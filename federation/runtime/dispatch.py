@@ -61,6 +61,13 @@ class PartyIdentity:
         folder ``WORK/runs/<run>`` (model piece and state), ``WORK`` its ``home``."""
         return replace(self, work_dir=run_folder(self.work_dir, run_key), home=self.work_dir)
 
+    def context(self, role: PartyRole, state: dict[str, Any],
+                cache: dict[str, Any] | None = None) -> PartyContext:
+        """The handlers' :class:`PartyContext` of this party with ``role`` and ``state``."""
+        return PartyContext(name=self.name, role=role, data_path=self.data_path,
+                            work_dir=self.work_dir, node_config=dict(self.node_config),
+                            state=state, cache={} if cache is None else cache, home=self.home)
+
 
 def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -> RecordDict:
     """Run the handler the request names and return the reply records."""
@@ -86,12 +93,7 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
         except ValueError:
             raise ProtocolError(f"request {env.action!r} carries no valid role "
                                 f"({role!r})") from None
-        ctx = PartyContext(
-            name=identity.name, role=prole, data_path=identity.data_path,
-            work_dir=identity.work_dir, node_config=dict(identity.node_config),
-            state=load_state(path), cache=_CACHES.setdefault(identity.name, {}),
-            home=identity.home,
-        )
+        ctx = identity.context(prole, load_state(path), _CACHES.setdefault(identity.name, {}))
         out = get_handler(env.action)(ctx, payload)
         check_outgoing(ctx, out, env.action)  # refuse raw data before it leaves the party
         if env.action not in (FINISH, DISCARD):

@@ -108,7 +108,7 @@ def clear_state(work_dir: Path) -> None:
 def discard_run(home: Path, run_key: str) -> bool:
     """Forget run ``run_key`` at this party, which filed no model: delete its folder under
     ``home`` (never another run's). Returns whether there was one."""
-    tomb = Path(home) / DISCARDED_DIRNAME / _safe(str(run_key))
+    tomb = _tombstone(home, run_key)
     tomb.parent.mkdir(parents=True, exist_ok=True)
     tomb.touch()
     folder = run_folder(home, run_key)
@@ -122,7 +122,11 @@ def discard_run(home: Path, run_key: str) -> bool:
 
 def is_discarded(home: Path, run_key: str) -> bool:
     """Whether run ``run_key`` was discarded at this party (its messages are refused)."""
-    return (Path(home) / DISCARDED_DIRNAME / _safe(str(run_key))).is_file()
+    return _tombstone(home, run_key).is_file()
+
+
+def _tombstone(home: Path, run_key: str) -> Path:
+    return Path(home) / DISCARDED_DIRNAME / _safe(str(run_key))
 
 
 def _picklable(value: Any) -> bool:
