@@ -8,7 +8,7 @@ re-implemented here; this module only connects it to the lab's FedAvg driver:
 * bank side, in the query handler of a round (``homo.train`` / ``homo.stats``):
   :func:`stash_update` keeps the bank's vector ``v`` (the update divided by its weight) and
   its training-row count ``n`` in the bank's own run state; nothing is sent yet.
-* coordinator, right after: :meth:`SecAggPlusAggregator.average` runs the workflow's four
+* coordinator, right after: :meth:`SecAggPlusAggregator.mean` runs the workflow's four
   stages over Flower ``train`` messages to the banks that answered (``setup``: public keys;
   ``share_keys``: Shamir shares of each bank's mask seed and key, encrypted bank to bank;
   ``collect_masked_vectors``: each bank quantizes ``n/max_weight * v``, adds its private mask

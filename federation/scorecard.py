@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from crypto.fixedpoint import from_ring64, to_ring64
 from features import scorecard as S
 from features import woe as W
+from features.metrics import DEFAULT_MIN_CELL, curve_aggregates, score_histogram
 from federation import hetero_lr
 from federation import woe as FW
 from federation.config import ExperimentConfig
@@ -216,8 +217,6 @@ def _report(ctx: PartyContext, payload: Payload) -> Payload:
     _, y = FW.party_columns(ctx)
     assert y is not None
     yv = y[valid]
-    from features.metrics import DEFAULT_MIN_CELL
-
     rows = S.grade_table(scores, scaling, yv, min_cell=DEFAULT_MIN_CELL)
     metrics = {
         "score_auc": float(roc_auc_score(yv, -scores)),
@@ -241,8 +240,6 @@ def score_curves(y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     when either class has fewer). A low score means high risk: the ROC and the lift rank
     by ``-score`` (riskiest first, as ``score_auc``); the lift groups' score bounds and the
     histogram are on the points scale."""
-    from features.metrics import curve_aggregates, score_histogram
-
     agg = curve_aggregates(y, -scores)
     if agg:
         agg["lift"] = [{**r, "min_score": -r["max_score"], "max_score": -r["min_score"]}

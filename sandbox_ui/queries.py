@@ -42,6 +42,16 @@ def suppress(n: int | None, k: int) -> int | None:
     return None if n is None or n < k else int(n)
 
 
+def suppress_split(total: int | None, positive: int | None, negative: int | None,
+                   k: int) -> tuple[int | None, int | None, int | None]:
+    """``total`` (None below k) and the positive/negative split, shown only when the total
+    and both sides reach k (else both None)."""
+    total, pos, neg = suppress(total, k), suppress(positive, k), suppress(negative, k)
+    if total is None or pos is None or neg is None:
+        return total, None, None
+    return total, pos, neg
+
+
 @dataclass(frozen=True)
 class SampleStats:
     """A sample set's counts after suppression."""
@@ -62,15 +72,13 @@ class SampleStats:
 
 
 def sample_stats(sample: SampleSetPublic, k: int) -> SampleStats:
-    total = suppress(sample.n_total, k)
-    pos, neg = sample.n_positive, sample.n_total - sample.n_positive
-    split_ok = total is not None and pos >= k and neg >= k
+    total, pos, neg = suppress_split(sample.n_total, sample.n_positive,
+                                     sample.n_total - sample.n_positive, k)
     start = sample.observation_start.isoformat() if sample.observation_start else "…"
     end = sample.observation_end.isoformat() if sample.observation_end else "…"
     return SampleStats(sample_id=sample.id, name=sample.name,
                        label_definition=sample.label_definition, window=f"{start} – {end}",
-                       n_total=total, n_positive=pos if split_ok else None,
-                       n_negative=neg if split_ok else None)
+                       n_total=total, n_positive=pos, n_negative=neg)
 
 
 def last_aligned_by_sample(models: Iterable[ModelVersionPublic],
@@ -496,4 +504,5 @@ __all__ = [
     "headline_metrics", "indicator_facets", "indicator_rows", "last_aligned_by_sample",
     "loss_basis", "loss_curve", "merge_bands", "model_bands", "models_of", "org_codes",
     "own_columns", "sample_for_model", "sample_stats", "scorecard_points", "suppress",
+    "suppress_split",
 ]

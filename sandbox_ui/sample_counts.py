@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.sample_profiles import SampleProfile
-from sandbox_ui.queries import suppress
+from sandbox_ui.queries import suppress_split
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,9 @@ class ShownBin:
 
 def shown_bins(bins: Sequence[dict[str, Any]], k: int) -> list[ShownBin]:
     """Each bin with its total (None below k) and its split (only when both reach k)."""
-    out = []
-    for b in bins:
-        total = suppress(b.get("total"), k)
-        pos, neg = suppress(b.get("positive"), k), suppress(b.get("negative"), k)
-        split = total is not None and pos is not None and neg is not None
-        out.append(ShownBin(str(b.get("label", "")), total, pos if split else None,
-                            neg if split else None))
-    return out
+    return [ShownBin(str(b.get("label", "")),
+                     *suppress_split(b.get("total"), b.get("positive"), b.get("negative"), k))
+            for b in bins]
 
 
 @dataclass(frozen=True)
@@ -49,10 +44,7 @@ class ShownCounts:
 
 
 def shown_counts(prof: SampleProfile, k: int) -> ShownCounts:
-    total = suppress(prof.n_total, k)
-    pos, neg = suppress(prof.n_positive, k), suppress(prof.n_negative, k)
-    split = total is not None and pos is not None and neg is not None
-    return ShownCounts(total, pos if split else None, neg if split else None)
+    return ShownCounts(*suppress_split(prof.n_total, prof.n_positive, prof.n_negative, k))
 
 
 __all__ = ["ShownBin", "ShownCounts", "shown_bins", "shown_counts"]

@@ -67,7 +67,7 @@ def _profile(smp: SampleSetPublic, k: int) -> None:
         _histogram(name, bins, k, key=f"smp_hist_{smp.id}_{i}")
 
 
-def _request_form(me: Principal, smp: SampleSetPublic, k: int) -> None:
+def _request_form(smp: SampleSetPublic, k: int) -> None:
     datasets = {d.id: d for d in call(catalog.list_datasets)}
     ds = datasets.get(smp.dataset_id)
     numeric = [str(c["name"]) for c in (ds.columns if ds else [])
@@ -95,7 +95,7 @@ def show_sample_counts(me: Principal, samples: Sequence[SampleSetPublic], k: int
                         format_func=lambda i: f"{i} · {by_id[i].name}", key="smp_count_pick")
     smp = by_id[pick]
     if can_request and smp.owner_org_id == me.org_id:
-        _request_form(me, smp, k)
+        _request_form(smp, k)
     jobs = call(sample_counts.list_counts, sample_id=smp.id)
     if jobs:
         last = jobs[0]
