@@ -26,7 +26,7 @@ local; protocols decide what (encrypted) derivatives of them are sent.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -198,24 +198,23 @@ def _fit_column(col: pd.Series, name: str, enc: Encoding) -> ColumnCode:
     if enc not in ("numeric", "ordinal", "date", "onehot", "frequency"):
         raise DataValidationError(f"column {name!r}: unknown encoding {enc!r}; use one of "
                                   "numeric, ordinal, date, onehot, frequency, drop")
-    if enc in ("onehot", "frequency"):
-        present = col.notna().to_numpy()
-        text = col[present].astype(str).to_numpy(dtype=str)
+    present = col.notna().to_numpy()
     if enc == "onehot":
-        cats = tuple(str(c) for c in np.unique(text))
+        cats = tuple(str(c) for c in np.unique(col[present].astype(str).to_numpy(dtype=str)))
         return ColumnCode(name, enc, missing_flag=bool((~present).any()), categories=cats)
-    code = ColumnCode(name, enc, order=dict(ORDINAL_COLUMNS.get(name, GRADE_ORDER))
-                      if enc == "ordinal" else {})
-    if enc == "frequency":
-        values, counts = np.unique(text, return_counts=True)
+    code = ColumnCode(name, enc)
+    if enc == "ordinal":
+        code = ColumnCode(name, enc, order=dict(ORDINAL_COLUMNS.get(name, GRADE_ORDER)))
+    elif enc == "frequency":
+        values, counts = np.unique(col[present].astype(str).to_numpy(dtype=str),
+                                   return_counts=True)
         n = max(len(col), 1)
         code = ColumnCode(name, enc, shares={str(v): float(k / n)
-                                             for v, k in zip(values, counts)})
+                                             for v, k in zip(values, counts, strict=True)})
     vals = code.values(col)
     miss = np.isnan(vals)
     fill = float(np.nanmedian(vals)) if (~miss).any() else 0.0
-    return ColumnCode(name, enc, fill, bool(miss.any()), shares=code.shares,
-                      order=code.order)
+    return replace(code, fill=fill, missing_flag=bool(miss.any()))
 
 
 @dataclass(frozen=True)

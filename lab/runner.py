@@ -225,6 +225,23 @@ class Worker:
             return f"{self.runtime} runtime"
         return f"deployment runtime on the {self.target.check()}"
 
+    @property
+    def deployment(self) -> dict[str, Any] | None:
+        """The ``[deployment]`` section of the configs this worker builds (None: none)."""
+        return self.target.deployment_section() if self.target else None
+
+    def execute(self, cfg: Any, out_dir: Path, progress: ProgressFn) -> dict[str, Any]:
+        """Run ``cfg`` into ``out_dir`` (on the deployment runtime once every party has a
+        SuperNode there); the metrics, as metrics.json holds them when it was written."""
+        if self.target is not None:
+            self.target.check_parties([p.name for p in cfg.parties])
+        assert self.executor is not None  # set in __post_init__
+        metrics = self.executor(cfg, out_dir, self.runtime, progress)
+        metrics_file = out_dir / "metrics.json"
+        if metrics_file.is_file():
+            metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+        return metrics
+
     def run_once(self) -> bool:
         """Run one requested sample count (lab.sample_count_runner), else claim one approved
         experiment and run it; False when there was neither."""
@@ -245,7 +262,7 @@ class Worker:
         except exp_svc.RunCancelled:
             log.info("experiment %s was cancelled", exp_id)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
-            reason = _reason(exc)
+            reason = reason_of(exc)
             log.warning("experiment %s failed: %s", exp_id, reason)
             with session_scope(self.engine) as s:
                 exp_svc.fail_run(session=s, actor=me, experiment_id=exp_id, reason=reason)
@@ -257,14 +274,11 @@ class Worker:
         with session_scope(self.engine) as s:
             exp = exp_svc.start_run(session=s, actor=me, experiment_id=exp_id)
             run_dir.mkdir(parents=True, exist_ok=True)
-            raw = build_config(s, exp, run_dir, self.runtime, self.target.deployment_section()
-                               if self.target else None)
+            raw = build_config(s, exp, run_dir, self.runtime, self.deployment)
         from federation.config import parse_config
 
         cfg = parse_config(raw)
         parties = [p.name for p in cfg.parties]
-        if self.target is not None:
-            self.target.check_parties(parties)
 
         def progress(event: str, fields: dict[str, Any]) -> None:
             if event in PROGRESS_EVENTS:
@@ -275,11 +289,7 @@ class Worker:
                                             entry=entry)
 
         out_dir = run_dir / "result"
-        assert self.executor is not None  # set in __post_init__
-        metrics = self.executor(cfg, out_dir, self.runtime, progress)
-        metrics_file = out_dir / "metrics.json"
-        if metrics_file.is_file():
-            metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+        metrics = self.execute(cfg, out_dir, progress)
         with session_scope(self.engine) as s:
             exp = exp_svc.succeed_run(session=s, actor=me, experiment_id=exp_id)
             algo = s.get(Algorithm, exp.algorithm_id)
@@ -315,7 +325,9 @@ class Worker:
         return len(self.processed)
 
 
-def _reason(exc: BaseException) -> str:
+def reason_of(exc: BaseException) -> str:
+    """The failure reason recorded for a run: the error's type (and code, or where it was
+    raised), its message, at most MAX_REASON characters."""
     if isinstance(exc, LabError):
         text = f"{type(exc).__name__} [{exc.code}]: {exc}"
     else:
@@ -326,4 +338,4 @@ def _reason(exc: BaseException) -> str:
 
 
 __all__ = ["Executor", "FederationExecutor", "Worker", "build_config", "federation_executor",
-           "json_safe", "nested_params", "public_metrics", "roc_points"]
+           "json_safe", "nested_params", "public_metrics", "reason_of", "roc_points"]

@@ -14,18 +14,14 @@ comes back: metrics.json's ``sample_profile``: counts and histograms, each cell 
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lab.db import session_scope
 from lab.models import SampleCount
+from lab.runner import Worker, json_safe, reason_of
 from lab.services import sample_counts as count_svc
 from lab.services.catalog import node_for_org
-
-if TYPE_CHECKING:
-    from lab.runner import Worker
 
 log = logging.getLogger("fedlab.worker")
 
@@ -56,42 +52,32 @@ def run_next_count(worker: Worker) -> bool:
     me = worker.principal
     with session_scope(worker.engine) as s:
         job = count_svc.claim_next_count(session=s, actor=me)
-        job_id = job.id if job is not None else None
-        raw = (build_count_config(s, job, worker.runtime, worker.target.deployment_section()
-                                  if worker.target else None) if job is not None else None)
-    if job_id is None or raw is None:
-        return False
+        if job is None:
+            return False
+        job_id = job.id
+        raw = build_count_config(s, job, worker.runtime, worker.deployment)
     log.info("worker %s counts sample count %s at the bank", worker.worker_id, job_id)
-    from lab.runner import _reason
-
-    profile: dict[str, Any] | None = None
     try:
         profile = _run(worker, job_id, raw)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
-        failure = _reason(exc)
-    with session_scope(worker.engine) as s:
-        if profile is not None:
-            count_svc.record_count(session=s, actor=me, count_id=job_id, profile=profile)
-        else:
-            log.warning("sample count %s failed: %s", job_id, failure)
+        failure = reason_of(exc)
+        log.warning("sample count %s failed: %s", job_id, failure)
+        with session_scope(worker.engine) as s:
             count_svc.fail_count(session=s, actor=me, count_id=job_id, reason=failure)
+        return True
+    with session_scope(worker.engine) as s:
+        count_svc.record_count(session=s, actor=me, count_id=job_id, profile=profile)
     return True
 
 
 def _run(worker: Worker, job_id: int, raw: dict[str, Any]) -> dict[str, Any]:
     from federation.config import parse_config
-    from lab.runner import json_safe
+    from federation.protocol import no_progress
 
     cfg = parse_config(raw)
-    if worker.target is not None:
-        worker.target.check_parties([p.name for p in cfg.parties])
     out_dir = (worker.runs_dir / f"sample-count-{job_id}" / "result").resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    assert worker.executor is not None
-    metrics = worker.executor(cfg, out_dir, worker.runtime, lambda event, fields: None)
-    metrics_file = Path(out_dir) / "metrics.json"
-    if metrics_file.is_file():
-        metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+    metrics = worker.execute(cfg, out_dir, no_progress)
     profile = metrics.get("sample_profile")
     if not isinstance(profile, dict):
         raise ValueError("the run reported no sample_profile")

@@ -30,6 +30,7 @@ from lab.models import (
     AuthorizationSummary,
     ConsentGrantCreate,
     ConsentGrantPublic,
+    CountStatus,
     ExperimentCreate,
     ExperimentPublic,
     ExperimentStatus,
@@ -209,13 +210,13 @@ class SampleHandle:
         if not wait:
             return self.counts
         deadline = None if timeout is None else time.monotonic() + timeout
-        while job.status.value in ("requested", "running"):
+        while job.status in (CountStatus.REQUESTED, CountStatus.RUNNING):
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"sample count {job.id} is still {job.status.value} after "
                                    f"{timeout} s; is a worker running (`fedlab lab worker`)?")
             time.sleep(poll)
             job = self.lab.call(sample_counts.get_count, count_id=job.id)
-        if job.status.value != "succeeded":
+        if job.status != CountStatus.SUCCEEDED:
             raise CatalogError(f"sample count {job.id} of sample {self.info.id} failed: "
                                f"{job.failure_reason or 'no reason recorded'}")
         return self.counts
