@@ -34,7 +34,14 @@ Row = dict[str, Any]
 
 def _row(op: str, ours: float, base: float, units: str, note: str = "") -> Row:
     ratio = base / ours if ours else float("nan")
-    return {"operation": op, "ours": ours, "baseline": base, "ratio": ratio, "units": units, "note": note}
+    return {
+        "operation": op,
+        "ours": ours,
+        "baseline": base,
+        "ratio": ratio,
+        "units": units,
+        "note": note,
+    }
 
 
 # ---- CKKS ---------------------------------------------------------------------------------
@@ -82,7 +89,14 @@ def ckks_rows(n: int, parties: int = 10, profile: str = "fast") -> list[Row]:
     k = k if profile == "fast" else f"{k} [{profile}]"
     return [
         _row(f"CKKS encrypt {k} floats", t_enc, t_enc_base, "s", "baseline: one TenSEAL vector"),
-        {"operation": f"CKKS serialize + load {k}", "ours": t_ser + t_de, "baseline": "", "ratio": "", "units": "s", "note": "per update"},
+        {
+            "operation": f"CKKS serialize + load {k}",
+            "ours": t_ser + t_de,
+            "baseline": "",
+            "ratio": "",
+            "units": "s",
+            "note": "per update",
+        },
         _row(f"CKKS sum of {parties} x {k}", t_sum, t_sum_plain, "s", "baseline: numpy plaintext"),
         _row(f"CKKS decrypt {k}", t_dec, t_dec_base, "s", "baseline: one TenSEAL vector"),
         _row(f"CKKS bytes per {k} update", nbytes, 8.0 * n, "B", "baseline: float64"),
@@ -116,11 +130,31 @@ def ckks_dot_row(with_matmul: bool) -> list[Row]:
         t = time.perf_counter()
         v.matmul(X.tolist())
         t_base = time.perf_counter() - t
-        rows.append(_row(f"CKKS X^T d {n}x{k} (partial_dot)", t_ours, t_base, "s", "baseline: TenSEAL matmul"))
+        rows.append(
+            _row(
+                f"CKKS X^T d {n}x{k} (partial_dot)", t_ours, t_base, "s", "baseline: TenSEAL matmul"
+            )
+        )
     else:
-        rows.append({"operation": f"CKKS X^T d {n}x{k} (partial_dot)", "ours": t_ours, "baseline": "", "ratio": "", "units": "s", "note": "TenSEAL matmul baseline (~30 s): --full"})
+        rows.append(
+            {
+                "operation": f"CKKS X^T d {n}x{k} (partial_dot)",
+                "ours": t_ours,
+                "baseline": "",
+                "ratio": "",
+                "units": "s",
+                "note": "TenSEAL matmul baseline (~30 s): --full",
+            }
+        )
     rows.append(
-        {"operation": "CKKS partial_dot max abs error", "ours": err, "baseline": "", "ratio": "", "units": "abs", "note": "4096 terms"}
+        {
+            "operation": "CKKS partial_dot max abs error",
+            "ours": err,
+            "baseline": "",
+            "ratio": "",
+            "units": "abs",
+            "note": "4096 terms",
+        }
     )
     return rows
 
@@ -152,7 +186,13 @@ def precision_table() -> list[Row]:
         for key, v in figures.items():
             rows.append({"operation": f"{name}: {key}", "ours": float(v), "units": "abs"})
         rows.append({"operation": f"{name}: encrypt one ciphertext", "ours": t_enc, "units": "s"})
-        rows.append({"operation": f"{name}: public context bytes", "ours": float(len(secret.to_bytes())), "units": "B"})
+        rows.append(
+            {
+                "operation": f"{name}: public context bytes",
+                "ours": float(len(secret.to_bytes())),
+                "units": "B",
+            }
+        )
     return rows
 
 
@@ -248,7 +288,10 @@ def ours_psi(guest: list[str], host: list[str], cache_dir: Path) -> dict[str, fl
 def _cpu() -> float:
     import resource
 
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -282,7 +325,15 @@ def psi_rows(sizes: list[int], base_n: int) -> list[Row]:
                 extra = f"cpu {cpu:.1f} s (cpu/2 = {cpu / 2:.1f} s); {load}"
                 if share != 1.0:
                     extra = f"baseline: {share:g} of its run; " + extra
-                rows.append(_row(f"PSI {lab} x {lab} 50% overlap, {label}", r[phase], base * share, "s wall", "; ".join(x for x in (note, extra) if x)))
+                rows.append(
+                    _row(
+                        f"PSI {lab} x {lab} 50% overlap, {label}",
+                        r[phase],
+                        base * share,
+                        "s wall",
+                        "; ".join(x for x in (note, extra) if x),
+                    )
+                )
     return rows
 
 
@@ -290,11 +341,17 @@ def rows(quick: bool = False) -> list[Row]:
     out: list[Row] = []
     n = 100_000 if quick else 1_000_000
     out += ckks_rows(n)
-    out += [r for r in ckks_rows(n, profile="aggregate") if "bytes" in r["operation"] or "encrypt" in r["operation"]]
+    out += [
+        r
+        for r in ckks_rows(n, profile="aggregate")
+        if "bytes" in r["operation"] or "encrypt" in r["operation"]
+    ]
     out += ckks_dot_row(with_matmul=not quick)
     out += psi_rows([100_000] if quick else [100_000, 1_000_000], base_n=100_000)
     for r in out:
-        r.setdefault("note", f"PSI backend {backend_name()}" if r["operation"].startswith("PSI") else "")
+        r.setdefault(
+            "note", f"PSI backend {backend_name()}" if r["operation"].startswith("PSI") else ""
+        )
     return out
 
 
@@ -302,10 +359,12 @@ def _print(table: list[Row]) -> None:
     keys: list[str] = []
     for r in table:
         keys += [k for k in r if k not in keys]
+
     def fmt(v: object) -> str:
         if isinstance(v, float):
             return f"{v:.4g}"
         return str(v)
+
     widths = {k: max(len(k), *(len(fmt(r.get(k, ""))) for r in table)) for k in keys}
     print("  ".join(k.ljust(widths[k]) for k in keys))
     for r in table:
@@ -317,14 +376,18 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="CKKS 1M floats and PSI 1M x 1M")
     ap.add_argument("--precision", action="store_true", help="only the CKKS precision per profile")
     ap.add_argument("--only", choices=["ckks", "psi"], help="run one half")
-    ap.add_argument("--psi-sizes", type=int, nargs="+", help="PSI set sizes (default: 100k, +1M with --full)")
+    ap.add_argument(
+        "--psi-sizes", type=int, nargs="+", help="PSI set sizes (default: 100k, +1M with --full)"
+    )
     args = ap.parse_args()
     if args.precision:
         _print(precision_table())
         return
     if args.only == "ckks":
         n = 1_000_000 if args.full else 100_000
-        _print(ckks_rows(n) + ckks_rows(n, profile="aggregate") + ckks_dot_row(with_matmul=args.full))
+        _print(
+            ckks_rows(n) + ckks_rows(n, profile="aggregate") + ckks_dot_row(with_matmul=args.full)
+        )
     elif args.only == "psi":
         sizes = args.psi_sizes or ([100_000, 1_000_000] if args.full else [100_000])
         _print(psi_rows(sizes, base_n=100_000))

@@ -82,9 +82,17 @@ def aggregation_rows(n_params: int, n_clients: int, seed: int = 0) -> list[dict[
 
     # plain FedAvg: float64 arrays (float32 would halve the bytes)
     total, t_sum = _time(lambda: np.sum(ups, axis=0))
-    rows.append({"backend": "plaintext", "client_s": 0.0, "server_s": t_sum, "reveal_s": 0.0,
-                 "up_bytes": sum(u.nbytes for u in ups), "down_bytes": total.nbytes,
-                 **_errors(total / weight, ref)})
+    rows.append(
+        {
+            "backend": "plaintext",
+            "client_s": 0.0,
+            "server_s": t_sum,
+            "reveal_s": 0.0,
+            "up_bytes": sum(u.nbytes for u in ups),
+            "down_bytes": total.nbytes,
+            **_errors(total / weight, ref),
+        }
+    )
 
     # CKKS ("aggregate" profile: additions only)
     sc = new_shared_context("aggregate")
@@ -93,23 +101,46 @@ def aggregation_rows(n_params: int, n_clients: int, seed: int = 0) -> list[dict[
     agg = CiphertextAggregator(sc.to_bytes())
     out, t_sum = _time(agg.sum, blobs)
     dec, t_dec = _time(decrypt_aggregate, sc, out)
-    rows.append({"backend": "ckks", "client_s": t_enc * n_clients, "server_s": t_sum,
-                 "reveal_s": t_dec, "up_bytes": sum(len(b) for b in blobs),
-                 "down_bytes": len(out), **_errors(dec / weight, ref)})
+    rows.append(
+        {
+            "backend": "ckks",
+            "client_s": t_enc * n_clients,
+            "server_s": t_sum,
+            "reveal_s": t_dec,
+            "up_bytes": sum(len(b) for b in blobs),
+            "down_bytes": len(out),
+            **_errors(dec / weight, ref),
+        }
+    )
 
     # our single pairwise masks (X25519 seeds, ChaCha20 masks, 64-bit ring)
     names = [f"c{i:02d}" for i in range(n_clients)]
     keys = {n: x25519_keypair() for n in names}
-    seeds = {n: {p: pair_seed(keys[n][0], keys[p][1], me=n, peer=p, run="bench")
-                 for p in names if p != n} for n in names}
-    m0, t_mask = _time(lambda: mask_update(ups[0], seeds[names[0]], me=names[0],
-                                           participants=names, round_no=1))
-    masked = [m0] + [mask_update(u, seeds[n], me=n, participants=names, round_no=1)
-                     for n, u in zip(names[1:], ups[1:])]
+    seeds = {
+        n: {
+            p: pair_seed(keys[n][0], keys[p][1], me=n, peer=p, run="bench") for p in names if p != n
+        }
+        for n in names
+    }
+    m0, t_mask = _time(
+        lambda: mask_update(ups[0], seeds[names[0]], me=names[0], participants=names, round_no=1)
+    )
+    masked = [m0] + [
+        mask_update(u, seeds[n], me=n, participants=names, round_no=1)
+        for n, u in zip(names[1:], ups[1:], strict=False)
+    ]
     total, t_sum = _time(unmask_sum, masked)
-    rows.append({"backend": "masked", "client_s": t_mask * n_clients, "server_s": t_sum,
-                 "reveal_s": 0.0, "up_bytes": sum(m.nbytes for m in masked),
-                 "down_bytes": total.nbytes, **_errors(total / weight, ref)})
+    rows.append(
+        {
+            "backend": "masked",
+            "client_s": t_mask * n_clients,
+            "server_s": t_sum,
+            "reveal_s": 0.0,
+            "up_bytes": sum(m.nbytes for m in masked),
+            "down_bytes": total.nbytes,
+            **_errors(total / weight, ref),
+        }
+    )
     return rows
 
 
@@ -140,16 +171,24 @@ class BenchClient:
         return self.party(int(context.node_config["partition-id"]))
 
 
-def _secaggplus_row(name: str, res: Any, ref: np.ndarray, n_clients: int,
-                    client_s: float) -> dict[str, Any]:
-    return {"backend": name, "client_s": client_s, "server_s": res.seconds - client_s,
-            "reveal_s": 0.0, "up_bytes": res.bytes_received,  # + the mean sent back (float64):
-            "down_bytes": res.bytes_sent / n_clients + res.values.nbytes, "wall_s": res.seconds,
-            **_errors(res.values, ref)}
+def _secaggplus_row(
+    name: str, res: Any, ref: np.ndarray, n_clients: int, client_s: float
+) -> dict[str, Any]:
+    return {
+        "backend": name,
+        "client_s": client_s,
+        "server_s": res.seconds - client_s,
+        "reveal_s": 0.0,
+        "up_bytes": res.bytes_received,  # + the mean sent back (float64):
+        "down_bytes": res.bytes_sent / n_clients + res.values.nbytes,
+        "wall_s": res.seconds,
+        **_errors(res.values, ref),
+    }
 
 
-def secaggplus_rows(n_params: int, n_clients: int, seed: int = 0, *,
-                    simulation: bool = True) -> list[dict[str, Any]]:
+def secaggplus_rows(
+    n_params: int, n_clients: int, seed: int = 0, *, simulation: bool = True
+) -> list[dict[str, Any]]:
     """Flower's SecAgg+ in this process, then on the simulation runtime."""
     from federation.homo_secaggplus import LocalChannel, SecAggPlusAggregator
 
@@ -197,40 +236,50 @@ def _secaggplus_in_simulation(bench: BenchClient, n_clients: int) -> Any:
             box["error"] = exc
 
     logging.getLogger("flwr").setLevel(logging.WARNING)
-    run_simulation(build_server_app(main), client, num_supernodes=n_clients,
-                   backend_config=backend_config(n_clients))  # type: ignore[arg-type]
+    run_simulation(
+        build_server_app(main),
+        client,
+        num_supernodes=n_clients,
+        backend_config=backend_config(n_clients),
+    )  # type: ignore[arg-type]
     if "error" in box:
         raise box["error"]
-    print(f"secagg+ on the simulation runtime: first round {box['warm-up'].seconds:.1f} s "
-          "(actors start), measured round's stages "
-          + ", ".join(f"{k} {v:.2f} s" for k, v in box["res"].stage_seconds.items()))
+    print(
+        f"secagg+ on the simulation runtime: first round {box['warm-up'].seconds:.1f} s "
+        "(actors start), measured round's stages "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in box["res"].stage_seconds.items())
+    )
     return box["res"]
 
 
 def print_rows(rows: list[dict[str, Any]], n_params: int, n_clients: int) -> None:
     base = rows[0]
-    print(f"\naggregation of a {n_params:,}-parameter update from {n_clients} clients "
-          "(one round)")
-    print(f"{'backend':<12} {'clients s':>10} {'server s':>9} {'reveal s':>9} {'round s':>8} "
-          f"{'upload MB':>10} {'x plain':>8} {'down MB':>8} {'abs err':>9} {'rel err':>9}")
+    print(f"\naggregation of a {n_params:,}-parameter update from {n_clients} clients (one round)")
+    print(
+        f"{'backend':<12} {'clients s':>10} {'server s':>9} {'reveal s':>9} {'round s':>8} "
+        f"{'upload MB':>10} {'x plain':>8} {'down MB':>8} {'abs err':>9} {'rel err':>9}"
+    )
     for r in rows:
         rnd = r.get("wall_s") or r["client_s"] + r["server_s"] + r["reveal_s"]
         split = r["client_s"] > 0 or "wall_s" not in r
         cs = f"{r['client_s']:>10.2f}" if split else f"{'-':>10}"
         ss = f"{r['server_s']:>9.3f}" if split else f"{'-':>9}"
-        print(f"{r['backend']:<12} {cs} {ss} {r['reveal_s']:>9.2f} {rnd:>8.2f} "
-              f"{r['up_bytes'] / 2**20:>10.1f} {r['up_bytes'] / base['up_bytes']:>8.2f} "
-              f"{r['down_bytes'] / 2**20:>8.2f} {r['abs_err']:>9.1e} {r['rel_err']:>9.1e}")
+        print(
+            f"{r['backend']:<12} {cs} {ss} {r['reveal_s']:>9.2f} {rnd:>8.2f} "
+            f"{r['up_bytes'] / 2**20:>10.1f} {r['up_bytes'] / base['up_bytes']:>8.2f} "
+            f"{r['down_bytes'] / 2**20:>8.2f} {r['abs_err']:>9.1e} {r['rel_err']:>9.1e}"
+        )
     ck = next(r for r in rows if r["backend"] == "ckks")
     ok = "OK" if ck["rel_err"] <= 1e-4 else "ABOVE 1e-4"
-    print(f"CKKS aggregate: max abs error {ck['abs_err']:.2e}, relative {ck['rel_err']:.2e} "
-          f"({ok})")
+    print(f"CKKS aggregate: max abs error {ck['abs_err']:.2e}, relative {ck['rel_err']:.2e} ({ok})")
     sp = _secaggplus_params()
     bound = sp.error_bound([client_update(0, k, 1)[1] for k in range(n_clients)])
-    print(f"SecAgg+ (clipping {sp.clipping_range:g}, 2^{sp.quantization_range.bit_length() - 1}"
-          f" levels, "
-          f"max_weight {sp.max_weight:g}): worst-case quantization error {bound:.1e}; "
-          "'secagg+ sim' = wall seconds on Flower's simulation runtime (Ray start-up excluded)")
+    print(
+        f"SecAgg+ (clipping {sp.clipping_range:g}, 2^{sp.quantization_range.bit_length() - 1}"
+        f" levels, "
+        f"max_weight {sp.max_weight:g}): worst-case quantization error {bound:.1e}; "
+        "'secagg+ sim' = wall seconds on Flower's simulation runtime (Ray start-up excluded)"
+    )
 
 
 def taiwan_rows(data_dir: Path, work: Path) -> None:
@@ -250,27 +299,47 @@ def taiwan_rows(data_dir: Path, work: Path) -> None:
     from federation.roles import PartyRole
 
     df = load_taiwan(data_dir)
-    splits = {"iid": iid_split(len(df), 4, seed=1),
-              "non-iid LIMIT_BAL": split_by(df, "LIMIT_BAL", 4, seed=1),
-              "non-iid AGE": split_by(df, "AGE", 4, seed=1)}
+    splits = {
+        "iid": iid_split(len(df), 4, seed=1),
+        "non-iid LIMIT_BAL": split_by(df, "LIMIT_BAL", 4, seed=1),
+        "non-iid AGE": split_by(df, "AGE", 4, seed=1),
+    }
     print("\nhomo_lr on Taiwan, 4 banks, 8 rounds x 1 local epoch")
-    runs = [("iid", b) for b in ("ckks", "plaintext", "secaggplus")] + \
-        [(s, "ckks") for s in splits if s != "iid"]
+    runs = [("iid", b) for b in ("ckks", "plaintext", "secaggplus")] + [
+        (s, "ckks") for s in splits if s != "iid"
+    ]
     for name, backend in runs:
         parts = splits[name]
         paths = write_bank_files(df, parts, work / name.replace(" ", "_"))
-        cfg = parse_config({
-            "experiment": {"name": "bench", "algorithm": "homo_lr", "backend": backend,
-                           "id_column": TAIWAN_ID, "runtime": "local", "seed": 3},
-            "params": {"rounds": 8, "batch_size": 512, "learning_rate": 0.1, "momentum": 0.9},
-            "parties": [{"name": n, "role": "guest", "data": str(p), "label": TAIWAN_LABEL}
-                        for n, p in paths.items()]})
-        tr = LocalTransport([PartyContext(n, PartyRole.GUEST, p, work / "w" / name / backend / n)
-                             for n, p in paths.items()])
+        cfg = parse_config(
+            {
+                "experiment": {
+                    "name": "bench",
+                    "algorithm": "homo_lr",
+                    "backend": backend,
+                    "id_column": TAIWAN_ID,
+                    "runtime": "local",
+                    "seed": 3,
+                },
+                "params": {"rounds": 8, "batch_size": 512, "learning_rate": 0.1, "momentum": 0.9},
+                "parties": [
+                    {"name": n, "role": "guest", "data": str(p), "label": TAIWAN_LABEL}
+                    for n, p in paths.items()
+                ],
+            }
+        )
+        tr = LocalTransport(
+            [
+                PartyContext(n, PartyRole.GUEST, p, work / "w" / name / backend / n)
+                for n, p in paths.items()
+            ]
+        )
         m = drive(tr, cfg).metrics
-        print(f"{name:<18} {backend:<10} AUC {m['auc']:.4f} KS {m['ks']:.4f} per bank "
-              f"{ {b: round(a, 3) for b, a in m['bank_auc'].items()} } "
-              f"{m['seconds_per_round']:.2f} s/round {m['bytes_per_round'] / 2**20:.2f} MB/round")
+        print(
+            f"{name:<18} {backend:<10} AUC {m['auc']:.4f} KS {m['ks']:.4f} per bank "
+            f"{ {b: round(a, 3) for b, a in m['bank_auc'].items()} } "
+            f"{m['seconds_per_round']:.2f} s/round {m['bytes_per_round'] / 2**20:.2f} MB/round"
+        )
 
 
 def main() -> None:
@@ -278,8 +347,11 @@ def main() -> None:
     ap.add_argument("--params", type=int, default=1_000_000)
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--taiwan", type=Path, default=None, help="folder with the public data")
-    ap.add_argument("--no-simulation", action="store_true",
-                    help="skip the SecAgg+ run on Flower's simulation runtime (Ray start-up)")
+    ap.add_argument(
+        "--no-simulation",
+        action="store_true",
+        help="skip the SecAgg+ run on Flower's simulation runtime (Ray start-up)",
+    )
     args = ap.parse_args()
     rows = aggregation_rows(args.params, args.clients)
     rows += secaggplus_rows(args.params, args.clients, simulation=not args.no_simulation)

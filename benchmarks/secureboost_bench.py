@@ -76,11 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bins", type=int, default=32)
     ap.add_argument("--key-bits", type=int, default=2048)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--plaintext", action="store_true",
-                    help="also run the plaintext backend through the same code path")
+    ap.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="also run the plaintext backend through the same code path",
+    )
     ap.add_argument("--data", default=None, help="folder with default_credit_hetero_*.csv")
-    ap.add_argument("--bound", action="store_true",
-                    help="only print the operation counts and the lower bound on this machine")
+    ap.add_argument(
+        "--bound",
+        action="store_true",
+        help="only print the operation counts and the lower bound on this machine",
+    )
     ap.add_argument("--bound-trees", type=int, default=5)
     args = ap.parse_args(argv)
 
@@ -98,30 +104,53 @@ def main(argv: list[str] | None = None) -> int:
     data = _data_dir(args.data)
     g = pd.read_csv(data / "default_credit_hetero_guest.csv", dtype={"id": str}).iloc[: args.rows]
     h = pd.read_csv(data / "default_credit_hetero_host.csv", dtype={"id": str}).iloc[: args.rows]
-    mats = {"bank": party_matrix(g, id_column="id", label="y"),
-            "agency": party_matrix(h, id_column="id", label=None)}
+    mats = {
+        "bank": party_matrix(g, id_column="id", label="y"),
+        "agency": party_matrix(h, id_column="id", label=None),
+    }
     y = np.asarray(mats["bank"].y, dtype=np.float64)
-    params = {"n_trees": args.trees, "max_depth": args.depth, "learning_rate": 0.3,
-              "reg_lambda": 1.0, "gamma": 0.0, "min_child_weight": 1.0, "max_bins": args.bins,
-              "key_bits": args.key_bits, "validation_fraction": 0.0, "workers": args.workers}
+    params = {
+        "n_trees": args.trees,
+        "max_depth": args.depth,
+        "learning_rate": 0.3,
+        "reg_lambda": 1.0,
+        "gamma": 0.0,
+        "min_child_weight": 1.0,
+        "max_bins": args.bins,
+        "key_bits": args.key_bits,
+        "validation_fraction": 0.0,
+        "workers": args.workers,
+    }
 
     # the protocol starts after alignment: stand-ins give each party its aligned matrix
     sb._align = lambda t, c, p: SimpleNamespace(n_aligned=args.rows)  # type: ignore[assignment]
     sb._matrix = lambda ctx: mats[ctx.name]  # type: ignore[assignment]
 
-    def federated(backend: str, trees: int = args.trees) -> tuple[float, dict[str, Any],
-                                                                   np.ndarray]:
+    def federated(
+        backend: str, trees: int = args.trees
+    ) -> tuple[float, dict[str, Any], np.ndarray]:
         with tempfile.TemporaryDirectory() as tmp:
-            ctxs = [PartyContext("bank", PartyRole.GUEST, Path(tmp) / "g.csv", Path(tmp) / "bank"),
-                    PartyContext("agency", PartyRole.HOST, Path(tmp) / "h.csv",
-                                 Path(tmp) / "agency")]
+            ctxs = [
+                PartyContext("bank", PartyRole.GUEST, Path(tmp) / "g.csv", Path(tmp) / "bank"),
+                PartyContext("agency", PartyRole.HOST, Path(tmp) / "h.csv", Path(tmp) / "agency"),
+            ]
             transport = LocalTransport(ctxs)
-            cfg = parse_config({
-                "experiment": {"name": "bench", "algorithm": "secureboost", "backend": backend,
-                               "id_column": "id", "runtime": "local"},
-                "params": dict(params, n_trees=trees),
-                "parties": [{"name": "bank", "role": "guest", "data": "g.csv", "label": "y"},
-                            {"name": "agency", "role": "host", "data": "h.csv"}]})
+            cfg = parse_config(
+                {
+                    "experiment": {
+                        "name": "bench",
+                        "algorithm": "secureboost",
+                        "backend": backend,
+                        "id_column": "id",
+                        "runtime": "local",
+                    },
+                    "params": dict(params, n_trees=trees),
+                    "parties": [
+                        {"name": "bank", "role": "guest", "data": "g.csv", "label": "y"},
+                        {"name": "agency", "role": "host", "data": "h.csv"},
+                    ],
+                }
+            )
             t = time.perf_counter()
             res = sb.drive(transport, cfg)
             secs = time.perf_counter() - t
@@ -135,10 +164,22 @@ def main(argv: list[str] | None = None) -> int:
     def xgboost(nthread: int, trees: int) -> tuple[float, float, np.ndarray]:
         t, c = time.perf_counter(), time.process_time()
         d = xgb.DMatrix(Xb.astype(np.float64), label=y, nthread=nthread)
-        bst = xgb.train({"tree_method": "hist", "objective": "binary:logistic",
-                         "base_score": 0.5, "max_bin": 256, "max_depth": args.depth,
-                         "eta": 0.3, "reg_lambda": 1.0, "gamma": 0.0, "min_child_weight": 1.0,
-                         "nthread": nthread}, d, trees)
+        bst = xgb.train(
+            {
+                "tree_method": "hist",
+                "objective": "binary:logistic",
+                "base_score": 0.5,
+                "max_bin": 256,
+                "max_depth": args.depth,
+                "eta": 0.3,
+                "reg_lambda": 1.0,
+                "gamma": 0.0,
+                "min_child_weight": 1.0,
+                "nthread": nthread,
+            },
+            d,
+            trees,
+        )
         pred = bst.predict(d)
         return time.perf_counter() - t, time.process_time() - c, pred
 
@@ -156,16 +197,27 @@ def main(argv: list[str] | None = None) -> int:
     fed_secs, metrics, pred = federated("paillier")
     fed_cpu = _cpu_seconds(cpu0)
     load1 = os.getloadavg()
-    x50 = (min((xgboost(1, 50) for _ in range(3)), key=lambda r: r[0]),
-           min((xgboost(2, 50) for _ in range(3)), key=lambda r: r[0])) if args.trees != 50 \
+    x50 = (
+        (
+            min((xgboost(1, 50) for _ in range(3)), key=lambda r: r[0]),
+            min((xgboost(2, 50) for _ in range(3)), key=lambda r: r[0]),
+        )
+        if args.trees != 50
         else (xgb1, xgb2)
+    )
     tag = "" if args.key_bits >= 2048 else "  [BELOW RECOMMENDED SECURITY: 2048-bit keys]"
-    print(f"rows={args.rows} trees={args.trees} depth={args.depth} bins={args.bins} "
-          f"key_bits={args.key_bits} workers={args.workers}{tag}")
-    print(f"load average (1, 5, 15 min) before {_load(load0)}  after {_load(load1)} "
-          f"on {os.cpu_count()} cores")
-    print(f"federated (paillier)      {fed_secs:10.2f} s wall  {fed_cpu:10.2f} s CPU "
-          f"(this process + workers)")
+    print(
+        f"rows={args.rows} trees={args.trees} depth={args.depth} bins={args.bins} "
+        f"key_bits={args.key_bits} workers={args.workers}{tag}"
+    )
+    print(
+        f"load average (1, 5, 15 min) before {_load(load0)}  after {_load(load1)} "
+        f"on {os.cpu_count()} cores"
+    )
+    print(
+        f"federated (paillier)      {fed_secs:10.2f} s wall  {fed_cpu:10.2f} s CPU "
+        f"(this process + workers)"
+    )
     print(f"xgboost hist nthread=1    {xgb1[0]:10.3f} s wall  {xgb1[1]:10.3f} s CPU")
     print(f"xgboost hist nthread=2    {xgb2[0]:10.3f} s wall  {xgb2[1]:10.3f} s CPU")
     print(f"ratio wall vs nthread=1   {fed_secs / xgb1[0]:10.1f} x")
@@ -174,21 +226,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bytes per tree            {metrics['bytes_per_tree']:10d}")
     print(f"exchanges                 {metrics['exchanges']:10d}")
     print(f"phases (s)                {metrics['seconds']}")
-    print(f"AUC federated {roc_auc_score(y, pred):.6f}  xgboost {roc_auc_score(y, ref):.6f}  "
-          f"max |p - p_xgb| {np.abs(pred - ref).max():.2e}")
+    print(
+        f"AUC federated {roc_auc_score(y, pred):.6f}  xgboost {roc_auc_score(y, ref):.6f}  "
+        f"max |p - p_xgb| {np.abs(pred - ref).max():.2e}"
+    )
     if args.trees != 50:
         per_tree = metrics["seconds"]["train"] / args.trees
         per_cpu = fed_cpu / args.trees
-        print(f"EXTRAPOLATED to 50 trees (linear in trees from this {args.trees}-tree run; "
-              f"XGBoost measured at 50): federated ~{per_tree * 50:.0f} s wall, "
-              f"~{per_cpu * 50:.0f} s CPU; ratios ~{per_tree * 50 / x50[0][0]:.0f}x wall vs "
-              f"nthread=1 ({x50[0][0]:.3f} s), ~{per_tree * 50 / x50[1][0]:.0f}x vs nthread=2 "
-              f"({x50[1][0]:.3f} s), ~{per_cpu * 50 / x50[0][1]:.0f}x CPU")
+        print(
+            f"EXTRAPOLATED to 50 trees (linear in trees from this {args.trees}-tree run; "
+            f"XGBoost measured at 50): federated ~{per_tree * 50:.0f} s wall, "
+            f"~{per_cpu * 50:.0f} s CPU; ratios ~{per_tree * 50 / x50[0][0]:.0f}x wall vs "
+            f"nthread=1 ({x50[0][0]:.3f} s), ~{per_tree * 50 / x50[1][0]:.0f}x vs nthread=2 "
+            f"({x50[1][0]:.3f} s), ~{per_cpu * 50 / x50[0][1]:.0f}x CPU"
+        )
     if args.plaintext:
         plain_secs, _, plain = federated("plaintext")
-        print(f"plaintext backend     {plain_secs:10.2f} s  (crypto overhead "
-              f"{fed_secs / plain_secs:.1f}x; max |p_paillier - p_plain| "
-              f"{np.abs(pred - plain).max():.1e})")
+        print(
+            f"plaintext backend     {plain_secs:10.2f} s  (crypto overhead "
+            f"{fed_secs / plain_secs:.1f}x; max |p_paillier - p_plain| "
+            f"{np.abs(pred - plain).max():.1e})"
+        )
     return 0
 
 
@@ -214,7 +272,8 @@ def _count_operations(sb: Any, federated: Any, trees: int) -> dict[str, float]:
         for j in range(sub.shape[1]):
             col = sub[:, j]
             c["per_column"] += int((col != modes[j]).sum()) - len(
-                set(col.tolist()) - {int(modes[j])})
+                set(col.tolist()) - {int(modes[j])}
+            )
         return cube(sub, modes, plan, values, modulus)
 
     def counting_load(self: Any, blob: bytes) -> Any:
@@ -228,7 +287,11 @@ def _count_operations(sb: Any, federated: Any, trees: int) -> dict[str, float]:
         federated("plaintext", trees)
     finally:
         sb.segment_reduce, sb.pack_sums, sb.cube_sums, sb.HostCipher.load = (
-            reduce, pack, cube, load)
+            reduce,
+            pack,
+            cube,
+            load,
+        )
     return {k: v / trees for k, v in c.items()}
 
 
@@ -266,35 +329,49 @@ def _time_operations(key_bits: int) -> dict[str, float]:
 
     enc = EncryptedArray(cipher.pk, xs[:64])
     plains = list(range(2048))
-    out = {"product": per(products, len(xs)), "squaring": per(squarings, 256 * 64),
-           "randomness only": per(lambda: crt_obfuscators(key, 2048), 2048),
-           "encryption incl. randomness": per(lambda: cipher.encrypt(plains, workers=1), 2048),
-           "decryption": per(lambda: cipher._sk.decrypt_ints(enc, workers=1), 64)}
+    out = {
+        "product": per(products, len(xs)),
+        "squaring": per(squarings, 256 * 64),
+        "randomness only": per(lambda: crt_obfuscators(key, 2048), 2048),
+        "encryption incl. randomness": per(lambda: cipher.encrypt(plains, workers=1), 2048),
+        "decryption": per(lambda: cipher._sk.decrypt_ints(enc, workers=1), 64),
+    }
     cipher.forget()
     return out
 
 
-def _print_bound(counts: dict[str, float], t: dict[str, float], xgb1: float,
-                 xgb2: float) -> None:
+def _print_bound(counts: dict[str, float], t: dict[str, float], xgb1: float, xgb2: float) -> None:
     cores = os.cpu_count() or 1
-    print(f"per tree: {counts['rows']:.0f} encrypted rows, {counts['products']:.0f} host "
-          f"products ({counts['per_column']:.0f} with per-column sums), "
-          f"{counts['squarings']:.0f} packing squarings, {counts['packed']:.0f} decryptions")
-    print("seconds per operation (this process, load " + _load(os.getloadavg()) + "): "
-          + ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in t.items()))
-    parts = {"guest randomness + encryption": counts["rows"] * t["encryption incl. randomness"],
-             "host products": counts["products"] * t["product"],
-             "host packing": counts["squarings"] * t["squaring"],
-             "guest decryption": counts["packed"] * t["decryption"]}
+    print(
+        f"per tree: {counts['rows']:.0f} encrypted rows, {counts['products']:.0f} host "
+        f"products ({counts['per_column']:.0f} with per-column sums), "
+        f"{counts['squarings']:.0f} packing squarings, {counts['packed']:.0f} decryptions"
+    )
+    print(
+        "seconds per operation (this process, load "
+        + _load(os.getloadavg())
+        + "): "
+        + ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in t.items())
+    )
+    parts = {
+        "guest randomness + encryption": counts["rows"] * t["encryption incl. randomness"],
+        "host products": counts["products"] * t["product"],
+        "host packing": counts["squarings"] * t["squaring"],
+        "guest decryption": counts["packed"] * t["decryption"],
+    }
     total = sum(parts.values())
     for k, v in parts.items():
         print(f"  {k:32s} {v:8.3f} s CPU per tree")
-    print(f"  {'with per-column host sums':32s} "
-          f"{total + (counts['per_column'] - counts['products']) * t['product']:8.3f} s")
+    print(
+        f"  {'with per-column host sums':32s} "
+        f"{total + (counts['per_column'] - counts['products']) * t['product']:8.3f} s"
+    )
     wall = 50 * total / cores
-    print(f"lower bound, 50 trees on {cores} cores: {wall:.1f} s = {wall / xgb1:.0f}x XGBoost "
-          f"nthread=1 ({xgb1:.3f} s), {wall / xgb2:.0f}x nthread=2 ({xgb2:.3f} s); the "
-          f"randomness alone {50 * parts['guest randomness + encryption'] / cores:.1f} s")
+    print(
+        f"lower bound, 50 trees on {cores} cores: {wall:.1f} s = {wall / xgb1:.0f}x XGBoost "
+        f"nthread=1 ({xgb1:.3f} s), {wall / xgb2:.0f}x nthread=2 ({xgb2:.3f} s); the "
+        f"randomness alone {50 * parts['guest randomness + encryption'] / cores:.1f} s"
+    )
 
 
 if __name__ == "__main__":

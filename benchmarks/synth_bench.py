@@ -59,16 +59,24 @@ def main() -> int:
     print(f"rows (all parties)    {rows:,}  cells {cells:,}")
     print(f"generate              {gen_s:7.2f} s")
     print(f"write CSV             {write_s:7.2f} s")
-    print(f"total                 {total:7.2f} s   {rows / total:,.0f} rows/s   "
-          f"{args.enterprises / total:,.0f} enterprises/s")
-    print(f"baseline plain to_csv {plain_csv:7.2f} s   ratio total/plain_to_csv = "
-          f"{total / plain_csv:.2f}x")
-    print(f"baseline raw numpy    {raw_numpy:7.3f} s   ratio generate/raw_numpy = "
-          f"{gen_s / raw_numpy:.1f}x")
+    print(
+        f"total                 {total:7.2f} s   {rows / total:,.0f} rows/s   "
+        f"{args.enterprises / total:,.0f} enterprises/s"
+    )
+    print(
+        f"baseline plain to_csv {plain_csv:7.2f} s   ratio total/plain_to_csv = "
+        f"{total / plain_csv:.2f}x"
+    )
+    print(
+        f"baseline raw numpy    {raw_numpy:7.3f} s   ratio generate/raw_numpy = "
+        f"{gen_s / raw_numpy:.1f}x"
+    )
     scaled = total * 100_000 / args.enterprises
     verdict = "PASS" if scaled <= BUDGET_SECONDS else "FAIL"
-    print(f"budget                {verdict}: {scaled:.1f} s per 100k enterprises "
-          f"(<= {BUDGET_SECONDS:.0f} s)")
+    print(
+        f"budget                {verdict}: {scaled:.1f} s per 100k enterprises "
+        f"(<= {BUDGET_SECONDS:.0f} s)"
+    )
     return 0 if verdict == "PASS" else 1
 
 

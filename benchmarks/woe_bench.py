@@ -42,24 +42,35 @@ def make_data(rows: int, features: int, seed: int) -> dict[str, pd.DataFrame]:
     return {"bank": guest, "host": pd.DataFrame(host)}
 
 
-def federated(frames: dict[str, pd.DataFrame], tmp: Path, params: FW.WoeParams) -> tuple[float, FW.WoeOutcome, LocalTransport]:
+def federated(
+    frames: dict[str, pd.DataFrame], tmp: Path, params: FW.WoeParams
+) -> tuple[float, FW.WoeOutcome, LocalTransport]:
     ctxs = []
     for name, df in frames.items():
         path = tmp / f"{name}.csv"
         df.to_csv(path, index=False)
         role = PartyRole.GUEST if name == "bank" else PartyRole.HOST
         ctx = PartyContext(name, role, path, tmp / name)
-        ctx.state[SETUP_KEY] = PartySetup(run_id="bench", role=role.value, id_column="id",
-                                          label="y" if name == "bank" else "")
+        ctx.state[SETUP_KEY] = PartySetup(
+            run_id="bench", role=role.value, id_column="id", label="y" if name == "bank" else ""
+        )
         store_alignment(ctx, np.arange(len(load_table(ctx))))
         ctxs.append(ctx)
     transport = LocalTransport(ctxs)
-    cfg = parse_config({
-        "experiment": {"name": "bench", "algorithm": "scorecard", "id_column": "id",
-                       "runtime": "local"},
-        "parties": [{"name": "bank", "role": "guest", "data": str(tmp / "bank.csv"),
-                     "label": "y"},
-                    {"name": "host", "role": "host", "data": str(tmp / "host.csv")}]})
+    cfg = parse_config(
+        {
+            "experiment": {
+                "name": "bench",
+                "algorithm": "scorecard",
+                "id_column": "id",
+                "runtime": "local",
+            },
+            "parties": [
+                {"name": "bank", "role": "guest", "data": str(tmp / "bank.csv"), "label": "y"},
+                {"name": "host", "role": "host", "data": str(tmp / "host.csv")},
+            ],
+        }
+    )
     t = time.perf_counter()
     out = FW.federated_woe(transport, cfg, params)
     return time.perf_counter() - t, out, transport
@@ -72,13 +83,20 @@ def centralized(frames: dict[str, pd.DataFrame], params: FW.WoeParams) -> tuple[
     ivs = []
     for c in host.columns[1:]:
         x = host[c].to_numpy(dtype=np.float64)
-        b = W.fine_binning(x, "numeric", n_bins=params.n_fine_bins,
-                           min_bin_size=params.min_bin_size)
+        b = W.fine_binning(
+            x, "numeric", n_bins=params.n_fine_bins, min_bin_size=params.min_bin_size
+        )
         ids = b.transform(x)
         ev = np.bincount(ids, weights=y, minlength=b.n_bins)
         cn = np.bincount(ids, minlength=b.n_bins)
-        plan = W.merge_plan(ev, cn, kind="numeric", min_bin_size=params.min_bin_size,
-                            max_bins=params.max_bins, monotonic=params.monotonic)
+        plan = W.merge_plan(
+            ev,
+            cn,
+            kind="numeric",
+            min_bin_size=params.min_bin_size,
+            max_bins=params.max_bins,
+            monotonic=params.monotonic,
+        )
         ivs.append(W.woe_from_ids(b.merged(plan).transform(x), y, int(plan.max()) + 1).iv)
     return time.perf_counter() - t, ivs
 
@@ -100,7 +118,9 @@ def main() -> None:
     mb = sum(m.nbytes for m in transport.log.messages) / 1e6
     print(f"rows={args.rows} host_features={args.features} key_bits={args.key_bits}")
     print("federated phases (s): " + ", ".join(f"{k}={v:.2f}" for k, v in out.seconds.items()))
-    print(f"federated WOE/IV   {fed_s:8.2f} s   ({mb:.1f} MB on the wire, {out.exchanges} exchanges)")
+    print(
+        f"federated WOE/IV   {fed_s:8.2f} s   ({mb:.1f} MB on the wire, {out.exchanges} exchanges)"
+    )
     print(f"centralized WOE/IV {cen_s:8.2f} s")
     print(f"ratio federated/centralized = {fed_s / cen_s:.1f}x   max |IV diff| = {diff:.2e}")
     if diff > 1e-9:

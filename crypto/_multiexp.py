@@ -64,9 +64,7 @@ def multi_exp(bases: Sequence[object], exps: Sequence[int], modulus: object) -> 
     return ring.multi_exp(ring.split(bases), arr)
 
 
-def multi_exp_columns(
-    bases: Sequence[object], exps: np.ndarray, modulus: object
-) -> list[object]:
+def multi_exp_columns(bases: Sequence[object], exps: np.ndarray, modulus: object) -> list[object]:
     """One :func:`multi_exp` per column of ``exps`` (shape ``(n, k)``, signed integers);
     the bases are split into digits once for all columns."""
     N = gmpy2.mpz(modulus)
@@ -85,8 +83,9 @@ _Solver = Callable[[Sequence[Any], Any, Any], Any]
 def _exponents(exps: object) -> np.ndarray:
     """A 1-d array of exact integers: int64 when they fit, else Python ints (object)."""
     arr = np.asarray(exps)
-    if arr.dtype.kind in "iub" and not (arr.size and (int(arr.max()) >= 2**63
-                                                      or int(arr.min()) <= -(2**63))):
+    if arr.dtype.kind in "iub" and not (
+        arr.size and (int(arr.max()) >= 2**63 or int(arr.min()) <= -(2**63))
+    ):
         return arr.astype(np.int64, copy=False)  # (negating -2**63 would overflow)
     ints = [int(e) for e in arr.reshape(-1).tolist()]
     if all(-(2**63) < e < 2**63 for e in ints):

@@ -54,8 +54,9 @@ class _Helper:
     def __init__(self) -> None:
         ctx = multiprocessing.get_context("forkserver")
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_serve, args=(child, os.getpid()),
-                                name="fedlab-crypto-helper", daemon=True)
+        self.proc = ctx.Process(
+            target=_serve, args=(child, os.getpid()), name="fedlab-crypto-helper", daemon=True
+        )
         self.proc.start()
         child.close()  # the helper's end lives in the helper only: EOF when we are gone
 
@@ -100,8 +101,10 @@ class PipeWorkers:
             try:
                 mine = local()
             finally:  # read every answer, so that no pipe keeps a stale one
-                replies = [self._collect(i, h, job) for i, (h, job) in
-                           enumerate(zip(sent, remote, strict=True))]
+                replies = [
+                    self._collect(i, h, job)
+                    for i, (h, job) in enumerate(zip(sent, remote, strict=True))
+                ]
             for ok, value in replies:
                 if not ok:
                     raise value
@@ -115,8 +118,11 @@ class PipeWorkers:
                 return h.conn.recv()  # type: ignore[no-any-return]
             except (OSError, EOFError):
                 pass
-        warnings.warn(f"crypto helper process {i} is gone; computing its share here",
-                      RuntimeWarning, stacklevel=4)
+        warnings.warn(
+            f"crypto helper process {i} is gone; computing its share here",
+            RuntimeWarning,
+            stacklevel=4,
+        )
         self._drop(i)
         fn, args = job
         return True, fn(*args)

@@ -107,9 +107,12 @@ def _worker_init(owner: int, nice: int) -> None:
 
 def new_executor(workers: int, *, nice: int = 0) -> ProcessPoolExecutor:
     """A ``forkserver`` process pool whose workers run at ``nice`` and end with their owner."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                               initargs=(os.getpid(), nice),
-                               mp_context=multiprocessing.get_context("forkserver"))
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        initializer=_worker_init,
+        initargs=(os.getpid(), nice),
+        mp_context=multiprocessing.get_context("forkserver"),
+    )
 
 
 def shutdown() -> None:
@@ -160,7 +163,7 @@ def parallel_multi_exp(
 def _pool_broken() -> None:
     global _executor
     warnings.warn(
-        "the crypto worker pool failed (a script without an `if __name__ == \"__main__\":` "
+        'the crypto worker pool failed (a script without an `if __name__ == "__main__":` '
         "guard?); computing in this process instead",
         RuntimeWarning,
         stacklevel=3,
@@ -195,14 +198,18 @@ def _parallel_multi_exp(bases: Sequence[Any], exps: np.ndarray, N: Any, w: int) 
         lo, hi = parts[-1]
         remote, mine = helpers.share(
             [(_multi_exp_job, (blob, width, exps[:, a:b], N)) for a, b in parts[:-1]],
-            lambda: _multiexp.multi_exp_columns(bases, exps[:, lo:hi], N))
+            lambda: _multiexp.multi_exp_columns(bases, exps[:, lo:hi], N),
+        )
         return [v for blob_out in remote for v in _unpack(blob_out, width)] + list(mine)
     parts = _split(rows, w, CALLER_WEIGHT)
     lo, hi = parts[-1]
     remote, mine = helpers.share(
-        [(_multi_exp_job, (_pack_fixed(bases[a:b], width), width, exps[a:b], N))
-         for a, b in parts[:-1]],
-        lambda: _multiexp.multi_exp_columns(bases[lo:hi], exps[lo:hi], N))
+        [
+            (_multi_exp_job, (_pack_fixed(bases[a:b], width), width, exps[a:b], N))
+            for a, b in parts[:-1]
+        ],
+        lambda: _multiexp.multi_exp_columns(bases[lo:hi], exps[lo:hi], N),
+    )
     acc = list(mine)
     for blob_out in remote:
         acc = [a * b % N for a, b in zip(acc, _unpack(blob_out, width), strict=True)]
@@ -240,8 +247,10 @@ def _decrypt_job(blob: bytes, width: int, crt: tuple[Any, ...]) -> list[int]:
 def _parallel_decrypt(cts: Sequence[Any], crt: tuple[Any, ...], w: int) -> list[int]:
     ex = get_executor(w)
     width = (int(max(cts)).bit_length() + 7) // 8
-    futures = [ex.submit(_decrypt_job, _pack_fixed(cts[lo:hi], width), width, crt)
-               for lo, hi in _split(len(cts), w)]
+    futures = [
+        ex.submit(_decrypt_job, _pack_fixed(cts[lo:hi], width), width, crt)
+        for lo, hi in _split(len(cts), w)
+    ]
     out: list[int] = []
     for f in futures:
         out.extend(f.result())
@@ -303,8 +312,9 @@ class PendingObfuscators:
         return out
 
 
-def start_crt_obfuscators(key: CrtKey, count: int,
-                          workers: int | None = None) -> PendingObfuscators | None:
+def start_crt_obfuscators(
+    key: CrtKey, count: int, workers: int | None = None
+) -> PendingObfuscators | None:
     """Start computing ``count`` of the key holder's obfuscators (:mod:`crypto.crt_randomness`)
     across the worker processes; ``None`` when there is no pool to use (one worker, or the
     pool is unavailable). ``key`` carries the primes, which go to this process's own
@@ -314,8 +324,9 @@ def start_crt_obfuscators(key: CrtKey, count: int,
         return None
     try:
         ex = get_executor(w)
-        jobs = [(hi - lo, ex.submit(_crt_obfuscator_job, key, hi - lo))
-                for lo, hi in _split(count, w)]
+        jobs = [
+            (hi - lo, ex.submit(_crt_obfuscator_job, key, hi - lo)) for lo, hi in _split(count, w)
+        ]
     except (BrokenProcessPool, RuntimeError, OSError):
         return None
     return PendingObfuscators(key, jobs)
@@ -392,8 +403,10 @@ class ObfuscatorPool:
         return len(self._items)
 
     def __repr__(self) -> str:
-        return (f"ObfuscatorPool(key={self.public_key.fingerprint()}, ready={len(self)}, "
-                f"size={self.size})")
+        return (
+            f"ObfuscatorPool(key={self.public_key.fingerprint()}, ready={len(self)}, "
+            f"size={self.size})"
+        )
 
     def fill(self, count: int | None = None) -> None:
         """Top up to ``size`` (or add ``count``) obfuscators, synchronously."""

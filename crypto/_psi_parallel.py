@@ -28,7 +28,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 import gmpy2
 
-from lab.errors import CryptoError, ProtocolError
+from crypto.errors import CryptoError, ProtocolError
 
 __all__ = [
     "HASH_DOMAIN",

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import tenseal as ts
 
-from lab.errors import CryptoError, EncodingOverflowError, KeyMismatchError
+from crypto.errors import CryptoError, EncodingOverflowError, KeyMismatchError
 
 __all__ = [
     "PROFILES",
@@ -123,7 +123,9 @@ PROFILES: dict[str, CkksProfile] = {
     ),
     "precise": CkksProfile(
         params=CkksParams(16384, (60, 50, 50, 50, 60), 50),
-        purpose="8192 slots, depth 3, ~100x smaller errors; 6.2 MB public context, 12 ms per encryption",
+        purpose=(
+            "8192 slots, depth 3, ~100x smaller errors; 6.2 MB public context, 12 ms per encryption"
+        ),
         measured={
             "encrypt_decrypt_max_abs_err": 1.6e-11,
             "sum10_max_abs_err": 5.5e-11,
@@ -356,7 +358,8 @@ class CkksArray:
         return self._length
 
     def __repr__(self) -> str:
-        return f"CkksArray(len={self._length}, chunks={len(self.chunks)}, ctx={self.ctx.fingerprint()})"
+        fp = self.ctx.fingerprint()
+        return f"CkksArray(len={self._length}, chunks={len(self.chunks)}, ctx={fp})"
 
     # ---- arithmetic ---------------------------------------------------------------------
     def _plain_chunks(self, other: np.ndarray | Sequence[float], op: str) -> list[list[float]]:
@@ -387,10 +390,16 @@ class CkksArray:
     def __add__(self, other: object) -> CkksArray:
         if isinstance(other, CkksArray):
             self._check_peer(other, "add")
-            return CkksArray(self.ctx, [a + b for a, b in zip(self.chunks, other.chunks)], self._length)
+            return CkksArray(
+                self.ctx,
+                [a + b for a, b in zip(self.chunks, other.chunks, strict=False)],
+                self._length,
+            )
         if isinstance(other, (np.ndarray, list, tuple)):
             plain = self._plain_chunks(other, "add")
-            return CkksArray(self.ctx, [a + p for a, p in zip(self.chunks, plain)], self._length)
+            return CkksArray(
+                self.ctx, [a + p for a, p in zip(self.chunks, plain, strict=False)], self._length
+            )
         if isinstance(other, (int, float, np.number)):
             return self + np.full(self._length, float(other))
         return NotImplemented
@@ -401,11 +410,11 @@ class CkksArray:
         """In-place add (``add_``): no new ciphertext objects, no context copies."""
         if isinstance(other, CkksArray):
             self._check_peer(other, "add")
-            for a, b in zip(self.chunks, other.chunks):
+            for a, b in zip(self.chunks, other.chunks, strict=False):
                 a.add_(b)
             return self
         if isinstance(other, (np.ndarray, list, tuple)):
-            for a, p in zip(self.chunks, self._plain_chunks(other, "add")):
+            for a, p in zip(self.chunks, self._plain_chunks(other, "add"), strict=False):
                 a.add_(p)
             return self
         return NotImplemented
@@ -416,10 +425,16 @@ class CkksArray:
     def __sub__(self, other: object) -> CkksArray:
         if isinstance(other, CkksArray):
             self._check_peer(other, "subtract")
-            return CkksArray(self.ctx, [a - b for a, b in zip(self.chunks, other.chunks)], self._length)
+            return CkksArray(
+                self.ctx,
+                [a - b for a, b in zip(self.chunks, other.chunks, strict=False)],
+                self._length,
+            )
         if isinstance(other, (np.ndarray, list, tuple)):
             plain = self._plain_chunks(other, "subtract")
-            return CkksArray(self.ctx, [a - p for a, p in zip(self.chunks, plain)], self._length)
+            return CkksArray(
+                self.ctx, [a - p for a, p in zip(self.chunks, plain, strict=False)], self._length
+            )
         if isinstance(other, (int, float, np.number)):
             return self - np.full(self._length, float(other))
         return NotImplemented
@@ -450,7 +465,9 @@ class CkksArray:
             return CkksArray(self.ctx, [a * v for a in self.chunks], self._length)
         if isinstance(other, (np.ndarray, list, tuple)):
             plain = self._plain_chunks(other, "multiply")
-            return CkksArray(self.ctx, [a * p for a, p in zip(self.chunks, plain)], self._length)
+            return CkksArray(
+                self.ctx, [a * p for a, p in zip(self.chunks, plain, strict=False)], self._length
+            )
         if isinstance(other, CkksArray):
             raise CryptoError(
                 "ciphertext x ciphertext products are not offered by CkksArray",
@@ -533,7 +550,7 @@ class PartialDot:
         """
         s = self.ctx.slot_count
         masks = rng.uniform(-scale, scale, size=(len(self.columns), s))
-        masked = [c + m.tolist() for c, m in zip(self.columns, masks)]
+        masked = [c + m.tolist() for c, m in zip(self.columns, masks, strict=False)]
         return PartialDot(self.ctx, masked), masks.sum(axis=1)
 
     def decrypt_slots(self, secret_ctx: CkksContext) -> np.ndarray:
@@ -568,9 +585,9 @@ def sum_encrypted(arrays: Sequence[CkksArray]) -> CkksArray:
         return first
     for a in arrays[1:]:
         first._check_peer(a, "add")
-    acc = [a + b for a, b in zip(first.chunks, arrays[1].chunks)]
+    acc = [a + b for a, b in zip(first.chunks, arrays[1].chunks, strict=False)]
     for arr in arrays[2:]:
-        for a, b in zip(acc, arr.chunks):
+        for a, b in zip(acc, arr.chunks, strict=False):
             a.add_(b)
     return CkksArray(first.ctx, acc, len(first))
 
@@ -585,7 +602,8 @@ def _pad(arr: np.ndarray, slots: int) -> np.ndarray:
 def _secret_for(secret_ctx: CkksContext, data_ctx: CkksContext) -> Any:
     if not isinstance(secret_ctx, CkksContext):
         raise CryptoError(
-            f"decryption needs a CkksContext holding the secret key, got {type(secret_ctx).__name__}"
+            "decryption needs a CkksContext holding the secret key, got "
+            f"{type(secret_ctx).__name__}"
         )
     sk = secret_ctx.secret_key()
     if secret_ctx is not data_ctx and secret_ctx.fingerprint() != data_ctx.fingerprint():

@@ -66,9 +66,13 @@ class _WindowTable:
 @functools.lru_cache(maxsize=1)  # derived from the primes: one key's tables at a time
 def crt_tables(n: int, hs: int, p: int, q: int, bits: int) -> tuple[Any, ...]:
     p2, q2 = gmpy2.mpz(p) ** 2, gmpy2.mpz(q) ** 2
-    return (_WindowTable(gmpy2.mpz(hs) % p2, p2, bits, _CRT_WINDOW),
-            _WindowTable(gmpy2.mpz(hs) % q2, q2, bits, _CRT_WINDOW),
-            p2, q2, gmpy2.invert(q2, p2))
+    return (
+        _WindowTable(gmpy2.mpz(hs) % p2, p2, bits, _CRT_WINDOW),
+        _WindowTable(gmpy2.mpz(hs) % q2, q2, bits, _CRT_WINDOW),
+        p2,
+        q2,
+        gmpy2.invert(q2, p2),
+    )
 
 
 def crt_obfuscators(key: CrtKey, count: int) -> list[Any]:

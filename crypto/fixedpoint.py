@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lab.errors import CryptoError, EncodingOverflowError
+from crypto.errors import CryptoError, EncodingOverflowError
 
 DEFAULT_EXPONENT = 40
 """Default binary exponent: a resolution of 2**-40 (about 9.1e-13)."""
@@ -172,7 +172,8 @@ def to_ring64(values: object, frac_bits: int) -> np.ndarray:
         raise EncodingOverflowError(
             f"values up to {np.nanmax(np.abs(x)):g} do not fit 64-bit fixed point with "
             f"{frac_bits} fractional bits (limit {_EXACT_INT64 / 2.0**frac_bits:g}); "
-            "NaN and infinity have no fixed-point form")
+            "NaN and infinity have no fixed-point form"
+        )
     return scaled.astype(np.int64).view(np.uint64)
 
 

@@ -21,13 +21,13 @@ import warnings
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from crypto.errors import CryptoError, KeyFileError
 from crypto.paillier import (
     DEFAULT_KEY_BITS,
     PaillierPrivateKey,
     PaillierPublicKey,
     generate_keypair,
 )
-from lab.errors import CryptoError
 
 PUBLIC_KEY_FILE = "paillier_public.json"
 PRIVATE_KEY_FILE = "paillier_private.json"
@@ -51,13 +51,6 @@ __all__ = [
     "save_private_key",
     "save_public_key",
 ]
-
-
-class KeyFileError(CryptoError):
-    """A key file is missing, unreadable or corrupted."""
-
-    code = "FEDLAB-303"
-    hint = "Generate a key pair with `fedlab keys generate --out DIR`, or restore the file."
 
 
 class KeyFilePermissionWarning(UserWarning):
@@ -134,8 +127,11 @@ def save_private_key(sk: PaillierPrivateKey, path: str | os.PathLike[str]) -> Pa
     """Write the private key file atomically with mode 0600."""
     p = Path(path)
     prime_p, prime_q = sk.export_primes()
-    doc = public_key_json(sk.public_key) | {"kind": _PRIVATE_KIND, "p": _hex(prime_p),
-                                            "q": _hex(prime_q)}
+    doc = public_key_json(sk.public_key) | {
+        "kind": _PRIVATE_KIND,
+        "p": _hex(prime_p),
+        "q": _hex(prime_q),
+    }
     _write_atomic(p, json.dumps(doc, indent=2) + "\n", 0o600)
     return p
 
@@ -182,8 +178,9 @@ def _int(doc: dict[str, Any], field: str, path: Path) -> int:
 
 def _public_from(doc: dict[str, Any], path: Path) -> PaillierPublicKey:
     try:
-        pk = PaillierPublicKey(_int(doc, "n", path), _int(doc, "hs", path),
-                               int(doc.get("randomness_bits", 512)))
+        pk = PaillierPublicKey(
+            _int(doc, "n", path), _int(doc, "hs", path), int(doc.get("randomness_bits", 512))
+        )
     except CryptoError:
         raise KeyFileError(f"key file {path} holds an invalid public key (corrupted?)") from None
     if doc.get("fingerprint") != pk.fingerprint():

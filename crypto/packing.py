@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lab.errors import CryptoError, EncodingOverflowError
+from crypto.errors import CryptoError, EncodingOverflowError
 
 if TYPE_CHECKING:
     from crypto.paillier import EncryptedArray, PaillierPrivateKey, PaillierPublicKey
@@ -53,8 +53,10 @@ class PackedCodec:
         """Largest value a slot may hold so that ``max_terms`` of them never carry."""
 
     def __repr__(self) -> str:
-        return (f"PackedCodec(slot_bits={self.slot_bits}, n_slots={self.n_slots}, "
-                f"max_terms={self.max_terms}, max_value={self.max_value})")
+        return (
+            f"PackedCodec(slot_bits={self.slot_bits}, n_slots={self.n_slots}, "
+            f"max_terms={self.max_terms}, max_value={self.max_value})"
+        )
 
     @classmethod
     def for_bound(
@@ -70,9 +72,7 @@ class PackedCodec:
         if arr.ndim == 1 and self.n_slots == 1:
             arr = arr[:, None]
         if arr.ndim != 2 or arr.shape[1] != self.n_slots:
-            raise CryptoError(
-                f"packing expects shape (rows, {self.n_slots}), got {np.shape(ints)}"
-            )
+            raise CryptoError(f"packing expects shape (rows, {self.n_slots}), got {np.shape(ints)}")
         rows = arr.tolist()
         out = []
         shift = self.slot_bits

@@ -30,6 +30,7 @@ import gmpy2
 import numpy as np
 
 from crypto import _multiexp
+from crypto.errors import CryptoError, KeyMismatchError
 from crypto.fixedpoint import (
     DEFAULT_EXPONENT,
     check_exponent,
@@ -39,7 +40,6 @@ from crypto.fixedpoint import (
     to_signed,
     to_signed_ints,
 )
-from lab.errors import CryptoError, KeyMismatchError
 
 if TYPE_CHECKING:
     from crypto._pool import ObfuscatorPool, PendingObfuscators
@@ -320,8 +320,9 @@ class PaillierPrivateKey:
 
         return _pool.parallel_crt_obfuscators(self.crt_key(), count, workers)
 
-    def start_obfuscators(self, count: int, *,
-                          workers: int | None = None) -> PendingObfuscators | None:
+    def start_obfuscators(
+        self, count: int, *, workers: int | None = None
+    ) -> PendingObfuscators | None:
         """:meth:`obfuscators` started in the worker processes and gathered later
         (``.result()``); ``None`` when there are no worker processes to use."""
         from crypto import _pool
@@ -416,8 +417,6 @@ def generate_keypair(
     return pk, PaillierPrivateKey(pk, int(p), int(q))
 
 
-
-
 class EncryptedArray:
     """A 1-d vector of Paillier ciphertexts sharing one key and one fixed-point exponent.
 
@@ -490,7 +489,8 @@ class EncryptedArray:
         factor = gmpy2.mpz(1) << d
         N = self.public_key.nsquare
         return EncryptedArray._wrap(
-            self.public_key, _mpz_array(gmpy2.powmod_base_list(self._c.tolist(), factor, N)),
+            self.public_key,
+            _mpz_array(gmpy2.powmod_base_list(self._c.tolist(), factor, N)),
             exponent,
         )
 
@@ -579,9 +579,7 @@ class EncryptedArray:
         if arr.ndim == 1:
             arr = arr[:, None]
         if arr.ndim != 2 or arr.shape[0] != len(self):
-            raise CryptoError(
-                f"plaintext matrix has shape {arr.shape}; expected ({len(self)}, k)"
-            )
+            raise CryptoError(f"plaintext matrix has shape {arr.shape}; expected ({len(self)}, k)")
         if x_exponent is None:
             x_exponent = 0 if arr.dtype.kind in "iub" or _is_int_like(arr) else DEFAULT_EXPONENT
         x_exponent = check_exponent(x_exponent)
@@ -669,16 +667,16 @@ class EncryptedArray:
             raise CryptoError("these bytes are not encrypted values of this lab")
         if fp != bytes.fromhex(public_key.fingerprint())[:8]:
             raise KeyMismatchError(
-                f"ciphertexts were made under key {fp.hex()}, expected "
-                f"{public_key.fingerprint()}"
+                f"ciphertexts were made under key {fp.hex()}, expected {public_key.fingerprint()}"
             )
         if width != public_key.ciphertext_bytes or len(data) != _CT_HEADER.size + count * width:
             raise CryptoError("ciphertext bytes have the wrong length (truncated or corrupted)")
         N = public_key.nsquare
         from_bytes = gmpy2.mpz.from_bytes
         base = _CT_HEADER.size
-        cts = [from_bytes(data[base + i * width : base + (i + 1) * width], "big")
-               for i in range(count)]
+        cts = [
+            from_bytes(data[base + i * width : base + (i + 1) * width], "big") for i in range(count)
+        ]
         for i, c in enumerate(cts):
             if not 0 < c < N:
                 raise CryptoError(f"ciphertext at index {i} is out of range (corrupted bytes)")
@@ -696,8 +694,10 @@ def _is_int_like(value: object) -> bool:
         if value.dtype.kind in "iu":
             return True
         if value.dtype == object:
-            return all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                       for v in value.ravel().tolist())
+            return all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                for v in value.ravel().tolist()
+            )
         return False
     if isinstance(value, (list, tuple)):
         return bool(value) and all(
@@ -712,8 +712,9 @@ def _encode_matrix(arr: np.ndarray, exponent: int, n: int) -> np.ndarray:
         arr = arr.astype(object)  # uint64 above 2**63 must not wrap around in int64
     elif arr.dtype.kind in "iu" and exponent == 0:
         return arr.astype(np.int64)  # |int64| is far inside the safe range |m| < n/3
-    flat = to_signed_ints(arr.reshape(-1) if arr.dtype.kind in "iubf" else
-                          arr.reshape(-1).astype(object), exponent)
+    flat = to_signed_ints(
+        arr.reshape(-1) if arr.dtype.kind in "iubf" else arr.reshape(-1).astype(object), exponent
+    )
     check_range(flat, n)
     if flat and max(max(flat), -min(flat)) < 2**61:
         return np.array(flat, dtype=np.int64).reshape(arr.shape)

@@ -27,7 +27,7 @@ import struct
 
 import numpy as np
 
-from lab.errors import CryptoError
+from crypto.errors import CryptoError
 
 KEY_BYTES = 32
 _NONCE = struct.Struct("<IIII")
@@ -46,8 +46,13 @@ def new_keypair() -> tuple[bytes, bytes]:
     return priv, pub
 
 
-def shared_key(private: bytes, peer_public: bytes, *, context: bytes = b"",
-               label: bytes = b"fedlab/pairwise/v1") -> bytes:
+def shared_key(
+    private: bytes,
+    peer_public: bytes,
+    *,
+    context: bytes = b"",
+    label: bytes = b"fedlab/pairwise/v1",
+) -> bytes:
     """The 32-byte key two parties share: HKDF-SHA256(X25519(private, peer_public)).
 
     ``label`` names the protocol, ``context`` binds the key to one run (e.g. the run's
@@ -60,7 +65,8 @@ def shared_key(private: bytes, peer_public: bytes, *, context: bytes = b"",
     if len(peer_public) != KEY_BYTES:
         raise CryptoError(f"an X25519 public key has {KEY_BYTES} bytes, got {len(peer_public)}")
     secret = X25519PrivateKey.from_private_bytes(private).exchange(
-        X25519PublicKey.from_public_bytes(peer_public))
+        X25519PublicKey.from_public_bytes(peer_public)
+    )
     info = label + b"|" + hashlib.sha256(context).digest()
     return HKDF(hashes.SHA256(), KEY_BYTES, salt=None, info=info).derive(secret)
 
@@ -139,11 +145,23 @@ def open_sealed(key: bytes, box: bytes, *, aad: bytes = b"", what: str = "sealed
         raise CryptoError(f"{what} is truncated ({len(box)} bytes)")
     try:
         return ChaCha20Poly1305(subkey(key, b"seal")).decrypt(
-            box[:_SEAL_NONCE_BYTES], box[_SEAL_NONCE_BYTES:], aad)
+            box[:_SEAL_NONCE_BYTES], box[_SEAL_NONCE_BYTES:], aad
+        )
     except InvalidTag:
-        raise CryptoError(f"{what} does not open with the pairwise key (altered in transit, or "
-                          "sealed for another party or run)") from None
+        raise CryptoError(
+            f"{what} does not open with the pairwise key (altered in transit, or "
+            "sealed for another party or run)"
+        ) from None
 
 
-__all__ = ["KEY_BYTES", "MaskStream", "keystream", "new_keypair", "open_sealed", "seal",
-           "secret_permutation", "shared_key", "subkey"]
+__all__ = [
+    "KEY_BYTES",
+    "MaskStream",
+    "keystream",
+    "new_keypair",
+    "open_sealed",
+    "seal",
+    "secret_permutation",
+    "shared_key",
+    "subkey",
+]

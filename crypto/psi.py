@@ -41,7 +41,7 @@ from crypto._psi_parallel import (
     blind_packed,
     reblind_packed,
 )
-from lab.errors import AlignmentError, CryptoError, DataValidationError, ProtocolError
+from crypto.errors import AlignmentError, CryptoError, DataValidationError, ProtocolError
 
 __all__ = [
     "COMPARE_BYTES",
@@ -288,7 +288,10 @@ class HostBlindCache:
 
 @dataclass(frozen=True)
 class HostOffer:
-    """What the host sends (``packed``/``b``, shuffled) and keeps (``perm``: b[i] is row perm[i])."""
+    """What the host sends (``packed``/``b``, shuffled) and keeps.
+
+    ``perm``: b[i] is row perm[i].
+    """
 
     packed: bytes = field(repr=False)
     perm: np.ndarray = field(repr=False)
@@ -327,7 +330,9 @@ def host_offer(
         _check_ids(ids, "host")
         packed = blind_packed(key.secret_bytes(), ids, workers=workers, pool=pool)
     if len(packed) != POINT_BYTES * len(ids):
-        raise CryptoError(f"host blinded set has {len(packed) // POINT_BYTES} points for {len(ids)} IDs")
+        raise CryptoError(
+            f"host blinded set has {len(packed) // POINT_BYTES} points for {len(ids)} IDs"
+        )
     gen = rng if rng is not None else np.random.default_rng(secrets.randbits(128))
     perm = gen.permutation(len(ids))
     arr = np.frombuffer(packed, dtype=np.uint8).reshape(-1, POINT_BYTES)[perm]
@@ -364,7 +369,7 @@ def intersect_guest(
         )
     where = _index(ba)
     found: dict[str, int] = {}
-    for gid, v in zip(guest_ids, ab):
+    for gid, v in zip(guest_ids, ab, strict=False):
         j = where.get(v[:COMPARE_BYTES])
         if j is not None:
             found[gid] = j
@@ -400,7 +405,7 @@ def intersect_guest_packed(
     where = index if index is not None else index_packed(ba)
     found: dict[str, int] = {}
     get = where.get
-    for gid, o in zip(guest_ids, range(0, len(ab), ab_width)):
+    for gid, o in zip(guest_ids, range(0, len(ab), ab_width), strict=False):
         j = get(ab[o : o + c])
         if j is not None:
             found[gid] = j
@@ -436,7 +441,7 @@ class PsiResult:
     def common_rows(self, host: str) -> list[int]:
         """The host's rows for ``common_ids``, in that order."""
         a = self.per_host[host]
-        row = dict(zip(a.ids, a.host_rows))
+        row = dict(zip(a.ids, a.host_rows, strict=False))
         return [row[i] for i in self.common_ids]
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.errors import DataValidationError
+from crypto.errors import DataValidationError
 
 MAX_BINS_LIMIT = 65_534
 
@@ -35,9 +35,13 @@ class QuantileBinner:
         self.max_bins = max_bins
 
     def _check(self) -> None:
-        if not isinstance(self.max_bins, (int, np.integer)) or not 2 <= self.max_bins <= MAX_BINS_LIMIT:
+        if (
+            not isinstance(self.max_bins, (int, np.integer))
+            or not 2 <= self.max_bins <= MAX_BINS_LIMIT
+        ):
             raise DataValidationError(
-                f"max_bins must be an int in [2, {MAX_BINS_LIMIT}], got {self.max_bins!r}")
+                f"max_bins must be an int in [2, {MAX_BINS_LIMIT}], got {self.max_bins!r}"
+            )
 
     def fit(self, X: np.ndarray) -> QuantileBinner:
         self._check()
@@ -62,7 +66,8 @@ class QuantileBinner:
         X = _as_matrix(X)
         if X.shape[1] != len(self.bin_edges_):
             raise DataValidationError(
-                f"expected {len(self.bin_edges_)} columns (as fitted), got {X.shape[1]}")
+                f"expected {len(self.bin_edges_)} columns (as fitted), got {X.shape[1]}"
+            )
         out = np.empty(X.shape, dtype=self.dtype)
         for j, e in enumerate(self.bin_edges_):
             col = X[:, j]
@@ -75,8 +80,7 @@ class QuantileBinner:
         return self.fit(X).transform(X)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_bins": int(self.max_bins),
-                "bin_edges": [e.tolist() for e in self.bin_edges_]}
+        return {"max_bins": int(self.max_bins), "bin_edges": [e.tolist() for e in self.bin_edges_]}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> QuantileBinner:
@@ -92,8 +96,10 @@ def _as_matrix(X: np.ndarray) -> np.ndarray:
         raise DataValidationError(f"expected a 2-d matrix (rows x columns), got shape {arr.shape}")
     if np.isinf(arr).any():
         j = int(np.flatnonzero(np.isinf(arr).any(axis=0))[0])
-        raise DataValidationError(f"column {j} holds an infinite value; bin edges need finite "
-                                  "numbers (NaN is fine: it gets the missing bin)")
+        raise DataValidationError(
+            f"column {j} holds an infinite value; bin edges need finite "
+            "numbers (NaN is fine: it gets the missing bin)"
+        )
     return arr
 
 

@@ -32,7 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from lab.errors import DataValidationError
+from crypto.errors import DataValidationError
 
 GRADE_ORDER: dict[str, int] = {"A": 0, "B": 1, "M": 2, "C": 3, "D": 4}
 """Tax credit grade, best to worst (M: new or small enterprise, between B and C)."""
@@ -57,7 +57,8 @@ class PartyMatrix:
         if self.X.shape != (self.ids.shape[0], len(self.feature_names)):
             raise DataValidationError(
                 f"matrix shape {self.X.shape} does not match {self.ids.shape[0]} IDs and "
-                f"{len(self.feature_names)} feature names")
+                f"{len(self.feature_names)} feature names"
+            )
 
     @property
     def n_rows(self) -> int:
@@ -67,19 +68,27 @@ class PartyMatrix:
         """The rows for ``ids`` in that order (e.g. the aligned order after PSI)."""
         index = pd.Index(self.ids)
         if not index.is_unique:
-            raise DataValidationError("this party's IDs are not unique; validate the table "
-                                      "with load_party_table before aligning rows")
+            raise DataValidationError(
+                "this party's IDs are not unique; validate the table "
+                "with load_party_table before aligning rows"
+            )
         pos = index.get_indexer(np.asarray(ids, dtype=object))
         if (pos < 0).any():
-            raise DataValidationError(f"{int((pos < 0).sum())} requested IDs are not in this "
-                                      "party's table")
+            raise DataValidationError(
+                f"{int((pos < 0).sum())} requested IDs are not in this party's table"
+            )
         return self.take(pos)
 
     def take(self, rows: np.ndarray) -> PartyMatrix:
         """The rows at positions ``rows``."""
-        return PartyMatrix(self.ids[rows], self.X[rows], list(self.feature_names),
-                           None if self.y is None else self.y[rows], dict(self.encodings),
-                           self.encoder)
+        return PartyMatrix(
+            self.ids[rows],
+            self.X[rows],
+            list(self.feature_names),
+            None if self.y is None else self.y[rows],
+            dict(self.encodings),
+            self.encoder,
+        )
 
 
 def _is_iso_dates(col: pd.Series) -> bool:
@@ -140,22 +149,23 @@ class ColumnCode:
         """The column as float64 before imputation (NaN = missing); one-hot: category
         codes (-1 = missing, -2 = a value not seen at fit time)."""
         if self.encoding == "numeric":
-            return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64,
-                                                                na_value=np.nan)
+            return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         if self.encoding == "date":
             parsed = pd.to_datetime(col, format="%Y-%m-%d", errors="coerce")
             days = (parsed - pd.Timestamp("1970-01-01")).dt.days
             return days.to_numpy(dtype=np.float64, na_value=np.nan)
         if self.encoding == "ordinal":
-            mapped = col.map(lambda v, o=self.order: o.get(str(v).strip()) if pd.notna(v)
-                             else None)
-            vals = pd.to_numeric(mapped, errors="coerce").to_numpy(dtype=np.float64,
-                                                                   na_value=np.nan)
+            mapped = col.map(lambda v, o=self.order: o.get(str(v).strip()) if pd.notna(v) else None)
+            vals = pd.to_numeric(mapped, errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
             unknown = col.notna().to_numpy() & np.isnan(vals)
             if unknown.any():
                 raise DataValidationError(
                     f"column {self.column!r}: {int(unknown.sum())} values outside the ordinal "
-                    f"scale {list(self.order)}", detail=f"first: {col[unknown].iloc[0]!r}")
+                    f"scale {list(self.order)}",
+                    detail=f"first: {col[unknown].iloc[0]!r}",
+                )
             return vals
         present = col.notna().to_numpy()
         text = col.astype(str)
@@ -178,17 +188,27 @@ class ColumnCode:
         return out + ([miss.astype(np.float64)] if self.missing_flag else [])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"column": self.column, "encoding": self.encoding, "fill": self.fill,
-                "missing_flag": self.missing_flag, "categories": list(self.categories),
-                "shares": dict(self.shares), "order": dict(self.order)}
+        return {
+            "column": self.column,
+            "encoding": self.encoding,
+            "fill": self.fill,
+            "missing_flag": self.missing_flag,
+            "categories": list(self.categories),
+            "shares": dict(self.shares),
+            "order": dict(self.order),
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ColumnCode:
-        return cls(str(d["column"]), d["encoding"], float(d.get("fill", 0.0)),
-                   bool(d.get("missing_flag", False)),
-                   tuple(str(c) for c in d.get("categories", ())),
-                   {str(k): float(v) for k, v in dict(d.get("shares", {})).items()},
-                   {str(k): int(v) for k, v in dict(d.get("order", {})).items()})
+        return cls(
+            str(d["column"]),
+            d["encoding"],
+            float(d.get("fill", 0.0)),
+            bool(d.get("missing_flag", False)),
+            tuple(str(c) for c in d.get("categories", ())),
+            {str(k): float(v) for k, v in dict(d.get("shares", {})).items()},
+            {str(k): int(v) for k, v in dict(d.get("order", {})).items()},
+        )
 
 
 def _fit_column(col: pd.Series, name: str, enc: Encoding) -> ColumnCode:
@@ -196,8 +216,10 @@ def _fit_column(col: pd.Series, name: str, enc: Encoding) -> ColumnCode:
     if enc == "drop":
         return ColumnCode(name, enc)
     if enc not in ("numeric", "ordinal", "date", "onehot", "frequency"):
-        raise DataValidationError(f"column {name!r}: unknown encoding {enc!r}; use one of "
-                                  "numeric, ordinal, date, onehot, frequency, drop")
+        raise DataValidationError(
+            f"column {name!r}: unknown encoding {enc!r}; use one of "
+            "numeric, ordinal, date, onehot, frequency, drop"
+        )
     present = col.notna().to_numpy()
     if enc == "onehot":
         cats = tuple(str(c) for c in np.unique(col[present].astype(str).to_numpy(dtype=str)))
@@ -206,11 +228,11 @@ def _fit_column(col: pd.Series, name: str, enc: Encoding) -> ColumnCode:
     if enc == "ordinal":
         code = ColumnCode(name, enc, order=dict(ORDINAL_COLUMNS.get(name, GRADE_ORDER)))
     elif enc == "frequency":
-        values, counts = np.unique(col[present].astype(str).to_numpy(dtype=str),
-                                   return_counts=True)
+        values, counts = np.unique(col[present].astype(str).to_numpy(dtype=str), return_counts=True)
         n = max(len(col), 1)
-        code = ColumnCode(name, enc, shares={str(v): float(k / n)
-                                             for v, k in zip(values, counts, strict=True)})
+        code = ColumnCode(
+            name, enc, shares={str(v): float(k / n) for v, k in zip(values, counts, strict=True)}
+        )
     vals = code.values(col)
     miss = np.isnan(vals)
     fill = float(np.nanmedian(vals)) if (~miss).any() else 0.0
@@ -239,9 +261,14 @@ class TableEncoder:
         return {c.column: c.encoding for c in self.codes}
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, *, exclude: Sequence[str] = (),
-            categorical: Literal["auto"] | Mapping[str, Encoding] = "auto",
-            max_onehot: int = 12) -> TableEncoder:
+    def fit(
+        cls,
+        df: pd.DataFrame,
+        *,
+        exclude: Sequence[str] = (),
+        categorical: Literal["auto"] | Mapping[str, Encoding] = "auto",
+        max_onehot: int = 12,
+    ) -> TableEncoder:
         """Fit every column of ``df`` besides ``exclude`` (the ID, the label, ...)."""
         overrides: Mapping[str, Encoding] = {} if categorical == "auto" else categorical
         codes = []
@@ -256,9 +283,11 @@ class TableEncoder:
         """The feature matrix (columns :attr:`feature_names`) of ``df``'s rows."""
         lacking = [c.column for c in self.codes if c.encoding != "drop" and c.column not in df]
         if lacking:
-            raise DataValidationError(f"columns {lacking} the model was trained on are not in "
-                                      f"the table; its columns are {list(df.columns)}",
-                                      hint="Score with a table holding the training columns.")
+            raise DataValidationError(
+                f"columns {lacking} the model was trained on are not in "
+                f"the table; its columns are {list(df.columns)}",
+                hint="Score with a table holding the training columns.",
+            )
         blocks = [b for c in self.codes if c.encoding != "drop" for b in c.encode(df[c.column])]
         X = np.column_stack(blocks) if blocks else np.empty((len(df), 0), dtype=np.float64)
         return np.ascontiguousarray(X, dtype=np.float64)
@@ -289,12 +318,17 @@ def party_matrix(
     these rows' statistics.
     """
     if id_column not in df.columns:
-        raise DataValidationError(f"ID column {id_column!r} not in the table's columns "
-                                  f"{list(df.columns)}")
+        raise DataValidationError(
+            f"ID column {id_column!r} not in the table's columns {list(df.columns)}"
+        )
     if label is not None and label not in df.columns:
         raise DataValidationError(f"label column {label!r} not in the table's columns")
-    enc = TableEncoder.fit(df, exclude=(id_column, *([label] if label else []), *exclude),
-                           categorical=categorical, max_onehot=max_onehot)
+    enc = TableEncoder.fit(
+        df,
+        exclude=(id_column, *([label] if label else []), *exclude),
+        categorical=categorical,
+        max_onehot=max_onehot,
+    )
     ids = df[id_column].astype(str).to_numpy(dtype=object)
     y = None if label is None else df[label].to_numpy(dtype=np.float64)
     return PartyMatrix(ids, enc.transform(df), enc.feature_names, y, enc.encodings, enc)
@@ -328,8 +362,9 @@ class Standardizer:
             raise DataValidationError("Standardizer used before fit")
         X = np.asarray(X, dtype=np.float64)
         if X.shape[1] != self.mean_.shape[0]:
-            raise DataValidationError(f"Standardizer fitted on {self.mean_.shape[0]} columns, "
-                                      f"got {X.shape[1]}")
+            raise DataValidationError(
+                f"Standardizer fitted on {self.mean_.shape[0]} columns, got {X.shape[1]}"
+            )
         return (X - self.mean_) / self.scale_
 
     def fit_transform(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
@@ -338,14 +373,27 @@ class Standardizer:
     def to_dict(self) -> dict[str, Any]:
         if self.mean_ is None or self.scale_ is None:
             raise DataValidationError("Standardizer used before fit")
-        return {"with_mean": self.with_mean, "mean": self.mean_.tolist(),
-                "scale": self.scale_.tolist()}
+        return {
+            "with_mean": self.with_mean,
+            "mean": self.mean_.tolist(),
+            "scale": self.scale_.tolist(),
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Standardizer:
-        return cls(bool(d.get("with_mean", True)), np.asarray(d["mean"], dtype=np.float64),
-                   np.asarray(d["scale"], dtype=np.float64))
+        return cls(
+            bool(d.get("with_mean", True)),
+            np.asarray(d["mean"], dtype=np.float64),
+            np.asarray(d["scale"], dtype=np.float64),
+        )
 
 
-__all__ = ["GRADE_ORDER", "ORDINAL_COLUMNS", "ColumnCode", "PartyMatrix", "Standardizer",
-           "TableEncoder", "party_matrix"]
+__all__ = [
+    "GRADE_ORDER",
+    "ORDINAL_COLUMNS",
+    "ColumnCode",
+    "PartyMatrix",
+    "Standardizer",
+    "TableEncoder",
+    "party_matrix",
+]

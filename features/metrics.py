@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from lab.errors import DataValidationError
+
+from crypto.errors import DataValidationError
 
 DEFAULT_MIN_CELL = 10
 
@@ -45,8 +46,9 @@ def ks(y: np.ndarray, score: np.ndarray) -> float:
     return float(np.max(tpr - fpr))
 
 
-def roc_points(y: np.ndarray, score: np.ndarray, *, max_points: int = 50,
-               min_cell: int = DEFAULT_MIN_CELL) -> dict[str, list[float]]:
+def roc_points(
+    y: np.ndarray, score: np.ndarray, *, max_points: int = 50, min_cell: int = DEFAULT_MIN_CELL
+) -> dict[str, list[float]]:
     """ROC curve at score thresholds, from the highest score down, about ``max_points``
     points: every step between two points (the last one to (1, 1) included) covers at
     least ``min_cell`` enterprises. A threshold takes every enterprise of its score, so tied
@@ -71,8 +73,9 @@ def roc_points(y: np.ndarray, score: np.ndarray, *, max_points: int = 50,
     return {"fpr": fpr, "tpr": tpr}
 
 
-def lift_table(y: np.ndarray, score: np.ndarray, *, groups: int = 10,
-               min_cell: int = DEFAULT_MIN_CELL) -> list[dict[str, Any]]:
+def lift_table(
+    y: np.ndarray, score: np.ndarray, *, groups: int = 10, min_cell: int = DEFAULT_MIN_CELL
+) -> list[dict[str, Any]]:
     """Decile (or fewer) table from the riskiest group down: count, bad rate, lift, KS."""
     y, score = _check(y, score)
     groups = max(1, min(groups, y.size // max(min_cell, 1)))
@@ -85,34 +88,40 @@ def lift_table(y: np.ndarray, score: np.ndarray, *, groups: int = 10,
         bad = float(y[part].sum())
         cum_bad += bad
         cum_good += part.size - bad
-        rows.append({
-            "group": i,
-            "count": int(part.size),
-            "bad_rate": bad / part.size,
-            "lift": (bad / part.size) / base if base > 0 else float("nan"),
-            "cum_bad_share": cum_bad / y.sum(),
-            "ks": abs(cum_bad / y.sum() - cum_good / (y.size - y.sum())),
-            "min_score": float(score[part].min()),
-            "max_score": float(score[part].max()),
-        })
+        rows.append(
+            {
+                "group": i,
+                "count": int(part.size),
+                "bad_rate": bad / part.size,
+                "lift": (bad / part.size) / base if base > 0 else float("nan"),
+                "cum_bad_share": cum_bad / y.sum(),
+                "ks": abs(cum_bad / y.sum() - cum_good / (y.size - y.sum())),
+                "min_score": float(score[part].min()),
+                "max_score": float(score[part].max()),
+            }
+        )
     return rows
 
 
-def score_histogram(score: np.ndarray, *, bins: int = 20,
-                    min_cell: int = DEFAULT_MIN_CELL) -> dict[str, list[float]]:
+def score_histogram(
+    score: np.ndarray, *, bins: int = 20, min_cell: int = DEFAULT_MIN_CELL
+) -> dict[str, list[float]]:
     """Histogram of scores; bins with fewer than ``min_cell`` enterprises are suppressed (None)."""
     score = np.asarray(score, dtype=float).ravel()
     counts, edges = np.histogram(score, bins=bins)
-    return {"edges": edges.tolist(),
-            "counts": [int(c) if c >= min_cell or c == 0 else None for c in counts]}
+    return {
+        "edges": edges.tolist(),
+        "counts": [int(c) if c >= min_cell or c == 0 else None for c in counts],
+    }
 
 
 #: keys of :func:`curve_aggregates`, copied from the guest's report into metrics.json
 CURVE_KEYS = ("roc", "lift", "score_hist", "n_valid_positive")
 
 
-def curve_aggregates(y: np.ndarray, score: np.ndarray, *,
-                     min_cell: int = DEFAULT_MIN_CELL) -> dict[str, Any]:
+def curve_aggregates(
+    y: np.ndarray, score: np.ndarray, *, min_cell: int = DEFAULT_MIN_CELL
+) -> dict[str, Any]:
     """ROC points, lift table, score histogram and the positive count, if the positive and
     negative counts both reach ``min_cell`` (otherwise only what is safe: nothing)."""
     y = np.asarray(y, dtype=float).ravel()
@@ -127,8 +136,9 @@ def curve_aggregates(y: np.ndarray, score: np.ndarray, *,
     }
 
 
-def evaluation_report(y: np.ndarray, score: np.ndarray, *,
-                      min_cell: int = DEFAULT_MIN_CELL) -> dict[str, Any]:
+def evaluation_report(
+    y: np.ndarray, score: np.ndarray, *, min_cell: int = DEFAULT_MIN_CELL
+) -> dict[str, Any]:
     """AUC, KS, ROC points, lift table and score histogram in one aggregate dict."""
     return {
         "auc": auc(y, score),
@@ -139,5 +149,14 @@ def evaluation_report(y: np.ndarray, score: np.ndarray, *,
     }
 
 
-__all__ = ["CURVE_KEYS", "DEFAULT_MIN_CELL", "auc", "curve_aggregates", "evaluation_report", "ks", "lift_table", "roc_points",
-           "score_histogram"]
+__all__ = [
+    "CURVE_KEYS",
+    "DEFAULT_MIN_CELL",
+    "auc",
+    "curve_aggregates",
+    "evaluation_report",
+    "ks",
+    "lift_table",
+    "roc_points",
+    "score_histogram",
+]

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from lab.errors import DataValidationError
+from crypto.errors import DataValidationError
 
 ID = "uscc"
 PERIOD = "period"
@@ -53,8 +53,9 @@ def months_back(as_of: str | pd.Timestamp, months: int) -> pd.Timestamp:
 
 def _dates(df: pd.DataFrame, col: str) -> pd.Series:
     if col not in df.columns:
-        raise DataValidationError(f"records lack the date column {col!r}; they have "
-                                  f"{list(df.columns)}")
+        raise DataValidationError(
+            f"records lack the date column {col!r}; they have {list(df.columns)}"
+        )
     return pd.to_datetime(df[col], errors="coerce")
 
 
@@ -64,8 +65,14 @@ def known_by(df: pd.DataFrame, as_of: str | pd.Timestamp, date_col: str = PERIOD
     return df.loc[d.notna() & (d <= as_of_ts(as_of))]
 
 
-def in_window(df: pd.DataFrame, as_of: str | pd.Timestamp, months: int,
-              date_col: str = PERIOD, *, skip: int = 0) -> pd.DataFrame:
+def in_window(
+    df: pd.DataFrame,
+    as_of: str | pd.Timestamp,
+    months: int,
+    date_col: str = PERIOD,
+    *,
+    skip: int = 0,
+) -> pd.DataFrame:
     """Records with ``as_of - (skip + months) months < date <= as_of - skip months``."""
     if months < 1:
         raise DataValidationError(f"a window must span at least one month, got {months}")
@@ -80,22 +87,32 @@ def _group(df: pd.DataFrame, id_col: str) -> pd.core.groupby.DataFrameGroupBy:
     return df.groupby(id_col, sort=True)
 
 
-def window_sum(df: pd.DataFrame, col: str, as_of: str, months: int, *,
-               date_col: str = PERIOD, id_col: str = ID, skip: int = 0) -> pd.Series:
+def window_sum(
+    df: pd.DataFrame,
+    col: str,
+    as_of: str,
+    months: int,
+    *,
+    date_col: str = PERIOD,
+    id_col: str = ID,
+    skip: int = 0,
+) -> pd.Series:
     """Sum of ``col`` over the window (enterprises with records in it)."""
     w = in_window(df, as_of, months, date_col, skip=skip)
     return _group(w, id_col)[col].sum().astype(np.float64)
 
 
-def window_mean(df: pd.DataFrame, col: str, as_of: str, months: int, *,
-                date_col: str = PERIOD, id_col: str = ID) -> pd.Series:
+def window_mean(
+    df: pd.DataFrame, col: str, as_of: str, months: int, *, date_col: str = PERIOD, id_col: str = ID
+) -> pd.Series:
     """Mean of ``col`` over the records in the window."""
     w = in_window(df, as_of, months, date_col)
     return _group(w, id_col)[col].mean().astype(np.float64)
 
 
-def window_cv(df: pd.DataFrame, col: str, as_of: str, months: int, *,
-              date_col: str = PERIOD, id_col: str = ID) -> pd.Series:
+def window_cv(
+    df: pd.DataFrame, col: str, as_of: str, months: int, *, date_col: str = PERIOD, id_col: str = ID
+) -> pd.Series:
     """Coefficient of variation (population std / mean) of ``col`` in the window."""
     w = in_window(df, as_of, months, date_col)
     g = _group(w, id_col)[col]
@@ -103,8 +120,15 @@ def window_cv(df: pd.DataFrame, col: str, as_of: str, months: int, *,
     return (std / mean.where(mean != 0)).astype(np.float64)
 
 
-def window_count(df: pd.DataFrame, as_of: str, months: int, *, where: Predicate | None = None,
-                 date_col: str = PERIOD, id_col: str = ID) -> pd.Series:
+def window_count(
+    df: pd.DataFrame,
+    as_of: str,
+    months: int,
+    *,
+    where: Predicate | None = None,
+    date_col: str = PERIOD,
+    id_col: str = ID,
+) -> pd.Series:
     """Records in the window (satisfying ``where``); 0 for enterprises with records in the
     window but none satisfying it."""
     w = in_window(df, as_of, months, date_col)
@@ -112,8 +136,9 @@ def window_count(df: pd.DataFrame, as_of: str, months: int, *, where: Predicate 
     return hit.groupby(w[id_col], sort=True).sum().astype(np.float64)
 
 
-def window_growth(df: pd.DataFrame, col: str, as_of: str, months: int, *,
-                  date_col: str = PERIOD, id_col: str = ID) -> pd.Series:
+def window_growth(
+    df: pd.DataFrame, col: str, as_of: str, months: int, *, date_col: str = PERIOD, id_col: str = ID
+) -> pd.Series:
     """Sum over the last ``months`` / sum over the ``months`` before - 1 (NaN when the
     earlier sum is 0 or absent)."""
     now = window_sum(df, col, as_of, months, date_col=date_col, id_col=id_col)
@@ -122,23 +147,26 @@ def window_growth(df: pd.DataFrame, col: str, as_of: str, months: int, *,
     return (now.fillna(0.0) / before.where(before > 0) - 1.0).astype(np.float64)
 
 
-def latest(df: pd.DataFrame, col: str, as_of: str, *, date_col: str = PERIOD,
-           id_col: str = ID) -> pd.Series:
+def latest(
+    df: pd.DataFrame, col: str, as_of: str, *, date_col: str = PERIOD, id_col: str = ID
+) -> pd.Series:
     """``col`` of each enterprise's latest record on or before ``as_of``."""
     k = known_by(df, as_of, date_col)
     k = k.assign(_d=_dates(k, date_col)).sort_values([id_col, "_d"], kind="stable")
     return _group(k, id_col)[col].last().astype(np.float64)
 
 
-def value_months_before(df: pd.DataFrame, col: str, as_of: str, months: int, *,
-                        date_col: str = PERIOD, id_col: str = ID) -> pd.Series:
+def value_months_before(
+    df: pd.DataFrame, col: str, as_of: str, months: int, *, date_col: str = PERIOD, id_col: str = ID
+) -> pd.Series:
     """``col`` of the latest record on or before ``as_of - months``."""
     earlier = months_back(as_of, months)
     return latest(df, col, earlier, date_col=date_col, id_col=id_col)
 
 
-def change_ratio(df: pd.DataFrame, col: str, as_of: str, months: int, *,
-                 date_col: str = PERIOD, id_col: str = ID) -> pd.Series:
+def change_ratio(
+    df: pd.DataFrame, col: str, as_of: str, months: int, *, date_col: str = PERIOD, id_col: str = ID
+) -> pd.Series:
     """Latest value / value ``months`` earlier - 1 (NaN without an earlier positive value)."""
     now = latest(df, col, as_of, date_col=date_col, id_col=id_col)
     before = value_months_before(df, col, as_of, months, date_col=date_col, id_col=id_col)
@@ -146,8 +174,14 @@ def change_ratio(df: pd.DataFrame, col: str, as_of: str, months: int, *,
     return (now / before.where(before > 0) - 1.0).astype(np.float64)
 
 
-def months_since(df: pd.DataFrame, as_of: str, *, where: Predicate | None = None,
-                 date_col: str = DATE, id_col: str = ID) -> pd.Series:
+def months_since(
+    df: pd.DataFrame,
+    as_of: str,
+    *,
+    where: Predicate | None = None,
+    date_col: str = DATE,
+    id_col: str = ID,
+) -> pd.Series:
     """Whole months from the latest (matching) record to ``as_of``."""
     k = known_by(df, as_of, date_col)
     if where is not None:
@@ -158,8 +192,14 @@ def months_since(df: pd.DataFrame, as_of: str, *, where: Predicate | None = None
     return months.astype(np.float64)
 
 
-def years_since(df: pd.DataFrame, as_of: str, *, where: Predicate | None = None,
-                date_col: str = DATE, id_col: str = ID) -> pd.Series:
+def years_since(
+    df: pd.DataFrame,
+    as_of: str,
+    *,
+    where: Predicate | None = None,
+    date_col: str = DATE,
+    id_col: str = ID,
+) -> pd.Series:
     """Years (365.25 days) from the earliest (matching) record to ``as_of``."""
     k = known_by(df, as_of, date_col)
     if where is not None:
@@ -168,8 +208,16 @@ def years_since(df: pd.DataFrame, as_of: str, *, where: Predicate | None = None,
     return ((as_of_ts(as_of) - first).dt.days / 365.25).astype(np.float64)
 
 
-def latest_state(df: pd.DataFrame, as_of: str, col: str, on: str, off: str, *,
-                 date_col: str = DATE, id_col: str = ID) -> pd.Series:
+def latest_state(
+    df: pd.DataFrame,
+    as_of: str,
+    col: str,
+    on: str,
+    off: str,
+    *,
+    date_col: str = DATE,
+    id_col: str = ID,
+) -> pd.Series:
     """1 when the latest ``on``/``off`` event (in ``col``) on or before ``as_of`` is ``on``."""
     k = known_by(df, as_of, date_col)
     k = k.loc[k[col].isin([on, off])]

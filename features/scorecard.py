@@ -27,10 +27,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lab.errors import ConfigError, DataValidationError
+from crypto.errors import ConfigError, DataValidationError
 
 DEFAULT_GRADES: tuple[tuple[str, float], ...] = (
-    ("A", 650.0), ("B", 600.0), ("C", 550.0), ("D", 500.0), ("E", 450.0), ("F", -math.inf))
+    ("A", 650.0),
+    ("B", 600.0),
+    ("C", 550.0),
+    ("D", 500.0),
+    ("E", 450.0),
+    ("F", -math.inf),
+)
 POINTS_FILE = "scorecard.json"
 
 
@@ -47,13 +53,16 @@ class Scaling:
 
     def __post_init__(self) -> None:
         if self.pdo <= 0 or self.base_odds <= 0:
-            raise ConfigError(f"pdo and base_odds must be positive, got pdo={self.pdo}, "
-                              f"base_odds={self.base_odds}")
+            raise ConfigError(
+                f"pdo and base_odds must be positive, got pdo={self.pdo}, "
+                f"base_odds={self.base_odds}"
+            )
         if self.min_score >= self.max_score:
-            raise ConfigError(f"min_score {self.min_score} must be below max_score "
-                              f"{self.max_score}")
+            raise ConfigError(
+                f"min_score {self.min_score} must be below max_score {self.max_score}"
+            )
         lows = [g[1] for g in self.grades]
-        if not self.grades or any(b >= a for a, b in zip(lows, lows[1:])):
+        if not self.grades or any(b >= a for a, b in zip(lows, lows[1:], strict=False)):
             raise ConfigError("grades must be listed best first with decreasing lowest scores")
 
     @property
@@ -89,13 +98,15 @@ class Scaling:
     def from_dict(cls, d: dict[str, Any]) -> Scaling:
         d = dict(d)
         if "grades" in d:
-            d["grades"] = tuple((str(g), -math.inf if v is None else float(v))
-                                for g, v in d["grades"])
+            d["grades"] = tuple(
+                (str(g), -math.inf if v is None else float(v)) for g, v in d["grades"]
+            )
         return cls(**d)
 
 
-def feature_points(woe: np.ndarray, weight: float, mean: float, scale: float,
-                   scaling: Scaling) -> np.ndarray:
+def feature_points(
+    woe: np.ndarray, weight: float, mean: float, scale: float, scaling: Scaling
+) -> np.ndarray:
     """Points of every bin of one feature."""
     return -scaling.factor * weight * (np.asarray(woe, dtype=np.float64) - mean) / scale
 
@@ -123,14 +134,18 @@ class FeaturePoints:
         from features.woe import Binning, column_values
 
         if self.binning is None:
-            raise DataValidationError(f"the points table of feature {self.name!r} holds no "
-                                      "binning (written before binnings were kept)",
-                                      hint="Train the scorecard again to score new rows.")
+            raise DataValidationError(
+                f"the points table of feature {self.name!r} holds no "
+                "binning (written before binnings were kept)",
+                hint="Train the scorecard again to score new rows.",
+            )
         b = Binning.from_dict(self.binning)
         ids = b.transform(column_values(col, b.kind))
         if ids.size and int(ids.max()) >= len(self.points):
-            raise DataValidationError(f"feature {self.name!r}: its binning has more bins than "
-                                      "points", hint="Train the scorecard again.")
+            raise DataValidationError(
+                f"feature {self.name!r}: its binning has more bins than points",
+                hint="Train the scorecard again.",
+            )
         return ids
 
 
@@ -149,24 +164,36 @@ class PointsTable:
         base points: this party's part of the joint score. Local arithmetic only."""
         lacking = [f.name for f in self.features if f.name not in df.columns]
         if lacking:
-            raise DataValidationError(f"party {self.party!r}: columns {lacking} of its "
-                                      "scorecard are not in the table to score",
-                                      hint="Score with a table holding the training columns.")
+            raise DataValidationError(
+                f"party {self.party!r}: columns {lacking} of its "
+                "scorecard are not in the table to score",
+                hint="Score with a table holding the training columns.",
+            )
         total = np.full(len(df), float(self.base))
         for f in self.features:
             total += np.asarray(f.points, dtype=np.float64)[f.bin_ids(df[f.name])]
         return total
 
     def frame(self) -> pd.DataFrame:
-        rows = [{"feature": f.name, "bin": b, "woe": w, "points": p}
-                for f in self.features for b, w, p in zip(f.bins, f.woe, f.points)]
+        rows = [
+            {"feature": f.name, "bin": b, "woe": w, "points": p}
+            for f in self.features
+            for b, w, p in zip(f.bins, f.woe, f.points, strict=False)
+        ]
         return pd.DataFrame(rows, columns=["feature", "bin", "woe", "points"])
 
     def summary(self, public_names: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Public summary: per feature its id, number of bins and points range."""
         names = list(public_names) if public_names is not None else [f.name for f in self.features]
-        return [{"id": n, "n_bins": len(f.points), "min_points": round(min(f.points), 2),
-                 "max_points": round(max(f.points), 2)} for n, f in zip(names, self.features)]
+        return [
+            {
+                "id": n,
+                "n_bins": len(f.points),
+                "min_points": round(min(f.points), 2),
+                "max_points": round(max(f.points), 2),
+            }
+            for n, f in zip(names, self.features, strict=False)
+        ]
 
 
 def save_points(work_dir: Path, table: PointsTable) -> Path:
@@ -175,8 +202,10 @@ def save_points(work_dir: Path, table: PointsTable) -> Path:
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / POINTS_FILE
     tmp = work_dir / f".{POINTS_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps({"algorithm": "scorecard", **asdict(table)}, indent=2,
-                              ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(
+        json.dumps({"algorithm": "scorecard", **asdict(table)}, indent=2, ensure_ascii=False),
+        encoding="utf-8",
+    )
     os.replace(tmp, path)
     return path
 
@@ -185,13 +214,15 @@ def load_points(work_dir: Path) -> PointsTable:
     """Read a party's ``scorecard.json`` (its points table and binnings)."""
     path = Path(work_dir) / POINTS_FILE
     if not path.is_file():
-        raise DataValidationError(f"no scorecard points table {POINTS_FILE} in "
-                                  f"{Path(work_dir).name}/",
-                                  hint="Train a scorecard first (algorithm = \"scorecard\").")
+        raise DataValidationError(
+            f"no scorecard points table {POINTS_FILE} in {Path(work_dir).name}/",
+            hint='Train a scorecard first (algorithm = "scorecard").',
+        )
     raw = json.loads(path.read_text(encoding="utf-8"))
     if raw.pop("algorithm", None) != "scorecard":
-        raise DataValidationError(f"{POINTS_FILE} in {Path(work_dir).name}/ is not a "
-                                  "scorecard points table")
+        raise DataValidationError(
+            f"{POINTS_FILE} in {Path(work_dir).name}/ is not a scorecard points table"
+        )
     raw["features"] = [FeaturePoints(**f) for f in raw["features"]]
     return PointsTable(**raw)
 
@@ -205,8 +236,9 @@ class GradeRow:
     bad_rate: float | None = None
 
 
-def grade_table(scores: np.ndarray, scaling: Scaling, y: np.ndarray | None = None, *,
-                min_cell: int = 1) -> list[GradeRow]:
+def grade_table(
+    scores: np.ndarray, scaling: Scaling, y: np.ndarray | None = None, *, min_cell: int = 1
+) -> list[GradeRow]:
     """Rows per grade: lowest score, count, share and (with labels) bad rate. A grade
     holding fewer than ``min_cell`` enterprises (but some) shows none of them: count, share
     and bad rate are ``None`` (an empty grade shows its zero count)."""
@@ -237,8 +269,9 @@ def format_grade_table(rows: Sequence[GradeRow], scaling: Scaling) -> str:
         if r.count is None or r.share is None:
             lines.append(f"{r.grade:<6} {lo:>3.0f}-{hi:<5.0f} {'<k':>7} {'-':>6}  {br:>8}")
         else:
-            lines.append(f"{r.grade:<6} {lo:>3.0f}-{hi:<5.0f} {r.count:>7d} {r.share:>6.1%}  "
-                         f"{br:>8}")
+            lines.append(
+                f"{r.grade:<6} {lo:>3.0f}-{hi:<5.0f} {r.count:>7d} {r.share:>6.1%}  {br:>8}"
+            )
     return "\n".join(lines)
 
 

@@ -39,8 +39,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from crypto.errors import ConfigError
 from features.uscc import REGIONS, generate_usccs, region_of
-from lab.errors import ConfigError
 
 AS_OF = np.datetime64("2024-06-30", "D")
 """Observation date of the synthetic data: all windows end here."""
@@ -92,101 +92,267 @@ _ID_COL = Column(ID, "统一社会信用代码", "id", "-", "enterprise ID, 18 c
 
 BANK_COLUMNS: tuple[Column, ...] = (
     _ID_COL,
-    Column("acct_avg_monthly_inflow", "账户月均流入", "float", "yuan",
-           "average monthly credits to the enterprise's settlement accounts, last 12 months"),
-    Column("acct_avg_monthly_outflow", "账户月均流出", "float", "yuan",
-           "average monthly debits from the settlement accounts, last 12 months"),
-    Column("acct_avg_balance", "账户日均余额", "float", "yuan",
-           "average daily balance of the settlement accounts, last 12 months"),
-    Column("acct_inflow_volatility", "流入波动系数", "float", "ratio",
-           "coefficient of variation of monthly inflows, last 12 months"),
-    Column("acct_months_active", "活跃月数", "int", "months",
-           "months with at least one transaction, last 24 months"),
-    Column("customer_since", "开户日期", "date", "ISO date", "date the enterprise became a customer"),
-    Column("loan_count_5y", "近5年贷款笔数", "int", "count", "loans granted by this bank, last 5 years"),
-    Column("loan_overdue_count_24m", "近24月逾期次数", "int", "count",
-           "repayments more than 30 days late, last 24 months"),
-    Column("loan_max_overdue_days", "最长逾期天数", "int", "days",
-           "longest overdue spell, last 24 months (0 = never overdue)"),
+    Column(
+        "acct_avg_monthly_inflow",
+        "账户月均流入",
+        "float",
+        "yuan",
+        "average monthly credits to the enterprise's settlement accounts, last 12 months",
+    ),
+    Column(
+        "acct_avg_monthly_outflow",
+        "账户月均流出",
+        "float",
+        "yuan",
+        "average monthly debits from the settlement accounts, last 12 months",
+    ),
+    Column(
+        "acct_avg_balance",
+        "账户日均余额",
+        "float",
+        "yuan",
+        "average daily balance of the settlement accounts, last 12 months",
+    ),
+    Column(
+        "acct_inflow_volatility",
+        "流入波动系数",
+        "float",
+        "ratio",
+        "coefficient of variation of monthly inflows, last 12 months",
+    ),
+    Column(
+        "acct_months_active",
+        "活跃月数",
+        "int",
+        "months",
+        "months with at least one transaction, last 24 months",
+    ),
+    Column(
+        "customer_since", "开户日期", "date", "ISO date", "date the enterprise became a customer"
+    ),
+    Column(
+        "loan_count_5y", "近5年贷款笔数", "int", "count", "loans granted by this bank, last 5 years"
+    ),
+    Column(
+        "loan_overdue_count_24m",
+        "近24月逾期次数",
+        "int",
+        "count",
+        "repayments more than 30 days late, last 24 months",
+    ),
+    Column(
+        "loan_max_overdue_days",
+        "最长逾期天数",
+        "int",
+        "days",
+        "longest overdue spell, last 24 months (0 = never overdue)",
+    ),
     Column("credit_line_total", "授信总额", "float", "yuan", "existing credit lines at this bank"),
-    Column("credit_line_utilization", "授信使用率", "float", "ratio",
-           "drawn amount / credit line (0 when there is no line)"),
-    Column(LABEL, "12个月内违约", "label", "0/1",
-           "1 when the enterprise defaulted (90+ days past due) within 12 months after the "
-           "observation date"),
+    Column(
+        "credit_line_utilization",
+        "授信使用率",
+        "float",
+        "ratio",
+        "drawn amount / credit line (0 when there is no line)",
+    ),
+    Column(
+        LABEL,
+        "12个月内违约",
+        "label",
+        "0/1",
+        "1 when the enterprise defaulted (90+ days past due) within 12 months after the "
+        "observation date",
+    ),
 )
 
 PARTY_COLUMNS: dict[str, tuple[Column, ...]] = {
     "tax": (
         _ID_COL,
-        Column("taxes_paid_12m", "近12月纳税总额", "float", "yuan", "all taxes paid, last 12 months"),
-        Column("tax_credit_grade", "纳税信用等级", "category", "A/B/M/C/D",
-               "tax credit rating: A best, B, M (new or small enterprise), C, D worst"),
-        Column("vat_invoice_count_12m", "近12月增值税发票张数", "int", "count",
-               "VAT invoices issued, last 12 months"),
-        Column("vat_invoice_amount_12m", "近12月开票金额", "float", "yuan",
-               "amount of VAT invoices issued, last 12 months"),
-        Column("vat_invoice_growth_yoy", "开票金额同比增长", "float", "ratio",
-               "invoice amount last 12 months / previous 12 months - 1"),
-        Column("tax_arrears_amount", "欠税金额", "float", "yuan",
-               "tax owed and overdue at the observation date"),
+        Column(
+            "taxes_paid_12m", "近12月纳税总额", "float", "yuan", "all taxes paid, last 12 months"
+        ),
+        Column(
+            "tax_credit_grade",
+            "纳税信用等级",
+            "category",
+            "A/B/M/C/D",
+            "tax credit rating: A best, B, M (new or small enterprise), C, D worst",
+        ),
+        Column(
+            "vat_invoice_count_12m",
+            "近12月增值税发票张数",
+            "int",
+            "count",
+            "VAT invoices issued, last 12 months",
+        ),
+        Column(
+            "vat_invoice_amount_12m",
+            "近12月开票金额",
+            "float",
+            "yuan",
+            "amount of VAT invoices issued, last 12 months",
+        ),
+        Column(
+            "vat_invoice_growth_yoy",
+            "开票金额同比增长",
+            "float",
+            "ratio",
+            "invoice amount last 12 months / previous 12 months - 1",
+        ),
+        Column(
+            "tax_arrears_amount",
+            "欠税金额",
+            "float",
+            "yuan",
+            "tax owed and overdue at the observation date",
+        ),
     ),
     "social_insurance": (
         _ID_COL,
-        Column("insured_employees", "参保人数", "int", "persons",
-               "employees insured at the observation date"),
-        Column("insured_employees_change_6m", "参保人数6月变化率", "float", "ratio",
-               "insured employees now / six months ago - 1"),
-        Column("contribution_months_36m", "近36月缴费月数", "int", "months",
-               "months with contributions paid in full, last 36 months"),
-        Column("contribution_arrears_months_12m", "近12月欠缴月数", "int", "months",
-               "months with contributions in arrears, last 12 months"),
+        Column(
+            "insured_employees",
+            "参保人数",
+            "int",
+            "persons",
+            "employees insured at the observation date",
+        ),
+        Column(
+            "insured_employees_change_6m",
+            "参保人数6月变化率",
+            "float",
+            "ratio",
+            "insured employees now / six months ago - 1",
+        ),
+        Column(
+            "contribution_months_36m",
+            "近36月缴费月数",
+            "int",
+            "months",
+            "months with contributions paid in full, last 36 months",
+        ),
+        Column(
+            "contribution_arrears_months_12m",
+            "近12月欠缴月数",
+            "int",
+            "months",
+            "months with contributions in arrears, last 12 months",
+        ),
     ),
     "courts": (
         _ID_COL,
-        Column("lawsuits_defendant_24m", "近24月被告涉诉数", "int", "count",
-               "civil and commercial cases with the enterprise as defendant, last 24 months"),
-        Column("enforcement_cases_24m", "近24月被执行案件数", "int", "count",
-               "enforcement cases against the enterprise, last 24 months"),
-        Column("enforcement_amount", "被执行金额", "float", "yuan",
-               "amount under enforcement in those cases"),
-        Column("dishonest_debtor", "失信被执行人", "int", "0/1",
-               "1 when listed as a dishonest judgment debtor at the observation date"),
+        Column(
+            "lawsuits_defendant_24m",
+            "近24月被告涉诉数",
+            "int",
+            "count",
+            "civil and commercial cases with the enterprise as defendant, last 24 months",
+        ),
+        Column(
+            "enforcement_cases_24m",
+            "近24月被执行案件数",
+            "int",
+            "count",
+            "enforcement cases against the enterprise, last 24 months",
+        ),
+        Column(
+            "enforcement_amount",
+            "被执行金额",
+            "float",
+            "yuan",
+            "amount under enforcement in those cases",
+        ),
+        Column(
+            "dishonest_debtor",
+            "失信被执行人",
+            "int",
+            "0/1",
+            "1 when listed as a dishonest judgment debtor at the observation date",
+        ),
     ),
     "utilities": (
         _ID_COL,
-        Column("electricity_kwh_12m", "近12月用电量", "float", "kWh",
-               "electricity used, last 12 months"),
-        Column("electricity_growth_yoy", "用电量同比增长", "float", "ratio",
-               "electricity last 12 months / previous 12 months - 1"),
+        Column(
+            "electricity_kwh_12m",
+            "近12月用电量",
+            "float",
+            "kWh",
+            "electricity used, last 12 months",
+        ),
+        Column(
+            "electricity_growth_yoy",
+            "用电量同比增长",
+            "float",
+            "ratio",
+            "electricity last 12 months / previous 12 months - 1",
+        ),
         Column("water_tons_12m", "近12月用水量", "float", "tons", "water used, last 12 months"),
-        Column("utility_late_payments_12m", "近12月水电费逾期次数", "int", "count",
-               "months with a late electricity or water bill, last 12 months"),
+        Column(
+            "utility_late_payments_12m",
+            "近12月水电费逾期次数",
+            "int",
+            "count",
+            "months with a late electricity or water bill, last 12 months",
+        ),
     ),
     "market_regulation": (
         _ID_COL,
         Column("registered_capital", "注册资本", "float", "10k yuan (万元)", "registered capital"),
         Column("established_on", "成立日期", "date", "ISO date", "date of establishment"),
-        Column("company_age_years", "成立年限", "float", "years",
-               "years from establishment to the observation date"),
-        Column("industry", "行业门类", "category", "GB/T 4754 section",
-               "industry section letter (see INDUSTRIES)"),
-        Column("region", "注册地区", "category", "city",
-               "registration region (matches USCC positions 3-8)"),
-        Column("admin_penalties_36m", "近36月行政处罚次数", "int", "count",
-               "administrative penalties, last 36 months"),
-        Column("abnormal_operation", "经营异常名录", "int", "0/1",
-               "1 when on the list of enterprises with abnormal operations"),
+        Column(
+            "company_age_years",
+            "成立年限",
+            "float",
+            "years",
+            "years from establishment to the observation date",
+        ),
+        Column(
+            "industry",
+            "行业门类",
+            "category",
+            "GB/T 4754 section",
+            "industry section letter (see INDUSTRIES)",
+        ),
+        Column(
+            "region",
+            "注册地区",
+            "category",
+            "city",
+            "registration region (matches USCC positions 3-8)",
+        ),
+        Column(
+            "admin_penalties_36m",
+            "近36月行政处罚次数",
+            "int",
+            "count",
+            "administrative penalties, last 36 months",
+        ),
+        Column(
+            "abnormal_operation",
+            "经营异常名录",
+            "int",
+            "0/1",
+            "1 when on the list of enterprises with abnormal operations",
+        ),
     ),
 }
 
 AUTHORIZATION_COLUMNS: tuple[Column, ...] = (
     _ID_COL,
-    Column("bank", "被授权机构", "category", "-",
-           "the bank the enterprise authorized to query its data"),
+    Column(
+        "bank",
+        "被授权机构",
+        "category",
+        "-",
+        "the bank the enterprise authorized to query its data",
+    ),
     Column("granted_on", "授权日期", "date", "ISO date", "date the authorization was signed"),
-    Column("expires_on", "授权到期日", "date", "ISO date",
-           "last day the authorization is valid (expired when before the observation date)"),
+    Column(
+        "expires_on",
+        "授权到期日",
+        "date",
+        "ISO date",
+        "last day the authorization is valid (expired when before the observation date)",
+    ),
 )
 
 DIRT = {
@@ -216,8 +382,14 @@ The label column is never dirtied.
 """
 
 _MONEY = {
-    "acct_avg_monthly_inflow", "acct_avg_monthly_outflow", "acct_avg_balance", "credit_line_total",
-    "taxes_paid_12m", "vat_invoice_amount_12m", "tax_arrears_amount", "enforcement_amount",
+    "acct_avg_monthly_inflow",
+    "acct_avg_monthly_outflow",
+    "acct_avg_balance",
+    "credit_line_total",
+    "taxes_paid_12m",
+    "vat_invoice_amount_12m",
+    "tax_arrears_amount",
+    "enforcement_amount",
     "registered_capital",
 }
 
@@ -271,12 +443,19 @@ def draw_population(n: int, seed: int) -> Population:
     operating = 0.5 * common + k * rng.standard_normal(n)
     resilience = 0.5 * common + k * rng.standard_normal(n)
     risk_shift = pd.Series(industry).map({c: v[3] for c, v in INDUSTRIES.items()}).to_numpy(float)
-    logit = (B0 - 0.9 * financial - 1.0 * operating - 1.2 * resilience + risk_shift
-             - 0.3 * np.log(age_years / 5.0))
+    logit = (
+        B0
+        - 0.9 * financial
+        - 1.0 * operating
+        - 1.2 * resilience
+        + risk_shift
+        - 0.3 * np.log(age_years / 5.0)
+    )
     p = _sigmoid(logit)
     default = (rng.random(n) < p).astype(np.int8)
-    return Population(uscc, size, age_years, industry, region, financial, operating,
-                      resilience, p, default)
+    return Population(
+        uscc, size, age_years, industry, region, financial, operating, resilience, p, default
+    )
 
 
 def _days_before(as_of: np.datetime64, days: np.ndarray) -> np.ndarray:
@@ -309,21 +488,23 @@ def _bank_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> p
     has_line = rng.random(n) < 0.75
     line = np.where(has_line, np.round(np.exp(13.0 + 0.8 * s + 0.1 * f + e(0.5)), -4), 0.0)
     util = np.where(has_line, _sigmoid(-0.3 - 0.4 * f + e(0.9)), 0.0)
-    df = pd.DataFrame({
-        ID: pop.uscc[idx],
-        "acct_avg_monthly_inflow": _money(inflow),
-        "acct_avg_monthly_outflow": _money(outflow),
-        "acct_avg_balance": _money(balance),
-        "acct_inflow_volatility": np.round(volatility, 4),
-        "acct_months_active": months_active,
-        "customer_since": _days_before(AS_OF, tenure_years * 365.25),
-        "loan_count_5y": loans,
-        "loan_overdue_count_24m": overdue,
-        "loan_max_overdue_days": max_days,
-        "credit_line_total": line,
-        "credit_line_utilization": np.round(util, 4),
-        LABEL: pop.default[idx],
-    })
+    df = pd.DataFrame(
+        {
+            ID: pop.uscc[idx],
+            "acct_avg_monthly_inflow": _money(inflow),
+            "acct_avg_monthly_outflow": _money(outflow),
+            "acct_avg_balance": _money(balance),
+            "acct_inflow_volatility": np.round(volatility, 4),
+            "acct_months_active": months_active,
+            "customer_since": _days_before(AS_OF, tenure_years * 365.25),
+            "loan_count_5y": loans,
+            "loan_overdue_count_24m": overdue,
+            "loan_max_overdue_days": max_days,
+            "credit_line_total": line,
+            "credit_line_utilization": np.round(util, 4),
+            LABEL: pop.default[idx],
+        }
+    )
     return df
 
 
@@ -337,15 +518,17 @@ def _tax_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> pd
     grade = grade.astype(object)
     grade[age < 1.0] = "M"
     arrears = rng.random(n) < _sigmoid(-2.6 - 0.8 * f - 0.4 * r)
-    return pd.DataFrame({
-        ID: pop.uscc[idx],
-        "taxes_paid_12m": _money(np.exp(10.5 + 1.0 * s + 0.35 * f + 0.3 * o + e(0.5))),
-        "tax_credit_grade": grade,
-        "vat_invoice_count_12m": rng.poisson(np.exp(3.0 + 0.8 * s + 0.5 * o)),
-        "vat_invoice_amount_12m": _money(np.exp(12.5 + 1.0 * s + 0.5 * o + 0.1 * f + e(0.4))),
-        "vat_invoice_growth_yoy": np.round(0.05 + 0.15 * o + 0.05 * f + e(0.12), 4),
-        "tax_arrears_amount": np.where(arrears, _money(np.exp(9.0 + s + e(0.8))), 0.0),
-    })
+    return pd.DataFrame(
+        {
+            ID: pop.uscc[idx],
+            "taxes_paid_12m": _money(np.exp(10.5 + 1.0 * s + 0.35 * f + 0.3 * o + e(0.5))),
+            "tax_credit_grade": grade,
+            "vat_invoice_count_12m": rng.poisson(np.exp(3.0 + 0.8 * s + 0.5 * o)),
+            "vat_invoice_amount_12m": _money(np.exp(12.5 + 1.0 * s + 0.5 * o + 0.1 * f + e(0.4))),
+            "vat_invoice_growth_yoy": np.round(0.05 + 0.15 * o + 0.05 * f + e(0.12), 4),
+            "tax_arrears_amount": np.where(arrears, _money(np.exp(9.0 + s + e(0.8))), 0.0),
+        }
+    )
 
 
 def _social_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
@@ -356,13 +539,15 @@ def _social_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) ->
     employees = np.maximum(1, np.round(np.exp(2.2 + 0.9 * s + 0.1 * o + e(0.3)))).astype(int)
     possible = np.minimum(36, np.ceil(age * 12)).astype(int)
     paid = rng.binomial(possible, _sigmoid(2.8 + 0.6 * f + 0.6 * r))
-    return pd.DataFrame({
-        ID: pop.uscc[idx],
-        "insured_employees": employees,
-        "insured_employees_change_6m": np.round(0.02 + 0.10 * o + 0.02 * f + e(0.06), 4),
-        "contribution_months_36m": paid,
-        "contribution_arrears_months_12m": rng.binomial(12, _sigmoid(-3.2 - 0.7 * f - 0.6 * o)),
-    })
+    return pd.DataFrame(
+        {
+            ID: pop.uscc[idx],
+            "insured_employees": employees,
+            "insured_employees_change_6m": np.round(0.02 + 0.10 * o + 0.02 * f + e(0.06), 4),
+            "contribution_months_36m": paid,
+            "contribution_arrears_months_12m": rng.binomial(12, _sigmoid(-3.2 - 0.7 * f - 0.6 * o)),
+        }
+    )
 
 
 def _courts_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
@@ -370,19 +555,33 @@ def _courts_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) ->
     s, f, r = pop.size[idx], pop.financial[idx], pop.resilience[idx]
     e = lambda sd: sd * rng.standard_normal(n)  # noqa: E731
     cases = rng.poisson(np.exp(-2.0 - 0.9 * r - 0.4 * f))
-    return pd.DataFrame({
-        ID: pop.uscc[idx],
-        "lawsuits_defendant_24m": rng.poisson(np.exp(-1.0 + 0.3 * s - 0.7 * r)),
-        "enforcement_cases_24m": cases,
-        "enforcement_amount": np.where(cases > 0,
-                                       _money(cases * np.exp(11.0 + 0.5 * s + e(1.0))), 0.0),
-        "dishonest_debtor": (rng.random(n) < _sigmoid(-4.6 - 1.2 * r - 0.6 * f + 0.8 * cases))
-        .astype(np.int8),
-    })
+    return pd.DataFrame(
+        {
+            ID: pop.uscc[idx],
+            "lawsuits_defendant_24m": rng.poisson(np.exp(-1.0 + 0.3 * s - 0.7 * r)),
+            "enforcement_cases_24m": cases,
+            "enforcement_amount": np.where(
+                cases > 0, _money(cases * np.exp(11.0 + 0.5 * s + e(1.0))), 0.0
+            ),
+            "dishonest_debtor": (
+                rng.random(n) < _sigmoid(-4.6 - 1.2 * r - 0.6 * f + 0.8 * cases)
+            ).astype(np.int8),
+        }
+    )
 
 
-_POWER_INTENSITY = {"C": 1.2, "A": 0.5, "E": 0.3, "G": 0.4, "H": 0.6, "I": -0.2, "K": -0.3,
-                    "F": 0.0, "L": -0.3, "M": 0.0}
+_POWER_INTENSITY = {
+    "C": 1.2,
+    "A": 0.5,
+    "E": 0.3,
+    "G": 0.4,
+    "H": 0.6,
+    "I": -0.2,
+    "K": -0.3,
+    "F": 0.0,
+    "L": -0.3,
+    "M": 0.0,
+}
 
 
 def _utilities_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
@@ -390,13 +589,17 @@ def _utilities_table(pop: Population, idx: np.ndarray, rng: np.random.Generator)
     s, f, o, r = pop.size[idx], pop.financial[idx], pop.operating[idx], pop.resilience[idx]
     e = lambda sd: sd * rng.standard_normal(n)  # noqa: E731
     intensity = pd.Series(pop.industry[idx]).map(_POWER_INTENSITY).to_numpy(float)
-    return pd.DataFrame({
-        ID: pop.uscc[idx],
-        "electricity_kwh_12m": np.round(np.exp(9.5 + 0.9 * s + 0.4 * o + intensity + e(0.5)), 1),
-        "electricity_growth_yoy": np.round(0.03 + 0.15 * o + e(0.12), 4),
-        "water_tons_12m": np.round(np.exp(6.0 + 0.8 * s + 0.3 * o + e(0.6)), 1),
-        "utility_late_payments_12m": rng.binomial(12, _sigmoid(-2.4 - 0.6 * f - 0.4 * r)),
-    })
+    return pd.DataFrame(
+        {
+            ID: pop.uscc[idx],
+            "electricity_kwh_12m": np.round(
+                np.exp(9.5 + 0.9 * s + 0.4 * o + intensity + e(0.5)), 1
+            ),
+            "electricity_growth_yoy": np.round(0.03 + 0.15 * o + e(0.12), 4),
+            "water_tons_12m": np.round(np.exp(6.0 + 0.8 * s + 0.3 * o + e(0.6)), 1),
+            "utility_late_payments_12m": rng.binomial(12, _sigmoid(-2.4 - 0.6 * f - 0.4 * r)),
+        }
+    )
 
 
 def _market_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
@@ -404,16 +607,20 @@ def _market_table(pop: Population, idx: np.ndarray, rng: np.random.Generator) ->
     s, o, r = pop.size[idx], pop.operating[idx], pop.resilience[idx]
     age = pop.age_years[idx]
     e = lambda sd: sd * rng.standard_normal(n)  # noqa: E731
-    return pd.DataFrame({
-        ID: pop.uscc[idx],
-        "registered_capital": np.maximum(1.0, np.round(np.exp(5.0 + 0.8 * s + e(0.9)))),
-        "established_on": _days_before(AS_OF, age * 365.25),
-        "company_age_years": np.round(age, 2),
-        "industry": pop.industry[idx],
-        "region": pop.region[idx],
-        "admin_penalties_36m": rng.poisson(np.exp(-2.0 + 0.2 * s - 0.6 * r)),
-        "abnormal_operation": (rng.random(n) < _sigmoid(-3.6 - 0.9 * r - 0.6 * o)).astype(np.int8),
-    })
+    return pd.DataFrame(
+        {
+            ID: pop.uscc[idx],
+            "registered_capital": np.maximum(1.0, np.round(np.exp(5.0 + 0.8 * s + e(0.9)))),
+            "established_on": _days_before(AS_OF, age * 365.25),
+            "company_age_years": np.round(age, 2),
+            "industry": pop.industry[idx],
+            "region": pop.region[idx],
+            "admin_penalties_36m": rng.poisson(np.exp(-2.0 + 0.2 * s - 0.6 * r)),
+            "abnormal_operation": (rng.random(n) < _sigmoid(-3.6 - 0.9 * r - 0.6 * o)).astype(
+                np.int8
+            ),
+        }
+    )
 
 
 _AGENCY_BUILDERS = {
@@ -425,8 +632,9 @@ _AGENCY_BUILDERS = {
 }
 
 
-def _bank_customers(pop: Population, bank_no: int, n_banks: int,
-                    rng: np.random.Generator) -> np.ndarray:
+def _bank_customers(
+    pop: Population, bank_no: int, n_banks: int, rng: np.random.Generator
+) -> np.ndarray:
     """Indices of a bank's customers: larger firms more often; with several banks each one
     leans toward its own regions (non-IID across banks)."""
     logit = 0.1 + 0.5 * pop.size
@@ -437,8 +645,9 @@ def _bank_customers(pop: Population, bank_no: int, n_banks: int,
     return np.flatnonzero(rng.random(pop.uscc.shape[0]) < _sigmoid(logit))
 
 
-def _authorizations(pop: Population, bank: str, customers: np.ndarray,
-                    rng: np.random.Generator) -> pd.DataFrame:
+def _authorizations(
+    pop: Population, bank: str, customers: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
     """~85 % of customers hold a valid authorization for ``bank``, ~7 % an expired one, ~8 %
     none; ~3 % of non-customers (loan applicants) authorized it too."""
     n_all = pop.uscc.shape[0]
@@ -457,12 +666,14 @@ def _authorizations(pop: Population, bank: str, customers: np.ndarray,
     granted = np.concatenate([granted_valid, granted_expired])
     expires = np.concatenate([granted_valid - term_days, expired_ago])  # days before AS_OF
     expires = np.minimum(expires, granted - 1)
-    return pd.DataFrame({
-        ID: pop.uscc[idx],
-        "bank": bank,
-        "granted_on": _days_before(AS_OF, granted),
-        "expires_on": _days_before(AS_OF, expires),
-    })
+    return pd.DataFrame(
+        {
+            ID: pop.uscc[idx],
+            "bank": bank,
+            "granted_on": _days_before(AS_OF, granted),
+            "expires_on": _days_before(AS_OF, expires),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -512,8 +723,9 @@ def dirty_table(df: pd.DataFrame, name: str, rng: np.random.Generator) -> pd.Dat
         out.loc[mask, col] = pd.NA if out[col].dtype == "Int64" else np.nan
     # duplicates: exact and conflicting
     dup_rows = rng.choice(n, size=_at_least(DIRT["duplicate_rate"], n), replace=False)
-    conflict_rows = rng.choice(n, size=_at_least(DIRT["conflicting_duplicate_rate"], n),
-                               replace=False)
+    conflict_rows = rng.choice(
+        n, size=_at_least(DIRT["conflicting_duplicate_rate"], n), replace=False
+    )
     conflicts = out.iloc[conflict_rows].copy()
     num = [c for c in features if pd.api.types.is_numeric_dtype(conflicts[c])]
     if num:
@@ -554,8 +766,10 @@ def generate(
         raise ConfigError("at least one bank is needed")
     for b in banks:
         if not _NAME.match(b) or b in AGENCIES or b == "authorizations":
-            raise ConfigError(f"bank name {b!r} must be lower snake_case and differ from the "
-                              f"agency names {AGENCIES} and 'authorizations'")
+            raise ConfigError(
+                f"bank name {b!r} must be lower snake_case and differ from the "
+                f"agency names {AGENCIES} and 'authorizations'"
+            )
     if len(set(banks)) != len(banks):
         raise ConfigError(f"bank names must be unique: {banks}")
     pop = draw_population(n_enterprises, seed)
@@ -572,8 +786,9 @@ def generate(
         tables[name] = _AGENCY_BUILDERS[name](pop, covered, rng)
     tables["authorizations"] = pd.concat(auths, ignore_index=True)
     for name, df in tables.items():
-        tables[name] = df.sort_values([ID] + (["bank"] if name == "authorizations" else []),
-                                      kind="stable").reset_index(drop=True)
+        tables[name] = df.sort_values(
+            [ID] + (["bank"] if name == "authorizations" else []), kind="stable"
+        ).reset_index(drop=True)
     if dirty:
         for j, name in enumerate([*banks, *AGENCIES]):
             tables[name] = dirty_table(tables[name], name, np.random.default_rng([seed, 3, j]))

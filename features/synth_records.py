@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crypto.errors import ConfigError
 from features import synth
 from features.indicators import compute_party
-from lab.errors import ConfigError
 
 HISTORY_MONTHS = 48
 FUTURE_MONTHS = 6
@@ -50,7 +50,9 @@ def _members(pop: synth.Population, party: str, rng: np.random.Generator) -> np.
     return np.flatnonzero(rng.random(n) < COVERAGE[party])
 
 
-def _monthly_frame(pop: synth.Population, idx: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _monthly_frame(
+    pop: synth.Population, idx: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Enterprise x month grid (only months after establishment); returns the frame with
     ``uscc``/``period``, the enterprise index per row and the month number t (0 = first)."""
     months = _month_ends()
@@ -89,8 +91,9 @@ def _tax(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     trend = (1 + (0.05 + 0.15 * o + 0.05 * f) / 12) ** t
     count = rng.poisson(np.exp(3.0 + 0.8 * s + 0.5 * o) / 12 * trend)
     amount = np.exp(12.5 + s + 0.5 * o + 0.1 * f - np.log(12) + rng.normal(0, 0.3, k)) * trend
-    df["tax_paid"] = np.round(np.exp(10.5 + s + 0.35 * f + 0.3 * o - np.log(12)
-                                     + rng.normal(0, 0.4, k)), 2)
+    df["tax_paid"] = np.round(
+        np.exp(10.5 + s + 0.35 * f + 0.3 * o - np.log(12) + rng.normal(0, 0.4, k)), 2
+    )
     df["invoice_count"] = count
     df["invoice_amount"] = np.where(count > 0, np.round(amount, 2), 0.0)
     df["filed_late"] = (rng.random(k) < _sig(-3.2 - 0.6 * f - 0.4 * r)).astype(np.int8)
@@ -104,8 +107,12 @@ def _social(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     k = e.size
     s, f, o, r = pop.size[e], pop.financial[e], pop.operating[e], pop.resilience[e]
     base = np.exp(2.2 + 0.9 * s + 0.1 * o)
-    employees = np.maximum(1, np.round(base * (1 + (0.02 + 0.10 * o) / 6) ** (t - t.max())
-                                       * np.exp(rng.normal(0, 0.03, k)))).astype(int)
+    employees = np.maximum(
+        1,
+        np.round(
+            base * (1 + (0.02 + 0.10 * o) / 6) ** (t - t.max()) * np.exp(rng.normal(0, 0.03, k))
+        ),
+    ).astype(int)
     due = employees * 1100.0
     paid_full = rng.random(k) < _sig(2.8 + 0.6 * f + 0.6 * r)
     df["insured_employees"] = employees
@@ -120,8 +127,9 @@ def _utilities(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     s, f, o, r = pop.size[e], pop.financial[e], pop.operating[e], pop.resilience[e]
     intensity = pd.Series(pop.industry[e]).map(synth._POWER_INTENSITY).to_numpy(float)
     trend = (1 + (0.03 + 0.15 * o) / 12) ** t
-    kwh = np.round(np.exp(9.5 + 0.9 * s + 0.4 * o + intensity - np.log(12)
-                          + rng.normal(0, 0.2, k)) * trend, 1)
+    kwh = np.round(
+        np.exp(9.5 + 0.9 * s + 0.4 * o + intensity - np.log(12) + rng.normal(0, 0.2, k)) * trend, 1
+    )
     water = np.round(np.exp(6.0 + 0.8 * s + 0.3 * o - np.log(12) + rng.normal(0, 0.3, k)), 1)
     period = pd.to_datetime(df["period"])
     due = period + pd.Timedelta(days=20)
@@ -137,8 +145,9 @@ def _utilities(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     return df
 
 
-def _events(pop: synth.Population, idx: np.ndarray, rate: np.ndarray,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _events(
+    pop: synth.Population, idx: np.ndarray, rate: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Poisson event counts per enterprise over the record span; (enterprise, date) pairs."""
     months = _month_ends()
     start, end = months[0] - pd.offsets.MonthBegin(1), months[-1]
@@ -146,7 +155,7 @@ def _events(pop: synth.Population, idx: np.ndarray, rate: np.ndarray,
     counts = rng.poisson(rate * span / 24.0)
     ent = np.repeat(idx, counts)
     days = rng.integers(0, (end - start).days + 1, ent.size)
-    dates = (start + pd.to_timedelta(days, unit="D"))
+    dates = start + pd.to_timedelta(days, unit="D")
     as_of = pd.Timestamp(str(synth.AS_OF))
     born = as_of - pd.to_timedelta(np.round(pop.age_years[ent] * 365.25), unit="D")
     keep = np.asarray(dates) >= np.asarray(born)
@@ -166,12 +175,20 @@ def _courts(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     e2, d2 = _events(pop, idx, np.exp(-2.0 - 0.9 * r - 0.4 * f), rng)
     amount = np.round(np.exp(11.0 + 0.5 * pop.size[e2] + rng.normal(0, 1.0, e2.size)), 2)
     parts = [
-        pd.DataFrame({"uscc": pop.uscc[idx], "date": _established(pop, idx),
-                      "case_type": "registered", "amount": 0.0}),
-        pd.DataFrame({"uscc": pop.uscc[e1], "date": d1, "case_type": "civil_defendant",
-                      "amount": 0.0}),
-        pd.DataFrame({"uscc": pop.uscc[e2], "date": d2, "case_type": "enforcement",
-                      "amount": amount}),
+        pd.DataFrame(
+            {
+                "uscc": pop.uscc[idx],
+                "date": _established(pop, idx),
+                "case_type": "registered",
+                "amount": 0.0,
+            }
+        ),
+        pd.DataFrame(
+            {"uscc": pop.uscc[e1], "date": d1, "case_type": "civil_defendant", "amount": 0.0}
+        ),
+        pd.DataFrame(
+            {"uscc": pop.uscc[e2], "date": d2, "case_type": "enforcement", "amount": amount}
+        ),
     ]
     return pd.concat(parts, ignore_index=True)
 
@@ -181,26 +198,52 @@ def _market(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     s, o, r = pop.size[idx], pop.operating[idx], pop.resilience[idx]
     ep, dp = _events(pop, idx, np.exp(-2.0 + 0.2 * s - 0.6 * r) * 24 / 36, rng)
     listed = rng.random(idx.size) < _sig(-3.2 - 0.9 * r - 0.6 * o)
-    el, dl = _events(pop, idx[listed], np.full(int(listed.sum()), 24.0 / (HISTORY_MONTHS
-                                                                           + FUTURE_MONTHS)), rng)
+    el, dl = _events(
+        pop, idx[listed], np.full(int(listed.sum()), 24.0 / (HISTORY_MONTHS + FUTURE_MONTHS)), rng
+    )
     removed = rng.random(el.size) < 0.4
-    rem_dates = (pd.to_datetime(dl[removed]) + pd.to_timedelta(
-        rng.integers(30, 400, int(removed.sum())), unit="D")).strftime("%Y-%m-%d")
+    rem_dates = (
+        pd.to_datetime(dl[removed])
+        + pd.to_timedelta(rng.integers(30, 400, int(removed.sum())), unit="D")
+    ).strftime("%Y-%m-%d")
     parts = [
-        pd.DataFrame({"uscc": pop.uscc[idx], "date": _established(pop, idx),
-                      "event": "established", "amount": 0.0}),
-        pd.DataFrame({"uscc": pop.uscc[ep], "date": dp, "event": "penalty",
-                      "amount": np.round(np.exp(8.0 + rng.normal(0, 1.0, ep.size)), 2)}),
-        pd.DataFrame({"uscc": pop.uscc[el], "date": dl, "event": "abnormal_listed",
-                      "amount": 0.0}),
-        pd.DataFrame({"uscc": pop.uscc[el[removed]], "date": np.asarray(rem_dates),
-                      "event": "abnormal_removed", "amount": 0.0}),
+        pd.DataFrame(
+            {
+                "uscc": pop.uscc[idx],
+                "date": _established(pop, idx),
+                "event": "established",
+                "amount": 0.0,
+            }
+        ),
+        pd.DataFrame(
+            {
+                "uscc": pop.uscc[ep],
+                "date": dp,
+                "event": "penalty",
+                "amount": np.round(np.exp(8.0 + rng.normal(0, 1.0, ep.size)), 2),
+            }
+        ),
+        pd.DataFrame({"uscc": pop.uscc[el], "date": dl, "event": "abnormal_listed", "amount": 0.0}),
+        pd.DataFrame(
+            {
+                "uscc": pop.uscc[el[removed]],
+                "date": np.asarray(rem_dates),
+                "event": "abnormal_removed",
+                "amount": 0.0,
+            }
+        ),
     ]
     return pd.concat(parts, ignore_index=True)
 
 
-_BUILDERS = {"bank": _bank, "tax": _tax, "social_insurance": _social,
-             "utilities": _utilities, "courts": _courts, "market_regulation": _market}
+_BUILDERS = {
+    "bank": _bank,
+    "tax": _tax,
+    "social_insurance": _social,
+    "utilities": _utilities,
+    "courts": _courts,
+    "market_regulation": _market,
+}
 
 
 def generate_records(n_enterprises: int, seed: int) -> dict[str, pd.DataFrame]:
@@ -223,8 +266,9 @@ def label_table(n_enterprises: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"uscc": pop.uscc, synth.LABEL: pop.default})
 
 
-def write_records(out_dir: str | Path, n: int, seed: int, *,
-                  as_of: str | None = None) -> dict[str, Path]:
+def write_records(
+    out_dir: str | Path, n: int, seed: int, *, as_of: str | None = None
+) -> dict[str, Path]:
     """Write ``records_<party>.csv`` for every party and, as of ``as_of`` (default
     ``synth.AS_OF``), its indicator table ``indicators_<party>.csv`` (the bank's with the
     label). Files are written to temporary names and renamed."""
@@ -249,5 +293,11 @@ def write_records(out_dir: str | Path, n: int, seed: int, *,
     return paths
 
 
-__all__ = ["FUTURE_MONTHS", "HISTORY_MONTHS", "PARTIES", "generate_records", "label_table",
-           "write_records"]
+__all__ = [
+    "FUTURE_MONTHS",
+    "HISTORY_MONTHS",
+    "PARTIES",
+    "generate_records",
+    "label_table",
+    "write_records",
+]

@@ -2,7 +2,8 @@
 
 A USCC has 18 characters from the 31-character set ``0-9 A-Y`` without ``I O Z S V``:
 
-- position 1, registration authority (登记管理部门): ``1`` 机构编制, ``5`` 民政, ``9`` 工商, ``Y`` other;
+- position 1, registration authority (登记管理部门): ``1`` 机构编制, ``5`` 民政, ``9`` 工商,
+  ``Y`` other;
 - position 2, organization type (机构类别); under authority ``9``: ``1`` enterprise,
   ``2`` individual business, ``3`` farmers' cooperative;
 - positions 3-8, administrative division code (登记管理机关行政区划码, GB/T 2260), e.g. ``310115``;
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lab.errors import ConfigError, DataValidationError
+from crypto.errors import ConfigError, USCCError
 
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -59,14 +60,6 @@ REGIONS: dict[str, str] = {
 }
 
 
-class USCCError(DataValidationError):
-    """A string is not a valid unified social credit code."""
-
-    code = "FEDLAB-201"
-    hint = ("A USCC has 18 characters from 0-9 and A-Y without I, O, Z, S, V, ending in its "
-            "check character.")
-
-
 def check_character(first17: str) -> str:
     """The GB 32100-2015 check character for the first 17 characters of a USCC."""
     if len(first17) != USCC_LENGTH - 1:
@@ -74,8 +67,10 @@ def check_character(first17: str) -> str:
     total = 0
     for pos, (ch, w) in enumerate(zip(first17, WEIGHTS, strict=True), start=1):
         if ch not in _VALUE:
-            raise USCCError(f"the character at position {pos} is not allowed in a USCC",
-                            detail=f"character {ch!r}")
+            raise USCCError(
+                f"the character at position {pos} is not allowed in a USCC",
+                detail=f"character {ch!r}",
+            )
         total += _VALUE[ch] * w
     return CHARSET[(31 - total % 31) % 31]
 
@@ -195,9 +190,7 @@ def generate_usccs(
         v = np.where(~numeric, v // 31, v)
     org_check = _org_check(body)
 
-    kind = rng.choice(
-        np.array([b"91", b"92", b"93", b"52"]), size=n, p=[0.88, 0.08, 0.02, 0.02]
-    )
+    kind = rng.choice(np.array([b"91", b"92", b"93", b"52"]), size=n, p=[0.88, 0.08, 0.02, 0.02])
     weights = np.linspace(2.0, 1.0, len(region_codes))
     region = rng.choice(
         np.array([r.encode() for r in region_codes]), size=n, p=weights / weights.sum()

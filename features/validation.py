@@ -1,7 +1,7 @@
 """Load-time validation of one party's table.
 
 :func:`load_party_table` reads a CSV at the party and either returns a clean DataFrame or
-raises one :class:`~lab.errors.DataValidationError` whose message names the file, the
+raises one :class:`~crypto.errors.DataValidationError` whose message names the file, the
 column, what is wrong and how many rows (with the first line numbers; line 1 is the header).
 It never writes anything.
 
@@ -12,7 +12,7 @@ guess silently corrupts Chinese text.
 Nothing leaves the party: validation is local. Error messages carry file and column
 names, counts and line numbers only. The first offending value (an invalid ID, label,
 number or date: the party's own data, useful to its own operator) is the error's
-``detail``: ``str(exc)`` shows it, :meth:`~lab.errors.LabError.public_message` does not, and
+``detail``: ``str(exc)`` shows it, :meth:`~crypto.errors.LabError.public_message` does not, and
 a party's error reply to the coordinator carries the public message only.
 """
 
@@ -27,9 +27,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from crypto.errors import DataValidationError
 from features.synth import AGENCIES, AUTHORIZATION_COLUMNS, party_columns
 from features.uscc import classify_usccs
-from lab.errors import DataValidationError
 
 IdKind = Literal["uscc", "opaque"]
 MAX_LINES_SHOWN = 5
@@ -46,8 +46,9 @@ def _lines(rows: np.ndarray) -> str:
     return f"({word} {shown}{more})"
 
 
-def _fail(name: str, what: str, *, hint: str | None = None,
-          detail: str | None = None) -> DataValidationError:
+def _fail(
+    name: str, what: str, *, hint: str | None = None, detail: str | None = None
+) -> DataValidationError:
     return DataValidationError(f"{name}: {what}", hint=hint, detail=detail)
 
 
@@ -65,14 +66,19 @@ def _read_text(path: Path, encoding: str) -> str:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise _fail(name, f"cannot read the file: {exc.strerror}",
-                    hint="Check the file's permissions.") from None
+        raise _fail(
+            name, f"cannot read the file: {exc.strerror}", hint="Check the file's permissions."
+        ) from None
     if not raw.strip():
-        raise _fail(name, "the file is empty (no header, no rows)",
-                    hint="Export the table again with a header line and its rows.")
+        raise _fail(
+            name,
+            "the file is empty (no header, no rows)",
+            hint="Export the table again with a header line and its rows.",
+        )
     try:
-        return raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-                          else encoding)
+        return raw.decode(
+            "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+        )
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise _fail(
@@ -97,11 +103,19 @@ def _parse(text: str, name: str, string_columns: Sequence[str]) -> pd.DataFrame:
         raise _fail(name, f"header has an unnamed column at position {header.index('') + 1}")
     dtype = {c: str for c in string_columns if c in header}
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=dtype, keep_default_na=False,
-                         na_values=NA_VALUES, skipinitialspace=False)
+        df = pd.read_csv(
+            io.StringIO(text),
+            dtype=dtype,
+            keep_default_na=False,
+            na_values=NA_VALUES,
+            skipinitialspace=False,
+        )
     except pd.errors.ParserError as exc:
-        raise _fail(name, f"not a well-formed CSV table: {exc}",
-                    hint="Every line must have as many fields as the header.") from None
+        raise _fail(
+            name,
+            f"not a well-formed CSV table: {exc}",
+            hint="Every line must have as many fields as the header.",
+        ) from None
     df.columns = header
     return df
 
@@ -116,15 +130,16 @@ def read_table(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
     exists, is not empty, decodes, has unique column names, every line is as wide as the
     header and at least one data row follows. For tables without an ID column (public files
     keyed by row number); column checks are the caller's. Raises
-    :class:`~lab.errors.DataValidationError` naming the file."""
+    :class:`~crypto.errors.DataValidationError` naming the file."""
     path = Path(path)
     df = _parse(_read_text(path, encoding), path.name, [])
     _require_rows(df, path.name)
     return df
 
 
-def _check_ids(df: pd.DataFrame, name: str, id_column: str, id_kind: IdKind,
-               *, also_key: str | None = None) -> pd.Series:
+def _check_ids(
+    df: pd.DataFrame, name: str, id_column: str, id_kind: IdKind, *, also_key: str | None = None
+) -> pd.Series:
     """Empty, malformed and duplicate IDs. With ``also_key`` (authorization tables, one row
     per enterprise and bank), duplicates are checked on the pair (ID, ``also_key``)."""
     ids = df[id_column]
@@ -158,42 +173,53 @@ def _check_ids(df: pd.DataFrame, name: str, id_column: str, id_kind: IdKind,
     if dup.any():
         rows = np.flatnonzero(dup)
         cols = repr(id_column) if also_key is None else f"{id_column!r}+{also_key!r}"
-        raise _fail(name, f"column {cols}: {rows.shape[0]} duplicate IDs {_lines(rows)}",
-                    hint="Each ID must appear once; remove or merge the repeated rows.")
+        raise _fail(
+            name,
+            f"column {cols}: {rows.shape[0]} duplicate IDs {_lines(rows)}",
+            hint="Each ID must appear once; remove or merge the repeated rows.",
+        )
     return ids
 
 
-def _check_label(df: pd.DataFrame, name: str, label: str,
-                 label_map: Mapping[object, int] | None) -> pd.Series:
+def _check_label(
+    df: pd.DataFrame, name: str, label: str, label_map: Mapping[object, int] | None
+) -> pd.Series:
     col = df[label]
     missing = col.isna().to_numpy()
     if missing.any():
         rows = np.flatnonzero(missing)
-        raise _fail(name, f"label column {label!r}: {rows.shape[0]} missing values {_lines(rows)}",
-                    hint="Every sample needs a label; drop unlabeled rows.")
+        raise _fail(
+            name,
+            f"label column {label!r}: {rows.shape[0]} missing values {_lines(rows)}",
+            hint="Every sample needs a label; drop unlabeled rows.",
+        )
     if label_map is not None:
         mapped = col.map(lambda v: label_map.get(v, label_map.get(str(v).strip())))
         bad = mapped.isna().to_numpy()
         if bad.any():
             rows = np.flatnonzero(bad)
-            raise _fail(name, f"label column {label!r}: {rows.shape[0]} values outside "
-                              f"{sorted(map(str, label_map))} {_lines(rows)}",
-                        detail=_first(col.iloc[rows[0]]))
+            raise _fail(
+                name,
+                f"label column {label!r}: {rows.shape[0]} values outside "
+                f"{sorted(map(str, label_map))} {_lines(rows)}",
+                detail=_first(col.iloc[rows[0]]),
+            )
         return mapped.astype(np.int8)
     num = pd.to_numeric(col, errors="coerce")
     bad = ~np.isin(num.to_numpy(dtype=float, na_value=np.nan), (0.0, 1.0))
     if bad.any():
         rows = np.flatnonzero(bad)
         values = sorted({str(v) for v in col.iloc[rows].tolist()})[:5]
-        raise _fail(name, f"label column {label!r}: {rows.shape[0]} values other than 0/1 "
-                          f"{_lines(rows)}",
-                    hint="The label must be 0 (good) or 1 (bad/default).",
-                    detail=f"found {', '.join(values)}")
+        raise _fail(
+            name,
+            f"label column {label!r}: {rows.shape[0]} values other than 0/1 {_lines(rows)}",
+            hint="The label must be 0 (good) or 1 (bad/default).",
+            detail=f"found {', '.join(values)}",
+        )
     return num.astype(np.int8)
 
 
-def _check_numeric(df: pd.DataFrame, name: str, columns: Sequence[str],
-                   declared: bool) -> None:
+def _check_numeric(df: pd.DataFrame, name: str, columns: Sequence[str], declared: bool) -> None:
     """Coerce numeric columns in place; an undeclared text column with mostly numbers is
     treated as numeric with bad cells."""
     for c in columns:
@@ -211,11 +237,13 @@ def _check_numeric(df: pd.DataFrame, name: str, columns: Sequence[str],
                 continue  # a text (categorical) column
             if bad.any():
                 rows = np.flatnonzero(bad)
-                raise _fail(name, f"column {c!r}: {rows.shape[0]} non-numeric values in a "
-                                  f"numeric column {_lines(rows)}",
-                            hint="Remove units and thousands separators; leave missing "
-                                 "cells empty.",
-                            detail=_first(col.iloc[rows[0]]))
+                raise _fail(
+                    name,
+                    f"column {c!r}: {rows.shape[0]} non-numeric values in a "
+                    f"numeric column {_lines(rows)}",
+                    hint="Remove units and thousands separators; leave missing cells empty.",
+                    detail=_first(col.iloc[rows[0]]),
+                )
             df[c] = num
             vals = num.to_numpy(dtype=float, na_value=np.nan)
         inf = np.isinf(vals)
@@ -231,8 +259,12 @@ def _check_dates(df: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
         bad = col.notna().to_numpy() & parsed.isna().to_numpy()
         if bad.any():
             rows = np.flatnonzero(bad)
-            raise _fail(name, f"column {c!r}: {rows.shape[0]} values that are not ISO dates "
-                              f"YYYY-MM-DD {_lines(rows)}", detail=_first(col.iloc[rows[0]]))
+            raise _fail(
+                name,
+                f"column {c!r}: {rows.shape[0]} values that are not ISO dates "
+                f"YYYY-MM-DD {_lines(rows)}",
+                detail=_first(col.iloc[rows[0]]),
+            )
 
 
 def _schema(party: str | None) -> tuple[list[str], list[str], list[str], list[str]]:
@@ -272,7 +304,7 @@ def load_party_table(
       error's ``detail``).
     - At least one feature column (not the ID, not the label) must remain.
 
-    Raises :class:`~lab.errors.DataValidationError` on the first problem found.
+    Raises :class:`~crypto.errors.DataValidationError` on the first problem found.
     """
     path = Path(path)
     name = path.name
@@ -284,37 +316,49 @@ def load_party_table(
     text_cols = [c for c in text if c != label]
     df = _parse(_read_text(path, encoding), name, [id_column, *text_cols])
     if id_column not in df.columns:
-        raise _fail(name, f"ID column {id_column!r} not found; columns are {list(df.columns)}",
-                    hint="Pass the right --id-column.")
+        raise _fail(
+            name,
+            f"ID column {id_column!r} not found; columns are {list(df.columns)}",
+            hint="Pass the right --id-column.",
+        )
     if label is not None and label not in df.columns:
         raise _fail(name, f"label column {label!r} not found; columns are {list(df.columns)}")
     wanted = [*req, *(required_columns or [])]
     missing_cols = [c for c in dict.fromkeys(wanted) if c not in df.columns]
     if missing_cols:
-        raise _fail(name, f"required column(s) {missing_cols} not found; columns are "
-                          f"{list(df.columns)}")
+        raise _fail(
+            name, f"required column(s) {missing_cols} not found; columns are {list(df.columns)}"
+        )
     _require_rows(df, name)
     features = [c for c in df.columns if c not in (id_column, label)]
     if party == "authorizations":
         features = [c for c in features if c != "bank"]
     if not features and party != "authorizations":
-        raise _fail(name, f"no feature columns: only {list(df.columns)}",
-                    hint="A party table needs at least one column besides the ID and label.")
-    df[id_column] = _check_ids(df, name, id_column, id_kind,
-                               also_key="bank" if party == "authorizations" else None)
+        raise _fail(
+            name,
+            f"no feature columns: only {list(df.columns)}",
+            hint="A party table needs at least one column besides the ID and label.",
+        )
+    df[id_column] = _check_ids(
+        df, name, id_column, id_kind, also_key="bank" if party == "authorizations" else None
+    )
     if label is not None:
         df[label] = _check_label(df, name, label, label_map)
     declared = set(numeric)
     _check_numeric(df, name, [c for c in features if c in declared], declared=True)
-    _check_numeric(df, name, [c for c in features if c not in declared and c not in text],
-                   declared=False)
+    _check_numeric(
+        df, name, [c for c in features if c not in declared and c not in text], declared=False
+    )
     _check_dates(df, name, dates)
     if party == "authorizations":
         bad = (df["expires_on"] < df["granted_on"]).to_numpy()
         if bad.any():
             rows = np.flatnonzero(bad)
-            raise _fail(name, f"columns 'granted_on'/'expires_on': {rows.shape[0]} "
-                              f"authorizations expire before they were granted {_lines(rows)}")
+            raise _fail(
+                name,
+                f"columns 'granted_on'/'expires_on': {rows.shape[0]} "
+                f"authorizations expire before they were granted {_lines(rows)}",
+            )
     return df
 
 
@@ -323,10 +367,19 @@ def summarize(df: pd.DataFrame, *, id_column: str) -> pd.DataFrame:
     rows = []
     for c in df.columns:
         col = df[c]
-        kind = "id" if c == id_column else ("numeric" if pd.api.types.is_numeric_dtype(col)
-                                            else "text")
-        rows.append({"column": c, "type": kind, "missing_share": float(col.isna().mean()),
-                     "distinct": int(col.nunique(dropna=True))})
+        kind = (
+            "id"
+            if c == id_column
+            else ("numeric" if pd.api.types.is_numeric_dtype(col) else "text")
+        )
+        rows.append(
+            {
+                "column": c,
+                "type": kind,
+                "missing_share": float(col.isna().mean()),
+                "distinct": int(col.nunique(dropna=True)),
+            }
+        )
     return pd.DataFrame(rows)
 
 

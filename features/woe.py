@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from lab.errors import ConfigError, DataValidationError
+from crypto.errors import ConfigError, DataValidationError
 
 Kind = Literal["numeric", "categorical"]
 #: pseudo-count added to every bin's events and non-events when some bin has none of one
@@ -57,8 +57,7 @@ def column_values(col: pd.Series, kind: Kind) -> np.ndarray:
     as an object array of strings (categorical, ``None`` = missing)."""
     if kind == "numeric":
         if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64,
-                                                                  na_value=np.nan)
+            return pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         dates = pd.to_datetime(col, format="%Y-%m-%d", errors="coerce")
         days = (dates - pd.Timestamp("1970-01-01")).dt.days
         return days.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -102,8 +101,10 @@ class Binning:
         if not self.mapping:
             object.__setattr__(self, "mapping", tuple(range(self.n_fine)))
         if len(self.mapping) != self.n_fine:
-            raise ConfigError(f"a binning with {self.n_fine} fine bins got a mapping of "
-                              f"{len(self.mapping)} entries")
+            raise ConfigError(
+                f"a binning with {self.n_fine} fine bins got a mapping of "
+                f"{len(self.mapping)} entries"
+            )
 
     @property
     def n_fine(self) -> int:
@@ -120,8 +121,9 @@ class Binning:
         na_bin = self.missing_bin if self.missing_bin is not None else self.fallback
         if self.kind == "numeric":
             x = np.asarray(values, dtype=np.float64)
-            ids = np.searchsorted(np.asarray(self.splits, dtype=np.float64),
-                                  np.where(miss, 0.0, x), side="right")
+            ids = np.searchsorted(
+                np.asarray(self.splits, dtype=np.float64), np.where(miss, 0.0, x), side="right"
+            )
         else:
             lookup = {v: i for i, cats in enumerate(self.categories) for v in cats}
             ids = np.array([lookup.get(v, self.fallback) for v in values], dtype=np.int64)
@@ -135,8 +137,9 @@ class Binning:
         """Merge the current final bins: final bin ``b`` becomes ``groups[b]``."""
         g = np.asarray(groups, dtype=np.int64)
         if g.shape != (self.n_bins,):
-            raise DataValidationError(f"a merge instruction names {g.shape[0]} bins; this "
-                                      f"feature has {self.n_bins}")
+            raise DataValidationError(
+                f"a merge instruction names {g.shape[0]} bins; this feature has {self.n_bins}"
+            )
         if set(g.tolist()) != set(range(int(g.max()) + 1)):
             raise DataValidationError("merge groups must be numbered 0..k-1 without gaps")
         return replace(self, mapping=tuple(int(v) for v in g[np.asarray(self.mapping)]))
@@ -147,7 +150,7 @@ class Binning:
         if self.kind != "numeric":
             raise DataValidationError("final_splits is for numeric binnings")
         m = [self.mapping[i] for i in range(len(self.splits) + 1)]
-        if any(b < a for a, b in zip(m, m[1:])):
+        if any(b < a for a, b in zip(m, m[1:], strict=False)):
             raise DataValidationError("these final bins are not intervals")
         return [self.splits[i - 1] for i in range(1, len(m)) if m[i] != m[i - 1]]
 
@@ -176,17 +179,25 @@ class Binning:
         return "{" + ", ".join(cats) + "}" + (" + other" if fine == self.fallback else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "splits": list(self.splits),
-                "categories": [list(c) for c in self.categories],
-                "missing_bin": self.missing_bin, "fallback": self.fallback,
-                "mapping": list(self.mapping)}
+        return {
+            "kind": self.kind,
+            "splits": list(self.splits),
+            "categories": [list(c) for c in self.categories],
+            "missing_bin": self.missing_bin,
+            "fallback": self.fallback,
+            "mapping": list(self.mapping),
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Binning:
-        return cls(kind=d["kind"], splits=tuple(float(s) for s in d.get("splits", ())),
-                   categories=tuple(tuple(str(v) for v in c) for c in d.get("categories", ())),
-                   missing_bin=d.get("missing_bin"), fallback=int(d.get("fallback", 0)),
-                   mapping=tuple(int(v) for v in d.get("mapping", ())))
+        return cls(
+            kind=d["kind"],
+            splits=tuple(float(s) for s in d.get("splits", ())),
+            categories=tuple(tuple(str(v) for v in c) for c in d.get("categories", ())),
+            missing_bin=d.get("missing_bin"),
+            fallback=int(d.get("fallback", 0)),
+            mapping=tuple(int(v) for v in d.get("mapping", ())),
+        )
 
 
 def with_splits(kind: Kind, splits: Sequence[float], values: np.ndarray) -> Binning:
@@ -224,8 +235,9 @@ def _merge_small_adjacent(counts: np.ndarray, min_size: int) -> np.ndarray:
     return out
 
 
-def fine_binning(values: np.ndarray, kind: Kind, *, n_bins: int = 20,
-                 min_bin_size: int = 50) -> Binning:
+def fine_binning(
+    values: np.ndarray, kind: Kind, *, n_bins: int = 20, min_bin_size: int = 50
+) -> Binning:
     """Label-free fine bins: quantile intervals (numeric) or frequent values (categorical),
     merged locally until every bin (missing included) holds >= ``min_bin_size`` rows."""
     if n_bins < 2:
@@ -289,8 +301,9 @@ def _optimal_binning_class() -> Any:
     import logging
 
     def keep(record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Encountered unexpected exception "
-                                                   "importing solver")
+        return not record.getMessage().startswith(
+            "Encountered unexpected exception importing solver"
+        )
 
     cvxpy_log = logging.getLogger("__cvxpy__")
     cvxpy_log.addFilter(keep)
@@ -301,8 +314,16 @@ def _optimal_binning_class() -> Any:
     return OptimalBinning
 
 
-def optimal_binning(values: np.ndarray, kind: Kind, y: np.ndarray, *, max_bins: int = 8,
-                    min_bin_size: int = 50, n_prebins: int = 20, name: str = "x") -> Binning:
+def optimal_binning(
+    values: np.ndarray,
+    kind: Kind,
+    y: np.ndarray,
+    *,
+    max_bins: int = 8,
+    min_bin_size: int = 50,
+    n_prebins: int = 20,
+    name: str = "x",
+) -> Binning:
     """Optimal monotonic binning with ``optbinning`` (the guest's own columns).
 
     Numeric columns get a monotonic event rate (ascending or descending, chosen by the
@@ -312,13 +333,19 @@ def optimal_binning(values: np.ndarray, kind: Kind, y: np.ndarray, *, max_bins: 
 
     miss = _missing(values, kind)
     frac = min(0.5, max(min_bin_size / max(1, int((~miss).sum())), 1e-6))
-    opts: dict[str, Any] = dict(name=name, dtype="numerical" if kind == "numeric" else kind, solver="cp", max_n_bins=max_bins,
-                                min_bin_size=frac, max_n_prebins=n_prebins)
+    opts: dict[str, Any] = dict(
+        name=name,
+        dtype="numerical" if kind == "numeric" else kind,
+        solver="cp",
+        max_n_bins=max_bins,
+        min_bin_size=frac,
+        max_n_prebins=n_prebins,
+    )
     if kind == "numeric":
         opts["monotonic_trend"] = "auto_asc_desc"
         x: np.ndarray = np.asarray(values, dtype=np.float64)
     else:
-        x = np.array([np.nan if m else v for v, m in zip(values, miss)], dtype=object)
+        x = np.array([np.nan if m else v for v, m in zip(values, miss, strict=False)], dtype=object)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ob = OptimalBinning(**opts).fit(x, np.asarray(y, dtype=np.int64))
@@ -333,9 +360,12 @@ def optimal_binning(values: np.ndarray, kind: Kind, y: np.ndarray, *, max_bins: 
         if not groups:
             groups = [()]
         sizes = [int(np.isin(values[~miss], list(g)).sum()) for g in groups]
-        b = Binning("categorical", categories=tuple(groups),
-                    fallback=int(np.argmax(sizes)),
-                    missing_bin=len(groups) if miss.any() else None)
+        b = Binning(
+            "categorical",
+            categories=tuple(groups),
+            fallback=int(np.argmax(sizes)),
+            missing_bin=len(groups) if miss.any() else None,
+        )
     return b
 
 
@@ -361,8 +391,12 @@ class WoeTable:
         return self.events / np.maximum(self.counts, 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"counts": self.counts.tolist(), "events": self.events.tolist(),
-                "woe": self.woe.tolist(), "iv": self.iv}
+        return {
+            "counts": self.counts.tolist(),
+            "events": self.events.tolist(),
+            "woe": self.woe.tolist(),
+            "iv": self.iv,
+        }
 
 
 def woe_iv(events: np.ndarray, counts: np.ndarray) -> WoeTable:
@@ -375,8 +409,10 @@ def woe_iv(events: np.ndarray, counts: np.ndarray) -> WoeTable:
     n = np.asarray(counts, dtype=np.float64)
     ne = n - ev
     if ev.sum() <= 0 or ne.sum() <= 0:
-        raise DataValidationError("WOE needs both classes among the rows: the label has "
-                                  f"{ev.sum():.0f} events and {ne.sum():.0f} non-events")
+        raise DataValidationError(
+            "WOE needs both classes among the rows: the label has "
+            f"{ev.sum():.0f} events and {ne.sum():.0f} non-events"
+        )
     e_, ne_ = ev, ne
     if (ev <= 0).any() or (ne <= 0).any():
         e_, ne_ = ev + SMOOTHING, ne + SMOOTHING
@@ -405,9 +441,16 @@ def _iv_term(e: float, c: float, E: float, NE: float) -> float:
     return (pn - pe) * math.log(pn / pe)
 
 
-def merge_plan(events: np.ndarray, counts: np.ndarray, *, kind: Kind,
-               missing_bin: int | None = None, min_bin_size: int = 50, max_bins: int = 8,
-               monotonic: bool = True) -> np.ndarray:
+def merge_plan(
+    events: np.ndarray,
+    counts: np.ndarray,
+    *,
+    kind: Kind,
+    missing_bin: int | None = None,
+    min_bin_size: int = 50,
+    max_bins: int = 8,
+    monotonic: bool = True,
+) -> np.ndarray:
     """Final group of every bin, decided from per-bin event and row counts only.
 
     1. every group holds >= ``min_bin_size`` rows and both classes (a failing group merges
@@ -519,8 +562,14 @@ class Selection:
     dropped: dict[int, str] = field(default_factory=dict)
 
 
-def select_features(iv: Sequence[float], woe_columns: np.ndarray, *, iv_min: float = 0.02,
-                    corr_max: float = 0.7, max_features: int | None = None) -> Selection:
+def select_features(
+    iv: Sequence[float],
+    woe_columns: np.ndarray,
+    *,
+    iv_min: float = 0.02,
+    corr_max: float = 0.7,
+    max_features: int | None = None,
+) -> Selection:
     """Keep features with IV >= ``iv_min``; going down by IV, drop a feature whose WOE
     column correlates above ``corr_max`` (absolute Pearson) with one already kept."""
     iv_arr = np.asarray(iv, dtype=np.float64)
@@ -556,8 +605,10 @@ def psi(expected: np.ndarray, actual: np.ndarray, *, eps: float = 1e-4) -> float
     e = np.asarray(expected, dtype=np.float64)
     a = np.asarray(actual, dtype=np.float64)
     if e.shape != a.shape or e.sum() <= 0 or a.sum() <= 0:
-        raise DataValidationError(f"PSI needs two non-empty count vectors over the same "
-                                  f"bins; got shapes {e.shape} and {a.shape}")
+        raise DataValidationError(
+            f"PSI needs two non-empty count vectors over the same "
+            f"bins; got shapes {e.shape} and {a.shape}"
+        )
     pe = np.maximum(e / e.sum(), eps)
     pa = np.maximum(a / a.sum(), eps)
     return float(np.sum((pa - pe) * np.log(pa / pe)))

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from crypto import psi
+from crypto.errors import AlignmentError, ConfigError, ProtocolError
 from federation.config import ExperimentConfig
 from federation.party import PartyContext, register
 from federation.partydata import (
@@ -56,7 +57,6 @@ from federation.partydata import (
 from federation.protocol import ProgressFn, no_progress
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
-from lab.errors import AlignmentError, ConfigError, ProtocolError
 
 SETUP = "align.setup"
 REBLIND = "align.reblind"
@@ -87,10 +87,14 @@ class AlignmentResult:
     setup_replies: dict[str, Payload] = field(default_factory=dict, repr=False)
 
     def metrics(self) -> dict[str, Any]:
-        return {"n_aligned": self.n_aligned, "n_sample": self.n_sample,
-                "intersection_per_host": dict(self.per_host),
-                "align_seconds": round(self.seconds, 3), "align_exchanges": self.exchanges,
-                "cardinality_only": self.cardinality_only}
+        return {
+            "n_aligned": self.n_aligned,
+            "n_sample": self.n_sample,
+            "intersection_per_host": dict(self.per_host),
+            "align_seconds": round(self.seconds, 3),
+            "align_exchanges": self.exchanges,
+            "cardinality_only": self.cardinality_only,
+        }
 
 
 # ---------------------------------------------------------------------------------------
@@ -104,8 +108,10 @@ def _to_wire(packed: bytes, width: int) -> np.ndarray:
 def _from_wire(value: Any, width: int, what: str, party: str) -> bytes:
     arr = np.asarray(value)
     if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != width:
-        raise ProtocolError(f"{what} from/for party {party!r} is not a list of {width}-byte "
-                            f"values (got {arr.dtype} {arr.shape})")
+        raise ProtocolError(
+            f"{what} from/for party {party!r} is not a list of {width}-byte "
+            f"values (got {arr.dtype} {arr.shape})"
+        )
     return arr.tobytes()
 
 
@@ -154,16 +160,19 @@ def authorized_ids(ctx: PartyContext, setup: PartySetup) -> tuple[set[str], str]
     """
     raw = ctx.node_config.get(AUTHORIZATIONS_NODE_CONFIG) or setup.authorizations
     if not raw:
-        raise ConfigError(f"guest {ctx.name!r}: authorization = 'required' but no "
-                          "authorizations file is configured",
-                          hint="Name `authorizations` for the guest in the experiment config.")
+        raise ConfigError(
+            f"guest {ctx.name!r}: authorization = 'required' but no "
+            "authorizations file is configured",
+            hint="Name `authorizations` for the guest in the experiment config.",
+        )
     path = Path(str(raw))
-    auth = read_validated(path, id_column=setup.id_column, label=None, id_kind=setup.id_kind,
-                          party="authorizations")
+    auth = read_validated(
+        path, id_column=setup.id_column, label=None, id_kind=setup.id_kind, party="authorizations"
+    )
     as_of = _as_of(setup)
     granted = pd.to_datetime(auth["granted_on"], errors="coerce")
     expires = pd.to_datetime(auth["expires_on"], errors="coerce")
-    ok = ((auth["bank"].astype(str) == ctx.name) & (granted <= as_of) & (expires >= as_of))
+    ok = (auth["bank"].astype(str) == ctx.name) & (granted <= as_of) & (expires >= as_of)
     return set(auth.loc[ok.to_numpy(), setup.id_column].astype(str)), path.name
 
 
@@ -203,8 +212,9 @@ def _setup_psi(ctx: PartyContext, setup: PartySetup) -> Payload:
     if ctx.role == PartyRole.GUEST:
         if setup.authorization == "required":
             allowed, auth_file = authorized_ids(ctx, setup)
-            rows = np.flatnonzero(np.fromiter((i in allowed for i in ids), dtype=bool,
-                                              count=ids.shape[0]))
+            rows = np.flatnonzero(
+                np.fromiter((i in allowed for i in ids), dtype=bool, count=ids.shape[0])
+            )
         elif setup.authorization == "none":
             rows, auth_file = np.arange(ids.shape[0]), ""
         else:
@@ -235,8 +245,10 @@ def _reblind(ctx: PartyContext, payload: Payload) -> Payload:
     hosts = [str(h) for h in payload["hosts"]]
     path = _guest_key_path(ctx, setup.run_id)
     if not path.is_file():
-        raise ProtocolError(f"guest {ctx.name!r}: its PSI key for this run is gone",
-                            hint="Start the alignment again.")
+        raise ProtocolError(
+            f"guest {ctx.name!r}: its PSI key for this run is gone",
+            hint="Start the alignment again.",
+        )
     key = psi.PsiKey.load(path)
     try:
         ba: dict[str, bytes] = {}
@@ -249,8 +261,9 @@ def _reblind(ctx: PartyContext, payload: Payload) -> Payload:
     return {"ok": True}
 
 
-def _intersect_cardinality(hosts: list[str], ab: dict[str, list[bytes]],
-                           ba: dict[str, bytes]) -> Payload:
+def _intersect_cardinality(
+    hosts: list[str], ab: dict[str, list[bytes]], ba: dict[str, bytes]
+) -> Payload:
     out: Payload = {}
     joint: np.ndarray | None = None
     for h in hosts:
@@ -269,8 +282,10 @@ def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
     if ctx.role != PartyRole.GUEST or "ba" not in st:
         raise ProtocolError(f"party {ctx.name!r}: unexpected {INTERSECT!r}")
     hosts = [str(h) for h in payload["hosts"]]
-    ab = {h: _points(_from_wire(payload[f"ab_{h}"], _W, "doubly blinded values", h), _W)
-          for h in hosts}
+    ab = {
+        h: _points(_from_wire(payload[f"ab_{h}"], _W, "doubly blinded values", h), _W)
+        for h in hosts
+    }
     ba: dict[str, bytes] = st.pop("ba")
     if setup.cardinality_only:
         ctx.state.pop(_STATE, None)
@@ -281,17 +296,19 @@ def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
     found: dict[str, dict[str, int]] = {}
     for h in hosts:
         h_ids, h_idx = psi.intersect_guest(sample, ab[h], _points(ba[h], _W))
-        found[h] = dict(zip(h_ids, h_idx))
+        found[h] = dict(zip(h_ids, h_idx, strict=False))
     common = sorted(set.intersection(*(set(f) for f in found.values()))) if found else []
     out: Payload = {f"count_{h}": len(found[h]) for h in hosts}
     out["n_aligned"] = len(common)
     if common:
-        pos = dict(zip(sample, sample_rows.tolist()))
-        store_alignment(ctx, np.fromiter((pos[i] for i in common), dtype=np.int64,
-                                         count=len(common)))
+        pos = dict(zip(sample, sample_rows.tolist(), strict=False))
+        store_alignment(
+            ctx, np.fromiter((pos[i] for i in common), dtype=np.int64, count=len(common))
+        )
         for h in hosts:
-            out[f"idx_{h}"] = np.fromiter((found[h][i] for i in common), dtype=np.int64,
-                                          count=len(common))
+            out[f"idx_{h}"] = np.fromiter(
+                (found[h][i] for i in common), dtype=np.int64, count=len(common)
+            )
     ctx.state.pop(_STATE, None)
     return out
 
@@ -305,18 +322,24 @@ def apply_commit(ctx: PartyContext, payload: Payload) -> int:
     setup = party_setup(ctx)
     st = ctx.state.get(_STATE) or {}
     if ctx.role != PartyRole.HOST or "perm" not in st:
-        raise ProtocolError(f"party {ctx.name!r}: alignment commit without a PSI offer",
-                            hint="Run the alignment again.")
+        raise ProtocolError(
+            f"party {ctx.name!r}: alignment commit without a PSI offer",
+            hint="Run the alignment again.",
+        )
     perm: np.ndarray = st["perm"]
     idx = np.asarray(payload["idx"], dtype=np.int64).ravel()
     if idx.size == 0 or idx.min() < 0 or idx.max() >= perm.shape[0]:
-        raise ProtocolError(f"host {ctx.name!r}: alignment positions out of range for its "
-                            f"{perm.shape[0]} blinded IDs")
+        raise ProtocolError(
+            f"host {ctx.name!r}: alignment positions out of range for its "
+            f"{perm.shape[0]} blinded IDs"
+        )
     rows = perm[idx]
     ids = load_table(ctx)[setup.id_column].astype(str).to_numpy(dtype=object)[rows]
-    if not all(a < b for a, b in zip(ids[:-1], ids[1:])):
-        raise ProtocolError(f"host {ctx.name!r}: the aligned IDs are not in strictly "
-                            "increasing order; the guest's positions do not fit this run")
+    if not all(a < b for a, b in zip(ids[:-1], ids[1:], strict=False)):
+        raise ProtocolError(
+            f"host {ctx.name!r}: the aligned IDs are not in strictly "
+            "increasing order; the guest's positions do not fit this run"
+        )
     store_alignment(ctx, rows)
     ctx.state.pop(_STATE, None)
     return int(rows.shape[0])
@@ -331,24 +354,31 @@ def _commit(ctx: PartyContext, payload: Payload) -> Payload:
 # coordinator side
 
 
-def setup_payloads(config: ExperimentConfig, run_id: str, *,
-                   with_label: bool = True) -> dict[str, Payload]:
+def setup_payloads(
+    config: ExperimentConfig, run_id: str, *, with_label: bool = True
+) -> dict[str, Payload]:
     """The ``align.setup`` payload for every party (public settings only).
 
     ``with_label=False`` (scoring new enterprises): the guest's table need not hold the label.
     """
     exp = config.experiment
     as_of = exp.as_of or dt.date.today().isoformat()
-    id_kind = str(config.params.get("id_kind") or
-                  ("uscc" if exp.id_column.lower() == "uscc" else "opaque"))
+    id_kind = str(
+        config.params.get("id_kind") or ("uscc" if exp.id_column.lower() == "uscc" else "opaque")
+    )
     cardinality = bool(config.params.get("cardinality_only", False))
     out: dict[str, Payload] = {}
     for p in config.parties:
         s = PartySetup(
-            run_id=run_id, role=p.role.value, id_column=exp.id_column, id_kind=id_kind,
+            run_id=run_id,
+            role=p.role.value,
+            id_column=exp.id_column,
+            id_kind=id_kind,
             label=(p.label or "") if p.role == PartyRole.GUEST and with_label else "",
-            features=tuple((exp.features or {}).get(p.name, ())), seed=int(exp.seed),
-            authorization=exp.authorization, as_of=as_of,
+            features=tuple((exp.features or {}).get(p.name, ())),
+            seed=int(exp.seed),
+            authorization=exp.authorization,
+            as_of=as_of,
             authorizations=str(p.authorizations or "") if p.role == PartyRole.GUEST else "",
             cardinality_only=cardinality,
         )
@@ -359,14 +389,22 @@ def setup_payloads(config: ExperimentConfig, run_id: str, *,
 def _wire_rows(reply: Envelope, key: str, width: int) -> np.ndarray:
     arr = np.asarray(reply.payload.get(key))
     if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != width:
-        raise ProtocolError(f"party {reply.party!r}: {reply.action!r} reply field {key!r} is "
-                            f"not a list of {width}-byte values")
+        raise ProtocolError(
+            f"party {reply.party!r}: {reply.action!r} reply field {key!r} is "
+            f"not a list of {width}-byte values"
+        )
     return arr
 
 
-def align(transport: Transport, config: ExperimentConfig, *, progress: ProgressFn = no_progress,
-          commit: bool = True, setup_extra: Mapping[str, Payload] | None = None,
-          with_label: bool = True) -> AlignmentResult:
+def align(
+    transport: Transport,
+    config: ExperimentConfig,
+    *,
+    progress: ProgressFn = no_progress,
+    commit: bool = True,
+    setup_extra: Mapping[str, Payload] | None = None,
+    with_label: bool = True,
+) -> AlignmentResult:
     """Align the guest's sample with every host; every party keeps its aligned row order.
 
     With ``commit=False`` the hosts are not yet told their rows: the result's
@@ -398,12 +436,19 @@ def align(transport: Transport, config: ExperimentConfig, *, progress: ProgressF
             f"{setups[guest]['as_of']} in its authorizations file "
             f"{Path(str(auth)).name!r}; nothing can be aligned",
             hint="Check the file's bank, granted_on and expires_on columns and the "
-                 "experiment's as_of date.")
+            "experiment's as_of date.",
+        )
     setup_replies = {p: dict(r.payload) for p, r in replies.items()}
     a = _wire_rows(replies[guest], "points", 32)
     b = {h: _wire_rows(replies[h], "points", 32) for h in hosts}
-    progress("align", {"step": "setup", "n_sample": n_sample,
-                       "host_sizes": {h: int(v.shape[0]) for h, v in b.items()}})
+    progress(
+        "align",
+        {
+            "step": "setup",
+            "n_sample": n_sample,
+            "host_sizes": {h: int(v.shape[0]) for h, v in b.items()},
+        },
+    )
 
     if cardinality:  # a permutation only the coordinator knows: the guest cannot map back
         a = a[np.random.default_rng(secrets.randbits(128)).permutation(a.shape[0])]
@@ -414,12 +459,14 @@ def align(transport: Transport, config: ExperimentConfig, *, progress: ProgressF
     ab = {h: _wire_rows(replies[h], "points", _W) for h in hosts}
     for h in hosts:
         if ab[h].shape[0] != n_sample:
-            raise ProtocolError(f"host {h!r} returned {ab[h].shape[0]} doubly blinded values "
-                                f"for {n_sample} sent")
+            raise ProtocolError(
+                f"host {h!r} returned {ab[h].shape[0]} doubly blinded values for {n_sample} sent"
+            )
     progress("align", {"step": "reblind"})
 
     replies = transport.exchange(
-        [Envelope(guest, INTERSECT, {"hosts": hosts, **{f"ab_{h}": ab[h] for h in hosts}})])
+        [Envelope(guest, INTERSECT, {"hosts": hosts, **{f"ab_{h}": ab[h] for h in hosts}})]
+    )
     n_ex += 1
     out = replies[guest].payload
     per_host = {h: int(out[f"count_{h}"]) for h in hosts}
@@ -431,10 +478,13 @@ def align(transport: Transport, config: ExperimentConfig, *, progress: ProgressF
             raise AlignmentError(
                 f"the guest {guest!r}'s sample of {n_sample} enterprises has no enterprise in "
                 f"common with host(s) {empty}",
-                hint="Check that the parties use the same ID column and ID format.")
-        raise AlignmentError(f"no enterprise of the guest {guest!r}'s sample is held by all "
-                             f"hosts {hosts} (per host: {per_host})",
-                             hint="Drop a host with little coverage, or widen the sample.")
+                hint="Check that the parties use the same ID column and ID format.",
+            )
+        raise AlignmentError(
+            f"no enterprise of the guest {guest!r}'s sample is held by all "
+            f"hosts {hosts} (per host: {per_host})",
+            hint="Drop a host with little coverage, or widen the sample.",
+        )
     pending: dict[str, Payload] = {}
     if not cardinality:
         pending = {h: {"idx": np.asarray(out[f"idx_{h}"], dtype=np.int64)} for h in hosts}
@@ -443,16 +493,25 @@ def align(transport: Transport, config: ExperimentConfig, *, progress: ProgressF
             n_ex += 1
             for h in hosts:
                 if int(replies[h].payload["n_aligned"]) != n_aligned:
-                    raise ProtocolError(f"host {h!r} aligned "
-                                        f"{replies[h].payload['n_aligned']} rows, the guest "
-                                        f"{n_aligned}")
+                    raise ProtocolError(
+                        f"host {h!r} aligned "
+                        f"{replies[h].payload['n_aligned']} rows, the guest "
+                        f"{n_aligned}"
+                    )
             pending = {}
     seconds = time.perf_counter() - t0
     progress("align", {"step": "done", "n_aligned": n_aligned, "seconds": round(seconds, 3)})
-    return AlignmentResult(n_aligned=n_aligned, per_host=per_host, seconds=seconds,
-                           n_sample=n_sample, exchanges=n_ex, cardinality_only=cardinality,
-                           pending_commit=pending, run_id=run_id,
-                           setup_replies=setup_replies)
+    return AlignmentResult(
+        n_aligned=n_aligned,
+        per_host=per_host,
+        seconds=seconds,
+        n_sample=n_sample,
+        exchanges=n_ex,
+        cardinality_only=cardinality,
+        pending_commit=pending,
+        run_id=run_id,
+        setup_replies=setup_replies,
+    )
 
 
 __all__ = [

@@ -31,12 +31,12 @@ from pathlib import Path
 from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 
+from crypto.errors import ConfigError
 from federation.homo_secaggplus import register_train
 from federation.party import PartyContext
 from federation.roles import PartyRole
 from federation.runtime.dispatch import PartyIdentity, handle_request
 from federation.runtime.state import load_state, state_file
-from lab.errors import ConfigError
 
 #: where a SuperNode without a ``work-dir`` node config keeps its run folders
 DEFAULT_WORK_ROOT_ENV = "FEDLAB_WORK_DIR"
@@ -47,8 +47,10 @@ def identity_from_node_config(node_config: dict) -> PartyIdentity:  # type: igno
     work dir; :meth:`PartyIdentity.for_run` gives the party in one run)."""
     name = str(node_config.get("party", "")).strip()
     if not name:
-        raise ConfigError("this SuperNode has no `party` in its node config",
-                          hint="Start it with --node-config \"party='NAME' data='FILE'\".")
+        raise ConfigError(
+            "this SuperNode has no `party` in its node config",
+            hint="Start it with --node-config \"party='NAME' data='FILE'\".",
+        )
     data = node_config.get("data") or node_config.get("data-path")
     work = node_config.get("work-dir")
     if work:
@@ -56,8 +58,12 @@ def identity_from_node_config(node_config: dict) -> PartyIdentity:  # type: igno
     else:
         root = Path(os.environ.get(DEFAULT_WORK_ROOT_ENV, "~/.fedlab/work")).expanduser()
         work_dir = root / name
-    return PartyIdentity(name=name, data_path=Path(str(data)).expanduser() if data else None,
-                         work_dir=work_dir, node_config=dict(node_config))
+    return PartyIdentity(
+        name=name,
+        data_path=Path(str(data)).expanduser() if data else None,
+        work_dir=work_dir,
+        node_config=dict(node_config),
+    )
 
 
 def build_client_app(resolve: Callable[[Context], PartyIdentity]) -> ClientApp:
@@ -102,5 +108,10 @@ class SimulationParties:
 
 app = build_client_app(_from_node_config)
 
-__all__ = ["SimulationParties", "app", "build_client_app", "identity_from_node_config",
-           "party_context"]
+__all__ = [
+    "SimulationParties",
+    "app",
+    "build_client_app",
+    "identity_from_node_config",
+    "party_context",
+]

@@ -52,8 +52,8 @@ from pydantic import (
     model_validator,
 )
 
+from crypto.errors import ConfigError
 from federation.roles import PartyRole
-from lab.errors import ConfigError
 
 Algorithm = str  # hetero_lr | secureboost | homo_lr | homo_nn | scorecard | a plugin's name
 Backend = Literal["paillier", "ckks", "plaintext", "masked", "secaggplus"]
@@ -108,8 +108,10 @@ class ExperimentSection(BaseModel):
     def _backend_fits_algorithm(self) -> ExperimentSection:
         allowed = backends_for(self.algorithm)
         if "backend" in self.model_fields_set and self.backend not in allowed:
-            raise ValueError(f"algorithm {self.algorithm!r} runs with backend "
-                             f"{' | '.join(allowed)}, not {self.backend!r}")
+            raise ValueError(
+                f"algorithm {self.algorithm!r} runs with backend "
+                f"{' | '.join(allowed)}, not {self.backend!r}"
+            )
         return self
 
 
@@ -136,8 +138,10 @@ class PartySpec(BaseModel):
     @model_validator(mode="after")
     def _label_only_on_guest(self) -> PartySpec:
         if self.role == PartyRole.HOST and self.label:
-            raise ValueError(f"party {self.name!r} is a host but names a label column "
-                             f"{self.label!r}; only the guest holds the label")
+            raise ValueError(
+                f"party {self.name!r} is a host but names a label column "
+                f"{self.label!r}; only the guest holds the label"
+            )
         if self.role == PartyRole.COORDINATOR:
             raise ValueError(f"party {self.name!r}: the coordinator is not a data party")
         return self
@@ -161,22 +165,28 @@ class ExperimentConfig(BaseModel):
         homo = self.experiment.algorithm in ("homo_lr", "homo_nn")
         if not homo:
             if len(guests) != 1:
-                raise ValueError(f"a vertical experiment needs exactly one guest, found "
-                                 f"{len(guests)}")
+                raise ValueError(
+                    f"a vertical experiment needs exactly one guest, found {len(guests)}"
+                )
             if not guests[0].label:
                 raise ValueError(f"guest {guests[0].name!r} must name its label column")
-            if (self.experiment.algorithm not in GUEST_ONLY_ALGORITHMS
-                    and not any(p.role == PartyRole.HOST for p in self.parties)):
+            if self.experiment.algorithm not in GUEST_ONLY_ALGORITHMS and not any(
+                p.role == PartyRole.HOST for p in self.parties
+            ):
                 raise ValueError("a vertical experiment needs at least one host")
-        for name in (self.experiment.features or {}):
+        for name in self.experiment.features or {}:
             if name not in names:
-                raise ValueError(f"experiment.features names unknown party {name!r}; the "
-                                 f"config's parties are {names}")
+                raise ValueError(
+                    f"experiment.features names unknown party {name!r}; the "
+                    f"config's parties are {names}"
+                )
         if self.experiment.authorization == "required":
             for g in guests:
                 if g.authorizations is None:
-                    raise ValueError(f"authorization = 'required' but guest {g.name!r} names "
-                                     "no authorizations file")
+                    raise ValueError(
+                        f"authorization = 'required' but guest {g.name!r} names "
+                        "no authorizations file"
+                    )
         return self
 
     @property
@@ -191,8 +201,9 @@ class ExperimentConfig(BaseModel):
         for p in self.parties:
             if p.name == name:
                 return p
-        raise ConfigError(f"unknown party {name!r}; the config names "
-                          f"{[p.name for p in self.parties]}")
+        raise ConfigError(
+            f"unknown party {name!r}; the config names {[p.name for p in self.parties]}"
+        )
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -211,9 +222,7 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None) -> Experi
     try:
         cfg = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        errs = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid experiment config: {errs}") from None
     if base_dir is not None:
         for p in cfg.parties:
@@ -235,13 +244,25 @@ def check_data_files(cfg: ExperimentConfig) -> None:
     """
     for p in cfg.parties:
         if not p.data.is_file():
-            raise ConfigError(f"party {p.name!r}: data file {str(p.data)!r} does not exist",
-                              hint="Fix the party's `data` path in the experiment config.")
+            raise ConfigError(
+                f"party {p.name!r}: data file {str(p.data)!r} does not exist",
+                hint="Fix the party's `data` path in the experiment config.",
+            )
         if p.authorizations is not None and not p.authorizations.is_file():
-            raise ConfigError(f"party {p.name!r}: authorizations file "
-                              f"{str(p.authorizations)!r} does not exist")
+            raise ConfigError(
+                f"party {p.name!r}: authorizations file {str(p.authorizations)!r} does not exist"
+            )
 
 
-__all__ = ["BACKENDS_BY_ALGORITHM", "DeploymentSection", "ExperimentConfig",
-           "ExperimentSection", "GUEST_ONLY_ALGORITHMS", "PartySpec", "backends_for",
-           "check_data_files", "load_config", "parse_config"]
+__all__ = [
+    "BACKENDS_BY_ALGORITHM",
+    "DeploymentSection",
+    "ExperimentConfig",
+    "ExperimentSection",
+    "GUEST_ONLY_ALGORITHMS",
+    "PartySpec",
+    "backends_for",
+    "check_data_files",
+    "load_config",
+    "parse_config",
+]

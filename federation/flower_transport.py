@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from flwr.app import Message
 from flwr.serverapp import Grid
 
+from crypto.errors import ConfigError, PartyUnavailableError, ProtocolError
 from federation.records import from_records, raise_if_error, to_records
 from federation.roles import PartyRole
 from federation.runtime.actions import PARTY_KEY, ROLE_KEY, WHOAMI
 from federation.transport import Envelope, MessageLog, payload_nbytes
-from lab.errors import ConfigError, PartyUnavailableError, ProtocolError
 
 MESSAGE_TYPE = "query"
 DEFAULT_POLL = 0.05
@@ -82,8 +82,9 @@ class FlowerTransport:
         msgs: dict[str, Message] = {}
         for req in requests:
             if req.party not in self.nodes:
-                raise PartyUnavailableError(f"unknown party {req.party!r}; this run has "
-                                            f"{sorted(self.nodes)}")
+                raise PartyUnavailableError(
+                    f"unknown party {req.party!r}; this run has {sorted(self.nodes)}"
+                )
             if req.party in msgs:
                 raise ProtocolError(f"two requests for party {req.party!r} in one exchange")
             content = to_records(req)
@@ -91,20 +92,23 @@ class FlowerTransport:
             self.log.record("to_party", wire, payload_nbytes(wire.payload))
             content["cfg"][ROLE_KEY] = self.roles[req.party].value  # type: ignore[index]
             content["cfg"][PARTY_KEY] = req.party  # type: ignore[index]
-            msgs[req.party] = Message(content, dst_node_id=self.nodes[req.party],
-                                      message_type=MESSAGE_TYPE)
+            msgs[req.party] = Message(
+                content, dst_node_id=self.nodes[req.party], message_type=MESSAGE_TYPE
+            )
         replies, missing = send_and_collect(self.grid, msgs, timeout=wait, poll=self.poll)
         if missing:
             action = requests[0].action if requests else "?"
             raise PartyUnavailableError(
                 f"part{'y' if len(missing) == 1 else 'ies'} {', '.join(map(repr, missing))} "
-                f"did not answer {action!r} within {wait:g} s")
+                f"did not answer {action!r} within {wait:g} s"
+            )
         out: dict[str, Envelope] = {}
         for req in requests:
             msg = replies[req.party]
             if msg.has_error():
-                raise ProtocolError(f"party {req.party!r} failed in {req.action!r}: "
-                                    f"{msg.error.reason}")
+                raise ProtocolError(
+                    f"party {req.party!r} failed in {req.action!r}: {msg.error.reason}"
+                )
             env = from_records(req.party, msg.content)
             self.log.record("from_party", env, payload_nbytes(env.payload))
             out[req.party] = raise_if_error(env)
@@ -128,8 +132,14 @@ def discover_parties(
         new = [nid for nid in grid.get_node_ids() if nid not in asked]
         if new:
             asked.update(new)
-            msgs = {str(nid): Message(to_records(Envelope("?", WHOAMI, {})), dst_node_id=nid,
-                                      message_type=MESSAGE_TYPE) for nid in new}
+            msgs = {
+                str(nid): Message(
+                    to_records(Envelope("?", WHOAMI, {})),
+                    dst_node_id=nid,
+                    message_type=MESSAGE_TYPE,
+                )
+                for nid in new
+            }
             left = max(1.0, min(30.0, deadline - time.monotonic()))
             replies, silent = send_and_collect(grid, msgs, timeout=left, poll=DEFAULT_POLL)
             for key, msg in replies.items():
@@ -138,18 +148,22 @@ def discover_parties(
                 env = from_records("?", msg.content)
                 name = str(env.payload.get("party", ""))
                 if name in found and found[name] != int(key):
-                    raise ConfigError(f"two SuperNodes claim to be party {name!r}",
-                                      hint="Give every SuperNode its own `party` node config.")
+                    raise ConfigError(
+                        f"two SuperNodes claim to be party {name!r}",
+                        hint="Give every SuperNode its own `party` node config.",
+                    )
                 if name in expected:
                     found[name] = int(key)
                     if not env.payload.get("data_ok", False):
                         data_missing.append(name)
             asked.difference_update(int(k) for k in silent)  # ask again next round
         if data_missing:
-            raise ConfigError(f"part{'y' if len(data_missing) == 1 else 'ies'} "
-                              f"{', '.join(map(repr, sorted(data_missing)))}: the data file "
-                              "named in the SuperNode's `data` node config does not exist",
-                              hint="Fix the SuperNode's --node-config data='FILE' and restart it.")
+            raise ConfigError(
+                f"part{'y' if len(data_missing) == 1 else 'ies'} "
+                f"{', '.join(map(repr, sorted(data_missing)))}: the data file "
+                "named in the SuperNode's `data` node config does not exist",
+                hint="Fix the SuperNode's --node-config data='FILE' and restart it.",
+            )
         if all(name in found for name in expected):
             return {name: found[name] for name in expected}
         if time.monotonic() >= deadline:
@@ -157,10 +171,9 @@ def discover_parties(
             raise PartyUnavailableError(
                 f"part{'y' if len(missing) == 1 else 'ies'} {', '.join(map(repr, missing))} "
                 f"did not join within {timeout:g} s (no SuperNode answered with that name; "
-                f"joined: {sorted(found)})")
+                f"joined: {sorted(found)})"
+            )
         time.sleep(poll)
 
 
 __all__ = ["FlowerTransport", "discover_parties", "send_and_collect"]
-
-

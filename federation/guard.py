@@ -1,7 +1,7 @@
 """Privacy guard: the last check on every reply before it leaves its party.
 
 The runtimes (Flower ClientApp and LocalTransport) call :func:`check_outgoing` on each
-handler's reply payload. It raises :class:`~lab.errors.PrivacyViolationError` (and the reply
+handler's reply payload. It raises :class:`~crypto.errors.PrivacyViolationError` (and the reply
 is not sent) when a payload value is
 
 1. a plaintext numeric array equal to one of this party's columns (raw or encoded feature,
@@ -47,9 +47,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crypto.errors import PrivacyViolationError
 from federation.party import PartyContext
 from federation.transport import Payload
-from lab.errors import PrivacyViolationError
 
 MIN_LENGTH = 5
 """Arrays with fewer elements are not compared to columns (model parameters, counts)."""
@@ -117,8 +117,10 @@ class ColumnIndex:
         if n in self._pending:
             new = self._pending.pop(n)
             old_m, old_names = self._by_len.get(n, (np.empty((0, n)), []))
-            self._by_len[n] = (np.vstack([old_m, *[s[None, :] for _, s in new]]),
-                               old_names + [name for name, _ in new])
+            self._by_len[n] = (
+                np.vstack([old_m, *[s[None, :] for _, s in new]]),
+                old_names + [name for name, _ in new],
+            )
         return self._by_len.get(n)
 
     def lengths(self) -> set[int]:
@@ -203,8 +205,11 @@ class IdScanner:
                 found.add(run)
             for n in self._long_lengths:
                 if len(run) > n:
-                    found.update(w for w in (run[i:i + n] for i in range(len(run) - n + 1))
-                                 if w in self.ids)
+                    found.update(
+                        w
+                        for w in (run[i : i + n] for i in range(len(run) - n + 1))
+                        if w in self.ids
+                    )
         return found
 
     def _in_text(self, text: str, *, exact: bool) -> set[str]:
@@ -247,8 +252,9 @@ class IdScanner:
             while hi < n and table[a[hi]]:
                 hi += 1
             spans.append((lo, hi))
-        return self._match_runs(run for lo, hi in spans
-                                for run in self._runs.findall(data[lo:hi].decode("latin-1")))
+        return self._match_runs(
+            run for lo, hi in spans for run in self._runs.findall(data[lo:hi].decode("latin-1"))
+        )
 
     def _find(self, value: Any) -> set[str]:
         if isinstance(value, str):
@@ -272,8 +278,9 @@ class IdScanner:
             return out
         if isinstance(value, np.ndarray):
             if value.dtype.kind in "UO":
-                return self._find([v for v in value.ravel().tolist()
-                                   if isinstance(v, (str, bytes, bytearray))])
+                return self._find(
+                    [v for v in value.ravel().tolist() if isinstance(v, (str, bytes, bytearray))]
+                )
             if value.dtype.kind in "SV" or (value.dtype.kind in "iu" and value.dtype.itemsize == 1):
                 return self._in_bytes(value.tobytes())
         return set()
@@ -304,8 +311,10 @@ class PartyProfile:
         self.everything = IdScanner(self.all_ids)
 
 
-def column_index(tables: Mapping[str, tuple[pd.DataFrame, str]],
-                 row_sets: Mapping[str, Sequence[Any]] | None = None) -> ColumnIndex:
+def column_index(
+    tables: Mapping[str, tuple[pd.DataFrame, str]],
+    row_sets: Mapping[str, Sequence[Any]] | None = None,
+) -> ColumnIndex:
     """Index every numeric, encoded and label column of ``tables`` (name -> (frame, id
     column)), over all rows and over each row set (name -> IDs)."""
     from features.encoding import party_matrix
@@ -326,8 +335,9 @@ def column_index(tables: Mapping[str, tuple[pd.DataFrame, str]],
                     continue
                 s = sub[col]
                 if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-                    index.add_with_imputations(f"{party}.{col} ({vname})",
-                                               s.to_numpy(dtype=np.float64, na_value=np.nan))
+                    index.add_with_imputations(
+                        f"{party}.{col} ({vname})", s.to_numpy(dtype=np.float64, na_value=np.nan)
+                    )
             try:
                 pm = party_matrix(sub, id_column=id_col)
             except Exception:  # noqa: BLE001 - encoding is a best-effort extra here
@@ -356,8 +366,14 @@ def _profile(ctx: PartyContext) -> PartyProfile | None:
     rows = aligned_rows(ctx) if is_aligned(ctx) else np.empty(0, dtype=np.int64)
     extra = ctx.state.get(ROW_SETS_KEY) or {}
     extra_ids = frozenset(ctx.cache.get(EXTRA_IDS_KEY) or ())
-    key = (ctx.name, file_fingerprint(ctx.data_path), setup, rows.tobytes(),
-           tuple((k, np.asarray(v).tobytes()) for k, v in sorted(extra.items())), extra_ids)
+    key = (
+        ctx.name,
+        file_fingerprint(ctx.data_path),
+        setup,
+        rows.tobytes(),
+        tuple((k, np.asarray(v).tobytes()) for k, v in sorted(extra.items())),
+        extra_ids,
+    )
     prof = _PROFILES.get(key)
     if prof is not None:
         return prof
@@ -369,8 +385,11 @@ def _profile(ctx: PartyContext) -> PartyProfile | None:
         row_sets["aligned rows"] = aligned
         for name, pos in extra.items():
             row_sets[f"aligned rows: {name}"] = aligned[np.asarray(pos, dtype=np.int64)]
-    prof = PartyProfile(column_index({ctx.name: (df, setup.id_column)}, row_sets),
-                        frozenset(ids.tolist()) | extra_ids, frozenset(aligned.tolist()))
+    prof = PartyProfile(
+        column_index({ctx.name: (df, setup.id_column)}, row_sets),
+        frozenset(ids.tolist()) | extra_ids,
+        frozenset(aligned.tolist()),
+    )
     # One profile per party and process: the local and simulation runtimes serve several
     # parties from one process, so clearing everything would rebuild on every message.
     for old in [k for k in _PROFILES if k[0] == ctx.name]:
@@ -379,8 +398,9 @@ def _profile(ctx: PartyContext) -> PartyProfile | None:
     return prof
 
 
-def find_leaks(payload: Payload, profile: PartyProfile,
-               plain_id_fields: frozenset[str] = frozenset()) -> list[str]:
+def find_leaks(
+    payload: Payload, profile: PartyProfile, plain_id_fields: frozenset[str] = frozenset()
+) -> list[str]:
     """Human-readable findings (field and column names, counts; never values)."""
     findings: list[str] = []
     lengths = profile.columns.lengths()
@@ -388,8 +408,10 @@ def find_leaks(payload: Payload, profile: PartyProfile,
         for vec in numeric_vectors(value, lengths):
             hit = profile.columns.match(vec)
             if hit is not None:
-                findings.append(f"field {key!r} is a plaintext copy (up to scale, shift and "
-                                f"order) of column {hit}")
+                findings.append(
+                    f"field {key!r} is a plaintext copy (up to scale, shift and "
+                    f"order) of column {hit}"
+                )
                 break
         scanner = profile.outside if key in plain_id_fields else profile.everything
         n = scanner.count(value)
@@ -408,8 +430,9 @@ def check_outgoing(ctx: PartyContext, payload: Payload, action: str | None = Non
     """
     if not payload or _guard_off(ctx):
         return
-    if not any(isinstance(v, (np.ndarray, list, tuple, str, bytes, bytearray))
-               for v in payload.values()):
+    if not any(
+        isinstance(v, (np.ndarray, list, tuple, str, bytes, bytearray)) for v in payload.values()
+    ):
         return
     profile = _profile(ctx)
     if profile is None:
@@ -419,15 +442,17 @@ def check_outgoing(ctx: PartyContext, payload: Payload, action: str | None = Non
     if findings:
         raise PrivacyViolationError(
             f"party {ctx.name!r}: the reply to {action or 'a request'!r} was stopped: "
-            + "; ".join(findings))
+            + "; ".join(findings)
+        )
 
 
 def _guard_off(ctx: PartyContext) -> bool:
     return str(ctx.node_config.get(GUARD_NODE_CONFIG, "on")).lower() == "off"
 
 
-def check_error_text(ctx: PartyContext | None, texts: Mapping[str, str],
-                     action: str | None = None) -> None:
+def check_error_text(
+    ctx: PartyContext | None, texts: Mapping[str, str], action: str | None = None
+) -> None:
     """Raise :class:`PrivacyViolationError` when the text of an error reply holds an ID.
 
     ``texts`` are the reply's text fields (message, hint). Refused: a USCC-shaped token
@@ -437,8 +462,11 @@ def check_error_text(ctx: PartyContext | None, texts: Mapping[str, str],
     """
     if ctx is not None and _guard_off(ctx):
         return
-    findings = [f"field {key!r} holds {len(USCC_SHAPED.findall(text))} USCC-shaped token(s)"
-                for key, text in texts.items() if USCC_SHAPED.search(text)]
+    findings = [
+        f"field {key!r} holds {len(USCC_SHAPED.findall(text))} USCC-shaped token(s)"
+        for key, text in texts.items()
+        if USCC_SHAPED.search(text)
+    ]
     profile = None
     if ctx is not None:
         try:
@@ -451,7 +479,8 @@ def check_error_text(ctx: PartyContext | None, texts: Mapping[str, str],
         party = ctx.name if ctx is not None else "?"
         raise PrivacyViolationError(
             f"party {party!r}: the error reply to {action or 'a request'!r} was stopped: "
-            + "; ".join(findings))
+            + "; ".join(findings)
+        )
 
 
 __all__ = [

@@ -45,11 +45,19 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from crypto.errors import ConfigError, DataValidationError, ProtocolError
+from crypto.pairwise import (
+    MaskStream,
+    new_keypair,
+    open_sealed,
+    seal,
+    secret_permutation,
+    shared_key,
+)
 from features.encoding import Standardizer
-from crypto.pairwise import MaskStream, new_keypair, open_sealed, seal, secret_permutation, shared_key
+from features.metrics import CURVE_KEYS
 from federation.config import ExperimentConfig
 from federation.lr_backends import LrBackend, get_backend
-from features.metrics import CURVE_KEYS
 from federation.party import PartyContext, register
 from federation.protocol import (
     Exchanger,
@@ -60,7 +68,6 @@ from federation.protocol import (
 )
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
-from lab.errors import ConfigError, DataValidationError, ProtocolError
 
 #: Pairwise masks (forward, residual, validation scores) are uniform in [-bound, bound).
 PAIRWISE_MASK_BOUND = float(2**20)
@@ -87,8 +94,10 @@ class LrParams(BaseModel):
 
     epochs: int = Field(10, ge=1, le=10_000, description="maximum number of epochs")
     sigmoid: Literal["exact", "taylor"] = Field(
-        "exact", description="exact: the coordinator applies the sigmoid to the batch's "
-        "permuted logits; taylor: FATE's first-order approximation 0.25 z + 0.5")
+        "exact",
+        description="exact: the coordinator applies the sigmoid to the batch's "
+        "permuted logits; taylor: FATE's first-order approximation 0.25 z + 0.5",
+    )
     batch_size: int = Field(-1, description="rows per mini-batch; -1 = full batch")
     learning_rate: float = Field(0.15, gt=0)
     lr_schedule: Literal["constant", "decay"] = "constant"
@@ -102,13 +111,26 @@ class LrParams(BaseModel):
     fit_intercept: bool = True
     key_bits: int = Field(2048, ge=1024, description="Paillier modulus size")
     ckks_profile: str = "fast"
-    precompute_epochs: int = Field(0, ge=0, description="Paillier: epochs of encryption "
-                                   "randomness the coordinator prepares before training")
-    workers: int = Field(0, ge=0, le=64, description="crypto worker processes per party "
-                         "(0: FEDLAB_CRYPTO_WORKERS, else 1)")
-    coordinator_workers: int = Field(0, ge=0, le=64, description="Paillier: crypto worker "
-                                     "processes of the coordinator for its encryptions (0: "
-                                     "its CPU count; every party waits while it encrypts)")
+    precompute_epochs: int = Field(
+        0,
+        ge=0,
+        description="Paillier: epochs of encryption "
+        "randomness the coordinator prepares before training",
+    )
+    workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="crypto worker processes per party (0: FEDLAB_CRYPTO_WORKERS, else 1)",
+    )
+    coordinator_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Paillier: crypto worker "
+        "processes of the coordinator for its encryptions (0: "
+        "its CPU count; every party waits while it encrypts)",
+    )
 
     @field_validator("batch_size")
     @classmethod
@@ -133,8 +155,12 @@ class LrParams(BaseModel):
     def backend(self, name: str) -> LrBackend:
         workers = {"workers": self.workers} if self.workers else {}
         if name == "paillier":
-            return get_backend(name, key_bits=self.key_bits, **workers,
-                               coordinator_workers=self.coordinator_workers or os.cpu_count())
+            return get_backend(
+                name,
+                key_bits=self.key_bits,
+                **workers,
+                coordinator_workers=self.coordinator_workers or os.cpu_count(),
+            )
         if name == "ckks":
             return get_backend(name, profile=self.ckks_profile)
         return get_backend(name)
@@ -249,7 +275,9 @@ def save_piece(work_dir: Path, piece: ModelPiece) -> Path:
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / MODEL_FILE
     tmp = work_dir / f".{MODEL_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps({"algorithm": "hetero_lr", **asdict(piece)}, indent=2), encoding="utf-8")
+    tmp.write_text(
+        json.dumps({"algorithm": "hetero_lr", **asdict(piece)}, indent=2), encoding="utf-8"
+    )
     os.replace(tmp, path)
     return path
 
@@ -258,8 +286,9 @@ def load_piece(work_dir: Path) -> ModelPiece:
     """Read a party's hetero LR model piece from ``work_dir``."""
     path = Path(work_dir) / MODEL_FILE
     if not path.is_file():
-        raise DataValidationError(f"no hetero LR model piece at {path}",
-                                  hint="Train the model first (fedlab train).")
+        raise DataValidationError(
+            f"no hetero LR model piece at {path}", hint="Train the model first (fedlab train)."
+        )
     raw = json.loads(path.read_text(encoding="utf-8"))
     if raw.pop("algorithm", None) != "hetero_lr":
         raise DataValidationError(f"{path} is not a hetero LR model piece")
@@ -285,8 +314,9 @@ def _matrix(ctx: PartyContext) -> Any:
         try:
             return MATRIX_SOURCES[str(source)](ctx)
         except KeyError:
-            raise ProtocolError(f"party {ctx.name!r}: unknown hetero LR data source "
-                                f"{source!r}") from None
+            raise ProtocolError(
+                f"party {ctx.name!r}: unknown hetero LR data source {source!r}"
+            ) from None
     from federation.partydata import aligned_matrix
 
     return aligned_matrix(ctx)
@@ -321,8 +351,10 @@ def _X(ctx: PartyContext, st: dict[str, Any]) -> np.ndarray:
 def _st(ctx: PartyContext) -> dict[str, Any]:
     st = ctx.state.get(_STATE_KEY)
     if st is None:
-        raise ProtocolError(f"party {ctx.name!r}: hetero LR message before lr.init",
-                            hint="Restart the training run.")
+        raise ProtocolError(
+            f"party {ctx.name!r}: hetero LR message before lr.init",
+            hint="Restart the training run.",
+        )
     return st  # type: ignore[no-any-return]
 
 
@@ -350,13 +382,17 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
     m = _matrix(ctx)
     X = np.asarray(m.X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] == 0:
-        raise DataValidationError(f"party {ctx.name!r}: no feature columns (matrix {X.shape})",
-                                  hint="Name at least one feature column for this party.")
+        raise DataValidationError(
+            f"party {ctx.name!r}: no feature columns (matrix {X.shape})",
+            hint="Name at least one feature column for this party.",
+        )
     if not np.all(np.isfinite(X)):
         bad = [m.feature_names[j] for j in np.flatnonzero(~np.isfinite(X).all(axis=0))]
-        raise DataValidationError(f"party {ctx.name!r}: columns {bad} hold missing or infinite "
-                                  "values after local encoding",
-                                  hint="Encode the party's table with features.encoding first.")
+        raise DataValidationError(
+            f"party {ctx.name!r}: columns {bad} hold missing or infinite "
+            "values after local encoding",
+            hint="Encode the party's table with features.encoding first.",
+        )
     priv, pub = new_keypair()
     public = bytes(payload["public"])
     st: dict[str, Any] = {
@@ -376,8 +412,10 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
         "pending": None,
     }
     ctx.state[_STATE_KEY] = st
-    _DATA[(ctx.name, st["run"])] = {"raw": X, "y": None if m.y is None else
-                                    np.asarray(m.y, dtype=np.float64)}
+    _DATA[(ctx.name, st["run"])] = {
+        "raw": X,
+        "y": None if m.y is None else np.asarray(m.y, dtype=np.float64),
+    }
     reply: Payload = {"dh_pub": pub, "n_rows": int(X.shape[0]), "n_features": int(X.shape[1])}
     if ctx.role == PartyRole.GUEST:
         if m.y is None:
@@ -386,8 +424,10 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
         if not np.all(np.isin(y, (0.0, 1.0))):
             raise DataValidationError(f"guest {ctx.name!r}: the label must be 0/1")
         if len(np.unique(y)) < 2:
-            raise DataValidationError(f"guest {ctx.name!r}: the aligned rows hold one class only",
-                                      hint="Check the label column and the intersection.")
+            raise DataValidationError(
+                f"guest {ctx.name!r}: the aligned rows hold one class only",
+                hint="Check the label column and the intersection.",
+            )
         valid = validation_split(y, params.valid_fraction, st["seed"])
         _setup_rows(ctx, st, valid)
         st["losses"] = []
@@ -482,11 +522,16 @@ def _host_setup(ctx: PartyContext, st: dict[str, Any], payload: Payload) -> None
     if "valid_idx" in payload:
         _setup_rows(ctx, st, np.asarray(payload["valid_idx"]))
     if "guest_dh" in payload:
-        st["pair_keys"] = {"guest": _dh_shared(st["dh_priv"], bytes(payload["guest_dh"]),
-                                               st["public"])}
+        st["pair_keys"] = {
+            "guest": _dh_shared(st["dh_priv"], bytes(payload["guest_dh"]), st["public"])
+        }
     if "seed" in payload:
-        st["perm_seed"] = open_sealed(st["pair_keys"]["guest"], bytes(payload["seed"]),
-                                      aad=st["public"], what=f"batch seed for {ctx.name!r}")
+        st["perm_seed"] = open_sealed(
+            st["pair_keys"]["guest"],
+            bytes(payload["seed"]),
+            aad=st["public"],
+            what=f"batch seed for {ctx.name!r}",
+        )
 
 
 def _new_batch_seed() -> bytes:
@@ -511,8 +556,9 @@ def _host_step(ctx: PartyContext, payload: Payload) -> Payload:
         epoch, batch = int(payload["epoch"]), int(payload["batch"])
         rows = _rows(st, epoch, batch)
         # masked with the guest-host key: the coordinator sees uniform noise only
-        out["fwd"] = (0.25 * (_X(ctx, st)[rows] @ st["w"])
-                      + _pair(st, "guest").mask(_FWD, epoch, batch, rows.size))
+        out["fwd"] = 0.25 * (_X(ctx, st)[rows] @ st["w"]) + _pair(st, "guest").mask(
+            _FWD, epoch, batch, rows.size
+        )
     return out
 
 
@@ -538,9 +584,14 @@ def _forward(ctx: PartyContext, payload: Payload) -> Payload:
             out["valid"] = zv + _pair(st, "guest").mask(_VALID, ve, 0, zv.size)
         out["z"] = z + _pair(st, "guest", FORWARD_MASK_BOUND).mask(_FWD, epoch, batch, rows.size)
     else:
-        out["z"] = z + st["b"] - sum(_pair(st, h, FORWARD_MASK_BOUND).mask(_FWD, epoch, batch,
-                                                                          rows.size)
-                                     for h in st["pair_keys"])
+        out["z"] = (
+            z
+            + st["b"]
+            - sum(
+                _pair(st, h, FORWARD_MASK_BOUND).mask(_FWD, epoch, batch, rows.size)
+                for h in st["pair_keys"]
+            )
+        )
     return out
 
 
@@ -553,15 +604,19 @@ def _host_backward(ctx: PartyContext, payload: Payload) -> Payload:
     rows = _rows(st, epoch, batch)
     sess = _session(st)
     rng = np.random.default_rng(int.from_bytes(os.urandom(16), "little"))
-    blob, mask = sess.masked_xtd_shifted(sess.load(bytes(payload["d"])),
-                                         _pair(st, "guest").mask(_RESID, epoch, batch, rows.size),
-                                         _X(ctx, st)[rows], rng)
+    blob, mask = sess.masked_xtd_shifted(
+        sess.load(bytes(payload["d"])),
+        _pair(st, "guest").mask(_RESID, epoch, batch, rows.size),
+        _X(ctx, st)[rows],
+        rng,
+    )
     _pending(st, mask, rows.size, epoch)
     return {"grad": bytes(blob)}
 
 
-def _guest_valid_loss(ctx: PartyContext, st: dict[str, Any], valid_sum: np.ndarray,
-                      valid_epoch: int) -> float:
+def _guest_valid_loss(
+    ctx: PartyContext, st: dict[str, Any], valid_sum: np.ndarray, valid_epoch: int
+) -> float:
     from sklearn.metrics import log_loss
 
     v = st["valid"]
@@ -596,16 +651,18 @@ def _guest_step(ctx: PartyContext, payload: Payload) -> Payload:
     if "host_dh" in payload:
         names = [str(n) for n in payload["host_names"]]  # type: ignore[union-attr]
         pubs = [bytes(p) for p in payload["host_dh"]]  # type: ignore[union-attr]
-        st["pair_keys"] = {n: _dh_shared(st["dh_priv"], p, st["public"])
-                           for n, p in zip(names, pubs)}
+        st["pair_keys"] = {
+            n: _dh_shared(st["dh_priv"], p, st["public"]) for n, p in zip(names, pubs, strict=False)
+        }
         if st.get("perm_seed") is not None:
             for n, key in st["pair_keys"].items():
                 out[f"seed.{n}"] = seal(key, st["perm_seed"], aad=st["public"])
     if "grad" in payload:
         _apply_gradient(st, np.asarray(payload["grad"]))
     if "valid" in payload:
-        out["loss"] = _guest_valid_loss(ctx, st, np.asarray(payload["valid"]),
-                                        int(payload["valid_epoch"]))
+        out["loss"] = _guest_valid_loss(
+            ctx, st, np.asarray(payload["valid"]), int(payload["valid_epoch"])
+        )
         if _should_stop(st):
             out["stop"] = True
             return out
@@ -633,11 +690,13 @@ def _guest_step(ctx: PartyContext, payload: Payload) -> Payload:
         if cw is None:
             d = sess.add_plain(fwd, own - r_sum)
         else:
-            d = sess.add_plain(sess.mul_plain(sess.add_plain(fwd, -r_sum), cw[rows]),
-                               own * cw[rows])
+            d = sess.add_plain(
+                sess.mul_plain(sess.add_plain(fwd, -r_sum), cw[rows]), own * cw[rows]
+            )
     for h in hosts:
-        out[f"d.{h}"] = sess.dump(sess.add_plain(d, _pair(st, h).mask(_RESID, epoch, batch,
-                                                                      rows.size)))
+        out[f"d.{h}"] = sess.dump(
+            sess.add_plain(d, _pair(st, h).mask(_RESID, epoch, batch, rows.size))
+        )
     if _params(st).fit_intercept:
         Xg = np.hstack([Xg, np.ones((rows.size, 1))])
     out["grad"] = _masked_xtd(sess, st, d, Xg, epoch)
@@ -727,10 +786,15 @@ def drive(
     t = time.perf_counter()
     aligned = _align(transport, config, progress)
     seconds = {"alignment": time.perf_counter() - t}
-    return train_aligned(transport, config, progress=progress, seconds=seconds,
-                         n_aligned=getattr(aligned, "n_aligned", None),
-                         pending_commit=getattr(aligned, "pending_commit", None),
-                         align_exchanges=int(getattr(aligned, "exchanges", 0)))
+    return train_aligned(
+        transport,
+        config,
+        progress=progress,
+        seconds=seconds,
+        n_aligned=getattr(aligned, "n_aligned", None),
+        pending_commit=getattr(aligned, "pending_commit", None),
+        align_exchanges=int(getattr(aligned, "exchanges", 0)),
+    )
 
 
 @dataclass
@@ -777,8 +841,8 @@ def _checked_forward(run: _Run, total: np.ndarray, epoch: int) -> np.ndarray:
             raise ProtocolError(
                 f"hetero LR diverged in epoch {epoch + 1}: the hosts' scores left CKKS's "
                 f"encoding range (|x| <= {MAX_ABS_VALUE:g})",
-                hint="Lower [params] learning_rate, or use sigmoid = \"exact\" (bounded "
-                     "residuals).")
+                hint='Lower [params] learning_rate, or use sigmoid = "exact" (bounded residuals).',
+            )
     return total
 
 
@@ -802,8 +866,9 @@ def _train_taylor(run: _Run) -> None:
                 reqs.append(Envelope(h, "lr.host_step", pl))
             first_host = False
             hr = ex(reqs)
-            fwd = keys.encrypt(_checked_forward(run, _sum_arrays([hr[h].payload["fwd"]
-                                                                  for h in hosts]), epoch))
+            fwd = keys.encrypt(
+                _checked_forward(run, _sum_arrays([hr[h].payload["fwd"] for h in hosts]), epoch)
+            )
             # (2) guest: apply last gradient, loss of the previous epoch, [[d]], masked grad
             gp: Payload = {"epoch": epoch, "batch": batch, "fwd": fwd}
             if first_guest:
@@ -812,14 +877,22 @@ def _train_taylor(run: _Run) -> None:
             if guest in run.grads:
                 gp["grad"] = run.grads.pop(guest)
             if report:
-                gp.update(valid=_sum_arrays([hr[h].payload["valid"] for h in hosts]),
-                          valid_epoch=epoch - 1)
+                gp.update(
+                    valid=_sum_arrays([hr[h].payload["valid"] for h in hosts]),
+                    valid_epoch=epoch - 1,
+                )
             gr = run.guest_step(gp, epoch)
             if gr is None:
                 return
             # (3) hosts: [[d]] -> masked [[X_h^T d]]
-            br = ex([Envelope(h, "lr.backward", {"epoch": epoch, "batch": batch,
-                                                 "d": bytes(gr[f"d.{h}"])}) for h in hosts])
+            br = ex(
+                [
+                    Envelope(
+                        h, "lr.backward", {"epoch": epoch, "batch": batch, "d": bytes(gr[f"d.{h}"])}
+                    )
+                    for h in hosts
+                ]
+            )
             for h in hosts:
                 run.grads[h] = keys.decrypt_gradient(bytes(br[h].payload["grad"]))
         run.epochs_run = epoch + 1
@@ -857,8 +930,10 @@ def _train_exact(run: _Run) -> None:
                 fr = ex(reqs)
                 s = _sigmoid(_sum_arrays([fr[p].payload["z"] for p in [guest, *hosts]]))
                 if report:
-                    gp.update(valid=_sum_arrays([fr[h].payload["valid"] for h in hosts]),
-                              valid_epoch=epoch - 1)
+                    gp.update(
+                        valid=_sum_arrays([fr[h].payload["valid"] for h in hosts]),
+                        valid_epoch=epoch - 1,
+                    )
             gp["s"] = keys.encrypt(s)
             gr = run.guest_step(gp, epoch)
             if gr is None:
@@ -867,8 +942,9 @@ def _train_exact(run: _Run) -> None:
             for h in hosts:
                 pl = {"epoch": epoch, "batch": batch, "d": bytes(gr[f"d.{h}"])}
                 if first:
-                    pl.update(valid_idx=run.valid_idx, guest_dh=run.guest_dh,
-                              seed=bytes(gr[f"seed.{h}"]))
+                    pl.update(
+                        valid_idx=run.valid_idx, guest_dh=run.guest_dh, seed=bytes(gr[f"seed.{h}"])
+                    )
                 reqs.append(Envelope(h, "lr.backward", pl))
             first = False
             br = ex(reqs)
@@ -904,31 +980,55 @@ def train_aligned(
     ex = _Exchanger(transport)
     keys = backend.keygen()
     seed = int(config.experiment.seed)
-    init = {"backend": backend_name, "public": keys.public_bytes, "seed": seed,
-            "params": params.model_dump_json(), "mask_bound": mask_bound(backend_name, len(hosts))}
+    init = {
+        "backend": backend_name,
+        "public": keys.public_bytes,
+        "seed": seed,
+        "params": params.model_dump_json(),
+        "mask_bound": mask_bound(backend_name, len(hosts)),
+    }
     commits = pending_commit or {}
     replies = ex([Envelope(p, "lr.init", {**init, **commits.get(p, {})}) for p in [guest, *hosts]])
     rows = {p: int(r.payload["n_rows"]) for p, r in replies.items()}
     if len(set(rows.values())) != 1:
-        raise ProtocolError(f"parties disagree on the number of aligned rows: {rows}",
-                            hint="Re-run the alignment; every party must hold the same rows.")
+        raise ProtocolError(
+            f"parties disagree on the number of aligned rows: {rows}",
+            hint="Re-run the alignment; every party must hold the same rows.",
+        )
     n_aligned = rows[guest] if n_aligned is None else int(n_aligned)
     g0 = replies[guest].payload
     n_train, n_valid = int(g0["n_train"]), int(g0["n_valid"])
     nb = n_batches(n_train, params.batch_size)
-    run = _Run(ex=ex, keys=keys, backend=backend_name, guest=guest, hosts=hosts, params=params, nb=nb,
-               sizes=batch_sizes(n_train, params.batch_size),
-               valid_idx=np.asarray(g0["valid_idx"], dtype=np.int64),
-               guest_dh=bytes(g0["dh_pub"]),
-               host_dh=[bytes(replies[h].payload["dh_pub"]) for h in hosts], progress=progress)
+    run = _Run(
+        ex=ex,
+        keys=keys,
+        backend=backend_name,
+        guest=guest,
+        hosts=hosts,
+        params=params,
+        nb=nb,
+        sizes=batch_sizes(n_train, params.batch_size),
+        valid_idx=np.asarray(g0["valid_idx"], dtype=np.int64),
+        guest_dh=bytes(g0["dh_pub"]),
+        host_dh=[bytes(replies[h].payload["dh_pub"]) for h in hosts],
+        progress=progress,
+    )
     seconds["setup"] = time.perf_counter() - t
     if params.precompute_epochs:
         t = time.perf_counter()
         keys.precompute(n_train * params.precompute_epochs)
         seconds["offline"] = time.perf_counter() - t
-    progress("lr.setup", {"n_aligned": n_aligned, "n_train": n_train, "n_valid": n_valid,
-                          "batches_per_epoch": nb, "backend": backend_name,
-                          "sigmoid": params.sigmoid})
+    progress(
+        "lr.setup",
+        {
+            "n_aligned": n_aligned,
+            "n_train": n_train,
+            "n_valid": n_valid,
+            "batches_per_epoch": nb,
+            "backend": backend_name,
+            "sigmoid": params.sigmoid,
+        },
+    )
 
     progress("phase", {"phase": "train"})
     t = time.perf_counter()
@@ -943,10 +1043,21 @@ def train_aligned(
     if not run.stopped:
         # last epoch: hosts apply their last gradient and report validation scores
         last = run.epochs_run - 1
-        hr = ex([Envelope(h, "lr.host_step", {"grad": run.grads.pop(h), "report_valid": True,
-                                              "valid_epoch": last}) for h in hosts])
-        finish[guest] = {"grad": run.grads.pop(guest), "valid_epoch": last,
-                         "valid": _sum_arrays([hr[h].payload["valid"] for h in hosts])}
+        hr = ex(
+            [
+                Envelope(
+                    h,
+                    "lr.host_step",
+                    {"grad": run.grads.pop(h), "report_valid": True, "valid_epoch": last},
+                )
+                for h in hosts
+            ]
+        )
+        finish[guest] = {
+            "grad": run.grads.pop(guest),
+            "valid_epoch": last,
+            "valid": _sum_arrays([hr[h].payload["valid"] for h in hosts]),
+        }
     fr = ex([Envelope(p, "lr.finish", pl) for p, pl in finish.items()])
     gm = json.loads(str(fr[guest].payload["metrics"]))
     seconds["evaluate"] = time.perf_counter() - t
@@ -977,8 +1088,13 @@ def train_aligned(
     summary = {
         "algorithm": "hetero_lr",
         "backend": backend_name,
-        "parties": {p: {"role": "guest" if p == guest else "host",
-                        "n_features": int(r.payload["n_features"])} for p, r in fr.items()},
+        "parties": {
+            p: {
+                "role": "guest" if p == guest else "host",
+                "n_features": int(r.payload["n_features"]),
+            }
+            for p, r in fr.items()
+        },
     }
     progress("lr.done", {"auc": gm["auc"], "ks": gm["ks"], "epochs": epochs})
     return ProtocolResult(metrics=metrics, model_summary=summary)

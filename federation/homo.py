@@ -49,12 +49,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crypto.errors import ConfigError, DataValidationError, PartyUnavailableError, ProtocolError
 from federation.config import ExperimentConfig
 from federation.homo_secaggplus import SecAggPlusParams
 from federation.party import PartyContext, register
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.transport import Envelope, Payload, Transport
-from lab.errors import ConfigError, DataValidationError, PartyUnavailableError, ProtocolError
 
 ALGORITHMS = ("homo_lr", "homo_nn")
 BACKENDS = ("ckks", "plaintext", "masked", "secaggplus")
@@ -111,10 +111,12 @@ def resolve_backend(config: ExperimentConfig, params: HomoParams) -> str:
     """``params.aggregation`` (kept for older configs) wins over ``experiment.backend``."""
     name = params.aggregation or config.experiment.backend
     if name not in BACKENDS:
-        raise ConfigError(f"homo experiments aggregate with one of {list(BACKENDS)}, not "
-                          f"{name!r}", hint="Set experiment.backend = 'ckks' (or 'secaggplus' "
-                          "for Flower's SecAgg+, 'masked' for single pairwise masks, "
-                          "'plaintext' for benchmarks).")
+        raise ConfigError(
+            f"homo experiments aggregate with one of {list(BACKENDS)}, not {name!r}",
+            hint="Set experiment.backend = 'ckks' (or 'secaggplus' "
+            "for Flower's SecAgg+, 'masked' for single pairwise masks, "
+            "'plaintext' for benchmarks).",
+        )
     return name
 
 
@@ -145,31 +147,55 @@ class BankData:
 def hash_codes(values: pd.Series, column: str, buckets: int) -> np.ndarray:
     """Stable bucket of ``column=value`` per row (the same at every bank, no vocabulary)."""
     codes, uniq = pd.factorize(values.astype(str), sort=False)
-    table = np.array([int.from_bytes(hashlib.blake2b(f"{column}={u}".encode(),
-                                                     digest_size=8).digest(), "little") % buckets
-                      for u in uniq], dtype=np.int64)
+    table = np.array(
+        [
+            int.from_bytes(
+                hashlib.blake2b(f"{column}={u}".encode(), digest_size=8).digest(), "little"
+            )
+            % buckets
+            for u in uniq
+        ],
+        dtype=np.int64,
+    )
     out = np.where(codes >= 0, table[np.maximum(codes, 0)] if len(table) else 0, 0)
     return out.astype(np.int64)
 
 
-def bank_data(df: pd.DataFrame, *, id_column: str, label: str, features: Sequence[str] | None,
-              categorical: Sequence[str], buckets: int) -> BankData:
+def bank_data(
+    df: pd.DataFrame,
+    *,
+    id_column: str,
+    label: str,
+    features: Sequence[str] | None,
+    categorical: Sequence[str],
+    buckets: int,
+) -> BankData:
     """Encode a bank's table: numeric columns via ``party_matrix``, categorical hashed."""
     from features.encoding import party_matrix
 
     cols = list(features) if features else [c for c in df.columns if c not in (id_column, label)]
     missing = [c for c in [*cols, *categorical] if c not in df.columns]
     if missing:
-        raise DataValidationError(f"column(s) {missing} named in the homo params are not in "
-                                  f"the bank's table; its columns are {list(df.columns)}")
+        raise DataValidationError(
+            f"column(s) {missing} named in the homo params are not in "
+            f"the bank's table; its columns are {list(df.columns)}"
+        )
     cat = [c for c in cols if c in set(categorical)]
     num = [c for c in cols if c not in set(categorical)]
     m = party_matrix(df[[id_column, label, *num]], id_column=id_column, label=label)
-    xcat = np.column_stack([hash_codes(df[c], c, buckets) for c in cat]) if cat else \
-        np.zeros((len(df), 0), dtype=np.int64)
+    xcat = (
+        np.column_stack([hash_codes(df[c], c, buckets) for c in cat])
+        if cat
+        else np.zeros((len(df), 0), dtype=np.int64)
+    )
     assert m.y is not None
-    return BankData(np.asarray(m.X, dtype=np.float64), xcat, np.asarray(m.y, dtype=np.float64),
-                    list(m.feature_names), cat)
+    return BankData(
+        np.asarray(m.X, dtype=np.float64),
+        xcat,
+        np.asarray(m.y, dtype=np.float64),
+        list(m.feature_names),
+        cat,
+    )
 
 
 def bank_seed(seed: int, bank: str, *extra: int) -> int:
@@ -206,17 +232,27 @@ def rank_auc(y: np.ndarray, score: np.ndarray) -> float:
 def model_spec(kind: str, n_numeric: int, n_cat: int, params: HomoParams) -> Any:
     from federation.homo_models import ModelSpec
 
-    return ModelSpec(kind=kind, n_numeric=n_numeric,  # type: ignore[arg-type]
-                     cat_buckets=tuple([params.buckets] * n_cat),
-                     embedding_dim=params.embedding_dim, hidden=tuple(params.hidden))
+    return ModelSpec(
+        kind=kind,
+        n_numeric=n_numeric,  # type: ignore[arg-type]
+        cat_buckets=tuple([params.buckets] * n_cat),
+        embedding_dim=params.embedding_dim,
+        hidden=tuple(params.hidden),
+    )
 
 
 def train_config(params: HomoParams, *, epochs: int | None = None) -> Any:
     from federation.homo_models import TrainConfig
 
-    return TrainConfig(epochs=epochs or params.local_epochs, batch_size=params.batch_size,
-                       learning_rate=params.learning_rate, optimizer=params.optimizer,
-                       momentum=params.momentum, weight_decay=params.weight_decay, mu=params.mu)
+    return TrainConfig(
+        epochs=epochs or params.local_epochs,
+        batch_size=params.batch_size,
+        learning_rate=params.learning_rate,
+        optimizer=params.optimizer,
+        momentum=params.momentum,
+        weight_decay=params.weight_decay,
+        mu=params.mu,
+    )
 
 
 def magnitudes(x: np.ndarray) -> np.ndarray:
@@ -227,7 +263,7 @@ def magnitudes(x: np.ndarray) -> np.ndarray:
 
 def stats_vector(x: np.ndarray, exps: np.ndarray) -> np.ndarray:
     """``[n/U, sum(z)/U, sum(z^2)/U]`` with ``z = x / 10^exps`` over the training rows."""
-    z = x / 10.0 ** exps
+    z = x / 10.0**exps
     return np.concatenate([[x.shape[0]], z.sum(axis=0), (z * z).sum(axis=0)]) / WEIGHT_UNIT
 
 
@@ -235,9 +271,9 @@ def stats_from_sum(total: np.ndarray, exps: np.ndarray) -> tuple[np.ndarray, np.
     """(mean, std) from the summed stats vectors (population std; constant column -> 1)."""
     d = exps.size
     n = total[0]
-    mz = total[1:1 + d] / n
-    vz = np.maximum(total[1 + d:1 + 2 * d] / n - mz * mz, 0.0)
-    scale = 10.0 ** exps
+    mz = total[1 : 1 + d] / n
+    vz = np.maximum(total[1 + d : 1 + 2 * d] / n - mz * mz, 0.0)
+    scale = 10.0**exps
     std = np.sqrt(vz) * scale
     std[~(std > 1e-12 * scale)] = 1.0
     return mz * scale, std
@@ -253,8 +289,9 @@ _DATA: OrderedDict[tuple[str, str], BankData] = OrderedDict()
 def _st(ctx: PartyContext) -> dict[str, Any]:
     st = ctx.state.get(_STATE)
     if st is None:
-        raise ProtocolError(f"bank {ctx.name!r}: homo message before homo.init",
-                            hint="Restart the training run.")
+        raise ProtocolError(
+            f"bank {ctx.name!r}: homo message before homo.init", hint="Restart the training run."
+        )
     return st  # type: ignore[no-any-return]
 
 
@@ -270,8 +307,14 @@ def _data(ctx: PartyContext, st: dict[str, Any]) -> BankData:
 
         setup = party_setup(ctx)
         p = _params(st)
-        d = bank_data(load_table(ctx), id_column=setup.id_column, label=setup.label,
-                      features=p.features, categorical=p.categorical, buckets=p.buckets)
+        d = bank_data(
+            load_table(ctx),
+            id_column=setup.id_column,
+            label=setup.label,
+            features=p.features,
+            categorical=p.categorical,
+            buckets=p.buckets,
+        )
         _DATA[key] = d
         while len(_DATA) > 16:
             _DATA.popitem(last=False)
@@ -302,8 +345,10 @@ def _secret_ctx(ctx: PartyContext, st: dict[str, Any]) -> Any:
     if sc is None:
         path = _key_path(ctx, st["session"])
         if not path.is_file():
-            raise ProtocolError(f"bank {ctx.name!r} holds no CKKS key for training session "
-                                f"{st['session']}", hint="Start the training without resume.")
+            raise ProtocolError(
+                f"bank {ctx.name!r} holds no CKKS key for training session {st['session']}",
+                hint="Start the training without resume.",
+            )
         sc = CkksContext.from_bytes(path.read_bytes())
         ctx.cache[key] = sc
     return sc
@@ -313,8 +358,14 @@ def _info(st: dict[str, Any], bank: str) -> bytes:
     return f"fedlab/homo/ckks-key|{st['session']}|{bank}".encode()
 
 
-def _protect(ctx: PartyContext, st: dict[str, Any], vec: np.ndarray, round_no: int,
-             participants: Sequence[str], weight_at: int) -> Payload:
+def _protect(
+    ctx: PartyContext,
+    st: dict[str, Any],
+    vec: np.ndarray,
+    round_no: int,
+    participants: Sequence[str],
+    weight_at: int,
+) -> Payload:
     """The reply carrying ``vec`` (whose slot ``weight_at`` holds ``n/U``) for the backend.
 
     secaggplus: ``vec / (n/U)`` waits at the bank for SecAgg+; the statistics (round 0) are
@@ -329,14 +380,24 @@ def _protect(ctx: PartyContext, st: dict[str, Any], vec: np.ndarray, round_no: i
         from federation.homo_secaggplus import stash_update
 
         w = float(vec[weight_at])
-        stash_update(ctx.state, ctx.name, round_no, vec / w, int(round(w * WEIGHT_UNIT)),
-                     _params(st).secaggplus, bound=STATS_BOUND if round_no == 0 else None)
+        stash_update(
+            ctx.state,
+            ctx.name,
+            round_no,
+            vec / w,
+            int(round(w * WEIGHT_UNIT)),
+            _params(st).secaggplus,
+            bound=STATS_BOUND if round_no == 0 else None,
+        )
         return {}
     if backend == "masked":
         from federation.homo_ckks import mask_update
 
-        return {"update": mask_update(vec, st["seeds"], me=ctx.name,
-                                      participants=participants, round_no=round_no)}
+        return {
+            "update": mask_update(
+                vec, st["seeds"], me=ctx.name, participants=participants, round_no=round_no
+            )
+        }
     return {"update": np.asarray(vec, dtype=np.float64)}
 
 
@@ -353,16 +414,20 @@ def _absorb(ctx: PartyContext, st: dict[str, Any], payload: Payload) -> None:
     if "sealed" in payload and st["backend"] == "ckks":
         from federation.homo_ckks import open_sealed
 
-        secret = open_sealed(st["dh_priv"], st["dh_pub"], bytes(payload["sealed"]),
-                             info=_info(st, ctx.name))
+        secret = open_sealed(
+            st["dh_priv"], st["dh_pub"], bytes(payload["sealed"]), info=_info(st, ctx.name)
+        )
         _save_key(ctx, st["session"], secret)
     if "peers" in payload and st["backend"] == "masked":
         from federation.homo_ckks import pair_seed
 
         peers = [str(p) for p in payload["peers"]]  # type: ignore[union-attr]
         pubs = [bytes(p) for p in payload["peer_pubs"]]  # type: ignore[union-attr]
-        st["seeds"] = {p: pair_seed(st["dh_priv"], k, me=ctx.name, peer=p, run=st["run"])
-                       for p, k in zip(peers, pubs) if p != ctx.name}
+        st["seeds"] = {
+            p: pair_seed(st["dh_priv"], k, me=ctx.name, peer=p, run=st["run"])
+            for p, k in zip(peers, pubs, strict=False)
+            if p != ctx.name
+        }
     if "stats_agg" in payload and "mean" not in st:
         mean, std = stats_from_sum(_reveal(ctx, st, payload, "stats_agg"), st["exps"])
         st["mean"], st["std"] = mean, std
@@ -394,19 +459,25 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
     setup = setup_party(ctx, payload)
     params = HomoParams.model_validate_json(str(payload["params"]))
     priv, pub = x25519_keypair()
-    st: dict[str, Any] = {"run": str(payload["run_id"]), "session": str(payload["session"]),
-                          "backend": str(payload["backend"]), "params": params.model_dump_json(),
-                          "kind": str(payload["kind"]), "seed": setup.seed,
-                          "dh_priv": priv, "dh_pub": pub}
+    st: dict[str, Any] = {
+        "run": str(payload["run_id"]),
+        "session": str(payload["session"]),
+        "backend": str(payload["backend"]),
+        "params": params.model_dump_json(),
+        "kind": str(payload["kind"]),
+        "seed": setup.seed,
+        "dh_priv": priv,
+        "dh_pub": pub,
+    }
     ctx.state[_STATE] = st
     d = _data(ctx, st)
     if not np.all(np.isin(d.y, (0.0, 1.0))) or len(np.unique(d.y)) < 2:
         raise DataValidationError(f"bank {ctx.name!r}: the label must be 0/1 with both classes")
     if not np.all(np.isfinite(d.xnum)):
-        raise DataValidationError(f"bank {ctx.name!r}: numeric columns hold missing values "
-                                  "after encoding")
-    train, valid = holdout_split(d.y, params.valid_fraction,
-                                 bank_seed(setup.seed, ctx.name, 0))
+        raise DataValidationError(
+            f"bank {ctx.name!r}: numeric columns hold missing values after encoding"
+        )
+    train, valid = holdout_split(d.y, params.valid_fraction, bank_seed(setup.seed, ctx.name, 0))
     st.update(train=train, valid=valid, exps=magnitudes(d.xnum[train]))
     spec = model_spec(st["kind"], d.xnum.shape[1], d.xcat.shape[1], params)
     from federation.homo_models import build_model, flat_params
@@ -414,8 +485,12 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
     init = flat_params(build_model(spec, seed=setup.seed))
     st["n_params"] = int(init.size)
     st["global"] = init
-    reply: Payload = {"dh_pub": pub, "layout": d.layout_hash(params.buckets),
-                      "n_params": int(init.size), "exps": st["exps"]}
+    reply: Payload = {
+        "dh_pub": pub,
+        "layout": d.layout_hash(params.buckets),
+        "n_params": int(init.size),
+        "exps": st["exps"],
+    }
     if st["backend"] == "ckks" and bool(payload.get("resume", False)):
         reply["has_key"] = _key_path(ctx, st["session"]).is_file()
     return reply
@@ -432,7 +507,7 @@ def _keys(ctx: PartyContext, payload: Payload) -> Payload:
     _save_key(ctx, st["session"], secret)
     ctx.cache[("homo_ckks", st["session"])] = sc
     out: Payload = {"public_context": sc.to_bytes()}
-    for peer, pub in zip(payload["peers"], payload["peer_pubs"]):  # type: ignore[arg-type]
+    for peer, pub in zip(payload["peers"], payload["peer_pubs"], strict=False):  # type: ignore[arg-type]
         out[f"sealed.{peer}"] = seal(bytes(pub), secret, info=_info(st, str(peer)))
     return out
 
@@ -465,8 +540,15 @@ def _train(ctx: PartyContext, payload: Payload) -> Payload:
     spec = model_spec(st["kind"], d.xnum.shape[1], d.xcat.shape[1], params)
     model = build_model(spec, seed=st["seed"])
     load_flat(model, st["global"])
-    loss = train_local(model, xz, xc, d.y[st["train"]], train_config(params),
-                       seed=bank_seed(st["seed"], ctx.name, 1, rnd), prox_ref=st["global"])
+    loss = train_local(
+        model,
+        xz,
+        xc,
+        d.y[st["train"]],
+        train_config(params),
+        seed=bank_seed(st["seed"], ctx.name, 1, rnd),
+        prox_ref=st["global"],
+    )
     n_w = st["train"].size / WEIGHT_UNIT
     vec = np.concatenate([n_w * flat_params(model), [n_w, n_w * loss]])
     members = [str(p) for p in payload["participants"]]  # type: ignore[union-attr]
@@ -488,9 +570,15 @@ def _unmask(ctx: PartyContext, payload: Payload) -> Payload:
     dropped = [str(p) for p in payload["dropped"]]  # type: ignore[union-attr]
     if ctx.name in dropped:
         raise ProtocolError(f"bank {ctx.name!r} was asked to unmask its own dropout")
-    return {"correction": dropout_correction(st["seeds"], me=ctx.name, dropped=dropped,
-                                             round_no=int(payload["round_no"]),
-                                             n=int(payload["n"]))}
+    return {
+        "correction": dropout_correction(
+            st["seeds"],
+            me=ctx.name,
+            dropped=dropped,
+            round_no=int(payload["round_no"]),
+            n=int(payload["n"]),
+        )
+    }
 
 
 def score_histogram(y: np.ndarray, p: np.ndarray, bins: int) -> np.ndarray:
@@ -531,23 +619,34 @@ def _evaluate(ctx: PartyContext, payload: Payload) -> Payload:
     xz, xc = _xz(ctx, st, st["valid"])
     yv = d.y[st["valid"]]
     p = predict_proba(model, xz, xc)
-    piece = {"algorithm": "homo_" + ("lr" if st["kind"] == "lr" else "nn"),
-             "backend": st["backend"], "spec": {"kind": spec.kind, "n_numeric": spec.n_numeric,
-                                                 "cat_buckets": list(spec.cat_buckets),
-                                                 "embedding_dim": spec.embedding_dim,
-                                                 "hidden": list(spec.hidden)},
-             "numeric": d.numeric_names, "categorical": d.categorical,
-             "mean": st["mean"].tolist(), "std": st["std"].tolist(),
-             "params": st["global"].tolist()}
+    piece = {
+        "algorithm": "homo_" + ("lr" if st["kind"] == "lr" else "nn"),
+        "backend": st["backend"],
+        "spec": {
+            "kind": spec.kind,
+            "n_numeric": spec.n_numeric,
+            "cat_buckets": list(spec.cat_buckets),
+            "embedding_dim": spec.embedding_dim,
+            "hidden": list(spec.hidden),
+        },
+        "numeric": d.numeric_names,
+        "categorical": d.categorical,
+        "mean": st["mean"].tolist(),
+        "std": st["std"].tolist(),
+        "params": st["global"].tolist(),
+    }
     Path(ctx.work_dir).mkdir(parents=True, exist_ok=True)
     tmp = Path(ctx.work_dir) / f".{MODEL_FILE}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(piece), encoding="utf-8")
     os.replace(tmp, Path(ctx.work_dir) / MODEL_FILE)
     if bool(payload.get("final", True)):  # the run is over: the shared key goes
         _key_path(ctx, st["session"]).unlink(missing_ok=True)
-    out: Payload = {"hist": score_histogram(yv, p, params.score_bins),
-                    "auc": rank_auc(yv, p), "n_valid": int(yv.size),
-                    "n_train": int(st["train"].size)}
+    out: Payload = {
+        "hist": score_histogram(yv, p, params.score_bins),
+        "auc": rank_auc(yv, p),
+        "n_valid": int(yv.size),
+        "n_train": int(st["train"].size),
+    }
     if "global_loss" in st:
         out["prev_loss"], out["prev_round"] = st["global_loss"], st["global_round"]
     return out
@@ -581,8 +680,13 @@ class _Rounds:
         self.progress = progress
         self.exchanges = 0
 
-    def ask(self, requests: dict[str, tuple[str, Payload]], *, allow_drop: bool,
-            timeout: float | None = None) -> tuple[dict[str, Envelope], list[str]]:
+    def ask(
+        self,
+        requests: dict[str, tuple[str, Payload]],
+        *,
+        allow_drop: bool,
+        timeout: float | None = None,
+    ) -> tuple[dict[str, Envelope], list[str]]:
         """Send; on a dropout retry with the rest. Returns (replies, dropped banks)."""
         pending = dict(requests)
         dropped: list[str] = []
@@ -590,7 +694,8 @@ class _Rounds:
             self.exchanges += 1
             try:
                 replies = self.transport.exchange(
-                    [Envelope(p, a, pl) for p, (a, pl) in pending.items()], timeout=timeout)
+                    [Envelope(p, a, pl) for p, (a, pl) in pending.items()], timeout=timeout
+                )
                 return replies, dropped
             except PartyUnavailableError as exc:
                 gone = _dropped_from(exc, list(pending))
@@ -603,7 +708,8 @@ class _Rounds:
                 if len(pending) < self.params.min_clients:
                     raise PartyUnavailableError(
                         f"only {len(pending)} bank(s) answered; min_clients is "
-                        f"{self.params.min_clients} (dropped: {dropped})") from None
+                        f"{self.params.min_clients} (dropped: {dropped})"
+                    ) from None
 
 
 class _Aggregator:
@@ -633,8 +739,11 @@ class _Aggregator:
 
 def _save_checkpoint(folder: Path, ck: dict[str, Any], agg: Any) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    blob = bytes(agg) if isinstance(agg, (bytes, bytearray)) else \
-        np.asarray(agg, dtype=np.float64).tobytes()
+    blob = (
+        bytes(agg)
+        if isinstance(agg, (bytes, bytearray))
+        else np.asarray(agg, dtype=np.float64).tobytes()
+    )
     agg_name = f"homo_round{ck['round']:05d}.bin"
     tmp = folder / f".{agg_name}.tmp"
     tmp.write_bytes(blob)
@@ -676,8 +785,9 @@ def _payload_value(backend: str, agg: Any) -> Any:
 AGGREGATION_OBSERVER: Callable[[Any], None] | None = None
 
 
-def drive(transport: Transport, config: ExperimentConfig, *,
-          progress: ProgressFn = no_progress) -> ProtocolResult:
+def drive(
+    transport: Transport, config: ExperimentConfig, *, progress: ProgressFn = no_progress
+) -> ProtocolResult:
     """Run FedAvg over every bank of ``config``; each bank saves the global model."""
     params = parse_params(config.params)
     backend = resolve_backend(config, params)
@@ -688,17 +798,23 @@ def drive(transport: Transport, config: ExperimentConfig, *,
     known = transport.party_roles()
     for b in banks:
         if b not in known:
-            raise ConfigError(f"bank {b!r} of the config is not connected to this run",
-                              hint="Start its SuperNode (or fix the party name) and run again.")
+            raise ConfigError(
+                f"bank {b!r} of the config is not connected to this run",
+                hint="Start its SuperNode (or fix the party name) and run again.",
+            )
         if not config.party(b).label:
-            raise ConfigError(f"bank {b!r} names no label column; every bank of a homo "
-                              "experiment holds its own labels")
+            raise ConfigError(
+                f"bank {b!r} names no label column; every bank of a homo "
+                "experiment holds its own labels"
+            )
     seed = int(config.experiment.seed)
     ck_dir = Path(params.checkpoint_dir).resolve() if params.checkpoint_dir else None
     resumed = load_checkpoint(ck_dir) if (ck_dir is not None and params.resume) else None
     if resumed is not None and resumed[0].get("backend") != backend:
-        raise ConfigError(f"checkpoint in {ck_dir} was written by backend "
-                          f"{resumed[0].get('backend')!r}, this run uses {backend!r}")
+        raise ConfigError(
+            f"checkpoint in {ck_dir} was written by backend "
+            f"{resumed[0].get('backend')!r}, this run uses {backend!r}"
+        )
     session = resumed[0]["session"] if resumed else os.urandom(12).hex()
     run_id = os.urandom(8).hex()
     rounds = _Rounds(transport, params, progress)
@@ -712,19 +828,32 @@ def drive(transport: Transport, config: ExperimentConfig, *,
     init_reqs = {}
     for b in banks:
         spec = config.party(b)
-        init_reqs[b] = ("homo.init", {
-            "run_id": run_id, "role": spec.role.value, "id_column": config.experiment.id_column,
-            "id_kind": "opaque", "label": spec.label or "", "seed": seed,
-            **({"features": list(feats)} if feats else {}),
-            "params": params.model_dump_json(), "backend": backend, "session": session,
-            "kind": model_kind(algorithm), "resume": resumed is not None})
+        init_reqs[b] = (
+            "homo.init",
+            {
+                "run_id": run_id,
+                "role": spec.role.value,
+                "id_column": config.experiment.id_column,
+                "id_kind": "opaque",
+                "label": spec.label or "",
+                "seed": seed,
+                **({"features": list(feats)} if feats else {}),
+                "params": params.model_dump_json(),
+                "backend": backend,
+                "session": session,
+                "kind": model_kind(algorithm),
+                "resume": resumed is not None,
+            },
+        )
     init, _ = rounds.ask(init_reqs, allow_drop=False)
     layouts = {b: str(r.payload["layout"]) for b, r in init.items()}
     if len(set(layouts.values())) != 1:
-        raise DataValidationError(f"banks encode different feature layouts {layouts}; every "
-                                  "bank must hold the same columns",
-                                  hint="Name the shared columns in params.features and text "
-                                  "columns with differing categories in params.categorical.")
+        raise DataValidationError(
+            f"banks encode different feature layouts {layouts}; every "
+            "bank must hold the same columns",
+            hint="Name the shared columns in params.features and text "
+            "columns with differing categories in params.categorical.",
+        )
     n_par = int(init[banks[0]].payload["n_params"])
     exps = np.max([np.asarray(init[b].payload["exps"], dtype=np.int64) for b in banks], axis=0)
     pubs = {b: bytes(init[b].payload["dh_pub"]) for b in banks}
@@ -734,14 +863,17 @@ def drive(transport: Transport, config: ExperimentConfig, *,
         if resumed is not None:
             lacking = [b for b in banks if not init[b].payload.get("has_key")]
             if lacking:
-                raise ProtocolError(f"cannot resume: bank(s) {lacking} hold no CKKS key of "
-                                    f"session {session}", hint="Start without resume.")
+                raise ProtocolError(
+                    f"cannot resume: bank(s) {lacking} hold no CKKS key of session {session}",
+                    hint="Start without resume.",
+                )
             public_ctx = (ck_dir / "homo_public_context.bin").read_bytes()  # type: ignore[union-attr]
         else:
             dealer, others = banks[0], banks[1:]
-            kr, _ = rounds.ask({dealer: ("homo.keys", {"peers": others,
-                                                        "peer_pubs": [pubs[o] for o in others]})},
-                               allow_drop=False)
+            kr, _ = rounds.ask(
+                {dealer: ("homo.keys", {"peers": others, "peer_pubs": [pubs[o] for o in others]})},
+                allow_drop=False,
+            )
             public_ctx = bytes(kr[dealer].payload["public_context"])
             for o in others:
                 extras[o]["sealed"] = bytes(kr[dealer].payload[f"sealed.{o}"])
@@ -756,20 +888,25 @@ def drive(transport: Transport, config: ExperimentConfig, *,
     if backend == "secaggplus":
         from federation.homo_secaggplus import SecAggPlusAggregator, channel_for
 
-        secure_mean = SecAggPlusAggregator(channel_for(transport, params.round_timeout),
-                                           params.secaggplus, timeout=params.round_timeout,
-                                           log=log, progress=progress)
+        secure_mean = SecAggPlusAggregator(
+            channel_for(transport, params.round_timeout),
+            params.secaggplus,
+            timeout=params.round_timeout,
+            log=log,
+            progress=progress,
+        )
 
-    def secure_round(action: str, members: list[str], payloads: dict[str, Payload],
-                     round_no: int, n_values: int) -> tuple[Any, list[str], dict[str, Envelope]]:
-        reqs = {b: (action, {**extras[b], **payloads[b], "participants": members})
-                for b in members}
+    def secure_round(
+        action: str, members: list[str], payloads: dict[str, Payload], round_no: int, n_values: int
+    ) -> tuple[Any, list[str], dict[str, Envelope]]:
+        reqs = {b: (action, {**extras[b], **payloads[b], "participants": members}) for b in members}
         replies, dropped = rounds.ask(reqs, allow_drop=True, timeout=params.round_timeout)
         for b in replies:
             extras[b] = {}
         if secure_mean is not None:  # Flower's SecAgg+ over the banks that answered
-            mean = secure_mean.mean(sorted(replies), round_no,
-                                    bound=STATS_BOUND if round_no == 0 else None)
+            mean = secure_mean.mean(
+                sorted(replies), round_no, bound=STATS_BOUND if round_no == 0 else None
+            )
             rounds.exchanges += mean.exchanges
             if mean.dropped:
                 dropped = dropped + mean.dropped
@@ -777,22 +914,31 @@ def drive(transport: Transport, config: ExperimentConfig, *,
             if len(mean.contributors) < params.min_clients:
                 raise PartyUnavailableError(
                     f"only {len(mean.contributors)} bank(s) completed SecAgg+; min_clients "
-                    f"is {params.min_clients} (dropped: {dropped})")
+                    f"is {params.min_clients} (dropped: {dropped})"
+                )
             return mean.values, dropped, {b: replies[b] for b in mean.contributors}
         corrections: list[Any] = []
         if backend == "masked" and dropped:
-            ur, _ = rounds.ask({b: ("homo.unmask", {"dropped": dropped, "round_no": round_no,
-                                                    "n": n_values}) for b in replies},
-                               allow_drop=False, timeout=params.round_timeout)
-            corrections = [np.asarray(r.payload["correction"], dtype=np.uint64)
-                           for r in ur.values()]
-        total = agg_engine.total([replies[b].payload["update"] for b in sorted(replies)],
-                                 corrections)
+            ur, _ = rounds.ask(
+                {
+                    b: ("homo.unmask", {"dropped": dropped, "round_no": round_no, "n": n_values})
+                    for b in replies
+                },
+                allow_drop=False,
+                timeout=params.round_timeout,
+            )
+            corrections = [
+                np.asarray(r.payload["correction"], dtype=np.uint64) for r in ur.values()
+            ]
+        total = agg_engine.total(
+            [replies[b].payload["update"] for b in sorted(replies)], corrections
+        )
         return total, dropped, replies
 
     n_stats = 1 + 2 * exps.size
     stats_agg, stats_dropped, _ = secure_round(
-        "homo.stats", banks, {b: {"exps": exps} for b in banks}, 0, n_stats)
+        "homo.stats", banks, {b: {"exps": exps} for b in banks}, 0, n_stats
+    )
     stats_value = _payload_value(backend, stats_agg)
     for b in banks:
         extras[b]["stats_agg"] = stats_value
@@ -826,11 +972,27 @@ def drive(transport: Transport, config: ExperimentConfig, *,
             losses[rnd] = float(tv[n_par + 1] / tv[n_par])
         agg = total
         nbytes = sum(m.nbytes for m in log.messages[mark:])
-        per_round.append({"round": rnd, "sampled": members, "dropped": dropped,
-                          "bytes": nbytes, "seconds": round(time.perf_counter() - t_r, 4)})
+        per_round.append(
+            {
+                "round": rnd,
+                "sampled": members,
+                "dropped": dropped,
+                "bytes": nbytes,
+                "seconds": round(time.perf_counter() - t_r, 4),
+            }
+        )
         if ck_dir is not None:
-            _save_checkpoint(ck_dir, {"session": session, "round": rnd, "backend": backend,
-                                      "algorithm": algorithm, "n_params": n_par}, agg)
+            _save_checkpoint(
+                ck_dir,
+                {
+                    "session": session,
+                    "round": rnd,
+                    "backend": backend,
+                    "algorithm": algorithm,
+                    "n_params": n_par,
+                },
+                agg,
+            )
         progress("epoch", {"epoch": rnd, "loss": losses.get(rnd - 1 if backend == "ckks" else rnd)})
     seconds["train"] = time.perf_counter() - t
 
@@ -839,8 +1001,13 @@ def drive(transport: Transport, config: ExperimentConfig, *,
     t = time.perf_counter()
     if agg is None:
         raise ProtocolError("no round was trained (rounds already complete in the checkpoint?)")
-    ev_reqs = {b: ("homo.evaluate", {**extras[b], "agg": _payload_value(backend, agg),
-                                     "agg_round": params.rounds - 1}) for b in banks}
+    ev_reqs = {
+        b: (
+            "homo.evaluate",
+            {**extras[b], "agg": _payload_value(backend, agg), "agg_round": params.rounds - 1},
+        )
+        for b in banks
+    }
     ev, ev_dropped = rounds.ask(ev_reqs, allow_drop=True, timeout=params.round_timeout)
     for r in ev.values():
         if "prev_loss" in r.payload:
@@ -867,7 +1034,9 @@ def drive(transport: Transport, config: ExperimentConfig, *,
         "n_params": n_par,
         "per_round": per_round,
         "bytes_per_round": float(np.mean(round_bytes)) if round_bytes else 0.0,
-        "seconds_per_round": float(np.mean([r["seconds"] for r in per_round])) if per_round else 0.0,
+        "seconds_per_round": float(np.mean([r["seconds"] for r in per_round]))
+        if per_round
+        else 0.0,
         "stats_dropped": stats_dropped,
         "evaluate_dropped": ev_dropped,
         "exchanges": rounds.exchanges,
@@ -875,17 +1044,42 @@ def drive(transport: Transport, config: ExperimentConfig, *,
     }
     if backend == "secaggplus":
         metrics["secaggplus"] = params.secaggplus.model_dump()
-    summary = {"algorithm": algorithm, "backend": backend, "n_params": n_par,
-               "banks": banks, "model_file": MODEL_FILE,
-               "note": "every bank holds the global model in its own work dir; the "
-                       "coordinator holds " + ("ciphertexts only" if backend == "ckks"
-                                               else "the aggregate")}
+    summary = {
+        "algorithm": algorithm,
+        "backend": backend,
+        "n_params": n_par,
+        "banks": banks,
+        "model_file": MODEL_FILE,
+        "note": "every bank holds the global model in its own work dir; the "
+        "coordinator holds " + ("ciphertexts only" if backend == "ckks" else "the aggregate"),
+    }
     progress("homo.done", {"auc": auc, "ks": ks})
     return ProtocolResult(metrics=metrics, model_summary=summary)
 
 
-__all__ = ["AGGREGATION_OBSERVER", "ALGORITHMS", "BACKENDS", "BankData", "HomoParams",
-           "MODEL_FILE", "WEIGHT_UNIT", "auc_ks_from_histogram", "bank_data", "bank_seed",
-           "drive", "hash_codes", "holdout_split", "load_checkpoint", "magnitudes",
-           "model_spec", "parse_params", "rank_auc", "resolve_backend", "score_histogram", "set_train_hook",
-           "stats_from_sum", "stats_vector", "train_config"]
+__all__ = [
+    "AGGREGATION_OBSERVER",
+    "ALGORITHMS",
+    "BACKENDS",
+    "BankData",
+    "HomoParams",
+    "MODEL_FILE",
+    "WEIGHT_UNIT",
+    "auc_ks_from_histogram",
+    "bank_data",
+    "bank_seed",
+    "drive",
+    "hash_codes",
+    "holdout_split",
+    "load_checkpoint",
+    "magnitudes",
+    "model_spec",
+    "parse_params",
+    "rank_auc",
+    "resolve_backend",
+    "score_histogram",
+    "set_train_hook",
+    "stats_from_sum",
+    "stats_vector",
+    "train_config",
+]

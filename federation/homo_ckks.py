@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.errors import CryptoError, PrivacyViolationError
+from crypto.errors import CryptoError, PrivacyViolationError
 
 _SEAL_MAGIC = b"FCLSEAL1"
 #: fixed-point scale of the masked backend's ring encoding (values up to ~5e11 fit in int64)
@@ -60,7 +60,8 @@ def _exchange(priv: bytes, peer_pub: bytes) -> bytes:
     if len(peer_pub) != 32:
         raise CryptoError(f"an X25519 public key has 32 bytes, got {len(peer_pub)}")
     return X25519PrivateKey.from_private_bytes(priv).exchange(
-        X25519PublicKey.from_public_bytes(peer_pub))
+        X25519PublicKey.from_public_bytes(peer_pub)
+    )
 
 
 def _hkdf(secret: bytes, info: bytes, salt: bytes | None = None) -> bytes:
@@ -84,8 +85,9 @@ def seal(recipient_pub: bytes, plaintext: bytes, *, info: bytes) -> bytes:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     eph_priv, eph_pub = x25519_keypair()
-    key = _hkdf(_exchange(eph_priv, recipient_pub), b"fedlab/seal/v1|" + info,
-                salt=eph_pub + recipient_pub)
+    key = _hkdf(
+        _exchange(eph_priv, recipient_pub), b"fedlab/seal/v1|" + info, salt=eph_pub + recipient_pub
+    )
     nonce = os.urandom(12)
     return _SEAL_MAGIC + eph_pub + nonce + AESGCM(key).encrypt(nonce, plaintext, info)
 
@@ -98,14 +100,16 @@ def open_sealed(priv: bytes, pub: bytes, blob: bytes, *, info: bytes) -> bytes:
     if not blob.startswith(_SEAL_MAGIC) or len(blob) < len(_SEAL_MAGIC) + 32 + 12 + 16:
         raise CryptoError("sealed key blob is malformed (bad magic or too short)")
     off = len(_SEAL_MAGIC)
-    eph_pub, nonce, ct = blob[off:off + 32], blob[off + 32:off + 44], blob[off + 44:]
+    eph_pub, nonce, ct = blob[off : off + 32], blob[off + 32 : off + 44], blob[off + 44 :]
     key = _hkdf(_exchange(priv, eph_pub), b"fedlab/seal/v1|" + info, salt=eph_pub + pub)
     try:
         return AESGCM(key).decrypt(nonce, ct, info)
     except InvalidTag:
-        raise CryptoError("sealed key blob does not open with this party's key (altered, "
-                          "or sealed to another key or run)",
-                          hint="Restart the run so the key dealer seals a fresh copy.") from None
+        raise CryptoError(
+            "sealed key blob does not open with this party's key (altered, "
+            "or sealed to another key or run)",
+            hint="Restart the run so the key dealer seals a fresh copy.",
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -145,8 +149,10 @@ class CiphertextAggregator:
 
         ctx = CkksContext.from_bytes(bytes(public_context))
         if ctx.is_private:
-            raise PrivacyViolationError("the coordinator was given a secret CKKS context; "
-                                        "it must hold the public context only")
+            raise PrivacyViolationError(
+                "the coordinator was given a secret CKKS context; "
+                "it must hold the public context only"
+            )
         self.ctx = ctx
         self._observe = observe or (lambda obj: None)
         self._observe(ctx)
@@ -158,8 +164,9 @@ class CiphertextAggregator:
         arrays = []
         for b in blobs:
             if not isinstance(b, (bytes, bytearray)):
-                raise PrivacyViolationError(f"CKKS aggregation received a "
-                                            f"{type(b).__name__}, expected ciphertext bytes")
+                raise PrivacyViolationError(
+                    f"CKKS aggregation received a {type(b).__name__}, expected ciphertext bytes"
+                )
             self._observe(b)
             arr = CkksArray.from_bytes(self.ctx, bytes(b))
             self._observe(arr)
@@ -195,17 +202,22 @@ def to_ring(vec: np.ndarray) -> np.ndarray:
     v = np.asarray(vec, dtype=np.float64)
     q = np.rint(v * 2.0**SECAGG_FRAC_BITS)
     if not np.all(np.isfinite(q)) or np.abs(q).max(initial=0) >= 2.0**62:
-        raise CryptoError("masked update has values too large (or NaN) for the 64-bit ring",
-                          hint="Check the model for divergence; updates must stay below 1e11.")
+        raise CryptoError(
+            "masked update has values too large (or NaN) for the 64-bit ring",
+            hint="Check the model for divergence; updates must stay below 1e11.",
+        )
     return q.astype(np.int64).view(np.uint64)
 
 
 def from_ring(ring: np.ndarray) -> np.ndarray:
-    return np.asarray(ring, dtype=np.uint64).view(np.int64).astype(np.float64) * 2.0**-SECAGG_FRAC_BITS
+    return (
+        np.asarray(ring, dtype=np.uint64).view(np.int64).astype(np.float64) * 2.0**-SECAGG_FRAC_BITS
+    )
 
 
-def _signed_mask(seeds: Mapping[str, bytes], me: str, peers: Iterable[str], round_no: int,
-                 n: int) -> np.ndarray:
+def _signed_mask(
+    seeds: Mapping[str, bytes], me: str, peers: Iterable[str], round_no: int, n: int
+) -> np.ndarray:
     out = np.zeros(n, dtype=np.uint64)
     for p in peers:
         if p == me:
@@ -215,15 +227,22 @@ def _signed_mask(seeds: Mapping[str, bytes], me: str, peers: Iterable[str], roun
     return out
 
 
-def mask_update(vec: np.ndarray, seeds: Mapping[str, bytes], *, me: str,
-                participants: Sequence[str], round_no: int) -> np.ndarray:
+def mask_update(
+    vec: np.ndarray,
+    seeds: Mapping[str, bytes],
+    *,
+    me: str,
+    participants: Sequence[str],
+    round_no: int,
+) -> np.ndarray:
     """``ring(vec) + sum_{j>me} PRG(s_j) - sum_{j<me} PRG(s_j)`` modulo 2^64."""
     ring = to_ring(vec)
     return ring + _signed_mask(seeds, me, participants, round_no, ring.size)
 
 
-def dropout_correction(seeds: Mapping[str, bytes], *, me: str, dropped: Sequence[str],
-                       round_no: int, n: int) -> np.ndarray:
+def dropout_correction(
+    seeds: Mapping[str, bytes], *, me: str, dropped: Sequence[str], round_no: int, n: int
+) -> np.ndarray:
     """A survivor's masks with the dropped banks this round (the coordinator subtracts them)."""
     return _signed_mask(seeds, me, dropped, round_no, n)
 
@@ -240,7 +259,19 @@ def unmask_sum(masked: Iterable[np.ndarray], corrections: Iterable[np.ndarray] =
     return from_ring(total)
 
 
-__all__ = ["SECAGG_FRAC_BITS", "CiphertextAggregator", "decrypt_aggregate",
-           "dropout_correction", "encrypt_update", "from_ring", "key_fingerprint",
-           "mask_update", "new_shared_context", "open_sealed", "pair_seed", "seal", "to_ring",
-           "unmask_sum"]
+__all__ = [
+    "SECAGG_FRAC_BITS",
+    "CiphertextAggregator",
+    "decrypt_aggregate",
+    "dropout_correction",
+    "encrypt_update",
+    "from_ring",
+    "key_fingerprint",
+    "mask_update",
+    "new_shared_context",
+    "open_sealed",
+    "pair_seed",
+    "seal",
+    "to_ring",
+    "unmask_sum",
+]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from lab.errors import ConfigError
+from crypto.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
@@ -111,8 +111,9 @@ def n_params(spec: ModelSpec) -> int:
 
 def flat_params(model: torch.nn.Module) -> np.ndarray:
     """All parameters as one float64 vector (in ``model.parameters()`` order)."""
-    return np.concatenate([p.detach().cpu().numpy().astype(np.float64).ravel()
-                           for p in model.parameters()])
+    return np.concatenate(
+        [p.detach().cpu().numpy().astype(np.float64).ravel() for p in model.parameters()]
+    )
 
 
 def load_flat(model: torch.nn.Module, flat: np.ndarray) -> None:
@@ -122,13 +123,15 @@ def load_flat(model: torch.nn.Module, flat: np.ndarray) -> None:
     flat = np.asarray(flat, dtype=np.float64)
     total = sum(p.numel() for p in model.parameters())
     if flat.size != total:
-        raise ConfigError(f"model vector has {flat.size} values; the model has {total} "
-                          "parameters", hint="Every bank must use the same model spec.")
+        raise ConfigError(
+            f"model vector has {flat.size} values; the model has {total} parameters",
+            hint="Every bank must use the same model spec.",
+        )
     off = 0
     with torch.no_grad():
         for p in model.parameters():
             k = p.numel()
-            p.copy_(torch.from_numpy(flat[off:off + k].reshape(p.shape)).to(p.dtype))
+            p.copy_(torch.from_numpy(flat[off : off + k].reshape(p.shape)).to(p.dtype))
             off += k
 
 
@@ -174,7 +177,9 @@ class _Optimizer:
                     p.sub_(cfg.learning_rate * g)
 
 
-def _tensors(xnum: np.ndarray, xcat: np.ndarray | None, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _tensors(
+    xnum: np.ndarray, xcat: np.ndarray | None, n: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
     tn = torch.from_numpy(np.ascontiguousarray(xnum, dtype=np.float32))
@@ -185,9 +190,16 @@ def _tensors(xnum: np.ndarray, xcat: np.ndarray | None, n: int) -> tuple[torch.T
     return tn, tc
 
 
-def train_local(model: torch.nn.Module, xnum: np.ndarray, xcat: np.ndarray | None,
-                y: np.ndarray, cfg: TrainConfig, *, seed: int,
-                prox_ref: np.ndarray | None = None) -> float:
+def train_local(
+    model: torch.nn.Module,
+    xnum: np.ndarray,
+    xcat: np.ndarray | None,
+    y: np.ndarray,
+    cfg: TrainConfig,
+    *,
+    seed: int,
+    prox_ref: np.ndarray | None = None,
+) -> float:
     """Train ``model`` in place for ``cfg.epochs`` epochs; return the mean training loss.
 
     ``prox_ref`` (the round's global parameters) with ``cfg.mu > 0`` adds the FedProx term.
@@ -209,7 +221,7 @@ def train_local(model: torch.nn.Module, xnum: np.ndarray, xcat: np.ndarray | Non
         flat = np.asarray(prox_ref, dtype=np.float64)
         for r in ref_model:
             k = r.numel()
-            r.copy_(torch.from_numpy(flat[off:off + k].reshape(r.shape)).to(r.dtype))
+            r.copy_(torch.from_numpy(flat[off : off + k].reshape(r.shape)).to(r.dtype))
             off += k
         ref = ref_model
     loss_fn = nn.BCEWithLogitsLoss()
@@ -220,12 +232,12 @@ def train_local(model: torch.nn.Module, xnum: np.ndarray, xcat: np.ndarray | Non
     for _ in range(cfg.epochs):
         perm = torch.randperm(n, generator=gen)
         for i in range(0, n, bs):
-            idx = perm[i:i + bs]
+            idx = perm[i : i + bs]
             for p in params:
                 p.grad = None
             loss = loss_fn(model(tn[idx], tc[idx]), ty[idx])
             if ref is not None:
-                prox = sum(((p - r) ** 2).sum() for p, r in zip(params, ref))
+                prox = sum(((p - r) ** 2).sum() for p, r in zip(params, ref, strict=False))
                 loss = loss + 0.5 * cfg.mu * prox
             loss.backward()
             opt.step()
@@ -245,13 +257,29 @@ def predict_proba(model: torch.nn.Module, xnum: np.ndarray, xcat: np.ndarray | N
         return torch.sigmoid(model(tn, tc)).numpy().astype(np.float64)
 
 
-def train_central(spec: ModelSpec, xnum: np.ndarray, xcat: np.ndarray | None, y: np.ndarray,
-                  cfg: TrainConfig, *, seed: int = 0) -> torch.nn.Module:
+def train_central(
+    spec: ModelSpec,
+    xnum: np.ndarray,
+    xcat: np.ndarray | None,
+    y: np.ndarray,
+    cfg: TrainConfig,
+    *,
+    seed: int = 0,
+) -> torch.nn.Module:
     """The centralized reference: the same model and loop on pooled rows."""
     model = build_model(spec, seed=seed)
     train_local(model, xnum, xcat, y, cfg, seed=seed)
     return model
 
 
-__all__ = ["ModelSpec", "TrainConfig", "build_model", "flat_params", "load_flat", "n_params",
-           "predict_proba", "train_central", "train_local"]
+__all__ = [
+    "ModelSpec",
+    "TrainConfig",
+    "build_model",
+    "flat_params",
+    "load_flat",
+    "n_params",
+    "predict_proba",
+    "train_central",
+    "train_local",
+]

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lab.errors import ConfigError, PartyUnavailableError, PrivacyViolationError, ProtocolError
+from crypto.errors import ConfigError, PartyUnavailableError, PrivacyViolationError, ProtocolError
 
 if TYPE_CHECKING:
     from flwr.app import Context, Message, RecordDict
@@ -89,8 +89,9 @@ class SecAggPlusParams(BaseModel):
         if self.modulus_range <= self.quantization_range:
             raise ValueError("secaggplus.modulus_range must exceed quantization_range")
         if isinstance(self.reconstruction_threshold, float) and self.reconstruction_threshold > 1:
-            raise ValueError("secaggplus.reconstruction_threshold as a float is a share "
-                             "(0, 1] of num_shares")
+            raise ValueError(
+                "secaggplus.reconstruction_threshold as a float is a share (0, 1] of num_shares"
+            )
         return self
 
     def workflow(self, timeout: float | None) -> Any:
@@ -98,10 +99,14 @@ class SecAggPlusParams(BaseModel):
 
         try:
             return SecAggPlusWorkflow(
-                num_shares=self.num_shares, reconstruction_threshold=self.reconstruction_threshold,
-                max_weight=float(self.max_weight), clipping_range=float(self.clipping_range),
+                num_shares=self.num_shares,
+                reconstruction_threshold=self.reconstruction_threshold,
+                max_weight=float(self.max_weight),
+                clipping_range=float(self.clipping_range),
                 quantization_range=int(self.quantization_range),
-                modulus_range=int(self.modulus_range), timeout=timeout)
+                modulus_range=int(self.modulus_range),
+                timeout=timeout,
+            )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"invalid [params.secaggplus]: {exc}") from None
 
@@ -117,8 +122,16 @@ class SecAggPlusParams(BaseModel):
 # ---------------------------------------------------------------------------------------
 
 
-def stash_update(state: dict[str, Any], party: str, round_no: int, values: np.ndarray,
-                 rows: int, params: SecAggPlusParams, *, bound: float | None = None) -> None:
+def stash_update(
+    state: dict[str, Any],
+    party: str,
+    round_no: int,
+    values: np.ndarray,
+    rows: int,
+    params: SecAggPlusParams,
+    *,
+    bound: float | None = None,
+) -> None:
     """Keep ``values`` (weight ``rows``) for this round's SecAgg+ in the bank's own state.
 
     ``bound``: a public bound on ``|values|`` (e.g. 1 for the scaled statistics); the values
@@ -129,19 +142,24 @@ def stash_update(state: dict[str, Any], party: str, round_no: int, values: np.nd
     """
     v = np.asarray(values, dtype=np.float64) * stretch(params, bound)
     if not np.all(np.isfinite(v)):
-        raise ProtocolError(f"bank {party!r}: the update holds NaN or infinite values",
-                            hint="Lower the learning rate; the local model diverged.")
+        raise ProtocolError(
+            f"bank {party!r}: the update holds NaN or infinite values",
+            hint="Lower the learning rate; the local model diverged.",
+        )
     if rows < 1 or rows > params.max_weight:
-        raise ConfigError(f"bank {party!r}: its training-row count is outside 1.."
-                          f"{params.max_weight:g} (params.secaggplus.max_weight)",
-                          hint="Raise params.secaggplus.max_weight to at least the largest "
-                          "bank's training rows.")
+        raise ConfigError(
+            f"bank {party!r}: its training-row count is outside 1.."
+            f"{params.max_weight:g} (params.secaggplus.max_weight)",
+            hint="Raise params.secaggplus.max_weight to at least the largest bank's training rows.",
+        )
     top = float(np.abs(v).max(initial=0.0))
     if top > params.clipping_range:
-        raise ConfigError(f"bank {party!r}: a model value exceeds params.secaggplus."
-                          f"clipping_range = {params.clipping_range:g}; SecAgg+ would clip it",
-                          hint="Raise params.secaggplus.clipping_range (precision falls in "
-                          "proportion) or regularise the model (weight_decay).")
+        raise ConfigError(
+            f"bank {party!r}: a model value exceeds params.secaggplus."
+            f"clipping_range = {params.clipping_range:g}; SecAgg+ would clip it",
+            hint="Raise params.secaggplus.clipping_range (precision falls in "
+            "proportion) or regularise the model (weight_decay).",
+        )
     state[PENDING_KEY] = {"round": int(round_no), "values": v, "rows": int(rows)}
 
 
@@ -159,16 +177,21 @@ def train_reply(msg: Message, state: Mapping[str, Any], party: str) -> Message:
 
     cfg = msg.content.config_records.get(RECORD_KEY_CONFIGS)
     if cfg is None or Key.CIPHERTEXT_LIST not in cfg:
-        raise PrivacyViolationError(f"bank {party!r}: an update was asked for outside "
-                                    "SecAgg+'s masked-vector stage; it would leave unmasked")
+        raise PrivacyViolationError(
+            f"bank {party!r}: an update was asked for outside "
+            "SecAgg+'s masked-vector stage; it would leave unmasked"
+        )
     ins = compat.recorddict_to_fitins(msg.content, keep_input=True)
     round_no = int(ins.config.get(ROUND_KEY, -1))  # type: ignore[arg-type]
     pending = state.get(PENDING_KEY)
     if not pending or int(pending["round"]) != round_no:
-        raise ProtocolError(f"bank {party!r} holds no update for SecAgg+ round {round_no}",
-                            hint="The bank must answer the round's query first; restart.")
-    res = FitRes(Status(Code.OK, ""), ndarrays_to_parameters([pending["values"]]),
-                 int(pending["rows"]), {})
+        raise ProtocolError(
+            f"bank {party!r} holds no update for SecAgg+ round {round_no}",
+            hint="The bank must answer the round's query first; restart.",
+        )
+    res = FitRes(
+        Status(Code.OK, ""), ndarrays_to_parameters([pending["values"]]), int(pending["rows"]), {}
+    )
     return Message(compat.fitres_to_recorddict(res, keep_input=False), reply_to=msg)
 
 
@@ -181,8 +204,7 @@ def wire_payload(content: RecordDict, *, decode: bool = True) -> dict[str, Any]:
     for name, crec in content.config_records.items():
         for key, value in crec.items():
             if decode and key == Key.MASKED_PARAMETERS:
-                value = np.concatenate([bytes_to_ndarray(b).ravel()
-                                        for b in value])  # type: ignore[union-attr]
+                value = np.concatenate([bytes_to_ndarray(b).ravel() for b in value])  # type: ignore[union-attr]
             out[f"{name}.{key}"] = value
     for name, arec in content.array_records.items():
         for key, arr in arec.items():
@@ -200,8 +222,9 @@ def _array_value(arr: Any) -> Any:
         return bytes(arr.data)
 
 
-def _error_message(msg: Message, exc: BaseException,
-                   party_of: Callable[[], PartyContext]) -> Message:
+def _error_message(
+    msg: Message, exc: BaseException, party_of: Callable[[], PartyContext]
+) -> Message:
     """The Flower error reply to ``msg`` for ``exc``: its public facts only
     (:mod:`federation.failures`)."""
     from flwr.app import Error, Message
@@ -213,10 +236,12 @@ def _error_message(msg: Message, exc: BaseException,
         ctx: PartyContext | None = party_of()
     except Exception:  # noqa: BLE001 - the party's own context failed: name it as unknown
         ctx = None
-    failure = public_failure(ctx.name if ctx is not None else "?", ACTION_PREFIX + "train",
-                             exc, ctx)
-    return Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=failure.reason()),
-                   reply_to=msg)
+    failure = public_failure(
+        ctx.name if ctx is not None else "?", ACTION_PREFIX + "train", exc, ctx
+    )
+    return Message(
+        Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=failure.reason()), reply_to=msg
+    )
 
 
 def register_train(app: ClientApp, party_of: Callable[[Context], PartyContext]) -> None:
@@ -236,7 +261,8 @@ def register_train(app: ClientApp, party_of: Callable[[Context], PartyContext]) 
         if out.has_content():
             if "fitres.num_examples" in out.content.metric_records:
                 out.content.metric_records["fitres.num_examples"] = MetricRecord(
-                    {"num_examples": 0})  # the weight travels masked, inside the vector
+                    {"num_examples": 0}
+                )  # the weight travels masked, inside the vector
             from federation.guard import check_outgoing
 
             check_outgoing(party_of(context), wire_payload(out.content), "homo.secaggplus")
@@ -256,8 +282,7 @@ def register_train(app: ClientApp, party_of: Callable[[Context], PartyContext]) 
 class GridChannel:
     """The Flower runtimes: the run's grid, the banks' node IDs, fast polling."""
 
-    def __init__(self, grid: Any, nodes: Mapping[str, int], *, timeout: float,
-                 poll: float) -> None:
+    def __init__(self, grid: Any, nodes: Mapping[str, int], *, timeout: float, poll: float) -> None:
         self.grid = grid
         self.nodes = dict(nodes)
         self.timeout = timeout
@@ -266,8 +291,9 @@ class GridChannel:
     def send(self, messages: Sequence[Message], timeout: float | None) -> list[Message]:
         from federation.flower_transport import send_and_collect
 
-        replies, _ = send_and_collect(self.grid, dict(enumerate(messages)),
-                                      timeout=timeout or self.timeout, poll=self.poll)
+        replies, _ = send_and_collect(
+            self.grid, dict(enumerate(messages)), timeout=timeout or self.timeout, poll=self.poll
+        )
         return list(replies.values())
 
 
@@ -278,8 +304,11 @@ class LocalChannel:
     gets its own copy, as on the wire); a bank in ``unavailable()`` does not answer.
     """
 
-    def __init__(self, parties: Mapping[str, PartyContext],
-                 unavailable: Callable[[], Iterable[str]] = frozenset) -> None:
+    def __init__(
+        self,
+        parties: Mapping[str, PartyContext],
+        unavailable: Callable[[], Iterable[str]] = frozenset,
+    ) -> None:
         from flwr.app import Context, RecordDict
         from flwr.clientapp import ClientApp
 
@@ -287,8 +316,10 @@ class LocalChannel:
         self.nodes = {name: i + 1 for i, name in enumerate(sorted(self.parties))}
         self._names = {i: n for n, i in self.nodes.items()}
         self._unavailable = unavailable
-        self._contexts = {i: Context(run_id=0, node_id=i, node_config={}, state=RecordDict(),
-                                     run_config={}) for i in self._names}
+        self._contexts = {
+            i: Context(run_id=0, node_id=i, node_config={}, state=RecordDict(), run_config={})
+            for i in self._names
+        }
         self.app = ClientApp()
         register_train(self.app, lambda context: self.parties[self._names[context.node_id]])
 
@@ -313,15 +344,21 @@ class LocalChannel:
 def channel_for(transport: Any, timeout: float | None) -> GridChannel | LocalChannel:
     """The SecAgg+ channel of a runtime's transport (Flower grid, or in-process parties)."""
     if getattr(transport, "grid", None) is not None and hasattr(transport, "nodes"):
-        return GridChannel(transport.grid, transport.nodes,
-                           timeout=timeout or float(getattr(transport, "timeout", 600.0)),
-                           poll=float(getattr(transport, "poll", 0.05)))
+        return GridChannel(
+            transport.grid,
+            transport.nodes,
+            timeout=timeout or float(getattr(transport, "timeout", 600.0)),
+            poll=float(getattr(transport, "poll", 0.05)),
+        )
     if hasattr(transport, "parties"):
-        return LocalChannel(transport.parties,
-                            lambda: getattr(transport, "unavailable", frozenset()))
-    raise ConfigError("backend 'secaggplus' needs the local, simulation or deployment runtime "
-                      f"(this transport, {type(transport).__name__}, has neither a Flower grid "
-                      "nor in-process parties)")
+        return LocalChannel(
+            transport.parties, lambda: getattr(transport, "unavailable", frozenset())
+        )
+    raise ConfigError(
+        "backend 'secaggplus' needs the local, simulation or deployment runtime "
+        f"(this transport, {type(transport).__name__}, has neither a Flower grid "
+        "nor in-process parties)"
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -350,8 +387,13 @@ class SecureMean:
 class _LoggedGrid:
     """The grid the workflow talks to: logs every message, fails on a bank's error reply."""
 
-    def __init__(self, channel: GridChannel | LocalChannel, log: MessageLog | None,
-                 progress: ProgressFn, round_no: int) -> None:
+    def __init__(
+        self,
+        channel: GridChannel | LocalChannel,
+        log: MessageLog | None,
+        progress: ProgressFn,
+        round_no: int,
+    ) -> None:
         self.channel = channel
         self.log = log
         self.progress = progress
@@ -370,24 +412,34 @@ class _LoggedGrid:
         size = message_to_proto(msg).ByteSize()
         self.nbytes[direction] += size
         if self.log is not None:
-            node = msg.metadata.dst_node_id if direction == "to_party" else \
-                msg.metadata.src_node_id
-            payload = wire_payload(msg.content, decode=self.log.keep_payloads) \
-                if msg.has_content() else {"error": msg.error.reason}
-            self.log.record(direction, Envelope(self.names.get(node, str(node)), action,
-                                                payload), size)
+            node = msg.metadata.dst_node_id if direction == "to_party" else msg.metadata.src_node_id
+            payload = (
+                wire_payload(msg.content, decode=self.log.keep_payloads)
+                if msg.has_content()
+                else {"error": msg.error.reason}
+            )
+            self.log.record(
+                direction, Envelope(self.names.get(node, str(node)), action, payload), size
+            )
 
-    def send_and_receive(self, messages: Iterable[Message], *,
-                         timeout: float | None = None) -> list[Message]:
+    def send_and_receive(
+        self, messages: Iterable[Message], *, timeout: float | None = None
+    ) -> list[Message]:
         from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS, Key
 
         msgs = list(messages)
-        stage = str(msgs[0].content.config_records[RECORD_KEY_CONFIGS][Key.STAGE]) \
-            if msgs else "none"
+        stage = (
+            str(msgs[0].content.config_records[RECORD_KEY_CONFIGS][Key.STAGE]) if msgs else "none"
+        )
         action = ACTION_PREFIX + stage
-        self.progress("secaggplus.stage", {"round": self.round_no, "stage": stage,
-                                           "parties": sorted(self.names[m.metadata.dst_node_id]
-                                                             for m in msgs)})
+        self.progress(
+            "secaggplus.stage",
+            {
+                "round": self.round_no,
+                "stage": stage,
+                "parties": sorted(self.names[m.metadata.dst_node_id] for m in msgs),
+            },
+        )
         self.exchanges += 1
         if self.log is not None:
             self.log.exchanges += 1
@@ -401,8 +453,7 @@ class _LoggedGrid:
         errors = [r for r in replies if r.has_error()]
         if errors:
             who = self.names.get(errors[0].metadata.src_node_id, "?")
-            raise ProtocolError(f"party {who!r} failed in {action!r}: "
-                                f"{errors[0].error.reason}")
+            raise ProtocolError(f"party {who!r} failed in {action!r}: {errors[0].error.reason}")
         self.answered[stage] = {self.names[r.metadata.src_node_id] for r in replies}
         return replies
 
@@ -410,8 +461,9 @@ class _LoggedGrid:
 class _RoundStrategy:
     """The legacy Strategy the workflow asks for FitIns and hands the mean to."""
 
-    def __init__(self, grid: Any, nodes: Mapping[str, int], members: Sequence[str],
-                 round_no: int) -> None:
+    def __init__(
+        self, grid: Any, nodes: Mapping[str, int], members: Sequence[str], round_no: int
+    ) -> None:
         self.grid = grid
         self.nodes = nodes
         self.members = list(members)
@@ -424,18 +476,22 @@ class _RoundStrategy:
         from flwr.common import FitIns, Parameters
         from flwr.server.compat.grid_client_proxy import GridClientProxy
 
-        return [(GridClientProxy(self.nodes[m], self.grid, 0),
-                 FitIns(Parameters(tensors=[], tensor_type=""), {ROUND_KEY: self.round_no}))
-                for m in self.members]
+        return [
+            (
+                GridClientProxy(self.nodes[m], self.grid, 0),
+                FitIns(Parameters(tensors=[], tensor_type=""), {ROUND_KEY: self.round_no}),
+            )
+            for m in self.members
+        ]
 
-    def aggregate_fit(self, server_round: int, results: list[Any],
-                      failures: list[Any]) -> tuple[None, dict[str, Any]]:
+    def aggregate_fit(
+        self, server_round: int, results: list[Any], failures: list[Any]
+    ) -> tuple[None, dict[str, Any]]:
         from flwr.common import parameters_to_ndarrays
 
         if results:
             arrays = parameters_to_ndarrays(results[0][1].parameters)
-            self.mean = np.concatenate([np.asarray(a, dtype=np.float64).ravel()
-                                        for a in arrays])
+            self.mean = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
             self.contributors = [proxy.node_id for proxy, _ in results]
         return None, {}
 
@@ -458,17 +514,24 @@ def _task_identity() -> Any:
 class SecAggPlusAggregator:
     """The coordinator's side: Flower's SecAggPlusWorkflow, one run of it per aggregation."""
 
-    def __init__(self, channel: GridChannel | LocalChannel, params: SecAggPlusParams, *,
-                 timeout: float | None = None, log: MessageLog | None = None,
-                 progress: ProgressFn | None = None) -> None:
+    def __init__(
+        self,
+        channel: GridChannel | LocalChannel,
+        params: SecAggPlusParams,
+        *,
+        timeout: float | None = None,
+        log: MessageLog | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
         self.channel = channel
         self.params = params
         self.timeout = timeout
         self.log = log
         self.progress = progress or (lambda event, fields: None)
 
-    def mean(self, members: Sequence[str], round_no: int, *,
-             bound: float | None = None) -> SecureMean:
+    def mean(
+        self, members: Sequence[str], round_no: int, *, bound: float | None = None
+    ) -> SecureMean:
         """``sum n_k v_k / sum n_k`` over ``members`` that stay through the masking stage.
 
         ``bound``: the same public bound the banks stashed their values with (if any).
@@ -480,19 +543,24 @@ class SecAggPlusAggregator:
 
         members = sorted(members)
         if len(members) < 2:
-            raise PartyUnavailableError(f"SecAgg+ needs at least 2 banks; only {members} "
-                                        f"answered round {round_no}")
+            raise PartyUnavailableError(
+                f"SecAgg+ needs at least 2 banks; only {members} answered round {round_no}"
+            )
         if len(members) * self.params.quantization_range >= self.params.modulus_range:
-            raise ConfigError(f"{len(members)} banks x secaggplus.quantization_range "
-                              "overflow secaggplus.modulus_range",
-                              hint="Lower quantization_range or raise modulus_range.")
+            raise ConfigError(
+                f"{len(members)} banks x secaggplus.quantization_range "
+                "overflow secaggplus.modulus_range",
+                hint="Lower quantization_range or raise modulus_range.",
+            )
         grid = _LoggedGrid(self.channel, self.log, self.progress, round_no)
         strategy = _RoundStrategy(grid, self.channel.nodes, members, round_no)
-        context = LegacyContext(Context(run_id=0, node_id=0, node_config={},
-                                        state=RecordDict(), run_config={}),
-                                strategy=strategy)  # type: ignore[arg-type]
+        context = LegacyContext(
+            Context(run_id=0, node_id=0, node_config={}, state=RecordDict(), run_config={}),
+            strategy=strategy,
+        )  # type: ignore[arg-type]
         context.state.config_records[MAIN_CONFIGS_RECORD] = ConfigRecord(
-            {WorkflowKey.CURRENT_ROUND: int(round_no)})
+            {WorkflowKey.CURRENT_ROUND: int(round_no)}
+        )
         context.state.array_records[MAIN_PARAMS_RECORD] = ArrayRecord()
         t = time.perf_counter()
         flwr_log = logging.getLogger("flwr")
@@ -510,17 +578,34 @@ class SecAggPlusAggregator:
                 f"SecAgg+ halted in round {round_no}: too few banks answered a stage "
                 f"(answers per stage {counts}; threshold "
                 f"{self.params.reconstruction_threshold} of {self.params.num_shares} shares)",
-                hint="Lower params.secaggplus.reconstruction_threshold or bring the banks back.")
+                hint="Lower params.secaggplus.reconstruction_threshold or bring the banks back.",
+            )
         names = {i: n for n, i in self.channel.nodes.items()}
         contributors = sorted(names[i] for i in strategy.contributors)
-        return SecureMean(values=strategy.mean / stretch(self.params, bound),
-                          contributors=contributors,
-                          dropped=[m for m in members if m not in contributors],
-                          exchanges=grid.exchanges, bytes_sent=grid.nbytes["to_party"],
-                          bytes_received=grid.nbytes["from_party"], seconds=seconds,
-                          stage_seconds=dict(grid.stage_seconds))
+        return SecureMean(
+            values=strategy.mean / stretch(self.params, bound),
+            contributors=contributors,
+            dropped=[m for m in members if m not in contributors],
+            exchanges=grid.exchanges,
+            bytes_sent=grid.nbytes["to_party"],
+            bytes_received=grid.nbytes["from_party"],
+            seconds=seconds,
+            stage_seconds=dict(grid.stage_seconds),
+        )
 
 
-__all__ = ["ACTION_PREFIX", "PENDING_KEY", "GridChannel", "LocalChannel", "SecAggPlusAggregator",
-           "SecAggPlusParams", "SecureMean", "channel_for", "register_train", "stash_update",
-           "stretch", "train_reply", "wire_payload"]
+__all__ = [
+    "ACTION_PREFIX",
+    "PENDING_KEY",
+    "GridChannel",
+    "LocalChannel",
+    "SecAggPlusAggregator",
+    "SecAggPlusParams",
+    "SecureMean",
+    "channel_for",
+    "register_train",
+    "stash_update",
+    "stretch",
+    "train_reply",
+    "wire_payload",
+]

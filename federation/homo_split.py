@@ -21,13 +21,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lab.errors import ConfigError, DataValidationError
+from crypto.errors import ConfigError, DataValidationError
 
 TAIWAN_ID = "ID"
 TAIWAN_LABEL = "default.payment.next.month"
 #: Taiwan columns that are categorical indicators (codes, not amounts)
-TAIWAN_CATEGORICAL = ("SEX", "EDUCATION", "MARRIAGE", "PAY_0", "PAY_2", "PAY_3", "PAY_4",
-                      "PAY_5", "PAY_6")
+TAIWAN_CATEGORICAL = (
+    "SEX",
+    "EDUCATION",
+    "MARRIAGE",
+    "PAY_0",
+    "PAY_2",
+    "PAY_3",
+    "PAY_4",
+    "PAY_5",
+    "PAY_6",
+)
 
 
 def _check_banks(n_rows: int, n_banks: int) -> None:
@@ -44,12 +53,14 @@ def iid_split(n_rows: int, n_banks: int, *, seed: int = 0) -> list[np.ndarray]:
     return [np.sort(p) for p in np.array_split(perm, n_banks)]
 
 
-def split_by(df: pd.DataFrame, column: str, n_banks: int, *, mix: float = 0.0,
-             seed: int = 0) -> list[np.ndarray]:
+def split_by(
+    df: pd.DataFrame, column: str, n_banks: int, *, mix: float = 0.0, seed: int = 0
+) -> list[np.ndarray]:
     """Non-IID row positions of each bank by ``column`` (see the module docstring)."""
     if column not in df.columns:
-        raise DataValidationError(f"cannot split by column {column!r}: not among the table's "
-                                  f"columns {list(df.columns)}")
+        raise DataValidationError(
+            f"cannot split by column {column!r}: not among the table's columns {list(df.columns)}"
+        )
     if not 0.0 <= mix <= 1.0:
         raise ConfigError(f"mix must lie in [0, 1], got {mix}")
     n = len(df)
@@ -78,9 +89,11 @@ def split_by(df: pd.DataFrame, column: str, n_banks: int, *, mix: float = 0.0,
     parts = [np.flatnonzero(owner == b) for b in range(n_banks)]
     empty = [b for b, p in enumerate(parts) if p.size == 0]
     if empty:
-        raise ConfigError(f"split by {column!r} leaves bank(s) {empty} without rows; "
-                          f"{column!r} has too few distinct values for {n_banks} banks",
-                          hint="Split by another column, use fewer banks or a positive mix.")
+        raise ConfigError(
+            f"split by {column!r} leaves bank(s) {empty} without rows; "
+            f"{column!r} has too few distinct values for {n_banks} banks",
+            hint="Split by another column, use fewer banks or a positive mix.",
+        )
     return parts
 
 
@@ -90,13 +103,20 @@ def load_taiwan(data_dir: str | Path) -> pd.DataFrame:
 
     path = Path(data_dir) / "taiwan_default_credit_raw.csv"
     if not path.is_file():
-        raise DataValidationError(f"{path.name}: not found in {data_dir}",
-                                  hint="Point at the folder with the public data files.")
+        raise DataValidationError(
+            f"{path.name}: not found in {data_dir}",
+            hint="Point at the folder with the public data files.",
+        )
     return load_party_table(path, id_column=TAIWAN_ID, label=TAIWAN_LABEL, id_kind="opaque")
 
 
-def write_bank_files(df: pd.DataFrame, parts: Sequence[np.ndarray], out_dir: str | Path,
-                     *, names: Sequence[str] | None = None) -> dict[str, Path]:
+def write_bank_files(
+    df: pd.DataFrame,
+    parts: Sequence[np.ndarray],
+    out_dir: str | Path,
+    *,
+    names: Sequence[str] | None = None,
+) -> dict[str, Path]:
     """Write ``<bank>.csv`` holding each part's rows (all columns); returns bank -> path."""
     names = list(names or [f"bank_{chr(ord('a') + i)}" for i in range(len(parts))])
     if len(names) != len(parts):
@@ -104,12 +124,19 @@ def write_bank_files(df: pd.DataFrame, parts: Sequence[np.ndarray], out_dir: str
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    for name, rows in zip(names, parts):
+    for name, rows in zip(names, parts, strict=False):
         path = out / f"{name}.csv"
         df.iloc[np.asarray(rows)].to_csv(path, index=False)
         paths[name] = path
     return paths
 
 
-__all__ = ["TAIWAN_CATEGORICAL", "TAIWAN_ID", "TAIWAN_LABEL", "iid_split", "load_taiwan",
-           "split_by", "write_bank_files"]
+__all__ = [
+    "TAIWAN_CATEGORICAL",
+    "TAIWAN_ID",
+    "TAIWAN_LABEL",
+    "iid_split",
+    "load_taiwan",
+    "split_by",
+    "write_bank_files",
+]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from crypto.errors import PartyUnavailableError
 from federation.failures import failure_records
 from federation.guard import check_outgoing
 from federation.party import PartyContext, get_handler
 from federation.records import from_records, raise_if_error, to_records
 from federation.roles import PartyRole
 from federation.transport import Envelope, MessageLog, payload_nbytes
-from lab.errors import PartyUnavailableError
 
 
 class LocalTransport:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.errors import ConfigError
+from crypto.errors import ConfigError
 
 #: Gradient masks are uniform in [-GRADIENT_MASK_BOUND, GRADIENT_MASK_BOUND).
 GRADIENT_MASK_BOUND = float(2**20)
@@ -57,8 +57,11 @@ class KeyHolder(ABC):
     def encrypt(self, x: np.ndarray) -> bytes:
         """Encrypt under this key (serialised); uses precomputed randomness when there is."""
 
-    def precompute(self, count: int) -> None:
-        """Prepare randomness for ``count`` encrypted values before they are needed."""
+    def precompute(self, count: int) -> None:  # noqa: B027 - optional hook, empty by design
+        """Prepare randomness for ``count`` encrypted values before they are needed.
+
+        Optional: a key holder without precomputation encrypts on demand.
+        """
 
     def __repr__(self) -> str:  # never show key material
         return f"{type(self).__name__}(public={hashlib.sha256(self.public_bytes).hexdigest()[:16]})"
@@ -89,14 +92,17 @@ class Session(ABC):
         """Elementwise product with a plain vector."""
 
     @abstractmethod
-    def masked_xtd(self, ct: Ct, X: np.ndarray, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+    def masked_xtd(
+        self, ct: Ct, X: np.ndarray, rng: np.random.Generator
+    ) -> tuple[bytes, np.ndarray]:
         """Encrypted ``X.T @ d`` plus a mask; returns (bytes for the key holder, mask totals).
 
         The key holder's decryption minus the returned mask totals is ``X.T @ d``.
         """
 
-    def masked_xtd_shifted(self, ct: Ct, shift: np.ndarray, X: np.ndarray,
-                           rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+    def masked_xtd_shifted(
+        self, ct: Ct, shift: np.ndarray, X: np.ndarray, rng: np.random.Generator
+    ) -> tuple[bytes, np.ndarray]:
         """:meth:`masked_xtd` of ``d = ct - shift`` for a plain ``shift`` (a pairwise mask
         the party removes): decryption minus the mask totals is ``X.T @ (ct - shift)``."""
         return self.masked_xtd(self.add_plain(ct, -np.asarray(shift, dtype=np.float64)), X, rng)
@@ -161,7 +167,9 @@ class _PlainSession(Session):
     def mul_plain(self, ct: Ct, x: np.ndarray) -> Ct:
         return ct * x
 
-    def masked_xtd(self, ct: Ct, X: np.ndarray, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+    def masked_xtd(
+        self, ct: Ct, X: np.ndarray, rng: np.random.Generator
+    ) -> tuple[bytes, np.ndarray]:
         mask = mask_vector(rng, X.shape[1])
         return self.dump(X.T @ ct + mask), mask
 
@@ -248,7 +256,6 @@ class _PaillierSession(Session):
     def encrypt(self, x: np.ndarray) -> Ct:
         return self.pk.encrypt(np.asarray(x, dtype=np.float64), exponent=PAILLIER_PRECISION_BITS)
 
-
     def load(self, blob: bytes) -> Ct:
         return self._mod.EncryptedArray.from_bytes(self.pk, blob)
 
@@ -258,16 +265,20 @@ class _PaillierSession(Session):
     def mul_plain(self, ct: Ct, x: np.ndarray) -> Ct:
         return ct.mul(np.asarray(x, dtype=np.float64), exponent=PAILLIER_FEATURE_BITS)
 
-    def masked_xtd(self, ct: Ct, X: np.ndarray, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
-        enc = ct.dot_plain(np.asarray(X, dtype=np.float64), x_exponent=PAILLIER_FEATURE_BITS,
-                           workers=self.workers)
+    def masked_xtd(
+        self, ct: Ct, X: np.ndarray, rng: np.random.Generator
+    ) -> tuple[bytes, np.ndarray]:
+        enc = ct.dot_plain(
+            np.asarray(X, dtype=np.float64), x_exponent=PAILLIER_FEATURE_BITS, workers=self.workers
+        )
         mask = mask_vector(rng, X.shape[1])
         # fresh randomness: the key holder could otherwise relate the result's randomness
         # to that of the [[d]] ciphertexts it relayed (k obfuscators: cheap)
         return self.dump((enc + mask).rerandomize()), mask
 
-    def masked_xtd_shifted(self, ct: Ct, shift: np.ndarray, X: np.ndarray,
-                           rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+    def masked_xtd_shifted(
+        self, ct: Ct, shift: np.ndarray, X: np.ndarray, rng: np.random.Generator
+    ) -> tuple[bytes, np.ndarray]:
         """``X_q.T @ [[d + shift]]`` directly (one ciphertext operation per row less), then
         ``X_q.T @ shift`` moved into the mask totals, in exact integers (``X_q``: the
         features at :data:`PAILLIER_FEATURE_BITS`, as the multi-exponentiation uses them).
@@ -277,8 +288,9 @@ class _PaillierSession(Session):
         X = np.asarray(X, dtype=np.float64)
         blob, mask = self.masked_xtd(ct, X, rng)
         e = ct.exponent
-        xq = np.array(to_signed_ints(X.reshape(-1), PAILLIER_FEATURE_BITS),
-                      dtype=object).reshape(X.shape)
+        xq = np.array(to_signed_ints(X.reshape(-1), PAILLIER_FEATURE_BITS), dtype=object).reshape(
+            X.shape
+        )
         sq = np.array(to_signed_ints(np.asarray(shift, dtype=np.float64), e), dtype=object)
         exact = sq @ xq  # Python integers: no rounding before the final division
         scale = 2 ** (e + PAILLIER_FEATURE_BITS)
@@ -290,11 +302,17 @@ class PaillierBackend(LrBackend):
 
     name = "paillier"
 
-    def __init__(self, key_bits: int = 2048, workers: int | None = None,
-                 coordinator_workers: int | None = None) -> None:
+    def __init__(
+        self,
+        key_bits: int = 2048,
+        workers: int | None = None,
+        coordinator_workers: int | None = None,
+    ) -> None:
         super().__init__()
         if key_bits < 1024:
-            raise ConfigError(f"Paillier key_bits {key_bits} is too small; use 2048 (or 1024 in tests)")
+            raise ConfigError(
+                f"Paillier key_bits {key_bits} is too small; use 2048 (or 1024 in tests)"
+            )
         self.key_bits = key_bits
         self.workers = workers  # crypto worker processes (None: FEDLAB_CRYPTO_WORKERS or 1)
         # the key holder's: every party waits while it encrypts, so it may use every core
@@ -349,7 +367,9 @@ class _CkksSession(Session):
     def mul_plain(self, ct: Ct, x: np.ndarray) -> Ct:
         return ct * np.asarray(x, dtype=np.float64)
 
-    def masked_xtd(self, ct: Ct, X: np.ndarray, rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+    def masked_xtd(
+        self, ct: Ct, X: np.ndarray, rng: np.random.Generator
+    ) -> tuple[bytes, np.ndarray]:
         masked, totals = ct.partial_dot(np.asarray(X, dtype=np.float64)).add_mask(
             rng, scale=CKKS_SLOT_MASK_BOUND
         )
@@ -383,7 +403,9 @@ _INSTANCES: dict[tuple[str, tuple[tuple[str, Any], ...]], LrBackend] = {}
 def get_backend(name: str, **options: Any) -> LrBackend:
     """The backend called ``name`` (plaintext | paillier | ckks), one instance per options."""
     if name not in _BACKENDS:
-        raise ConfigError(f"unknown hetero LR backend {name!r}; expected one of {sorted(_BACKENDS)}")
+        raise ConfigError(
+            f"unknown hetero LR backend {name!r}; expected one of {sorted(_BACKENDS)}"
+        )
     key = (name, tuple(sorted(options.items())))
     inst = _INSTANCES.get(key)
     if inst is None:

@@ -72,8 +72,10 @@ def _jsonable(obj: Any) -> Any:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable,
-                               ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(obj, indent=2, sort_keys=True, default=_jsonable, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
 
 
 def build_metrics(
@@ -123,19 +125,18 @@ def build_disclosure(
         entry = parties.setdefault(m.party, {"role": "unknown", "received": {}, "sent": {}})
         side = "received" if m.direction == "to_party" else "sent"
         _add(entry[side], m.action, m.nbytes, m.fields)
-        _add(coord_sent if side == "received" else coord_received, m.action, m.nbytes,
-             m.fields)
+        _add(coord_sent if side == "received" else coord_received, m.action, m.nbytes, m.fields)
     return {
         "parties": parties,
         "coordinator": {"role": "coordinator", "received": coord_received, "sent": coord_sent},
         "n_exchanges": log.exchanges,
-        "generated_from": "the run's message log (every message that crossed a party "
-                          "boundary)",
+        "generated_from": "the run's message log (every message that crossed a party boundary)",
     }
 
 
-def _add(table: dict[str, dict[str, Any]], action: str, nbytes: int,
-         fields: tuple[str, ...]) -> None:
+def _add(
+    table: dict[str, dict[str, Any]], action: str, nbytes: int, fields: tuple[str, ...]
+) -> None:
     row = table.setdefault(action, {"count": 0, "bytes": 0, "fields": []})
     row["count"] += 1
     row["bytes"] += int(nbytes)
@@ -162,16 +163,21 @@ def party_dir(stage: Path, party: str) -> Path:
     return stage / PARTIES_DIR / party
 
 
-def write_location(folder: Path, *, party: str, role: str, run_key: str,
-                   home: str | None = None) -> None:
+def write_location(
+    folder: Path, *, party: str, role: str, run_key: str, home: str | None = None
+) -> None:
     """``location.json`` of a deployment run: the party keeps its piece in its run folder
     ``runs/<run>`` under its SuperNode's work dir (``home``, when the coordinator knows it)."""
     from federation.runtime.state import run_folder
 
     relative = run_folder(Path(), run_key).as_posix()
-    info: dict[str, Any] = {"party": party, "role": role, "run": run_key,
-                            "model_piece": relative,
-                            "relative_to": "the party's SuperNode work-dir"}
+    info: dict[str, Any] = {
+        "party": party,
+        "role": role,
+        "run": run_key,
+        "model_piece": relative,
+        "relative_to": "the party's SuperNode work-dir",
+    }
     if home:
         info["path"] = str(Path(home) / relative)
     folder.mkdir(parents=True, exist_ok=True)
@@ -205,6 +211,19 @@ def piece_locations(out_dir: str | Path, parties: list[str]) -> dict[str, str]:
     return out
 
 
-__all__ = ["CONFIG_FILE", "DISCLOSURE_FILE", "LOCATION_FILE", "METRICS_FILE", "PARTIES_DIR",
-           "build_disclosure", "build_metrics", "party_dir", "piece_locations", "piece_ref",
-           "staging", "write_json", "write_location", "write_outputs"]
+__all__ = [
+    "CONFIG_FILE",
+    "DISCLOSURE_FILE",
+    "LOCATION_FILE",
+    "METRICS_FILE",
+    "PARTIES_DIR",
+    "build_disclosure",
+    "build_metrics",
+    "party_dir",
+    "piece_locations",
+    "piece_ref",
+    "staging",
+    "write_json",
+    "write_location",
+    "write_outputs",
+]

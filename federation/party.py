@@ -19,15 +19,15 @@ coordinator and on every party.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-import os
 from typing import Any
 
+from crypto.errors import ProtocolError
 from federation.roles import PartyRole
 from federation.transport import Payload
-from lab.errors import ProtocolError
 
 
 @dataclass
@@ -108,9 +108,18 @@ def load_protocols() -> None:
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:
-            raise ProtocolError(f"protocol module {mod!r} named in {PLUGIN_ENV} cannot be "
-                                f"imported: {exc}") from None
+            raise ProtocolError(
+                f"protocol module {mod!r} named in {PLUGIN_ENV} cannot be imported: {exc}"
+            ) from None
 
 
-__all__ = ["HANDLERS", "PLUGIN_ENV", "Handler", "PartyContext", "get_handler", "load_protocols",
-           "plugin_modules", "register"]
+__all__ = [
+    "HANDLERS",
+    "PLUGIN_ENV",
+    "Handler",
+    "PartyContext",
+    "get_handler",
+    "load_protocols",
+    "plugin_modules",
+    "register",
+]

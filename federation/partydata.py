@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from crypto.errors import DataValidationError, ProtocolError
 from federation.party import PartyContext
 from federation.roles import PartyRole
 from federation.transport import Payload
-from lab.errors import DataValidationError, ProtocolError
 
 if TYPE_CHECKING:
     from features.encoding import PartyMatrix
@@ -78,14 +78,19 @@ def setup_party(ctx: PartyContext, payload: Payload) -> PartySetup:
     """
     setup = PartySetup.from_payload(payload)
     if setup.role != ctx.role.value:
-        raise ProtocolError(f"party {ctx.name!r} is a {ctx.role.value} here but the setup "
-                            f"calls it a {setup.role}")
+        raise ProtocolError(
+            f"party {ctx.name!r} is a {ctx.role.value} here but the setup calls it a {setup.role}"
+        )
     if ctx.role == PartyRole.HOST and setup.label:
-        raise ProtocolError(f"party {ctx.name!r} is a host but was sent the label column "
-                            f"{setup.label!r}; only the guest holds the label")
+        raise ProtocolError(
+            f"party {ctx.name!r} is a host but was sent the label column "
+            f"{setup.label!r}; only the guest holds the label"
+        )
     if ctx.data_path is None:
-        raise DataValidationError(f"party {ctx.name!r} has no data file configured",
-                                  hint="Name the party's `data` in its node config.")
+        raise DataValidationError(
+            f"party {ctx.name!r} has no data file configured",
+            hint="Name the party's `data` in its node config.",
+        )
     ctx.state[SETUP_KEY] = setup
     ctx.state.pop(ALIGNMENT_KEY, None)
     return setup
@@ -110,8 +115,9 @@ def file_fingerprint(path: Path) -> tuple[str, int, int]:
     try:
         st = path.stat()
     except OSError:
-        raise DataValidationError(f"{path.name}: file not found at {path}",
-                                  hint="Check the party's data path.") from None
+        raise DataValidationError(
+            f"{path.name}: file not found at {path}", hint="Check the party's data path."
+        ) from None
     return (str(path), st.st_mtime_ns, st.st_size)
 
 
@@ -127,15 +133,18 @@ def _cached(key: tuple[Any, ...], build: Any) -> pd.DataFrame:
     return df
 
 
-def read_validated(path: Path, *, id_column: str, label: str | None, id_kind: str,
-                   party: str | None = None) -> pd.DataFrame:
+def read_validated(
+    path: Path, *, id_column: str, label: str | None, id_kind: str, party: str | None = None
+) -> pd.DataFrame:
     """``load_party_table`` with the in-process cache (do not modify the returned frame)."""
     from features.validation import load_party_table
 
     key = (*file_fingerprint(path), id_column, label, id_kind, party)
+
     def build() -> pd.DataFrame:
-        return load_party_table(path, id_column=id_column, label=label,
-                                id_kind=id_kind, party=party)  # type: ignore[arg-type]
+        return load_party_table(
+            path, id_column=id_column, label=label, id_kind=id_kind, party=party
+        )  # type: ignore[arg-type]
 
     return _cached(key, build)
 
@@ -153,8 +162,9 @@ def load_table(ctx: PartyContext) -> pd.DataFrame:
     setup = party_setup(ctx)
     assert ctx.data_path is not None  # checked in setup_party
     label = _label(ctx, setup)
-    df = read_validated(Path(ctx.data_path), id_column=setup.id_column, label=label,
-                        id_kind=setup.id_kind)
+    df = read_validated(
+        Path(ctx.data_path), id_column=setup.id_column, label=label, id_kind=setup.id_kind
+    )
     if not setup.features:
         return df
     missing = [f for f in setup.features if f not in df.columns]
@@ -162,7 +172,8 @@ def load_table(ctx: PartyContext) -> pd.DataFrame:
         raise DataValidationError(
             f"party {ctx.name!r}: feature column(s) {missing} named in the experiment are not "
             f"in {Path(ctx.data_path).name}; its columns are {list(df.columns)}",
-            hint="Fix [experiment].features in the experiment config.")
+            hint="Fix [experiment].features in the experiment config.",
+        )
     cols = [setup.id_column, *([label] if label else []), *setup.features]
     key = (*file_fingerprint(Path(ctx.data_path)), "features", tuple(cols), setup.id_kind)
     return _cached(key, lambda: df[cols].copy())
@@ -183,20 +194,25 @@ class AlignedRows:
 def store_alignment(ctx: PartyContext, rows: np.ndarray) -> None:
     """Remember this party's aligned row order (positions into its table) in ``ctx.state``."""
     assert ctx.data_path is not None
-    ctx.state[ALIGNMENT_KEY] = AlignedRows(np.asarray(rows, dtype=np.int64).copy(),
-                                           file_fingerprint(Path(ctx.data_path)))
+    ctx.state[ALIGNMENT_KEY] = AlignedRows(
+        np.asarray(rows, dtype=np.int64).copy(), file_fingerprint(Path(ctx.data_path))
+    )
 
 
 def aligned_rows(ctx: PartyContext) -> np.ndarray:
     """Positions of the aligned rows in :func:`load_table` (the agreed order)."""
     al = ctx.state.get(ALIGNMENT_KEY)
     if not isinstance(al, AlignedRows):
-        raise ProtocolError(f"party {ctx.name!r} has not been aligned in this run",
-                            hint="Run the alignment protocol first.")
+        raise ProtocolError(
+            f"party {ctx.name!r} has not been aligned in this run",
+            hint="Run the alignment protocol first.",
+        )
     assert ctx.data_path is not None
     if file_fingerprint(Path(ctx.data_path)) != al.fingerprint:
-        raise ProtocolError(f"party {ctx.name!r}: its data file changed since alignment",
-                            hint="Run the experiment again on unchanged data.")
+        raise ProtocolError(
+            f"party {ctx.name!r}: its data file changed since alignment",
+            hint="Run the experiment again on unchanged data.",
+        )
     return al.rows
 
 

@@ -25,22 +25,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crypto.errors import ConfigError, DataValidationError, ProtocolError
 from features.scorecard import POINTS_FILE
 from federation.party import PartyContext
-from lab.errors import ConfigError, DataValidationError, ProtocolError
 
 MODEL_FILE = "model.json"
 #: the file holding each algorithm's piece
-PIECE_FILES: dict[str, str] = {"hetero_lr": MODEL_FILE, "secureboost": MODEL_FILE,
-                               "scorecard": POINTS_FILE}
+PIECE_FILES: dict[str, str] = {
+    "hetero_lr": MODEL_FILE,
+    "secureboost": MODEL_FILE,
+    "scorecard": POINTS_FILE,
+}
 
 
 def _tag(path: Path, party: str) -> str | None:
     try:
         algo = json.loads(path.read_text(encoding="utf-8")).get("algorithm")
     except (OSError, ValueError, AttributeError):
-        raise ConfigError(f"party {party!r}: its model piece {path.name!r} is not readable "
-                          "JSON", hint="Point --model at an intact training run.") from None
+        raise ConfigError(
+            f"party {party!r}: its model piece {path.name!r} is not readable JSON",
+            hint="Point --model at an intact training run.",
+        ) from None
     return None if algo is None else str(algo)
 
 
@@ -61,24 +66,34 @@ def require_piece(party: str, piece_dir: str | Path, algorithm: str) -> Path:
     another algorithm."""
     d = Path(piece_dir)
     if algorithm not in PIECE_FILES:
-        raise ConfigError(f"models of algorithm {algorithm!r} cannot be scored jointly",
-                          hint=f"Score one of {sorted(PIECE_FILES)}.")
+        raise ConfigError(
+            f"models of algorithm {algorithm!r} cannot be scored jointly",
+            hint=f"Score one of {sorted(PIECE_FILES)}.",
+        )
     file = PIECE_FILES[algorithm]
     found = piece_algorithm(d, party)
     where = f"{d.name}/{file}"
     if found is None:
-        raise ConfigError(f"party {party!r}: no model piece {where!r} (a {algorithm} model "
-                          "needs a piece at every party)",
-                          hint="Point --model at the training run's DIR, or train again.")
+        raise ConfigError(
+            f"party {party!r}: no model piece {where!r} (a {algorithm} model "
+            "needs a piece at every party)",
+            hint="Point --model at the training run's DIR, or train again.",
+        )
     if found != algorithm:
         have = f"{d.name}/{PIECE_FILES.get(found, MODEL_FILE)}"
         hint = "Every party's piece must come from the same training run."
         if not (d / file).is_file():
-            raise ConfigError(f"party {party!r}: no model piece {where!r} for the "
-                              f"{algorithm!r} model to score; its folder holds {have!r}, "
-                              f"written by {found!r}", hint=hint)
-        raise ConfigError(f"party {party!r}: its model piece {have!r} was written by "
-                          f"{found!r}, but the model to score is {algorithm!r}", hint=hint)
+            raise ConfigError(
+                f"party {party!r}: no model piece {where!r} for the "
+                f"{algorithm!r} model to score; its folder holds {have!r}, "
+                f"written by {found!r}",
+                hint=hint,
+            )
+        raise ConfigError(
+            f"party {party!r}: its model piece {have!r} was written by "
+            f"{found!r}, but the model to score is {algorithm!r}",
+            hint=hint,
+        )
     return d / file
 
 
@@ -96,11 +111,17 @@ def piece_folder(ctx: PartyContext, ref: object) -> Path:
     if path.is_absolute():
         return path if path.is_dir() else Path(ctx.work_dir)
     parts = path.parts
-    if ctx.home is None or len(parts) != 2 or parts[0] != RUNS_DIRNAME \
-            or run_folder(ctx.home, parts[1]) != ctx.home / path:
-        raise ProtocolError(f"party {ctx.name!r}: model piece folder {str(ref)!r} is not a run "
-                            "folder of a SuperNode's work dir",
-                            hint="Score with the training run's DIR (its location.json).")
+    if (
+        ctx.home is None
+        or len(parts) != 2
+        or parts[0] != RUNS_DIRNAME
+        or run_folder(ctx.home, parts[1]) != ctx.home / path
+    ):
+        raise ProtocolError(
+            f"party {ctx.name!r}: model piece folder {str(ref)!r} is not a run "
+            "folder of a SuperNode's work dir",
+            hint="Score with the training run's DIR (its location.json).",
+        )
     return ctx.home / path
 
 
@@ -117,9 +138,11 @@ def lr_partial(party: str, piece_dir: Path, table: pd.DataFrame) -> np.ndarray:
     else:
         enc = TableEncoder.from_dict(piece.encoder)
         if enc.feature_names != list(piece.feature_names):
-            raise ConfigError(f"party {party!r}: {MODEL_FILE} holds an encoding whose columns "
-                              "differ from its weights' features",
-                              hint="Train the model again.")
+            raise ConfigError(
+                f"party {party!r}: {MODEL_FILE} holds an encoding whose columns "
+                "differ from its weights' features",
+                hint="Train the model again.",
+            )
         X = enc.transform(table)
     return piece.partial_score(X)
 
@@ -127,20 +150,23 @@ def lr_partial(party: str, piece_dir: Path, table: pd.DataFrame) -> np.ndarray:
 def _plain_columns(party: str, names: list[str], table: pd.DataFrame) -> np.ndarray:
     """A piece saved without its encoding: every feature must be a complete numeric column
     of the table (nothing is re-estimated from the rows being scored)."""
-    lacking = [n for n in names if n not in table.columns
-               or not pd.api.types.is_numeric_dtype(table[n])]
+    lacking = [
+        n for n in names if n not in table.columns or not pd.api.types.is_numeric_dtype(table[n])
+    ]
     if lacking:
         raise DataValidationError(
             f"party {party!r}: its {MODEL_FILE} keeps no table encoding and features "
             f"{lacking} are not numeric columns of the table to score",
-            hint="Train the model again: new pieces keep their training encoding.")
+            hint="Train the model again: new pieces keep their training encoding.",
+        )
     X = table[list(names)].to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isnan(X).any():
         bad = [n for j, n in enumerate(names) if np.isnan(X[:, j]).any()]
         raise DataValidationError(
             f"party {party!r}: columns {bad} have missing cells and its {MODEL_FILE} keeps "
             "no training medians to impute them",
-            hint="Train the model again: new pieces keep their training encoding.")
+            hint="Train the model again: new pieces keep their training encoding.",
+        )
     return X
 
 
@@ -153,5 +179,12 @@ def scorecard_points(party: str, piece_dir: Path, table: pd.DataFrame) -> tuple[
     return points.row_points(table), dict(points.scaling)
 
 
-__all__ = ["MODEL_FILE", "PIECE_FILES", "lr_partial", "piece_algorithm", "piece_folder",
-           "require_piece", "scorecard_points"]
+__all__ = [
+    "MODEL_FILE",
+    "PIECE_FILES",
+    "lr_partial",
+    "piece_algorithm",
+    "piece_folder",
+    "require_piece",
+    "scorecard_points",
+]

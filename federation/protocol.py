@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from crypto.errors import ConfigError, ProtocolError
 from federation.config import ExperimentConfig
 from federation.transport import Envelope, Transport
-from lab.errors import ConfigError, ProtocolError
 
 #: progress(event, fields): e.g. progress("epoch", {"epoch": 3, "loss": 0.41})
 ProgressFn = Callable[[str, dict[str, Any]], None]
@@ -51,8 +51,10 @@ def require_parties(transport: Transport, names: Sequence[str]) -> None:
     known = transport.party_roles()
     for p in names:
         if p not in known:
-            raise ConfigError(f"party {p!r} of the config is not connected to this run",
-                              hint="Start its SuperNode (or fix the party name) and run again.")
+            raise ConfigError(
+                f"party {p!r} of the config is not connected to this run",
+                hint="Start its SuperNode (or fix the party name) and run again.",
+            )
 
 
 class Exchanger:
@@ -129,5 +131,14 @@ def get_driver(algorithm: str) -> Driver:
     return getattr(mod, fn)  # type: ignore[no-any-return]
 
 
-__all__ = ["Driver", "Exchanger", "require_parties", "ProgressFn", "ProtocolResult", "get_driver", "known_algorithms",
-           "no_progress", "plugin_drivers"]
+__all__ = [
+    "Driver",
+    "Exchanger",
+    "require_parties",
+    "ProgressFn",
+    "ProtocolResult",
+    "get_driver",
+    "known_algorithms",
+    "no_progress",
+    "plugin_drivers",
+]

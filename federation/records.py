@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
 
+from crypto.errors import PartyError, ProtocolError
 from federation.transport import Envelope, Payload
-from lab.errors import PartyError, ProtocolError
 
 ACTION_KEY = "__action__"
 ERROR_KEY = "__error__"
@@ -77,7 +77,7 @@ def from_records(party: str, content: RecordDict) -> Envelope:
 class PartyFailure:
     """What a party reports about a request it could not answer: public facts only.
 
-    ``message`` names the file, column, count and lines (a :class:`~lab.errors.LabError`'s
+    ``message`` names the file, column, count and lines (a :class:`~crypto.errors.LabError`'s
     ``public_message()``), never a value from the party's records.
     """
 
@@ -97,20 +97,30 @@ def error_reply(action: str, failure: PartyFailure) -> RecordDict:
     return RecordDict(
         {
             "cfg": ConfigRecord(
-                {ACTION_KEY: action, ERROR_KEY: failure.message, ERROR_TYPE_KEY:
-                 failure.error_type, ERROR_CODE_KEY: failure.code, ERROR_HINT_KEY: failure.hint}
+                {
+                    ACTION_KEY: action,
+                    ERROR_KEY: failure.message,
+                    ERROR_TYPE_KEY: failure.error_type,
+                    ERROR_CODE_KEY: failure.code,
+                    ERROR_HINT_KEY: failure.hint,
+                }
             )
         }
     )
 
 
 def raise_if_error(env: Envelope) -> Envelope:
-    """Turn a party's error reply into a :class:`~lab.errors.PartyError` naming the party."""
+    """Turn a party's error reply into a :class:`~crypto.errors.PartyError` naming the party."""
     if ERROR_KEY in env.payload:
         p = env.payload
-        raise PartyError(env.party, env.action, error_type=str(p.get(ERROR_TYPE_KEY, "Error")),
-                         error_code=str(p.get(ERROR_CODE_KEY, "FEDLAB-000")),
-                         message=str(p[ERROR_KEY]), hint=str(p.get(ERROR_HINT_KEY, "")))
+        raise PartyError(
+            env.party,
+            env.action,
+            error_type=str(p.get(ERROR_TYPE_KEY, "Error")),
+            error_code=str(p.get(ERROR_CODE_KEY, "FEDLAB-000")),
+            message=str(p[ERROR_KEY]),
+            hint=str(p.get(ERROR_HINT_KEY, "")),
+        )
     return env
 
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crypto.errors import ConfigError
 from federation.config import ExperimentConfig, check_data_files, load_config
 from federation.outputs import build_disclosure, build_metrics, staging, write_outputs
 from federation.protocol import ProgressFn, get_driver, no_progress
 from federation.runtime.actions import FINISH
 from federation.transport import Envelope, MessageLog, Transport
-from lab.errors import ConfigError
 
 RUNTIMES = ("local", "simulation", "deployment")
 
@@ -110,13 +110,23 @@ def execute_protocol(
     protocol_seconds = time.perf_counter() - t0
     transport.exchange([Envelope(p.name, FINISH, {}) for p in cfg.parties])
     phases = {"startup": startup_seconds, "protocol": protocol_seconds, **tracker.seconds}
-    metrics = build_metrics(result, transport.log, runtime=runtime,
-                            wall_seconds=time.perf_counter() - started,
-                            phase_seconds=phases, epoch_exchanges=tracker.epoch_exchanges)
+    metrics = build_metrics(
+        result,
+        transport.log,
+        runtime=runtime,
+        wall_seconds=time.perf_counter() - started,
+        phase_seconds=phases,
+        epoch_exchanges=tracker.epoch_exchanges,
+    )
     roles = {name: role.value for name, role in transport.party_roles().items()}
     disclosure = build_disclosure(transport.log, roles, result)
-    write_outputs(stage, metrics=metrics, disclosure=disclosure, config_text=config_text,
-                  model_summary=result.model_summary)
+    write_outputs(
+        stage,
+        metrics=metrics,
+        disclosure=disclosure,
+        config_text=config_text,
+        model_summary=result.model_summary,
+    )
     return metrics
 
 
@@ -153,15 +163,34 @@ def run_experiment(
         if rt == "local":
             from federation.runtime.local import run_local
 
-            metrics, log = run_local(cfg, stage, config_text=text, progress=progress,
-                                     started=started, keep_payloads=keep_payloads)
+            metrics, log = run_local(
+                cfg,
+                stage,
+                config_text=text,
+                progress=progress,
+                started=started,
+                keep_payloads=keep_payloads,
+            )
         else:
             from federation.runtime.simulation import run_in_simulation
 
-            metrics, log = run_in_simulation(cfg, stage, config_text=text, progress=progress,
-                                             started=started, keep_payloads=keep_payloads)
+            metrics, log = run_in_simulation(
+                cfg,
+                stage,
+                config_text=text,
+                progress=progress,
+                started=started,
+                keep_payloads=keep_payloads,
+            )
     return RunSummary(out, rt, metrics, time.perf_counter() - started, log)
 
 
-__all__ = ["RUNTIMES", "PhaseTracker", "RunSummary", "config_to_toml", "execute_protocol",
-           "resolve_config", "run_experiment"]
+__all__ = [
+    "RUNTIMES",
+    "PhaseTracker",
+    "RunSummary",
+    "config_to_toml",
+    "execute_protocol",
+    "resolve_config",
+    "run_experiment",
+]

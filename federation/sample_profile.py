@@ -36,13 +36,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crypto.errors import ConfigError, DataValidationError
 from federation.config import ExperimentConfig
 from federation.guard import EXTRA_IDS_KEY
 from federation.party import PartyContext, register
 from federation.partydata import PartySetup, load_table, setup_party
 from federation.protocol import Exchanger, ProgressFn, ProtocolResult, no_progress
 from federation.transport import Envelope, Payload
-from lab.errors import ConfigError, DataValidationError
 
 ALGORITHM = "sample_profile"
 ACTION = "sample.profile"
@@ -70,8 +70,7 @@ def parse_params(params: dict[str, Any]) -> ProfileParams:
     try:
         return ProfileParams.model_validate(params)
     except ValidationError as exc:
-        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
-                         for e in exc.errors())
+        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"sample count parameters: {errs}") from None
 
 
@@ -107,8 +106,9 @@ def cell(n: int, k: int) -> int | None:
     return int(n) if n == 0 or n >= k else None
 
 
-def merge_runs(totals: list[int], k: int,
-               positives: list[int] | None = None) -> list[tuple[int, int]]:
+def merge_runs(
+    totals: list[int], k: int, positives: list[int] | None = None
+) -> list[tuple[int, int]]:
     """Runs ``[lo, hi]`` of adjacent bins, each holding at least ``k`` enterprises and, when
     ``positives`` are given, at least ``k`` positives and ``k`` negatives.
 
@@ -142,12 +142,13 @@ def _split(total: int, positive: int, k: int) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _bins(labels: list[str], totals: np.ndarray, positives: np.ndarray, k: int,
-          join: str = "..") -> list[Bin]:
+def _bins(
+    labels: list[str], totals: np.ndarray, positives: np.ndarray, k: int, join: str = ".."
+) -> list[Bin]:
     out = []
     for lo, hi in histogram_runs(totals, positives, k):
-        total = int(totals[lo:hi + 1].sum())
-        pos, neg = _split(total, int(positives[lo:hi + 1].sum()), k)
+        total = int(totals[lo : hi + 1].sum())
+        pos, neg = _split(total, int(positives[lo : hi + 1].sum()), k)
         label = labels[lo] if lo == hi else f"{labels[lo]}{join}{labels[hi]}"
         out.append(Bin(label, total, pos, neg))
     return out
@@ -159,8 +160,7 @@ def round_edge(x: float) -> float:
 
 
 def fmt_edge(x: float) -> str:
-    return np.format_float_positional(x, precision=2, unique=True, fractional=False,
-                                      trim="-")
+    return np.format_float_positional(x, precision=2, unique=True, fractional=False, trim="-")
 
 
 def month_histogram(dates: pd.Series, y: np.ndarray, k: int) -> list[Bin]:
@@ -182,20 +182,25 @@ def column_histogram(values: np.ndarray, y: np.ndarray, k: int, max_bins: int) -
     ("... or missing"); values left over (fewer than k in all) join the last bin."""
     missing = np.isnan(values)
     v = values[~missing]
-    qs = (np.quantile(v, np.linspace(0, 1, max_bins + 1)[1:-1])
-          if v.size and max_bins > 1 else np.empty(0))
+    qs = (
+        np.quantile(v, np.linspace(0, 1, max_bins + 1)[1:-1])
+        if v.size and max_bins > 1
+        else np.empty(0)
+    )
     edges = np.unique([round_edge(q) for q in qs])
     idx = np.searchsorted(edges, np.where(missing, 0.0, values), side="right")
     lows = ["-inf", *[fmt_edge(e) for e in edges]]
     highs = [*[fmt_edge(e) for e in edges], "inf"]
-    runs = histogram_runs(np.bincount(idx[~missing], minlength=len(edges) + 1),
-                          np.bincount(idx[~missing], weights=y[~missing],
-                                      minlength=len(edges) + 1), k)
+    runs = histogram_runs(
+        np.bincount(idx[~missing], minlength=len(edges) + 1),
+        np.bincount(idx[~missing], weights=y[~missing], minlength=len(edges) + 1),
+        k,
+    )
     group = np.full(values.shape[0], -1, dtype=np.int64)
     labels: list[str] = []
     run_of = np.zeros(len(edges) + 1, dtype=np.int64)
     for r, (lo, hi) in enumerate(runs):
-        run_of[lo:hi + 1] = r
+        run_of[lo : hi + 1] = r
         labels.append(f"[{lows[lo]}, {highs[hi]})")
     if runs:
         group[~missing] = run_of[idx[~missing]]
@@ -217,16 +222,25 @@ def column_histogram(values: np.ndarray, y: np.ndarray, k: int, max_bins: int) -
     if int(totals.sum()) < k:
         return []
     positives = np.bincount(group, weights=y, minlength=len(labels)).astype(np.int64)
-    return [Bin(label, int(t), *_split(int(t), int(p), k))
-            for label, t, p in zip(labels, totals, positives, strict=True)]
+    return [
+        Bin(label, int(t), *_split(int(t), int(p), k))
+        for label, t, p in zip(labels, totals, positives, strict=True)
+    ]
 
 
 def _dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values.astype("string").str.strip(), format="ISO8601", errors="coerce")
 
 
-def count_sample(table: pd.DataFrame, id_list: pd.DataFrame, *, id_column: str, label: str,
-                 params: ProfileParams, k: int) -> SampleCounts:
+def count_sample(
+    table: pd.DataFrame,
+    id_list: pd.DataFrame,
+    *,
+    id_column: str,
+    label: str,
+    params: ProfileParams,
+    k: int,
+) -> SampleCounts:
     """The sample's counts and histograms from the bank's table and ID list (both local).
 
     ``table``: the bank's validated table (IDs as str, the label 0/1); ``id_list``: the ID
@@ -238,11 +252,15 @@ def count_sample(table: pd.DataFrame, id_list: pd.DataFrame, *, id_column: str, 
     listed = listed[listed[id_column] != ""].drop_duplicates(subset=[id_column])
     for col in params.columns:
         if col not in table.columns:
-            raise ConfigError(f"histogram column {col!r} is not in the bank's table",
-                              hint="Name columns of the sample's dataset.")
+            raise ConfigError(
+                f"histogram column {col!r} is not in the bank's table",
+                hint="Name columns of the sample's dataset.",
+            )
         if col in (id_column, label) or not pd.api.types.is_numeric_dtype(table[col]):
-            raise ConfigError(f"histogram column {col!r} is not a numeric feature column",
-                              hint="Histograms bin numeric columns only.")
+            raise ConfigError(
+                f"histogram column {col!r} is not a numeric feature column",
+                hint="Histograms bin numeric columns only.",
+            )
     keep = [id_column, label, *dict.fromkeys(params.columns)]
     date_source = "none"
     if params.date_column in listed.columns:
@@ -252,7 +270,9 @@ def count_sample(table: pd.DataFrame, id_list: pd.DataFrame, *, id_column: str, 
         keep.append(params.date_column)
     rows = listed[[c for c in (id_column, params.date_column) if c in listed.columns]].merge(
         table[keep].assign(**{id_column: table[id_column].astype("string")}),
-        on=id_column, how="inner")
+        on=id_column,
+        how="inner",
+    )
     window_applied = False
     dates = None
     if date_source != "none":
@@ -272,29 +292,41 @@ def count_sample(table: pd.DataFrame, id_list: pd.DataFrame, *, id_column: str, 
         return SampleCounts(k, None, None, None, n_excluded, window_applied, date_source)
     pos, neg = _split(n_total, n_pos, k)
     months = month_histogram(dates, y, k) if dates is not None else []
-    columns = {col: column_histogram(rows[col].to_numpy(dtype=np.float64, na_value=np.nan),
-                                     y, k, params.max_bins) for col in params.columns}
-    return SampleCounts(k, n_total, pos, neg, n_excluded, window_applied, date_source,
-                        months, columns)
+    columns = {
+        col: column_histogram(
+            rows[col].to_numpy(dtype=np.float64, na_value=np.nan), y, k, params.max_bins
+        )
+        for col in params.columns
+    }
+    return SampleCounts(
+        k, n_total, pos, neg, n_excluded, window_applied, date_source, months, columns
+    )
 
 
 def read_id_list(path: Path, *, id_column: str, date_column: str) -> pd.DataFrame:
     """The ID list's ID column (and date column, if any) as text; errors name the file and
     the column, never a value."""
     if not path.is_file():
-        raise DataValidationError(f"{path.name}: the sample's ID list is not at the bank",
-                                  hint="Fix the sample set's ID-list location.")
+        raise DataValidationError(
+            f"{path.name}: the sample's ID list is not at the bank",
+            hint="Fix the sample set's ID-list location.",
+        )
     try:
         head = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-        raise DataValidationError(f"{path.name}: the ID list is not a UTF-8 CSV with a header",
-                                  hint="Export it again as UTF-8 CSV.") from None
+        raise DataValidationError(
+            f"{path.name}: the ID list is not a UTF-8 CSV with a header",
+            hint="Export it again as UTF-8 CSV.",
+        ) from None
     if id_column not in head.columns:
-        raise DataValidationError(f"{path.name}: the ID list has no column {id_column!r}",
-                                  hint="Name the ID column as in the bank's table.")
+        raise DataValidationError(
+            f"{path.name}: the ID list has no column {id_column!r}",
+            hint="Name the ID column as in the bank's table.",
+        )
     cols = [c for c in (id_column, date_column) if c in head.columns]
-    return pd.read_csv(path, usecols=cols, dtype="string", encoding="utf-8-sig",
-                       keep_default_na=False)
+    return pd.read_csv(
+        path, usecols=cols, dtype="string", encoding="utf-8-sig", keep_default_na=False
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -312,17 +344,24 @@ def _unwire(n: Any) -> int | None:
 def _bins_payload(prefix: str, bins: list[Bin]) -> Payload:
     if not bins:  # an empty list has no element type on the wire
         return {}
-    return {f"{prefix}.labels": [b.label for b in bins],
-            f"{prefix}.total": [b.total for b in bins],
-            f"{prefix}.positive": [_wire(b.positive) for b in bins],
-            f"{prefix}.negative": [_wire(b.negative) for b in bins]}
+    return {
+        f"{prefix}.labels": [b.label for b in bins],
+        f"{prefix}.total": [b.total for b in bins],
+        f"{prefix}.positive": [_wire(b.positive) for b in bins],
+        f"{prefix}.negative": [_wire(b.negative) for b in bins],
+    }
 
 
 def counts_payload(c: SampleCounts) -> Payload:
-    out: Payload = {"min_cell": c.min_cell, "n_total": _wire(c.n_total),
-                    "n_positive": _wire(c.n_positive), "n_negative": _wire(c.n_negative),
-                    "n_excluded": _wire(c.n_excluded), "window_applied": c.window_applied,
-                    "date_source": c.date_source}
+    out: Payload = {
+        "min_cell": c.min_cell,
+        "n_total": _wire(c.n_total),
+        "n_positive": _wire(c.n_positive),
+        "n_negative": _wire(c.n_negative),
+        "n_excluded": _wire(c.n_excluded),
+        "window_applied": c.window_applied,
+        "date_source": c.date_source,
+    }
     out.update(_bins_payload(MONTHS, c.months))
     for col, bins in c.columns.items():
         out.update(_bins_payload(f"column.{col}", bins))
@@ -333,18 +372,25 @@ def _bins_from(payload: Payload, prefix: str) -> list[dict[str, Any]]:
     labels = payload.get(f"{prefix}.labels") or []
     if not labels:
         return []
-    return [{"label": str(lab), "total": int(t), "positive": _unwire(p),
-             "negative": _unwire(n)}
-            for lab, t, p, n in zip(labels, payload[f"{prefix}.total"],
-                                    payload[f"{prefix}.positive"],
-                                    payload[f"{prefix}.negative"], strict=True)]
+    return [
+        {"label": str(lab), "total": int(t), "positive": _unwire(p), "negative": _unwire(n)}
+        for lab, t, p, n in zip(
+            labels,
+            payload[f"{prefix}.total"],
+            payload[f"{prefix}.positive"],
+            payload[f"{prefix}.negative"],
+            strict=True,
+        )
+    ]
 
 
 def profile_from_payload(payload: Payload, columns: list[str]) -> dict[str, Any]:
     """The bank's reply as the catalog stores it (None: suppressed below k)."""
     total, pos = _unwire(payload["n_total"]), _unwire(payload["n_positive"])
     return {
-        "min_cell": int(payload["min_cell"]), "n_total": total, "n_positive": pos,
+        "min_cell": int(payload["min_cell"]),
+        "n_total": total,
+        "n_positive": pos,
         "n_negative": _unwire(payload["n_negative"]),
         "n_excluded": _unwire(payload["n_excluded"]),
         "positive_rate": (pos / total) if total and pos is not None else None,
@@ -375,16 +421,26 @@ def effective_min_cell(ctx: PartyContext, requested: int) -> int:
 @register(ACTION)
 def profile(ctx: PartyContext, payload: Payload) -> Payload:
     """Count the sample at this bank; reply with suppressed aggregates only."""
-    params = parse_params({k[len("param."):]: v for k, v in payload.items()
-                           if k.startswith("param.")})
+    params = parse_params(
+        {k[len("param.") :]: v for k, v in payload.items() if k.startswith("param.")}
+    )
     setup = setup_party(ctx, {k: v for k, v in payload.items() if not k.startswith("param.")})
     table = load_table(ctx)
-    id_list = read_id_list(_id_list_path(ctx, params.id_list), id_column=setup.id_column,
-                           date_column=params.date_column)
+    id_list = read_id_list(
+        _id_list_path(ctx, params.id_list),
+        id_column=setup.id_column,
+        date_column=params.date_column,
+    )
     # the guard refuses a reply holding any listed ID, in the table or not
     ctx.cache[EXTRA_IDS_KEY] = frozenset(id_list[setup.id_column].dropna().str.strip())
-    counts = count_sample(table, id_list, id_column=setup.id_column, label=setup.label,
-                          params=params, k=effective_min_cell(ctx, params.min_cell))
+    counts = count_sample(
+        table,
+        id_list,
+        id_column=setup.id_column,
+        label=setup.label,
+        params=params,
+        k=effective_min_cell(ctx, params.min_cell),
+    )
     return counts_payload(counts)
 
 
@@ -396,9 +452,13 @@ def request_payload(cfg: ExperimentConfig, run_id: str) -> Payload:
     """The one request: the bank's public setup and the count's parameters."""
     params = parse_params(cfg.params)
     exp, guest = cfg.experiment, cfg.guest
-    setup = PartySetup(run_id=run_id, role=guest.role.value, id_column=exp.id_column,
-                       id_kind="uscc" if exp.id_column.lower() == "uscc" else "opaque",
-                       label=guest.label or "")
+    setup = PartySetup(
+        run_id=run_id,
+        role=guest.role.value,
+        id_column=exp.id_column,
+        id_kind="uscc" if exp.id_column.lower() == "uscc" else "opaque",
+        label=guest.label or "",
+    )
     out: Payload = setup.to_payload()
     for key, value in params.model_dump(exclude_none=True).items():
         if value != []:
@@ -406,20 +466,37 @@ def request_payload(cfg: ExperimentConfig, run_id: str) -> Payload:
     return out
 
 
-def drive(transport: Any, cfg: ExperimentConfig, *,
-          progress: ProgressFn = no_progress) -> ProtocolResult:
+def drive(
+    transport: Any, cfg: ExperimentConfig, *, progress: ProgressFn = no_progress
+) -> ProtocolResult:
     """Ask the guest bank to count its sample; metrics ``sample_profile`` hold the reply."""
     params = parse_params(cfg.params)
     guest = cfg.guest.name
     progress("phase", {"phase": "sample.profile"})
-    reply = Exchanger(transport)([Envelope(guest, ACTION,
-                                           request_payload(cfg, uuid.uuid4().hex))])[guest]
+    reply = Exchanger(transport)([Envelope(guest, ACTION, request_payload(cfg, uuid.uuid4().hex))])[
+        guest
+    ]
     profile = profile_from_payload(reply.payload, params.columns)
-    return ProtocolResult(metrics={"sample_profile": profile,
-                                   "n_total": profile["n_total"]})
+    return ProtocolResult(metrics={"sample_profile": profile, "n_total": profile["n_total"]})
 
 
-__all__ = ["ACTION", "ALGORITHM", "Bin", "ProfileParams", "SampleCounts", "cell",
-           "column_histogram", "count_sample", "counts_payload", "drive", "merge_runs",
-           "month_histogram", "parse_params", "profile", "profile_from_payload",
-           "read_id_list", "request_payload", "round_edge"]
+__all__ = [
+    "ACTION",
+    "ALGORITHM",
+    "Bin",
+    "ProfileParams",
+    "SampleCounts",
+    "cell",
+    "column_histogram",
+    "count_sample",
+    "counts_payload",
+    "drive",
+    "merge_runs",
+    "month_histogram",
+    "parse_params",
+    "profile",
+    "profile_from_payload",
+    "read_id_list",
+    "request_payload",
+    "round_edge",
+]

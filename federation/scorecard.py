@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crypto.errors import ConfigError, ProtocolError
 from crypto.fixedpoint import from_ring64, to_ring64
 from features import scorecard as S
 from features import woe as W
@@ -51,7 +52,6 @@ from federation.party import PartyContext, register
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
-from lab.errors import ConfigError, ProtocolError
 
 SELECT, POINTS, REPORT = "sc.select", "sc.points", "sc.report"
 LR_ON_WOE = hetero_lr.MATRIX_SOURCE_KEY  # ctx.state: hetero LR reads the WOE matrix
@@ -79,8 +79,7 @@ class ScorecardParams(BaseModel):
     lr: dict[str, Any] = Field(default_factory=dict)
 
     def scaling(self) -> S.Scaling:
-        return S.Scaling(self.base_score, self.base_odds, self.pdo, self.min_score,
-                         self.max_score)
+        return S.Scaling(self.base_score, self.base_odds, self.pdo, self.min_score, self.max_score)
 
 
 _WOE_KEYS = set(FW.WoeParams.model_fields)
@@ -93,13 +92,18 @@ def parse_scorecard_params(raw: dict[str, Any]) -> ScorecardParams:
     raw = dict(raw)
     section = raw.pop("binning", None) or {}
     if not isinstance(section, dict):
-        raise ConfigError(f"invalid scorecard [params]: binning must be a section "
-                          f"([params.binning]), got {type(section).__name__}")
+        raise ConfigError(
+            f"invalid scorecard [params]: binning must be a section "
+            f"([params.binning]), got {type(section).__name__}"
+        )
     binning = {k: raw.pop(k) for k in list(raw) if k in _WOE_KEYS}
     both = sorted(set(section) & set(binning))
     if both:
-        raise ConfigError(f"invalid scorecard [params]: {both} given both at the top of "
-                          "[params] and in [params.binning]", hint="Give each key once.")
+        raise ConfigError(
+            f"invalid scorecard [params]: {both} given both at the top of "
+            "[params] and in [params.binning]",
+            hint="Give each key once.",
+        )
     binning = {**section, **binning}
     if "key_bits" in binning:
         raw.setdefault("lr", {})
@@ -137,8 +141,13 @@ def _select(ctx: PartyContext, payload: Payload) -> Payload:
     iv = [float(v) for v in st["iv"]]
     X, _ = FW.woe_matrix_of(ctx)
     max_f = int(payload["max_features"]) if int(payload.get("max_features", 0)) > 0 else None
-    sel = W.select_features(iv, X, iv_min=float(payload["iv_min"]),
-                            corr_max=float(payload["corr_max"]), max_features=max_f)
+    sel = W.select_features(
+        iv,
+        X,
+        iv_min=float(payload["iv_min"]),
+        corr_max=float(payload["corr_max"]),
+        max_features=max_f,
+    )
     kept = sel.kept or [int(np.argmax(iv))]  # hetero LR needs a column at every party
     st["selected"] = kept
     ctx.state[LR_ON_WOE] = "scorecard.woe"
@@ -147,9 +156,11 @@ def _select(ctx: PartyContext, payload: Payload) -> Payload:
     if len(varying) > 1:
         c = np.corrcoef(X[:, varying], rowvar=False)
         corr = float(np.max(np.abs(c - np.eye(len(varying)))))
-    return {"kept": np.asarray(kept, dtype=np.int64),
-            "dropped": json.dumps({str(k): v for k, v in sel.dropped.items()}),
-            "max_corr": corr}
+    return {
+        "kept": np.asarray(kept, dtype=np.int64),
+        "dropped": json.dumps({str(k): v for k, v in sel.dropped.items()}),
+        "max_corr": corr,
+    }
 
 
 def _lr_state(ctx: PartyContext) -> dict[str, Any]:
@@ -167,10 +178,18 @@ def _points_table(ctx: PartyContext, scaling: S.Scaling) -> tuple[S.PointsTable,
     names = st["features"]
     feats = []
     for k, j in enumerate(sel):
-        pts = S.feature_points(woes[j], float(lr["w"][k]), float(lr["mean"][k]),
-                               float(lr["scale"][k]), scaling)
-        feats.append(S.FeaturePoints(names[j], bins[j].labels(), list(map(float, woes[j])),
-                                     [float(p) for p in pts], bins[j].to_dict()))
+        pts = S.feature_points(
+            woes[j], float(lr["w"][k]), float(lr["mean"][k]), float(lr["scale"][k]), scaling
+        )
+        feats.append(
+            S.FeaturePoints(
+                names[j],
+                bins[j].labels(),
+                list(map(float, woes[j])),
+                [float(p) for p in pts],
+                bins[j].to_dict(),
+            )
+        )
     guest = ctx.role == PartyRole.GUEST
     base = S.base_points(float(lr["b"]), scaling) if guest else 0.0
     table = S.PointsTable(ctx.name, ctx.role.value, scaling.to_dict(), feats, base)
@@ -187,8 +206,10 @@ def _points(ctx: PartyContext, payload: Payload) -> Payload:
     lr = _lr_state(ctx)
     valid = np.asarray(lr["valid"], dtype=np.int64)
     publish = bool(payload.get("publish", False))
-    ids = [f.name if publish or ctx.role == PartyRole.GUEST else
-           f"{ctx.name}:f{j}" for f, j in zip(table.features, FW._st(ctx)["selected"])]
+    ids = [
+        f.name if publish or ctx.role == PartyRole.GUEST else f"{ctx.name}:f{j}"
+        for f, j in zip(table.features, FW._st(ctx)["selected"], strict=False)
+    ]
     out: Payload = {"summary": json.dumps(table.summary(ids))}
     if ctx.role == PartyRole.GUEST:
         FW._st(ctx)["valid_points"] = total[valid]
@@ -205,11 +226,12 @@ def _report(ctx: PartyContext, payload: Payload) -> Payload:
     st, lr = FW._st(ctx), _lr_state(ctx)
     scaling = S.Scaling.from_dict(json.loads(str(payload["scaling"])))
     valid = np.asarray(lr["valid"], dtype=np.int64)
-    words = np.array(payload.get("pts", np.zeros(valid.size, dtype=np.uint64)),
-                     dtype=np.uint64)
+    words = np.array(payload.get("pts", np.zeros(valid.size, dtype=np.uint64)), dtype=np.uint64)
     if words.shape != (valid.size,):
-        raise ProtocolError(f"sc.report: the hosts' masked points have shape {words.shape}, "
-                            f"expected ({valid.size},) validation rows")
+        raise ProtocolError(
+            f"sc.report: the hosts' masked points have shape {words.shape}, "
+            f"expected ({valid.size},) validation rows"
+        )
     for h in lr["pair_keys"]:
         words -= hetero_lr._pair(lr, h).uint64(_PTS, 0, 0, valid.size)  # wraps mod 2**64
     raw = st.pop("valid_points") + from_ring64(words, PTS_FRAC_BITS)
@@ -242,8 +264,9 @@ def score_curves(y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     histogram are on the points scale."""
     agg = curve_aggregates(y, -scores)
     if agg:
-        agg["lift"] = [{**r, "min_score": -r["max_score"], "max_score": -r["min_score"]}
-                       for r in agg["lift"]]
+        agg["lift"] = [
+            {**r, "min_score": -r["max_score"], "max_score": -r["min_score"]} for r in agg["lift"]
+        ]
         agg["score_hist"] = score_histogram(scores)
     return agg
 
@@ -279,13 +302,16 @@ def _align(transport: Transport, config: ExperimentConfig, progress: ProgressFn)
     return align(transport, config, progress=progress, commit=True)
 
 
-def drive(transport: Transport, config: ExperimentConfig, *,
-          progress: ProgressFn = no_progress) -> ProtocolResult:
+def drive(
+    transport: Transport, config: ExperimentConfig, *, progress: ProgressFn = no_progress
+) -> ProtocolResult:
     """Alignment, federated binning, selection, hetero LR on WOE and points scaling."""
     params = parse_scorecard_params(config.params)
     woe_params = params.binning
-    if config.experiment.backend == "plaintext" and "label_backend" not in \
-            woe_params.model_fields_set:
+    if (
+        config.experiment.backend == "plaintext"
+        and "label_backend" not in woe_params.model_fields_set
+    ):
         woe_params = woe_params.model_copy(update={"label_backend": "plaintext"})
     guest = config.guest.name
     hosts = [h.name for h in config.hosts]
@@ -300,29 +326,38 @@ def drive(transport: Transport, config: ExperimentConfig, *,
     seconds["woe"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    sel_pl: Payload = {"iv_min": params.iv_min, "corr_max": params.corr_max,
-                       "max_features": params.max_features or 0}
+    sel_pl: Payload = {
+        "iv_min": params.iv_min,
+        "corr_max": params.corr_max,
+        "max_features": params.max_features or 0,
+    }
     sr = transport.exchange([Envelope(p, SELECT, sel_pl) for p in [guest, *hosts]])
     selection = {p: [int(k) for k in np.asarray(r.payload["kept"])] for p, r in sr.items()}
     seconds["select"] = time.perf_counter() - t
     progress("scorecard.select", {p: len(k) for p, k in selection.items()})
 
     lr_config = config.model_copy(update={"params": dict(params.lr)})
-    lr = hetero_lr.train_aligned(transport, lr_config, progress=progress,
-                                 n_aligned=getattr(aligned, "n_aligned", None))
+    lr = hetero_lr.train_aligned(
+        transport, lr_config, progress=progress, n_aligned=getattr(aligned, "n_aligned", None)
+    )
 
     t = time.perf_counter()
     scaling = params.scaling()
     sp = json.dumps(scaling.to_dict())
-    pr = transport.exchange([Envelope(p, POINTS, {"scaling": sp, "publish":
-                                                  p in woe_params.publish_feature_names})
-                             for p in [guest, *hosts]])
+    pr = transport.exchange(
+        [
+            Envelope(p, POINTS, {"scaling": sp, "publish": p in woe_params.publish_feature_names})
+            for p in [guest, *hosts]
+        ]
+    )
     report: Payload = {"scaling": sp}
     for h in hosts:  # masked fixed-point words: the sum wraps mod 2**64
         words = np.asarray(pr[h].payload["pts"], dtype=np.uint64)
         if "pts" in report and words.shape != report["pts"].shape:
-            raise ProtocolError(f"party {h!r} sent masked points of shape {words.shape}, "
-                                f"the other hosts {report['pts'].shape}")
+            raise ProtocolError(
+                f"party {h!r} sent masked points of shape {words.shape}, "
+                f"the other hosts {report['pts'].shape}"
+            )
         report["pts"] = words.copy() if "pts" not in report else report["pts"] + words
     rr = transport.exchange([Envelope(guest, REPORT, report)])
     sm = json.loads(str(rr[guest].payload["metrics"]))
@@ -347,19 +382,34 @@ def drive(transport: Transport, config: ExperimentConfig, *,
         "loss": lm["loss"],
         "epochs": lm["epochs"],
         "iv_report": iv_report,
-        "selection": {p: {"kept": len(k), "dropped": json.loads(str(sr[p].payload["dropped"])),
-                          "max_corr": float(sr[p].payload["max_corr"])}
-                      for p, k in selection.items()},
+        "selection": {
+            p: {
+                "kept": len(k),
+                "dropped": json.loads(str(sr[p].payload["dropped"])),
+                "max_corr": float(sr[p].payload["max_corr"]),
+            }
+            for p, k in selection.items()
+        },
         "points_report": points_report,
         "scaling": scaling.to_dict(),
-        "exchanges": int(getattr(aligned, "exchanges", 0)) + woe.exchanges + 1
-        + int(lm["lr_exchanges"]) + 2,
-        "seconds": {**{k: round(v, 4) for k, v in seconds.items()}, **{
-            f"lr_{k}": v for k, v in lm["seconds"].items()}},
+        "exchanges": int(getattr(aligned, "exchanges", 0))
+        + woe.exchanges
+        + 1
+        + int(lm["lr_exchanges"])
+        + 2,
+        "seconds": {
+            **{k: round(v, 4) for k, v in seconds.items()},
+            **{f"lr_{k}": v for k, v in lm["seconds"].items()},
+        },
     }
-    summary = {"algorithm": "scorecard", "backend": config.experiment.backend,
-               "parties": {p: {"role": "guest" if p == guest else "host",
-                               "n_features": len(selection[p])} for p in [guest, *hosts]}}
+    summary = {
+        "algorithm": "scorecard",
+        "backend": config.experiment.backend,
+        "parties": {
+            p: {"role": "guest" if p == guest else "host", "n_features": len(selection[p])}
+            for p in [guest, *hosts]
+        },
+    }
     return ProtocolResult(metrics=metrics, model_summary=summary)
 
 
@@ -368,6 +418,18 @@ def no_alignment(n_aligned: int) -> Any:
     return SimpleNamespace(n_aligned=n_aligned, exchanges=0)
 
 
-__all__ = ["LR_ON_WOE", "POINTS", "POINTS_BASE", "POINTS_PREFIX", "REPORT", "SELECT",
-           "ScorecardParams", "bank_points", "drive", "no_alignment", "parse_scorecard_params",
-           "score_curves", "woe_lr_matrix"]
+__all__ = [
+    "LR_ON_WOE",
+    "POINTS",
+    "POINTS_BASE",
+    "POINTS_PREFIX",
+    "REPORT",
+    "SELECT",
+    "ScorecardParams",
+    "bank_points",
+    "drive",
+    "no_alignment",
+    "parse_scorecard_params",
+    "score_curves",
+    "woe_lr_matrix",
+]

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crypto.errors import ConfigError, ProtocolError
 from crypto.fixedpoint import from_ring64, to_ring64
 from federation.alignment import AlignmentResult, align, apply_commit, on_setup
 from federation.config import ExperimentConfig
@@ -57,7 +58,6 @@ from federation.pieces import (
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
-from lab.errors import ConfigError, ProtocolError
 
 PARTIAL = "score.partial"
 FINISH = "score.finish"
@@ -79,10 +79,15 @@ class ScoringResult:
     output: str  # the guest-side file holding the scores (in the guest's work dir)
 
     def metrics(self) -> dict[str, Any]:
-        return {"n_requested": self.n_requested, "n_scored": self.n_scored,
-                "n_aligned": self.n_scored, "intersection_per_host": dict(self.per_host),
-                "score_seconds": round(self.seconds, 3), "n_exchanges": self.exchanges,
-                "scores_file_at_guest": self.output}
+        return {
+            "n_requested": self.n_requested,
+            "n_scored": self.n_scored,
+            "n_aligned": self.n_scored,
+            "intersection_per_host": dict(self.per_host),
+            "score_seconds": round(self.seconds, 3),
+            "n_exchanges": self.exchanges,
+            "scores_file_at_guest": self.output,
+        }
 
 
 # ---------------------------------------------------------------------------------------
@@ -95,8 +100,7 @@ def _kx_new() -> tuple[bytes, bytes]:
     return new_keypair()
 
 
-def _mask(priv: bytes, peer_pub: bytes, run_id: str, guest: str, host: str,
-          n: int) -> np.ndarray:
+def _mask(priv: bytes, peer_pub: bytes, run_id: str, guest: str, host: str, n: int) -> np.ndarray:
     """``n`` uint64 values from the guest-host shared key: AES-256-CTR over zeros."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric.x25519 import (
@@ -107,7 +111,8 @@ def _mask(priv: bytes, peer_pub: bytes, run_id: str, guest: str, host: str,
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     shared = X25519PrivateKey.from_private_bytes(priv).exchange(
-        X25519PublicKey.from_public_bytes(peer_pub))
+        X25519PublicKey.from_public_bytes(peer_pub)
+    )
     info = f"fedlab/score-mask/v1/{run_id}/{guest}/{host}".encode()
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(shared)
     enc = Cipher(algorithms.AES(key), modes.CTR(b"\x00" * 16)).encryptor()
@@ -136,16 +141,20 @@ def _own_part(ctx: PartyContext, payload: Payload) -> tuple[np.ndarray, dict[str
     if algorithm == "scorecard":
         return scorecard_points(ctx.name, where, table)
     if algorithm != "hetero_lr":
-        raise ProtocolError(f"party {ctx.name!r}: partial scores are for hetero LR and "
-                            f"scorecard models, not {algorithm!r}")
+        raise ProtocolError(
+            f"party {ctx.name!r}: partial scores are for hetero LR and "
+            f"scorecard models, not {algorithm!r}"
+        )
     return lr_partial(ctx.name, where, table), None
 
 
 def _kx(ctx: PartyContext) -> bytes:
     st = ctx.state.get(_STATE) or {}
     if "kx_priv" not in st:
-        raise ProtocolError(f"party {ctx.name!r}: scoring message without a scoring setup",
-                            hint="Run the scoring again from the start.")
+        raise ProtocolError(
+            f"party {ctx.name!r}: scoring message without a scoring setup",
+            hint="Run the scoring again from the start.",
+        )
     return bytes(st["kx_priv"])
 
 
@@ -156,8 +165,14 @@ def _partial(ctx: PartyContext, payload: Payload) -> Payload:
     apply_commit(ctx, payload)
     s, _ = _own_part(ctx, payload)
     setup = party_setup(ctx)
-    r = _mask(_kx(ctx), bytes(payload["guest_pub"]), setup.run_id, str(payload["guest"]),
-              ctx.name, s.shape[0])
+    r = _mask(
+        _kx(ctx),
+        bytes(payload["guest_pub"]),
+        setup.run_id,
+        str(payload["guest"]),
+        ctx.name,
+        s.shape[0],
+    )
     ctx.state.pop(_STATE, None)
     return {"masked": to_ring64(s, FRAC_BITS) + r}  # uint64 arithmetic wraps: mod 2^64
 
@@ -170,12 +185,12 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
     total = np.asarray(payload["masked_sum"], dtype=np.uint64).copy()
     priv = _kx(ctx)
     for h in [str(x) for x in payload["hosts"]]:
-        total -= _mask(priv, bytes(payload[f"pub_{h}"]), setup.run_id, ctx.name, h,
-                       total.shape[0])
+        total -= _mask(priv, bytes(payload[f"pub_{h}"]), setup.run_id, ctx.name, h, total.shape[0])
     own, scale = _own_part(ctx, payload)
     if own.shape[0] != total.shape[0]:
-        raise ProtocolError(f"guest {ctx.name!r}: {total.shape[0]} host sums for "
-                            f"{own.shape[0]} aligned rows")
+        raise ProtocolError(
+            f"guest {ctx.name!r}: {total.shape[0]} host sums for {own.shape[0]} aligned rows"
+        )
     joint = own + from_ring64(total, FRAC_BITS)
     n = write_scores(ctx, joint) if scale is None else write_points(ctx, joint, scale)
     ctx.state.pop(_STATE, None)
@@ -199,8 +214,15 @@ def write_points(ctx: PartyContext, points: np.ndarray, scale: dict[str, Any]) -
     sc = Scaling.from_dict(scale)
     pts = np.asarray(points, dtype=np.float64)
     score = sc.clip(pts)
-    return _write(ctx, {"points": pts, "score": score, "grade": sc.grade(score),
-                        "probability": 1.0 / (1.0 + np.exp((pts - sc.offset) / sc.factor))})
+    return _write(
+        ctx,
+        {
+            "points": pts,
+            "score": score,
+            "grade": sc.grade(score),
+            "probability": 1.0 / (1.0 + np.exp((pts - sc.offset) / sc.factor)),
+        },
+    )
 
 
 def _write(ctx: PartyContext, columns: dict[str, np.ndarray]) -> int:
@@ -253,22 +275,28 @@ def model_algorithm(config: ExperimentConfig, model_dir: str | Path | None) -> s
     return str(config.experiment.algorithm)
 
 
-def check_pieces(config: ExperimentConfig, model_dir: str | Path | None,
-                 algorithm: str) -> None:
+def check_pieces(config: ExperimentConfig, model_dir: str | Path | None, algorithm: str) -> None:
     """Before any message: every party's piece that the training run's DIR names on this
     machine exists and was written by ``algorithm`` (a :class:`ConfigError` names the party
     and the file). Any other party checks its piece itself."""
     if algorithm not in PIECE_FILES:
-        raise ConfigError(f"models of algorithm {algorithm!r} cannot be scored jointly",
-                          hint=f"Score a model of one of {sorted(PIECE_FILES)}.")
+        raise ConfigError(
+            f"models of algorithm {algorithm!r} cannot be scored jointly",
+            hint=f"Score a model of one of {sorted(PIECE_FILES)}.",
+        )
     for p in config.parties:
         where = _local_folder(model_dir, p.name)
         if where is not None:
             require_piece(p.name, where, algorithm)
 
 
-def score(transport: Transport, config: ExperimentConfig, model_dir: str | Path | None, *,
-          progress: ProgressFn = no_progress) -> ScoringResult:
+def score(
+    transport: Transport,
+    config: ExperimentConfig,
+    model_dir: str | Path | None,
+    *,
+    progress: ProgressFn = no_progress,
+) -> ScoringResult:
     """Score the guest's enterprises with the trained model's pieces (see module doc).
 
     Dispatches on :func:`model_algorithm`: SecureBoost models are scored by the joint tree
@@ -285,61 +313,102 @@ def score(transport: Transport, config: ExperimentConfig, model_dir: str | Path 
         r["algorithm"] = algorithm
     if algorithm == "secureboost":
         return _score_secureboost(transport, config, refs, progress, t0)
-    al: AlignmentResult = align(transport, config, progress=progress, commit=False,
-                                with_label=False,
-                                setup_extra={p.name: {_KX_FLAG: True} for p in config.parties})
+    al: AlignmentResult = align(
+        transport,
+        config,
+        progress=progress,
+        commit=False,
+        with_label=False,
+        setup_extra={p.name: {_KX_FLAG: True} for p in config.parties},
+    )
     pubs = {p: bytes(r["kx_pub"]) for p, r in al.setup_replies.items()}
-    req = [Envelope(h, PARTIAL, {**al.pending_commit[h], **refs[h], "guest": guest,
-                                 "guest_pub": pubs[guest]}) for h in hosts]
+    req = [
+        Envelope(
+            h,
+            PARTIAL,
+            {**al.pending_commit[h], **refs[h], "guest": guest, "guest_pub": pubs[guest]},
+        )
+        for h in hosts
+    ]
     replies = transport.exchange(req)
     masked = [np.asarray(replies[h].payload["masked"], dtype=np.uint64) for h in hosts]
     if any(m.shape != (al.n_aligned,) for m in masked):
-        raise ProtocolError(f"hosts returned partial scores of shapes "
-                            f"{[m.shape for m in masked]} for {al.n_aligned} aligned rows")
+        raise ProtocolError(
+            f"hosts returned partial scores of shapes "
+            f"{[m.shape for m in masked]} for {al.n_aligned} aligned rows"
+        )
     total = np.zeros(al.n_aligned, dtype=np.uint64)
     for m in masked:
         total += m
     progress("score", {"step": "partial", "n_aligned": al.n_aligned})
-    fin: Payload = {"masked_sum": total, "hosts": hosts, **refs[guest],
-                    **{f"pub_{h}": pubs[h] for h in hosts}}
+    fin: Payload = {
+        "masked_sum": total,
+        "hosts": hosts,
+        **refs[guest],
+        **{f"pub_{h}": pubs[h] for h in hosts},
+    }
     reply = transport.exchange([Envelope(guest, FINISH, fin)])[guest].payload
     seconds = time.perf_counter() - t0
     progress("score", {"step": "done", "n_scored": int(reply["n_scored"])})
-    return ScoringResult(n_requested=al.n_sample, n_scored=int(reply["n_scored"]),
-                         per_host=al.per_host, seconds=seconds, exchanges=al.exchanges + 2,
-                         output=str(reply["file"]))
+    return ScoringResult(
+        n_requested=al.n_sample,
+        n_scored=int(reply["n_scored"]),
+        per_host=al.per_host,
+        seconds=seconds,
+        exchanges=al.exchanges + 2,
+        output=str(reply["file"]),
+    )
 
 
-def _score_secureboost(transport: Transport, config: ExperimentConfig,
-                       refs: dict[str, Payload], progress: ProgressFn,
-                       t0: float) -> ScoringResult:
+def _score_secureboost(
+    transport: Transport,
+    config: ExperimentConfig,
+    refs: dict[str, Payload],
+    progress: ProgressFn,
+    t0: float,
+) -> ScoringResult:
     """Alignment (the hosts' commit rides on the first prediction message), then the joint
     walk; the guest writes ``scores.csv`` (ID, margin, probability) in its work dir."""
     from federation.secureboost import joint_predict
 
     guest = config.guest.name
     hosts = [h.name for h in config.hosts]
-    al: AlignmentResult = align(transport, config, progress=progress, commit=False,
-                                with_label=False)
+    al: AlignmentResult = align(
+        transport, config, progress=progress, commit=False, with_label=False
+    )
     if al.cardinality_only:
-        raise ConfigError("scoring needs the aligned rows: cardinality_only is for "
-                          "intersection-size studies", hint="Drop [params].cardinality_only.")
+        raise ConfigError(
+            "scoring needs the aligned rows: cardinality_only is for intersection-size studies",
+            hint="Drop [params].cardinality_only.",
+        )
     begin = {guest: dict(refs[guest])}
     begin.update({h: {**al.pending_commit[h], **refs[h]} for h in hosts})
     res = joint_predict(transport, guest, hosts, begin=begin, scores_file=True)
     if res.n_rows != al.n_aligned:
-        raise ProtocolError(f"guest {guest!r} scored {res.n_rows} rows, {al.n_aligned} were "
-                            "aligned", hint="Run the scoring again.")
+        raise ProtocolError(
+            f"guest {guest!r} scored {res.n_rows} rows, {al.n_aligned} were aligned",
+            hint="Run the scoring again.",
+        )
     progress("score", {"step": "done", "n_scored": res.n_rows})
-    return ScoringResult(n_requested=al.n_sample, n_scored=res.n_rows, per_host=al.per_host,
-                         seconds=time.perf_counter() - t0,
-                         exchanges=al.exchanges + res.exchanges, output=res.file)
+    return ScoringResult(
+        n_requested=al.n_sample,
+        n_scored=res.n_rows,
+        per_host=al.per_host,
+        seconds=time.perf_counter() - t0,
+        exchanges=al.exchanges + res.exchanges,
+        output=res.file,
+    )
 
 
-def score_command(*, config: str | Path | ExperimentConfig, model: str | Path,
-                  out: str | Path, runtime: str | None = None,
-                  progress: ProgressFn = no_progress,
-                  echo: Callable[[str], None] | None = print) -> dict[str, Any]:
+def score_command(
+    *,
+    config: str | Path | ExperimentConfig,
+    model: str | Path,
+    out: str | Path,
+    runtime: str | None = None,
+    progress: ProgressFn = no_progress,
+    echo: Callable[[str], None] | None = print,
+) -> dict[str, Any]:
     """``fedlab score``: score the config's guest enterprises with the model in ``model``
     (a training run's DIR) and write ``out`` atomically: metrics.json, disclosure.json,
     config.toml and, in ``parties/GUEST/``, the guest's ``scores.csv``.
@@ -357,20 +426,26 @@ def score_command(*, config: str | Path | ExperimentConfig, model: str | Path,
     cfg, text = resolve_config(config)
     rt = runtime or cfg.experiment.runtime
     if rt != "local":
-        raise ConfigError(f"fedlab score runs with the local runtime in this build, not {rt!r}",
-                          hint="Pass --runtime local (every party's data file on this "
-                               "machine).")
+        raise ConfigError(
+            f"fedlab score runs with the local runtime in this build, not {rt!r}",
+            hint="Pass --runtime local (every party's data file on this machine).",
+        )
     model_dir = Path(model)
     if not (model_dir / "parties").is_dir():
-        raise ConfigError(f"--model {model_dir.name!r} holds no parties/ folder of model "
-                          "pieces", hint="Point --model at the DIR of a `fedlab train` run.")
+        raise ConfigError(
+            f"--model {model_dir.name!r} holds no parties/ folder of model pieces",
+            hint="Point --model at the DIR of a `fedlab train` run.",
+        )
     for p, refs in _refs(cfg, model_dir).items():
         ref = refs.get("model_ref")
         if ref and not Path(str(ref)).is_absolute():
-            raise ConfigError(f"party {p!r} keeps its model piece on its own machine "
-                              f"({ref} in its SuperNode's work-dir), out of the local "
-                              "runtime's reach", hint="Score on this machine a model trained "
-                              "on a local federation or with the local/simulation runtime.")
+            raise ConfigError(
+                f"party {p!r} keeps its model piece on its own machine "
+                f"({ref} in its SuperNode's work-dir), out of the local "
+                "runtime's reach",
+                hint="Score on this machine a model trained "
+                "on a local federation or with the local/simulation runtime.",
+            )
     check_data_files(cfg)
     with staging(out) as stage:
         transport = local_transport(cfg, stage)
@@ -378,20 +453,30 @@ def score_command(*, config: str | Path | ExperimentConfig, model: str | Path,
         res = score(transport, cfg, model_dir, progress=progress)
         protocol_seconds = time.perf_counter() - t0
         transport.exchange([Envelope(p.name, RUN_FINISH, {}) for p in cfg.parties])
-        result = ProtocolResult(metrics={"algorithm": model_algorithm(cfg, model_dir),
-                                         **res.metrics()})
-        metrics = build_metrics(result, transport.log, runtime="local",
-                                wall_seconds=time.perf_counter() - started,
-                                phase_seconds={"protocol": protocol_seconds},
-                                epoch_exchanges=[])
+        result = ProtocolResult(
+            metrics={"algorithm": model_algorithm(cfg, model_dir), **res.metrics()}
+        )
+        metrics = build_metrics(
+            result,
+            transport.log,
+            runtime="local",
+            wall_seconds=time.perf_counter() - started,
+            phase_seconds={"protocol": protocol_seconds},
+            epoch_exchanges=[],
+        )
         roles = {name: role.value for name, role in transport.party_roles().items()}
-        write_outputs(stage, metrics=metrics,
-                      disclosure=build_disclosure(transport.log, roles, result),
-                      config_text=text)
+        write_outputs(
+            stage,
+            metrics=metrics,
+            disclosure=build_disclosure(transport.log, roles, result),
+            config_text=text,
+        )
     if echo is not None:
-        echo(f"scored {res.n_scored} of {res.n_requested} enterprises "
-             f"({metrics['algorithm']}); the scores are in "
-             f"{Path(out) / 'parties' / cfg.guest.name / SCORES_FILE}")
+        echo(
+            f"scored {res.n_scored} of {res.n_requested} enterprises "
+            f"({metrics['algorithm']}); the scores are in "
+            f"{Path(out) / 'parties' / cfg.guest.name / SCORES_FILE}"
+        )
     return metrics
 
 
@@ -399,8 +484,9 @@ def scoring_driver(model_dir: str | Path | None) -> Any:
     """A :class:`federation.protocol.Driver` that scores instead of training (for runtimes
     that execute drivers: ``execute_protocol(...)`` with this in place of the trainer)."""
 
-    def drive(transport: Transport, config: ExperimentConfig, *,
-              progress: ProgressFn = no_progress) -> ProtocolResult:
+    def drive(
+        transport: Transport, config: ExperimentConfig, *, progress: ProgressFn = no_progress
+    ) -> ProtocolResult:
         res = score(transport, config, model_dir, progress=progress)
         return ProtocolResult(metrics=res.metrics())
 
@@ -412,5 +498,15 @@ def read_scores(work_dir: str | Path) -> pd.DataFrame:
     return pd.read_csv(Path(work_dir) / SCORES_FILE, dtype={"uscc": str, "id": str})
 
 
-__all__ = ["FINISH", "PARTIAL", "SCORES_FILE", "ScoringResult", "model_algorithm",
-           "read_scores", "score", "score_command", "scoring_driver", "write_scores"]
+__all__ = [
+    "FINISH",
+    "PARTIAL",
+    "SCORES_FILE",
+    "ScoringResult",
+    "model_algorithm",
+    "read_scores",
+    "score",
+    "score_command",
+    "scoring_driver",
+    "write_scores",
+]

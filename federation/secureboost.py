@@ -49,8 +49,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crypto.crt_randomness import crt_obfuscators, crt_tables
-from federation.config import ExperimentConfig
+from crypto.errors import ConfigError, DataValidationError, ProtocolError
 from features.metrics import CURVE_KEYS
+from federation.config import ExperimentConfig
 from federation.party import PartyContext, register
 from federation.protocol import (
     Exchanger,
@@ -61,7 +62,6 @@ from federation.protocol import (
 )
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
-from lab.errors import ConfigError, DataValidationError, ProtocolError
 
 MODEL_FILE = "model.json"
 _STATE_KEY = "secureboost"
@@ -142,7 +142,8 @@ class Layout:
         if s > 52 or k < 1:  # int64 histograms built through float64 sums: exact to 2**53
             raise ConfigError(
                 f"secureboost: {n_rows} rows at precision_bits={frac} need {s}-bit slots; "
-                f"lower precision_bits or scale_pos_weight")
+                f"lower precision_bits or scale_pos_weight"
+            )
         return cls(frac, off, s, sc, k, sh)
 
     def encode_rows(self, g: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -174,13 +175,20 @@ class Layout:
         return out
 
     def to_payload(self) -> Payload:
-        return {"frac": self.frac, "off": str(self.off), "s": self.s, "sc": self.sc,
-                "k": self.k, "sh": self.sh}
+        return {
+            "frac": self.frac,
+            "off": str(self.off),
+            "s": self.s,
+            "sc": self.sc,
+            "k": self.k,
+            "sh": self.sh,
+        }
 
     @classmethod
     def from_payload(cls, p: Payload) -> Layout:
-        return cls(int(p["frac"]), int(str(p["off"])), int(p["s"]), int(p["sc"]), int(p["k"]),
-                   int(p["sh"]))
+        return cls(
+            int(p["frac"]), int(str(p["off"])), int(p["s"]), int(p["sc"]), int(p["k"]), int(p["sh"])
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,7 +206,7 @@ class _PlainBlob:
     @staticmethod
     def load(blob: bytes, width: int) -> list[int]:
         mv = memoryview(blob)
-        return [int.from_bytes(mv[i:i + width], "big") for i in range(0, len(blob), width)]
+        return [int.from_bytes(mv[i : i + width], "big") for i in range(0, len(blob), width)]
 
 
 class GuestCipher:
@@ -222,8 +230,9 @@ class GuestCipher:
         elif backend == "plaintext":
             self.public = b""
         else:
-            raise ConfigError(f"secureboost supports backend 'paillier' or 'plaintext', "
-                              f"not {backend!r}")
+            raise ConfigError(
+                f"secureboost supports backend 'paillier' or 'plaintext', not {backend!r}"
+            )
 
     def _crt_key(self) -> tuple[int, int, int, int, int]:
         return self._sk.crt_key()
@@ -258,7 +267,7 @@ class GuestCipher:
     def forget(self) -> None:
         """Drop this key's pending randomness and this process's CRT tables (run over)."""
         got = _PREFETCH.pop(self.pk.fingerprint(), None)
-        for _, f in (got[1] if got else []):
+        for _, f in got[1] if got else []:
             f.cancel()
         crt_tables.cache_clear()
 
@@ -313,8 +322,7 @@ atexit.register(_shutdown_background)
 _PREFETCH_CHUNK = 1024  # obfuscators per background job (~0.1 s at 2048 bits)
 
 
-def _start_prefetch(fp: str, key: tuple[int, int, int, int, int], count: int,
-                    workers: int) -> None:
+def _start_prefetch(fp: str, key: tuple[int, int, int, int, int], count: int, workers: int) -> None:
     """Queue the obfuscators in small jobs on the low-priority worker processes."""
     sizes = [min(_PREFETCH_CHUNK, count - lo) for lo in range(0, count, _PREFETCH_CHUNK)]
     try:
@@ -325,14 +333,15 @@ def _start_prefetch(fp: str, key: tuple[int, int, int, int, int], count: int,
     _PREFETCH[fp] = (count, futs)
 
 
-def _take_prefetched(fp: str, key: tuple[int, int, int, int, int], count: int,
-                     workers: int) -> list[Any]:
+def _take_prefetched(
+    fp: str, key: tuple[int, int, int, int, int], count: int, workers: int
+) -> list[Any]:
     """The prefetched obfuscators; the jobs not started yet are withdrawn from the
     low-priority processes and computed now at normal priority (so that other load on the
     machine cannot starve the guest), those already running are waited for."""
     got = _PREFETCH.pop(fp, None)
     if got is None or got[0] != count:
-        for _, f in (got[1] if got else []):
+        for _, f in got[1] if got else []:
             f.cancel()
         return _obfuscators_now(key, count, workers)
     started, missing = [], 0
@@ -350,8 +359,7 @@ def _take_prefetched(fp: str, key: tuple[int, int, int, int, int], count: int,
     return out
 
 
-def _obfuscators_now(key: tuple[int, int, int, int, int], count: int,
-                     workers: int) -> list[Any]:
+def _obfuscators_now(key: tuple[int, int, int, int, int], count: int, workers: int) -> list[Any]:
     """``count`` obfuscators at normal priority, split across the crypto worker pool."""
     from crypto._pool import parallel_crt_obfuscators
 
@@ -403,7 +411,7 @@ def pack_sums(sums: list[Any], w: int, k: int, modulus: Any) -> list[Any]:
     if modulus is None:
         for i in range(0, len(sums), k):
             acc = 0
-            for v in sums[i:i + k]:
+            for v in sums[i : i + k]:
                 acc = (acc << w) + v
             out.append(acc)
         return out
@@ -411,7 +419,7 @@ def pack_sums(sums: list[Any], w: int, k: int, modulus: Any) -> list[Any]:
     shift = gmpy2.mpz(1) << w
     powmod, fmod = gmpy2.powmod, gmpy2.f_mod
     for i in range(0, len(sums), k):
-        group = sums[i:i + k]
+        group = sums[i : i + k]
         acc = group[0]
         for v in group[1:]:
             acc = fmod(powmod(acc, shift, N) * v, N)
@@ -431,7 +439,7 @@ def segment_reduce(values: list[Any], starts: Sequence[int], modulus: Any) -> li
     fmod = gmpy2.f_mod  # faster than % on mpz (same result: both operands are positive)
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         acc = values[lo]
-        for x in values[lo + 1:hi]:
+        for x in values[lo + 1 : hi]:
             acc = fmod(acc * x, N)
         out.append(acc)
     return out
@@ -442,8 +450,9 @@ def segment_reduce(values: list[Any], starts: Sequence[int], modulus: Any) -> li
 # ---------------------------------------------------------------------------------------
 
 
-def int_hist(bins: np.ndarray, rows: np.ndarray, cols: np.ndarray, nbmax: int,
-             a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def int_hist(
+    bins: np.ndarray, rows: np.ndarray, cols: np.ndarray, nbmax: int, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
     """(len(cols), nbmax, 3) int64 histogram of (count, A, B) over ``rows`` (plaintext)."""
     out = np.zeros((len(cols), nbmax, 3), dtype=np.int64)
     if rows.size == 0 or len(cols) == 0:
@@ -454,10 +463,16 @@ def int_hist(bins: np.ndarray, rows: np.ndarray, cols: np.ndarray, nbmax: int,
     ar = np.repeat(a[rows], len(cols)).astype(np.float64)
     br = np.repeat(b[rows], len(cols)).astype(np.float64)
     out[..., 0] = np.bincount(keys, minlength=m).reshape(len(cols), nbmax)
-    out[..., 1] = np.rint(np.bincount(keys, weights=ar, minlength=m)).astype(np.int64).reshape(
-        len(cols), nbmax)
-    out[..., 2] = np.rint(np.bincount(keys, weights=br, minlength=m)).astype(np.int64).reshape(
-        len(cols), nbmax)
+    out[..., 1] = (
+        np.rint(np.bincount(keys, weights=ar, minlength=m))
+        .astype(np.int64)
+        .reshape(len(cols), nbmax)
+    )
+    out[..., 2] = (
+        np.rint(np.bincount(keys, weights=br, minlength=m))
+        .astype(np.int64)
+        .reshape(len(cols), nbmax)
+    )
     return out
 
 
@@ -477,14 +492,24 @@ def best_split(hist: np.ndarray, layout: Layout, p: SecureBoostParams) -> Split 
     G = (hist[..., 1] - hist[..., 0] * layout.off).astype(np.float64) / scale
     H = hist[..., 2].astype(np.float64) / scale
     cL, gL, hL = (np.cumsum(x, axis=1)[:, :-1] for x in (cnt, G, H))
-    cT, gT, hT = cnt.sum(axis=1, keepdims=True), G.sum(axis=1, keepdims=True), H.sum(
-        axis=1, keepdims=True)
+    cT, gT, hT = (
+        cnt.sum(axis=1, keepdims=True),
+        G.sum(axis=1, keepdims=True),
+        H.sum(axis=1, keepdims=True),
+    )
     cR, gR, hR = cT - cL, gT - gL, hT - hL
     lam = p.reg_lambda
     with np.errstate(divide="ignore", invalid="ignore"):
         gain = gL**2 / (hL + lam) + gR**2 / (hR + lam) - gT**2 / (hT + lam)
-    ok = ((cL >= 1) & (cR >= 1) & (hL >= p.min_child_weight) & (hR >= p.min_child_weight)
-          & (hL + lam > 0) & (hR + lam > 0) & np.isfinite(gain))
+    ok = (
+        (cL >= 1)
+        & (cR >= 1)
+        & (hL >= p.min_child_weight)
+        & (hR >= p.min_child_weight)
+        & (hL + lam > 0)
+        & (hR + lam > 0)
+        & np.isfinite(gain)
+    )
     if not ok.any():
         return None
     gain = np.where(ok, gain, -np.inf)
@@ -526,8 +551,10 @@ def move_rows(pos: np.ndarray, rows: np.ndarray, node: int, left: np.ndarray) ->
 def encode_masks(pos: np.ndarray, masks: dict[int, np.ndarray]) -> Payload:
     nodes = sorted(masks)
     bits = [np.packbits(masks[k].astype(bool)) for k in nodes]
-    return {"nodes": [int(k) for k in nodes] or [-1],
-            "bits": np.concatenate(bits) if bits else np.zeros(0, dtype=np.uint8)}
+    return {
+        "nodes": [int(k) for k in nodes] or [-1],
+        "bits": np.concatenate(bits) if bits else np.zeros(0, dtype=np.uint8),
+    }
 
 
 def apply_mask_payload(pos: np.ndarray, nodes: Sequence[int], bits: np.ndarray) -> None:
@@ -537,12 +564,14 @@ def apply_mask_payload(pos: np.ndarray, nodes: Sequence[int], bits: np.ndarray) 
     for k in nodes:
         rows = node_rows(pos, k)
         nbytes = (rows.size + 7) // 8
-        left = np.unpackbits(bits[off:off + nbytes])[:rows.size].astype(bool)
+        left = np.unpackbits(bits[off : off + nbytes])[: rows.size].astype(bool)
         off += nbytes
         move_rows(pos, rows, k, left)
     if off != len(bits):
-        raise ProtocolError("split masks do not match this party's node rows",
-                            hint="Parties disagree on the partition; restart the run.")
+        raise ProtocolError(
+            "split masks do not match this party's node rows",
+            hint="Parties disagree on the partition; restart the run.",
+        )
 
 
 def smaller_children(pos: np.ndarray, active: np.ndarray, split_nodes: Sequence[int]) -> list[int]:
@@ -564,8 +593,10 @@ def _mask_dict(payload: Payload, prefix: str) -> tuple[list[int], np.ndarray]:
 def _st(ctx: PartyContext) -> dict[str, Any]:
     st = ctx.state.get(_STATE_KEY)
     if st is None:
-        raise ProtocolError(f"party {ctx.name!r}: SecureBoost message before sb.setup",
-                            hint="Restart the training run.")
+        raise ProtocolError(
+            f"party {ctx.name!r}: SecureBoost message before sb.setup",
+            hint="Restart the training run.",
+        )
     return st  # type: ignore[no-any-return]
 
 
@@ -609,24 +640,33 @@ def _setup(ctx: PartyContext, payload: Payload) -> Payload:
     m, binner, bins = _bin_matrix(ctx, params.max_bins)
     n = bins.shape[0]
     st: dict[str, Any] = {
-        "params": params.model_dump_json(), "backend": backend, "seed": int(payload["seed"]),
-        "n": n, "bins": bins, "binner": binner.to_dict(),
+        "params": params.model_dump_json(),
+        "backend": backend,
+        "seed": int(payload["seed"]),
+        "n": n,
+        "bins": bins,
+        "binner": binner.to_dict(),
         "feature_names": [str(f) for f in m.feature_names],
         "nbmax": int(binner.n_bins_.max()) if len(binner.n_bins_) else 1,
         # the fitted table encoding (medians, categories): scoring encodes new rows with it
         "encoder": None if getattr(m, "encoder", None) is None else m.encoder.to_dict(),
     }
     ctx.state[_STATE_KEY] = st
-    reply: Payload = {"n_rows": n, "n_features": int(bins.shape[1]),
-                      "n_bins": binner.n_bins_.astype(np.int64)}
+    reply: Payload = {
+        "n_rows": n,
+        "n_features": int(bins.shape[1]),
+        "n_bins": binner.n_bins_.astype(np.int64),
+    }
     if ctx.role == PartyRole.GUEST:
         t = time.perf_counter()
         if m.y is None:
             raise DataValidationError(f"guest {ctx.name!r} has no label column")
         y = np.asarray(m.y, dtype=np.float64)
         if not np.all(np.isin(y, (0.0, 1.0))) or len(np.unique(y)) < 2:
-            raise DataValidationError(f"guest {ctx.name!r}: the label must be 0/1 with both "
-                                      "classes present among the aligned rows")
+            raise DataValidationError(
+                f"guest {ctx.name!r}: the label must be 0/1 with both "
+                "classes present among the aligned rows"
+            )
         valid = validation_split(y, params.validation_fraction, st["seed"])
         train = np.setdiff1d(np.arange(n), valid)
         wmax = max(1.0, params.scale_pos_weight)
@@ -634,15 +674,30 @@ def _setup(ctx: PartyContext, payload: Payload) -> Payload:
         cipher = GuestCipher(backend, params.key_bits, params.randomness_bits)  # type: ignore[arg-type]
         if params.guest_only_first_trees == 0:  # the first tree's randomness, while hosts bin
             cipher.prefetch(_n_active(params, train.size), params.workers)
-        st.update(y=y, valid=valid, train=train, layout=layout, cipher=cipher,
-                  margin=np.zeros(n), trees=[], losses=[], best=(math.inf, 0, None),
-                  host_nbins={})
-        reply.update(valid_idx=valid, public=cipher.public, layout=json.dumps(
-            layout.to_payload()), n_train=int(train.size), keygen_seconds=time.perf_counter() - t)
+        st.update(
+            y=y,
+            valid=valid,
+            train=train,
+            layout=layout,
+            cipher=cipher,
+            margin=np.zeros(n),
+            trees=[],
+            losses=[],
+            best=(math.inf, 0, None),
+            host_nbins={},
+        )
+        reply.update(
+            valid_idx=valid,
+            public=cipher.public,
+            layout=json.dumps(layout.to_payload()),
+            n_train=int(train.size),
+            keygen_seconds=time.perf_counter() - t,
+        )
     else:
         st["splits"] = {}
         publish = bool(payload.get("publish_names", False)) or bool(
-            ctx.node_config.get("publish-feature-names", False))
+            ctx.node_config.get("publish-feature-names", False)
+        )
         if publish:
             reply["feature_names"] = list(st["feature_names"])
     return reply
@@ -651,8 +706,9 @@ def _setup(ctx: PartyContext, payload: Payload) -> Payload:
 @register("sb.host_init")
 def _host_init(ctx: PartyContext, payload: Payload) -> Payload:
     st = _st(ctx)
-    st["cipher"] = HostCipher(st["backend"], bytes(payload["public"]), parse_params(
-        json.loads(st["params"])).key_bits)
+    st["cipher"] = HostCipher(
+        st["backend"], bytes(payload["public"]), parse_params(json.loads(st["params"])).key_bits
+    )
     st["layout"] = Layout.from_payload(json.loads(str(payload["layout"])))
     st["plan"] = merge_plan(st["bins"])  # how the host shares additions across its columns
     valid = np.asarray(payload["valid_idx"], dtype=np.int64)
@@ -704,15 +760,26 @@ def _tree_begin(ctx: PartyContext, payload: Payload) -> Payload:
     active = np.zeros(st["n"], dtype=bool)
     active[chosen] = True
     cols = np.asarray(payload["guest_cols"], dtype=np.int64)
-    st["cur"] = {"tree": tree, "a": a, "b": b, "active": active, "cols": cols,
-                 "pos": np.zeros(st["n"], dtype=np.int64), "nodes": {}, "open": [0],
-                 "hist": {}, "host_cols": {}, "leaves": {}}
+    st["cur"] = {
+        "tree": tree,
+        "a": a,
+        "b": b,
+        "active": active,
+        "cols": cols,
+        "pos": np.zeros(st["n"], dtype=np.int64),
+        "nodes": {},
+        "open": [0],
+        "hist": {},
+        "host_cols": {},
+        "leaves": {},
+    }
     out: Payload = {"active": np.packbits(active), "n_active": int(chosen.size)}
     if bool(payload.get("encrypt", True)):
         t = time.perf_counter()
         nxt = _n_active(params, train.size) if tree + 1 < params.n_trees else 0
-        out["gh"] = st["cipher"].encrypt(layout.pack_rows(a[chosen], b[chosen]),
-                                         prefetch_next=nxt, workers=params.workers)
+        out["gh"] = st["cipher"].encrypt(
+            layout.pack_rows(a[chosen], b[chosen]), prefetch_next=nxt, workers=params.workers
+        )
         out["encrypt_seconds"] = time.perf_counter() - t
     return out
 
@@ -724,7 +791,8 @@ def _decode_host_hist(st: dict[str, Any], cur: dict[str, Any], host: str, p: Pay
     nbmax = int(p["nbmax"])
     built = [int(x) for x in p["built"]]
     present = np.unpackbits(np.asarray(p["present"], dtype=np.uint8))[
-        : len(built) * len(cols) * nbmax].astype(bool)
+        : len(built) * len(cols) * nbmax
+    ].astype(bool)
     skip = np.asarray(p["skip"], dtype=np.int64).reshape(len(built), len(cols))
     n_present = int(present.sum())
     # in this process: the worker processes are busy with the next tree's randomness, and a
@@ -772,7 +840,7 @@ def _level(ctx: PartyContext, payload: Payload) -> Payload:
     t_dec = time.perf_counter()
     for h in hosts:
         if f"{h}.hist" in payload:
-            sub = {k[len(h) + 1:]: v for k, v in payload.items() if k.startswith(f"{h}.")}
+            sub = {k[len(h) + 1 :]: v for k, v in payload.items() if k.startswith(f"{h}.")}
             sub["hist"] = payload[f"{h}.hist"]
             _decode_host_hist(st, cur, h, sub)
     decrypt_s = time.perf_counter() - t_dec
@@ -820,8 +888,11 @@ def _level(ctx: PartyContext, payload: Payload) -> Payload:
     # drop histograms no longer needed (keep those of split nodes: parents of next level)
     cur["hist"] = {key: v for key, v in cur["hist"].items() if key[1] in split_nodes}
     cur["open"] = [c for k in split_nodes for c in (2 * k + 1, 2 * k + 2)]
-    out: Payload = {"split_nodes": [int(k) for k in split_nodes] or [-1],
-                    "decrypt_seconds": decrypt_s, "seconds": time.perf_counter() - t}
+    out: Payload = {
+        "split_nodes": [int(k) for k in split_nodes] or [-1],
+        "decrypt_seconds": decrypt_s,
+        "seconds": time.perf_counter() - t,
+    }
     m = encode_masks(pos, guest_masks)  # bit-masks over each node's rows before the move
     out["g.nodes"], out["g.bits"] = m["nodes"], m["bits"]
     for h, lst in host_splits.items():
@@ -919,17 +990,26 @@ def _hist(ctx: PartyContext, payload: Payload) -> Payload:
     t = time.perf_counter()
     if level == 0:
         cipher: HostCipher = st["cipher"]
-        active = np.unpackbits(np.asarray(payload["active"], dtype=np.uint8))[: st["n"]].astype(bool)
+        active = np.unpackbits(np.asarray(payload["active"], dtype=np.uint8))[: st["n"]].astype(
+            bool
+        )
         cts = cipher.load(bytes(payload["gh"]))
         if cts.size != int(active.sum()):
-            raise ProtocolError(f"party {ctx.name!r}: got {cts.size} encrypted rows for "
-                                f"{int(active.sum())} active rows")
+            raise ProtocolError(
+                f"party {ctx.name!r}: got {cts.size} encrypted rows for "
+                f"{int(active.sum())} active rows"
+            )
         inv = np.full(st["n"], -1, dtype=np.int64)
         inv[np.flatnonzero(active)] = np.arange(cts.size)
-        st["hcur"] = {"tree": int(payload["tree"]), "pos": np.zeros(st["n"], dtype=np.int64),
-                      "active": active, "cts": cts, "inv": inv,
-                      "cols": np.asarray(payload["cols"], dtype=np.int64),
-                      "rows_file": _share_rows(ctx, st, bytes(payload["gh"]))}
+        st["hcur"] = {
+            "tree": int(payload["tree"]),
+            "pos": np.zeros(st["n"], dtype=np.int64),
+            "active": active,
+            "cts": cts,
+            "inv": inv,
+            "cols": np.asarray(payload["cols"], dtype=np.int64),
+            "rows_file": _share_rows(ctx, st, bytes(payload["gh"])),
+        }
     out = _host_apply(ctx, st, payload)
     hc = st["hcur"]
     if level == 0:
@@ -970,9 +1050,13 @@ def _build_hists(st: dict[str, Any], hc: dict[str, Any], build: list[int]) -> Pa
     packed = _pack_parallel(st, hc, sums)
     present = np.zeros(len(build) * ncols * nbmax, dtype=bool)
     present[keys] = True
-    return {"built": [int(k) for k in build] or [-1], "nbmax": nbmax,
-            "present": np.packbits(present), "skip": skip.ravel(),
-            "hist": cipher.dump(packed) if packed else b""}
+    return {
+        "built": [int(k) for k in build] or [-1],
+        "nbmax": nbmax,
+        "present": np.packbits(present),
+        "skip": skip.ravel(),
+        "hist": cipher.dump(packed) if packed else b"",
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -1000,8 +1084,10 @@ def merge_plan(bins: np.ndarray) -> Plan:
     if m > _PLAN_GREEDY_MAX or n == 0:
         level: list[Plan] = list(range(m))
         while len(level) > 1:
-            level = [tuple(level[i:i + 2]) if i + 1 < len(level) else level[i]
-                     for i in range(0, len(level), 2)]
+            level = [
+                tuple(level[i : i + 2]) if i + 1 < len(level) else level[i]
+                for i in range(0, len(level), 2)
+            ]
         return level[0]
     groups: dict[int, tuple[Plan, np.ndarray]] = {}
     for c in range(m):
@@ -1034,8 +1120,9 @@ def restrict_plan(plan: Plan, position: dict[int, int]) -> Plan:
     return b if a is None else a if b is None else (a, b)
 
 
-def cube_sums(sub: np.ndarray, modes: np.ndarray, plan: Plan, values: Sequence[Any],
-              modulus: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+def cube_sums(
+    sub: np.ndarray, modes: np.ndarray, plan: Plan, values: Sequence[Any], modulus: Any
+) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     """Sums (``modulus is None``) or products mod ``modulus`` of ``values`` (one per row of
     ``sub``, rows x columns of bin indices) per (column, bin), except each column's
     ``modes[c]`` bin; returns ``(columns, bins, sums)`` of the non-empty bins.
@@ -1103,13 +1190,13 @@ class _Unit:
     modes: np.ndarray
 
 
-def _units_sums(units: Sequence[_Unit], plan: Plan, nbmax: int, cts: Sequence[Any],
-                modulus: Any) -> tuple[np.ndarray, list[Any]]:
+def _units_sums(
+    units: Sequence[_Unit], plan: Plan, nbmax: int, cts: Sequence[Any], modulus: Any
+) -> tuple[np.ndarray, list[Any]]:
     keys: list[np.ndarray] = []
     vals: list[Any] = []
     for u in units:
-        cs, bs, sums = cube_sums(u.sub, u.modes, plan, [cts[i] for i in u.idx.tolist()],
-                                 modulus)
+        cs, bs, sums = cube_sums(u.sub, u.modes, plan, [cts[i] for i in u.idx.tolist()], modulus)
         keys.append(u.base + cs * nbmax + bs)
         vals.extend(sums)
     return (np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)), vals
@@ -1141,8 +1228,11 @@ def _rows_in_worker(path: str, token: str, public: bytes) -> list[Any]:
 
         pk = PaillierPublicKey.from_bytes(public)
         _WORKER_ROWS.clear()
-        _WORKER_ROWS.update(token=token, modulus=pk.nsquare, cts=EncryptedArray.from_bytes(
-            pk, Path(path).read_bytes()).raw_ciphertexts())
+        _WORKER_ROWS.update(
+            token=token,
+            modulus=pk.nsquare,
+            cts=EncryptedArray.from_bytes(pk, Path(path).read_bytes()).raw_ciphertexts(),
+        )
     return _WORKER_ROWS["cts"]  # type: ignore[no-any-return]
 
 
@@ -1152,11 +1242,12 @@ def _dump_ints(values: Sequence[Any], width: int) -> bytes:
 
 def _load_mpz(blob: bytes, width: int) -> list[Any]:
     frm = gmpy2.mpz.from_bytes
-    return [frm(blob[i:i + width], "big") for i in range(0, len(blob), width)]
+    return [frm(blob[i : i + width], "big") for i in range(0, len(blob), width)]
 
 
-def _units_job(path: str, token: str, public: bytes, units: list[_Unit], plan: Plan,
-               nbmax: int, width: int) -> tuple[np.ndarray, bytes]:
+def _units_job(
+    path: str, token: str, public: bytes, units: list[_Unit], plan: Plan, nbmax: int, width: int
+) -> tuple[np.ndarray, bytes]:
     cts = _rows_in_worker(path, token, public)
     keys, vals = _units_sums(units, plan, nbmax, cts, _WORKER_ROWS["modulus"])
     return keys, _dump_ints(vals, width)
@@ -1178,7 +1269,7 @@ def _share_units(units: list[_Unit], parts: int) -> list[list[_Unit]]:
         while lo < u.idx.size:
             rest = u.idx.size - lo
             take = rest if j == parts - 1 or rest - room < 64 else max(64, int(room))
-            shares[j].append(_Unit(u.base, u.idx[lo:lo + take], u.sub[lo:lo + take], u.modes))
+            shares[j].append(_Unit(u.base, u.idx[lo : lo + take], u.sub[lo : lo + take], u.modes))
             lo += take
             room -= take
             if room < 64 and j < parts - 1:
@@ -1200,8 +1291,9 @@ def _pool_or_none(st: dict[str, Any], hc: dict[str, Any], enough: bool) -> tuple
         return None, 1
 
 
-def _unit_sums(st: dict[str, Any], hc: dict[str, Any], units: list[_Unit], plan: Plan,
-               nbmax: int) -> tuple[np.ndarray, list[Any]]:
+def _unit_sums(
+    st: dict[str, Any], hc: dict[str, Any], units: list[_Unit], plan: Plan, nbmax: int
+) -> tuple[np.ndarray, list[Any]]:
     """Grid keys (sorted) and sums of the non-empty bins of all units, split across the
     worker processes (each reads the tree's ciphertexts from the shared file)."""
     cipher: HostCipher = st["cipher"]
@@ -1214,8 +1306,16 @@ def _unit_sums(st: dict[str, Any], hc: dict[str, Any], units: list[_Unit], plan:
         for j in range(1, parts):
             if shares[j]:
                 try:
-                    futs[j] = ex.submit(_units_job, shared[0], shared[1], cipher.pk.to_bytes(),
-                                        shares[j], plan, nbmax, cipher.width)
+                    futs[j] = ex.submit(
+                        _units_job,
+                        shared[0],
+                        shared[1],
+                        cipher.pk.to_bytes(),
+                        shares[j],
+                        plan,
+                        nbmax,
+                        cipher.width,
+                    )
                 except RuntimeError:
                     break
     results = [_units_sums(shares[0], plan, nbmax, hc["cts"], modulus)]
@@ -1251,16 +1351,22 @@ def _pack_parallel(st: dict[str, Any], hc: dict[str, Any], sums: list[Any]) -> l
     futs: dict[int, Any] = {}
     for j in range(1, parts):
         try:
-            futs[j] = ex.submit(_pack_job, _dump_ints(sums[cuts[j]:cuts[j + 1]], cipher.width),
-                                cipher.width, w, k, int(cipher.modulus))
+            futs[j] = ex.submit(
+                _pack_job,
+                _dump_ints(sums[cuts[j] : cuts[j + 1]], cipher.width),
+                cipher.width,
+                w,
+                k,
+                int(cipher.modulus),
+            )
         except RuntimeError:
             break
-    out = cipher.pack(sums[cuts[0]:cuts[1]], w, k)
+    out = cipher.pack(sums[cuts[0] : cuts[1]], w, k)
     for j in range(1, parts):
         try:
             out.extend(_load_mpz(futs[j].result(), cipher.width))
         except (KeyError, BrokenProcessPool, OSError):
-            out.extend(cipher.pack(sums[cuts[j]:cuts[j + 1]], w, k))
+            out.extend(cipher.pack(sums[cuts[j] : cuts[j + 1]], w, k))
     return out
 
 
@@ -1280,10 +1386,14 @@ def _write_json(path: Path, obj: Any) -> None:
 def _stage(ctx: PartyContext, payload: Payload) -> Payload:
     """Write this party's model piece to a temporary file (renamed by ``sb.commit``)."""
     st = _st(ctx)
-    piece: dict[str, Any] = {"algorithm": "secureboost", "party": ctx.name,
-                             "role": ctx.role.value, "binner": st["binner"],
-                             "feature_names": st["feature_names"],
-                             "encoder": st.get("encoder")}
+    piece: dict[str, Any] = {
+        "algorithm": "secureboost",
+        "party": ctx.name,
+        "role": ctx.role.value,
+        "binner": st["binner"],
+        "feature_names": st["feature_names"],
+        "encoder": st.get("encoder"),
+    }
     out: Payload = {}
     if ctx.role == PartyRole.GUEST:
         params = parse_params(json.loads(st["params"]))
@@ -1294,9 +1404,12 @@ def _stage(ctx: PartyContext, payload: Payload) -> Payload:
             for info in tr.values():
                 if "split_id" in info:
                     used.setdefault(str(info["party"]), []).append(int(info["split_id"]))
-        piece.update(trees=[{str(k): v for k, v in tr.items()} for tr in trees],
-                     base_margin=0.0, params=json.loads(params.model_dump_json()),
-                     metrics=json.loads(str(payload.get("metrics", "{}"))))
+        piece.update(
+            trees=[{str(k): v for k, v in tr.items()} for tr in trees],
+            base_margin=0.0,
+            params=json.loads(params.model_dump_json()),
+            metrics=json.loads(str(payload.get("metrics", "{}"))),
+        )
         for h, sids in used.items():
             out[f"{h}.keep"] = sorted(sids)
     else:
@@ -1324,8 +1437,9 @@ def load_piece(work_dir: Path) -> dict[str, Any]:
     """Read a party's SecureBoost model piece from ``work_dir``."""
     path = Path(work_dir) / MODEL_FILE
     if not path.is_file():
-        raise DataValidationError(f"no SecureBoost model piece at {path}",
-                                  hint="Train the model first (fedlab train).")
+        raise DataValidationError(
+            f"no SecureBoost model piece at {path}", hint="Train the model first (fedlab train)."
+        )
     raw = json.loads(path.read_text(encoding="utf-8"))
     if raw.get("algorithm") != "secureboost":
         raise DataValidationError(f"{path} is not a SecureBoost model piece")
@@ -1364,8 +1478,10 @@ def drive(
     params = parse_params(config.params)
     backend = config.experiment.backend
     if backend not in ("paillier", "plaintext"):
-        raise ConfigError(f"secureboost runs with backend 'paillier' (or 'plaintext' for "
-                          f"tests), not {backend!r}", hint="Set [experiment].backend.")
+        raise ConfigError(
+            f"secureboost runs with backend 'paillier' (or 'plaintext' for tests), not {backend!r}",
+            hint="Set [experiment].backend.",
+        )
     guest = config.guest.name
     hosts = [h.name for h in config.hosts]
     require_parties(transport, [guest, *hosts])
@@ -1380,21 +1496,43 @@ def drive(
     base = {"params": params.model_dump_json(), "backend": backend, "seed": seed}
     g0 = ex([Envelope(guest, "sb.setup", dict(base))])[guest]
     n_aligned = int(g0["n_rows"])
-    hs = ex([Envelope(h, "sb.setup", {**base, "publish_names": h in params.publish_feature_names})
-             for h in hosts])
+    hs = ex(
+        [
+            Envelope(h, "sb.setup", {**base, "publish_names": h in params.publish_feature_names})
+            for h in hosts
+        ]
+    )
     for h in hosts:
         if int(hs[h]["n_rows"]) != n_aligned:
-            raise ProtocolError(f"party {h!r} holds {hs[h]['n_rows']} aligned rows, the guest "
-                                f"{n_aligned}", hint="Re-run the alignment.")
+            raise ProtocolError(
+                f"party {h!r} holds {hs[h]['n_rows']} aligned rows, the guest {n_aligned}",
+                hint="Re-run the alignment.",
+            )
     n_feat = {guest: int(g0["n_features"]), **{h: int(hs[h]["n_features"]) for h in hosts}}
-    host_names = {h: [str(x) for x in hs[h]["feature_names"]] for h in hosts
-                  if "feature_names" in hs[h]}
+    host_names = {
+        h: [str(x) for x in hs[h]["feature_names"]] for h in hosts if "feature_names" in hs[h]
+    }
     valid_idx = np.asarray(g0["valid_idx"], dtype=np.int64)
-    ex([Envelope(h, "sb.host_init", {"public": g0["public"], "layout": g0["layout"],
-                                     "valid_idx": valid_idx}) for h in hosts])
+    ex(
+        [
+            Envelope(
+                h,
+                "sb.host_init",
+                {"public": g0["public"], "layout": g0["layout"], "valid_idx": valid_idx},
+            )
+            for h in hosts
+        ]
+    )
     seconds["setup"] = time.perf_counter() - t
-    progress("sb.setup", {"n_aligned": n_aligned, "n_train": int(g0["n_train"]),
-                          "n_valid": int(valid_idx.size), "backend": backend})
+    progress(
+        "sb.setup",
+        {
+            "n_aligned": n_aligned,
+            "n_train": int(g0["n_train"]),
+            "n_valid": int(valid_idx.size),
+            "backend": backend,
+        },
+    )
 
     t_train = time.perf_counter()
     rng = np.random.default_rng([seed, 11])
@@ -1403,10 +1541,16 @@ def drive(
     bytes_start = sum(m.nbytes for m in transport.log.messages)
     for tree in range(params.n_trees):
         cols = {p: _col_sample(n_feat[p], params.colsample, rng) for p in [guest, *hosts]}
-        use_hosts = [h for h in hosts
-                     if tree >= params.guest_only_first_trees and cols[h].size > 0]
-        b = ex([Envelope(guest, "sb.tree_begin", {"tree": tree, "guest_cols": cols[guest],
-                                                  "encrypt": bool(use_hosts)})])[guest]
+        use_hosts = [h for h in hosts if tree >= params.guest_only_first_trees and cols[h].size > 0]
+        b = ex(
+            [
+                Envelope(
+                    guest,
+                    "sb.tree_begin",
+                    {"tree": tree, "guest_cols": cols[guest], "encrypt": bool(use_hosts)},
+                )
+            ]
+        )[guest]
         phase["encrypt"] += float(b.get("encrypt_seconds", 0.0))
         pending: dict[str, np.ndarray] = {}  # host -> its split requests of the last level
         guest_masks: tuple[list[int], np.ndarray] = ([-1], np.zeros(0, dtype=np.uint8))
@@ -1423,8 +1567,10 @@ def drive(
                     # (with a single participating host this rides on its sb.hist)
                     rep = ex([Envelope(h, "sb.apply", {"split": pending[h]}) for h in owners])
                     for h in owners:
-                        host_masks[h] = ([int(x) for x in rep[h]["m.nodes"]],
-                                         np.asarray(rep[h]["m.bits"], dtype=np.uint8))
+                        host_masks[h] = (
+                            [int(x) for x in rep[h]["m.nodes"]],
+                            np.asarray(rep[h]["m.bits"], dtype=np.uint8),
+                        )
                     applied = set(owners)
             if use_hosts and not last:
                 reqs = []
@@ -1434,7 +1580,8 @@ def drive(
                         pl.update(gh=b["gh"], active=b["active"], cols=cols[h])
                     else:
                         nodes, bits = _merge_masks(
-                            [guest_masks] + [m for o, m in host_masks.items() if o != h])
+                            [guest_masks] + [m for o, m in host_masks.items() if o != h]
+                        )
                         pl.update({"m.nodes": nodes, "m.bits": bits})
                         if h in pending and h not in applied:
                             pl["split"] = pending[h]
@@ -1444,16 +1591,19 @@ def drive(
                 phase["host_histograms"] += time.perf_counter() - t_h
                 for h in use_hosts:
                     if h in pending and h not in host_masks:
-                        host_masks[h] = ([int(x) for x in rep[h]["m.nodes"]],
-                                         np.asarray(rep[h]["m.bits"], dtype=np.uint8))
+                        host_masks[h] = (
+                            [int(x) for x in rep[h]["m.nodes"]],
+                            np.asarray(rep[h]["m.bits"], dtype=np.uint8),
+                        )
                     hist_payloads[h] = rep[h]
             gp: Payload = {"hosts": list(host_masks), "level": level}
             for h, (nodes, bits) in host_masks.items():
                 gp[f"{h}.m.nodes"], gp[f"{h}.m.bits"] = nodes, bits
             if last:
                 gp["hosts"] = list(host_masks) or ["-"]
-                end = ex([Envelope(guest, "sb.tree_end", {k: v for k, v in gp.items()
-                                                         if k != "level"})])[guest]
+                end = ex(
+                    [Envelope(guest, "sb.tree_end", {k: v for k, v in gp.items() if k != "level"})]
+                )[guest]
                 break
             gp["hosts"] = sorted(set(host_masks) | set(hist_payloads)) or ["-"]
             for h, hp in hist_payloads.items():
@@ -1466,10 +1616,15 @@ def drive(
             phase["guest_splits"] += time.perf_counter() - t_g
             phase["decrypt"] += float(gr.get("decrypt_seconds", 0.0))
             split_nodes = [int(x) for x in gr["split_nodes"]]
-            guest_masks = ([int(x) for x in gr["g.nodes"]],
-                           np.asarray(gr["g.bits"], dtype=np.uint8))
-            pending = {h: np.asarray(gr[f"{h}.split"], dtype=np.int64) for h in use_hosts
-                       if f"{h}.split" in gr}
+            guest_masks = (
+                [int(x) for x in gr["g.nodes"]],
+                np.asarray(gr["g.bits"], dtype=np.uint8),
+            )
+            pending = {
+                h: np.asarray(gr[f"{h}.split"], dtype=np.int64)
+                for h in use_hosts
+                if f"{h}.split" in gr
+            }
             if split_nodes == [-1]:
                 # every open node became a leaf: close the tree without the other levels
                 end = ex([Envelope(guest, "sb.tree_end", {"hosts": ["-"]})])[guest]
@@ -1486,8 +1641,16 @@ def drive(
     fin = ex([Envelope(guest, "sb.finish", {"n_trees": best_n})])[guest]
     gm = json.loads(str(fin["metrics"]))
     st_rep = ex([Envelope(guest, "sb.stage", {"n_trees": best_n, "metrics": json.dumps(gm)})])
-    ex([Envelope(h, "sb.stage", {"keep": [int(x) for x in st_rep[guest].get(f"{h}.keep", [])]
-                                 or [-1]}) for h in hosts])
+    ex(
+        [
+            Envelope(
+                h,
+                "sb.stage",
+                {"keep": [int(x) for x in st_rep[guest].get(f"{h}.keep", [])] or [-1]},
+            )
+            for h in hosts
+        ]
+    )
     ex([Envelope(p, "sb.commit", {}) for p in [guest, *hosts]])
     seconds["save"] = time.perf_counter() - t
     seconds.update({k: round(v, 4) for k, v in phase.items()})
@@ -1510,9 +1673,15 @@ def drive(
         "seconds": {k: round(v, 4) for k, v in seconds.items()},
         "feature_importance": importance,
     }
-    summary = {"algorithm": "secureboost", "backend": backend, "trees": best_n,
-               "parties": {p: {"role": "guest" if p == guest else "host",
-                               "n_features": n_feat[p]} for p in [guest, *hosts]}}
+    summary = {
+        "algorithm": "secureboost",
+        "backend": backend,
+        "trees": best_n,
+        "parties": {
+            p: {"role": "guest" if p == guest else "host", "n_features": n_feat[p]}
+            for p in [guest, *hosts]
+        },
+    }
     progress("sb.done", {"auc": gm["auc"], "ks": gm["ks"], "trees": best_n})
     return ProtocolResult(metrics=metrics, model_summary=summary)
 
@@ -1556,8 +1725,9 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
     elif ntrees == st["best"][1] and st["best"][2] is not None:
         margin = st["best"][2]
     else:
-        raise ProtocolError(f"guest {ctx.name!r}: cannot evaluate {ntrees} of "
-                            f"{len(st['trees'])} trees")
+        raise ProtocolError(
+            f"guest {ctx.name!r}: cannot evaluate {ntrees} of {len(st['trees'])} trees"
+        )
     y = st["y"]
     ev = st["valid"] if st["valid"].size else st["train"]
     imp: dict[str, dict[str, dict[str, float]]] = {}
@@ -1573,10 +1743,13 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
             e["gain"] += float(info["gain"])
     from features.metrics import curve_aggregates
 
-    metrics = {"auc": float(roc_auc_score(y[ev], margin[ev])), "ks": ks_stat(y[ev], margin[ev]),
-               **curve_aggregates(y[ev], margin[ev]),
-               "train_auc": float(roc_auc_score(y[st["train"]], margin[st["train"]])),
-               "importance": imp}
+    metrics = {
+        "auc": float(roc_auc_score(y[ev], margin[ev])),
+        "ks": ks_stat(y[ev], margin[ev]),
+        **curve_aggregates(y[ev], margin[ev]),
+        "train_auc": float(roc_auc_score(y[st["train"]], margin[st["train"]])),
+        "importance": imp,
+    }
     return {"metrics": json.dumps(metrics)}
 
 
@@ -1603,9 +1776,10 @@ def _predict_begin(ctx: PartyContext, payload: Payload) -> Payload:
     try:
         piece = load_piece(piece_folder(ctx, payload.get("model_ref")))
     except DataValidationError:
-        raise ProtocolError(f"party {ctx.name!r} has no SecureBoost model piece to score with",
-                            hint="Give the training run's DIR (--model) or train first."
-                            ) from None
+        raise ProtocolError(
+            f"party {ctx.name!r} has no SecureBoost model piece to score with",
+            hint="Give the training run's DIR (--model) or train first.",
+        ) from None
     binner = QuantileBinner.from_dict(piece["binner"])
     X = _scoring_matrix(ctx, piece)
     bins = binner.transform(X)
@@ -1633,9 +1807,11 @@ def _scoring_matrix(ctx: PartyContext, piece: dict[str, Any]) -> np.ndarray:
 
     enc = TableEncoder.from_dict(piece["encoder"])
     if enc.feature_names != names:
-        raise ConfigError(f"party {ctx.name!r}: its SecureBoost piece holds an encoding whose "
-                          "columns differ from the model's features",
-                          hint="Train the model again.")
+        raise ConfigError(
+            f"party {ctx.name!r}: its SecureBoost piece holds an encoding whose "
+            "columns differ from the model's features",
+            hint="Train the model again.",
+        )
     return np.asarray(enc.transform(aligned_table(ctx)), dtype=np.float64)
 
 
@@ -1658,12 +1834,12 @@ def _model_columns(ctx: PartyContext, m: Any, names: Sequence[str]) -> np.ndarra
     if lacking:
         raise DataValidationError(
             f"party {ctx.name!r}: the scoring data lacks the model's feature(s) {lacking}",
-            hint="Score data with the training columns.")
+            hint="Score data with the training columns.",
+        )
     return out
 
 
-def _guest_walk(ctx: PartyContext, st: dict[str, Any], answers: dict[str, np.ndarray]
-                ) -> Payload:
+def _guest_walk(ctx: PartyContext, st: dict[str, Any], answers: dict[str, np.ndarray]) -> Payload:
     """Advance every (tree, row) by the hosts' answers, then by the guest's own nodes until
     each row sits at a leaf or at a host's node; return the next queries."""
     trees, pos, bins = st["trees"], st["pos"], st["bins"]
@@ -1727,8 +1903,10 @@ def _predict_answer(ctx: PartyContext, payload: Payload) -> Payload:
     left = np.zeros(rows.size, dtype=bool)
     for sid in uniq.tolist():
         if str(sid) not in splits:
-            raise ProtocolError(f"party {ctx.name!r}: unknown split id {sid}",
-                                hint="Score with the model pieces of one training run.")
+            raise ProtocolError(
+                f"party {ctx.name!r}: unknown split id {sid}",
+                hint="Score with the model pieces of one training run.",
+            )
         f, bn = splits[str(sid)]
         sel = sids == sid
         left[sel] = st["bins"][rows[sel], int(f)] <= int(bn)
@@ -1779,9 +1957,16 @@ class PredictOutcome:
     file: str = ""
 
 
-def joint_predict(transport: Transport, guest: str, hosts: Sequence[str], *,
-                  begin: dict[str, Payload] | None = None, reveal: bool = False,
-                  scores_file: bool = False, out: str = "") -> PredictOutcome:
+def joint_predict(
+    transport: Transport,
+    guest: str,
+    hosts: Sequence[str],
+    *,
+    begin: dict[str, Payload] | None = None,
+    reveal: bool = False,
+    scores_file: bool = False,
+    out: str = "",
+) -> PredictOutcome:
     """Joint inference for the parties' aligned rows with their saved model pieces.
 
     The walk advances level by level: each exchange carries, for every host, all pending
@@ -1798,26 +1983,43 @@ def joint_predict(transport: Transport, guest: str, hosts: Sequence[str], *,
     n = int(rep[guest]["n_rows"])
     for h in hosts:
         if int(rep[h]["n_rows"]) != n:
-            raise ProtocolError(f"party {h!r} holds {rep[h]['n_rows']} aligned rows to score, "
-                                f"the guest {n}", hint="Re-run the alignment.")
+            raise ProtocolError(
+                f"party {h!r} holds {rep[h]['n_rows']} aligned rows to score, the guest {n}",
+                hint="Re-run the alignment.",
+            )
     walk = rep[guest]
     while not walk.get("done"):
         asked = [str(h) for h in walk["hosts"] if str(h) != "-"]
-        ans = ex([Envelope(h, "sb.predict_answer", {"rows": walk[f"{h}.rows"],
-                                                    "sids": walk[f"{h}.sids"]}) for h in asked])
+        ans = ex(
+            [
+                Envelope(
+                    h, "sb.predict_answer", {"rows": walk[f"{h}.rows"], "sids": walk[f"{h}.sids"]}
+                )
+                for h in asked
+            ]
+        )
         step: Payload = {"hosts": asked or ["-"]}
         for h in asked:
             step[f"{h}.bits"] = ans[h]["bits"]
         walk = ex([Envelope(guest, "sb.predict_step", step)])[guest]
-    res = ex([Envelope(guest, "sb.predict_result", {"reveal": reveal, "out": out,
-                                                    "scores_file": scores_file})])[guest]
+    res = ex(
+        [
+            Envelope(
+                guest,
+                "sb.predict_result",
+                {"reveal": reveal, "out": out, "scores_file": scores_file},
+            )
+        ]
+    )[guest]
     prob = np.asarray(res["probability"], dtype=np.float64) if reveal else None
-    return PredictOutcome(n_rows=n, exchanges=ex.count, probability=prob,
-                          file=str(res.get("file", "")))
+    return PredictOutcome(
+        n_rows=n, exchanges=ex.count, probability=prob, file=str(res.get("file", ""))
+    )
 
 
-def predict(transport: Transport, guest: str, hosts: Sequence[str], *, reveal: bool = True,
-            out: str = "") -> np.ndarray | None:
+def predict(
+    transport: Transport, guest: str, hosts: Sequence[str], *, reveal: bool = True, out: str = ""
+) -> np.ndarray | None:
     """:func:`joint_predict` returning the guest's probabilities (``reveal``) or ``None``
     (the guest keeps them, written to ``out`` in its work dir when given)."""
     return joint_predict(transport, guest, hosts, reveal=reveal, out=out).probability

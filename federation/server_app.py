@@ -33,22 +33,26 @@ def build_server_app(main: MainFn) -> ServerApp:
     return server
 
 
-def write_status(path: str, ok: bool, *, error: BaseException | None = None,
-                 out: str = "") -> None:
+def write_status(path: str, ok: bool, *, error: BaseException | None = None, out: str = "") -> None:
     """The outcome for ``fedlab train`` (no secrets: error messages are public facts)."""
     if not path:
         return
-    from lab.errors import PartyError
+    from crypto.errors import PartyError
 
     record: dict[str, object] = {"ok": ok, "out": out}
     if error is not None:
-        record.update(error=str(error), type=type(error).__name__,
-                      code=getattr(error, "code", "FEDLAB-000"))
+        record.update(
+            error=str(error), type=type(error).__name__, code=getattr(error, "code", "FEDLAB-000")
+        )
     if isinstance(error, PartyError):  # rebuilt from its parts by the caller
-        record["party_error"] = {"party": error.party, "action": error.action,
-                                 "error_type": error.error_type,
-                                 "error_code": error.error_code, "message": error.reported,
-                                 "hint": error.hint}
+        record["party_error"] = {
+            "party": error.party,
+            "action": error.action,
+            "error_type": error.error_type,
+            "error_code": error.error_code,
+            "message": error.reported,
+            "hint": error.hint,
+        }
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(".tmp")
@@ -57,11 +61,11 @@ def write_status(path: str, ok: bool, *, error: BaseException | None = None,
 
 
 def deployment_main(grid: Grid, context: Context) -> None:
+    from crypto.errors import ConfigError
     from federation.config import load_config
     from federation.outputs import party_dir, staging, write_location
     from federation.runtime.coordinator import coordinate, discard_on_federation
     from federation.runtime.progress_file import progress_writer
-    from lab.errors import ConfigError
 
     started = time.perf_counter()
     rc = context.run_config
@@ -69,8 +73,10 @@ def deployment_main(grid: Grid, context: Context) -> None:
     try:
         cfg_path = str(rc.get("experiment", ""))
         if not cfg_path:
-            raise ConfigError("run config `experiment` (path of experiment.toml) is empty",
-                              hint="Use `fedlab train --config experiment.toml --out DIR`.")
+            raise ConfigError(
+                "run config `experiment` (path of experiment.toml) is empty",
+                hint="Use `fedlab train --config experiment.toml --out DIR`.",
+            )
         cfg = load_config(cfg_path)
         discard = str(rc.get("discard", ""))
         if discard:
@@ -81,12 +87,24 @@ def deployment_main(grid: Grid, context: Context) -> None:
         run_key = str(context.run_id)
         homes = json.loads(str(rc.get("work_dirs", "")) or "{}")
         with staging(out) as stage:
-            coordinate(grid, cfg, stage, runtime="deployment", config_text=text,
-                       started=started, progress=progress_writer(str(rc.get("progress", ""))),
-                       run_key=run_key)
+            coordinate(
+                grid,
+                cfg,
+                stage,
+                runtime="deployment",
+                config_text=text,
+                started=started,
+                progress=progress_writer(str(rc.get("progress", ""))),
+                run_key=run_key,
+            )
             for p in cfg.parties:
-                write_location(party_dir(stage, p.name), party=p.name, role=p.role.value,
-                               run_key=run_key, home=homes.get(p.name))
+                write_location(
+                    party_dir(stage, p.name),
+                    party=p.name,
+                    role=p.role.value,
+                    run_key=run_key,
+                    home=homes.get(p.name),
+                )
         write_status(status, True, out=str(out))
     except BaseException as exc:
         write_status(status, False, error=exc)

@@ -84,8 +84,15 @@ class MessageLog:
     def record(self, direction: str, env: Envelope, nbytes: int) -> None:
         payload = env.payload if self.keep_payloads else {}
         self.messages.append(
-            LoggedMessage(direction, env.party, env.action, payload, nbytes, self.exchanges,
-                          tuple(sorted(env.payload)))
+            LoggedMessage(
+                direction,
+                env.party,
+                env.action,
+                payload,
+                nbytes,
+                self.exchanges,
+                tuple(sorted(env.payload)),
+            )
         )
 
     def bytes_by_party(self) -> dict[str, dict[str, int]]:
@@ -110,12 +117,19 @@ class Transport(Protocol):
     ) -> dict[str, Envelope]:
         """Send one request per party (all at once), return the replies by party.
 
-        Raises :class:`lab.errors.PartyUnavailableError` naming the party that did not
-        answer, and :class:`lab.errors.ProtocolError` with the party's own error message
+        Raises :class:`crypto.errors.PartyUnavailableError` naming the party that did not
+        answer, and :class:`crypto.errors.ProtocolError` with the party's own error message
         when its handler failed.
         """
         ...
 
 
-__all__ = ["Envelope", "LoggedMessage", "MessageLog", "Payload", "PayloadValue", "Transport",
-           "payload_nbytes"]
+__all__ = [
+    "Envelope",
+    "LoggedMessage",
+    "MessageLog",
+    "Payload",
+    "PayloadValue",
+    "Transport",
+    "payload_nbytes",
+]

@@ -47,13 +47,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from crypto.errors import ConfigError, DataValidationError, ProtocolError
 from features import woe as W
 from federation.config import ExperimentConfig
 from federation.party import PartyContext, register
 from federation.protocol import ProgressFn, no_progress
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
-from lab.errors import ConfigError, DataValidationError, ProtocolError
 
 BIN, SUMS, MERGE, APPLY, PSI = "woe.bin", "woe.sums", "woe.merge", "woe.apply", "woe.psi"
 STATE_KEY = "woe"
@@ -69,9 +69,10 @@ class WoeParams(BaseModel):
     min_bin_size: int = Field(50, ge=1, description="fewest aligned rows in any revealed bin")
     monotonic: bool = True
     key_bits: int = Field(2048, ge=1024)
-    publish_feature_names: list[str] = Field(default_factory=list,
-                                             description="hosts whose column names the "
-                                             "guest and the report may show")
+    publish_feature_names: list[str] = Field(
+        default_factory=list,
+        description="hosts whose column names the guest and the report may show",
+    )
     share_woe: bool = True
     label_backend: Literal["paillier", "plaintext"] = "paillier"
 
@@ -102,34 +103,41 @@ def _setup_names(ctx: PartyContext) -> tuple[str, str]:
     return s.id_column, (s.label if ctx.role == PartyRole.GUEST else "")
 
 
-def party_columns(ctx: PartyContext) -> tuple[dict[str, tuple[W.Kind, np.ndarray]], np.ndarray | None]:
+def party_columns(
+    ctx: PartyContext,
+) -> tuple[dict[str, tuple[W.Kind, np.ndarray]], np.ndarray | None]:
     """This party's feature columns (aligned order) and, at the guest, the 0/1 label."""
     df = _table(ctx)
     id_col, label = _setup_names(ctx)
     cols = W.feature_columns(df, [id_col, *([label] if label else [])])
     if not cols:
-        raise DataValidationError(f"party {ctx.name!r}: no feature column to bin",
-                                  hint="Name at least one feature column for this party.")
+        raise DataValidationError(
+            f"party {ctx.name!r}: no feature column to bin",
+            hint="Name at least one feature column for this party.",
+        )
     y = None
     if label:
         if label not in df.columns:
             raise DataValidationError(f"guest {ctx.name!r}: label column {label!r} not found")
         y = pd.to_numeric(df[label], errors="coerce").to_numpy(dtype=np.float64)
         if not np.all(np.isin(y, (0.0, 1.0))):
-            raise DataValidationError(f"guest {ctx.name!r}: label {label!r} must be 0/1 on "
-                                      "every aligned row")
+            raise DataValidationError(
+                f"guest {ctx.name!r}: label {label!r} must be 0/1 on every aligned row"
+            )
         if len(np.unique(y)) < 2:
-            raise DataValidationError(f"guest {ctx.name!r}: the aligned rows hold one class "
-                                      "only", hint="Check the label column and the "
-                                      "intersection.")
+            raise DataValidationError(
+                f"guest {ctx.name!r}: the aligned rows hold one class only",
+                hint="Check the label column and the intersection.",
+            )
     return cols, y
 
 
 def _st(ctx: PartyContext) -> dict[str, Any]:
     st = ctx.state.get(STATE_KEY)
     if st is None:
-        raise ProtocolError(f"party {ctx.name!r}: WOE message before {BIN!r}",
-                            hint="Restart the run.")
+        raise ProtocolError(
+            f"party {ctx.name!r}: WOE message before {BIN!r}", hint="Restart the run."
+        )
     return st  # type: ignore[no-any-return]
 
 
@@ -146,7 +154,9 @@ def woe_values(ctx: PartyContext) -> list[np.ndarray]:
     return [np.asarray(w, dtype=np.float64) for w in st["woe"]]
 
 
-def woe_matrix_of(ctx: PartyContext, features: Sequence[int] | None = None) -> tuple[np.ndarray, list[str]]:
+def woe_matrix_of(
+    ctx: PartyContext, features: Sequence[int] | None = None
+) -> tuple[np.ndarray, list[str]]:
     """This party's aligned rows WOE-transformed (columns ``features``, default all)."""
     st = _st(ctx)
     cols, _ = party_columns(ctx)
@@ -172,28 +182,47 @@ def _bin(ctx: PartyContext, payload: Payload) -> Payload:
     params = WoeParams.model_validate_json(str(payload["params"]))
     cols, y = party_columns(ctx)
     names = list(cols)
-    st: dict[str, Any] = {"params": params.model_dump_json(), "features": names,
-                          "kinds": [cols[c][0] for c in names], "n": len(cols[names[0]][1])}
+    st: dict[str, Any] = {
+        "params": params.model_dump_json(),
+        "features": names,
+        "kinds": [cols[c][0] for c in names],
+        "n": len(cols[names[0]][1]),
+    }
     ctx.state[STATE_KEY] = st
     if ctx.role == PartyRole.GUEST:
         assert y is not None
         bins, tables = [], []
         for name in names:
             kind, vals = cols[name]
-            b = W.optimal_binning(vals, kind, y, max_bins=params.max_bins,
-                                  min_bin_size=params.min_bin_size,
-                                  n_prebins=params.n_fine_bins, name=name)
+            b = W.optimal_binning(
+                vals,
+                kind,
+                y,
+                max_bins=params.max_bins,
+                min_bin_size=params.min_bin_size,
+                n_prebins=params.n_fine_bins,
+                name=name,
+            )
             t = W.woe_from_ids(b.transform(vals), y, b.n_bins)
-            plan = W.merge_plan(t.events, t.counts, kind=kind, missing_bin=b.missing_bin
-                                if b.n_bins == b.n_fine else None,
-                                min_bin_size=params.min_bin_size, max_bins=params.max_bins,
-                                monotonic=params.monotonic)
+            plan = W.merge_plan(
+                t.events,
+                t.counts,
+                kind=kind,
+                missing_bin=b.missing_bin if b.n_bins == b.n_fine else None,
+                min_bin_size=params.min_bin_size,
+                max_bins=params.max_bins,
+                monotonic=params.monotonic,
+            )
             b = b.merged(plan)
             t = W.woe_from_ids(b.transform(vals), y, b.n_bins)
             bins.append(b.to_dict())
             tables.append(t.to_dict())
-        st.update(binnings=bins, woe=[t["woe"] for t in tables], tables=tables,
-                  iv=[t["iv"] for t in tables])
+        st.update(
+            binnings=bins,
+            woe=[t["woe"] for t in tables],
+            tables=tables,
+            iv=[t["iv"] for t in tables],
+        )
         out: Payload = {"n_rows": st["n"], "n_features": len(names)}
         if params.label_backend == "plaintext":
             out["labels"] = y  # benchmarks/tests only: the labels in the clear
@@ -206,14 +235,22 @@ def _bin(ctx: PartyContext, payload: Payload) -> Payload:
         out.update(public_key=pk.to_bytes(), enc_labels=_encrypt_labels(pk, y).to_bytes())
         return out
     publish = bool(payload.get("publish", False))
-    bins = [W.fine_binning(cols[c][1], cols[c][0], n_bins=params.n_fine_bins,
-                           min_bin_size=params.min_bin_size).to_dict() for c in names]
+    bins = [
+        W.fine_binning(
+            cols[c][1], cols[c][0], n_bins=params.n_fine_bins, min_bin_size=params.min_bin_size
+        ).to_dict()
+        for c in names
+    ]
     st["binnings"] = bins
-    return {"n_rows": st["n"], "n_features": len(names),
-            "names": [_public_id(ctx, j, c, publish) for j, c in enumerate(names)],
-            "kinds": [cols[c][0] for c in names],
-            "missing": np.array([_own_missing_bin(W.Binning.from_dict(b)) for b in bins],
-                                dtype=np.int64)}
+    return {
+        "n_rows": st["n"],
+        "n_features": len(names),
+        "names": [_public_id(ctx, j, c, publish) for j, c in enumerate(names)],
+        "kinds": [cols[c][0] for c in names],
+        "missing": np.array(
+            [_own_missing_bin(W.Binning.from_dict(b)) for b in bins], dtype=np.int64
+        ),
+    }
 
 
 def _own_missing_bin(b: W.Binning) -> int:
@@ -246,23 +283,29 @@ def _sums(ctx: PartyContext, payload: Payload) -> Payload:
         raise ProtocolError(f"party {ctx.name!r}: {SUMS!r} goes to hosts only")
     cols, _ = party_columns(ctx)
     bins = binnings(ctx)
-    ids = [b.transform(cols[name][1]) for b, name in zip(bins, st["features"])]
+    ids = [b.transform(cols[name][1]) for b, name in zip(bins, st["features"], strict=False)]
     n_bins = np.array([b.n_bins for b in bins], dtype=np.int64)
-    counts = np.concatenate([np.bincount(i, minlength=b.n_bins) for i, b in zip(ids, bins)])
+    counts = np.concatenate(
+        [np.bincount(i, minlength=b.n_bins) for i, b in zip(ids, bins, strict=False)]
+    )
     out: Payload = {"counts": counts.astype(np.int64), "n_bins": n_bins}
     if "labels" in payload:  # plaintext backend (benchmarks/tests)
         y = np.asarray(payload["labels"], dtype=np.float64)
-        out["sums"] = np.concatenate([np.bincount(i, weights=y, minlength=b.n_bins)
-                                      for i, b in zip(ids, bins)])
+        out["sums"] = np.concatenate(
+            [np.bincount(i, weights=y, minlength=b.n_bins) for i, b in zip(ids, bins, strict=False)]
+        )
         return out
     from crypto.paillier import EncryptedArray, PaillierPublicKey
 
     pk = PaillierPublicKey.from_bytes(bytes(payload["public_key"]))
     enc = EncryptedArray.from_bytes(pk, bytes(payload["enc_labels"]))
     if len(enc) != st["n"]:
-        raise ProtocolError(f"host {ctx.name!r}: {len(enc)} encrypted labels for its "
-                            f"{st['n']} aligned rows")
-    parts = [enc.segment_sum(i, b.n_bins, rerandomize=True) for i, b in zip(ids, bins)]
+        raise ProtocolError(
+            f"host {ctx.name!r}: {len(enc)} encrypted labels for its {st['n']} aligned rows"
+        )
+    parts = [
+        enc.segment_sum(i, b.n_bins, rerandomize=True) for i, b in zip(ids, bins, strict=False)
+    ]
     out["sums"] = EncryptedArray.concatenate(parts).to_bytes()
     return out
 
@@ -300,11 +343,18 @@ def _merge(ctx: PartyContext, payload: Payload) -> Payload:
         kinds = [str(k) for k in payload[f"kinds.{h}"]]  # type: ignore[union-attr]
         missing = np.asarray(payload[f"missing.{h}"], dtype=np.int64)
         groups, woes, ivs, tables = [], [], [], []
-        for j, (ev, cn) in enumerate(zip(_split(events, n_bins), _split(counts, n_bins))):
-            plan = W.merge_plan(ev, cn, kind=kinds[j],  # type: ignore[arg-type]
-                                missing_bin=int(missing[j]) if missing[j] >= 0 else None,
-                                min_bin_size=params.min_bin_size, max_bins=params.max_bins,
-                                monotonic=params.monotonic)
+        for j, (ev, cn) in enumerate(
+            zip(_split(events, n_bins), _split(counts, n_bins), strict=False)
+        ):
+            plan = W.merge_plan(
+                ev,
+                cn,
+                kind=kinds[j],  # type: ignore[arg-type]
+                missing_bin=int(missing[j]) if missing[j] >= 0 else None,
+                min_bin_size=params.min_bin_size,
+                max_bins=params.max_bins,
+                monotonic=params.monotonic,
+            )
             m_ev = np.bincount(plan, weights=ev, minlength=int(plan.max()) + 1)
             m_cn = np.bincount(plan, weights=cn, minlength=int(plan.max()) + 1)
             t = W.woe_iv(m_ev, m_cn)
@@ -312,8 +362,11 @@ def _merge(ctx: PartyContext, payload: Payload) -> Payload:
             woes.append(t.woe)
             ivs.append(t.iv)
             tables.append(t.to_dict())
-        host_tables[h] = {"names": [str(x) for x in payload[f"names.{h}"]],  # type: ignore[union-attr]
-                          "tables": tables, "groups": [g.tolist() for g in groups]}
+        host_tables[h] = {
+            "names": [str(x) for x in payload[f"names.{h}"]],  # type: ignore[union-attr]
+            "tables": tables,
+            "groups": [g.tolist() for g in groups],
+        }
         out[f"groups.{h}"] = np.concatenate(groups).astype(np.int64)
         out[f"iv.{h}"] = np.asarray(ivs, dtype=np.float64)
         if params.share_woe:
@@ -321,8 +374,9 @@ def _merge(ctx: PartyContext, payload: Payload) -> Payload:
     st["hosts"] = host_tables
     st.pop("key", None)  # the private key is not needed any more
     out["iv"] = np.asarray(st["iv"], dtype=np.float64)
-    out["n_bins"] = np.asarray([W.Binning.from_dict(b).n_bins for b in st["binnings"]],
-                               dtype=np.int64)
+    out["n_bins"] = np.asarray(
+        [W.Binning.from_dict(b).n_bins for b in st["binnings"]], dtype=np.int64
+    )
     return out
 
 
@@ -333,9 +387,11 @@ def _apply(ctx: PartyContext, payload: Payload) -> Payload:
     n_bins = np.array([b.n_bins for b in bins], dtype=np.int64)
     groups = _split(np.asarray(payload["groups"], dtype=np.int64), n_bins)
     if sum(g.size for g in groups) != int(n_bins.sum()):
-        raise ProtocolError(f"host {ctx.name!r}: merge instructions for "
-                            f"{sum(g.size for g in groups)} bins, it has {int(n_bins.sum())}")
-    merged = [b.merged(g) for b, g in zip(bins, groups)]
+        raise ProtocolError(
+            f"host {ctx.name!r}: merge instructions for "
+            f"{sum(g.size for g in groups)} bins, it has {int(n_bins.sum())}"
+        )
+    merged = [b.merged(g) for b, g in zip(bins, groups, strict=False)]
     st["binnings"] = [b.to_dict() for b in merged]
     new_bins = np.array([b.n_bins for b in merged], dtype=np.int64)
     if "woe" in payload:
@@ -359,10 +415,11 @@ def _psi(ctx: PartyContext, payload: Payload) -> Payload:
     actual = read_validated(path, id_column=setup.id_column, label=None, id_kind=setup.id_kind)
     cols, _ = party_columns(ctx)
     values = []
-    for b, name in zip(binnings(ctx), st["features"]):
+    for b, name in zip(binnings(ctx), st["features"], strict=False):
         if name not in actual.columns:
-            raise DataValidationError(f"party {ctx.name!r}: {path.name} lacks feature column "
-                                      f"{name!r} needed for the PSI")
+            raise DataValidationError(
+                f"party {ctx.name!r}: {path.name} lacks feature column {name!r} needed for the PSI"
+            )
         kind = cols[name][0]
         exp = W.bin_counts(b, cols[name][1])
         act = W.bin_counts(b, W.column_values(actual[name], kind))
@@ -392,8 +449,13 @@ def _ex(transport: Transport, reqs: list[Envelope]) -> dict[str, Envelope]:
     return replies
 
 
-def federated_woe(transport: Transport, config: ExperimentConfig, params: WoeParams, *,
-                  progress: ProgressFn = no_progress) -> WoeOutcome:
+def federated_woe(
+    transport: Transport,
+    config: ExperimentConfig,
+    params: WoeParams,
+    *,
+    progress: ProgressFn = no_progress,
+) -> WoeOutcome:
     """Bin every party's features and compute WOE/IV of host features on the guest's labels
     (parties must be aligned already). Returns the public IV report."""
     guest = config.guest.name
@@ -401,13 +463,20 @@ def federated_woe(transport: Transport, config: ExperimentConfig, params: WoePar
     out = WoeOutcome()
     t = time.perf_counter()
     pj = params.model_dump_json()
-    r1 = _ex(transport, [Envelope(guest, BIN, {"params": pj})] + [
-        Envelope(h, BIN, {"params": pj, "publish": h in params.publish_feature_names})
-        for h in hosts])
+    r1 = _ex(
+        transport,
+        [Envelope(guest, BIN, {"params": pj})]
+        + [
+            Envelope(h, BIN, {"params": pj, "publish": h in params.publish_feature_names})
+            for h in hosts
+        ],
+    )
     rows = {p: int(r.payload["n_rows"]) for p, r in r1.items()}
     if len(set(rows.values())) != 1:
-        raise ProtocolError(f"parties disagree on the number of aligned rows: {rows}",
-                            hint="Re-run the alignment; every party must hold the same rows.")
+        raise ProtocolError(
+            f"parties disagree on the number of aligned rows: {rows}",
+            hint="Re-run the alignment; every party must hold the same rows.",
+        )
     out.n_rows = rows[guest]
     g1 = r1[guest].payload
     out.seconds["bin"] = time.perf_counter() - t
@@ -426,20 +495,26 @@ def federated_woe(transport: Transport, config: ExperimentConfig, params: WoePar
     mp: Payload = {"hosts": hosts}
     for h in hosts:
         p = r2[h].payload
-        mp.update({f"sums.{h}": p["sums"] if isinstance(p["sums"], np.ndarray) else bytes(p["sums"]),
-                   f"counts.{h}": np.asarray(p["counts"], dtype=np.int64),
-                   f"n_bins.{h}": np.asarray(p["n_bins"], dtype=np.int64),
-                   f"names.{h}": [str(x) for x in r1[h].payload["names"]],  # type: ignore[union-attr]
-                   f"kinds.{h}": [str(x) for x in r1[h].payload["kinds"]],  # type: ignore[union-attr]
-                   f"missing.{h}": np.asarray(r1[h].payload["missing"], dtype=np.int64)})
+        mp.update(
+            {
+                f"sums.{h}": p["sums"] if isinstance(p["sums"], np.ndarray) else bytes(p["sums"]),
+                f"counts.{h}": np.asarray(p["counts"], dtype=np.int64),
+                f"n_bins.{h}": np.asarray(p["n_bins"], dtype=np.int64),
+                f"names.{h}": [str(x) for x in r1[h].payload["names"]],  # type: ignore[union-attr]
+                f"kinds.{h}": [str(x) for x in r1[h].payload["kinds"]],  # type: ignore[union-attr]
+                f"missing.{h}": np.asarray(r1[h].payload["missing"], dtype=np.int64),
+            }
+        )
     r3 = _ex(transport, [Envelope(guest, MERGE, mp)])[guest].payload
     out.seconds["merge"] = time.perf_counter() - t
 
     t = time.perf_counter()
     reqs = []
     for h in hosts:
-        pl: Payload = {"groups": np.asarray(r3[f"groups.{h}"], dtype=np.int64),
-                       "iv": np.asarray(r3[f"iv.{h}"], dtype=np.float64)}
+        pl: Payload = {
+            "groups": np.asarray(r3[f"groups.{h}"], dtype=np.int64),
+            "iv": np.asarray(r3[f"iv.{h}"], dtype=np.float64),
+        }
         if f"woe.{h}" in r3:
             pl["woe"] = np.asarray(r3[f"woe.{h}"], dtype=np.float64)
         reqs.append(Envelope(h, APPLY, pl))
@@ -450,14 +525,17 @@ def federated_woe(transport: Transport, config: ExperimentConfig, params: WoePar
     n_feat = int(g1["n_features"])
     g_iv = np.asarray(r3["iv"], dtype=np.float64)
     g_bins = np.asarray(r3["n_bins"], dtype=np.int64)
-    out.report[guest] = [{"id": f"{guest}:f{j}", "iv": float(g_iv[j]), "n_bins": int(g_bins[j])}
-                         for j in range(n_feat)]
+    out.report[guest] = [
+        {"id": f"{guest}:f{j}", "iv": float(g_iv[j]), "n_bins": int(g_bins[j])}
+        for j in range(n_feat)
+    ]
     for h in hosts:
         names = [str(x) for x in r1[h].payload["names"]]  # type: ignore[union-attr]
         iv = np.asarray(r3[f"iv.{h}"], dtype=np.float64)
         nb = np.asarray(r4[h].payload["n_bins"], dtype=np.int64)
-        out.report[h] = [{"id": names[j], "iv": float(iv[j]), "n_bins": int(nb[j])}
-                         for j in range(len(names))]
+        out.report[h] = [
+            {"id": names[j], "iv": float(iv[j]), "n_bins": int(nb[j])} for j in range(len(names))
+        ]
     progress("woe", {"step": "done", "seconds": round(sum(out.seconds.values()), 3)})
     return out
 

@@ -29,14 +29,33 @@ def _canonical_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_hash(*, seq: int, at: datetime, actor: str, action: str, object_type: str,
-               object_id: str, details: dict[str, Any], prev_hash: str) -> str:
+def event_hash(
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
     """SHA-256 over the event's canonical JSON (sorted keys, UTC microsecond time)."""
     body = json.dumps(
-        {"seq": seq, "at": _canonical_time(at), "actor": actor, "action": action,
-         "object_type": object_type, "object_id": object_id, "details": details,
-         "prev_hash": prev_hash},
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
+        {
+            "seq": seq,
+            "at": _canonical_time(at),
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "details": details,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
@@ -50,19 +69,42 @@ def write_lock(session: Session) -> AuditHead:
     return session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
 
 
-def append_event(session: Session, *, actor: str, action: str, object_type: str,
-                 object_id: str | int = "", details: dict[str, Any] | None = None) -> AuditEvent:
+def append_event(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | int = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
     """Append one event in the caller's transaction (the head row is locked until commit)."""
     head = write_lock(session)
     # JSON round trip: what we hash is exactly what the database will give back.
     clean = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
     seq = head.last_seq + 1
     at = utcnow()
-    digest = event_hash(seq=seq, at=at, actor=actor, action=action, object_type=object_type,
-                        object_id=str(object_id), details=clean, prev_hash=head.last_hash)
-    ev = AuditEvent(seq=seq, at=at, actor=actor, action=action, object_type=object_type,
-                    object_id=str(object_id), details=clean, prev_hash=head.last_hash,
-                    hash=digest)
+    digest = event_hash(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        details=clean,
+        prev_hash=head.last_hash,
+    )
+    ev = AuditEvent(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        details=clean,
+        prev_hash=head.last_hash,
+        hash=digest,
+    )
     head.last_seq = seq
     head.last_hash = digest
     session.add(ev)
@@ -97,32 +139,69 @@ def verify_chain(session: Session) -> ChainReport:
     for expected_seq, ev in enumerate(events, start=1):
         if ev.seq != expected_seq:
             kind = "deleted" if ev.seq > expected_seq else "duplicated"
-            return ChainReport(False, len(events), prev, f"sequence jumps to {ev.seq} where "
-                               f"{expected_seq} was expected: an event was {kind}", expected_seq)
+            return ChainReport(
+                False,
+                len(events),
+                prev,
+                f"sequence jumps to {ev.seq} where "
+                f"{expected_seq} was expected: an event was {kind}",
+                expected_seq,
+            )
         if ev.id is not None and ev.id <= last_id:
-            return ChainReport(False, len(events), prev,
-                               "row order differs from sequence order: events were reordered",
-                               ev.seq)
+            return ChainReport(
+                False,
+                len(events),
+                prev,
+                "row order differs from sequence order: events were reordered",
+                ev.seq,
+            )
         last_id = ev.id or last_id
         if ev.prev_hash != prev:
-            return ChainReport(False, len(events), prev, "prev_hash does not match the previous "
-                               "event: an event was inserted, deleted or moved", ev.seq)
-        recomputed = event_hash(seq=ev.seq, at=ev.at, actor=ev.actor, action=ev.action,
-                                object_type=ev.object_type, object_id=ev.object_id,
-                                details=ev.details, prev_hash=ev.prev_hash)
+            return ChainReport(
+                False,
+                len(events),
+                prev,
+                "prev_hash does not match the previous "
+                "event: an event was inserted, deleted or moved",
+                ev.seq,
+            )
+        recomputed = event_hash(
+            seq=ev.seq,
+            at=ev.at,
+            actor=ev.actor,
+            action=ev.action,
+            object_type=ev.object_type,
+            object_id=ev.object_id,
+            details=ev.details,
+            prev_hash=ev.prev_hash,
+        )
         if recomputed != ev.hash:
-            return ChainReport(False, len(events), prev,
-                               "stored hash does not match the event's content: it was edited",
-                               ev.seq)
+            return ChainReport(
+                False,
+                len(events),
+                prev,
+                "stored hash does not match the event's content: it was edited",
+                ev.seq,
+            )
         prev = ev.hash
     if head.last_seq != len(events) or head.last_hash != prev:
-        return ChainReport(False, len(events), prev,
-                           f"chain head says {head.last_seq} events ending in "
-                           f"{head.last_hash[:16]}, found {len(events)} ending in {prev[:16]}: "
-                           "events were cut off the end or the head was altered",
-                           head.last_seq)
+        return ChainReport(
+            False,
+            len(events),
+            prev,
+            f"chain head says {head.last_seq} events ending in "
+            f"{head.last_hash[:16]}, found {len(events)} ending in {prev[:16]}: "
+            "events were cut off the end or the head was altered",
+            head.last_seq,
+        )
     return ChainReport(True, len(events), prev)
 
 
-__all__ = ["GENESIS_HASH", "ChainReport", "append_event", "event_hash", "verify_chain",
-           "write_lock"]
+__all__ = [
+    "GENESIS_HASH",
+    "ChainReport",
+    "append_event",
+    "event_hash",
+    "verify_chain",
+    "write_lock",
+]

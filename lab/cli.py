@@ -39,8 +39,17 @@ def version() -> None:
     from importlib.metadata import version as v
 
     typer.echo(f"fedlab {__version__}")
-    for pkg in ("flwr", "tenseal", "phe", "gmpy2", "torch", "numpy", "pandas", "sqlmodel",
-                "streamlit"):
+    for pkg in (
+        "flwr",
+        "tenseal",
+        "phe",
+        "gmpy2",
+        "torch",
+        "numpy",
+        "pandas",
+        "sqlmodel",
+        "streamlit",
+    ):
         try:
             typer.echo(f"  {pkg} {v(pkg)}")
         except PackageNotFoundError:
@@ -49,11 +58,15 @@ def version() -> None:
 
 app.command(name="demo")(demo_cmd.demo)
 app.command(name="ui")(ui_cmd.ui)
-app.add_typer(data_cmd.app, name="data", help="Synthetic and public data: generate, validate, describe.")
+app.add_typer(
+    data_cmd.app, name="data", help="Synthetic and public data: generate, validate, describe."
+)
 app.add_typer(keys_cmd.app, name="keys", help="Key pairs: generate, fingerprint.")
 federation_cmd.register(app)
 app.add_typer(lab_cmd.app, name="lab", help="The lab catalog: experiments, worker, audit.")
-app.add_typer(lab_cmd.audit_app, name="audit", help="Verify and read the tamper-evident audit trail.")
+app.add_typer(
+    lab_cmd.audit_app, name="audit", help="Verify and read the tamper-evident audit trail."
+)
 
 
 def main() -> None:

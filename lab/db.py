@@ -40,15 +40,17 @@ def make_engine(url_or_path: str | Path, *, echo: bool = False) -> Engine:
     if backend == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False,
-                                                             "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
         _sqlite_pragmas(engine)
         return engine
     if backend == "postgresql":
         return create_engine(url, echo=echo, pool_pre_ping=True)
     raise ConfigError(
-        f"unsupported catalog database {backend!r} in "
-        f"{url.render_as_string(hide_password=True)!r}",
+        f"unsupported catalog database {backend!r} in {url.render_as_string(hide_password=True)!r}",
         hint="Use a SQLite path or a postgresql+psycopg:// URL (FEDLAB_DATABASE_URL).",
     )
 
@@ -111,5 +113,11 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
-__all__ = ["current_revision", "downgrade", "make_engine", "normalize_url", "session_scope",
-           "upgrade"]
+__all__ = [
+    "current_revision",
+    "downgrade",
+    "make_engine",
+    "normalize_url",
+    "session_scope",
+    "upgrade",
+]

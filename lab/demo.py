@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-
 DEMO_HOSTS = ("tax", "social_insurance", "courts")
 
 
@@ -40,8 +39,9 @@ class DemoResult:
     lab: dict[str, Any] = field(default_factory=dict)
 
 
-def write_experiment(path: Path, *, data_dir: Path, backend: str, runtime: str,
-                     params: dict[str, Any]) -> Path:
+def write_experiment(
+    path: Path, *, data_dir: Path, backend: str, runtime: str, params: dict[str, Any]
+) -> Path:
     """The demo's experiment.toml (relative data paths)."""
     rel = data_dir.relative_to(path.parent) if data_dir.is_relative_to(path.parent) else data_dir
     lines = [
@@ -58,11 +58,23 @@ def write_experiment(path: Path, *, data_dir: Path, backend: str, runtime: str,
     ]
     for k, v in params.items():
         lines.append(f"{k} = {json.dumps(v)}")
-    lines += ["", "[[parties]]", 'name = "bank"', 'role = "guest"',
-              f'data = "{rel / "bank.csv"}"', 'label = "default_12m"',
-              f'authorizations = "{rel / "authorizations.csv"}"']
+    lines += [
+        "",
+        "[[parties]]",
+        'name = "bank"',
+        'role = "guest"',
+        f'data = "{rel / "bank.csv"}"',
+        'label = "default_12m"',
+        f'authorizations = "{rel / "authorizations.csv"}"',
+    ]
     for h in DEMO_HOSTS:
-        lines += ["", "[[parties]]", f'name = "{h}"', 'role = "host"', f'data = "{rel / (h + ".csv")}"']
+        lines += [
+            "",
+            "[[parties]]",
+            f'name = "{h}"',
+            'role = "host"',
+            f'data = "{rel / (h + ".csv")}"',
+        ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -96,8 +108,16 @@ def centralized_reference(tables: dict[str, Any], *, seed: int) -> dict[str, flo
     return out
 
 
-def run_demo(out: Path, *, enterprises: int = 4000, seed: int = 7, runtime: str = "simulation",
-             backend: str = "paillier", echo: Any = print, lab_flow: bool = True) -> DemoResult:
+def run_demo(
+    out: Path,
+    *,
+    enterprises: int = 4000,
+    seed: int = 7,
+    runtime: str = "simulation",
+    backend: str = "paillier",
+    echo: Any = print,
+    lab_flow: bool = True,
+) -> DemoResult:
     """Run the demo into ``out`` (created; an existing demo run there is replaced)."""
     from features import synth
     from federation.run import run_experiment
@@ -107,8 +127,10 @@ def run_demo(out: Path, *, enterprises: int = 4000, seed: int = 7, runtime: str 
     res = DemoResult(out=out)
 
     t = time.perf_counter()
-    echo(f"[1/4] Synthetic data: {enterprises} enterprises, a bank and {len(synth.AGENCIES)} "
-         f"agencies (seed {seed})")
+    echo(
+        f"[1/4] Synthetic data: {enterprises} enterprises, a bank and {len(synth.AGENCIES)} "
+        f"agencies (seed {seed})"
+    )
     tables = synth.generate(enterprises, seed)
     paths = synth.write(out / "data", tables)
     for name, p in paths.items():
@@ -118,25 +140,34 @@ def run_demo(out: Path, *, enterprises: int = 4000, seed: int = 7, runtime: str 
     t = time.perf_counter()
     echo("[2/4] Reference (possible only on synthetic data): centralized LR on pooled rows")
     res.reference = centralized_reference(tables, seed=seed)
-    echo(f"      bank-only AUC {res.reference['bank_only_auc']:.3f}  |  bank + "
-         f"{', '.join(DEMO_HOSTS)} AUC {res.reference['all_parties_auc']:.3f}")
+    echo(
+        f"      bank-only AUC {res.reference['bank_only_auc']:.3f}  |  bank + "
+        f"{', '.join(DEMO_HOSTS)} AUC {res.reference['all_parties_auc']:.3f}"
+    )
     res.seconds["reference"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    echo(f"[3/4] Federated hetero LR ({backend}) on the Flower {runtime} runtime: PSI "
-         "alignment over authorized enterprises, encrypted training")
-    cfg = write_experiment(out / "experiment.toml", data_dir=out / "data", backend=backend,
-                           runtime=runtime,
-                           params={"epochs": 15, "learning_rate": 0.3, "l2": 0.01,
-                                   "key_bits": 2048})
+    echo(
+        f"[3/4] Federated hetero LR ({backend}) on the Flower {runtime} runtime: PSI "
+        "alignment over authorized enterprises, encrypted training"
+    )
+    cfg = write_experiment(
+        out / "experiment.toml",
+        data_dir=out / "data",
+        backend=backend,
+        runtime=runtime,
+        params={"epochs": 15, "learning_rate": 0.3, "l2": 0.01, "key_bits": 2048},
+    )
 
     def progress(event: str, fields: dict[str, Any]) -> None:
         if event == "phase":
             echo(f"      phase: {fields.get('phase') or fields.get('name')}")
         elif event == "epoch":
             loss = fields.get("loss")
-            echo(f"      epoch {fields.get('epoch')}: loss "
-                 + (f"{loss:.4f}" if isinstance(loss, (int, float)) else str(loss)))
+            echo(
+                f"      epoch {fields.get('epoch')}: loss "
+                + (f"{loss:.4f}" if isinstance(loss, (int, float)) else str(loss))
+            )
 
     run_dir = out / "hetero_lr"
     summary = run_experiment(cfg, run_dir, progress=progress)
@@ -147,25 +178,33 @@ def run_demo(out: Path, *, enterprises: int = 4000, seed: int = 7, runtime: str 
         from lab.demo_lab import run_lab_flow
 
         t = time.perf_counter()
-        echo("[4/4] The lab's workflow (数据模型实验室): catalog, submit, consent, approve, "
-             "worker, model library, audit")
-        res.lab = run_lab_flow(out=out / "lab", data_dir=out / "data", runtime=runtime,
-                               echo=echo)
+        echo(
+            "[4/4] The lab's workflow (数据模型实验室): catalog, submit, consent, approve, "
+            "worker, model library, audit"
+        )
+        res.lab = run_lab_flow(out=out / "lab", data_dir=out / "data", runtime=runtime, echo=echo)
         res.seconds["lab"] = time.perf_counter() - t
     m = res.federated
     echo("")
     echo("Result (aggregates only):")
     echo(f"  aligned enterprises     {m.get('n_aligned')}")
-    echo(f"  federated AUC / KS      {m.get('auc', float('nan')):.3f} / {m.get('ks', float('nan')):.3f}")
-    echo(f"  centralized AUC (ref.)  {res.reference['all_parties_auc']:.3f}   bank-only "
-         f"{res.reference['bank_only_auc']:.3f}")
+    echo(
+        f"  federated AUC / KS      {m.get('auc', float('nan')):.3f} / "
+        f"{m.get('ks', float('nan')):.3f}"
+    )
+    echo(
+        f"  centralized AUC (ref.)  {res.reference['all_parties_auc']:.3f}   bank-only "
+        f"{res.reference['bank_only_auc']:.3f}"
+    )
     echo(f"  exchanges               {m.get('n_exchanges')}")
     echo(f"  model pieces            {run_dir / 'parties'} (one folder per party)")
     echo(f"  what each party learned {run_dir / 'disclosure.json'}")
     if res.lab:
-        echo(f"  lab catalog             {out / 'lab' / 'catalog.db'} (open it: fedlab ui "
-             f"--db {out / 'lab' / 'catalog.db'})")
-    echo(f"  seconds                 " + ", ".join(f"{k} {v:.0f}" for k, v in res.seconds.items()))
+        echo(
+            f"  lab catalog             {out / 'lab' / 'catalog.db'} (open it: fedlab ui "
+            f"--db {out / 'lab' / 'catalog.db'})"
+        )
+    echo("  seconds                 " + ", ".join(f"{k} {v:.0f}" for k, v in res.seconds.items()))
     return res
 
 

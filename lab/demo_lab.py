@@ -36,11 +36,24 @@ Echo = Callable[[str], Any]
 CATALOG_FILE = "catalog.db"
 BANK = "bank"
 HOSTS = ("tax", "social_insurance", "courts")
-BANK_COLUMNS = ("acct_avg_monthly_inflow", "acct_avg_balance", "acct_inflow_volatility",
-                "loan_overdue_count_24m", "loan_max_overdue_days", "credit_line_utilization")
-HOST_INDICATORS = ("taxes_paid_12m", "tax_credit_grade", "tax_arrears_amount",
-                   "insured_employees", "contribution_arrears_months_12m",
-                   "lawsuits_defendant_24m", "enforcement_cases_24m", "dishonest_debtor")
+BANK_COLUMNS = (
+    "acct_avg_monthly_inflow",
+    "acct_avg_balance",
+    "acct_inflow_volatility",
+    "loan_overdue_count_24m",
+    "loan_max_overdue_days",
+    "credit_line_utilization",
+)
+HOST_INDICATORS = (
+    "taxes_paid_12m",
+    "tax_credit_grade",
+    "tax_arrears_amount",
+    "insured_employees",
+    "contribution_arrears_months_12m",
+    "lawsuits_defendant_24m",
+    "enforcement_cases_24m",
+    "dishonest_debtor",
+)
 
 
 @dataclass(frozen=True)
@@ -54,10 +67,16 @@ class DemoExperiment:
 
 
 EXPERIMENTS: tuple[DemoExperiment, ...] = (
-    DemoExperiment("hetero LR, bank + tax + social insurance + courts", "hetero_lr",
-                   {"epochs": 10, "learning_rate": 0.3, "l2": 0.01, "key_bits": 1024}),
-    DemoExperiment("SecureBoost, bank + tax + social insurance + courts", "secureboost",
-                   {"n_trees": 5, "max_depth": 3, "learning_rate": 0.3, "key_bits": 1024}),
+    DemoExperiment(
+        "hetero LR, bank + tax + social insurance + courts",
+        "hetero_lr",
+        {"epochs": 10, "learning_rate": 0.3, "l2": 0.01, "key_bits": 1024},
+    ),
+    DemoExperiment(
+        "SecureBoost, bank + tax + social insurance + courts",
+        "secureboost",
+        {"n_trees": 5, "max_depth": 3, "learning_rate": 0.3, "key_bits": 1024},
+    ),
 )
 
 
@@ -65,18 +84,25 @@ def _check_data(data_dir: Path) -> None:
     need = [f"{BANK}.csv", "authorizations.csv", *(f"{h}.csv" for h in HOSTS)]
     missing = [n for n in need if not (data_dir / n).is_file()]
     if missing:
-        raise ConfigError(f"demo data folder {str(data_dir)!r} lacks {missing}",
-                          hint="Generate it first: fedlab data synth --out DIR "
-                          "(one bank named 'bank' plus the agencies).")
+        raise ConfigError(
+            f"demo data folder {str(data_dir)!r} lacks {missing}",
+            hint="Generate it first: fedlab data synth --out DIR "
+            "(one bank named 'bank' plus the agencies).",
+        )
 
 
 def _fmt(x: Any) -> str:
     return f"{x:.3f}" if isinstance(x, int | float) else "-"
 
 
-def run_lab_flow(*, out: Path, data_dir: Path, runtime: str = "simulation",
-                 echo: Echo = print,
-                 experiments: tuple[DemoExperiment, ...] = EXPERIMENTS) -> dict[str, Any]:
+def run_lab_flow(
+    *,
+    out: Path,
+    data_dir: Path,
+    runtime: str = "simulation",
+    echo: Echo = print,
+    experiments: tuple[DemoExperiment, ...] = EXPERIMENTS,
+) -> dict[str, Any]:
     """Seed a catalog, run the bank → agency → staff → worker → model library flow.
 
     ``out/catalog.db`` is created (a catalog left by an earlier run is replaced); the
@@ -100,32 +126,48 @@ def run_lab_flow(*, out: Path, data_dir: Path, runtime: str = "simulation",
     try:
         upgrade(engine)
         seeded = seed_demo(engine, banks=(BANK,), data_dir=data_dir)
-        echo(f"[lab 1/5] Catalog {db.name}: platform, bank {BANK!r}, {len(seeded.agencies)} "
-             f"agencies, {len(seeded.users)} users, "
-             f"{sum(len(v) for v in seeded.indicators.values())} indicators")
+        echo(
+            f"[lab 1/5] Catalog {db.name}: platform, bank {BANK!r}, {len(seeded.agencies)} "
+            f"agencies, {len(seeded.users)} users, "
+            f"{sum(len(v) for v in seeded.indicators.values())} indicators"
+        )
 
         def as_user(name: str) -> Lab:
             with session_scope(engine) as s:
-                return Lab(engine, authenticate(session=s, username=name, password=None,
-                                                password_required=False))
+                return Lab(
+                    engine,
+                    authenticate(session=s, username=name, password=None, password_required=False),
+                )
 
         modeler, staff = as_user(f"{BANK}_modeler"), as_user("staff")
         rows, positives = csv_counts(data_dir / f"{BANK}.csv", LABEL)
         sample = modeler.samples.create(
-            name="demo applicants, default within 12 months", dataset=BANK,
-            label_column=LABEL, id_list_location=str(data_dir / f"{BANK}.csv"),
+            name="demo applicants, default within 12 months",
+            dataset=BANK,
+            label_column=LABEL,
+            id_list_location=str(data_dir / f"{BANK}.csv"),
             label_definition="90+ days past due within 12 months after the observation date",
-            observation_start=date(2023, 7, 1), observation_end=OBSERVATION_END,
-            n_total=rows, n_positive=positives)
+            observation_start=date(2023, 7, 1),
+            observation_end=OBSERVATION_END,
+            n_total=rows,
+            n_positive=positives,
+        )
         indicators = [f"{BANK}_{c}" for c in BANK_COLUMNS] + list(HOST_INDICATORS)
         handles = []
         for spec in experiments:
-            exp = modeler.experiments.create(name=spec.name, sample=sample.id,
-                                             algorithm=spec.algorithm, indicators=indicators,
-                                             params=spec.params, backend=spec.backend)
+            exp = modeler.experiments.create(
+                name=spec.name,
+                sample=sample.id,
+                algorithm=spec.algorithm,
+                indicators=indicators,
+                params=spec.params,
+                backend=spec.backend,
+            )
             handles.append(exp.submit("demo"))
-        echo(f"[lab 2/5] {BANK}_modeler: sample {sample.id} ({rows} enterprises, {positives} "
-             f"defaults), {len(handles)} experiments submitted")
+        echo(
+            f"[lab 2/5] {BANK}_modeler: sample {sample.id} ({rows} enterprises, {positives} "
+            f"defaults), {len(handles)} experiments submitted"
+        )
 
         granted: list[str] = []
         for exp in handles:
@@ -135,18 +177,24 @@ def run_lab_flow(*, out: Path, data_dir: Path, runtime: str = "simulation",
                 officer = as_user(f"{need.agency}_officer")
                 officer.consents.grant(bank=BANK, indicators=need.indicators, days=365)
                 granted.append(need.agency)
-        echo(f"[lab 3/5] Consent granted by {', '.join(sorted(set(granted))) or 'nobody'} "
-             f"(standing consent: {', '.join(STANDING_CONSENTS)})")
+        echo(
+            f"[lab 3/5] Consent granted by {', '.join(sorted(set(granted))) or 'nobody'} "
+            f"(standing consent: {', '.join(STANDING_CONSENTS)})"
+        )
         for exp in handles:
             staff.experiments.get(exp.id).approve("demo: purpose and parties checked")
-        echo(f"[lab 4/5] staff approved experiments {[e.id for e in handles]}; worker runs "
-             f"them on the {runtime} runtime")
+        echo(
+            f"[lab 4/5] staff approved experiments {[e.id for e in handles]}; worker runs "
+            f"them on the {runtime} runtime"
+        )
 
         def executor(cfg: Any, out_dir: Path, rt: str, progress: Any) -> dict[str, Any]:
             def relay(event: str, fields: dict[str, Any]) -> None:
                 if event in ("epoch", "tree") and isinstance(fields.get("loss"), int | float):
-                    echo(f"          {cfg.experiment.name} {event} {fields.get(event)}: "
-                         f"loss {fields['loss']:.4f}")
+                    echo(
+                        f"          {cfg.experiment.name} {event} {fields.get(event)}: "
+                        f"loss {fields['loss']:.4f}"
+                    )
                 progress(event, fields)
 
             return federation_executor(cfg, out_dir, rt, relay)
@@ -157,20 +205,31 @@ def run_lab_flow(*, out: Path, data_dir: Path, runtime: str = "simulation",
             t = time.perf_counter()
             worker.run_once()
             info = staff.experiments.get(exp.id).info
-            row: dict[str, Any] = {"id": exp.id, "name": info.name,
-                                   "algorithm": exp_algorithm(staff, info.algorithm_id),
-                                   "status": info.status.value,
-                                   "seconds": round(time.perf_counter() - t, 1),
-                                   "failure_reason": info.failure_reason}
+            row: dict[str, Any] = {
+                "id": exp.id,
+                "name": info.name,
+                "algorithm": exp_algorithm(staff, info.algorithm_id),
+                "status": info.status.value,
+                "seconds": round(time.perf_counter() - t, 1),
+                "failure_reason": info.failure_reason,
+            }
             if info.status.value == "succeeded":
                 mv = modeler.experiments.get(exp.id).model
-                row.update(model_id=mv.id, model=mv.name, version=mv.version,
-                           model_status=mv.status.value, auc=mv.metrics.get("auc"),
-                           ks=mv.metrics.get("ks"), roc_points=len(mv.roc.get("fpr", [])))
+                row.update(
+                    model_id=mv.id,
+                    model=mv.name,
+                    version=mv.version,
+                    model_status=mv.status.value,
+                    auc=mv.metrics.get("auc"),
+                    ks=mv.metrics.get("ks"),
+                    roc_points=len(mv.roc.get("fpr", [])),
+                )
             results.append(row)
-            echo(f"          experiment {exp.id} {row['algorithm']}: {row['status']} in "
-                 f"{row['seconds']} s" + (f" ({row['failure_reason']})"
-                                          if row["failure_reason"] else ""))
+            echo(
+                f"          experiment {exp.id} {row['algorithm']}: {row['status']} in "
+                f"{row['seconds']} s"
+                + (f" ({row['failure_reason']})" if row["failure_reason"] else "")
+            )
 
         done = [r for r in results if r["status"] == "succeeded"]
         published = None
@@ -178,14 +237,25 @@ def run_lab_flow(*, out: Path, data_dir: Path, runtime: str = "simulation",
             best = max(done, key=lambda r: r.get("auc") or 0.0)
             mv = modeler.models.publish(best["model_id"], "demo: best validation AUC")
             best["model_status"] = mv.status.value
-            published = {"id": mv.id, "model": mv.name, "version": mv.version,
-                         "algorithm": mv.algorithm}
+            published = {
+                "id": mv.id,
+                "model": mv.name,
+                "version": mv.version,
+                "algorithm": mv.algorithm,
+            }
         report = staff.audit.verify()
         summary = {
-            "catalog": str(db), "runtime": runtime, "sample": sample.id,
-            "experiments": results, "published": published,
-            "audit": {"ok": report.ok, "events": report.events, "head": report.head_hash,
-                      "problem": report.problem},
+            "catalog": str(db),
+            "runtime": runtime,
+            "sample": sample.id,
+            "experiments": results,
+            "published": published,
+            "audit": {
+                "ok": report.ok,
+                "events": report.events,
+                "head": report.head_hash,
+                "problem": report.problem,
+            },
             "seconds": round(time.perf_counter() - started, 1),
         }
     finally:
@@ -202,15 +272,29 @@ def exp_algorithm(lab: Any, algorithm_id: int) -> str:
 def _echo_summary(summary: dict[str, Any], echo: Echo) -> None:
     echo("[lab 5/5] Model library and audit trail (aggregates only):")
     for r in summary["experiments"]:
-        model = (f"{r['model']} v{r['version']} [{r['model_status']}]  AUC {_fmt(r.get('auc'))}"
-                 f"  KS {_fmt(r.get('ks'))}") if "model" in r else "no model"
+        model = (
+            (
+                f"{r['model']} v{r['version']} [{r['model_status']}]  AUC {_fmt(r.get('auc'))}"
+                f"  KS {_fmt(r.get('ks'))}"
+            )
+            if "model" in r
+            else "no model"
+        )
         echo(f"  experiment {r['id']:<3} {r['algorithm']:<12} {r['status']:<10} {model}")
     pub = summary["published"]
-    echo("  published: " + (f"{pub['model']} v{pub['version']} ({pub['algorithm']})"
-                            if pub else "nothing (no experiment succeeded)"))
+    echo(
+        "  published: "
+        + (
+            f"{pub['model']} v{pub['version']} ({pub['algorithm']})"
+            if pub
+            else "nothing (no experiment succeeded)"
+        )
+    )
     audit = summary["audit"]
-    echo(f"  audit chain {'OK' if audit['ok'] else 'BROKEN: ' + audit['problem']} with "
-         f"{audit['events']} events, head {audit['head'][:16]}")
+    echo(
+        f"  audit chain {'OK' if audit['ok'] else 'BROKEN: ' + audit['problem']} with "
+        f"{audit['events']} events, head {audit['head'][:16]}"
+    )
     echo(f"  catalog {summary['catalog']}  ({summary['seconds']} s)")
 
 

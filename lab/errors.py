@@ -1,171 +1,53 @@
-"""One error hierarchy for the whole lab.
+"""The lab's errors: the one hierarchy of :mod:`crypto.errors`, re-exported for lab users.
 
-Every error carries a stable ``code`` and a ``hint`` that tells the user what to do.
-Messages name the file, column, party or object that is wrong. No error message may
-contain a secret (private key material, passwords): build messages from public facts only.
-
-An error raised at a party may reach the coordinator and the lab catalog, so its message
-holds only facts that may leave the party: file and column names, counts, line numbers.
-A raw value from the party's records that helps its own operator (the first malformed ID,
-an unexpected label, a non-numeric cell) goes in ``detail``: ``str(exc)`` shows it (the
-CLI on the owner's own file, the party's own log), :meth:`LabError.public_message` leaves it
-out, and a party's error reply is built from ``public_message()`` only
-(``federation.failures``).
+The classes live at the bottom of the stack (``crypto.errors``, which imports nothing of
+the project), so every layer raises the same classes; SDK and CLI users import them from
+here. What an error reveals, and to whom, is said there.
 """
 
 from __future__ import annotations
 
-
-class LabError(Exception):
-    """Base of every error the lab raises on purpose."""
-
-    code: str = "FEDLAB-000"
-    hint: str = ""
-    detail: str = ""
-    """Raw values from a party's records (e.g. ``first: '91...'``); never leaves the party."""
-
-    def __init__(self, message: str, *, hint: str | None = None,
-                 detail: str | None = None) -> None:
-        super().__init__(message)
-        if hint is not None:
-            self.hint = hint
-        if detail:
-            self.detail = detail
-
-    def public_message(self) -> str:
-        """The message without :attr:`detail` and without the hint: what may cross a party
-        boundary."""
-        return Exception.__str__(self)
-
-    def __str__(self) -> str:
-        base = self.public_message()
-        if self.detail:
-            base = f"{base} ({self.detail})"
-        return f"{base} (hint: {self.hint})" if self.hint else base
-
-
-class ConfigError(LabError, ValueError):
-    """An experiment, node or lab configuration is wrong."""
-
-    code = "FEDLAB-100"
-    hint = "Check the configuration file against docs/configuration.md."
-
-
-class DataValidationError(LabError, ValueError):
-    """A party's data file does not match its schema."""
-
-    code = "FEDLAB-200"
-    hint = "Fix the named file and column, then load it again; nothing was written."
-
-
-class CryptoError(LabError, ValueError):
-    """Encryption, decryption, encoding or key handling failed."""
-
-    code = "FEDLAB-300"
-
-
-class KeyMismatchError(CryptoError):
-    """Ciphertexts or keys from different key pairs were combined."""
-
-    code = "FEDLAB-301"
-    hint = "All parties of one run must use the public key the coordinator sent for that run."
-
-
-class EncodingOverflowError(CryptoError, OverflowError):
-    """A value does not fit the fixed-point encoding or packing slot."""
-
-    code = "FEDLAB-302"
-    hint = "Scale the data down, or use a larger key / slot width."
-
-
-class ProtocolError(LabError, RuntimeError):
-    """A federated protocol received an unexpected or malformed message."""
-
-    code = "FEDLAB-400"
-
-
-class PartyUnavailableError(ProtocolError):
-    """A party did not answer in time or left the federation."""
-
-    code = "FEDLAB-401"
-    hint = "Check that the party's SuperNode is running and reachable, then run again."
-
-
-class PartyError(ProtocolError):
-    """A party's handler failed: what its error reply said (public facts only).
-
-    ``error_type`` and ``error_code`` are the party's own error's class name and code; the
-    message is its :meth:`LabError.public_message` (the detail stayed in the party's log).
-    """
-
-    def __init__(self, party: str, action: str, *, error_type: str, error_code: str,
-                 message: str, hint: str = "") -> None:
-        super().__init__(f"party {party!r} failed in {action!r}: {error_type} [{error_code}]: "
-                         f"{message}", hint=hint)
-        self.party = party
-        self.action = action
-        self.error_type = error_type
-        self.error_code = error_code
-        self.reported = message
-
-    def __reduce__(self) -> tuple[object, ...]:  # keyword-only arguments: pickle them
-        return (_party_error, (self.party, self.action, self.error_type, self.error_code,
-                               self.reported, self.hint))
-
-
-def _party_error(party: str, action: str, error_type: str, error_code: str, message: str,
-                 hint: str) -> PartyError:
-    return PartyError(party, action, error_type=error_type, error_code=error_code,
-                      message=message, hint=hint)
-
-
-class PrivacyViolationError(ProtocolError):
-    """A message would have carried something that must not leave its party."""
-
-    code = "FEDLAB-402"
-    hint = "This is a bug in the protocol code; the message was not sent."
-
-
-class AlignmentError(ProtocolError):
-    """Private set intersection produced no usable sample."""
-
-    code = "FEDLAB-403"
-    hint = "Check the sample IDs and the enterprises' authorizations for this bank."
-
-
-class CatalogError(LabError, RuntimeError):
-    """The lab catalog refused or failed an operation."""
-
-    code = "FEDLAB-500"
-
-
-class NotFoundError(CatalogError, LookupError):
-    code = "FEDLAB-501"
-
-
-class AccessDeniedError(CatalogError, PermissionError):
-    code = "FEDLAB-502"
-    hint = "Ask platform staff for the role or grant you need."
-
-
-class StateTransitionError(CatalogError):
-    code = "FEDLAB-503"
-
-
-class ConsentError(CatalogError):
-    code = "FEDLAB-504"
-    hint = "The data owner must grant (or renew) consent for these indicators."
-
+from crypto.errors import (
+    ERROR_CLASSES,
+    ERROR_CODE_HELP,
+    ERROR_CODES,
+    AccessDeniedError,
+    AlignmentError,
+    AuthorizationError,
+    CatalogError,
+    ConfigError,
+    ConsentError,
+    CryptoError,
+    DataValidationError,
+    EncodingOverflowError,
+    KeyFileError,
+    KeyMismatchError,
+    LabError,
+    NotFoundError,
+    PartyError,
+    PartyUnavailableError,
+    PrivacyViolationError,
+    ProtocolError,
+    RunCancelled,
+    StateTransitionError,
+    USCCError,
+    error_for_code,
+)
 
 __all__ = [
     "AccessDeniedError",
     "AlignmentError",
+    "AuthorizationError",
     "CatalogError",
     "ConfigError",
     "ConsentError",
     "CryptoError",
     "DataValidationError",
+    "ERROR_CLASSES",
+    "ERROR_CODES",
+    "ERROR_CODE_HELP",
     "EncodingOverflowError",
+    "KeyFileError",
     "KeyMismatchError",
     "LabError",
     "NotFoundError",
@@ -173,5 +55,8 @@ __all__ = [
     "PartyUnavailableError",
     "PrivacyViolationError",
     "ProtocolError",
+    "RunCancelled",
     "StateTransitionError",
+    "USCCError",
+    "error_for_code",
 ]

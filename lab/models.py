@@ -527,6 +527,7 @@ class AuditEventPublic(SQLModel):
 
 
 __all__ = sorted(
-    name for name, obj in list(globals().items())
+    name
+    for name, obj in list(globals().items())
     if isinstance(obj, type) and issubclass(obj, SQLModel | Enum) and obj.__module__ == __name__
 ) + ["utcnow"]

@@ -66,19 +66,28 @@ class FederationExecutor:
 
     state_dir: Path | None = None
 
-    def __call__(self, config: Any, out_dir: Path, runtime: str,
-                 progress: ProgressFn) -> dict[str, Any]:
+    def __call__(
+        self, config: Any, out_dir: Path, runtime: str, progress: ProgressFn
+    ) -> dict[str, Any]:
         from federation.run import run_experiment
 
-        return dict(run_experiment(config, out_dir, runtime=runtime, progress=progress,
-                                   state_dir=self.state_dir).metrics)
+        return dict(
+            run_experiment(
+                config, out_dir, runtime=runtime, progress=progress, state_dir=self.state_dir
+            ).metrics
+        )
 
 
 federation_executor: Executor = FederationExecutor()
 
 
-def build_config(session: Any, exp: Experiment, run_dir: Path, runtime: str,
-                 deployment: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_config(
+    session: Any,
+    exp: Experiment,
+    run_dir: Path,
+    runtime: str,
+    deployment: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """An experiment.toml-shaped dict for ``exp`` from catalog metadata (``deployment``:
     its ``[deployment]`` section, where the SuperLink is)."""
     sample = session.get(SampleSet, exp.sample_id)
@@ -98,25 +107,36 @@ def build_config(session: Any, exp: Experiment, run_dir: Path, runtime: str,
             ds = session.get(DatasetRegistration, ind.dataset_id) if ind.dataset_id else None
             if ds is None:
                 org = session.get(Organization, ind.owner_org_id)
-                raise NotFoundError(f"indicator {ind.code!r} of "
-                                    f"{org.code if org else ind.owner_org_id!r} names no "
-                                    "registered dataset", hint="Register the agency's dataset.")
+                raise NotFoundError(
+                    f"indicator {ind.code!r} of "
+                    f"{org.code if org else ind.owner_org_id!r} names no "
+                    "registered dataset",
+                    hint="Register the agency's dataset.",
+                )
             hosts[ind.owner_org_id] = {"name": node.name, "role": "host", "data": ds.location}
         features.setdefault(hosts[ind.owner_org_id]["name"], []).append(ind.column)
-    guest: dict[str, Any] = {"name": guest_node.name, "role": "guest",
-                             "data": guest_ds.location if guest_ds else sample.id_list_location,
-                             "label": sample.label_column}
+    guest: dict[str, Any] = {
+        "name": guest_node.name,
+        "role": "guest",
+        "data": guest_ds.location if guest_ds else sample.id_list_location,
+        "label": sample.label_column,
+    }
     as_of = exp_svc.authorization_date(session, exp)
     if exp.authorization_required:
         path = run_dir / "guest_authorizations.csv"
         export_authorizations(session, exp.owner_org_id, path)
         guest["authorizations"] = str(path)
     return {
-        "experiment": {"name": f"experiment-{exp.id}", "algorithm": algo.name,
-                       "backend": exp.backend, "id_column": guest_ds.id_column if guest_ds
-                       else "uscc", "runtime": runtime,
-                       "authorization": "required" if exp.authorization_required else "none",
-                       "as_of": as_of.isoformat(), "features": features or None},
+        "experiment": {
+            "name": f"experiment-{exp.id}",
+            "algorithm": algo.name,
+            "backend": exp.backend,
+            "id_column": guest_ds.id_column if guest_ds else "uscc",
+            "runtime": runtime,
+            "authorization": "required" if exp.authorization_required else "none",
+            "as_of": as_of.isoformat(),
+            "features": features or None,
+        },
         "params": nested_params(exp.params),
         **({"deployment": deployment} if deployment else {}),
         "parties": [guest, *hosts.values()],
@@ -149,8 +169,11 @@ MAX_LIST = 1000
 
 def _numbers(v: Any) -> bool:
     """A short list of numbers (None: a suppressed cell of a min-cell aggregate)."""
-    return isinstance(v, list) and len(v) <= MAX_LIST and all(
-        x is None or (isinstance(x, int | float) and not isinstance(x, bool)) for x in v)
+    return (
+        isinstance(v, list)
+        and len(v) <= MAX_LIST
+        and all(x is None or (isinstance(x, int | float) and not isinstance(x, bool)) for x in v)
+    )
 
 
 def _scalar(v: Any) -> bool:
@@ -178,10 +201,16 @@ def public_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     for k, v in metrics.items():
         if k in ("roc", "roc_curve"):
             continue
-        table = (isinstance(v, list) and len(v) <= MAX_LIST and all(
-            isinstance(row, dict) and all(_scalar(x) for x in row.values()) for row in v))
-        named = isinstance(v, dict) and bool(v) and (
-            all(_numbers(x) for x in v.values()) or all(_scalar(x) for x in v.values()))
+        table = (
+            isinstance(v, list)
+            and len(v) <= MAX_LIST
+            and all(isinstance(row, dict) and all(_scalar(x) for x in row.values()) for row in v)
+        )
+        named = (
+            isinstance(v, dict)
+            and bool(v)
+            and (all(_numbers(x) for x in v.values()) or all(_scalar(x) for x in v.values()))
+        )
         if (_scalar(v) and v is not None) or _numbers(v) or table or named:
             out[k] = json_safe(v)
     return out
@@ -208,10 +237,12 @@ class Worker:
         if self.runtime == "deployment":
             self.target = self.target or FederationTarget()
         elif self.target is not None:
-            raise ConfigError(f"a federation to run on (state dir, SuperLink) applies to the "
-                              f"deployment runtime only, not {self.runtime!r}",
-                              hint="Pass --runtime deployment, or drop --state-dir, "
-                                   "--superlink, --root-certificates and --insecure.")
+            raise ConfigError(
+                f"a federation to run on (state dir, SuperLink) applies to the "
+                f"deployment runtime only, not {self.runtime!r}",
+                hint="Pass --runtime deployment, or drop --state-dir, "
+                "--superlink, --root-certificates and --insecure.",
+            )
         if self.executor is None:
             self.executor = FederationExecutor(self.target.state_dir if self.target else None)
 
@@ -282,11 +313,18 @@ class Worker:
 
         def progress(event: str, fields: dict[str, Any]) -> None:
             if event in PROGRESS_EVENTS:
-                entry = json_safe({"event": event, **{k: v for k, v in fields.items()
-                                                      if isinstance(v, int | float | str | bool)}})
+                entry = json_safe(
+                    {
+                        "event": event,
+                        **{
+                            k: v
+                            for k, v in fields.items()
+                            if isinstance(v, int | float | str | bool)
+                        },
+                    }
+                )
                 with session_scope(self.engine) as s2:
-                    exp_svc.record_progress(session=s2, actor=me, experiment_id=exp_id,
-                                            entry=entry)
+                    exp_svc.record_progress(session=s2, actor=me, experiment_id=exp_id, entry=entry)
 
         out_dir = run_dir / "result"
         metrics = self.execute(cfg, out_dir, progress)
@@ -296,21 +334,45 @@ class Worker:
             bank = exp_svc.org_code(s, exp.owner_org_id)
             artifacts = piece_locations(out_dir, parties)
             register_model_version(
-                session=s, actor=me, experiment=exp, name=f"{bank}/{exp.name}",
-                algorithm=algo.name if algo else "", metrics=public_metrics(metrics),
-                roc=roc_points(metrics), artifacts=artifacts,
-                lineage={"experiment": exp_id, "sample": exp.sample_id, "bank": bank,
-                         "parties": parties, "indicators": list(exp.indicator_codes),
-                         "algorithm": algo.name if algo else "",
-                         "algorithm_version": algo.version if algo else "",
-                         "params": dict(exp.params), "backend": exp.backend,
-                         "runtime": self.runtime, "code_version": lab.__version__,
-                         "run_dir": str(out_dir),
-                         **({"federation": self.target.superlink or str(
-                             Path(self.target.state_dir).resolve())} if self.target else {})})
+                session=s,
+                actor=me,
+                experiment=exp,
+                name=f"{bank}/{exp.name}",
+                algorithm=algo.name if algo else "",
+                metrics=public_metrics(metrics),
+                roc=roc_points(metrics),
+                artifacts=artifacts,
+                lineage={
+                    "experiment": exp_id,
+                    "sample": exp.sample_id,
+                    "bank": bank,
+                    "parties": parties,
+                    "indicators": list(exp.indicator_codes),
+                    "algorithm": algo.name if algo else "",
+                    "algorithm_version": algo.version if algo else "",
+                    "params": dict(exp.params),
+                    "backend": exp.backend,
+                    "runtime": self.runtime,
+                    "code_version": lab.__version__,
+                    "run_dir": str(out_dir),
+                    **(
+                        {
+                            "federation": self.target.superlink
+                            or str(Path(self.target.state_dir).resolve())
+                        }
+                        if self.target
+                        else {}
+                    ),
+                },
+            )
 
-    def run_forever(self, *, poll_seconds: float = 2.0, max_idle_polls: int | None = None,
-                    stop: threading.Event | None = None) -> int:
+    def run_forever(
+        self,
+        *,
+        poll_seconds: float = 2.0,
+        max_idle_polls: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> int:
         """Loop until ``stop`` is set (or ``max_idle_polls`` empty polls in a row)."""
         idle = 0
         stop = stop or threading.Event()
@@ -337,5 +399,15 @@ def reason_of(exc: BaseException) -> str:
     return text[:MAX_REASON]
 
 
-__all__ = ["Executor", "FederationExecutor", "Worker", "build_config", "federation_executor",
-           "json_safe", "nested_params", "public_metrics", "reason_of", "roc_points"]
+__all__ = [
+    "Executor",
+    "FederationExecutor",
+    "Worker",
+    "build_config",
+    "federation_executor",
+    "json_safe",
+    "nested_params",
+    "public_metrics",
+    "reason_of",
+    "roc_points",
+]

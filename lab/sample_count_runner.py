@@ -26,8 +26,9 @@ from lab.services.catalog import node_for_org
 log = logging.getLogger("fedlab.worker")
 
 
-def build_count_config(session: Any, job: SampleCount, runtime: str,
-                       deployment: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_count_config(
+    session: Any, job: SampleCount, runtime: str, deployment: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """An experiment.toml-shaped dict that counts ``job``'s sample at its bank."""
     sample, ds = count_svc.count_job_sample(session, job)
     node = node_for_org(session, sample.owner_org_id)
@@ -37,13 +38,19 @@ def build_count_config(session: Any, job: SampleCount, runtime: str,
     if sample.observation_end:
         params["observation_end"] = sample.observation_end.isoformat()
     return {
-        "experiment": {"name": f"sample-count-{job.id}", "algorithm": "sample_profile",
-                       "backend": "plaintext", "id_column": ds.id_column,
-                       "runtime": runtime, "authorization": "none"},
+        "experiment": {
+            "name": f"sample-count-{job.id}",
+            "algorithm": "sample_profile",
+            "backend": "plaintext",
+            "id_column": ds.id_column,
+            "runtime": runtime,
+            "authorization": "none",
+        },
         "params": params,
         **({"deployment": deployment} if deployment else {}),
-        "parties": [{"name": node.name, "role": "guest", "data": ds.location,
-                     "label": sample.label_column}],
+        "parties": [
+            {"name": node.name, "role": "guest", "data": ds.location, "label": sample.label_column}
+        ],
     }
 
 

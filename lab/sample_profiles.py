@@ -43,17 +43,27 @@ class SampleProfile:
     def of(cls, sample: SampleSetPublic) -> SampleProfile:
         if CountsSource(sample.counts_source) is CountsSource.BANK and sample.profile:
             p = sample.profile
-            return cls(sample_id=sample.id, source=CountsSource.BANK.value,
-                       n_total=_int(p.get("n_total")), n_positive=_int(p.get("n_positive")),
-                       n_negative=_int(p.get("n_negative")), min_cell=_int(p.get("min_cell")),
-                       counted_at=sample.counted_at, requested_by=sample.count_requested_by,
-                       window_applied=bool(p.get("window_applied")),
-                       n_excluded=_int(p.get("n_excluded")),
-                       months=list(p.get("months") or []),
-                       columns=dict(p.get("columns") or {}))
-        return cls(sample_id=sample.id, source=CountsSource.DECLARED.value,
-                   n_total=sample.n_total, n_positive=sample.n_positive,
-                   n_negative=sample.n_total - sample.n_positive)
+            return cls(
+                sample_id=sample.id,
+                source=CountsSource.BANK.value,
+                n_total=_int(p.get("n_total")),
+                n_positive=_int(p.get("n_positive")),
+                n_negative=_int(p.get("n_negative")),
+                min_cell=_int(p.get("min_cell")),
+                counted_at=sample.counted_at,
+                requested_by=sample.count_requested_by,
+                window_applied=bool(p.get("window_applied")),
+                n_excluded=_int(p.get("n_excluded")),
+                months=list(p.get("months") or []),
+                columns=dict(p.get("columns") or {}),
+            )
+        return cls(
+            sample_id=sample.id,
+            source=CountsSource.DECLARED.value,
+            n_total=sample.n_total,
+            n_positive=sample.n_positive,
+            n_negative=sample.n_total - sample.n_positive,
+        )
 
     @property
     def positive_rate(self) -> float | None:
@@ -74,19 +84,31 @@ class SampleProfile:
 
         bins = self.months if name == MONTH else self.columns.get(name)
         if not bins:
-            raise NotFoundError(f"sample {self.sample_id} has no histogram {name!r}; it has "
-                                f"{self.histograms or 'none (count it at the bank)'}")
+            raise NotFoundError(
+                f"sample {self.sample_id} has no histogram {name!r}; it has "
+                f"{self.histograms or 'none (count it at the bank)'}"
+            )
         return pd.DataFrame(bins, columns=["label", "total", "positive", "negative"])
 
     def _repr_html_(self) -> str:
         rate = "—" if self.positive_rate is None else f"{self.positive_rate:.1%}"
-        head = (f"<b>sample {self.sample_id}</b> ({self.source}"
-                + (f", k={self.min_cell}, counted {self.counted_at:%Y-%m-%d %H:%M} for "
-                   f"{self.requested_by}" if self.counted_at else "") + ")")
-        body = (f"<br>total {self.n_total}, positives {self.n_positive}, negatives "
-                f"{self.n_negative}, positive rate {rate}")
-        tables = "".join(f"<p>{name}</p>{self.histogram(name).to_html(index=False)}"
-                         for name in self.histograms)
+        head = (
+            f"<b>sample {self.sample_id}</b> ({self.source}"
+            + (
+                f", k={self.min_cell}, counted {self.counted_at:%Y-%m-%d %H:%M} for "
+                f"{self.requested_by}"
+                if self.counted_at
+                else ""
+            )
+            + ")"
+        )
+        body = (
+            f"<br>total {self.n_total}, positives {self.n_positive}, negatives "
+            f"{self.n_negative}, positive rate {rate}"
+        )
+        tables = "".join(
+            f"<p>{name}</p>{self.histogram(name).to_html(index=False)}" for name in self.histograms
+        )
         return head + body + tables
 
 

@@ -43,9 +43,8 @@ from lab.models import (
 )
 from lab.sample_profiles import SampleProfile
 from lab.services import audit as audit_svc
-from lab.services import catalog, consent
+from lab.services import catalog, consent, models_library
 from lab.services import experiments as exp_svc
-from lab.services import models_library
 from lab.services.access import Principal
 from lab.settings import get_settings
 
@@ -83,17 +82,28 @@ class Lab:
         self.audit = Audit(self)
 
     @classmethod
-    def connect(cls, url_or_path: str | Path | None = None, *, user: str,
-                password: str | None = None, migrate: bool = True) -> Lab:
+    def connect(
+        cls,
+        url_or_path: str | Path | None = None,
+        *,
+        user: str,
+        password: str | None = None,
+        migrate: bool = True,
+    ) -> Lab:
         """Connect to a catalog (SQLite path or database URL; default FEDLAB_DATABASE_URL)."""
         settings = get_settings()
-        engine = make_engine(url_or_path if url_or_path is not None
-                             else settings.database_url_value)
+        engine = make_engine(
+            url_or_path if url_or_path is not None else settings.database_url_value
+        )
         if migrate:
             upgrade(engine)
         with session_scope(engine) as s:
-            me = catalog.authenticate(session=s, username=user, password=password,
-                                      password_required=settings.passwords_required)
+            me = catalog.authenticate(
+                session=s,
+                username=user,
+                password=password,
+                password_required=settings.passwords_required,
+            )
         return cls(engine, me)
 
     def call(self, fn: Callable[..., T], **kwargs: Any) -> T:
@@ -102,24 +112,37 @@ class Lab:
             return fn(session=s, actor=self.me, **kwargs)
 
     def __repr__(self) -> str:
-        return f"Lab({self.engine.url.render_as_string(hide_password=True)!r}, {self.me.describe()})"
+        return (
+            f"Lab({self.engine.url.render_as_string(hide_password=True)!r}, {self.me.describe()})"
+        )
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def run_pending(self, *, runtime: str = "simulation", runs_dir: str | Path | None = None,
-                    executor: Any = None, max_experiments: int | None = None) -> list[int]:
+    def run_pending(
+        self,
+        *,
+        runtime: str = "simulation",
+        runs_dir: str | Path | None = None,
+        executor: Any = None,
+        max_experiments: int | None = None,
+    ) -> list[int]:
         """Run approved experiments in this process (platform staff only; demos, notebooks)."""
         from lab.errors import AccessDeniedError
         from lab.runner import Worker, federation_executor
 
         if Role(self.me.role) not in (Role.PLATFORM_STAFF, Role.ADMIN):
             raise AccessDeniedError(f"{self.me.describe()} may not run the worker")
-        worker = Worker(self.engine, f"sdk-{self.me.username}",
-                        Path(runs_dir) if runs_dir else get_settings().runs_path,
-                        executor=executor or federation_executor, runtime=runtime)
-        while (max_experiments is None or len(worker.processed) < max_experiments) \
-                and worker.run_once():
+        worker = Worker(
+            self.engine,
+            f"sdk-{self.me.username}",
+            Path(runs_dir) if runs_dir else get_settings().runs_path,
+            executor=executor or federation_executor,
+            runtime=runtime,
+        )
+        while (
+            max_experiments is None or len(worker.processed) < max_experiments
+        ) and worker.run_once():
             pass
         return worker.processed
 
@@ -130,36 +153,61 @@ class _Part:
 
 
 class Indicators(_Part):
-    def search(self, query: str = "", *, category: str | None = None,
-               owner: str | None = None) -> Table[IndicatorPublic]:
+    def search(
+        self, query: str = "", *, category: str | None = None, owner: str | None = None
+    ) -> Table[IndicatorPublic]:
         """Indicators matching ``query`` in code, name (English or 中文), description."""
-        return Table(self.lab.call(catalog.search_indicators, query=query, category=category,
-                                   owner=owner))
+        return Table(
+            self.lab.call(catalog.search_indicators, query=query, category=category, owner=owner)
+        )
 
     def get(self, code: str) -> IndicatorPublic:
         found = [i for i in self.search(code) if i.code == code]
         if not found:
-            raise NotFoundError(f"unknown indicator {code!r}",
-                                hint="Search the library: lab.indicators.search('...').")
+            raise NotFoundError(
+                f"unknown indicator {code!r}",
+                hint="Search the library: lab.indicators.search('...').",
+            )
         return found[0]
 
 
 class Samples(_Part):
-    def create(self, *, name: str, dataset: str, label_column: str, id_list_location: str,
-               label_definition: str = "", observation_start: date | None = None,
-               observation_end: date | None = None, n_total: int = 0,
-               n_positive: int = 0) -> SampleHandle:
+    def create(
+        self,
+        *,
+        name: str,
+        dataset: str,
+        label_column: str,
+        id_list_location: str,
+        label_definition: str = "",
+        observation_start: date | None = None,
+        observation_end: date | None = None,
+        n_total: int = 0,
+        n_positive: int = 0,
+    ) -> SampleHandle:
         """Register a sample set (样本库) of your bank: metadata, no rows.
 
         Count it at the bank with ``sample.profile()``; ``n_total`` / ``n_positive`` are
         *declared* counts (as your bank's own system reports them), marked as such."""
-        return SampleHandle(self.lab, self.lab.call(catalog.create_sample, sample_in=(
-            SampleSetCreate(name=name, dataset_name=dataset, label_column=label_column,
-                            id_list_location=id_list_location,
-                            label_definition=label_definition,
-                            observation_start=observation_start,
-                            observation_end=observation_end, n_total=n_total,
-                            n_positive=n_positive))))
+        return SampleHandle(
+            self.lab,
+            self.lab.call(
+                catalog.create_sample,
+                sample_in=(
+                    SampleSetCreate(
+                        name=name,
+                        dataset_name=dataset,
+                        label_column=label_column,
+                        id_list_location=id_list_location,
+                        label_definition=label_definition,
+                        observation_start=observation_start,
+                        observation_end=observation_end,
+                        n_total=n_total,
+                        n_positive=n_positive,
+                    )
+                ),
+            ),
+        )
 
     def list(self) -> Table[SampleSetPublic]:
         return Table(self.lab.call(catalog.list_samples))
@@ -194,9 +242,16 @@ class SampleHandle:
         """The counts recorded now (``source`` "declared" or "bank")."""
         return SampleProfile.of(self.refresh().info)
 
-    def profile(self, columns: Iterable[str] = (), *, min_cell: int = 10,
-                date_column: str = "observation_date", wait: bool = True,
-                timeout: float | None = 600.0, poll: float = 1.0) -> SampleProfile:
+    def profile(
+        self,
+        columns: Iterable[str] = (),
+        *,
+        min_cell: int = 10,
+        date_column: str = "observation_date",
+        wait: bool = True,
+        timeout: float | None = 600.0,
+        poll: float = 1.0,
+    ) -> SampleProfile:
         """Count the sample at its bank: a request the worker runs at the bank's node.
 
         ``columns``: numeric columns of the sample's dataset to draw histograms of;
@@ -205,25 +260,36 @@ class SampleHandle:
         reason when the count failed."""
         from lab.services import sample_counts
 
-        job = self.lab.call(sample_counts.request_count, sample_id=self.info.id,
-                            columns=list(columns), min_cell=min_cell, date_column=date_column)
+        job = self.lab.call(
+            sample_counts.request_count,
+            sample_id=self.info.id,
+            columns=list(columns),
+            min_cell=min_cell,
+            date_column=date_column,
+        )
         if not wait:
             return self.counts
         deadline = None if timeout is None else time.monotonic() + timeout
         while job.status in (CountStatus.REQUESTED, CountStatus.RUNNING):
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"sample count {job.id} is still {job.status.value} after "
-                                   f"{timeout} s; is a worker running (`fedlab lab worker`)?")
+                raise TimeoutError(
+                    f"sample count {job.id} is still {job.status.value} after "
+                    f"{timeout} s; is a worker running (`fedlab lab worker`)?"
+                )
             time.sleep(poll)
             job = self.lab.call(sample_counts.get_count, count_id=job.id)
         if job.status != CountStatus.SUCCEEDED:
-            raise CatalogError(f"sample count {job.id} of sample {self.info.id} failed: "
-                               f"{job.failure_reason or 'no reason recorded'}")
+            raise CatalogError(
+                f"sample count {job.id} of sample {self.info.id} failed: "
+                f"{job.failure_reason or 'no reason recorded'}"
+            )
         return self.counts
 
     def __repr__(self) -> str:
-        return (f"<sample {self.info.id} {self.info.name!r} n={self.info.n_total} "
-                f"positive={self.info.n_positive} ({self.info.counts_source.value})>")
+        return (
+            f"<sample {self.info.id} {self.info.name!r} n={self.info.n_total} "
+            f"positive={self.info.n_positive} ({self.info.counts_source.value})>"
+        )
 
 
 class Algorithms(_Part):
@@ -232,20 +298,38 @@ class Algorithms(_Part):
 
 
 class Experiments(_Part):
-    def create(self, *, name: str, sample: int, algorithm: str,
-               indicators: Iterable[str] = (), params: dict[str, Any] | None = None,
-               backend: str = "paillier", purpose: str = "credit_risk_model",
-               authorization_required: bool = True) -> ExperimentHandle:
+    def create(
+        self,
+        *,
+        name: str,
+        sample: int,
+        algorithm: str,
+        indicators: Iterable[str] = (),
+        params: dict[str, Any] | None = None,
+        backend: str = "paillier",
+        purpose: str = "credit_risk_model",
+        authorization_required: bool = True,
+    ) -> ExperimentHandle:
         """A draft experiment; unknown indicators or bad parameters fail right here."""
-        pub = self.lab.call(exp_svc.create_experiment, experiment_in=ExperimentCreate(
-            name=name, sample_id=sample, algorithm=algorithm, indicator_codes=list(indicators),
-            params=dict(params or {}), backend=backend, purpose=purpose,
-            authorization_required=authorization_required))
+        pub = self.lab.call(
+            exp_svc.create_experiment,
+            experiment_in=ExperimentCreate(
+                name=name,
+                sample_id=sample,
+                algorithm=algorithm,
+                indicator_codes=list(indicators),
+                params=dict(params or {}),
+                backend=backend,
+                purpose=purpose,
+                authorization_required=authorization_required,
+            ),
+        )
         return ExperimentHandle(self.lab, pub)
 
     def get(self, experiment_id: int) -> ExperimentHandle:
-        return ExperimentHandle(self.lab, self.lab.call(exp_svc.get_experiment,
-                                                        experiment_id=experiment_id))
+        return ExperimentHandle(
+            self.lab, self.lab.call(exp_svc.get_experiment, experiment_id=experiment_id)
+        )
 
     def list(self, status: str | None = None) -> Table[ExperimentPublic]:
         return Table(self.lab.call(exp_svc.list_experiments, status=status))
@@ -279,23 +363,19 @@ class ExperimentHandle:
         return list(self.refresh().info.progress)
 
     def submit(self, reason: str = "") -> ExperimentHandle:
-        self.info = self.lab.call(exp_svc.submit_experiment, experiment_id=self.id,
-                                  reason=reason)
+        self.info = self.lab.call(exp_svc.submit_experiment, experiment_id=self.id, reason=reason)
         return self
 
     def approve(self, reason: str = "") -> ExperimentHandle:
-        self.info = self.lab.call(exp_svc.approve_experiment, experiment_id=self.id,
-                                  reason=reason)
+        self.info = self.lab.call(exp_svc.approve_experiment, experiment_id=self.id, reason=reason)
         return self
 
     def reject(self, reason: str) -> ExperimentHandle:
-        self.info = self.lab.call(exp_svc.reject_experiment, experiment_id=self.id,
-                                  reason=reason)
+        self.info = self.lab.call(exp_svc.reject_experiment, experiment_id=self.id, reason=reason)
         return self
 
     def cancel(self, reason: str) -> ExperimentHandle:
-        self.info = self.lab.call(exp_svc.cancel_experiment, experiment_id=self.id,
-                                  reason=reason)
+        self.info = self.lab.call(exp_svc.cancel_experiment, experiment_id=self.id, reason=reason)
         return self
 
     def consents(self) -> list[consent.ConsentNeed]:
@@ -304,8 +384,14 @@ class ExperimentHandle:
     def transitions(self) -> list[Any]:
         return self.lab.call(exp_svc.transitions, experiment_id=self.id)
 
-    def wait(self, timeout: float | None = None, *, poll: float = 1.0,
-             show_progress: bool = True, raise_on_failure: bool = True) -> ExperimentHandle:
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        poll: float = 1.0,
+        show_progress: bool = True,
+        raise_on_failure: bool = True,
+    ) -> ExperimentHandle:
         """Block until the experiment finishes (a worker must be running), showing epochs."""
         deadline = None if timeout is None else time.monotonic() + timeout
         params = self.info.params
@@ -321,25 +407,32 @@ class ExperimentHandle:
                 if ExperimentStatus(info.status) in FINAL:
                     break
                 if deadline is not None and time.monotonic() > deadline:
-                    raise TimeoutError(f"experiment {self.id} is still {info.status.value} after "
-                                       f"{timeout} s; is a worker running (`fedlab lab worker`)?")
+                    raise TimeoutError(
+                        f"experiment {self.id} is still {info.status.value} after "
+                        f"{timeout} s; is a worker running (`fedlab lab worker`)?"
+                    )
                 time.sleep(poll)
         finally:
             if bar:
                 bar.close()
         if raise_on_failure and ExperimentStatus(self.info.status) is not S.SUCCEEDED:
-            raise CatalogError(f"experiment {self.id} ended {self.info.status.value}: "
-                               f"{self.info.failure_reason or 'see its transitions'}")
+            raise CatalogError(
+                f"experiment {self.id} ended {self.info.status.value}: "
+                f"{self.info.failure_reason or 'see its transitions'}"
+            )
         return self
 
     @property
     def model(self) -> ModelVersionPublic:
         mv = self.lab.call(models_library.model_for_experiment, experiment_id=self.id)
         if mv is None:
-            raise NotFoundError(f"experiment {self.id} has no model version (status "
-                                f"{self.status.value}"
-                                + (f": {self.info.failure_reason}" if self.info.failure_reason
-                                   else "") + ")", hint="Wait for it: exp.wait().")
+            raise NotFoundError(
+                f"experiment {self.id} has no model version (status "
+                f"{self.status.value}"
+                + (f": {self.info.failure_reason}" if self.info.failure_reason else "")
+                + ")",
+                hint="Wait for it: exp.wait().",
+            )
         return mv
 
     @property
@@ -350,23 +443,29 @@ class ExperimentHandle:
         """The ROC curve from the stored points (aggregates), as a plotly or matplotlib figure."""
         mv = self.model
         if not mv.roc or not mv.roc.get("fpr"):
-            raise NotFoundError(f"model {mv.name} v{mv.version} has no ROC points stored "
-                                "(the run's metrics.json had none)")
+            raise NotFoundError(
+                f"model {mv.name} v{mv.version} has no ROC points stored "
+                "(the run's metrics.json had none)"
+            )
         return plot_roc(mv, backend=backend)
 
     def __repr__(self) -> str:
-        return (f"<experiment {self.id} {self.info.name!r} {self.info.status.value} "
-                f"algorithm={self.info.algorithm_id} indicators={self.info.indicator_codes}>")
+        return (
+            f"<experiment {self.id} {self.info.name!r} {self.info.status.value} "
+            f"algorithm={self.info.algorithm_id} indicators={self.info.indicator_codes}>"
+        )
 
 
 def _roc_label(mv: ModelVersionPublic) -> str:
     auc = mv.metrics.get("auc")
-    return f"{mv.name} v{mv.version}" + (f" (AUC {auc:.3f})" if isinstance(auc, int | float)
-                                         else "")
+    return f"{mv.name} v{mv.version}" + (
+        f" (AUC {auc:.3f})" if isinstance(auc, int | float) else ""
+    )
 
 
-def plot_roc(models: ModelVersionPublic | Iterable[ModelVersionPublic],
-             backend: str = "plotly") -> Any:
+def plot_roc(
+    models: ModelVersionPublic | Iterable[ModelVersionPublic], backend: str = "plotly"
+) -> Any:
     """ROC curves of one or several model versions from their stored points (aggregates).
 
     Versions without stored points are left out; :class:`NotFoundError` when none has any.
@@ -376,9 +475,11 @@ def plot_roc(models: ModelVersionPublic | Iterable[ModelVersionPublic],
     drawn = [m for m in given if m.roc.get("fpr") and m.roc.get("tpr")]
     if not drawn:
         names = ", ".join(f"{m.name} v{m.version}" for m in given) or "no model"
-        raise NotFoundError(f"no ROC points stored for {names} (the runs' metrics.json had "
-                            "none)", hint="ROC points come from the guest's evaluation; "
-                            "rerun with an algorithm version that reports them.")
+        raise NotFoundError(
+            f"no ROC points stored for {names} (the runs' metrics.json had none)",
+            hint="ROC points come from the guest's evaluation; "
+            "rerun with an algorithm version that reports them.",
+        )
     title = "ROC — " + (_roc_label(drawn[0]) if len(drawn) == 1 else "model comparison")
     if backend == "matplotlib":
         import matplotlib.pyplot as plt
@@ -396,12 +497,26 @@ def plot_roc(models: ModelVersionPublic | Iterable[ModelVersionPublic],
 
     fig = go.Figure()
     for mv in drawn:
-        fig.add_trace(go.Scatter(x=mv.roc["fpr"], y=mv.roc["tpr"], mode="lines",
-                                 name=_roc_label(mv) if several else "model"))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
-                             line={"dash": "dash", "color": "grey"}))
-    fig.update_layout(title=title, xaxis_title="false positive rate",
-                      yaxis_title="true positive rate", width=520, height=480)
+        fig.add_trace(
+            go.Scatter(
+                x=mv.roc["fpr"],
+                y=mv.roc["tpr"],
+                mode="lines",
+                name=_roc_label(mv) if several else "model",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash", "color": "grey"}
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis_title="false positive rate",
+        yaxis_title="true positive rate",
+        width=520,
+        height=480,
+    )
     return fig
 
 
@@ -432,11 +547,16 @@ class _NotebookProgress:
     def _render(self, done: int, loss: str, status: str) -> str:
         import html
 
-        bar = (f'<progress value="{done}" max="{self.total}" style="width: 14em"></progress> '
-               if self.total else "")
+        bar = (
+            f'<progress value="{done}" max="{self.total}" style="width: 14em"></progress> '
+            if self.total
+            else ""
+        )
         count = f"{done}/{self.total} {self.unit}" if self.total else f"{done} {self.unit}"
-        return (f"<div>{bar}<b>{html.escape(self.name)}</b> [{html.escape(status)}] {count}"
-                f"{' · ' + html.escape(loss) if loss else ''}</div>")
+        return (
+            f"<div>{bar}<b>{html.escape(self.name)}</b> [{html.escape(status)}] {count}"
+            f"{' · ' + html.escape(loss) if loss else ''}</div>"
+        )
 
     def update(self, info: ExperimentPublic) -> None:
         done, loss = _epoch_state(info)
@@ -453,27 +573,35 @@ class _ProgressBar:
     def __init__(self, total: int, name: str, unit: str = "epochs") -> None:
         from rich.progress import BarColumn, Progress, TextColumn
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 TextColumn("{task.completed}/{task.total} " + unit
-                                            + " {task.fields[loss]}"),
-                                 transient=False)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} " + unit + " {task.fields[loss]}"),
+            transient=False,
+        )
         self.task = self.progress.add_task(name, total=total or None, loss="")
         self.progress.start()
 
     def update(self, info: ExperimentPublic) -> None:
         done, loss = _epoch_state(info)
-        self.progress.update(self.task, completed=done, loss=loss or info.status.value,
-                             description=f"{info.name} [{info.status.value}]")
+        self.progress.update(
+            self.task,
+            completed=done,
+            loss=loss or info.status.value,
+            description=f"{info.name} [{info.status.value}]",
+        )
 
     def close(self) -> None:
         self.progress.stop()
 
 
-def progress_display(total: int, name: str,
-                     unit: str = "epochs") -> _ProgressBar | _NotebookProgress:
+def progress_display(
+    total: int, name: str, unit: str = "epochs"
+) -> _ProgressBar | _NotebookProgress:
     """An HTML bar in a notebook, a rich bar in a terminal."""
-    return (_NotebookProgress(total, name, unit) if _in_notebook()
-            else _ProgressBar(total, name, unit))
+    return (
+        _NotebookProgress(total, name, unit) if _in_notebook() else _ProgressBar(total, name, unit)
+    )
 
 
 class Models(_Part):
@@ -500,19 +628,36 @@ class Models(_Part):
         rows = []
         for mid in model_ids:
             mv = self.get(mid)
-            rows.append({"model": f"{mv.name} v{mv.version}", "algorithm": mv.algorithm,
-                         **{k: mv.metrics.get(k) for k in keys}})
+            rows.append(
+                {
+                    "model": f"{mv.name} v{mv.version}",
+                    "algorithm": mv.algorithm,
+                    **{k: mv.metrics.get(k) for k in keys},
+                }
+            )
         return pd.DataFrame(rows)
 
 
 class Consents(_Part):
-    def grant(self, *, bank: str, indicators: Iterable[str], days: int = 365,
-              expires_at: datetime | None = None,
-              purpose: str = "credit_risk_model") -> ConsentGrantPublic:
+    def grant(
+        self,
+        *,
+        bank: str,
+        indicators: Iterable[str],
+        days: int = 365,
+        expires_at: datetime | None = None,
+        purpose: str = "credit_risk_model",
+    ) -> ConsentGrantPublic:
         """Agency officers: let ``bank`` use these indicators for ``purpose`` until expiry."""
-        return self.lab.call(consent.grant_consent, consent_in=ConsentGrantCreate(
-            bank_code=bank, indicator_codes=list(indicators), purpose=purpose,
-            expires_at=expires_at or utcnow() + timedelta(days=days)))
+        return self.lab.call(
+            consent.grant_consent,
+            consent_in=ConsentGrantCreate(
+                bank_code=bank,
+                indicator_codes=list(indicators),
+                purpose=purpose,
+                expires_at=expires_at or utcnow() + timedelta(days=days),
+            ),
+        )
 
     def list(self) -> Table[ConsentGrantPublic]:
         return Table(self.lab.call(consent.list_consents))
@@ -525,18 +670,21 @@ class Consents(_Part):
         """Counts of enterprise authorizations for a bank (never the enterprises)."""
         return self.lab.call(consent.authorization_summary, bank_code=bank, as_of=as_of)
 
-    def import_authorizations(self, path: str | Path, *, bank: str,
-                              batch: str = "") -> AuthorizationSummary:
+    def import_authorizations(
+        self, path: str | Path, *, bank: str, batch: str = ""
+    ) -> AuthorizationSummary:
         """Import a bank's enterprise authorizations (查询授权) from a CSV with columns
         uscc, granted_on, expires_on (and optionally bank: other banks' rows are skipped).
         Returns counts only."""
         if not Path(path).is_file():
-            raise ConfigError(f"authorization file {str(path)!r} does not exist",
-                              hint="Pass the CSV the bank exported (uscc, granted_on, "
-                              "expires_on).")
+            raise ConfigError(
+                f"authorization file {str(path)!r} does not exist",
+                hint="Pass the CSV the bank exported (uscc, granted_on, expires_on).",
+            )
         rows = consent.read_authorization_csv(path, bank=bank)
-        return self.lab.call(consent.import_authorizations, bank_code=bank, rows=rows,
-                             batch=batch or Path(path).name)
+        return self.lab.call(
+            consent.import_authorizations, bank_code=bank, rows=rows, batch=batch or Path(path).name
+        )
 
 
 class Audit(_Part):

@@ -41,51 +41,67 @@ OBSERVATION_END = date(2024, 6, 30)  # the synthetic data's observation date
 LABEL = "default_12m"
 
 ALGORITHMS: tuple[dict[str, Any], ...] = (
-    {"name": "hetero_lr", "version": "1", "kind": "vertical",
-     "description": "Vertical logistic regression, coordinator as arbiter (Paillier or CKKS).",
-     "param_schema": {
-         "epochs": {"type": "int", "default": 10, "min": 1, "max": 500},
-         "learning_rate": {"type": "float", "default": 0.15, "min": 1e-6, "max": 10.0},
-         "batch_size": {"type": "int", "default": -1, "min": -1, "max": 1_000_000},
-         "l2": {"type": "float", "default": 0.0, "min": 0.0, "max": 100.0},
-         "valid_fraction": {"type": "float", "default": 0.2, "min": 0.05, "max": 0.5},
-         "early_stopping": {"type": "bool", "default": True},
-         "key_bits": {"type": "int", "default": 2048, "choices": [1024, 2048, 3072]},
-     }},
-    {"name": "secureboost", "version": "1", "kind": "vertical",
-     "description": "Vertical gradient-boosted trees; hosts see only encrypted gradients.",
-     "param_schema": {
-         "n_trees": {"type": "int", "default": 10, "min": 1, "max": 200},
-         "max_depth": {"type": "int", "default": 3, "min": 1, "max": 12},
-         "learning_rate": {"type": "float", "default": 0.3, "min": 0.01, "max": 1.0},
-         "max_bins": {"type": "int", "default": 32, "min": 2, "max": 254},
-         "min_child_weight": {"type": "float", "default": 1.0, "min": 0.0, "max": 1000.0},
-         "reg_lambda": {"type": "float", "default": 1.0, "min": 0.0, "max": 1000.0},
-         "subsample": {"type": "float", "default": 1.0, "min": 0.1, "max": 1.0},
-         "colsample": {"type": "float", "default": 1.0, "min": 0.1, "max": 1.0},
-         "validation_fraction": {"type": "float", "default": 0.2, "min": 0.05, "max": 0.5},
-         "early_stopping_rounds": {"type": "int", "default": 0, "min": 0, "max": 100},
-         "key_bits": {"type": "int", "default": 2048, "choices": [1024, 2048, 3072]},
-     }},
+    {
+        "name": "hetero_lr",
+        "version": "1",
+        "kind": "vertical",
+        "description": "Vertical logistic regression, coordinator as arbiter (Paillier or CKKS).",
+        "param_schema": {
+            "epochs": {"type": "int", "default": 10, "min": 1, "max": 500},
+            "learning_rate": {"type": "float", "default": 0.15, "min": 1e-6, "max": 10.0},
+            "batch_size": {"type": "int", "default": -1, "min": -1, "max": 1_000_000},
+            "l2": {"type": "float", "default": 0.0, "min": 0.0, "max": 100.0},
+            "valid_fraction": {"type": "float", "default": 0.2, "min": 0.05, "max": 0.5},
+            "early_stopping": {"type": "bool", "default": True},
+            "key_bits": {"type": "int", "default": 2048, "choices": [1024, 2048, 3072]},
+        },
+    },
+    {
+        "name": "secureboost",
+        "version": "1",
+        "kind": "vertical",
+        "description": "Vertical gradient-boosted trees; hosts see only encrypted gradients.",
+        "param_schema": {
+            "n_trees": {"type": "int", "default": 10, "min": 1, "max": 200},
+            "max_depth": {"type": "int", "default": 3, "min": 1, "max": 12},
+            "learning_rate": {"type": "float", "default": 0.3, "min": 0.01, "max": 1.0},
+            "max_bins": {"type": "int", "default": 32, "min": 2, "max": 254},
+            "min_child_weight": {"type": "float", "default": 1.0, "min": 0.0, "max": 1000.0},
+            "reg_lambda": {"type": "float", "default": 1.0, "min": 0.0, "max": 1000.0},
+            "subsample": {"type": "float", "default": 1.0, "min": 0.1, "max": 1.0},
+            "colsample": {"type": "float", "default": 1.0, "min": 0.1, "max": 1.0},
+            "validation_fraction": {"type": "float", "default": 0.2, "min": 0.05, "max": 0.5},
+            "early_stopping_rounds": {"type": "int", "default": 0, "min": 0, "max": 100},
+            "key_bits": {"type": "int", "default": 2048, "choices": [1024, 2048, 3072]},
+        },
+    },
     # Dotted names are nested sections of the algorithm's [params] (lab.runner expands them).
-    {"name": "scorecard", "version": "1", "kind": "vertical",
-     "description": "Federated WOE binning + logistic regression, scaled to points.",
-     "param_schema": {
-         "binning.max_bins": {"type": "int", "default": 8, "min": 1, "max": 50},
-         "binning.min_bin_size": {"type": "int", "default": 50, "min": 1, "max": 100_000},
-         "iv_min": {"type": "float", "default": 0.02, "min": 0.0, "max": 1.0},
-         "corr_max": {"type": "float", "default": 0.7, "min": 0.05, "max": 1.0},
-         "base_score": {"type": "float", "default": 600.0, "min": 0.0, "max": 2000.0},
-         "pdo": {"type": "float", "default": 40.0, "min": 1.0, "max": 200.0},
-         "lr.epochs": {"type": "int", "default": 10, "min": 1, "max": 500},
-         "lr.learning_rate": {"type": "float", "default": 0.15, "min": 0.001, "max": 10.0},
-     }},
-    {"name": "homo_lr", "version": "1", "kind": "horizontal",
-     "description": "Horizontal FedAvg logistic regression across banks.",
-     "param_schema": {
-         "rounds": {"type": "int", "default": 10, "min": 1, "max": 200},
-         "learning_rate": {"type": "float", "default": 0.1, "min": 1e-6, "max": 10.0},
-     }},
+    {
+        "name": "scorecard",
+        "version": "1",
+        "kind": "vertical",
+        "description": "Federated WOE binning + logistic regression, scaled to points.",
+        "param_schema": {
+            "binning.max_bins": {"type": "int", "default": 8, "min": 1, "max": 50},
+            "binning.min_bin_size": {"type": "int", "default": 50, "min": 1, "max": 100_000},
+            "iv_min": {"type": "float", "default": 0.02, "min": 0.0, "max": 1.0},
+            "corr_max": {"type": "float", "default": 0.7, "min": 0.05, "max": 1.0},
+            "base_score": {"type": "float", "default": 600.0, "min": 0.0, "max": 2000.0},
+            "pdo": {"type": "float", "default": 40.0, "min": 1.0, "max": 200.0},
+            "lr.epochs": {"type": "int", "default": 10, "min": 1, "max": 500},
+            "lr.learning_rate": {"type": "float", "default": 0.15, "min": 0.001, "max": 10.0},
+        },
+    },
+    {
+        "name": "homo_lr",
+        "version": "1",
+        "kind": "horizontal",
+        "description": "Horizontal FedAvg logistic regression across banks.",
+        "param_schema": {
+            "rounds": {"type": "int", "default": 10, "min": 1, "max": 200},
+            "learning_rate": {"type": "float", "default": 0.1, "min": 1e-6, "max": 10.0},
+        },
+    },
 )
 
 
@@ -99,8 +115,14 @@ class SeedResult:
 
 
 def _kind_dtype(kind: str) -> str:
-    return {"int": "int", "float": "float", "category": "category", "date": "date",
-            "label": "int", "id": "str"}.get(kind, "str")
+    return {
+        "int": "int",
+        "float": "float",
+        "category": "category",
+        "date": "date",
+        "label": "int",
+        "id": "str",
+    }.get(kind, "str")
 
 
 def _window(name: str) -> str:
@@ -119,12 +141,18 @@ def csv_counts(path: Path, label: str | None = None) -> tuple[int, int]:
     return rows, positives
 
 
-def seed_demo(engine: Engine, *, banks: tuple[str, ...] = DEFAULT_BANKS,
-              data_dir: str | Path | None = None, password: str | None = None,
-              admin: str = "admin", standing_consents: tuple[str, ...] = STANDING_CONSENTS,
-              n_placeholder_authorizations: int = 40,
-              agencies: tuple[str, ...] | None = None,
-              bank_indicators: bool = True) -> SeedResult:
+def seed_demo(
+    engine: Engine,
+    *,
+    banks: tuple[str, ...] = DEFAULT_BANKS,
+    data_dir: str | Path | None = None,
+    password: str | None = None,
+    admin: str = "admin",
+    standing_consents: tuple[str, ...] = STANDING_CONSENTS,
+    n_placeholder_authorizations: int = 40,
+    agencies: tuple[str, ...] | None = None,
+    bank_indicators: bool = True,
+) -> SeedResult:
     """Fill an empty catalog (one transaction); see the module docstring."""
     from features.synth import AGENCIES, BANK_COLUMNS, PARTY_COLUMNS
 
@@ -133,75 +161,133 @@ def seed_demo(engine: Engine, *, banks: tuple[str, ...] = DEFAULT_BANKS,
     result = SeedResult(banks=tuple(banks), agencies=agencies)
     with session_scope(engine) as s:
         catalog.bootstrap_admin(session=s, username=admin, password=password)
-        root = catalog.authenticate(session=s, username=admin, password=None,
-                                    password_required=False)
+        root = catalog.authenticate(
+            session=s, username=admin, password=None, password_required=False
+        )
         result.users[admin] = Role.ADMIN.value
 
         def user(name: str, role: Role, org: str) -> None:
-            catalog.create_user(session=s, actor=root, user_in=UserCreate(
-                username=name, role=role, org_code=org, password=password,
-                full_name=name.replace("_", " ").title()))
+            catalog.create_user(
+                session=s,
+                actor=root,
+                user_in=UserCreate(
+                    username=name,
+                    role=role,
+                    org_code=org,
+                    password=password,
+                    full_name=name.replace("_", " ").title(),
+                ),
+            )
             result.users[name] = role.value
 
         user("staff", Role.PLATFORM_STAFF, "platform")
-        catalog.register_node(session=s, actor=root,
-                              node_in=FederationNodeCreate(name="coordinator",
-                                                           org_code="platform"))
+        catalog.register_node(
+            session=s,
+            actor=root,
+            node_in=FederationNodeCreate(name="coordinator", org_code="platform"),
+        )
         for algo in ALGORITHMS:
             catalog.create_algorithm(session=s, actor=root, algorithm_in=AlgorithmCreate(**algo))
 
         parties = [(b, OrgKind.BANK, BANK_COLUMNS) for b in banks]
         parties += [(a, OrgKind.AGENCY, PARTY_COLUMNS[a]) for a in agencies]
         for code, kind, columns in parties:
-            catalog.create_organization(session=s, actor=root, org_in=OrganizationCreate(
-                code=code, kind=kind, name=code.replace("_", " ").title()))
-            catalog.register_node(session=s, actor=root,
-                                  node_in=FederationNodeCreate(name=code, org_code=code))
+            catalog.create_organization(
+                session=s,
+                actor=root,
+                org_in=OrganizationCreate(
+                    code=code, kind=kind, name=code.replace("_", " ").title()
+                ),
+            )
+            catalog.register_node(
+                session=s, actor=root, node_in=FederationNodeCreate(name=code, org_code=code)
+            )
             path = data / f"{code}.csv" if data else None
             label = LABEL if kind is OrgKind.BANK else None
             rows, positives = csv_counts(path, label) if path and path.is_file() else (0, 0)
-            catalog.register_dataset(session=s, actor=root, dataset_in=DatasetCreate(
-                name=code, org_code=code, row_count=rows, id_column="uscc",
-                location=str(path) if path else f"data/{code}.csv",
-                columns=[{"name": c.name, "dtype": _kind_dtype(c.kind)} for c in columns],
-                description=f"{code}'s table of enterprises (synthetic)"))
+            catalog.register_dataset(
+                session=s,
+                actor=root,
+                dataset_in=DatasetCreate(
+                    name=code,
+                    org_code=code,
+                    row_count=rows,
+                    id_column="uscc",
+                    location=str(path) if path else f"data/{code}.csv",
+                    columns=[{"name": c.name, "dtype": _kind_dtype(c.kind)} for c in columns],
+                    description=f"{code}'s table of enterprises (synthetic)",
+                ),
+            )
             codes = []
             for col in columns:
-                if col.kind in ("id", "label", "date") or (kind is OrgKind.BANK
-                                                           and not bank_indicators):
+                if col.kind in ("id", "label", "date") or (
+                    kind is OrgKind.BANK and not bank_indicators
+                ):
                     continue
                 ind_code = f"{code}_{col.name}" if kind is OrgKind.BANK else col.name
-                catalog.create_indicator(session=s, actor=root, indicator_in=IndicatorCreate(
-                    code=ind_code, name=col.name.replace("_", " "), name_zh=col.zh,
-                    description=col.meaning, category=code if kind is OrgKind.AGENCY
-                    else "bank", column=col.name, dtype=_kind_dtype(col.kind),
-                    window=_window(col.name), org_code=code, dataset_name=code))
+                catalog.create_indicator(
+                    session=s,
+                    actor=root,
+                    indicator_in=IndicatorCreate(
+                        code=ind_code,
+                        name=col.name.replace("_", " "),
+                        name_zh=col.zh,
+                        description=col.meaning,
+                        category=code if kind is OrgKind.AGENCY else "bank",
+                        column=col.name,
+                        dtype=_kind_dtype(col.kind),
+                        window=_window(col.name),
+                        org_code=code,
+                        dataset_name=code,
+                    ),
+                )
                 codes.append(ind_code)
             result.indicators[code] = codes
             if kind is OrgKind.BANK:
                 user(f"{code}_modeler", Role.BANK_MODELER, code)
                 user(f"{code}_ds", Role.DATA_SCIENTIST, code)
-                modeler = catalog.authenticate(session=s, username=f"{code}_modeler",
-                                               password=password, password_required=False)
-                sample = catalog.create_sample(session=s, actor=modeler,
-                                               sample_in=SampleSetCreate(
-                    name=f"{code} customers, default within 12 months", dataset_name=code,
-                    id_list_location=str(path) if path else f"data/{code}.csv",
-                    label_column=LABEL, label_definition="90+ days past due within 12 months "
-                    "after the observation date", observation_start=date(2023, 7, 1),
-                    observation_end=OBSERVATION_END, n_total=rows, n_positive=positives))
+                modeler = catalog.authenticate(
+                    session=s,
+                    username=f"{code}_modeler",
+                    password=password,
+                    password_required=False,
+                )
+                sample = catalog.create_sample(
+                    session=s,
+                    actor=modeler,
+                    sample_in=SampleSetCreate(
+                        name=f"{code} customers, default within 12 months",
+                        dataset_name=code,
+                        id_list_location=str(path) if path else f"data/{code}.csv",
+                        label_column=LABEL,
+                        label_definition="90+ days past due within 12 months "
+                        "after the observation date",
+                        observation_start=date(2023, 7, 1),
+                        observation_end=OBSERVATION_END,
+                        n_total=rows,
+                        n_positive=positives,
+                    ),
+                )
                 result.samples[code] = sample.id
                 _seed_authorizations(s, root, code, data, n_placeholder_authorizations)
             else:
                 user(f"{code}_officer", Role.AGENCY_OFFICER, code)
 
         for agency in [a for a in standing_consents if a in agencies]:
-            officer = catalog.authenticate(session=s, username=f"{agency}_officer",
-                                           password=password, password_required=False)
+            officer = catalog.authenticate(
+                session=s, username=f"{agency}_officer", password=password, password_required=False
+            )
             for bank in banks:
-                consent.grant_consent(session=s, actor=officer, consent_in=ConsentGrantCreate(
-                    bank_code=bank, indicator_codes=result.indicators[agency], purpose=PURPOSE,
-                    expires_at=utcnow() + timedelta(days=365)))
+                consent.grant_consent(
+                    session=s,
+                    actor=officer,
+                    consent_in=ConsentGrantCreate(
+                        bank_code=bank,
+                        indicator_codes=result.indicators[agency],
+                        purpose=PURPOSE,
+                        expires_at=utcnow() + timedelta(days=365),
+                    ),
+                )
     return result
 
 
@@ -216,8 +302,7 @@ def _seed_authorizations(s: Any, root: Any, bank: str, data: Path | None, n: int
 
         codes = generate_usccs(n, np.random.default_rng(sum(map(ord, bank))))
         rows = [(str(c), date(2023, 1, 1), date(2025, 12, 31)) for c in codes]
-    consent.import_authorizations(session=s, actor=root, bank_code=bank, rows=rows,
-                                  batch="seed")
+    consent.import_authorizations(session=s, actor=root, bank_code=bank, rows=rows, batch="seed")
 
 
 __all__ = ["ALGORITHMS", "DEFAULT_BANKS", "PURPOSE", "SeedResult", "csv_counts", "seed_demo"]

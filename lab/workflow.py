@@ -34,8 +34,9 @@ def allowed_next(status: S | str) -> frozenset[S]:
     return TRANSITIONS[S(status)]
 
 
-def check_transition(current: S | str, target: S | str, *, reason: str = "",
-                     experiment: str = "experiment") -> None:
+def check_transition(
+    current: S | str, target: S | str, *, reason: str = "", experiment: str = "experiment"
+) -> None:
     """Raise :class:`StateTransitionError` unless ``current → target`` is legal."""
     cur, tgt = S(current), S(target)
     if tgt not in TRANSITIONS[cur]:
@@ -46,8 +47,10 @@ def check_transition(current: S | str, target: S | str, *, reason: str = "",
             hint="Check the experiment's status with `fedlab lab experiments show`.",
         )
     if tgt in NEEDS_REASON and not reason.strip():
-        raise StateTransitionError(f"{experiment}: moving to {tgt.value} needs a reason",
-                                   hint="Say why, e.g. reason='duplicate of experiment 12'.")
+        raise StateTransitionError(
+            f"{experiment}: moving to {tgt.value} needs a reason",
+            hint="Say why, e.g. reason='duplicate of experiment 12'.",
+        )
 
 
 __all__ = ["NEEDS_REASON", "TERMINAL", "TRANSITIONS", "allowed_next", "check_transition"]

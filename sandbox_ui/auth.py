@@ -36,10 +36,12 @@ def sign_in(db: Engine, username: str, password: str, *, require_password: bool)
     try:
         with session_scope(db) as s:
             if password:
-                return authenticate(session=s, username=name, password=password,
-                                    password_required=True)
-            return authenticate(session=s, username=name, password=None,
-                                password_required=require_password)
+                return authenticate(
+                    session=s, username=name, password=password, password_required=True
+                )
+            return authenticate(
+                session=s, username=name, password=None, password_required=require_password
+            )
     except NotFoundError:
         raise AccessDeniedError(f"sign-in refused for {name!r}") from None
 

@@ -12,8 +12,9 @@ from typing import Any
 import streamlit as st
 
 
-def param_inputs(schema: dict[str, dict[str, Any]], key: str,
-                 values: dict[str, Any] | None = None) -> dict[str, Any]:
+def param_inputs(
+    schema: dict[str, dict[str, Any]], key: str, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Widgets for every parameter of ``schema``; returns the chosen values."""
     values = values or {}
     out: dict[str, Any] = {}
@@ -31,18 +32,28 @@ def param_inputs(schema: dict[str, dict[str, Any]], key: str,
                 out[name] = st.checkbox(name, value=bool(current), key=wkey)
             elif ptype == "int":
                 lo, hi = spec.get("min"), spec.get("max")
-                out[name] = int(st.number_input(
-                    name, min_value=int(lo) if lo is not None else None,
-                    max_value=int(hi) if hi is not None else None,
-                    value=int(current) if current is not None else int(lo or 0), step=1,
-                    key=wkey))
+                out[name] = int(
+                    st.number_input(
+                        name,
+                        min_value=int(lo) if lo is not None else None,
+                        max_value=int(hi) if hi is not None else None,
+                        value=int(current) if current is not None else int(lo or 0),
+                        step=1,
+                        key=wkey,
+                    )
+                )
             elif ptype == "float":
                 lo, hi = spec.get("min"), spec.get("max")
-                out[name] = float(st.number_input(
-                    name, min_value=float(lo) if lo is not None else None,
-                    max_value=float(hi) if hi is not None else None,
-                    value=float(current) if current is not None else float(lo or 0.0),
-                    format="%g", key=wkey))
+                out[name] = float(
+                    st.number_input(
+                        name,
+                        min_value=float(lo) if lo is not None else None,
+                        max_value=float(hi) if hi is not None else None,
+                        value=float(current) if current is not None else float(lo or 0.0),
+                        format="%g",
+                        key=wkey,
+                    )
+                )
             else:
                 out[name] = st.text_input(name, value=str(current or ""), key=wkey)
     return out
@@ -56,10 +67,19 @@ def schema_rows(schema: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
             rng = ", ".join(str(c) for c in spec["choices"])
         else:
             lo, hi = spec.get("min"), spec.get("max")
-            rng = "" if lo is None and hi is None else \
-                f"[{lo if lo is not None else '-∞'}, {hi if hi is not None else '∞'}]"
-        rows.append({"param": name, "type": str(spec.get("type", "")),
-                     "default": str(spec.get("default", "")), "range": rng})
+            rng = (
+                ""
+                if lo is None and hi is None
+                else f"[{lo if lo is not None else '-∞'}, {hi if hi is not None else '∞'}]"
+            )
+        rows.append(
+            {
+                "param": name,
+                "type": str(spec.get("type", "")),
+                "default": str(spec.get("default", "")),
+                "range": rng,
+            }
+        )
     return rows
 
 

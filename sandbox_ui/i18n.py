@@ -14,28 +14,35 @@ DEFAULT_LANG = "zh"
 STRINGS: dict[str, tuple[str, str]] = {
     # app shell, sign-in
     "app.title": ("数据模型实验室 · 沙箱", "Federated Credit Lab · Sandbox"),
-    "app.tagline": ("原始数据不出域，可用不可见：这里只显示元数据和汇总结果。",
-                    "Raw records never leave their owner: this sandbox shows metadata and "
-                    "aggregates only."),
+    "app.tagline": (
+        "原始数据不出域，可用不可见：这里只显示元数据和汇总结果。",
+        "Raw records never leave their owner: this sandbox shows metadata and aggregates only.",
+    ),
     "lang.toggle": ("English", "English"),
     "signin.title": ("登录", "Sign in"),
     "signin.username": ("用户名", "Username"),
     "signin.password": ("密码", "Password"),
     "signin.button": ("登录", "Sign in"),
     "signin.failed": ("用户名或密码错误。", "Wrong username or password."),
-    "signin.local_note": ("本地演示模式（FEDLAB_ENVIRONMENT=local）：未设密码的用户可留空密码登录。",
-                          "Local demo mode (FEDLAB_ENVIRONMENT=local): users without a password "
-                          "may sign in with an empty password."),
+    "signin.local_note": (
+        "本地演示模式（FEDLAB_ENVIRONMENT=local）：未设密码的用户可留空密码登录。",
+        "Local demo mode (FEDLAB_ENVIRONMENT=local): users without a password "
+        "may sign in with an empty password.",
+    ),
     "signout.button": ("退出登录", "Sign out"),
     "signed_in_as": ("当前用户：{user}（{role}，{org}）", "Signed in as {user} ({role}, {org})"),
-    "denied": ("无权访问此页面：{page} 仅对 {roles} 开放。",
-               "No access: {page} is for {roles} only."),
+    "denied": (
+        "无权访问此页面：{page} 仅对 {roles} 开放。",
+        "No access: {page} is for {roles} only.",
+    ),
     "not_signed_in": ("请先登录。", "Please sign in first."),
     "error": ("操作失败：{msg}", "Failed: {msg}"),
     "suppressed": ("<{k}（已抑制）", "<{k} (suppressed)"),
-    "k_note": ("所有数据相关数字均为至少 {k} 家企业的汇总，不足者已抑制。",
-               "Every number about data aggregates at least {k} enterprises; smaller cells are "
-               "suppressed."),
+    "k_note": (
+        "所有数据相关数字均为至少 {k} 家企业的汇总，不足者已抑制。",
+        "Every number about data aggregates at least {k} enterprises; smaller cells are "
+        "suppressed.",
+    ),
     "none_yet": ("暂无记录。", "Nothing yet."),
     "reason": ("原因", "Reason"),
     "refresh": ("刷新", "Refresh"),
@@ -57,14 +64,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "page.consent": ("数据授权同意", "Consent"),
     "page.audit": ("审计日志", "Audit log"),
     # home
-    "home.path": ("五步完成建模：① 指标库选指标 → ② 样本库确认样本 → ③ 实验页创建并提交 → "
-                  "④ 平台审批、运行 → ⑤ 模型库查看 ROC/KS。",
-                  "Five steps to a model: ① pick indicators → ② check your sample → ③ create and "
-                  "submit an experiment → ④ staff approve, the worker runs it → ⑤ open the model "
-                  "library for ROC/KS."),
-    "home.counts": ("可见：{samples} 个样本集，{experiments} 个实验，{models} 个模型版本。",
-                    "Visible to you: {samples} sample sets, {experiments} experiments, "
-                    "{models} model versions."),
+    "home.path": (
+        "五步完成建模：① 指标库选指标 → ② 样本库确认样本 → ③ 实验页创建并提交 → "
+        "④ 平台审批、运行 → ⑤ 模型库查看 ROC/KS。",
+        "Five steps to a model: ① pick indicators → ② check your sample → ③ create and "
+        "submit an experiment → ④ staff approve, the worker runs it → ⑤ open the model "
+        "library for ROC/KS.",
+    ),
+    "home.counts": (
+        "可见：{samples} 个样本集，{experiments} 个实验，{models} 个模型版本。",
+        "Visible to you: {samples} sample sets, {experiments} experiments, "
+        "{models} model versions.",
+    ),
     # indicators
     "ind.search": ("搜索指标（代码、名称、说明）", "Search indicators (code, name, description)"),
     "ind.owner": ("提供方", "Owner"),
@@ -112,46 +123,59 @@ STRINGS: dict[str, tuple[str, str]] = {
     "smp.source.bank": ("银行端统计 {at}", "counted at the bank {at}"),
     "smp.source.declared": ("银行自报（未核实）", "declared by the bank (unverified)"),
     "smp.count": ("在银行端统计", "Count at the bank"),
-    "smp.count_help": ("统计在本行节点上运行：读取本行数据与 ID 清单，只返回汇总数"
-                       "（每格至少 k 家企业）。需要有 worker 在运行（fedlab lab worker）。",
-                       "The count runs at your bank's node: it reads your bank's table and the "
-                       "ID list there and returns aggregates only (at least k enterprises per "
-                       "cell). A worker must be running (fedlab lab worker)."),
+    "smp.count_help": (
+        "统计在本行节点上运行：读取本行数据与 ID 清单，只返回汇总数"
+        "（每格至少 k 家企业）。需要有 worker 在运行（fedlab lab worker）。",
+        "The count runs at your bank's node: it reads your bank's table and the "
+        "ID list there and returns aggregates only (at least k enterprises per "
+        "cell). A worker must be running (fedlab lab worker).",
+    ),
     "smp.count_sample": ("样本集", "Sample set"),
     "smp.count_columns": ("直方图字段（数值型）", "Histogram columns (numeric)"),
     "smp.count_button": ("在银行端统计", "Count at the bank"),
-    "smp.count_requested": ("已提交银行端统计请求（编号 {id}），worker 将在本行节点上统计。",
-                            "Count {id} requested; the worker counts it at your bank's node."),
+    "smp.count_requested": (
+        "已提交银行端统计请求（编号 {id}），worker 将在本行节点上统计。",
+        "Count {id} requested; the worker counts it at your bank's node.",
+    ),
     "smp.refresh": ("刷新", "Refresh"),
-    "smp.count_status": ("最近一次统计：{status}（{who}，{at}）",
-                         "Latest count: {status} ({who}, {at})"),
+    "smp.count_status": (
+        "最近一次统计：{status}（{who}，{at}）",
+        "Latest count: {status} ({who}, {at})",
+    ),
     "smp.count_failed": ("统计失败：{reason}", "The count failed: {reason}"),
     "smp.status.requested": ("等待中", "waiting"),
     "smp.status.running": ("统计中", "counting"),
     "smp.status.succeeded": ("已完成", "done"),
     "smp.status.failed": ("失败", "failed"),
     "smp.profile": ("银行端统计结果", "Counted at the bank"),
-    "smp.profile_meta": ("{at} 由 {who} 发起；银行端最小单元 k = {k}；{window}",
-                         "requested by {who}, counted {at}; the bank's minimum cell k = {k}; "
-                         "{window}"),
+    "smp.profile_meta": (
+        "{at} 由 {who} 发起；银行端最小单元 k = {k}；{window}",
+        "requested by {who}, counted {at}; the bank's minimum cell k = {k}; {window}",
+    ),
     "smp.window_applied": ("已按观察期筛选", "observation window applied"),
-    "smp.window_not_applied": ("ID 清单与数据均无观察日期，未按观察期筛选",
-                               "no observation date in the ID list or the table: window not "
-                               "applied"),
-    "smp.declared_note": ("该样本集的数字为银行自报，未在银行端统计。",
-                          "This sample set's counts are declared by the bank, not counted at "
-                          "the bank."),
+    "smp.window_not_applied": (
+        "ID 清单与数据均无观察日期，未按观察期筛选",
+        "no observation date in the ID list or the table: window not applied",
+    ),
+    "smp.declared_note": (
+        "该样本集的数字为银行自报，未在银行端统计。",
+        "This sample set's counts are declared by the bank, not counted at the bank.",
+    ),
     "smp.m.total": ("样本数", "Enterprises"),
     "smp.m.positive": ("正样本", "Positives"),
     "smp.m.rate": ("正样本率", "Positive rate"),
-    "smp.m.excluded": ("未计入（不在本行数据或观察期外）",
-                       "Not counted (not a customer or outside the window)"),
+    "smp.m.excluded": (
+        "未计入（不在本行数据或观察期外）",
+        "Not counted (not a customer or outside the window)",
+    ),
     "smp.hist.month": ("按观察月份", "By month of observation"),
     "smp.hist.column": ("按 {column} 分箱", "By {column} bins"),
     "smp.hist.bin": ("分箱", "Bin"),
     "smp.hist.month_x": ("观察月份", "month of observation"),
-    "smp.readonly": ("平台人员只读查看全部样本集元数据。", "Platform staff see every bank's sample "
-                     "metadata, read-only."),
+    "smp.readonly": (
+        "平台人员只读查看全部样本集元数据。",
+        "Platform staff see every bank's sample metadata, read-only.",
+    ),
     # algorithms
     "alg.params": ("参数", "Parameters"),
     "alg.validate": ("校验参数", "Validate parameters"),
@@ -168,8 +192,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "exp.algorithm": ("算法", "Algorithm"),
     "exp.backend": ("加密方式", "Encryption"),
     "exp.indicators": ("指标", "Indicators"),
-    "exp.indicators_help": ("默认选中本行指标和已授权的数据源指标。",
-                            "Defaults: your bank's indicators and those with consent granted."),
+    "exp.indicators_help": (
+        "默认选中本行指标和已授权的数据源指标。",
+        "Defaults: your bank's indicators and those with consent granted.",
+    ),
     "exp.save_draft": ("保存草稿", "Save draft"),
     "exp.create_submit": ("创建并提交", "Create and submit"),
     "exp.created": ("实验 {id} 已创建，状态：{status}", "Experiment {id} created: {status}"),
@@ -182,12 +208,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "exp.progress": ("训练进度（每轮损失）", "Progress (loss per epoch)"),
     "exp.loss": ("损失", "loss"),
     "exp.epoch": ("轮次", "epoch"),
-    "exp.loss_pending": ("已完成 {n} 轮。每轮损失在确认其计算所用企业数不少于 {k} 家后显示。",
-                         "{n} epochs done. The loss per epoch is shown once the number of "
-                         "enterprises it is computed on is known to be at least {k}."),
-    "exp.loss_suppressed": ("每轮损失基于不足 {k} 家企业计算，已抑制（共 {n} 轮）。",
-                            "The loss per epoch is computed on fewer than {k} enterprises: "
-                            "suppressed ({n} epochs)."),
+    "exp.loss_pending": (
+        "已完成 {n} 轮。每轮损失在确认其计算所用企业数不少于 {k} 家后显示。",
+        "{n} epochs done. The loss per epoch is shown once the number of "
+        "enterprises it is computed on is known to be at least {k}.",
+    ),
+    "exp.loss_suppressed": (
+        "每轮损失基于不足 {k} 家企业计算，已抑制（共 {n} 轮）。",
+        "The loss per epoch is computed on fewer than {k} enterprises: suppressed ({n} epochs).",
+    ),
     "exp.log": ("流转日志", "Log"),
     "exp.consents": ("数据源授权", "Agency consents"),
     "exp.failure": ("失败原因：{reason}", "Failure: {reason}"),
@@ -220,12 +249,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "mdl.ks": ("KS 曲线", "KS curve"),
     "mdl.lift": ("提升度", "Lift"),
     "mdl.scores": ("评分分布", "Score distribution"),
-    "mdl.no_curve": ("该模型没有可展示的曲线（算法未上报 ROC 点，或评估样本不足 {k} 家企业）。",
-                     "No curve to show (the algorithm reported no ROC points, or fewer than {k} "
-                     "enterprises were evaluated)."),
+    "mdl.no_curve": (
+        "该模型没有可展示的曲线（算法未上报 ROC 点，或评估样本不足 {k} 家企业）。",
+        "No curve to show (the algorithm reported no ROC points, or fewer than {k} "
+        "enterprises were evaluated).",
+    ),
     "mdl.scorecard": ("本行评分卡分值", "Your bank's scorecard points"),
-    "mdl.no_scorecard": ("该模型没有本行评分卡分值。", "This model has no scorecard points of "
-                         "your bank."),
+    "mdl.no_scorecard": (
+        "该模型没有本行评分卡分值。",
+        "This model has no scorecard points of your bank.",
+    ),
     "mdl.lineage": ("血缘", "Lineage"),
     "mdl.publish": ("发布", "Publish"),
     "mdl.retire": ("下线", "Retire"),
@@ -254,7 +287,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     # approvals
     "apr.pending": ("待审批实验", "Experiments waiting for approval"),
     "apr.review": ("审阅", "Review"),
-    "apr.disclosure": ("披露摘要：各参与方会得知什么", "Disclosure summary: what each party learns"),
+    "apr.disclosure": (
+        "披露摘要：各参与方会得知什么",
+        "Disclosure summary: what each party learns",
+    ),
     "apr.approve": ("批准", "Approve"),
     "apr.reject": ("驳回", "Reject"),
     "apr.reason_required": ("驳回必须填写原因。", "A rejection needs a reason."),
@@ -310,12 +346,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "plot.lift_x": ("评分最高的企业占比", "top share of enterprises by score"),
     "plot.lift_y": ("提升度", "lift"),
     "plot.band": ("评分段 {i}", "band {i}"),
-    "plot.band_x": ("评分段（从高分到低分，每段至少 k 家企业）",
-                    "score band (highest scores first, each ≥ k enterprises)"),
+    "plot.band_x": (
+        "评分段（从高分到低分，每段至少 k 家企业）",
+        "score band (highest scores first, each ≥ k enterprises)",
+    ),
     "plot.enterprises": ("企业数", "enterprises"),
     "plot.positives": ("正样本", "positives"),
-    "plot.enterprises_split_suppressed": ("企业数（正负拆分已抑制）",
-                                          "enterprises (split suppressed)"),
+    "plot.enterprises_split_suppressed": (
+        "企业数（正负拆分已抑制）",
+        "enterprises (split suppressed)",
+    ),
     "plot.negatives": ("负样本", "negatives"),
 }
 

@@ -42,8 +42,9 @@ def suppress(n: int | None, k: int) -> int | None:
     return None if n is None or n < k else int(n)
 
 
-def suppress_split(total: int | None, positive: int | None, negative: int | None,
-                   k: int) -> tuple[int | None, int | None, int | None]:
+def suppress_split(
+    total: int | None, positive: int | None, negative: int | None, k: int
+) -> tuple[int | None, int | None, int | None]:
     """``total`` (None below k) and the positive/negative split, shown only when the total
     and both sides reach k (else both None)."""
     total, pos, neg = suppress(total, k), suppress(positive, k), suppress(negative, k)
@@ -72,17 +73,25 @@ class SampleStats:
 
 
 def sample_stats(sample: SampleSetPublic, k: int) -> SampleStats:
-    total, pos, neg = suppress_split(sample.n_total, sample.n_positive,
-                                     sample.n_total - sample.n_positive, k)
+    total, pos, neg = suppress_split(
+        sample.n_total, sample.n_positive, sample.n_total - sample.n_positive, k
+    )
     start = sample.observation_start.isoformat() if sample.observation_start else "…"
     end = sample.observation_end.isoformat() if sample.observation_end else "…"
-    return SampleStats(sample_id=sample.id, name=sample.name,
-                       label_definition=sample.label_definition, window=f"{start} – {end}",
-                       n_total=total, n_positive=pos, n_negative=neg)
+    return SampleStats(
+        sample_id=sample.id,
+        name=sample.name,
+        label_definition=sample.label_definition,
+        window=f"{start} – {end}",
+        n_total=total,
+        n_positive=pos,
+        n_negative=neg,
+    )
 
 
-def last_aligned_by_sample(models: Iterable[ModelVersionPublic],
-                           experiments: Iterable[ExperimentPublic], k: int) -> dict[int, int | None]:
+def last_aligned_by_sample(
+    models: Iterable[ModelVersionPublic], experiments: Iterable[ExperimentPublic], k: int
+) -> dict[int, int | None]:
     """Per sample set: the aligned enterprises of its latest model's run (suppressed < k)."""
     sample_of = {e.id: e.sample_id for e in experiments}
     out: dict[int, int | None] = {}
@@ -111,13 +120,19 @@ def _in_force(g: ConsentGrantPublic, now: datetime) -> bool:
     return g.revoked_at is None and _aware(g.expires_at) > now
 
 
-def consent_state(ind: IndicatorPublic, bank_org_id: int, grants: Sequence[ConsentGrantPublic],
-                  now: datetime) -> tuple[str, datetime | None]:
+def consent_state(
+    ind: IndicatorPublic, bank_org_id: int, grants: Sequence[ConsentGrantPublic], now: datetime
+) -> tuple[str, datetime | None]:
     """A bank's consent state for one indicator (own, granted, expired, revoked, missing)."""
     if ind.owner_org_id == bank_org_id:
         return "own", None
-    covering = [g for g in grants if g.agency_org_id == ind.owner_org_id
-                and g.bank_org_id == bank_org_id and ind.code in g.indicator_codes]
+    covering = [
+        g
+        for g in grants
+        if g.agency_org_id == ind.owner_org_id
+        and g.bank_org_id == bank_org_id
+        and ind.code in g.indicator_codes
+    ]
     live = [g for g in covering if _in_force(g, now)]
     if live:
         return "granted", max(_aware(g.expires_at) for g in live)
@@ -128,11 +143,23 @@ def consent_state(ind: IndicatorPublic, bank_org_id: int, grants: Sequence[Conse
     return "missing", None
 
 
-def indicator_rows(session: Session, actor: Principal, *, query: str = "",
-                   owner: str | None = None, category: str | None = None) -> list[IndicatorRow]:
+def indicator_rows(
+    session: Session,
+    actor: Principal,
+    *,
+    query: str = "",
+    owner: str | None = None,
+    category: str | None = None,
+) -> list[IndicatorRow]:
     """Indicators matching the search, each with the consent state that matters to ``actor``."""
-    inds = catalog.search_indicators(session=session, actor=actor, query=query,
-                                     owner=owner or None, category=category or None, limit=500)
+    inds = catalog.search_indicators(
+        session=session,
+        actor=actor,
+        query=query,
+        owner=owner or None,
+        category=category or None,
+        limit=500,
+    )
     grants = consent.list_consents(session=session, actor=actor)
     now = datetime.now(UTC)
     rows: list[IndicatorRow] = []
@@ -141,11 +168,17 @@ def indicator_rows(session: Session, actor: Principal, *, query: str = "",
             state, until = consent_state(ind, actor.org_id, grants, now)
             rows.append(IndicatorRow(ind, state, until))
         else:
-            banks = {g.bank_org_id for g in grants if g.agency_org_id == ind.owner_org_id
-                     and ind.code in g.indicator_codes and _in_force(g, now)}
+            banks = {
+                g.bank_org_id
+                for g in grants
+                if g.agency_org_id == ind.owner_org_id
+                and ind.code in g.indicator_codes
+                and _in_force(g, now)
+            }
             own = actor.org_id is not None and ind.owner_org_id == actor.org_id
-            rows.append(IndicatorRow(ind, "banks" if banks or not own else "own",
-                                     n_banks=len(banks)))
+            rows.append(
+                IndicatorRow(ind, "banks" if banks or not own else "own", n_banks=len(banks))
+            )
     return rows
 
 
@@ -307,8 +340,9 @@ def _count(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
 
 
-def loss_basis(progress: Sequence[Mapping[str, Any]],
-               metrics: Mapping[str, Any] | None = None) -> int | None:
+def loss_basis(
+    progress: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any] | None = None
+) -> int | None:
     """The fewest enterprises the run's loss per epoch may be computed on, or None (unknown).
 
     An algorithm computes it on the validation rows (``n_valid``), or on the training rows
@@ -334,13 +368,17 @@ class LossCurve:
     losses: tuple[float, ...] | None
 
 
-def loss_curve(progress: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any] | None,
-               k: int) -> LossCurve:
+def loss_curve(
+    progress: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any] | None, k: int
+) -> LossCurve:
     """The recorded losses (epochs and SecureBoost trees, in order), shown only when their
     basis (:func:`loss_basis`) is known and reaches ``k``; an unknown basis shows nothing,
     like a model curve without counts."""
-    losses = tuple(float(p["loss"]) for p in progress
-                   if isinstance(p.get("loss"), int | float) and not isinstance(p["loss"], bool))
+    losses = tuple(
+        float(p["loss"])
+        for p in progress
+        if isinstance(p.get("loss"), int | float) and not isinstance(p["loss"], bool)
+    )
     basis = loss_basis(progress, metrics)
     shown = basis is not None and basis >= k
     return LossCurve(len(losses), basis, losses if shown else None)
@@ -349,15 +387,25 @@ def loss_curve(progress: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any]
 def compare_rows(a: ModelVersionPublic, b: ModelVersionPublic, k: int) -> list[dict[str, Any]]:
     """Headline metrics of two versions side by side."""
     ha, hb = headline_metrics(a, k), headline_metrics(b, k)
-    keys = [key for key in ("auc", "ks", "n_aligned", "n_train", "n_valid", "epochs", "backend")
-            if key in ha or key in hb]
+    keys = [
+        key
+        for key in ("auc", "ks", "n_aligned", "n_train", "n_valid", "epochs", "backend")
+        if key in ha or key in hb
+    ]
+
     def cell(h: dict[str, Any], key: str) -> str:
         if key not in h:
             return ""
         return f"<{k}" if h[key] is None else str(h[key])
 
-    return [{"metric": key, f"{a.name} v{a.version}": cell(ha, key),
-             f"{b.name} v{b.version}": cell(hb, key)} for key in keys]
+    return [
+        {
+            "metric": key,
+            f"{a.name} v{a.version}": cell(ha, key),
+            f"{b.name} v{b.version}": cell(hb, key),
+        }
+        for key in keys
+    ]
 
 
 # ------------------------------------------------------------------ scorecard points
@@ -374,7 +422,7 @@ def scorecard_points(mv: ModelVersionPublic, own_columns: Iterable[str]) -> list
         rest = key.removeprefix("points.")
         column = next((c for c in own if rest.startswith(f"{c}.")), None)
         if column is not None:  # a bin label may hold dots ("[0.5, 1.5)"), a column too
-            rows.append({"column": column, "bin": rest[len(column) + 1:], "points": value})
+            rows.append({"column": column, "bin": rest[len(column) + 1 :], "points": value})
     base = mv.metrics.get("points_base")
     if rows and isinstance(base, int | float):
         rows.insert(0, {"column": "(base)", "bin": "", "points": base})
@@ -384,8 +432,11 @@ def scorecard_points(mv: ModelVersionPublic, own_columns: Iterable[str]) -> list
 def own_columns(session: Session, actor: Principal, indicator_codes: Iterable[str]) -> list[str]:
     """Columns of the actor's own organization among ``indicator_codes``."""
     codes = set(indicator_codes)
-    return [i.column for i in catalog.search_indicators(session=session, actor=actor, limit=10_000)
-            if i.code in codes and i.owner_org_id == actor.org_id]
+    return [
+        i.column
+        for i in catalog.search_indicators(session=session, actor=actor, limit=10_000)
+        if i.code in codes and i.owner_org_id == actor.org_id
+    ]
 
 
 # ------------------------------------------------------------------ approvals
@@ -400,70 +451,112 @@ class PartyDisclosure:
 
 _DISCLOSURE: dict[str, dict[str, tuple[tuple[str, str], tuple[str, str]]]] = {
     "hetero_lr": {
-        "guest": (("PSI 盲化 ID；加密/掩码的残差与梯度", "blinded IDs for PSI; encrypted or masked "
-                   "residuals and gradients"),
-                  ("对齐规模；验证集上各数据源部分得分之和（用于损失、AUC、KS）",
-                   "aligned counts; the sum of the hosts' partial scores on validation rows "
-                   "(for loss, AUC, KS)")),
-        "host": (("PSI 盲化 ID；掩码后的部分得分与梯度", "blinded IDs for PSI; masked partial scores "
-                  "and gradients"),
-                 ("对齐规模、批次位置；不知道标签", "aligned counts and batch positions; no labels")),
-        "coordinator": (("公钥、批次计划", "public key, batch plan"),
-                        ("规模、掩码梯度（噪声）、每轮验证损失、AUC、KS",
-                         "sizes, masked gradients (noise), validation loss per epoch, AUC, KS")),
+        "guest": (
+            (
+                "PSI 盲化 ID；加密/掩码的残差与梯度",
+                "blinded IDs for PSI; encrypted or masked residuals and gradients",
+            ),
+            (
+                "对齐规模；验证集上各数据源部分得分之和（用于损失、AUC、KS）",
+                "aligned counts; the sum of the hosts' partial scores on validation rows "
+                "(for loss, AUC, KS)",
+            ),
+        ),
+        "host": (
+            (
+                "PSI 盲化 ID；掩码后的部分得分与梯度",
+                "blinded IDs for PSI; masked partial scores and gradients",
+            ),
+            ("对齐规模、批次位置；不知道标签", "aligned counts and batch positions; no labels"),
+        ),
+        "coordinator": (
+            ("公钥、批次计划", "public key, batch plan"),
+            (
+                "规模、掩码梯度（噪声）、每轮验证损失、AUC、KS",
+                "sizes, masked gradients (noise), validation loss per epoch, AUC, KS",
+            ),
+        ),
     },
     "secureboost": {
-        "guest": (("加密的梯度/海森", "encrypted gradients and hessians"),
-                  ("各数据源分箱的梯度汇总、数据源分裂的左右划分",
-                   "per-bin gradient sums of host features; left/right partition of host "
-                   "splits")),
-        "host": (("加密分箱汇总", "encrypted bin sums"),
-                 ("样本划分（标准 SecureBoost 披露）；不知道标签",
-                  "the instance-space partition (SecureBoost's standard disclosure); no "
-                  "labels")),
-        "coordinator": (("密钥与调度", "keys and scheduling"), ("规模与评估指标",
-                                                          "sizes and evaluation metrics")),
+        "guest": (
+            ("加密的梯度/海森", "encrypted gradients and hessians"),
+            (
+                "各数据源分箱的梯度汇总、数据源分裂的左右划分",
+                "per-bin gradient sums of host features; left/right partition of host splits",
+            ),
+        ),
+        "host": (
+            ("加密分箱汇总", "encrypted bin sums"),
+            (
+                "样本划分（标准 SecureBoost 披露）；不知道标签",
+                "the instance-space partition (SecureBoost's standard disclosure); no labels",
+            ),
+        ),
+        "coordinator": (
+            ("密钥与调度", "keys and scheduling"),
+            ("规模与评估指标", "sizes and evaluation metrics"),
+        ),
     },
     "scorecard": {
-        "guest": (("PSI 盲化 ID；加密的标签；分箱合并指令；加密/掩码的残差与梯度；"
-                   "本行自有评分卡分值表（存入模型库）",
-                   "blinded IDs for PSI; encrypted labels; bin merge instructions; encrypted "
-                   "or masked residuals and gradients; its own points table (filed in the "
-                   "model library)"),
-                  ("数据源各分箱的样本数与违约数（每箱不少于最小箱样本数）；验证集上各数据源分值之和",
-                   "per host bin, its counts of enterprises and defaults (each bin at least "
-                   "min_bin_size); the sum of the hosts' points on validation rows")),
-        "host": (("PSI 盲化 ID；各分箱的加密标签和与样本数；掩码后的部分得分、梯度与分值；分值摘要",
-                  "blinded IDs for PSI; encrypted per-bin label sums and bin counts; masked "
-                  "partial scores, gradients and points; a points summary (bins, range)"),
-                 ("自有合并箱的 WOE（由此可得每箱违约数）；不知道单个标签",
-                  "the WOE of its own merged bins (hence their default counts); no single "
-                  "label")),
-        "coordinator": (("公钥、批次计划、评分刻度", "public key, batch plan, points scale"),
-                        ("各分箱样本数、合并分组、WOE 与 IV、掩码梯度、评估指标、"
-                         "银行自有评分卡分值表",
-                         "per-bin counts, merge groups, WOE and IV, masked gradients, "
-                         "evaluation metrics, the bank's own points table")),
+        "guest": (
+            (
+                "PSI 盲化 ID；加密的标签；分箱合并指令；加密/掩码的残差与梯度；"
+                "本行自有评分卡分值表（存入模型库）",
+                "blinded IDs for PSI; encrypted labels; bin merge instructions; encrypted "
+                "or masked residuals and gradients; its own points table (filed in the "
+                "model library)",
+            ),
+            (
+                "数据源各分箱的样本数与违约数（每箱不少于最小箱样本数）；验证集上各数据源分值之和",
+                "per host bin, its counts of enterprises and defaults (each bin at least "
+                "min_bin_size); the sum of the hosts' points on validation rows",
+            ),
+        ),
+        "host": (
+            (
+                "PSI 盲化 ID；各分箱的加密标签和与样本数；掩码后的部分得分、梯度与分值；分值摘要",
+                "blinded IDs for PSI; encrypted per-bin label sums and bin counts; masked "
+                "partial scores, gradients and points; a points summary (bins, range)",
+            ),
+            (
+                "自有合并箱的 WOE（由此可得每箱违约数）；不知道单个标签",
+                "the WOE of its own merged bins (hence their default counts); no single label",
+            ),
+        ),
+        "coordinator": (
+            ("公钥、批次计划、评分刻度", "public key, batch plan, points scale"),
+            (
+                "各分箱样本数、合并分组、WOE 与 IV、掩码梯度、评估指标、银行自有评分卡分值表",
+                "per-bin counts, merge groups, WOE and IV, masked gradients, "
+                "evaluation metrics, the bank's own points table",
+            ),
+        ),
     },
 }
 _DEFAULT_DISCLOSURE = {
-    "guest": (("协议消息（加密或掩码）", "protocol messages (encrypted or masked)"),
-              ("汇总评估指标", "aggregate evaluation metrics")),
-    "host": (("协议消息（加密或掩码）", "protocol messages (encrypted or masked)"),
-             ("对齐规模", "aligned counts")),
+    "guest": (
+        ("协议消息（加密或掩码）", "protocol messages (encrypted or masked)"),
+        ("汇总评估指标", "aggregate evaluation metrics"),
+    ),
+    "host": (
+        ("协议消息（加密或掩码）", "protocol messages (encrypted or masked)"),
+        ("对齐规模", "aligned counts"),
+    ),
     "coordinator": (("调度", "scheduling"), ("规模与汇总指标", "sizes and aggregate metrics")),
 }
 
 
-def disclosure_summary(session: Session, actor: Principal, exp: ExperimentPublic,
-                       lang: str = "zh") -> list[PartyDisclosure]:
+def disclosure_summary(
+    session: Session, actor: Principal, exp: ExperimentPublic, lang: str = "zh"
+) -> list[PartyDisclosure]:
     """Who takes part in ``exp`` and what each party sends and learns (by the protocol docs)."""
     algos = algorithms_by_id(session, actor)
     codes = org_codes(session, actor)
     algo = algos[exp.algorithm_id].name if exp.algorithm_id in algos else ""
     table = _DISCLOSURE.get(algo, _DEFAULT_DISCLOSURE)
-    inds = {i.code: i for i in catalog.search_indicators(session=session, actor=actor,
-                                                          limit=10_000)}
+    inds = {
+        i.code: i for i in catalog.search_indicators(session=session, actor=actor, limit=10_000)
+    }
     by_owner: dict[int, list[str]] = {}
     for code in exp.indicator_codes:
         if code in inds:
@@ -474,8 +567,13 @@ def disclosure_summary(session: Session, actor: Principal, exp: ExperimentPublic
         sends, learns = table[role]
         return PartyDisclosure(party, role, tuple(ind), sends[pick], learns[pick])
 
-    out = [row(codes.get(exp.owner_org_id, str(exp.owner_org_id)), "guest",
-               by_owner.get(exp.owner_org_id, []))]
+    out = [
+        row(
+            codes.get(exp.owner_org_id, str(exp.owner_org_id)),
+            "guest",
+            by_owner.get(exp.owner_org_id, []),
+        )
+    ]
     for owner, ind in sorted(by_owner.items()):
         if owner != exp.owner_org_id:
             out.append(row(codes.get(owner, str(owner)), "host", ind))
@@ -483,8 +581,9 @@ def disclosure_summary(session: Session, actor: Principal, exp: ExperimentPublic
     return out
 
 
-def sample_for_model(session: Session, actor: Principal,
-                     mv: ModelVersionPublic) -> SampleSetPublic | None:
+def sample_for_model(
+    session: Session, actor: Principal, mv: ModelVersionPublic
+) -> SampleSetPublic | None:
     sid = mv.lineage.get("sample")
     if not isinstance(sid, int):
         return None
@@ -499,10 +598,30 @@ def models_of(session: Session, actor: Principal) -> list[ModelVersionPublic]:
 
 
 __all__ = [
-    "Bands", "IndicatorRow", "LossCurve", "PartyDisclosure", "SampleStats", "algorithms_by_id",
-    "compare_rows", "consent_state", "default_indicators", "disclosure_summary",
-    "headline_metrics", "indicator_facets", "indicator_rows", "last_aligned_by_sample",
-    "loss_basis", "loss_curve", "merge_bands", "model_bands", "models_of", "org_codes",
-    "own_columns", "sample_for_model", "sample_stats", "scorecard_points", "suppress",
+    "Bands",
+    "IndicatorRow",
+    "LossCurve",
+    "PartyDisclosure",
+    "SampleStats",
+    "algorithms_by_id",
+    "compare_rows",
+    "consent_state",
+    "default_indicators",
+    "disclosure_summary",
+    "headline_metrics",
+    "indicator_facets",
+    "indicator_rows",
+    "last_aligned_by_sample",
+    "loss_basis",
+    "loss_curve",
+    "merge_bands",
+    "model_bands",
+    "models_of",
+    "org_codes",
+    "own_columns",
+    "sample_for_model",
+    "sample_stats",
+    "scorecard_points",
+    "suppress",
     "suppress_split",
 ]

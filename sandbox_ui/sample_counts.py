@@ -25,9 +25,13 @@ class ShownBin:
 
 def shown_bins(bins: Sequence[dict[str, Any]], k: int) -> list[ShownBin]:
     """Each bin with its total (None below k) and its split (only when both reach k)."""
-    return [ShownBin(str(b.get("label", "")),
-                     *suppress_split(b.get("total"), b.get("positive"), b.get("negative"), k))
-            for b in bins]
+    return [
+        ShownBin(
+            str(b.get("label", "")),
+            *suppress_split(b.get("total"), b.get("positive"), b.get("negative"), k),
+        )
+        for b in bins
+    ]
 
 
 @dataclass(frozen=True)

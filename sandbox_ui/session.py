@@ -79,8 +79,10 @@ def run(fn: Callable[..., T], **kwargs: Any) -> T | None:
 
 def show_invalid(exc: Any) -> None:
     """A form's pydantic validation error as one line per field: 'name: what is wrong'."""
-    parts = [f"{'.'.join(str(x) for x in e.get('loc', ())) or '-'}: {e.get('msg', '')}"
-             for e in exc.errors()]
+    parts = [
+        f"{'.'.join(str(x) for x in e.get('loc', ())) or '-'}: {e.get('msg', '')}"
+        for e in exc.errors()
+    ]
     st.error(t("error", msg="; ".join(parts)))
 
 
@@ -101,8 +103,9 @@ def guard(page: str) -> Principal:
     if me is None:
         _stop(t("not_signed_in"))
     if not may_open(me.role, page):
-        roles = ", ".join(t(f"role.{r.value}") for r in sorted(BY_KEY[page].roles,
-                                                              key=lambda r: r.value))
+        roles = ", ".join(
+            t(f"role.{r.value}") for r in sorted(BY_KEY[page].roles, key=lambda r: r.value)
+        )
         _stop(t("denied", page=t(f"page.{page}"), roles=roles))
     return me
 
@@ -113,5 +116,16 @@ def _stop(message: str) -> NoReturn:
     raise AssertionError("unreachable")  # st.stop raises
 
 
-__all__ = ["DEFAULT_MIN_CELL", "PRINCIPAL", "call", "catalog_url", "engine", "guard",
-           "keep_choice", "min_cell", "principal", "run", "show_invalid"]
+__all__ = [
+    "DEFAULT_MIN_CELL",
+    "PRINCIPAL",
+    "call",
+    "catalog_url",
+    "engine",
+    "guard",
+    "keep_choice",
+    "min_cell",
+    "principal",
+    "run",
+    "show_invalid",
+]

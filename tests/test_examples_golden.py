@@ -93,7 +93,9 @@ def _config(example: str, data_dir: Path) -> Any:
             candidates.insert(0, folder / "bank.csv")
             candidates.insert(0, folder / "guest.csv")
         path = next((c for c in candidates if c.is_file()), None)
-        assert path is not None, f"{example}: no data for party {name!r} in {sorted(folder.iterdir())}"
+        assert path is not None, (
+            f"{example}: no data for party {name!r} in {sorted(folder.iterdir())}"
+        )
         party["data"] = str(path)
         if "authorizations" in party:
             party["authorizations"] = str(folder / "authorizations.csv")
@@ -128,8 +130,9 @@ def _figures(metrics: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_example_metrics_equal_recorded(example: str, data_dir: Path, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_example_metrics_equal_recorded(
+    example: str, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Prepare
     import federation.hetero_lr as hetero_lr
 
@@ -144,8 +147,10 @@ def test_example_metrics_equal_recorded(example: str, data_dir: Path, tmp_path: 
     recorded = json.loads(GOLDEN.read_text(encoding="utf-8")) if GOLDEN.is_file() else {}
     if RECORD:
         recorded[example] = figures
-        GOLDEN.write_text(json.dumps(recorded, indent=1, sort_keys=True, ensure_ascii=False)
-                          + "\n", encoding="utf-8")
+        GOLDEN.write_text(
+            json.dumps(recorded, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
         return
     assert example in recorded, f"no recorded figures for {example}; record them first"
     want = recorded[example]

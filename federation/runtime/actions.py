@@ -55,5 +55,13 @@ def whoami_reply(name: str, data_ok: bool) -> Payload:
     return {"party": name, "data_ok": data_ok}
 
 
-__all__ = ["DISCARD", "FINISH", "PARTY_KEY", "ROLE_KEY", "WHOAMI", "discard", "finish",
-           "whoami_reply"]
+__all__ = [
+    "DISCARD",
+    "FINISH",
+    "PARTY_KEY",
+    "ROLE_KEY",
+    "WHOAMI",
+    "discard",
+    "finish",
+    "whoami_reply",
+]

@@ -110,12 +110,18 @@ def _retry_invoker() -> Any:
     from flwr.supercore.retry import RetryInvoker, exponential
 
     def give_up(exc: Exception) -> bool:
-        return _STOPPING.is_set() or (isinstance(exc, httpx.HTTPStatusError)
-                                      and exc.response.status_code not in (502, 503, 504))
+        return _STOPPING.is_set() or (
+            isinstance(exc, httpx.HTTPStatusError)
+            and exc.response.status_code not in (502, 503, 504)
+        )
 
-    return RetryInvoker(lambda: exponential(base_delay=0.1, max_delay=2),
-                        (httpx.TransportError, httpx.HTTPStatusError), max_tries=None,
-                        max_time=RETRY_SECONDS, should_giveup=give_up)
+    return RetryInvoker(
+        lambda: exponential(base_delay=0.1, max_delay=2),
+        (httpx.TransportError, httpx.HTTPStatusError),
+        max_tries=None,
+        max_time=RETRY_SECONDS,
+        should_giveup=give_up,
+    )
 
 
 def _client(cfg: WorkerConfig, *interceptors: Any) -> Any:
@@ -124,11 +130,15 @@ def _client(cfg: WorkerConfig, *interceptors: Any) -> Any:
 
     certs = cfg.root_certificates.read_bytes() if cfg.root_certificates else None
     return RuntimeHttpClient.from_server_address(
-        server_address=cfg.runtime_api_address, insecure=cfg.insecure,
+        server_address=cfg.runtime_api_address,
+        insecure=cfg.insecure,
         root_certificates=certs,
-        interceptors=[RuntimeVersionHttpInterceptor(component_name="flwr-clientapp"),
-                      *interceptors],
-        retry_invoker=_retry_invoker())
+        interceptors=[
+            RuntimeVersionHttpInterceptor(component_name="flwr-clientapp"),
+            *interceptors,
+        ],
+        retry_invoker=_retry_invoker(),
+    )
 
 
 def _claim_client(cfg: WorkerConfig) -> Any:
@@ -140,9 +150,12 @@ def _claim_client(cfg: WorkerConfig) -> Any:
 
         secret = load_superexec_auth_secret(str(cfg.superexec_auth_secret_file))
         if secret:
-            extra.append(SuperExecAuthHttpInterceptor(
-                master_secret=secret,
-                protected_methods=frozenset({"/flwr.proto.Runtime/AcquireTask"})))
+            extra.append(
+                SuperExecAuthHttpInterceptor(
+                    master_secret=secret,
+                    protected_methods=frozenset({"/flwr.proto.Runtime/AcquireTask"}),
+                )
+            )
     return _client(cfg, *extra)
 
 
@@ -195,8 +208,10 @@ class ClientAppWorker:
                 try:
                     res = claim.AcquireTask(request)
                 except Exception:  # noqa: BLE001 - the SuperNode may be (re)starting
-                    log.warning("cannot reach the SuperNode's runtime API at %s; retrying",
-                                self.cfg.runtime_api_address)
+                    log.warning(
+                        "cannot reach the SuperNode's runtime API at %s; retrying",
+                        self.cfg.runtime_api_address,
+                    )
                     time.sleep(1.0)
                     continue
                 if res.HasField("task") and res.token:
@@ -262,11 +277,16 @@ class ClientAppWorker:
                         push_message(client, reply, context)
                     except Exception:  # noqa: BLE001
                         log.exception("failed to push the reply message")
-                push_task_output(client=client, context=context, sub_status=sub_status,
-                                 details=details)
+                push_task_output(
+                    client=client, context=context, sub_status=sub_status, details=details
+                )
                 if sub_status == SubStatus.COMPLETED:
-                    log.debug("task: input %.3f s, ClientApp %.3f s, reply %.3f s",
-                              t1 - t0, t2 - t1, time.monotonic() - t2)
+                    log.debug(
+                        "task: input %.3f s, ClientApp %.3f s, reply %.3f s",
+                        t1 - t0,
+                        t2 - t1,
+                        time.monotonic() - t2,
+                    )
             finally:
                 if heartbeat.is_running:
                     heartbeat.stop()
@@ -306,8 +326,9 @@ def _pull_task_input(client: Any) -> tuple[Any, Any, Any, Any]:
     message = pull_and_inflate_object_from_tree(
         tree,
         make_pull_object_fn_protobuf(client.PullObject, node, context.run_id),
-        make_confirm_message_received_fn_protobuf(client.ConfirmMessageReceived, node,
-                                                  context.run_id),
+        make_confirm_message_received_fn_protobuf(
+            client.ConfirmMessageReceived, node, context.run_id
+        ),
         return_type=Message,
         initial_backoff=PULL_BACKOFF[0],
         backoff_cap=PULL_BACKOFF[1],
@@ -333,29 +354,47 @@ def _watch_parent(parent_pid: int, interval: float = 0.2) -> None:
 
 
 def _parse(argv: list[str] | None) -> WorkerConfig:
-    p = argparse.ArgumentParser(prog="python -m federation.runtime.clientapp_worker",
-                                description="Serve a SuperNode's ClientApp tasks in one "
-                                "long-lived process (SuperNode started with --isolation "
-                                "process).")
+    p = argparse.ArgumentParser(
+        prog="python -m federation.runtime.clientapp_worker",
+        description="Serve a SuperNode's ClientApp tasks in one "
+        "long-lived process (SuperNode started with --isolation "
+        "process).",
+    )
     p.add_argument("--runtime-api-address", required=True)
-    p.add_argument("--root-certificates", type=Path, default=None,
-                   help="CA of the runtime API's TLS certificate (default: plain HTTP).")
+    p.add_argument(
+        "--root-certificates",
+        type=Path,
+        default=None,
+        help="CA of the runtime API's TLS certificate (default: plain HTTP).",
+    )
     p.add_argument("--superexec-auth-secret-file", type=Path, default=None)
-    p.add_argument("--parent-pid", type=int, default=None,
-                   help="Exit when this process (the SuperNode) is gone.")
+    p.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="Exit when this process (the SuperNode) is gone.",
+    )
     p.add_argument("--poll", type=float, default=DEFAULT_POLL)
     a = p.parse_args(argv)
-    return WorkerConfig(a.runtime_api_address, a.root_certificates is None,
-                        a.root_certificates, a.superexec_auth_secret_file, a.parent_pid,
-                        a.poll)
+    return WorkerConfig(
+        a.runtime_api_address,
+        a.root_certificates is None,
+        a.root_certificates,
+        a.superexec_auth_secret_file,
+        a.parent_pid,
+        a.poll,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     cfg = _parse(argv)
     log_to_stderr()
     if not supported():
-        log.error("this worker speaks flwr %d.%d's runtime API only; start the SuperNode "
-                  "without it (Flower's default launching)", *SUPPORTED_FLWR)
+        log.error(
+            "this worker speaks flwr %d.%d's runtime API only; start the SuperNode "
+            "without it (Flower's default launching)",
+            *SUPPORTED_FLWR,
+        )
         return UNSUPPORTED_EXIT
 
     def stop(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
@@ -370,8 +409,11 @@ def main(argv: list[str] | None = None) -> int:
     worker = ClientAppWorker(cfg)
     try:
         worker.warm_up()
-        log.info("ClientApp worker (pid %d) serving the runtime API at %s", os.getpid(),
-                 cfg.runtime_api_address)
+        log.info(
+            "ClientApp worker (pid %d) serving the runtime API at %s",
+            os.getpid(),
+            cfg.runtime_api_address,
+        )
         worker.serve()
     except _Stop:
         log.info("ClientApp worker stopped after %d task(s)", worker.tasks_run)

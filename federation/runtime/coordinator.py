@@ -52,12 +52,20 @@ def coordinate(
     progress("phase", {"phase": "join"})
     nodes = discover_parties(grid, names, timeout=cfg.experiment.join_timeout)
     roles = {p.name: p.role for p in cfg.parties}
-    transport = FlowerTransport(grid, nodes, roles, timeout=cfg.experiment.timeout, poll=poll,
-                                keep_payloads=keep_payloads)
+    transport = FlowerTransport(
+        grid, nodes, roles, timeout=cfg.experiment.timeout, poll=poll, keep_payloads=keep_payloads
+    )
     try:
-        metrics = execute_protocol(transport, cfg, stage, runtime=runtime,
-                                   config_text=config_text, progress=progress, started=started,
-                                   startup_seconds=time.perf_counter() - started)
+        metrics = execute_protocol(
+            transport,
+            cfg,
+            stage,
+            runtime=runtime,
+            config_text=config_text,
+            progress=progress,
+            started=started,
+            startup_seconds=time.perf_counter() - started,
+        )
     except Exception:
         if run_key is not None:
             discard_run(transport, names, run_key)
@@ -69,11 +77,13 @@ def discard_run(transport: FlowerTransport, parties: Sequence[str], run_key: str
     """Ask every party to discard run ``run_key`` (best effort: a party that does not answer
     within :data:`DISCARD_TIMEOUT` is logged, not raised); whether all confirmed."""
     try:
-        transport.exchange([Envelope(p, DISCARD, {"run": run_key}) for p in parties],
-                           timeout=DISCARD_TIMEOUT)
+        transport.exchange(
+            [Envelope(p, DISCARD, {"run": run_key}) for p in parties], timeout=DISCARD_TIMEOUT
+        )
     except Exception as exc:  # noqa: BLE001 - the run's own error is the one that matters
-        log.warning("run %s: not every party confirmed discarding it (%s)", run_key,
-                    type(exc).__name__)
+        log.warning(
+            "run %s: not every party confirmed discarding it (%s)", run_key, type(exc).__name__
+        )
         return False
     return True
 
@@ -81,10 +91,10 @@ def discard_run(transport: FlowerTransport, parties: Sequence[str], run_key: str
 def discard_on_federation(grid: Grid, cfg: ExperimentConfig, run_key: str) -> bool:
     """In a run of its own: every party of ``cfg`` discards run ``run_key``."""
     names = [p.name for p in cfg.parties]
-    nodes = discover_parties(grid, names, timeout=min(cfg.experiment.join_timeout,
-                                                      DISCARD_TIMEOUT))
-    transport = FlowerTransport(grid, nodes, {p.name: p.role for p in cfg.parties},
-                                timeout=DISCARD_TIMEOUT)
+    nodes = discover_parties(grid, names, timeout=min(cfg.experiment.join_timeout, DISCARD_TIMEOUT))
+    transport = FlowerTransport(
+        grid, nodes, {p.name: p.role for p in cfg.parties}, timeout=DISCARD_TIMEOUT
+    )
     return discard_run(transport, names, run_key)
 
 

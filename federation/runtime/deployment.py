@@ -37,11 +37,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crypto import errors as lab_errors
+from crypto.errors import ConfigError, PartyUnavailableError, ProtocolError
 from federation.config import ExperimentConfig
 from federation.protocol import ProgressFn, no_progress
 from federation.runtime.supernode import NO_WORKER_FLAG
-from lab import errors as lab_errors
-from lab.errors import ConfigError, LabError, PartyUnavailableError, ProtocolError
 
 STATE_FILE = "federation.json"
 DEFAULT_STATE_DIR = Path(".fedlab/federation")
@@ -165,8 +165,14 @@ def _wait_port(port: int, pid: int, log: Path, timeout: float = 30.0) -> None:
 def _spawn(cmd: list[str], log: Path, env: dict[str, str]) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,  # noqa: S603
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,  # noqa: S603
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     return proc.pid
 
 
@@ -180,8 +186,12 @@ def node_config_arg(party: str, data: Path, work_dir: Path) -> str:
 
 
 def federation_up(
-    cfg: ExperimentConfig, state_dir: str | Path, *, tls: bool = False,
-    poll: float = DEFAULT_NODE_POLL, worker: bool = True,
+    cfg: ExperimentConfig,
+    state_dir: str | Path,
+    *,
+    tls: bool = False,
+    poll: float = DEFAULT_NODE_POLL,
+    worker: bool = True,
 ) -> Federation:
     """Start a SuperLink and one SuperNode per party of ``cfg`` on 127.0.0.1.
 
@@ -197,21 +207,35 @@ def federation_up(
     state = Path(state_dir).resolve()
     old = Federation.load(state)
     if old is not None and any(r["state"] == "running" for r in federation_status(state)):
-        raise ConfigError(f"a federation is already running in {state}",
-                          hint="Stop it with `fedlab federation down` first.")
+        raise ConfigError(
+            f"a federation is already running in {state}",
+            hint="Stop it with `fedlab federation down` first.",
+        )
     check_data_files(cfg)
     state.mkdir(parents=True, exist_ok=True)
     port = free_port()
     ca = None
-    link_cmd = [_bin("flower-superlink"), "--host", "127.0.0.1", "--port", str(port),
-                "--disable-runtime-dependency-installation"]
+    link_cmd = [
+        _bin("flower-superlink"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--disable-runtime-dependency-installation",
+    ]
     if tls:
         from federation.runtime.tls import write_local_ca
 
         files = write_local_ca(state / "tls")
         ca = str(files.ca_cert)
-        link_cmd += ["--ssl-ca-certfile", ca, "--ssl-certfile", str(files.server_cert),
-                     "--ssl-keyfile", str(files.server_key)]
+        link_cmd += [
+            "--ssl-ca-certfile",
+            ca,
+            "--ssl-certfile",
+            str(files.server_cert),
+            "--ssl-keyfile",
+            str(files.server_key),
+        ]
     else:
         link_cmd.append("--insecure")
     link_log = state / "logs" / "superlink.log"
@@ -224,17 +248,33 @@ def federation_up(
             node_port = free_port()
             work = state / "parties" / p.name
             work.mkdir(parents=True, exist_ok=True)
-            launcher = ([sys.executable, "-m", "federation.runtime.supernode", "--fedlab-poll",
-                         str(poll), *([] if worker else [NO_WORKER_FLAG])]
-                        if poll > 0 or worker else [_bin("flower-supernode")])
-            cmd = [*launcher, "--superlink", fed.superlink,
-                   "--port", str(node_port), "--node-config",
-                   node_config_arg(p.name, p.data, work)]
+            launcher = (
+                [
+                    sys.executable,
+                    "-m",
+                    "federation.runtime.supernode",
+                    "--fedlab-poll",
+                    str(poll),
+                    *([] if worker else [NO_WORKER_FLAG]),
+                ]
+                if poll > 0 or worker
+                else [_bin("flower-supernode")]
+            )
+            cmd = [
+                *launcher,
+                "--superlink",
+                fed.superlink,
+                "--port",
+                str(node_port),
+                "--node-config",
+                node_config_arg(p.name, p.data, work),
+            ]
             cmd += ["--root-certificates", ca] if ca else ["--insecure"]
             log = state / "logs" / f"supernode-{p.name}.log"
             pid = _spawn(cmd, log, _env(state / "flwr-home" / f"node-{p.name}"))
-            fed.nodes.append(NodeProc(p.name, pid, node_port, str(log), str(work),
-                                      worker=worker and supported()))
+            fed.nodes.append(
+                NodeProc(p.name, pid, node_port, str(log), str(work), worker=worker and supported())
+            )
             fed.save()
     except BaseException:
         federation_down(state)
@@ -292,14 +332,24 @@ def federation_status(state_dir: str | Path) -> list[dict[str, Any]]:
     fed = Federation.load(state_dir)
     if fed is None:
         return []
-    rows = [{"name": "superlink", "pid": fed.superlink_pid,
-             "state": "running" if _alive(fed.superlink_pid) else "stopped",
-             "detail": f"{fed.superlink} {'TLS' if fed.ca_cert else 'insecure'}"}]
+    rows = [
+        {
+            "name": "superlink",
+            "pid": fed.superlink_pid,
+            "state": "running" if _alive(fed.superlink_pid) else "stopped",
+            "detail": f"{fed.superlink} {'TLS' if fed.ca_cert else 'insecure'}",
+        }
+    ]
     for n in fed.nodes:
-        rows.append({"name": f"supernode {n.party}", "pid": n.pid,
-                     "state": "running" if _alive(n.pid) else "stopped",
-                     "detail": f"work-dir {n.work_dir}"
-                               + (", long-lived ClientApp worker" if n.worker else "")})
+        rows.append(
+            {
+                "name": f"supernode {n.party}",
+                "pid": n.pid,
+                "state": "running" if _alive(n.pid) else "stopped",
+                "detail": f"work-dir {n.work_dir}"
+                + (", long-lived ClientApp worker" if n.worker else ""),
+            }
+        )
     return rows
 
 
@@ -320,8 +370,10 @@ def _connection(cfg: ExperimentConfig, fed: Federation | None) -> dict[str, Any]
             conn["root-certificates"] = str(dep.root_certificates)
         return conn
     if fed is None:
-        raise ConfigError("runtime 'deployment' needs a running federation: start one with "
-                          "`fedlab federation up --config ...`, or set [deployment] superlink")
+        raise ConfigError(
+            "runtime 'deployment' needs a running federation: start one with "
+            "`fedlab federation up --config ...`, or set [deployment] superlink"
+        )
     if fed.ca_cert:
         return {"address": fed.superlink, "root-certificates": fed.ca_cert}
     return {"address": fed.superlink, "insecure": True}
@@ -331,12 +383,16 @@ def _raise_status(status: dict[str, Any]) -> None:
     parts = status.get("party_error")
     if isinstance(parts, dict):  # a party's failure, as the coordinator received it
         raise lab_errors.PartyError(
-            str(parts["party"]), str(parts["action"]), error_type=str(parts["error_type"]),
-            error_code=str(parts["error_code"]), message=str(parts["message"]),
-            hint=str(parts.get("hint", "")))
-    cls = getattr(lab_errors, str(status.get("type", "")), None)
+            str(parts["party"]),
+            str(parts["action"]),
+            error_type=str(parts["error_type"]),
+            error_code=str(parts["error_code"]),
+            message=str(parts["message"]),
+            hint=str(parts.get("hint", "")),
+        )
+    cls = lab_errors.error_for_code(str(status.get("code", "")))
     message = str(status.get("error", "the run failed"))
-    if isinstance(cls, type) and issubclass(cls, LabError):
+    if cls is not None:
         hint = cls.hint
         suffix = f" (hint: {hint})"
         if hint and message.endswith(suffix):
@@ -357,9 +413,15 @@ def _stop_run(run_id: str, log: Path, env: dict[str, str]) -> None:
     """Ask the SuperLink to stop run ``run_id``."""
     with log.open("ab") as fh:
         try:
-            subprocess.run([_bin("flwr"), "stop", run_id, CONNECTION],  # noqa: S603
-                           stdout=fh, stderr=subprocess.STDOUT, env=env,
-                           stdin=subprocess.DEVNULL, timeout=30, check=False)
+            subprocess.run(
+                [_bin("flwr"), "stop", run_id, CONNECTION],  # noqa: S603
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                timeout=30,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired):
             pass
 
@@ -384,8 +446,10 @@ class _FlwrRun:
         folder = state / "runs" / uuid.uuid4().hex[:12]
         home = folder / "flwr-home"
         home.mkdir(parents=True)
-        (home / "config.toml").write_text(tomli_w.dumps(
-            {"superlink": {"default": CONNECTION, CONNECTION: conn}}), encoding="utf-8")
+        (home / "config.toml").write_text(
+            tomli_w.dumps({"superlink": {"default": CONNECTION, CONNECTION: conn}}),
+            encoding="utf-8",
+        )
         (folder / "experiment.toml").write_text(config_text, encoding="utf-8")
         return cls(folder, folder / "status.json", folder / "flwr-run.log")
 
@@ -395,14 +459,33 @@ class _FlwrRun:
         import tomli_w
 
         overrides = self.folder / "run-config.toml"
-        overrides.write_text(tomli_w.dumps({"experiment": str(self.folder / "experiment.toml"),
-                                            "status": str(self.status), **run_config}),
-                             encoding="utf-8")
-        cmd = [_bin("flwr"), "run", str(write_app(state / "app")), CONNECTION, "--stream",
-               "--run-config", str(overrides)]
+        overrides.write_text(
+            tomli_w.dumps(
+                {
+                    "experiment": str(self.folder / "experiment.toml"),
+                    "status": str(self.status),
+                    **run_config,
+                }
+            ),
+            encoding="utf-8",
+        )
+        cmd = [
+            _bin("flwr"),
+            "run",
+            str(write_app(state / "app")),
+            CONNECTION,
+            "--stream",
+            "--run-config",
+            str(overrides),
+        ]
         with self.log.open("wb") as fh:
-            return subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,  # noqa: S603
-                                    env=self.env, stdin=subprocess.DEVNULL)
+            return subprocess.Popen(
+                cmd,
+                stdout=fh,
+                stderr=subprocess.STDOUT,  # noqa: S603
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+            )
 
     def outcome(self) -> dict[str, Any] | None:
         return json.loads(self.status.read_text()) if self.status.is_file() else None
@@ -416,8 +499,9 @@ def _end(proc: subprocess.Popen[bytes], wait: float = 10.0) -> None:
         proc.wait(timeout=10)
 
 
-def _discard_at_parties(state: Path, conn: dict[str, Any], config_text: str,
-                        run_id: str | None) -> None:
+def _discard_at_parties(
+    state: Path, conn: dict[str, Any], config_text: str, run_id: str | None
+) -> None:
     """Best effort, after a run that ended without its coordinator (cancelled, crashed):
     a run of its own tells every party to discard run ``run_id`` (its state and files)."""
     from federation.runtime.coordinator import DISCARD_TIMEOUT
@@ -453,18 +537,22 @@ def train_on_federation(
     state = Path(state_dir or DEFAULT_STATE_DIR).resolve()
     fed = Federation.load(state)
     if fed is not None and not cfg.deployment.superlink and not _alive(fed.superlink_pid):
-        raise PartyUnavailableError(f"the local SuperLink in {state} is not running",
-                                    hint="Start it with `fedlab federation up --config ...`.")
+        raise PartyUnavailableError(
+            f"the local SuperLink in {state} is not running",
+            hint="Start it with `fedlab federation up --config ...`.",
+        )
     conn = _connection(cfg, fed)
     run = _FlwrRun.prepare(state, conn, config_text)
     progress_file = run.folder / "progress.jsonl"
-    homes = ({n.party: n.work_dir for n in fed.nodes}
-             if fed is not None and not cfg.deployment.superlink else {})
+    homes = (
+        {n.party: n.work_dir for n in fed.nodes}
+        if fed is not None and not cfg.deployment.superlink
+        else {}
+    )
     progress("phase", {"phase": "submit"})
     wait = timeout or (cfg.experiment.join_timeout + 4 * 3600)
     tail = ProgressTail(progress_file, progress)
-    proc = run.start(state, out=str(out), progress=str(progress_file),
-                     work_dirs=json.dumps(homes))
+    proc = run.start(state, out=str(out), progress=str(progress_file), work_dirs=json.dumps(homes))
 
     def abandon() -> None:
         run_id = _run_id(run.log)
@@ -489,14 +577,26 @@ def train_on_federation(
     status = run.outcome()
     if status is None:
         abandon()
-        raise ProtocolError(f"the coordinator did not report an outcome (flwr run exited "
-                            f"with {proc.returncode}); see {run.log}")
+        raise ProtocolError(
+            f"the coordinator did not report an outcome (flwr run exited "
+            f"with {proc.returncode}); see {run.log}"
+        )
     _end(proc)
     if not status.get("ok"):
         _raise_status(status)
     return json.loads((out / "metrics.json").read_text())  # type: ignore[no-any-return]
 
 
-__all__ = ["DEFAULT_NODE_POLL", "DEFAULT_STATE_DIR", "Federation", "NodeProc", "federation_down",
-           "federation_status", "federation_up", "free_port", "node_config_arg",
-           "train_on_federation", "write_app"]
+__all__ = [
+    "DEFAULT_NODE_POLL",
+    "DEFAULT_STATE_DIR",
+    "Federation",
+    "NodeProc",
+    "federation_down",
+    "federation_status",
+    "federation_up",
+    "free_port",
+    "node_config_arg",
+    "train_on_federation",
+    "write_app",
+]

@@ -16,6 +16,7 @@ from typing import Any
 
 from flwr.app import RecordDict
 
+from crypto.errors import ProtocolError
 from federation.failures import failure_records
 from federation.guard import check_outgoing
 from federation.party import PartyContext, get_handler
@@ -39,7 +40,6 @@ from federation.runtime.state import (
     state_file,
 )
 from federation.transport import Envelope
-from lab.errors import ProtocolError
 
 #: process-local caches, one per party name (``PartyContext.cache``), emptied when a run
 #: finishes
@@ -61,12 +61,20 @@ class PartyIdentity:
         folder ``WORK/runs/<run>`` (model piece and state), ``WORK`` its ``home``."""
         return replace(self, work_dir=run_folder(self.work_dir, run_key), home=self.work_dir)
 
-    def context(self, role: PartyRole, state: dict[str, Any],
-                cache: dict[str, Any] | None = None) -> PartyContext:
+    def context(
+        self, role: PartyRole, state: dict[str, Any], cache: dict[str, Any] | None = None
+    ) -> PartyContext:
         """The handlers' :class:`PartyContext` of this party with ``role`` and ``state``."""
-        return PartyContext(name=self.name, role=role, data_path=self.data_path,
-                            work_dir=self.work_dir, node_config=dict(self.node_config),
-                            state=state, cache={} if cache is None else cache, home=self.home)
+        return PartyContext(
+            name=self.name,
+            role=role,
+            data_path=self.data_path,
+            work_dir=self.work_dir,
+            node_config=dict(self.node_config),
+            state=state,
+            cache={} if cache is None else cache,
+            home=self.home,
+        )
 
 
 def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -> RecordDict:
@@ -82,17 +90,23 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
     ctx: PartyContext | None = None
     try:
         if addressed is not None and addressed != identity.name:
-            raise ProtocolError(f"message for party {addressed!r} reached party "
-                                f"{identity.name!r}")
-        if identity.home is not None and env.action != DISCARD \
-                and is_discarded(identity.home, run_key):
-            raise ProtocolError(f"party {identity.name!r}: run {run_key} was discarded "
-                                "(it failed or was cancelled)", hint="Start a new run.")
+            raise ProtocolError(f"message for party {addressed!r} reached party {identity.name!r}")
+        if (
+            identity.home is not None
+            and env.action != DISCARD
+            and is_discarded(identity.home, run_key)
+        ):
+            raise ProtocolError(
+                f"party {identity.name!r}: run {run_key} was discarded "
+                "(it failed or was cancelled)",
+                hint="Start a new run.",
+            )
         try:
             prole = PartyRole(role)
         except ValueError:
-            raise ProtocolError(f"request {env.action!r} carries no valid role "
-                                f"({role!r})") from None
+            raise ProtocolError(
+                f"request {env.action!r} carries no valid role ({role!r})"
+            ) from None
         ctx = identity.context(prole, load_state(path), _CACHES.setdefault(identity.name, {}))
         out = get_handler(env.action)(ctx, payload)
         check_outgoing(ctx, out, env.action)  # refuse raw data before it leaves the party
@@ -102,8 +116,11 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
                 # discarded while this message was being handled (a stopped coordinator's
                 # last message racing the discard): remove what the handler wrote
                 discard_run(identity.home, run_key)
-                raise ProtocolError(f"party {identity.name!r}: run {run_key} was discarded "
-                                    "while a message was handled", hint="Start a new run.")
+                raise ProtocolError(
+                    f"party {identity.name!r}: run {run_key} was discarded "
+                    "while a message was handled",
+                    hint="Start a new run.",
+                )
         else:  # a long-lived ClientApp process serves many runs: drop this run's objects
             _CACHES.pop(identity.name, None)
         return to_records(Envelope(identity.name, env.action, out))

@@ -18,8 +18,9 @@ from federation.protocol import ProgressFn
 from federation.transport import MessageLog
 
 
-def local_transport(cfg: ExperimentConfig, stage: Path, *,
-                    keep_payloads: bool = False) -> LocalTransport:
+def local_transport(
+    cfg: ExperimentConfig, stage: Path, *, keep_payloads: bool = False
+) -> LocalTransport:
     parties = []
     for p in cfg.parties:
         work = party_dir(stage, p.name)
@@ -29,16 +30,28 @@ def local_transport(cfg: ExperimentConfig, stage: Path, *,
 
 
 def run_local(
-    cfg: ExperimentConfig, stage: Path, *, config_text: str, progress: ProgressFn,
-    started: float, keep_payloads: bool = False,
+    cfg: ExperimentConfig,
+    stage: Path,
+    *,
+    config_text: str,
+    progress: ProgressFn,
+    started: float,
+    keep_payloads: bool = False,
 ) -> tuple[dict[str, Any], MessageLog]:
     from federation.run import execute_protocol
 
     t0 = time.perf_counter()
     transport = local_transport(cfg, stage, keep_payloads=keep_payloads)
-    metrics = execute_protocol(transport, cfg, stage, runtime="local", config_text=config_text,
-                               progress=progress, started=started,
-                               startup_seconds=time.perf_counter() - t0)
+    metrics = execute_protocol(
+        transport,
+        cfg,
+        stage,
+        runtime="local",
+        config_text=config_text,
+        progress=progress,
+        started=started,
+        startup_seconds=time.perf_counter() - t0,
+    )
     return metrics, transport.log
 
 

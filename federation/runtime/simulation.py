@@ -26,12 +26,12 @@ from typing import Any
 from flwr.app import Context
 from flwr.serverapp import Grid
 
+from crypto.errors import ProtocolError
 from federation.config import ExperimentConfig
 from federation.outputs import party_dir
 from federation.protocol import ProgressFn
 from federation.runtime.dispatch import PartyIdentity
 from federation.transport import MessageLog
-from lab.errors import ProtocolError
 
 FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
 
@@ -74,8 +74,9 @@ def quick_engine_polling(interval: float = SIM_POLL) -> Iterator[bool]:
         yield False
         return
 
-    def add_messages_to_queue(state: Any, queue: Any, nodes_mapping: Any,
-                              f_stop: threading.Event) -> None:
+    def add_messages_to_queue(
+        state: Any, queue: Any, nodes_mapping: Any, f_stop: threading.Event
+    ) -> None:
         original(state, queue, nodes_mapping, _QuickWait(f_stop, interval))
 
     vce_api.add_messages_to_queue = add_messages_to_queue
@@ -90,14 +91,22 @@ def backend_config(n_parties: int) -> dict[str, Any]:
     cores = os.cpu_count() or 1
     return {
         "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-        "init_args": {"num_cpus": max(1, min(n_parties, cores)), "logging_level": "ERROR",
-                      "log_to_driver": False},
+        "init_args": {
+            "num_cpus": max(1, min(n_parties, cores)),
+            "logging_level": "ERROR",
+            "log_to_driver": False,
+        },
     }
 
 
 def run_in_simulation(
-    cfg: ExperimentConfig, stage: Path, *, config_text: str, progress: ProgressFn,
-    started: float, keep_payloads: bool = False,
+    cfg: ExperimentConfig,
+    stage: Path,
+    *,
+    config_text: str,
+    progress: ProgressFn,
+    started: float,
+    keep_payloads: bool = False,
 ) -> tuple[dict[str, Any], MessageLog]:
     from flwr.simulation import run_simulation
 
@@ -117,10 +126,17 @@ def run_in_simulation(
 
     def main(grid: Grid, context: Context) -> None:  # noqa: ARG001
         try:
-            box["result"] = coordinate(grid, cfg, stage, runtime="simulation",
-                                       config_text=config_text, started=started,
-                                       progress=progress, keep_payloads=keep_payloads,
-                                       poll=SIM_POLL)
+            box["result"] = coordinate(
+                grid,
+                cfg,
+                stage,
+                runtime="simulation",
+                config_text=config_text,
+                started=started,
+                progress=progress,
+                keep_payloads=keep_payloads,
+                poll=SIM_POLL,
+            )
         except BaseException as exc:  # re-raised below, in the caller's thread
             box["error"] = exc
 
@@ -129,15 +145,20 @@ def run_in_simulation(
     flwr_logger.setLevel(logging.WARNING)
     try:
         with quick_engine_polling():
-            run_simulation(build_server_app(main), client, num_supernodes=len(identities),
-                           backend_config=backend_config(len(identities)))  # type: ignore[arg-type]
+            run_simulation(
+                build_server_app(main),
+                client,
+                num_supernodes=len(identities),
+                backend_config=backend_config(len(identities)),
+            )  # type: ignore[arg-type]
     except RuntimeError as exc:
         if "error" in box:
             raise box["error"] from None
         cause = exc.__cause__ or exc
-        raise ProtocolError(f"Flower's simulation runtime failed: {type(cause).__name__}: "
-                            f"{cause}", hint="A Ray worker may have run out of memory; see "
-                            "the log above, then run again.") from exc
+        raise ProtocolError(
+            f"Flower's simulation runtime failed: {type(cause).__name__}: {cause}",
+            hint="A Ray worker may have run out of memory; see the log above, then run again.",
+        ) from exc
     finally:
         flwr_logger.setLevel(level)
     if "error" in box:

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lab.errors import ProtocolError
+from crypto.errors import ProtocolError
 
 STATE_DIRNAME = ".state"
 #: a deployed party's run folders: ``WORK/runs/<run>/``
@@ -137,5 +137,16 @@ def _picklable(value: Any) -> bool:
     return True
 
 
-__all__ = ["DISCARDED_DIRNAME", "RUNS_DIRNAME", "STATE_DIRNAME", "clear_state", "discard_run",
-           "forget", "is_discarded", "load_state", "run_folder", "save_state", "state_file"]
+__all__ = [
+    "DISCARDED_DIRNAME",
+    "RUNS_DIRNAME",
+    "STATE_DIRNAME",
+    "clear_state",
+    "discard_run",
+    "forget",
+    "is_discarded",
+    "load_state",
+    "run_folder",
+    "save_state",
+    "state_file",
+]

@@ -85,8 +85,15 @@ def worker_command(args: list[str], parent_pid: int) -> list[str]:
     host = _option(args, "--host", UVICORN_DEFAULT_HOST) or UVICORN_DEFAULT_HOST
     port = _option(args, "--port", str(SUPERNODE_UVICORN_DEFAULT_PORT))
     address = resolve_bind_address(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-    cmd = [sys.executable, "-m", "federation.runtime.clientapp_worker",
-           "--runtime-api-address", address, "--parent-pid", str(parent_pid)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "federation.runtime.clientapp_worker",
+        "--runtime-api-address",
+        address,
+        "--parent-pid",
+        str(parent_pid),
+    ]
     poll = os.environ.get("FLWR_SUPEREXEC_TASK_POLL_INTERVAL")
     if poll:
         cmd += ["--poll", poll]
@@ -110,8 +117,11 @@ def use_worker(args: list[str]) -> bool:
     if not supported():
         import flwr
 
-        log.warning("flwr %s: the long-lived ClientApp worker is written for flwr 1.41; "
-                    "using Flower's default launching", flwr.__version__)
+        log.warning(
+            "flwr %s: the long-lived ClientApp worker is written for flwr 1.41; "
+            "using Flower's default launching",
+            flwr.__version__,
+        )
         return False
     return True
 
@@ -134,8 +144,12 @@ class WorkerSupervisor:
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL)  # noqa: S603
             self.starts += 1
             code = self.proc.wait()
-            if self._stopping.is_set() or code in (0, UNSUPPORTED_EXIT, -signal.SIGTERM,
-                                                  -signal.SIGINT):
+            if self._stopping.is_set() or code in (
+                0,
+                UNSUPPORTED_EXIT,
+                -signal.SIGTERM,
+                -signal.SIGINT,
+            ):
                 return  # stopped on purpose (the SuperNode is going down)
             log.warning("the ClientApp worker exited with %s; starting a new one", code)
             self._stopping.wait(RESTART_DELAY)
@@ -158,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--fedlab-poll" in args:
         i = args.index("--fedlab-poll")
         poll = float(args[i + 1])
-        del args[i: i + 2]
+        del args[i : i + 2]
     log_to_stderr()
     import flwr.supernode.start_client_internal as internal
 

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crypto.errors import ConfigError, PartyUnavailableError
 from federation.runtime.deployment import (
     DEFAULT_STATE_DIR,
     STATE_FILE,
     Federation,
     federation_status,
 )
-from lab.errors import ConfigError, PartyUnavailableError
 
 PROBE_SECONDS = 5.0
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
@@ -44,9 +44,10 @@ def split_address(address: str) -> tuple[str, int]:
     host, sep, port = address.strip().rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"SuperLink address {address!r} is not HOST:PORT",
-                          hint="Give the SuperLink's Control API address, e.g. "
-                               "superlink.platform.example:9093.")
+        raise ConfigError(
+            f"SuperLink address {address!r} is not HOST:PORT",
+            hint="Give the SuperLink's Control API address, e.g. superlink.platform.example:9093.",
+        )
     return host, int(port)
 
 
@@ -67,9 +68,11 @@ def probe(address: str, timeout: float = PROBE_SECONDS) -> None:
             return
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-    raise PartyUnavailableError(f"no SuperLink answers at {address} ({reason})",
-                                hint="Check the address, that the SuperLink runs, and that "
-                                     "its port is open to this machine.")
+    raise PartyUnavailableError(
+        f"no SuperLink answers at {address} ({reason})",
+        hint="Check the address, that the SuperLink runs, and that "
+        "its port is open to this machine.",
+    )
 
 
 @dataclass(frozen=True)
@@ -84,21 +87,26 @@ class FederationTarget:
     def __post_init__(self) -> None:
         if self.superlink is None:
             if self.root_certificates is not None or self.insecure:
-                raise ConfigError("root certificates and insecure go with a SuperLink "
-                                  "address; a local federation uses the TLS settings in its "
-                                  f"state dir {str(self.state_dir)!r}",
-                                  hint="Pass --superlink HOST:PORT, or drop "
-                                       "--root-certificates / --insecure.")
+                raise ConfigError(
+                    "root certificates and insecure go with a SuperLink "
+                    "address; a local federation uses the TLS settings in its "
+                    f"state dir {str(self.state_dir)!r}",
+                    hint="Pass --superlink HOST:PORT, or drop --root-certificates / --insecure.",
+                )
             return
         host, _ = split_address(self.superlink)
         if self.insecure and self.root_certificates is not None:
-            raise ConfigError(f"SuperLink {self.superlink}: give root certificates (TLS) or "
-                              "insecure (plaintext), not both")
+            raise ConfigError(
+                f"SuperLink {self.superlink}: give root certificates (TLS) or "
+                "insecure (plaintext), not both"
+            )
         if self.insecure and not is_loopback(host):
-            raise ConfigError(f"SuperLink {self.superlink}: insecure (plaintext) is allowed "
-                              "for a SuperLink on this machine only",
-                              hint="Serve the SuperLink with TLS and pass the CA that signed "
-                                   "its certificate with --root-certificates.")
+            raise ConfigError(
+                f"SuperLink {self.superlink}: insecure (plaintext) is allowed "
+                "for a SuperLink on this machine only",
+                hint="Serve the SuperLink with TLS and pass the CA that signed "
+                "its certificate with --root-certificates.",
+            )
 
     @property
     def local(self) -> bool:
@@ -121,17 +129,20 @@ class FederationTarget:
         state = Path(self.state_dir).resolve()
         fed = Federation.load(state)
         if fed is None:
-            raise ConfigError(f"no federation in {state} ({STATE_FILE} is missing)",
-                              hint=f"Start one with `fedlab federation up --config "
-                                   f"experiment.toml --state-dir {self.state_dir}`, or point "
-                                   "the worker at a SuperLink with --superlink HOST:PORT.")
+            raise ConfigError(
+                f"no federation in {state} ({STATE_FILE} is missing)",
+                hint=f"Start one with `fedlab federation up --config "
+                f"experiment.toml --state-dir {self.state_dir}`, or point "
+                "the worker at a SuperLink with --superlink HOST:PORT.",
+            )
         link = federation_status(state)[0]
         if link["state"] != "running":
             raise PartyUnavailableError(
                 f"the SuperLink of the federation in {state} is not running "
                 f"(pid {fed.superlink_pid})",
                 hint="Restart the federation: `fedlab federation down` then `fedlab "
-                     "federation up` with the same --state-dir.")
+                "federation up` with the same --state-dir.",
+            )
         return fed
 
     def check(self) -> str:
@@ -139,18 +150,26 @@ class FederationTarget:
         if self.local:
             fed = self._federation()
             probe(fed.superlink)
-            return (f"local federation in {Path(self.state_dir).resolve()}: SuperLink "
-                    f"{fed.superlink} ({'TLS' if fed.ca_cert else 'insecure'}), SuperNodes "
-                    f"{', '.join(n.party for n in fed.nodes) or 'none'}")
+            return (
+                f"local federation in {Path(self.state_dir).resolve()}: SuperLink "
+                f"{fed.superlink} ({'TLS' if fed.ca_cert else 'insecure'}), SuperNodes "
+                f"{', '.join(n.party for n in fed.nodes) or 'none'}"
+            )
         ca = self.root_certificates
         if ca is not None and not Path(ca).is_file():
-            raise ConfigError(f"root certificates file {str(ca)!r} does not exist",
-                              hint="Give the CA certificate that signed the SuperLink's "
-                                   "certificate (PEM).")
+            raise ConfigError(
+                f"root certificates file {str(ca)!r} does not exist",
+                hint="Give the CA certificate that signed the SuperLink's certificate (PEM).",
+            )
         assert self.superlink is not None
         probe(self.superlink)
-        tls = ("insecure" if self.insecure else f"TLS, CA {Path(ca).resolve()}" if ca
-               else "TLS, system CAs")
+        tls = (
+            "insecure"
+            if self.insecure
+            else f"TLS, CA {Path(ca).resolve()}"
+            if ca
+            else "TLS, system CAs"
+        )
         return f"SuperLink {self.superlink} ({tls})"
 
     def check_parties(self, parties: Sequence[str]) -> None:
@@ -160,8 +179,10 @@ class FederationTarget:
             return
         state = Path(self.state_dir).resolve()
         fed = self._federation()
-        running = {row["name"].removeprefix("supernode "): row["state"] == "running"
-                   for row in federation_status(state)[1:]}
+        running = {
+            row["name"].removeprefix("supernode "): row["state"] == "running"
+            for row in federation_status(state)[1:]
+        }
         missing = [p for p in parties if p not in running]
         stopped = [p for p in parties if running.get(p) is False]
         if not missing and not stopped:
@@ -176,8 +197,9 @@ class FederationTarget:
             f"the federation in {state} cannot run this experiment: {'; '.join(problems)} "
             f"(its SuperNodes: {nodes})",
             hint="Start the federation with an experiment.toml that names every party of the "
-                 "lab's experiments (the catalog's node names): `fedlab federation down`, "
-                 "then `fedlab federation up --config ...` with the same --state-dir.")
+            "lab's experiments (the catalog's node names): `fedlab federation down`, "
+            "then `fedlab federation up --config ...` with the same --state-dir.",
+        )
 
 
 def _names(parties: Sequence[str]) -> str:

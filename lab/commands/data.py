@@ -12,17 +12,27 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command()
 def synth(
-    enterprises: int = typer.Option(10_000, "--enterprises", "-n", min=1,
-                                    help="Number of enterprises in the population."),
+    enterprises: int = typer.Option(
+        10_000, "--enterprises", "-n", min=1, help="Number of enterprises in the population."
+    ),
     seed: int = typer.Option(42, help="Random seed; the same seed gives byte-identical files."),
     out: Path = typer.Option(Path("data/synth"), help="Folder that receives one CSV per party."),
-    dirty: bool = typer.Option(False, "--dirty", help="Add missing cells, skew, outliers, "
-                               "duplicate and malformed IDs (see docs/data_dictionary.md)."),
-    banks: list[str] = typer.Option(["bank"], "--bank",
-                                    help="Bank name(s); repeat for several banks."),
-    records: bool = typer.Option(False, "--records", help="Also write raw monthly/event "
-                                 "records per party and the point-in-time indicators computed "
-                                 "from them (records_<party>.csv, indicators_<party>.csv)."),
+    dirty: bool = typer.Option(
+        False,
+        "--dirty",
+        help="Add missing cells, skew, outliers, "
+        "duplicate and malformed IDs (see docs/data_dictionary.md).",
+    ),
+    banks: list[str] = typer.Option(
+        ["bank"], "--bank", help="Bank name(s); repeat for several banks."
+    ),
+    records: bool = typer.Option(
+        False,
+        "--records",
+        help="Also write raw monthly/event "
+        "records per party and the point-in-time indicators computed "
+        "from them (records_<party>.csv, indicators_<party>.csv).",
+    ),
 ) -> None:
     """Generate synthetic enterprise data for a bank and five agencies, keyed by USCC."""
     from features import synth as gen
@@ -33,15 +43,19 @@ def synth(
     seconds = time.perf_counter() - t0
     for name, path in paths.items():
         typer.echo(f"  {name:<18} {len(tables[name]):>9,} rows  {path}")
-    typer.echo(f"wrote {len(paths)} files for {enterprises:,} enterprises in {seconds:.1f} s"
-               + (" (dirty)" if dirty else ""))
+    typer.echo(
+        f"wrote {len(paths)} files for {enterprises:,} enterprises in {seconds:.1f} s"
+        + (" (dirty)" if dirty else "")
+    )
     if records:
         from features.synth_records import write_records
 
         t0 = time.perf_counter()
         written = write_records(out, enterprises, seed)
-        typer.echo(f"wrote raw records and indicators ({len(written)} files) in "
-                   f"{time.perf_counter() - t0:.1f} s")
+        typer.echo(
+            f"wrote raw records and indicators ({len(written)} files) in "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
 
 
 @app.command()
@@ -50,9 +64,12 @@ def validate(
     id_column: str = typer.Option("uscc", help="Column with the enterprise/sample ID."),
     label: str | None = typer.Option(None, help="Label column (guest only), values 0/1."),
     id_kind: str = typer.Option("uscc", help="'uscc' (check GB 32100 codes) or 'opaque'."),
-    party: str | None = typer.Option(None, help="Check against a synthetic party's schema "
-                                     "(bank, tax, social_insurance, courts, utilities, "
-                                     "market_regulation, authorizations)."),
+    party: str | None = typer.Option(
+        None,
+        help="Check against a synthetic party's schema "
+        "(bank, tax, social_insurance, courts, utilities, "
+        "market_regulation, authorizations).",
+    ),
     encoding: str = typer.Option("utf-8", help="Text encoding of the file, e.g. gbk."),
 ) -> None:
     """Validate one party's table and print a summary (aggregates only)."""
@@ -61,23 +78,25 @@ def validate(
     if id_kind not in ("uscc", "opaque"):
         raise typer.BadParameter("--id-kind must be 'uscc' or 'opaque'")
     kind: IdKind = "uscc" if id_kind == "uscc" else "opaque"
-    df = load_party_table(file, id_column=id_column, label=label, id_kind=kind, party=party,
-                          encoding=encoding)
+    df = load_party_table(
+        file, id_column=id_column, label=label, id_kind=kind, party=party, encoding=encoding
+    )
     typer.echo(f"{file.name}: OK — {len(df):,} rows, {df.shape[1]} columns")
     if label is not None:
-        typer.echo(f"  label {label!r}: {int(df[label].sum()):,} positives "
-                   f"({df[label].mean():.1%})")
+        typer.echo(
+            f"  label {label!r}: {int(df[label].sum()):,} positives ({df[label].mean():.1%})"
+        )
     summary = summarize(df, id_column=id_column)
     typer.echo(f"  {'column':<34} {'type':<8} {'missing':>8} {'distinct':>9}")
     for row in summary.itertuples(index=False):
-        typer.echo(f"  {row.column:<34} {row.type:<8} {row.missing_share:>8.1%} "
-                   f"{row.distinct:>9,}")
+        typer.echo(f"  {row.column:<34} {row.type:<8} {row.missing_share:>8.1%} {row.distinct:>9,}")
 
 
 @app.command()
 def public(
-    name: str = typer.Argument(..., help="default_credit, taiwan, german, lending_club, "
-                               "credit_data or breast."),
+    name: str = typer.Argument(
+        ..., help="default_credit, taiwan, german, lending_club, credit_data or breast."
+    ),
     data_dir: Path = typer.Option(..., help="Folder with the public data files."),
     out: Path = typer.Option(..., help="Folder that receives one CSV per party."),
 ) -> None:
@@ -91,5 +110,7 @@ def public(
     paths = write_parties(out, parties)
     for party, path in paths.items():
         typer.echo(f"  {party:<18} {path}")
-    typer.echo(f"wrote {len(paths)} party files for {name!r} (id column {parties.id_column!r}, "
-               f"label {parties.label_column!r} at the guest)")
+    typer.echo(
+        f"wrote {len(paths)} party files for {name!r} (id column {parties.id_column!r}, "
+        f"label {parties.label_column!r} at the guest)"
+    )

@@ -13,12 +13,21 @@ def demo(
     seed: int = typer.Option(7, help="Random seed."),
     runtime: str = typer.Option("simulation", help="simulation (Flower, embedded) | local"),
     backend: str = typer.Option("paillier", help="paillier | ckks"),
-    lab_flow: bool = typer.Option(True, "--lab/--no-lab",
-                                  help="Also run the catalog workflow (approve, worker, model "
-                                  "library, audit)."),
+    lab_flow: bool = typer.Option(
+        True,
+        "--lab/--no-lab",
+        help="Also run the catalog workflow (approve, worker, model library, audit).",
+    ),
 ) -> None:
     """Generate multi-party data and train a joint credit model end to end."""
     from lab.demo import run_demo
 
-    run_demo(out, enterprises=enterprises, seed=seed, runtime=runtime, backend=backend,
-             echo=typer.echo, lab_flow=lab_flow)
+    run_demo(
+        out,
+        enterprises=enterprises,
+        seed=seed,
+        runtime=runtime,
+        backend=backend,
+        echo=typer.echo,
+        lab_flow=lab_flow,
+    )

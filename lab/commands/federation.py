@@ -15,28 +15,34 @@ DEFAULT_STATE_DIR = Path(".fedlab/federation")
 def train(
     config: Path = typer.Option(..., "--config", "-c", help="experiment.toml"),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (written atomically)."),
-    runtime: str = typer.Option(None, help="Override experiment.runtime: local | simulation "
-                                "| deployment."),
-    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, help="Local federation folder "
-                                   "(deployment runtime, see `fedlab federation up`)."),
+    runtime: str = typer.Option(
+        None, help="Override experiment.runtime: local | simulation | deployment."
+    ),
+    state_dir: Path = typer.Option(
+        DEFAULT_STATE_DIR,
+        help="Local federation folder (deployment runtime, see `fedlab federation up`).",
+    ),
 ) -> None:
     """Train a federated model; DIR gets metrics.json, disclosure.json and model pieces."""
     from federation.run import run_experiment
 
     def progress(event: str, fields: dict) -> None:  # type: ignore[type-arg]
         if event == "epoch":
-            typer.echo(f"  epoch {fields.get('epoch')}: "
-                       + ", ".join(f"{k}={v}" for k, v in fields.items() if k != "epoch"))
+            typer.echo(
+                f"  epoch {fields.get('epoch')}: "
+                + ", ".join(f"{k}={v}" for k, v in fields.items() if k != "epoch")
+            )
         elif event == "phase":
             typer.echo(f"- {fields.get('phase')}")
 
-    summary = run_experiment(config, out, runtime=runtime, progress=progress,
-                             state_dir=state_dir)
+    summary = run_experiment(config, out, runtime=runtime, progress=progress, state_dir=state_dir)
     m = summary.metrics
-    shown = {k: m[k] for k in ("auc", "ks", "n_aligned", "n_exchanges", "exchanges_per_epoch")
-             if k in m}
-    typer.echo(f"{summary.runtime} run finished in {summary.wall_seconds:.1f} s: "
-               f"{json.dumps(shown)}")
+    shown = {
+        k: m[k] for k in ("auc", "ks", "n_aligned", "n_exchanges", "exchanges_per_epoch") if k in m
+    }
+    typer.echo(
+        f"{summary.runtime} run finished in {summary.wall_seconds:.1f} s: {json.dumps(shown)}"
+    )
     typer.echo(f"outputs: {summary.out_dir}")
 
 
@@ -55,32 +61,46 @@ def score(
         from lab.errors import ConfigError
 
         raise ConfigError("joint scoring is not available in this build") from None
-    fn = getattr(scoring, "score_command", None) or getattr(scoring, "run_scoring")
+    fn = getattr(scoring, "score_command", None) or scoring.run_scoring
     fn(config=config, model=model, out=out, runtime=runtime)
 
 
 @federation_app.command("up")
 def up(
-    config: Path = typer.Option(..., "--config", "-c", help="experiment.toml naming the "
-                                "parties and their data."),
-    tls: bool = typer.Option(False, "--tls", help="Serve the SuperLink with TLS (a local CA "
-                             "is generated in the state dir)."),
-    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, help="Where PIDs, logs, certificates "
-                                   "and party work dirs go."),
-    worker: bool = typer.Option(True, "--worker/--no-worker", help="Answer every message of "
-                                "a SuperNode from one long-lived ClientApp process (flwr "
-                                "1.41.x; otherwise Flower starts a process per message)."),
+    config: Path = typer.Option(
+        ..., "--config", "-c", help="experiment.toml naming the parties and their data."
+    ),
+    tls: bool = typer.Option(
+        False,
+        "--tls",
+        help="Serve the SuperLink with TLS (a local CA is generated in the state dir).",
+    ),
+    state_dir: Path = typer.Option(
+        DEFAULT_STATE_DIR, help="Where PIDs, logs, certificates and party work dirs go."
+    ),
+    worker: bool = typer.Option(
+        True,
+        "--worker/--no-worker",
+        help="Answer every message of "
+        "a SuperNode from one long-lived ClientApp process (flwr "
+        "1.41.x; otherwise Flower starts a process per message).",
+    ),
 ) -> None:
     """Start a SuperLink and one SuperNode per party on 127.0.0.1."""
     from federation.config import load_config
     from federation.runtime.deployment import federation_up
 
     fed = federation_up(load_config(config), state_dir, tls=tls, worker=worker)
-    launch = ("one long-lived ClientApp worker each" if any(n.worker for n in fed.nodes)
-              else "a ClientApp process per message")
-    typer.echo(f"SuperLink on {fed.superlink} ({'TLS' if fed.ca_cert else 'insecure'}), "
-               f"SuperNodes: {', '.join(n.party for n in fed.nodes)} ({launch}); "
-               f"state in {state_dir}")
+    launch = (
+        "one long-lived ClientApp worker each"
+        if any(n.worker for n in fed.nodes)
+        else "a ClientApp process per message"
+    )
+    typer.echo(
+        f"SuperLink on {fed.superlink} ({'TLS' if fed.ca_cert else 'insecure'}), "
+        f"SuperNodes: {', '.join(n.party for n in fed.nodes)} ({launch}); "
+        f"state in {state_dir}"
+    )
 
 
 @federation_app.command("down")
@@ -113,5 +133,8 @@ def register(app: typer.Typer) -> None:
     """Add the federation commands to the main app."""
     app.command(name="train")(train)
     app.command(name="score")(score)
-    app.add_typer(federation_app, name="federation",
-                  help="Local deployment: start/stop a SuperLink and one SuperNode per party.")
+    app.add_typer(
+        federation_app,
+        name="federation",
+        help="Local deployment: start/stop a SuperLink and one SuperNode per party.",
+    )

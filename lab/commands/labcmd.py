@@ -16,14 +16,16 @@ from typing import Any
 import typer
 
 app = typer.Typer(no_args_is_help=True)
-experiments_app = typer.Typer(no_args_is_help=True,
-                              help="Create, list, show, submit, approve, reject.")
+experiments_app = typer.Typer(
+    no_args_is_help=True, help="Create, list, show, submit, approve, reject."
+)
 audit_app = typer.Typer(no_args_is_help=True, help="Verify and read the audit trail.")
 indicators_app = typer.Typer(no_args_is_help=True, help="Search the indicator library (指标库).")
 samples_app = typer.Typer(no_args_is_help=True, help="Register and list sample sets (样本库).")
 consents_app = typer.Typer(no_args_is_help=True, help="Agency consent: grant, list, revoke.")
-authorizations_app = typer.Typer(no_args_is_help=True,
-                                 help="Enterprise authorizations (查询授权): import, counts.")
+authorizations_app = typer.Typer(
+    no_args_is_help=True, help="Enterprise authorizations (查询授权): import, counts."
+)
 models_app = typer.Typer(no_args_is_help=True, help="The model library (模型库): list, publish.")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(audit_app, name="audit")
@@ -33,8 +35,11 @@ app.add_typer(consents_app, name="consents")
 app.add_typer(authorizations_app, name="authorizations")
 app.add_typer(models_app, name="models")
 
-DbOpt = typer.Option(None, "--db", help="SQLite path or database URL (default: "
-                     "FEDLAB_DATABASE_URL or .fedlab/lab.db).")
+DbOpt = typer.Option(
+    None,
+    "--db",
+    help="SQLite path or database URL (default: FEDLAB_DATABASE_URL or .fedlab/lab.db).",
+)
 UserOpt = typer.Option(None, "--user", help="Catalog user (default: FEDLAB_USER).")
 DATE_FORMATS = ["%Y-%m-%d"]
 
@@ -51,8 +56,9 @@ def parse_param(text: str) -> tuple[str, Any]:
     except json.JSONDecodeError:
         value = raw
     if isinstance(value, dict | list):
-        raise ConfigError(f"--param {key.strip()}: give one number, true/false or text, "
-                          f"not {raw!r}")
+        raise ConfigError(
+            f"--param {key.strip()}: give one number, true/false or text, not {raw!r}"
+        )
     return key.strip(), value
 
 
@@ -73,8 +79,11 @@ def _lab(db: str | None, user: str | None) -> Any:
     name = user or os.environ.get("FEDLAB_USER")
     if not name:
         raise ConfigError("no catalog user given", hint="Pass --user NAME or set FEDLAB_USER.")
-    return Lab.connect(db or get_settings().database_url_value, user=name,
-                       password=os.environ.get("FEDLAB_PASSWORD"))
+    return Lab.connect(
+        db or get_settings().database_url_value,
+        user=name,
+        password=os.environ.get("FEDLAB_PASSWORD"),
+    )
 
 
 def _echo_json(obj: Any) -> None:
@@ -92,46 +101,60 @@ def init(db: str | None = DbOpt) -> None:
     engine = _engine(db)
     pw = settings.first_admin_password.get_secret_value()
     with session_scope(engine) as s:
-        made = bootstrap_admin(session=s, username=settings.first_admin,
-                               password=None if settings.environment == "local" else pw)
-    typer.echo(f"catalog ready at {engine.url.render_as_string(hide_password=True)}"
-               + (f"; admin user {settings.first_admin!r} created" if made else ""))
+        made = bootstrap_admin(
+            session=s,
+            username=settings.first_admin,
+            password=None if settings.environment == "local" else pw,
+        )
+    typer.echo(
+        f"catalog ready at {engine.url.render_as_string(hide_password=True)}"
+        + (f"; admin user {settings.first_admin!r} created" if made else "")
+    )
 
 
 @app.command()
-def seed(db: str | None = DbOpt,
-         data: Path | None = typer.Option(None, help="Folder of `fedlab data synth` files."),
-         banks: str = typer.Option("bank_a,bank_b,bank_c,bank_d", help="Comma-separated.")
-         ) -> None:
+def seed(
+    db: str | None = DbOpt,
+    data: Path | None = typer.Option(None, help="Folder of `fedlab data synth` files."),
+    banks: str = typer.Option("bank_a,bank_b,bank_c,bank_d", help="Comma-separated."),
+) -> None:
     """Fill an empty catalog with the demo platform, banks, agencies, users and grants."""
     from lab.seed import seed_demo
 
-    result = seed_demo(_engine(db), banks=tuple(b for b in banks.split(",") if b),
-                       data_dir=data)
-    typer.echo(f"seeded {len(result.banks)} banks, {len(result.agencies)} agencies, "
-               f"{len(result.users)} users: {', '.join(sorted(result.users))}")
+    result = seed_demo(_engine(db), banks=tuple(b for b in banks.split(",") if b), data_dir=data)
+    typer.echo(
+        f"seeded {len(result.banks)} banks, {len(result.agencies)} agencies, "
+        f"{len(result.users)} users: {', '.join(sorted(result.users))}"
+    )
 
 
 @app.command()
-def worker(db: str | None = DbOpt,
-           worker_id: str = typer.Option(f"{os.uname().nodename}-{os.getpid()}", "--id"),
-           runtime: str = typer.Option("simulation", help="local | simulation | deployment"),
-           runs: Path | None = typer.Option(None, help="Folder for run outputs."),
-           once: bool = typer.Option(False, help="Run what is approved now, then exit."),
-           poll: float = typer.Option(2.0, help="Seconds between polls when idle."),
-           state_dir: Path | None = typer.Option(
-               None, help="Deployment: the state dir of a federation `fedlab federation up` "
-               "started (default .fedlab/federation); with --superlink, where the run "
-               "folders go."),
-           superlink: str | None = typer.Option(
-               None, help="Deployment: HOST:PORT of a SuperLink's Control API, instead of a "
-               "local federation."),
-           root_certificates: Path | None = typer.Option(
-               None, help="Deployment with --superlink: the CA certificate (PEM) that "
-               "signed the SuperLink's certificate (default: the system's CAs)."),
-           insecure: bool = typer.Option(
-               False, help="Deployment with --superlink: plaintext, for a SuperLink on this "
-               "machine only.")) -> None:
+def worker(
+    db: str | None = DbOpt,
+    worker_id: str = typer.Option(f"{os.uname().nodename}-{os.getpid()}", "--id"),
+    runtime: str = typer.Option("simulation", help="local | simulation | deployment"),
+    runs: Path | None = typer.Option(None, help="Folder for run outputs."),
+    once: bool = typer.Option(False, help="Run what is approved now, then exit."),
+    poll: float = typer.Option(2.0, help="Seconds between polls when idle."),
+    state_dir: Path | None = typer.Option(
+        None,
+        help="Deployment: the state dir of a federation `fedlab federation up` "
+        "started (default .fedlab/federation); with --superlink, where the run "
+        "folders go.",
+    ),
+    superlink: str | None = typer.Option(
+        None,
+        help="Deployment: HOST:PORT of a SuperLink's Control API, instead of a local federation.",
+    ),
+    root_certificates: Path | None = typer.Option(
+        None,
+        help="Deployment with --superlink: the CA certificate (PEM) that "
+        "signed the SuperLink's certificate (default: the system's CAs).",
+    ),
+    insecure: bool = typer.Option(
+        False, help="Deployment with --superlink: plaintext, for a SuperLink on this machine only."
+    ),
+) -> None:
     """Claim approved experiments and run them through the federation, one at a time."""
     import logging
 
@@ -141,11 +164,15 @@ def worker(db: str | None = DbOpt,
 
     target = None
     if runtime == "deployment" or state_dir or superlink or root_certificates or insecure:
-        target = FederationTarget(**({"state_dir": state_dir} if state_dir else {}),
-                                  superlink=superlink, root_certificates=root_certificates,
-                                  insecure=insecure)
-    w = Worker(_engine(db), worker_id, runs or get_settings().runs_path, runtime=runtime,
-               target=target)
+        target = FederationTarget(
+            **({"state_dir": state_dir} if state_dir else {}),
+            superlink=superlink,
+            root_certificates=root_certificates,
+            insecure=insecure,
+        )
+    w = Worker(
+        _engine(db), worker_id, runs or get_settings().runs_path, runtime=runtime, target=target
+    )
     typer.echo(f"worker {worker_id}: {w.preflight()}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     n = w.run_forever(poll_seconds=poll, max_idle_polls=1 if once else None)
@@ -158,59 +185,90 @@ def experiments_create(
     algorithm: str = typer.Option(..., "--algorithm", help="hetero_lr | secureboost | ..."),
     name: str = typer.Option(..., "--name", help="A name for the experiment."),
     indicator: list[str] = typer.Option([], "--indicator", help="Indicator code; repeat."),
-    param: list[str] = typer.Option([], "--param", help="KEY=VALUE algorithm parameter; "
-                                    "repeat. Checked against the algorithm's schema."),
+    param: list[str] = typer.Option(
+        [],
+        "--param",
+        help="KEY=VALUE algorithm parameter; repeat. Checked against the algorithm's schema.",
+    ),
     backend: str = typer.Option("paillier", help="paillier | ckks | plaintext"),
     purpose: str = typer.Option("credit_risk_model"),
     submit: bool = typer.Option(False, "--submit", help="Submit right after creating."),
-    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
     """A draft experiment on one of your bank's sample sets."""
     params = dict(parse_param(p) for p in param)
-    exp = _lab(db, user).experiments.create(name=name, sample=sample, algorithm=algorithm,
-                                            indicators=indicator, params=params,
-                                            backend=backend, purpose=purpose)
+    exp = _lab(db, user).experiments.create(
+        name=name,
+        sample=sample,
+        algorithm=algorithm,
+        indicators=indicator,
+        params=params,
+        backend=backend,
+        purpose=purpose,
+    )
     if submit:
         exp.submit()
-    typer.echo(f"experiment {exp.id}: {exp.info.status.value} ({algorithm}, "
-               f"{len(exp.info.indicator_codes)} indicators, params "
-               f"{json.dumps(exp.info.params, sort_keys=True)})")
+    typer.echo(
+        f"experiment {exp.id}: {exp.info.status.value} ({algorithm}, "
+        f"{len(exp.info.indicator_codes)} indicators, params "
+        f"{json.dumps(exp.info.params, sort_keys=True)})"
+    )
 
 
 @experiments_app.command("list")
-def experiments_list(db: str | None = DbOpt, user: str | None = UserOpt,
-                     status: str | None = typer.Option(None)) -> None:
+def experiments_list(
+    db: str | None = DbOpt, user: str | None = UserOpt, status: str | None = typer.Option(None)
+) -> None:
     """Experiments this user may see."""
     for e in _lab(db, user).experiments.list(status=status):
         typer.echo(f"{e.id:>5}  {e.status.value:<10} org={e.owner_org_id:<3} {e.name}")
 
 
 @experiments_app.command("show")
-def experiments_show(experiment_id: int, db: str | None = DbOpt,
-                     user: str | None = UserOpt) -> None:
+def experiments_show(
+    experiment_id: int, db: str | None = DbOpt, user: str | None = UserOpt
+) -> None:
     """One experiment, its transitions (who, when, why) and consent status."""
     exp = _lab(db, user).experiments.get(experiment_id)
-    _echo_json({"experiment": exp.info.model_dump(mode="json"),
-                "transitions": [t.model_dump(mode="json") for t in exp.transitions()],
-                "consents": [str(n) for n in exp.consents()]})
+    _echo_json(
+        {
+            "experiment": exp.info.model_dump(mode="json"),
+            "transitions": [t.model_dump(mode="json") for t in exp.transitions()],
+            "consents": [str(n) for n in exp.consents()],
+        }
+    )
 
 
 @experiments_app.command("submit")
-def experiments_submit(experiment_id: int, db: str | None = DbOpt, user: str | None = UserOpt,
-                       reason: str = typer.Option("")) -> None:
+def experiments_submit(
+    experiment_id: int,
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+    reason: str = typer.Option(""),
+) -> None:
     exp = _lab(db, user).experiments.get(experiment_id).submit(reason)
     typer.echo(f"experiment {exp.id}: {exp.info.status.value}")
 
 
 @experiments_app.command("approve")
-def experiments_approve(experiment_id: int, db: str | None = DbOpt, user: str | None = UserOpt,
-                        reason: str = typer.Option("")) -> None:
+def experiments_approve(
+    experiment_id: int,
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+    reason: str = typer.Option(""),
+) -> None:
     exp = _lab(db, user).experiments.get(experiment_id).approve(reason)
     typer.echo(f"experiment {exp.id}: {exp.info.status.value}")
 
 
 @experiments_app.command("reject")
-def experiments_reject(experiment_id: int, reason: str = typer.Option(..., help="Why."),
-                       db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+def experiments_reject(
+    experiment_id: int,
+    reason: str = typer.Option(..., help="Why."),
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
     exp = _lab(db, user).experiments.get(experiment_id).reject(reason)
     typer.echo(f"experiment {exp.id}: {exp.info.status.value}")
 
@@ -225,20 +283,25 @@ def audit_verify(db: str | None = DbOpt, user: str | None = UserOpt) -> None:
 
 
 @audit_app.command("log")
-def audit_log(db: str | None = DbOpt, user: str | None = UserOpt,
-              limit: int = typer.Option(30)) -> None:
+def audit_log(
+    db: str | None = DbOpt, user: str | None = UserOpt, limit: int = typer.Option(30)
+) -> None:
     for ev in _lab(db, user).audit.log(limit=limit):
-        typer.echo(f"{ev.seq:>6} {ev.at:%Y-%m-%d %H:%M:%S} {ev.actor:<20} {ev.action:<22} "
-                   f"{ev.object_type}:{ev.object_id} {json.dumps(ev.details, ensure_ascii=False)}")
+        typer.echo(
+            f"{ev.seq:>6} {ev.at:%Y-%m-%d %H:%M:%S} {ev.actor:<20} {ev.action:<22} "
+            f"{ev.object_type}:{ev.object_id} {json.dumps(ev.details, ensure_ascii=False)}"
+        )
 
 
 # ------------------------------------------------------------------ indicators, samples
 @indicators_app.command("search")
-def indicators_search(query: str = typer.Argument("", help="Words in code, name (中文), "
-                                                 "description or category."),
-                      owner: str | None = typer.Option(None, help="Owner organization code."),
-                      category: str | None = typer.Option(None),
-                      db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+def indicators_search(
+    query: str = typer.Argument("", help="Words in code, name (中文), description or category."),
+    owner: str | None = typer.Option(None, help="Owner organization code."),
+    category: str | None = typer.Option(None),
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
     """Indicators matching QUERY (everyone may read the indicator library)."""
     for i in _lab(db, user).indicators.search(query, owner=owner, category=category):
         typer.echo(f"{i.code:<36} {i.owner_code:<18} {i.window:<4} {i.name_zh or i.name}")
@@ -255,42 +318,57 @@ def samples_create(
     observation_end: datetime | None = typer.Option(None, formats=DATE_FORMATS),
     n_total: int = typer.Option(0, min=0, help="Declared count (better: `samples count`)."),
     n_positive: int = typer.Option(0, min=0, help="Declared positives."),
-    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
     """Register a sample set of your bank: its definition, never its rows. Count it at the
     bank with `fedlab lab samples count`; --n-total/--n-positive are declared counts."""
     sample = _lab(db, user).samples.create(
-        name=name, dataset=dataset, label_column=label_column, id_list_location=id_list,
+        name=name,
+        dataset=dataset,
+        label_column=label_column,
+        id_list_location=id_list,
         label_definition=label_definition,
         observation_start=observation_start.date() if observation_start else None,
         observation_end=observation_end.date() if observation_end else None,
-        n_total=n_total, n_positive=n_positive)
-    typer.echo(f"sample {sample.id}: {sample.name!r} ({sample.n_total} enterprises, "
-               f"{sample.n_positive} positive, {sample.counts_source.value})")
+        n_total=n_total,
+        n_positive=n_positive,
+    )
+    typer.echo(
+        f"sample {sample.id}: {sample.name!r} ({sample.n_total} enterprises, "
+        f"{sample.n_positive} positive, {sample.counts_source.value})"
+    )
 
 
 @samples_app.command("count")
 def samples_count(
     sample_id: int = typer.Argument(..., help="The sample set to count at its bank."),
-    column: list[str] = typer.Option([], "--column", help="Numeric column to draw a "
-                                     "histogram of; repeat."),
+    column: list[str] = typer.Option(
+        [], "--column", help="Numeric column to draw a histogram of; repeat."
+    ),
     min_cell: int = typer.Option(10, "--min-cell", min=1, help="k: smallest cell shown."),
     wait: bool = typer.Option(False, "--wait", help="Wait for a worker to count it."),
     timeout: float = typer.Option(600.0, help="Seconds to wait with --wait."),
-    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
     """Ask for a count at the bank (a worker runs it at the bank's node): counts, positive
     rate and histograms come back, every cell of at least k enterprises."""
     sample = _lab(db, user).samples.get(sample_id)
     prof = sample.profile(column, min_cell=min_cell, wait=wait, timeout=timeout, poll=1.0)
     if not wait:
-        typer.echo(f"sample {sample_id}: count requested; a worker counts it at the bank "
-                   f"(`fedlab lab samples show {sample_id}`)")
+        typer.echo(
+            f"sample {sample_id}: count requested; a worker counts it at the bank "
+            f"(`fedlab lab samples show {sample_id}`)"
+        )
         return
     _echo_profile(prof)
 
 
 @samples_app.command("show")
-def samples_show(sample_id: int = typer.Argument(...), db: str | None = DbOpt,
-                 user: str | None = UserOpt) -> None:
+def samples_show(
+    sample_id: int = typer.Argument(...), db: str | None = DbOpt, user: str | None = UserOpt
+) -> None:
     """A sample set's counts (declared or counted at the bank) and its histograms."""
     _echo_profile(_lab(db, user).samples.get(sample_id).counts)
 
@@ -299,11 +377,17 @@ def _echo_profile(prof: Any) -> None:
     def n(v: int | None) -> str:
         return "<k" if v is None else str(v)
 
-    where = (f"counted at the bank {prof.counted_at:%Y-%m-%d %H:%M} for {prof.requested_by}, "
-             f"k={prof.min_cell}" if prof.source == "bank" else "declared by the bank")
+    where = (
+        f"counted at the bank {prof.counted_at:%Y-%m-%d %H:%M} for {prof.requested_by}, "
+        f"k={prof.min_cell}"
+        if prof.source == "bank"
+        else "declared by the bank"
+    )
     rate = "-" if prof.positive_rate is None else f"{prof.positive_rate:.1%}"
-    typer.echo(f"sample {prof.sample_id}: {n(prof.n_total)} enterprises, {n(prof.n_positive)} "
-               f"positive, {n(prof.n_negative)} negative, rate {rate} ({where})")
+    typer.echo(
+        f"sample {prof.sample_id}: {n(prof.n_total)} enterprises, {n(prof.n_positive)} "
+        f"positive, {n(prof.n_negative)} negative, rate {rate} ({where})"
+    )
     for name in prof.histograms:
         typer.echo(f"  {name}:")
         for b in prof.histogram(name).itertuples():
@@ -314,24 +398,32 @@ def _echo_profile(prof: Any) -> None:
 def samples_list(db: str | None = DbOpt, user: str | None = UserOpt) -> None:
     """Sample sets this user may see."""
     for smp in _lab(db, user).samples.list():
-        typer.echo(f"{smp.id:>5}  org={smp.owner_org_id:<3} n={smp.n_total:<7} "
-                   f"positive={smp.n_positive:<6} {smp.name}")
+        typer.echo(
+            f"{smp.id:>5}  org={smp.owner_org_id:<3} n={smp.n_total:<7} "
+            f"positive={smp.n_positive:<6} {smp.name}"
+        )
 
 
 # ------------------------------------------------------------------ consent, authorizations
 @consents_app.command("grant")
 def consents_grant(
     bank: str = typer.Option(..., "--bank", help="The bank that may use the indicators."),
-    indicator: list[str] = typer.Option(..., "--indicator", help="Your agency's indicator "
-                                        "code; repeat."),
+    indicator: list[str] = typer.Option(
+        ..., "--indicator", help="Your agency's indicator code; repeat."
+    ),
     days: int = typer.Option(365, min=1, help="Valid for this many days."),
     purpose: str = typer.Option("credit_risk_model"),
-    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
     """Agency officers: let BANK use your indicators for PURPOSE for DAYS days."""
-    grant = _lab(db, user).consents.grant(bank=bank, indicators=indicator, days=days,
-                                          purpose=purpose)
-    typer.echo(f"consent {grant.id}: {len(grant.indicator_codes)} indicator(s) for {bank} "
-               f"({grant.purpose}) until {grant.expires_at:%Y-%m-%d}")
+    grant = _lab(db, user).consents.grant(
+        bank=bank, indicators=indicator, days=days, purpose=purpose
+    )
+    typer.echo(
+        f"consent {grant.id}: {len(grant.indicator_codes)} indicator(s) for {bank} "
+        f"({grant.purpose}) until {grant.expires_at:%Y-%m-%d}"
+    )
 
 
 @consents_app.command("list")
@@ -339,13 +431,19 @@ def consents_list(db: str | None = DbOpt, user: str | None = UserOpt) -> None:
     """Grants this user may see (own agency's, own bank's, or all for staff)."""
     for g in _lab(db, user).consents.list():
         state = "revoked" if g.revoked_at else f"until {g.expires_at:%Y-%m-%d}"
-        typer.echo(f"{g.id:>5}  agency={g.agency_org_id:<3} bank={g.bank_org_id:<3} "
-                   f"{g.purpose:<20} {state:<17} {','.join(g.indicator_codes)}")
+        typer.echo(
+            f"{g.id:>5}  agency={g.agency_org_id:<3} bank={g.bank_org_id:<3} "
+            f"{g.purpose:<20} {state:<17} {','.join(g.indicator_codes)}"
+        )
 
 
 @consents_app.command("revoke")
-def consents_revoke(consent_id: int, reason: str = typer.Option(..., help="Why."),
-                    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+def consents_revoke(
+    consent_id: int,
+    reason: str = typer.Option(..., help="Why."),
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
     grant = _lab(db, user).consents.revoke(consent_id, reason)
     typer.echo(f"consent {grant.id}: revoked")
 
@@ -355,37 +453,53 @@ def authorizations_import(
     file: Path = typer.Argument(..., help="CSV: uscc, granted_on, expires_on [, bank]."),
     bank: str = typer.Option(..., "--bank", help="The bank the enterprises authorized."),
     batch: str = typer.Option("", help="A label for this import (default: the file name)."),
-    db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
     """Import enterprise authorizations for BANK; prints counts, never enterprise IDs."""
     summary = _lab(db, user).consents.import_authorizations(file, bank=bank, batch=batch)
-    typer.echo(f"{bank}: {summary.total} authorizations, {summary.valid} valid on "
-               f"{summary.as_of.isoformat()}")
+    typer.echo(
+        f"{bank}: {summary.total} authorizations, {summary.valid} valid on "
+        f"{summary.as_of.isoformat()}"
+    )
 
 
 @authorizations_app.command("show")
-def authorizations_show(bank: str = typer.Option(..., "--bank"),
-                        as_of: datetime | None = typer.Option(None, formats=DATE_FORMATS),
-                        db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+def authorizations_show(
+    bank: str = typer.Option(..., "--bank"),
+    as_of: datetime | None = typer.Option(None, formats=DATE_FORMATS),
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
     """Counts of BANK's authorizations (total, valid on AS_OF)."""
     summary = _lab(db, user).consents.authorizations(bank, as_of.date() if as_of else None)
-    typer.echo(f"{bank}: {summary.total} authorizations, {summary.valid} valid on "
-               f"{summary.as_of.isoformat()}")
+    typer.echo(
+        f"{bank}: {summary.total} authorizations, {summary.valid} valid on "
+        f"{summary.as_of.isoformat()}"
+    )
 
 
 # ------------------------------------------------------------------ models
 @models_app.command("list")
-def models_list(db: str | None = DbOpt, user: str | None = UserOpt,
-                status: str | None = typer.Option(None)) -> None:
+def models_list(
+    db: str | None = DbOpt, user: str | None = UserOpt, status: str | None = typer.Option(None)
+) -> None:
     """Model versions this user may see, with AUC and KS."""
     for m in _lab(db, user).models.list(status=status):
         auc, ks = m.metrics.get("auc"), m.metrics.get("ks")
-        typer.echo(f"{m.id:>5}  {m.status.value:<9} {m.algorithm:<12} "
-                   f"AUC {auc if auc is None else f'{auc:.3f}'}  KS "
-                   f"{ks if ks is None else f'{ks:.3f}'}  {m.name} v{m.version}")
+        typer.echo(
+            f"{m.id:>5}  {m.status.value:<9} {m.algorithm:<12} "
+            f"AUC {auc if auc is None else f'{auc:.3f}'}  KS "
+            f"{ks if ks is None else f'{ks:.3f}'}  {m.name} v{m.version}"
+        )
 
 
 @models_app.command("publish")
-def models_publish(model_id: int, reason: str = typer.Option(""),
-                   db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+def models_publish(
+    model_id: int,
+    reason: str = typer.Option(""),
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
     m = _lab(db, user).models.publish(model_id, reason)
     typer.echo(f"model {m.id}: {m.name} v{m.version} {m.status.value}")

@@ -21,11 +21,27 @@ import typer
 
 def streamlit_command(app: Path, *, port: int, host: str) -> list[str]:
     """The ``streamlit run`` command line for the sandbox (headless, no usage stats)."""
-    return [sys.executable, "-m", "streamlit", "run", str(app),
-            "--server.headless", "true", "--server.port", str(port),
-            "--server.address", host, "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none", "--global.developmentMode", "false",
-            "--client.toolbarMode", "viewer"]
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+    ]
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -67,12 +83,16 @@ def run_child(cmd: list[str], env: dict[str, str], *, grace: float = 10.0) -> in
 
 
 def ui(
-    db: str | None = typer.Option(None, "--db", help="SQLite path or database URL (default: "
-                                  "FEDLAB_DATABASE_URL or .fedlab/lab.db)."),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="SQLite path or database URL (default: FEDLAB_DATABASE_URL or .fedlab/lab.db).",
+    ),
     port: int = typer.Option(8501, help="Port to serve the sandbox on."),
     host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 for a LAN)."),
-    min_cell: int = typer.Option(10, "--min-cell", min=1,
-                                 help="k: the fewest enterprises any shown number may cover."),
+    min_cell: int = typer.Option(
+        10, "--min-cell", min=1, help="k: the fewest enterprises any shown number may cover."
+    ),
 ) -> None:
     """Start the sandbox (指标库, 样本库, 算法库, 实验, 模型库, approvals, consent, audit)."""
     import sandbox_ui
@@ -85,8 +105,12 @@ def ui(
     shown = engine.url.render_as_string(hide_password=True)
     engine.dispose()
     app = Path(sandbox_ui.__file__).resolve().parent / "app.py"
-    env = {**os.environ, "FEDLAB_DATABASE_URL": url, "FEDLAB_UI_MIN_CELL": str(min_cell),
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        "FEDLAB_DATABASE_URL": url,
+        "FEDLAB_UI_MIN_CELL": str(min_cell),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
     typer.echo(f"sandbox on http://{host}:{port}  (catalog {shown}, k={min_cell}); Ctrl+C stops")
     raise typer.Exit(run_child(streamlit_command(app, port=port, host=host), env))
 

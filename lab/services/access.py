@@ -61,8 +61,14 @@ ACTIONS: dict[Resource, tuple[Action, ...]] = {
     Resource.INDICATOR: (Action.READ, Action.CREATE),
     Resource.SAMPLE: (Action.READ, Action.CREATE, Action.RUN),  # RUN: count at the bank
     Resource.ALGORITHM: (Action.READ, Action.CREATE),
-    Resource.EXPERIMENT: (Action.READ, Action.CREATE, Action.SUBMIT, Action.CANCEL,
-                          Action.APPROVE, Action.RUN),
+    Resource.EXPERIMENT: (
+        Action.READ,
+        Action.CREATE,
+        Action.SUBMIT,
+        Action.CANCEL,
+        Action.APPROVE,
+        Action.RUN,
+    ),
     Resource.CONSENT: (Action.READ, Action.GRANT),
     Resource.AUTHORIZATION: (Action.READ, Action.CREATE),
     Resource.MODEL: (Action.READ, Action.PUBLISH),
@@ -135,8 +141,9 @@ def allowed(p: Principal, resource: Resource, action: Action, scope: Scope | Non
         return own and role in BANK_USERS
     if resource is R.EXPERIMENT:
         if action is A.READ:
-            agency_request = (role is Role.AGENCY_OFFICER and s.submitted
-                              and p.org_id in s.indicator_owner_ids)
+            agency_request = (
+                role is Role.AGENCY_OFFICER and s.submitted and p.org_id in s.indicator_owner_ids
+            )
             return role in METADATA_READERS or (own and role in BANK_USERS) or agency_request
         if action in (A.CREATE, A.SUBMIT):
             return own and role in BANK_USERS
@@ -149,8 +156,9 @@ def allowed(p: Principal, resource: Resource, action: Action, scope: Scope | Non
         granting_agency = own and role is Role.AGENCY_OFFICER
         if action is A.GRANT:
             return granting_agency
-        receiving_bank = (p.org_id is not None and s.counterpart_org_id == p.org_id
-                          and role in BANK_USERS)
+        receiving_bank = (
+            p.org_id is not None and s.counterpart_org_id == p.org_id and role in BANK_USERS
+        )
         return role in METADATA_READERS or granting_agency or receiving_bank
     if resource is R.AUTHORIZATION:
         if action is A.READ:
@@ -165,8 +173,9 @@ def allowed(p: Principal, resource: Resource, action: Action, scope: Scope | Non
     return False  # pragma: no cover - every resource is handled above
 
 
-def require(p: Principal, resource: Resource, action: Action, scope: Scope | None = None,
-            *, what: str = "") -> None:
+def require(
+    p: Principal, resource: Resource, action: Action, scope: Scope | None = None, *, what: str = ""
+) -> None:
     """Raise :class:`AccessDeniedError` unless :func:`allowed`."""
     if not allowed(p, resource, action, scope):
         target = what or resource.value
@@ -177,5 +186,4 @@ def owner_ids(ids: Collection[int]) -> frozenset[int]:
     return frozenset(int(i) for i in ids)
 
 
-__all__ = ["ACTIONS", "Action", "Principal", "Resource", "Scope", "allowed", "owner_ids",
-           "require"]
+__all__ = ["ACTIONS", "Action", "Principal", "Resource", "Scope", "allowed", "owner_ids", "require"]

@@ -9,9 +9,14 @@ from lab.models import AuditEvent, AuditEventPublic
 from lab.services.access import Action, Principal, Resource, require
 
 
-def list_events(*, session: Session, actor: Principal, limit: int = 100,
-                object_type: str | None = None,
-                object_id: str | int | None = None) -> list[AuditEventPublic]:
+def list_events(
+    *,
+    session: Session,
+    actor: Principal,
+    limit: int = 100,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+) -> list[AuditEventPublic]:
     """The newest ``limit`` events (oldest first), optionally for one object."""
     require(actor, Resource.AUDIT, Action.READ, what="the audit trail")
     stmt = select(AuditEvent)

@@ -13,9 +13,15 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from lab.audit import append_event, write_lock
 from federation.config import backends_for
-from lab.errors import AccessDeniedError, ConfigError, ConsentError, LabError, NotFoundError
+from lab.audit import append_event, write_lock
+from lab.errors import (
+    AccessDeniedError,
+    ConfigError,
+    ConsentError,
+    NotFoundError,
+    RunCancelled,
+)
 from lab.models import (
     Algorithm,
     Approval,
@@ -44,16 +50,13 @@ from lab.workflow import check_transition
 S = ExperimentStatus
 
 
-class RunCancelled(LabError):
-    """The experiment was cancelled while it ran; the runner stops it."""
-
-    code = "FEDLAB-506"
-
-
 def _scope(session: Session, exp: Experiment) -> Scope:
     owners = frozenset(i.owner_org_id for i in get_indicators(session, list(exp.indicator_codes)))
-    return Scope(owner_org_id=exp.owner_org_id, indicator_owner_ids=owners,
-                 submitted=S(exp.status) is not S.DRAFT)
+    return Scope(
+        owner_org_id=exp.owner_org_id,
+        indicator_owner_ids=owners,
+        submitted=S(exp.status) is not S.DRAFT,
+    )
 
 
 def _row(session: Session, experiment_id: int) -> Experiment:
@@ -66,16 +69,27 @@ def _row(session: Session, experiment_id: int) -> Experiment:
 def _get(session: Session, actor: Principal, experiment_id: int, action: Action) -> Experiment:
     exp = _row(session, experiment_id)
     # Hide existence from those who may not even read it.
-    require(actor, Resource.EXPERIMENT, Action.READ, _scope(session, exp),
-            what=f"experiment {experiment_id}")
+    require(
+        actor,
+        Resource.EXPERIMENT,
+        Action.READ,
+        _scope(session, exp),
+        what=f"experiment {experiment_id}",
+    )
     if action is not Action.READ:
-        require(actor, Resource.EXPERIMENT, action, _scope(session, exp),
-                what=f"experiment {experiment_id}")
+        require(
+            actor,
+            Resource.EXPERIMENT,
+            action,
+            _scope(session, exp),
+            what=f"experiment {experiment_id}",
+        )
     return exp
 
 
-def _transition(session: Session, exp: Experiment, target: S, actor: Principal,
-                reason: str = "", **details: Any) -> None:
+def _transition(
+    session: Session, exp: Experiment, target: S, actor: Principal, reason: str = "", **details: Any
+) -> None:
     check_transition(exp.status, target, reason=reason, experiment=f"experiment {exp.id}")
     before = S(exp.status)
     now = utcnow()
@@ -83,18 +97,31 @@ def _transition(session: Session, exp: Experiment, target: S, actor: Principal,
     exp.row_version += 1
     exp.updated_at = now
     session.add(exp)
-    session.add(ExperimentTransition(experiment_id=exp.id or 0, from_status=before,
-                                     to_status=target, actor=actor.label, reason=reason, at=now))
+    session.add(
+        ExperimentTransition(
+            experiment_id=exp.id or 0,
+            from_status=before,
+            to_status=target,
+            actor=actor.label,
+            reason=reason,
+            at=now,
+        )
+    )
     session.flush()
-    append_event(session, actor=actor.label, action=f"experiment.{target.value}",
-                 object_type="experiment", object_id=exp.id or "",
-                 details={"from": before.value, "to": target.value, "reason": reason, **details})
+    append_event(
+        session,
+        actor=actor.label,
+        action=f"experiment.{target.value}",
+        object_type="experiment",
+        object_id=exp.id or "",
+        details={"from": before.value, "to": target.value, "reason": reason, **details},
+    )
 
 
 def authorization_date(session: Session, exp: Experiment) -> date:
     """Authorizations must be valid on the sample's observation end (else today)."""
     sample = session.get(SampleSet, exp.sample_id)
-    return (sample.observation_end if sample and sample.observation_end else date.today())
+    return sample.observation_end if sample and sample.observation_end else date.today()
 
 
 def public(exp: Experiment) -> ExperimentPublic:
@@ -102,48 +129,75 @@ def public(exp: Experiment) -> ExperimentPublic:
 
 
 # ------------------------------------------------------------------ bank side
-def create_experiment(*, session: Session, actor: Principal,
-                      experiment_in: ExperimentCreate) -> ExperimentPublic:
+def create_experiment(
+    *, session: Session, actor: Principal, experiment_in: ExperimentCreate
+) -> ExperimentPublic:
     """A draft. Unknown indicators → NotFoundError; bad parameters → ConfigError."""
-    require(actor, Resource.EXPERIMENT, Action.CREATE, Scope(owner_org_id=actor.org_id),
-            what="experiments")
+    require(
+        actor,
+        Resource.EXPERIMENT,
+        Action.CREATE,
+        Scope(owner_org_id=actor.org_id),
+        what="experiments",
+    )
     sample = session.get(SampleSet, experiment_in.sample_id)
     if sample is None:
         raise NotFoundError(f"no sample set with id {experiment_in.sample_id}")
     if sample.owner_org_id != actor.org_id:
-        raise AccessDeniedError(f"{actor.describe()} may not build an experiment on sample set "
-                                f"{sample.id}: it belongs to another bank")
+        raise AccessDeniedError(
+            f"{actor.describe()} may not build an experiment on sample set "
+            f"{sample.id}: it belongs to another bank"
+        )
     algo = get_algorithm_row(session, experiment_in.algorithm, experiment_in.algorithm_version)
     get_indicators(session, list(experiment_in.indicator_codes))
     validate_params(algo.name, algo.param_schema, dict(experiment_in.params))
     allowed = backends_for(algo.name)
     if experiment_in.backend not in allowed:
-        raise ConfigError(f"algorithm {algo.name!r} runs with backend {' | '.join(allowed)}, "
-                          f"not {experiment_in.backend!r}", hint="Choose one of those backends.")
+        raise ConfigError(
+            f"algorithm {algo.name!r} runs with backend {' | '.join(allowed)}, "
+            f"not {experiment_in.backend!r}",
+            hint="Choose one of those backends.",
+        )
     exp = Experiment(
-        name=experiment_in.name, indicator_codes=list(experiment_in.indicator_codes),
-        params=dict(experiment_in.params), purpose=experiment_in.purpose,
-        backend=experiment_in.backend, authorization_required=experiment_in.authorization_required,
-        owner_org_id=actor.org_id, created_by=actor.user_id, sample_id=sample.id,
+        name=experiment_in.name,
+        indicator_codes=list(experiment_in.indicator_codes),
+        params=dict(experiment_in.params),
+        purpose=experiment_in.purpose,
+        backend=experiment_in.backend,
+        authorization_required=experiment_in.authorization_required,
+        owner_org_id=actor.org_id,
+        created_by=actor.user_id,
+        sample_id=sample.id,
         algorithm_id=algo.id,
     )
     session.add(exp)
     session.flush()
-    append_event(session, actor=actor.label, action="experiment.create", object_type="experiment",
-                 object_id=exp.id or "", details={"name": exp.name, "algorithm": algo.name,
-                                                 "sample": sample.id,
-                                                 "indicators": exp.indicator_codes})
+    append_event(
+        session,
+        actor=actor.label,
+        action="experiment.create",
+        object_type="experiment",
+        object_id=exp.id or "",
+        details={
+            "name": exp.name,
+            "algorithm": algo.name,
+            "sample": sample.id,
+            "indicators": exp.indicator_codes,
+        },
+    )
     return public(exp)
 
 
-def update_params(*, session: Session, actor: Principal, experiment_id: int,
-                  params: dict[str, Any]) -> ExperimentPublic:
+def update_params(
+    *, session: Session, actor: Principal, experiment_id: int, params: dict[str, Any]
+) -> ExperimentPublic:
     exp = _get(session, actor, experiment_id, Action.SUBMIT)
     if S(exp.status) is not S.DRAFT:
         from lab.errors import StateTransitionError
 
-        raise StateTransitionError(f"experiment {exp.id} is {S(exp.status).value}; only a draft "
-                                   "can be changed")
+        raise StateTransitionError(
+            f"experiment {exp.id} is {S(exp.status).value}; only a draft can be changed"
+        )
     algo = session.get(Algorithm, exp.algorithm_id)
     assert algo is not None
     validate_params(algo.name, algo.param_schema, params)
@@ -151,13 +205,20 @@ def update_params(*, session: Session, actor: Principal, experiment_id: int,
     exp.row_version += 1
     exp.updated_at = utcnow()
     session.add(exp)
-    append_event(session, actor=actor.label, action="experiment.update", object_type="experiment",
-                 object_id=exp.id or "", details={"params": exp.params})
+    append_event(
+        session,
+        actor=actor.label,
+        action="experiment.update",
+        object_type="experiment",
+        object_id=exp.id or "",
+        details={"params": exp.params},
+    )
     return public(exp)
 
 
-def submit_experiment(*, session: Session, actor: Principal, experiment_id: int,
-                      reason: str = "") -> ExperimentPublic:
+def submit_experiment(
+    *, session: Session, actor: Principal, experiment_id: int, reason: str = ""
+) -> ExperimentPublic:
     """Validate parameters (filling defaults), authorizations and consents, then
     draft → submitted. Missing consents become requests to the agencies; a consent that
     expired or was revoked is refused now (ConsentError) so the bank renews it first."""
@@ -175,15 +236,23 @@ def submit_experiment(*, session: Session, actor: Principal, experiment_id: int,
         raise ConsentError(
             f"experiment {exp.id} ({exp.name!r}) uses indicators whose consent lapsed: "
             + "; ".join(str(n) for n in lapsed)
-            + "; ask the agency to renew it, or drop those indicators, then submit again")
+            + "; ask the agency to renew it, or drop those indicators, then submit again"
+        )
     exp.submitted_at = utcnow()
-    _transition(session, exp, S.SUBMITTED, actor, reason,
-                pending_consents=[n.agency for n in needs if n.status != "granted"])
+    _transition(
+        session,
+        exp,
+        S.SUBMITTED,
+        actor,
+        reason,
+        pending_consents=[n.agency for n in needs if n.status != "granted"],
+    )
     return public(exp)
 
 
-def revise_experiment(*, session: Session, actor: Principal, experiment_id: int,
-                      reason: str) -> ExperimentPublic:
+def revise_experiment(
+    *, session: Session, actor: Principal, experiment_id: int, reason: str
+) -> ExperimentPublic:
     """A rejected or failed experiment goes back to draft for changes."""
     exp = _get(session, actor, experiment_id, Action.SUBMIT)
     _transition(session, exp, S.DRAFT, actor, reason)
@@ -193,8 +262,9 @@ def revise_experiment(*, session: Session, actor: Principal, experiment_id: int,
     return public(exp)
 
 
-def cancel_experiment(*, session: Session, actor: Principal, experiment_id: int,
-                      reason: str) -> ExperimentPublic:
+def cancel_experiment(
+    *, session: Session, actor: Principal, experiment_id: int, reason: str
+) -> ExperimentPublic:
     write_lock(session)
     exp = _get(session, actor, experiment_id, Action.CANCEL)
     _transition(session, exp, S.CANCELLED, actor, reason)
@@ -204,27 +274,40 @@ def cancel_experiment(*, session: Session, actor: Principal, experiment_id: int,
 
 
 # ------------------------------------------------------------------ platform side
-def approve_experiment(*, session: Session, actor: Principal, experiment_id: int,
-                       reason: str = "") -> ExperimentPublic:
+def approve_experiment(
+    *, session: Session, actor: Principal, experiment_id: int, reason: str = ""
+) -> ExperimentPublic:
     """submitted → approved; every agency's consent must be in force (else ConsentError)."""
     exp = _get(session, actor, experiment_id, Action.APPROVE)
     check_transition(exp.status, S.APPROVED, experiment=f"experiment {exp.id}")
     needs = require_consents(session, exp)
     if exp.authorization_required:
         require_authorizations(session, exp.owner_org_id, authorization_date(session, exp))
-    session.add(Approval(experiment_id=exp.id or 0, decided_by=actor.user_id or 0,
-                         decision=Decision.APPROVED, reason=reason))
-    _transition(session, exp, S.APPROVED, actor, reason,
-                consents=[n.grant_id for n in needs])
+    session.add(
+        Approval(
+            experiment_id=exp.id or 0,
+            decided_by=actor.user_id or 0,
+            decision=Decision.APPROVED,
+            reason=reason,
+        )
+    )
+    _transition(session, exp, S.APPROVED, actor, reason, consents=[n.grant_id for n in needs])
     return public(exp)
 
 
-def reject_experiment(*, session: Session, actor: Principal, experiment_id: int,
-                      reason: str) -> ExperimentPublic:
+def reject_experiment(
+    *, session: Session, actor: Principal, experiment_id: int, reason: str
+) -> ExperimentPublic:
     exp = _get(session, actor, experiment_id, Action.APPROVE)
     check_transition(exp.status, S.REJECTED, reason=reason, experiment=f"experiment {exp.id}")
-    session.add(Approval(experiment_id=exp.id or 0, decided_by=actor.user_id or 0,
-                         decision=Decision.REJECTED, reason=reason))
+    session.add(
+        Approval(
+            experiment_id=exp.id or 0,
+            decided_by=actor.user_id or 0,
+            decision=Decision.REJECTED,
+            reason=reason,
+        )
+    )
     _transition(session, exp, S.REJECTED, actor, reason)
     return public(exp)
 
@@ -234,30 +317,40 @@ def get_experiment(*, session: Session, actor: Principal, experiment_id: int) ->
     return public(_get(session, actor, experiment_id, Action.READ))
 
 
-def list_experiments(*, session: Session, actor: Principal,
-                     status: S | str | None = None) -> list[ExperimentPublic]:
+def list_experiments(
+    *, session: Session, actor: Principal, status: S | str | None = None
+) -> list[ExperimentPublic]:
     """What the actor may see: its bank's, its agency's requests, or all (staff)."""
     stmt = select(Experiment).order_by(Experiment.id)
     if status is not None:
         stmt = stmt.where(Experiment.status == S(status))
     if actor.role.value in ("bank_modeler", "data_scientist"):
         stmt = stmt.where(Experiment.owner_org_id == actor.org_id)
-    return [public(e) for e in session.exec(stmt).all()
-            if allowed(actor, Resource.EXPERIMENT, Action.READ, _scope(session, e))]
+    return [
+        public(e)
+        for e in session.exec(stmt).all()
+        if allowed(actor, Resource.EXPERIMENT, Action.READ, _scope(session, e))
+    ]
 
 
 def list_requests(*, session: Session, actor: Principal) -> list[ExperimentPublic]:
     """For an agency officer: submitted experiments that use the agency's indicators."""
-    return [e for e in list_experiments(session=session, actor=actor, status=S.SUBMITTED)
-            if actor.role.value != "agency_officer" or e.owner_org_id != actor.org_id]
+    return [
+        e
+        for e in list_experiments(session=session, actor=actor, status=S.SUBMITTED)
+        if actor.role.value != "agency_officer" or e.owner_org_id != actor.org_id
+    ]
 
 
-def transitions(*, session: Session, actor: Principal,
-                experiment_id: int) -> list[ExperimentTransitionPublic]:
+def transitions(
+    *, session: Session, actor: Principal, experiment_id: int
+) -> list[ExperimentTransitionPublic]:
     _get(session, actor, experiment_id, Action.READ)
-    rows = session.exec(select(ExperimentTransition)
-                        .where(ExperimentTransition.experiment_id == experiment_id)
-                        .order_by(ExperimentTransition.id)).all()
+    rows = session.exec(
+        select(ExperimentTransition)
+        .where(ExperimentTransition.experiment_id == experiment_id)
+        .order_by(ExperimentTransition.id)
+    ).all()
     return [ExperimentTransitionPublic.model_validate(r) for r in rows]
 
 
@@ -275,18 +368,30 @@ def claim_next(*, session: Session, actor: Principal) -> Experiment | None:
     """
     require(actor, Resource.EXPERIMENT, Action.RUN)
     write_lock(session)
-    exp_id = claim_oldest(session, Experiment, ready=S.APPROVED, claimed=S.QUEUED, actor=actor,
-                          updated_at=utcnow())
+    exp_id = claim_oldest(
+        session, Experiment, ready=S.APPROVED, claimed=S.QUEUED, actor=actor, updated_at=utcnow()
+    )
     if exp_id is None:
         return None
     exp = _row(session, exp_id)
     session.refresh(exp)
-    session.add(ExperimentTransition(experiment_id=exp_id, from_status=S.APPROVED,
-                                     to_status=S.QUEUED, actor=actor.label,
-                                     reason="claimed by worker"))
-    append_event(session, actor=actor.label, action="experiment.queued",
-                 object_type="experiment", object_id=exp_id,
-                 details={"from": "approved", "to": "queued", "reason": "claimed by worker"})
+    session.add(
+        ExperimentTransition(
+            experiment_id=exp_id,
+            from_status=S.APPROVED,
+            to_status=S.QUEUED,
+            actor=actor.label,
+            reason="claimed by worker",
+        )
+    )
+    append_event(
+        session,
+        actor=actor.label,
+        action="experiment.queued",
+        object_type="experiment",
+        object_id=exp_id,
+        details={"from": "approved", "to": "queued", "reason": "claimed by worker"},
+    )
     return exp
 
 
@@ -294,8 +399,9 @@ def _worker_row(session: Session, actor: Principal, experiment_id: int) -> Exper
     require(actor, Resource.EXPERIMENT, Action.RUN)
     exp = _row(session, experiment_id)
     if exp.claimed_by != actor.label:
-        raise AccessDeniedError(f"experiment {experiment_id} is claimed by {exp.claimed_by!r}, "
-                                f"not {actor.label!r}")
+        raise AccessDeniedError(
+            f"experiment {experiment_id} is claimed by {exp.claimed_by!r}, not {actor.label!r}"
+        )
     return exp
 
 
@@ -310,14 +416,17 @@ def start_run(*, session: Session, actor: Principal, experiment_id: int) -> Expe
     return exp
 
 
-def record_progress(*, session: Session, actor: Principal, experiment_id: int,
-                    entry: dict[str, Any]) -> None:
+def record_progress(
+    *, session: Session, actor: Principal, experiment_id: int, entry: dict[str, Any]
+) -> None:
     """Append one progress entry (e.g. {"epoch": 3, "loss": 0.41}); raises RunCancelled."""
     exp = _worker_row(session, actor, experiment_id)
     if S(exp.status) is S.CANCELLED:
         raise RunCancelled(f"experiment {experiment_id} was cancelled while running")
-    exp.progress = [*exp.progress, {k: v for k, v in entry.items()
-                                    if isinstance(v, int | float | str | bool)}]
+    exp.progress = [
+        *exp.progress,
+        {k: v for k, v in entry.items() if isinstance(v, int | float | str | bool)},
+    ]
     exp.updated_at = utcnow()
     session.add(exp)
 
@@ -344,8 +453,24 @@ def org_code(session: Session, org_id: int) -> str:
 
 
 __all__ = [
-    "RunCancelled", "approve_experiment", "authorization_date", "cancel_experiment", "claim_next", "consents_for",
-    "create_experiment", "fail_run", "get_experiment", "list_experiments", "list_requests",
-    "public", "record_progress", "reject_experiment", "revise_experiment", "start_run",
-    "submit_experiment", "succeed_run", "transitions", "update_params",
+    "RunCancelled",
+    "approve_experiment",
+    "authorization_date",
+    "cancel_experiment",
+    "claim_next",
+    "consents_for",
+    "create_experiment",
+    "fail_run",
+    "get_experiment",
+    "list_experiments",
+    "list_requests",
+    "public",
+    "record_progress",
+    "reject_experiment",
+    "revise_experiment",
+    "start_run",
+    "submit_experiment",
+    "succeed_run",
+    "transitions",
+    "update_params",
 ]

@@ -22,23 +22,49 @@ def to_public(mv: ModelVersion) -> ModelVersionPublic:
     return ModelVersionPublic.model_validate(mv, update={"parties": sorted(mv.artifacts)})
 
 
-def register_model_version(*, session: Session, actor: Principal, experiment: Experiment,
-                           name: str, algorithm: str, metrics: dict[str, Any],
-                           roc: dict[str, list[float]], lineage: dict[str, Any],
-                           artifacts: dict[str, str]) -> ModelVersion:
+def register_model_version(
+    *,
+    session: Session,
+    actor: Principal,
+    experiment: Experiment,
+    name: str,
+    algorithm: str,
+    metrics: dict[str, Any],
+    roc: dict[str, list[float]],
+    lineage: dict[str, Any],
+    artifacts: dict[str, str],
+) -> ModelVersion:
     """A candidate version for a finished experiment (runner only)."""
     require(actor, Resource.EXPERIMENT, Action.RUN)
-    last = session.exec(select(func.max(ModelVersion.version))
-                        .where(ModelVersion.name == name)).one()
-    mv = ModelVersion(name=name, version=(last or 0) + 1, algorithm=algorithm, metrics=metrics,
-                      roc=roc, lineage=lineage, artifacts=artifacts,
-                      experiment_id=experiment.id or 0, owner_org_id=experiment.owner_org_id)
+    last = session.exec(
+        select(func.max(ModelVersion.version)).where(ModelVersion.name == name)
+    ).one()
+    mv = ModelVersion(
+        name=name,
+        version=(last or 0) + 1,
+        algorithm=algorithm,
+        metrics=metrics,
+        roc=roc,
+        lineage=lineage,
+        artifacts=artifacts,
+        experiment_id=experiment.id or 0,
+        owner_org_id=experiment.owner_org_id,
+    )
     session.add(mv)
     session.flush()
-    append_event(session, actor=actor.label, action="model.register", object_type="model",
-                 object_id=mv.id or "", details={"name": name, "version": mv.version,
-                                                "experiment": experiment.id,
-                                                "metrics": _scalar_metrics(metrics)})
+    append_event(
+        session,
+        actor=actor.label,
+        action="model.register",
+        object_type="model",
+        object_id=mv.id or "",
+        details={
+            "name": name,
+            "version": mv.version,
+            "experiment": experiment.id,
+            "metrics": _scalar_metrics(metrics),
+        },
+    )
     return mv
 
 
@@ -61,51 +87,77 @@ def get_model(*, session: Session, actor: Principal, model_id: int) -> ModelVers
     return to_public(_row(session, actor, model_id, Action.READ))
 
 
-def model_for_experiment(*, session: Session, actor: Principal,
-                         experiment_id: int) -> ModelVersionPublic | None:
-    mv = session.exec(select(ModelVersion)
-                      .where(ModelVersion.experiment_id == experiment_id)).first()
+def model_for_experiment(
+    *, session: Session, actor: Principal, experiment_id: int
+) -> ModelVersionPublic | None:
+    mv = session.exec(
+        select(ModelVersion).where(ModelVersion.experiment_id == experiment_id)
+    ).first()
     return None if mv is None else get_model(session=session, actor=actor, model_id=mv.id or 0)
 
 
-def list_models(*, session: Session, actor: Principal,
-                status: ModelStatus | str | None = None) -> list[ModelVersionPublic]:
+def list_models(
+    *, session: Session, actor: Principal, status: ModelStatus | str | None = None
+) -> list[ModelVersionPublic]:
     stmt = select(ModelVersion).order_by(ModelVersion.id)
     if status is not None:
         stmt = stmt.where(ModelVersion.status == ModelStatus(status))
-    return [to_public(m) for m in session.exec(stmt).all()
-            if allowed(actor, Resource.MODEL, Action.READ, Scope(owner_org_id=m.owner_org_id))]
+    return [
+        to_public(m)
+        for m in session.exec(stmt).all()
+        if allowed(actor, Resource.MODEL, Action.READ, Scope(owner_org_id=m.owner_org_id))
+    ]
 
 
-def publish_model(*, session: Session, actor: Principal, model_id: int,
-                  reason: str = "") -> ModelVersionPublic:
+def publish_model(
+    *, session: Session, actor: Principal, model_id: int, reason: str = ""
+) -> ModelVersionPublic:
     mv = _row(session, actor, model_id, Action.PUBLISH)
     if ModelStatus(mv.status) is not ModelStatus.CANDIDATE:
-        raise StateTransitionError(f"model {model_id} is {ModelStatus(mv.status).value}; only a "
-                                   "candidate can be published")
+        raise StateTransitionError(
+            f"model {model_id} is {ModelStatus(mv.status).value}; only a candidate can be published"
+        )
     mv.status = ModelStatus.PUBLISHED
     mv.published_at = utcnow()
     mv.published_by = actor.user_id
     session.add(mv)
-    append_event(session, actor=actor.label, action="model.publish", object_type="model",
-                 object_id=model_id, details={"name": mv.name, "version": mv.version,
-                                             "reason": reason})
+    append_event(
+        session,
+        actor=actor.label,
+        action="model.publish",
+        object_type="model",
+        object_id=model_id,
+        details={"name": mv.name, "version": mv.version, "reason": reason},
+    )
     return to_public(mv)
 
 
-def retire_model(*, session: Session, actor: Principal, model_id: int,
-                 reason: str) -> ModelVersionPublic:
+def retire_model(
+    *, session: Session, actor: Principal, model_id: int, reason: str
+) -> ModelVersionPublic:
     mv = _row(session, actor, model_id, Action.PUBLISH)
     if ModelStatus(mv.status) is ModelStatus.RETIRED:
         raise StateTransitionError(f"model {model_id} is already retired")
     mv.status = ModelStatus.RETIRED
     mv.retired_at = utcnow()
     session.add(mv)
-    append_event(session, actor=actor.label, action="model.retire", object_type="model",
-                 object_id=model_id, details={"name": mv.name, "version": mv.version,
-                                             "reason": reason})
+    append_event(
+        session,
+        actor=actor.label,
+        action="model.retire",
+        object_type="model",
+        object_id=model_id,
+        details={"name": mv.name, "version": mv.version, "reason": reason},
+    )
     return to_public(mv)
 
 
-__all__ = ["get_model", "list_models", "model_for_experiment", "publish_model",
-           "register_model_version", "retire_model", "to_public"]
+__all__ = [
+    "get_model",
+    "list_models",
+    "model_for_experiment",
+    "publish_model",
+    "register_model_version",
+    "retire_model",
+    "to_public",
+]

@@ -42,11 +42,21 @@ def _sample(session: Session, actor: Principal, sample_id: int, action: Action) 
     sample = session.get(SampleSet, sample_id)
     if sample is None:
         raise NotFoundError(f"no sample set with id {sample_id}")
-    require(actor, Resource.SAMPLE, Action.READ, Scope(owner_org_id=sample.owner_org_id),
-            what=f"sample set {sample_id}")
+    require(
+        actor,
+        Resource.SAMPLE,
+        Action.READ,
+        Scope(owner_org_id=sample.owner_org_id),
+        what=f"sample set {sample_id}",
+    )
     if action is not Action.READ:
-        require(actor, Resource.SAMPLE, action, Scope(owner_org_id=sample.owner_org_id),
-                what=f"sample set {sample_id}")
+        require(
+            actor,
+            Resource.SAMPLE,
+            action,
+            Scope(owner_org_id=sample.owner_org_id),
+            what=f"sample set {sample_id}",
+        )
     return sample
 
 
@@ -56,10 +66,16 @@ def _numeric_columns(ds: DatasetRegistration | None) -> set[str]:
     return {str(c.get("name")) for c in ds.columns if c.get("dtype") in ("int", "float")}
 
 
-def request_count(*, session: Session, actor: Principal, sample_id: int,
-                  columns: list[str] | None = None, min_cell: int = DEFAULT_MIN_CELL,
-                  date_column: str = "observation_date",
-                  max_bins: int = 10) -> SampleCountPublic:
+def request_count(
+    *,
+    session: Session,
+    actor: Principal,
+    sample_id: int,
+    columns: list[str] | None = None,
+    min_cell: int = DEFAULT_MIN_CELL,
+    date_column: str = "observation_date",
+    max_bins: int = 10,
+) -> SampleCountPublic:
     """Ask for the sample to be counted at its bank (the owning bank's users only).
 
     ``columns``: numeric columns of the sample's dataset to draw histograms of; ``min_cell``:
@@ -74,28 +90,46 @@ def request_count(*, session: Session, actor: Principal, sample_id: int,
     known = _numeric_columns(ds)
     bad = [c for c in cols if c not in known or c == sample.label_column]
     if bad:
-        raise ConfigError(f"sample {sample.id}: {bad} are not numeric columns of dataset "
-                          f"{ds.name if ds else sample.dataset_id!r}",
-                          hint=f"Choose among {sorted(known - {sample.label_column})}.")
+        raise ConfigError(
+            f"sample {sample.id}: {bad} are not numeric columns of dataset "
+            f"{ds.name if ds else sample.dataset_id!r}",
+            hint=f"Choose among {sorted(known - {sample.label_column})}.",
+        )
     if min_cell < 1:
         raise ConfigError(f"min_cell must be at least 1, got {min_cell}")
-    job = SampleCount(sample_id=sample.id or 0, owner_org_id=sample.owner_org_id,
-                      params={"columns": cols, "min_cell": int(min_cell),
-                              "date_column": date_column, "max_bins": int(max_bins)},
-                      requested_by=actor.user_id or 0, requested_by_name=actor.username)
+    job = SampleCount(
+        sample_id=sample.id or 0,
+        owner_org_id=sample.owner_org_id,
+        params={
+            "columns": cols,
+            "min_cell": int(min_cell),
+            "date_column": date_column,
+            "max_bins": int(max_bins),
+        },
+        requested_by=actor.user_id or 0,
+        requested_by_name=actor.username,
+    )
     session.add(job)
     session.flush()
-    append_event(session, actor=actor.label, action="sample.count_requested",
-                 object_type="sample", object_id=sample.id or "",
-                 details={"count": job.id, "columns": cols, "min_cell": int(min_cell)})
+    append_event(
+        session,
+        actor=actor.label,
+        action="sample.count_requested",
+        object_type="sample",
+        object_id=sample.id or "",
+        details={"count": job.id, "columns": cols, "min_cell": int(min_cell)},
+    )
     return SampleCountPublic.model_validate(job)
 
 
 def list_counts(*, session: Session, actor: Principal, sample_id: int) -> list[SampleCountPublic]:
     """Count requests of one sample set, newest first."""
     _sample(session, actor, sample_id, Action.READ)
-    rows = session.exec(select(SampleCount).where(SampleCount.sample_id == sample_id)
-                        .order_by(SampleCount.id.desc())).all()  # type: ignore[union-attr]
+    rows = session.exec(
+        select(SampleCount)
+        .where(SampleCount.sample_id == sample_id)
+        .order_by(SampleCount.id.desc())
+    ).all()  # type: ignore[union-attr]
     return [SampleCountPublic.model_validate(r) for r in rows]
 
 
@@ -112,15 +146,27 @@ def claim_next_count(*, session: Session, actor: Principal) -> SampleCount | Non
     """Atomically take the oldest requested count (requested → running, claimed by actor)."""
     require(actor, Resource.SAMPLE, Action.RUN, what="sample counts")
     write_lock(session)
-    job_id = claim_oldest(session, SampleCount, ready=CountStatus.REQUESTED,
-                          claimed=CountStatus.RUNNING, actor=actor, started_at=utcnow())
+    job_id = claim_oldest(
+        session,
+        SampleCount,
+        ready=CountStatus.REQUESTED,
+        claimed=CountStatus.RUNNING,
+        actor=actor,
+        started_at=utcnow(),
+    )
     if job_id is None:
         return None
     job = session.get(SampleCount, job_id)
     assert job is not None
     session.refresh(job)
-    append_event(session, actor=actor.label, action="sample.count_started",
-                 object_type="sample", object_id=job.sample_id, details={"count": job_id})
+    append_event(
+        session,
+        actor=actor.label,
+        action="sample.count_started",
+        object_type="sample",
+        object_id=job.sample_id,
+        details={"count": job_id},
+    )
     return job
 
 
@@ -148,12 +194,15 @@ def _counts(profile: dict[str, Any]) -> tuple[int, int]:
     (shown as suppressed: below k), the profile keeps None."""
     total = profile.get("n_total")
     pos = profile.get("n_positive")
-    return (int(total) if isinstance(total, int) else 0,
-            int(pos) if isinstance(pos, int) and isinstance(total, int) else 0)
+    return (
+        int(total) if isinstance(total, int) else 0,
+        int(pos) if isinstance(pos, int) and isinstance(total, int) else 0,
+    )
 
 
-def record_count(*, session: Session, actor: Principal, count_id: int,
-                 profile: dict[str, Any]) -> SampleSetPublic:
+def record_count(
+    *, session: Session, actor: Principal, count_id: int, profile: dict[str, Any]
+) -> SampleSetPublic:
     """Store the bank's reply on the request and on its sample set."""
     job = _claimed(session, actor, count_id)
     sample = session.get(SampleSet, job.sample_id)
@@ -172,12 +221,20 @@ def record_count(*, session: Session, actor: Principal, count_id: int,
     session.add(job)
     session.add(sample)
     session.flush()
-    append_event(session, actor=actor.label, action="sample.counted", object_type="sample",
-                 object_id=sample.id or "",
-                 details={"count": job.id, "requested_by": job.requested_by_name,
-                          "n_total": profile.get("n_total"),
-                          "n_positive": profile.get("n_positive"),
-                          "min_cell": profile.get("min_cell")})
+    append_event(
+        session,
+        actor=actor.label,
+        action="sample.counted",
+        object_type="sample",
+        object_id=sample.id or "",
+        details={
+            "count": job.id,
+            "requested_by": job.requested_by_name,
+            "n_total": profile.get("n_total"),
+            "n_positive": profile.get("n_positive"),
+            "min_cell": profile.get("min_cell"),
+        },
+    )
     return SampleSetPublic.model_validate(sample)
 
 
@@ -188,9 +245,22 @@ def fail_count(*, session: Session, actor: Principal, count_id: int, reason: str
     job.failure_reason = reason
     job.row_version += 1
     session.add(job)
-    append_event(session, actor=actor.label, action="sample.count_failed", object_type="sample",
-                 object_id=job.sample_id, details={"count": job.id, "reason": reason})
+    append_event(
+        session,
+        actor=actor.label,
+        action="sample.count_failed",
+        object_type="sample",
+        object_id=job.sample_id,
+        details={"count": job.id, "reason": reason},
+    )
 
 
-__all__ = ["claim_next_count", "count_job_sample", "fail_count", "get_count", "list_counts",
-           "record_count", "request_count"]
+__all__ = [
+    "claim_next_count",
+    "count_job_sample",
+    "fail_count",
+    "get_count",
+    "list_counts",
+    "record_count",
+    "request_count",
+]

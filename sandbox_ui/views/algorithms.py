@@ -17,10 +17,21 @@ st.title(t("page.algorithms"))
 for algo in call(catalog.list_algorithms):
     with st.expander(f"{algo.name} v{algo.version} · {algo.kind}", expanded=False):
         st.write(algo.description or "—")
-        st.dataframe(pd.DataFrame([{
-            t("alg.col.param"): r["param"], t("alg.col.type"): r["type"],
-            t("alg.col.default"): r["default"], t("alg.col.range"): r["range"],
-        } for r in schema_rows(algo.param_schema)]), hide_index=True, width="stretch")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        t("alg.col.param"): r["param"],
+                        t("alg.col.type"): r["type"],
+                        t("alg.col.default"): r["default"],
+                        t("alg.col.range"): r["range"],
+                    }
+                    for r in schema_rows(algo.param_schema)
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
         st.markdown(f"**{t('alg.params')}**")
         params = param_inputs(algo.param_schema, key=f"alg.{algo.id}")
         if st.button(t("alg.validate"), key=f"alg.validate.{algo.id}"):

@@ -12,8 +12,9 @@ from sandbox_ui.i18n import t
 from sandbox_ui.queries import suppress
 from sandbox_ui.session import call, guard, min_cell
 
-COUNT_KEYS = frozenset({"n_total", "n_positive", "row_count", "added", "total", "n_aligned",
-                        "valid"})
+COUNT_KEYS = frozenset(
+    {"n_total", "n_positive", "row_count", "added", "total", "n_aligned", "valid"}
+)
 guard("audit")
 k = min_cell()
 st.title(t("page.audit"))
@@ -26,10 +27,24 @@ if st.button(t("aud.verify"), type="primary", key="aud_verify"):
         st.error(t("aud.broken", msg=str(report)))
 
 c1, c2 = st.columns(2)
-kind = c1.selectbox(t("aud.object_type"), ["", "experiment", "model", "consent", "sample",
-                                            "indicator", "dataset", "user", "organization",
-                                            "authorization", "algorithm", "node"],
-                    key="aud_kind")
+kind = c1.selectbox(
+    t("aud.object_type"),
+    [
+        "",
+        "experiment",
+        "model",
+        "consent",
+        "sample",
+        "indicator",
+        "dataset",
+        "user",
+        "organization",
+        "authorization",
+        "algorithm",
+        "node",
+    ],
+    key="aud_kind",
+)
 limit = c2.number_input(t("aud.limit"), min_value=10, max_value=2000, value=200, key="aud_limit")
 
 
@@ -45,8 +60,21 @@ def safe(details: dict) -> str:
 
 
 events = call(audit.list_events, limit=int(limit), object_type=kind or None)
-st.dataframe(pd.DataFrame([{
-    t("aud.col.seq"): e.seq, t("aud.col.at"): e.at.strftime("%Y-%m-%d %H:%M:%S"),
-    t("aud.col.actor"): e.actor, t("aud.col.action"): e.action,
-    t("aud.col.object"): f"{e.object_type}:{e.object_id}", t("aud.col.details"): safe(e.details),
-    t("aud.col.hash"): e.hash[:12]} for e in reversed(events)]), hide_index=True, width="stretch")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                t("aud.col.seq"): e.seq,
+                t("aud.col.at"): e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                t("aud.col.actor"): e.actor,
+                t("aud.col.action"): e.action,
+                t("aud.col.object"): f"{e.object_type}:{e.object_id}",
+                t("aud.col.details"): safe(e.details),
+                t("aud.col.hash"): e.hash[:12],
+            }
+            for e in reversed(events)
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+)

@@ -24,11 +24,17 @@ rows = []
 for e in requests:
     for need in run(experiments.consents_for, experiment_id=e.id) or []:
         if need.agency == me.org_code:
-            rows.append({t("exp.col.id"): e.id, t("exp.col.name"): e.name,
-                         t("cst.col.bank"): orgs.get(e.owner_org_id),
-                         t("cst.col.indicators"): ", ".join(need.indicators),
-                         t("cst.col.state"): t(f"consent.{need.status}")
-                         if need.status != "granted" else "✓"})
+            rows.append(
+                {
+                    t("exp.col.id"): e.id,
+                    t("exp.col.name"): e.name,
+                    t("cst.col.bank"): orgs.get(e.owner_org_id),
+                    t("cst.col.indicators"): ", ".join(need.indicators),
+                    t("cst.col.state"): t(f"consent.{need.status}")
+                    if need.status != "granted"
+                    else "✓",
+                }
+            )
 if rows:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 else:
@@ -46,9 +52,12 @@ with st.form("grant_form"):
     go = st.form_submit_button(t("cst.grant_button"), type="primary", key="cst_grant")
 if go:
     try:
-        consent_in = ConsentGrantCreate(bank_code=bank, indicator_codes=chosen,
-                                        purpose=purpose.strip() or "credit_risk_model",
-                                        expires_at=now + timedelta(days=int(days)))
+        consent_in = ConsentGrantCreate(
+            bank_code=bank,
+            indicator_codes=chosen,
+            purpose=purpose.strip() or "credit_risk_model",
+            expires_at=now + timedelta(days=int(days)),
+        )
     except ValidationError as exc:
         show_invalid(exc)
     else:
@@ -68,11 +77,23 @@ def state(g) -> str:  # noqa: ANN001 - ConsentGrantPublic
 
 
 if grants:
-    st.dataframe(pd.DataFrame([{
-        t("cst.col.id"): g.id, t("cst.col.bank"): orgs.get(g.bank_org_id),
-        t("cst.col.indicators"): ", ".join(g.indicator_codes), t("cst.purpose"): g.purpose,
-        t("cst.col.expires"): g.expires_at.strftime("%Y-%m-%d"), t("cst.col.state"): state(g)}
-        for g in grants]), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    t("cst.col.id"): g.id,
+                    t("cst.col.bank"): orgs.get(g.bank_org_id),
+                    t("cst.col.indicators"): ", ".join(g.indicator_codes),
+                    t("cst.purpose"): g.purpose,
+                    t("cst.col.expires"): g.expires_at.strftime("%Y-%m-%d"),
+                    t("cst.col.state"): state(g),
+                }
+                for g in grants
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     live = [g.id for g in grants if g.revoked_at is None]
     if live:
         c1, c2, c3 = st.columns([1, 2, 1])

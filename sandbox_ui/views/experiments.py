@@ -48,8 +48,7 @@ def create_form() -> None:
         return
     k = min_cell()
     existing = len(call(experiments.list_experiments))
-    name = st.text_input(t("exp.name"), value=f"{me.org_code}-model-{existing + 1}",
-                         key="exp_name")
+    name = st.text_input(t("exp.name"), value=f"{me.org_code}-model-{existing + 1}", key="exp_name")
     c1, c2, c3 = st.columns(3)
     sample_labels = {}
     for s in samples:
@@ -59,14 +58,21 @@ def create_form() -> None:
     sample_pick = c1.selectbox(t("exp.sample"), list(sample_labels), key="exp_sample")
     names = [f"{a.name} v{a.version}" for a in algos]
     default_algo = next((i for i, a in enumerate(algos) if a.name == "hetero_lr"), 0)
-    algo = algos[names.index(c2.selectbox(t("exp.algorithm"), names, index=default_algo,
-                                          key="exp_algo"))]
-    backend = c3.selectbox(t("exp.backend"), list(backends_for(algo.name)),
-                           key=f"exp_backend.{algo.name}")
+    algo = algos[
+        names.index(c2.selectbox(t("exp.algorithm"), names, index=default_algo, key="exp_algo"))
+    ]
+    backend = c3.selectbox(
+        t("exp.backend"), list(backends_for(algo.name)), key=f"exp_backend.{algo.name}"
+    )
     rows = call(indicator_rows)
     codes = [r.indicator.code for r in rows]
-    chosen = st.multiselect(t("exp.indicators"), codes, default=default_indicators(rows),
-                            help=t("exp.indicators_help"), key="exp_indicators")
+    chosen = st.multiselect(
+        t("exp.indicators"),
+        codes,
+        default=default_indicators(rows),
+        help=t("exp.indicators_help"),
+        key="exp_indicators",
+    )
     params = param_inputs(algo.param_schema, key=f"exp.params.{algo.id}")
     b1, b2 = st.columns(2)
     save = b1.button(t("exp.save_draft"), key="exp_save")
@@ -74,9 +80,15 @@ def create_form() -> None:
     if not (save or submit):
         return
     try:
-        exp_in = ExperimentCreate(name=name.strip(), sample_id=sample_labels[sample_pick],
-                                  algorithm=algo.name, algorithm_version=algo.version,
-                                  indicator_codes=chosen, params=params, backend=backend)
+        exp_in = ExperimentCreate(
+            name=name.strip(),
+            sample_id=sample_labels[sample_pick],
+            algorithm=algo.name,
+            algorithm_version=algo.version,
+            indicator_codes=chosen,
+            params=params,
+            backend=backend,
+        )
     except ValidationError as exc:
         show_invalid(exc)
         return
@@ -104,41 +116,67 @@ def detail(exp_id: int, listed: S | None = None) -> None:
         st.error(t("exp.failure", reason=exp.failure_reason))
     needs = run(experiments.consents_for, experiment_id=exp.id) or []
     if needs:
-        st.caption(t("exp.consents") + ": " + "; ".join(
-            f"{n.agency} {t('consent.' + n.status) if n.status != 'granted' else '✓'}"
-            for n in needs))
-    mv = (run(models_library.model_for_experiment, experiment_id=exp.id)
-          if status is S.SUCCEEDED else None)
+        st.caption(
+            t("exp.consents")
+            + ": "
+            + "; ".join(
+                f"{n.agency} {t('consent.' + n.status) if n.status != 'granted' else '✓'}"
+                for n in needs
+            )
+        )
+    mv = (
+        run(models_library.model_for_experiment, experiment_id=exp.id)
+        if status is S.SUCCEEDED
+        else None
+    )
     progress(exp, mv.metrics if mv is not None else None)
     if mv is not None:
         st.success(t("exp.model_ready", name=mv.name, version=mv.version))
         if st.button(t("page.models"), key=f"open_model_{exp.id}", type="primary"):
             st.session_state["model_selected"] = mv.id
             st.switch_page("views/models.py")
-    if bank_user and status is S.DRAFT and st.button(t("exp.submit"), key="exp_submit_btn",
-                                                     type="primary"):
+    if (
+        bank_user
+        and status is S.DRAFT
+        and st.button(t("exp.submit"), key="exp_submit_btn", type="primary")
+    ):
         if run(experiments.submit_experiment, experiment_id=exp.id) is not None:
             st.rerun()
     if bank_user and status in (S.REJECTED, S.FAILED):
         reason = st.text_input(t("reason"), key="exp_revise_reason")
         if st.button(t("exp.revise"), key="exp_revise_btn"):
-            if run(experiments.revise_experiment, experiment_id=exp.id,
-                   reason=reason or "revise") is not None:
+            if (
+                run(experiments.revise_experiment, experiment_id=exp.id, reason=reason or "revise")
+                is not None
+            ):
                 st.rerun()
     if status in CANCELLABLE:
         with st.expander(t("exp.cancel")):
             reason = st.text_input(t("reason"), key="exp_cancel_reason")
             if st.button(t("exp.cancel"), key="exp_cancel_btn"):
-                if run(experiments.cancel_experiment, experiment_id=exp.id,
-                       reason=reason) is not None:
+                if (
+                    run(experiments.cancel_experiment, experiment_id=exp.id, reason=reason)
+                    is not None
+                ):
                     st.rerun()
     log = run(experiments.transitions, experiment_id=exp.id) or []
     st.markdown(f"**{t('exp.log')}**")
-    st.dataframe(pd.DataFrame([{
-        t("exp.col.at"): tr.at.strftime("%Y-%m-%d %H:%M:%S"),
-        t("exp.col.from"): status_label(tr.from_status), t("exp.col.to"): status_label(tr.to_status),
-        t("exp.col.actor"): tr.actor, t("exp.col.reason"): tr.reason} for tr in log]),
-        hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    t("exp.col.at"): tr.at.strftime("%Y-%m-%d %H:%M:%S"),
+                    t("exp.col.from"): status_label(tr.from_status),
+                    t("exp.col.to"): status_label(tr.to_status),
+                    t("exp.col.actor"): tr.actor,
+                    t("exp.col.reason"): tr.reason,
+                }
+                for tr in log
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 
 
 def progress(exp: ExperimentPublic, metrics: dict[str, Any] | None) -> None:
@@ -152,8 +190,10 @@ def progress(exp: ExperimentPublic, metrics: dict[str, Any] | None) -> None:
         key = "exp.loss_pending" if curve.basis is None else "exp.loss_suppressed"
         st.caption(t(key, k=k, n=curve.n_epochs))
         return
-    frame = pd.DataFrame({t("exp.loss"): list(curve.losses)},
-                         index=pd.RangeIndex(1, curve.n_epochs + 1, name=t("exp.epoch")))
+    frame = pd.DataFrame(
+        {t("exp.loss"): list(curve.losses)},
+        index=pd.RangeIndex(1, curve.n_epochs + 1, name=t("exp.epoch")),
+    )
     st.line_chart(frame, x_label=t("exp.epoch"), y_label=t("exp.loss"))
 
 
@@ -163,16 +203,28 @@ def listing() -> None:
         st.write(t("none_yet"))
         return
     orgs = call(org_codes)
-    st.dataframe(pd.DataFrame([{
-        t("exp.col.id"): e.id, t("exp.col.name"): e.name,
-        t("exp.col.status"): status_label(e.status), t("exp.col.bank"): orgs.get(e.owner_org_id),
-        t("exp.col.updated"): e.updated_at.strftime("%Y-%m-%d %H:%M")} for e in exps]),
-        hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    t("exp.col.id"): e.id,
+                    t("exp.col.name"): e.name,
+                    t("exp.col.status"): status_label(e.status),
+                    t("exp.col.bank"): orgs.get(e.owner_org_id),
+                    t("exp.col.updated"): e.updated_at.strftime("%Y-%m-%d %H:%M"),
+                }
+                for e in exps
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     st.subheader(t("exp.detail"))
     ids = [e.id for e in reversed(exps)]
     labels = {e.id: f"{e.id} · {e.name} · {status_label(e.status)}" for e in exps}
-    keep_choice("exp_pick", ids, st.session_state.get("exp_pick"),
-                st.session_state.get("exp_selected"))
+    keep_choice(
+        "exp_pick", ids, st.session_state.get("exp_pick"), st.session_state.get("exp_selected")
+    )
     pick = st.selectbox(t("exp.pick"), ids, format_func=labels.__getitem__, key="exp_pick")
     st.session_state["exp_selected"] = pick
     listed = S(next(e.status for e in exps if e.id == pick))

@@ -15,9 +15,12 @@ c1, c2, c3 = st.columns([3, 1, 1])
 query = c1.text_input(t("ind.search"), key="ind_query")
 owner = c2.selectbox(t("ind.owner"), [t("ind.all"), *owners], key="ind_owner")
 dim = c3.selectbox(t("ind.dimension"), [t("ind.all"), *dims], key="ind_dim")
-rows: list[IndicatorRow] = call(indicator_rows, query=query,
-                                owner=None if owner == t("ind.all") else owner,
-                                category=None if dim == t("ind.all") else dim)
+rows: list[IndicatorRow] = call(
+    indicator_rows,
+    query=query,
+    owner=None if owner == t("ind.all") else owner,
+    category=None if dim == t("ind.all") else dim,
+)
 
 
 def consent_label(r: IndicatorRow) -> str:
@@ -29,12 +32,21 @@ def consent_label(r: IndicatorRow) -> str:
 
 
 st.caption(t("ind.count", n=len(rows)))
-frame = pd.DataFrame([{
-    t("ind.col.code"): r.indicator.code, t("ind.col.name_zh"): r.indicator.name_zh,
-    t("ind.col.name"): r.indicator.name, t("ind.col.owner"): r.indicator.owner_code,
-    t("ind.col.dimension"): r.indicator.category, t("ind.col.dtype"): r.indicator.dtype,
-    t("ind.col.window"): r.indicator.window, t("ind.col.consent"): consent_label(r),
-} for r in rows])
+frame = pd.DataFrame(
+    [
+        {
+            t("ind.col.code"): r.indicator.code,
+            t("ind.col.name_zh"): r.indicator.name_zh,
+            t("ind.col.name"): r.indicator.name,
+            t("ind.col.owner"): r.indicator.owner_code,
+            t("ind.col.dimension"): r.indicator.category,
+            t("ind.col.dtype"): r.indicator.dtype,
+            t("ind.col.window"): r.indicator.window,
+            t("ind.col.consent"): consent_label(r),
+        }
+        for r in rows
+    ]
+)
 st.dataframe(frame, hide_index=True, width="stretch")
 
 if rows:
@@ -44,7 +56,9 @@ if rows:
     r = rows[codes.index(pick)]
     st.markdown(f"**{r.indicator.code}** · {r.indicator.name_zh or r.indicator.name}")
     st.write(r.indicator.description or "—")
-    st.caption(f"{t('ind.col.owner')}: {r.indicator.owner_code} · {t('ind.col.dimension')}: "
-               f"{r.indicator.category or '—'} · {t('ind.col.dtype')}: {r.indicator.dtype} · "
-               f"{t('ind.col.window')}: {r.indicator.window or '—'} · "
-               f"{t('ind.col.consent')}: {consent_label(r)}")
+    st.caption(
+        f"{t('ind.col.owner')}: {r.indicator.owner_code} · {t('ind.col.dimension')}: "
+        f"{r.indicator.category or '—'} · {t('ind.col.dtype')}: {r.indicator.dtype} · "
+        f"{t('ind.col.window')}: {r.indicator.window or '—'} · "
+        f"{t('ind.col.consent')}: {consent_label(r)}"
+    )

@@ -49,19 +49,31 @@ def shown(head: dict, key: str) -> str:  # noqa: ANN001
     return t("suppressed", k=k) if head[key] is None else str(head[key])
 
 
-st.dataframe(pd.DataFrame([{
-    t("mdl.col.model"): mv.name, t("mdl.col.version"): mv.version,
-    t("mdl.col.algorithm"): mv.algorithm,
-    t("mdl.col.status"): t("model." + ModelStatus(mv.status).value),
-    "AUC": shown(headline_metrics(mv, k), "auc"), "KS": shown(headline_metrics(mv, k), "ks"),
-    t("mdl.col.created"): mv.created_at.strftime("%Y-%m-%d %H:%M")} for mv in models]),
-    hide_index=True, width="stretch")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                t("mdl.col.model"): mv.name,
+                t("mdl.col.version"): mv.version,
+                t("mdl.col.algorithm"): mv.algorithm,
+                t("mdl.col.status"): t("model." + ModelStatus(mv.status).value),
+                "AUC": shown(headline_metrics(mv, k), "auc"),
+                "KS": shown(headline_metrics(mv, k), "ks"),
+                t("mdl.col.created"): mv.created_at.strftime("%Y-%m-%d %H:%M"),
+            }
+            for mv in models
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+)
 
 by_id = {mv.id: mv for mv in models}
 labels = {mv.id: label(mv) for mv in models}  # in this run's language
 ids = [mv.id for mv in reversed(models)]
-keep_choice("mdl_pick", ids, st.session_state.pop("model_selected", None),
-            st.session_state.get("mdl_pick"))  # a model opened from the experiments page first
+keep_choice(
+    "mdl_pick", ids, st.session_state.pop("model_selected", None), st.session_state.get("mdl_pick")
+)  # a model opened from the experiments page first
 pick = st.selectbox(t("mdl.pick"), ids, format_func=labels.__getitem__, key="mdl_pick")
 mv = by_id[pick]
 
@@ -73,8 +85,16 @@ for col, key in zip(cols, ("auc", "ks", "n_aligned", "n_train", "n_valid"), stri
         col.metric(t(f"metric.{key}"), t("suppressed", k=k) if value is None else value)
 
 bands = bands_for(mv)
-tabs = st.tabs([t("mdl.roc"), t("mdl.ks"), t("mdl.lift"), t("mdl.scores"), t("mdl.scorecard"),
-                t("mdl.lineage")])
+tabs = st.tabs(
+    [
+        t("mdl.roc"),
+        t("mdl.ks"),
+        t("mdl.lift"),
+        t("mdl.scores"),
+        t("mdl.scorecard"),
+        t("mdl.lineage"),
+    ]
+)
 if bands is None:
     for tab in tabs[:4]:
         tab.info(t("mdl.no_curve", k=k))
@@ -82,22 +102,49 @@ else:
     tabs[0].plotly_chart(roc_figure([(label(mv), bands)], t("mdl.roc"), lang), key="roc_chart")
     tabs[1].plotly_chart(ks_figure(bands, t("mdl.ks"), lang), key="ks_chart")
     tabs[2].plotly_chart(lift_figure(bands, t("mdl.lift"), lang), key="lift_chart")
-    tabs[3].plotly_chart(score_distribution_figure(bands, t("mdl.scores"), lang),
-                         key="score_chart")
+    tabs[3].plotly_chart(score_distribution_figure(bands, t("mdl.scores"), lang), key="score_chart")
 with tabs[4]:
     columns = call(own_columns, indicator_codes=mv.lineage.get("indicators", []))
     points = scorecard_points(mv, columns)
     if points:
-        st.dataframe(pd.DataFrame([{
-            t("mdl.pt.column"): t("mdl.pt.base") if p["column"] == "(base)" else p["column"],
-            t("mdl.pt.bin"): p["bin"], t("mdl.pt.points"): p["points"]} for p in points]),
-            hide_index=True, width="stretch")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        t("mdl.pt.column"): t("mdl.pt.base")
+                        if p["column"] == "(base)"
+                        else p["column"],
+                        t("mdl.pt.bin"): p["bin"],
+                        t("mdl.pt.points"): p["points"],
+                    }
+                    for p in points
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
     else:
         st.write(t("mdl.no_scorecard"))
 with tabs[5]:
-    st.json({key: mv.lineage.get(key) for key in (
-        "experiment", "sample", "bank", "parties", "indicators", "algorithm",
-        "algorithm_version", "params", "backend", "runtime", "code_version")}, expanded=False)
+    st.json(
+        {
+            key: mv.lineage.get(key)
+            for key in (
+                "experiment",
+                "sample",
+                "bank",
+                "parties",
+                "indicators",
+                "algorithm",
+                "algorithm_version",
+                "params",
+                "backend",
+                "runtime",
+                "code_version",
+            )
+        },
+        expanded=False,
+    )
 
 if may_publish:
     status = ModelStatus(mv.status)
@@ -114,13 +161,15 @@ st.subheader(t("mdl.compare"))
 others = [i for i in ids if i != mv.id]
 if others:
     keep_choice("mdl_compare", others, st.session_state.get("mdl_compare"))
-    other_id = st.selectbox(t("mdl.compare_with"), others, format_func=labels.__getitem__,
-                            key="mdl_compare")
+    other_id = st.selectbox(
+        t("mdl.compare_with"), others, format_func=labels.__getitem__, key="mdl_compare"
+    )
     other = by_id[other_id]
     compared = pd.DataFrame(compare_rows(mv, other, k))
     compared["metric"] = [t(f"metric.{m}") for m in compared["metric"]]
-    st.dataframe(compared.rename(columns={"metric": t("mdl.metric")}), hide_index=True,
-                 width="stretch")
+    st.dataframe(
+        compared.rename(columns={"metric": t("mdl.metric")}), hide_index=True, width="stretch"
+    )
     other_bands = bands_for(other)
     curves = [(label(m), b) for m, b in ((mv, bands), (other, other_bands)) if b is not None]
     if curves:

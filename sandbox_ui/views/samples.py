@@ -28,8 +28,9 @@ flash = st.session_state.pop("smp_flash", None)
 if flash:
     st.success(flash)
 samples = call(catalog.list_samples)
-aligned = last_aligned_by_sample(call(models_library.list_models),
-                                 call(experiments.list_experiments), k)
+aligned = last_aligned_by_sample(
+    call(models_library.list_models), call(experiments.list_experiments), k
+)
 stats = [sample_stats(s, k) for s in samples]
 supp = t("suppressed", k=k)
 
@@ -48,14 +49,30 @@ st.subheader(t("smp.list"))
 if not stats:
     st.write(t("none_yet"))
 else:
-    st.dataframe(pd.DataFrame([{
-        t("smp.col.id"): s.sample_id, t("smp.col.name"): s.name, t("smp.col.window"): s.window,
-        t("smp.col.n_total"): show(s.n_total), t("smp.col.n_positive"): show(s.n_positive),
-        t("smp.col.rate"): supp if s.positive_rate is None else f"{s.positive_rate:.1%}",
-        t("smp.col.runs"): show(aligned[s.sample_id]) if s.sample_id in aligned else "—",
-        t("smp.col.label"): s.label_definition,
-        t("smp.col.source"): source_label(smp),
-    } for s, smp in zip(stats, samples, strict=True)]), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    t("smp.col.id"): s.sample_id,
+                    t("smp.col.name"): s.name,
+                    t("smp.col.window"): s.window,
+                    t("smp.col.n_total"): show(s.n_total),
+                    t("smp.col.n_positive"): show(s.n_positive),
+                    t("smp.col.rate"): supp
+                    if s.positive_rate is None
+                    else f"{s.positive_rate:.1%}",
+                    t("smp.col.runs"): show(aligned[s.sample_id])
+                    if s.sample_id in aligned
+                    else "—",
+                    t("smp.col.label"): s.label_definition,
+                    t("smp.col.source"): source_label(smp),
+                }
+                for s, smp in zip(stats, samples, strict=True)
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     fig = sample_figure(stats, t("smp.hist"), current_lang())
     if fig is not None:
         st.plotly_chart(fig, key="sample_hist")
@@ -67,17 +84,17 @@ if bank_user:
         names = [d.name for d in datasets]
         ds_name = st.selectbox(t("smp.dataset"), names, key="smp_dataset")
         ds = datasets[names.index(ds_name)]
-        label_cols = [c["name"] for c in ds.columns if c.get("dtype") == "int"] or \
-            [c["name"] for c in ds.columns]
+        label_cols = [c["name"] for c in ds.columns if c.get("dtype") == "int"] or [
+            c["name"] for c in ds.columns
+        ]
         with st.form("sample_form"):
             name = st.text_input(t("smp.name"), key="smp_name")
             c1, c2 = st.columns(2)
             label = c1.selectbox(t("smp.label_column"), label_cols, key="smp_label")
-            id_list = c2.text_input(t("smp.id_list"), value=f"ids/{ds.name}.csv",
-                                    key="smp_ids")
-            definition = st.text_input(t("smp.label_definition"),
-                                       value="90+ days past due within 12 months",
-                                       key="smp_def")
+            id_list = c2.text_input(t("smp.id_list"), value=f"ids/{ds.name}.csv", key="smp_ids")
+            definition = st.text_input(
+                t("smp.label_definition"), value="90+ days past due within 12 months", key="smp_def"
+            )
             c3, c4 = st.columns(2)
             start = c3.date_input(t("smp.start"), value=date(2023, 7, 1), key="smp_start")
             end = c4.date_input(t("smp.end"), value=date(2024, 6, 30), key="smp_end")
@@ -85,9 +102,14 @@ if bank_user:
         if go:
             try:  # no counts typed in: count the new sample set at the bank (below)
                 sample_in = SampleSetCreate(
-                    name=name.strip(), dataset_name=ds.name, label_column=label,
-                    id_list_location=id_list.strip(), label_definition=definition,
-                    observation_start=start, observation_end=end)
+                    name=name.strip(),
+                    dataset_name=ds.name,
+                    label_column=label,
+                    id_list_location=id_list.strip(),
+                    label_definition=definition,
+                    observation_start=start,
+                    observation_end=end,
+                )
             except ValidationError as exc:
                 show_invalid(exc)
             else:

@@ -14,8 +14,10 @@ def test_masked_sum_unmasks_exactly_and_keeps_equal_values_equal() -> None:
     base = rng.normal(0, 80, size=50)
     parts = [np.concatenate([base, base]) + k for k in (0.0, -13.37, 250.1)]  # rows i, i+50 equal
     masks = [rng.integers(0, 2**64, size=100, dtype=np.uint64) for _ in parts]
-    masked = sum((to_ring64(p, 32) + m for p, m in zip(parts, masks)),
-                 start=np.zeros(100, dtype=np.uint64))
+    masked = sum(
+        (to_ring64(p, 32) + m for p, m in zip(parts, masks, strict=False)),
+        start=np.zeros(100, dtype=np.uint64),
+    )
     for m in masks:
         masked -= m
     got = from_ring64(masked, 32)
@@ -29,7 +31,7 @@ def test_float_masks_do_not_cancel_exactly() -> None:
     """Why the ring: the same values under float masks come back unequal."""
     rng = np.random.default_rng(4)
     x = np.full(1000, 123.456789)
-    m = rng.uniform(-2**20, 2**20, size=1000)
+    m = rng.uniform(-(2**20), 2**20, size=1000)
     assert len(set((x + m) - m)) > 1
 
 
@@ -40,5 +42,5 @@ def test_values_outside_the_ring_are_refused(bad: float) -> None:
 
 
 def test_negative_values_round_trip() -> None:
-    x = np.array([-1.5, -2.0**-32, 0.0, 7.25, -(2.0**29)])
+    x = np.array([-1.5, -(2.0**-32), 0.0, 7.25, -(2.0**29)])
     assert np.array_equal(from_ring64(to_ring64(x, 32), 32), x)

@@ -403,9 +403,16 @@ def test_key_holder_crt_obfuscators_are_fresh_encryptions_of_zero(workers: int) 
     zeros = EncryptedArray(pk, list(obf[:40]))
     assert sk.decrypt_ints(zeros) == [0] * 40
     enc = pk.encrypt(np.array([1.5, -2.25]))
-    rerand = EncryptedArray(pk, [int(c) * int(r) % int(pk.nsquare)
-                                 for c, r in zip(enc.raw_ciphertexts(), obf[:2], strict=True)],
-                            exponent=enc.exponent)
+    rerand = EncryptedArray(
+        pk,
+        [
+            int(c) * int(r) % int(pk.nsquare)
+            for c, r in zip(enc.raw_ciphertexts(), obf[:2], strict=True)
+        ],
+        exponent=enc.exponent,
+    )
     np.testing.assert_allclose(sk.decrypt(rerand), [1.5, -2.25])
-    assert all(int(c) != int(d) for c, d in zip(rerand.raw_ciphertexts(),
-                                                enc.raw_ciphertexts(), strict=True))
+    assert all(
+        int(c) != int(d)
+        for c, d in zip(rerand.raw_ciphertexts(), enc.raw_ciphertexts(), strict=True)
+    )

@@ -144,11 +144,23 @@ def test_no_secret_in_any_public_output(keys, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     enc = pk.encrypt(np.array([1.0, -2.0, 3.5]))
     codec = PackedCodec(32, 2, max_terms=4, key_bits=1024)
-    texts: list[str] = [repr(sk), str(sk), f"{sk}", repr(pk), str(pk), repr(enc),
-                        json.dumps(public_key_json(pk)), repr(codec)]
-    blobs: list[bytes] = [pk.to_bytes(), enc.to_bytes(), codec.encrypt(pk, [[1, 2]]).to_bytes(),
-                          enc.dot_plain(np.array([1, 2, 3])).to_bytes(),
-                          enc.segment_sum(np.array([0, 1, 0]), 2).to_bytes()]
+    texts: list[str] = [
+        repr(sk),
+        str(sk),
+        f"{sk}",
+        repr(pk),
+        str(pk),
+        repr(enc),
+        json.dumps(public_key_json(pk)),
+        repr(codec),
+    ]
+    blobs: list[bytes] = [
+        pk.to_bytes(),
+        enc.to_bytes(),
+        codec.encrypt(pk, [[1, 2]]).to_bytes(),
+        enc.dot_plain(np.array([1, 2, 3])).to_bytes(),
+        enc.segment_sum(np.array([0, 1, 0]), 2).to_bytes(),
+    ]
     pub = save_public_key(pk, tmp_path / PUBLIC_KEY_FILE)
     blobs.append(pub.read_bytes())
 

@@ -14,8 +14,7 @@ from crypto.paillier import generate_keypair
 from lab.errors import CryptoError, EncodingOverflowError
 
 PK, SK = generate_keypair(1024)
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 moderate = st.floats(min_value=-1e30, max_value=1e30, allow_nan=False)
@@ -69,8 +68,12 @@ def test_int_scalar_multiply(x, k, e):
 
 
 @SETTINGS
-@given(moderate, moderate, st.integers(min_value=0, max_value=40),
-       st.integers(min_value=0, max_value=40))
+@given(
+    moderate,
+    moderate,
+    st.integers(min_value=0, max_value=40),
+    st.integers(min_value=0, max_value=40),
+)
 def test_float_scalar_multiply_adds_exponents(x, k, e, ke):
     enc = PK.encrypt(x, exponent=e).mul(k, exponent=ke)
     assert enc.exponent == e + ke
@@ -85,15 +88,19 @@ def test_mixed_exponent_addition_is_exact(xs, e1, e2):
     a = PK.encrypt(np.array(xs), exponent=e1)
     b = PK.encrypt(np.array(xs[::-1]), exponent=e2)
     e = max(e1, e2)
-    want = [m_of(x, e1) * 2 ** (e - e1) + m_of(y, e2) * 2 ** (e - e2)
-            for x, y in zip(xs, xs[::-1], strict=True)]
+    want = [
+        m_of(x, e1) * 2 ** (e - e1) + m_of(y, e2) * 2 ** (e - e2)
+        for x, y in zip(xs, xs[::-1], strict=True)
+    ]
     s = a + b
     assert s.exponent == e and SK.decrypt_signed_ints(s) == want
 
 
 @SETTINGS
-@given(st.lists(st.integers(-(2**200), 2**200), min_size=1, max_size=8),
-       st.lists(st.integers(-(2**16), 2**16), min_size=8, max_size=8))
+@given(
+    st.lists(st.integers(-(2**200), 2**200), min_size=1, max_size=8),
+    st.lists(st.integers(-(2**16), 2**16), min_size=8, max_size=8),
+)
 def test_dot_plain_is_exact(ms, xs):
     X = np.array(xs[: len(ms)], dtype=np.int64)
     enc = PK.encrypt_ints(ms)
@@ -105,8 +112,9 @@ BASES = PK.obfuscators(12).tolist()
 
 
 @SETTINGS
-@given(st.lists(st.integers(-(2**20), 2**20) | st.integers(-(2**70), 2**70), min_size=0,
-                max_size=12))
+@given(
+    st.lists(st.integers(-(2**20), 2**20) | st.integers(-(2**70), 2**70), min_size=0, max_size=12)
+)
 def test_multi_exp_equals_powmod_loop(exps):
     from crypto import _multiexp
 
@@ -119,15 +127,18 @@ def test_multi_exp_equals_powmod_loop(exps):
 
 
 @SETTINGS
-@given(st.lists(st.tuples(st.integers(-(2**60), 2**60), moderate, moderate),
-                min_size=1, max_size=6),
-       st.integers(0, 24), st.integers(0, 24))
+@given(
+    st.lists(st.tuples(st.integers(-(2**60), 2**60), moderate, moderate), min_size=1, max_size=6),
+    st.integers(0, 24),
+    st.integers(0, 24),
+)
 def test_dot_plain_float_matrix_is_exact_at_its_encodings(rows, e, xe):
     ms = [r[0] for r in rows]
     X = np.array([[r[1], r[2]] for r in rows])
     enc = PK.encrypt_ints(ms, exponent=e)
-    want = [sum(m * m_of(x, xe) for m, x in zip(ms, X[:, j].tolist(), strict=True))
-            for j in range(2)]
+    want = [
+        sum(m * m_of(x, xe) for m, x in zip(ms, X[:, j].tolist(), strict=True)) for j in range(2)
+    ]
     if all(fits(w) for w in want):
         out = enc.dot_plain(X, x_exponent=xe)
         assert out.exponent == e + xe
@@ -136,8 +147,11 @@ def test_dot_plain_float_matrix_is_exact_at_its_encodings(rows, e, xe):
 
 
 @SETTINGS
-@given(st.lists(finite, min_size=1, max_size=4), st.integers(0, 3),
-       st.sampled_from([np.nan, np.inf, -np.inf]))
+@given(
+    st.lists(finite, min_size=1, max_size=4),
+    st.integers(0, 3),
+    st.sampled_from([np.nan, np.inf, -np.inf]),
+)
 def test_non_finite_always_refused(xs, pos, bad):
     assume(pos <= len(xs))
     arr = np.array(xs[:pos] + [bad] + xs[pos:])

@@ -31,7 +31,8 @@ def test_shares_run_in_a_helper_and_here(helpers: _pipes.PipeWorkers) -> None:
 
 
 def test_a_helper_error_is_raised_here_and_leaves_no_stale_answer(
-        helpers: _pipes.PipeWorkers) -> None:
+    helpers: _pipes.PipeWorkers,
+) -> None:
     with pytest.raises(ValueError, match="bad share"):
         helpers.share([(_fail, ("bad share",))], lambda: 1)
     assert helpers.share([(abs, (-3,))], lambda: 4) == ([3], 4)
@@ -48,7 +49,8 @@ def _exit_unless_in(pid: int) -> str:
 
 
 def test_a_helper_that_dies_mid_job_has_its_share_computed_here(
-        helpers: _pipes.PipeWorkers) -> None:
+    helpers: _pipes.PipeWorkers,
+) -> None:
     with pytest.warns(RuntimeWarning, match="helper process 0 is gone"):
         remote, mine = helpers.share([(_exit_unless_in, (os.getpid(),))], lambda: 1)
     assert remote == ["computed by the caller"] and mine == 1
@@ -68,8 +70,9 @@ def test_more_jobs_than_helpers_or_a_busy_set_run_here(helpers: _pipes.PipeWorke
     remote, _ = helpers.share([(os.getpid, ()), (os.getpid, ())], lambda: None)
     assert remote == [os.getpid()] * 2
     inner: list[object] = []
-    remote, _ = helpers.share([(os.getpid, ())],
-                              lambda: inner.append(helpers.share([(os.getpid, ())], os.getpid)))
+    remote, _ = helpers.share(
+        [(os.getpid, ())], lambda: inner.append(helpers.share([(os.getpid, ())], os.getpid))
+    )
     assert inner == [([os.getpid()], os.getpid())] and remote[0] != os.getpid()
 
 

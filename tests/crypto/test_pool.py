@@ -39,8 +39,13 @@ def test_workers_exit_when_their_owner_is_killed(tmp_path: Path) -> None:
     script = tmp_path / "owner.py"
     script.write_text(OWNER, encoding="utf-8")
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                            cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]  # type: ignore[union-attr]
         assert len(pids) == 4 and all(_alive(p) for p in pids)

@@ -109,7 +109,9 @@ def test_guest_against_three_hosts() -> None:
     rnd = random.Random(5)
     universe = [_uscc(i) for i in range(2000)]
     guest = rnd.sample(universe, 600)
-    hosts = {name: rnd.sample(universe, 500 + 50 * j) for j, name in enumerate(["tax", "court", "power"])}
+    hosts = {
+        name: rnd.sample(universe, 500 + 50 * j) for j, name in enumerate(["tax", "court", "power"])
+    }
     res = psi_in_process(guest, hosts)
     assert isinstance(res, PsiResult)
     for name, hids in hosts.items():
@@ -181,7 +183,9 @@ def test_host_cache_reused_and_invalidated(tmp_path) -> None:  # type: ignore[no
     assert not cache.last_hit and third == b"".join(blind(kh2, changed))
     # a PSI run through the cache gives the right intersection
     guest = host[:50] + [_uscc(10**9 + i) for i in range(30)]
-    res = psi_in_process(guest, {"tax": changed}, host_keys={"tax": kh2}, host_caches={"tax": cache})
+    res = psi_in_process(
+        guest, {"tax": changed}, host_keys={"tax": kh2}, host_caches={"tax": cache}
+    )
     assert isinstance(res, PsiResult) and cache.last_hit
     assert res.per_host["tax"].ids == sorted(set(guest) & set(changed))
 

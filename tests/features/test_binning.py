@@ -38,7 +38,8 @@ def test_missing_values_get_the_last_bin_and_order_is_kept() -> None:
     assert np.all(np.diff(present.astype(int)) > 0)  # monotone in the value
     # unseen missing values in new data transform without error
     assert b.transform(np.array([[np.nan, np.nan]])).tolist() == [
-        [b.n_bins_[0] - 1, b.n_bins_[1] - 1]]
+        [b.n_bins_[0] - 1, b.n_bins_[1] - 1]
+    ]
 
 
 def test_split_on_bins_equals_split_on_values() -> None:

@@ -15,15 +15,17 @@ from lab.errors import DataValidationError
 
 
 def _frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "uscc": ["a", "b", "c", "d", "e"],
-        "y": [0, 1, 0, 1, 0],
-        "income": [1.0, np.nan, 3.0, 10.0, np.nan],
-        "count": [1, 2, 3, 4, 5],
-        "tax_credit_grade": ["A", "D", None, "M", "B"],
-        "industry": ["C", "F", "C", None, "I"],
-        "opened": ["2020-01-01", "1970-01-11", None, "2024-06-30", "2000-02-29"],
-    })
+    return pd.DataFrame(
+        {
+            "uscc": ["a", "b", "c", "d", "e"],
+            "y": [0, 1, 0, 1, 0],
+            "income": [1.0, np.nan, 3.0, 10.0, np.nan],
+            "count": [1, 2, 3, 4, 5],
+            "tax_credit_grade": ["A", "D", None, "M", "B"],
+            "industry": ["C", "F", "C", None, "I"],
+            "opened": ["2020-01-01", "1970-01-11", None, "2024-06-30", "2000-02-29"],
+        }
+    )
 
 
 def test_encodings_by_hand() -> None:
@@ -31,10 +33,17 @@ def test_encodings_by_hand() -> None:
     assert m.ids.tolist() == ["a", "b", "c", "d", "e"]
     assert m.y is not None and m.y.tolist() == [0, 1, 0, 1, 0]
     assert m.feature_names == [
-        "income", "income__missing", "count",
-        "tax_credit_grade", "tax_credit_grade__missing",
-        "industry=C", "industry=F", "industry=I", "industry__missing",
-        "opened", "opened__missing",
+        "income",
+        "income__missing",
+        "count",
+        "tax_credit_grade",
+        "tax_credit_grade__missing",
+        "industry=C",
+        "industry=F",
+        "industry=I",
+        "industry__missing",
+        "opened",
+        "opened__missing",
     ]
     X = pd.DataFrame(m.X, columns=m.feature_names)
     assert X["income"].tolist() == [1.0, 3.0, 3.0, 10.0, 3.0]  # median of 1, 3, 10
@@ -51,9 +60,13 @@ def test_encodings_by_hand() -> None:
 
 
 def test_frequency_coding_for_many_categories_and_overrides() -> None:
-    df = pd.DataFrame({"id": [str(i) for i in range(8)],
-                       "city": ["a", "a", "a", "b", "b", "c", "d", "e"],
-                       "note": list("abcdefgh")})
+    df = pd.DataFrame(
+        {
+            "id": [str(i) for i in range(8)],
+            "city": ["a", "a", "a", "b", "b", "c", "d", "e"],
+            "note": list("abcdefgh"),
+        }
+    )
     m = party_matrix(df, id_column="id", max_onehot=3, categorical={"note": "drop"})
     assert m.feature_names == ["city__freq"]
     assert m.X[:, 0].tolist() == [3 / 8] * 3 + [2 / 8] * 2 + [1 / 8] * 3
@@ -63,8 +76,7 @@ def test_frequency_coding_for_many_categories_and_overrides() -> None:
 
 def test_unknown_grade_and_encoding_rejected() -> None:
     df = pd.DataFrame({"id": ["1", "2"], "tax_credit_grade": ["A", "SNTLGRADE"]})
-    with pytest.raises(DataValidationError, match=r"'tax_credit_grade': 1 values outside") \
-            as info:
+    with pytest.raises(DataValidationError, match=r"'tax_credit_grade': 1 values outside") as info:
         party_matrix(df, id_column="id")
     # the grade found is for the party's own operator: not in what may leave the party
     assert "first: 'SNTLGRADE'" in str(info.value)
@@ -107,15 +119,17 @@ def test_fitted_encoder_encodes_new_rows_with_training_statistics() -> None:
     m = party_matrix(_frame(), id_column="uscc", label="y")
     assert m.encoder is not None and m.take(np.array([0])).encoder is m.encoder
     enc = TableEncoder.from_dict(json.loads(json.dumps(m.encoder.to_dict())))
-    new = pd.DataFrame({
-        "uscc": ["p", "q"],
-        "income": [None, 500.0],  # missing -> training median 3, flag; beyond range kept
-        "count": [None, 2],  # no missing at training: median 3, no flag column
-        "tax_credit_grade": ["C", None],  # C = 3; missing -> training median 1.5
-        "industry": ["Z", None],  # unseen -> all 0; missing -> the flag
-        "opened": [None, "1970-01-02"],
-        "extra": [1, 2],  # not a training column: ignored
-    })
+    new = pd.DataFrame(
+        {
+            "uscc": ["p", "q"],
+            "income": [None, 500.0],  # missing -> training median 3, flag; beyond range kept
+            "count": [None, 2],  # no missing at training: median 3, no flag column
+            "tax_credit_grade": ["C", None],  # C = 3; missing -> training median 1.5
+            "industry": ["Z", None],  # unseen -> all 0; missing -> the flag
+            "opened": [None, "1970-01-02"],
+            "extra": [1, 2],  # not a training column: ignored
+        }
+    )
     # Execute
     X = pd.DataFrame(enc.transform(new), columns=enc.feature_names)
     # Assert: hand-computed from _frame()'s rows, not from the two new ones
@@ -137,8 +151,9 @@ def test_fitted_encoder_encodes_new_rows_with_training_statistics() -> None:
 
 
 def test_frequency_shares_are_the_training_shares() -> None:
-    df = pd.DataFrame({"id": [str(i) for i in range(8)],
-                       "city": ["a", "a", "a", "b", "b", "c", None, "e"]})
+    df = pd.DataFrame(
+        {"id": [str(i) for i in range(8)], "city": ["a", "a", "a", "b", "b", "c", None, "e"]}
+    )
     enc = party_matrix(df, id_column="id", max_onehot=3).encoder
     assert enc is not None and enc.feature_names == ["city__freq", "city__freq__missing"]
     new = pd.DataFrame({"city": ["b", "zz", None]})

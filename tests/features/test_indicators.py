@@ -22,53 +22,71 @@ def _frame(cols: str, rows: list[tuple]) -> pd.DataFrame:
 
 
 FIXTURE: dict[str, pd.DataFrame] = {
-    "bank": _frame("uscc period inflow outflow balance txn_count", [
-        ("E1", "2023-05-31", 50, 40, 10, 1),    # 24-month window only
-        ("E1", "2023-06-30", 60, 60, 20, 0),    # on the 12-month boundary: outside it
-        ("E1", "2023-12-31", 100, 80, 30, 5),
-        ("E1", "2024-03-31", 200, 150, 40, 3),
-        ("E1", "2024-06-30", 300, 250, 60, 2),
-        ("E2", "2022-01-31", 10, 10, 1, 1),     # too old for every window
-    ]),
-    "tax": _frame("uscc period tax_paid invoice_count invoice_amount filed_late arrears", [
-        ("E1", "2022-09-30", 10, 1, 100, 0, 0),
-        ("E1", "2023-06-30", 20, 0, 0, 1, 5),
-        ("E1", "2023-09-30", 30, 2, 300, 1, 0),
-        ("E1", "2024-06-30", 40, 0, 0, 0, 7),
-        ("E2", "2024-01-31", 5, 3, 50, 0, 0),
-    ]),
-    "social_insurance": _frame("uscc period insured_employees due paid", [
-        ("E1", "2021-09-30", 8, 100, 100),
-        ("E1", "2023-12-31", 10, 100, 100),
-        ("E1", "2024-03-31", 12, 120, 60),
-        ("E1", "2024-06-30", 15, 150, 150),
-        ("E2", "2024-06-30", 4, 40, 40),
-    ]),
-    "utilities": _frame("uscc period electricity_kwh water_tons amount due_on paid_on", [
-        ("E1", "2023-03-31", 1000, 10, 500, "2023-04-20", "2023-04-10"),
-        ("E1", "2023-09-30", 2000, 20, 900, "2023-10-20", "2023-11-05"),  # late
-        ("E1", "2024-05-31", 3000, 30, 1200, "2024-06-20", ""),           # due, unpaid: late
-        ("E1", "2024-06-30", 1000, 5, 400, "2024-07-20", "2024-08-01"),   # not due yet
-        ("E2", "2024-06-30", 100, 1, 50, "2024-07-20", "2024-07-01"),
-    ]),
-    "courts": _frame("uscc date case_type amount", [
-        ("E1", "2020-01-15", "registered", 0),
-        ("E1", "2022-03-01", "civil_defendant", 0),  # older than 24 months
-        ("E1", "2023-01-10", "civil_defendant", 0),
-        ("E1", "2023-08-20", "enforcement", 5000),
-        ("E1", "2024-02-29", "enforcement", 3000),
-        ("E2", "2019-05-05", "registered", 0),
-    ]),
-    "market_regulation": _frame("uscc date event amount", [
-        ("E1", "2014-06-30", "established", 0),
-        ("E1", "2021-05-01", "penalty", 100),  # older than 36 months
-        ("E1", "2022-01-01", "penalty", 200),
-        ("E1", "2024-06-01", "penalty", 300),
-        ("E1", "2023-01-01", "abnormal_listed", 0),
-        ("E1", "2024-01-01", "abnormal_removed", 0),
-        ("E2", "2020-01-01", "established", 0),
-        ("E2", "2024-05-05", "abnormal_listed", 0),
-    ]),
+    "bank": _frame(
+        "uscc period inflow outflow balance txn_count",
+        [
+            ("E1", "2023-05-31", 50, 40, 10, 1),  # 24-month window only
+            ("E1", "2023-06-30", 60, 60, 20, 0),  # on the 12-month boundary: outside it
+            ("E1", "2023-12-31", 100, 80, 30, 5),
+            ("E1", "2024-03-31", 200, 150, 40, 3),
+            ("E1", "2024-06-30", 300, 250, 60, 2),
+            ("E2", "2022-01-31", 10, 10, 1, 1),  # too old for every window
+        ],
+    ),
+    "tax": _frame(
+        "uscc period tax_paid invoice_count invoice_amount filed_late arrears",
+        [
+            ("E1", "2022-09-30", 10, 1, 100, 0, 0),
+            ("E1", "2023-06-30", 20, 0, 0, 1, 5),
+            ("E1", "2023-09-30", 30, 2, 300, 1, 0),
+            ("E1", "2024-06-30", 40, 0, 0, 0, 7),
+            ("E2", "2024-01-31", 5, 3, 50, 0, 0),
+        ],
+    ),
+    "social_insurance": _frame(
+        "uscc period insured_employees due paid",
+        [
+            ("E1", "2021-09-30", 8, 100, 100),
+            ("E1", "2023-12-31", 10, 100, 100),
+            ("E1", "2024-03-31", 12, 120, 60),
+            ("E1", "2024-06-30", 15, 150, 150),
+            ("E2", "2024-06-30", 4, 40, 40),
+        ],
+    ),
+    "utilities": _frame(
+        "uscc period electricity_kwh water_tons amount due_on paid_on",
+        [
+            ("E1", "2023-03-31", 1000, 10, 500, "2023-04-20", "2023-04-10"),
+            ("E1", "2023-09-30", 2000, 20, 900, "2023-10-20", "2023-11-05"),  # late
+            ("E1", "2024-05-31", 3000, 30, 1200, "2024-06-20", ""),  # due, unpaid: late
+            ("E1", "2024-06-30", 1000, 5, 400, "2024-07-20", "2024-08-01"),  # not due yet
+            ("E2", "2024-06-30", 100, 1, 50, "2024-07-20", "2024-07-01"),
+        ],
+    ),
+    "courts": _frame(
+        "uscc date case_type amount",
+        [
+            ("E1", "2020-01-15", "registered", 0),
+            ("E1", "2022-03-01", "civil_defendant", 0),  # older than 24 months
+            ("E1", "2023-01-10", "civil_defendant", 0),
+            ("E1", "2023-08-20", "enforcement", 5000),
+            ("E1", "2024-02-29", "enforcement", 3000),
+            ("E2", "2019-05-05", "registered", 0),
+        ],
+    ),
+    "market_regulation": _frame(
+        "uscc date event amount",
+        [
+            ("E1", "2014-06-30", "established", 0),
+            ("E1", "2021-05-01", "penalty", 100),  # older than 36 months
+            ("E1", "2022-01-01", "penalty", 200),
+            ("E1", "2024-06-01", "penalty", 300),
+            ("E1", "2023-01-01", "abnormal_listed", 0),
+            ("E1", "2024-01-01", "abnormal_removed", 0),
+            ("E2", "2020-01-01", "established", 0),
+            ("E2", "2024-05-05", "abnormal_listed", 0),
+        ],
+    ),
 }
 
 # (E1, E2) by hand; NaN = no record to aggregate
@@ -124,27 +142,57 @@ def test_indicator_matches_hand_computed_value(code: str) -> None:
     table = I.compute_party(ind.owner, FIXTURE[ind.owner], AS_OF, codes=[code])
     got = table.set_index("uscc")[code]
     want = pd.Series(EXPECTED[code], index=["E1", "E2"], dtype=np.float64)
-    np.testing.assert_allclose(got.loc[["E1", "E2"]].to_numpy(), want.to_numpy(),
-                               rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=code)
+    np.testing.assert_allclose(
+        got.loc[["E1", "E2"]].to_numpy(),
+        want.to_numpy(),
+        rtol=1e-12,
+        atol=1e-12,
+        equal_nan=True,
+        err_msg=code,
+    )
 
 
 FUTURE: dict[str, pd.DataFrame] = {
-    "bank": _frame("uscc period inflow outflow balance txn_count", [
-        ("E1", "2024-07-31", 9e6, 1, 9e6, 50), ("E2", "2024-09-30", 9e6, 1, 1, 9),
-        ("E3", "2024-08-31", 1, 1, 1, 1)]),
-    "tax": _frame("uscc period tax_paid invoice_count invoice_amount filed_late arrears", [
-        ("E1", "2024-07-31", 9e6, 0, 0, 1, 9e6), ("E3", "2025-01-31", 1, 1, 1, 1, 1)]),
-    "social_insurance": _frame("uscc period insured_employees due paid", [
-        ("E1", "2024-07-31", 999, 100, 0), ("E2", "2024-12-31", 1, 100, 0)]),
-    "utilities": _frame("uscc period electricity_kwh water_tons amount due_on paid_on", [
-        ("E1", "2024-07-31", 9e6, 9e6, 9e6, "2024-08-20", ""),
-        ("E2", "2024-07-31", 1, 1, 1, "2024-08-20", "2024-09-30")]),
-    "courts": _frame("uscc date case_type amount", [
-        ("E1", "2024-07-01", "enforcement", 9e6), ("E2", "2024-07-02", "civil_defendant", 0),
-        ("E3", "2024-08-01", "registered", 0)]),
-    "market_regulation": _frame("uscc date event amount", [
-        ("E1", "2024-07-01", "abnormal_listed", 0), ("E2", "2024-07-01", "abnormal_removed", 0),
-        ("E1", "2024-12-01", "penalty", 9e6), ("E3", "2024-07-15", "established", 0)]),
+    "bank": _frame(
+        "uscc period inflow outflow balance txn_count",
+        [
+            ("E1", "2024-07-31", 9e6, 1, 9e6, 50),
+            ("E2", "2024-09-30", 9e6, 1, 1, 9),
+            ("E3", "2024-08-31", 1, 1, 1, 1),
+        ],
+    ),
+    "tax": _frame(
+        "uscc period tax_paid invoice_count invoice_amount filed_late arrears",
+        [("E1", "2024-07-31", 9e6, 0, 0, 1, 9e6), ("E3", "2025-01-31", 1, 1, 1, 1, 1)],
+    ),
+    "social_insurance": _frame(
+        "uscc period insured_employees due paid",
+        [("E1", "2024-07-31", 999, 100, 0), ("E2", "2024-12-31", 1, 100, 0)],
+    ),
+    "utilities": _frame(
+        "uscc period electricity_kwh water_tons amount due_on paid_on",
+        [
+            ("E1", "2024-07-31", 9e6, 9e6, 9e6, "2024-08-20", ""),
+            ("E2", "2024-07-31", 1, 1, 1, "2024-08-20", "2024-09-30"),
+        ],
+    ),
+    "courts": _frame(
+        "uscc date case_type amount",
+        [
+            ("E1", "2024-07-01", "enforcement", 9e6),
+            ("E2", "2024-07-02", "civil_defendant", 0),
+            ("E3", "2024-08-01", "registered", 0),
+        ],
+    ),
+    "market_regulation": _frame(
+        "uscc date event amount",
+        [
+            ("E1", "2024-07-01", "abnormal_listed", 0),
+            ("E2", "2024-07-01", "abnormal_removed", 0),
+            ("E1", "2024-12-01", "penalty", 9e6),
+            ("E3", "2024-07-15", "established", 0),
+        ],
+    ),
 }
 
 

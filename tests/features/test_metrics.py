@@ -64,8 +64,9 @@ def test_roc_steps_hold_min_cell_enterprises_even_with_tied_scores(decimals: int
     assert np.diff(enterprises).min() >= 10, np.diff(enterprises)
     fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
     exact = {(round(a, 12), round(b, 12)) for a, b in zip(fpr, tpr, strict=True)}
-    assert all((round(a, 12), round(b, 12)) in exact
-               for a, b in zip(pts["fpr"], pts["tpr"], strict=True))
+    assert all(
+        (round(a, 12), round(b, 12)) in exact for a, b in zip(pts["fpr"], pts["tpr"], strict=True)
+    )
     assert np.trapezoid(pts["tpr"], pts["fpr"]) == pytest.approx(roc_auc_score(y, s), abs=0.02)
 
 

@@ -64,9 +64,14 @@ def test_fate_split_ids_are_raw_taiwan_ids(shared_data: Path) -> None:
         v = s.to_numpy(float)
         return (v - v.mean()) / v.std()
 
-    pairs = [(fate.guest["x0"], pay["PAY_6"]), (fate.guest["x1"], bank["BILL_AMT1"]),
-             (fate.guest["x12"], bank["PAY_AMT6"]), (fate.hosts["host"]["x0"], demo["LIMIT_BAL"]),
-             (fate.hosts["host"]["x4"], demo["AGE"]), (fate.hosts["host"]["x5"], pay["PAY_0"])]
+    pairs = [
+        (fate.guest["x0"], pay["PAY_6"]),
+        (fate.guest["x1"], bank["BILL_AMT1"]),
+        (fate.guest["x12"], bank["PAY_AMT6"]),
+        (fate.hosts["host"]["x0"], demo["LIMIT_BAL"]),
+        (fate.hosts["host"]["x4"], demo["AGE"]),
+        (fate.hosts["host"]["x5"], pay["PAY_0"]),
+    ]
     for shipped, raw_col in pairs:
         assert np.abs(shipped.to_numpy(float) - z(raw_col)).max() < 1e-5
 
@@ -100,24 +105,38 @@ def test_unknown_name_and_missing_folder(tmp_path: Path) -> None:
 RAW_BROKEN = [
     ("empty", b"", r"^credit_data\.csv: the file is empty"),
     ("header only", b"Status,Time,Amount\n", r"^credit_data\.csv: header only, no data rows"),
-    ("undecodable", b"Status,Time\n\xe4\xb8,1\n",
-     r"^credit_data\.csv: not valid utf-8 text: undecodable byte 0xe4 at byte 12 \(line 2\)"),
+    (
+        "undecodable",
+        b"Status,Time\n\xe4\xb8,1\n",
+        r"^credit_data\.csv: not valid utf-8 text: undecodable byte 0xe4 at byte 12 \(line 2\)",
+    ),
     ("ragged", b"Status,Time\ngood,1\nbad,2,3,4\n", r"^credit_data\.csv: not a well-formed CSV"),
-    ("duplicate header", b"Status,Time,Time\ngood,1,2\n",
-     r"^credit_data\.csv: header names column\(s\) \['Time'\] more than once"),
-    ("columns missing", b"Status,Time\ngood,1\n",
-     r"^credit_data\.csv: expected column\(s\) \['Amount', .*\] not found"),
-    ("label not good/bad", b"Status,Time,Amount,Price,Income,Expenses,Debt,Seniority,Home,Age,"
-     b"Marital,Records,Job,Assets\ngood,1,1,1,1,1,1,1,r,30,m,no,f,0\n"
-     b"unknown,1,1,1,1,1,1,1,r,30,m,no,f,0\n",
-     r"^credit_data\.csv: label column 'Status': 1 values other than good/bad \(line 3\)"),
+    (
+        "duplicate header",
+        b"Status,Time,Time\ngood,1,2\n",
+        r"^credit_data\.csv: header names column\(s\) \['Time'\] more than once",
+    ),
+    (
+        "columns missing",
+        b"Status,Time\ngood,1\n",
+        r"^credit_data\.csv: expected column\(s\) \['Amount', .*\] not found",
+    ),
+    (
+        "label not good/bad",
+        b"Status,Time,Amount,Price,Income,Expenses,Debt,Seniority,Home,Age,"
+        b"Marital,Records,Job,Assets\ngood,1,1,1,1,1,1,1,r,30,m,no,f,0\n"
+        b"unknown,1,1,1,1,1,1,1,r,30,m,no,f,0\n",
+        r"^credit_data\.csv: label column 'Status': 1 values other than good/bad \(line 3\)",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "content", "expected"), RAW_BROKEN,
-                         ids=[c[0] for c in RAW_BROKEN])
-def test_broken_raw_public_file_gets_one_clear_error(tmp_path: Path, case: str, content: bytes,
-                                                     expected: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "content", "expected"), RAW_BROKEN, ids=[c[0] for c in RAW_BROKEN]
+)
+def test_broken_raw_public_file_gets_one_clear_error(
+    tmp_path: Path, case: str, content: bytes, expected: str
+) -> None:
     (tmp_path / "credit_data.csv").write_bytes(content)
     with pytest.raises(DataValidationError) as info:
         load_public("credit_data", tmp_path)

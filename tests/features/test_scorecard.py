@@ -89,12 +89,17 @@ def test_points_sum_to_the_scaled_logit_of_a_woe_regression() -> None:
 
 
 def test_points_table_roundtrip(tmp_path: Path) -> None:
-    t = S.PointsTable("tax", "host", S.Scaling().to_dict(),
-                      [S.FeaturePoints("x", ["[-inf, 1)", "[1, inf)"], [0.1, -0.2], [5.0, -3.0])])
+    t = S.PointsTable(
+        "tax",
+        "host",
+        S.Scaling().to_dict(),
+        [S.FeaturePoints("x", ["[-inf, 1)", "[1, inf)"], [0.1, -0.2], [5.0, -3.0])],
+    )
     S.save_points(tmp_path, t)
     back = S.load_points(tmp_path)
     assert back == t
     assert S.Scaling.from_dict(back.scaling) == S.Scaling()
-    assert t.summary(["tax:f0"]) == [{"id": "tax:f0", "n_bins": 2, "min_points": -3.0,
-                                      "max_points": 5.0}]
+    assert t.summary(["tax:f0"]) == [
+        {"id": "tax:f0", "n_bins": 2, "min_points": -3.0, "max_points": 5.0}
+    ]
     assert list(t.frame().columns) == ["feature", "bin", "woe", "points"]

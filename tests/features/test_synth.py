@@ -140,11 +140,13 @@ def test_agency_data_beats_bank_only_by_clear_margin() -> None:
     for a in synth.AGENCIES:
         joined_ids = joined_ids.intersection(pd.Index(tables[a]["uscc"]))
     bank_X = _encoded(tables["bank"], synth.LABEL).loc[joined_ids]
-    all_X = pd.concat([bank_X] + [_encoded(tables[a]).loc[joined_ids] for a in synth.AGENCIES],
-                      axis=1)
+    all_X = pd.concat(
+        [bank_X] + [_encoded(tables[a]).loc[joined_ids] for a in synth.AGENCIES], axis=1
+    )
     yj = y.loc[joined_ids].to_numpy()
-    tr, te = train_test_split(np.arange(len(joined_ids)), test_size=0.3, random_state=0,
-                              stratify=yj)
+    tr, te = train_test_split(
+        np.arange(len(joined_ids)), test_size=0.3, random_state=0, stratify=yj
+    )
 
     # Execute
     def auc(X: pd.DataFrame) -> float:
@@ -153,8 +155,10 @@ def test_agency_data_beats_bank_only_by_clear_margin() -> None:
         return float(roc_auc_score(yj[te], model.predict_proba(X.iloc[te])[:, 1]))
 
     auc_bank, auc_all = auc(bank_X), auc(all_X)
-    print(f"\nAUC bank-only {auc_bank:.4f}  all parties {auc_all:.4f}  "
-          f"gain {auc_all - auc_bank:+.4f}  ({len(joined_ids)} joined rows)")
+    print(
+        f"\nAUC bank-only {auc_bank:.4f}  all parties {auc_all:.4f}  "
+        f"gain {auc_all - auc_bank:+.4f}  ({len(joined_ids)} joined rows)"
+    )
 
     # Assert
     assert len(joined_ids) > 4000
@@ -197,8 +201,10 @@ def test_dirty_mode_adds_what_it_promises(tmp_path: Path) -> None:
             assert len(merged) == len(intact)
             assert (merged[synth.LABEL] == merged[f"{synth.LABEL}_clean"]).all()
     # skew and outliers
-    cap_c, cap_d = clean["market_regulation"]["registered_capital"], dirty["market_regulation"][
-        "registered_capital"]
+    cap_c, cap_d = (
+        clean["market_regulation"]["registered_capital"],
+        dirty["market_regulation"]["registered_capital"],
+    )
     assert cap_d.max() > 1000 * cap_c.median() and cap_d.skew() > 5 * cap_c.skew()
     assert (dirty["utilities"]["electricity_kwh_12m"] < 0).any()
     assert (clean["utilities"]["electricity_kwh_12m"] > 0).all()
@@ -216,13 +222,15 @@ def test_cli_synth_and_validate(tmp_path: Path) -> None:
     from lab.commands.data import app
 
     runner = CliRunner()
-    res = runner.invoke(app, ["synth", "--enterprises", "800", "--seed", "3", "--out",
-                              str(tmp_path / "d")])
+    res = runner.invoke(
+        app, ["synth", "--enterprises", "800", "--seed", "3", "--out", str(tmp_path / "d")]
+    )
     assert res.exit_code == 0, res.output
     assert "wrote 7 files for 800 enterprises" in res.output
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == sorted(f"{p}.csv" for p in PARTIES)
-    res = runner.invoke(app, ["validate", str(tmp_path / "d" / "bank.csv"), "--label",
-                              "default_12m"])
+    res = runner.invoke(
+        app, ["validate", str(tmp_path / "d" / "bank.csv"), "--label", "default_12m"]
+    )
     assert res.exit_code == 0, res.output
     assert "bank.csv: OK" in res.output and "positives" in res.output
     assert "acct_avg_balance" in res.output
@@ -252,8 +260,30 @@ def test_data_dictionary_lists_every_column() -> None:
 
 def test_glossary_has_the_domain_words() -> None:
     text = (DOCS / "glossary.md").read_text(encoding="utf-8")
-    for word in ["统一社会信用代码", "指标库", "样本库", "模型库", "算法库", "查询授权", "联合建模",
-                 "评分卡", "预授信", "贷前", "贷中", "贷后", "可用不可见", "guest", "host",
-                 "coordinator", "PSI", "Paillier", "CKKS", "SecureBoost", "WOE", "IV", "KS",
-                 "AUC"]:
+    for word in [
+        "统一社会信用代码",
+        "指标库",
+        "样本库",
+        "模型库",
+        "算法库",
+        "查询授权",
+        "联合建模",
+        "评分卡",
+        "预授信",
+        "贷前",
+        "贷中",
+        "贷后",
+        "可用不可见",
+        "guest",
+        "host",
+        "coordinator",
+        "PSI",
+        "Paillier",
+        "CKKS",
+        "SecureBoost",
+        "WOE",
+        "IV",
+        "KS",
+        "AUC",
+    ]:
         assert word in text, word

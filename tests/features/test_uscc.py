@@ -106,8 +106,21 @@ def test_generated_codes_are_valid_unique_and_realistic() -> None:
     assert kinds <= {"91", "92", "93", "52"} and "91" in kinds
     share_91 = np.mean([c[:2] == "91" for c in codes])
     assert 0.85 < share_91 < 0.91
-    assert {r[:2] for r in region_of(codes)} <= {"11", "31", "44", "33", "32", "35", "51", "42",
-                                                 "61", "45", "21", "37", "50"}
+    assert {r[:2] for r in region_of(codes)} <= {
+        "11",
+        "31",
+        "44",
+        "33",
+        "32",
+        "35",
+        "51",
+        "42",
+        "61",
+        "45",
+        "21",
+        "37",
+        "50",
+    }
     # post-2015 organization codes start with MA
     assert np.mean([c[8:10] == "MA" for c in codes]) > 0.8
 

@@ -40,8 +40,9 @@ def test_woe_iv_equals_optbinning_on_the_same_splits() -> None:
     t = W.woe_from_ids(b.transform(x), y, b.n_bins)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ob = OptimalBinning(dtype="numerical", user_splits=splits,
-                            user_splits_fixed=[True] * 4).fit(x, y.astype(int))
+        ob = OptimalBinning(
+            dtype="numerical", user_splits=splits, user_splits_fixed=[True] * 4
+        ).fit(x, y.astype(int))
         table = ob.binning_table.build()
     assert t.iv == pytest.approx(float(table.loc["Totals", "IV"]), abs=1e-9)
     ref_woe = table["WoE"].to_numpy()[: b.n_bins].astype(float)
@@ -96,11 +97,13 @@ def test_merge_plan_monotonic_min_size_both_classes_max_bins() -> None:
 def test_merge_plan_categorical_orders_by_event_rate_and_missing_alone() -> None:
     events = np.array([50, 5, 30, 10])
     counts = np.array([100, 100, 100, 100])
-    plan = W.merge_plan(events, counts, kind="categorical", min_bin_size=50, max_bins=8,
-                        missing_bin=3)
+    plan = W.merge_plan(
+        events, counts, kind="categorical", min_bin_size=50, max_bins=8, missing_bin=3
+    )
     assert plan.tolist() == [2, 0, 1, 3]  # by rate: 0.05, 0.3, 0.5; missing last
-    small = W.merge_plan(events, np.array([100, 100, 100, 20]), kind="numeric",
-                         min_bin_size=50, missing_bin=3)
+    small = W.merge_plan(
+        events, np.array([100, 100, 100, 20]), kind="numeric", min_bin_size=50, missing_bin=3
+    )
     # a small missing bin joins the group with the closest event rate (10/20 = 0.5)
     assert small[3] == small[0]
 
@@ -127,8 +130,9 @@ def test_optimal_binning_is_monotonic_with_min_size() -> None:
 def test_select_features_by_iv_and_correlation() -> None:
     rng = np.random.default_rng(0)
     a = rng.normal(size=500)
-    X = np.column_stack([a, a + rng.normal(0, 0.05, 500), rng.normal(size=500),
-                         rng.normal(size=500)])
+    X = np.column_stack(
+        [a, a + rng.normal(0, 0.05, 500), rng.normal(size=500), rng.normal(size=500)]
+    )
     sel = W.select_features([0.3, 0.2, 0.1, 0.01], X, iv_min=0.02, corr_max=0.7)
     assert sel.kept == [0, 2]
     assert "corr" in sel.dropped[1] and "iv" in sel.dropped[3]
@@ -143,8 +147,9 @@ def test_psi_hand_computed() -> None:
 
 
 def test_column_kinds_and_dates() -> None:
-    df = pd.DataFrame({"n": [1, 2, None], "d": ["2024-01-01", None, "2024-01-03"],
-                       "c": ["x", "y", None]})
+    df = pd.DataFrame(
+        {"n": [1, 2, None], "d": ["2024-01-01", None, "2024-01-03"], "c": ["x", "y", None]}
+    )
     cols = W.feature_columns(df, [])
     assert [cols[c][0] for c in "ndc"] == ["numeric", "numeric", "categorical"]
     np.testing.assert_allclose(cols["d"][1][[0, 2]], [19723, 19725])

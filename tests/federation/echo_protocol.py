@@ -35,15 +35,23 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
 def _step(ctx: PartyContext, payload: Payload) -> Payload:
     ctx.state["round"] += 1
     ctx.state["pids"].append(os.getpid())
-    return {"round": ctx.state["round"], "y": np.asarray(payload["x"]) * 2.0,
-            "rows": ctx.state["rows"]}
+    return {
+        "round": ctx.state["round"],
+        "y": np.asarray(payload["x"]) * 2.0,
+        "rows": ctx.state["rows"],
+    }
 
 
 @register("echo.save")
 def _save(ctx: PartyContext, payload: Payload) -> Payload:  # noqa: ARG001
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    piece = {"party": ctx.name, "role": ctx.role.value, "rounds": ctx.state["round"],
-             "rows": ctx.state["rows"], "n_pids": len(set(ctx.state["pids"]))}
+    piece = {
+        "party": ctx.name,
+        "role": ctx.role.value,
+        "rounds": ctx.state["round"],
+        "rows": ctx.state["rows"],
+        "n_pids": len(set(ctx.state["pids"])),
+    }
     (ctx.work_dir / "piece.json").write_text(json.dumps(piece))
     return {"saved": True}
 
@@ -64,28 +72,41 @@ def drive(transport: Transport, config, *, progress: ProgressFn) -> ProtocolResu
                 raise AssertionError(f"bad echo from {r.party}: {r.payload}")
         progress("epoch", {"epoch": epoch, "loss": 1.0 / (epoch + 1)})
     transport.exchange([Envelope(p, "echo.save", {}) for p in parties])
-    return ProtocolResult(metrics={"n_aligned": min(rows.values()), "rows": rows,
-                                   "loss": [1.0 / (e + 1) for e in range(epochs)],
-                                   "epochs": epochs},
-                          model_summary={"kind": "echo"})
+    return ProtocolResult(
+        metrics={
+            "n_aligned": min(rows.values()),
+            "rows": rows,
+            "loss": [1.0 / (e + 1) for e in range(epochs)],
+            "epochs": epochs,
+        },
+        model_summary={"kind": "echo"},
+    )
 
 
-def write_echo_experiment(folder, *, runtime: str = "local", epochs: int = 2,  # noqa: ANN001
-                          hosts: tuple[str, ...] = ("tax",), extra: str = "") -> "os.PathLike[str]":
+def write_echo_experiment(
+    folder,
+    *,
+    runtime: str = "local",
+    epochs: int = 2,  # noqa: ANN001
+    hosts: tuple[str, ...] = ("tax",),
+    extra: str = "",
+) -> os.PathLike[str]:
     """Write guest/host CSVs and an experiment.toml for the echo protocol; return its path."""
     from pathlib import Path
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "bank.csv").write_text("id,x,default\n" + "".join(
-        f"{i},{i * 0.5},{i % 2}\n" for i in range(5)))
-    parties = ['[[parties]]\nname = "bank"\nrole = "guest"\ndata = "bank.csv"\n'
-               'label = "default"\n']
+    (folder / "bank.csv").write_text(
+        "id,x,default\n" + "".join(f"{i},{i * 0.5},{i % 2}\n" for i in range(5))
+    )
+    parties = ['[[parties]]\nname = "bank"\nrole = "guest"\ndata = "bank.csv"\nlabel = "default"\n']
     for k, h in enumerate(hosts):
         (folder / f"{h}.csv").write_text("id,y\n" + "".join(f"{i},{i}\n" for i in range(3 + k)))
         parties.append(f'[[parties]]\nname = "{h}"\nrole = "host"\ndata = "{h}.csv"\n')
     path = folder / "experiment.toml"
     path.write_text(
         f'[experiment]\nname = "echo"\nalgorithm = "echo"\nruntime = "{runtime}"\n{extra}\n'
-        f"[params]\nepochs = {epochs}\n\n" + "\n".join(parties), encoding="utf-8")
+        f"[params]\nepochs = {epochs}\n\n" + "\n".join(parties),
+        encoding="utf-8",
+    )
     return path

@@ -70,8 +70,7 @@ def find_message_leaks(
                     break
             k = scanner.count(value)
             if k:
-                findings.append(f"{where}: field {key!r} holds {k} ID(s) outside the "
-                                "intersection")
+                findings.append(f"{where}: field {key!r} holds {k} ID(s) outside the intersection")
     return findings
 
 
@@ -89,11 +88,13 @@ def assert_no_leak(
     column). ``row_sets``: extra row subsets (name -> IDs) whose columns must not appear
     either, e.g. the training rows.
     """
-    findings = find_message_leaks(log, parties_raw, intersection_ids, id_column=id_column,
-                                  row_sets=row_sets)
+    findings = find_message_leaks(
+        log, parties_raw, intersection_ids, id_column=id_column, row_sets=row_sets
+    )
     if findings:
-        raise AssertionError(f"{len(findings)} leak(s) in the captured messages:\n  "
-                             + "\n  ".join(findings[:50]))
+        raise AssertionError(
+            f"{len(findings)} leak(s) in the captured messages:\n  " + "\n  ".join(findings[:50])
+        )
 
 
 __all__ = ["assert_no_leak", "find_message_leaks"]

@@ -15,7 +15,6 @@ from federation.config import parse_config
 from federation.local_transport import LocalTransport
 from federation.party import PartyContext
 from federation.partydata import aligned_ids, aligned_table, is_aligned
-from federation.roles import PartyRole
 from lab.errors import AlignmentError, ProtocolError
 
 AS_OF = "2024-06-30"
@@ -29,20 +28,43 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _config(data: Path, hosts: tuple[str, ...] = HOSTS, *, authorization: str = "required",
-            as_of: str = AS_OF, **params: object) -> object:
-    parties = [{"name": "bank", "role": "guest", "data": str(data / "bank.csv"),
-                "label": "default_12m", "authorizations": str(data / "authorizations.csv")}]
+def _config(
+    data: Path,
+    hosts: tuple[str, ...] = HOSTS,
+    *,
+    authorization: str = "required",
+    as_of: str = AS_OF,
+    **params: object,
+) -> object:
+    parties = [
+        {
+            "name": "bank",
+            "role": "guest",
+            "data": str(data / "bank.csv"),
+            "label": "default_12m",
+            "authorizations": str(data / "authorizations.csv"),
+        }
+    ]
     parties += [{"name": h, "role": "host", "data": str(data / f"{h}.csv")} for h in hosts]
-    raw = {"experiment": {"name": "align-test", "id_column": "uscc", "runtime": "local",
-                          "authorization": authorization, "as_of": as_of},
-           "params": dict(params), "parties": parties}
+    raw = {
+        "experiment": {
+            "name": "align-test",
+            "id_column": "uscc",
+            "runtime": "local",
+            "authorization": authorization,
+            "as_of": as_of,
+        },
+        "params": dict(params),
+        "parties": parties,
+    }
     return parse_config(raw)
 
 
 def _transport(cfg: object, work: Path) -> LocalTransport:
-    ctxs = [PartyContext(name=p.name, role=p.role, data_path=p.data, work_dir=work / p.name)
-            for p in cfg.parties]  # type: ignore[attr-defined]
+    ctxs = [
+        PartyContext(name=p.name, role=p.role, data_path=p.data, work_dir=work / p.name)
+        for p in cfg.parties
+    ]  # type: ignore[attr-defined]
     return LocalTransport(ctxs, keep_payloads=True)
 
 
@@ -50,8 +72,9 @@ def _expected(data: Path, hosts: tuple[str, ...], *, authorized: bool) -> list[s
     ids = set(pd.read_csv(data / "bank.csv", dtype=str)["uscc"])
     if authorized:
         auth = pd.read_csv(data / "authorizations.csv", dtype=str)
-        ok = ((auth["bank"] == "bank") & (auth["granted_on"] <= AS_OF)
-              & (auth["expires_on"] >= AS_OF))
+        ok = (
+            (auth["bank"] == "bank") & (auth["granted_on"] <= AS_OF) & (auth["expires_on"] >= AS_OF)
+        )
         ids &= set(auth.loc[ok, "uscc"])
     for h in hosts:
         ids &= set(pd.read_csv(data / f"{h}.csv", dtype=str)["uscc"])
@@ -62,8 +85,9 @@ def _raw(data: Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
     return {n: pd.read_csv(data / f"{n}.csv", dtype={"uscc": str}) for n in names}
 
 
-def test_aligned_order_is_the_authorized_intersection_at_every_party(synth_dir: Path,
-                                                                      tmp_path: Path) -> None:
+def test_aligned_order_is_the_authorized_intersection_at_every_party(
+    synth_dir: Path, tmp_path: Path
+) -> None:
     # Prepare
     cfg = _config(synth_dir)
     transport = _transport(cfg, tmp_path)
@@ -97,11 +121,18 @@ def test_without_authorization_all_guest_ids_align(synth_dir: Path, tmp_path: Pa
 
 
 def test_public_data_aligns_all_ids(shared_data: Path, tmp_path: Path) -> None:
-    raw = {"experiment": {"name": "breast", "id_column": "id", "runtime": "local"},
-           "parties": [{"name": "guest", "role": "guest", "label": "y",
-                        "data": str(shared_data / "breast_hetero_guest.csv")},
-                       {"name": "host", "role": "host",
-                        "data": str(shared_data / "breast_hetero_host.csv")}]}
+    raw = {
+        "experiment": {"name": "breast", "id_column": "id", "runtime": "local"},
+        "parties": [
+            {
+                "name": "guest",
+                "role": "guest",
+                "label": "y",
+                "data": str(shared_data / "breast_hetero_guest.csv"),
+            },
+            {"name": "host", "role": "host", "data": str(shared_data / "breast_hetero_host.csv")},
+        ],
+    }
     cfg = parse_config(raw)
     transport = _transport(cfg, tmp_path)
     result = align(transport, cfg)
@@ -134,8 +165,7 @@ def test_empty_intersection_names_the_host(synth_dir: Path, tmp_path: Path) -> N
         align(_transport(cfg, tmp_path / "work"), cfg)  # type: ignore[arg-type]
 
 
-def test_cardinality_only_reveals_counts_and_aligns_nobody(synth_dir: Path,
-                                                          tmp_path: Path) -> None:
+def test_cardinality_only_reveals_counts_and_aligns_nobody(synth_dir: Path, tmp_path: Path) -> None:
     cfg = _config(synth_dir, ("tax", "courts"), cardinality_only=True)
     transport = _transport(cfg, tmp_path)
     result = align(transport, cfg)  # type: ignore[arg-type]
@@ -144,8 +174,9 @@ def test_cardinality_only_reveals_counts_and_aligns_nobody(synth_dir: Path,
     assert result.n_aligned == len(expected)
     bank_auth = set(_expected(synth_dir, (), authorized=True))
     for h in ("tax", "courts"):
-        assert result.per_host[h] == len(bank_auth & set(
-            pd.read_csv(synth_dir / f"{h}.csv", dtype=str)["uscc"]))
+        assert result.per_host[h] == len(
+            bank_auth & set(pd.read_csv(synth_dir / f"{h}.csv", dtype=str)["uscc"])
+        )
     assert not any(is_aligned(c) for c in transport.parties.values())
     assert not any("idx_" in k for m in transport.log.messages for k in m.payload)
 

@@ -60,11 +60,17 @@ def test_unknown_algorithm_and_runtime() -> None:
 
 
 def test_backend_must_fit_the_algorithm() -> None:
-    with pytest.raises(ConfigError, match=re.escape("algorithm 'hetero_lr' runs with backend "
-                       "paillier | ckks | plaintext, not 'secaggplus'")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "algorithm 'hetero_lr' runs with backend paillier | ckks | plaintext, not 'secaggplus'"
+        ),
+    ):
         parse_config(_raw(backend="secaggplus"))
-    with pytest.raises(ConfigError, match=re.escape("'secureboost' runs with backend paillier | "
-                       "plaintext, not 'ckks'")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape("'secureboost' runs with backend paillier | plaintext, not 'ckks'"),
+    ):
         parse_config(_raw(algorithm="secureboost", backend="ckks"))
     assert parse_config(_raw(algorithm="homo_lr", backend="masked")).experiment.backend == "masked"
     # an older homo config without a backend (aggregation chosen in [params]) still loads

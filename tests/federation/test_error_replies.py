@@ -41,14 +41,31 @@ BAD_IDS = ("9003SNTL000BANKZZZ", "9004SNTL001BANKZZZ")  # 18 characters, not USC
 
 
 def _config(data: Path) -> ExperimentConfig:
-    parties = [{"name": "bank", "role": "guest", "data": str(data / "bank.csv"),
-                "label": "default_12m", "authorizations": str(data / "authorizations.csv")}]
+    parties = [
+        {
+            "name": "bank",
+            "role": "guest",
+            "data": str(data / "bank.csv"),
+            "label": "default_12m",
+            "authorizations": str(data / "authorizations.csv"),
+        }
+    ]
     parties += [{"name": h, "role": "host", "data": str(data / f"{h}.csv")} for h in HOSTS]
-    return parse_config({
-        "experiment": {"name": "errors", "algorithm": "hetero_lr", "backend": "plaintext",
-                       "id_column": "uscc", "runtime": "local", "authorization": "required",
-                       "as_of": AS_OF},
-        "params": {"epochs": 1}, "parties": parties})
+    return parse_config(
+        {
+            "experiment": {
+                "name": "errors",
+                "algorithm": "hetero_lr",
+                "backend": "plaintext",
+                "id_column": "uscc",
+                "runtime": "local",
+                "authorization": "required",
+                "as_of": AS_OF,
+            },
+            "params": {"epochs": 1},
+            "parties": parties,
+        }
+    )
 
 
 def _plant(data: Path, party: str, column: str, rows: dict[int, str]) -> None:
@@ -62,15 +79,38 @@ def _plant(data: Path, party: str, column: str, rows: dict[int, str]) -> None:
 
 # (case, party, file, column, {row: sentinel}, what the public message says)
 CASES = [
-    ("malformed ids at the guest", "bank", "bank.csv", "uscc",
-     {1: BAD_IDS[0], 4: BAD_IDS[1]}, "column 'uscc': 2 malformed USCCs"),
-    ("label other than 0/1", "bank", "bank.csv", "default_12m", {2: "SNTL4417LBL"},
-     "label column 'default_12m': 1 values other than 0/1"),
-    ("non-numeric cell at a host", "tax", "tax.csv", "taxes_paid_12m",
-     {0: "SNTL8812NUM", 6: "SNTL8813NUM"},
-     "column 'taxes_paid_12m': 2 non-numeric values in a numeric column"),
-    ("date that is not ISO", "bank", "authorizations.csv", "expires_on",
-     {3: "SNTL2099-01-01"}, "column 'expires_on': 1 values that are not ISO dates"),
+    (
+        "malformed ids at the guest",
+        "bank",
+        "bank.csv",
+        "uscc",
+        {1: BAD_IDS[0], 4: BAD_IDS[1]},
+        "column 'uscc': 2 malformed USCCs",
+    ),
+    (
+        "label other than 0/1",
+        "bank",
+        "bank.csv",
+        "default_12m",
+        {2: "SNTL4417LBL"},
+        "label column 'default_12m': 1 values other than 0/1",
+    ),
+    (
+        "non-numeric cell at a host",
+        "tax",
+        "tax.csv",
+        "taxes_paid_12m",
+        {0: "SNTL8812NUM", 6: "SNTL8813NUM"},
+        "column 'taxes_paid_12m': 2 non-numeric values in a numeric column",
+    ),
+    (
+        "date that is not ISO",
+        "bank",
+        "authorizations.csv",
+        "expires_on",
+        {3: "SNTL2099-01-01"},
+        "column 'expires_on': 1 values that are not ISO dates",
+    ),
 ]
 
 
@@ -83,8 +123,7 @@ def data(tmp_path: Path) -> Path:
 
 def _lines(rows: dict[int, str]) -> str:
     lines = sorted(r + 2 for r in rows)  # line 1 is the header
-    return f"(line {lines[0]})" if len(lines) == 1 else \
-        f"(lines {', '.join(map(str, lines))})"
+    return f"(line {lines[0]})" if len(lines) == 1 else f"(lines {', '.join(map(str, lines))})"
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -113,30 +152,51 @@ def _sentinels_crossed(log: MessageLog, sentinels: list[str]) -> list[str]:
 
 
 def _raw_tables(data: Path) -> dict[str, pd.DataFrame]:
-    return {p: pd.read_csv(data / f"{p}.csv", dtype=str, keep_default_na=False)
-            for p in ("bank", *HOSTS, "authorizations")}
+    return {
+        p: pd.read_csv(data / f"{p}.csv", dtype=str, keep_default_na=False)
+        for p in ("bank", *HOSTS, "authorizations")
+    }
 
 
-@pytest.mark.parametrize(("case", "party", "file", "column", "rows", "says"), CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("case", "party", "file", "column", "rows", "says"), CASES, ids=[c[0] for c in CASES]
+)
 def test_validation_failure_crosses_without_the_values(
-        data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, case: str, party: str,
-        file: str, column: str, rows: dict[int, str], says: str) -> None:
+    data: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+    party: str,
+    file: str,
+    column: str,
+    rows: dict[int, str],
+    says: str,
+) -> None:
     # Prepare
     _plant(data, file.removesuffix(".csv"), column, rows)
     sentinels = list(rows.values())
     cfg = _config(data)
     transport = LocalTransport(
-        [PartyContext(name=p.name, role=p.role, data_path=p.data, work_dir=tmp_path / p.name)
-         for p in cfg.parties], keep_payloads=True)
+        [
+            PartyContext(name=p.name, role=p.role, data_path=p.data, work_dir=tmp_path / p.name)
+            for p in cfg.parties
+        ],
+        keep_payloads=True,
+    )
     # Execute
-    with caplog.at_level(logging.WARNING, logger="federation.failures"), \
-            pytest.raises(PartyError) as info:
+    with (
+        caplog.at_level(logging.WARNING, logger="federation.failures"),
+        pytest.raises(PartyError) as info,
+    ):
         get_driver("hetero_lr")(transport, cfg)
     # Assert: what the coordinator raises names party, file, column, count and lines
     err = info.value
     assert (err.party, err.action, err.error_type, err.error_code) == (
-        party, SETUP, "DataValidationError", DataValidationError.code)
+        party,
+        SETUP,
+        "DataValidationError",
+        DataValidationError.code,
+    )
     assert f"{file}: {says}" in str(err) and _lines(rows) in str(err), str(err)
     assert "(hint: " in str(err)
     assert not [s for s in sentinels if s in str(err)]
@@ -166,13 +226,16 @@ def test_clientapp_reply_carries_only_public_fields(data: Path, tmp_path: Path) 
     reply = from_records("tax", handle_request(ident, _request(cfg, "tax"), "run-1"))
     assert reply.payload == {
         "__error__": "tax.csv: column 'taxes_paid_12m': 1 non-numeric values in a numeric "
-                     "column (line 7)",
-        "__error_type__": "DataValidationError", "__error_code__": "FEDLAB-200",
-        "__error_hint__": "Remove units and thousands separators; leave missing cells empty."}
+        "column (line 7)",
+        "__error_type__": "DataValidationError",
+        "__error_code__": "FEDLAB-200",
+        "__error_hint__": "Remove units and thousands separators; leave missing cells empty.",
+    }
 
 
-def test_other_exceptions_leave_as_an_internal_error(data: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_exceptions_leave_as_an_internal_error(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An exception that is not a LabError may quote anything: only its type leaves."""
     import features.validation
 
@@ -181,19 +244,27 @@ def test_other_exceptions_leave_as_an_internal_error(data: Path, tmp_path: Path,
 
     monkeypatch.setattr(features.validation, "load_party_table", broken)
     cfg = _config(data)
-    ident = PartyIdentity("market_regulation", data / "market_regulation.csv",
-                          tmp_path / "work")
-    reply = from_records("market_regulation",
-                         handle_request(ident, _request(cfg, "market_regulation"), "r"))
+    ident = PartyIdentity("market_regulation", data / "market_regulation.csv", tmp_path / "work")
+    reply = from_records(
+        "market_regulation", handle_request(ident, _request(cfg, "market_regulation"), "r")
+    )
     assert reply.payload["__error__"] == (
         "internal error (KeyError) at party 'market_regulation' in 'align.setup'; details "
-        "are in the party's own log")
+        "are in the party's own log"
+    )
     assert reply.payload["__error_type__"] == "ProtocolError"
     transport = LocalTransport(
-        [PartyContext(name=p.name, role=p.role, data_path=p.data, work_dir=tmp_path / p.name)
-         for p in cfg.parties], keep_payloads=True)
-    with pytest.raises(PartyError, match=r"party 'bank' failed in 'align.setup': ProtocolError "
-                       r"\[FEDLAB-400\]: internal error \(KeyError\)") as info:
+        [
+            PartyContext(name=p.name, role=p.role, data_path=p.data, work_dir=tmp_path / p.name)
+            for p in cfg.parties
+        ],
+        keep_payloads=True,
+    )
+    with pytest.raises(
+        PartyError,
+        match=r"party 'bank' failed in 'align.setup': ProtocolError "
+        r"\[FEDLAB-400\]: internal error \(KeyError\)",
+    ) as info:
         get_driver("hetero_lr")(transport, cfg)
     assert BAD_IDS[0] not in str(info.value)
     assert _sentinels_crossed(transport.log, [BAD_IDS[0]]) == []
@@ -211,14 +282,18 @@ def _opaque_party(tmp_path: Path) -> tuple[PartyContext, list[str]]:
 def test_a_message_that_names_a_raw_id_is_withheld(tmp_path: Path) -> None:
     """The guard screens error text too: one of the party's IDs, or a USCC-shaped token."""
     ctx, ids = _opaque_party(tmp_path)
-    careless = [ProtocolError(f"row {ids[7]} is odd"),
-                DataValidationError("odd value", hint=f"look at {ids[3]}"),
-                ProtocolError("row 91350100M000100Y43 is odd")]  # no such ID here: its shape
+    careless = [
+        ProtocolError(f"row {ids[7]} is odd"),
+        DataValidationError("odd value", hint=f"look at {ids[3]}"),
+        ProtocolError("row 91350100M000100Y43 is odd"),
+    ]  # no such ID here: its shape
     for exc in careless:
         failure = public_failure("tax", "lr.step", exc, ctx)
         assert failure.error_type == type(exc).__name__ and failure.code == exc.code
-        assert failure.message == ("error at party 'tax' in 'lr.step'; its message was withheld"
-                                   " because it held raw IDs; details are in the party's own log")
+        assert failure.message == (
+            "error at party 'tax' in 'lr.step'; its message was withheld"
+            " because it held raw IDs; details are in the party's own log"
+        )
         assert not any(i in failure.reason() for i in ids) and "91350100M" not in failure.reason()
     fine = public_failure("tax", "lr.step", ProtocolError("column 'x': 3 rows are odd"), ctx)
     assert fine.message == "column 'x': 3 rows are odd"
@@ -229,8 +304,9 @@ def test_a_message_that_names_a_raw_id_is_withheld(tmp_path: Path) -> None:
     assert public_failure("tax", "lr.step", careless[0], ctx).message == f"row {ids[7]} is odd"
 
 
-def test_secaggplus_train_errors_leave_as_public_facts(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secaggplus_train_errors_leave_as_public_facts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The SecAgg+ ``train`` path answers a failure with a Flower error of public facts."""
     import flwr.client.mod
     from flwr.app import ConfigRecord, Message, RecordDict
@@ -248,10 +324,14 @@ def test_secaggplus_train_errors_leave_as_public_facts(tmp_path: Path,
     ctx, _ = _opaque_party(tmp_path)
     channel = homo_secaggplus.LocalChannel({"tax": ctx})
     with homo_secaggplus._task_identity():  # Flower messages need one outside a ServerApp
-        msg = Message(RecordDict({"cfg": ConfigRecord({"x": 1})}),
-                      dst_node_id=channel.nodes["tax"], message_type="train")
+        msg = Message(
+            RecordDict({"cfg": ConfigRecord({"x": 1})}),
+            dst_node_id=channel.nodes["tax"],
+            message_type="train",
+        )
         (reply,) = channel.send([msg], None)
     assert reply.has_error()
     assert reply.error.reason == (
         "ProtocolError [FEDLAB-400]: internal error (ValueError) at party 'tax' in "
-        "'homo.secaggplus.train'; details are in the party's own log")
+        "'homo.secaggplus.train'; details are in the party's own log"
+    )

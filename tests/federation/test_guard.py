@@ -27,24 +27,42 @@ AS_OF = "2024-06-30"
 def aligned(tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalTransport, Path]:
     data = tmp_path_factory.mktemp("guard-data")
     synth.write(data, synth.generate(400, seed=11))
-    raw = {"experiment": {"name": "guard", "id_column": "uscc", "runtime": "local",
-                          "authorization": "required", "as_of": AS_OF},
-           "parties": [{"name": "bank", "role": "guest", "label": "default_12m",
-                        "data": str(data / "bank.csv"),
-                        "authorizations": str(data / "authorizations.csv")},
-                       {"name": "tax", "role": "host", "data": str(data / "tax.csv")}]}
+    raw = {
+        "experiment": {
+            "name": "guard",
+            "id_column": "uscc",
+            "runtime": "local",
+            "authorization": "required",
+            "as_of": AS_OF,
+        },
+        "parties": [
+            {
+                "name": "bank",
+                "role": "guest",
+                "label": "default_12m",
+                "data": str(data / "bank.csv"),
+                "authorizations": str(data / "authorizations.csv"),
+            },
+            {"name": "tax", "role": "host", "data": str(data / "tax.csv")},
+        ],
+    }
     cfg = parse_config(raw)
     work = tmp_path_factory.mktemp("guard-work")
-    ctxs = [PartyContext(name=p.name, role=p.role, data_path=p.data, work_dir=work / p.name)
-            for p in cfg.parties]
+    ctxs = [
+        PartyContext(name=p.name, role=p.role, data_path=p.data, work_dir=work / p.name)
+        for p in cfg.parties
+    ]
     transport = LocalTransport(ctxs, keep_payloads=True)
     align(transport, cfg)
     return transport, data
 
 
 def _numeric_column(df: pd.DataFrame) -> str:
-    cols = [c for c in df.columns if pd.api.types.is_float_dtype(df[c]) and df[c].notna().all()
-            and df[c].nunique() > 20]
+    cols = [
+        c
+        for c in df.columns
+        if pd.api.types.is_float_dtype(df[c]) and df[c].notna().all() and df[c].nunique() > 20
+    ]
     return cols[0]
 
 
@@ -52,8 +70,9 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / x.std()
 
 
-def _raises(ctx: PartyContext, payload: dict, match: str | None = None,
-            action: str | None = None) -> str:
+def _raises(
+    ctx: PartyContext, payload: dict, match: str | None = None, action: str | None = None
+) -> str:
     with pytest.raises(PrivacyViolationError, match=match) as err:
         check_outgoing(ctx, payload, action)
     return str(err.value)
@@ -123,8 +142,9 @@ def test_raw_ids_are_stopped_unless_declared_aligned(aligned: tuple[LocalTranspo
     _raises(tax, {"packed": np.frombuffer(("xx" + outside[2]).encode(), dtype=np.uint8)})
     declare_plain_ids("test.ids", "ids")
     check_outgoing(tax, {"ids": inside}, "test.ids")
-    msg = _raises(tax, {"ids": [*inside[:2], outside[0]]}, match="outside the intersection",
-                  action="test.ids")
+    msg = _raises(
+        tax, {"ids": [*inside[:2], outside[0]]}, match="outside the intersection", action="test.ids"
+    )
     assert outside[0] not in msg
 
 
@@ -133,12 +153,21 @@ def test_guard_off_by_node_config_and_cheap(aligned: tuple[LocalTransport, Path]
     tax = transport.parties["tax"]
     df = load_table(tax)
     leak = {"z": _z(df[_numeric_column(df)].to_numpy(dtype=float))}
-    off = PartyContext(tax.name, tax.role, tax.data_path, tax.work_dir,
-                       node_config={"privacy-guard": "off"}, state=tax.state)
+    off = PartyContext(
+        tax.name,
+        tax.role,
+        tax.data_path,
+        tax.work_dir,
+        node_config={"privacy-guard": "off"},
+        state=tax.state,
+    )
     check_outgoing(off, leak)
     rng = np.random.default_rng(3)
-    payload = {"ct": rng.integers(0, 256, size=(2000, 32), dtype=np.uint8),
-               "g": rng.normal(size=20), "masked": rng.normal(size=300)}
+    payload = {
+        "ct": rng.integers(0, 256, size=(2000, 32), dtype=np.uint8),
+        "g": rng.normal(size=20),
+        "masked": rng.normal(size=300),
+    }
     check_outgoing(tax, payload)  # warm: signatures built once per run and process
     t = time.perf_counter()
     for _ in range(20):
@@ -188,8 +217,8 @@ def test_fast_byte_scan_finds_exactly_what_the_regex_finds() -> None:
     bytes, overlapping and cut short) give the same set as the plain regex scan."""
     import os as _os
 
-    from federation.guard import IdScanner
     from features.uscc import generate_usccs
+    from federation.guard import IdScanner
 
     rng = np.random.default_rng(11)
     ids = [str(u) for u in generate_usccs(50, rng)] + ["E00000123", "E00000456"]
@@ -202,13 +231,15 @@ def test_fast_byte_scan_finds_exactly_what_the_regex_finds() -> None:
             word = ids[i].encode()
             if j == 1:  # cut short: must not be reported
                 word = word[:-2]
-            at = [0, len(buf) - len(word)][j] if j < 2 and trial % 2 else \
-                int(rng.integers(0, len(buf) - len(word)))
-            buf[at:at + len(word)] = word
+            at = (
+                [0, len(buf) - len(word)][j]
+                if j < 2 and trial % 2
+                else int(rng.integers(0, len(buf) - len(word)))
+            )
+            buf[at : at + len(word)] = word
             if j == 2 and at > 3:  # alphabet bytes glued in front: still found inside a run
-                buf[at - 3:at] = "".join(rng.choice(alphabet, 3)).encode()
+                buf[at - 3 : at] = "".join(rng.choice(alphabet, 3)).encode()
         data = bytes(buf)
         assert scanner._in_bytes(data) == scanner._in_text(data.decode("latin-1"), exact=False)
-        expected = {ids[i] for i in planted} & scanner._in_text(data.decode("latin-1"),
-                                                                 exact=False)
+        expected = {ids[i] for i in planted} & scanner._in_text(data.decode("latin-1"), exact=False)
         assert expected <= scanner._in_bytes(data)

@@ -22,20 +22,31 @@ from federation.party import PartyContext
 from federation.roles import PartyRole
 from lab.errors import ConfigError, ProtocolError
 
-
 # ---------------------------------------------------------------------------------------
 # a world of parties (alignment and data access stand-ins: a plain inner join on the IDs)
 # ---------------------------------------------------------------------------------------
 
 
 class World:
-    def __init__(self, frames: dict[str, pd.DataFrame], guest: str, label: str, id_col: str,
-                 tmp: Path, monkeypatch: pytest.MonkeyPatch, keep_payloads: bool = False) -> None:
+    def __init__(
+        self,
+        frames: dict[str, pd.DataFrame],
+        guest: str,
+        label: str,
+        id_col: str,
+        tmp: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        keep_payloads: bool = False,
+    ) -> None:
         frames = {p: df.astype({id_col: str}) for p, df in frames.items()}
         self.frames, self.guest, self.label, self.id_col = frames, guest, label, id_col
         self.ctxs = [
-            PartyContext(name, PartyRole.GUEST if name == guest else PartyRole.HOST,
-                         tmp / f"{name}.csv", tmp / "parties" / name)
+            PartyContext(
+                name,
+                PartyRole.GUEST if name == guest else PartyRole.HOST,
+                tmp / f"{name}.csv",
+                tmp / "parties" / name,
+            )
             for name in frames
         ]
         self.transport = LocalTransport(self.ctxs, keep_payloads=keep_payloads)
@@ -50,8 +61,9 @@ class World:
             return SimpleNamespace(n_aligned=len(self.ids))
 
         self.matrices = {
-            name: party_matrix(df, id_column=id_col, label=label if name == guest else None)
-            .select(np.asarray(self.ids, dtype=object))
+            name: party_matrix(df, id_column=id_col, label=label if name == guest else None).select(
+                np.asarray(self.ids, dtype=object)
+            )
             for name, df in frames.items()
         }
 
@@ -63,16 +75,28 @@ class World:
         monkeypatch.setattr(hetero_lr, "_matrix", fake_matrix)
 
     def config(self, backend: str, **params: Any) -> ExperimentConfig:
-        return parse_config({
-            "experiment": {"name": "t", "algorithm": "hetero_lr", "backend": backend,
-                           "id_column": self.id_col, "runtime": "local", "seed": 3},
-            "params": params,
-            "parties": [
-                {"name": n, "role": "guest" if n == self.guest else "host",
-                 "data": f"{n}.csv", **({"label": self.label} if n == self.guest else {})}
-                for n in self.frames
-            ],
-        })
+        return parse_config(
+            {
+                "experiment": {
+                    "name": "t",
+                    "algorithm": "hetero_lr",
+                    "backend": backend,
+                    "id_column": self.id_col,
+                    "runtime": "local",
+                    "seed": 3,
+                },
+                "params": params,
+                "parties": [
+                    {
+                        "name": n,
+                        "role": "guest" if n == self.guest else "host",
+                        "data": f"{n}.csv",
+                        **({"label": self.label} if n == self.guest else {}),
+                    }
+                    for n in self.frames
+                ],
+            }
+        )
 
     def run(self, backend: str, **params: Any) -> Any:
         return hetero_lr.drive(self.transport, self.config(backend, **params))
@@ -94,7 +118,9 @@ class World:
         std[std == 0] = 1
         Z = (X - mean) / std
         C = 1.0 / (l2 * train.size) if l2 > 0 else 1e6
-        ref = LogisticRegression(C=C, max_iter=2000, class_weight=class_weight).fit(Z[train], y[train])
+        ref = LogisticRegression(C=C, max_iter=2000, class_weight=class_weight).fit(
+            Z[train], y[train]
+        )
         return float(roc_auc_score(y[valid], ref.decision_function(Z[valid])))
 
 
@@ -106,8 +132,9 @@ def synthetic() -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture()
-def syn_world(synthetic: dict[str, pd.DataFrame], tmp_path: Path,
-              monkeypatch: pytest.MonkeyPatch) -> World:
+def syn_world(
+    synthetic: dict[str, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> World:
     return World(synthetic, "bank", "default_12m", "uscc", tmp_path, monkeypatch)
 
 
@@ -139,7 +166,9 @@ def test_exact_plaintext_matches_centralized_sklearn(syn_world: World) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["paillier", "ckks"])
-def test_encrypted_backends_match_centralized_sklearn_synthetic(syn_world: World, backend: str) -> None:
+def test_encrypted_backends_match_centralized_sklearn_synthetic(
+    syn_world: World, backend: str
+) -> None:
     # Execute
     res = syn_world.run(backend, key_bits=1024, **SYN)
     # Assert
@@ -162,16 +191,24 @@ def _default_credit(shared_data: Path, n: int | None) -> dict[str, pd.DataFrame]
 #: at 1/2-2/3 of the first: the final model depended on the secret batch order, and in
 #: plaintext 6 of 30 runs of the Paillier schedule landed 0.005-0.0064 AUC below sklearn;
 #: with 4.0, 50 runs stayed within 0.0017, and 25 runs of the 3-epoch one within 0.0011)
-DC = {"epochs": 3, "batch_size": 2048, "learning_rate": 2.0, "lr_schedule": "decay",
-      "decay_rate": 4.0, "l2": 0.001, "tol": 1e-7}
+DC = {
+    "epochs": 3,
+    "batch_size": 2048,
+    "learning_rate": 2.0,
+    "lr_schedule": "decay",
+    "decay_rate": 4.0,
+    "l2": 0.001,
+    "tol": 1e-7,
+}
 #: Paillier in tests: 1024-bit keys, all 30,000 rows, 2 epochs of 2,048 rows (24 steps)
 DC_PAILLIER = {**DC, "epochs": 2, "key_bits": 1024}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["ckks", "paillier"])
-def test_default_credit_exact_matches_sklearn(shared_data: Path, backend: str, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_credit_exact_matches_sklearn(
+    shared_data: Path, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Acceptance: federated AUC within 0.005 of sklearn's LogisticRegression on the same
     rows, StandardScaler fitted on the training rows, C = 1 / (l2 * n_train). CKKS on the
     full 30,000 rows, 1024-bit keys for Paillier in tests (the benchmark runs 2048)."""
@@ -186,14 +223,21 @@ def test_default_credit_exact_matches_sklearn(shared_data: Path, backend: str, t
     assert res.metrics["n_aligned"] == 30000
 
 
-def test_default_credit_taylor_matches_the_taylor_optimum(shared_data: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_credit_taylor_matches_the_taylor_optimum(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``sigmoid = "taylor"`` (FATE's loss) converges to the least-squares direction: the
     protocol matches that centralized optimum within 0.005 (sklearn's only within ~0.01)."""
     # Prepare
     world = World(_default_credit(shared_data, 3000), "guest", "y", "id", tmp_path, monkeypatch)
-    params = {"sigmoid": "taylor", "epochs": 6, "batch_size": 300, "learning_rate": 0.8,
-              "l2": 0.05, "tol": 1e-7}
+    params = {
+        "sigmoid": "taylor",
+        "epochs": 6,
+        "batch_size": 300,
+        "learning_rate": 0.8,
+        "l2": 0.05,
+        "tol": 1e-7,
+    }
     # Execute
     res = world.run("plaintext", **params)
     # Assert
@@ -214,26 +258,45 @@ def _weights(world: World) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_backends_give_near_identical_weights(synthetic: dict[str, pd.DataFrame],
-                                              tmp_path: Path, fixed_seed: bytes,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backends_give_near_identical_weights(
+    synthetic: dict[str, pd.DataFrame],
+    tmp_path: Path,
+    fixed_seed: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Prepare
     small = {p: df.iloc[: 900 if p == "bank" else len(df)] for p, df in synthetic.items()}
-    params = {"epochs": 2, "batch_size": 128, "learning_rate": 0.5, "l2": 0.01,
-              "class_weight": "balanced", "key_bits": 1024}
+    params = {
+        "epochs": 2,
+        "batch_size": 128,
+        "learning_rate": 0.5,
+        "l2": 0.01,
+        "class_weight": "balanced",
+        "key_bits": 1024,
+    }
     weights = {}
     # Execute
-    for backend, sigmoid in [("plaintext", "exact"), ("paillier", "exact"), ("ckks", "exact"),
-                             ("plaintext", "taylor"), ("ckks", "taylor")]:
-        world = World(small, "bank", "default_12m", "uscc", tmp_path / backend / sigmoid,
-                      monkeypatch)
+    for backend, sigmoid in [
+        ("plaintext", "exact"),
+        ("paillier", "exact"),
+        ("ckks", "exact"),
+        ("plaintext", "taylor"),
+        ("ckks", "taylor"),
+    ]:
+        world = World(
+            small, "bank", "default_12m", "uscc", tmp_path / backend / sigmoid, monkeypatch
+        )
         world.run(backend, sigmoid=sigmoid, **params)
         weights[backend, sigmoid] = _weights(world)
     # Assert: Paillier is exact up to fixed-point rounding, CKKS up to its noise
     assert np.abs(weights["plaintext", "exact"]).max() > 0.05
     for backend, sigmoid in [("paillier", "exact"), ("ckks", "exact"), ("ckks", "taylor")]:
-        np.testing.assert_allclose(weights[backend, sigmoid], weights["plaintext", sigmoid],
-                                   atol=2e-3, err_msg=f"{backend} {sigmoid}")
+        np.testing.assert_allclose(
+            weights[backend, sigmoid],
+            weights["plaintext", sigmoid],
+            atol=2e-3,
+            err_msg=f"{backend} {sigmoid}",
+        )
 
 
 def _reference_training(world: World, params: dict[str, Any]) -> np.ndarray:
@@ -265,11 +328,21 @@ def _reference_training(world: World, params: dict[str, Any]) -> np.ndarray:
 
 @pytest.mark.parametrize("sigmoid", ["exact", "taylor"])
 def test_matches_numpy_reference_with_l1_l2_decay_and_class_weights(
-        syn_world: World, fixed_seed: bytes, sigmoid: str) -> None:
+    syn_world: World, fixed_seed: bytes, sigmoid: str
+) -> None:
     # Prepare
-    params = {"sigmoid": sigmoid, "epochs": 3, "batch_size": 300, "learning_rate": 0.8,
-              "lr_schedule": "decay", "decay_rate": 0.5, "l2": 0.01, "l1": 0.02,
-              "class_weight": "balanced", "early_stopping": False}
+    params = {
+        "sigmoid": sigmoid,
+        "epochs": 3,
+        "batch_size": 300,
+        "learning_rate": 0.8,
+        "lr_schedule": "decay",
+        "decay_rate": 0.5,
+        "l2": 0.01,
+        "l1": 0.02,
+        "class_weight": "balanced",
+        "early_stopping": False,
+    }
     # Execute
     syn_world.run("plaintext", **params)
     # Assert
@@ -293,9 +366,13 @@ def test_balanced_class_weights_raise_the_intercept(syn_world: World) -> None:
 def test_exchanges_are_counted_and_piggybacked(syn_world: World, sigmoid: str, saved: int) -> None:
     # Execute
     events: list[tuple[str, dict[str, Any]]] = []
-    res = hetero_lr.drive(syn_world.transport, syn_world.config(
-        "plaintext", sigmoid=sigmoid, epochs=3, batch_size=700, early_stopping=False),
-        progress=lambda e, f: events.append((e, f)))
+    res = hetero_lr.drive(
+        syn_world.transport,
+        syn_world.config(
+            "plaintext", sigmoid=sigmoid, epochs=3, batch_size=700, early_stopping=False
+        ),
+        progress=lambda e, f: events.append((e, f)),
+    )
     # Assert: init + 3 per batch + final host step + finish; exact mode skips the first
     # batch's forward (every weight is 0, so every probability is 1/2)
     nb = res.metrics["batches_per_epoch"]
@@ -307,8 +384,12 @@ def test_exchanges_are_counted_and_piggybacked(syn_world: World, sigmoid: str, s
     # one 1-based "epoch" event per epoch, and the phases the runtime times
     epochs = [f["epoch"] for e, f in events if e == "epoch"]
     assert epochs == [1, 2, 3]
-    assert [f["phase"] for e, f in events if e == "phase"] == ["alignment", "setup", "train",
-                                                               "evaluate"]
+    assert [f["phase"] for e, f in events if e == "phase"] == [
+        "alignment",
+        "setup",
+        "train",
+        "evaluate",
+    ]
 
 
 def test_early_stopping_on_validation_loss(syn_world: World) -> None:
@@ -340,15 +421,26 @@ def test_model_pieces_reproduce_the_validation_auc(syn_world: World) -> None:
 
 
 @pytest.mark.parametrize("sigmoid", ["exact", "taylor"])
-def test_relayed_vectors_look_like_noise(synthetic: dict[str, pd.DataFrame], tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch, sigmoid: str) -> None:
+def test_relayed_vectors_look_like_noise(
+    synthetic: dict[str, pd.DataFrame],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sigmoid: str,
+) -> None:
     """Host scores and residuals cross the coordinator masked; labels never cross."""
     # Prepare
-    world = World(synthetic, "bank", "default_12m", "uscc", tmp_path, monkeypatch,
-                  keep_payloads=True)
+    world = World(
+        synthetic, "bank", "default_12m", "uscc", tmp_path, monkeypatch, keep_payloads=True
+    )
     # Execute
-    world.run("plaintext", sigmoid=sigmoid, epochs=2, batch_size=-1, learning_rate=1.0,
-              early_stopping=False)
+    world.run(
+        "plaintext",
+        sigmoid=sigmoid,
+        epochs=2,
+        batch_size=-1,
+        learning_rate=1.0,
+        early_stopping=False,
+    )
     # Assert
     y = world.matrices["bank"].y
     for m in world.transport.log.messages:
@@ -358,13 +450,17 @@ def test_relayed_vectors_look_like_noise(synthetic: dict[str, pd.DataFrame], tmp
             if isinstance(value, np.ndarray) and value.size == y.size and key != "valid_idx":
                 assert not np.array_equal(value, y)
     field_ = "z" if sigmoid == "exact" else "fwd"
-    fwd = [m.payload[field_] for m in world.transport.log.messages
-           if m.direction == "from_party" and field_ in m.payload]
+    fwd = [
+        m.payload[field_]
+        for m in world.transport.log.messages
+        if m.direction == "from_party" and field_ in m.payload
+    ]
     assert fwd and all(np.std(f) > 1e5 for f in fwd)
 
 
 def test_coordinator_sees_the_batch_logits_in_a_secret_order(
-        syn_world: World, fixed_seed: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    syn_world: World, fixed_seed: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Exact mode: the masked shares sum to the batch's logits, permuted by the guest's
     secret permutation (a multiset, not linked to rows); the batch is not the public one."""
     # Prepare: record each party's weights right after it answered lr.forward
@@ -376,9 +472,16 @@ def test_coordinator_sees_the_batch_logits_in_a_secret_order(
     def spy(ctx: PartyContext, payload: Any) -> Any:
         out = real(ctx, payload)
         st = ctx.state["hetero_lr"]
-        seen.append({"party": ctx.name, "w": st["w"].copy(), "b": st["b"],
-                     "epoch": int(payload["epoch"]), "batch": int(payload["batch"]),
-                     "z": out["z"]})
+        seen.append(
+            {
+                "party": ctx.name,
+                "w": st["w"].copy(),
+                "b": st["b"],
+                "epoch": int(payload["epoch"]),
+                "batch": int(payload["batch"]),
+                "z": out["z"],
+            }
+        )
         return out
 
     monkeypatch.setitem(HANDLERS, "lr.forward", spy)
@@ -405,9 +508,16 @@ def test_coordinator_sees_the_batch_logits_in_a_secret_order(
     assert np.abs(true).max() > 0.1
 
 
-@pytest.mark.parametrize("bad", [{"batch_size": 0}, {"learning_rate": -1},
-                                 {"class_weight": {"2": 1.0}}, {"unknown": 1},
-                                 {"sigmoid": "probit"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"batch_size": 0},
+        {"learning_rate": -1},
+        {"class_weight": {"2": 1.0}},
+        {"unknown": 1},
+        {"sigmoid": "probit"},
+    ],
+)
 def test_bad_params_are_config_errors(syn_world: World, bad: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="hetero_lr"):
         syn_world.run("plaintext", **bad)
@@ -418,22 +528,38 @@ def test_bad_params_are_config_errors(syn_world: World, bad: dict[str, Any]) -> 
 # ---------------------------------------------------------------------------------------
 
 
-def _write_experiment(tmp: Path, tables: dict[str, pd.DataFrame], hosts: list[str],
-                      backend: str, authorization: str, params: dict[str, Any]) -> Path:
+def _write_experiment(
+    tmp: Path,
+    tables: dict[str, pd.DataFrame],
+    hosts: list[str],
+    backend: str,
+    authorization: str,
+    params: dict[str, Any],
+) -> Path:
     import tomli_w
 
     synth.write(tmp / "data", tables)
-    guest: dict[str, Any] = {"name": "bank", "role": "guest", "data": "data/bank.csv",
-                             "label": "default_12m"}
+    guest: dict[str, Any] = {
+        "name": "bank",
+        "role": "guest",
+        "data": "data/bank.csv",
+        "label": "default_12m",
+    }
     if authorization == "required":
         guest["authorizations"] = "data/authorizations.csv"
     cfg = {
-        "experiment": {"name": "it", "algorithm": "hetero_lr", "backend": backend,
-                       "id_column": "uscc", "runtime": "local", "seed": 7,
-                       "authorization": authorization, "as_of": "2024-06-30"},
+        "experiment": {
+            "name": "it",
+            "algorithm": "hetero_lr",
+            "backend": backend,
+            "id_column": "uscc",
+            "runtime": "local",
+            "seed": 7,
+            "authorization": authorization,
+            "as_of": "2024-06-30",
+        },
         "params": params,
-        "parties": [guest, *({"name": h, "role": "host", "data": f"data/{h}.csv"}
-                             for h in hosts)],
+        "parties": [guest, *({"name": h, "role": "host", "data": f"data/{h}.csv"} for h in hosts)],
     }
     path = tmp / "experiment.toml"
     path.write_text(tomli_w.dumps(cfg), encoding="utf-8")
@@ -450,13 +576,17 @@ def test_local_runtime_with_real_alignment_matches_sklearn(tmp_path: Path) -> No
     cfg = _write_experiment(tmp_path, tables, hosts, "ckks", "none", SYN)
     events: list[tuple[str, dict[str, Any]]] = []
     # Execute
-    summary = run_experiment(cfg, tmp_path / "out", runtime="local",
-                             progress=lambda e, f: events.append((e, f)))
+    summary = run_experiment(
+        cfg, tmp_path / "out", runtime="local", progress=lambda e, f: events.append((e, f))
+    )
     # Assert: the reference on the pooled intersection, in the canonical (sorted ID) order
     ids = sorted(set(tables["bank"]["uscc"]).intersection(*(tables[h]["uscc"] for h in hosts)))
-    mats = [party_matrix(tables[p], id_column="uscc",
-                         label="default_12m" if p == "bank" else None)
-            .select(np.asarray(ids, dtype=object)) for p in ["bank", *hosts]]
+    mats = [
+        party_matrix(
+            tables[p], id_column="uscc", label="default_12m" if p == "bank" else None
+        ).select(np.asarray(ids, dtype=object))
+        for p in ["bank", *hosts]
+    ]
     X, y = np.hstack([m.X for m in mats]), np.asarray(mats[0].y)
     valid = hetero_lr.validation_split(y, 0.2, 7)
     train = np.setdiff1d(np.arange(y.size), valid)
@@ -469,8 +599,10 @@ def test_local_runtime_with_real_alignment_matches_sklearn(tmp_path: Path) -> No
     assert m["n_aligned"] == len(ids)
     assert abs(m["auc"] - ref_auc) < 0.005, (m["auc"], ref_auc)
     # every party's piece was written at the party; together they give the reported AUC
-    score = sum(hetero_lr.load_piece(tmp_path / "out" / "parties" / p).partial_score(mat.X[valid])
-                for p, mat in zip(["bank", *hosts], mats))
+    score = sum(
+        hetero_lr.load_piece(tmp_path / "out" / "parties" / p).partial_score(mat.X[valid])
+        for p, mat in zip(["bank", *hosts], mats, strict=False)
+    )
     assert roc_auc_score(y[valid], score) == pytest.approx(m["auc"], abs=1e-9)
     epochs = [f["epoch"] for e, f in events if e == "epoch"]
     assert epochs == list(range(1, m["epochs"] + 1))
@@ -484,10 +616,18 @@ def test_ckks_on_authorized_synthetic_sample_stays_in_range(tmp_path: Path, sigm
     from federation.run import run_experiment
 
     tables = synth.generate(600, 42)
-    params = {"sigmoid": sigmoid, "epochs": 10, "batch_size": 1024, "learning_rate": 0.5,
-              "lr_schedule": "decay", "decay_rate": 0.2, "l2": 0.001}
-    cfg = _write_experiment(tmp_path, tables, ["tax", "social_insurance"], "ckks", "required",
-                            params)
+    params = {
+        "sigmoid": sigmoid,
+        "epochs": 10,
+        "batch_size": 1024,
+        "learning_rate": 0.5,
+        "lr_schedule": "decay",
+        "decay_rate": 0.2,
+        "l2": 0.001,
+    }
+    cfg = _write_experiment(
+        tmp_path, tables, ["tax", "social_insurance"], "ckks", "required", params
+    )
     m = run_experiment(cfg, tmp_path / "out", runtime="local").metrics
     assert 50 < m["n_aligned"] < 600
     assert m["auc"] > 0.65 and m["sigmoid"] == sigmoid
@@ -495,5 +635,11 @@ def test_ckks_on_authorized_synthetic_sample_stays_in_range(tmp_path: Path, sigm
 
 def test_diverging_taylor_run_on_ckks_is_a_clear_error(syn_world: World) -> None:
     with pytest.raises(ProtocolError, match="diverged.*learning_rate"):
-        syn_world.run("ckks", sigmoid="taylor", epochs=30, batch_size=-1, learning_rate=60.0,
-                      early_stopping=False)
+        syn_world.run(
+            "ckks",
+            sigmoid="taylor",
+            epochs=30,
+            batch_size=-1,
+            learning_rate=60.0,
+            early_stopping=False,
+        )

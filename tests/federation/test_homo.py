@@ -44,19 +44,31 @@ from federation.roles import PartyRole
 from lab.errors import ConfigError
 
 
-def _config(paths: dict[str, Path], *, algorithm: str = "homo_lr", backend: str = "ckks",
-            **params: Any) -> Any:
-    raw = {"experiment": {"name": "homo-test", "algorithm": algorithm, "backend": backend,
-                          "id_column": TAIWAN_ID, "runtime": "local", "seed": 3},
-           "params": params,
-           "parties": [{"name": n, "role": "guest", "data": str(p), "label": TAIWAN_LABEL}
-                       for n, p in paths.items()]}
+def _config(
+    paths: dict[str, Path], *, algorithm: str = "homo_lr", backend: str = "ckks", **params: Any
+) -> Any:
+    raw = {
+        "experiment": {
+            "name": "homo-test",
+            "algorithm": algorithm,
+            "backend": backend,
+            "id_column": TAIWAN_ID,
+            "runtime": "local",
+            "seed": 3,
+        },
+        "params": params,
+        "parties": [
+            {"name": n, "role": "guest", "data": str(p), "label": TAIWAN_LABEL}
+            for n, p in paths.items()
+        ],
+    }
     return parse_config(raw)
 
 
 def _transport(paths: dict[str, Path], work: Path, **kw: Any) -> LocalTransport:
-    return LocalTransport([PartyContext(n, PartyRole.GUEST, p, work / n)
-                           for n, p in paths.items()], **kw)
+    return LocalTransport(
+        [PartyContext(n, PartyRole.GUEST, p, work / n) for n, p in paths.items()], **kw
+    )
 
 
 def _central_auc(frames: list[pd.DataFrame], config: Any) -> float:
@@ -66,21 +78,31 @@ def _central_auc(frames: list[pd.DataFrame], config: Any) -> float:
     params = parse_params(config.params)
     seed = config.experiment.seed
     xs, cs, ys, vx, vc, vy = [], [], [], [], [], []
-    for name, df in zip(sorted(p.name for p in config.parties), frames):
-        d = bank_data(df, id_column=TAIWAN_ID, label=TAIWAN_LABEL, features=None,
-                      categorical=params.categorical, buckets=params.buckets)
+    for name, df in zip(sorted(p.name for p in config.parties), frames, strict=False):
+        d = bank_data(
+            df,
+            id_column=TAIWAN_ID,
+            label=TAIWAN_LABEL,
+            features=None,
+            categorical=params.categorical,
+            buckets=params.buckets,
+        )
         tr, va = holdout_split(d.y, params.valid_fraction, bank_seed(seed, name, 0))
-        xs.append(d.xnum[tr]); cs.append(d.xcat[tr]); ys.append(d.y[tr])  # noqa: E702
-        vx.append(d.xnum[va]); vc.append(d.xcat[va]); vy.append(d.y[va])  # noqa: E702
+        xs.append(d.xnum[tr])
+        cs.append(d.xcat[tr])
+        ys.append(d.y[tr])  # noqa: E702
+        vx.append(d.xnum[va])
+        vc.append(d.xcat[va])
+        vy.append(d.y[va])  # noqa: E702
     X, Xv = np.vstack(xs), np.vstack(vx)
     std = Standardizer().fit(X)
     kind = "lr" if config.experiment.algorithm == "homo_lr" else "mlp"
     spec = model_spec(kind, X.shape[1], np.vstack(cs).shape[1], params)
     cfg = train_config(params, epochs=params.rounds * params.local_epochs)
-    model = train_central(spec, std.transform(X), np.vstack(cs), np.concatenate(ys), cfg,
-                          seed=seed)
-    return float(roc_auc_score(np.concatenate(vy),
-                               predict_proba(model, std.transform(Xv), np.vstack(vc))))
+    model = train_central(spec, std.transform(X), np.vstack(cs), np.concatenate(ys), cfg, seed=seed)
+    return float(
+        roc_auc_score(np.concatenate(vy), predict_proba(model, std.transform(Xv), np.vstack(vc)))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +111,16 @@ def taiwan(shared_data: Path) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_iid_ckks_fedavg_matches_central_and_reports_non_iid(taiwan: pd.DataFrame,
-                                                             tmp_path: Path) -> None:
-    params = {"rounds": 8, "local_epochs": 1, "batch_size": 512, "learning_rate": 0.1,
-              "momentum": 0.9}
+def test_iid_ckks_fedavg_matches_central_and_reports_non_iid(
+    taiwan: pd.DataFrame, tmp_path: Path
+) -> None:
+    params = {
+        "rounds": 8,
+        "local_epochs": 1,
+        "batch_size": 512,
+        "learning_rate": 0.1,
+        "momentum": 0.9,
+    }
     parts = iid_split(len(taiwan), 4, seed=1)
     paths = write_bank_files(taiwan, parts, tmp_path / "iid")
     cfg = _config(paths, backend="ckks", **params)
@@ -105,8 +133,9 @@ def test_iid_ckks_fedavg_matches_central_and_reports_non_iid(taiwan: pd.DataFram
     # the losses the banks decrypted decrease round by round
     assert m["loss"][-1] < m["loss"][0] and None not in m["loss"], m["loss"]
     # every bank saved the same global model
-    models = [json.loads((tmp_path / "w_iid" / b / MODEL_FILE).read_text())["params"]
-              for b in paths]
+    models = [
+        json.loads((tmp_path / "w_iid" / b / MODEL_FILE).read_text())["params"] for b in paths
+    ]
     assert all(np.allclose(models[0], x, atol=1e-6) for x in models[1:])
 
     # non-IID: banks by credit limit (LIMIT_BAL quantile bands), reported next to IID
@@ -115,9 +144,11 @@ def test_iid_ckks_fedavg_matches_central_and_reports_non_iid(taiwan: pd.DataFram
     ncfg = _config(npaths, backend="plaintext", **params)
     nm = drive(_transport(npaths, tmp_path / "w_non"), ncfg).metrics
     ncentral = _central_auc([taiwan.iloc[p] for p in nparts], ncfg)
-    print(f"\nhomo_lr IID (ckks): federated AUC {m['auc']:.4f} vs central {central:.4f}; "
-          f"non-IID by LIMIT_BAL (plaintext): federated {nm['auc']:.4f} vs central "
-          f"{ncentral:.4f}; per bank {nm['bank_auc']}")
+    print(
+        f"\nhomo_lr IID (ckks): federated AUC {m['auc']:.4f} vs central {central:.4f}; "
+        f"non-IID by LIMIT_BAL (plaintext): federated {nm['auc']:.4f} vs central "
+        f"{ncentral:.4f}; per bank {nm['bank_auc']}"
+    )
     assert nm["auc"] > 0.65
 
 
@@ -126,13 +157,20 @@ def test_homo_nn_with_embeddings_learns(taiwan: pd.DataFrame, tmp_path: Path) ->
     df = taiwan.iloc[:12000]
     parts = iid_split(len(df), 3, seed=2)
     paths = write_bank_files(df, parts, tmp_path / "d")
-    cfg = _config(paths, algorithm="homo_nn", backend="masked", rounds=4, local_epochs=1,
-                  optimizer="adam", learning_rate=0.01, categorical=list(TAIWAN_CATEGORICAL),
-                  hidden=[16])
+    cfg = _config(
+        paths,
+        algorithm="homo_nn",
+        backend="masked",
+        rounds=4,
+        local_epochs=1,
+        optimizer="adam",
+        learning_rate=0.01,
+        categorical=list(TAIWAN_CATEGORICAL),
+        hidden=[16],
+    )
     m = drive(_transport(paths, tmp_path / "w"), cfg).metrics
     central = _central_auc([df.iloc[p] for p in parts], cfg)
-    print(f"\nhomo_nn (masked, embeddings): federated AUC {m['auc']:.4f} vs central "
-          f"{central:.4f}")
+    print(f"\nhomo_nn (masked, embeddings): federated AUC {m['auc']:.4f} vs central {central:.4f}")
     assert m["auc"] > 0.72 and abs(m["auc"] - central) < 0.02
 
 
@@ -143,8 +181,9 @@ def small(taiwan: pd.DataFrame, tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("backend", ["plaintext", "masked", "ckks", "secaggplus"])
-def test_dropout_round_completes_with_survivors(backend: str, small: dict[str, Path],
-                                                tmp_path: Path) -> None:
+def test_dropout_round_completes_with_survivors(
+    backend: str, small: dict[str, Path], tmp_path: Path
+) -> None:
     seen: dict[tuple[str, int], np.ndarray] = {}
     set_train_hook(lambda bank, rnd, vec: seen.__setitem__((bank, rnd), vec.copy()))
     tr = _transport(small, tmp_path / f"w_{backend}")
@@ -174,17 +213,20 @@ def test_dropout_round_completes_with_survivors(backend: str, small: dict[str, P
         bound = SecAggPlusParams().error_bound([v[n_par] * WEIGHT_UNIT for v in survivors])
         atol = bound * (1 + np.abs(expected).max()) / (1 - bound)
     for b in small:
-        got = np.asarray(json.loads((tmp_path / f"w_{backend}" / b / MODEL_FILE).read_text())
-                         ["params"])
+        got = np.asarray(
+            json.loads((tmp_path / f"w_{backend}" / b / MODEL_FILE).read_text())["params"]
+        )
         np.testing.assert_allclose(got, expected, rtol=0, atol=atol)
     assert total[n_par] == pytest.approx(
         sum(m["bank_n_valid"][b] * 4 for b in ("bank_a", "bank_b", "bank_d")) / WEIGHT_UNIT,
-        rel=0.01)  # the weight slot sums the survivors' training rows only
+        rel=0.01,
+    )  # the weight slot sums the survivors' training rows only
     assert any(e == "dropout" for e, _ in events)
 
 
-def test_checkpoint_resume_continues_from_last_round(small: dict[str, Path],
-                                                     tmp_path: Path) -> None:
+def test_checkpoint_resume_continues_from_last_round(
+    small: dict[str, Path], tmp_path: Path
+) -> None:
     base = _config(small, backend="plaintext", rounds=3)
     straight = drive(_transport(small, tmp_path / "w_straight"), base)
 
@@ -201,8 +243,7 @@ def test_checkpoint_resume_continues_from_last_round(small: dict[str, Path],
     with pytest.raises(Crash):
         drive(_transport(small, tmp_path / "w_resume"), cfg, progress=crash)
     assert json.loads((ck / "homo_checkpoint.json").read_text())["round"] == 1
-    resumed_cfg = _config(small, backend="plaintext", rounds=3, checkpoint_dir=str(ck),
-                          resume=True)
+    resumed_cfg = _config(small, backend="plaintext", rounds=3, checkpoint_dir=str(ck), resume=True)
     res = drive(_transport(small, tmp_path / "w_resume"), resumed_cfg)
     assert res.metrics["resumed_from_round"] == 1 and res.metrics["rounds_run"] == 1
     a = json.loads((tmp_path / "w_straight" / "bank_a" / MODEL_FILE).read_text())["params"]
@@ -212,14 +253,17 @@ def test_checkpoint_resume_continues_from_last_round(small: dict[str, Path],
 
 
 def test_client_sampling_uses_fraction(small: dict[str, Path], tmp_path: Path) -> None:
-    m = drive(_transport(small, tmp_path / "w"),
-              _config(small, backend="plaintext", rounds=3, fraction=0.5)).metrics
+    m = drive(
+        _transport(small, tmp_path / "w"),
+        _config(small, backend="plaintext", rounds=3, fraction=0.5),
+    ).metrics
     sampled = [r["sampled"] for r in m["per_round"]]
     assert all(len(s) == 2 for s in sampled) and len({tuple(s) for s in sampled}) > 1
 
 
-def test_fedprox_keeps_local_models_near_the_global_one(small: dict[str, Path],
-                                                        tmp_path: Path) -> None:
+def test_fedprox_keeps_local_models_near_the_global_one(
+    small: dict[str, Path], tmp_path: Path
+) -> None:
     from federation.homo_models import build_model, flat_params
 
     moved = {}
@@ -239,8 +283,7 @@ def test_histogram_auc_and_rank_auc_match_sklearn() -> None:
     p = 1 / (1 + np.exp(-(rng.normal(size=5000) + 0.8 * y)))
     ref = roc_auc_score(y, p)
     assert rank_auc(y, p) == pytest.approx(ref, abs=1e-12)
-    assert rank_auc(y, np.round(p, 1)) == pytest.approx(roc_auc_score(y, np.round(p, 1)),
-                                                        abs=1e-12)
+    assert rank_auc(y, np.round(p, 1)) == pytest.approx(roc_auc_score(y, np.round(p, 1)), abs=1e-12)
     auc, ks = auc_ks_from_histogram(score_histogram(y, p, 2400))
     assert auc == pytest.approx(ref, abs=5e-4)
     from sklearn.metrics import roc_curve
@@ -250,19 +293,32 @@ def test_histogram_auc_and_rank_auc_match_sklearn() -> None:
 
 
 def test_splits_partition_rows() -> None:
-    df = pd.DataFrame({"limit": np.arange(1000) % 97 * 1000.0,
-                       "region": np.array(list("aabbbcdddd"))[np.arange(1000) % 10]})
-    for parts in (iid_split(1000, 4, seed=0), split_by(df, "limit", 4),
-                  split_by(df, "region", 3), split_by(df, "limit", 4, mix=0.3)):
+    df = pd.DataFrame(
+        {
+            "limit": np.arange(1000) % 97 * 1000.0,
+            "region": np.array(list("aabbbcdddd"))[np.arange(1000) % 10],
+        }
+    )
+    for parts in (
+        iid_split(1000, 4, seed=0),
+        split_by(df, "limit", 4),
+        split_by(df, "region", 3),
+        split_by(df, "limit", 4, mix=0.3),
+    ):
         allrows = np.sort(np.concatenate(parts))
         assert np.array_equal(allrows, np.arange(1000))
     bands = split_by(df, "limit", 4)
-    assert all(df["limit"].iloc[a].max() <= df["limit"].iloc[b].min()
-               for a, b in zip(bands, bands[1:]))
+    assert all(
+        df["limit"].iloc[a].max() <= df["limit"].iloc[b].min()
+        for a, b in zip(bands, bands[1:], strict=False)
+    )
     regions = split_by(df, "region", 3)
     assert all(df["region"].iloc[p].nunique() >= 1 for p in regions)
     assert {frozenset(df["region"].iloc[p]) for p in regions} == {
-        frozenset("d"), frozenset("b"), frozenset("ac")}
+        frozenset("d"),
+        frozenset("b"),
+        frozenset("ac"),
+    }
     with pytest.raises(ConfigError):
         split_by(df, "region", 5)
 

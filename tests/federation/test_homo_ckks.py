@@ -33,22 +33,34 @@ def _bank_files(tmp_path: Path, n_banks: int = 3, rows: int = 300) -> dict[str, 
     for b in range(n_banks):
         x = rng.normal(size=(rows, 4)) * [1, 10, 1000, 0.1]
         y = (x @ [1.0, 0.1, 0.001, -5.0] + rng.normal(size=rows) > 0).astype(int)
-        lines = ["id,a,b,c,d,y"] + [f"{b}-{i},{r[0]},{r[1]},{r[2]},{r[3]},{t}"
-                                    for i, (r, t) in enumerate(zip(x, y))]
+        lines = ["id,a,b,c,d,y"] + [
+            f"{b}-{i},{r[0]},{r[1]},{r[2]},{r[3]},{t}"
+            for i, (r, t) in enumerate(zip(x, y, strict=False))
+        ]
         path = tmp_path / f"bank_{b}.csv"
         path.write_text("\n".join(lines) + "\n")
         paths[f"bank_{b}"] = path
     return paths
 
 
-def _experiment(paths: dict[str, Path], *, backend: str = "ckks", runtime: str = "local",
-                **params: Any) -> dict[str, Any]:
+def _experiment(
+    paths: dict[str, Path], *, backend: str = "ckks", runtime: str = "local", **params: Any
+) -> dict[str, Any]:
     """A homo_lr experiment over ``_bank_files`` banks, as the TOML's dict."""
-    return {"experiment": {"name": "homo-agg", "algorithm": "homo_lr", "backend": backend,
-                           "id_column": "id", "runtime": runtime, "seed": 1},
-            "params": params,
-            "parties": [{"name": n, "role": "guest", "data": str(p), "label": "y"}
-                        for n, p in paths.items()]}
+    return {
+        "experiment": {
+            "name": "homo-agg",
+            "algorithm": "homo_lr",
+            "backend": backend,
+            "id_column": "id",
+            "runtime": runtime,
+            "seed": 1,
+        },
+        "params": params,
+        "parties": [
+            {"name": n, "role": "guest", "data": str(p), "label": "y"} for n, p in paths.items()
+        ],
+    }
 
 
 def _config(paths: dict[str, Path], **params: Any) -> Any:
@@ -68,10 +80,14 @@ def test_coordinator_aggregation_only_ever_holds_ciphertexts(tmp_path: Path) -> 
     updates: list[np.ndarray] = []
     homo.AGGREGATION_OBSERVER = held.append
     homo.set_train_hook(lambda bank, rnd, vec: updates.append(vec.copy()))
-    tr = LocalTransport([PartyContext(n, PartyRole.GUEST, p, tmp_path / "w" / n)
-                         for n, p in paths.items()], keep_payloads=True)
+    tr = LocalTransport(
+        [PartyContext(n, PartyRole.GUEST, p, tmp_path / "w" / n) for n, p in paths.items()],
+        keep_payloads=True,
+    )
     try:
-        res = homo.drive(tr, _config(paths, rounds=3, batch_size=32, learning_rate=0.2, momentum=0.9))
+        res = homo.drive(
+            tr, _config(paths, rounds=3, batch_size=32, learning_rate=0.2, momentum=0.9)
+        )
     finally:
         homo.AGGREGATION_OBSERVER = None
         homo.set_train_hook(None)
@@ -141,13 +157,16 @@ def test_ckks_aggregate_is_exact_to_1e_4_relative_and_refuses_secret_context() -
 def test_pairwise_masks_cancel_and_dropouts_are_recovered() -> None:
     names = ["a", "b", "c", "d"]
     keys = {n: x25519_keypair() for n in names}
-    seeds = {n: {p: pair_seed(keys[n][0], keys[p][1], me=n, peer=p, run="r")
-                 for p in names if p != n} for n in names}
+    seeds = {
+        n: {p: pair_seed(keys[n][0], keys[p][1], me=n, peer=p, run="r") for p in names if p != n}
+        for n in names
+    }
     assert seeds["a"]["b"] == seeds["b"]["a"]
     rng = np.random.default_rng(2)
     vecs = {n: rng.normal(size=1000) * 50 for n in names}
-    masked = {n: mask_update(vecs[n], seeds[n], me=n, participants=names, round_no=3)
-              for n in names}
+    masked = {
+        n: mask_update(vecs[n], seeds[n], me=n, participants=names, round_no=3) for n in names
+    }
     # a masked update alone looks uniform: nothing like the update
     a_back = masked["a"].view(np.int64).astype(np.float64) / 2**24
     assert np.corrcoef(a_back, vecs["a"])[0, 1] < 0.2
@@ -170,8 +189,9 @@ def test_homo_lr_ckks_through_run_experiment_in_simulation(tmp_path: Path) -> No
     from federation.run import run_experiment
 
     paths = _bank_files(tmp_path / "data", rows=200)
-    cfg = _experiment(paths, runtime="simulation", rounds=2, batch_size=32, learning_rate=0.2,
-                      momentum=0.9)
+    cfg = _experiment(
+        paths, runtime="simulation", rounds=2, batch_size=32, learning_rate=0.2, momentum=0.9
+    )
     (tmp_path / "experiment.toml").write_text(tomli_w.dumps(cfg))
     out = tmp_path / "run"
     run_experiment(tmp_path / "experiment.toml", out)
@@ -179,7 +199,11 @@ def test_homo_lr_ckks_through_run_experiment_in_simulation(tmp_path: Path) -> No
     assert metrics["runtime"] == "simulation" and metrics["auc"] > 0.8
     disc = json.loads((out / "disclosure.json").read_text())
     sent = disc["parties"]["bank_1"]["sent"]
-    assert sent["homo.train"]["count"] == 2 and sent["homo.train"]["fields"] == ["prev_loss", "prev_round", "update"]
+    assert sent["homo.train"]["count"] == 2 and sent["homo.train"]["fields"] == [
+        "prev_loss",
+        "prev_round",
+        "update",
+    ]
     for name in paths:
         assert (out / "parties" / name / homo.MODEL_FILE).is_file()
         assert not list((out / "parties" / name).glob("homo_keys/*.ckks"))

@@ -23,12 +23,21 @@ def test_homo_lr_ckks_in_local_deployment(tmp_path: Path) -> None:
 
     # Prepare
     paths = _bank_files(tmp_path / "data", n_banks=2, rows=200)
-    cfg = {"experiment": {"name": "homo-dep", "algorithm": "homo_lr", "backend": "ckks",
-                          "id_column": "id", "runtime": "deployment", "seed": 1,
-                          "join_timeout": 90},
-           "params": {"rounds": 2, "batch_size": 32, "learning_rate": 0.2, "momentum": 0.9},
-           "parties": [{"name": n, "role": "guest", "data": str(p), "label": "y"}
-                       for n, p in paths.items()]}
+    cfg = {
+        "experiment": {
+            "name": "homo-dep",
+            "algorithm": "homo_lr",
+            "backend": "ckks",
+            "id_column": "id",
+            "runtime": "deployment",
+            "seed": 1,
+            "join_timeout": 90,
+        },
+        "params": {"rounds": 2, "batch_size": 32, "learning_rate": 0.2, "momentum": 0.9},
+        "parties": [
+            {"name": n, "role": "guest", "data": str(p), "label": "y"} for n, p in paths.items()
+        ],
+    }
     toml = tmp_path / "experiment.toml"
     toml.write_text(tomli_w.dumps(cfg))
     state = tmp_path / "fed"

@@ -29,8 +29,13 @@ from lab.errors import ConfigError, PartyUnavailableError, ProtocolError
 NAMES = ["a", "b", "c", "d", "e"]
 
 
-def _parties(tmp_path: Path, values: dict[str, np.ndarray], rows: dict[str, int],
-             params: SecAggPlusParams, round_no: int = 1) -> dict[str, PartyContext]:
+def _parties(
+    tmp_path: Path,
+    values: dict[str, np.ndarray],
+    rows: dict[str, int],
+    params: SecAggPlusParams,
+    round_no: int = 1,
+) -> dict[str, PartyContext]:
     parties = {n: PartyContext(n, PartyRole.GUEST, None, tmp_path / n) for n in values}
     for n, ctx in parties.items():
         stash_update(ctx.state, n, round_no, values[n], rows[n], params)
@@ -44,8 +49,7 @@ def _inputs(n_values: int = 3000) -> tuple[dict[str, np.ndarray], dict[str, int]
     return values, rows
 
 
-def _reference(values: dict[str, np.ndarray], rows: dict[str, int],
-               who: list[str]) -> np.ndarray:
+def _reference(values: dict[str, np.ndarray], rows: dict[str, int], who: list[str]) -> np.ndarray:
     return np.average([values[n] for n in who], axis=0, weights=[rows[n] for n in who])
 
 
@@ -53,8 +57,9 @@ def test_secaggplus_mean_is_the_weighted_average_and_masked_on_the_wire(tmp_path
     params = SecAggPlusParams(max_weight=10_000)
     values, rows = _inputs()
     log = MessageLog(keep_payloads=True)
-    agg = SecAggPlusAggregator(LocalChannel(_parties(tmp_path, values, rows, params)), params,
-                               log=log)
+    agg = SecAggPlusAggregator(
+        LocalChannel(_parties(tmp_path, values, rows, params)), params, log=log
+    )
     res = agg.mean(NAMES, 1)
 
     ref = _reference(values, rows, NAMES)
@@ -66,10 +71,14 @@ def test_secaggplus_mean_is_the_weighted_average_and_masked_on_the_wire(tmp_path
     # what the coordinator received: masked integers, keys, shares; the weights are zeroed
     received = [m for m in log.messages if m.direction == "from_party"]
     assert {m.action for m in received} == {
-        "homo.secaggplus.setup", "homo.secaggplus.share_keys",
-        "homo.secaggplus.collect_masked_vectors", "homo.secaggplus.unmask"}
-    masked = {m.party: m.payload for m in received
-              if m.action == "homo.secaggplus.collect_masked_vectors"}
+        "homo.secaggplus.setup",
+        "homo.secaggplus.share_keys",
+        "homo.secaggplus.collect_masked_vectors",
+        "homo.secaggplus.unmask",
+    }
+    masked = {
+        m.party: m.payload for m in received if m.action == "homo.secaggplus.collect_masked_vectors"
+    }
     assert sorted(masked) == NAMES
     for name, payload in masked.items():
         assert payload["fitres.num_examples.num_examples"] == 0
@@ -108,13 +117,16 @@ def test_secaggplus_recovers_a_bank_that_drops_while_masking(tmp_path: Path) -> 
         if event == "secaggplus.stage":
             # "c" leaves after sharing its keys; "e" sends its masked vector, then leaves
             gone.clear()
-            gone.update({"collect_masked_vectors": {"c"}, "unmask": {"c", "e"}}.get(
-                fields["stage"], set()))
+            gone.update(
+                {"collect_masked_vectors": {"c"}, "unmask": {"c", "e"}}.get(fields["stage"], set())
+            )
 
     # 5 shares per bank, 4 needed (the default 0.75): two absent banks at unmask are too many
-    strict = SecAggPlusAggregator(LocalChannel(_parties(tmp_path, values, rows, params),
-                                               lambda: gone),
-                                  SecAggPlusParams(max_weight=10_000), progress=progress)
+    strict = SecAggPlusAggregator(
+        LocalChannel(_parties(tmp_path, values, rows, params), lambda: gone),
+        SecAggPlusParams(max_weight=10_000),
+        progress=progress,
+    )
     with pytest.raises(PartyUnavailableError, match="halted"):
         strict.mean(NAMES, 1)
     # 3 needed: the coordinator rebuilds c's key from 3 shares and removes its masks
@@ -151,8 +163,13 @@ def test_bank_refuses_what_secaggplus_would_clip_or_overflow(tmp_path: Path) -> 
 def _config(paths: dict[str, Path], backend: str, **params: Any) -> Any:
     from federation.config import parse_config
 
-    return parse_config(_experiment(paths, backend=backend, **{
-        "rounds": 3, "batch_size": 32, "learning_rate": 0.2, "momentum": 0.9, **params}))
+    return parse_config(
+        _experiment(
+            paths,
+            backend=backend,
+            **{"rounds": 3, "batch_size": 32, "learning_rate": 0.2, "momentum": 0.9, **params},
+        )
+    )
 
 
 def _model(work: Path, bank: str) -> np.ndarray:
@@ -164,20 +181,20 @@ def test_secaggplus_backend_end_to_end_against_numpy_and_plain_fedavg(tmp_path: 
     sap = {"max_weight": 1000}
     seen: dict[tuple[str, int], np.ndarray] = {}
     homo.set_train_hook(lambda bank, rnd, vec: seen.__setitem__((bank, rnd), vec.copy()))
-    tr = LocalTransport([PartyContext(n, PartyRole.GUEST, p, tmp_path / "w" / n)
-                         for n, p in paths.items()], keep_payloads=True)
+    tr = LocalTransport(
+        [PartyContext(n, PartyRole.GUEST, p, tmp_path / "w" / n) for n, p in paths.items()],
+        keep_payloads=True,
+    )
 
     def progress(event: str, fields: dict[str, Any]) -> None:
         if event == "secaggplus.stage":  # bank_2 leaves round 1 after sharing its keys
-            late = fields["round"] == 2 and fields["stage"] in ("collect_masked_vectors",
-                                                                 "unmask")
+            late = fields["round"] == 2 and fields["stage"] in ("collect_masked_vectors", "unmask")
             tr.unavailable = {"bank_2"} if late else set()
         elif event == "round":
             tr.unavailable = set()
 
     try:
-        m = homo.drive(tr, _config(paths, "secaggplus", secaggplus=sap),
-                       progress=progress).metrics
+        m = homo.drive(tr, _config(paths, "secaggplus", secaggplus=sap), progress=progress).metrics
     finally:
         homo.set_train_hook(None)
     assert m["backend"] == "secaggplus" and m["secaggplus"]["max_weight"] == 1000
@@ -186,17 +203,20 @@ def test_secaggplus_backend_end_to_end_against_numpy_and_plain_fedavg(tmp_path: 
     n_par = m["n_params"]
     final = np.sum([seen[(b, 2)] for b in paths], axis=0)
     ref = final[:n_par] / final[n_par]
-    bound = SecAggPlusParams(**sap).error_bound([seen[(b, 2)][n_par] * homo.WEIGHT_UNIT
-                                                 for b in paths])
+    bound = SecAggPlusParams(**sap).error_bound(
+        [seen[(b, 2)][n_par] * homo.WEIGHT_UNIT for b in paths]
+    )
     bound = bound * (1 + np.abs(ref).max()) / (1 - bound)  # the weight slot is quantized too
     for b in paths:
         err = np.max(np.abs(_model(tmp_path / "w", b) - ref))
         assert err <= bound and err < 1e-3, (err, bound)
     # nothing the coordinator received holds a bank's update in floating point
-    wire = b"".join(np.asarray(v).tobytes() if isinstance(v, np.ndarray) else
-                    v if isinstance(v, bytes) else b""
-                    for msg in tr.log.messages if msg.direction == "from_party"
-                    for v in msg.payload.values())
+    wire = b"".join(
+        np.asarray(v).tobytes() if isinstance(v, np.ndarray) else v if isinstance(v, bytes) else b""
+        for msg in tr.log.messages
+        if msg.direction == "from_party"
+        for v in msg.payload.values()
+    )
     for vec in seen.values():
         w = vec[n_par]
         for probe in (vec[:3], vec[:3] / w, (vec[:3] / w).astype(np.float32)):
@@ -207,14 +227,18 @@ def test_secaggplus_backend_end_to_end_against_numpy_and_plain_fedavg(tmp_path: 
     assert_no_leak(tr.log, tables, [], id_column="id")
 
     # training result: plain FedAvg with the same seeds reaches the same model and AUC
-    plain = homo.drive(LocalTransport([PartyContext(n, PartyRole.GUEST, p, tmp_path / "p" / n)
-                                       for n, p in paths.items()]),
-                       _config(paths, "plaintext")).metrics
+    plain = homo.drive(
+        LocalTransport(
+            [PartyContext(n, PartyRole.GUEST, p, tmp_path / "p" / n) for n, p in paths.items()]
+        ),
+        _config(paths, "plaintext"),
+    ).metrics
     assert abs(m["auc"] - plain["auc"]) < 0.005 and plain["auc"] > 0.85
 
 
-def test_secaggplus_fedavg_auc_matches_plain_fedavg_on_taiwan(shared_data: Path,
-                                                              tmp_path: Path) -> None:
+def test_secaggplus_fedavg_auc_matches_plain_fedavg_on_taiwan(
+    shared_data: Path, tmp_path: Path
+) -> None:
     from federation.config import parse_config
     from federation.homo_split import (
         TAIWAN_ID,
@@ -228,18 +252,42 @@ def test_secaggplus_fedavg_auc_matches_plain_fedavg_on_taiwan(shared_data: Path,
     paths = write_bank_files(df, iid_split(len(df), 4, seed=5), tmp_path / "d")
     out = {}
     for backend in ("plaintext", "secaggplus"):
-        cfg = parse_config({
-            "experiment": {"name": "t", "algorithm": "homo_lr", "backend": backend,
-                           "id_column": TAIWAN_ID, "runtime": "local", "seed": 3},
-            "params": {"rounds": 6, "batch_size": 512, "learning_rate": 0.1, "momentum": 0.9,
-                       "secaggplus": {"max_weight": 5000}},
-            "parties": [{"name": n, "role": "guest", "data": str(p), "label": TAIWAN_LABEL}
-                        for n, p in paths.items()]})
-        out[backend] = homo.drive(LocalTransport(
-            [PartyContext(n, PartyRole.GUEST, p, tmp_path / backend / n)
-             for n, p in paths.items()]), cfg).metrics
-    print(f"\nhomo_lr on 12000 Taiwan rows, 4 banks: SecAgg+ AUC {out['secaggplus']['auc']:.4f}, "
-          f"plain FedAvg {out['plaintext']['auc']:.4f}")
+        cfg = parse_config(
+            {
+                "experiment": {
+                    "name": "t",
+                    "algorithm": "homo_lr",
+                    "backend": backend,
+                    "id_column": TAIWAN_ID,
+                    "runtime": "local",
+                    "seed": 3,
+                },
+                "params": {
+                    "rounds": 6,
+                    "batch_size": 512,
+                    "learning_rate": 0.1,
+                    "momentum": 0.9,
+                    "secaggplus": {"max_weight": 5000},
+                },
+                "parties": [
+                    {"name": n, "role": "guest", "data": str(p), "label": TAIWAN_LABEL}
+                    for n, p in paths.items()
+                ],
+            }
+        )
+        out[backend] = homo.drive(
+            LocalTransport(
+                [
+                    PartyContext(n, PartyRole.GUEST, p, tmp_path / backend / n)
+                    for n, p in paths.items()
+                ]
+            ),
+            cfg,
+        ).metrics
+    print(
+        f"\nhomo_lr on 12000 Taiwan rows, 4 banks: SecAgg+ AUC {out['secaggplus']['auc']:.4f}, "
+        f"plain FedAvg {out['plaintext']['auc']:.4f}"
+    )
     assert abs(out["secaggplus"]["auc"] - out["plaintext"]["auc"]) < 0.002
     assert out["plaintext"]["auc"] > 0.67
 
@@ -253,9 +301,16 @@ def test_secaggplus_backend_in_flower_simulation(tmp_path: Path) -> None:
     from federation.run import run_experiment
 
     paths = _bank_files(tmp_path / "data", rows=200)
-    raw = _experiment(paths, backend="secaggplus", runtime="simulation", rounds=2,
-                      batch_size=32, learning_rate=0.2, momentum=0.9,
-                      secaggplus={"max_weight": 1000})
+    raw = _experiment(
+        paths,
+        backend="secaggplus",
+        runtime="simulation",
+        rounds=2,
+        batch_size=32,
+        learning_rate=0.2,
+        momentum=0.9,
+        secaggplus={"max_weight": 1000},
+    )
     (tmp_path / "experiment.toml").write_text(tomli_w.dumps(raw))
     run = run_experiment(tmp_path / "experiment.toml", tmp_path / "run", keep_payloads=True)
     m = run.metrics
@@ -275,8 +330,12 @@ def test_secaggplus_backend_in_flower_simulation(tmp_path: Path) -> None:
 
     cfg = load_config(tmp_path / "experiment.toml")
     cfg.experiment.backend = "plaintext"
-    plain = homo.drive(LocalTransport([PartyContext(n, PartyRole.GUEST, p, tmp_path / "p" / n)
-                                       for n, p in paths.items()]), cfg).metrics
+    plain = homo.drive(
+        LocalTransport(
+            [PartyContext(n, PartyRole.GUEST, p, tmp_path / "p" / n) for n, p in paths.items()]
+        ),
+        cfg,
+    ).metrics
     for b in paths:
         got = _model(tmp_path / "run" / "parties", b)
         assert np.max(np.abs(got - _model(tmp_path / "p", b))) < 1e-3

@@ -54,7 +54,7 @@ def test_masked_xtd_shifted_removes_the_shift(name: str, opts: dict) -> None:
     # Prepare: [[d + r]] with a large pairwise mask r, as a host receives it
     rng = np.random.default_rng(2)
     X, d = rng.normal(size=(500, 3)), rng.uniform(-1, 1, size=500)
-    r = rng.uniform(-2**17, 2**17, size=500)
+    r = rng.uniform(-(2**17), 2**17, size=500)
     backend = get_backend(name, **opts)
     keys = backend.keygen()
     sess = backend.session(keys.public_bytes)
@@ -89,6 +89,9 @@ def test_paillier_key_holder_prefetches_the_next_batch_randomness_in_workers() -
     assert kh._pool is not None and kh._pool.misses == 0
     for x, blob in ((x1, b1), (x2, b2)):
         np.testing.assert_allclose(kh.decrypt_gradient(blob), x, atol=1e-8)
-    cts = [int(c) for blob in (b1, b2)
-           for c in EncryptedArray.from_bytes(kh._pk, blob).raw_ciphertexts()]
+    cts = [
+        int(c)
+        for blob in (b1, b2)
+        for c in EncryptedArray.from_bytes(kh._pk, blob).raw_ciphertexts()
+    ]
     assert len(set(cts)) == len(cts)

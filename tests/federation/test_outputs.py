@@ -40,8 +40,9 @@ def _log() -> MessageLog:
 
 def test_disclosure_counts_every_logged_message() -> None:
     log = _log()
-    disc = build_disclosure(log, {"bank": "guest", "tax": "host"},
-                            ProtocolResult(metrics={"n_aligned": 17}))
+    disc = build_disclosure(
+        log, {"bank": "guest", "tax": "host"}, ProtocolResult(metrics={"n_aligned": 17})
+    )
     tax = disc["parties"]["tax"]
     assert tax["received"] == {"lr.step": {"count": 2, "bytes": 2 * (1 + 24), "fields": ["w"]}}
     assert tax["sent"] == {"lr.step": {"count": 2, "bytes": 2 * (1 + 5), "fields": ["g"]}}
@@ -52,9 +53,14 @@ def test_disclosure_counts_every_logged_message() -> None:
 
 def test_metrics_adds_runtime_figures() -> None:
     log = _log()
-    m = build_metrics(ProtocolResult(metrics={"auc": 0.7, "seconds_per_phase": {"train": 2.0}}),
-                      log, runtime="local", wall_seconds=3.21, phase_seconds={"train": 9.0,
-                      "startup": 0.5}, epoch_exchanges=[3, 2, 2])
+    m = build_metrics(
+        ProtocolResult(metrics={"auc": 0.7, "seconds_per_phase": {"train": 2.0}}),
+        log,
+        runtime="local",
+        wall_seconds=3.21,
+        phase_seconds={"train": 9.0, "startup": 0.5},
+        epoch_exchanges=[3, 2, 2],
+    )
     assert m["auc"] == 0.7 and m["n_exchanges"] == 2 and m["runtime"] == "local"
     assert m["seconds_per_phase"] == {"train": 2.0, "startup": 0.5}  # the driver's figure wins
     assert m["exchanges_per_epoch"] == 2.0 and m["exchanges_by_epoch"] == [3, 2, 2]
@@ -68,11 +74,17 @@ def test_a_model_version_names_where_each_piece_is(tmp_path: Path) -> None:
     out = tmp_path / "run"
     (out / "parties" / "bank").mkdir(parents=True)  # a local run: the piece is in DIR
     # deployment: the run's folder at the party, absolute on a local federation
-    write_location(out / "parties" / "tax", party="tax", role="host", run_key="42",
-                   home=str(tmp_path / "nodes" / "tax"))
+    write_location(
+        out / "parties" / "tax",
+        party="tax",
+        role="host",
+        run_key="42",
+        home=str(tmp_path / "nodes" / "tax"),
+    )
     write_location(out / "parties" / "courts", party="courts", role="host", run_key="42")
     assert piece_locations(out, ["bank", "tax", "courts", "social"]) == {
         "bank": str(out / "parties" / "bank"),
         "tax": str(tmp_path / "nodes" / "tax" / "runs" / "42"),
         "courts": "held by party courts (runs/42 in its SuperNode's work-dir)",
-        "social": "held by party social"}
+        "social": "held by party social",
+    }

@@ -71,15 +71,24 @@ def test_deployment_with_tls_end_to_end(tmp_path: Path, monkeypatch: pytest.Monk
     )
 
     monkeypatch.setenv("FEDLAB_PROTOCOL_MODULES", "echo_protocol")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
-    cfg = write_echo_experiment(tmp_path / "exp", runtime="deployment", epochs=2,
-                                extra="join_timeout = 60")
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
+    )
+    cfg = write_echo_experiment(
+        tmp_path / "exp", runtime="deployment", epochs=2, extra="join_timeout = 60"
+    )
     # the same parties plus one whose SuperNode never starts
-    three = write_echo_experiment(tmp_path / "exp3", runtime="deployment", epochs=1,
-                                  hosts=("tax", "court"), extra="join_timeout = 6")
-    short = write_echo_experiment(tmp_path / "exp2", runtime="deployment", epochs=1,
-                                  extra="join_timeout = 6")
+    three = write_echo_experiment(
+        tmp_path / "exp3",
+        runtime="deployment",
+        epochs=1,
+        hosts=("tax", "court"),
+        extra="join_timeout = 6",
+    )
+    short = write_echo_experiment(
+        tmp_path / "exp2", runtime="deployment", epochs=1, extra="join_timeout = 6"
+    )
     state = tmp_path / "fed"
     fed = federation_up(load_config(cfg), state, tls=True)
     groups = [fed.superlink_pid]
@@ -120,8 +129,7 @@ def test_deployment_with_tls_end_to_end(tmp_path: Path, monkeypatch: pytest.Monk
         # a run that fails at one party: the other party's state and files of that run are
         # discarded; the first run's folder stays, whose piece a model may name
         failing = Path(cfg).with_name("failing.toml")
-        failing.write_text(Path(cfg).read_text().replace("[params]\n",
-                                                         '[params]\nfail = "tax"\n'))
+        failing.write_text(Path(cfg).read_text().replace("[params]\n", '[params]\nfail = "tax"\n'))
         with pytest.raises(ProtocolError, match="party 'tax' failed in 'echo.init'"):
             run_experiment(failing, tmp_path / "run-failed", state_dir=state)
         for name in ("bank", "tax"):
@@ -167,31 +175,55 @@ def test_worker_only_on_the_flower_version_it_speaks(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(flwr, "__version__", "1.41.3")
     assert use_worker(base)
     # disabled, or the operator chose the launching, or Flower must install dependencies
-    for extra in (["--fedlab-no-worker"], ["--isolation", "subprocess"],
-                  ["--isolation=process"], ["--allow-runtime-dependency-installation"]):
+    for extra in (
+        ["--fedlab-no-worker"],
+        ["--isolation", "subprocess"],
+        ["--isolation=process"],
+        ["--allow-runtime-dependency-installation"],
+    ):
         assert not use_worker(base + extra)
     monkeypatch.setattr(flwr, "__version__", "1.42.0")
     assert not use_worker(base)
 
 
-def test_worker_command_reaches_the_supernodes_runtime_api(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_command_reaches_the_supernodes_runtime_api(monkeypatch: pytest.MonkeyPatch) -> None:
     from federation.runtime.supernode import worker_command
 
     monkeypatch.delenv("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", raising=False)
     cmd = worker_command(["--superlink", "10.0.0.5:9092", "--insecure"], parent_pid=42)
-    assert cmd[1:] == ["-m", WORKER_MODULE, "--runtime-api-address", "127.0.0.1:9094",
-                       "--parent-pid", "42"]
+    assert cmd[1:] == [
+        "-m",
+        WORKER_MODULE,
+        "--runtime-api-address",
+        "127.0.0.1:9094",
+        "--parent-pid",
+        "42",
+    ]
     monkeypatch.setenv("FLWR_SUPEREXEC_TASK_POLL_INTERVAL", "0.05")
-    cmd = worker_command(["--host", "0.0.0.0", "--port=7001", "--ssl-ca-certfile", "ca.crt",
-                          "--ssl-certfile", "s.pem", "--ssl-keyfile", "s.key"], parent_pid=7)
-    opts = dict(zip(cmd[3::2], cmd[4::2]))
-    assert opts == {"--runtime-api-address": "127.0.0.1:7001", "--parent-pid": "7",
-                    "--poll": "0.05", "--root-certificates": "ca.crt"}
+    cmd = worker_command(
+        [
+            "--host",
+            "0.0.0.0",
+            "--port=7001",
+            "--ssl-ca-certfile",
+            "ca.crt",
+            "--ssl-certfile",
+            "s.pem",
+            "--ssl-keyfile",
+            "s.key",
+        ],
+        parent_pid=7,
+    )
+    opts = dict(zip(cmd[3::2], cmd[4::2], strict=False))
+    assert opts == {
+        "--runtime-api-address": "127.0.0.1:7001",
+        "--parent-pid": "7",
+        "--poll": "0.05",
+        "--root-certificates": "ca.crt",
+    }
 
 
-def test_supervisor_restarts_a_worker_that_died_on_its_own(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_supervisor_restarts_a_worker_that_died_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     from federation.runtime import supernode
 
     monkeypatch.setattr(supernode, "RESTART_DELAY", 0.05)
@@ -211,8 +243,11 @@ def test_supernode_sleeps_are_shortened(monkeypatch: pytest.MonkeyPatch) -> None
     from federation.runtime import supernode
 
     slept: list[float] = []
-    monkeypatch.setattr(supernode, "_time", type("T", (), {"sleep": staticmethod(slept.append),
-                                                           "monotonic": lambda: 7.0}))
+    monkeypatch.setattr(
+        supernode,
+        "_time",
+        type("T", (), {"sleep": staticmethod(slept.append), "monotonic": lambda: 7.0}),
+    )
     patched = supernode._PatchedTime(0.2)
     for s in (3, 0.5, 1.0, 0.1):
         patched.sleep(s)

@@ -43,8 +43,9 @@ def test_local_run_writes_outputs_from_the_message_log(tmp_path: Path) -> None:
     assert metrics["exchanges_per_epoch"] == 1.0
     assert metrics["n_aligned"] == 3 and metrics["runtime"] == "local"
     assert set(metrics["seconds_per_phase"]) >= {"startup", "protocol", "setup", "train"}
-    sent = sum(m.nbytes for m in summary.log.messages
-               if m.party == "tax" and m.direction == "from_party")
+    sent = sum(
+        m.nbytes for m in summary.log.messages if m.party == "tax" and m.direction == "from_party"
+    )
     assert metrics["bytes_per_party"]["tax"]["sent"] == sent > 0
 
     disc = json.loads((out / "disclosure.json").read_text())
@@ -80,8 +81,9 @@ def test_party_error_names_party_and_leaves_no_dir(tmp_path: Path) -> None:
     assert not out.exists() and _siblings(out) == []
 
 
-def test_unavailable_party_keeps_existing_dir_untouched(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unavailable_party_keeps_existing_dir_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from federation import local_transport
     from federation.run import run_experiment
 
@@ -123,28 +125,45 @@ def test_missing_data_file_names_party(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
-def test_cli_train_exit_code_and_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_train_exit_code_and_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from lab import cli
 
     cfg = write_echo_experiment(tmp_path / "exp")
     (tmp_path / "exp" / "bank.csv").unlink()
-    monkeypatch.setattr(sys, "argv", ["fedlab", "train", "--config", str(cfg), "--out",
-                                      str(tmp_path / "run")])
+    monkeypatch.setattr(
+        sys, "argv", ["fedlab", "train", "--config", str(cfg), "--out", str(tmp_path / "run")]
+    )
     with pytest.raises(SystemExit) as exc:
         cli.main()
     assert exc.value.code != 0
     assert "party 'bank'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
-    monkeypatch.setattr(sys, "argv", ["fedlab", "train", "--config", str(cfg).replace(
-        "experiment", "nope"), "--out", str(tmp_path / "run")])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "fedlab",
+            "train",
+            "--config",
+            str(cfg).replace("experiment", "nope"),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
     with pytest.raises(SystemExit) as exc:
         cli.main()
     assert exc.value.code != 0
 
 
-def _request(action: str, payload: dict, *, role: str | None = "host",  # type: ignore[type-arg]
-             party: str | None = "tax"):  # noqa: ANN202
+def _request(
+    action: str,
+    payload: dict,
+    *,
+    role: str | None = "host",  # type: ignore[type-arg]
+    party: str | None = "tax",
+):  # noqa: ANN202
     rec = to_records(Envelope("tax", action, payload))
     if role is not None:
         rec["cfg"][ROLE_KEY] = role
@@ -159,30 +178,35 @@ def test_dispatch_keeps_state_in_work_dir_between_messages(tmp_path: Path) -> No
     data = tmp_path / "tax.csv"
     data.write_text("id,y\n1,2\n3,4\n")
     ident = PartyIdentity("tax", data, tmp_path / "work")
-    who = from_records("tax", handle_request(ident, _request(WHOAMI, {}, role=None, party=None),
-                                             "7"))
+    who = from_records(
+        "tax", handle_request(ident, _request(WHOAMI, {}, role=None, party=None), "7")
+    )
     assert who.payload == {"party": "tax", "data_ok": True}
     handle_request(ident, _request("echo.init", {"fail": ""}), "7")
     path = state_file(tmp_path / "work", "7")
     with path.open("rb") as fh:
         assert pickle.load(fh)["rows"] == 2  # on disk, not only in memory
-    reply = from_records("tax", handle_request(ident, _request("echo.step", {"x": np.ones(2)}),
-                                               "7"))
+    reply = from_records(
+        "tax", handle_request(ident, _request("echo.step", {"x": np.ones(2)}), "7")
+    )
     assert reply.payload["round"] == 1 and reply.payload["rows"] == 2
     # another run at the same party starts from empty state
-    other = from_records("tax", handle_request(ident, _request("echo.step", {"x": np.ones(2)}),
-                                               "8"))
+    other = from_records(
+        "tax", handle_request(ident, _request("echo.step", {"x": np.ones(2)}), "8")
+    )
     assert "__error__" in other.payload and "KeyError" in other.payload["__error__"]
     # a message addressed to another party is refused
-    wrong = from_records("tax", handle_request(ident, _request("echo.step", {"x": np.ones(2)},
-                                                               party="bank"), "7"))
+    wrong = from_records(
+        "tax", handle_request(ident, _request("echo.step", {"x": np.ones(2)}, party="bank"), "7")
+    )
     assert "reached party 'tax'" in wrong.payload["__error__"]
     handle_request(ident, _request("runtime.finish", {}), "7")
     assert not (tmp_path / "work" / STATE_DIRNAME).exists()
 
 
 def test_a_supernode_keeps_each_run_in_its_own_folder_and_discards_failed_ones(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     import echo_protocol  # noqa: F401 - registers the echo handlers
 
     data = tmp_path / "tax.csv"
@@ -216,13 +240,13 @@ def test_a_supernode_keeps_each_run_in_its_own_folder_and_discards_failed_ones(
     run("9", 1, finish=False)
     assert state_file(tmp_path / "work" / "runs" / "9", "9").is_file()
     for key in ("../7", "9"):  # a run id never reaches outside its own folder
-        reply = handle_request(node.for_run("10"), _request("runtime.discard", {"run": key}),
-                               "10")
+        reply = handle_request(node.for_run("10"), _request("runtime.discard", {"run": key}), "10")
         assert from_records("tax", reply).payload == {"ok": True}
     assert sorted(p.name for p in (tmp_path / "work" / "runs").iterdir()) == ["7", "8"]
     # a late message of the discarded run is refused and writes nothing
-    late = from_records("tax", handle_request(node.for_run("9"), _request(
-        "echo.init", {"fail": ""}), "9"))
+    late = from_records(
+        "tax", handle_request(node.for_run("9"), _request("echo.init", {"fail": ""}), "9")
+    )
     assert "run 9 was discarded" in late.payload["__error__"]
     assert not (tmp_path / "work" / "runs" / "9").exists()
 
@@ -249,8 +273,12 @@ def test_a_message_handled_while_its_run_is_discarded_leaves_nothing(tmp_path: P
         return {}
 
     me = node.for_run("5")
-    assert "__error__" not in from_records("tax", handle_request(
-        me, _request("echo.init", {"fail": ""}), "5")).payload
+    assert (
+        "__error__"
+        not in from_records(
+            "tax", handle_request(me, _request("echo.init", {"fail": ""}), "5")
+        ).payload
+    )
     reply = from_records("tax", handle_request(me, _request("test.slow_save", {}), "5"))
     assert "was discarded while a message was handled" in reply.payload["__error__"]
     assert not (tmp_path / "work" / "runs" / "5").exists()

@@ -15,8 +15,9 @@ def test_simulation_runtime_end_to_end(tmp_path: Path, monkeypatch: pytest.Monke
     from federation.run import run_experiment
 
     monkeypatch.setenv("FEDLAB_PROTOCOL_MODULES", "echo_protocol")
-    cfg = write_echo_experiment(tmp_path / "exp", runtime="simulation", epochs=3,
-                                hosts=("tax", "court"))
+    cfg = write_echo_experiment(
+        tmp_path / "exp", runtime="simulation", epochs=3, hosts=("tax", "court")
+    )
     out = tmp_path / "run"
     summary = run_experiment(cfg, out, keep_payloads=True)
     metrics = json.loads((out / "metrics.json").read_text())
@@ -29,12 +30,13 @@ def test_simulation_runtime_end_to_end(tmp_path: Path, monkeypatch: pytest.Monke
     for name, rows in (("bank", 5), ("tax", 3), ("court", 4)):
         piece = json.loads((out / "parties" / name / "piece.json").read_text())
         # the round counter lives in ctx.state: it survived between messages and actors
-        assert piece["rounds"] == 3 and piece["rows"] == rows and piece["role"] in (
-            "guest", "host")
+        assert piece["rounds"] == 3 and piece["rows"] == rows and piece["role"] in ("guest", "host")
         assert not (out / "parties" / name / ".state").exists()
     train = metrics["seconds_per_phase"]["train"]
-    print(f"simulation: {train / 3:.3f} s per exchange, start-up "
-          f"{metrics['seconds_per_phase']['startup']:.1f} s")
+    print(
+        f"simulation: {train / 3:.3f} s per exchange, start-up "
+        f"{metrics['seconds_per_phase']['startup']:.1f} s"
+    )
 
 
 def test_quick_engine_polling_shortens_flowers_message_poll_and_restores_it() -> None:
@@ -58,8 +60,9 @@ def test_quick_engine_polling_shortens_flowers_message_poll_and_restores_it() ->
         assert applied
         assert vce_api.add_messages_to_queue is not original
         stop = threading.Event()
-        t = threading.Thread(target=vce_api.add_messages_to_queue,
-                             args=(CountingState(), None, {1: 0}, stop))
+        t = threading.Thread(
+            target=vce_api.add_messages_to_queue, args=(CountingState(), None, {1: 0}, stop)
+        )
         t.start()
         _time.sleep(0.5)
         stop.set()

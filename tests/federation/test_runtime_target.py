@@ -30,13 +30,19 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def fake_federation(state: Path, superlink: str, *, link_pid: int,
-                    nodes: dict[str, int]) -> Federation:
+def fake_federation(
+    state: Path, superlink: str, *, link_pid: int, nodes: dict[str, int]
+) -> Federation:
     """A federation.json as `fedlab federation up` writes it, with chosen PIDs."""
     state.mkdir(parents=True, exist_ok=True)
-    fed = Federation(str(state), superlink, link_pid, str(state / "superlink.log"), None,
-                     [NodeProc(name, pid, 0, "", str(state / "parties" / name))
-                      for name, pid in nodes.items()])
+    fed = Federation(
+        str(state),
+        superlink,
+        link_pid,
+        str(state / "superlink.log"),
+        None,
+        [NodeProc(name, pid, 0, "", str(state / "parties" / name)) for name, pid in nodes.items()],
+    )
     fed.save()
     return fed
 
@@ -50,22 +56,26 @@ def test_options_are_checked_when_the_target_is_made(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="is not HOST:PORT"):
             FederationTarget(superlink=bad)
     with pytest.raises(ConfigError, match="not both"):
-        FederationTarget(superlink="127.0.0.1:9093", insecure=True,
-                         root_certificates=tmp_path / "ca.crt")
+        FederationTarget(
+            superlink="127.0.0.1:9093", insecure=True, root_certificates=tmp_path / "ca.crt"
+        )
     with pytest.raises(ConfigError, match="on this machine only"):
         FederationTarget(superlink="10.0.0.5:9093", insecure=True)
     assert split_address("[::1]:9093") == ("::1", 9093)
     assert FederationTarget(superlink="[::1]:9093", insecure=True).deployment_section() == {
-        "superlink": "[::1]:9093", "insecure": True}
+        "superlink": "[::1]:9093",
+        "insecure": True,
+    }
     ca = tmp_path / "ca.crt"
-    assert FederationTarget(superlink="sl.example:9093", root_certificates=ca
-                            ).deployment_section() == {"superlink": "sl.example:9093",
-                                                       "root_certificates": str(ca)}
+    assert FederationTarget(
+        superlink="sl.example:9093", root_certificates=ca
+    ).deployment_section() == {"superlink": "sl.example:9093", "root_certificates": str(ca)}
     assert FederationTarget(tmp_path).deployment_section() is None
 
 
-def test_a_local_federation_must_run_and_serve_every_party(tmp_path: Path,
-                                                           listening_address: str) -> None:
+def test_a_local_federation_must_run_and_serve_every_party(
+    tmp_path: Path, listening_address: str
+) -> None:
     state = tmp_path / "fed"
     target = FederationTarget(state)
     with pytest.raises(ConfigError, match=f"no federation in {state}") as err:
@@ -73,16 +83,23 @@ def test_a_local_federation_must_run_and_serve_every_party(tmp_path: Path,
     assert "fedlab federation up" in str(err.value)
 
     fake_federation(state, listening_address, link_pid=dead_pid(), nodes={"bank_a": os.getpid()})
-    with pytest.raises(PartyUnavailableError, match="SuperLink of the federation in .* is "
-                       "not running"):
+    with pytest.raises(
+        PartyUnavailableError, match="SuperLink of the federation in .* is not running"
+    ):
         target.check()
     with pytest.raises(PartyUnavailableError, match="not running"):
         target.check_parties(["bank_a"])
 
-    fake_federation(state, listening_address, link_pid=os.getpid(),
-                    nodes={"bank_a": os.getpid(), "tax": dead_pid()})
-    assert target.check() == (f"local federation in {state}: SuperLink {listening_address} "
-                              "(insecure), SuperNodes bank_a, tax")
+    fake_federation(
+        state,
+        listening_address,
+        link_pid=os.getpid(),
+        nodes={"bank_a": os.getpid(), "tax": dead_pid()},
+    )
+    assert target.check() == (
+        f"local federation in {state}: SuperLink {listening_address} "
+        "(insecure), SuperNodes bank_a, tax"
+    )
     target.check_parties(["bank_a"])
     with pytest.raises(PartyUnavailableError) as err:
         target.check_parties(["bank_a", "tax", "courts"])
@@ -97,8 +114,9 @@ def test_a_local_federation_must_run_and_serve_every_party(tmp_path: Path,
         target.check()
 
 
-def test_a_remote_superlink_is_probed_and_its_ca_must_exist(tmp_path: Path,
-                                                            listening_address: str) -> None:
+def test_a_remote_superlink_is_probed_and_its_ca_must_exist(
+    tmp_path: Path, listening_address: str
+) -> None:
     ca = tmp_path / "ca.crt"
     with pytest.raises(ConfigError, match=f"root certificates file '{ca}' does not exist"):
         FederationTarget(superlink=listening_address, root_certificates=ca).check()
@@ -123,8 +141,10 @@ def test_progress_lines_reach_the_caller_once_and_only_when_complete(tmp_path: P
     with path.open("a") as fh:
         fh.write(json.dumps({"event": "epoch", "fields": {"epoch": 1}})[:-3])  # half a line
     assert tail.poll() == 2
-    assert seen == [("phase", {"phase": "alignment"}),
-                    ("epoch", {"epoch": 0, "loss": 0.6931, "ok": True})]  # scalars only
+    assert seen == [
+        ("phase", {"phase": "alignment"}),
+        ("epoch", {"epoch": 0, "loss": 0.6931, "ok": True}),
+    ]  # scalars only
     with path.open("a") as fh:
         fh.write("1}}\n")
     assert tail.poll() == 1 and seen[-1] == ("epoch", {"epoch": 1})

@@ -43,8 +43,9 @@ def bank_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     outsiders = generate(40, 99, banks=("other",))["other"]["uscc"].tolist()
     ids = pd.DataFrame({"uscc": listed + outsiders + listed[:5]})
     days = rng.integers(0, 600, len(ids))
-    ids["observation_date"] = (pd.Timestamp("2023-01-01")
-                               + pd.to_timedelta(days, unit="D")).strftime("%Y-%m-%d")
+    ids["observation_date"] = (
+        pd.Timestamp("2023-01-01") + pd.to_timedelta(days, unit="D")
+    ).strftime("%Y-%m-%d")
     ids.loc[3, "observation_date"] = "not a date"
     (d / "ids").mkdir()
     ids.to_csv(d / "ids" / "2024h1.csv", index=False)
@@ -52,13 +53,32 @@ def bank_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def config(files: dict[str, Any], **params: Any) -> Any:
-    return parse_config({
-        "experiment": {"name": "count", "algorithm": "sample_profile", "id_column": "uscc",
-                       "runtime": "local"},
-        "params": {"id_list": "ids/2024h1.csv", "observation_start": START,
-                   "observation_end": END, "columns": COLUMNS, "min_cell": K, **params},
-        "parties": [{"name": "bank_a", "role": "guest", "data": str(files["dir"] / "bank_a.csv"),
-                     "label": "default_12m"}]})
+    return parse_config(
+        {
+            "experiment": {
+                "name": "count",
+                "algorithm": "sample_profile",
+                "id_column": "uscc",
+                "runtime": "local",
+            },
+            "params": {
+                "id_list": "ids/2024h1.csv",
+                "observation_start": START,
+                "observation_end": END,
+                "columns": COLUMNS,
+                "min_cell": K,
+                **params,
+            },
+            "parties": [
+                {
+                    "name": "bank_a",
+                    "role": "guest",
+                    "data": str(files["dir"] / "bank_a.csv"),
+                    "label": "default_12m",
+                }
+            ],
+        }
+    )
 
 
 def reference(files: dict[str, Any]) -> pd.DataFrame:
@@ -77,8 +97,9 @@ def in_bin(values: pd.Series, label: str) -> pd.Series:
     return inside | values.isna() if m.group(3) else inside
 
 
-def test_counts_and_histograms_equal_pandas_on_the_banks_files(bank_files: dict[str, Any],
-                                                                tmp_path: Path) -> None:
+def test_counts_and_histograms_equal_pandas_on_the_banks_files(
+    bank_files: dict[str, Any], tmp_path: Path
+) -> None:
     # Execute
     summary = run_experiment(config(bank_files), tmp_path / "run", keep_payloads=True)
     got = summary.metrics["sample_profile"]
@@ -129,8 +150,13 @@ def test_small_cells_are_merged_or_suppressed() -> None:
     y[:3] = 1
     bins = column_histogram(values, y, 10, 5)
     assert [b.total for b in bins] == [10, 10, 10, 10, 10]
-    assert [b.label for b in bins] == ["[-inf, 1.8)", "[1.8, 2.6)", "[2.6, 3.4)", "[3.4, 4.2)",
-                                       "[4.2, inf)"]
+    assert [b.label for b in bins] == [
+        "[-inf, 1.8)",
+        "[1.8, 2.6)",
+        "[2.6, 3.4)",
+        "[3.4, 4.2)",
+        "[4.2, inf)",
+    ]
     assert all(b.positive is None and b.negative is None for b in bins)
     # 4 missing values join the first bin instead of standing alone
     values[[1, 20, 30, 40]] = np.nan
@@ -141,27 +167,37 @@ def test_small_cells_are_merged_or_suppressed() -> None:
 
 
 def test_a_sample_below_k_sends_no_count(bank_files: dict[str, Any], tmp_path: Path) -> None:
-    got = run_experiment(config(bank_files, observation_start="2024-06-25",
-                                observation_end="2024-06-26"),
-                         tmp_path / "run").metrics["sample_profile"]
+    got = run_experiment(
+        config(bank_files, observation_start="2024-06-25", observation_end="2024-06-26"),
+        tmp_path / "run",
+    ).metrics["sample_profile"]
     assert 0 < len(reference(bank_files).query("date >= '2024-06-25' and date <= '2024-06-26'"))
     assert got["n_total"] is None and got["n_positive"] is None and got["months"] == []
     assert got["columns"] == {c: [] for c in COLUMNS}
 
 
 def test_the_banks_floor_raises_k(bank_files: dict[str, Any], tmp_path: Path) -> None:
-    ctx = PartyContext(name="bank_a", role=PartyRole.GUEST,
-                       data_path=bank_files["dir"] / "bank_a.csv", work_dir=tmp_path,
-                       node_config={"min-cell": 40})
+    ctx = PartyContext(
+        name="bank_a",
+        role=PartyRole.GUEST,
+        data_path=bank_files["dir"] / "bank_a.csv",
+        work_dir=tmp_path,
+        node_config={"min-cell": 40},
+    )
     out = profile(ctx, request_payload(config(bank_files, min_cell=5), "r1"))
     assert out["min_cell"] == 40 and min(out["column.acct_avg_balance.total"]) >= 40
 
 
 def test_the_guard_accepts_the_reply_and_refuses_ids_and_columns(
-        bank_files: dict[str, Any], tmp_path: Path) -> None:
+    bank_files: dict[str, Any], tmp_path: Path
+) -> None:
     # Prepare: the real reply, as the bank's handler builds it
-    ctx = PartyContext(name="bank_a", role=PartyRole.GUEST,
-                       data_path=bank_files["dir"] / "bank_a.csv", work_dir=tmp_path)
+    ctx = PartyContext(
+        name="bank_a",
+        role=PartyRole.GUEST,
+        data_path=bank_files["dir"] / "bank_a.csv",
+        work_dir=tmp_path,
+    )
     out = profile(ctx, request_payload(config(bank_files), "r1"))
     check_outgoing(ctx, out, ACTION)  # accepted
     outsider = bank_files["ids"]["uscc"].iloc[-6]  # on the ID list, not in the table
@@ -178,14 +214,20 @@ def test_the_guard_accepts_the_reply_and_refuses_ids_and_columns(
         check_outgoing(ctx, {**out, "x": column * 2 + 1}, ACTION)
 
 
-def test_a_missing_id_list_fails_with_the_file_name_only(bank_files: dict[str, Any],
-                                                        tmp_path: Path) -> None:
-    with pytest.raises(PartyError, match=r"nope\.csv: the sample's ID list is not at the bank")\
-            as err:
+def test_a_missing_id_list_fails_with_the_file_name_only(
+    bank_files: dict[str, Any], tmp_path: Path
+) -> None:
+    with pytest.raises(
+        PartyError, match=r"nope\.csv: the sample's ID list is not at the bank"
+    ) as err:
         run_experiment(config(bank_files, id_list="nope.csv"), tmp_path / "run")
     assert str(bank_files["dir"]) not in str(err.value)
-    ctx = PartyContext(name="bank_a", role=PartyRole.GUEST,
-                       data_path=bank_files["dir"] / "bank_a.csv", work_dir=tmp_path)
+    ctx = PartyContext(
+        name="bank_a",
+        role=PartyRole.GUEST,
+        data_path=bank_files["dir"] / "bank_a.csv",
+        work_dir=tmp_path,
+    )
     with pytest.raises(DataValidationError, match="no column 'uscc'"):
         (bank_files["dir"] / "bad.csv").write_text("id\nx\n")
         profile(ctx, request_payload(config(bank_files, id_list="bad.csv"), "r2"))

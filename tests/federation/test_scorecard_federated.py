@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from leakcheck import assert_no_leak
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from test_woe_federated import World
 
 from features import scorecard as S
 from features import synth
@@ -19,8 +21,6 @@ from features.public import load_public
 from federation import hetero_lr
 from federation import scorecard as SC
 from federation import woe as FW
-from leakcheck import assert_no_leak
-from test_woe_federated import World
 
 LR = {"epochs": 60, "learning_rate": 0.5, "tol": 1e-7, "early_stopping": False}
 
@@ -63,11 +63,11 @@ def _joint_scores(world: World, rows: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_taiwan_scorecard_matches_centralized_woe_lr(shared_data: Path, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_taiwan_scorecard_matches_centralized_woe_lr(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     taiwan = load_public("taiwan", shared_data)
-    world = World(taiwan.parties, "bank", "y", "id", tmp_path, keep_payloads=False,
-                  guard=False)
+    world = World(taiwan.parties, "bank", "y", "id", tmp_path, keep_payloads=False, guard=False)
     res = _run(world, monkeypatch, "plaintext", min_bin_size=100, lr=LR)
     m = res.metrics
     print("\n" + m["grade_table"])
@@ -98,19 +98,26 @@ def synthetic() -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def synthetic_run(synthetic: dict[str, pd.DataFrame],
-                  tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Any]:
+def synthetic_run(
+    synthetic: dict[str, pd.DataFrame], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[World, Any]:
     """One Paillier scorecard run with real alignment (shared by the tests below)."""
-    world = World(synthetic, "bank", "default_12m", "uscc", tmp_path_factory.mktemp("sc"),
-                  id_kind="uscc")
-    cfg = world.config(backend="paillier", key_bits=1024, min_bin_size=40,
-                       publish_feature_names=["tax"],
-                       lr={"epochs": 5, "learning_rate": 0.5, "key_bits": 1024})
+    world = World(
+        synthetic, "bank", "default_12m", "uscc", tmp_path_factory.mktemp("sc"), id_kind="uscc"
+    )
+    cfg = world.config(
+        backend="paillier",
+        key_bits=1024,
+        min_bin_size=40,
+        publish_feature_names=["tax"],
+        lr={"epochs": 5, "learning_rate": 0.5, "key_bits": 1024},
+    )
     return world, SC.drive(world.transport, cfg)
 
 
 def test_synthetic_scorecard_paillier_real_alignment_leaks_nothing(
-        synthetic: dict[str, pd.DataFrame], synthetic_run: tuple[World, Any]) -> None:
+    synthetic: dict[str, pd.DataFrame], synthetic_run: tuple[World, Any]
+) -> None:
     world, res = synthetic_run
     m = res.metrics
     assert m["n_aligned"] == len(world.ids)
@@ -127,8 +134,16 @@ def test_synthetic_scorecard_paillier_real_alignment_leaks_nothing(
         piece = hetero_lr.load_piece(world.ctxs[name].work_dir)
         assert piece.feature_names == [f.name for f in table.features]
     sent = {m.action for m in world.transport.log.messages}
-    assert {"woe.bin", "woe.sums", "woe.merge", "woe.apply", "sc.select", "lr.init",
-            "sc.points", "sc.report"} <= sent
+    assert {
+        "woe.bin",
+        "woe.sums",
+        "woe.merge",
+        "woe.apply",
+        "sc.select",
+        "lr.init",
+        "sc.points",
+        "sc.report",
+    } <= sent
 
 
 def _valid_scores(world: World) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +153,8 @@ def _valid_scores(world: World) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_scorecard_reports_roc_lift_histogram_of_its_scores(
-        synthetic_run: tuple[World, Any]) -> None:
+    synthetic_run: tuple[World, Any],
+) -> None:
     """The curves the model library files are min-cell aggregates of the validation scores,
     checked against scikit-learn and numpy on the scores rebuilt from the saved tables."""
     from sklearn.metrics import roc_curve
@@ -154,8 +170,9 @@ def test_scorecard_reports_roc_lift_histogram_of_its_scores(
     roc = m["roc"]
     fpr, tpr, _ = roc_curve(yv, -scores, drop_intermediate=False)
     exact = {(round(a, 12), round(b, 12)) for a, b in zip(fpr, tpr, strict=True)}
-    assert all((round(a, 12), round(b, 12)) in exact
-               for a, b in zip(roc["fpr"], roc["tpr"], strict=True))
+    assert all(
+        (round(a, 12), round(b, 12)) in exact for a, b in zip(roc["fpr"], roc["tpr"], strict=True)
+    )
     P, N = yv.sum(), yv.size - yv.sum()
     per_step = np.diff(np.rint(np.array(roc["fpr"]) * N + np.array(roc["tpr"]) * P))
     assert len(roc["fpr"]) >= 5 and per_step.min() >= 10, per_step
@@ -177,7 +194,8 @@ def test_scorecard_reports_roc_lift_histogram_of_its_scores(
 
 
 def test_scorecard_reports_the_guests_own_points_only(
-        synthetic: dict[str, pd.DataFrame], synthetic_run: tuple[World, Any]) -> None:
+    synthetic: dict[str, pd.DataFrame], synthetic_run: tuple[World, Any]
+) -> None:
     """``points.<column>.<bin>`` and ``points_base`` are the guest's scorecard.json and its
     hand-scaled LR weights; no host column, feature id or bin is among them."""
     import json
@@ -187,8 +205,11 @@ def test_scorecard_reports_the_guests_own_points_only(
     m = res.metrics
     ctx = world.ctxs[world.guest]
     raw = json.loads((ctx.work_dir / S.POINTS_FILE).read_text(encoding="utf-8"))
-    expect = {f"points.{f['name']}.{i} {b}": p for f in raw["features"]
-              for i, (b, p) in enumerate(zip(f["bins"], f["points"], strict=True), start=1)}
+    expect = {
+        f"points.{f['name']}.{i} {b}": p
+        for f in raw["features"]
+        for i, (b, p) in enumerate(zip(f["bins"], f["points"], strict=True), start=1)
+    }
     assert all(len(f["bins"]) <= 9 for f in raw["features"])  # one-digit bin numbers
     filed = {k: v for k, v in m.items() if k.startswith("points.")}
     assert filed == expect and m["points_base"] == raw["base"]
@@ -199,8 +220,9 @@ def test_scorecard_reports_the_guests_own_points_only(
     # hand-computed from the guest's LR piece and its WOE per bin: 600 at 15:1, PDO 40
     piece = hetero_lr.load_piece(ctx.work_dir)
     factor = 40 / math.log(2)
-    assert m["points_base"] == pytest.approx(600 - factor * math.log(15)
-                                             - factor * piece.intercept, abs=1e-9)
+    assert m["points_base"] == pytest.approx(
+        600 - factor * math.log(15) - factor * piece.intercept, abs=1e-9
+    )
     st = ctx.state[FW.STATE_KEY]
     woes = FW.woe_values(ctx)
     for k, name in enumerate(piece.feature_names):
@@ -221,9 +243,16 @@ def test_nested_binning_section_reaches_the_binning() -> None:
     from lab.errors import ConfigError
     from lab.runner import nested_params
 
-    p = SC.parse_scorecard_params(nested_params(
-        {"binning.max_bins": 3, "binning.min_bin_size": 77, "binning.key_bits": 1024,
-         "lr.epochs": 4}))
+    p = SC.parse_scorecard_params(
+        nested_params(
+            {
+                "binning.max_bins": 3,
+                "binning.min_bin_size": 77,
+                "binning.key_bits": 1024,
+                "lr.epochs": 4,
+            }
+        )
+    )
     assert (p.binning.max_bins, p.binning.min_bin_size, p.binning.key_bits) == (3, 77, 1024)
     assert p.lr == {"key_bits": 1024, "epochs": 4}
     assert SC.parse_scorecard_params({"max_bins": 4}).binning.max_bins == 4
@@ -232,15 +261,24 @@ def test_nested_binning_section_reaches_the_binning() -> None:
 
 
 def test_lr_reads_woe_columns_not_the_raw_matrix(
-        shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     german = load_public("german", shared_data)
     world = World(german.parties, "bank", "y", "id", tmp_path, guard=False)
     import federation.partydata as partydata
 
     # hetero LR's own data access must not be used while a scorecard trains
-    monkeypatch.setattr(partydata, "aligned_matrix", lambda ctx, **kw: pytest.fail("raw matrix read"))
-    res = _run(world, monkeypatch, "plaintext", min_bin_size=50, iv_min=0.0,
-               lr={"epochs": 30, "learning_rate": 0.5})
+    monkeypatch.setattr(
+        partydata, "aligned_matrix", lambda ctx, **kw: pytest.fail("raw matrix read")
+    )
+    res = _run(
+        world,
+        monkeypatch,
+        "plaintext",
+        min_bin_size=50,
+        iv_min=0.0,
+        lr={"epochs": 30, "learning_rate": 0.5},
+    )
     for name in world.frames:
         ctx = world.ctxs[name]
         piece = hetero_lr.load_piece(ctx.work_dir)

@@ -23,9 +23,14 @@ PARTIES = ("bank", "tax", "courts")
 
 
 def _numeric_complete(df: pd.DataFrame, k: int) -> list[str]:
-    cols = [c for c in df.columns if c not in ("uscc", "default_12m")
-            and pd.api.types.is_numeric_dtype(df[c]) and df[c].notna().all()
-            and df[c].nunique() > 2]
+    cols = [
+        c
+        for c in df.columns
+        if c not in ("uscc", "default_12m")
+        and pd.api.types.is_numeric_dtype(df[c])
+        and df[c].notna().all()
+        and df[c].nunique() > 2
+    ]
     return cols[:k]
 
 
@@ -49,35 +54,68 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     start = 0
     for p in PARTIES:
         d = len(feats[p])
-        w = lr.coef_[0, start:start + d]
+        w = lr.coef_[0, start : start + d]
         start += d
-        save_piece(model_dir / "parties" / p, ModelPiece(
-            party=p, role="guest" if p == "bank" else "host", backend="plaintext",
-            feature_names=feats[p], mean=stats[p][0].tolist(), scale=stats[p][1].tolist(),
-            weights=w.tolist(), intercept=float(lr.intercept_[0]) if p == "bank" else None))
+        save_piece(
+            model_dir / "parties" / p,
+            ModelPiece(
+                party=p,
+                role="guest" if p == "bank" else "host",
+                backend="plaintext",
+                feature_names=feats[p],
+                mean=stats[p][0].tolist(),
+                scale=stats[p][1].tolist(),
+                weights=w.tolist(),
+                intercept=float(lr.intercept_[0]) if p == "bank" else None,
+            ),
+        )
     # the enterprises to score: 150 of the bank's rows, without the label
     new = raw["bank"].iloc[:150].drop(columns=["default_12m"])
     new.to_csv(data / "bank_new.csv", index=False)
-    return {"data": data, "raw": raw, "feats": feats, "stats": stats, "lr": lr,
-            "model_dir": model_dir, "new": new}
+    return {
+        "data": data,
+        "raw": raw,
+        "feats": feats,
+        "stats": stats,
+        "lr": lr,
+        "model_dir": model_dir,
+        "new": new,
+    }
 
 
 def _setup(t: dict[str, object], work: Path) -> tuple[object, LocalTransport]:
     data: Path = t["data"]  # type: ignore[assignment]
     feats: dict[str, list[str]] = t["feats"]  # type: ignore[assignment]
-    parties = [{"name": "bank", "role": "guest", "label": "default_12m",
-                "data": str(data / "bank_new.csv")}]
+    parties = [
+        {
+            "name": "bank",
+            "role": "guest",
+            "label": "default_12m",
+            "data": str(data / "bank_new.csv"),
+        }
+    ]
     parties += [{"name": p, "role": "host", "data": str(data / f"{p}.csv")} for p in PARTIES[1:]]
-    cfg = parse_config({"experiment": {"name": "score", "id_column": "uscc", "runtime": "local",
-                                       "features": feats},
-                        "parties": parties})
-    ctxs = [PartyContext(name=p.name, role=p.role, data_path=p.data, work_dir=work / p.name)
-            for p in cfg.parties]
+    cfg = parse_config(
+        {
+            "experiment": {
+                "name": "score",
+                "id_column": "uscc",
+                "runtime": "local",
+                "features": feats,
+            },
+            "parties": parties,
+        }
+    )
+    ctxs = [
+        PartyContext(name=p.name, role=p.role, data_path=p.data, work_dir=work / p.name)
+        for p in cfg.parties
+    ]
     return cfg, LocalTransport(ctxs, keep_payloads=True)
 
 
-def test_joint_scores_equal_the_centralized_model(trained: dict[str, object],
-                                                   tmp_path: Path) -> None:
+def test_joint_scores_equal_the_centralized_model(
+    trained: dict[str, object], tmp_path: Path
+) -> None:
     # Prepare
     cfg, transport = _setup(trained, tmp_path)
     raw: dict[str, pd.DataFrame] = trained["raw"]  # type: ignore[assignment]
@@ -102,7 +140,7 @@ def test_joint_scores_equal_the_centralized_model(trained: dict[str, object],
     np.testing.assert_allclose(got["probability"], lr.predict_proba(Z)[:, 1], atol=1e-9)
     # nothing per enterprise reached the coordinator in the clear
     assert_no_leak(transport.log, {"bank": new, "tax": raw["tax"], "courts": raw["courts"]}, ids)
-    host_sum = np.hstack(blocks[1:]) @ lr.coef_[0, len(feats["bank"]):]
+    host_sum = np.hstack(blocks[1:]) @ lr.coef_[0, len(feats["bank"]) :]
     for m in transport.log.messages:
         for v in m.payload.values():
             if isinstance(v, np.ndarray) and v.dtype == np.uint64:
@@ -110,16 +148,16 @@ def test_joint_scores_equal_the_centralized_model(trained: dict[str, object],
                 assert np.abs(decoded - host_sum).min() > 1.0  # masked: nowhere near
 
 
-def test_missing_model_piece_is_a_clear_error(trained: dict[str, object],
-                                              tmp_path: Path) -> None:
+def test_missing_model_piece_is_a_clear_error(trained: dict[str, object], tmp_path: Path) -> None:
     cfg, transport = _setup(trained, tmp_path)
     with pytest.raises(ProtocolError, match=r"'tax'.*no model piece '[^']*model\.json'"):
         score(transport, cfg, tmp_path / "no-such-run")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("case", ["no_file", "secureboost_host", "scorecard_guest"])
-def test_wrong_or_missing_piece_names_party_and_file(trained: dict[str, object],
-                                                     tmp_path: Path, case: str) -> None:
+def test_wrong_or_missing_piece_names_party_and_file(
+    trained: dict[str, object], tmp_path: Path, case: str
+) -> None:
     # Prepare: a copy of the training DIR with one piece removed or from another algorithm
     import shutil
 
@@ -132,13 +170,17 @@ def test_wrong_or_missing_piece_names_party_and_file(trained: dict[str, object],
         match = r"party 'tax': no model piece 'tax/model\.json'"
     elif case == "secureboost_host":
         (run / "parties" / "courts" / "model.json").write_text(
-            json.dumps({"algorithm": "secureboost", "party": "courts"}), encoding="utf-8")
+            json.dumps({"algorithm": "secureboost", "party": "courts"}), encoding="utf-8"
+        )
         match = r"party 'courts'.*'courts/model\.json' was written by 'secureboost'.*'hetero_lr'"
     else:
         (run / "parties" / "bank" / "scorecard.json").write_text(
-            json.dumps({"algorithm": "scorecard", "features": []}), encoding="utf-8")
-        match = (r"party 'tax': no model piece 'tax/scorecard\.json'.*'scorecard'.*"
-                 r"'tax/model\.json', written by 'hetero_lr'")
+            json.dumps({"algorithm": "scorecard", "features": []}), encoding="utf-8"
+        )
+        match = (
+            r"party 'tax': no model piece 'tax/scorecard\.json'.*'scorecard'.*"
+            r"'tax/model\.json', written by 'hetero_lr'"
+        )
     cfg, transport = _setup(trained, tmp_path / "work")
     # Execute / Assert: refused before any message
     with pytest.raises(ConfigError, match=match):
@@ -150,19 +192,30 @@ def test_wrong_or_missing_piece_names_party_and_file(trained: dict[str, object],
 # SecureBoost models: `score` dispatches on the piece's algorithm (joint tree walk)
 # ---------------------------------------------------------------------------------------
 
-SB_PARAMS = ('[params]\nn_trees = 3\nmax_depth = 3\nmax_bins = 16\nkey_bits = 1024\n'
-             'validation_fraction = 0.0\nworkers = 1\n')
+SB_PARAMS = (
+    "[params]\nn_trees = 3\nmax_depth = 3\nmax_bins = 16\nkey_bits = 1024\n"
+    "validation_fraction = 0.0\nworkers = 1\n"
+)
 
 
 def _sb_toml(data: Path, feats: dict[str, list[str]], guest_file: str) -> str:
-    lines = ['[experiment]', 'name = "sb-score"', 'algorithm = "secureboost"',
-             'backend = "plaintext"', 'id_column = "uscc"', 'runtime = "local"', 'seed = 2',
-             '[experiment.features]']
-    lines += [f'{p} = {json.dumps(feats[p])}' for p in PARTIES]
+    lines = [
+        "[experiment]",
+        'name = "sb-score"',
+        'algorithm = "secureboost"',
+        'backend = "plaintext"',
+        'id_column = "uscc"',
+        'runtime = "local"',
+        "seed = 2",
+        "[experiment.features]",
+    ]
+    lines += [f"{p} = {json.dumps(feats[p])}" for p in PARTIES]
     text = "\n".join(lines) + "\n" + SB_PARAMS
     for p in PARTIES:
-        text += (f'[[parties]]\nname = "{p}"\nrole = "{"guest" if p == "bank" else "host"}"\n'
-                 f'data = "{(data / (guest_file if p == "bank" else f"{p}.csv")).as_posix()}"\n')
+        text += (
+            f'[[parties]]\nname = "{p}"\nrole = "{"guest" if p == "bank" else "host"}"\n'
+            f'data = "{(data / (guest_file if p == "bank" else f"{p}.csv")).as_posix()}"\n'
+        )
         if p == "bank":
             text += 'label = "default_12m"\n'
     return text
@@ -186,8 +239,15 @@ def sb_trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     score_cfg.write_text(_sb_toml(data, feats, "bank_new.csv"), encoding="utf-8")
     run = tmp_path_factory.mktemp("sb-run") / "run"
     run_experiment(train_cfg, run)
-    return {"data": data, "raw": raw, "feats": feats, "new": new, "run": run,
-            "score_cfg": score_cfg, "metrics": json.loads((run / "metrics.json").read_text())}
+    return {
+        "data": data,
+        "raw": raw,
+        "feats": feats,
+        "new": new,
+        "run": run,
+        "score_cfg": score_cfg,
+        "metrics": json.loads((run / "metrics.json").read_text()),
+    }
 
 
 def _tree_walk_reference(t: dict[str, object], ids: list[str]) -> np.ndarray:
@@ -239,8 +299,9 @@ def test_reference_walk_reproduces_the_trained_models_auc(sb_trained: dict[str, 
     assert roc_auc_score(y, prob) == pytest.approx(metrics["auc"], abs=1e-12)
 
 
-def test_secureboost_joint_scores_equal_the_trained_model(sb_trained: dict[str, object],
-                                                          tmp_path: Path) -> None:
+def test_secureboost_joint_scores_equal_the_trained_model(
+    sb_trained: dict[str, object], tmp_path: Path
+) -> None:
     # Prepare
     from federation.config import load_config
     from federation.runtime.local import local_transport
@@ -257,61 +318,75 @@ def test_secureboost_joint_scores_equal_the_trained_model(sb_trained: dict[str, 
     assert res.n_requested == 200 and res.n_scored == len(ids) > 50
     got = read_scores(tmp_path / "parties" / "bank")
     assert got["uscc"].tolist() == ids
-    np.testing.assert_allclose(got["probability"], _tree_walk_reference(sb_trained, ids),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        got["probability"], _tree_walk_reference(sb_trained, ids), rtol=0, atol=1e-12
+    )
     np.testing.assert_allclose(got["probability"], 1.0 / (1.0 + np.exp(-got["score"])))
     # the walk crossed parties: some nodes belong to hosts, which answered bits only
     actions = {m.action for m in transport.log.messages}
     assert "sb.predict_answer" in actions
     raw: dict[str, pd.DataFrame] = sb_trained["raw"]  # type: ignore[assignment]
     new: pd.DataFrame = sb_trained["new"]  # type: ignore[assignment]
-    assert_no_leak(transport.log, {"bank": new, "tax": raw["tax"], "courts": raw["courts"]},
-                   ids)
+    assert_no_leak(transport.log, {"bank": new, "tax": raw["tax"], "courts": raw["courts"]}, ids)
     for m in transport.log.messages:  # no probability or margin vector reaches the coordinator
         for v in m.payload.values():
             if isinstance(v, np.ndarray) and v.dtype.kind == "f":
                 assert v.size < len(ids)
 
 
-def test_fedlab_score_cli_scores_a_secureboost_model(sb_trained: dict[str, object],
-                                                     tmp_path: Path) -> None:
+def test_fedlab_score_cli_scores_a_secureboost_model(
+    sb_trained: dict[str, object], tmp_path: Path
+) -> None:
     from typer.testing import CliRunner
 
     from lab.cli import app
 
     out = tmp_path / "scored"
-    result = CliRunner().invoke(app, ["score", "--config", str(sb_trained["score_cfg"]),
-                                      "--model", str(sb_trained["run"]), "--out", str(out),
-                                      "--runtime", "local"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--config",
+            str(sb_trained["score_cfg"]),
+            "--model",
+            str(sb_trained["run"]),
+            "--out",
+            str(out),
+            "--runtime",
+            "local",
+        ],
+    )
     assert result.exit_code == 0, result.output
     ids = _sb_expected_ids(sb_trained)
     got = read_scores(out / "parties" / "bank")
     assert got["uscc"].tolist() == ids
-    np.testing.assert_allclose(got["probability"], _tree_walk_reference(sb_trained, ids),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        got["probability"], _tree_walk_reference(sb_trained, ids), rtol=0, atol=1e-12
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["algorithm"] == "secureboost" and metrics["n_scored"] == len(ids)
     disclosure = json.loads((out / "disclosure.json").read_text())
-    assert "sb.predict_answer" in disclosure["parties"]["tax"]["sent"] or \
-        "sb.predict_answer" in disclosure["parties"]["courts"]["sent"]
+    assert (
+        "sb.predict_answer" in disclosure["parties"]["tax"]["sent"]
+        or "sb.predict_answer" in disclosure["parties"]["courts"]["sent"]
+    )
     assert f"scored {len(ids)} of 200" in result.output
 
 
-def test_fedlab_score_refuses_other_runtimes(sb_trained: dict[str, object],
-                                             tmp_path: Path) -> None:
+def test_fedlab_score_refuses_other_runtimes(sb_trained: dict[str, object], tmp_path: Path) -> None:
     from federation.scoring import score_command
     from lab.errors import ConfigError
 
     cfg: Path = sb_trained["score_cfg"]  # type: ignore[assignment]
     run: Path = sb_trained["run"]  # type: ignore[assignment]
     with pytest.raises(ConfigError, match="local runtime"):
-        score_command(config=cfg, model=run, out=tmp_path / "x", runtime="simulation",
-                      echo=None)
+        score_command(config=cfg, model=run, out=tmp_path / "x", runtime="simulation", echo=None)
     assert not (tmp_path / "x").exists()
 
 
 def test_fedlab_score_finds_pieces_where_a_deployment_run_says(
-        sb_trained: dict[str, object], tmp_path: Path) -> None:
+    sb_trained: dict[str, object], tmp_path: Path
+) -> None:
     """A deployment run's DIR holds, per party, location.json naming the run's folder in the
     SuperNode's work dir; scoring reads the pieces there (a local federation: absolute
     paths), and refuses a DIR whose pieces are on the parties' own machines."""
@@ -327,18 +402,20 @@ def test_fedlab_score_finds_pieces_where_a_deployment_run_says(
     for p in PARTIES:  # each SuperNode's work dir holds the run's folder runs/42
         work = tmp_path / "nodes" / p
         shutil.copytree(run / "parties" / p, work / "runs" / "42")
-        write_location(deployed / "parties" / p, party=p, role="?", run_key="42",
-                       home=str(work))
+        write_location(deployed / "parties" / p, party=p, role="?", run_key="42", home=str(work))
         write_location(remote / "parties" / p, party=p, role="?", run_key="42")
     out = tmp_path / "scored"
     score_command(config=cfg, model=deployed, out=out, runtime="local", echo=None)
     ids = _sb_expected_ids(sb_trained)
     got = read_scores(out / "parties" / "bank")
     assert got["uscc"].tolist() == ids
-    np.testing.assert_allclose(got["probability"], _tree_walk_reference(sb_trained, ids),
-                               rtol=0, atol=1e-12)
-    with pytest.raises(ConfigError, match=r"party 'bank' keeps its model piece on its own "
-                                          r"machine \(runs/42 in its SuperNode's work-dir\)"):
-        score_command(config=cfg, model=remote, out=tmp_path / "x", runtime="local",
-                      echo=None)
+    np.testing.assert_allclose(
+        got["probability"], _tree_walk_reference(sb_trained, ids), rtol=0, atol=1e-12
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"party 'bank' keeps its model piece on its own "
+        r"machine \(runs/42 in its SuperNode's work-dir\)",
+    ):
+        score_command(config=cfg, model=remote, out=tmp_path / "x", runtime="local", echo=None)
     assert not (tmp_path / "x").exists()

@@ -34,9 +34,11 @@ from federation.scoring import model_algorithm, read_scores, score
 
 #: training tables: share of missing cells per column (8%: a missing bin of its own;
 #: 2%: too few, merged into another bin)
-TRAIN_HOLES = {"bank": {"acct_avg_balance": 0.08, "credit_line_total": 0.02},
-               "tax": {"vat_invoice_amount_12m": 0.08, "tax_credit_grade": 0.08},
-               "market_regulation": {"registered_capital": 0.02, "industry": 0.08}}
+TRAIN_HOLES = {
+    "bank": {"acct_avg_balance": 0.08, "credit_line_total": 0.02},
+    "tax": {"vat_invoice_amount_12m": 0.08, "tax_credit_grade": 0.08},
+    "market_regulation": {"registered_capital": 0.02, "industry": 0.08},
+}
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +47,29 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     rng = np.random.default_rng(4)
     bank = frames["bank"]
     held_out = rng.random(len(bank)) < 0.3
-    world = World({"bank": bank[~held_out], **{h: frames[h] for h in HOSTS}}, "bank",
-                  "default_12m", "uscc", tmp_path_factory.mktemp("sc-train"), id_kind="uscc")
-    cfg = world.config(backend="paillier", key_bits=1024, min_bin_size=40, iv_min=0.0,
-                       lr={"epochs": 5, "learning_rate": 0.5, "key_bits": 1024})
+    world = World(
+        {"bank": bank[~held_out], **{h: frames[h] for h in HOSTS}},
+        "bank",
+        "default_12m",
+        "uscc",
+        tmp_path_factory.mktemp("sc-train"),
+        id_kind="uscc",
+    )
+    cfg = world.config(
+        backend="paillier",
+        key_bits=1024,
+        min_bin_size=40,
+        iv_min=0.0,
+        lr={"epochs": 5, "learning_rate": 0.5, "key_bits": 1024},
+    )
     metrics = SC.drive(world.transport, cfg).metrics
-    return {"world": world, "metrics": metrics, "frames": frames,
-            "held_out": bank[held_out].drop(columns="default_12m"),
-            "train_ids": list(aligned_ids(world.ctxs["bank"]))}
+    return {
+        "world": world,
+        "metrics": metrics,
+        "frames": frames,
+        "held_out": bank[held_out].drop(columns="default_12m"),
+        "train_ids": list(aligned_ids(world.ctxs["bank"])),
+    }
 
 
 def _plant(df: pd.DataFrame, ids: list[str], rng: np.random.Generator) -> dict[str, list]:
@@ -96,31 +113,57 @@ def scored(trained: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
     again = list(rng.choice(train_ids, size=40, replace=False))
     bank_all = frames["bank"].drop(columns="default_12m")
     new_bank = pd.concat([trained["held_out"], bank_all[bank_all["uscc"].isin(again)]])
-    later = {h: frames[h].copy().astype({c: object for c in frames[h].columns
-                                          if not pd.api.types.is_numeric_dtype(frames[h][c])})
-             for h in HOSTS}
-    new_bank = new_bank.astype({c: object for c in new_bank.columns
-                                if not pd.api.types.is_numeric_dtype(new_bank[c])})
+    later = {
+        h: frames[h]
+        .copy()
+        .astype(
+            {
+                c: object
+                for c in frames[h].columns
+                if not pd.api.types.is_numeric_dtype(frames[h][c])
+            }
+        )
+        for h in HOSTS
+    }
+    new_bank = new_bank.astype(
+        {c: object for c in new_bank.columns if not pd.api.types.is_numeric_dtype(new_bank[c])}
+    )
     inter = sorted(set(new_bank["uscc"]).intersection(*(set(later[h]["uscc"]) for h in HOSTS)))
     fresh = [u for u in inter if u not in set(train_ids)]
-    planted = {"bank": _plant(new_bank, fresh, rng),
-               **{h: _plant(later[h], fresh, rng) for h in HOSTS}}
+    planted = {
+        "bank": _plant(new_bank, fresh, rng),
+        **{h: _plant(later[h], fresh, rng) for h in HOSTS},
+    }
     files = {"bank": work / "bank_new.csv", **{h: work / f"{h}_later.csv" for h in HOSTS}}
     new_bank.to_csv(files["bank"], index=False)
     for h in HOSTS:
         later[h].to_csv(files[h], index=False)
-    parties = [{"name": "bank", "role": "guest", "label": "default_12m",
-                "data": str(files["bank"])}]
+    parties = [
+        {"name": "bank", "role": "guest", "label": "default_12m", "data": str(files["bank"])}
+    ]
     parties += [{"name": h, "role": "host", "data": str(files[h])} for h in HOSTS]
-    cfg = parse_config({"experiment": {"name": "score-sc", "id_column": "uscc",
-                                       "runtime": "local"}, "parties": parties})
-    ctxs = [PartyContext(name=p.name, role=p.role, data_path=p.data,
-                         work_dir=work / "parties" / p.name) for p in cfg.parties]
+    cfg = parse_config(
+        {
+            "experiment": {"name": "score-sc", "id_column": "uscc", "runtime": "local"},
+            "parties": parties,
+        }
+    )
+    ctxs = [
+        PartyContext(name=p.name, role=p.role, data_path=p.data, work_dir=work / "parties" / p.name)
+        for p in cfg.parties
+    ]
     transport = LocalTransport(ctxs, keep_payloads=True)
     res = score(transport, cfg, world.tmp)
-    return {"res": res, "transport": transport, "inter": inter, "again": again,
-            "tables": {"bank": new_bank, **later}, "planted": planted, "cfg": cfg,
-            "got": read_scores(work / "parties" / "bank").set_index("uscc")}
+    return {
+        "res": res,
+        "transport": transport,
+        "inter": inter,
+        "again": again,
+        "tables": {"bank": new_bank, **later},
+        "planted": planted,
+        "cfg": cfg,
+        "got": read_scores(work / "parties" / "bank").set_index("uscc"),
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -137,16 +180,19 @@ def _bin_ids(b: dict[str, Any], col: pd.Series) -> np.ndarray:
         if pd.api.types.is_numeric_dtype(col):
             x = col.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            x = ((pd.to_datetime(col, format="%Y-%m-%d", errors="coerce")
-                  - pd.Timestamp("1970-01-01")).dt.days.to_numpy(dtype=np.float64,
-                                                                  na_value=np.nan))
-        fine = np.searchsorted(np.asarray(b["splits"], dtype=np.float64),
-                               np.nan_to_num(x), side="right")
+            x = (
+                pd.to_datetime(col, format="%Y-%m-%d", errors="coerce") - pd.Timestamp("1970-01-01")
+            ).dt.days.to_numpy(dtype=np.float64, na_value=np.nan)
+        fine = np.searchsorted(
+            np.asarray(b["splits"], dtype=np.float64), np.nan_to_num(x), side="right"
+        )
         fine = np.where(np.isnan(x), na_bin, fine)
     else:
         where = {v: i for i, cats in enumerate(b["categories"]) for v in cats}
-        fine = np.array([na_bin if pd.isna(v) else where.get(str(v), b["fallback"])
-                         for v in col], dtype=np.int64)
+        fine = np.array(
+            [na_bin if pd.isna(v) else where.get(str(v), b["fallback"]) for v in col],
+            dtype=np.int64,
+        )
     return mapping[fine]
 
 
@@ -164,8 +210,9 @@ def _reference(run: Path, tables: dict[str, pd.DataFrame], ids: list[str]) -> np
 # ---------------------------------------------------------------------------------------
 
 
-def test_joint_scores_equal_the_centralized_points(trained: dict[str, Any],
-                                                   scored: dict[str, Any]) -> None:
+def test_joint_scores_equal_the_centralized_points(
+    trained: dict[str, Any], scored: dict[str, Any]
+) -> None:
     world: World = trained["world"]
     got: pd.DataFrame = scored["got"]
     inter: list[str] = scored["inter"]
@@ -177,18 +224,19 @@ def test_joint_scores_equal_the_centralized_points(trained: dict[str, Any],
     # the published scale, by hand: 600 at 15:1, 40 points to double the odds, 400-700
     factor = 40 / math.log(2)
     offset = 600 - factor * math.log(15)
-    np.testing.assert_allclose(got.loc[inter, "score"], np.clip(ref, 400, 700), rtol=0,
-                               atol=1e-9)
-    np.testing.assert_allclose(got.loc[inter, "probability"],
-                               1 / (1 + np.exp((ref - offset) / factor)), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.loc[inter, "score"], np.clip(ref, 400, 700), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        got.loc[inter, "probability"], 1 / (1 + np.exp((ref - offset) / factor)), rtol=0, atol=1e-12
+    )
     lows = [("A", 650), ("B", 600), ("C", 550), ("D", 500), ("E", 450)]
     grade = [next((g for g, low in lows if s >= low), "F") for s in np.clip(ref, 400, 700)]
     assert got.loc[inter, "grade"].tolist() == grade
     assert len(set(grade)) >= 3
 
 
-def test_planted_values_land_in_the_training_bins(trained: dict[str, Any],
-                                                  scored: dict[str, Any]) -> None:
+def test_planted_values_land_in_the_training_bins(
+    trained: dict[str, Any], scored: dict[str, Any]
+) -> None:
     """Missing cells, values beyond the range and new categories got the bins the training
     binnings give them: the missing bin (or the fallback), the first or last interval, the
     "other" bin; the points of training rows are the training-time points."""
@@ -228,7 +276,8 @@ def test_planted_values_land_in_the_training_bins(trained: dict[str, Any],
 
 
 def test_scoring_messages_leak_no_column_label_or_host_bin_edge(
-        trained: dict[str, Any], scored: dict[str, Any]) -> None:
+    trained: dict[str, Any], scored: dict[str, Any]
+) -> None:
     world: World = trained["world"]
     transport: LocalTransport = scored["transport"]
     tables: dict[str, pd.DataFrame] = scored["tables"]
@@ -265,19 +314,22 @@ def test_scoring_messages_leak_no_column_label_or_host_bin_edge(
                 assert np.abs(v.view(np.int64) / 2.0**32 - host_parts).min() > 1.0
 
 
-def test_fedlab_score_writes_the_scorecard_scores(trained: dict[str, Any],
-                                                 scored: dict[str, Any], tmp_path: Path) -> None:
+def test_fedlab_score_writes_the_scorecard_scores(
+    trained: dict[str, Any], scored: dict[str, Any], tmp_path: Path
+) -> None:
     from federation.scoring import score_command
 
     world: World = trained["world"]
-    metrics = score_command(config=scored["cfg"], model=world.tmp, out=tmp_path / "out",
-                            runtime="local", echo=None)
+    metrics = score_command(
+        config=scored["cfg"], model=world.tmp, out=tmp_path / "out", runtime="local", echo=None
+    )
     assert metrics["algorithm"] == "scorecard" and metrics["n_scored"] == len(scored["inter"])
     again = read_scores(tmp_path / "out" / "parties" / "bank").set_index("uscc")
     assert list(again.columns) == ["points", "score", "grade", "probability"]
     pd.testing.assert_frame_equal(again, scored["got"], check_exact=False, atol=1e-9, rtol=0)
 
 
-def _reference_for(run: Path, tables: dict[str, pd.DataFrame], ids: list[str],
-                   party: str) -> np.ndarray:
+def _reference_for(
+    run: Path, tables: dict[str, pd.DataFrame], ids: list[str], party: str
+) -> np.ndarray:
     return _reference(run, {party: tables[party]}, ids)

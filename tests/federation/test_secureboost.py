@@ -31,13 +31,25 @@ xgb = pytest.importorskip("xgboost")
 
 
 class World:
-    def __init__(self, frames: dict[str, pd.DataFrame], guest: str, label: str, id_col: str,
-                 tmp: Path, monkeypatch: pytest.MonkeyPatch, keep_payloads: bool = False) -> None:
+    def __init__(
+        self,
+        frames: dict[str, pd.DataFrame],
+        guest: str,
+        label: str,
+        id_col: str,
+        tmp: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        keep_payloads: bool = False,
+    ) -> None:
         self.frames, self.guest, self.label, self.id_col = frames, guest, label, id_col
         self.tmp = tmp
         self.ctxs = [
-            PartyContext(name, PartyRole.GUEST if name == guest else PartyRole.HOST,
-                         tmp / f"{name}.csv", tmp / "parties" / name)
+            PartyContext(
+                name,
+                PartyRole.GUEST if name == guest else PartyRole.HOST,
+                tmp / f"{name}.csv",
+                tmp / "parties" / name,
+            )
             for name in frames
         ]
         self.transport = LocalTransport(self.ctxs, keep_payloads=keep_payloads)
@@ -46,8 +58,9 @@ class World:
             ids &= set(df[id_col])
         self.ids = sorted(ids)
         self.matrices = {
-            name: party_matrix(df, id_column=id_col, label=label if name == guest else None)
-            .select(np.asarray(self.ids, dtype=object))
+            name: party_matrix(df, id_column=id_col, label=label if name == guest else None).select(
+                np.asarray(self.ids, dtype=object)
+            )
             for name, df in frames.items()
         }
 
@@ -68,16 +81,28 @@ class World:
         return [n for n in self.frames if n != self.guest]
 
     def config(self, backend: str, **params: Any) -> ExperimentConfig:
-        return parse_config({
-            "experiment": {"name": "t", "algorithm": "secureboost", "backend": backend,
-                           "id_column": self.id_col, "runtime": "local", "seed": 3},
-            "params": params,
-            "parties": [
-                {"name": n, "role": "guest" if n == self.guest else "host",
-                 "data": f"{n}.csv", **({"label": self.label} if n == self.guest else {})}
-                for n in self.frames
-            ],
-        })
+        return parse_config(
+            {
+                "experiment": {
+                    "name": "t",
+                    "algorithm": "secureboost",
+                    "backend": backend,
+                    "id_column": self.id_col,
+                    "runtime": "local",
+                    "seed": 3,
+                },
+                "params": params,
+                "parties": [
+                    {
+                        "name": n,
+                        "role": "guest" if n == self.guest else "host",
+                        "data": f"{n}.csv",
+                        **({"label": self.label} if n == self.guest else {}),
+                    }
+                    for n in self.frames
+                ],
+            }
+        )
 
     def run(self, backend: str, **params: Any) -> Any:
         return sb.drive(self.transport, self.config(backend, **params))
@@ -89,26 +114,45 @@ class World:
 
     def binned_pooled(self, max_bins: int) -> tuple[np.ndarray, np.ndarray]:
         """Every party's own bins side by side (what each party bins locally) and y."""
-        X = np.hstack([QuantileBinner(max_bins).fit_transform(m.X)
-                       for m in self.matrices.values()]).astype(np.float64)
+        X = np.hstack(
+            [QuantileBinner(max_bins).fit_transform(m.X) for m in self.matrices.values()]
+        ).astype(np.float64)
         return X, np.asarray(self.matrices[self.guest].y, dtype=np.float64)
 
 
 def xgb_reference(X: np.ndarray, y: np.ndarray, **p: Any) -> np.ndarray:
     """Centralized XGBoost hist on the pooled bin indices (identical split candidates)."""
-    params = {"tree_method": "hist", "objective": "binary:logistic", "base_score": 0.5,
-              "max_bin": 256, "max_depth": p["max_depth"], "eta": p["learning_rate"],
-              "reg_lambda": p["reg_lambda"], "gamma": p.get("gamma", 0.0),
-              "min_child_weight": p["min_child_weight"], "subsample": 1.0,
-              "colsample_bytree": 1.0, "nthread": 1, "seed": 0,
-              "scale_pos_weight": p.get("scale_pos_weight", 1.0)}
+    params = {
+        "tree_method": "hist",
+        "objective": "binary:logistic",
+        "base_score": 0.5,
+        "max_bin": 256,
+        "max_depth": p["max_depth"],
+        "eta": p["learning_rate"],
+        "reg_lambda": p["reg_lambda"],
+        "gamma": p.get("gamma", 0.0),
+        "min_child_weight": p["min_child_weight"],
+        "subsample": 1.0,
+        "colsample_bytree": 1.0,
+        "nthread": 1,
+        "seed": 0,
+        "scale_pos_weight": p.get("scale_pos_weight", 1.0),
+    }
     d = xgb.DMatrix(X, label=y, nthread=1)
     return xgb.train(params, d, p["n_trees"]).predict(d)  # type: ignore[no-any-return]
 
 
-FAST = {"n_trees": 4, "max_depth": 3, "learning_rate": 0.3, "reg_lambda": 1.0,
-        "min_child_weight": 1.0, "max_bins": 16, "key_bits": 1024, "validation_fraction": 0.0,
-        "workers": 1}
+FAST = {
+    "n_trees": 4,
+    "max_depth": 3,
+    "learning_rate": 0.3,
+    "reg_lambda": 1.0,
+    "min_child_weight": 1.0,
+    "max_bins": 16,
+    "key_bits": 1024,
+    "validation_fraction": 0.0,
+    "workers": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +163,9 @@ def synthetic() -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture()
-def syn_world(synthetic: dict[str, pd.DataFrame], tmp_path: Path,
-              monkeypatch: pytest.MonkeyPatch) -> World:
+def syn_world(
+    synthetic: dict[str, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> World:
     return World(synthetic, "bank", "default_12m", "uscc", tmp_path, monkeypatch)
 
 
@@ -128,8 +173,10 @@ def credit_frames(shared: Path, n: int) -> dict[str, pd.DataFrame]:
     g = pd.read_csv(shared / "default_credit_hetero_guest.csv", dtype={"id": str})
     h = pd.read_csv(shared / "default_credit_hetero_host.csv", dtype={"id": str})
     rows = np.random.default_rng(5).choice(len(g), size=n, replace=False)
-    return {"bank": g.iloc[rows].reset_index(drop=True),
-            "agency": h.iloc[rows].reset_index(drop=True)}
+    return {
+        "bank": g.iloc[rows].reset_index(drop=True),
+        "agency": h.iloc[rows].reset_index(drop=True),
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -166,8 +213,9 @@ def test_paillier_equals_plaintext_and_xgboost_synthetic(syn_world: World) -> No
 
 
 @pytest.mark.slow
-def test_paillier_lossless_on_default_credit(shared_data: Path, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paillier_lossless_on_default_credit(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     world = World(credit_frames(shared_data, 3000), "bank", "y", "id", tmp_path, monkeypatch)
     params = dict(FAST, n_trees=3, max_depth=4, max_bins=32)
     world.run("plaintext", **params)
@@ -183,10 +231,18 @@ def test_paillier_lossless_on_default_credit(shared_data: Path, tmp_path: Path,
 
 @pytest.mark.slow
 def test_plaintext_matches_xgboost_default_credit_full_depth(
-        shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     world = World(credit_frames(shared_data, 12000), "bank", "y", "id", tmp_path, monkeypatch)
-    params = dict(FAST, n_trees=10, max_depth=5, max_bins=32, reg_lambda=2.0,
-                  min_child_weight=5.0, scale_pos_weight=2.0)
+    params = dict(
+        FAST,
+        n_trees=10,
+        max_depth=5,
+        max_bins=32,
+        reg_lambda=2.0,
+        min_child_weight=5.0,
+        scale_pos_weight=2.0,
+    )
     world.run("plaintext", **params)
     pred = world.predict()
     X, y = world.binned_pooled(32)
@@ -201,8 +257,11 @@ def test_plaintext_matches_xgboost_default_credit_full_depth(
 
 def test_guest_only_first_trees_send_nothing_to_hosts(syn_world: World) -> None:
     syn_world.run("plaintext", **dict(FAST, n_trees=2, guest_only_first_trees=2))
-    to_hosts = [m.action for m in syn_world.transport.log.messages
-                if m.party in syn_world.hosts and m.direction == "to_party"]
+    to_hosts = [
+        m.action
+        for m in syn_world.transport.log.messages
+        if m.party in syn_world.hosts and m.direction == "to_party"
+    ]
     assert "sb.hist" not in to_hosts and "sb.apply" not in to_hosts
     piece = sb.load_piece(syn_world.tmp / "parties" / "bank")
     owners = {n.get("party") for tr in piece["trees"] for n in tr.values()}
@@ -210,9 +269,18 @@ def test_guest_only_first_trees_send_nothing_to_hosts(syn_world: World) -> None:
 
 
 def test_early_stopping_keeps_best_trees_and_importance_is_opaque(syn_world: World) -> None:
-    res = syn_world.run("plaintext", **dict(FAST, n_trees=40, learning_rate=1.0,
-                                            validation_fraction=0.3, early_stopping_rounds=2,
-                                            subsample=0.8, colsample=0.7))
+    res = syn_world.run(
+        "plaintext",
+        **dict(
+            FAST,
+            n_trees=40,
+            learning_rate=1.0,
+            validation_fraction=0.3,
+            early_stopping_rounds=2,
+            subsample=0.8,
+            colsample=0.7,
+        ),
+    )
     losses = res.metrics["loss"]
     assert res.metrics["trees"] == int(np.argmin(losses)) + 1
     assert res.metrics["trees_built"] < 40
@@ -225,8 +293,9 @@ def test_early_stopping_keeps_best_trees_and_importance_is_opaque(syn_world: Wor
     # host pieces keep only the split ids the kept trees use
     for host in syn_world.hosts:
         hp = sb.load_piece(syn_world.tmp / "parties" / host)
-        used = {n["split_id"] for tr in piece["trees"] for n in tr.values()
-                if n.get("party") == host}
+        used = {
+            n["split_id"] for tr in piece["trees"] for n in tr.values() if n.get("party") == host
+        }
         assert {int(s) for s in hp["splits"]} == used
         assert "trees" not in hp
 
@@ -250,12 +319,13 @@ def test_bad_backend_is_a_config_error(syn_world: World) -> None:
 
 @pytest.mark.slow
 def test_no_plaintext_gradient_label_or_column_crosses(
-        synthetic: dict[str, pd.DataFrame], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    synthetic: dict[str, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from leakcheck import assert_no_leak  # tests/federation/leakcheck.py
 
-    world = World(synthetic, "bank", "default_12m", "uscc", tmp_path, monkeypatch,
-                  keep_payloads=True)
+    world = World(
+        synthetic, "bank", "default_12m", "uscc", tmp_path, monkeypatch, keep_payloads=True
+    )
     world.run("paillier", **dict(FAST, n_trees=2, validation_fraction=0.2))
     world.predict()
     assert_no_leak(world.transport.log, world.frames, world.ids, id_column="uscc")
@@ -273,8 +343,11 @@ def test_leakcheck_catches_the_plaintext_backend(syn_world: World) -> None:
     from leakcheck import find_message_leaks  # noqa: F401  (the same module as above)
 
     syn_world.run("plaintext", **dict(FAST, n_trees=1))
-    msg = next(m for m in syn_world.transport.log.messages if m.action == "sb.tree_begin"
-               and m.direction == "from_party")
+    msg = next(
+        m
+        for m in syn_world.transport.log.messages
+        if m.action == "sb.tree_begin" and m.direction == "from_party"
+    )
     assert msg.nbytes > 0  # the packed rows went out (unencrypted in this backend)
 
 
@@ -318,7 +391,8 @@ def test_model_pieces_hold_only_own_thresholds(syn_world: World) -> None:
 
 @pytest.mark.slow
 def test_fedlab_train_local_runtime_writes_secureboost_outputs(
-        synthetic: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    synthetic: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
     from federation.run import run_experiment
 
     data = tmp_path / "data"
@@ -329,13 +403,14 @@ def test_fedlab_train_local_runtime_writes_secureboost_outputs(
         '[experiment]\nname = "sb"\nalgorithm = "secureboost"\nbackend = "paillier"\n'
         'id_column = "uscc"\nruntime = "local"\nauthorization = "required"\n'
         'as_of = "2024-06-30"\nseed = 1\n'
-        '[params]\nn_trees = 2\nmax_depth = 3\nkey_bits = 1024\nmax_bins = 16\nworkers = 1\n'
-        'guest_only_first_trees = 1\n'
+        "[params]\nn_trees = 2\nmax_depth = 3\nkey_bits = 1024\nmax_bins = 16\nworkers = 1\n"
+        "guest_only_first_trees = 1\n"
         '[[parties]]\nname = "bank"\nrole = "guest"\ndata = "data/bank.csv"\n'
         'label = "default_12m"\nauthorizations = "data/authorizations.csv"\n'
         '[[parties]]\nname = "tax"\nrole = "host"\ndata = "data/tax.csv"\n'
         '[[parties]]\nname = "courts"\nrole = "host"\ndata = "data/courts.csv"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     out = tmp_path / "run"
     run_experiment(cfg, out)
     metrics = json.loads((out / "metrics.json").read_text())
@@ -387,8 +462,9 @@ def test_crt_obfuscators_equal_the_public_djn_power_and_encrypt_zero() -> None:
 
 
 @pytest.mark.slow
-def test_worker_processes_give_the_same_model(syn_world: World,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_processes_give_the_same_model(
+    syn_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Obfuscators prefetched in low-priority workers, host bin sums split across processes
     (the root's rows cut in two, sums multiplied after) and packing split across processes
     build the same trees as the plaintext backend."""
@@ -433,8 +509,12 @@ def test_layout_slots_hold_extreme_sums_without_carry(spw: float) -> None:
 def _reference_sums(sub: np.ndarray, modes: np.ndarray, vals: list[int]) -> dict[Any, int]:
     """numpy: per (column, bin) sums except each column's mode bin."""
     v = np.asarray(vals, dtype=object)
-    return {(c, int(b)): int(v[sub[:, c] == b].sum()) for c in range(sub.shape[1])
-            for b in np.unique(sub[:, c]) if b != modes[c]}
+    return {
+        (c, int(b)): int(v[sub[:, c] == b].sum())
+        for c in range(sub.shape[1])
+        for b in np.unique(sub[:, c])
+        if b != modes[c]
+    }
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -463,8 +543,9 @@ def test_cube_sums_on_ciphertexts_decrypt_to_the_sums() -> None:
     modes = np.array([np.bincount(sub[:, c]).argmax() for c in range(3)])
     vals = [int(x) for x in rng.integers(0, 2**50, size=120)]
     cts = EncryptedArray.from_bytes(cipher.pk, cipher.encrypt(vals, workers=1))
-    _, _, sums = sb.cube_sums(sub, modes, sb.merge_plan(sub), cts.raw_ciphertexts(),
-                              cipher.pk.nsquare)
+    _, _, sums = sb.cube_sums(
+        sub, modes, sb.merge_plan(sub), cts.raw_ciphertexts(), cipher.pk.nsquare
+    )
     got = cipher._sk.decrypt_ints(EncryptedArray(cipher.pk, sums))
     want = _reference_sums(sub, modes, vals)
     assert got == [want[k] for k in sorted(want)]
@@ -483,8 +564,9 @@ def test_shared_additions_need_fewer_products(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(sb, "segment_reduce", counting)
     rng = np.random.default_rng(2)
     base = rng.integers(0, 5, size=3000)
-    sub = np.stack([base, (base + 1) % 5, base // 2, rng.integers(0, 2, 3000)],
-                   axis=1).astype(np.uint8)
+    sub = np.stack([base, (base + 1) % 5, base // 2, rng.integers(0, 2, 3000)], axis=1).astype(
+        np.uint8
+    )
     modes = np.array([np.bincount(sub[:, c]).argmax() for c in range(4)])
     vals = [1] * 3000
     sb.cube_sums(sub, modes, sb.merge_plan(sub), vals, None)
@@ -514,7 +596,8 @@ def test_merge_plan_covers_each_column_once_and_restricts_to_a_sample() -> None:
 
 @pytest.mark.slow  # starts worker processes
 def test_prefetch_runs_at_low_priority_and_withdrawn_jobs_are_computed_now(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import os
 
     from crypto.paillier import EncryptedArray
@@ -533,7 +616,8 @@ def test_prefetch_runs_at_low_priority_and_withdrawn_jobs_are_computed_now(
 
 
 def test_without_a_process_pool_everything_runs_in_process(
-        syn_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    syn_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A shut-down or missing pool costs time only: the same trees, computed in-process."""
     import crypto._pool
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from leakcheck import assert_no_leak
 
 from features import woe as W
 from features.public import load_public
@@ -20,16 +21,24 @@ from federation.local_transport import LocalTransport
 from federation.party import PartyContext
 from federation.partydata import SETUP_KEY, PartySetup, load_table, store_alignment
 from federation.roles import PartyRole
-from leakcheck import assert_no_leak
 
 
 class World:
     """Parties on LocalTransport, written to CSV files and aligned on their common IDs
     (alignment itself is tested elsewhere: here every party gets its rows directly)."""
 
-    def __init__(self, frames: dict[str, pd.DataFrame], guest: str, label: str, id_col: str,
-                 tmp: Path, *, id_kind: str = "opaque", keep_payloads: bool = True,
-                 guard: bool = True) -> None:
+    def __init__(
+        self,
+        frames: dict[str, pd.DataFrame],
+        guest: str,
+        label: str,
+        id_col: str,
+        tmp: Path,
+        *,
+        id_kind: str = "opaque",
+        keep_payloads: bool = True,
+        guard: bool = True,
+    ) -> None:
         self.frames = {p: df.astype({id_col: str}) for p, df in frames.items()}
         self.guest, self.label, self.id_col, self.id_kind = guest, label, id_col, id_kind
         self.tmp = tmp
@@ -52,25 +61,42 @@ class World:
         for name, ctx in self.ctxs.items():
             ctx.state.clear()
             ctx.state[SETUP_KEY] = PartySetup(
-                run_id="t", role=ctx.role.value, id_column=self.id_col, id_kind=self.id_kind,
-                label=self.label if name == self.guest else "")
+                run_id="t",
+                role=ctx.role.value,
+                id_column=self.id_col,
+                id_kind=self.id_kind,
+                label=self.label if name == self.guest else "",
+            )
             table = load_table(ctx)
             pos = pd.Index(table[self.id_col].astype(str)).get_indexer(self.ids)
             store_alignment(ctx, pos)
 
-    def config(self, algorithm: str = "scorecard", backend: str = "paillier",
-               **params: Any) -> ExperimentConfig:
-        return parse_config({
-            "experiment": {"name": "t", "algorithm": algorithm, "backend": backend,
-                           "id_column": self.id_col, "runtime": "local", "seed": 3},
-            "params": params,
-            "parties": [
-                {"name": n, "role": "guest" if n == self.guest else "host",
-                 "data": str(self.ctxs[n].data_path),
-                 **({"label": self.label} if n == self.guest else {})}
-                for n in self.frames
-            ],
-        }, base_dir=self.tmp)
+    def config(
+        self, algorithm: str = "scorecard", backend: str = "paillier", **params: Any
+    ) -> ExperimentConfig:
+        return parse_config(
+            {
+                "experiment": {
+                    "name": "t",
+                    "algorithm": algorithm,
+                    "backend": backend,
+                    "id_column": self.id_col,
+                    "runtime": "local",
+                    "seed": 3,
+                },
+                "params": params,
+                "parties": [
+                    {
+                        "name": n,
+                        "role": "guest" if n == self.guest else "host",
+                        "data": str(self.ctxs[n].data_path),
+                        **({"label": self.label} if n == self.guest else {}),
+                    }
+                    for n in self.frames
+                ],
+            },
+            base_dir=self.tmp,
+        )
 
     def aligned(self, party: str) -> pd.DataFrame:
         df = self.frames[party].set_index(self.id_col).loc[self.ids].reset_index()
@@ -86,7 +112,7 @@ class World:
         st = ctx.state[FW.STATE_KEY]
         df = self.aligned(host)
         out = []
-        for name, b in zip(st["features"], FW.binnings(ctx)):
+        for name, b in zip(st["features"], FW.binnings(ctx), strict=False):
             kind = W.column_kind(df[name])
             out.append((name, b, kind, W.column_values(df[name], kind)))
         return out
@@ -109,14 +135,22 @@ def _optbinning_iv(values: np.ndarray, kind: str, b: W.Binning, y: np.ndarray) -
         warnings.simplefilter("ignore")
         if kind == "numeric":
             splits = b.final_splits()
-            ob = OptimalBinning(dtype="numerical", user_splits=splits,
-                                user_splits_fixed=[True] * len(splits), min_prebin_size=1e-6,
-                                max_n_prebins=len(splits) + 1)
+            ob = OptimalBinning(
+                dtype="numerical",
+                user_splits=splits,
+                user_splits_fixed=[True] * len(splits),
+                min_prebin_size=1e-6,
+                max_n_prebins=len(splits) + 1,
+            )
             ob.fit(values.astype(np.float64), y.astype(int))
         else:
             cats = [np.array(c, dtype=object) for c in b.final_categories()]
-            ob = OptimalBinning(dtype="categorical", user_splits=cats,
-                                user_splits_fixed=[True] * len(cats), min_prebin_size=1e-6)
+            ob = OptimalBinning(
+                dtype="categorical",
+                user_splits=cats,
+                user_splits_fixed=[True] * len(cats),
+                min_prebin_size=1e-6,
+            )
             ob.fit(values.astype(object), y.astype(int))
         table = ob.binning_table.build()
     return float(table.loc["Totals", "IV"])
@@ -139,13 +173,21 @@ def _scorecardpy() -> Any:
 def _scorecardpy_iv(values: np.ndarray, b: W.Binning, y: np.ndarray) -> float:
     sc = _scorecardpy()
     dt = pd.DataFrame({"x": values.astype(np.float64), "y": y.astype(int)})
-    bins = sc.woebin(dt, y="y", x=["x"], breaks_list={"x": b.final_splits()},
-                     print_step=0, no_cores=1, ignore_datetime_cols=False)
+    bins = sc.woebin(
+        dt,
+        y="y",
+        x=["x"],
+        breaks_list={"x": b.final_splits()},
+        print_step=0,
+        no_cores=1,
+        ignore_datetime_cols=False,
+    )
     return float(bins["x"]["total_iv"].iloc[0])
 
 
-def _check_against_centralized(world: World, outcome: FW.WoeOutcome, *,
-                               with_scorecardpy: bool) -> int:
+def _check_against_centralized(
+    world: World, outcome: FW.WoeOutcome, *, with_scorecardpy: bool
+) -> int:
     y = world.y
     guest_state = world.ctxs[world.guest].state[FW.STATE_KEY]
     checked = 0
@@ -204,8 +246,9 @@ def german(shared_data: Path) -> Any:
     return load_public("german", shared_data)
 
 
-def test_german_federated_woe_equals_centralized_and_references(german: Any,
-                                                                tmp_path: Path) -> None:
+def test_german_federated_woe_equals_centralized_and_references(
+    german: Any, tmp_path: Path
+) -> None:
     world = World(german.parties, "bank", "y", "id", tmp_path)
     outcome = run_woe(world, key_bits=1024, min_bin_size=50, max_bins=6)
     checked = _check_against_centralized(world, outcome, with_scorecardpy=True)
@@ -216,7 +259,7 @@ def test_german_federated_woe_equals_centralized_and_references(german: Any,
     g = world.ctxs["bank"]
     st = g.state[FW.STATE_KEY]
     df = world.aligned("bank")
-    for j, (name, b) in enumerate(zip(st["features"], FW.binnings(g))):
+    for j, (name, b) in enumerate(zip(st["features"], FW.binnings(g), strict=False)):
         kind = W.column_kind(df[name])
         vals = W.column_values(df[name], kind)
         assert abs(_optbinning_iv(vals, kind, b, world.y) - st["iv"][j]) <= 1e-6
@@ -230,11 +273,20 @@ def test_german_messages_leak_nothing(german: Any, tmp_path: Path) -> None:
     fields = {f for m in world.transport.log.messages for f in m.fields}
     assert "labels" not in fields  # only the encrypted labels travel
     # the guest never receives the host's bin edges: it only gets counts and sums
-    to_guest = [m for m in world.transport.log.messages
-                if m.party == "bank" and m.direction == "to_party" and m.action == FW.MERGE]
-    assert set(to_guest[0].fields) == {"hosts", "sums.agency", "counts.agency",
-                                       "n_bins.agency", "names.agency", "kinds.agency",
-                                       "missing.agency"}
+    to_guest = [
+        m
+        for m in world.transport.log.messages
+        if m.party == "bank" and m.direction == "to_party" and m.action == FW.MERGE
+    ]
+    assert set(to_guest[0].fields) == {
+        "hosts",
+        "sums.agency",
+        "counts.agency",
+        "n_bins.agency",
+        "names.agency",
+        "kinds.agency",
+        "missing.agency",
+    }
 
 
 def test_published_names_and_plaintext_backend_agree(german: Any, tmp_path: Path) -> None:
@@ -244,7 +296,8 @@ def test_published_names_and_plaintext_backend_agree(german: Any, tmp_path: Path
     out_b = run_woe(b, label_backend="plaintext")
     assert [f["id"] for f in out_a.report["agency"]] == list(german.hosts["agency"].columns[1:])
     assert [f["iv"] for f in out_a.report["agency"]] == pytest.approx(
-        [f["iv"] for f in out_b.report["agency"]], abs=1e-12)
+        [f["iv"] for f in out_b.report["agency"]], abs=1e-12
+    )
 
 
 @pytest.mark.slow
@@ -257,8 +310,9 @@ def test_taiwan_federated_woe_equals_centralized(shared_data: Path, tmp_path: Pa
     assert max(ivs["payment_history"]) > 0.3  # PAY_0 is the strongest predictor
 
 
-def test_federated_psi_is_zero_on_same_data_and_positive_on_shift(german: Any,
-                                                                  tmp_path: Path) -> None:
+def test_federated_psi_is_zero_on_same_data_and_positive_on_shift(
+    german: Any, tmp_path: Path
+) -> None:
     world = World(german.parties, "bank", "y", "id", tmp_path, guard=False)
     run_woe(world, label_backend="plaintext")
     same = FW.federated_psi(world.transport, {"agency": str(tmp_path / "agency.csv")})
@@ -270,4 +324,6 @@ def test_federated_psi_is_zero_on_same_data_and_positive_on_shift(german: Any,
     names = list(german.hosts["agency"].columns[1:])
     j = names.index("age_in_years")
     assert later["agency"][j] > 0.25
-    assert later["agency"][names.index("housing")] == pytest.approx(same["agency"][names.index("housing")])
+    assert later["agency"][names.index("housing")] == pytest.approx(
+        same["agency"][names.index("housing")]
+    )

@@ -38,8 +38,9 @@ def _fresh_postgres(url: str) -> Engine:
             conn.execute(text("CREATE SCHEMA public"))
     except Exception as exc:  # noqa: BLE001 - a clear skip beats a wall of errors
         engine.dispose()
-        pytest.skip(f"PostgreSQL at FEDLAB_TEST_POSTGRES_URL is not reachable: "
-                    f"{type(exc).__name__}")
+        pytest.skip(
+            f"PostgreSQL at FEDLAB_TEST_POSTGRES_URL is not reachable: {type(exc).__name__}"
+        )
     return engine
 
 
@@ -55,8 +56,10 @@ def make_catalog(backend: str, tmp_path: Path) -> Engine:
     else:
         url = postgres_url()
         if not url:
-            pytest.skip("PostgreSQL case skipped: FEDLAB_TEST_POSTGRES_URL is not set "
-                        "(.ci/services starts a server and writes it to .ci/.env)")
+            pytest.skip(
+                "PostgreSQL case skipped: FEDLAB_TEST_POSTGRES_URL is not set "
+                "(.ci/services starts a server and writes it to .ci/.env)"
+            )
         engine = _fresh_postgres(url)
     upgrade(engine)
     return engine
@@ -77,12 +80,15 @@ class World:
 
     def who(self, username: str) -> Principal:
         with session_scope(self.engine) as s:
-            return authenticate(session=s, username=username, password=None,
-                                password_required=False)
+            return authenticate(
+                session=s, username=username, password=None, password_required=False
+            )
 
 
 @pytest.fixture
 def world(engine: Engine) -> World:
     """The demo catalog: 4 banks, 3 agencies, staff, admin, algorithms, samples."""
-    return World(engine, seed_demo(engine, agencies=("tax", "social_insurance", "courts"),
-                                   bank_indicators=False))
+    return World(
+        engine,
+        seed_demo(engine, agencies=("tax", "social_insurance", "courts"), bank_indicators=False),
+    )

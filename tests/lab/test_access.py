@@ -43,8 +43,14 @@ from lab.services import audit as audit_svc
 from lab.services import catalog, consent, experiments, models_library, sample_counts
 from lab.services.access import ACTIONS, Principal, Resource
 
-ROLES = {"M": "bank_a_modeler", "D": "bank_a_ds", "O": "tax_officer", "S": "staff",
-         "A": "admin", "W": "worker"}
+ROLES = {
+    "M": "bank_a_modeler",
+    "D": "bank_a_ds",
+    "O": "tax_officer",
+    "S": "staff",
+    "A": "admin",
+    "W": "worker",
+}
 ALL = "MDOSAW"
 
 # (resource, action, target): roles allowed.  Written by hand; do not derive from the code.
@@ -122,13 +128,21 @@ class Ops:
     def org_id(self, s: Session, code: str) -> int:
         return s.exec(select(Organization.id).where(Organization.code == code)).one()
 
-    def draft(self, bank: str, indicators: tuple[str, ...] = ("taxes_paid_12m",),
-              submit: bool = False) -> int:
+    def draft(
+        self, bank: str, indicators: tuple[str, ...] = ("taxes_paid_12m",), submit: bool = False
+    ) -> int:
         ds = self.w.who(f"{bank}_ds")
         with self.s() as s:
-            e = experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
-                name=f"e{uid()}", sample_id=self.w.seed.samples[bank], algorithm="hetero_lr",
-                indicator_codes=list(indicators)))
+            e = experiments.create_experiment(
+                session=s,
+                actor=ds,
+                experiment_in=ExperimentCreate(
+                    name=f"e{uid()}",
+                    sample_id=self.w.seed.samples[bank],
+                    algorithm="hetero_lr",
+                    indicator_codes=list(indicators),
+                ),
+            )
             if submit:
                 experiments.submit_experiment(session=s, actor=ds, experiment_id=e.id)
         return e.id
@@ -136,100 +150,153 @@ class Ops:
     def model(self, bank: str) -> int:
         exp_id = self.draft(bank)
         with self.s() as s:
-            mv = ModelVersion(name=f"{bank}/m{uid()}", version=1, algorithm="hetero_lr",
-                              experiment_id=exp_id, owner_org_id=self.org_id(s, bank))
+            mv = ModelVersion(
+                name=f"{bank}/m{uid()}",
+                version=1,
+                algorithm="hetero_lr",
+                experiment_id=exp_id,
+                owner_org_id=self.org_id(s, bank),
+            )
             s.add(mv)
             s.flush()
             return mv.id or 0
 
     def grant_id(self, bank: str) -> int:
         with self.s() as s:
-            return s.exec(select(ConsentGrant.id).where(
-                ConsentGrant.bank_org_id == self.org_id(s, bank))).first() or 0
+            return (
+                s.exec(
+                    select(ConsentGrant.id).where(ConsentGrant.bank_org_id == self.org_id(s, bank))
+                ).first()
+                or 0
+            )
 
-    def operation(self, resource: str, action: str, target: str) -> Callable[[Any, Principal],
-                                                                              Any]:
+    def operation(self, resource: str, action: str, target: str) -> Callable[[Any, Principal], Any]:
         n = uid()
         bank = target.split()[0]
         if resource == "organization":
             if action == "read":
                 return lambda s, p: catalog.list_organizations(session=s, actor=p)
-            return lambda s, p: catalog.create_organization(session=s, actor=p, org_in=(
-                OrganizationCreate(code=f"org{n}", name="x", kind=OrgKind.BANK)))
+            return lambda s, p: catalog.create_organization(
+                session=s,
+                actor=p,
+                org_in=(OrganizationCreate(code=f"org{n}", name="x", kind=OrgKind.BANK)),
+            )
         if resource == "user":
             if action == "read":
                 return lambda s, p: catalog.get_user(session=s, actor=p, username=target)
-            return lambda s, p: catalog.create_user(session=s, actor=p, user_in=UserCreate(
-                username=f"u{n}", role="data_scientist", org_code="bank_a"))
+            return lambda s, p: catalog.create_user(
+                session=s,
+                actor=p,
+                user_in=UserCreate(username=f"u{n}", role="data_scientist", org_code="bank_a"),
+            )
         if resource == "node":
             if action == "read":
                 return lambda s, p: catalog.list_nodes(session=s, actor=p)
-            return lambda s, p: catalog.register_node(session=s, actor=p, node_in=(
-                FederationNodeCreate(name=f"n{n}", org_code="bank_a")))
+            return lambda s, p: catalog.register_node(
+                session=s, actor=p, node_in=(FederationNodeCreate(name=f"n{n}", org_code="bank_a"))
+            )
         if resource == "dataset":
             if action == "read":
                 with self.s() as s:
-                    ds_id = s.exec(select(DatasetRegistration.id).where(
-                        DatasetRegistration.org_id == self.org_id(s, target))).first()
+                    ds_id = s.exec(
+                        select(DatasetRegistration.id).where(
+                            DatasetRegistration.org_id == self.org_id(s, target)
+                        )
+                    ).first()
                 return lambda s, p: catalog.get_dataset(session=s, actor=p, dataset_id=ds_id)
-            return lambda s, p: catalog.register_dataset(session=s, actor=p, dataset_in=(
-                DatasetCreate(name=f"d{n}", org_code=target, row_count=1, location="x.csv")))
+            return lambda s, p: catalog.register_dataset(
+                session=s,
+                actor=p,
+                dataset_in=(
+                    DatasetCreate(name=f"d{n}", org_code=target, row_count=1, location="x.csv")
+                ),
+            )
         if resource == "indicator":
             if action == "read":
                 return lambda s, p: catalog.search_indicators(session=s, actor=p, query="tax")
-            return lambda s, p: catalog.create_indicator(session=s, actor=p, indicator_in=(
-                IndicatorCreate(code=f"i{n}", name="x", column="c", org_code=target)))
+            return lambda s, p: catalog.create_indicator(
+                session=s,
+                actor=p,
+                indicator_in=(IndicatorCreate(code=f"i{n}", name="x", column="c", org_code=target)),
+            )
         if resource == "sample":
             if action == "run":
                 return lambda s, p: sample_counts.claim_next_count(session=s, actor=p)
             if target.endswith("count"):
                 sid = self.w.seed.samples[bank]
-                return lambda s, p: sample_counts.request_count(session=s, actor=p,
-                                                                sample_id=sid)
+                return lambda s, p: sample_counts.request_count(session=s, actor=p, sample_id=sid)
             if target.endswith("counts"):
                 sid = self.w.seed.samples[bank]
                 return lambda s, p: sample_counts.list_counts(session=s, actor=p, sample_id=sid)
             if action == "read":
                 sid = self.w.seed.samples[target]
                 return lambda s, p: catalog.get_sample(session=s, actor=p, sample_id=sid)
-            return lambda s, p: catalog.create_sample(session=s, actor=p, sample_in=(
-                SampleSetCreate(name=f"s{n}", dataset_name=p.org_code,
-                                label_column="default_12m", id_list_location="ids.csv")))
+            return lambda s, p: catalog.create_sample(
+                session=s,
+                actor=p,
+                sample_in=(
+                    SampleSetCreate(
+                        name=f"s{n}",
+                        dataset_name=p.org_code,
+                        label_column="default_12m",
+                        id_list_location="ids.csv",
+                    )
+                ),
+            )
         if resource == "algorithm":
             if action == "read":
                 return lambda s, p: catalog.list_algorithms(session=s, actor=p)
-            return lambda s, p: catalog.create_algorithm(session=s, actor=p, algorithm_in=(
-                AlgorithmCreate(name=f"a{n}")))
+            return lambda s, p: catalog.create_algorithm(
+                session=s, actor=p, algorithm_in=(AlgorithmCreate(name=f"a{n}"))
+            )
         if resource == "experiment":
             if action == "run":
                 return lambda s, p: experiments.claim_next(session=s, actor=p)
             if action == "create":
                 sid = self.w.seed.samples["bank_a"]
                 return lambda s, p: experiments.create_experiment(
-                    session=s, actor=p, experiment_in=ExperimentCreate(
-                        name="x", sample_id=sid, algorithm="hetero_lr"))
+                    session=s,
+                    actor=p,
+                    experiment_in=ExperimentCreate(name="x", sample_id=sid, algorithm="hetero_lr"),
+                )
             inds = ("lawsuits_defendant_24m",) if "courts" in target else ("taxes_paid_12m",)
             eid = self.draft(bank, inds, submit="submitted" in target)
-            fn = {"read": experiments.get_experiment, "submit": experiments.submit_experiment,
-                  "approve": experiments.approve_experiment}.get(action)
+            fn = {
+                "read": experiments.get_experiment,
+                "submit": experiments.submit_experiment,
+                "approve": experiments.approve_experiment,
+            }.get(action)
             if action == "cancel":
-                return lambda s, p: experiments.cancel_experiment(session=s, actor=p,
-                                                                  experiment_id=eid, reason="r")
+                return lambda s, p: experiments.cancel_experiment(
+                    session=s, actor=p, experiment_id=eid, reason="r"
+                )
             return lambda s, p: fn(session=s, actor=p, experiment_id=eid)
         if resource == "consent":
             if action == "read":
                 gid = self.grant_id(target.split()[-1])
                 return lambda s, p: consent.get_consent(session=s, actor=p, consent_id=gid)
-            return lambda s, p: consent.grant_consent(session=s, actor=p, consent_in=(
-                ConsentGrantCreate(bank_code="bank_a", indicator_codes=["taxes_paid_12m"],
-                                   expires_at=utcnow() + timedelta(days=30))))
+            return lambda s, p: consent.grant_consent(
+                session=s,
+                actor=p,
+                consent_in=(
+                    ConsentGrantCreate(
+                        bank_code="bank_a",
+                        indicator_codes=["taxes_paid_12m"],
+                        expires_at=utcnow() + timedelta(days=30),
+                    )
+                ),
+            )
         if resource == "authorization":
             if action == "read":
-                return lambda s, p: consent.authorization_summary(session=s, actor=p,
-                                                                  bank_code=target)
+                return lambda s, p: consent.authorization_summary(
+                    session=s, actor=p, bank_code=target
+                )
             return lambda s, p: consent.import_authorizations(
-                session=s, actor=p, bank_code=target,
-                rows=[(f"91310000{n:010d}", date(2024, 1, 1), date(2025, 1, 1))])
+                session=s,
+                actor=p,
+                bank_code=target,
+                rows=[(f"91310000{n:010d}", date(2024, 1, 1), date(2025, 1, 1))],
+            )
         if resource == "model":
             mid = self.model(target)
             if action == "read":
@@ -255,8 +322,11 @@ def test_matrix_covers_every_resource_and_action() -> None:
     assert covered == {(r.value, a.value) for r, acts in ACTIONS.items() for a in acts}
 
 
-CASES = [pytest.param(key, role, id=f"{key[0]}-{key[1]}-{key[2]}-{ROLES[role]}")
-         for key in EXPECTED for role in ROLES]
+CASES = [
+    pytest.param(key, role, id=f"{key[0]}-{key[1]}-{key[2]}-{ROLES[role]}")
+    for key in EXPECTED
+    for role in ROLES
+]
 
 
 @pytest.mark.parametrize(("case", "role"), CASES)
@@ -282,8 +352,7 @@ def test_lists_are_scoped(ops: Ops) -> None:
         seen_a = {e.id for e in experiments.list_experiments(session=s, actor=ops.p["D"])}
         seen_o = {e.id for e in experiments.list_requests(session=s, actor=ops.p["O"])}
         seen_s = {e.id for e in experiments.list_experiments(session=s, actor=ops.p["S"])}
-        owners = {e.owner_org_id for e in experiments.list_experiments(session=s,
-                                                                      actor=ops.p["D"])}
+        owners = {e.owner_org_id for e in experiments.list_experiments(session=s, actor=ops.p["D"])}
         samples = catalog.list_samples(session=s, actor=ops.p["M"])
         n_exp = len(s.exec(select(Experiment)).all())
     assert a in seen_a and b not in seen_a and c not in seen_a and len(owners) == 1

@@ -15,8 +15,14 @@ from lab.models import utcnow
 def _chain(engine: Engine, n: int = 6) -> None:
     for i in range(n):
         with session_scope(engine) as s:
-            append_event(s, actor=f"user{i}", action="create", object_type="sample",
-                         object_id=i, details={"n": i, "名称": "样本"})
+            append_event(
+                s,
+                actor=f"user{i}",
+                action="create",
+                object_type="sample",
+                object_id=i,
+                details={"n": i, "名称": "样本"},
+            )
     with engine.begin() as conn:  # an attacker with database access drops the guard
         if engine.dialect.name == "postgresql":
             conn.execute(text("DROP TRIGGER audit_event_no_update ON audit_event"))
@@ -26,8 +32,10 @@ def _chain(engine: Engine, n: int = 6) -> None:
 
 
 def _edit(conn: object) -> None:
-    conn.execute(text("UPDATE audit_event SET details = :d WHERE seq = 3"),  # type: ignore[attr-defined]
-                 {"d": '{"n": 99, "名称": "样本"}'})
+    conn.execute(
+        text("UPDATE audit_event SET details = :d WHERE seq = 3"),  # type: ignore[attr-defined]
+        {"d": '{"n": 99, "名称": "样本"}'},
+    )
 
 
 def _delete_middle(conn: object) -> None:
@@ -51,11 +59,24 @@ def _insert(conn: object) -> None:
     conn.execute(text("UPDATE audit_event SET seq = seq - 99 WHERE seq > 100"))  # type: ignore[attr-defined]
     prev = conn.execute(text("SELECT hash FROM audit_event WHERE seq = 3")).scalar_one()  # type: ignore[attr-defined]
     at = utcnow()
-    h = event_hash(seq=4, at=at, actor="mallory", action="approve", object_type="experiment",
-                   object_id="1", details={}, prev_hash=prev)
-    conn.execute(text("INSERT INTO audit_event (seq, at, actor, action, object_type, object_id, "  # type: ignore[attr-defined]
-                      "details, prev_hash, hash) VALUES (4, :at, 'mallory', 'approve', "
-                      "'experiment', '1', '{}', :p, :h)"), {"at": at, "p": prev, "h": h})
+    h = event_hash(
+        seq=4,
+        at=at,
+        actor="mallory",
+        action="approve",
+        object_type="experiment",
+        object_id="1",
+        details={},
+        prev_hash=prev,
+    )
+    conn.execute(
+        text(
+            "INSERT INTO audit_event (seq, at, actor, action, object_type, object_id, "  # type: ignore[attr-defined]
+            "details, prev_hash, hash) VALUES (4, :at, 'mallory', 'approve', "
+            "'experiment', '1', '{}', :p, :h)"
+        ),
+        {"at": at, "p": prev, "h": h},
+    )
 
 
 TAMPERS: dict[str, tuple[Callable[[object], None], str]] = {

@@ -41,8 +41,9 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_lab_flow_from_seed_to_published_model(demo_data: Path, tmp_path: Path) -> None:
     lines: list[str] = []
     out = tmp_path / "demo"
-    summary = run_lab_flow(out=out, data_dir=demo_data, runtime="local", echo=lines.append,
-                           experiments=FAST)
+    summary = run_lab_flow(
+        out=out, data_dir=demo_data, runtime="local", echo=lines.append, experiments=FAST
+    )
 
     # Every experiment went draft → ... → succeeded, one transition row per step
     assert [r["status"] for r in summary["experiments"]] == ["succeeded", "succeeded"], summary
@@ -50,11 +51,18 @@ def test_lab_flow_from_seed_to_published_model(demo_data: Path, tmp_path: Path) 
     with Session(engine) as s:
         exps = s.exec(select(Experiment).order_by(Experiment.id)).all()
         for exp in exps:
-            steps = s.exec(select(ExperimentTransition.to_status)
-                           .where(ExperimentTransition.experiment_id == exp.id)
-                           .order_by(ExperimentTransition.id)).all()
-            assert [ExperimentStatus(x).value for x in steps] == ["submitted", "approved", "queued", "running",
-                                                "succeeded"]
+            steps = s.exec(
+                select(ExperimentTransition.to_status)
+                .where(ExperimentTransition.experiment_id == exp.id)
+                .order_by(ExperimentTransition.id)
+            ).all()
+            assert [ExperimentStatus(x).value for x in steps] == [
+                "submitted",
+                "approved",
+                "queued",
+                "running",
+                "succeeded",
+            ]
         # social insurance and courts had no standing consent: their officers granted it
         orgs = {o.id: o.code for o in s.exec(select(Organization)).all()}
         granted = {orgs[g.agency_org_id] for g in s.exec(select(ConsentGrant)).all()}
@@ -69,7 +77,8 @@ def test_lab_flow_from_seed_to_published_model(demo_data: Path, tmp_path: Path) 
     assert all(0.6 < a <= 1.0 for a in aucs), aucs
     best = max(range(2), key=lambda i: aucs[i])
     assert [ModelStatus(m.status) for m in models] == [
-        ModelStatus.PUBLISHED if i == best else ModelStatus.CANDIDATE for i in range(2)]
+        ModelStatus.PUBLISHED if i == best else ModelStatus.CANDIDATE for i in range(2)
+    ]
     assert summary["published"]["id"] == models[best].id
     assert [r["auc"] for r in summary["experiments"]] == aucs
     assert models[0].lineage["parties"] == ["bank", "tax", "social_insurance", "courts"]
@@ -78,15 +87,19 @@ def test_lab_flow_from_seed_to_published_model(demo_data: Path, tmp_path: Path) 
     assert summary["audit"]["ok"] and summary["audit"]["events"] == n_events
     assert any(f"audit chain OK with {n_events} events" in line for line in lines)
     assert any("[published]" in line and "AUC" in line for line in lines)
-    assert (out / "lab_runs" / f"experiment-{models[0].experiment_id}" / "result"
-            / "metrics.json").is_file()
+    assert (
+        out / "lab_runs" / f"experiment-{models[0].experiment_id}" / "result" / "metrics.json"
+    ).is_file()
 
 
 def test_lab_flow_names_missing_demo_files(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "bank.csv").write_text("uscc,default_12m\n")
-    with pytest.raises(ConfigError, match=r"lacks \['authorizations.csv', 'tax.csv', "
-                       r"'social_insurance.csv', 'courts.csv'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"lacks \['authorizations.csv', 'tax.csv', "
+        r"'social_insurance.csv', 'courts.csv'\]",
+    ):
         run_lab_flow(out=tmp_path / "out", data_dir=tmp_path / "data", runtime="local")
     assert not (tmp_path / "out" / "catalog.db").exists()
 
@@ -94,16 +107,20 @@ def test_lab_flow_names_missing_demo_files(tmp_path: Path) -> None:
 def test_seeded_algorithm_schemas_fit_the_algorithms_parameter_models() -> None:
     """Every seeded schema's defaults, and the flow's parameters, pass the algorithm's own
     parameter model once the runner nests dotted names (a drift would fail runs)."""
-    from federation.homo import HomoParams
     from federation.hetero_lr import LrParams
+    from federation.homo import HomoParams
     from federation.scorecard import ScorecardParams
     from federation.secureboost import SecureBoostParams
     from lab.runner import nested_params
     from lab.seed import ALGORITHMS
     from lab.services.catalog import validate_params
 
-    models = {"hetero_lr": LrParams, "secureboost": SecureBoostParams,
-              "scorecard": ScorecardParams, "homo_lr": HomoParams}
+    models = {
+        "hetero_lr": LrParams,
+        "secureboost": SecureBoostParams,
+        "scorecard": ScorecardParams,
+        "homo_lr": HomoParams,
+    }
     schemas = {a["name"]: a["param_schema"] for a in ALGORITHMS}
     assert set(schemas) == set(models)
     for name, schema in schemas.items():

@@ -47,25 +47,73 @@ def test_parse_param_reads_numbers_booleans_and_text() -> None:
 
 def test_sample_experiment_consent_and_approval_from_the_cli(db: str) -> None:
     # A bank modeler registers a sample set
-    made = run(db, "bank_a_modeler", "samples", "create", "--name", "2024H1",
-               "--dataset", "bank_a", "--id-list", "ids/2024h1.csv", "--n-total", "800",
-               "--n-positive", "64", "--observation-end", "2024-06-30")
+    made = run(
+        db,
+        "bank_a_modeler",
+        "samples",
+        "create",
+        "--name",
+        "2024H1",
+        "--dataset",
+        "bank_a",
+        "--id-list",
+        "ids/2024h1.csv",
+        "--n-total",
+        "800",
+        "--n-positive",
+        "64",
+        "--observation-end",
+        "2024-06-30",
+    )
     assert made.exit_code == 0, made.output
     sample_id = int(made.output.split()[1].rstrip(":"))
     lab = Lab.connect(db, user="bank_a_ds")
     sample = lab.samples.get(sample_id)
-    assert (sample.n_total, sample.n_positive, sample.observation_end) == (800, 64,
-                                                                            date(2024, 6, 30))
-    denied = run(db, "tax_officer", "samples", "create", "--name", "x", "--dataset", "bank_a",
-                 "--id-list", "x.csv")
+    assert (sample.n_total, sample.n_positive, sample.observation_end) == (
+        800,
+        64,
+        date(2024, 6, 30),
+    )
+    denied = run(
+        db,
+        "tax_officer",
+        "samples",
+        "create",
+        "--name",
+        "x",
+        "--dataset",
+        "bank_a",
+        "--id-list",
+        "x.csv",
+    )
     assert isinstance(denied.exception, AccessDeniedError)
 
     # ... creates and submits an experiment with typed parameters
-    created = run(db, "bank_a_modeler", "experiments", "create", "--sample", str(sample_id),
-                  "--algorithm", "hetero_lr", "--name", "tax+si lr",
-                  "--indicator", "taxes_paid_12m", "--indicator", "insured_employees",
-                  "--param", "epochs=5", "--param", "learning_rate=0.5",
-                  "--param", "early_stopping=false", "--backend", "plaintext", "--submit")
+    created = run(
+        db,
+        "bank_a_modeler",
+        "experiments",
+        "create",
+        "--sample",
+        str(sample_id),
+        "--algorithm",
+        "hetero_lr",
+        "--name",
+        "tax+si lr",
+        "--indicator",
+        "taxes_paid_12m",
+        "--indicator",
+        "insured_employees",
+        "--param",
+        "epochs=5",
+        "--param",
+        "learning_rate=0.5",
+        "--param",
+        "early_stopping=false",
+        "--backend",
+        "plaintext",
+        "--submit",
+    )
     assert created.exit_code == 0, created.output
     assert "submitted" in created.output
     exp_id = int(created.output.split()[1].rstrip(":"))
@@ -73,8 +121,20 @@ def test_sample_experiment_consent_and_approval_from_the_cli(db: str) -> None:
     assert info.params["epochs"] == 5 and info.params["learning_rate"] == 0.5
     assert info.params["early_stopping"] is False and info.params["l2"] == 0.0  # default filled
     assert info.indicator_codes == ["taxes_paid_12m", "insured_employees"]
-    bad = run(db, "bank_a_modeler", "experiments", "create", "--sample", str(sample_id),
-              "--algorithm", "hetero_lr", "--name", "bad", "--param", "epochs=0")
+    bad = run(
+        db,
+        "bank_a_modeler",
+        "experiments",
+        "create",
+        "--sample",
+        str(sample_id),
+        "--algorithm",
+        "hetero_lr",
+        "--name",
+        "bad",
+        "--param",
+        "epochs=0",
+    )
     assert isinstance(bad.exception, ConfigError)
     assert "'epochs'=0 is out of bounds [1, 500]" in str(bad.exception)
 
@@ -82,11 +142,29 @@ def test_sample_experiment_consent_and_approval_from_the_cli(db: str) -> None:
     early = run(db, "staff", "experiments", "approve", str(exp_id))
     assert isinstance(early.exception, ConsentError)
     assert "social_insurance: ['insured_employees'] missing" in str(early.exception)
-    wrong = run(db, "tax_officer", "consents", "grant", "--bank", "bank_a",
-                "--indicator", "insured_employees")
+    wrong = run(
+        db,
+        "tax_officer",
+        "consents",
+        "grant",
+        "--bank",
+        "bank_a",
+        "--indicator",
+        "insured_employees",
+    )
     assert isinstance(wrong.exception, ConfigError)  # not tax's indicator
-    granted = run(db, "social_insurance_officer", "consents", "grant", "--bank", "bank_a",
-                  "--indicator", "insured_employees", "--days", "30")
+    granted = run(
+        db,
+        "social_insurance_officer",
+        "consents",
+        "grant",
+        "--bank",
+        "bank_a",
+        "--indicator",
+        "insured_employees",
+        "--days",
+        "30",
+    )
     assert granted.exit_code == 0, granted.output
     assert "1 indicator(s) for bank_a" in granted.output
     approved = run(db, "staff", "experiments", "approve", str(exp_id), "--reason", "ok")
@@ -96,8 +174,15 @@ def test_sample_experiment_consent_and_approval_from_the_cli(db: str) -> None:
     assert "insured_employees" in run(db, "bank_a_ds", "consents", "list").output
     assert "insured_employees" not in run(db, "bank_b_ds", "consents", "list").output
     grant_id = int(granted.output.split()[1].rstrip(":"))
-    revoked = run(db, "social_insurance_officer", "consents", "revoke", str(grant_id),
-                  "--reason", "audit finding")
+    revoked = run(
+        db,
+        "social_insurance_officer",
+        "consents",
+        "revoke",
+        str(grant_id),
+        "--reason",
+        "audit finding",
+    )
     assert revoked.exit_code == 0 and "revoked" in revoked.output
     needs = {n.agency: n.status for n in lab.experiments.get(exp_id).consents()}
     assert needs == {"tax": "granted", "social_insurance": "revoked"}
@@ -118,10 +203,12 @@ def test_authorizations_import_counts_only(db: str, tmp_path: Path) -> None:
 
     out = run(db, "bank_a_modeler", "authorizations", "import", str(path), "--bank", "bank_a")
     assert out.exit_code == 0, out.output
-    shown = run(db, "bank_a_ds", "authorizations", "show", "--bank", "bank_a",
-                "--as-of", "2024-06-30")
-    assert shown.output.strip() == (f"bank_a: {before.total + 3} authorizations, "
-                                    f"{before.valid + 2} valid on 2024-06-30")
+    shown = run(
+        db, "bank_a_ds", "authorizations", "show", "--bank", "bank_a", "--as-of", "2024-06-30"
+    )
+    assert shown.output.strip() == (
+        f"bank_a: {before.total + 3} authorizations, {before.valid + 2} valid on 2024-06-30"
+    )
     assert all(i not in out.output + shown.output for i in ids)  # counts, never IDs
     again = run(db, "bank_a_modeler", "authorizations", "import", str(path), "--bank", "bank_a")
     assert f"{before.total + 3} authorizations" in again.output  # duplicates skipped
@@ -130,8 +217,15 @@ def test_authorizations_import_counts_only(db: str, tmp_path: Path) -> None:
     assert isinstance(ds.exception, AccessDeniedError)  # only the bank's modeler imports
     other = run(db, "bank_b_modeler", "authorizations", "import", str(path), "--bank", "bank_a")
     assert isinstance(other.exception, AccessDeniedError)
-    missing = run(db, "bank_a_modeler", "authorizations", "import", str(tmp_path / "no.csv"),
-                  "--bank", "bank_a")
+    missing = run(
+        db,
+        "bank_a_modeler",
+        "authorizations",
+        "import",
+        str(tmp_path / "no.csv"),
+        "--bank",
+        "bank_a",
+    )
     assert isinstance(missing.exception, ConfigError) and "no.csv" in str(missing.exception)
 
 
@@ -146,26 +240,45 @@ def test_indicator_search_and_models_list(db: str) -> None:
 
 
 def test_worker_once_runs_what_is_approved_and_refuses_a_federation_it_cannot_reach(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     from features.synth import generate, write
     from lab.settings import get_settings
 
     get_settings.cache_clear()
     write(tmp_path / "data", generate(200, 5, banks=("bank_a",)))
     db = str(tmp_path / "cli.db")
-    seeded = CliRunner().invoke(app, ["lab", "seed", "--db", db, "--banks", "bank_a",
-                                      "--data", str(tmp_path / "data")])
+    seeded = CliRunner().invoke(
+        app, ["lab", "seed", "--db", db, "--banks", "bank_a", "--data", str(tmp_path / "data")]
+    )
     assert seeded.exit_code == 0, seeded.output
     ds = Lab.connect(db, user="bank_a_ds")
     exp = ds.experiments.create(
-        name="cli worker", sample=ds.samples.list()[0].id, algorithm="hetero_lr",
-        indicators=["taxes_paid_12m", "tax_arrears_amount"], params={"epochs": 2},
-        backend="plaintext").submit()
+        name="cli worker",
+        sample=ds.samples.list()[0].id,
+        algorithm="hetero_lr",
+        indicators=["taxes_paid_12m", "tax_arrears_amount"],
+        params={"epochs": 2},
+        backend="plaintext",
+    ).submit()
     Lab.connect(db, user="staff").experiments.get(exp.id).approve("parties checked")
 
     def worker(*args: str) -> Any:
-        return CliRunner().invoke(app, ["lab", "worker", "--db", db, "--once", "--id", "cli",
-                                        "--runs", str(tmp_path / "runs"), *args])
+        return CliRunner().invoke(
+            app,
+            [
+                "lab",
+                "worker",
+                "--db",
+                db,
+                "--once",
+                "--id",
+                "cli",
+                "--runs",
+                str(tmp_path / "runs"),
+                *args,
+            ],
+        )
 
     # a federation named for another runtime, or one that is not there: nothing is claimed
     mixed = worker("--runtime", "simulation", "--superlink", "127.0.0.1:9093")
@@ -178,8 +291,10 @@ def test_worker_once_runs_what_is_approved_and_refuses_a_federation_it_cannot_re
 
     done = worker("--runtime", "local")
     assert done.exit_code == 0, done.output
-    assert done.output.splitlines() == ["worker cli: local runtime",
-                                        "worker cli: 1 experiment(s) processed"]
+    assert done.output.splitlines() == [
+        "worker cli: local runtime",
+        "worker cli: 1 experiment(s) processed",
+    ]
     info = ds.experiments.get(exp.id).info
     assert info.status.value == "succeeded", info.failure_reason
     (model,) = ds.models.list()

@@ -20,9 +20,15 @@ def _kernel_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A kernelspec that starts this interpreter (the venv's python, whatever PATH says)."""
     spec = tmp_path / "jupyter" / "kernels" / KERNEL
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "fedlab tests", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "fedlab tests",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     return KERNEL
@@ -58,20 +64,31 @@ def _check_outputs(nb: Any) -> None:
     assert re.search(r"<b>hetero LR</b> \[succeeded\] [1-8]/8 epochs · loss 0\.\d+", text)
     assert re.search(r"<b>SecureBoost</b> \[succeeded\] [1-5]/5 trees · loss 0\.\d+", text)
     assert re.search(r"<b>scorecard</b> \[succeeded\] [1-8]/8 epochs · loss 0\.\d+", text)
-    aucs = {name: (float(a), float(k)) for name, a, k in re.findall(
-        r"^(hetero LR|SecureBoost|scorecard)\s+AUC ([0-9.]+)\s+KS ([0-9.]+)$", text, re.M)}
+    aucs = {
+        name: (float(a), float(k))
+        for name, a, k in re.findall(
+            r"^(hetero LR|SecureBoost|scorecard)\s+AUC ([0-9.]+)\s+KS ([0-9.]+)$", text, re.M
+        )
+    }
     assert set(aucs) == set(MODELS), text
     assert all(0.6 < a <= 1.0 and 0.1 < k <= 1.0 for a, k in aucs.values()), aucs
     # The comparison table shows the same AUCs the models report
     for a, _ in aucs.values():
         assert f"{a:.3f}" in text
-    roc_counts = {name: int(n) for name, n in
-                  re.findall(r"^(hetero LR|SecureBoost|scorecard): (\d+) ROC points stored",
-                             text, re.M)}
+    roc_counts = {
+        name: int(n)
+        for name, n in re.findall(
+            r"^(hetero LR|SecureBoost|scorecard): (\d+) ROC points stored", text, re.M
+        )
+    }
     assert set(roc_counts) == set(MODELS)
     assert roc_counts["scorecard"] >= 3  # a real scorecard run files its ROC points
-    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
-                 for o in c.get("outputs", []))
+    images = sum(
+        "image/png" in o.get("data", {})
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
     assert images >= 1  # the ROC figure
     _check_scorecard(next(t for t in _texts(nb) if "your columns in the scorecard" in t))
     assert re.search(r"^published bank_a/(hetero LR|SecureBoost|scorecard) v1 ", text, re.M)
@@ -87,8 +104,12 @@ def _check_scorecard(text: str) -> None:
     assert [g for g, _ in grades] == list("ABCDEF")
     columns = re.search(r"^base points [0-9.]+; your columns in the scorecard: (.+)$", text, re.M)
     assert columns, text
-    own = {"acct_avg_monthly_inflow", "acct_avg_balance", "loan_overdue_count_24m",
-           "credit_line_utilization"}  # bank_a's columns among the notebook's FEATURES
+    own = {
+        "acct_avg_monthly_inflow",
+        "acct_avg_balance",
+        "loan_overdue_count_24m",
+        "credit_line_utilization",
+    }  # bank_a's columns among the notebook's FEATURES
     shown = set(columns[1].split(", "))
     assert shown and shown <= own, shown
     # the points table lists bins of those columns only (no agency's column)
@@ -106,8 +127,12 @@ def test_data_scientist_notebook_runs(tmp_path: Path, monkeypatch: pytest.Monkey
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []  # run from scratch, not from the committed outputs
-    client = NotebookClient(nb, timeout=600, kernel_name=_kernel_here(tmp_path, monkeypatch),
-                            resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name=_kernel_here(tmp_path, monkeypatch),
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     client.execute()
     _check_outputs(nb)
     assert (tmp_path / "runs" / "data_scientist_workflow" / "catalog.db").is_file()

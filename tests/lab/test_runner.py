@@ -52,21 +52,39 @@ class FakeExecutor:
         time.sleep(self.seconds)  # a run takes time: lets the other worker claim meanwhile
         for epoch in range(3):
             progress("epoch", {"epoch": epoch, "loss": 0.7 - 0.1 * epoch})
-        metrics = {"auc": 0.8, "ks": 0.4, "loss": [0.7, 0.6, 0.5],
-                   "roc": {"fpr": [0.0, 0.2, 1.0], "tpr": [0.0, 0.7, 1.0]},
-                   "guest": cfg.guest.name, "hosts": ",".join(h.name for h in cfg.hosts)}
+        metrics = {
+            "auc": 0.8,
+            "ks": 0.4,
+            "loss": [0.7, 0.6, 0.5],
+            "roc": {"fpr": [0.0, 0.2, 1.0], "tpr": [0.0, 0.7, 1.0]},
+            "guest": cfg.guest.name,
+            "hosts": ",".join(h.name for h in cfg.hosts),
+        }
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "metrics.json").write_text(json.dumps(metrics))
         return metrics
 
 
-def approved(world: World, bank: str, name: str, indicators: tuple[str, ...] = (
-        "taxes_paid_12m", "tax_arrears_amount")) -> int:
+def approved(
+    world: World,
+    bank: str,
+    name: str,
+    indicators: tuple[str, ...] = ("taxes_paid_12m", "tax_arrears_amount"),
+) -> int:
     ds, staff = world.who(f"{bank}_ds"), world.who("staff")
     with session_scope(world.engine) as s:
-        exp = experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
-            name=name, sample_id=world.seed.samples[bank], algorithm="hetero_lr",
-            indicator_codes=list(indicators), params={"epochs": 3}, backend="plaintext"))
+        exp = experiments.create_experiment(
+            session=s,
+            actor=ds,
+            experiment_in=ExperimentCreate(
+                name=name,
+                sample_id=world.seed.samples[bank],
+                algorithm="hetero_lr",
+                indicator_codes=list(indicators),
+                params={"epochs": 3},
+                backend="plaintext",
+            ),
+        )
         experiments.submit_experiment(session=s, actor=ds, experiment_id=exp.id)
         experiments.approve_experiment(session=s, actor=staff, experiment_id=exp.id)
     return exp.id
@@ -83,8 +101,11 @@ def test_worker_runs_an_experiment_and_files_a_model(world: World, tmp_path: Pat
         got = experiments.get_experiment(session=s, actor=ds, experiment_id=exp_id)
         model = models_library.model_for_experiment(session=s, actor=ds, experiment_id=exp_id)
     assert got.status is S.SUCCEEDED and got.claimed_by == "worker:w1"
-    assert [(p["epoch"], p["loss"]) for p in got.progress] == [(0, 0.7), (1, 0.6),
-                                                               (2, pytest.approx(0.5))]
+    assert [(p["epoch"], p["loss"]) for p in got.progress] == [
+        (0, 0.7),
+        (1, 0.6),
+        (2, pytest.approx(0.5)),
+    ]
     assert model is not None and model.metrics["auc"] == 0.8
     assert model.metrics["guest"] == "bank_b" and model.metrics["hosts"] == "tax"
     assert model.roc == {"fpr": [0.0, 0.2, 1.0], "tpr": [0.0, 0.7, 1.0]}
@@ -108,8 +129,9 @@ def test_failure_is_recorded_with_its_reason(world: World, tmp_path: Path) -> No
     assert trail[-1].to_status is S.FAILED and trail[-1].reason == got.failure_reason
 
 
-def test_consent_lapsed_after_approval_fails_the_run_before_it_starts(world: World,
-                                                                      tmp_path: Path) -> None:
+def test_consent_lapsed_after_approval_fails_the_run_before_it_starts(
+    world: World, tmp_path: Path
+) -> None:
     exp_id = approved(world, "bank_a", "late")
     with world.engine.begin() as conn:  # time passes: tax's consent expires in the queue
         conn.execute(update(ConsentGrant).values(expires_at=utcnow() - timedelta(hours=1)))
@@ -123,8 +145,10 @@ def test_consent_lapsed_after_approval_fails_the_run_before_it_starts(world: Wor
     assert got.status is S.FAILED and got.started_at is None
     assert "ConsentError" in (got.failure_reason or "")
     assert "tax: ['taxes_paid_12m', 'tax_arrears_amount'] expired" in (got.failure_reason or "")
-    assert [(t.from_status, t.to_status) for t in trail][-2:] == [(S.APPROVED, S.QUEUED),
-                                                                 (S.QUEUED, S.FAILED)]
+    assert [(t.from_status, t.to_status) for t in trail][-2:] == [
+        (S.APPROVED, S.QUEUED),
+        (S.QUEUED, S.FAILED),
+    ]
 
 
 def test_non_finite_numbers_reach_the_catalog_as_null(world: World, tmp_path: Path) -> None:
@@ -135,8 +159,12 @@ def test_non_finite_numbers_reach_the_catalog_as_null(world: World, tmp_path: Pa
 
     def run(cfg: Any, out_dir: Path, runtime: str, progress: Any) -> dict[str, Any]:
         progress("epoch", {"epoch": 0, "loss": float("nan")})
-        metrics = {"auc": 0.7, "ks": float("nan"), "loss": [float("nan"), 0.5],
-                   "grades": [{"grade": "A", "low": 650.0}, {"grade": "F", "low": -math.inf}]}
+        metrics = {
+            "auc": 0.7,
+            "ks": float("nan"),
+            "loss": [float("nan"), 0.5],
+            "grades": [{"grade": "A", "low": 650.0}, {"grade": "F", "low": -math.inf}],
+        }
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "metrics.json").write_text(json.dumps(metrics))
         return metrics
@@ -156,8 +184,9 @@ def test_non_finite_numbers_reach_the_catalog_as_null(world: World, tmp_path: Pa
 
 
 @pytest.mark.parametrize("when", ["during training", "after the last epoch"])
-def test_cancel_while_running_stops_the_run_and_files_no_model(world: World, tmp_path: Path,
-                                                              when: str) -> None:
+def test_cancel_while_running_stops_the_run_and_files_no_model(
+    world: World, tmp_path: Path, when: str
+) -> None:
     # Prepare: the bank cancels its experiment while the worker runs it
     exp_id = approved(world, "bank_c", "stopped")
     ds, staff = world.who("bank_c_ds"), world.who("staff")
@@ -166,8 +195,9 @@ def test_cancel_while_running_stops_the_run_and_files_no_model(world: World, tmp
     def cancelled_run(cfg: Any, out_dir: Path, runtime: str, progress: Any) -> dict[str, Any]:
         progress("epoch", {"epoch": 0, "loss": 0.7})
         with session_scope(world.engine) as s:
-            experiments.cancel_experiment(session=s, actor=ds, experiment_id=exp_id,
-                                          reason="wrong sample")
+            experiments.cancel_experiment(
+                session=s, actor=ds, experiment_id=exp_id, reason="wrong sample"
+            )
         if when == "during training":
             progress("epoch", {"epoch": 1, "loss": 0.6})  # the worker stops the run here
             reached.append("epoch 1")
@@ -184,8 +214,10 @@ def test_cancel_while_running_stops_the_run_and_files_no_model(world: World, tmp
     assert reached == []
     assert got.status is S.CANCELLED and got.failure_reason is None
     assert [p["loss"] for p in got.progress] == [0.7]
-    assert [(t.from_status, t.to_status) for t in trail][-2:] == [(S.QUEUED, S.RUNNING),
-                                                                 (S.RUNNING, S.CANCELLED)]
+    assert [(t.from_status, t.to_status) for t in trail][-2:] == [
+        (S.QUEUED, S.RUNNING),
+        (S.RUNNING, S.CANCELLED),
+    ]
     assert (trail[-1].actor, trail[-1].reason) == ("bank_c_ds", "wrong sample")
     assert model is None
     assert report.ok, str(report)
@@ -196,8 +228,10 @@ def test_two_workers_run_twenty_experiments_exactly_once(world: World, tmp_path:
     # Prepare: 20 approved experiments, 5 from each of 4 banks
     ids = [approved(world, bank, f"{bank} run {i}") for i in range(5) for bank in BANKS]
     fake = FakeExecutor(seconds=0.05)
-    workers = [Worker(world.engine, f"w{i}", tmp_path / "runs", executor=fake, runtime="local")
-               for i in range(2)]
+    workers = [
+        Worker(world.engine, f"w{i}", tmp_path / "runs", executor=fake, runtime="local")
+        for i in range(2)
+    ]
     start = threading.Barrier(2)
 
     def loop(w: Worker) -> None:
@@ -219,11 +253,17 @@ def test_two_workers_run_twenty_experiments_exactly_once(world: World, tmp_path:
         rows = s.exec(select(Experiment).where(Experiment.id.in_(ids))).all()  # type: ignore[attr-defined]
         assert {r.status for r in rows} == {S.SUCCEEDED}
         assert s.exec(select(func.count()).select_from(ModelVersion)).one() == 20
-        n_trans = s.exec(select(func.count()).select_from(ExperimentTransition)
-                         .where(ExperimentTransition.experiment_id.in_(ids))).one()  # type: ignore[attr-defined]
+        n_trans = s.exec(
+            select(func.count())
+            .select_from(ExperimentTransition)
+            .where(ExperimentTransition.experiment_id.in_(ids))
+        ).one()  # type: ignore[attr-defined]
         assert n_trans == 20 * 5  # submitted, approved, queued, running, succeeded
-        queued = s.exec(select(func.count()).select_from(AuditEvent)
-                        .where(AuditEvent.action == "experiment.queued")).one()
+        queued = s.exec(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "experiment.queued")
+        ).one()
         assert queued == 20
         report = audit_svc.verify(session=s, actor=staff)
     assert report.ok, str(report)
@@ -242,8 +282,9 @@ def test_real_federated_run_through_the_catalog(tmp_path: Path) -> None:
     write(tmp_path / "data", generate(800, 7, banks=("bank_a",)))
     engine = make_engine(tmp_path / "lab.db")
     upgrade(engine)
-    seed = seed_demo(engine, banks=("bank_a",), data_dir=tmp_path / "data",
-                     agencies=("tax", "market_regulation"))
+    seed = seed_demo(
+        engine, banks=("bank_a",), data_dir=tmp_path / "data", agencies=("tax", "market_regulation")
+    )
     world = World(engine, seed)
     exp_id = approved(world, "bank_a", "real", ("taxes_paid_12m", "company_age_years"))
     worker = Worker(engine, "real", tmp_path / "runs", runtime="local")
@@ -255,7 +296,10 @@ def test_real_federated_run_through_the_catalog(tmp_path: Path) -> None:
     with session_scope(engine) as s:
         model = models_library.model_for_experiment(session=s, actor=staff, experiment_id=exp_id)
     assert model is not None and 0.5 < model.metrics["auc"] <= 1.0
-    assert len(model.metrics["loss"]) == 3 and model.parties == ["bank_a", "market_regulation",
-                                                                 "tax"]
+    assert len(model.metrics["loss"]) == 3 and model.parties == [
+        "bank_a",
+        "market_regulation",
+        "tax",
+    ]
     assert sum(1 for p in got.progress if p.get("event") == "epoch") >= 1
     engine.dispose()

@@ -33,13 +33,26 @@ TOL = 1e-6
 INDICATORS = ("taxes_paid_12m", "tax_arrears_amount", "vat_invoice_count_12m")
 
 
-def approve(world: World, name: str, indicators: tuple[str, ...] = INDICATORS,
-            params: dict[str, Any] = PARAMS) -> int:
+def approve(
+    world: World,
+    name: str,
+    indicators: tuple[str, ...] = INDICATORS,
+    params: dict[str, Any] = PARAMS,
+) -> int:
     ds, staff = world.who("bank_a_ds"), world.who("staff")
     with session_scope(world.engine) as s:
-        exp = experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
-            name=name, sample_id=world.seed.samples["bank_a"], algorithm="hetero_lr",
-            indicator_codes=list(indicators), params=params, backend="paillier"))
+        exp = experiments.create_experiment(
+            session=s,
+            actor=ds,
+            experiment_in=ExperimentCreate(
+                name=name,
+                sample_id=world.seed.samples["bank_a"],
+                algorithm="hetero_lr",
+                indicator_codes=list(indicators),
+                params=params,
+                backend="paillier",
+            ),
+        )
         experiments.submit_experiment(session=s, actor=ds, experiment_id=exp.id)
         experiments.approve_experiment(session=s, actor=staff, experiment_id=exp.id)
     return exp.id
@@ -49,8 +62,7 @@ def outcome(world: World, exp_id: int) -> tuple[Any, Any]:
     staff = world.who("staff")
     with session_scope(world.engine) as s:
         exp = experiments.get_experiment(session=s, actor=staff, experiment_id=exp_id)
-        model = models_library.model_for_experiment(session=s, actor=staff,
-                                                    experiment_id=exp_id)
+        model = models_library.model_for_experiment(session=s, actor=staff, experiment_id=exp_id)
     return exp, model
 
 
@@ -77,21 +89,24 @@ def epoch_losses(exp: Any) -> list[float]:
     return [p["loss"] for p in exp.progress if p.get("event") == "epoch"]
 
 
-def test_the_federation_to_run_on_is_for_the_deployment_runtime_only(world: World,
-                                                                     tmp_path: Path) -> None:
+def test_the_federation_to_run_on_is_for_the_deployment_runtime_only(
+    world: World, tmp_path: Path
+) -> None:
     with pytest.raises(ConfigError, match="deployment runtime only, not 'simulation'"):
         Worker(world.engine, "w", tmp_path, target=FederationTarget(tmp_path / "fed"))
     default = Worker(world.engine, "w", tmp_path, runtime="deployment")
     assert default.target == FederationTarget(DEFAULT_STATE_DIR)
     assert default.executor == FederationExecutor(DEFAULT_STATE_DIR)
-    on_state = Worker(world.engine, "w", tmp_path, runtime="deployment",
-                      target=FederationTarget(tmp_path / "fed"))
+    on_state = Worker(
+        world.engine, "w", tmp_path, runtime="deployment", target=FederationTarget(tmp_path / "fed")
+    )
     assert on_state.executor == FederationExecutor(tmp_path / "fed")
     assert Worker(world.engine, "w", tmp_path).preflight() == "simulation runtime"
 
 
 def test_the_superlink_reaches_the_run_and_the_model_says_where_pieces_are(
-        world: World, tmp_path: Path, listening_address: str) -> None:
+    world: World, tmp_path: Path, listening_address: str
+) -> None:
     superlink = listening_address
     exp_id = approved(world, "bank_a", "remote")
     fake, seen = FakeExecutor(), []
@@ -101,14 +116,18 @@ def test_the_superlink_reaches_the_run_and_the_model_says_where_pieces_are(
         return fake(cfg, out, runtime, progress)
 
     target = FederationTarget(tmp_path / "runs-state", superlink=superlink, insecure=True)
-    worker = Worker(world.engine, "w", tmp_path / "runs", runtime="deployment", target=target,
-                    executor=executor)
+    worker = Worker(
+        world.engine, "w", tmp_path / "runs", runtime="deployment", target=target, executor=executor
+    )
     assert worker.preflight() == f"deployment runtime on the SuperLink {superlink} (insecure)"
     assert worker.run_once()
     ((section, runtime),) = seen
     assert runtime == "deployment"
-    assert (section.superlink, section.insecure, section.root_certificates) == (superlink, True,
-                                                                                None)
+    assert (section.superlink, section.insecure, section.root_certificates) == (
+        superlink,
+        True,
+        None,
+    )
     exp, model = outcome(world, exp_id)
     assert exp.status is S.SUCCEEDED and model.lineage["federation"] == superlink
     # the stand-in run wrote no location.json: nothing says more than who holds the piece
@@ -116,24 +135,38 @@ def test_the_superlink_reaches_the_run_and_the_model_says_where_pieces_are(
 
 
 def test_a_party_without_a_supernode_fails_the_experiment_before_the_run(
-        world: World, tmp_path: Path, listening_address: str) -> None:
+    world: World, tmp_path: Path, listening_address: str
+) -> None:
     state = tmp_path / "fed"
     state.mkdir()
-    Federation(str(state), listening_address, os.getpid(), "", None,  # this process plays every PID
-               [NodeProc("bank_a", os.getpid(), 0, "", str(state / "parties" / "bank_a"))]
-               ).save()
+    Federation(
+        str(state),
+        listening_address,
+        os.getpid(),
+        "",
+        None,  # this process plays every PID
+        [NodeProc("bank_a", os.getpid(), 0, "", str(state / "parties" / "bank_a"))],
+    ).save()
     exp_id = approved(world, "bank_a", "no tax node")
     fake = FakeExecutor()
-    worker = Worker(world.engine, "w", tmp_path / "runs", runtime="deployment",
-                    target=FederationTarget(state), executor=fake)
+    worker = Worker(
+        world.engine,
+        "w",
+        tmp_path / "runs",
+        runtime="deployment",
+        target=FederationTarget(state),
+        executor=fake,
+    )
     assert "SuperNodes bank_a" in worker.preflight()
     assert worker.run_once()
     exp, model = outcome(world, exp_id)
     assert fake.calls == [] and model is None
     assert exp.status is S.FAILED
-    assert f"PartyUnavailableError [FEDLAB-401]: the federation in {state} cannot run this " \
-           "experiment: no SuperNode for party 'tax' (its SuperNodes: bank_a)" in (
-               exp.failure_reason or "")
+    assert (
+        f"PartyUnavailableError [FEDLAB-401]: the federation in {state} cannot run this "
+        "experiment: no SuperNode for party 'tax' (its SuperNodes: bank_a)"
+        in (exp.failure_reason or "")
+    )
 
 
 @pytest.mark.slow
@@ -151,14 +184,24 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
     write(data, generate(300, 11, banks=("bank_a",)))
     engine = make_engine(tmp_path / "lab.db")
     upgrade(engine)
-    world = World(engine, seed_demo(engine, banks=("bank_a",), data_dir=data,
-                                    agencies=("tax",)))
+    world = World(engine, seed_demo(engine, banks=("bank_a",), data_dir=data, agencies=("tax",)))
     fed_toml = tmp_path / "federation.toml"
-    fed_toml.write_text(tomli_w.dumps({
-        "experiment": {"name": "lab-federation", "id_column": "uscc"},
-        "parties": [{"name": "bank_a", "role": "guest", "data": str(data / "bank_a.csv"),
-                     "label": "default_12m"},
-                    {"name": "tax", "role": "host", "data": str(data / "tax.csv")}]}))
+    fed_toml.write_text(
+        tomli_w.dumps(
+            {
+                "experiment": {"name": "lab-federation", "id_column": "uscc"},
+                "parties": [
+                    {
+                        "name": "bank_a",
+                        "role": "guest",
+                        "data": str(data / "bank_a.csv"),
+                        "label": "default_12m",
+                    },
+                    {"name": "tax", "role": "host", "data": str(data / "tax.csv")},
+                ],
+            }
+        )
+    )
     state = tmp_path / "fed"
     fed = federation_up(load_config(fed_toml), state, tls=True)
     groups = [fed.superlink_pid, *(n.pid for n in fed.nodes)]
@@ -189,8 +232,14 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
         assert dep_model.metrics["loss"] == pytest.approx(sim_model.metrics["loss"], abs=TOL)
         assert len(epoch_losses(dep)) == 2
         assert epoch_losses(dep) == pytest.approx(epoch_losses(sim), abs=TOL)
-        gap = max(abs(a - b) for a, b in zip(dep_model.metrics["loss"] + [dep_model.metrics[
-            "auc"]], sim_model.metrics["loss"] + [sim_model.metrics["auc"]], strict=True))
+        gap = max(
+            abs(a - b)
+            for a, b in zip(
+                dep_model.metrics["loss"] + [dep_model.metrics["auc"]],
+                sim_model.metrics["loss"] + [sim_model.metrics["auc"]],
+                strict=True,
+            )
+        )
         print(f"deployment vs simulation: largest difference in loss and AUC {gap:.1e}")
         # model pieces stay at each party, in the run's own folder of its SuperNode's work
         # dir; the model version names those folders
@@ -205,8 +254,7 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
         dep2, _ = outcome(world, dep2_id)
         assert dep2.status is S.SUCCEEDED, dep2.failure_reason
         second = artifacts(world, dep2_id)
-        assert all(second[p] != first[p] and Path(second[p], "model.json").is_file()
-                   for p in first)
+        assert all(second[p] != first[p] and Path(second[p], "model.json").is_file() for p in first)
         # Assert: the first model's pieces are untouched, and scoring with the first model
         # gives its own scores: those of the same experiment's simulation model (1e-6),
         # not the second model's
@@ -217,8 +265,9 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
 
             run_dir = Path(exp.lineage["run_dir"])
             out = tmp_path / "scores" / str(exp.experiment_id)
-            score_command(config=run_dir / "config.toml", model=run_dir, out=out,
-                          runtime="local", echo=None)
+            score_command(
+                config=run_dir / "config.toml", model=run_dir, out=out, runtime="local", echo=None
+            )
             return read_scores(out / "parties" / "bank_a").set_index("uscc")["probability"]
 
         dep_scores, sim_scores = scores(dep_model), scores(sim_model)
@@ -233,14 +282,23 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
                 if event == "epoch":
                     with session_scope(engine) as s:
                         experiments.cancel_experiment(
-                            session=s, actor=world.who("bank_a_ds"), experiment_id=cancel_id,
-                            reason="wrong sample")
+                            session=s,
+                            actor=world.who("bank_a_ds"),
+                            experiment_id=cancel_id,
+                            reason="wrong sample",
+                        )
                 progress(event, fields)
 
             return FederationExecutor(state)(cfg, out, runtime, relay)
 
-        Worker(engine, "dep2", tmp_path / "runs", runtime="deployment", target=target,
-               executor=cancel_at_first_epoch).run_once()
+        Worker(
+            engine,
+            "dep2",
+            tmp_path / "runs",
+            runtime="deployment",
+            target=target,
+            executor=cancel_at_first_epoch,
+        ).run_once()
         cancelled, no_model = outcome(world, cancel_id)
         assert cancelled.status is S.CANCELLED and no_model is None
         logs = [f.read_text(errors="replace") for f in (state / "runs").glob("*/flwr-run.log")]
@@ -248,7 +306,8 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
         # the cancelled run left nothing at the parties: only the two filed runs' folders
         for n in fed.nodes:
             assert sorted((Path(n.work_dir) / "runs").iterdir()) == sorted(
-                Path(a[n.party]) for a in (first, second))
+                Path(a[n.party]) for a in (first, second)
+            )
     finally:
         federation_down(state)
         engine.dispose()

@@ -14,9 +14,16 @@ def test_evaluation_report_lands_in_the_model_library_shape() -> None:
     y = (rng.random(3000) < 0.15).astype(int)
     score = y * 0.8 + rng.normal(size=y.size)
     report = evaluation_report(y, score)
-    metrics = {**report, "loss": [0.6, 0.5], "runtime": "local", "n_valid": 3000,
-               "bytes_per_party": {"bank": 10, "tax": 12}, "secret_rows": [[1, 2]],
-               "ids": list(range(5000)), "nothing": None}
+    metrics = {
+        **report,
+        "loss": [0.6, 0.5],
+        "runtime": "local",
+        "n_valid": 3000,
+        "bytes_per_party": {"bank": 10, "tax": 12},
+        "secret_rows": [[1, 2]],
+        "ids": list(range(5000)),
+        "nothing": None,
+    }
     kept = public_metrics(metrics)
     assert kept["auc"] == report["auc"] and kept["loss"] == [0.6, 0.5]
     assert kept["lift"] == report["lift"] and kept["score_hist"] == report["score_hist"]
@@ -31,4 +38,7 @@ def test_evaluation_report_lands_in_the_model_library_shape() -> None:
 
 def test_dotted_catalog_params_become_nested_sections() -> None:
     assert nested_params({"binning.max_bins": 8, "lr.epochs": 5, "iv_min": 0.02}) == {
-        "binning": {"max_bins": 8}, "lr": {"epochs": 5}, "iv_min": 0.02}
+        "binning": {"max_bins": 8},
+        "lr": {"epochs": 5},
+        "iv_min": 0.02,
+    }

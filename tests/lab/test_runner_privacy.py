@@ -36,16 +36,26 @@ def _catalog_text(engine: Engine) -> str:
     meta = MetaData()
     meta.reflect(engine)
     with engine.connect() as conn:
-        return "\n".join(str(tuple(row)) for table in meta.sorted_tables
-                         for row in conn.execute(select(table)))
+        return "\n".join(
+            str(tuple(row)) for table in meta.sorted_tables for row in conn.execute(select(table))
+        )
 
 
 def _experiment(world: World, bank: str, indicators: list[str]) -> int:
     ds, staff = world.who(f"{bank}_modeler"), world.who("staff")
     with session_scope(world.engine) as s:
-        exp = experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
-            name=f"{bank} tax lr", sample_id=world.seed.samples[bank], algorithm="hetero_lr",
-            indicator_codes=indicators, params={"epochs": 1}, backend="plaintext"))
+        exp = experiments.create_experiment(
+            session=s,
+            actor=ds,
+            experiment_in=ExperimentCreate(
+                name=f"{bank} tax lr",
+                sample_id=world.seed.samples[bank],
+                algorithm="hetero_lr",
+                indicator_codes=indicators,
+                params={"epochs": 1},
+                backend="plaintext",
+            ),
+        )
         experiments.submit_experiment(session=s, actor=ds, experiment_id=exp.id)
         experiments.approve_experiment(session=s, actor=staff, experiment_id=exp.id)
     return exp.id
@@ -63,12 +73,19 @@ def test_failed_real_runs_leave_no_raw_value_in_the_catalog(tmp_path: Path) -> N
     sentinels = [*BAD_IDS.values(), *BAD_CELL.values()]
     engine = make_engine(tmp_path / "lab.db")
     upgrade(engine)
-    seed = seed_demo(engine, banks=("bank_a", "bank_b"), data_dir=data, agencies=("tax",),
-                     standing_consents=("tax",))
+    seed = seed_demo(
+        engine,
+        banks=("bank_a", "bank_b"),
+        data_dir=data,
+        agencies=("tax",),
+        standing_consents=("tax",),
+    )
     world = World(engine, seed)
     tax = seed.indicators["tax"][:2]
-    ids = {"bank_a": _experiment(world, "bank_a", seed.indicators["bank_a"][:2] + tax),
-           "bank_b": _experiment(world, "bank_b", seed.indicators["bank_b"][:2] + tax)}
+    ids = {
+        "bank_a": _experiment(world, "bank_a", seed.indicators["bank_a"][:2] + tax),
+        "bank_b": _experiment(world, "bank_b", seed.indicators["bank_b"][:2] + tax),
+    }
     # Execute: the real federation, local runtime
     worker = Worker(engine, "privacy", tmp_path / "runs", runtime="local")
     while worker.run_once():
@@ -76,11 +93,16 @@ def test_failed_real_runs_leave_no_raw_value_in_the_catalog(tmp_path: Path) -> N
     # Assert: failed, with reasons that name party, file, column, count and lines
     staff = world.who("staff")
     expected = {
-        "bank_a": ("party 'bank_a' failed in 'align.setup': DataValidationError [FEDLAB-200]: "
-                   "bank_a.csv: column 'uscc': 2 malformed USCCs", "(lines 3, 6)"),
-        "bank_b": ("party 'tax' failed in 'align.setup': DataValidationError [FEDLAB-200]: "
-                   "tax.csv: column 'taxes_paid_12m': 1 non-numeric values in a numeric column",
-                   "(line 4)"),
+        "bank_a": (
+            "party 'bank_a' failed in 'align.setup': DataValidationError [FEDLAB-200]: "
+            "bank_a.csv: column 'uscc': 2 malformed USCCs",
+            "(lines 3, 6)",
+        ),
+        "bank_b": (
+            "party 'tax' failed in 'align.setup': DataValidationError [FEDLAB-200]: "
+            "tax.csv: column 'taxes_paid_12m': 1 non-numeric values in a numeric column",
+            "(line 4)",
+        ),
     }
     for bank, exp_id in ids.items():
         with session_scope(engine) as s:

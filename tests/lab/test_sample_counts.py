@@ -35,22 +35,32 @@ def lab_world(tmp_path: Path) -> Any:
     write(tmp_path / "data", {k: tables[k] for k in ("bank_a", "bank_b", "tax")})
     bank = tables["bank_a"]
     ids = bank[["uscc"]].sample(frac=0.75, random_state=4)
-    ids["observation_date"] = pd.date_range("2023-05-01", periods=len(ids), freq="13h") \
-        .strftime("%Y-%m-%d")
+    ids["observation_date"] = pd.date_range("2023-05-01", periods=len(ids), freq="13h").strftime(
+        "%Y-%m-%d"
+    )
     ids.to_csv(tmp_path / "data" / "ids_2024h1.csv", index=False)
     engine = make_engine(tmp_path / "lab.db")
     upgrade(engine)
-    world = World(engine, seed_demo(engine, banks=("bank_a", "bank_b"),
-                                    data_dir=tmp_path / "data", agencies=("tax",)))
+    world = World(
+        engine,
+        seed_demo(
+            engine, banks=("bank_a", "bank_b"), data_dir=tmp_path / "data", agencies=("tax",)
+        ),
+    )
     yield world, bank, ids, tmp_path
     engine.dispose()
 
 
 def make_sample(world: World, id_list: str = "ids_2024h1.csv") -> Any:
     lab = Lab(world.engine, world.who("bank_a_ds"))
-    return lab.samples.create(name="2024H1", dataset="bank_a", label_column="default_12m",
-                              id_list_location=id_list, observation_start=date(2023, 7, 1),
-                              observation_end=date(2024, 3, 31))
+    return lab.samples.create(
+        name="2024H1",
+        dataset="bank_a",
+        label_column="default_12m",
+        id_list_location=id_list,
+        observation_start=date(2023, 7, 1),
+        observation_end=date(2024, 3, 31),
+    )
 
 
 def test_a_count_at_the_bank_is_recorded_on_the_sample(lab_world: Any) -> None:
@@ -65,8 +75,9 @@ def test_a_count_at_the_bank_is_recorded_on_the_sample(lab_world: Any) -> None:
     got = sample.counts
     # Assert: pandas on the bank's own files
     rows = ids.merge(bank, on="uscc")
-    rows = rows[(rows["observation_date"] >= "2023-07-01")
-                & (rows["observation_date"] <= "2024-03-31")]
+    rows = rows[
+        (rows["observation_date"] >= "2023-07-01") & (rows["observation_date"] <= "2024-03-31")
+    ]
     assert got.source == "bank" and got.requested_by == "bank_a_ds" and got.counted_at
     assert (got.n_total, got.n_positive) == (len(rows), int(rows["default_12m"].sum()))
     assert got.positive_rate == pytest.approx(rows["default_12m"].mean())
@@ -78,11 +89,15 @@ def test_a_count_at_the_bank_is_recorded_on_the_sample(lab_world: Any) -> None:
     staff = world.who("staff")
     with session_scope(world.engine) as s:
         jobs = sample_counts.list_counts(session=s, actor=staff, sample_id=sample.id)
-        events = audit_svc.list_events(session=s, actor=staff, object_type="sample",
-                                       object_id=sample.id)
+        events = audit_svc.list_events(
+            session=s, actor=staff, object_type="sample", object_id=sample.id
+        )
     assert [j.status.value for j in jobs] == ["succeeded"]
-    assert [e.action for e in events][-3:] == ["sample.count_requested", "sample.count_started",
-                                               "sample.counted"]
+    assert [e.action for e in events][-3:] == [
+        "sample.count_requested",
+        "sample.count_started",
+        "sample.counted",
+    ]
     assert events[-1].details["n_total"] == len(rows)
     assert not any(u in str([e.details for e in events]) for u in ids["uscc"].head(50))
 
@@ -91,8 +106,9 @@ def test_a_count_at_the_bank_is_recorded_on_the_sample(lab_world: Any) -> None:
 def running_worker(world: World, tmp: Path) -> Iterator[None]:
     stop = threading.Event()
     worker = Worker(world.engine, "bg", tmp / "runs", runtime="local")
-    thread = threading.Thread(target=worker.run_forever, kwargs={"poll_seconds": 0.05,
-                                                                 "stop": stop})
+    thread = threading.Thread(
+        target=worker.run_forever, kwargs={"poll_seconds": 0.05, "stop": stop}
+    )
     thread.start()
     try:
         yield
@@ -110,15 +126,15 @@ def test_profile_waits_for_a_running_worker(lab_world: Any) -> None:
     assert prof.histograms == ["month", "acct_avg_balance"]
 
 
-def test_a_failed_count_names_the_file_only_and_keeps_the_declared_counts(
-        lab_world: Any) -> None:
+def test_a_failed_count_names_the_file_only_and_keeps_the_declared_counts(lab_world: Any) -> None:
     world, _, _, tmp = lab_world
     sample = make_sample(world, id_list="missing_ids.csv")
     with running_worker(world, tmp), pytest.raises(CatalogError, match="failed"):
         sample.profile(timeout=60, poll=0.05)
     with session_scope(world.engine) as s:
-        job = sample_counts.list_counts(session=s, actor=world.who("bank_a_ds"),
-                                        sample_id=sample.id)[0]
+        job = sample_counts.list_counts(
+            session=s, actor=world.who("bank_a_ds"), sample_id=sample.id
+        )[0]
     assert job.status.value == "failed"
     assert "missing_ids.csv: the sample's ID list is not at the bank" in job.failure_reason
     assert str(tmp) not in job.failure_reason
@@ -145,13 +161,27 @@ def test_the_cli_counts_and_shows(lab_world: Any) -> None:
     sample = make_sample(world)
     db = str(tmp / "lab.db")
     runner = CliRunner()
-    asked = runner.invoke(app, ["lab", "samples", "count", str(sample.id), "--column",
-                                "acct_avg_balance", "--db", db, "--user", "bank_a_modeler"])
+    asked = runner.invoke(
+        app,
+        [
+            "lab",
+            "samples",
+            "count",
+            str(sample.id),
+            "--column",
+            "acct_avg_balance",
+            "--db",
+            db,
+            "--user",
+            "bank_a_modeler",
+        ],
+    )
     assert asked.exit_code == 0, asked.output
     assert "count requested" in asked.output
     Worker(world.engine, "w", tmp / "runs", runtime="local").run_once()
-    shown = runner.invoke(app, ["lab", "samples", "show", str(sample.id), "--db", db,
-                                "--user", "bank_a_modeler"])
+    shown = runner.invoke(
+        app, ["lab", "samples", "show", str(sample.id), "--db", db, "--user", "bank_a_modeler"]
+    )
     assert shown.exit_code == 0, shown.output
     prof = sample.counts
     assert f"sample {sample.id}: {prof.n_total} enterprises" in shown.output

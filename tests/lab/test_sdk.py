@@ -27,14 +27,24 @@ def test_sdk_flow_from_search_to_roc(world: World, tmp_path: Path) -> None:
     assert {i.code for i in found} >= {"taxes_paid_12m"}
     assert all(i.owner_code == "tax" for i in found)
     assert ds.indicators.search(owner="courts")[0].category == "courts"
-    sample = ds.samples.create(name="2024H1 applicants", dataset="bank_c",
-                               label_column="default_12m", id_list_location="ids/2024h1.csv",
-                               n_total=500, n_positive=40,
-                               observation_end=date(2024, 6, 30))
+    sample = ds.samples.create(
+        name="2024H1 applicants",
+        dataset="bank_c",
+        label_column="default_12m",
+        id_list_location="ids/2024h1.csv",
+        n_total=500,
+        n_positive=40,
+        observation_end=date(2024, 6, 30),
+    )
     assert [s.id for s in ds.samples.list()] == [world.seed.samples["bank_c"], sample.id]
-    exp = ds.experiments.create(name="tax lr", sample=sample.id, algorithm="hetero_lr",
-                                indicators=["taxes_paid_12m"], params={"epochs": 3},
-                                backend="plaintext")
+    exp = ds.experiments.create(
+        name="tax lr",
+        sample=sample.id,
+        algorithm="hetero_lr",
+        indicators=["taxes_paid_12m"],
+        params={"epochs": 3},
+        backend="plaintext",
+    )
     exp.submit()
     assert exp.status is ExperimentStatus.SUBMITTED
     staff = connect(world, "staff")
@@ -56,28 +66,40 @@ def test_sdk_errors_for_bad_input(world: World) -> None:
     ds = connect(world, "bank_a_ds")
     sid = world.seed.samples["bank_a"]
     with pytest.raises(NotFoundError, match=r"unknown indicator\(s\) \['no_such_thing'\]"):
-        ds.experiments.create(name="x", sample=sid, algorithm="hetero_lr",
-                              indicators=["taxes_paid_12m", "no_such_thing"])
+        ds.experiments.create(
+            name="x",
+            sample=sid,
+            algorithm="hetero_lr",
+            indicators=["taxes_paid_12m", "no_such_thing"],
+        )
     with pytest.raises(ConfigError, match=r"'epochs'=0 is out of bounds \[1, 500\]"):
-        ds.experiments.create(name="x", sample=sid, algorithm="hetero_lr",
-                              indicators=["taxes_paid_12m"], params={"epochs": 0})
+        ds.experiments.create(
+            name="x",
+            sample=sid,
+            algorithm="hetero_lr",
+            indicators=["taxes_paid_12m"],
+            params={"epochs": 0},
+        )
     with pytest.raises(ConfigError, match="has no parameter"):
-        ds.experiments.create(name="x", sample=sid, algorithm="hetero_lr",
-                              params={"epoch": 3})
+        ds.experiments.create(name="x", sample=sid, algorithm="hetero_lr", params={"epoch": 3})
     with pytest.raises(ConfigError, match="must be float"):
-        ds.experiments.create(name="x", sample=sid, algorithm="hetero_lr",
-                              params={"learning_rate": "fast"})
+        ds.experiments.create(
+            name="x", sample=sid, algorithm="hetero_lr", params={"learning_rate": "fast"}
+        )
     with pytest.raises(NotFoundError, match="unknown algorithm 'xgb'"):
         ds.experiments.create(name="x", sample=sid, algorithm="xgb")
     with pytest.raises(AccessDeniedError, match="belongs to another bank"):
-        ds.experiments.create(name="x", sample=world.seed.samples["bank_b"],
-                              algorithm="hetero_lr")
+        ds.experiments.create(name="x", sample=world.seed.samples["bank_b"], algorithm="hetero_lr")
 
 
 def test_sdk_expired_consent_is_refused_at_submission(world: World) -> None:
     ds = connect(world, "bank_a_ds")
-    exp = ds.experiments.create(name="x", sample=world.seed.samples["bank_a"],
-                                algorithm="hetero_lr", indicators=["taxes_paid_12m"])
+    exp = ds.experiments.create(
+        name="x",
+        sample=world.seed.samples["bank_a"],
+        algorithm="hetero_lr",
+        indicators=["taxes_paid_12m"],
+    )
     with world.engine.begin() as conn:  # time passes: tax's standing consent lapses
         conn.execute(update(ConsentGrant).values(expires_at=utcnow() - timedelta(days=1)))
     with pytest.raises(ConsentError, match=r"tax: \['taxes_paid_12m'\] expired"):
@@ -89,8 +111,12 @@ def test_sdk_missing_authorization_is_refused(world: World) -> None:
     with world.engine.begin() as conn:
         conn.execute(EnterpriseAuthorization.__table__.delete())  # type: ignore[attr-defined]
     ds = connect(world, "bank_d_ds")
-    exp = ds.experiments.create(name="x", sample=world.seed.samples["bank_d"],
-                                algorithm="hetero_lr", indicators=["taxes_paid_12m"])
+    exp = ds.experiments.create(
+        name="x",
+        sample=world.seed.samples["bank_d"],
+        algorithm="hetero_lr",
+        indicators=["taxes_paid_12m"],
+    )
     with pytest.raises(AuthorizationError, match="bank 'bank_d' has no enterprise authorization"):
         exp.submit()
     assert isinstance(AuthorizationError("x"), ConsentError)

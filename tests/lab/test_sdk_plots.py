@@ -16,9 +16,20 @@ matplotlib.use("Agg")
 
 def version(name: str, auc: float | None, roc: dict[str, list[float]]) -> ModelVersionPublic:
     return ModelVersionPublic(
-        name=name, version=1, algorithm="hetero_lr", metrics={} if auc is None else {"auc": auc},
-        lineage={}, roc=roc, id=1, experiment_id=1, owner_org_id=1, status=ModelStatus.CANDIDATE,
-        created_at=datetime(2024, 7, 1, tzinfo=UTC), published_at=None, retired_at=None)
+        name=name,
+        version=1,
+        algorithm="hetero_lr",
+        metrics={} if auc is None else {"auc": auc},
+        lineage={},
+        roc=roc,
+        id=1,
+        experiment_id=1,
+        owner_org_id=1,
+        status=ModelStatus.CANDIDATE,
+        created_at=datetime(2024, 7, 1, tzinfo=UTC),
+        published_at=None,
+        retired_at=None,
+    )
 
 
 LR = version("bank/lr", 0.81, {"fpr": [0.0, 0.3, 1.0], "tpr": [0.0, 0.75, 1.0]})
@@ -42,8 +53,11 @@ def test_one_version_titles_its_auc() -> None:
 
 
 def test_no_points_anywhere_is_a_clear_error() -> None:
-    with pytest.raises(NotFoundError, match=r"no ROC points stored for bank/old v1 \(the "
-                       r"runs' metrics.json had none\)"):
+    with pytest.raises(
+        NotFoundError,
+        match=r"no ROC points stored for bank/old v1 \(the "
+        r"runs' metrics.json had none\)",
+    ):
         plot_roc([BARE])
     with pytest.raises(ConfigError, match="unknown plot backend 'bokeh'"):
         plot_roc(LR, backend="bokeh")

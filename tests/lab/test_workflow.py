@@ -33,13 +33,24 @@ def test_reject_fail_cancel_need_a_reason() -> None:
             check_transition(cur, tgt, reason=" ")
 
 
-def _draft(world: World, bank: str = "bank_a", indicators: tuple[str, ...] = (
-        "taxes_paid_12m", "insured_employees")) -> int:
+def _draft(
+    world: World,
+    bank: str = "bank_a",
+    indicators: tuple[str, ...] = ("taxes_paid_12m", "insured_employees"),
+) -> int:
     ds = world.who(f"{bank}_ds")
     with session_scope(world.engine) as s:
-        exp = experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
-            name="lr on tax + social", sample_id=world.seed.samples[bank], algorithm="hetero_lr",
-            indicator_codes=list(indicators), params={"epochs": 5}))
+        exp = experiments.create_experiment(
+            session=s,
+            actor=ds,
+            experiment_in=ExperimentCreate(
+                name="lr on tax + social",
+                sample_id=world.seed.samples[bank],
+                algorithm="hetero_lr",
+                indicator_codes=list(indicators),
+                params={"epochs": 5},
+            ),
+        )
     return exp.id
 
 
@@ -55,34 +66,50 @@ def test_lifecycle_draft_to_published_with_verified_audit_chain(world: World) ->
         assert sub.params["learning_rate"] == 0.15  # defaults filled at submission
     with session_scope(world.engine) as s:
         needs = experiments.consents_for(session=s, actor=ds, experiment_id=exp_id)
-        assert {n.agency: n.status for n in needs} == {"tax": "granted",
-                                                      "social_insurance": "missing"}
-    with pytest.raises(ConsentError, match="social_insurance"), \
-            session_scope(world.engine) as s:
+        assert {n.agency: n.status for n in needs} == {
+            "tax": "granted",
+            "social_insurance": "missing",
+        }
+    with pytest.raises(ConsentError, match="social_insurance"), session_scope(world.engine) as s:
         experiments.approve_experiment(session=s, actor=staff, experiment_id=exp_id)
     with session_scope(world.engine) as s:
         requests = experiments.list_requests(session=s, actor=officer)
         assert [r.id for r in requests] == [exp_id]
-        consent.grant_consent(session=s, actor=officer, consent_in=ConsentGrantCreate(
-            bank_code="bank_a", indicator_codes=["insured_employees"],
-            expires_at=__import__("lab.models").models.utcnow().replace(year=2100)))
+        consent.grant_consent(
+            session=s,
+            actor=officer,
+            consent_in=ConsentGrantCreate(
+                bank_code="bank_a",
+                indicator_codes=["insured_employees"],
+                expires_at=__import__("lab.models").models.utcnow().replace(year=2100),
+            ),
+        )
     with session_scope(world.engine) as s:
-        experiments.approve_experiment(session=s, actor=staff, experiment_id=exp_id,
-                                       reason="consents in place")
+        experiments.approve_experiment(
+            session=s, actor=staff, experiment_id=exp_id, reason="consents in place"
+        )
     with session_scope(world.engine) as s:
         claimed = experiments.claim_next(session=s, actor=worker)
         assert claimed is not None and claimed.id == exp_id
     with session_scope(world.engine) as s:
         exp = experiments.start_run(session=s, actor=worker, experiment_id=exp_id)
         for epoch, loss in enumerate([0.6, 0.5, 0.45]):
-            experiments.record_progress(session=s, actor=worker, experiment_id=exp_id,
-                                        entry={"epoch": epoch, "loss": loss})
+            experiments.record_progress(
+                session=s, actor=worker, experiment_id=exp_id, entry={"epoch": epoch, "loss": loss}
+            )
     with session_scope(world.engine) as s:
         exp = experiments.succeed_run(session=s, actor=worker, experiment_id=exp_id)
         mv = models_library.register_model_version(
-            session=s, actor=worker, experiment=exp, name="bank_a/lr", algorithm="hetero_lr",
-            metrics={"auc": 0.81, "ks": 0.45}, roc={"fpr": [0, 0.5, 1], "tpr": [0, 0.8, 1]},
-            lineage={"experiment": exp_id}, artifacts={"bank_a": "a", "tax": "t"})
+            session=s,
+            actor=worker,
+            experiment=exp,
+            name="bank_a/lr",
+            algorithm="hetero_lr",
+            metrics={"auc": 0.81, "ks": 0.45},
+            roc={"fpr": [0, 0.5, 1], "tpr": [0, 0.8, 1]},
+            lineage={"experiment": exp_id},
+            artifacts={"bank_a": "a", "tax": "t"},
+        )
     with session_scope(world.engine) as s:
         pub = models_library.publish_model(session=s, actor=modeler, model_id=mv.id or 0)
     # Assert
@@ -91,19 +118,27 @@ def test_lifecycle_draft_to_published_with_verified_audit_chain(world: World) ->
         trail = experiments.transitions(session=s, actor=ds, experiment_id=exp_id)
         got = experiments.get_experiment(session=s, actor=ds, experiment_id=exp_id)
         report = audit_svc.verify(session=s, actor=staff)
-        events = audit_svc.list_events(session=s, actor=staff, object_type="experiment",
-                                       object_id=exp_id)
+        events = audit_svc.list_events(
+            session=s, actor=staff, object_type="experiment", object_id=exp_id
+        )
     assert [(t.from_status.value, t.to_status.value) for t in trail] == [
-        ("draft", "submitted"), ("submitted", "approved"), ("approved", "queued"),
-        ("queued", "running"), ("running", "succeeded")]
-    assert [t.actor for t in trail] == ["bank_a_ds", "staff", "worker:w1", "worker:w1",
-                                        "worker:w1"]
+        ("draft", "submitted"),
+        ("submitted", "approved"),
+        ("approved", "queued"),
+        ("queued", "running"),
+        ("running", "succeeded"),
+    ]
+    assert [t.actor for t in trail] == ["bank_a_ds", "staff", "worker:w1", "worker:w1", "worker:w1"]
     assert trail[1].reason == "consents in place"
     assert [p["loss"] for p in got.progress] == [0.6, 0.5, 0.45]
     assert report.ok, str(report)
-    assert [e.action for e in events][-5:] == ["experiment.submitted", "experiment.approved",
-                                               "experiment.queued", "experiment.running",
-                                               "experiment.succeeded"]
+    assert [e.action for e in events][-5:] == [
+        "experiment.submitted",
+        "experiment.approved",
+        "experiment.queued",
+        "experiment.running",
+        "experiment.succeeded",
+    ]
     # Tamper: the database refuses edits; an attacker who drops the guard is still caught
     with pytest.raises(Exception, match="append-only"), world.engine.begin() as conn:
         conn.execute(text("UPDATE audit_event SET actor='mallory' WHERE seq=3"))
@@ -129,20 +164,23 @@ def test_reject_then_revise_and_resubmit(world: World) -> None:
     ds, staff = world.who("bank_a_ds"), world.who("staff")
     with session_scope(world.engine) as s:
         experiments.submit_experiment(session=s, actor=ds, experiment_id=exp_id)
-    with pytest.raises(StateTransitionError, match="needs a reason"), \
-            session_scope(world.engine) as s:
+    with (
+        pytest.raises(StateTransitionError, match="needs a reason"),
+        session_scope(world.engine) as s,
+    ):
         experiments.reject_experiment(session=s, actor=staff, experiment_id=exp_id, reason="")
     with session_scope(world.engine) as s:
-        experiments.reject_experiment(session=s, actor=staff, experiment_id=exp_id,
-                                      reason="purpose unclear")
-        experiments.revise_experiment(session=s, actor=ds, experiment_id=exp_id,
-                                      reason="purpose clarified")
+        experiments.reject_experiment(
+            session=s, actor=staff, experiment_id=exp_id, reason="purpose unclear"
+        )
+        experiments.revise_experiment(
+            session=s, actor=ds, experiment_id=exp_id, reason="purpose clarified"
+        )
         experiments.submit_experiment(session=s, actor=ds, experiment_id=exp_id)
         experiments.approve_experiment(session=s, actor=staff, experiment_id=exp_id)
         got = experiments.get_experiment(session=s, actor=ds, experiment_id=exp_id)
     assert got.status is S.APPROVED
-    with pytest.raises(StateTransitionError, match="is approved"), \
-            session_scope(world.engine) as s:
+    with pytest.raises(StateTransitionError, match="is approved"), session_scope(world.engine) as s:
         experiments.submit_experiment(session=s, actor=ds, experiment_id=exp_id)
 
 
@@ -166,17 +204,37 @@ def test_a_backend_the_algorithm_cannot_run_is_refused_at_creation(world: World)
     from lab.errors import ConfigError
 
     ds = world.who("bank_a_ds")
-    for algorithm, backend in (("hetero_lr", "secaggplus"), ("homo_lr", "paillier"),
-                               ("secureboost", "ckks")):
-        with pytest.raises(ConfigError, match=f"{algorithm}.*not '{backend}'"), \
-                session_scope(world.engine) as s:
-            experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
-                name="mismatch", sample_id=world.seed.samples["bank_a"], algorithm=algorithm,
-                indicator_codes=["taxes_paid_12m"], backend=backend))
+    for algorithm, backend in (
+        ("hetero_lr", "secaggplus"),
+        ("homo_lr", "paillier"),
+        ("secureboost", "ckks"),
+    ):
+        with (
+            pytest.raises(ConfigError, match=f"{algorithm}.*not '{backend}'"),
+            session_scope(world.engine) as s,
+        ):
+            experiments.create_experiment(
+                session=s,
+                actor=ds,
+                experiment_in=ExperimentCreate(
+                    name="mismatch",
+                    sample_id=world.seed.samples["bank_a"],
+                    algorithm=algorithm,
+                    indicator_codes=["taxes_paid_12m"],
+                    backend=backend,
+                ),
+            )
     with session_scope(world.engine) as s:
-        made = experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
-            name="homo ok", sample_id=world.seed.samples["bank_a"], algorithm="homo_lr",
-            indicator_codes=["taxes_paid_12m"], backend="secaggplus"))
+        made = experiments.create_experiment(
+            session=s,
+            actor=ds,
+            experiment_in=ExperimentCreate(
+                name="homo ok",
+                sample_id=world.seed.samples["bank_a"],
+                algorithm="homo_lr",
+                indicator_codes=["taxes_paid_12m"],
+                backend="secaggplus",
+            ),
+        )
         assert made.backend == "secaggplus"
-        assert all(e.name != "mismatch" for e in experiments.list_experiments(session=s,
-                                                                              actor=ds))
+        assert all(e.name != "mismatch" for e in experiments.list_experiments(session=s, actor=ds))

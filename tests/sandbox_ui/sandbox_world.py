@@ -36,8 +36,10 @@ AGENCIES = ("tax", "social_insurance", "courts")
 PASSWORD = "sandbox-test-pw-1"  # a throwaway password of throwaway test users
 SIGNIN_USERS = {"alice": (Role.BANK_MODELER, "bank_a"), "sam": (Role.PLATFORM_STAFF, "platform")}
 ROLE_USERS = {
-    Role.BANK_MODELER: "bank_a_modeler", Role.DATA_SCIENTIST: "bank_a_ds",
-    Role.AGENCY_OFFICER: "social_insurance_officer", Role.PLATFORM_STAFF: "staff",
+    Role.BANK_MODELER: "bank_a_modeler",
+    Role.DATA_SCIENTIST: "bank_a_ds",
+    Role.AGENCY_OFFICER: "social_insurance_officer",
+    Role.PLATFORM_STAFF: "staff",
     Role.ADMIN: "admin",
 }
 
@@ -69,14 +71,17 @@ def plant_sentinels(data: Path) -> list[str]:
                 value = row[col]
                 if col in ("uscc",):
                     # an 18-character ID that is also a sentinel
-                    row[col] = f"9{len(planted):03d}SNTL{i}{j:02d}{party[:4].upper():<4}"[:18].ljust(18, "Z")
+                    row[col] = f"9{len(planted):03d}SNTL{i}{j:02d}{party[:4].upper():<4}"[
+                        :18
+                    ].ljust(18, "Z")
                     planted.append(row[col])
                 elif _is_number(value) and col not in ("default_12m",):
                     number = f"{7_300_000 + 17 * len(planted) + i}.{731 + j}"
                     row[col] = number
                     planted.append(number)
-                elif value and not _is_number(value) and col not in ("bank",) \
-                        and not _is_date(value):
+                elif (
+                    value and not _is_number(value) and col not in ("bank",) and not _is_date(value)
+                ):
                     row[col] = sentinel_for(party, f"{col}{i}")
                     planted.append(row[col])
         with path.open("w", encoding="utf-8", newline="") as fh:
@@ -113,16 +118,30 @@ def stand_in_executor(cfg: Any, out_dir: Path, runtime: str, progress: Any) -> d
     edges = np.quantile(score, np.linspace(0, 1, 11))
     hist_pos = np.histogram(score[y == 1], edges)[0]
     hist_neg = np.histogram(score[y == 0], edges)[0]
-    guest_cols = [c for p, cols in (cfg.experiment.features or {}).items()
-                  if p == cfg.guest.name for c in cols]
-    host_cols = [c for p, cols in (cfg.experiment.features or {}).items()
-                 if p != cfg.guest.name for c in cols]
+    guest_cols = [
+        c
+        for p, cols in (cfg.experiment.features or {}).items()
+        if p == cfg.guest.name
+        for c in cols
+    ]
+    host_cols = [
+        c
+        for p, cols in (cfg.experiment.features or {}).items()
+        if p != cfg.guest.name
+        for c in cols
+    ]
     metrics: dict[str, Any] = {
-        "auc": float(roc_auc_score(y, score)), "ks": float(np.max(tpr - fpr)),
-        "n_aligned": 1200, "n_train": 960, "n_valid": n, "n_valid_positive": int(y.sum()),
-        "loss": [0.69, 0.64, 0.59], "epochs": 3,
+        "auc": float(roc_auc_score(y, score)),
+        "ks": float(np.max(tpr - fpr)),
+        "n_aligned": 1200,
+        "n_train": 960,
+        "n_valid": n,
+        "n_valid_positive": int(y.sum()),
+        "loss": [0.69, 0.64, 0.59],
+        "epochs": 3,
         "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist()},
-        "score_hist_pos": hist_pos.tolist(), "score_hist_neg": hist_neg.tolist(),
+        "score_hist_pos": hist_pos.tolist(),
+        "score_hist_neg": hist_neg.tolist(),
         "points_base": 600,
     }
     for c in guest_cols[:2] + host_cols[:1]:
@@ -138,18 +157,36 @@ def who(engine: Engine, username: str) -> Principal:
         return authenticate(session=s, username=username, password=None, password_required=False)
 
 
-def new_experiment(engine: Engine, user: str, sample_id: int, name: str, indicators: list[str],
-                   *, submit: bool = True, approve: bool = False) -> int:
+def new_experiment(
+    engine: Engine,
+    user: str,
+    sample_id: int,
+    name: str,
+    indicators: list[str],
+    *,
+    submit: bool = True,
+    approve: bool = False,
+) -> int:
     me, staff = who(engine, user), who(engine, "staff")
     with session_scope(engine) as s:
-        exp = experiments.create_experiment(session=s, actor=me, experiment_in=ExperimentCreate(
-            name=name, sample_id=sample_id, algorithm="hetero_lr", indicator_codes=indicators,
-            params={"epochs": 3}, backend="plaintext"))
+        exp = experiments.create_experiment(
+            session=s,
+            actor=me,
+            experiment_in=ExperimentCreate(
+                name=name,
+                sample_id=sample_id,
+                algorithm="hetero_lr",
+                indicator_codes=indicators,
+                params={"epochs": 3},
+                backend="plaintext",
+            ),
+        )
         if submit:
             experiments.submit_experiment(session=s, actor=me, experiment_id=exp.id)
         if approve:
-            experiments.approve_experiment(session=s, actor=staff,
-                                           experiment_id=exp.id, reason="looks fine")
+            experiments.approve_experiment(
+                session=s, actor=staff, experiment_id=exp.id, reason="looks fine"
+            )
     return exp.id
 
 
@@ -157,9 +194,13 @@ def run_worker(engine: Engine, runs: Path, *, real: bool = False) -> list[int]:
     """Run every approved experiment; ``real`` uses the federation (local runtime)."""
     from lab.runner import federation_executor
 
-    worker = Worker(engine, "sandbox-test", runs,
-                    executor=federation_executor if real else stand_in_executor,
-                    runtime="local")
+    worker = Worker(
+        engine,
+        "sandbox-test",
+        runs,
+        executor=federation_executor if real else stand_in_executor,
+        runtime="local",
+    )
     while worker.run_once():
         pass
     return worker.processed
@@ -183,29 +224,43 @@ def build_template(root: Path, *, n: int = 300, plant: bool = True) -> Template:
     planted = plant_sentinels(data) if plant else []
     engine = make_engine(root / "lab.db")
     upgrade(engine)
-    seed = seed_demo(engine, banks=BANKS, data_dir=data, agencies=AGENCIES,
-                     standing_consents=("tax",))
+    seed = seed_demo(
+        engine, banks=BANKS, data_dir=data, agencies=AGENCIES, standing_consents=("tax",)
+    )
     admin = who(engine, "admin")
     with session_scope(engine) as s:
         for name, (role, org) in SIGNIN_USERS.items():
-            create_user(session=s, actor=admin, user_in=UserCreate(
-                username=name, role=role, org_code=org, password=PASSWORD))
+            create_user(
+                session=s,
+                actor=admin,
+                user_in=UserCreate(username=name, role=role, org_code=org, password=PASSWORD),
+            )
     own_a, tax = seed.indicators["bank_a"][:4], seed.indicators["tax"][:3]
     social = seed.indicators["social_insurance"][:2]
-    tpl = Template(db=root / "lab.db", data=data, sentinels=planted,
-                   indicators=dict(seed.indicators))
-    tpl.ids["done1"] = new_experiment(engine, "bank_a_modeler", seed.samples["bank_a"],
-                                      "bank_a tax lr", own_a + tax, approve=True)
-    tpl.ids["done2"] = new_experiment(engine, "bank_a_ds", seed.samples["bank_a"],
-                                      "bank_a tax lr", own_a[:2] + tax, approve=True)
+    tpl = Template(
+        db=root / "lab.db", data=data, sentinels=planted, indicators=dict(seed.indicators)
+    )
+    tpl.ids["done1"] = new_experiment(
+        engine, "bank_a_modeler", seed.samples["bank_a"], "bank_a tax lr", own_a + tax, approve=True
+    )
+    tpl.ids["done2"] = new_experiment(
+        engine, "bank_a_ds", seed.samples["bank_a"], "bank_a tax lr", own_a[:2] + tax, approve=True
+    )
     run_worker(engine, root / "runs")
-    tpl.ids["needs_consent"] = new_experiment(engine, "bank_a_ds", seed.samples["bank_a"],
-                                              "bank_a social lr", own_a + social)
-    tpl.ids["approvable"] = new_experiment(engine, "bank_a_modeler", seed.samples["bank_a"],
-                                           "bank_a waiting", own_a + tax)
-    tpl.ids["draft_b"] = new_experiment(engine, "bank_b_modeler", seed.samples["bank_b"],
-                                        "bank_b draft", seed.indicators["bank_b"][:3],
-                                        submit=False)
+    tpl.ids["needs_consent"] = new_experiment(
+        engine, "bank_a_ds", seed.samples["bank_a"], "bank_a social lr", own_a + social
+    )
+    tpl.ids["approvable"] = new_experiment(
+        engine, "bank_a_modeler", seed.samples["bank_a"], "bank_a waiting", own_a + tax
+    )
+    tpl.ids["draft_b"] = new_experiment(
+        engine,
+        "bank_b_modeler",
+        seed.samples["bank_b"],
+        "bank_b draft",
+        seed.indicators["bank_b"][:3],
+        submit=False,
+    )
     tpl.ids["sample_a"] = seed.samples["bank_a"]
     engine.dispose()
     _TEMPLATES[root] = tpl
@@ -230,6 +285,17 @@ def copy_catalog(tpl: Template, dest: Path) -> str:
     return f"sqlite:///{dest / 'lab.db'}"
 
 
-__all__ = ["APP", "PASSWORD", "ROLE_USERS", "SIGNIN_USERS", "Template", "build_template",
-           "copy_catalog", "new_experiment", "run_worker", "sandbox_catalog", "stand_in_executor",
-           "who"]
+__all__ = [
+    "APP",
+    "PASSWORD",
+    "ROLE_USERS",
+    "SIGNIN_USERS",
+    "Template",
+    "build_template",
+    "copy_catalog",
+    "new_experiment",
+    "run_worker",
+    "sandbox_catalog",
+    "stand_in_executor",
+    "who",
+]

@@ -30,16 +30,25 @@ from lab.db import make_engine
 from sandbox_ui.i18n import tr
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TIMEOUT_MS = 60_000
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).is_file(),
-                       reason="headless Chromium is not installed (run .ci/browser as root: "
-                       "apt-get install -y chromium)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).is_file(),
+        reason="headless Chromium is not installed (run .ci/browser as root: "
+        "apt-get install -y chromium)",
+    ),
 ]
 
 
@@ -55,8 +64,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return build_template(tmp_path_factory.getbasetemp() / "browser_template", n=3000,
-                          plant=False)
+    return build_template(tmp_path_factory.getbasetemp() / "browser_template", n=3000, plant=False)
 
 
 @pytest.fixture
@@ -64,11 +72,20 @@ def sandbox(template: Template, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """The sandbox served on a free port; yields (base URL, catalog URL)."""
     url = copy_catalog(template, tmp_path / "catalog")
     port = _free_port()
-    env = {**os.environ, "FEDLAB_DATABASE_URL": url, "FEDLAB_ENVIRONMENT": "local",
-           "FEDLAB_UI_MIN_CELL": "10", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        "FEDLAB_DATABASE_URL": url,
+        "FEDLAB_ENVIRONMENT": "local",
+        "FEDLAB_UI_MIN_CELL": "10",
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
     log = (tmp_path / "streamlit.log").open("w")
-    proc = subprocess.Popen(streamlit_command(APP, port=port, host="127.0.0.1"), env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        streamlit_command(APP, port=port, host="127.0.0.1"),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -80,8 +97,9 @@ def sandbox(template: Template, tmp_path: Path) -> Iterator[tuple[str, str]]:
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("the sandbox did not start: "
-                                     + (tmp_path / "streamlit.log").read_text()[-2000:])
+                raise AssertionError(
+                    "the sandbox did not start: " + (tmp_path / "streamlit.log").read_text()[-2000:]
+                )
             time.sleep(0.3)
         yield base, url
     finally:
@@ -114,7 +132,8 @@ def test_modeler_to_approval_to_model_roc(sandbox: tuple[str, str], tmp_path: Pa
 
         def open_page(key: str) -> None:
             page.get_by_test_id("stSidebarNavItems").get_by_role(
-                "link", name=z(f"page.{key}"), exact=True).click()
+                "link", name=z(f"page.{key}"), exact=True
+            ).click()
             expect(page.get_by_role("heading", name=z(f"page.{key}"), exact=True)).to_be_visible()
 
         # 1. the bank modeler creates and submits an experiment
@@ -137,12 +156,15 @@ def test_modeler_to_approval_to_model_roc(sandbox: tuple[str, str], tmp_path: Pa
         open_page("approvals")
         page.get_by_test_id("stSelectbox").first.click()
         page.get_by_role("option", name=f"{exp_id} · browser-lr · bank_a").click()
-        expect(page.get_by_role("heading", name=f"{exp_id} · browser-lr", exact=True)).to_be_visible()
+        expect(
+            page.get_by_role("heading", name=f"{exp_id} · browser-lr", exact=True)
+        ).to_be_visible()
         expect(page.get_by_text(z("apr.disclosure"))).to_be_visible()
         page.screenshot(path=str(shots / "3-review.png"), full_page=True)
         page.get_by_role("button", name=z("apr.approve"), exact=True).click()
-        expect(page.get_by_text(z("apr.decided", id=exp_id,
-                                  status=z("status.approved")))).to_be_visible()
+        expect(
+            page.get_by_text(z("apr.decided", id=exp_id, status=z("status.approved")))
+        ).to_be_visible()
         page.get_by_role("button", name=z("signout.button")).click()
 
         # 3. the worker runs it

@@ -19,7 +19,8 @@ from lab.commands import ui as ui_cmd
 
 
 def test_ui_starts_streamlit_with_the_catalog_in_the_environment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[tuple[list[str], dict[str, str]]] = []
 
     def fake_run(cmd: list[str], env: dict[str, str]) -> int:
@@ -32,7 +33,7 @@ def test_ui_starts_streamlit_with_the_catalog_in_the_environment(
     db = tmp_path / "lab.db"
     result = CliRunner().invoke(app, ["--db", str(db), "--port", "8611", "--min-cell", "25"])
     assert result.exit_code == 0, result.output
-    (cmd, env), = calls
+    ((cmd, env),) = calls
     assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("sandbox_ui/app.py")
     flags: dict[str, Any] = dict(zip(cmd[5::2], cmd[6::2], strict=True))
     assert flags["--server.headless"] == "true" and flags["--server.port"] == "8611"
@@ -74,10 +75,22 @@ def _free_port() -> int:
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc (Linux)")
 def test_sigterm_stops_the_streamlit_child(tmp_path: Path) -> None:
     port = _free_port()
-    cmd = [sys.executable, "-c", "from lab.cli import main; main()", "ui",
-           "--db", str(tmp_path / "lab.db"), "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "FEDLAB_ENVIRONMENT": "local"})
+    cmd = [
+        sys.executable,
+        "-c",
+        "from lab.cli import main; main()",
+        "ui",
+        "--db",
+        str(tmp_path / "lab.db"),
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "FEDLAB_ENVIRONMENT": "local"},
+    )
     children: list[int] = []
     try:
         deadline = time.monotonic() + 60
@@ -108,16 +121,20 @@ def test_sigterm_stops_the_streamlit_child(tmp_path: Path) -> None:
             proc.wait()
 
 
-STUBBORN_CHILD = ("import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                  "signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); "
-                  "time.sleep(120)")
+STUBBORN_CHILD = (
+    "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); "
+    "time.sleep(120)"
+)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc (Linux)")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 def test_run_child_kills_a_child_that_ignores_the_signal(signum: int) -> None:
-    parent = ("import sys; from lab.commands.ui import run_child; "
-              f"sys.exit(run_child([sys.executable, '-c', {STUBBORN_CHILD!r}], {{}}, grace=1.0))")
+    parent = (
+        "import sys; from lab.commands.ui import run_child; "
+        f"sys.exit(run_child([sys.executable, '-c', {STUBBORN_CHILD!r}], {{}}, grace=1.0))"
+    )
     proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE)
     children: list[int] = []
     try:

@@ -41,8 +41,7 @@ def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[E
     upgrade(engine)
     seed = seed_demo(engine, banks=("bank_a",), data_dir=tmp_path / "data", agencies=("tax",))
     engine.dispose()
-    yield from ((e, seed) for e in sandbox_catalog(f"sqlite:///{tmp_path / 'lab.db'}",
-                                                    monkeypatch))
+    yield from ((e, seed) for e in sandbox_catalog(f"sqlite:///{tmp_path / 'lab.db'}", monkeypatch))
 
 
 def experiment_page(engine: Engine, exp_id: int) -> AppTest:
@@ -55,17 +54,25 @@ def experiment_page(engine: Engine, exp_id: int) -> AppTest:
 
 @pytest.mark.parametrize("algorithm", sorted(RUNS))
 def test_a_running_experiment_shows_its_loss_once_its_counts_reach_k(
-        catalog: tuple[Engine, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        algorithm: str) -> None:
+    catalog: tuple[Engine, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, algorithm: str
+) -> None:
     # Prepare: an approved experiment of bank_a with two tax indicators
     engine, seed = catalog
     setup_event, step_event, params = RUNS[algorithm]
     ds, staff = who(engine, "bank_a_ds"), who(engine, "staff")
     with session_scope(engine) as s:
-        exp = experiments.create_experiment(session=s, actor=ds, experiment_in=ExperimentCreate(
-            name="live", sample_id=seed.samples["bank_a"], algorithm=algorithm,
-            indicator_codes=seed.indicators["bank_a"][:2] + seed.indicators["tax"][:2],
-            params=params, backend="plaintext" if algorithm == "hetero_lr" else "paillier"))
+        exp = experiments.create_experiment(
+            session=s,
+            actor=ds,
+            experiment_in=ExperimentCreate(
+                name="live",
+                sample_id=seed.samples["bank_a"],
+                algorithm=algorithm,
+                indicator_codes=seed.indicators["bank_a"][:2] + seed.indicators["tax"][:2],
+                params=params,
+                backend="plaintext" if algorithm == "hetero_lr" else "paillier",
+            ),
+        )
         experiments.submit_experiment(session=s, actor=ds, experiment_id=exp.id)
         experiments.approve_experiment(session=s, actor=staff, experiment_id=exp.id)
     seen: list[dict[str, Any]] = []
@@ -84,23 +91,33 @@ def test_a_running_experiment_shows_its_loss_once_its_counts_reach_k(
             monkeypatch.setenv("FEDLAB_UI_MIN_CELL", str(basis + 1))
             hidden = experiment_page(engine, exp.id)
             monkeypatch.delenv("FEDLAB_UI_MIN_CELL")
-            seen.append({"status": now.status, "setup": setup, "basis": basis,
-                         "charts": (len(shown.get("vega_lite_chart")),
-                                    len(hidden.get("vega_lite_chart"))),
-                         "captions": [c.value for c in hidden.caption]})
+            seen.append(
+                {
+                    "status": now.status,
+                    "setup": setup,
+                    "basis": basis,
+                    "charts": (
+                        len(shown.get("vega_lite_chart")),
+                        len(hidden.get("vega_lite_chart")),
+                    ),
+                    "captions": [c.value for c in hidden.caption],
+                }
+            )
 
         return FederationExecutor()(cfg, out, runtime, relay)
 
     # Execute: the worker runs it for real on the local runtime
-    assert Worker(engine, "live", tmp_path / "runs", runtime="local",
-                  executor=look_at_the_page_mid_run).run_once()
+    assert Worker(
+        engine, "live", tmp_path / "runs", runtime="local", executor=look_at_the_page_mid_run
+    ).run_once()
 
     # Assert: the set-up event was recorded with the counts the run's metrics report
     with session_scope(engine) as s:
         done = experiments.get_experiment(session=s, actor=staff, experiment_id=exp.id)
     assert done.status is ExperimentStatus.SUCCEEDED, done.failure_reason
-    metrics = json.loads((tmp_path / "runs" / f"experiment-{exp.id}" / "result" /
-                          "metrics.json").read_text())
+    metrics = json.loads(
+        (tmp_path / "runs" / f"experiment-{exp.id}" / "result" / "metrics.json").read_text()
+    )
     (setup,) = [p for p in done.progress if p["event"] == setup_event]
     assert (setup["n_train"], setup["n_valid"]) == (metrics["n_train"], metrics["n_valid"])
     assert setup["n_train"] + setup["n_valid"] == metrics["n_aligned"] > 0

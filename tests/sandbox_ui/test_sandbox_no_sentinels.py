@@ -78,8 +78,14 @@ def leaks(text: str, sentinels: list[str]) -> list[str]:
 
 def test_sentinels_are_in_every_party_file(template: Template) -> None:
     files = sorted(template.data.glob("*.csv"))
-    assert {f.stem for f in files} >= {"bank_a", "bank_b", "tax", "social_insurance", "courts",
-                                      "authorizations"}
+    assert {f.stem for f in files} >= {
+        "bank_a",
+        "bank_b",
+        "tax",
+        "social_insurance",
+        "courts",
+        "authorizations",
+    }
     for f in files:
         text = f.read_text(encoding="utf-8")
         assert any(s in text for s in template.sentinels), f.name
@@ -104,16 +110,24 @@ def test_the_collector_finds_a_leak(template: Template) -> None:
 
 
 @pytest.mark.slow
-def test_no_sentinel_on_any_page_for_any_user(db: Engine, template: Template,
-                                              tmp_path: Path) -> None:
-    failed = new_experiment(db, "bank_a_modeler", template.ids["sample_a"], "bank_a real run",
-                            template.indicators["bank_a"][:2] + template.indicators["tax"][:2],
-                            approve=True)
+def test_no_sentinel_on_any_page_for_any_user(
+    db: Engine, template: Template, tmp_path: Path
+) -> None:
+    failed = new_experiment(
+        db,
+        "bank_a_modeler",
+        template.ids["sample_a"],
+        "bank_a real run",
+        template.indicators["bank_a"][:2] + template.indicators["tax"][:2],
+        approve=True,
+    )
     assert run_worker(db, tmp_path / "runs", real=True) == [failed]
     staff = who(db, "staff")
     with session_scope(db) as s:
-        reason = experiments.get_experiment(session=s, actor=staff,
-                                            experiment_id=failed).failure_reason or ""
+        reason = (
+            experiments.get_experiment(session=s, actor=staff, experiment_id=failed).failure_reason
+            or ""
+        )
     assert "party 'bank_a' failed" in reason and "malformed USCCs" in reason, reason
     admin = who(db, "admin")
     with session_scope(db) as s:

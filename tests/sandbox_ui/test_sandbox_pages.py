@@ -46,8 +46,9 @@ def db(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     yield from sandbox_catalog(copy_catalog(template, tmp_path / "catalog"), monkeypatch)
 
 
-def app_as(engine: Engine, username: str | None, page: str | None = None,
-           lang: str = "zh") -> AppTest:
+def app_as(
+    engine: Engine, username: str | None, page: str | None = None, lang: str = "zh"
+) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["lang"] = lang
     if username is not None:
@@ -135,15 +136,29 @@ def test_page_set_follows_role_and_other_pages_are_refused(db: Engine, role: Rol
             direct.session_state["principal"] = who(db, ROLE_USERS[role])
             direct.run()
             assert [e.value for e in direct.error] == [
-                z("denied", page=z(f"page.{spec.key}"),
-                  roles=", ".join(z(f"role.{r.value}") for r in
-                                  sorted(spec.roles, key=lambda r: r.value)))]
+                z(
+                    "denied",
+                    page=z(f"page.{spec.key}"),
+                    roles=", ".join(
+                        z(f"role.{r.value}") for r in sorted(spec.roles, key=lambda r: r.value)
+                    ),
+                )
+            ]
             assert not direct.dataframe and not direct.title and not direct.button
-    expected = {Role.BANK_MODELER: {"home", "indicators", "samples", "algorithms",
-                                    "experiments", "models"},
-                Role.AGENCY_OFFICER: {"home", "indicators", "algorithms", "consent"},
-                Role.PLATFORM_STAFF: {"home", "indicators", "samples", "algorithms",
-                                      "experiments", "models", "approvals", "audit"}}
+    expected = {
+        Role.BANK_MODELER: {"home", "indicators", "samples", "algorithms", "experiments", "models"},
+        Role.AGENCY_OFFICER: {"home", "indicators", "algorithms", "consent"},
+        Role.PLATFORM_STAFF: {
+            "home",
+            "indicators",
+            "samples",
+            "algorithms",
+            "experiments",
+            "models",
+            "approvals",
+            "audit",
+        },
+    }
     if role in expected:
         assert shown == expected[role]
 
@@ -161,8 +176,13 @@ def plot_words(at: AppTest) -> list[tuple[str, str, list[str]]]:
     for chart in at.get("plotly_chart"):
         fig = json.loads(chart.proto.spec)
         lay = fig["layout"]
-        out.append((lay["xaxis"]["title"]["text"], lay["yaxis"]["title"]["text"],
-                    [d["name"] for d in fig["data"]]))
+        out.append(
+            (
+                lay["xaxis"]["title"]["text"],
+                lay["yaxis"]["title"]["text"],
+                [d["name"] for d in fig["data"]],
+            )
+        )
     return out
 
 
@@ -172,21 +192,28 @@ def assert_models_speak(at: AppTest, lang: str) -> None:
 
     plots = plot_words(at)
     assert [(x, y) for x, y, _ in plots] == [
-        (w("plot.fpr"), w("plot.tpr")), (w("plot.depth"), w("plot.cum_share")),
-        (w("plot.lift_x"), w("plot.lift_y")), (w("plot.band_x"), w("plot.enterprises")),
-        (w("plot.fpr"), w("plot.tpr"))]
+        (w("plot.fpr"), w("plot.tpr")),
+        (w("plot.depth"), w("plot.cum_share")),
+        (w("plot.lift_x"), w("plot.lift_y")),
+        (w("plot.band_x"), w("plot.enterprises")),
+        (w("plot.fpr"), w("plot.tpr")),
+    ]
     assert plots[0][2][-1] == w("plot.chance")
     assert plots[1][2][:2] == [w("plot.cum_pos"), w("plot.cum_neg")]
     assert plots[2][2] == [w("plot.lift")]
     assert plots[3][2] == [w("plot.negatives"), w("plot.positives")]
-    assert [m.label for m in at.metric] == [w(f"metric.{key}") for key in (
-        "auc", "ks", "n_aligned", "n_train", "n_valid")]
+    assert [m.label for m in at.metric] == [
+        w(f"metric.{key}") for key in ("auc", "ks", "n_aligned", "n_train", "n_valid")
+    ]
     points = frame_with(at, w("mdl.pt.points"))
     assert list(points.columns) == [w("mdl.pt.column"), w("mdl.pt.bin"), w("mdl.pt.points")]
     assert points.iloc[0, 0] == w("mdl.pt.base")
     compare = frame_with(at, w("mdl.metric"))
-    assert list(compare[w("mdl.metric")])[2:5] == [w("metric.n_aligned"), w("metric.n_train"),
-                                                  w("metric.n_valid")]
+    assert list(compare[w("mdl.metric")])[2:5] == [
+        w("metric.n_aligned"),
+        w("metric.n_train"),
+        w("metric.n_valid"),
+    ]
 
 
 def test_english_toggle(db: Engine, template: Template) -> None:
@@ -224,12 +251,16 @@ def test_english_toggle_for_staff_pages(db: Engine, template: Template) -> None:
     assert list(frame_with(at, "Hash").columns) == headers
     at.toggle(key="lang_toggle").set_value(False).run()
     assert list(frame_with(at, z("aud.col.hash")).columns) == [
-        z(f"aud.col.{h.lower()}") for h in headers]
+        z(f"aud.col.{h.lower()}") for h in headers
+    ]
     at.switch_page("views/approvals.py")
     at.run()
     at.selectbox(key="apr_pick").set_value(template.ids["approvable"]).run()
-    assert list(frame_with(at, z("apr.learns"))[z("apr.role")]) == ["发起方（持标签）",
-                                                                    "数据提供方", "协调方"]
+    assert list(frame_with(at, z("apr.learns"))[z("apr.role")]) == [
+        "发起方（持标签）",
+        "数据提供方",
+        "协调方",
+    ]
     at.toggle(key="lang_toggle").set_value(True).run()
     disclosure = frame_with(at, "Learns")
     assert list(disclosure["Role"]) == ["guest (holds the labels)", "host", "coordinator"]
@@ -248,8 +279,9 @@ def test_indicators_search_filter_and_consent_state(db: Engine, template: Templa
     assert all(state[c].startswith("已授权（至 ") for c in template.indicators["tax"])
     assert all(state[c] == z("consent.missing") for c in template.indicators["social_insurance"])
     at.selectbox(key="ind_owner").set_value("tax").run()
-    assert set(frame_with(at, z("ind.col.code"))[z("ind.col.code")]) == \
-        set(template.indicators["tax"])
+    assert set(frame_with(at, z("ind.col.code"))[z("ind.col.code")]) == set(
+        template.indicators["tax"]
+    )
     at.selectbox(key="ind_owner").set_value(z("ind.all"))
     at.text_input(key="ind_query").input("arrears").run()
     codes = set(frame_with(at, z("ind.col.code"))[z("ind.col.code")])
@@ -269,8 +301,9 @@ def test_samples_counts_rate_and_creation(db: Engine, template: Template) -> Non
     at = app_as(db, "bank_a_ds", "samples")
     table = frame_with(at, z("smp.col.rate"))
     with session_scope(db) as s:
-        mine = catalog.get_sample(session=s, actor=who(db, "bank_a_ds"),
-                                  sample_id=template.ids["sample_a"])
+        mine = catalog.get_sample(
+            session=s, actor=who(db, "bank_a_ds"), sample_id=template.ids["sample_a"]
+        )
     assert list(table[z("smp.col.id")]) == [mine.id]  # bank_b's sample is not shown
     row = table.iloc[0]
     assert row[z("smp.col.n_total")] == f"{mine.n_total:,}"
@@ -289,8 +322,9 @@ def test_samples_counts_rate_and_creation(db: Engine, template: Template) -> Non
     assert small[z("smp.col.source")] == z("smp.source.declared")
 
 
-def test_samples_suppressed_below_k_and_staff_read_only(db: Engine,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_samples_suppressed_below_k_and_staff_read_only(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FEDLAB_UI_MIN_CELL", "100000")
     at = app_as(db, "staff", "samples")
     table = frame_with(at, z("smp.col.rate"))
@@ -322,13 +356,18 @@ def test_algorithm_forms_follow_the_schema(db: Engine) -> None:
 # ------------------------------------------------------------------ experiments
 def test_create_submit_and_cancel_an_experiment(db: Engine, template: Template) -> None:
     at = app_as(db, "bank_a_modeler", "experiments")
-    assert set(at.multiselect(key="exp_indicators").value) == \
-        set(sorted(template.indicators["bank_a"])[:6] + template.indicators["tax"])
+    assert set(at.multiselect(key="exp_indicators").value) == set(
+        sorted(template.indicators["bank_a"])[:6] + template.indicators["tax"]
+    )
     at.text_input(key="exp_name").input("ui-made")
     assert at.selectbox(key="exp_backend.hetero_lr").options == ["paillier", "ckks", "plaintext"]
     at.selectbox(key="exp_algo").set_value("homo_lr v1").run()  # FedAvg aggregation backends
-    assert at.selectbox(key="exp_backend.homo_lr").options == ["ckks", "secaggplus", "masked",
-                                                              "plaintext"]
+    assert at.selectbox(key="exp_backend.homo_lr").options == [
+        "ckks",
+        "secaggplus",
+        "masked",
+        "plaintext",
+    ]
     at.selectbox(key="exp_algo").set_value("hetero_lr v1").run()
     at.selectbox(key="exp_backend.hetero_lr").set_value("plaintext")
     at.button(key="exp_create_submit").click().run()
@@ -345,8 +384,9 @@ def test_create_submit_and_cancel_an_experiment(db: Engine, template: Template) 
     at.text_input(key="exp_cancel_reason").input("wrong indicators")
     at.button(key="exp_cancel_btn").click().run()
     with session_scope(db) as s:
-        got = experiments.get_experiment(session=s, actor=who(db, "bank_a_modeler"),
-                                         experiment_id=made.id)
+        got = experiments.get_experiment(
+            session=s, actor=who(db, "bank_a_modeler"), experiment_id=made.id
+        )
     assert S(got.status) is S.CANCELLED
     log = frame_with(at, z("exp.col.reason"))
     assert "wrong indicators" in set(log[z("exp.col.reason")])
@@ -357,18 +397,21 @@ def test_an_empty_name_is_refused(db: Engine) -> None:
     at.text_input(key="exp_name").input("")
     at.button(key="exp_save").click().run()
     assert [e.value for e in at.error] == [
-        z("error", msg="name: String should have at least 1 character")]
+        z("error", msg="name: String should have at least 1 character")
+    ]
 
 
 def test_finished_experiment_shows_progress_log_and_model(db: Engine, template: Template) -> None:
     at = app_as(db, "bank_a_ds", "experiments")
     at.selectbox(key="exp_pick").set_value(template.ids["done1"]).run()
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # the loss per epoch
-    assert any(z("exp.model_ready", name="bank_a/bank_a tax lr", version=1) == s.value
-               for s in at.success)
+    assert any(
+        z("exp.model_ready", name="bank_a/bank_a tax lr", version=1) == s.value for s in at.success
+    )
     log = frame_with(at, z("exp.col.to"))
-    assert list(log[z("exp.col.to")]) == [z(f"status.{s}") for s in (
-        "submitted", "approved", "queued", "running", "succeeded")]
+    assert list(log[z("exp.col.to")]) == [
+        z(f"status.{s}") for s in ("submitted", "approved", "queued", "running", "succeeded")
+    ]
     at.button(key=f"open_model_{template.ids['done1']}").click().run()
     assert at.title[0].value == z("page.models")
 
@@ -392,21 +435,25 @@ def test_models_plots_scorecard_compare_publish(db: Engine, template: Template) 
     own = set(points[z("mdl.pt.column")][1:])
     assert own and all(c.startswith("acct_") or c.startswith("loan_") for c in own)
     with session_scope(db) as s:
-        tax_columns = {i.column for i in catalog.search_indicators(
-            session=s, actor=who(db, "staff"), owner="tax")}
+        tax_columns = {
+            i.column
+            for i in catalog.search_indicators(session=s, actor=who(db, "staff"), owner="tax")
+        }
     assert not own & tax_columns  # the host's points stay with the host
     compare = frame_with(at, z("mdl.metric"))
     assert list(compare[z("mdl.metric")])[:3] == ["AUC", "KS", z("metric.n_aligned")]
     at.text_input(key="mdl_reason").input("validated")
     at.button(key="mdl_publish").click().run()
     with session_scope(db) as s:
-        published = models_library.list_models(session=s, actor=who(db, "bank_a_modeler"),
-                                               status=ModelStatus.PUBLISHED)
+        published = models_library.list_models(
+            session=s, actor=who(db, "bank_a_modeler"), status=ModelStatus.PUBLISHED
+        )
     assert len(published) == 1
 
 
 def test_curves_are_suppressed_when_k_exceeds_the_evaluation(
-        db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FEDLAB_UI_MIN_CELL", "1000")  # the stand-in evaluates 240 enterprises
     at = app_as(db, "bank_a_modeler", "models")
     assert not at.get("plotly_chart")
@@ -428,18 +475,24 @@ def test_other_banks_see_no_models(db: Engine) -> None:
 def test_staff_review_disclosure_approve_and_reject(db: Engine, template: Template) -> None:
     at = app_as(db, "staff", "approvals")
     pending = frame_with(at, z("exp.col.algorithm"))
-    assert set(pending[z("exp.col.id")]) == {template.ids["needs_consent"],
-                                             template.ids["approvable"]}
+    assert set(pending[z("exp.col.id")]) == {
+        template.ids["needs_consent"],
+        template.ids["approvable"],
+    }
     at.selectbox(key="apr_pick").set_value(template.ids["approvable"]).run()
     disclosure = frame_with(at, z("apr.learns"))
-    assert list(disclosure[z("apr.role")]) == [z("party_role.guest"), z("party_role.host"),
-                                               z("party_role.coordinator")]
+    assert list(disclosure[z("apr.role")]) == [
+        z("party_role.guest"),
+        z("party_role.host"),
+        z("party_role.coordinator"),
+    ]
     assert list(disclosure[z("apr.party")]) == ["bank_a", "tax", "platform"]
     at.button(key="apr_approve").click().run()
     with session_scope(db) as s:
         st_ = who(db, "staff")
-        approved = experiments.get_experiment(session=s, actor=st_,
-                                              experiment_id=template.ids["approvable"])
+        approved = experiments.get_experiment(
+            session=s, actor=st_, experiment_id=template.ids["approvable"]
+        )
     assert S(approved.status) is S.APPROVED
     assert z("apr.decided", id=approved.id, status=z("status.approved")) in texts(at)
     # the other one lacks social insurance's consent: approval is refused with the reason
@@ -451,8 +504,9 @@ def test_staff_review_disclosure_approve_and_reject(db: Engine, template: Templa
     at.text_input(key="apr_reason").input("needs social insurance consent first")
     at.button(key="apr_reject").click().run()
     with session_scope(db) as s:
-        rejected = experiments.get_experiment(session=s, actor=who(db, "staff"),
-                                              experiment_id=template.ids["needs_consent"])
+        rejected = experiments.get_experiment(
+            session=s, actor=who(db, "staff"), experiment_id=template.ids["needs_consent"]
+        )
     assert S(rejected.status) is S.REJECTED
 
 
@@ -465,8 +519,9 @@ def test_agency_officer_sees_requests_and_grants_consent(db: Engine, template: T
     at.button(key="cst_grant").click().run()  # every own indicator to bank_a for a year
     assert any(s.value.startswith("已授予同意") for s in at.success)
     with session_scope(db) as s:
-        needs = experiments.consents_for(session=s, actor=who(db, "staff"),
-                                         experiment_id=template.ids["needs_consent"])
+        needs = experiments.consents_for(
+            session=s, actor=who(db, "staff"), experiment_id=template.ids["needs_consent"]
+        )
     assert [n.status for n in needs] == ["granted"]
     # the tax officer sees only the request that uses tax indicators (already consented)
     other = frame_with(app_as(db, "tax_officer", "consent"), z("cst.col.indicators"))
@@ -500,8 +555,9 @@ def test_audit_log_verifies_and_lists(db: Engine) -> None:
 
 def test_an_active_experiment_refreshes_live(db: Engine, template: Template) -> None:
     with session_scope(db) as s:
-        experiments.approve_experiment(session=s, actor=who(db, "staff"),
-                                       experiment_id=template.ids["approvable"])
+        experiments.approve_experiment(
+            session=s, actor=who(db, "staff"), experiment_id=template.ids["approvable"]
+        )
     at = app_as(db, "bank_a_modeler", "experiments")
     at.selectbox(key="exp_pick").set_value(template.ids["approvable"]).run()
     assert not at.exception
@@ -511,8 +567,9 @@ def test_an_active_experiment_refreshes_live(db: Engine, template: Template) -> 
     assert not [w for w in at.toggle if w.key == "exp_auto"]  # finished: no refresh
 
 
-def test_loss_per_epoch_needs_k_enterprises(db: Engine, template: Template,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loss_per_epoch_needs_k_enterprises(
+    db: Engine, template: Template, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the stand-in run validated on 240 enterprises and trained on 960: the basis is 240
     for k, shown in ((240, True), (241, False)):
         monkeypatch.setenv("FEDLAB_UI_MIN_CELL", str(k))
@@ -523,8 +580,9 @@ def test_loss_per_epoch_needs_k_enterprises(db: Engine, template: Template,
         assert z("exp.model_ready", name="bank_a/bank_a tax lr", version=1) in texts(at)
 
 
-def test_a_live_run_reruns_the_page_when_it_ends(db: Engine, template: Template,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_live_run_reruns_the_page_when_it_ends(
+    db: Engine, template: Template, monkeypatch: pytest.MonkeyPatch
+) -> None:
     exp_id = template.ids["approvable"]
     worker = worker_principal("sandbox-test")
     with session_scope(db) as s:
@@ -534,8 +592,12 @@ def test_a_live_run_reruns_the_page_when_it_ends(db: Engine, template: Template,
         assert claimed is not None and claimed.id == exp_id
         experiments.start_run(session=s, actor=worker, experiment_id=exp_id)
         for epoch, loss in enumerate([0.69, 0.61]):
-            experiments.record_progress(session=s, actor=worker, experiment_id=exp_id,
-                                        entry={"event": "epoch", "epoch": epoch, "loss": loss})
+            experiments.record_progress(
+                session=s,
+                actor=worker,
+                experiment_id=exp_id,
+                entry={"event": "epoch", "epoch": epoch, "loss": loss},
+            )
     at = app_as(db, "bank_a_modeler", "experiments")
     at.selectbox(key="exp_pick").set_value(exp_id).run()
     assert at.toggle(key="exp_auto").value is True
@@ -545,9 +607,16 @@ def test_a_live_run_reruns_the_page_when_it_ends(db: Engine, template: Template,
     with session_scope(db) as s:  # the run ends with a model validated on 240 enterprises
         exp = experiments.succeed_run(session=s, actor=worker, experiment_id=exp_id)
         models_library.register_model_version(
-            session=s, actor=worker, experiment=exp, name="bank_a/bank_a waiting",
-            algorithm="hetero_lr", metrics={"n_valid": 240, "n_train": 960, "auc": 0.7},
-            roc={}, lineage={"experiment": exp_id}, artifacts={})
+            session=s,
+            actor=worker,
+            experiment=exp,
+            name="bank_a/bank_a waiting",
+            algorithm="hetero_lr",
+            metrics={"n_valid": 240, "n_train": 960, "auc": 0.7},
+            roc={},
+            lineage={"experiment": exp_id},
+            artifacts={},
+        )
     # The browser's 2-second refresh reruns only the detail panel; the list and the picker
     # above it were drawn while the run was still going. Stand that in: the list reads the
     # experiment as running until the panel has read it afresh.
@@ -556,8 +625,11 @@ def test_a_live_run_reruns_the_page_when_it_ends(db: Engine, template: Template,
 
     def listed_before_the_end(**kw: Any) -> list[ExperimentPublic]:
         rows = list_experiments(**kw)
-        return rows if panel_read else [
-            e.model_copy(update={"status": S.RUNNING}) if e.id == exp_id else e for e in rows]
+        return (
+            rows
+            if panel_read
+            else [e.model_copy(update={"status": S.RUNNING}) if e.id == exp_id else e for e in rows]
+        )
 
     def panel(**kw: Any) -> ExperimentPublic:
         got = get_experiment(**kw)

@@ -28,8 +28,9 @@ from sandbox_ui.i18n import tr
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Template:
     """A seeded catalog over clean synthetic files (each sample's ID list is its bank's
     table, as the seed registers it)."""
-    return build_template(tmp_path_factory.getbasetemp() / "sample_counts_template",
-                          n=1000, plant=False)
+    return build_template(
+        tmp_path_factory.getbasetemp() / "sample_counts_template", n=1000, plant=False
+    )
 
 
 @pytest.fixture
@@ -53,7 +54,8 @@ def z(key: str, **fmt: object) -> str:
 
 
 def test_count_at_the_bank_button_shows_counts_and_histograms(
-        db: Engine, clean: Template, tmp_path: Path) -> None:
+    db: Engine, clean: Template, tmp_path: Path
+) -> None:
     # Prepare: the modeler's page has no count inputs any more, only the button
     at = samples_page(db, "bank_a_modeler")
     assert not at.number_input

@@ -7,6 +7,7 @@ detect any change made by someone who drops these triggers.
 Revision ID: 0002
 Revises: 0001
 """
+
 from collections.abc import Sequence
 
 from alembic import op

@@ -8,6 +8,7 @@ enterprises per cell).
 Revision ID: 0003
 Revises: 0002
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -22,15 +23,20 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("sample_set", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("counts_source", sa.String(length=16), nullable=False,
-                                      server_default="declared"))
-        batch_op.add_column(sa.Column("counted_at", sqlmodel.sql.sqltypes.UTCDateTime(),
-                                      nullable=True))
-        batch_op.add_column(sa.Column("count_requested_by",
-                                      sqlmodel.sql.sqltypes.AutoString(length=64),
-                                      nullable=True))
-        batch_op.add_column(sa.Column("profile", sa.JSON(), nullable=False,
-                                      server_default="{}"))
+        batch_op.add_column(
+            sa.Column(
+                "counts_source", sa.String(length=16), nullable=False, server_default="declared"
+            )
+        )
+        batch_op.add_column(
+            sa.Column("counted_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column(
+                "count_requested_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True
+            )
+        )
+        batch_op.add_column(sa.Column("profile", sa.JSON(), nullable=False, server_default="{}"))
 
     op.create_table(
         "sample_count",
@@ -40,8 +46,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("params", sa.JSON(), nullable=False),
         sa.Column("requested_by", sa.Integer(), nullable=False),
-        sa.Column("requested_by_name", sqlmodel.sql.sqltypes.AutoString(length=64),
-                  nullable=False),
+        sa.Column("requested_by_name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("requested_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("row_version", sa.Integer(), nullable=False),
         sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
@@ -55,10 +60,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("sample_count", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_sample_count_owner_org_id"), ["owner_org_id"],
-                              unique=False)
-        batch_op.create_index(batch_op.f("ix_sample_count_sample_id"), ["sample_id"],
-                              unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_sample_count_owner_org_id"), ["owner_org_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_sample_count_sample_id"), ["sample_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_sample_count_status"), ["status"], unique=False)
 
 
