@@ -90,8 +90,8 @@ class FlowerTransport:
             content = to_records(req)
             wire = from_records(req.party, content)
             self.log.record("to_party", wire, payload_nbytes(wire.payload))
-            content["cfg"][ROLE_KEY] = self.roles[req.party].value  # type: ignore[index]
-            content["cfg"][PARTY_KEY] = req.party  # type: ignore[index]
+            content.config_records["cfg"][ROLE_KEY] = self.roles[req.party].value
+            content.config_records["cfg"][PARTY_KEY] = req.party
             msgs[req.party] = Message(
                 content, dst_node_id=self.nodes[req.party], message_type=MESSAGE_TYPE
             )

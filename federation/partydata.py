@@ -143,8 +143,12 @@ def read_validated(
 
     def build() -> pd.DataFrame:
         return load_party_table(
-            path, id_column=id_column, label=label, id_kind=id_kind, party=party
-        )  # type: ignore[arg-type]
+            path,
+            id_column=id_column,
+            label=label,
+            id_kind=id_kind,  # type: ignore[arg-type]  # checked by the loader itself
+            party=party,
+        )
 
     return _cached(key, build)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from flwr.app import Array, ArrayRecord, ConfigRecord, RecordDict
+from flwr.app import Array, ArrayRecord, ConfigRecord, MetricRecord, RecordDict
 
 from crypto.errors import PartyError, ProtocolError
 from federation.transport import Envelope, Payload
@@ -56,9 +56,9 @@ def to_records(env: Envelope) -> RecordDict:
             cfg[key] = value.item()
         else:
             cfg[key] = value
-    content = {"cfg": ConfigRecord(cfg)}
+    content: dict[str, ArrayRecord | MetricRecord | ConfigRecord] = {"cfg": ConfigRecord(cfg)}
     if arrays:
-        content["arrays"] = ArrayRecord(arrays)  # type: ignore[assignment]
+        content["arrays"] = ArrayRecord(arrays)
     return RecordDict(content)
 
 
@@ -68,7 +68,7 @@ def from_records(party: str, content: RecordDict) -> Envelope:
     action = str(cfg.pop(ACTION_KEY, ""))
     payload: Payload = dict(cfg)
     if "arrays" in content:
-        for key, arr in content["arrays"].items():  # type: ignore[union-attr]
+        for key, arr in content.array_records["arrays"].items():
             payload[key] = arr.numpy()
     return Envelope(party=party, action=action, payload=payload)
 

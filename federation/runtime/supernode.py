@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         add_exit_handler(supervisor.stop)
         supervisor.start()
     sys.argv = ["flower-supernode", *args]
-    return int(flower_supernode() or 0)
+    flower_supernode()
+    return 0
 
 
 if __name__ == "__main__":
