@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from crypto.errors import DataValidationError
-
-DEFAULT_MIN_CELL = 10
+from features.disclosure import DEFAULT_MIN_CELL
 
 
 def _check(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

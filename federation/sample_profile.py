@@ -37,6 +37,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crypto.errors import ConfigError, DataValidationError
+from features.disclosure import DEFAULT_MIN_CELL
 from federation.config import ExperimentConfig
 from federation.guard import EXTRA_IDS_KEY
 from federation.party import PartyContext, register
@@ -47,7 +48,6 @@ from federation.transport import Envelope, Payload
 ALGORITHM = "sample_profile"
 ACTION = "sample.profile"
 SUPPRESSED = -1
-DEFAULT_MIN_CELL = 10
 MIN_CELL_NODE_CONFIG = "min-cell"
 MONTHS = "month"
 

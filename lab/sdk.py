@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from features.disclosure import DEFAULT_MIN_CELL
 from lab.db import make_engine, session_scope, upgrade
 from lab.errors import CatalogError, ConfigError, NotFoundError
 from lab.models import (
@@ -246,7 +247,7 @@ class SampleHandle:
         self,
         columns: Iterable[str] = (),
         *,
-        min_cell: int = 10,
+        min_cell: int = DEFAULT_MIN_CELL,
         date_column: str = "observation_date",
         wait: bool = True,
         timeout: float | None = 600.0,

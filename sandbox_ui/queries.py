@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
+from features.disclosure import suppress, suppress_split
 from lab.errors import AccessDeniedError, NotFoundError
 from lab.models import (
     AlgorithmPublic,
@@ -37,22 +38,6 @@ BANK_ROLES = frozenset({Role.BANK_MODELER, Role.DATA_SCIENTIST})
 
 
 # ------------------------------------------------------------------ suppression
-def suppress(n: int | None, k: int) -> int | None:
-    """``n`` when it aggregates at least ``k`` enterprises, else None."""
-    return None if n is None or n < k else int(n)
-
-
-def suppress_split(
-    total: int | None, positive: int | None, negative: int | None, k: int
-) -> tuple[int | None, int | None, int | None]:
-    """``total`` (None below k) and the positive/negative split, shown only when the total
-    and both sides reach k (else both None)."""
-    total, pos, neg = suppress(total, k), suppress(positive, k), suppress(negative, k)
-    if total is None or pos is None or neg is None:
-        return total, None, None
-    return total, pos, neg
-
-
 @dataclass(frozen=True)
 class SampleStats:
     """A sample set's counts after suppression."""

@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar
 import streamlit as st
 from sqlalchemy import Engine
 
+from features.disclosure import DEFAULT_MIN_CELL
 from lab.db import make_engine, session_scope, upgrade
 from lab.errors import LabError
 from lab.services.access import Principal
@@ -24,7 +25,6 @@ from sandbox_ui.navigation import BY_KEY, may_open
 
 T = TypeVar("T")
 PRINCIPAL = "principal"
-DEFAULT_MIN_CELL = 10
 MIN_CELL_ENV = "FEDLAB_UI_MIN_CELL"
 
 

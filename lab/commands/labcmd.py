@@ -15,6 +15,8 @@ from typing import Any
 
 import typer
 
+from features.disclosure import DEFAULT_MIN_CELL
+
 app = typer.Typer(no_args_is_help=True)
 experiments_app = typer.Typer(
     no_args_is_help=True, help="Create, list, show, submit, approve, reject."
@@ -346,7 +348,9 @@ def samples_count(
     column: list[str] = typer.Option(
         [], "--column", help="Numeric column to draw a histogram of; repeat."
     ),
-    min_cell: int = typer.Option(10, "--min-cell", min=1, help="k: smallest cell shown."),
+    min_cell: int = typer.Option(
+        DEFAULT_MIN_CELL, "--min-cell", min=1, help="k: smallest cell shown."
+    ),
     wait: bool = typer.Option(False, "--wait", help="Wait for a worker to count it."),
     timeout: float = typer.Option(600.0, help="Seconds to wait with --wait."),
     db: str | None = DbOpt,

@@ -18,6 +18,8 @@ from types import FrameType
 
 import typer
 
+from features.disclosure import DEFAULT_MIN_CELL
+
 
 def streamlit_command(app: Path, *, port: int, host: str) -> list[str]:
     """The ``streamlit run`` command line for the sandbox (headless, no usage stats)."""
@@ -91,7 +93,10 @@ def ui(
     port: int = typer.Option(8501, help="Port to serve the sandbox on."),
     host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 for a LAN)."),
     min_cell: int = typer.Option(
-        10, "--min-cell", min=1, help="k: the fewest enterprises any shown number may cover."
+        DEFAULT_MIN_CELL,
+        "--min-cell",
+        min=1,
+        help="k: the fewest enterprises any shown number may cover.",
     ),
 ) -> None:
     """Start the sandbox (指标库, 样本库, 算法库, 实验, 模型库, approvals, consent, audit)."""

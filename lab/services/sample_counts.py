@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from features.disclosure import DEFAULT_MIN_CELL
 from lab.audit import append_event, write_lock
 from lab.errors import AccessDeniedError, ConfigError, NotFoundError
 from lab.models import (
@@ -34,7 +35,6 @@ from lab.models import (
 from lab.services.access import Action, Principal, Resource, Scope, require
 from lab.services.claims import claim_oldest
 
-DEFAULT_MIN_CELL = 10
 MAX_COLUMNS = 8
 
 

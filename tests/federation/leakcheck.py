@@ -15,7 +15,8 @@ checked for
 * any ID outside the intersection in a str/bytes value (whole values; IDs of 8 characters
   or more also inside longer text and inside bytes/uint8 arrays).
 
-The matching logic is ``federation.guard``'s (the party-side guard uses the same code).
+The matching logic is ``federation.guard``'s (the party-side guard uses the same code);
+:func:`assert_no_leak` also runs ``naive_oracle``, which shares no code with the guard.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+from naive_oracle import naive_leaks
 
 from federation.guard import IdScanner, column_index, numeric_vectors
 from federation.transport import MessageLog
@@ -88,9 +90,10 @@ def assert_no_leak(
     column). ``row_sets``: extra row subsets (name -> IDs) whose columns must not appear
     either, e.g. the training rows.
     """
-    findings = find_message_leaks(
-        log, parties_raw, intersection_ids, id_column=id_column, row_sets=row_sets
-    )
+    inter = [str(i) for i in intersection_ids]
+    findings = find_message_leaks(log, parties_raw, inter, id_column=id_column, row_sets=row_sets)
+    for party, df in parties_raw.items():  # the independent oracle, party by party
+        findings += naive_leaks(log, {party: df}, inter, id_column=_id_column(df, id_column))
     if findings:
         raise AssertionError(
             f"{len(findings)} leak(s) in the captured messages:\n  " + "\n  ".join(findings[:50])
