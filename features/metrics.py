@@ -45,6 +45,26 @@ def ks(y: np.ndarray, score: np.ndarray) -> float:
     return float(np.max(tpr - fpr))
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function, 1 / (1 + e^-z), computed as 0.5 (1 + tanh(z / 2)) so that
+    large |z| neither overflows nor warns."""
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64))))
+
+
+def validation_split(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Stratified validation positions (sorted) in the aligned order, chosen by the guest
+    (only these indices cross to other parties). Empty when ``fraction`` is 0; stratified
+    when both classes have at least two members."""
+    if fraction <= 0:
+        return np.zeros(0, dtype=np.int64)
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    strat = y if np.bincount(np.asarray(y).astype(int), minlength=2).min() >= 2 else None
+    _, valid = train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
+    return np.sort(valid).astype(np.int64)
+
+
 def roc_points(
     y: np.ndarray, score: np.ndarray, *, max_points: int = 50, min_cell: int = DEFAULT_MIN_CELL
 ) -> dict[str, list[float]]:
@@ -158,4 +178,6 @@ __all__ = [
     "lift_table",
     "roc_points",
     "score_histogram",
+    "sigmoid",
+    "validation_split",
 ]
