@@ -207,12 +207,12 @@ def pippenger(bases: Sequence[object], exps: Sequence[int], modulus: object) -> 
     bits = max(e for _, e in pairs).bit_length()
     w = best_window(len(pairs), bits)
     mask = (1 << w) - 1
-    result = None
+    result: Any = None
     for start in range(((bits - 1) // w) * w, -1, -w):
         if result is not None:
             for _ in range(w):
                 result = result * result % N
-        buckets: dict[int, object] = {}
+        buckets: dict[int, Any] = {}
         for b, e in pairs:
             d = (e >> start) & mask
             if d:
@@ -220,8 +220,8 @@ def pippenger(bases: Sequence[object], exps: Sequence[int], modulus: object) -> 
                 buckets[d] = b if cur is None else cur * b % N
         if not buckets:
             continue
-        running = None
-        window_acc = None
+        running: Any = None
+        window_acc: Any = None
         for k in range(max(buckets), 0, -1):
             x = buckets.get(k)
             if x is not None:

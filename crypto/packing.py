@@ -72,7 +72,7 @@ class PackedCodec:
         if arr.ndim == 1 and self.n_slots == 1:
             arr = arr[:, None]
         if arr.ndim != 2 or arr.shape[1] != self.n_slots:
-            raise CryptoError(f"packing expects shape (rows, {self.n_slots}), got {np.shape(ints)}")
+            raise CryptoError(f"packing expects shape (rows, {self.n_slots}), got {arr.shape}")
         rows = arr.tolist()
         out = []
         shift = self.slot_bits

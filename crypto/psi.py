@@ -128,7 +128,7 @@ class PsiKey:
     def __hash__(self) -> int:
         return hash(self.fingerprint())
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> tuple[object, ...]:
         raise CryptoError(
             "PsiKey cannot be pickled", hint="Store it with PsiKey.save() at its owner only."
         )

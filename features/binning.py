@@ -68,7 +68,7 @@ class QuantileBinner:
             raise DataValidationError(
                 f"expected {len(self.bin_edges_)} columns (as fitted), got {X.shape[1]}"
             )
-        out = np.empty(X.shape, dtype=self.dtype)
+        out: np.ndarray = np.empty(X.shape, dtype=self.dtype)
         for j, e in enumerate(self.bin_edges_):
             col = X[:, j]
             b = np.searchsorted(e, col, side="left")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lab.models import AuditEvent, AuditHead, utcnow
 
@@ -132,7 +132,9 @@ class ChainReport:
 
 def verify_chain(session: Session) -> ChainReport:
     """Recompute every hash in sequence order; detect edits, deletions, insertions, reorders."""
-    events = session.exec(select(AuditEvent).order_by(AuditEvent.seq, AuditEvent.id)).all()
+    events = session.exec(
+        select(AuditEvent).order_by(col(AuditEvent.seq), col(AuditEvent.id))
+    ).all()
     head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
     prev = GENESIS_HASH
     last_id = 0

@@ -61,8 +61,7 @@ def score(
         from lab.errors import ConfigError
 
         raise ConfigError("joint scoring is not available in this build") from None
-    fn = getattr(scoring, "score_command", None) or scoring.run_scoring
-    fn(config=config, model=model, out=out, runtime=runtime)
+    scoring.score_command(config=config, model=model, out=out, runtime=runtime)
 
 
 @federation_app.command("up")
