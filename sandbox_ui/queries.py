@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
-from features.disclosure import suppress, suppress_split
+from lab.disclosure import suppress, suppress_split
 from lab.errors import AccessDeniedError, NotFoundError
 from lab.models import (
     AlgorithmPublic,

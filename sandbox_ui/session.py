@@ -16,8 +16,8 @@ from typing import Any, NoReturn, TypeVar
 import streamlit as st
 from sqlalchemy import Engine
 
-from features.disclosure import DEFAULT_MIN_CELL
 from lab.db import make_engine, session_scope, upgrade
+from lab.disclosure import DEFAULT_MIN_CELL
 from lab.errors import LabError
 from lab.services.access import Principal
 from sandbox_ui.i18n import t

@@ -8,6 +8,7 @@ SIGTERM and SIGINT are passed on to it and waited for (:func:`run_child`).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -100,7 +101,6 @@ def ui(
     ),
 ) -> None:
     """Start the sandbox (指标库, 样本库, 算法库, 实验, 模型库, approvals, consent, audit)."""
-    import sandbox_ui
     from lab.db import make_engine, normalize_url, upgrade
     from lab.settings import get_settings
 
@@ -109,7 +109,12 @@ def ui(
     upgrade(engine)
     shown = engine.url.render_as_string(hide_password=True)
     engine.dispose()
-    app = Path(sandbox_ui.__file__).resolve().parent / "app.py"
+    # The sandbox runs as its own Streamlit process: the CLI only locates its app file and
+    # never imports the layer above it.
+    spec = importlib.util.find_spec("sandbox_ui")
+    if spec is None or spec.origin is None:
+        raise typer.BadParameter("the sandbox package (sandbox_ui) is not installed")
+    app = Path(spec.origin).resolve().parent / "app.py"
     env = {
         **os.environ,
         "FEDLAB_DATABASE_URL": url,
