@@ -55,7 +55,7 @@ from crypto.pairwise import (
     shared_key,
 )
 from features.encoding import Standardizer
-from features.metrics import CURVE_KEYS
+from features.metrics import CURVE_KEYS, ks, validation_split
 from federation.config import ExperimentConfig
 from federation.lr_backends import LrBackend, get_backend
 from federation.party import PartyContext, register
@@ -189,17 +189,6 @@ def batch_plan(n_train: int, batch_size: int, seed: int, epoch: int) -> list[np.
 
 def n_batches(n_train: int, batch_size: int) -> int:
     return 1 if batch_size == -1 or batch_size >= n_train else math.ceil(n_train / batch_size)
-
-
-def validation_split(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Stratified validation positions (sorted) in the aligned order; chosen by the guest."""
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(y))
-    counts = np.bincount(y.astype(int), minlength=2)
-    strat = y if counts.min() >= 2 else None
-    _, valid = train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
-    return np.sort(valid).astype(np.int64)
 
 
 def secret_batch_plan(seed: bytes, n_train: int, batch_size: int, epoch: int) -> list[np.ndarray]:
@@ -703,13 +692,6 @@ def _guest_step(ctx: PartyContext, payload: Payload) -> Payload:
     return out
 
 
-def _ks(y: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, _ = roc_curve(y, score)
-    return float(np.max(tpr - fpr))
-
-
 @register("lr.finish")
 def _finish(ctx: PartyContext, payload: Payload) -> Payload:
     """Apply the last gradient (guest), evaluate, and save this party's model piece."""
@@ -731,7 +713,7 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
 
         metrics = {
             "auc": float(roc_auc_score(yv, z)),
-            "ks": _ks(yv, z),
+            "ks": ks(yv, z),
             **curve_aggregates(yv, z),
             "loss": [float(x) for x in st["losses"]],
             "epochs": len(st["losses"]),

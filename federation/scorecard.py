@@ -44,7 +44,7 @@ from crypto.errors import ConfigError, ProtocolError
 from crypto.fixedpoint import from_ring64, to_ring64
 from features import scorecard as S
 from features import woe as W
-from features.metrics import DEFAULT_MIN_CELL, curve_aggregates, score_histogram
+from features.metrics import DEFAULT_MIN_CELL, curve_aggregates, ks, score_histogram
 from federation import hetero_lr
 from federation import woe as FW
 from federation.config import ExperimentConfig
@@ -242,7 +242,7 @@ def _report(ctx: PartyContext, payload: Payload) -> Payload:
     rows = S.grade_table(scores, scaling, yv, min_cell=DEFAULT_MIN_CELL)
     metrics = {
         "score_auc": float(roc_auc_score(yv, -scores)),
-        "score_ks": hetero_lr._ks(yv, -scores),
+        "score_ks": ks(yv, -scores),
         "score_min": float(scores.min()),
         "score_max": float(scores.max()),
         "score_mean": float(scores.mean()),

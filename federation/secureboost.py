@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crypto.crt_randomness import crt_obfuscators, crt_tables
 from crypto.errors import ConfigError, DataValidationError, ProtocolError
-from features.metrics import CURVE_KEYS
+from features.metrics import CURVE_KEYS, ks, validation_split
 from federation.config import ExperimentConfig
 from federation.party import PartyContext, register
 from federation.protocol import (
@@ -621,18 +621,6 @@ def _bin_matrix(ctx: PartyContext, max_bins: int) -> tuple[Any, Any, np.ndarray]
 # ---------------------------------------------------------------------------------------
 
 
-def validation_split(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Stratified validation positions (sorted) in the aligned order; chosen by the guest."""
-    if fraction <= 0:
-        return np.zeros(0, dtype=np.int64)
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(y))
-    strat = y if np.bincount(y.astype(int), minlength=2).min() >= 2 else None
-    _, valid = train_test_split(idx, test_size=fraction, random_state=seed, stratify=strat)
-    return np.sort(valid).astype(np.int64)
-
-
 @register("sb.setup")
 def _setup(ctx: PartyContext, payload: Payload) -> Payload:
     params = parse_params(json.loads(str(payload["params"])))
@@ -945,13 +933,6 @@ def _tree_end(ctx: PartyContext, payload: Payload) -> Payload:
 
 def _logloss(y: np.ndarray, z: np.ndarray) -> float:
     return float(np.mean(np.logaddexp(0.0, z) - y * z))
-
-
-def ks_stat(y: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, _ = roc_curve(y, score)
-    return float(np.max(tpr - fpr))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1745,7 +1726,7 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
 
     metrics = {
         "auc": float(roc_auc_score(y[ev], margin[ev])),
-        "ks": ks_stat(y[ev], margin[ev]),
+        "ks": ks(y[ev], margin[ev]),
         **curve_aggregates(y[ev], margin[ev]),
         "train_auc": float(roc_auc_score(y[st["train"]], margin[st["train"]])),
         "importance": imp,
