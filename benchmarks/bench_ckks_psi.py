@@ -26,8 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crypto import psi  # noqa: E402
-from crypto._psi_parallel import backend_name  # noqa: E402
 from crypto.ckks import PROFILES, CkksArray, CkksContext, sum_encrypted  # noqa: E402
+from crypto.parallel import psi_backend_name as backend_name  # noqa: E402
 
 Row = dict[str, Any]
 

@@ -217,7 +217,7 @@ class _PaillierKeyHolder(KeyHolder):
         return 0 if self._pool is None else len(self._pool)
 
     def _add_randomness(self, obfuscators: list[Any]) -> None:
-        from crypto._pool import ObfuscatorPool
+        from crypto.parallel import ObfuscatorPool
 
         if self._pool is None:
             self._pool = ObfuscatorPool(self._pk, size=len(obfuscators), fill=False)

@@ -301,7 +301,7 @@ def background_executor(workers: int) -> Any:
     prefetched randomness; separate from the crypto pool the hosts use."""
     global _background
     if _background is None or _background[0] != workers:
-        from crypto._pool import new_executor
+        from crypto.parallel import new_executor
 
         if _background is not None:
             _background[1].shutdown(wait=False, cancel_futures=True)
@@ -361,7 +361,7 @@ def _take_prefetched(
 
 def _obfuscators_now(key: tuple[int, int, int, int, int], count: int, workers: int) -> list[Any]:
     """``count`` obfuscators at normal priority, split across the crypto worker pool."""
-    from crypto._pool import parallel_crt_obfuscators
+    from crypto.parallel import parallel_crt_obfuscators
 
     small = workers < 2 or count < 4 * _PREFETCH_CHUNK
     return parallel_crt_obfuscators(key, count, 1 if small else workers).tolist()
@@ -1264,7 +1264,7 @@ def _pool_or_none(st: dict[str, Any], hc: dict[str, Any], enough: bool) -> tuple
     parts = parse_params(json.loads(st["params"])).workers
     if hc.get("rows_file") is None or parts < 2 or not enough:
         return None, 1
-    from crypto._pool import get_executor
+    from crypto.parallel import get_executor
 
     try:
         return get_executor(parts), parts

@@ -265,8 +265,8 @@ def _own_missing_bin(b: W.Binning) -> int:
 def _encrypt_labels(pk: Any, y: np.ndarray) -> Any:
     """``[[y_i]]`` for every row; the DJN randomness is computed on ``FEDLAB_CRYPTO_WORKERS``
     processes when that is set above 1."""
-    from crypto._pool import default_workers, parallel_obfuscators
     from crypto.paillier import ObfuscatorPool
+    from crypto.parallel import default_workers, parallel_obfuscators
 
     workers = default_workers()
     pool = None

@@ -363,7 +363,7 @@ def test_workers_give_the_same_results(keys):
     assert sk.decrypt_signed_ints(enc, workers=2) == m.tolist()
     wide = enc.dot_plain(rng.integers(0, 9, size=(300, 1)), workers=2)
     assert len(wide) == 1
-    from crypto._pool import parallel_obfuscators
+    from crypto.parallel import parallel_obfuscators
 
     obf = parallel_obfuscators(pk, 6, workers=2)
     assert len({int(v) for v in obf}) == 6

@@ -619,12 +619,12 @@ def test_without_a_process_pool_everything_runs_in_process(
     syn_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A shut-down or missing pool costs time only: the same trees, computed in-process."""
-    import crypto._pool
+    import crypto.parallel
 
     def no_pool(workers: int) -> Any:
         raise RuntimeError("cannot schedule new futures after shutdown")
 
-    monkeypatch.setattr(crypto._pool, "get_executor", no_pool)
+    monkeypatch.setattr(crypto.parallel, "get_executor", no_pool)
     monkeypatch.setattr(sb, "_MIN_ROWS_FOR_POOL", 50)
     params = dict(FAST, n_trees=1, workers=2)
     syn_world.run("plaintext", **params)
