@@ -18,7 +18,8 @@ superlink = "10.0.0.5:9093"    # a remote SuperLink; default: the local `fedlab 
 root_certificates = "ca.crt"   # CA that signed the SuperLink's certificate (TLS)
 insecure = false               # true only for a plaintext SuperLink on localhost
 
-[params]                       # algorithm parameters, validated by the algorithm module
+[params]                       # algorithm parameters, validated by the algorithm's model
+                               # (federation.algorithms) when the config is parsed
 epochs = 10
 
 [[parties]]
@@ -41,7 +42,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -53,30 +54,12 @@ from pydantic import (
 )
 
 from crypto.errors import ConfigError
+from federation.algorithms import backends_for, get_algorithm
 from federation.roles import PartyRole
 
-Algorithm = str  # hetero_lr | secureboost | homo_lr | homo_nn | scorecard | a plugin's name
+Algorithm = str  # a name of the algorithm registry (federation.algorithms)
 Backend = Literal["paillier", "ckks", "plaintext", "masked", "secaggplus"]
 Runtime = Literal["local", "simulation", "deployment"]
-
-#: Which backends each built-in algorithm runs with, the recommended one first (plaintext
-#: is for benchmarks and tests). A plugin algorithm accepts any backend its driver accepts.
-BACKENDS_BY_ALGORITHM: dict[str, tuple[str, ...]] = {
-    "hetero_lr": ("paillier", "ckks", "plaintext"),
-    "scorecard": ("paillier", "ckks", "plaintext"),
-    "secureboost": ("paillier", "plaintext"),
-    "homo_lr": ("ckks", "secaggplus", "masked", "plaintext"),
-    "homo_nn": ("ckks", "secaggplus", "masked", "plaintext"),
-    "sample_profile": ("plaintext",),
-}
-
-#: Jobs that run at the guest bank alone (no host): counting a sample set at the bank.
-GUEST_ONLY_ALGORITHMS = frozenset({"sample_profile"})
-
-
-def backends_for(algorithm: str) -> tuple[str, ...]:
-    """The backends ``algorithm`` runs with (every backend for a plugin algorithm)."""
-    return BACKENDS_BY_ALGORITHM.get(algorithm, get_args(Backend))
 
 
 class ExperimentSection(BaseModel):
@@ -97,11 +80,7 @@ class ExperimentSection(BaseModel):
     @field_validator("algorithm")
     @classmethod
     def _known_algorithm(cls, value: str) -> str:
-        from federation.protocol import known_algorithms
-
-        known = known_algorithms()
-        if value not in known:
-            raise ValueError(f"unknown algorithm {value!r}; known: {known}")
+        get_algorithm(value)  # ConfigError (a ValueError) lists the known ones
         return value
 
     @model_validator(mode="after")
@@ -162,17 +141,15 @@ class ExperimentConfig(BaseModel):
         if dupes:
             raise ValueError(f"party names must be unique; repeated: {sorted(dupes)}")
         guests = [p for p in self.parties if p.role == PartyRole.GUEST]
-        homo = self.experiment.algorithm in ("homo_lr", "homo_nn")
-        if not homo:
+        kind = get_algorithm(self.experiment.algorithm).kind
+        if kind != "horizontal":
             if len(guests) != 1:
                 raise ValueError(
                     f"a vertical experiment needs exactly one guest, found {len(guests)}"
                 )
             if not guests[0].label:
                 raise ValueError(f"guest {guests[0].name!r} must name its label column")
-            if self.experiment.algorithm not in GUEST_ONLY_ALGORITHMS and not any(
-                p.role == PartyRole.HOST for p in self.parties
-            ):
+            if kind != "guest_only" and not any(p.role == PartyRole.HOST for p in self.parties):
                 raise ValueError("a vertical experiment needs at least one host")
         for name in self.experiment.features or {}:
             if name not in names:
@@ -187,6 +164,7 @@ class ExperimentConfig(BaseModel):
                         f"authorization = 'required' but guest {g.name!r} names "
                         "no authorizations file"
                     )
+        get_algorithm(self.experiment.algorithm).validate_params(self.params)
         return self
 
     @property
@@ -255,11 +233,9 @@ def check_data_files(cfg: ExperimentConfig) -> None:
 
 
 __all__ = [
-    "BACKENDS_BY_ALGORITHM",
     "DeploymentSection",
     "ExperimentConfig",
     "ExperimentSection",
-    "GUEST_ONLY_ALGORITHMS",
     "PartySpec",
     "backends_for",
     "check_data_files",

@@ -19,13 +19,14 @@ coordinator and on every party.
 
 from __future__ import annotations
 
-import os
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crypto.errors import ProtocolError
+from crypto.errors import ConfigError, ProtocolError
+from federation.algorithms import ALGORITHMS, PLUGIN_ENV, load_plugins, plugin_modules
 from federation.roles import PartyRole
 from federation.transport import Payload
 
@@ -73,44 +74,35 @@ def get_handler(action: str) -> Handler:
         raise ProtocolError(f"no party handler for action {action!r}") from None
 
 
-_PROTOCOL_MODULES = (
+#: Modules whose handlers every party needs whatever the algorithm (run control, PSI,
+#: scoring); the algorithms' own modules come from the registry.
+_COMMON_MODULES = (
     "federation.runtime.actions",
     "federation.alignment",
-    "federation.hetero_lr",
     "federation.scoring",
-    "federation.secureboost",
-    "federation.woe",
-    "federation.homo",
-    "federation.sample_profile",
 )
 
 
-PLUGIN_ENV = "FEDLAB_PROTOCOL_MODULES"
-
-
-def plugin_modules() -> list[str]:
-    """Module names listed in ``FEDLAB_PROTOCOL_MODULES``."""
-    raw = os.environ.get(PLUGIN_ENV, "")
-    return [m.strip() for m in raw.split(",") if m.strip()]
+def protocol_modules() -> list[str]:
+    """Every module with party handlers: the common ones, then each algorithm's."""
+    out = list(_COMMON_MODULES)
+    for spec in ALGORITHMS.values():
+        out += [m for m in spec.party_modules if m not in out]
+    return out
 
 
 def load_protocols() -> None:
-    """Import every protocol module so its handlers are registered."""
-    import importlib
-
-    for mod in _PROTOCOL_MODULES:
+    """Import every protocol module (and plugin) so its handlers are registered."""
+    for mod in protocol_modules():
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:
             if exc.name != mod:
                 raise
-    for mod in plugin_modules():
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            raise ProtocolError(
-                f"protocol module {mod!r} named in {PLUGIN_ENV} cannot be imported: {exc}"
-            ) from None
+    try:
+        load_plugins()
+    except ConfigError as exc:
+        raise ProtocolError(str(exc)) from None
 
 
 __all__ = [
@@ -121,5 +113,6 @@ __all__ = [
     "get_handler",
     "load_protocols",
     "plugin_modules",
+    "protocol_modules",
     "register",
 ]

@@ -11,12 +11,12 @@ result and the transport's message log.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from crypto.errors import ConfigError, ProtocolError
+from federation.algorithms import algorithm_names, get_algorithm
 from federation.config import ExperimentConfig
 from federation.transport import Envelope, Transport
 
@@ -75,60 +75,14 @@ class Exchanger:
         return replies
 
 
-_DRIVERS = {
-    "hetero_lr": "federation.hetero_lr:drive",
-    "secureboost": "federation.secureboost:drive",
-    "scorecard": "federation.scorecard:drive",
-    "homo_lr": "federation.homo:drive",
-    "homo_nn": "federation.homo:drive",
-    "sample_profile": "federation.sample_profile:drive",  # a bank counts its sample set
-}
-
-
-def plugin_drivers() -> dict[str, Driver]:
-    """Drivers offered by modules named in ``FEDLAB_PROTOCOL_MODULES``.
-
-    A plugin module declares ``ALGORITHM = "name"`` and a ``drive`` function.
-    """
-    from federation.party import load_protocols, plugin_modules
-
-    load_protocols()
-    out: dict[str, Driver] = {}
-    for name in plugin_modules():
-        mod = importlib.import_module(name)
-        algo = getattr(mod, "ALGORITHM", None)
-        if algo and hasattr(mod, "drive"):
-            out[str(algo)] = mod.drive
-    return out
-
-
 def known_algorithms() -> list[str]:
-    """Built-in algorithm names plus those of plugin modules."""
-    from federation.party import plugin_modules
-
-    names = set(_DRIVERS)
-    if plugin_modules():
-        names |= set(plugin_drivers())
-    return sorted(names)
+    """Every algorithm of the registry (``federation.algorithms``), plugins included."""
+    return algorithm_names()
 
 
 def get_driver(algorithm: str) -> Driver:
-    """The driver for ``algorithm`` (imported lazily)."""
-    try:
-        target = _DRIVERS[algorithm]
-    except KeyError:
-        plugins = plugin_drivers()
-        if algorithm in plugins:
-            return plugins[algorithm]
-        raise ConfigError(f"unknown algorithm {algorithm!r}; known: {known_algorithms()}") from None
-    mod_name, fn = target.split(":")
-    try:
-        mod = importlib.import_module(mod_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == mod_name:
-            raise ConfigError(f"algorithm {algorithm!r} is not available in this build") from None
-        raise
-    return getattr(mod, fn)  # type: ignore[no-any-return]
+    """The driver of ``algorithm`` as the registry names it (imported on first use)."""
+    return get_algorithm(algorithm).load_driver()  # type: ignore[return-value]
 
 
 __all__ = [
@@ -140,5 +94,4 @@ __all__ = [
     "get_driver",
     "known_algorithms",
     "no_progress",
-    "plugin_drivers",
 ]

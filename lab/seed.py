@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from federation.algorithms import catalog_algorithms, catalog_entry
 from lab.db import session_scope
 from lab.models import (
     AlgorithmCreate,
@@ -40,69 +41,9 @@ PURPOSE = "credit_risk_model"
 OBSERVATION_END = date(2024, 6, 30)  # the synthetic data's observation date
 LABEL = "default_12m"
 
-ALGORITHMS: tuple[dict[str, Any], ...] = (
-    {
-        "name": "hetero_lr",
-        "version": "1",
-        "kind": "vertical",
-        "description": "Vertical logistic regression, coordinator as arbiter (Paillier or CKKS).",
-        "param_schema": {
-            "epochs": {"type": "int", "default": 10, "min": 1, "max": 500},
-            "learning_rate": {"type": "float", "default": 0.15, "min": 1e-6, "max": 10.0},
-            "batch_size": {"type": "int", "default": -1, "min": -1, "max": 1_000_000},
-            "l2": {"type": "float", "default": 0.0, "min": 0.0, "max": 100.0},
-            "valid_fraction": {"type": "float", "default": 0.2, "min": 0.05, "max": 0.5},
-            "early_stopping": {"type": "bool", "default": True},
-            "key_bits": {"type": "int", "default": 2048, "choices": [1024, 2048, 3072]},
-        },
-    },
-    {
-        "name": "secureboost",
-        "version": "1",
-        "kind": "vertical",
-        "description": "Vertical gradient-boosted trees; hosts see only encrypted gradients.",
-        "param_schema": {
-            "n_trees": {"type": "int", "default": 10, "min": 1, "max": 200},
-            "max_depth": {"type": "int", "default": 3, "min": 1, "max": 12},
-            "learning_rate": {"type": "float", "default": 0.3, "min": 0.01, "max": 1.0},
-            "max_bins": {"type": "int", "default": 32, "min": 2, "max": 254},
-            "min_child_weight": {"type": "float", "default": 1.0, "min": 0.0, "max": 1000.0},
-            "reg_lambda": {"type": "float", "default": 1.0, "min": 0.0, "max": 1000.0},
-            "subsample": {"type": "float", "default": 1.0, "min": 0.1, "max": 1.0},
-            "colsample": {"type": "float", "default": 1.0, "min": 0.1, "max": 1.0},
-            "validation_fraction": {"type": "float", "default": 0.2, "min": 0.05, "max": 0.5},
-            "early_stopping_rounds": {"type": "int", "default": 0, "min": 0, "max": 100},
-            "key_bits": {"type": "int", "default": 2048, "choices": [1024, 2048, 3072]},
-        },
-    },
-    # Dotted names are nested sections of the algorithm's [params] (lab.runner expands them).
-    {
-        "name": "scorecard",
-        "version": "1",
-        "kind": "vertical",
-        "description": "Federated WOE binning + logistic regression, scaled to points.",
-        "param_schema": {
-            "binning.max_bins": {"type": "int", "default": 8, "min": 1, "max": 50},
-            "binning.min_bin_size": {"type": "int", "default": 50, "min": 1, "max": 100_000},
-            "iv_min": {"type": "float", "default": 0.02, "min": 0.0, "max": 1.0},
-            "corr_max": {"type": "float", "default": 0.7, "min": 0.05, "max": 1.0},
-            "base_score": {"type": "float", "default": 600.0, "min": 0.0, "max": 2000.0},
-            "pdo": {"type": "float", "default": 40.0, "min": 1.0, "max": 200.0},
-            "lr.epochs": {"type": "int", "default": 10, "min": 1, "max": 500},
-            "lr.learning_rate": {"type": "float", "default": 0.15, "min": 0.001, "max": 10.0},
-        },
-    },
-    {
-        "name": "homo_lr",
-        "version": "1",
-        "kind": "horizontal",
-        "description": "Horizontal FedAvg logistic regression across banks.",
-        "param_schema": {
-            "rounds": {"type": "int", "default": 10, "min": 1, "max": 200},
-            "learning_rate": {"type": "float", "default": 0.1, "min": 1e-6, "max": 10.0},
-        },
-    },
-)
+#: The 算法库 as the algorithm registry has it (``federation.algorithms``): one entry per
+#: catalog algorithm, parameter schema generated from its parameter model.
+ALGORITHMS: tuple[dict[str, Any], ...] = tuple(catalog_entry(n) for n in catalog_algorithms())
 
 
 @dataclass

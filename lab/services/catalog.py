@@ -634,11 +634,14 @@ def validate_params(
                 f"algorithm {algorithm!r}: parameter {pname!r} must be {ptype}, got {value!r}"
             )
         lo, hi = spec.get("min"), spec.get("max")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
+        lo_open, hi_open = spec.get("min_exclusive", False), spec.get("max_exclusive", False)
+        if (lo is not None and (value <= lo if lo_open else value < lo)) or (
+            hi is not None and (value >= hi if hi_open else value > hi)
+        ):
             raise ConfigError(
                 f"algorithm {algorithm!r}: parameter {pname!r}={value!r} is out of "
-                f"bounds [{lo if lo is not None else '-inf'}, "
-                f"{hi if hi is not None else 'inf'}]"
+                f"bounds {'(' if lo_open else '['}{lo if lo is not None else '-inf'}, "
+                f"{hi if hi is not None else 'inf'}{')' if hi_open else ']'}"
             )
         if "choices" in spec and value not in spec["choices"]:
             raise ConfigError(

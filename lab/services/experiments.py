@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from federation.config import backends_for
+from federation.algorithms import backends_for
 from lab.audit import append_event, write_lock
 from lab.errors import (
     AccessDeniedError,

@@ -120,6 +120,7 @@ def test_seeded_algorithm_schemas_fit_the_algorithms_parameter_models() -> None:
         "secureboost": SecureBoostParams,
         "scorecard": ScorecardParams,
         "homo_lr": HomoParams,
+        "homo_nn": HomoParams,
     }
     schemas = {a["name"]: a["param_schema"] for a in ALGORITHMS}
     assert set(schemas) == set(models)

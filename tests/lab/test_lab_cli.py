@@ -136,7 +136,7 @@ def test_sample_experiment_consent_and_approval_from_the_cli(db: str) -> None:
         "epochs=0",
     )
     assert isinstance(bad.exception, ConfigError)
-    assert "'epochs'=0 is out of bounds [1, 500]" in str(bad.exception)
+    assert "'epochs'=0 is out of bounds [1, 10000]" in str(bad.exception)
 
     # Social insurance has no standing consent: approval waits for its officer
     early = run(db, "staff", "experiments", "approve", str(exp_id))

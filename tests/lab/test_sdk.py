@@ -72,7 +72,7 @@ def test_sdk_errors_for_bad_input(world: World) -> None:
             algorithm="hetero_lr",
             indicators=["taxes_paid_12m", "no_such_thing"],
         )
-    with pytest.raises(ConfigError, match=r"'epochs'=0 is out of bounds \[1, 500\]"):
+    with pytest.raises(ConfigError, match=r"'epochs'=0 is out of bounds \[1, 10000\]"):
         ds.experiments.create(
             name="x",
             sample=sid,
