@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from crypto.errors import ProtocolError
-from features.metrics import auc, curve_aggregates, ks
+from features.metrics import auc, curve_aggregates, ks, sigmoid
 from federation.party import PartyContext, register
 from federation.secureboost.cipher import GuestCipher
 from federation.secureboost.histograms import int_hist
@@ -48,12 +48,8 @@ from federation.secureboost.tree import (
 from federation.transport import Payload
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-z)))
-
-
 def _grad_hess(st: GuestState, params: SecureBoostParams) -> tuple[np.ndarray, np.ndarray]:
-    p = _sigmoid(st.margin)
+    p = sigmoid(st.margin)
     y = st.y
     w = np.where(y == 1.0, params.scale_pos_weight, 1.0)
     g = (p - y) * w

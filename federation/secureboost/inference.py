@@ -17,6 +17,7 @@ import numpy as np
 
 from crypto.errors import DataValidationError, ProtocolError
 from features.binning import QuantileBinner
+from features.metrics import sigmoid
 from federation.alignment import apply_commit
 from federation.party import PartyContext, register
 from federation.pieces import piece_folder
@@ -34,10 +35,6 @@ from federation.secureboost.messages import (
 from federation.secureboost.model import load_piece, write_json
 from federation.secureboost.state import PREDICT_KEY, PredictState
 from federation.transport import Envelope, Payload, Transport
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
 @register(PREDICT_BEGIN)
@@ -174,7 +171,7 @@ def _predict_result(ctx: PartyContext, payload: Payload) -> Payload:
     st = ctx.state.pop(PREDICT_KEY, None)
     if not isinstance(st, PredictState) or st.margin is None:
         raise ProtocolError(f"party {ctx.name!r}: no finished SecureBoost prediction")
-    prob = _sigmoid(st.margin)
+    prob = sigmoid(st.margin)
     out: Payload = {"n": int(prob.size)}
     out_path = str(payload.get("out", ""))
     if out_path:

@@ -21,15 +21,15 @@ from features import synth
 from features.binning import QuantileBinner
 from features.encoding import party_matrix
 from federation import secureboost as sb
+from federation.config import ExperimentConfig, parse_config
+from federation.local_transport import LocalTransport
+from federation.party import PartyContext
+from federation.roles import PartyRole
 from federation.secureboost import data as sb_data
 from federation.secureboost import driver as sb_driver
 from federation.secureboost import histograms as sb_histograms
 from federation.secureboost import prefetch as sb_prefetch
 from federation.secureboost import workers as sb_workers
-from federation.config import ExperimentConfig, parse_config
-from federation.local_transport import LocalTransport
-from federation.party import PartyContext
-from federation.roles import PartyRole
 from lab.errors import ConfigError, PartyUnavailableError
 
 xgb = pytest.importorskip("xgboost")
