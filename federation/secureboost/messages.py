@@ -84,8 +84,6 @@ class HostHistograms:
     skip: np.ndarray
     hist: bytes
 
-    FIELDS = ("built", "nbmax", "present", "skip", "hist")
-
     @classmethod
     def from_payload(cls, payload: Payload, prefix: str = "") -> HostHistograms:
         return cls(
