@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     # the protocol starts after alignment: stand-ins give each party its aligned matrix
-    sb._align = lambda t, c, p: SimpleNamespace(n_aligned=args.rows)  # type: ignore[assignment]
-    sb._matrix = lambda ctx: mats[ctx.name]  # type: ignore[assignment]
+    sb.driver._align = lambda t, c, p: SimpleNamespace(n_aligned=args.rows)  # type: ignore[assignment]
+    sb.data.matrix = lambda ctx: mats[ctx.name]
 
     def federated(
         backend: str, trees: int = args.trees
@@ -256,6 +256,14 @@ def _count_operations(sb: Any, federated: Any, trees: int) -> dict[str, float]:
     what per-column sums would need, packing squarings and packed ciphertexts, and the
     guest's encrypted rows."""
     c = {"products": 0.0, "per_column": 0.0, "squarings": 0.0, "packed": 0.0, "rows": 0.0}
+    from federation.secureboost import cipher, histograms, workers
+
+    # where the package's modules look the counted functions up
+    targets = {
+        "segment_reduce": (histograms, workers),
+        "pack_sums": (cipher, workers),
+        "cube_sums": (workers,),
+    }
     reduce, pack, cube, load = sb.segment_reduce, sb.pack_sums, sb.cube_sums, sb.HostCipher.load
 
     def counting_reduce(values: list[Any], starts: Any, modulus: Any) -> list[Any]:
@@ -281,17 +289,23 @@ def _count_operations(sb: Any, federated: Any, trees: int) -> dict[str, float]:
         c["rows"] += len(out)
         return out
 
-    sb.segment_reduce, sb.pack_sums, sb.cube_sums = counting_reduce, counting_pack, counting_cube
+    counting = {
+        "segment_reduce": counting_reduce,
+        "pack_sums": counting_pack,
+        "cube_sums": counting_cube,
+    }
+    real = {"segment_reduce": reduce, "pack_sums": pack, "cube_sums": cube}
+    for name, mods in targets.items():
+        for mod in mods:
+            setattr(mod, name, counting[name])
     sb.HostCipher.load = counting_load
     try:
         federated("plaintext", trees)
     finally:
-        sb.segment_reduce, sb.pack_sums, sb.cube_sums, sb.HostCipher.load = (
-            reduce,
-            pack,
-            cube,
-            load,
-        )
+        for name, mods in targets.items():
+            for mod in mods:
+                setattr(mod, name, real[name])
+        sb.HostCipher.load = load
     return {k: v / trees for k, v in c.items()}
 
 
@@ -301,8 +315,9 @@ def _time_operations(key_bits: int) -> dict[str, float]:
     decryption."""
     import gmpy2
 
+    from crypto.crt_randomness import crt_obfuscators
     from crypto.paillier import EncryptedArray
-    from federation.secureboost import GuestCipher, crt_obfuscators
+    from federation.secureboost import GuestCipher
 
     cipher = GuestCipher("paillier", key_bits, 256)
     N = gmpy2.mpz(cipher.pk.nsquare)

@@ -2,6 +2,8 @@
 
 Numpy arrays travel in an ``ArrayRecord`` named ``"arrays"``; every other value
 (int, float, str, bytes, bool and lists of them) in a ``ConfigRecord`` named ``"cfg"``.
+A list may be empty: it decodes as ``[]`` (locally and through Flower's protobuf), so a
+protocol sends an empty list as it is, with no stand-in element.
 The action name travels as ``cfg["__action__"]``; a party-side failure comes back as a
 :class:`PartyFailure` in ``cfg["__error__"]`` (the public message), ``__error_type__``,
 ``__error_code__`` and ``__error_hint__``: no record values, no secrets

@@ -39,14 +39,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto.errors import ConfigError, ProtocolError
 from crypto.fixedpoint import from_ring64, to_ring64
+from crypto.pairwise import new_keypair
 from federation.alignment import AlignmentResult, align, apply_commit, on_setup
-from federation.config import ExperimentConfig
+from federation.config import ExperimentConfig, check_data_files
+from federation.outputs import (
+    build_disclosure,
+    build_metrics,
+    piece_ref,
+    staging,
+    write_outputs,
+)
 from federation.party import PartyContext, register
-from federation.partydata import aligned_ids, aligned_table, party_setup
+from federation.partydata import aligned_table, party_setup
 from federation.pieces import (
     PIECE_FILES,
     lr_partial,
@@ -57,11 +68,15 @@ from federation.pieces import (
 )
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.roles import PartyRole
+from federation.run import resolve_config
+from federation.runtime.actions import FINISH as RUN_FINISH
+from federation.runtime.local import local_transport
+from federation.scores import SCORES_FILE, read_scores, write_points, write_scores
+from federation.secureboost import joint_predict
 from federation.transport import Envelope, Payload, Transport
 
 PARTIAL = "score.partial"
 FINISH = "score.finish"
-SCORES_FILE = "scores.csv"
 FRAC_BITS = 32
 _KX_FLAG = "score_kx"
 _STATE = "scoring"
@@ -95,21 +110,11 @@ class ScoringResult:
 
 
 def _kx_new() -> tuple[bytes, bytes]:
-    from crypto.pairwise import new_keypair
-
     return new_keypair()
 
 
 def _mask(priv: bytes, peer_pub: bytes, run_id: str, guest: str, host: str, n: int) -> np.ndarray:
     """``n`` uint64 values from the guest-host shared key: AES-256-CTR over zeros."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric.x25519 import (
-        X25519PrivateKey,
-        X25519PublicKey,
-    )
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
     shared = X25519PrivateKey.from_private_bytes(priv).exchange(
         X25519PublicKey.from_public_bytes(peer_pub)
     )
@@ -197,45 +202,6 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
     return {"n_scored": n, "file": SCORES_FILE}
 
 
-def write_scores(ctx: PartyContext, z: np.ndarray) -> int:
-    """Guest: write ``scores.csv`` (aligned ID, linear score ``z``, probability) into its
-    own work dir atomically; returns the number of rows. Nothing leaves the guest."""
-    z = np.asarray(z, dtype=np.float64)
-    return _write(ctx, {"score": z, "probability": 1.0 / (1.0 + np.exp(-z))})
-
-
-def write_points(ctx: PartyContext, points: np.ndarray, scale: dict[str, Any]) -> int:
-    """Guest, scorecard: ``scores.csv`` with the aligned ID, the joint points (sum over
-    parties, unclipped), the score (points clipped to the scale), its grade and the
-    probability of default ``1 / (1 + exp((points - offset) / factor))``. Returns the
-    number of rows; nothing leaves the guest."""
-    from features.scorecard import Scaling
-
-    sc = Scaling.from_dict(scale)
-    pts = np.asarray(points, dtype=np.float64)
-    score = sc.clip(pts)
-    return _write(
-        ctx,
-        {
-            "points": pts,
-            "score": score,
-            "grade": sc.grade(score),
-            "probability": 1.0 / (1.0 + np.exp((pts - sc.offset) / sc.factor)),
-        },
-    )
-
-
-def _write(ctx: PartyContext, columns: dict[str, np.ndarray]) -> int:
-    setup = party_setup(ctx)
-    out = pd.DataFrame({setup.id_column: aligned_ids(ctx), **columns})
-    work = Path(ctx.work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    tmp = work / f".{SCORES_FILE}.tmp"
-    out.to_csv(tmp, index=False, lineterminator="\n")
-    tmp.replace(work / SCORES_FILE)
-    return int(out.shape[0])
-
-
 # ---------------------------------------------------------------------------------------
 # coordinator side
 
@@ -246,8 +212,6 @@ def _refs(config: ExperimentConfig, model_dir: Path | None) -> dict[str, Payload
     in a deployment the run's folder at the party, absolute on a local federation, else
     ``runs/<run id>`` in the party's SuperNode work dir). A party DIR says nothing about
     reads its own work dir."""
-    from federation.outputs import piece_ref
-
     out: dict[str, Payload] = {}
     for p in config.parties:
         ref = piece_ref(model_dir, p.name) if model_dir is not None else None
@@ -257,8 +221,6 @@ def _refs(config: ExperimentConfig, model_dir: Path | None) -> dict[str, Payload
 
 def _local_folder(model_dir: str | Path | None, party: str) -> Path | None:
     """``party``'s piece folder on this machine, when DIR names one (an absolute path)."""
-    from federation.outputs import piece_ref
-
     ref = piece_ref(model_dir, party) if model_dir is not None else None
     return Path(ref) if ref and Path(ref).is_absolute() else None
 
@@ -369,8 +331,6 @@ def _score_secureboost(
 ) -> ScoringResult:
     """Alignment (the hosts' commit rides on the first prediction message), then the joint
     walk; the guest writes ``scores.csv`` (ID, margin, probability) in its work dir."""
-    from federation.secureboost import joint_predict
-
     guest = config.guest.name
     hosts = [h.name for h in config.hosts]
     al: AlignmentResult = align(
@@ -416,12 +376,6 @@ def score_command(
     Runs with the local runtime (every party's files on this machine: a local or simulation
     run's DIR, or a run on a local federation, whose pieces its location.json names);
     returns the metrics written to metrics.json."""
-    from federation.config import check_data_files
-    from federation.outputs import build_disclosure, build_metrics, staging, write_outputs
-    from federation.run import resolve_config
-    from federation.runtime.actions import FINISH as RUN_FINISH
-    from federation.runtime.local import local_transport
-
     started = time.perf_counter()
     cfg, text = resolve_config(config)
     rt = runtime or cfg.experiment.runtime
@@ -493,11 +447,6 @@ def scoring_driver(model_dir: str | Path | None) -> Any:
     return drive
 
 
-def read_scores(work_dir: str | Path) -> pd.DataFrame:
-    """The guest's scores file from its work dir (at the guest)."""
-    return pd.read_csv(Path(work_dir) / SCORES_FILE, dtype={"uscc": str, "id": str})
-
-
 __all__ = [
     "FINISH",
     "PARTIAL",
@@ -508,5 +457,6 @@ __all__ = [
     "score",
     "score_command",
     "scoring_driver",
+    "write_points",
     "write_scores",
 ]

@@ -19,11 +19,11 @@ _key = st.text(st.characters(min_codepoint=97, max_codepoint=122), min_size=1, m
 _ints = st.integers(-(2**63), 2**63 - 1)
 _floats = st.floats(allow_nan=False)
 _scalar = st.one_of(_ints, _floats, st.text(max_size=20), st.binary(max_size=40), st.booleans())
-_lists = st.one_of(
-    st.lists(_ints, min_size=1, max_size=5),
-    st.lists(_floats, min_size=1, max_size=5),
-    st.lists(st.text(max_size=5), min_size=1, max_size=5),
-    st.lists(st.binary(max_size=5), min_size=1, max_size=5),
+_lists = st.one_of(  # empty lists included: protocols send empty node lists as they are
+    st.lists(_ints, max_size=5),
+    st.lists(_floats, max_size=5),
+    st.lists(st.text(max_size=5), max_size=5),
+    st.lists(st.binary(max_size=5), max_size=5),
 )
 _arrays = hnp.arrays(
     st.sampled_from([np.float64, np.float32, np.int64, np.int32, np.uint8, np.bool_]),
@@ -46,6 +46,33 @@ def test_round_trip(payload: dict) -> None:
             np.testing.assert_array_equal(got, v)
         else:
             assert got == v and type(got) is type(v)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_payload)
+def test_round_trip_through_flower_serialization(payload: dict) -> None:
+    """The same payloads, empty lists included, through the protobuf bytes the Flower
+    runtimes send between processes."""
+    from flwr.common import serde
+    from flwr.proto.recorddict_pb2 import RecordDict as ProtoRecordDict
+
+    wire = serde.recorddict_to_proto(to_records(Envelope("tax", "step", payload)))
+    proto = ProtoRecordDict()
+    proto.ParseFromString(wire.SerializeToString())
+    back = from_records("tax", serde.recorddict_from_proto(proto))
+    assert back.action == "step" and sorted(back.payload) == sorted(payload)
+    for k, v in payload.items():
+        got = back.payload[k]
+        if isinstance(v, np.ndarray):
+            assert got.dtype == v.dtype and got.shape == v.shape
+            np.testing.assert_array_equal(got, v)
+        else:
+            assert got == v and type(got) is type(v)
+
+
+def test_empty_lists_round_trip() -> None:
+    payload = {"nodes": [], "hosts": [], "n": 0}
+    assert from_records("tax", to_records(Envelope("tax", "step", payload))).payload == payload
 
 
 @settings(max_examples=100, deadline=None)

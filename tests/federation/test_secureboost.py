@@ -25,6 +25,11 @@ from federation.config import ExperimentConfig, parse_config
 from federation.local_transport import LocalTransport
 from federation.party import PartyContext
 from federation.roles import PartyRole
+from federation.secureboost import data as sb_data
+from federation.secureboost import driver as sb_driver
+from federation.secureboost import histograms as sb_histograms
+from federation.secureboost import prefetch as sb_prefetch
+from federation.secureboost import workers as sb_workers
 from lab.errors import ConfigError, PartyUnavailableError
 
 xgb = pytest.importorskip("xgboost")
@@ -73,8 +78,8 @@ class World:
             assert ctx.state["standin_ids"] == self.ids
             return self.matrices[ctx.name]
 
-        monkeypatch.setattr(sb, "_align", fake_align)
-        monkeypatch.setattr(sb, "_matrix", fake_matrix)
+        monkeypatch.setattr(sb_driver, "_align", fake_align)
+        monkeypatch.setattr(sb_data, "matrix", fake_matrix)
 
     @property
     def hosts(self) -> list[str]:
@@ -468,8 +473,8 @@ def test_worker_processes_give_the_same_model(
     """Obfuscators prefetched in low-priority workers, host bin sums split across processes
     (the root's rows cut in two, sums multiplied after) and packing split across processes
     build the same trees as the plaintext backend."""
-    monkeypatch.setattr(sb, "_MIN_ROWS_FOR_POOL", 50)
-    monkeypatch.setattr(sb, "_MIN_GROUPS_FOR_POOL", 1)
+    monkeypatch.setattr(sb_workers, "_MIN_ROWS_FOR_POOL", 50)
+    monkeypatch.setattr(sb_workers, "_MIN_GROUPS_FOR_POOL", 1)
     params = dict(FAST, n_trees=2, workers=2)
     syn_world.run("plaintext", **params)
     plain = syn_world.predict()
@@ -477,7 +482,7 @@ def test_worker_processes_give_the_same_model(
     enc = syn_world.predict()
     assert np.abs(enc - plain).max() <= 1e-6
     for host in syn_world.hosts:  # the shared ciphertext file is gone after the commit
-        assert not (syn_world.tmp / "parties" / host / sb._ROWS_FILE).exists()
+        assert not (syn_world.tmp / "parties" / host / sb_workers.ROWS_FILE).exists()
 
 
 @pytest.mark.parametrize("spw", [1.0, 3.0])
@@ -561,7 +566,7 @@ def test_shared_additions_need_fewer_products(monkeypatch: pytest.MonkeyPatch) -
         count["adds"] += len(values) - len(starts)
         return real(values, starts, modulus)
 
-    monkeypatch.setattr(sb, "segment_reduce", counting)
+    monkeypatch.setattr(sb_histograms, "segment_reduce", counting)
     rng = np.random.default_rng(2)
     base = rng.integers(0, 5, size=3000)
     sub = np.stack([base, (base + 1) % 5, base // 2, rng.integers(0, 2, 3000)], axis=1).astype(
@@ -604,14 +609,14 @@ def test_prefetch_runs_at_low_priority_and_withdrawn_jobs_are_computed_now(
 
     assert sb.background_executor(2).submit(os.nice, 0).result() == 19
     cipher = sb.GuestCipher("paillier", 1024, 256)
-    monkeypatch.setattr(sb, "_PREFETCH_CHUNK", 8)
+    monkeypatch.setattr(sb_prefetch, "_PREFETCH_CHUNK", 8)
     cipher.prefetch(200, 2)  # 25 jobs: some run in the background, the rest are withdrawn
     fp = cipher.pk.fingerprint()
-    got = sb._take_prefetched(fp, cipher._crt_key(), 200, 2)
+    got = sb_prefetch.take_prefetched(fp, cipher._crt_key(), 200, 2)
     assert len(got) == 200 and len({int(r) for r in got}) == 200
     assert cipher._sk.decrypt_ints(EncryptedArray(cipher.pk, got)) == [0] * 200
     cipher.prefetch(100, 2)  # a different count than asked for: computed on the spot
-    assert len(sb._take_prefetched(fp, cipher._crt_key(), 64, 2)) == 64
+    assert len(sb_prefetch.take_prefetched(fp, cipher._crt_key(), 64, 2)) == 64
     cipher.forget()
 
 
@@ -625,7 +630,7 @@ def test_without_a_process_pool_everything_runs_in_process(
         raise RuntimeError("cannot schedule new futures after shutdown")
 
     monkeypatch.setattr(crypto.parallel, "get_executor", no_pool)
-    monkeypatch.setattr(sb, "_MIN_ROWS_FOR_POOL", 50)
+    monkeypatch.setattr(sb_workers, "_MIN_ROWS_FOR_POOL", 50)
     params = dict(FAST, n_trees=1, workers=2)
     syn_world.run("plaintext", **params)
     plain = syn_world.predict()
