@@ -257,7 +257,7 @@ for _spec in (
         backends=("paillier", "plaintext"),
         driver="federation.secureboost:drive",
         party_modules=("federation.secureboost",),
-        params="federation.secureboost:SecureBoostParams",
+        params="federation.secureboost.params:SecureBoostParams",
         form=(
             "n_trees",
             "max_depth",

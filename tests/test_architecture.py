@@ -40,7 +40,6 @@ KNOWN_DEEP_CYCLES: set[frozenset[str]] = {
         }
     ),
     frozenset({"federation.scorecard", "federation.woe"}),
-    frozenset({"federation.scoring", "federation.secureboost"}),
     frozenset({"lab.runner", "lab.sample_count_runner"}),
 }
 # Downward-rule exceptions that exist today (importer -> imported package).
