@@ -27,14 +27,14 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+from crypto._workers import worker_init
+
 Job = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
 def _serve(conn: Connection, owner: int) -> None:
     """A helper's loop: run each ``(function, args)`` received, send back ``(ok, value)``."""
-    from crypto._pool import _worker_init
-
-    _worker_init(owner, 0)  # exit if the owner is gone even while the pipe stays open
+    worker_init(owner, 0)  # exit if the owner is gone even while the pipe stays open
     while True:
         try:
             fn, args = conn.recv()

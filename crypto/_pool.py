@@ -21,21 +21,31 @@ import collections
 import multiprocessing
 import os
 import threading
-import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import gmpy2
 import numpy as np
 
-from crypto import _multiexp
-from crypto.crt_randomness import CrtKey
+from crypto import _multiexp, _pipes
+from crypto._paillier_math import crt_decrypt
+from crypto._workers import worker_init
+from crypto.crt_randomness import CrtKey, crt_obfuscators, crt_tables
 
-if TYPE_CHECKING:
-    from crypto.paillier import PaillierPublicKey
+
+class ObfuscatorSource(Protocol):
+    """What the pools need of a Paillier public key (``crypto.paillier.ObfuscatorSource``)."""
+
+    @property
+    def ciphertext_bytes(self) -> int: ...
+
+    def fingerprint(self) -> str: ...
+
+    def obfuscators(self, count: int) -> np.ndarray: ...
+
 
 _MIN_ROWS_FOR_POOL = 256
 _MIN_DECRYPT_FOR_POOL = 64
@@ -66,50 +76,11 @@ def get_executor(workers: int) -> Executor:
         return _executor
 
 
-#: seconds between a worker's checks that the process which created its pool still exists
-OWNER_CHECK_SECONDS = 0.5
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (a killed owner whose parent has
-    not reaped it yet)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-
-
-def _worker_init(owner: int, nice: int) -> None:
-    """Pool worker set-up: lower the CPU priority by ``nice``, and exit as soon as the
-    process that created the pool (``owner``) is gone. Nothing else ends a ``forkserver``
-    worker (nor the fork server) when its owner is killed (SIGKILL, a Ray worker torn
-    down): it would wait for work forever, holding its memory (CRT tables: tens of MB)."""
-    if nice:
-        try:
-            os.nice(nice)
-        except OSError:  # not permitted here: the work still runs, at normal priority
-            pass
-
-    def watch() -> None:
-        while _alive(owner):
-            time.sleep(OWNER_CHECK_SECONDS)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="fedlab-owner-watch", daemon=True).start()
-
-
 def new_executor(workers: int, *, nice: int = 0) -> ProcessPoolExecutor:
     """A ``forkserver`` process pool whose workers run at ``nice`` and end with their owner."""
     return ProcessPoolExecutor(
         max_workers=workers,
-        initializer=_worker_init,
+        initializer=worker_init,
         initargs=(os.getpid(), nice),
         mp_context=multiprocessing.get_context("forkserver"),
     )
@@ -118,7 +89,6 @@ def new_executor(workers: int, *, nice: int = 0) -> ProcessPoolExecutor:
 def shutdown() -> None:
     """Stop the worker processes (registered at exit)."""
     global _executor
-    from crypto import _pipes
 
     _pipes.shutdown()
     with _lock:
@@ -187,7 +157,6 @@ def _multi_exp_job(blob: bytes, width: int, exps: np.ndarray, modulus: Any) -> b
 def _parallel_multi_exp(bases: Sequence[Any], exps: np.ndarray, N: Any, w: int) -> list[Any]:
     """``w`` shares, ``w - 1`` on pipe helpers and the last in this thread: by columns when
     there are enough, else by rows (one product of the partial results per column)."""
-    from crypto import _pipes
 
     rows, cols = exps.shape
     helpers = _pipes.pipe_workers(w - 1)
@@ -221,9 +190,8 @@ def _pack_fixed(values: Sequence[Any], width: int) -> bytes:
 
 
 def _decrypt_chunk(cts: Sequence[Any], crt: tuple[Any, ...]) -> list[int]:
-    from crypto.paillier import _crt_decrypt
 
-    return _crt_decrypt(cts, *crt)
+    return crt_decrypt(cts, *crt)
 
 
 def parallel_decrypt(
@@ -257,12 +225,12 @@ def _parallel_decrypt(cts: Sequence[Any], crt: tuple[Any, ...], w: int) -> list[
     return out
 
 
-def _obfuscator_job(pk: PaillierPublicKey, count: int) -> bytes:
+def _obfuscator_job(pk: ObfuscatorSource, count: int) -> bytes:
     return _pack_fixed(pk.obfuscators(count).tolist(), pk.ciphertext_bytes)
 
 
 def parallel_obfuscators(
-    pk: PaillierPublicKey, count: int, workers: int | None = None
+    pk: ObfuscatorSource, count: int, workers: int | None = None
 ) -> np.ndarray:
     """``count`` fresh obfuscators computed across worker processes (each worker builds
     the key's fixed-base table once)."""
@@ -286,7 +254,6 @@ def _crt_width(key: CrtKey) -> int:
 
 
 def _crt_obfuscator_job(key: CrtKey, count: int) -> bytes:
-    from crypto.crt_randomness import crt_obfuscators
 
     return _pack_fixed(crt_obfuscators(key, count), _crt_width(key))
 
@@ -300,7 +267,6 @@ class PendingObfuscators:
         self._jobs = jobs
 
     def result(self) -> list[Any]:
-        from crypto.crt_randomness import crt_obfuscators
 
         out: list[Any] = []
         for size, job in self._jobs:
@@ -334,7 +300,6 @@ def start_crt_obfuscators(
 
 def parallel_crt_obfuscators(key: CrtKey, count: int, workers: int | None = None) -> np.ndarray:
     """``count`` of the key holder's obfuscators, across the worker processes."""
-    from crypto.crt_randomness import crt_obfuscators
 
     pending = start_crt_obfuscators(key, count, workers)
     vals = pending.result() if pending is not None else crt_obfuscators(key, count)
@@ -344,7 +309,6 @@ def parallel_crt_obfuscators(key: CrtKey, count: int, workers: int | None = None
 
 
 def _warm_crt_job(key: CrtKey) -> None:
-    from crypto.crt_randomness import crt_tables
 
     crt_tables(*key)
 
@@ -375,7 +339,7 @@ class ObfuscatorPool:
 
     def __init__(
         self,
-        public_key: PaillierPublicKey,
+        public_key: ObfuscatorSource,
         size: int = 1024,
         *,
         background: bool = False,

@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from crypto.atomic import atomic_write_text
 from crypto.errors import CryptoError, KeyFileError
 from crypto.paillier import (
     DEFAULT_KEY_BITS,
@@ -101,19 +101,7 @@ def public_key_json(pk: PaillierPublicKey) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, text: str, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, text, mode=mode)
 
 
 def save_public_key(pk: PaillierPublicKey, path: str | os.PathLike[str]) -> Path:

@@ -41,6 +41,7 @@ from crypto._psi_parallel import (
     blind_packed,
     reblind_packed,
 )
+from crypto.atomic import atomic_open
 from crypto.errors import AlignmentError, CryptoError, DataValidationError, ProtocolError
 
 __all__ = [
@@ -277,12 +278,9 @@ class HostBlindCache:
             return body
         body = blind_packed(key.secret_bytes(), ids, workers=workers, pool=pool)
         head = json.dumps({"key": fp, "data": dh, "n": len(ids)}).encode()
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
+        with atomic_open(self.path, "binary") as f:  # 0600: the owner's blinded set
             f.write(self._MAGIC + head + b"\n")
             f.write(body)
-        os.replace(tmp, self.path)
         return body
 
 
@@ -347,7 +345,7 @@ def host_rows(offer: HostOffer, indices: Sequence[int]) -> list[int]:
             f"PSI indices out of range for a host set of {len(offer)}",
             hint="The guest's alignment message does not belong to this PSI run.",
         )
-    return offer.perm[idx].tolist()
+    return [int(i) for i in offer.perm[idx]]
 
 
 # ---- guest side -----------------------------------------------------------------------------

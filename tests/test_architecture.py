@@ -28,7 +28,6 @@ PACKAGES = ("crypto", "features", "federation", "lab", "sandbox_ui")
 KNOWN_CYCLES: set[frozenset[str]] = {frozenset({"federation.scorecard", "federation.woe"})}
 # Cycles that close only through imports inside functions (or TYPE_CHECKING); may only shrink.
 KNOWN_DEEP_CYCLES: set[frozenset[str]] = {
-    frozenset({"crypto._pipes", "crypto._pool", "crypto.paillier"}),
     frozenset(
         {
             "federation.run",
