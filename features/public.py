@@ -37,13 +37,14 @@ holds.
 
 from __future__ import annotations
 
-import os
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from crypto.atomic import atomic_open
 from crypto.errors import DataValidationError
 from features.validation import load_party_table, read_table
 
@@ -227,23 +228,17 @@ def load_public(name: str, data_dir: str | Path) -> PartyTables:
 def write_parties(out_dir: str | Path, parties: PartyTables) -> dict[str, Path]:
     """Write ``<party>.csv`` for the guest and each host; returns the paths.
 
-    Written to temporary names first and renamed only when all succeeded.
+    All files are written atomically (``crypto.atomic``) and replace their targets only
+    when every one of them was written; they are readable by others (0644), as data files
+    are.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tmp: dict[str, Path] = {}
-    try:
+    paths = {party: out / f"{party}.csv" for party in parties.parties}
+    with contextlib.ExitStack() as stack:
         for party, df in parties.parties.items():
-            tmp[party] = out / f".{party}.csv.tmp"
-            df.to_csv(tmp[party], index=False, lineterminator="\n", encoding="utf-8")
-    except OSError:
-        for p in tmp.values():
-            p.unlink(missing_ok=True)
-        raise
-    paths = {}
-    for party, t in tmp.items():
-        paths[party] = out / f"{party}.csv"
-        os.replace(t, paths[party])
+            fh = stack.enter_context(atomic_open(paths[party], "text", mode=0o644))
+            df.to_csv(fh, index=False, lineterminator="\n")
     return paths
 
 

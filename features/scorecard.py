@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crypto.atomic import atomic_write_text
 from crypto.errors import ConfigError, DataValidationError
+from features.woe import Binning, column_values
 
 DEFAULT_GRADES: tuple[tuple[str, float], ...] = (
     ("A", 650.0),
@@ -131,8 +132,6 @@ class FeaturePoints:
         value goes to the missing bin (or, when training had no missing value, to the
         fallback bin), a value beyond the training range to the first or last bin, an
         unseen category to the fallback ("other") bin."""
-        from features.woe import Binning, column_values
-
         if self.binning is None:
             raise DataValidationError(
                 f"the points table of feature {self.name!r} holds no "
@@ -201,12 +200,11 @@ def save_points(work_dir: Path, table: PointsTable) -> Path:
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / POINTS_FILE
-    tmp = work_dir / f".{POINTS_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(
+    atomic_write_text(
+        path,
         json.dumps({"algorithm": "scorecard", **asdict(table)}, indent=2, ensure_ascii=False),
-        encoding="utf-8",
+        mode=0o644,
     )
-    os.replace(tmp, path)
     return path
 
 

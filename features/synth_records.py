@@ -17,15 +17,17 @@ Nothing leaves any party: this writes one local file per party.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from crypto.atomic import atomic_open
 from crypto.errors import ConfigError
 from features import synth
 from features.indicators import compute_party
+from features.synth.parties import DATA_FILE_MODE
+from features.synth.tables import POWER_INTENSITY
 
 HISTORY_MONTHS = 48
 FUTURE_MONTHS = 6
@@ -125,7 +127,7 @@ def _utilities(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     df, e, t = _monthly_frame(pop, _members(pop, "utilities", rng))
     k = e.size
     s, f, o, r = pop.size[e], pop.financial[e], pop.operating[e], pop.resilience[e]
-    intensity = pd.Series(pop.industry[e]).map(synth._POWER_INTENSITY).to_numpy(float)
+    intensity = pd.Series(pop.industry[e]).map(POWER_INTENSITY).to_numpy(float)
     trend = (1 + (0.03 + 0.15 * o) / 12) ** t
     kwh = np.round(
         np.exp(9.5 + 0.9 * s + 0.4 * o + intensity - np.log(12) + rng.normal(0, 0.2, k)) * trend, 1
@@ -271,7 +273,7 @@ def write_records(
 ) -> dict[str, Path]:
     """Write ``records_<party>.csv`` for every party and, as of ``as_of`` (default
     ``synth.AS_OF``), its indicator table ``indicators_<party>.csv`` (the bank's with the
-    label). Files are written to temporary names and renamed."""
+    label). Each file is written atomically (``crypto.atomic``), readable by others (0644)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     as_of = as_of or str(synth.AS_OF)
@@ -286,10 +288,9 @@ def write_records(
         tables[f"indicators_{party}"] = ind
     paths = {}
     for name, df in tables.items():
-        tmp = out / f".{name}.csv.tmp"
-        df.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
         paths[name] = out / f"{name}.csv"
-        os.replace(tmp, paths[name])
+        with atomic_open(paths[name], "text", mode=DATA_FILE_MODE) as fh:
+            df.to_csv(fh, index=False, lineterminator="\n")
     return paths
 
 

@@ -279,6 +279,25 @@ def _schema(party: str | None) -> tuple[list[str], list[str], list[str], list[st
     return required, numeric, dates, text
 
 
+def _require_columns(
+    df: pd.DataFrame, name: str, id_column: str, label: str | None, wanted: Sequence[str]
+) -> None:
+    """The ID column, the label (when given) and every ``wanted`` column are present."""
+    if id_column not in df.columns:
+        raise _fail(
+            name,
+            f"ID column {id_column!r} not found; columns are {list(df.columns)}",
+            hint="Pass the right --id-column.",
+        )
+    if label is not None and label not in df.columns:
+        raise _fail(name, f"label column {label!r} not found; columns are {list(df.columns)}")
+    missing_cols = [c for c in dict.fromkeys(wanted) if c not in df.columns]
+    if missing_cols:
+        raise _fail(
+            name, f"required column(s) {missing_cols} not found; columns are {list(df.columns)}"
+        )
+
+
 def load_party_table(
     path: str | Path,
     *,
@@ -315,20 +334,7 @@ def load_party_table(
         label = "default_12m"
     text_cols = [c for c in text if c != label]
     df = _parse(_read_text(path, encoding), name, [id_column, *text_cols])
-    if id_column not in df.columns:
-        raise _fail(
-            name,
-            f"ID column {id_column!r} not found; columns are {list(df.columns)}",
-            hint="Pass the right --id-column.",
-        )
-    if label is not None and label not in df.columns:
-        raise _fail(name, f"label column {label!r} not found; columns are {list(df.columns)}")
-    wanted = [*req, *(required_columns or [])]
-    missing_cols = [c for c in dict.fromkeys(wanted) if c not in df.columns]
-    if missing_cols:
-        raise _fail(
-            name, f"required column(s) {missing_cols} not found; columns are {list(df.columns)}"
-        )
+    _require_columns(df, name, id_column, label, [*req, *(required_columns or [])])
     _require_rows(df, name)
     features = [c for c in df.columns if c not in (id_column, label)]
     if party == "authorizations":
