@@ -4,7 +4,8 @@ A count at the bank (``lab.services.sample_counts``) stores the bank's reply on 
 (``SampleSetPublic.profile``): totals, positives, negatives and histograms whose every cell
 holds at least k enterprises (None where the bank suppressed a cell). A declared count is
 what the bank typed in (``n_total`` / ``n_positive``), with no histogram. Nothing here reads
-a party's file.
+a party's file: the SDK user or sandbox visitor who may read the sample set sees what the
+catalog already holds, aggregates only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lab.errors import NotFoundError
 from lab.models import CountsSource, SampleSetPublic
 
 MONTH = "month"
@@ -79,8 +81,6 @@ class SampleProfile:
     def histogram(self, name: str = MONTH) -> Any:
         """One histogram as a pandas table (label, total, positive, negative; None below k)."""
         import pandas as pd
-
-        from lab.errors import NotFoundError
 
         bins = self.months if name == MONTH else self.columns.get(name)
         if not bins:

@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from federation.algorithms import catalog_algorithms, catalog_entry
 from lab.db import session_scope
@@ -34,6 +35,12 @@ from lab.models import (
     utcnow,
 )
 from lab.services import catalog, consent
+from lab.services.access import Principal
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from features.synth import Column
 
 DEFAULT_BANKS = ("bank_a", "bank_b", "bank_c", "bank_d")
 STANDING_CONSENTS = ("tax", "market_regulation")
@@ -106,22 +113,58 @@ def seed_demo(
             session=s, username=admin, password=None, password_required=False
         )
         result.users[admin] = Role.ADMIN.value
-
-        def user(name: str, role: Role, org: str) -> None:
-            catalog.create_user(
-                session=s,
-                actor=root,
-                user_in=UserCreate(
-                    username=name,
-                    role=role,
-                    org_code=org,
-                    password=password,
-                    full_name=name.replace("_", " ").title(),
-                ),
+        seeding = _Seeding(s, root, result, data, password)
+        seeding.platform()
+        parties = [(b, OrgKind.BANK, BANK_COLUMNS) for b in banks]
+        parties += [(a, OrgKind.AGENCY, PARTY_COLUMNS[a]) for a in agencies]
+        for code, kind, columns in parties:
+            seeding.party(
+                code,
+                kind,
+                columns,
+                bank_indicators=bank_indicators,
+                n_placeholder_authorizations=n_placeholder_authorizations,
             )
-            result.users[name] = role.value
+        seeding.standing_consents([a for a in standing_consents if a in agencies])
+    return result
 
-        user("staff", Role.PLATFORM_STAFF, "platform")
+
+@dataclass
+class _Seeding:
+    """The named steps of :func:`seed_demo`, in its one transaction (``root``: the admin)."""
+
+    session: Session
+    root: Principal
+    result: SeedResult
+    data: Path | None
+    password: str | None
+
+    def user(self, name: str, role: Role, org: str) -> None:
+        catalog.create_user(
+            session=self.session,
+            actor=self.root,
+            user_in=UserCreate(
+                username=name,
+                role=role,
+                org_code=org,
+                password=self.password,
+                full_name=name.replace("_", " ").title(),
+            ),
+        )
+        self.result.users[name] = role.value
+
+    def login(self, username: str) -> Principal:
+        return catalog.authenticate(
+            session=self.session,
+            username=username,
+            password=self.password,
+            password_required=False,
+        )
+
+    def platform(self) -> None:
+        """Platform staff, the coordinator's node and the algorithm library."""
+        s, root = self.session, self.root
+        self.user("staff", Role.PLATFORM_STAFF, "platform")
         catalog.register_node(
             session=s,
             actor=root,
@@ -130,106 +173,116 @@ def seed_demo(
         for algo in ALGORITHMS:
             catalog.create_algorithm(session=s, actor=root, algorithm_in=AlgorithmCreate(**algo))
 
-        parties = [(b, OrgKind.BANK, BANK_COLUMNS) for b in banks]
-        parties += [(a, OrgKind.AGENCY, PARTY_COLUMNS[a]) for a in agencies]
-        for code, kind, columns in parties:
-            catalog.create_organization(
-                session=s,
-                actor=root,
-                org_in=OrganizationCreate(
-                    code=code, kind=kind, name=code.replace("_", " ").title()
-                ),
-            )
-            catalog.register_node(
-                session=s, actor=root, node_in=FederationNodeCreate(name=code, org_code=code)
-            )
-            path = data / f"{code}.csv" if data else None
-            label = LABEL if kind is OrgKind.BANK else None
-            rows, positives = csv_counts(path, label) if path and path.is_file() else (0, 0)
-            catalog.register_dataset(
-                session=s,
-                actor=root,
-                dataset_in=DatasetCreate(
-                    name=code,
-                    org_code=code,
-                    row_count=rows,
-                    id_column="uscc",
-                    location=str(path) if path else f"data/{code}.csv",
-                    columns=[{"name": c.name, "dtype": _kind_dtype(c.kind)} for c in columns],
-                    description=f"{code}'s table of enterprises (synthetic)",
-                ),
-            )
-            codes = []
-            for col in columns:
-                if col.kind in ("id", "label", "date") or (
-                    kind is OrgKind.BANK and not bank_indicators
-                ):
-                    continue
-                ind_code = f"{code}_{col.name}" if kind is OrgKind.BANK else col.name
-                catalog.create_indicator(
-                    session=s,
-                    actor=root,
-                    indicator_in=IndicatorCreate(
-                        code=ind_code,
-                        name=col.name.replace("_", " "),
-                        name_zh=col.zh,
-                        description=col.meaning,
-                        category=code if kind is OrgKind.AGENCY else "bank",
-                        column=col.name,
-                        dtype=_kind_dtype(col.kind),
-                        window=_window(col.name),
-                        org_code=code,
-                        dataset_name=code,
-                    ),
-                )
-                codes.append(ind_code)
-            result.indicators[code] = codes
-            if kind is OrgKind.BANK:
-                user(f"{code}_modeler", Role.BANK_MODELER, code)
-                user(f"{code}_ds", Role.DATA_SCIENTIST, code)
-                modeler = catalog.authenticate(
-                    session=s,
-                    username=f"{code}_modeler",
-                    password=password,
-                    password_required=False,
-                )
-                sample = catalog.create_sample(
-                    session=s,
-                    actor=modeler,
-                    sample_in=SampleSetCreate(
-                        name=f"{code} customers, default within 12 months",
-                        dataset_name=code,
-                        id_list_location=str(path) if path else f"data/{code}.csv",
-                        label_column=LABEL,
-                        label_definition="90+ days past due within 12 months "
-                        "after the observation date",
-                        observation_start=date(2023, 7, 1),
-                        observation_end=OBSERVATION_END,
-                        n_total=rows,
-                        n_positive=positives,
-                    ),
-                )
-                result.samples[code] = sample.id
-                _seed_authorizations(s, root, code, data, n_placeholder_authorizations)
-            else:
-                user(f"{code}_officer", Role.AGENCY_OFFICER, code)
+    def party(
+        self,
+        code: str,
+        kind: OrgKind,
+        columns: Sequence[Column],
+        *,
+        bank_indicators: bool,
+        n_placeholder_authorizations: int,
+    ) -> None:
+        """One bank or agency: organization, node, dataset, indicators, users (a bank
+        also its sample set and enterprise authorizations)."""
+        s, root = self.session, self.root
+        catalog.create_organization(
+            session=s,
+            actor=root,
+            org_in=OrganizationCreate(code=code, kind=kind, name=code.replace("_", " ").title()),
+        )
+        catalog.register_node(
+            session=s, actor=root, node_in=FederationNodeCreate(name=code, org_code=code)
+        )
+        path = self.data / f"{code}.csv" if self.data else None
+        label = LABEL if kind is OrgKind.BANK else None
+        rows, positives = csv_counts(path, label) if path and path.is_file() else (0, 0)
+        catalog.register_dataset(
+            session=s,
+            actor=root,
+            dataset_in=DatasetCreate(
+                name=code,
+                org_code=code,
+                row_count=rows,
+                id_column="uscc",
+                location=str(path) if path else f"data/{code}.csv",
+                columns=[{"name": c.name, "dtype": _kind_dtype(c.kind)} for c in columns],
+                description=f"{code}'s table of enterprises (synthetic)",
+            ),
+        )
+        with_indicators = kind is not OrgKind.BANK or bank_indicators
+        self.result.indicators[code] = (
+            self.indicators(code, kind, columns) if with_indicators else []
+        )
+        if kind is OrgKind.BANK:
+            self.bank(code, path, rows, positives, n_placeholder_authorizations)
+        else:
+            self.user(f"{code}_officer", Role.AGENCY_OFFICER, code)
 
-        for agency in [a for a in standing_consents if a in agencies]:
-            officer = catalog.authenticate(
-                session=s, username=f"{agency}_officer", password=password, password_required=False
+    def indicators(self, code: str, kind: OrgKind, columns: Sequence[Column]) -> list[str]:
+        """The party's indicators (every column but the ID, the label and dates)."""
+        codes = []
+        for col in columns:
+            if col.kind in ("id", "label", "date"):
+                continue
+            ind_code = f"{code}_{col.name}" if kind is OrgKind.BANK else col.name
+            catalog.create_indicator(
+                session=self.session,
+                actor=self.root,
+                indicator_in=IndicatorCreate(
+                    code=ind_code,
+                    name=col.name.replace("_", " "),
+                    name_zh=col.zh,
+                    description=col.meaning,
+                    category=code if kind is OrgKind.AGENCY else "bank",
+                    column=col.name,
+                    dtype=_kind_dtype(col.kind),
+                    window=_window(col.name),
+                    org_code=code,
+                    dataset_name=code,
+                ),
             )
-            for bank in banks:
+            codes.append(ind_code)
+        return codes
+
+    def bank(
+        self, code: str, path: Path | None, rows: int, positives: int, n_authorizations: int
+    ) -> None:
+        """A bank's modeler and data scientist, its sample set and its authorizations."""
+        self.user(f"{code}_modeler", Role.BANK_MODELER, code)
+        self.user(f"{code}_ds", Role.DATA_SCIENTIST, code)
+        sample = catalog.create_sample(
+            session=self.session,
+            actor=self.login(f"{code}_modeler"),
+            sample_in=SampleSetCreate(
+                name=f"{code} customers, default within 12 months",
+                dataset_name=code,
+                id_list_location=str(path) if path else f"data/{code}.csv",
+                label_column=LABEL,
+                label_definition="90+ days past due within 12 months after the observation date",
+                observation_start=date(2023, 7, 1),
+                observation_end=OBSERVATION_END,
+                n_total=rows,
+                n_positive=positives,
+            ),
+        )
+        self.result.samples[code] = sample.id
+        _seed_authorizations(self.session, self.root, code, self.data, n_authorizations)
+
+    def standing_consents(self, agencies: list[str]) -> None:
+        """Each agency's consent to every bank for its indicators, for a year."""
+        for agency in agencies:
+            officer = self.login(f"{agency}_officer")
+            for bank in self.result.banks:
                 consent.grant_consent(
-                    session=s,
+                    session=self.session,
                     actor=officer,
                     consent_in=ConsentGrantCreate(
                         bank_code=bank,
-                        indicator_codes=result.indicators[agency],
+                        indicator_codes=self.result.indicators[agency],
                         purpose=PURPOSE,
                         expires_at=utcnow() + timedelta(days=365),
                     ),
                 )
-    return result
 
 
 def _seed_authorizations(s: Any, root: Any, bank: str, data: Path | None, n: int) -> None:

@@ -6,7 +6,9 @@
     rejected | failed → draft                         (revise and resubmit)
 
 Every transition names who made it, when and why (stored as an ``ExperimentTransition``
-and an audit event by lab.services.experiments). This module only decides what is legal.
+and an audit event by lab.services.experiments). This module only decides what is legal:
+it reads no catalog row and reveals nothing but, to the caller whose move was refused, the
+experiment's status and the moves it allows.
 """
 
 from __future__ import annotations

@@ -1,0 +1,339 @@
+"""The ``experiment`` job kind: run an approved experiment and file a candidate model.
+
+:class:`ExperimentJob` claims one approved experiment with a conditional UPDATE (see
+lab.services.experiments.claim_next), so several workers on one SQLite file or one
+PostgreSQL database never run an experiment twice. For the claimed experiment it reads
+from the catalog the parties, the data locations at each party, the indicator columns, the
+guest's label and authorizations (:func:`read_experiment`), builds the config object
+(:func:`build_config`), runs it through the worker's executor, records the loss as it goes
+(per epoch, or per tree for SecureBoost), and files a candidate model version with the
+run's public metrics, ROC points (aggregates, when metrics.json has them), lineage and
+per-party artifact locations. A failure marks the experiment failed with the reason; a
+cancellation while it runs stops it and leaves it cancelled.
+
+What leaves the lab here: the config handed to the federation (paths at each party, column
+names, the guest's authorization table written into the run folder for the guest's own
+process). What comes back: metrics.json (aggregates only), of which the model library keeps
+the public part (:func:`public_metrics`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlmodel import Session
+
+import lab
+from federation.config import DeploymentSection, ExperimentConfig
+from federation.outputs import piece_locations
+from federation.protocol import ProgressFn
+from federation.roles import PartyRole
+from lab.db import session_scope
+from lab.errors import NotFoundError, RunCancelled
+from lab.jobs.base import Job, JobContext, json_safe, reason_of
+from lab.jobs.configs import PartyFacts, experiment_config
+from lab.models import (
+    Algorithm,
+    DatasetRegistration,
+    Experiment,
+    Indicator,
+    Organization,
+    SampleSet,
+)
+from lab.services import experiments as exp_svc
+from lab.services.catalog import get_indicators, node_for_org
+from lab.services.consent import export_authorizations
+from lab.services.models_library import register_model_version
+
+log = logging.getLogger("fedlab.worker")
+
+PROGRESS_EVENTS = frozenset({"phase", "epoch", "tree", "lr.setup", "sb.setup"})
+"""Driver progress events the worker records: phases, LR epochs, SecureBoost trees, and the
+hetero LR / SecureBoost set-up (its n_train and n_valid tell the sandbox how many
+enterprises the loss is computed on while the run goes)."""
+
+MAX_LIST = 1000
+
+
+@dataclass(frozen=True)
+class ExperimentTicket:
+    """A claimed experiment."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class ExperimentFacts:
+    """What the catalog says about one experiment's run (read in its start transaction)."""
+
+    name: str
+    algorithm: str
+    backend: str
+    id_column: str
+    authorization_required: bool
+    as_of: date
+    features: dict[str, list[str]]
+    params: dict[str, Any]
+    parties: tuple[PartyFacts, ...]
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """What a run produced: metrics.json's content, the result folder, the party names."""
+
+    metrics: dict[str, Any]
+    out_dir: Path
+    parties: list[str]
+
+
+def _host_facts(session: Session, ind: Indicator) -> PartyFacts:
+    """The host party holding an agency's indicator (its node and registered dataset)."""
+    node = node_for_org(session, ind.owner_org_id)
+    ds = session.get(DatasetRegistration, ind.dataset_id) if ind.dataset_id else None
+    if ds is None:
+        org = session.get(Organization, ind.owner_org_id)
+        raise NotFoundError(
+            f"indicator {ind.code!r} of "
+            f"{org.code if org else ind.owner_org_id!r} names no "
+            "registered dataset",
+            hint="Register the agency's dataset.",
+        )
+    return PartyFacts(name=node.name, role=PartyRole.HOST, data=ds.location)
+
+
+def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> ExperimentFacts:
+    """The catalog facts of ``exp``'s run; with authorization required, the guest's
+    authorization table is written into ``run_dir`` (for the guest's own process)."""
+    sample = session.get(SampleSet, exp.sample_id)
+    algo = session.get(Algorithm, exp.algorithm_id)
+    if sample is None or algo is None:
+        raise NotFoundError(f"experiment {exp.id}: its sample or algorithm is gone")
+    guest_ds = session.get(DatasetRegistration, sample.dataset_id)
+    guest_node = node_for_org(session, exp.owner_org_id)
+    features: dict[str, list[str]] = {}
+    hosts: dict[int, PartyFacts] = {}
+    for ind in get_indicators(session, list(exp.indicator_codes)):
+        if ind.owner_org_id == exp.owner_org_id:
+            features.setdefault(guest_node.name, []).append(ind.column)
+            continue
+        if ind.owner_org_id not in hosts:
+            hosts[ind.owner_org_id] = _host_facts(session, ind)
+        features.setdefault(hosts[ind.owner_org_id].name, []).append(ind.column)
+    authorizations = None
+    if exp.authorization_required:
+        path = run_dir / "guest_authorizations.csv"
+        export_authorizations(session, exp.owner_org_id, path)
+        authorizations = str(path)
+    guest = PartyFacts(
+        name=guest_node.name,
+        role=PartyRole.GUEST,
+        data=guest_ds.location if guest_ds else sample.id_list_location,
+        label=sample.label_column,
+        authorizations=authorizations,
+    )
+    return ExperimentFacts(
+        name=f"experiment-{exp.id}",
+        algorithm=algo.name,
+        backend=exp.backend,
+        id_column=guest_ds.id_column if guest_ds else "uscc",
+        authorization_required=exp.authorization_required,
+        as_of=exp_svc.authorization_date(session, exp),
+        features=features,
+        params=dict(exp.params),
+        parties=(guest, *hosts.values()),
+    )
+
+
+def build_config(
+    facts: ExperimentFacts, runtime: str, deployment: DeploymentSection | None = None
+) -> ExperimentConfig:
+    """The config object of an experiment's run (``deployment``: where the SuperLink is)."""
+    return experiment_config(
+        name=facts.name,
+        algorithm=facts.algorithm,
+        backend=facts.backend,
+        id_column=facts.id_column,
+        runtime=runtime,
+        authorization_required=facts.authorization_required,
+        as_of=facts.as_of.isoformat(),
+        features=facts.features or None,
+        params=nested_params(facts.params),
+        deployment=deployment,
+        parties=facts.parties,
+    )
+
+
+def nested_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Catalog parameters with dotted names as nested sections: ``{"binning.max_bins": 8}``
+    → ``{"binning": {"max_bins": 8}}`` (the algorithm schema in the catalog is flat)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        *path, leaf = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def roc_points(metrics: dict[str, Any]) -> dict[str, list[float]]:
+    """ROC curve points from metrics.json ('roc': {'fpr': [...], 'tpr': [...]}) if present."""
+    roc = metrics.get("roc") or metrics.get("roc_curve")
+    if isinstance(roc, dict) and "fpr" in roc and "tpr" in roc:
+        return {"fpr": [float(x) for x in roc["fpr"]], "tpr": [float(x) for x in roc["tpr"]]}
+    return {}
+
+
+def _numbers(v: Any) -> bool:
+    """A short list of numbers (None: a suppressed cell of a min-cell aggregate)."""
+    return (
+        isinstance(v, list)
+        and len(v) <= MAX_LIST
+        and all(x is None or (isinstance(x, int | float) and not isinstance(x, bool)) for x in v)
+    )
+
+
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, bool | int | float | str)
+
+
+def public_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """What the model library keeps of metrics.json: scalars, short numeric lists (loss per
+    epoch), tables of scalar rows (the lift table), dicts of scalars (bytes per party) and of
+    numeric lists (the score histogram) — aggregates only. The ROC points are stored on their own.
+    Non-finite numbers are kept as None (:func:`json_safe`)."""
+    out: dict[str, Any] = {}
+    for k, v in metrics.items():
+        if k in ("roc", "roc_curve"):
+            continue
+        table = (
+            isinstance(v, list)
+            and len(v) <= MAX_LIST
+            and all(isinstance(row, dict) and all(_scalar(x) for x in row.values()) for row in v)
+        )
+        named = (
+            isinstance(v, dict)
+            and bool(v)
+            and (all(_numbers(x) for x in v.values()) or all(_scalar(x) for x in v.values()))
+        )
+        if (_scalar(v) and v is not None) or _numbers(v) or table or named:
+            out[k] = json_safe(v)
+    return out
+
+
+def progress_recorder(ctx: JobContext, exp_id: int) -> ProgressFn:
+    """A progress callback that stores the driver's events the sandbox shows (raises
+    RunCancelled once the experiment was cancelled)."""
+    me = ctx.principal
+
+    def progress(event: str, fields: dict[str, Any]) -> None:
+        if event in PROGRESS_EVENTS:
+            entry = json_safe(
+                {
+                    "event": event,
+                    **{k: v for k, v in fields.items() if isinstance(v, int | float | str | bool)},
+                }
+            )
+            with session_scope(ctx.engine) as s:
+                exp_svc.record_progress(session=s, actor=me, experiment_id=exp_id, entry=entry)
+
+    return progress
+
+
+class ExperimentJob(Job[ExperimentTicket, ExperimentResult]):
+    """Approved experiments: run through the federation, filed as candidate models."""
+
+    kind: ClassVar[str] = "experiment"
+    tallied: ClassVar[bool] = True
+
+    def claim(self, ctx: JobContext) -> ExperimentTicket | None:
+        with session_scope(ctx.engine) as s:
+            claimed = exp_svc.claim_next(session=s, actor=ctx.principal)
+            exp_id = claimed.id if claimed is not None else None
+        if exp_id is None:
+            return None
+        log.info("worker %s claimed experiment %s", ctx.worker_id, exp_id)
+        return ExperimentTicket(exp_id)
+
+    def run(self, ctx: JobContext, ticket: ExperimentTicket) -> ExperimentResult:
+        run_dir = (ctx.runs_dir / f"experiment-{ticket.id}").resolve()
+        with session_scope(ctx.engine) as s:
+            exp = exp_svc.start_run(session=s, actor=ctx.principal, experiment_id=ticket.id)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            facts = read_experiment(s, exp, run_dir)
+        cfg = build_config(facts, ctx.runtime, ctx.deployment)
+        out_dir = run_dir / "result"
+        metrics = ctx.execute(cfg, out_dir, progress_recorder(ctx, ticket.id))
+        return ExperimentResult(metrics, out_dir, [p.name for p in cfg.parties])
+
+    def file(self, ctx: JobContext, ticket: ExperimentTicket, result: ExperimentResult) -> None:
+        me = ctx.principal
+        with session_scope(ctx.engine) as s:
+            exp = exp_svc.succeed_run(session=s, actor=me, experiment_id=ticket.id)
+            algo = s.get(Algorithm, exp.algorithm_id)
+            bank = exp_svc.org_code(s, exp.owner_org_id)
+            register_model_version(
+                session=s,
+                actor=me,
+                experiment=exp,
+                name=f"{bank}/{exp.name}",
+                algorithm=algo.name if algo else "",
+                metrics=public_metrics(result.metrics),
+                roc=roc_points(result.metrics),
+                artifacts=piece_locations(result.out_dir, result.parties),
+                lineage=_lineage(ctx, ticket.id, exp, algo, bank, result),
+            )
+
+    def fail(self, ctx: JobContext, ticket: ExperimentTicket, exc: Exception) -> None:
+        if isinstance(exc, RunCancelled):
+            log.info("experiment %s was cancelled", ticket.id)
+            return
+        reason = reason_of(exc)
+        log.warning("experiment %s failed: %s", ticket.id, reason)
+        with session_scope(ctx.engine) as s:
+            exp_svc.fail_run(session=s, actor=ctx.principal, experiment_id=ticket.id, reason=reason)
+
+
+def _lineage(
+    ctx: JobContext,
+    exp_id: int,
+    exp: Experiment,
+    algo: Algorithm | None,
+    bank: str,
+    result: ExperimentResult,
+) -> dict[str, Any]:
+    """Where a model version comes from (catalog ids, names, code version, run folder)."""
+    return {
+        "experiment": exp_id,
+        "sample": exp.sample_id,
+        "bank": bank,
+        "parties": result.parties,
+        "indicators": list(exp.indicator_codes),
+        "algorithm": algo.name if algo else "",
+        "algorithm_version": algo.version if algo else "",
+        "params": dict(exp.params),
+        "backend": exp.backend,
+        "runtime": ctx.runtime,
+        "code_version": lab.__version__,
+        "run_dir": str(result.out_dir),
+        **({"federation": ctx.federation} if ctx.federation else {}),
+    }
+
+
+__all__ = [
+    "ExperimentFacts",
+    "ExperimentJob",
+    "ExperimentResult",
+    "ExperimentTicket",
+    "PROGRESS_EVENTS",
+    "build_config",
+    "nested_params",
+    "progress_recorder",
+    "public_metrics",
+    "read_experiment",
+    "roc_points",
+]
