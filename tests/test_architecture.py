@@ -39,7 +39,6 @@ KNOWN_DEEP_CYCLES: set[frozenset[str]] = {
         }
     ),
     frozenset({"federation.scorecard", "federation.woe"}),
-    frozenset({"lab.runner", "lab.sample_count_runner"}),
 }
 # Downward-rule exceptions that exist today (importer -> imported package).
 KNOWN_UPWARD: set[tuple[str, str]] = {("sandbox_ui.views.experiments", "federation")}
