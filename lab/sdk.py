@@ -472,7 +472,7 @@ def plot_roc(
     Versions without stored points are left out; :class:`NotFoundError` when none has any.
     """
     several = not isinstance(models, ModelVersionPublic)
-    given = list(models) if several else [models]  # type: ignore[list-item, arg-type]
+    given = [models] if isinstance(models, ModelVersionPublic) else list(models)
     drawn = [m for m in given if m.roc.get("fpr") and m.roc.get("tpr")]
     if not drawn:
         names = ", ".join(f"{m.name} v{m.version}" for m in given) or "no model"

@@ -12,7 +12,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, VerifyMismatchError
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lab.audit import append_event
 from lab.errors import AccessDeniedError, ConfigError, NotFoundError
@@ -40,6 +40,7 @@ from lab.models import (
     User,
     UserCreate,
     UserPublic,
+    row_id,
 )
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
 
@@ -52,7 +53,7 @@ def principal_for(user: User, org: Organization) -> Principal:
     return Principal(
         username=user.username,
         role=Role(user.role),
-        org_id=org.id,
+        org_id=row_id(org),
         org_code=org.code,
         user_id=user.id,
     )
@@ -113,7 +114,7 @@ def bootstrap_admin(
         username=username,
         full_name="Administrator",
         role=Role.ADMIN,
-        org_id=org.id,
+        org_id=row_id(org),
         hashed_password=_hasher.hash(password) if password else None,
     )
     session.add(user)
@@ -160,7 +161,7 @@ def create_organization(
 
 def list_organizations(*, session: Session, actor: Principal) -> list[OrganizationPublic]:
     require(actor, Resource.ORGANIZATION, Action.READ)
-    rows = session.exec(select(Organization).order_by(Organization.id)).all()
+    rows = session.exec(select(Organization).order_by(col(Organization.id))).all()
     return [OrganizationPublic.model_validate(o) for o in rows]
 
 
@@ -175,7 +176,7 @@ def create_user(*, session: Session, actor: Principal, user_in: UserCreate) -> U
         full_name=user_in.full_name,
         role=user_in.role,
         is_active=user_in.is_active,
-        org_id=org.id,
+        org_id=row_id(org),
         hashed_password=_hasher.hash(user_in.password) if user_in.password else None,
     )
     session.add(user)
@@ -220,7 +221,7 @@ def get_user(*, session: Session, actor: Principal, username: str) -> UserPublic
 
 
 def list_users(*, session: Session, actor: Principal) -> list[UserPublic]:
-    rows = session.exec(select(User).order_by(User.id)).all()
+    rows = session.exec(select(User).order_by(col(User.id))).all()
     return [
         UserPublic.model_validate(u)
         for u in rows
@@ -239,7 +240,7 @@ def register_node(
     node = FederationNode(
         name=node_in.name,
         address=node_in.address,
-        org_id=org.id,
+        org_id=row_id(org),
         public_key_fingerprint=node_in.public_key_fingerprint,
     )
     session.add(node)
@@ -259,13 +260,15 @@ def list_nodes(*, session: Session, actor: Principal) -> list[FederationNodePubl
     require(actor, Resource.NODE, Action.READ)
     return [
         FederationNodePublic.model_validate(n)
-        for n in session.exec(select(FederationNode).order_by(FederationNode.id)).all()
+        for n in session.exec(select(FederationNode).order_by(col(FederationNode.id))).all()
     ]
 
 
 def node_for_org(session: Session, org_id: int) -> FederationNode:
     node = session.exec(
-        select(FederationNode).where(FederationNode.org_id == org_id).order_by(FederationNode.id)
+        select(FederationNode)
+        .where(FederationNode.org_id == org_id)
+        .order_by(col(FederationNode.id))
     ).first()
     if node is None:
         org = session.get(Organization, org_id)
@@ -301,7 +304,7 @@ def register_dataset(
         columns=dataset_in.columns,
         row_count=dataset_in.row_count,
         description=dataset_in.description,
-        org_id=org.id,
+        org_id=row_id(org),
         location=dataset_in.location,
     )
     session.add(ds)
@@ -323,7 +326,7 @@ def register_dataset(
 
 
 def list_datasets(*, session: Session, actor: Principal) -> list[DatasetPublic]:
-    rows = session.exec(select(DatasetRegistration).order_by(DatasetRegistration.id)).all()
+    rows = session.exec(select(DatasetRegistration).order_by(col(DatasetRegistration.id))).all()
     return [
         DatasetPublic.model_validate(d)
         for d in rows
@@ -417,7 +420,7 @@ def search_indicators(
     """Indicators whose code, name (中文 or English), description or category match."""
     require(actor, Resource.INDICATOR, Action.READ)
     stmt = select(Indicator, Organization.code).join(
-        Organization, Organization.id == Indicator.owner_org_id
+        Organization, col(Organization.id) == col(Indicator.owner_org_id)
     )
     if query:
         like = f"%{query.lower()}%"
@@ -425,7 +428,7 @@ def search_indicators(
             or_(
                 func.lower(Indicator.code).like(like),
                 func.lower(Indicator.name).like(like),
-                Indicator.name_zh.like(f"%{query}%"),  # type: ignore[attr-defined]
+                col(Indicator.name_zh).like(f"%{query}%"),
                 func.lower(Indicator.description).like(like),
                 func.lower(Indicator.category).like(like),
             )
@@ -442,7 +445,7 @@ def get_indicators(session: Session, codes: list[str]) -> list[Indicator]:
     """The named indicators, in order; :class:`NotFoundError` names every unknown code."""
     if not codes:
         return []
-    rows = session.exec(select(Indicator).where(Indicator.code.in_(codes))).all()  # type: ignore[attr-defined]
+    rows = session.exec(select(Indicator).where(col(Indicator.code).in_(codes))).all()
     by_code = {r.code: r for r in rows}
     missing = [c for c in codes if c not in by_code]
     if missing:
@@ -526,7 +529,7 @@ def get_sample(*, session: Session, actor: Principal, sample_id: int) -> SampleS
 
 
 def list_samples(*, session: Session, actor: Principal) -> list[SampleSetPublic]:
-    rows = session.exec(select(SampleSet).order_by(SampleSet.id)).all()
+    rows = session.exec(select(SampleSet).order_by(col(SampleSet.id))).all()
     return [
         SampleSetPublic.model_validate(s)
         for s in rows
@@ -581,7 +584,7 @@ def list_algorithms(*, session: Session, actor: Principal) -> list[AlgorithmPubl
     require(actor, Resource.ALGORITHM, Action.READ)
     return [
         AlgorithmPublic.model_validate(a)
-        for a in session.exec(select(Algorithm).order_by(Algorithm.name, Algorithm.id)).all()
+        for a in session.exec(select(Algorithm).order_by(Algorithm.name, col(Algorithm.id))).all()
     ]
 
 
@@ -589,7 +592,7 @@ def get_algorithm_row(session: Session, name: str, version: str | None = None) -
     stmt = select(Algorithm).where(Algorithm.name == name)
     if version is not None:
         stmt = stmt.where(Algorithm.version == version)
-    algo = session.exec(stmt.order_by(Algorithm.id.desc())).first()  # type: ignore[union-attr]
+    algo = session.exec(stmt.order_by(col(Algorithm.id).desc())).first()
     if algo is None:
         known = sorted(set(session.exec(select(Algorithm.name)).all()))
         raise NotFoundError(

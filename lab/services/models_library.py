@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lab.audit import append_event
 from lab.errors import NotFoundError, StateTransitionError
@@ -99,7 +99,7 @@ def model_for_experiment(
 def list_models(
     *, session: Session, actor: Principal, status: ModelStatus | str | None = None
 ) -> list[ModelVersionPublic]:
-    stmt = select(ModelVersion).order_by(ModelVersion.id)
+    stmt = select(ModelVersion).order_by(col(ModelVersion.id))
     if status is not None:
         stmt = stmt.where(ModelVersion.status == ModelStatus(status))
     return [
