@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from federation.config import backends_for
 from lab.audit import append_event, write_lock
 from lab.errors import (
     AccessDeniedError,
@@ -38,7 +37,7 @@ from lab.models import (
     utcnow,
 )
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
-from lab.services.catalog import get_algorithm_row, get_indicators, validate_params
+from lab.services.algorithms import backends_for, get_algorithm_row, validate_params
 from lab.services.claims import claim_oldest
 from lab.services.consent import (
     ConsentNeed,
@@ -46,6 +45,7 @@ from lab.services.consent import (
     require_authorizations,
     require_consents,
 )
+from lab.services.indicators import get_indicators
 from lab.workflow import check_transition
 
 S = ExperimentStatus
