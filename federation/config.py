@@ -237,7 +237,6 @@ __all__ = [
     "ExperimentConfig",
     "ExperimentSection",
     "PartySpec",
-    "backends_for",
     "check_data_files",
     "load_config",
     "parse_config",

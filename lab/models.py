@@ -15,10 +15,21 @@ from typing import Any
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from lab.errors import CatalogError
+
 
 def utcnow() -> datetime:
     """Aware UTC; SQLModel's UTCDateTime stores it and reads it back in UTC on both backends."""
     return datetime.now(UTC)
+
+
+def row_id(row: SQLModel) -> int:
+    """The primary key of a catalog row that has been read or flushed (a table model's
+    ``id`` is None only before its first flush, when nothing may refer to it yet)."""
+    value = getattr(row, "id", None)
+    if value is None:
+        raise CatalogError(f"{type(row).__name__} has no id yet; flush it before referring to it")
+    return int(value)
 
 
 class OrgKind(str, Enum):
@@ -530,4 +541,4 @@ __all__ = sorted(
     name
     for name, obj in list(globals().items())
     if isinstance(obj, type) and issubclass(obj, SQLModel | Enum) and obj.__module__ == __name__
-) + ["utcnow"]
+) + ["row_id", "utcnow"]

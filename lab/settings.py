@@ -1,6 +1,8 @@
 """Lab settings: one pydantic-settings object read from ``FEDLAB_*`` environment variables.
 
-Nothing here leaves the machine. The database URL may carry a password: it is a
+Nothing here leaves the machine. ``FEDLAB_MIN_CELL`` is k, the fewest enterprises any
+figure the lab's services release may aggregate (default
+:data:`features.disclosure.DEFAULT_MIN_CELL`). The database URL may carry a password: it is a
 ``SecretStr`` and only :attr:`Settings.safe_database_url` (password masked) may be logged.
 """
 
@@ -12,6 +14,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from features.disclosure import DEFAULT_MIN_CELL
 
 DEFAULT_HOME = Path(".fedlab")
 PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "password", "admin", ""})
@@ -27,6 +31,7 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     runs_dir: Path | None = None
     worker_poll_seconds: float = Field(default=2.0, gt=0)
+    min_cell: int = Field(default=DEFAULT_MIN_CELL, ge=1)  # k of lab.services.disclosure
     first_admin: str = "admin"
     first_admin_password: SecretStr = SecretStr("changethis")
 

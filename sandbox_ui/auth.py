@@ -10,10 +10,10 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Engine
 
-from lab.db import session_scope
 from lab.errors import AccessDeniedError, NotFoundError
 from lab.services.access import Principal
 from lab.services.catalog import authenticate
+from lab.services.connection import session_scope
 from sandbox_ui.i18n import t
 from sandbox_ui.session import PRINCIPAL, engine
 

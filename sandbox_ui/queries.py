@@ -1,23 +1,21 @@
-"""Aggregates the sandbox shows, built on lab.services only, with a minimum cell size k.
+"""What the sandbox's pages show, built on lab.services only: indicator rows with their
+consent state, names, the bank's own scorecard points and the approval's disclosure table.
 
-Every number about data that leaves this module aggregates at least ``k`` enterprises
-(default 10); a smaller cell becomes ``None`` and the page shows "<k (suppressed)". A
-positive count is shown only when both the positives and the negatives of its cell reach
-k (otherwise the difference from the total would give the small cell away). Model curves
-are rebuilt from the stored aggregates (ROC points, or a per-band score histogram) as
-score bands of at least k enterprises each.
+Disclosure control is the service layer's (lab.services.disclosure, re-exported here:
+sample counts, headline metrics, score bands and the loss per epoch at k), so the sandbox
+shows exactly what the SDK and the CLI show. Every number about data aggregates at least
+``k`` enterprises; a smaller cell is ``None`` and the page shows "<k (suppressed)".
 
 Nothing here reads a party's file: inputs are ``*Public`` models and service results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from sqlmodel import Session
 
 from lab.disclosure import suppress, suppress_split
@@ -33,59 +31,21 @@ from lab.models import (
 )
 from lab.services import catalog, consent, models_library
 from lab.services.access import Principal
+from lab.services.disclosure import (
+    Bands,
+    LossCurve,
+    SampleStats,
+    compare_rows,
+    headline_metrics,
+    last_aligned_by_sample,
+    loss_basis,
+    loss_curve,
+    merge_bands,
+    model_bands,
+    sample_stats,
+)
 
 BANK_ROLES = frozenset({Role.BANK_MODELER, Role.DATA_SCIENTIST})
-
-
-# ------------------------------------------------------------------ suppression
-@dataclass(frozen=True)
-class SampleStats:
-    """A sample set's counts after suppression."""
-
-    sample_id: int
-    name: str
-    label_definition: str
-    window: str
-    n_total: int | None
-    n_positive: int | None
-    n_negative: int | None
-
-    @property
-    def positive_rate(self) -> float | None:
-        if self.n_total is None or self.n_positive is None or self.n_total == 0:
-            return None
-        return self.n_positive / self.n_total
-
-
-def sample_stats(sample: SampleSetPublic, k: int) -> SampleStats:
-    total, pos, neg = suppress_split(
-        sample.n_total, sample.n_positive, sample.n_total - sample.n_positive, k
-    )
-    start = sample.observation_start.isoformat() if sample.observation_start else "…"
-    end = sample.observation_end.isoformat() if sample.observation_end else "…"
-    return SampleStats(
-        sample_id=sample.id,
-        name=sample.name,
-        label_definition=sample.label_definition,
-        window=f"{start} – {end}",
-        n_total=total,
-        n_positive=pos,
-        n_negative=neg,
-    )
-
-
-def last_aligned_by_sample(
-    models: Iterable[ModelVersionPublic], experiments: Iterable[ExperimentPublic], k: int
-) -> dict[int, int | None]:
-    """Per sample set: the aligned enterprises of its latest model's run (suppressed < k)."""
-    sample_of = {e.id: e.sample_id for e in experiments}
-    out: dict[int, int | None] = {}
-    for mv in sorted(models, key=lambda m: m.id):
-        sid = sample_of.get(mv.experiment_id)
-        n = mv.metrics.get("n_aligned")
-        if sid is not None and isinstance(n, int | float):
-            out[sid] = suppress(int(n), k)
-    return out
 
 
 # ------------------------------------------------------------------ indicators
@@ -187,210 +147,6 @@ def org_codes(session: Session, actor: Principal) -> dict[int, str]:
 
 def algorithms_by_id(session: Session, actor: Principal) -> dict[int, AlgorithmPublic]:
     return {a.id: a for a in catalog.list_algorithms(session=session, actor=actor)}
-
-
-# ------------------------------------------------------------------ model curves
-@dataclass(frozen=True)
-class Bands:
-    """Score bands from the highest score to the lowest, each of at least k enterprises:
-    positives and negatives per band. Every curve below is cumulative over these bands."""
-
-    pos: tuple[int, ...]
-    neg: tuple[int, ...]
-
-    @property
-    def n(self) -> np.ndarray:
-        return np.asarray(self.pos) + np.asarray(self.neg)
-
-    @property
-    def total(self) -> int:
-        return int(sum(self.pos) + sum(self.neg))
-
-    def roc(self) -> tuple[list[float], list[float]]:
-        P, N = max(sum(self.pos), 1), max(sum(self.neg), 1)
-        tpr = np.concatenate([[0.0], np.cumsum(self.pos) / P])
-        fpr = np.concatenate([[0.0], np.cumsum(self.neg) / N])
-        return fpr.tolist(), tpr.tolist()
-
-    def depth(self) -> list[float]:
-        return (np.cumsum(self.n) / max(self.total, 1)).tolist()
-
-    def ks_curve(self) -> tuple[list[float], list[float], list[float], float]:
-        """(depth, tpr, fpr, ks) with the origin prepended."""
-        fpr, tpr = self.roc()
-        depth = [0.0, *self.depth()]
-        ks = float(np.max(np.abs(np.asarray(tpr) - np.asarray(fpr))))
-        return depth, tpr, fpr, ks
-
-    def lift(self) -> tuple[list[float], list[float]]:
-        """(depth, cumulative lift) per band: positive rate of the top bands over the base rate."""
-        P = sum(self.pos)
-        if P == 0:
-            return [], []
-        base = P / self.total
-        rate = np.cumsum(self.pos) / np.cumsum(self.n)
-        return self.depth(), (rate / base).tolist()
-
-
-def merge_bands(pos: Sequence[int], neg: Sequence[int], k: int) -> Bands | None:
-    """Merge adjacent bands (top to bottom) until each holds at least k enterprises."""
-    out_p: list[int] = []
-    out_n: list[int] = []
-    acc_p = acc_n = 0
-    for p, n in zip(pos, neg, strict=True):
-        acc_p, acc_n = acc_p + int(p), acc_n + int(n)
-        if acc_p + acc_n >= k:
-            out_p.append(acc_p)
-            out_n.append(acc_n)
-            acc_p = acc_n = 0
-    if acc_p + acc_n:
-        if not out_p:
-            return None
-        out_p[-1] += acc_p
-        out_n[-1] += acc_n
-    return Bands(tuple(out_p), tuple(out_n)) if out_p else None
-
-
-def _class_counts(mv: ModelVersionPublic, base_rate: float | None) -> tuple[int, int] | None:
-    m = mv.metrics
-    n = m.get("n_valid")
-    if not isinstance(n, int | float) or n <= 0:
-        return None
-    if isinstance(m.get("n_valid_positive"), int | float):
-        p = int(m["n_valid_positive"])
-    elif isinstance(m.get("valid_positive_rate"), int | float):
-        p = round(float(m["valid_positive_rate"]) * n)
-    elif base_rate is not None:
-        p = round(base_rate * n)
-    else:
-        return None
-    return int(p), int(n) - int(p)
-
-
-def model_bands(mv: ModelVersionPublic, k: int, *, base_rate: float | None = None) -> Bands | None:
-    """The model's validation results as score bands of at least k enterprises, or None.
-
-    From ``metrics['score_hist_pos' / 'score_hist_neg']`` (counts per score bin, lowest
-    score first) when the algorithm reports them, else from the stored ROC points and the
-    validation size (``n_valid``) with the validation (or, failing that, the sample's)
-    positive rate. Without counts nothing can be checked against k, so nothing is shown.
-    """
-    hp, hn = mv.metrics.get("score_hist_pos"), mv.metrics.get("score_hist_neg")
-    if isinstance(hp, list) and isinstance(hn, list) and len(hp) == len(hn) and hp:
-        return merge_bands([int(x) for x in reversed(hp)], [int(x) for x in reversed(hn)], k)
-    fpr, tpr = mv.roc.get("fpr") or [], mv.roc.get("tpr") or []
-    counts = _class_counts(mv, base_rate)
-    if len(fpr) < 2 or len(fpr) != len(tpr) or counts is None:
-        return None
-    P, N = counts
-    cum_p = np.rint(np.asarray(tpr, dtype=float) * P).astype(int)
-    cum_n = np.rint(np.asarray(fpr, dtype=float) * N).astype(int)
-    cum_p = np.maximum.accumulate(np.concatenate([[0], cum_p, [P]]))
-    cum_n = np.maximum.accumulate(np.concatenate([[0], cum_n, [N]]))
-    return merge_bands(np.diff(cum_p).tolist(), np.diff(cum_n).tolist(), k)
-
-
-def headline_metrics(mv: ModelVersionPublic, k: int) -> dict[str, Any]:
-    """AUC, KS and sizes; sizes below k are suppressed (None), and so are AUC and KS when
-    the validation set they were measured on (``n_valid``) holds fewer than k enterprises."""
-    m = mv.metrics
-    out: dict[str, Any] = {}
-    n_valid = m.get("n_valid")
-    small = isinstance(n_valid, int | float) and n_valid < k
-    for key in ("auc", "ks"):
-        if isinstance(m.get(key), int | float):
-            out[key] = None if small else round(float(m[key]), 4)
-    for key in ("n_aligned", "n_train", "n_valid"):
-        if isinstance(m.get(key), int | float):
-            out[key] = suppress(int(m[key]), k)
-    for key in ("epochs", "backend", "runtime"):
-        if key in m:
-            out[key] = m[key]
-    return out
-
-
-# ------------------------------------------------------------------ loss per epoch
-COUNT_KEYS = ("n_valid", "n_train")
-
-
-def _counts(source: Mapping[str, Any]) -> list[int]:
-    out = [int(source[key]) for key in COUNT_KEYS if _count(source.get(key))]
-    per_bank = source.get("bank_n_valid")
-    if isinstance(per_bank, Mapping):
-        out += [int(v) for v in per_bank.values() if _count(v)]
-    return out
-
-
-def _count(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-
-
-def loss_basis(
-    progress: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any] | None = None
-) -> int | None:
-    """The fewest enterprises the run's loss per epoch may be computed on, or None (unknown).
-
-    An algorithm computes it on the validation rows (``n_valid``), or on the training rows
-    (``n_train``) when it holds no validation split; a FedAvg round on the training rows of
-    the banks sampled that round (each bank's validation count, ``bank_n_valid``, stands in
-    for its training count: with a validation share below one half it is the smaller). So
-    the basis is the smallest positive count of these that the run reported:
-    in a recorded progress entry that carries them or, once the run has finished, in its
-    model's metrics.
-    """
-    counts = [n for entry in progress for n in _counts(entry)]
-    counts += _counts(metrics or {})
-    return min(counts) if counts else None
-
-
-@dataclass(frozen=True)
-class LossCurve:
-    """The loss per epoch as the sandbox may show it: ``losses`` is None unless the loss is
-    known to be computed on at least k enterprises (``basis``)."""
-
-    n_epochs: int
-    basis: int | None
-    losses: tuple[float, ...] | None
-
-
-def loss_curve(
-    progress: Sequence[Mapping[str, Any]], metrics: Mapping[str, Any] | None, k: int
-) -> LossCurve:
-    """The recorded losses (epochs and SecureBoost trees, in order), shown only when their
-    basis (:func:`loss_basis`) is known and reaches ``k``; an unknown basis shows nothing,
-    like a model curve without counts."""
-    losses = tuple(
-        float(p["loss"])
-        for p in progress
-        if isinstance(p.get("loss"), int | float) and not isinstance(p["loss"], bool)
-    )
-    basis = loss_basis(progress, metrics)
-    shown = basis is not None and basis >= k
-    return LossCurve(len(losses), basis, losses if shown else None)
-
-
-def compare_rows(a: ModelVersionPublic, b: ModelVersionPublic, k: int) -> list[dict[str, Any]]:
-    """Headline metrics of two versions side by side."""
-    ha, hb = headline_metrics(a, k), headline_metrics(b, k)
-    keys = [
-        key
-        for key in ("auc", "ks", "n_aligned", "n_train", "n_valid", "epochs", "backend")
-        if key in ha or key in hb
-    ]
-
-    def cell(h: dict[str, Any], key: str) -> str:
-        if key not in h:
-            return ""
-        return f"<{k}" if h[key] is None else str(h[key])
-
-    return [
-        {
-            "metric": key,
-            f"{a.name} v{a.version}": cell(ha, key),
-            f"{b.name} v{b.version}": cell(hb, key),
-        }
-        for key in keys
-    ]
 
 
 # ------------------------------------------------------------------ scorecard points
@@ -578,8 +334,9 @@ def sample_for_model(
         return None
 
 
-def models_of(session: Session, actor: Principal) -> list[ModelVersionPublic]:
-    return models_library.list_models(session=session, actor=actor)
+def models_of(session: Session, actor: Principal, k: int | None = None) -> list[ModelVersionPublic]:
+    """The model versions the actor may see, their metrics released at k."""
+    return models_library.list_models(session=session, actor=actor, k=k)
 
 
 __all__ = [

@@ -16,10 +16,11 @@ from typing import Any, NoReturn, TypeVar
 import streamlit as st
 from sqlalchemy import Engine
 
-from lab.db import make_engine, session_scope, upgrade
 from lab.disclosure import DEFAULT_MIN_CELL
 from lab.errors import LabError
+from lab.services import disclosure
 from lab.services.access import Principal
+from lab.services.connection import open_catalog, session_scope
 from sandbox_ui.i18n import t
 from sandbox_ui.navigation import BY_KEY, may_open
 
@@ -38,16 +39,15 @@ def catalog_url() -> str:
 
 
 def min_cell() -> int:
-    """k: the smallest number of enterprises any number shown about data may aggregate."""
+    """k: the smallest number of enterprises any number shown about data may aggregate
+    (``fedlab ui --min-cell``, else the lab setting); pages pass it to the services."""
     raw = os.environ.get(MIN_CELL_ENV, "")
-    return max(1, int(raw)) if raw.strip().isdigit() else DEFAULT_MIN_CELL
+    return max(1, int(raw)) if raw.strip().isdigit() else disclosure.min_cell()
 
 
 @st.cache_resource(show_spinner=False)
 def _engine(url: str) -> Engine:
-    engine = make_engine(url)
-    upgrade(engine)
-    return engine
+    return open_catalog(url)  # the lab migrates the catalog, not the sandbox
 
 
 def engine() -> Engine:

@@ -93,11 +93,12 @@ def ui(
     ),
     port: int = typer.Option(8501, help="Port to serve the sandbox on."),
     host: str = typer.Option("127.0.0.1", help="Address to bind (0.0.0.0 for a LAN)."),
-    min_cell: int = typer.Option(
-        DEFAULT_MIN_CELL,
+    min_cell: int | None = typer.Option(
+        None,
         "--min-cell",
         min=1,
-        help="k: the fewest enterprises any shown number may cover.",
+        help=f"k: the fewest enterprises any shown number may cover "
+        f"(default: FEDLAB_MIN_CELL, else {DEFAULT_MIN_CELL}).",
     ),
 ) -> None:
     """Start the sandbox (指标库, 样本库, 算法库, 实验, 模型库, approvals, consent, audit)."""
@@ -105,6 +106,7 @@ def ui(
     from lab.settings import get_settings
 
     url = normalize_url(db) if db else get_settings().database_url_value
+    k = min_cell if min_cell is not None else get_settings().min_cell
     engine = make_engine(url)
     upgrade(engine)
     shown = engine.url.render_as_string(hide_password=True)
@@ -118,10 +120,11 @@ def ui(
     env = {
         **os.environ,
         "FEDLAB_DATABASE_URL": url,
-        "FEDLAB_UI_MIN_CELL": str(min_cell),
+        "FEDLAB_UI_MIN_CELL": str(k),
+        "FEDLAB_MIN_CELL": str(k),  # the services' k in the sandbox's process: the same
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
-    typer.echo(f"sandbox on http://{host}:{port}  (catalog {shown}, k={min_cell}); Ctrl+C stops")
+    typer.echo(f"sandbox on http://{host}:{port}  (catalog {shown}, k={k}); Ctrl+C stops")
     raise typer.Exit(run_child(streamlit_command(app, port=port, host=host), env))
 
 

@@ -97,6 +97,22 @@ class Principal:
     def describe(self) -> str:
         return f"user {self.username!r} ({Role(self.role).value} at {self.org_code or '-'})"
 
+    @property
+    def member_of(self) -> int:
+        """The id of the actor's organization; :class:`AccessDeniedError` for a service
+        identity that belongs to none (the worker)."""
+        if self.org_id is None:
+            raise AccessDeniedError(f"{self.describe()} belongs to no organization")
+        return self.org_id
+
+    @property
+    def stored_user_id(self) -> int:
+        """The actor's user id in the catalog; :class:`AccessDeniedError` for a service
+        identity that is not a stored user (the worker)."""
+        if self.user_id is None:
+            raise AccessDeniedError(f"{self.describe()} is not a stored user")
+        return self.user_id
+
 
 @dataclass(frozen=True)
 class Scope:

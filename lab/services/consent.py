@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lab.audit import append_event
 from lab.errors import (
@@ -35,6 +35,7 @@ from lab.models import (
     Indicator,
     Organization,
     OrgKind,
+    row_id,
     utcnow,
 )
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
@@ -76,9 +77,9 @@ def grant_consent(
         indicator_codes=list(consent_in.indicator_codes),
         purpose=consent_in.purpose,
         expires_at=expires,
-        agency_org_id=actor.org_id,
-        bank_org_id=bank.id,
-        granted_by=actor.user_id,
+        agency_org_id=actor.member_of,
+        bank_org_id=row_id(bank),
+        granted_by=actor.stored_user_id,
     )
     session.add(grant)
     session.flush()
@@ -140,7 +141,7 @@ def get_consent(*, session: Session, actor: Principal, consent_id: int) -> Conse
 
 
 def list_consents(*, session: Session, actor: Principal) -> list[ConsentGrantPublic]:
-    rows = session.exec(select(ConsentGrant).order_by(ConsentGrant.id)).all()
+    rows = session.exec(select(ConsentGrant).order_by(col(ConsentGrant.id))).all()
     return [
         ConsentGrantPublic.model_validate(g)
         for g in rows
@@ -244,9 +245,9 @@ def import_authorizations(
     )
     existing = set(
         session.exec(
-            select(EnterpriseAuthorization.uscc, EnterpriseAuthorization.valid_from).where(
-                EnterpriseAuthorization.bank_org_id == bank.id
-            )
+            select(
+                col(EnterpriseAuthorization.uscc), col(EnterpriseAuthorization.valid_from)
+            ).where(EnterpriseAuthorization.bank_org_id == bank.id)
         ).all()
     )
     added = 0
@@ -263,7 +264,7 @@ def import_authorizations(
         existing.add((uscc, valid_from))
         session.add(
             EnterpriseAuthorization(
-                bank_org_id=bank.id,
+                bank_org_id=row_id(bank),
                 uscc=uscc,
                 valid_from=valid_from,
                 valid_to=valid_to,
@@ -364,7 +365,7 @@ def export_authorizations(session: Session, bank_org_id: int, path: Path) -> int
     rows = session.exec(
         select(EnterpriseAuthorization)
         .where(EnterpriseAuthorization.bank_org_id == bank_org_id)
-        .order_by(EnterpriseAuthorization.id)
+        .order_by(col(EnterpriseAuthorization.id))
     ).all()
     bank = session.get(Organization, bank_org_id)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from federation.algorithms import backends_for
 from lab.audit import append_event, write_lock
 from lab.errors import (
     AccessDeniedError,
@@ -34,10 +33,11 @@ from lab.models import (
     ExperimentTransitionPublic,
     Organization,
     SampleSet,
+    row_id,
     utcnow,
 )
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
-from lab.services.catalog import get_algorithm_row, get_indicators, validate_params
+from lab.services.algorithms import backends_for, get_algorithm_row, validate_params
 from lab.services.claims import claim_oldest
 from lab.services.consent import (
     ConsentNeed,
@@ -45,6 +45,7 @@ from lab.services.consent import (
     require_authorizations,
     require_consents,
 )
+from lab.services.indicators import get_indicators
 from lab.workflow import check_transition
 
 S = ExperimentStatus
@@ -166,9 +167,9 @@ def create_experiment(
         backend=experiment_in.backend,
         authorization_required=experiment_in.authorization_required,
         owner_org_id=actor.org_id,
-        created_by=actor.user_id,
-        sample_id=sample.id,
-        algorithm_id=algo.id,
+        created_by=actor.stored_user_id,
+        sample_id=row_id(sample),
+        algorithm_id=row_id(algo),
     )
     session.add(exp)
     session.flush()
@@ -321,7 +322,7 @@ def list_experiments(
     *, session: Session, actor: Principal, status: S | str | None = None
 ) -> list[ExperimentPublic]:
     """What the actor may see: its bank's, its agency's requests, or all (staff)."""
-    stmt = select(Experiment).order_by(Experiment.id)
+    stmt = select(Experiment).order_by(col(Experiment.id))
     if status is not None:
         stmt = stmt.where(Experiment.status == S(status))
     if actor.role.value in ("bank_modeler", "data_scientist"):
@@ -349,7 +350,7 @@ def transitions(
     rows = session.exec(
         select(ExperimentTransition)
         .where(ExperimentTransition.experiment_id == experiment_id)
-        .order_by(ExperimentTransition.id)
+        .order_by(col(ExperimentTransition.id))
     ).all()
     return [ExperimentTransitionPublic.model_validate(r) for r in rows]
 

@@ -3,6 +3,9 @@ locations; status candidate → published → retired.
 
 Public views carry metrics, ROC points (aggregates), lineage and the party names; where a
 party keeps its piece of the model (artifact location) stays in the catalog for operators.
+The reads release the metrics at k (lab.services.disclosure: sizes below k, and AUC/KS
+measured on fewer than k validation enterprises, become None), the same for SDK, CLI and
+sandbox; ``k`` defaults to the lab setting ``FEDLAB_MIN_CELL``.
 """
 
 from __future__ import annotations
@@ -10,16 +13,23 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lab.audit import append_event
 from lab.errors import NotFoundError, StateTransitionError
-from lab.models import Experiment, ModelStatus, ModelVersion, ModelVersionPublic, utcnow
+from lab.models import Experiment, ModelStatus, ModelVersion, ModelVersionPublic, row_id, utcnow
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
+from lab.services.disclosure import min_cell, release_model
 
 
 def to_public(mv: ModelVersion) -> ModelVersionPublic:
+    """The public view with the metrics as stored (not yet released at k)."""
     return ModelVersionPublic.model_validate(mv, update={"parties": sorted(mv.artifacts)})
+
+
+def released(mv: ModelVersion, k: int | None = None) -> ModelVersionPublic:
+    """The public view with its metrics released at k (default: the lab setting)."""
+    return release_model(to_public(mv), min_cell(k))
 
 
 def register_model_version(
@@ -83,34 +93,42 @@ def _row(session: Session, actor: Principal, model_id: int, action: Action) -> M
     return mv
 
 
-def get_model(*, session: Session, actor: Principal, model_id: int) -> ModelVersionPublic:
-    return to_public(_row(session, actor, model_id, Action.READ))
+def get_model(
+    *, session: Session, actor: Principal, model_id: int, k: int | None = None
+) -> ModelVersionPublic:
+    return released(_row(session, actor, model_id, Action.READ), k)
 
 
 def model_for_experiment(
-    *, session: Session, actor: Principal, experiment_id: int
+    *, session: Session, actor: Principal, experiment_id: int, k: int | None = None
 ) -> ModelVersionPublic | None:
     mv = session.exec(
         select(ModelVersion).where(ModelVersion.experiment_id == experiment_id)
     ).first()
-    return None if mv is None else get_model(session=session, actor=actor, model_id=mv.id or 0)
+    if mv is None:
+        return None
+    return get_model(session=session, actor=actor, model_id=row_id(mv), k=k)
 
 
 def list_models(
-    *, session: Session, actor: Principal, status: ModelStatus | str | None = None
+    *,
+    session: Session,
+    actor: Principal,
+    status: ModelStatus | str | None = None,
+    k: int | None = None,
 ) -> list[ModelVersionPublic]:
-    stmt = select(ModelVersion).order_by(ModelVersion.id)
+    stmt = select(ModelVersion).order_by(col(ModelVersion.id))
     if status is not None:
         stmt = stmt.where(ModelVersion.status == ModelStatus(status))
     return [
-        to_public(m)
+        released(m, k)
         for m in session.exec(stmt).all()
         if allowed(actor, Resource.MODEL, Action.READ, Scope(owner_org_id=m.owner_org_id))
     ]
 
 
 def publish_model(
-    *, session: Session, actor: Principal, model_id: int, reason: str = ""
+    *, session: Session, actor: Principal, model_id: int, reason: str = "", k: int | None = None
 ) -> ModelVersionPublic:
     mv = _row(session, actor, model_id, Action.PUBLISH)
     if ModelStatus(mv.status) is not ModelStatus.CANDIDATE:
@@ -129,11 +147,11 @@ def publish_model(
         object_id=model_id,
         details={"name": mv.name, "version": mv.version, "reason": reason},
     )
-    return to_public(mv)
+    return released(mv, k)
 
 
 def retire_model(
-    *, session: Session, actor: Principal, model_id: int, reason: str
+    *, session: Session, actor: Principal, model_id: int, reason: str, k: int | None = None
 ) -> ModelVersionPublic:
     mv = _row(session, actor, model_id, Action.PUBLISH)
     if ModelStatus(mv.status) is ModelStatus.RETIRED:
@@ -149,7 +167,7 @@ def retire_model(
         object_id=model_id,
         details={"name": mv.name, "version": mv.version, "reason": reason},
     )
-    return to_public(mv)
+    return released(mv, k)
 
 
 __all__ = [
@@ -158,6 +176,7 @@ __all__ = [
     "model_for_experiment",
     "publish_model",
     "register_model_version",
+    "released",
     "retire_model",
     "to_public",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from features.disclosure import DEFAULT_MIN_CELL
 from lab.audit import append_event, write_lock
@@ -128,8 +128,8 @@ def list_counts(*, session: Session, actor: Principal, sample_id: int) -> list[S
     rows = session.exec(
         select(SampleCount)
         .where(SampleCount.sample_id == sample_id)
-        .order_by(SampleCount.id.desc())
-    ).all()  # type: ignore[union-attr]
+        .order_by(col(SampleCount.id).desc())
+    ).all()
     return [SampleCountPublic.model_validate(r) for r in rows]
 
 

@@ -5,24 +5,22 @@ While the picked experiment is approved, queued or running, its detail panel ref
 every 2 s; when a refresh finds its status changed (the run started, or ended) the whole
 page reruns, so the list and the picker show the new status and a finished run stops the
 refresh. The loss per epoch is shown only when it is known to be computed on at least k
-enterprises (sandbox_ui.queries.loss_curve)."""
+enterprises (lab.services.results.experiment_loss)."""
 
 from datetime import timedelta
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from federation.config import backends_for
 from lab.models import ExperimentCreate, ExperimentPublic, ExperimentStatus, Role
-from lab.services import catalog, experiments, models_library
+from lab.services import catalog, experiments, models_library, results
+from lab.services.algorithms import backends_for
 from sandbox_ui.forms import param_inputs
 from sandbox_ui.i18n import t
 from sandbox_ui.queries import (
     default_indicators,
     indicator_rows,
-    loss_curve,
     org_codes,
     sample_stats,
 )
@@ -125,11 +123,11 @@ def detail(exp_id: int, listed: S | None = None) -> None:
             )
         )
     mv = (
-        run(models_library.model_for_experiment, experiment_id=exp.id)
+        run(models_library.model_for_experiment, experiment_id=exp.id, k=min_cell())
         if status is S.SUCCEEDED
         else None
     )
-    progress(exp, mv.metrics if mv is not None else None)
+    progress(exp)
     if mv is not None:
         st.success(t("exp.model_ready", name=mv.name, version=mv.version))
         if st.button(t("page.models"), key=f"open_model_{exp.id}", type="primary"):
@@ -179,10 +177,10 @@ def detail(exp_id: int, listed: S | None = None) -> None:
     )
 
 
-def progress(exp: ExperimentPublic, metrics: dict[str, Any] | None) -> None:
+def progress(exp: ExperimentPublic) -> None:
     """The loss per epoch, if it is known to be computed on at least k enterprises."""
     k = min_cell()
-    curve = loss_curve(exp.progress, metrics, k)
+    curve = call(results.experiment_loss, experiment_id=exp.id, k=k)
     if not curve.n_epochs:
         return
     st.markdown(f"**{t('exp.progress')}**")

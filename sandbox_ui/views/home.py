@@ -16,7 +16,7 @@ if Role(me.role) in (Role.BANK_MODELER, Role.DATA_SCIENTIST, Role.PLATFORM_STAFF
     st.markdown(t("home.path"))
     n_samples = len(call(catalog.list_samples))
     n_exp = len(call(experiments.list_experiments))
-    n_models = len(call(models_library.list_models))
+    n_models = len(call(models_library.list_models, k=min_cell()))
     st.write(t("home.counts", samples=n_samples, experiments=n_exp, models=n_models))
 for spec in pages_for(me.role):
     if spec.key != "home":

@@ -27,7 +27,7 @@ may_publish = Role(me.role) in (Role.BANK_MODELER, Role.PLATFORM_STAFF, Role.ADM
 st.title(t("page.models"))
 st.caption(t("k_note", k=k))
 
-models: list[ModelVersionPublic] = call(models_library.list_models)
+models: list[ModelVersionPublic] = call(models_library.list_models, k=k)
 if not models:
     st.write(t("none_yet"))
     st.stop()
@@ -151,10 +151,10 @@ if may_publish:
     reason = st.text_input(t("reason"), key="mdl_reason")
     c1, c2 = st.columns(2)
     if status is ModelStatus.CANDIDATE and c1.button(t("mdl.publish"), key="mdl_publish"):
-        if run(models_library.publish_model, model_id=mv.id, reason=reason) is not None:
+        if run(models_library.publish_model, model_id=mv.id, reason=reason, k=k) is not None:
             st.rerun()
     if status is not ModelStatus.RETIRED and c2.button(t("mdl.retire"), key="mdl_retire"):
-        if run(models_library.retire_model, model_id=mv.id, reason=reason) is not None:
+        if run(models_library.retire_model, model_id=mv.id, reason=reason, k=k) is not None:
             st.rerun()
 
 st.subheader(t("mdl.compare"))

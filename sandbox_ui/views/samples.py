@@ -29,7 +29,7 @@ if flash:
     st.success(flash)
 samples = call(catalog.list_samples)
 aligned = last_aligned_by_sample(
-    call(models_library.list_models), call(experiments.list_experiments), k
+    call(models_library.list_models, k=k), call(experiments.list_experiments), k
 )
 stats = [sample_stats(s, k) for s in samples]
 supp = t("suppressed", k=k)
