@@ -22,12 +22,9 @@ from flwr.serverapp import Grid
 from federation.config import ExperimentConfig
 from federation.flower_transport import FlowerTransport, discover_parties
 from federation.protocol import ProgressFn, no_progress
-from federation.runtime.actions import DISCARD
+from federation.runtime.actions import DISCARD, DISCARD_TIMEOUT
 from federation.runtime.execute import execute_protocol
 from federation.transport import Envelope, MessageLog
-
-#: seconds the parties get to answer ``runtime.discard``, and to join a discarding run
-DISCARD_TIMEOUT = 30.0
 
 log = logging.getLogger("fedlab.coordinator")
 
