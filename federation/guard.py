@@ -66,6 +66,8 @@ EXTRA_IDS_KEY = "guard_extra_ids"
 in replies like the table's own."""
 GUARD_NODE_CONFIG = "privacy-guard"
 
+#: Owner: this process; filled when protocol modules are imported. Bound: one entry per
+#: protocol action that declares plain-ID fields (a fixed, small set).
 _PLAIN_ID_FIELDS: dict[str, frozenset[str]] = {}
 
 
@@ -347,7 +349,11 @@ def column_index(
     return index
 
 
-_PROFILES: dict[tuple[Any, ...], PartyProfile] = {}
+#: Owner: this process; per party name it serves, the profile last built and the key it was
+#: built for (data file fingerprint, setup, aligned rows, row sets, extra IDs). Bound: one
+#: profile per party name: the local and simulation runtimes serve several parties from one
+#: process, so clearing everything would rebuild on every message.
+_PROFILES: dict[str, tuple[tuple[Any, ...], PartyProfile]] = {}
 
 
 def _profile(ctx: PartyContext) -> PartyProfile | None:
@@ -374,9 +380,9 @@ def _profile(ctx: PartyContext) -> PartyProfile | None:
         tuple((k, np.asarray(v).tobytes()) for k, v in sorted(extra.items())),
         extra_ids,
     )
-    prof = _PROFILES.get(key)
-    if prof is not None:
-        return prof
+    cached = _PROFILES.get(ctx.name)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     df = load_table(ctx)
     ids = df[setup.id_column].astype(str).to_numpy(dtype=object)
     aligned = ids[rows]
@@ -390,11 +396,7 @@ def _profile(ctx: PartyContext) -> PartyProfile | None:
         frozenset(ids.tolist()) | extra_ids,
         frozenset(aligned.tolist()),
     )
-    # One profile per party and process: the local and simulation runtimes serve several
-    # parties from one process, so clearing everything would rebuild on every message.
-    for old in [k for k in _PROFILES if k[0] == ctx.name]:
-        del _PROFILES[old]
-    _PROFILES[key] = prof
+    _PROFILES[ctx.name] = (key, prof)  # one per party: replaces its previous profile
     return prof
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from federation.protocol import ProtocolResult
+from federation.runtime.state import run_folder
 from federation.transport import MessageLog
 
 METRICS_FILE = "metrics.json"
@@ -168,8 +169,6 @@ def write_location(
 ) -> None:
     """``location.json`` of a deployment run: the party keeps its piece in its run folder
     ``runs/<run>`` under its SuperNode's work dir (``home``, when the coordinator knows it)."""
-    from federation.runtime.state import run_folder
-
     relative = run_folder(Path(), run_key).as_posix()
     info: dict[str, Any] = {
         "party": party,

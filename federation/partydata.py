@@ -15,7 +15,6 @@ Nothing leaves the party here: these functions only read local files and local s
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from crypto.errors import DataValidationError, ProtocolError
+from federation.cache import BoundedLRU
 from federation.party import PartyContext
 from federation.roles import PartyRole
 from federation.transport import Payload
@@ -107,7 +107,10 @@ def party_setup(ctx: PartyContext) -> PartySetup:
 # ---------------------------------------------------------------------------------------
 # the table, cached per process
 
-_TABLES: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
+#: Owner: this process (the party or parties it serves); key: the file's path, mtime and
+#: size with the reading's settings; bound: :data:`_CACHE_SIZE` tables, least recently used dropped
+#: first; :func:`clear_cache` empties it. A dropped table is read from the file again.
+_TABLES: BoundedLRU[tuple[Any, ...], pd.DataFrame] = BoundedLRU(_CACHE_SIZE)
 
 
 def file_fingerprint(path: Path) -> tuple[str, int, int]:
@@ -125,11 +128,7 @@ def _cached(key: tuple[Any, ...], build: Any) -> pd.DataFrame:
     df = _TABLES.get(key)
     if df is None:
         df = build()
-        _TABLES[key] = df
-        while len(_TABLES) > _CACHE_SIZE:
-            _TABLES.popitem(last=False)
-    else:
-        _TABLES.move_to_end(key)
+        _TABLES.put(key, df)
     return df
 
 

@@ -1,9 +1,15 @@
 """``run_experiment``: validate, pick the runtime, run the driver, write DIR atomically.
 
-The coordinator's side of every runtime ends in :func:`execute_protocol`, which runs the
+The coordinator's side of every runtime ends in
+:func:`federation.runtime.execute.execute_protocol` (re-exported here), which runs the
 driver over a transport, tells every party the run is finished (they delete their run
 state), and writes metrics.json, disclosure.json and config.toml from the driver's result
-and the transport's MessageLog.
+and the transport's MessageLog. Nothing here reads party data: DIR reveals to its reader
+the driver's public metrics and what crossed the transport (message types, counts, bytes,
+field names); each party's data and model piece stay at that party.
+
+Imports point one way: this module -> :mod:`federation.runtime` -> ``runtime.execute``.
+The local and simulation runtimes are imported when chosen (they load Flower).
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from typing import Any
 
 from crypto.errors import ConfigError
 from federation.config import ExperimentConfig, check_data_files, load_config
-from federation.outputs import build_disclosure, build_metrics, staging, write_outputs
+from federation.outputs import staging
 from federation.protocol import ProgressFn, get_driver, no_progress
-from federation.runtime.actions import FINISH
-from federation.transport import Envelope, MessageLog, Transport
+from federation.runtime.deployment import train_on_federation
+from federation.runtime.execute import PhaseTracker, execute_protocol
+from federation.transport import MessageLog
 
 RUNTIMES = ("local", "simulation", "deployment")
 
@@ -32,40 +39,6 @@ class RunSummary:
     metrics: dict[str, Any]
     wall_seconds: float
     log: MessageLog | None = field(default=None, repr=False)  # local/simulation only
-
-
-class PhaseTracker:
-    """Wraps a progress callback; times phases and counts exchanges per epoch.
-
-    A driver reports ``progress("phase", {"phase": "alignment"})`` when a phase starts and
-    ``progress("epoch", {"epoch": i, "loss": ...})`` when an epoch ends.
-    """
-
-    def __init__(self, log: MessageLog, progress: ProgressFn) -> None:
-        self.log = log
-        self.progress = progress
-        self.seconds: dict[str, float] = {}
-        self.epoch_exchanges: list[int] = []
-        self._phase: str | None = None
-        self._t = time.perf_counter()
-        self._mark = log.exchanges
-
-    def __call__(self, event: str, fields: dict[str, Any]) -> None:
-        if event == "phase":
-            self.close()
-            self._phase = str(fields.get("phase") or fields.get("name") or "phase")
-            self._t = time.perf_counter()
-            self._mark = self.log.exchanges
-        elif event == "epoch":
-            self.epoch_exchanges.append(self.log.exchanges - self._mark)
-            self._mark = self.log.exchanges
-        self.progress(event, fields)
-
-    def close(self) -> None:
-        if self._phase is not None:
-            dt = time.perf_counter() - self._t
-            self.seconds[self._phase] = self.seconds.get(self._phase, 0.0) + dt
-            self._phase = None
 
 
 def resolve_config(config: ExperimentConfig | str | Path) -> tuple[ExperimentConfig, str]:
@@ -88,46 +61,6 @@ def config_to_toml(cfg: ExperimentConfig) -> str:
         return obj
 
     return str(tomli_w.dumps(clean(cfg.model_dump(mode="json"))))
-
-
-def execute_protocol(
-    transport: Transport,
-    cfg: ExperimentConfig,
-    stage: Path,
-    *,
-    runtime: str,
-    config_text: str,
-    progress: ProgressFn = no_progress,
-    started: float,
-    startup_seconds: float,
-) -> dict[str, Any]:
-    """Run the driver over ``transport`` and write the run's files into ``stage``."""
-    driver = get_driver(cfg.experiment.algorithm)
-    tracker = PhaseTracker(transport.log, progress)
-    t0 = time.perf_counter()
-    result = driver(transport, cfg, progress=tracker)
-    tracker.close()
-    protocol_seconds = time.perf_counter() - t0
-    transport.exchange([Envelope(p.name, FINISH, {}) for p in cfg.parties])
-    phases = {"startup": startup_seconds, "protocol": protocol_seconds, **tracker.seconds}
-    metrics = build_metrics(
-        result,
-        transport.log,
-        runtime=runtime,
-        wall_seconds=time.perf_counter() - started,
-        phase_seconds=phases,
-        epoch_exchanges=tracker.epoch_exchanges,
-    )
-    roles = {name: role.value for name, role in transport.party_roles().items()}
-    disclosure = build_disclosure(transport.log, roles, result)
-    write_outputs(
-        stage,
-        metrics=metrics,
-        disclosure=disclosure,
-        config_text=config_text,
-        model_summary=result.model_summary,
-    )
-    return metrics
 
 
 def run_experiment(
@@ -154,8 +87,6 @@ def run_experiment(
     out = Path(out_dir).resolve()
     started = time.perf_counter()
     if rt == "deployment":
-        from federation.runtime.deployment import train_on_federation
-
         metrics = train_on_federation(cfg, text, out, state_dir=state_dir, progress=progress)
         return RunSummary(out, rt, metrics, time.perf_counter() - started)
     check_data_files(cfg)

@@ -19,6 +19,9 @@ WHOAMI = "runtime.whoami"
 FINISH = "runtime.finish"
 DISCARD = "runtime.discard"
 
+#: seconds the parties get to answer ``runtime.discard``, and to join a discarding run
+DISCARD_TIMEOUT = 30.0
+
 #: request keys the coordinator's transport adds (stripped before the handler sees them)
 ROLE_KEY = "__role__"
 PARTY_KEY = "__party__"
@@ -57,6 +60,7 @@ def whoami_reply(name: str, data_ok: bool) -> Payload:
 
 __all__ = [
     "DISCARD",
+    "DISCARD_TIMEOUT",
     "FINISH",
     "PARTY_KEY",
     "ROLE_KEY",

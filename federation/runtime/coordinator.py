@@ -22,11 +22,9 @@ from flwr.serverapp import Grid
 from federation.config import ExperimentConfig
 from federation.flower_transport import FlowerTransport, discover_parties
 from federation.protocol import ProgressFn, no_progress
-from federation.runtime.actions import DISCARD
+from federation.runtime.actions import DISCARD, DISCARD_TIMEOUT
+from federation.runtime.execute import execute_protocol
 from federation.transport import Envelope, MessageLog
-
-#: seconds the parties get to answer ``runtime.discard``, and to join a discarding run
-DISCARD_TIMEOUT = 30.0
 
 log = logging.getLogger("fedlab.coordinator")
 
@@ -46,8 +44,6 @@ def coordinate(
 ) -> tuple[dict[str, Any], MessageLog]:
     """Discover every party of ``cfg`` on ``grid``, run the driver, write into ``stage``;
     with ``run_key`` (deployment), a failure first tells the parties to discard the run."""
-    from federation.run import execute_protocol
-
     names = [p.name for p in cfg.parties]
     progress("phase", {"phase": "join"})
     nodes = discover_parties(grid, names, timeout=cfg.experiment.join_timeout)

@@ -41,8 +41,10 @@ from federation.runtime.state import (
 )
 from federation.transport import Envelope
 
-#: process-local caches, one per party name (``PartyContext.cache``), emptied when a run
-#: finishes
+#: Owner: this process; one ``PartyContext.cache`` per party name it serves (a SuperNode's
+#: worker serves one party, the local and simulation runtimes several). Bound: one entry
+#: per party name; a party's entry is emptied when a run finishes or is discarded
+#: (``runtime.finish``/``runtime.discard``), and a failed run's objects go with the next.
 _CACHES: dict[str, dict[str, Any]] = {}
 
 

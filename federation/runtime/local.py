@@ -15,6 +15,7 @@ from federation.local_transport import LocalTransport
 from federation.outputs import party_dir
 from federation.party import PartyContext
 from federation.protocol import ProgressFn
+from federation.runtime.execute import execute_protocol
 from federation.transport import MessageLog
 
 
@@ -38,8 +39,6 @@ def run_local(
     started: float,
     keep_payloads: bool = False,
 ) -> tuple[dict[str, Any], MessageLog]:
-    from federation.run import execute_protocol
-
     t0 = time.perf_counter()
     transport = local_transport(cfg, stage, keep_payloads=keep_payloads)
     metrics = execute_protocol(

@@ -27,10 +27,13 @@ from flwr.app import Context
 from flwr.serverapp import Grid
 
 from crypto.errors import ProtocolError
+from federation.client_app import SimulationParties, build_client_app
 from federation.config import ExperimentConfig
 from federation.outputs import party_dir
 from federation.protocol import ProgressFn
+from federation.runtime.coordinator import coordinate
 from federation.runtime.dispatch import PartyIdentity
+from federation.server_app import build_server_app
 from federation.transport import MessageLog
 
 FLOWER_ENV = {"FLWR_TELEMETRY_ENABLED": "0", "FLWR_DISABLE_UPDATE_CHECK": "1"}
@@ -108,11 +111,7 @@ def run_in_simulation(
     started: float,
     keep_payloads: bool = False,
 ) -> tuple[dict[str, Any], MessageLog]:
-    from flwr.simulation import run_simulation
-
-    from federation.client_app import SimulationParties, build_client_app
-    from federation.runtime.coordinator import coordinate
-    from federation.server_app import build_server_app
+    from flwr.simulation import run_simulation  # loads Ray
 
     for k, v in FLOWER_ENV.items():
         os.environ.setdefault(k, v)

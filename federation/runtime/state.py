@@ -2,9 +2,9 @@
 
 In the Flower runtimes a party's handler may run in a fresh process for every message
 (deployment) or in any of several Ray actors (simulation), so ``PartyContext.state`` is
-pickled to ``work_dir/.state/<run>.pkl`` after each handler and loaded before the next.
-A process that handled the previous message reuses its in-memory copy when the file has not
-changed since.
+pickled to ``work_dir/.state/<run>.pkl`` after each handler (atomically, 0600, with
+:mod:`crypto.atomic`) and loaded before the next. A process that handled the previous
+message reuses its in-memory copy when the file has not changed since.
 
 A deployed party (a SuperNode) serves many runs from one work dir; each run gets its own
 folder ``WORK/runs/<run>/`` (:func:`run_folder`), the run's ``work_dir``: its model piece and
@@ -17,14 +17,14 @@ instead of writing the folder again (:func:`is_discarded`). Nothing here leaves 
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from crypto.atomic import atomic_write_bytes
 from crypto.errors import ProtocolError
+from federation.cache import BoundedLRU
 
 STATE_DIRNAME = ".state"
 #: a deployed party's run folders: ``WORK/runs/<run>/``
@@ -32,7 +32,14 @@ RUNS_DIRNAME = "runs"
 #: a deployed party's tombstones of discarded runs: ``WORK/.discarded/<run>``
 DISCARDED_DIRNAME = ".discarded"
 
-_CACHE: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+#: runs whose state one process keeps in memory (a miss reads the state file again)
+STATE_CACHE_SIZE = 32
+
+#: Owner: this process (each party it serves, each run in flight); key: a state file;
+#: value: the file's (inode, mtime, size) when it was read or written, and the state. Bound:
+#: :data:`STATE_CACHE_SIZE` files, least recently used dropped first; an entry also goes
+#: when its run finishes (:func:`clear_state`), is discarded, or a handler fails.
+_CACHE: BoundedLRU[Path, tuple[tuple[int, int, int], dict[str, Any]]] = BoundedLRU(STATE_CACHE_SIZE)
 
 
 def _safe(run_key: str) -> str:
@@ -60,14 +67,14 @@ def load_state(path: Path) -> dict[str, Any]:
     """The state saved at ``path`` (empty for the first message of a run)."""
     key = _stat_key(path)
     if key is None:
-        _CACHE.pop(path, None)
+        _CACHE.pop(path)
         return {}
     cached = _CACHE.get(path)
     if cached is not None and cached[0] == key:
         return cached[1]
     with path.open("rb") as fh:
         state = pickle.load(fh)  # written by this party only (its own work dir)
-    _CACHE[path] = (key, state)
+    _CACHE.put(path, (key, state))
     return state
 
 
@@ -81,27 +88,23 @@ def save_state(path: Path, state: dict[str, Any], *, action: str = "") -> None:
             f"party state after {action!r} is not picklable (keys {bad}): {type(exc).__name__}",
             hint="Keep ctx.state picklable: serialize ciphertexts and key objects to bytes.",
         ) from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(blob)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, blob)
     key = _stat_key(path)
     if key is not None:
-        _CACHE[path] = (key, state)
+        _CACHE.put(path, (key, state))
 
 
 def forget(path: Path) -> None:
     """Drop the in-memory copy (after a failed handler may have half-changed it)."""
-    _CACHE.pop(path, None)
+    _CACHE.pop(path)
 
 
 def clear_state(work_dir: Path) -> None:
     """Delete the party's state folder (end of a successful run)."""
     folder = Path(work_dir) / STATE_DIRNAME
-    for p in list(_CACHE):
+    for p in _CACHE.keys():
         if p.parent == folder:
-            _CACHE.pop(p, None)
+            _CACHE.pop(p)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -114,8 +117,8 @@ def discard_run(home: Path, run_key: str) -> bool:
     folder = run_folder(home, run_key)
     if not folder.is_dir():
         return False
-    for p in [p for p in _CACHE if folder in p.parents]:
-        _CACHE.pop(p, None)
+    for p in [p for p in _CACHE.keys() if folder in p.parents]:
+        _CACHE.pop(p)
     shutil.rmtree(folder, ignore_errors=True)
     return True
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from crypto.errors import ConfigError, PartyUnavailableError
-from federation.runtime.deployment import (
+from federation.runtime.local_federation import (
     DEFAULT_STATE_DIR,
     STATE_FILE,
     Federation,

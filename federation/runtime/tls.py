@@ -2,7 +2,7 @@
 
 ``write_local_ca(folder)`` writes ``ca.crt`` (give it to every SuperNode as
 ``--root-certificates``), ``server.pem`` and ``server.key`` (the SuperLink's, never leave
-the coordinator's machine; the key file is created with mode 0600). For several machines,
+the coordinator's machine; the key file is written atomically with mode 0600). For several machines,
 pass the SuperLink's host names / IP addresses so they are in the certificate's SAN.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from crypto.atomic import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,6 @@ def _san(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
         except ValueError:
             names.append(x509.DNSName(h))
     return x509.SubjectAlternativeName(names)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 def write_local_ca(
@@ -103,7 +98,7 @@ def write_local_ca(
     files = TlsFiles(folder / "ca.crt", folder / "server.pem", folder / "server.key")
     files.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     files.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_private(
+    atomic_write_bytes(
         files.server_key,
         key.private_bytes(
             serialization.Encoding.PEM,

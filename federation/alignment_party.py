@@ -1,0 +1,327 @@
+"""Secure sample alignment, party side: the handlers of ``align.*`` at the guest and hosts.
+
+The coordinator's side and the protocol's description are in :mod:`federation.alignment`.
+What each party's handler sends back, and to whom it goes (via the coordinator):
+
+* ``align.setup``: the guest, its sample IDs blinded by a fresh secret scalar ``kg``
+  (``H(id)^kg``, 32 bytes each) and the sample's size; a host, its own IDs blinded by its
+  long-term scalar ``kh`` (from its offline cache), in a fresh secret order. Blinded points
+  reveal only their count. Setup hooks (:func:`on_setup`) may add public fields;
+* ``align.reblind``: a host returns the guest's points blinded again (``H(id)^(kg kh)``,
+  truncated to 12 bytes, in the guest's order); the guest blinds every host's points again,
+  keeps them and replies ``ok``;
+* ``align.intersect`` (guest only): per host, the intersection size and the positions of
+  the intersection in that host's own blinded list (with ``cardinality_only``, the counts
+  only). No ID is sent;
+* ``align.commit`` (host only): the host maps the positions to its rows through its secret
+  order and replies with their number; it learns the intersection, nothing else.
+
+Secret scalars never leave their party: the guest's per-run scalar lives in a 0600 key file
+in its work dir and is deleted once used; a host's scalar is long-term (its blinded set is
+cached offline, :class:`crypto.psi.HostBlindCache`). Every party ends with its aligned row
+order in ``ctx.state`` (:func:`federation.partydata.store_alignment`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crypto import psi
+from crypto.errors import ConfigError, ProtocolError
+from federation.party import PartyContext, register
+from federation.partydata import (
+    PartySetup,
+    load_table,
+    party_setup,
+    read_validated,
+    setup_party,
+    store_alignment,
+)
+from federation.roles import PartyRole
+from federation.transport import Payload
+
+SETUP = "align.setup"
+REBLIND = "align.reblind"
+INTERSECT = "align.intersect"
+COMMIT = "align.commit"
+
+PSI_DIR_NODE_CONFIG = "psi-cache-dir"
+AUTHORIZATIONS_NODE_CONFIG = "authorizations"
+_STATE = "psi"
+#: bytes of a doubly blinded value as compared (truncated)
+COMPARE_WIDTH = psi.COMPARE_BYTES
+_W = COMPARE_WIDTH
+
+
+# ---------------------------------------------------------------------------------------
+# wire helpers
+
+
+def _to_wire(packed: bytes, width: int) -> np.ndarray:
+    return np.frombuffer(packed, dtype=np.uint8).reshape(-1, width).copy()
+
+
+def _from_wire(value: Any, width: int, what: str, party: str) -> bytes:
+    arr = np.asarray(value)
+    if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != width:
+        raise ProtocolError(
+            f"{what} from/for party {party!r} is not a list of {width}-byte "
+            f"values (got {arr.dtype} {arr.shape})"
+        )
+    return arr.tobytes()
+
+
+def _points(packed: bytes, width: int) -> list[bytes]:
+    return psi.unpack_points(packed, width)
+
+
+# ---------------------------------------------------------------------------------------
+# party side
+
+
+def _psi_dir(ctx: PartyContext, *, long_term: bool = False) -> Path:
+    """The node config's ``psi-cache-dir``, else ``psi/`` in the run's folder or, for the
+    host's long-term key and cache, in the SuperNode's own work dir (which outlives runs)."""
+    base = (ctx.home or ctx.work_dir) if long_term else ctx.work_dir
+    d = Path(str(ctx.node_config.get(PSI_DIR_NODE_CONFIG) or base / "psi"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _guest_key_path(ctx: PartyContext, run_id: str) -> Path:
+    return _psi_dir(ctx) / f"guest-{run_id}.key"
+
+
+def _host_key(ctx: PartyContext) -> psi.PsiKey:
+    path = _psi_dir(ctx, long_term=True) / "host.key"
+    if path.is_file():
+        return psi.PsiKey.load(path)
+    key = psi.PsiKey.generate()
+    key.save(path)
+    return key
+
+
+def _as_of(setup: PartySetup) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(setup.as_of or dt.date.today().isoformat())
+    except ValueError:
+        raise ConfigError(f"as_of date {setup.as_of!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def authorized_ids(ctx: PartyContext, setup: PartySetup) -> tuple[set[str], str]:
+    """IDs holding an authorization for this bank (``ctx.name``) valid on ``as_of``.
+
+    Valid: ``granted_on <= as_of <= expires_on`` (a missing date is not valid). Returns the
+    set and the authorization file's name (for messages).
+    """
+    raw = ctx.node_config.get(AUTHORIZATIONS_NODE_CONFIG) or setup.authorizations
+    if not raw:
+        raise ConfigError(
+            f"guest {ctx.name!r}: authorization = 'required' but no "
+            "authorizations file is configured",
+            hint="Name `authorizations` for the guest in the experiment config.",
+        )
+    path = Path(str(raw))
+    auth = read_validated(
+        path, id_column=setup.id_column, label=None, id_kind=setup.id_kind, party="authorizations"
+    )
+    as_of = _as_of(setup)
+    granted = pd.to_datetime(auth["granted_on"], errors="coerce")
+    expires = pd.to_datetime(auth["expires_on"], errors="coerce")
+    ok = (auth["bank"].astype(str) == ctx.name) & (granted <= as_of) & (expires >= as_of)
+    return set(auth.loc[ok.to_numpy(), setup.id_column].astype(str)), path.name
+
+
+SetupHook = Callable[[PartyContext, Payload], Payload]
+_SETUP_HOOKS: list[SetupHook] = []
+
+
+def on_setup(hook: SetupHook) -> SetupHook:
+    """Register ``hook(ctx, setup_payload) -> extra reply fields``, run at every party after
+    its ``align.setup`` (a protocol that needs something from every party before its first
+    own message, e.g. a key-agreement public key, piggybacks it here). Hooks see the
+    ``setup_extra`` fields the coordinator passed to :func:`align`."""
+    if hook not in _SETUP_HOOKS:
+        _SETUP_HOOKS.append(hook)
+    return hook
+
+
+def _run_hooks(ctx: PartyContext, payload: Payload, reply: Payload) -> Payload:
+    for hook in _SETUP_HOOKS:
+        extra = hook(ctx, payload)
+        clash = set(extra) & set(reply)
+        if clash:
+            raise ProtocolError(f"setup hook fields {sorted(clash)} clash with alignment's")
+        reply.update(extra)
+    return reply
+
+
+@register(SETUP)
+def _setup(ctx: PartyContext, payload: Payload) -> Payload:
+    setup = setup_party(ctx, payload)
+    return _run_hooks(ctx, payload, _setup_psi(ctx, setup))
+
+
+def _setup_psi(ctx: PartyContext, setup: PartySetup) -> Payload:
+    df = load_table(ctx)
+    ids = df[setup.id_column].astype(str).to_numpy(dtype=object)
+    if ctx.role == PartyRole.GUEST:
+        if setup.authorization == "required":
+            allowed, auth_file = authorized_ids(ctx, setup)
+            rows = np.flatnonzero(
+                np.fromiter((i in allowed for i in ids), dtype=bool, count=ids.shape[0])
+            )
+        elif setup.authorization == "none":
+            rows, auth_file = np.arange(ids.shape[0]), ""
+        else:
+            raise ConfigError(f"unknown authorization mode {setup.authorization!r}")
+        ctx.state[_STATE] = {"sample_rows": rows}
+        if rows.size == 0:
+            return {"n_sample": 0, "authorizations": auth_file}
+        key = psi.PsiKey.generate()
+        key.save(_guest_key_path(ctx, setup.run_id))
+        a = psi.blind(key, ids[rows].tolist())
+        return {"n_sample": int(rows.size), "points": _to_wire(psi.pack_points(a), 32)}
+    cache = psi.HostBlindCache(_psi_dir(ctx, long_term=True) / "host_blinded.bin")
+    offer = psi.host_offer(_host_key(ctx), ids.tolist(), cache=cache)
+    ctx.state[_STATE] = {"perm": np.asarray(offer.perm, dtype=np.int64)}
+    return {"n": len(offer.b), "points": _to_wire(psi.pack_points(offer.b), 32)}
+
+
+@register(REBLIND)
+def _reblind(ctx: PartyContext, payload: Payload) -> Payload:
+    setup = party_setup(ctx)
+    st = ctx.state.get(_STATE)
+    if st is None:
+        raise ProtocolError(f"party {ctx.name!r}: {REBLIND!r} before {SETUP!r}")
+    if ctx.role == PartyRole.HOST:
+        a = _points(_from_wire(payload["points"], 32, "guest points", ctx.name), 32)
+        ab = psi.truncate(psi.reblind(_host_key(ctx), a))
+        return {"points": _to_wire(b"".join(ab), _W)}
+    hosts = [str(h) for h in payload["hosts"]]
+    path = _guest_key_path(ctx, setup.run_id)
+    if not path.is_file():
+        raise ProtocolError(
+            f"guest {ctx.name!r}: its PSI key for this run is gone",
+            hint="Start the alignment again.",
+        )
+    key = psi.PsiKey.load(path)
+    try:
+        ba: dict[str, bytes] = {}
+        for h in hosts:
+            b = _points(_from_wire(payload[f"b_{h}"], 32, "host points", h), 32)
+            ba[h] = b"".join(psi.truncate(psi.reblind(key, b)))
+    finally:
+        path.unlink(missing_ok=True)
+    st["ba"] = ba
+    return {"ok": True}
+
+
+def _intersect_cardinality(
+    hosts: list[str], ab: dict[str, list[bytes]], ba: dict[str, bytes]
+) -> Payload:
+    out: Payload = {}
+    joint: np.ndarray | None = None
+    for h in hosts:
+        theirs = set(_points(ba[h], _W))
+        mask = np.fromiter((v in theirs for v in ab[h]), dtype=bool, count=len(ab[h]))
+        out[f"count_{h}"] = int(mask.sum())
+        joint = mask if joint is None else joint & mask
+    out["n_aligned"] = int(joint.sum()) if joint is not None else 0
+    return out
+
+
+@register(INTERSECT)
+def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
+    setup = party_setup(ctx)
+    st = ctx.state.get(_STATE) or {}
+    if ctx.role != PartyRole.GUEST or "ba" not in st:
+        raise ProtocolError(f"party {ctx.name!r}: unexpected {INTERSECT!r}")
+    hosts = [str(h) for h in payload["hosts"]]
+    ab = {
+        h: _points(_from_wire(payload[f"ab_{h}"], _W, "doubly blinded values", h), _W)
+        for h in hosts
+    }
+    ba: dict[str, bytes] = st.pop("ba")
+    if setup.cardinality_only:
+        ctx.state.pop(_STATE, None)
+        return _intersect_cardinality(hosts, ab, ba)
+    ids = load_table(ctx)[setup.id_column].astype(str).to_numpy(dtype=object)
+    sample_rows: np.ndarray = st["sample_rows"]
+    sample = ids[sample_rows].tolist()
+    found: dict[str, dict[str, int]] = {}
+    for h in hosts:
+        h_ids, h_idx = psi.intersect_guest(sample, ab[h], _points(ba[h], _W))
+        found[h] = dict(zip(h_ids, h_idx, strict=False))
+    common = sorted(set.intersection(*(set(f) for f in found.values()))) if found else []
+    out: Payload = {f"count_{h}": len(found[h]) for h in hosts}
+    out["n_aligned"] = len(common)
+    if common:
+        pos = dict(zip(sample, sample_rows.tolist(), strict=False))
+        store_alignment(
+            ctx, np.fromiter((pos[i] for i in common), dtype=np.int64, count=len(common))
+        )
+        for h in hosts:
+            out[f"idx_{h}"] = np.fromiter(
+                (found[h][i] for i in common), dtype=np.int64, count=len(common)
+            )
+    ctx.state.pop(_STATE, None)
+    return out
+
+
+def apply_commit(ctx: PartyContext, payload: Payload) -> int:
+    """Host side of ``align.commit``: store the aligned rows; returns their number.
+
+    Other protocols call this when the coordinator piggybacked the commit (``idx``) on
+    their own first host message.
+    """
+    setup = party_setup(ctx)
+    st = ctx.state.get(_STATE) or {}
+    if ctx.role != PartyRole.HOST or "perm" not in st:
+        raise ProtocolError(
+            f"party {ctx.name!r}: alignment commit without a PSI offer",
+            hint="Run the alignment again.",
+        )
+    perm: np.ndarray = st["perm"]
+    idx = np.asarray(payload["idx"], dtype=np.int64).ravel()
+    if idx.size == 0 or idx.min() < 0 or idx.max() >= perm.shape[0]:
+        raise ProtocolError(
+            f"host {ctx.name!r}: alignment positions out of range for its "
+            f"{perm.shape[0]} blinded IDs"
+        )
+    rows = perm[idx]
+    ids = load_table(ctx)[setup.id_column].astype(str).to_numpy(dtype=object)[rows]
+    if not all(a < b for a, b in zip(ids[:-1], ids[1:], strict=False)):
+        raise ProtocolError(
+            f"host {ctx.name!r}: the aligned IDs are not in strictly "
+            "increasing order; the guest's positions do not fit this run"
+        )
+    store_alignment(ctx, rows)
+    ctx.state.pop(_STATE, None)
+    return int(rows.shape[0])
+
+
+@register(COMMIT)
+def _commit(ctx: PartyContext, payload: Payload) -> Payload:
+    return {"n_aligned": apply_commit(ctx, payload)}
+
+
+__all__ = [
+    "AUTHORIZATIONS_NODE_CONFIG",
+    "COMMIT",
+    "COMPARE_WIDTH",
+    "INTERSECT",
+    "PSI_DIR_NODE_CONFIG",
+    "REBLIND",
+    "SETUP",
+    "SetupHook",
+    "apply_commit",
+    "authorized_ids",
+    "on_setup",
+]

@@ -1,0 +1,235 @@
+"""A local federation: a SuperLink and one SuperNode per party on 127.0.0.1.
+
+``federation_up`` starts ``flower-superlink`` and one ``flower-supernode`` per party of an
+experiment on 127.0.0.1 (distinct ports; node config ``party``, ``data``, ``work-dir``), as
+background processes whose PIDs and logs go to the state dir (``STATE/federation.json``).
+Each SuperNode starts through :mod:`federation.runtime.supernode`, which shortens its
+hard-coded idle sleep and (on flwr 1.41, ``worker=True``) serves every message from one
+long-lived ClientApp process (:mod:`federation.runtime.clientapp_worker`) instead of a fresh
+process per message. ``federation_down`` stops the SuperNodes (each with its ClientApp
+worker), then the SuperLink (SIGTERM to each process group).
+
+What is revealed to whom: each SuperNode is given only its own party's data path and work
+dir (its node config); the SuperLink is given no data path at all. The state file names
+every process, port, log and work dir, and stays on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crypto.errors import ConfigError
+from federation.config import ExperimentConfig, PartySpec, check_data_files
+from federation.runtime.clientapp_worker import supported
+from federation.runtime.processes import (
+    alive,
+    flower_bin,
+    flower_env,
+    free_port,
+    spawn,
+    stop_group,
+    wait_port,
+)
+from federation.runtime.supernode import NO_WORKER_FLAG
+
+STATE_FILE = "federation.json"
+DEFAULT_STATE_DIR = Path(".fedlab/federation")
+DEFAULT_NODE_POLL = 0.2
+
+
+@dataclass
+class NodeProc:
+    party: str
+    pid: int
+    port: int
+    log: str
+    work_dir: str
+    worker: bool = False
+
+
+@dataclass
+class Federation:
+    state_dir: str
+    superlink: str
+    superlink_pid: int
+    superlink_log: str
+    ca_cert: str | None = None
+    nodes: list[NodeProc] = field(default_factory=list)
+
+    def save(self) -> None:
+        Path(self.state_dir, STATE_FILE).write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, state_dir: str | Path) -> Federation | None:
+        path = Path(state_dir, STATE_FILE)
+        if not path.is_file():
+            return None
+        raw = json.loads(path.read_text())
+        raw["nodes"] = [NodeProc(**n) for n in raw.get("nodes", [])]
+        return cls(**raw)
+
+
+def node_config_arg(party: str, data: Path, work_dir: Path) -> str:
+    def q(v: str) -> str:
+        if "'" in v:
+            raise ConfigError(f"party {party!r}: path {v!r} contains a quote")
+        return f"'{v}'"
+
+    return f"party={q(party)} data={q(str(data))} work-dir={q(str(work_dir))}"
+
+
+def _superlink_cmd(state: Path, port: int, *, tls: bool) -> tuple[list[str], str | None]:
+    """The SuperLink's command line on ``port``, and its CA certificate with ``tls``."""
+    cmd = [
+        flower_bin("flower-superlink"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--disable-runtime-dependency-installation",
+    ]
+    if not tls:
+        return [*cmd, "--insecure"], None
+    from federation.runtime.tls import write_local_ca  # loads `cryptography`
+
+    files = write_local_ca(state / "tls")
+    ca = str(files.ca_cert)
+    cmd += [
+        "--ssl-ca-certfile",
+        ca,
+        "--ssl-certfile",
+        str(files.server_cert),
+        "--ssl-keyfile",
+        str(files.server_key),
+    ]
+    return cmd, ca
+
+
+def _start_supernode(fed: Federation, party: PartySpec, *, poll: float, worker: bool) -> NodeProc:
+    """Start the SuperNode of ``party`` against ``fed``'s SuperLink."""
+    state = Path(fed.state_dir)
+    node_port = free_port()
+    work = state / "parties" / party.name
+    work.mkdir(parents=True, exist_ok=True)
+    launcher = (
+        [
+            sys.executable,
+            "-m",
+            "federation.runtime.supernode",
+            "--fedlab-poll",
+            str(poll),
+            *([] if worker else [NO_WORKER_FLAG]),
+        ]
+        if poll > 0 or worker
+        else [flower_bin("flower-supernode")]
+    )
+    cmd = [
+        *launcher,
+        "--superlink",
+        fed.superlink,
+        "--port",
+        str(node_port),
+        "--node-config",
+        node_config_arg(party.name, party.data, work),
+    ]
+    cmd += ["--root-certificates", fed.ca_cert] if fed.ca_cert else ["--insecure"]
+    log = state / "logs" / f"supernode-{party.name}.log"
+    pid = spawn(cmd, log, flower_env(state / "flwr-home" / f"node-{party.name}"))
+    return NodeProc(party.name, pid, node_port, str(log), str(work), worker=worker and supported())
+
+
+def federation_up(
+    cfg: ExperimentConfig,
+    state_dir: str | Path,
+    *,
+    tls: bool = False,
+    poll: float = DEFAULT_NODE_POLL,
+    worker: bool = True,
+) -> Federation:
+    """Start a SuperLink and one SuperNode per party of ``cfg`` on 127.0.0.1.
+
+    Each SuperNode starts through :mod:`federation.runtime.supernode`: ``poll`` > 0 shortens
+    Flower's hard-coded 3 s idle sleep to ``poll`` seconds, and ``worker`` (used on flwr
+    1.41.x only) answers every message from one long-lived ClientApp process instead of a
+    fresh ``flwr-clientapp`` process per message. ``poll=0, worker=False`` runs Flower's
+    ``flower-supernode`` unchanged.
+    """
+    state = Path(state_dir).resolve()
+    old = Federation.load(state)
+    if old is not None and any(r["state"] == "running" for r in federation_status(state)):
+        raise ConfigError(
+            f"a federation is already running in {state}",
+            hint="Stop it with `fedlab federation down` first.",
+        )
+    check_data_files(cfg)
+    state.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    link_cmd, ca = _superlink_cmd(state, port, tls=tls)
+    link_log = state / "logs" / "superlink.log"
+    link_pid = spawn(link_cmd, link_log, flower_env(state / "flwr-home" / "superlink"))
+    fed = Federation(str(state), f"127.0.0.1:{port}", link_pid, str(link_log), ca)
+    fed.save()
+    try:
+        wait_port(port, link_pid, link_log)
+        for p in cfg.parties:
+            fed.nodes.append(_start_supernode(fed, p, poll=poll, worker=worker))
+            fed.save()
+    except BaseException:
+        federation_down(state)
+        raise
+    return fed
+
+
+def federation_down(state_dir: str | Path, *, timeout: float = 10.0) -> list[str]:
+    """Stop the SuperNodes, then the SuperLink; return what was stopped."""
+    fed = Federation.load(state_dir)
+    if fed is None:
+        return []
+    stopped = [f"supernode {n.party}" for n in fed.nodes if stop_group(n.pid, timeout)]
+    if stop_group(fed.superlink_pid, timeout):
+        stopped.append("superlink")
+    Path(state_dir, STATE_FILE).unlink(missing_ok=True)
+    return stopped
+
+
+def federation_status(state_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per process of the federation in ``state_dir``: name, pid, state, detail."""
+    fed = Federation.load(state_dir)
+    if fed is None:
+        return []
+    rows = [
+        {
+            "name": "superlink",
+            "pid": fed.superlink_pid,
+            "state": "running" if alive(fed.superlink_pid) else "stopped",
+            "detail": f"{fed.superlink} {'TLS' if fed.ca_cert else 'insecure'}",
+        }
+    ]
+    for n in fed.nodes:
+        rows.append(
+            {
+                "name": f"supernode {n.party}",
+                "pid": n.pid,
+                "state": "running" if alive(n.pid) else "stopped",
+                "detail": f"work-dir {n.work_dir}"
+                + (", long-lived ClientApp worker" if n.worker else ""),
+            }
+        )
+    return rows
+
+
+__all__ = [
+    "DEFAULT_NODE_POLL",
+    "DEFAULT_STATE_DIR",
+    "STATE_FILE",
+    "Federation",
+    "NodeProc",
+    "federation_down",
+    "federation_status",
+    "federation_up",
+    "node_config_arg",
+]
