@@ -29,16 +29,6 @@ PACKAGES = ("crypto", "features", "federation", "lab", "sandbox_ui")
 KNOWN_CYCLES: set[frozenset[str]] = {frozenset({"federation.scorecard", "federation.woe"})}
 # Cycles that close only through imports inside functions (or TYPE_CHECKING); may only shrink.
 KNOWN_DEEP_CYCLES: set[frozenset[str]] = {
-    frozenset(
-        {
-            "federation.run",
-            "federation.runtime.coordinator",
-            "federation.runtime.deployment",
-            "federation.runtime.local",
-            "federation.runtime.simulation",
-            "federation.server_app",
-        }
-    ),
     frozenset({"federation.scorecard", "federation.woe"}),
 }
 
@@ -195,10 +185,7 @@ KNOWN_OVERSIZE: set[str] = {
     "federation.homo",
     "federation.homo:drive",
     "federation.woe:federated_woe",
-    "federation.alignment:align",
     "federation.scorecard:drive",
-    "federation.runtime.deployment",
-    "federation.runtime.deployment:federation_up",
     "lab.demo:run_demo",
     "lab.demo_lab:run_lab_flow",
 }
