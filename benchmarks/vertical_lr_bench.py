@@ -27,6 +27,7 @@ import numpy as np
 
 from federation import hetero_lr
 from federation.config import parse_config
+from federation.hetero_lr import data as lr_data
 from federation.local_transport import LocalTransport
 from federation.party import PartyContext
 from federation.roles import PartyRole
@@ -69,7 +70,7 @@ def run_epoch(
         for p in parties
     ]
     transport = LocalTransport(ctxs)
-    hetero_lr._matrix = lambda ctx: parties[ctx.name]  # aligned in memory (no PSI here)
+    lr_data._aligned = lambda ctx: parties[ctx.name]  # aligned in memory (no PSI here)
     config = parse_config(
         {
             "experiment": {"name": "bench", "backend": backend, "runtime": "local"},

@@ -54,7 +54,7 @@ from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
 
 SELECT, POINTS, REPORT = "sc.select", "sc.points", "sc.report"
-LR_ON_WOE = hetero_lr.MATRIX_SOURCE_KEY  # ctx.state: hetero LR reads the WOE matrix
+WOE_SOURCE = "scorecard.woe"  # the matrix source hetero LR trains on (the WOE columns)
 _PTS = 4  # pairwise-mask purpose (hetero_lr uses 1-3)
 PTS_FRAC_BITS = 32
 """Host points travel as 64-bit fixed point (resolution 2**-32) under uint64 masks: the
@@ -132,7 +132,7 @@ def woe_lr_matrix(ctx: PartyContext) -> Any:
     return PartyMatrix(np.arange(X.shape[0]).astype(str).astype(object), X, names, y)
 
 
-hetero_lr.MATRIX_SOURCES["scorecard.woe"] = woe_lr_matrix
+hetero_lr.register_matrix_source(WOE_SOURCE, woe_lr_matrix)
 
 
 @register(SELECT)
@@ -150,7 +150,6 @@ def _select(ctx: PartyContext, payload: Payload) -> Payload:
     )
     kept = sel.kept or [int(np.argmax(iv))]  # hetero LR needs a column at every party
     st["selected"] = kept
-    ctx.state[LR_ON_WOE] = "scorecard.woe"
     corr = 0.0
     varying = [k for k in kept if X[:, k].std() > 0]  # a constant column correlates with none
     if len(varying) > 1:
@@ -163,11 +162,11 @@ def _select(ctx: PartyContext, payload: Payload) -> Payload:
     }
 
 
-def _lr_state(ctx: PartyContext) -> dict[str, Any]:
-    st = ctx.state.get("hetero_lr")
+def _lr_state(ctx: PartyContext) -> hetero_lr.LrPartyState:
+    st = hetero_lr.find_state(ctx)
     if st is None:
         raise ProtocolError(f"party {ctx.name!r}: {POINTS!r} before the LR was trained")
-    return st  # type: ignore[no-any-return]
+    return st
 
 
 def _points_table(ctx: PartyContext, scaling: S.Scaling) -> tuple[S.PointsTable, np.ndarray]:
@@ -179,7 +178,7 @@ def _points_table(ctx: PartyContext, scaling: S.Scaling) -> tuple[S.PointsTable,
     feats = []
     for k, j in enumerate(sel):
         pts = S.feature_points(
-            woes[j], float(lr["w"][k]), float(lr["mean"][k]), float(lr["scale"][k]), scaling
+            woes[j], float(lr.w[k]), float(lr.mean[k]), float(lr.scale[k]), scaling
         )
         feats.append(
             S.FeaturePoints(
@@ -191,7 +190,7 @@ def _points_table(ctx: PartyContext, scaling: S.Scaling) -> tuple[S.PointsTable,
             )
         )
     guest = ctx.role == PartyRole.GUEST
-    base = S.base_points(float(lr["b"]), scaling) if guest else 0.0
+    base = S.base_points(float(lr.b), scaling) if guest else 0.0
     table = S.PointsTable(ctx.name, ctx.role.value, scaling.to_dict(), feats, base)
     # the training rows are scored by the same code as new rows (``fedlab score``)
     return table, table.row_points(FW._table(ctx))
@@ -202,9 +201,8 @@ def _points(ctx: PartyContext, payload: Payload) -> Payload:
     scaling = S.Scaling.from_dict(json.loads(str(payload["scaling"])))
     table, total = _points_table(ctx, scaling)
     S.save_points(ctx.work_dir, table)
-    ctx.state.pop(LR_ON_WOE, None)
     lr = _lr_state(ctx)
-    valid = np.asarray(lr["valid"], dtype=np.int64)
+    valid = np.asarray(lr.valid, dtype=np.int64)
     publish = bool(payload.get("publish", False))
     ids = [
         f.name if publish or ctx.role == PartyRole.GUEST else f"{ctx.name}:f{j}"
@@ -214,7 +212,7 @@ def _points(ctx: PartyContext, payload: Payload) -> Payload:
     if ctx.role == PartyRole.GUEST:
         FW._st(ctx)["valid_points"] = total[valid]
     else:
-        pair = hetero_lr._pair(lr, "guest")
+        pair = lr.pair("guest")
         out["pts"] = to_ring64(total[valid], PTS_FRAC_BITS) + pair.uint64(_PTS, 0, 0, valid.size)
     return out
 
@@ -225,15 +223,15 @@ def _report(ctx: PartyContext, payload: Payload) -> Payload:
 
     st, lr = FW._st(ctx), _lr_state(ctx)
     scaling = S.Scaling.from_dict(json.loads(str(payload["scaling"])))
-    valid = np.asarray(lr["valid"], dtype=np.int64)
+    valid = np.asarray(lr.valid, dtype=np.int64)
     words = np.array(payload.get("pts", np.zeros(valid.size, dtype=np.uint64)), dtype=np.uint64)
     if words.shape != (valid.size,):
         raise ProtocolError(
             f"sc.report: the hosts' masked points have shape {words.shape}, "
             f"expected ({valid.size},) validation rows"
         )
-    for h in lr["pair_keys"]:
-        words -= hetero_lr._pair(lr, h).uint64(_PTS, 0, 0, valid.size)  # wraps mod 2**64
+    for h in lr.pair_keys:
+        words -= lr.pair(h).uint64(_PTS, 0, 0, valid.size)  # wraps mod 2**64
     raw = st.pop("valid_points") + from_ring64(words, PTS_FRAC_BITS)
     scores = scaling.clip(raw)
     _, y = FW.party_columns(ctx)
@@ -338,7 +336,11 @@ def drive(
 
     lr_config = config.model_copy(update={"params": dict(params.lr)})
     lr = hetero_lr.train_aligned(
-        transport, lr_config, progress=progress, n_aligned=getattr(aligned, "n_aligned", None)
+        transport,
+        lr_config,
+        progress=progress,
+        n_aligned=getattr(aligned, "n_aligned", None),
+        matrix_source=WOE_SOURCE,
     )
 
     t = time.perf_counter()
@@ -419,12 +421,12 @@ def no_alignment(n_aligned: int) -> Any:
 
 
 __all__ = [
-    "LR_ON_WOE",
     "POINTS",
     "POINTS_BASE",
     "POINTS_PREFIX",
     "REPORT",
     "SELECT",
+    "WOE_SOURCE",
     "ScorecardParams",
     "bank_points",
     "drive",

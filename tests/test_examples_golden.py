@@ -134,9 +134,9 @@ def test_example_metrics_equal_recorded(
     example: str, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Prepare
-    import federation.hetero_lr as hetero_lr
+    import federation.hetero_lr.guest as lr_guest
 
-    monkeypatch.setattr(hetero_lr, "_new_batch_seed", lambda: b"golden-batch-seed-0123456789abcd")
+    monkeypatch.setattr(lr_guest, "_new_batch_seed", lambda: b"golden-batch-seed-0123456789abcd")
     cfg = _config(example, data_dir)
 
     # Execute

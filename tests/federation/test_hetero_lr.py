@@ -17,6 +17,9 @@ from features import synth
 from features.encoding import party_matrix
 from federation import hetero_lr
 from federation.config import ExperimentConfig, parse_config
+from federation.hetero_lr import data as lr_data
+from federation.hetero_lr import driver as lr_driver
+from federation.hetero_lr import guest as lr_guest
 from federation.local_transport import LocalTransport
 from federation.party import PartyContext
 from federation.roles import PartyRole
@@ -71,8 +74,8 @@ class World:
             assert ctx.state["standin_ids"] == self.ids
             return self.matrices[ctx.name]
 
-        monkeypatch.setattr(hetero_lr, "_align", fake_align)
-        monkeypatch.setattr(hetero_lr, "_matrix", fake_matrix)
+        monkeypatch.setattr(lr_driver, "_align", fake_align)
+        monkeypatch.setattr(lr_data, "_aligned", fake_matrix)
 
     def config(self, backend: str, **params: Any) -> ExperimentConfig:
         return parse_config(
@@ -102,8 +105,8 @@ class World:
         return hetero_lr.drive(self.transport, self.config(backend, **params))
 
     @property
-    def guest_state(self) -> dict[str, Any]:
-        return next(c for c in self.ctxs if c.name == self.guest).state["hetero_lr"]
+    def guest_state(self) -> hetero_lr.LrPartyState:
+        return hetero_lr.party_state(next(c for c in self.ctxs if c.name == self.guest))
 
     def pooled(self) -> tuple[np.ndarray, np.ndarray]:
         """Pooled aligned rows (guest columns first, then hosts in order) and the label."""
@@ -113,7 +116,7 @@ class World:
     def centralized_auc(self, l2: float, class_weight: Any = None) -> float:
         X, y = self.pooled()
         st = self.guest_state
-        train, valid = st["train"], st["valid"]
+        train, valid = st.train, st.valid
         mean, std = X[train].mean(axis=0), X[train].std(axis=0)
         std[std == 0] = 1
         Z = (X - mean) / std
@@ -144,7 +147,7 @@ SEED = bytes(range(32))
 @pytest.fixture()
 def fixed_seed(monkeypatch: pytest.MonkeyPatch) -> bytes:
     """The guest's secret batch seed, fixed so that runs are reproducible."""
-    monkeypatch.setattr(hetero_lr, "_new_batch_seed", lambda: SEED)
+    monkeypatch.setattr(lr_guest, "_new_batch_seed", lambda: SEED)
     return SEED
 
 
@@ -243,7 +246,7 @@ def test_default_credit_taylor_matches_the_taylor_optimum(
     # Assert
     X, y = world.pooled()
     st = world.guest_state
-    tr, va = st["train"], st["valid"]
+    tr, va = st.train, st.valid
     Z = (X - X[tr].mean(axis=0)) / X[tr].std(axis=0)
     A = np.c_[Z, np.ones(len(y))]
     H = 0.25 * A[tr].T @ A[tr] / tr.size + params["l2"] * np.diag([1.0] * Z.shape[1] + [0.0])
@@ -304,7 +307,7 @@ def _reference_training(world: World, params: dict[str, Any]) -> np.ndarray:
     L1), with the batch plan the guest's seed gives."""
     X, y = world.pooled()
     st = world.guest_state
-    train = st["train"]
+    train = st.train
     Z = (X - X[train].mean(axis=0)) / X[train].std(axis=0)
     w, b = np.zeros(X.shape[1]), 0.0
     counts = np.bincount(y[train].astype(int), minlength=2)
@@ -405,7 +408,7 @@ def test_model_pieces_reproduce_the_validation_auc(syn_world: World) -> None:
     # Execute
     res = syn_world.run("plaintext", **FAST)
     # Assert: every party wrote its own piece; together they give the reported AUC
-    valid = syn_world.guest_state["valid"]
+    valid = syn_world.guest_state.valid
     score = np.zeros(valid.size)
     for ctx in syn_world.ctxs:
         piece = hetero_lr.load_piece(ctx.work_dir)
@@ -471,12 +474,12 @@ def test_coordinator_sees_the_batch_logits_in_a_secret_order(
 
     def spy(ctx: PartyContext, payload: Any) -> Any:
         out = real(ctx, payload)
-        st = ctx.state["hetero_lr"]
+        st = hetero_lr.party_state(ctx)
         seen.append(
             {
                 "party": ctx.name,
-                "w": st["w"].copy(),
-                "b": st["b"],
+                "w": st.w.copy(),
+                "b": st.b,
                 "epoch": int(payload["epoch"]),
                 "batch": int(payload["batch"]),
                 "z": out["z"],
@@ -489,7 +492,7 @@ def test_coordinator_sees_the_batch_logits_in_a_secret_order(
     syn_world.run("plaintext", epochs=1, batch_size=400, early_stopping=False)
     # Assert
     st = syn_world.guest_state
-    train = st["train"]
+    train = st.train
     plan = hetero_lr.secret_batch_plan(SEED, train.size, 400, 0)
     assert not np.array_equal(plan[1], np.sort(hetero_lr.batch_plan(train.size, 400, 3, 0)[1]))
     calls = [c for c in seen if c["batch"] == 1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from federation.lr_backends import get_backend
+from federation.hetero_lr.backends import get_backend
 from lab.errors import ConfigError
 
 BACKENDS = [("plaintext", {}), ("paillier", {"key_bits": 1024}), ("ckks", {})]
@@ -67,7 +67,7 @@ def test_masked_xtd_shifted_removes_the_shift(name: str, opts: dict) -> None:
     np.testing.assert_allclose(got, X.T @ d, atol=tol)
     if name == "paillier":
         from crypto.fixedpoint import to_signed_ints
-        from federation.lr_backends import PAILLIER_FEATURE_BITS as B
+        from federation.hetero_lr.backends import PAILLIER_FEATURE_BITS as B
 
         xq = np.array(to_signed_ints(X.reshape(-1), B), dtype=float).reshape(X.shape) / 2**B
         np.testing.assert_allclose(got, xq.T @ d, atol=1e-6)  # exact up to the encodings

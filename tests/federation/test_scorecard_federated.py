@@ -40,8 +40,8 @@ def _centralized_auc(world: World) -> float:
         blocks.append(X)
     X = np.hstack(blocks)
     y = world.y
-    lr_state = world.ctxs[world.guest].state["hetero_lr"]
-    train, valid = lr_state["train"], lr_state["valid"]
+    lr_state = hetero_lr.party_state(world.ctxs[world.guest])
+    train, valid = lr_state.train, lr_state.valid
     ref = LogisticRegression(C=1e6, max_iter=5000).fit(X[train], y[train])
     return float(roc_auc_score(y[valid], ref.decision_function(X[valid])))
 
@@ -84,7 +84,7 @@ def test_taiwan_scorecard_matches_centralized_woe_lr(
     rates = [g["bad_rate"] for g in m["grades"] if (g["count"] or 0) >= 100]
     assert rates == sorted(rates)
     # the joint score (sum of the parties' saved points) reproduces the reported ones
-    valid = world.ctxs["bank"].state["hetero_lr"]["valid"]
+    valid = hetero_lr.party_state(world.ctxs["bank"]).valid
     joint = S.Scaling().clip(_joint_scores(world, valid))
     assert roc_auc_score(world.y[valid], -joint) == pytest.approx(m["score_auc"], abs=1e-12)
     assert {"bank", "demographics", "payment_history"} == set(m["iv_report"])
@@ -148,7 +148,7 @@ def test_synthetic_scorecard_paillier_real_alignment_leaks_nothing(
 
 def _valid_scores(world: World) -> tuple[np.ndarray, np.ndarray]:
     """The guest's validation labels and joint scores, from every party's saved table."""
-    valid = world.ctxs[world.guest].state["hetero_lr"]["valid"]
+    valid = hetero_lr.party_state(world.ctxs[world.guest]).valid
     return world.y[valid], S.Scaling().clip(_joint_scores(world, valid))
 
 

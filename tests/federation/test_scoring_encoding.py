@@ -61,10 +61,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     cfg = world.config(algorithm="hetero_lr", backend="plaintext", epochs=5, learning_rate=0.5)
     metrics = hetero_lr.drive(world.transport, cfg).metrics
     guest = world.ctxs["bank"]
-    st = guest.state["hetero_lr"]
+    st = hetero_lr.party_state(guest)
     ids = aligned_ids(guest)
     # the training-time linear scores of the validation rows, by enterprise
-    valid_z = pd.Series(np.asarray(st["valid_z"]), index=ids[st["valid"]])
+    valid_z = pd.Series(np.asarray(st.valid_z), index=ids[st.valid])
     return {"world": world, "metrics": metrics, "valid_z": valid_z, "ids": ids}
 
 

@@ -1,6 +1,6 @@
 """Crypto backends of hetero logistic regression: one interface, three implementations.
 
-The protocol (``federation.hetero_lr``) is written once against :class:`LrBackend`:
+The protocol (the ``federation.hetero_lr`` package) is written once against :class:`LrBackend`:
 
 * ``plaintext``: no encryption at all, the same code path; for tests and for measuring the
   crypto overhead in benchmarks. It protects nothing: never use it on real data.
@@ -201,7 +201,7 @@ class _PaillierKeyHolder(KeyHolder):
         self._pk, self._sk = paillier.generate_keypair(key_bits)
         self.public_bytes = self._pk.to_bytes()
         self._pool: Any = None
-        self._prefetch: Any = None  # crypto._pool.PendingObfuscators for the next batch
+        self._prefetch: Any = None  # pending obfuscators (crypto.parallel) for the next batch
         self._workers = workers
         # part of key set-up: the CRT fixed-base tables (~1 s at 2048 bits) are built in the
         # worker processes while the parties set up, not on the first mini-batch
@@ -397,21 +397,18 @@ _BACKENDS: dict[str, type[LrBackend]] = {
     "paillier": PaillierBackend,
     "ckks": CkksBackend,
 }
-_INSTANCES: dict[tuple[str, tuple[tuple[str, Any], ...]], LrBackend] = {}
 
 
 def get_backend(name: str, **options: Any) -> LrBackend:
-    """The backend called ``name`` (plaintext | paillier | ckks), one instance per options."""
+    """A new backend called ``name`` (plaintext | paillier | ckks) with ``options``.
+
+    A party keeps its session in its context's cache (``PartyContext.cache``), the
+    coordinator its key holder for the run, so no backend is shared across runs."""
     if name not in _BACKENDS:
         raise ConfigError(
             f"unknown hetero LR backend {name!r}; expected one of {sorted(_BACKENDS)}"
         )
-    key = (name, tuple(sorted(options.items())))
-    inst = _INSTANCES.get(key)
-    if inst is None:
-        inst = _BACKENDS[name](**options)
-        _INSTANCES[key] = inst
-    return inst
+    return _BACKENDS[name](**options)
 
 
 __all__ = [
