@@ -243,7 +243,7 @@ for _spec in (
         backends=("paillier", "ckks", "plaintext"),
         driver="federation.hetero_lr:drive",
         party_modules=("federation.hetero_lr",),
-        params="federation.hetero_lr:LrParams",
+        params="federation.hetero_lr.params:LrParams",
         form=(*_LR_FORM, "key_bits"),
         choices=_KEY_BITS,
     ),
@@ -285,7 +285,7 @@ for _spec in (
         party_modules=("federation.woe", "federation.scorecard"),
         params="federation.scorecard:ScorecardParams",
         parse="federation.scorecard:parse_scorecard_params",
-        sections={"lr": "federation.hetero_lr:LrParams"},
+        sections={"lr": "federation.hetero_lr.params:LrParams"},
         form=(
             "binning.max_bins",
             "binning.min_bin_size",
