@@ -65,7 +65,7 @@ def _errors(mean: np.ndarray, ref: np.ndarray) -> dict[str, float]:
 
 def aggregation_rows(n_params: int, n_clients: int, seed: int = 0) -> list[dict[str, Any]]:
     """plaintext, ckks and masked rows (sums of weighted updates), in this process."""
-    from federation.homo_ckks import (
+    from federation.homo.ckks import (
         CiphertextAggregator,
         decrypt_aggregate,
         encrypt_update,
@@ -145,7 +145,7 @@ def aggregation_rows(n_params: int, n_clients: int, seed: int = 0) -> list[dict[
 
 
 def _secaggplus_params() -> Any:
-    from federation.homo_secaggplus import SecAggPlusParams
+    from federation.homo.secaggplus import SecAggPlusParams
 
     return SecAggPlusParams(max_weight=10_000)  # every client holds at most 8000 rows
 
@@ -158,7 +158,7 @@ class BenchClient:
         self.seed = seed
 
     def party(self, k: int) -> Any:
-        from federation.homo_secaggplus import stash_update
+        from federation.homo.secaggplus import stash_update
         from federation.party import PartyContext
         from federation.roles import PartyRole
 
@@ -190,7 +190,7 @@ def secaggplus_rows(
     n_params: int, n_clients: int, seed: int = 0, *, simulation: bool = True
 ) -> list[dict[str, Any]]:
     """Flower's SecAgg+ in this process, then on the simulation runtime."""
-    from federation.homo_secaggplus import LocalChannel, SecAggPlusAggregator
+    from federation.homo.secaggplus_mean import LocalChannel, SecAggPlusAggregator
 
     ups, weight = _weighted(seed, n_clients, n_params)
     ref = np.sum(ups, axis=0) / weight
@@ -212,7 +212,8 @@ def _secaggplus_in_simulation(bench: BenchClient, n_clients: int) -> Any:
     from flwr.clientapp import ClientApp
     from flwr.simulation import run_simulation
 
-    from federation.homo_secaggplus import GridChannel, SecAggPlusAggregator, register_train
+    from federation.homo.secaggplus import register_train
+    from federation.homo.secaggplus_mean import GridChannel, SecAggPlusAggregator
     from federation.runtime.simulation import FLOWER_ENV, backend_config
     from federation.server_app import build_server_app
 
@@ -286,7 +287,7 @@ def taiwan_rows(data_dir: Path, work: Path) -> None:
     """homo_lr on Taiwan over 4 banks: IID (CKKS, plain FedAvg, SecAgg+) and non-IID (CKKS)."""
     from federation.config import parse_config
     from federation.homo import drive
-    from federation.homo_split import (
+    from federation.homo.split import (
         TAIWAN_ID,
         TAIWAN_LABEL,
         iid_split,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from crypto.errors import DataValidationError
+from crypto.errors import DataValidationError, ProtocolError
 from features.disclosure import DEFAULT_MIN_CELL
 
 
@@ -134,6 +134,40 @@ def score_histogram(
     }
 
 
+#: logit range of :func:`logit_histogram`'s bins: [-LOGIT_CLIP, LOGIT_CLIP]
+LOGIT_CLIP = 12.0
+
+
+def logit_histogram(y: np.ndarray, p: np.ndarray, bins: int) -> np.ndarray:
+    """Counts of (logit bin, label) of probabilities ``p``: shape (bins, 2), the bins
+    equally wide over [-12, 12] in logit. Parties that bin alike can add their counts (the
+    pooled counts reveal no single score) and read AUC and KS from the sum with
+    :func:`auc_ks_from_histogram`."""
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    z = np.clip(np.log(p / (1 - p)), -LOGIT_CLIP, LOGIT_CLIP)
+    b = np.minimum(((z + LOGIT_CLIP) / (2 * LOGIT_CLIP) * bins).astype(np.int64), bins - 1)
+    out = np.zeros((bins, 2), dtype=np.int64)
+    np.add.at(out, (b, y.astype(np.int64)), 1)
+    return out
+
+
+def auc_ks_from_histogram(hist: np.ndarray) -> tuple[float, float]:
+    """AUC (ties within a bin count one half) and KS from pooled (bin, label) counts.
+
+    Equal to scikit-learn's ``roc_auc_score`` and ``roc_curve`` KS when no bin holds two
+    different scores; otherwise AUC differs by at most half the share of (positive,
+    negative) pairs that share a bin, and KS by at most the largest share of one class in
+    one bin."""
+    neg, pos = hist[:, 0].astype(np.float64), hist[:, 1].astype(np.float64)
+    n_neg, n_pos = neg.sum(), pos.sum()
+    if n_neg == 0 or n_pos == 0:
+        raise ProtocolError("held-out rows hold one class only; AUC is undefined")
+    below = np.cumsum(neg) - neg
+    area = float((pos * (below + 0.5 * neg)).sum() / (n_pos * n_neg))
+    gap = float(np.max(np.abs(np.cumsum(pos) / n_pos - np.cumsum(neg) / n_neg)))
+    return area, gap
+
+
 #: keys of :func:`curve_aggregates`, copied from the guest's report into metrics.json
 CURVE_KEYS = ("roc", "lift", "score_hist", "n_valid_positive")
 
@@ -171,11 +205,14 @@ def evaluation_report(
 __all__ = [
     "CURVE_KEYS",
     "DEFAULT_MIN_CELL",
+    "LOGIT_CLIP",
     "auc",
+    "auc_ks_from_histogram",
     "curve_aggregates",
     "evaluation_report",
     "ks",
     "lift_table",
+    "logit_histogram",
     "roc_points",
     "score_histogram",
     "sigmoid",

@@ -13,7 +13,7 @@ handler registered with :func:`federation.party.register`. What leaves the party
 that handler's reply, or for a failure the error's public facts (type, code, file, column,
 counts, line numbers, hint; :mod:`federation.failures`). ``train`` messages carry
 Flower's SecAgg+ stages for the ``secaggplus`` aggregation of horizontal FedAvg
-(:mod:`federation.homo_secaggplus`): ``secaggplus_mod`` answers them, and only masked
+(:mod:`federation.homo.secaggplus`): ``secaggplus_mod`` answers them, and only masked
 vectors, public keys and encrypted key shares leave.
 
 Module-level imports stay light (no torch/tenseal): with Flower's default launching a
@@ -32,7 +32,7 @@ from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 
 from crypto.errors import ConfigError
-from federation.homo_secaggplus import register_train
+from federation.homo.secaggplus import register_train
 from federation.party import PartyContext
 from federation.roles import PartyRole
 from federation.runtime.dispatch import PartyIdentity, handle_request

@@ -2,7 +2,7 @@
 
 Every runtime turns a handler's exception into its reply here (the Flower ClientApp through
 :mod:`federation.runtime.dispatch`, :class:`~federation.local_transport.LocalTransport`, and
-the SecAgg+ ``train`` path of :mod:`federation.homo_secaggplus`):
+the SecAgg+ ``train`` path of :mod:`federation.homo.secaggplus`):
 
 * a :class:`~crypto.errors.LabError` leaves as its type, code, hint and
   :meth:`~crypto.errors.LabError.public_message`: file, column, count, line numbers. Its

@@ -53,7 +53,7 @@ N_ROWS = 2500  # first rows of each public set
 def data_dir(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     from features import synth
     from features.public import load_public, write_parties
-    from federation.homo_split import iid_split, load_taiwan, write_bank_files
+    from federation.homo.split import iid_split, load_taiwan, write_bank_files
 
     root = tmp_path_factory.mktemp("golden-data")
     synth.write(root / "synthetic", synth.generate(1500, 42))

@@ -311,7 +311,7 @@ def test_secaggplus_train_errors_leave_as_public_facts(
     import flwr.client.mod
     from flwr.app import ConfigRecord, Message, RecordDict
 
-    from federation import homo_secaggplus
+    from federation.homo import secaggplus, secaggplus_mean
 
     def broken(msg: Message, state: Any, party: str) -> Message:
         raise ValueError(f"cell {BAD_IDS[1]} is odd")
@@ -320,10 +320,10 @@ def test_secaggplus_train_errors_leave_as_public_facts(
         return call_next(msg, context)  # stands in for SecAgg+'s stages: straight to train
 
     monkeypatch.setattr(flwr.client.mod, "secaggplus_mod", passthrough)
-    monkeypatch.setattr(homo_secaggplus, "train_reply", broken)
+    monkeypatch.setattr(secaggplus, "train_reply", broken)
     ctx, _ = _opaque_party(tmp_path)
-    channel = homo_secaggplus.LocalChannel({"tax": ctx})
-    with homo_secaggplus._task_identity():  # Flower messages need one outside a ServerApp
+    channel = secaggplus_mean.LocalChannel({"tax": ctx})
+    with secaggplus_mean._task_identity():  # Flower messages need one outside a ServerApp
         msg = Message(
             RecordDict({"cfg": ConfigRecord({"x": 1})}),
             dst_node_id=channel.nodes["tax"],

@@ -11,25 +11,23 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from features import metrics
 from features.encoding import Standardizer
 from federation.config import parse_config
 from federation.homo import (
     MODEL_FILE,
     WEIGHT_UNIT,
-    auc_ks_from_histogram,
     bank_data,
     bank_seed,
     drive,
     holdout_split,
     model_spec,
     parse_params,
-    rank_auc,
-    score_histogram,
     set_train_hook,
     train_config,
 )
-from federation.homo_secaggplus import SecAggPlusParams
-from federation.homo_split import (
+from federation.homo.secaggplus import SecAggPlusParams
+from federation.homo.split import (
     TAIWAN_CATEGORICAL,
     TAIWAN_ID,
     TAIWAN_LABEL,
@@ -73,7 +71,7 @@ def _transport(paths: dict[str, Path], work: Path, **kw: Any) -> LocalTransport:
 
 def _central_auc(frames: list[pd.DataFrame], config: Any) -> float:
     """The same torch model, trained on the pooled training rows with the same epoch budget."""
-    from federation.homo_models import predict_proba, train_central
+    from federation.homo.models import predict_proba, train_central
 
     params = parse_params(config.params)
     seed = config.experiment.seed
@@ -264,7 +262,7 @@ def test_client_sampling_uses_fraction(small: dict[str, Path], tmp_path: Path) -
 def test_fedprox_keeps_local_models_near_the_global_one(
     small: dict[str, Path], tmp_path: Path
 ) -> None:
-    from federation.homo_models import build_model, flat_params
+    from federation.homo.models import build_model, flat_params
 
     moved = {}
     for mu in (0.0, 10.0):
@@ -282,9 +280,11 @@ def test_histogram_auc_and_rank_auc_match_sklearn() -> None:
     y = rng.integers(0, 2, 5000).astype(np.float64)
     p = 1 / (1 + np.exp(-(rng.normal(size=5000) + 0.8 * y)))
     ref = roc_auc_score(y, p)
-    assert rank_auc(y, p) == pytest.approx(ref, abs=1e-12)
-    assert rank_auc(y, np.round(p, 1)) == pytest.approx(roc_auc_score(y, np.round(p, 1)), abs=1e-12)
-    auc, ks = auc_ks_from_histogram(score_histogram(y, p, 2400))
+    assert metrics.auc(y, p) == pytest.approx(ref, abs=1e-12)
+    assert metrics.auc(y, np.round(p, 1)) == pytest.approx(
+        roc_auc_score(y, np.round(p, 1)), abs=1e-12
+    )
+    auc, ks = metrics.auc_ks_from_histogram(metrics.logit_histogram(y, p, 2400))
     assert auc == pytest.approx(ref, abs=5e-4)
     from sklearn.metrics import roc_curve
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import federation.homo as homo
-from federation.homo_ckks import (
+from federation.homo.ckks import (
     CiphertextAggregator,
     decrypt_aggregate,
     dropout_correction,

@@ -13,13 +13,8 @@ from leakcheck import assert_no_leak
 from test_homo_ckks import _bank_files, _experiment
 
 import federation.homo as homo
-from federation.homo_secaggplus import (
-    PENDING_KEY,
-    LocalChannel,
-    SecAggPlusAggregator,
-    SecAggPlusParams,
-    stash_update,
-)
+from federation.homo.secaggplus import PENDING_KEY, SecAggPlusParams, stash_update
+from federation.homo.secaggplus_mean import LocalChannel, SecAggPlusAggregator
 from federation.local_transport import LocalTransport
 from federation.party import PartyContext
 from federation.roles import PartyRole
@@ -240,7 +235,7 @@ def test_secaggplus_fedavg_auc_matches_plain_fedavg_on_taiwan(
     shared_data: Path, tmp_path: Path
 ) -> None:
     from federation.config import parse_config
-    from federation.homo_split import (
+    from federation.homo.split import (
         TAIWAN_ID,
         TAIWAN_LABEL,
         iid_split,

@@ -18,7 +18,7 @@ Three ways a bank protects its sample-weighted update before it goes to the coor
 
 What the coordinator sees: ``plaintext``: every update; ``ckks``: ciphertexts, their count
 and sizes; ``masked``: uniformly random uint64 vectors and the (unmasked) sum. (Flower's
-SecAgg+, backend ``secaggplus``, is wired in ``federation.homo_secaggplus``.) See
+SecAgg+, backend ``secaggplus``, is wired in ``federation.homo.secaggplus``.) See
 docs/protocols/homo_ckks.md for key authenticity and what a malicious coordinator could do.
 """
 
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from crypto.errors import CryptoError, PrivacyViolationError
+from crypto.pairwise import new_keypair
 
 _SEAL_MAGIC = b"FCLSEAL1"
 #: fixed-point scale of the masked backend's ring encoding (values up to ~5e11 fit in int64)
@@ -46,8 +47,6 @@ SECAGG_FRAC_BITS = 24
 
 def x25519_keypair() -> tuple[bytes, bytes]:
     """A fresh (private, public) X25519 key pair as raw 32-byte strings."""
-    from crypto.pairwise import new_keypair
-
     return new_keypair()
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from crypto.errors import ConfigError, DataValidationError
+from features.validation import load_party_table
 
 TAIWAN_ID = "ID"
 TAIWAN_LABEL = "default.payment.next.month"
@@ -99,8 +100,6 @@ def split_by(
 
 def load_taiwan(data_dir: str | Path) -> pd.DataFrame:
     """The raw Taiwan credit-card table (ID, 23 indicators, label), validated."""
-    from features.validation import load_party_table
-
     path = Path(data_dir) / "taiwan_default_credit_raw.csv"
     if not path.is_file():
         raise DataValidationError(

@@ -13,12 +13,13 @@ The model's parameters travel as one flat float64 vector (:func:`flat_params` /
 same way. Training (:func:`train_local`) is a standard torch loop (BCE loss, SGD or Adam,
 optional FedProx term ``mu/2 |w - w_global|^2``) that the centralized reference uses too.
 
-Nothing leaves a party here; ``federation.homo`` decides what (protected) vector is sent.
+Nothing leaves a party here; ``federation.homo.party`` decides what (protected) vector is sent.
 torch is imported inside this module only: the ClientApp imports it lazily.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -78,9 +79,11 @@ def build_model(spec: ModelSpec, *, seed: int = 0) -> torch.nn.Module:
         def __init__(self) -> None:
             super().__init__()
             width = 1 if spec.kind == "lr" else spec.embedding_dim
-            self.emb = nn.ModuleList(nn.Embedding(b, width) for b in spec.cat_buckets)
+            embeddings = [nn.Embedding(b, width) for b in spec.cat_buckets]
+            self.emb = nn.ModuleList(embeddings)
+            self.body: nn.Module
             if spec.kind == "lr":
-                for e in self.emb:
+                for e in embeddings:
                     nn.init.zeros_(e.weight)
                 self.body = nn.Linear(spec.n_numeric, 1)
             else:
@@ -140,7 +143,7 @@ class _Optimizer:
     ``torch.optim.SGD`` / ``torch.optim.Adam``): constructing a ``torch.optim`` optimizer
     imports torch's compiler stack, seconds per fresh ClientApp process."""
 
-    def __init__(self, params: list[torch.Tensor], cfg: TrainConfig) -> None:
+    def __init__(self, params: Sequence[torch.Tensor], cfg: TrainConfig) -> None:
         import torch
 
         self.params, self.cfg, self.t = params, cfg, 0
