@@ -108,23 +108,9 @@ def centralized_reference(tables: dict[str, Any], *, seed: int) -> dict[str, flo
     return out
 
 
-def run_demo(
-    out: Path,
-    *,
-    enterprises: int = 4000,
-    seed: int = 7,
-    runtime: str = "simulation",
-    backend: str = "paillier",
-    echo: Any = print,
-    lab_flow: bool = True,
-) -> DemoResult:
-    """Run the demo into ``out`` (created; an existing demo run there is replaced)."""
+def _step_data(out: Path, res: DemoResult, enterprises: int, seed: int, echo: Any) -> Any:
+    """[1/4] The synthetic party files under ``out/data``; returns the tables."""
     from features import synth
-    from federation.run import run_experiment
-
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    res = DemoResult(out=out)
 
     t = time.perf_counter()
     echo(
@@ -136,7 +122,11 @@ def run_demo(
     for name, p in paths.items():
         echo(f"      {name:<18} {len(tables[name]):>7} rows  -> {p.relative_to(out.parent)}")
     res.seconds["data"] = time.perf_counter() - t
+    return tables
 
+
+def _step_reference(res: DemoResult, tables: Any, seed: int, echo: Any) -> None:
+    """[2/4] The centralized reference (possible only on synthetic data)."""
     t = time.perf_counter()
     echo("[2/4] Reference (possible only on synthetic data): centralized LR on pooled rows")
     res.reference = centralized_reference(tables, seed=seed)
@@ -145,6 +135,27 @@ def run_demo(
         f"{', '.join(DEMO_HOSTS)} AUC {res.reference['all_parties_auc']:.3f}"
     )
     res.seconds["reference"] = time.perf_counter() - t
+
+
+def _echo_progress(echo: Any) -> Any:
+    """A run's progress callback that prints its phases and epochs."""
+
+    def progress(event: str, fields: dict[str, Any]) -> None:
+        if event == "phase":
+            echo(f"      phase: {fields.get('phase') or fields.get('name')}")
+        elif event == "epoch":
+            loss = fields.get("loss")
+            echo(
+                f"      epoch {fields.get('epoch')}: loss "
+                + (f"{loss:.4f}" if isinstance(loss, (int, float)) else str(loss))
+            )
+
+    return progress
+
+
+def _step_federated(out: Path, res: DemoResult, runtime: str, backend: str, echo: Any) -> Path:
+    """[3/4] The federated hetero LR run; returns its run folder."""
+    from federation.run import run_experiment
 
     t = time.perf_counter()
     echo(
@@ -158,32 +169,28 @@ def run_demo(
         runtime=runtime,
         params={"epochs": 15, "learning_rate": 0.3, "l2": 0.01, "key_bits": 2048},
     )
-
-    def progress(event: str, fields: dict[str, Any]) -> None:
-        if event == "phase":
-            echo(f"      phase: {fields.get('phase') or fields.get('name')}")
-        elif event == "epoch":
-            loss = fields.get("loss")
-            echo(
-                f"      epoch {fields.get('epoch')}: loss "
-                + (f"{loss:.4f}" if isinstance(loss, (int, float)) else str(loss))
-            )
-
     run_dir = out / "hetero_lr"
-    summary = run_experiment(cfg, run_dir, progress=progress)
+    summary = run_experiment(cfg, run_dir, progress=_echo_progress(echo))
     res.federated = dict(summary.metrics)
     res.seconds["federated"] = time.perf_counter() - t
+    return run_dir
 
-    if lab_flow:
-        from lab.demo_lab import run_lab_flow
 
-        t = time.perf_counter()
-        echo(
-            "[4/4] The lab's workflow (数据模型实验室): catalog, submit, consent, approve, "
-            "worker, model library, audit"
-        )
-        res.lab = run_lab_flow(out=out / "lab", data_dir=out / "data", runtime=runtime, echo=echo)
-        res.seconds["lab"] = time.perf_counter() - t
+def _step_lab(out: Path, res: DemoResult, runtime: str, echo: Any) -> None:
+    """[4/4] The lab's workflow on the same data (lab.demo_lab)."""
+    from lab.demo_lab import run_lab_flow
+
+    t = time.perf_counter()
+    echo(
+        "[4/4] The lab's workflow (数据模型实验室): catalog, submit, consent, approve, "
+        "worker, model library, audit"
+    )
+    res.lab = run_lab_flow(out=out / "lab", data_dir=out / "data", runtime=runtime, echo=echo)
+    res.seconds["lab"] = time.perf_counter() - t
+
+
+def _echo_result(out: Path, res: DemoResult, run_dir: Path, echo: Any) -> None:
+    """The closing summary: aggregates only."""
     m = res.federated
     echo("")
     echo("Result (aggregates only):")
@@ -205,6 +212,28 @@ def run_demo(
             f"--db {out / 'lab' / 'catalog.db'})"
         )
     echo("  seconds                 " + ", ".join(f"{k} {v:.0f}" for k, v in res.seconds.items()))
+
+
+def run_demo(
+    out: Path,
+    *,
+    enterprises: int = 4000,
+    seed: int = 7,
+    runtime: str = "simulation",
+    backend: str = "paillier",
+    echo: Any = print,
+    lab_flow: bool = True,
+) -> DemoResult:
+    """Run the demo into ``out`` (created; an existing demo run there is replaced)."""
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    res = DemoResult(out=out)
+    tables = _step_data(out, res, enterprises, seed, echo)
+    _step_reference(res, tables, seed, echo)
+    run_dir = _step_federated(out, res, runtime, backend, echo)
+    if lab_flow:
+        _step_lab(out, res, runtime, echo)
+    _echo_result(out, res, run_dir, echo)
     return res
 
 

@@ -27,9 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from lab.sdk import ExperimentHandle, Lab
 
 Echo = Callable[[str], Any]
 
@@ -109,19 +114,14 @@ def run_lab_flow(
     worker's run folders go to ``out/lab_runs``. Returns a summary: per experiment its
     status, model version and metrics; the published model; the audit chain's state.
     """
-    from lab.db import make_engine, session_scope, upgrade
-    from lab.runner import Worker, federation_executor
-    from lab.sdk import Lab
-    from lab.seed import LABEL, OBSERVATION_END, STANDING_CONSENTS, csv_counts, seed_demo
-    from lab.services.catalog import authenticate
+    from lab.db import make_engine, upgrade
+    from lab.seed import seed_demo
 
     started = time.perf_counter()
     out, data_dir = Path(out).resolve(), Path(data_dir).resolve()
     _check_data(data_dir)
     out.mkdir(parents=True, exist_ok=True)
-    db = out / CATALOG_FILE
-    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        stale.unlink(missing_ok=True)
+    db = _fresh_catalog_path(out)
     engine = make_engine(db)
     try:
         upgrade(engine)
@@ -131,137 +131,197 @@ def run_lab_flow(
             f"agencies, {len(seeded.users)} users, "
             f"{sum(len(v) for v in seeded.indicators.values())} indicators"
         )
-
-        def as_user(name: str) -> Lab:
-            with session_scope(engine) as s:
-                return Lab(
-                    engine,
-                    authenticate(session=s, username=name, password=None, password_required=False),
-                )
-
-        modeler, staff = as_user(f"{BANK}_modeler"), as_user("staff")
-        rows, positives = csv_counts(data_dir / f"{BANK}.csv", LABEL)
-        sample = modeler.samples.create(
-            name="demo applicants, default within 12 months",
-            dataset=BANK,
-            label_column=LABEL,
-            id_list_location=str(data_dir / f"{BANK}.csv"),
-            label_definition="90+ days past due within 12 months after the observation date",
-            observation_start=date(2023, 7, 1),
-            observation_end=OBSERVATION_END,
-            n_total=rows,
-            n_positive=positives,
-        )
-        indicators = [f"{BANK}_{c}" for c in BANK_COLUMNS] + list(HOST_INDICATORS)
-        handles = []
-        for spec in experiments:
-            exp = modeler.experiments.create(
-                name=spec.name,
-                sample=sample.id,
-                algorithm=spec.algorithm,
-                indicators=indicators,
-                params=spec.params,
-                backend=spec.backend,
-            )
-            handles.append(exp.submit("demo"))
-        echo(
-            f"[lab 2/5] {BANK}_modeler: sample {sample.id} ({rows} enterprises, {positives} "
-            f"defaults), {len(handles)} experiments submitted"
-        )
-
-        granted: list[str] = []
-        for exp in handles:
-            for need in exp.consents():
-                if need.status == "granted":
-                    continue
-                officer = as_user(f"{need.agency}_officer")
-                officer.consents.grant(bank=BANK, indicators=need.indicators, days=365)
-                granted.append(need.agency)
-        echo(
-            f"[lab 3/5] Consent granted by {', '.join(sorted(set(granted))) or 'nobody'} "
-            f"(standing consent: {', '.join(STANDING_CONSENTS)})"
-        )
+        modeler, staff = _as_user(engine, f"{BANK}_modeler"), _as_user(engine, "staff")
+        sample_id, handles = _submit_experiments(modeler, data_dir, experiments, echo)
+        _grant_missing_consents(engine, handles, echo)
         for exp in handles:
             staff.experiments.get(exp.id).approve("demo: purpose and parties checked")
         echo(
             f"[lab 4/5] staff approved experiments {[e.id for e in handles]}; worker runs "
             f"them on the {runtime} runtime"
         )
-
-        def executor(cfg: Any, out_dir: Path, rt: str, progress: Any) -> dict[str, Any]:
-            def relay(event: str, fields: dict[str, Any]) -> None:
-                if event in ("epoch", "tree") and isinstance(fields.get("loss"), int | float):
-                    echo(
-                        f"          {cfg.experiment.name} {event} {fields.get(event)}: "
-                        f"loss {fields['loss']:.4f}"
-                    )
-                progress(event, fields)
-
-            return federation_executor(cfg, out_dir, rt, relay)
-
-        worker = Worker(engine, "demo", out / "lab_runs", executor=executor, runtime=runtime)
-        results: list[dict[str, Any]] = []
-        for exp in handles:
-            t = time.perf_counter()
-            worker.run_once()
-            info = staff.experiments.get(exp.id).info
-            row: dict[str, Any] = {
-                "id": exp.id,
-                "name": info.name,
-                "algorithm": exp_algorithm(staff, info.algorithm_id),
-                "status": info.status.value,
-                "seconds": round(time.perf_counter() - t, 1),
-                "failure_reason": info.failure_reason,
-            }
-            if info.status.value == "succeeded":
-                mv = modeler.experiments.get(exp.id).model
-                row.update(
-                    model_id=mv.id,
-                    model=mv.name,
-                    version=mv.version,
-                    model_status=mv.status.value,
-                    auc=mv.metrics.get("auc"),
-                    ks=mv.metrics.get("ks"),
-                    roc_points=len(mv.roc.get("fpr", [])),
-                )
-            results.append(row)
-            echo(
-                f"          experiment {exp.id} {row['algorithm']}: {row['status']} in "
-                f"{row['seconds']} s"
-                + (f" ({row['failure_reason']})" if row["failure_reason"] else "")
-            )
-
-        done = [r for r in results if r["status"] == "succeeded"]
-        published = None
-        if done:
-            best = max(done, key=lambda r: r.get("auc") or 0.0)
-            mv = modeler.models.publish(best["model_id"], "demo: best validation AUC")
-            best["model_status"] = mv.status.value
-            published = {
-                "id": mv.id,
-                "model": mv.name,
-                "version": mv.version,
-                "algorithm": mv.algorithm,
-            }
-        report = staff.audit.verify()
+        results = _run_worker(engine, out, runtime, handles, staff, modeler, echo)
         summary = {
             "catalog": str(db),
             "runtime": runtime,
-            "sample": sample.id,
+            "sample": sample_id,
             "experiments": results,
-            "published": published,
-            "audit": {
-                "ok": report.ok,
-                "events": report.events,
-                "head": report.head_hash,
-                "problem": report.problem,
-            },
+            "published": _publish_best(modeler, results),
+            "audit": _audit_state(staff),
             "seconds": round(time.perf_counter() - started, 1),
         }
     finally:
         engine.dispose()
     _echo_summary(summary, echo)
     return summary
+
+
+def _fresh_catalog_path(out: Path) -> Path:
+    """``out/catalog.db`` with any catalog (and its SQLite journals) of an earlier run gone."""
+    db = out / CATALOG_FILE
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    return db
+
+
+def _as_user(engine: Engine, name: str) -> Lab:
+    """An SDK connection as the demo user ``name`` (no password: a local demo catalog)."""
+    from lab.db import session_scope
+    from lab.sdk import Lab
+    from lab.services.catalog import authenticate
+
+    with session_scope(engine) as s:
+        return Lab(
+            engine, authenticate(session=s, username=name, password=None, password_required=False)
+        )
+
+
+def _submit_experiments(
+    modeler: Lab, data_dir: Path, experiments: tuple[DemoExperiment, ...], echo: Echo
+) -> tuple[int, list[ExperimentHandle]]:
+    """[lab 2/5] The bank's sample set (counts only) and its experiments, submitted."""
+    from lab.seed import LABEL, OBSERVATION_END, csv_counts
+
+    rows, positives = csv_counts(data_dir / f"{BANK}.csv", LABEL)
+    sample = modeler.samples.create(
+        name="demo applicants, default within 12 months",
+        dataset=BANK,
+        label_column=LABEL,
+        id_list_location=str(data_dir / f"{BANK}.csv"),
+        label_definition="90+ days past due within 12 months after the observation date",
+        observation_start=date(2023, 7, 1),
+        observation_end=OBSERVATION_END,
+        n_total=rows,
+        n_positive=positives,
+    )
+    indicators = [f"{BANK}_{c}" for c in BANK_COLUMNS] + list(HOST_INDICATORS)
+    handles = []
+    for spec in experiments:
+        exp = modeler.experiments.create(
+            name=spec.name,
+            sample=sample.id,
+            algorithm=spec.algorithm,
+            indicators=indicators,
+            params=spec.params,
+            backend=spec.backend,
+        )
+        handles.append(exp.submit("demo"))
+    echo(
+        f"[lab 2/5] {BANK}_modeler: sample {sample.id} ({rows} enterprises, {positives} "
+        f"defaults), {len(handles)} experiments submitted"
+    )
+    return sample.id, handles
+
+
+def _grant_missing_consents(engine: Engine, handles: list[ExperimentHandle], echo: Echo) -> None:
+    """[lab 3/5] The officers of the agencies whose consent is missing grant it."""
+    from lab.seed import STANDING_CONSENTS
+
+    granted: list[str] = []
+    for exp in handles:
+        for need in exp.consents():
+            if need.status == "granted":
+                continue
+            officer = _as_user(engine, f"{need.agency}_officer")
+            officer.consents.grant(bank=BANK, indicators=need.indicators, days=365)
+            granted.append(need.agency)
+    echo(
+        f"[lab 3/5] Consent granted by {', '.join(sorted(set(granted))) or 'nobody'} "
+        f"(standing consent: {', '.join(STANDING_CONSENTS)})"
+    )
+
+
+def _relaying_executor(echo: Echo) -> Any:
+    """The federation executor, echoing each epoch's (or tree's) loss as it comes."""
+    from lab.runner import federation_executor
+
+    def executor(cfg: Any, out_dir: Path, rt: str, progress: Any) -> dict[str, Any]:
+        def relay(event: str, fields: dict[str, Any]) -> None:
+            if event in ("epoch", "tree") and isinstance(fields.get("loss"), int | float):
+                echo(
+                    f"          {cfg.experiment.name} {event} {fields.get(event)}: "
+                    f"loss {fields['loss']:.4f}"
+                )
+            progress(event, fields)
+
+        return federation_executor(cfg, out_dir, rt, relay)
+
+    return executor
+
+
+def _run_worker(
+    engine: Engine,
+    out: Path,
+    runtime: str,
+    handles: list[ExperimentHandle],
+    staff: Lab,
+    modeler: Lab,
+    echo: Echo,
+) -> list[dict[str, Any]]:
+    """A worker runs each approved experiment; one result row per experiment."""
+    from lab.runner import Worker
+
+    worker = Worker(
+        engine, "demo", out / "lab_runs", executor=_relaying_executor(echo), runtime=runtime
+    )
+    results: list[dict[str, Any]] = []
+    for exp in handles:
+        t = time.perf_counter()
+        worker.run_once()
+        row = _result_row(exp.id, staff, modeler, round(time.perf_counter() - t, 1))
+        results.append(row)
+        echo(
+            f"          experiment {exp.id} {row['algorithm']}: {row['status']} in "
+            f"{row['seconds']} s" + (f" ({row['failure_reason']})" if row["failure_reason"] else "")
+        )
+    return results
+
+
+def _result_row(exp_id: int, staff: Lab, modeler: Lab, seconds: float) -> dict[str, Any]:
+    """An experiment's outcome: status and, once it succeeded, its model's figures."""
+    info = staff.experiments.get(exp_id).info
+    row: dict[str, Any] = {
+        "id": exp_id,
+        "name": info.name,
+        "algorithm": exp_algorithm(staff, info.algorithm_id),
+        "status": info.status.value,
+        "seconds": seconds,
+        "failure_reason": info.failure_reason,
+    }
+    if info.status.value == "succeeded":
+        mv = modeler.experiments.get(exp_id).model
+        row.update(
+            model_id=mv.id,
+            model=mv.name,
+            version=mv.version,
+            model_status=mv.status.value,
+            auc=mv.metrics.get("auc"),
+            ks=mv.metrics.get("ks"),
+            roc_points=len(mv.roc.get("fpr", [])),
+        )
+    return row
+
+
+def _publish_best(modeler: Lab, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The bank modeler publishes the model with the best validation AUC (None: no model)."""
+    done = [r for r in results if r["status"] == "succeeded"]
+    if not done:
+        return None
+    best = max(done, key=lambda r: r.get("auc") or 0.0)
+    mv = modeler.models.publish(best["model_id"], "demo: best validation AUC")
+    best["model_status"] = mv.status.value
+    return {"id": mv.id, "model": mv.name, "version": mv.version, "algorithm": mv.algorithm}
+
+
+def _audit_state(staff: Lab) -> dict[str, Any]:
+    """Staff verify the audit chain: whether it holds, its length and head."""
+    report = staff.audit.verify()
+    return {
+        "ok": report.ok,
+        "events": report.events,
+        "head": report.head_hash,
+        "problem": report.problem,
+    }
 
 
 def exp_algorithm(lab: Any, algorithm_id: int) -> str:
