@@ -79,7 +79,7 @@ _PROTOCOL_MODULES = (
     "federation.hetero_lr",
     "federation.scoring",
     "federation.secureboost",
-    "federation.woe",
+    "federation.scorecard",
     "federation.homo",
     "federation.sample_profile",
 )
