@@ -282,9 +282,9 @@ for _spec in (
         description_en="Federated WOE binning + logistic regression, scaled to points.",
         backends=("paillier", "ckks", "plaintext"),
         driver="federation.scorecard:drive",
-        party_modules=("federation.woe", "federation.scorecard"),
-        params="federation.scorecard:ScorecardParams",
-        parse="federation.scorecard:parse_scorecard_params",
+        party_modules=("federation.scorecard",),
+        params="federation.scorecard.params:ScorecardParams",
+        parse="federation.scorecard.params:parse_scorecard_params",
         sections={"lr": "federation.hetero_lr.params:LrParams"},
         form=(
             "binning.max_bins",

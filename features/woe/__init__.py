@@ -1,7 +1,7 @@
 """Local binning, WOE/IV, bin merging and PSI: the arithmetic of a scorecard.
 
 Everything here runs at one party on its own columns; nothing leaves the party. The
-federated protocol (``federation.woe``) moves only what these functions compute from
+federated protocol (``federation.scorecard.woe``) moves only what these functions compute from
 aggregates: per-bin counts, per-bin event sums (encrypted) and merge instructions.
 
 Conventions (the same as ``optbinning``):

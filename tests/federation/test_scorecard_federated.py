@@ -19,15 +19,16 @@ from features import scorecard as S
 from features import synth
 from features.public import load_public
 from federation import hetero_lr
+from federation import scorecard as FW
 from federation import scorecard as SC
-from federation import woe as FW
+from federation.scorecard import driver as sc_driver
 
 LR = {"epochs": 60, "learning_rate": 0.5, "tol": 1e-7, "early_stopping": False}
 
 
 def _run(world: World, monkeypatch: pytest.MonkeyPatch, backend: str, **params: Any) -> Any:
     world.align()
-    monkeypatch.setattr(SC, "_align", lambda t, c, p: SC.no_alignment(len(world.ids)))
+    monkeypatch.setattr(sc_driver, "_align", lambda t, c, p: SC.no_alignment(len(world.ids)))
     return SC.drive(world.transport, world.config(backend=backend, **params))
 
 
@@ -36,7 +37,7 @@ def _centralized_auc(world: World) -> float:
     blocks = []
     for name in world.frames:
         ctx = world.ctxs[name]
-        X, _ = FW.woe_matrix_of(ctx, ctx.state[FW.STATE_KEY]["selected"])
+        X, _ = FW.woe_matrix_of(ctx, SC.scorecard_state(ctx).selected)
         blocks.append(X)
     X = np.hstack(blocks)
     y = world.y
@@ -52,12 +53,12 @@ def _joint_scores(world: World, rows: np.ndarray) -> np.ndarray:
     for name in world.frames:
         ctx = world.ctxs[name]
         table = S.load_points(ctx.work_dir)
-        st = ctx.state[FW.STATE_KEY]
+        st = FW.woe_state(ctx)
         bins = FW.binnings(ctx)
         cols, _ = FW.party_columns(ctx)
         total += table.base
         for f in table.features:
-            j = st["features"].index(f.name)
+            j = st.features.index(f.name)
             total += np.asarray(f.points)[bins[j].transform(cols[f.name][1][rows])]
     return total
 
@@ -223,10 +224,10 @@ def test_scorecard_reports_the_guests_own_points_only(
     assert m["points_base"] == pytest.approx(
         600 - factor * math.log(15) - factor * piece.intercept, abs=1e-9
     )
-    st = ctx.state[FW.STATE_KEY]
+    st = FW.woe_state(ctx)
     woes = FW.woe_values(ctx)
     for k, name in enumerate(piece.feature_names):
-        woe = np.asarray(woes[st["features"].index(name)])
+        woe = np.asarray(woes[st.features.index(name)])
         want = -factor * piece.weights[k] * (woe - piece.mean[k]) / piece.scale[k]
         got = [v for key, v in filed.items() if key.startswith(f"points.{name}.")]
         assert got == pytest.approx(want.tolist(), abs=1e-9)
@@ -282,6 +283,6 @@ def test_lr_reads_woe_columns_not_the_raw_matrix(
     for name in world.frames:
         ctx = world.ctxs[name]
         piece = hetero_lr.load_piece(ctx.work_dir)
-        kept = ctx.state[FW.STATE_KEY]["selected"]
-        assert piece.feature_names == [ctx.state[FW.STATE_KEY]["features"][j] for j in kept]
+        kept = SC.scorecard_state(ctx).selected
+        assert piece.feature_names == [FW.woe_state(ctx).features[j] for j in kept]
     assert res.metrics["auc"] > 0.7

@@ -24,8 +24,8 @@ from test_scorecard_federated import _joint_scores
 from test_scoring_encoding import HOSTS, frames_with_holes
 from test_woe_federated import World
 
+from federation import scorecard as FW
 from federation import scorecard as SC
-from federation import woe as FW
 from federation.config import parse_config
 from federation.local_transport import LocalTransport
 from federation.party import PartyContext
@@ -292,7 +292,7 @@ def test_scoring_messages_leak_no_column_label_or_host_bin_edge(
         for b in FW.binnings(world.ctxs[h]):
             edges |= {float(s) for s in b.splits if float(s) != int(s)}
             secrets |= {v for cats in b.categories for v in cats if len(v) > 3}
-        secrets |= set(world.ctxs[h].state[FW.STATE_KEY]["features"])
+        secrets |= set(FW.woe_state(world.ctxs[h]).features)
     assert edges and secrets
     for m in transport.log.messages:
         for key, v in m.payload.items():

