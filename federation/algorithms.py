@@ -111,7 +111,10 @@ class AlgorithmSpec:
 
     def params_model(self) -> type[BaseModel] | None:
         """The pydantic model of ``[params]`` (None: a plugin without one)."""
-        return None if self.params is None else _load(self.params)  # type: ignore[no-any-return]
+        if self.params is None:
+            return None
+        model: type[BaseModel] = _load(self.params)
+        return model
 
     def validate_params(self, raw: Mapping[str, Any]) -> BaseModel | None:
         """``raw`` parsed by the algorithm's model; :class:`ConfigError` names every bad key.

@@ -82,7 +82,7 @@ def known_algorithms() -> list[str]:
 
 def get_driver(algorithm: str) -> Driver:
     """The driver of ``algorithm`` as the registry names it (imported on first use)."""
-    return get_algorithm(algorithm).load_driver()  # type: ignore[return-value]
+    return get_algorithm(algorithm).load_driver()
 
 
 __all__ = [

@@ -43,7 +43,8 @@ class ModelPiece:
         mean, scale = np.asarray(self.mean), np.asarray(self.scale)
         Z = (X - mean) / scale
         out = Z @ np.asarray(self.weights, dtype=np.float64)
-        return out + (self.intercept or 0.0)
+        scores: np.ndarray = out + (self.intercept or 0.0)
+        return scores
 
 
 def save_piece(work_dir: Path, piece: ModelPiece) -> Path:

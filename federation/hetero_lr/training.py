@@ -49,7 +49,7 @@ class Run:
         epoch), keeps the guest's decrypted masked gradient; None when the guest stops."""
         gr = self.ex([Envelope(self.guest, GUEST_STEP, payload)])[self.guest].payload
         if "loss" in gr:
-            self.progress("epoch", {"epoch": epoch, "loss": float(gr["loss"])})  # type: ignore[arg-type]
+            self.progress("epoch", {"epoch": epoch, "loss": float(gr["loss"])})
         if gr.get("stop"):
             self.stopped = True
             return None

@@ -236,7 +236,8 @@ def mask_update(
 ) -> np.ndarray:
     """``ring(vec) + sum_{j>me} PRG(s_j) - sum_{j<me} PRG(s_j)`` modulo 2^64."""
     ring = to_ring(vec)
-    return ring + _signed_mask(seeds, me, participants, round_no, ring.size)
+    masked: np.ndarray = ring + _signed_mask(seeds, me, participants, round_no, ring.size)
+    return masked
 
 
 def dropout_correction(

@@ -97,12 +97,13 @@ def build_model(spec: ModelSpec, *, seed: int = 0) -> torch.nn.Module:
 
         def forward(self, xnum: torch.Tensor, xcat: torch.Tensor) -> torch.Tensor:
             if spec.kind == "lr":
-                out = self.body(xnum).squeeze(-1)
+                out: torch.Tensor = self.body(xnum).squeeze(-1)
                 for j, e in enumerate(self.emb):
                     out = out + e(xcat[:, j]).squeeze(-1)
                 return out
             parts = [xnum] + [e(xcat[:, j]) for j, e in enumerate(self.emb)]
-            return self.body(torch.cat(parts, dim=1)).squeeze(-1)
+            logits: torch.Tensor = self.body(torch.cat(parts, dim=1)).squeeze(-1)
+            return logits
 
     torch.manual_seed(seed)
     return TabularNet()

@@ -189,7 +189,7 @@ def train_reply(msg: Message, state: Mapping[str, Any], party: str) -> Message:
             "SecAgg+'s masked-vector stage; it would leave unmasked"
         )
     ins = compat.recorddict_to_fitins(msg.content, keep_input=True)
-    round_no = int(ins.config.get(ROUND_KEY, -1))  # type: ignore[arg-type]
+    round_no = int(ins.config.get(ROUND_KEY, -1))
     pending = state.get(PENDING_KEY)
     if not isinstance(pending, PendingUpdate) or pending.round != round_no:
         raise ProtocolError(

@@ -94,7 +94,8 @@ def _label(ctx: PartyContext, df: pd.DataFrame, label: str) -> np.ndarray:
             f"guest {ctx.name!r}: the aligned rows hold one class only",
             hint="Check the label column and the intersection.",
         )
-    return y
+    labels: np.ndarray = y
+    return labels
 
 
 def party_columns(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,9 @@ def _predict_begin(ctx: PartyContext, payload: Payload) -> Payload:
     return out
 
 
-def _walk_own(ctx: PartyContext, tr: dict[int, dict], pos: np.ndarray, bins: np.ndarray) -> None:
+def _walk_own(
+    ctx: PartyContext, tr: dict[int, dict[str, Any]], pos: np.ndarray, bins: np.ndarray
+) -> None:
     """Move the rows of one tree through the guest's own nodes until none moves."""
     while True:
         moved = False
