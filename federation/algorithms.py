@@ -359,13 +359,14 @@ def _plugin_spec(mod: types.ModuleType) -> AlgorithmSpec | None:
     if not algo or not hasattr(mod, "drive"):
         return None
     params = getattr(mod, "PARAMS", None)
+    summary = (mod.__doc__ or "").strip().split("\n")[0]
     return AlgorithmSpec(
         name=str(algo),
         kind=getattr(mod, "KIND", "vertical"),
         title=str(algo),
         title_en=str(algo),
-        description=(mod.__doc__ or "").strip().split("\n")[0],
-        description_en=(mod.__doc__ or "").strip().split("\n")[0],
+        description=summary,
+        description_en=summary,
         backends=tuple(getattr(mod, "BACKENDS", ALL_BACKENDS)),
         driver=f"{mod.__name__}:drive",
         party_modules=(mod.__name__,),

@@ -141,7 +141,8 @@ class ExperimentConfig(BaseModel):
         if dupes:
             raise ValueError(f"party names must be unique; repeated: {sorted(dupes)}")
         guests = [p for p in self.parties if p.role == PartyRole.GUEST]
-        kind = get_algorithm(self.experiment.algorithm).kind
+        spec = get_algorithm(self.experiment.algorithm)
+        kind = spec.kind
         if kind != "horizontal":
             if len(guests) != 1:
                 raise ValueError(
@@ -164,7 +165,7 @@ class ExperimentConfig(BaseModel):
                         f"authorization = 'required' but guest {g.name!r} names "
                         "no authorizations file"
                     )
-        get_algorithm(self.experiment.algorithm).validate_params(self.params)
+        spec.validate_params(self.params)
         return self
 
     @property

@@ -1,23 +1,10 @@
 """The bank's handlers of horizontal FedAvg (``homo.*``), and the tests' train hook.
 
-Every bank holds the same indicators for its own borrowers (each one is a ``guest`` with its
-own label). What leaves each bank, and to whom (everything travels through the coordinator):
-
-1. ``homo.init``: an X25519 public key, its number of feature columns, a hash of the
-   feature layout, and per numeric column the decimal order of magnitude of its largest
-   absolute value (a coarse public scale for the statistics of step 3).
-2. ``ckks`` only, the key dealer (first bank by name): the public CKKS context (to the
-   coordinator) and the secret context sealed to each other bank's X25519 key (opaque to
-   the coordinator; opened by that bank only).
-3. ``homo.stats``: the bank's training-row count and the sums of its scaled numeric columns
-   and of their squares, protected by the backend; the coordinator returns the protected
-   sum, from which every bank derives the same global mean and standard deviation.
-4. ``homo.train`` per round (sampled banks): the vector
-   ``[n_k/U * theta_k, n_k/U, n_k/U * loss_k]`` (``U`` = 1000 rows) protected by the
-   backend (:mod:`federation.homo.protection`); ``masked`` with dropouts: survivors send
-   their masks with the dropped banks (``homo.unmask``).
-5. ``homo.evaluate``: counts of (score bin, label) on its held-out rows, its AUC and its
-   held-out size. The bank saves the global model in its own work dir.
+What leaves each bank, message by message (``homo.init``, ``homo.stats``, ``homo.train``,
+``homo.unmask``, ``homo.evaluate``), is listed in the package docstring
+(:mod:`federation.homo`) and docs/protocols/homo_ckks.md: public keys, column counts and
+scales, protected sums and model vectors, and (score bin, label) counts of held-out rows.
+The bank saves the global model in its own work dir.
 
 The bank learns the global statistics, the global model of every round it takes part in
 and the loss of each aggregate; it never sees another bank's vector.

@@ -34,21 +34,13 @@ from lab.models import (
 )
 from lab.services.access import Action, Principal, Resource, Scope, require
 from lab.services.claims import claim_oldest
+from lab.services.samples import sample_row
 
 MAX_COLUMNS = 8
 
 
 def _sample(session: Session, actor: Principal, sample_id: int, action: Action) -> SampleSet:
-    sample = session.get(SampleSet, sample_id)
-    if sample is None:
-        raise NotFoundError(f"no sample set with id {sample_id}")
-    require(
-        actor,
-        Resource.SAMPLE,
-        Action.READ,
-        Scope(owner_org_id=sample.owner_org_id),
-        what=f"sample set {sample_id}",
-    )
+    sample = sample_row(session, actor, sample_id)  # exists and readable by ``actor``
     if action is not Action.READ:
         require(
             actor,

@@ -73,7 +73,8 @@ def create_sample(
     return SampleSetPublic.model_validate(sample)
 
 
-def _sample_row(session: Session, actor: Principal, sample_id: int) -> SampleSet:
+def sample_row(session: Session, actor: Principal, sample_id: int) -> SampleSet:
+    """The sample set ``sample_id`` if it exists and ``actor`` may read it."""
     sample = session.get(SampleSet, sample_id)
     if sample is None:
         raise NotFoundError(f"no sample set with id {sample_id}")
@@ -88,7 +89,7 @@ def _sample_row(session: Session, actor: Principal, sample_id: int) -> SampleSet
 
 
 def get_sample(*, session: Session, actor: Principal, sample_id: int) -> SampleSetPublic:
-    return SampleSetPublic.model_validate(_sample_row(session, actor, sample_id))
+    return SampleSetPublic.model_validate(sample_row(session, actor, sample_id))
 
 
 def list_samples(*, session: Session, actor: Principal) -> list[SampleSetPublic]:
@@ -104,4 +105,5 @@ __all__ = [
     "create_sample",
     "get_sample",
     "list_samples",
+    "sample_row",
 ]
