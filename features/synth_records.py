@@ -26,6 +26,7 @@ from crypto.atomic import atomic_open
 from crypto.errors import ConfigError
 from features import synth
 from features.indicators import compute_party
+from features.metrics import sigmoid
 from features.synth.parties import DATA_FILE_MODE
 from features.synth.tables import POWER_INTENSITY
 
@@ -33,10 +34,6 @@ HISTORY_MONTHS = 48
 FUTURE_MONTHS = 6
 COVERAGE = synth.COVERAGE
 PARTIES = ("bank", *synth.AGENCIES)
-
-
-def _sig(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def _month_ends() -> pd.DatetimeIndex:
@@ -48,7 +45,7 @@ def _month_ends() -> pd.DatetimeIndex:
 def _members(pop: synth.Population, party: str, rng: np.random.Generator) -> np.ndarray:
     n = pop.uscc.shape[0]
     if party == "bank":
-        return np.flatnonzero(rng.random(n) < _sig(0.1 + 0.5 * pop.size))
+        return np.flatnonzero(rng.random(n) < sigmoid(0.1 + 0.5 * pop.size))
     return np.flatnonzero(rng.random(n) < COVERAGE[party])
 
 
@@ -77,7 +74,7 @@ def _bank(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     level = np.exp(11.0 + s + 0.25 * f + 0.1 * o)
     noise = np.exp(rng.normal(0, 0.25 + 0.15 * np.exp(-0.5 * f), k))
     inflow = level * noise * (1 + (0.02 + 0.1 * o) / 12) ** t
-    active = rng.random(k) < _sig(2.5 + 0.8 * o)
+    active = rng.random(k) < sigmoid(2.5 + 0.8 * o)
     inflow = np.where(active, inflow, 0.0)
     df["inflow"] = np.round(inflow, 2)
     df["outflow"] = np.round(inflow * np.exp(0.02 - 0.08 * f + rng.normal(0, 0.08, k)), 2)
@@ -98,8 +95,8 @@ def _tax(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     )
     df["invoice_count"] = count
     df["invoice_amount"] = np.where(count > 0, np.round(amount, 2), 0.0)
-    df["filed_late"] = (rng.random(k) < _sig(-3.2 - 0.6 * f - 0.4 * r)).astype(np.int8)
-    owes = rng.random(k) < _sig(-3.4 - 0.8 * f - 0.4 * r)
+    df["filed_late"] = (rng.random(k) < sigmoid(-3.2 - 0.6 * f - 0.4 * r)).astype(np.int8)
+    owes = rng.random(k) < sigmoid(-3.4 - 0.8 * f - 0.4 * r)
     df["arrears"] = np.where(owes, np.round(np.exp(9.0 + s + rng.normal(0, 0.8, k)), 2), 0.0)
     return df
 
@@ -116,7 +113,7 @@ def _social(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
         ),
     ).astype(int)
     due = employees * 1100.0
-    paid_full = rng.random(k) < _sig(2.8 + 0.6 * f + 0.6 * r)
+    paid_full = rng.random(k) < sigmoid(2.8 + 0.6 * f + 0.6 * r)
     df["insured_employees"] = employees
     df["due"] = due
     df["paid"] = np.where(paid_full, due, np.round(due * rng.uniform(0, 0.9, k), 2))
@@ -135,7 +132,7 @@ def _utilities(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     water = np.round(np.exp(6.0 + 0.8 * s + 0.3 * o - np.log(12) + rng.normal(0, 0.3, k)), 1)
     period = pd.to_datetime(df["period"])
     due = period + pd.Timedelta(days=20)
-    late = rng.random(k) < _sig(-3.0 - 0.6 * f - 0.4 * r)
+    late = rng.random(k) < sigmoid(-3.0 - 0.6 * f - 0.4 * r)
     unpaid = late & (rng.random(k) < 0.2)
     delay = np.where(late, rng.integers(1, 61, k), -rng.integers(0, 16, k))
     paid = due + pd.to_timedelta(delay, unit="D")
@@ -199,7 +196,7 @@ def _market(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     idx = _members(pop, "market_regulation", rng)
     s, o, r = pop.size[idx], pop.operating[idx], pop.resilience[idx]
     ep, dp = _events(pop, idx, np.exp(-2.0 + 0.2 * s - 0.6 * r) * 24 / 36, rng)
-    listed = rng.random(idx.size) < _sig(-3.2 - 0.9 * r - 0.6 * o)
+    listed = rng.random(idx.size) < sigmoid(-3.2 - 0.9 * r - 0.6 * o)
     el, dl = _events(
         pop, idx[listed], np.full(int(listed.sum()), 24.0 / (HISTORY_MONTHS + FUTURE_MONTHS)), rng
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.metrics import sigmoid
 from features.synth.schema import B0, INDUSTRIES
 from features.uscc import REGIONS, generate_usccs, region_of
 
@@ -32,10 +33,6 @@ class Population:
     resilience: np.ndarray
     default_prob: np.ndarray
     default: np.ndarray
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def draw_population(n: int, seed: int) -> Population:
@@ -77,4 +74,4 @@ def money(x: np.ndarray) -> np.ndarray:
     return np.round(x, 2)
 
 
-__all__ = ["Population", "days_before", "draw_population", "money", "sigmoid"]
+__all__ = ["Population", "days_before", "draw_population", "money"]

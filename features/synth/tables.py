@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.synth.population import Population, days_before, money, sigmoid
+from features.metrics import sigmoid
+from features.synth.population import Population, days_before, money
 from features.synth.schema import AS_OF, ID, LABEL
 from features.uscc import REGIONS
 
