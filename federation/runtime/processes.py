@@ -19,6 +19,7 @@ signalled, and a port on 127.0.0.1 is probed with a TCP connect.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -114,13 +115,26 @@ def alive(pid: int) -> bool:
         return True
 
 
+def last_error(log: Path) -> str | None:
+    """The last exception line (``SomeError: ...``) of a process's ``log``, if any."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    found = [ln.strip() for ln in lines if re.match(r"\s*[\w.]+(Error|Exception): ", ln)]
+    return found[-1] if found else None
+
+
 def wait_port(port: int, pid: int, log: Path, timeout: float = 30.0) -> None:
     """Wait until the SuperLink ``pid`` accepts connections on ``port`` (ProtocolError
     naming ``log`` when it exits or ``timeout`` passes first)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive(pid):
-            raise ProtocolError(f"the SuperLink exited at start-up; see {log}")
+            cause = last_error(log)
+            raise ProtocolError(
+                f"the SuperLink exited at start-up{f' ({cause})' if cause else ''}; see {log}"
+            )
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -187,6 +201,7 @@ __all__ = [
     "flower_env",
     "free_port",
     "group_alive",
+    "last_error",
     "require_bins",
     "scripts_dirs",
     "spawn",
