@@ -110,3 +110,23 @@ def test_deployment_runs_with_nothing_on_path(
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["runtime"] == "deployment" and summary.metrics == metrics
     assert "No such file" not in (state / "logs" / "superlink.log").read_text(errors="replace")
+
+
+def test_a_superlink_that_dies_at_start_up_names_the_cause(tmp_path: Path) -> None:
+    """The cause is in the error, not only in the log it points to."""
+    from federation.runtime.processes import last_error
+    from lab.errors import ProtocolError
+
+    log = tmp_path / "superlink.log"
+    log.write_text(
+        "INFO starting\nTraceback (most recent call last):\n  File 'x.py', line 1\n"
+        "FileNotFoundError: [Errno 2] No such file or directory: 'flower-superexec'\n"
+        "ERROR Application startup failed. Exiting.\n"
+    )
+    assert last_error(log) == (
+        "FileNotFoundError: [Errno 2] No such file or directory: 'flower-superexec'"
+    )
+    assert last_error(tmp_path / "absent.log") is None
+    gone = processes.spawn([sys.executable, "-c", "pass"], tmp_path / "child.log", {})
+    with pytest.raises(ProtocolError, match="exited at start-up \\(FileNotFoundError: .*superexec"):
+        processes.wait_port(processes.free_port(), gone, log, timeout=30)
