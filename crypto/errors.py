@@ -201,7 +201,10 @@ class SignInError(AccessDeniedError):
     inactive or its password wrong, so a refusal never says which user names exist."""
 
     code = "FEDLAB-553"
-    hint = "Check the user name and password; an admin can reset either."
+    hint = (
+        "Check the user name and the password (the CLI reads it from FEDLAB_PASSWORD, the "
+        "SDK takes password=...); an admin can reset either."
+    )
 
 
 class CatalogNotFoundError(CatalogError):
