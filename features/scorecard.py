@@ -28,6 +28,7 @@ import pandas as pd
 
 from crypto.atomic import atomic_write_text
 from crypto.errors import ConfigError, DataValidationError
+from features.disclosure import suppress_split
 from features.woe import Binning, column_values
 
 DEFAULT_GRADES: tuple[tuple[str, float], ...] = (
@@ -239,9 +240,13 @@ def grade_table(
 ) -> list[GradeRow]:
     """Rows per grade: lowest score, count, share and (with labels) bad rate. A grade
     holding fewer than ``min_cell`` enterprises (but some) shows none of them: count, share
-    and bad rate are ``None`` (an empty grade shows its zero count)."""
+    and bad rate are ``None`` (an empty grade shows its zero count). The bad rate is shown
+    only when the grade's defaults and non-defaults both reach ``min_cell``
+    (:func:`features.disclosure.suppress_split`: otherwise rate x count gives a small cell
+    away)."""
     g = scaling.grade(scores)
     n = max(1, len(g))
+    labels = None if y is None else np.asarray(y, dtype=np.float64)
     out = []
     for name, low in scaling.grades:
         m = g == name
@@ -250,8 +255,10 @@ def grade_table(
             out.append(GradeRow(name, low, None, None, None))
             continue
         bad = None
-        if y is not None and k:
-            bad = float(np.asarray(y, dtype=np.float64)[m].mean())
+        if labels is not None and k:
+            pos = int(labels[m].sum())
+            if suppress_split(k, pos, k - pos, min_cell)[1] is not None:
+                bad = pos / k
         out.append(GradeRow(name, low, k, float(k / n), bad))
     return out
 
