@@ -120,6 +120,40 @@ def window_cv(
     return (std / mean.where(mean != 0)).astype(np.float64)
 
 
+def window_agg(
+    df: pd.DataFrame,
+    col: str,
+    as_of: str,
+    months: int,
+    how: str,
+    *,
+    date_col: str = PERIOD,
+    id_col: str = ID,
+) -> pd.Series:
+    """``how`` (``max``, ``min``, ``std`` (population), ``nunique``) of ``col`` in the window."""
+    w = in_window(df, as_of, months, date_col)
+    g = _group(w, id_col)[col]
+    out = g.std(ddof=0) if how == "std" else g.agg(how)
+    return out.astype(np.float64)
+
+
+def window_ratio(
+    df: pd.DataFrame,
+    num: str,
+    den: str,
+    as_of: str,
+    months: int,
+    *,
+    date_col: str = PERIOD,
+    id_col: str = ID,
+) -> pd.Series:
+    """Sum of ``num`` / sum of ``den`` over the window (NaN where the sum of ``den`` is 0)."""
+    w = in_window(df, as_of, months, date_col)
+    g = _group(w, id_col)
+    n, d = g[num].sum(), g[den].sum()
+    return (n / d.where(d != 0)).astype(np.float64)
+
+
 def window_count(
     df: pd.DataFrame,
     as_of: str,
@@ -134,6 +168,21 @@ def window_count(
     w = in_window(df, as_of, months, date_col)
     hit = pd.Series(True, index=w.index) if where is None else where(w).astype(bool)
     return hit.groupby(w[id_col], sort=True).sum().astype(np.float64)
+
+
+def history_count(
+    df: pd.DataFrame,
+    as_of: str,
+    *,
+    where: Predicate | None = None,
+    date_col: str = DATE,
+    id_col: str = ID,
+) -> pd.Series:
+    """Records dated on or before ``as_of`` (satisfying ``where``); 0 for enterprises with
+    records but none satisfying it."""
+    k = known_by(df, as_of, date_col)
+    hit = pd.Series(True, index=k.index) if where is None else where(k).astype(bool)
+    return hit.groupby(k[id_col], sort=True).sum().astype(np.float64)
 
 
 def window_growth(
@@ -231,6 +280,7 @@ __all__ = [
     "PERIOD",
     "as_of_ts",
     "change_ratio",
+    "history_count",
     "in_window",
     "known_by",
     "latest",
@@ -238,10 +288,12 @@ __all__ = [
     "months_back",
     "months_since",
     "value_months_before",
+    "window_agg",
     "window_count",
     "window_cv",
     "window_growth",
     "window_mean",
+    "window_ratio",
     "window_sum",
     "years_since",
 ]

@@ -11,8 +11,10 @@ Monthly records run for :data:`HISTORY_MONTHS` months up to ``synth.AS_OF`` (non
 enterprise's establishment) and :data:`FUTURE_MONTHS` months past it: real record stores
 keep growing after an observation date, and indicators as of ``AS_OF`` must ignore them.
 Events (court cases, penalties, abnormal-operation listings) are spread over the same span.
+The tables added for the indicator library (bank transactions, financial statements,
+housing fund, intellectual property, complaints) come from ``features.synth_records_more``.
 
-Nothing leaves any party: this writes one local file per party.
+Nothing leaves any party: this writes local files, one per record table and owner.
 """
 
 from __future__ import annotations
@@ -25,50 +27,22 @@ import pandas as pd
 from crypto.atomic import atomic_open
 from crypto.errors import ConfigError
 from features import synth
-from features.indicators import compute_party
+from features import synth_records_grid as G
+from features import synth_records_more as MORE
+from features.indicators import DATE_COLUMN, compute_party, tables_of
 from features.metrics import sigmoid
 from features.synth.parties import DATA_FILE_MODE
 from features.synth.tables import POWER_INTENSITY
+from features.synth_records_grid import FUTURE_MONTHS, HISTORY_MONTHS
 
-HISTORY_MONTHS = 48
-FUTURE_MONTHS = 6
-COVERAGE = synth.COVERAGE
-PARTIES = ("bank", *synth.AGENCIES)
-
-
-def _month_ends() -> pd.DatetimeIndex:
-    as_of = pd.Timestamp(str(synth.AS_OF))
-    end = as_of + pd.offsets.MonthEnd(FUTURE_MONTHS)
-    return pd.date_range(end=end, periods=HISTORY_MONTHS + FUTURE_MONTHS, freq="ME")
-
-
-def _members(pop: synth.Population, party: str, rng: np.random.Generator) -> np.ndarray:
-    n = pop.uscc.shape[0]
-    if party == "bank":
-        return np.flatnonzero(rng.random(n) < sigmoid(0.1 + 0.5 * pop.size))
-    return np.flatnonzero(rng.random(n) < COVERAGE[party])
-
-
-def _monthly_frame(
-    pop: synth.Population, idx: np.ndarray
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Enterprise x month grid (only months after establishment); returns the frame with
-    ``uscc``/``period``, the enterprise index per row and the month number t (0 = first)."""
-    months = _month_ends()
-    as_of = pd.Timestamp(str(synth.AS_OF))
-    born = as_of - pd.to_timedelta(np.round(pop.age_years[idx] * 365.25), unit="D")
-    m = len(months)
-    ent = np.repeat(idx, m)
-    t = np.tile(np.arange(m), idx.size)
-    alive = np.asarray(months)[t] >= np.repeat(np.asarray(born), m)
-    ent, t = ent[alive], t[alive]
-    df = pd.DataFrame({"uscc": pop.uscc[ent], "period": months[t].strftime("%Y-%m-%d")})
-    return df, ent, t
+MAIN_TABLES = ("bank", *synth.AGENCIES)
+#: every owner of raw records (``features.indicators.OWNERS``)
+PARTIES = (*MAIN_TABLES, "housing_fund")
 
 
 def _bank(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
-    idx = _members(pop, "bank", rng)
-    df, e, t = _monthly_frame(pop, idx)
+    idx = G.members(pop, "bank", rng)
+    df, e, t = G.monthly_frame(pop, idx)
     k = e.size
     s, f, o = pop.size[e], pop.financial[e], pop.operating[e]
     level = np.exp(11.0 + s + 0.25 * f + 0.1 * o)
@@ -84,7 +58,7 @@ def _bank(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _tax(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
-    df, e, t = _monthly_frame(pop, _members(pop, "tax", rng))
+    df, e, t = G.monthly_frame(pop, G.members(pop, "tax", rng))
     k = e.size
     s, f, o, r = pop.size[e], pop.financial[e], pop.operating[e], pop.resilience[e]
     trend = (1 + (0.05 + 0.15 * o + 0.05 * f) / 12) ** t
@@ -102,7 +76,7 @@ def _tax(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _social(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
-    df, e, t = _monthly_frame(pop, _members(pop, "social_insurance", rng))
+    df, e, t = G.monthly_frame(pop, G.members(pop, "social_insurance", rng))
     k = e.size
     s, f, o, r = pop.size[e], pop.financial[e], pop.operating[e], pop.resilience[e]
     base = np.exp(2.2 + 0.9 * s + 0.1 * o)
@@ -121,7 +95,7 @@ def _social(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _utilities(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
-    df, e, t = _monthly_frame(pop, _members(pop, "utilities", rng))
+    df, e, t = G.monthly_frame(pop, G.members(pop, "utilities", rng))
     k = e.size
     s, f, o, r = pop.size[e], pop.financial[e], pop.operating[e], pop.resilience[e]
     intensity = pd.Series(pop.industry[e]).map(POWER_INTENSITY).to_numpy(float)
@@ -144,40 +118,17 @@ def _utilities(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
     return df
 
 
-def _events(
-    pop: synth.Population, idx: np.ndarray, rate: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Poisson event counts per enterprise over the record span; (enterprise, date) pairs."""
-    months = _month_ends()
-    start, end = months[0] - pd.offsets.MonthBegin(1), months[-1]
-    span = HISTORY_MONTHS + FUTURE_MONTHS
-    counts = rng.poisson(rate * span / 24.0)
-    ent = np.repeat(idx, counts)
-    days = rng.integers(0, (end - start).days + 1, ent.size)
-    dates = start + pd.to_timedelta(days, unit="D")
-    as_of = pd.Timestamp(str(synth.AS_OF))
-    born = as_of - pd.to_timedelta(np.round(pop.age_years[ent] * 365.25), unit="D")
-    keep = np.asarray(dates) >= np.asarray(born)
-    return ent[keep], np.asarray(dates.strftime("%Y-%m-%d"))[keep]
-
-
-def _established(pop: synth.Population, idx: np.ndarray) -> np.ndarray:
-    as_of = pd.Timestamp(str(synth.AS_OF))
-    born = as_of - pd.to_timedelta(np.round(pop.age_years[idx] * 365.25), unit="D")
-    return np.asarray(born.strftime("%Y-%m-%d"))
-
-
 def _courts(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
-    idx = _members(pop, "courts", rng)
+    idx = G.members(pop, "courts", rng)
     s, f, r = pop.size[idx], pop.financial[idx], pop.resilience[idx]
-    e1, d1 = _events(pop, idx, np.exp(-1.0 + 0.3 * s - 0.7 * r), rng)
-    e2, d2 = _events(pop, idx, np.exp(-2.0 - 0.9 * r - 0.4 * f), rng)
+    e1, d1 = G.events(pop, idx, np.exp(-1.0 + 0.3 * s - 0.7 * r), rng)
+    e2, d2 = G.events(pop, idx, np.exp(-2.0 - 0.9 * r - 0.4 * f), rng)
     amount = np.round(np.exp(11.0 + 0.5 * pop.size[e2] + rng.normal(0, 1.0, e2.size)), 2)
     parts = [
         pd.DataFrame(
             {
                 "uscc": pop.uscc[idx],
-                "date": _established(pop, idx),
+                "date": G.established(pop, idx),
                 "case_type": "registered",
                 "amount": 0.0,
             }
@@ -193,12 +144,15 @@ def _courts(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _market(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
-    idx = _members(pop, "market_regulation", rng)
+    idx = G.members(pop, "market_regulation", rng)
     s, o, r = pop.size[idx], pop.operating[idx], pop.resilience[idx]
-    ep, dp = _events(pop, idx, np.exp(-2.0 + 0.2 * s - 0.6 * r) * 24 / 36, rng)
+    ep, dp = G.events(pop, idx, np.exp(-2.0 + 0.2 * s - 0.6 * r) * 24 / 36, rng)
     listed = rng.random(idx.size) < sigmoid(-3.2 - 0.9 * r - 0.6 * o)
-    el, dl = _events(
-        pop, idx[listed], np.full(int(listed.sum()), 24.0 / (HISTORY_MONTHS + FUTURE_MONTHS)), rng
+    el, dl = G.events(
+        pop,
+        idx[listed],
+        np.full(int(listed.sum()), 24.0 / (G.HISTORY_MONTHS + G.FUTURE_MONTHS)),
+        rng,
     )
     removed = rng.random(el.size) < 0.4
     rem_dates = (
@@ -209,7 +163,7 @@ def _market(pop: synth.Population, rng: np.random.Generator) -> pd.DataFrame:
         pd.DataFrame(
             {
                 "uscc": pop.uscc[idx],
-                "date": _established(pop, idx),
+                "date": G.established(pop, idx),
                 "event": "established",
                 "amount": 0.0,
             }
@@ -246,17 +200,24 @@ _BUILDERS = {
 
 
 def generate_records(n_enterprises: int, seed: int) -> dict[str, pd.DataFrame]:
-    """Raw records of every party (keys: :data:`PARTIES`), deterministic in ``seed``; the
-    enterprises are ``synth.draw_population(n_enterprises, seed)``'s."""
+    """Raw records of every table (keys: :data:`TABLES`, the owners' main tables first),
+    deterministic in ``seed``; the enterprises are ``synth.draw_population(n_enterprises,
+    seed)``'s. The main tables keep their random streams; each added table has its own."""
     if n_enterprises < 1:
         raise ConfigError(f"--enterprises must be at least 1, got {n_enterprises}")
     pop = synth.draw_population(n_enterprises, seed)
-    out = {}
-    for j, party in enumerate(PARTIES):
-        df = _BUILDERS[party](pop, np.random.default_rng([seed, 10, j]))
-        date_col = "date" if "date" in df.columns else "period"
-        out[party] = df.sort_values(["uscc", date_col], kind="stable").reset_index(drop=True)
+    out: dict[str, pd.DataFrame] = {}
+    for j, party in enumerate(MAIN_TABLES):
+        out[party] = _sorted(party, _BUILDERS[party](pop, np.random.default_rng([seed, 10, j])))
+    for j, table in enumerate(MORE.BUILDERS):
+        df = MORE.BUILDERS[table](pop, out, np.random.default_rng([seed, 11, j]))
+        out[table] = _sorted(table, df)
     return out
+
+
+def _sorted(table: str, df: pd.DataFrame) -> pd.DataFrame:
+    date_col = DATE_COLUMN[table]
+    return df.sort_values(["uscc", date_col], kind="stable").reset_index(drop=True)
 
 
 def label_table(n_enterprises: int, seed: int) -> pd.DataFrame:
@@ -268,21 +229,21 @@ def label_table(n_enterprises: int, seed: int) -> pd.DataFrame:
 def write_records(
     out_dir: str | Path, n: int, seed: int, *, as_of: str | None = None
 ) -> dict[str, Path]:
-    """Write ``records_<party>.csv`` for every party and, as of ``as_of`` (default
-    ``synth.AS_OF``), its indicator table ``indicators_<party>.csv`` (the bank's with the
-    label). Each file is written atomically (``crypto.atomic``), readable by others (0644)."""
+    """Write ``records_<table>.csv`` for every record table and, as of ``as_of`` (default
+    ``synth.AS_OF``), every owner's indicator table ``indicators_<owner>.csv`` (the bank's
+    with the label). Each file is written atomically (``crypto.atomic``), readable by
+    others (0644)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     as_of = as_of or str(synth.AS_OF)
     recs = generate_records(n, seed)
     labels = label_table(n, seed)
-    tables: dict[str, pd.DataFrame] = {}
-    for party, df in recs.items():
-        tables[f"records_{party}"] = df
-        ind = compute_party(party, df, as_of)
-        if party == "bank":
+    tables: dict[str, pd.DataFrame] = {f"records_{t}": df for t, df in recs.items()}
+    for owner in PARTIES:
+        ind = compute_party(owner, {t: recs[t] for t in tables_of(owner)}, as_of)
+        if owner == "bank":
             ind = ind.merge(labels, on="uscc", how="left")
-        tables[f"indicators_{party}"] = ind
+        tables[f"indicators_{owner}"] = ind
     paths = {}
     for name, df in tables.items():
         paths[name] = out / f"{name}.csv"
@@ -294,6 +255,7 @@ def write_records(
 __all__ = [
     "FUTURE_MONTHS",
     "HISTORY_MONTHS",
+    "MAIN_TABLES",
     "PARTIES",
     "generate_records",
     "label_table",
