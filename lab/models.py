@@ -187,14 +187,35 @@ class DatasetPublic(DatasetBase):
 
 # ---------------------------------------------------------------- indicator (指标库)
 class IndicatorBase(SQLModel):
-    code: str = Field(min_length=1, max_length=64, regex=r"^[a-z0-9_]+$")
-    name: str = Field(min_length=1, max_length=200)
+    code: str = Field(
+        min_length=1,
+        max_length=64,
+        regex=r"^[A-Za-z0-9_.]+$",
+        description="letters, digits, '_' and '.' (registry codes such as TX_PAID_12M, "
+        "a bank's copy as bank_a.BK_INFLOW_AVG_12M, columns such as taxes_paid_12m)",
+    )
+    name: str = Field(min_length=1, max_length=200, description="English name")
     name_zh: str = Field(default="", max_length=200)
-    description: str = ""
+    description: str = Field(default="", description="中文说明 (the formula in words)")
+    description_en: str = Field(default="", description="English description")
     category: str = Field(default="", max_length=64)
+    family: str = Field(
+        default="aggregated",
+        max_length=16,
+        description="registry: computed from raw records as of the observation date; "
+        "aggregated: a pre-aggregated column of the owner's registered dataset",
+    )
+    dimension: str = Field(default="", max_length=32, description="financial_health | ...")
+    sub_dimension: str = Field(default="", max_length=32)
     column: str = Field(min_length=1, max_length=64, description="column in the owner's data")
     dtype: str = Field(default="float", max_length=16)
+    unit: str = Field(default="", max_length=32)
     window: str = Field(default="", max_length=32, description="observation window, e.g. 12m")
+    pit_rule: str = Field(default="", description="point-in-time rule (中文 / English)")
+    source_tables: list[str] = Field(
+        default_factory=list, sa_type=JSON, description="raw-record table: columns it reads"
+    )
+    sensitivity: str = Field(default="", max_length=4)
 
 
 class IndicatorCreate(IndicatorBase):
@@ -214,6 +235,9 @@ class IndicatorPublic(IndicatorBase):
     id: int
     owner_org_id: int
     owner_code: str = ""
+    dimension_zh: str = ""
+    sub_dimension_zh: str = ""
+    family_zh: str = ""
 
 
 # ---------------------------------------------------------------- sample set (样本库)

@@ -1,6 +1,12 @@
 """Demo seeding: organizations, users, nodes, datasets, indicators, algorithms, samples,
 standing consents and enterprise authorizations for a credit platform and its banks.
 
+The 指标库 gets both families (docs/indicators.md): every indicator of the registry
+(``features.indicators.registry_records()``; a bank's copy coded ``<bank>.<CODE>``), and
+the pre-aggregated columns of the synthetic tables under their old codes, which the seeded
+samples and experiments train on. An owner of registry indicators without a synthetic
+table (the housing fund) is seeded as an agency with a node and an officer, no dataset.
+
 With ``data_dir`` holding the synthetic generator's files (``fedlab data synth``), the
 registrations point at those files, carry their real row counts and label counts, and the
 authorizations are imported from ``authorizations.csv``; without it, locations are
@@ -36,6 +42,7 @@ from lab.models import (
 )
 from lab.services import catalog, consent
 from lab.services.access import Principal
+from lab.services.indicators import SUB_DIMENSION_LABELS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,6 +53,9 @@ DEFAULT_BANKS = ("bank_a", "bank_b", "bank_c", "bank_d")
 STANDING_CONSENTS = ("tax", "market_regulation")
 PURPOSE = "credit_risk_model"
 OBSERVATION_END = date(2024, 6, 30)  # the synthetic data's observation date
+#: owners of registry indicators that have no synthetic table (seeded with the default
+#: agencies only)
+REGISTRY_ONLY_AGENCIES = ("housing_fund",)
 LABEL = "default_12m"
 
 #: The 算法库 as the algorithm registry has it (``federation.algorithms``): one entry per
@@ -59,7 +69,10 @@ class SeedResult:
     agencies: tuple[str, ...]
     users: dict[str, str] = field(default_factory=dict)  # username -> role
     samples: dict[str, int] = field(default_factory=dict)  # bank -> sample id
-    indicators: dict[str, list[str]] = field(default_factory=dict)  # org -> codes
+    #: org -> codes of its pre-aggregated columns (family ``aggregated``, trainable)
+    indicators: dict[str, list[str]] = field(default_factory=dict)
+    #: org -> codes of its registry indicators (family ``registry``)
+    registry: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _kind_dtype(kind: str) -> str:
@@ -105,8 +118,9 @@ def seed_demo(
     from features.synth import AGENCIES, BANK_COLUMNS, PARTY_COLUMNS
 
     data = Path(data_dir).resolve() if data_dir else None
+    registry_only = () if agencies else REGISTRY_ONLY_AGENCIES
     agencies = tuple(agencies or AGENCIES)
-    result = SeedResult(banks=tuple(banks), agencies=agencies)
+    result = SeedResult(banks=tuple(banks), agencies=(*agencies, *registry_only))
     with session_scope(engine) as s:
         catalog.bootstrap_admin(session=s, username=admin, password=password)
         root = catalog.authenticate(
@@ -125,6 +139,8 @@ def seed_demo(
                 bank_indicators=bank_indicators,
                 n_placeholder_authorizations=n_placeholder_authorizations,
             )
+        for code in registry_only:
+            seeding.registry_agency(code)
         seeding.standing_consents([a for a in standing_consents if a in agencies])
     return result
 
@@ -213,36 +229,107 @@ class _Seeding:
         self.result.indicators[code] = (
             self.indicators(code, kind, columns) if with_indicators else []
         )
+        self.result.registry[code] = self.registry(code, kind) if with_indicators else []
         if kind is OrgKind.BANK:
             self.bank(code, path, rows, positives, n_placeholder_authorizations)
         else:
             self.user(f"{code}_officer", Role.AGENCY_OFFICER, code)
 
     def indicators(self, code: str, kind: OrgKind, columns: Sequence[Column]) -> list[str]:
-        """The party's indicators (every column but the ID, the label and dates)."""
+        """The party's pre-aggregated columns (every column but the ID, the label and
+        dates), family ``aggregated``; a bank's coded ``<bank>_<column>``."""
+        from features.indicators.synthetic import FAMILY_AGGREGATED, synthetic_columns
+
+        meta = {(c.owner, c.column.name): c for c in synthetic_columns()}
+        owner = "bank" if kind is OrgKind.BANK else code
         codes = []
         for col in columns:
             if col.kind in ("id", "label", "date"):
                 continue
+            m = meta[(owner, col.name)]
             ind_code = f"{code}_{col.name}" if kind is OrgKind.BANK else col.name
-            catalog.create_indicator(
-                session=self.session,
-                actor=self.root,
-                indicator_in=IndicatorCreate(
+            self.create_indicator(
+                IndicatorCreate(
                     code=ind_code,
                     name=col.name.replace("_", " "),
                     name_zh=col.zh,
-                    description=col.meaning,
-                    category=code if kind is OrgKind.AGENCY else "bank",
+                    description=m.description_zh,
+                    description_en=col.meaning,
+                    category=SUB_DIMENSION_LABELS[m.sub_dimension],
+                    family=FAMILY_AGGREGATED,
+                    dimension=m.dimension,
+                    sub_dimension=m.sub_dimension,
                     column=col.name,
                     dtype=_kind_dtype(col.kind),
+                    unit=col.unit,
                     window=_window(col.name),
+                    pit_rule="截至合成数据观察日的汇总值 (aggregated as of the synthetic "
+                    "data's observation date)",
+                    source_tables=[f"{code}.csv: {col.name}"],
                     org_code=code,
                     dataset_name=code,
-                ),
+                )
             )
             codes.append(ind_code)
         return codes
+
+    def registry(self, code: str, kind: OrgKind) -> list[str]:
+        """The party's indicators of the registry (family ``registry``), computed by the
+        party from its raw records; a bank's copy is coded ``<bank>.<CODE>``."""
+        from features.indicators import indicators_of, registry_records
+        from features.indicators.synthetic import FAMILY_REGISTRY
+
+        mine = {i.code for i in indicators_of(code)}
+        codes = []
+        for r in registry_records():
+            if r["code"] not in mine:
+                continue
+            ind_code = f"{code}.{r['code']}" if kind is OrgKind.BANK else r["code"]
+            self.create_indicator(
+                IndicatorCreate(
+                    code=ind_code,
+                    name=r["name_en"],
+                    name_zh=r["name_zh"],
+                    description=r["formula_zh"],
+                    description_en=r["formula_en"],
+                    category=r["sub_dimension_zh"],
+                    family=FAMILY_REGISTRY,
+                    dimension=r["dimension"],
+                    sub_dimension=r["sub_dimension"],
+                    column=r["code"],
+                    dtype={"ratio": "float", "flag": "int"}.get(r["dtype"], r["dtype"]),
+                    unit=r["unit"],
+                    window=r["window"],
+                    pit_rule=f"{r['pit_rule_zh']} ({r['pit_rule_en']})",
+                    source_tables=[f"{r['table']}: {', '.join(r['columns'])}"],
+                    sensitivity=r["sensitivity"],
+                    org_code=code,
+                )
+            )
+            codes.append(ind_code)
+        return codes
+
+    def create_indicator(self, indicator_in: IndicatorCreate) -> None:
+        catalog.create_indicator(session=self.session, actor=self.root, indicator_in=indicator_in)
+
+    def registry_agency(self, code: str) -> None:
+        """An agency that owns registry indicators but no synthetic table: organization,
+        node, its registry indicators and its officer."""
+        from features.indicators import OWNERS
+
+        catalog.create_organization(
+            session=self.session,
+            actor=self.root,
+            org_in=OrganizationCreate(code=code, kind=OrgKind.AGENCY, name=OWNERS[code]),
+        )
+        catalog.register_node(
+            session=self.session,
+            actor=self.root,
+            node_in=FederationNodeCreate(name=code, org_code=code),
+        )
+        self.result.indicators[code] = []
+        self.result.registry[code] = self.registry(code, OrgKind.AGENCY)
+        self.user(f"{code}_officer", Role.AGENCY_OFFICER, code)
 
     def bank(
         self, code: str, path: Path | None, rows: int, positives: int, n_authorizations: int
@@ -278,7 +365,8 @@ class _Seeding:
                     actor=officer,
                     consent_in=ConsentGrantCreate(
                         bank_code=bank,
-                        indicator_codes=self.result.indicators[agency],
+                        indicator_codes=self.result.indicators[agency]
+                        + self.result.registry[agency],
                         purpose=PURPOSE,
                         expires_at=utcnow() + timedelta(days=365),
                     ),
@@ -299,4 +387,12 @@ def _seed_authorizations(s: Any, root: Any, bank: str, data: Path | None, n: int
     consent.import_authorizations(session=s, actor=root, bank_code=bank, rows=rows, batch="seed")
 
 
-__all__ = ["ALGORITHMS", "DEFAULT_BANKS", "PURPOSE", "SeedResult", "csv_counts", "seed_demo"]
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_BANKS",
+    "PURPOSE",
+    "REGISTRY_ONLY_AGENCIES",
+    "SeedResult",
+    "csv_counts",
+    "seed_demo",
+]

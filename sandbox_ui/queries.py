@@ -44,6 +44,7 @@ from lab.services.disclosure import (
     model_bands,
     sample_stats,
 )
+from lab.services.indicators import DIMENSION_LABELS, FAMILY_LABELS, TRAINABLE_FAMILY
 
 BANK_ROLES = frozenset({Role.BANK_MODELER, Role.DATA_SCIENTIST})
 
@@ -95,6 +96,8 @@ def indicator_rows(
     query: str = "",
     owner: str | None = None,
     category: str | None = None,
+    dimension: str | None = None,
+    family: str | None = None,
 ) -> list[IndicatorRow]:
     """Indicators matching the search, each with the consent state that matters to ``actor``."""
     inds = catalog.search_indicators(
@@ -103,7 +106,9 @@ def indicator_rows(
         query=query,
         owner=owner or None,
         category=category or None,
-        limit=500,
+        dimension=dimension or None,
+        family=family or None,
+        limit=100_000,
     )
     grants = consent.list_consents(session=session, actor=actor)
     now = datetime.now(UTC)
@@ -127,15 +132,24 @@ def indicator_rows(
     return rows
 
 
-def indicator_facets(session: Session, actor: Principal) -> tuple[list[str], list[str]]:
-    """The owners and the dimensions (categories) the indicator library can be filtered by."""
-    inds = catalog.search_indicators(session=session, actor=actor, limit=10_000)
-    return (sorted({i.owner_code for i in inds}), sorted({i.category for i in inds if i.category}))
+def indicator_facets(session: Session, actor: Principal) -> tuple[list[str], list[str], list[str]]:
+    """What the indicator library can be filtered by: owners, dimensions and families (keys,
+    in the library's order; labels in ``DIMENSION_LABELS`` and ``FAMILY_LABELS``)."""
+    inds = catalog.search_indicators(session=session, actor=actor, limit=100_000)
+    dims = {i.dimension for i in inds}
+    families = {i.family for i in inds}
+    return (
+        sorted({i.owner_code for i in inds}),
+        [d for d in DIMENSION_LABELS if d in dims],
+        [f for f in FAMILY_LABELS if f in families],
+    )
 
 
 def default_indicators(rows: Sequence[IndicatorRow], limit_own: int = 6) -> list[str]:
-    """A sensible first pick: some of the bank's own indicators and every consented one."""
-    own = [r.indicator.code for r in rows if r.consent == "own"][:limit_own]
+    """A sensible first pick among the indicators an experiment can train on: some of the
+    bank's own and every consented one."""
+    rows = [r for r in rows if r.indicator.family == TRAINABLE_FAMILY]
+    own = sorted(r.indicator.code for r in rows if r.consent == "own")[:limit_own]
     granted = [r.indicator.code for r in rows if r.consent == "granted"]
     return own + granted
 

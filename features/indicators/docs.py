@@ -48,12 +48,14 @@ the lab catalog (`fedlab lab seed`); `fedlab lab indicators list` lists it by di
   代码保持原列名（如 `taxes_paid_12m`；银行为 `bank_a_acct_avg_balance`），
   演示（`fedlab demo`）与种子实验在本族上训练。
 
-The registry family is the library proper; the synthetic family keeps the seeded and demo
-experiments, which train on the pre-aggregated synthetic tables, working under their old
-codes. Both carry a dimension and sub-dimension, Chinese and English names and a Chinese
-description first. Until the experiment runner computes registry indicators from raw
-records at run time, an experiment that names a registry indicator is refused when it is
-created (`ConfigError`, with a hint to pick the synthetic family's columns).
+The registry family (`registry`) is the library proper; the second family (`aggregated`)
+keeps the seeded and demo experiments, which train on the pre-aggregated synthetic tables,
+working under their old codes. Both carry a dimension and sub-dimension, Chinese and
+English names and a Chinese description first. Until the experiment runner computes
+registry indicators from raw records at run time, an experiment that names a registry
+indicator is refused when it is created (`ConfigError`, with a hint to pick the
+`aggregated` family's columns: `fedlab lab indicators list --family aggregated`); the
+sandbox offers only the `aggregated` family in its experiment form.
 
 ## 敏感级别 Sensitivity levels
 
@@ -133,7 +135,7 @@ def _synthetic() -> str:
     rows = [
         f"## 合成汇总指标 Pre-aggregated synthetic columns ({len(cols)})",
         "",
-        "Registered in the catalog as the family `synthetic`: one code per agency column, "
+        "Registered in the catalog as the family `aggregated`: one code per agency column, "
         "and per bank `<bank>_<column>` for the bank's columns.",
         "",
         "| column | 中文名 | owner | 维度 / 子维度 | 说明 | meaning | unit |",
@@ -152,7 +154,7 @@ def render_markdown() -> str:
     """The text of docs/indicators.md."""
     intro = _INTRO.format(
         reg=FAMILIES["registry"],
-        syn=FAMILIES["synthetic"],
+        syn=FAMILIES["aggregated"],
         sens="\n".join(f"- **{k}**: {v}" for k, v in SENSITIVITY.items()),
         pit="\n".join(f"| `{k}` | {zh} | {en} |" for k, (zh, en) in PIT_RULES.items()),
     )

@@ -16,10 +16,10 @@ from features.indicators.spec import SUB_DIMENSIONS
 from features.synth import AGENCIES, BANK_COLUMNS, PARTY_COLUMNS, Column
 
 FAMILY_REGISTRY = "registry"
-FAMILY_SYNTHETIC = "synthetic"
+FAMILY_AGGREGATED = "aggregated"
 FAMILIES: dict[str, str] = {
     FAMILY_REGISTRY: "记录指标 (point-in-time indicators from raw records)",
-    FAMILY_SYNTHETIC: "合成汇总指标 (pre-aggregated synthetic columns)",
+    FAMILY_AGGREGATED: "合成汇总指标 (pre-aggregated columns of a registered dataset)",
 }
 
 
@@ -92,8 +92,8 @@ def synthetic_columns() -> list[SyntheticColumn]:
 
 __all__ = [
     "FAMILIES",
+    "FAMILY_AGGREGATED",
     "FAMILY_REGISTRY",
-    "FAMILY_SYNTHETIC",
     "SyntheticColumn",
     "synthetic_columns",
 ]

@@ -27,12 +27,37 @@ from lab.services import catalog
 
 class Indicators(Part):
     def search(
-        self, query: str = "", *, category: str | None = None, owner: str | None = None
+        self,
+        query: str = "",
+        *,
+        category: str | None = None,
+        owner: str | None = None,
+        dimension: str | None = None,
+        family: str | None = None,
+        limit: int = 200,
     ) -> Table[IndicatorPublic]:
         """Indicators matching ``query`` in code, name (English or 中文), description."""
         return Table(
-            self.lab.call(catalog.search_indicators, query=query, category=category, owner=owner)
+            self.lab.call(
+                catalog.search_indicators,
+                query=query,
+                category=category,
+                owner=owner,
+                dimension=dimension,
+                family=family,
+                limit=limit,
+            )
         )
+
+    def list(
+        self,
+        *,
+        family: str | None = None,
+        dimension: str | None = None,
+        owner: str | None = None,
+    ) -> Table[IndicatorPublic]:
+        """The whole library (or one family, dimension or owner), registry first."""
+        return self.search(family=family, dimension=dimension, owner=owner, limit=100_000)
 
     def get(self, code: str) -> IndicatorPublic:
         found = [i for i in self.search(code) if i.code == code]

@@ -309,7 +309,30 @@ def indicators_search(
 ) -> None:
     """Indicators matching QUERY (everyone may read the indicator library)."""
     for i in _lab(db, user).indicators.search(query, owner=owner, category=category):
-        typer.echo(f"{i.code:<36} {i.owner_code:<18} {i.window:<4} {i.name_zh or i.name}")
+        typer.echo(
+            f"{i.code:<36} {i.owner_code:<18} {i.dimension_zh or '—':<6} "
+            f"{i.window:<12} {i.name_zh or i.name}"
+        )
+
+
+@indicators_app.command("list")
+def indicators_list(
+    family: str | None = typer.Option(
+        None, help="registry (computed from raw records) or aggregated (dataset columns)."
+    ),
+    dimension: str | None = typer.Option(
+        None, help="financial_health, operating_activity or risk_resilience."
+    ),
+    owner: str | None = typer.Option(None, help="Owner organization code."),
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """The indicator library by family and dimension (指标库, Chinese names first)."""
+    from lab.commands.indicator_list import library_lines
+
+    rows = _lab(db, user).indicators.list(family=family, dimension=dimension, owner=owner)
+    for line in library_lines(list(rows)):
+        typer.echo(line)
 
 
 @samples_app.command("create")

@@ -45,7 +45,7 @@ from lab.services.consent import (
     require_authorizations,
     require_consents,
 )
-from lab.services.indicators import get_indicators
+from lab.services.indicators import get_indicators, trainable_indicators
 from lab.workflow import check_transition
 
 S = ExperimentStatus
@@ -150,7 +150,7 @@ def create_experiment(
             f"{sample.id}: it belongs to another bank"
         )
     algo = get_algorithm_row(session, experiment_in.algorithm, experiment_in.algorithm_version)
-    get_indicators(session, list(experiment_in.indicator_codes))
+    trainable_indicators(session, list(experiment_in.indicator_codes))
     validate_params(algo.name, algo.param_schema, dict(experiment_in.params))
     allowed = backends_for(algo.name)
     if experiment_in.backend not in allowed:
@@ -228,7 +228,7 @@ def submit_experiment(
     algo = session.get(Algorithm, exp.algorithm_id)
     assert algo is not None
     exp.params = validate_params(algo.name, algo.param_schema, dict(exp.params))
-    get_indicators(session, list(exp.indicator_codes))
+    trainable_indicators(session, list(exp.indicator_codes))
     if exp.authorization_required:
         require_authorizations(session, exp.owner_org_id, authorization_date(session, exp))
     needs = consent_needs(session, exp)

@@ -1,5 +1,13 @@
 """The indicator library (指标库): indicators that agencies and banks offer, searchable by
-code, name (中文 or English), description and category.
+code, name (中文 or English), description and category, filtered by owner, dimension and
+family.
+
+Two families (``features.indicators.synthetic.FAMILIES``): ``registry``, the point-in-time
+indicators of ``features.indicators`` (computed by their owner from raw records as of the
+observation date), and ``aggregated``, pre-aggregated columns of the owner's registered
+dataset (the demo's synthetic tables). Only the second trains today: the experiment runner
+reads columns of registered datasets, so :func:`trainable_indicators` refuses registry
+indicators in an experiment with a hint.
 
 Revealed to whom: indicator metadata (definitions, owner, category) to every reader the
 access rules allow; never a value of an indicator.
@@ -10,6 +18,8 @@ from __future__ import annotations
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from features.indicators import DIMENSIONS, SUB_DIMENSIONS
+from features.indicators.synthetic import FAMILIES, FAMILY_AGGREGATED, FAMILY_REGISTRY
 from lab.audit import append_event
 from lab.errors import ConfigError, NotFoundError
 from lab.models import (
@@ -63,8 +73,22 @@ def create_indicator(
     return _indicator_public(ind, org.code)
 
 
+#: dimension -> 中文 name; sub-dimension -> 中文 name; family -> its label
+DIMENSION_LABELS: dict[str, str] = dict(DIMENSIONS)
+SUB_DIMENSION_LABELS: dict[str, str] = {k: v.zh for k, v in SUB_DIMENSIONS.items()}
+FAMILY_LABELS: dict[str, str] = dict(FAMILIES)
+#: the family an experiment can train on today (columns of registered datasets)
+TRAINABLE_FAMILY = FAMILY_AGGREGATED
+
+
 def _indicator_public(ind: Indicator, owner_code: str) -> IndicatorPublic:
-    return IndicatorPublic.model_validate(ind, update={"owner_code": owner_code})
+    update = {
+        "owner_code": owner_code,
+        "dimension_zh": DIMENSION_LABELS.get(ind.dimension, ind.dimension),
+        "sub_dimension_zh": SUB_DIMENSION_LABELS.get(ind.sub_dimension, ind.sub_dimension),
+        "family_zh": FAMILY_LABELS.get(ind.family, ind.family).split(" (")[0],
+    }
+    return IndicatorPublic.model_validate(ind, update=update)
 
 
 def search_indicators(
@@ -74,9 +98,12 @@ def search_indicators(
     query: str = "",
     category: str | None = None,
     owner: str | None = None,
+    dimension: str | None = None,
+    family: str | None = None,
     limit: int = 200,
 ) -> list[IndicatorPublic]:
-    """Indicators whose code, name (中文 or English), description or category match."""
+    """Indicators whose code, name (中文 or English), description (中文 or English) or
+    category match, ordered by family (registry first), dimension and code."""
     require(actor, Resource.INDICATOR, Action.READ)
     stmt = select(Indicator, Organization.code).join(
         Organization, col(Organization.id) == col(Indicator.owner_org_id)
@@ -89,6 +116,7 @@ def search_indicators(
                 func.lower(Indicator.name).like(like),
                 col(Indicator.name_zh).like(f"%{query}%"),
                 func.lower(Indicator.description).like(like),
+                func.lower(Indicator.description_en).like(like),
                 func.lower(Indicator.category).like(like),
             )
         )
@@ -96,7 +124,12 @@ def search_indicators(
         stmt = stmt.where(Indicator.category == category)
     if owner:
         stmt = stmt.where(Organization.code == owner)
-    rows = session.exec(stmt.order_by(Indicator.code).limit(limit)).all()
+    if dimension:
+        stmt = stmt.where(Indicator.dimension == dimension)
+    if family:
+        stmt = stmt.where(Indicator.family == family)
+    order = (col(Indicator.family).desc(), col(Indicator.dimension), col(Indicator.code))
+    rows = session.exec(stmt.order_by(*order).limit(limit)).all()
     return [_indicator_public(ind, code) for ind, code in rows]
 
 
@@ -115,8 +148,31 @@ def get_indicators(session: Session, codes: list[str]) -> list[Indicator]:
     return [by_code[c] for c in codes]
 
 
+def trainable_indicators(session: Session, codes: list[str]) -> list[Indicator]:
+    """:func:`get_indicators`, refusing registry indicators: the experiment runner trains
+    on columns of registered datasets and does not compute indicators from raw records
+    yet (docs/indicators.md, "Two families")."""
+    inds = get_indicators(session, codes)
+    registry = [i.code for i in inds if i.family == FAMILY_REGISTRY]
+    if registry:
+        raise ConfigError(
+            f"indicator(s) {registry} of the family {FAMILY_REGISTRY!r} "
+            f"({FAMILIES[FAMILY_REGISTRY]}) cannot be trained on yet: experiments run on "
+            "columns of registered datasets",
+            hint=f"Pick indicators of the family {FAMILY_AGGREGATED!r} "
+            f"({FAMILIES[FAMILY_AGGREGATED]}): `fedlab lab indicators list --family "
+            f"{FAMILY_AGGREGATED}`.",
+        )
+    return inds
+
+
 __all__ = [
+    "DIMENSION_LABELS",
+    "FAMILY_LABELS",
+    "SUB_DIMENSION_LABELS",
+    "TRAINABLE_FAMILY",
     "create_indicator",
     "get_indicators",
     "search_indicators",
+    "trainable_indicators",
 ]

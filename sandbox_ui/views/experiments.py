@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from lab.models import ExperimentCreate, ExperimentPublic, ExperimentStatus, Role
 from lab.services import catalog, experiments, models_library, results
 from lab.services.algorithms import backends_for
+from lab.services.indicators import TRAINABLE_FAMILY
 from sandbox_ui.forms import param_inputs
 from sandbox_ui.i18n import t
 from sandbox_ui.queries import (
@@ -62,7 +63,7 @@ def create_form() -> None:
     backend = c3.selectbox(
         t("exp.backend"), list(backends_for(algo.name)), key=f"exp_backend.{algo.name}"
     )
-    rows = call(indicator_rows)
+    rows = call(indicator_rows, family=TRAINABLE_FAMILY)
     codes = [r.indicator.code for r in rows]
     chosen = st.multiselect(
         t("exp.indicators"),

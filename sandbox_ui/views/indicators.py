@@ -1,8 +1,10 @@
-"""指标库 Indicator library: search, filter by owner and dimension, definitions, consent."""
+"""指标库 Indicator library: search, filter by owner, dimension and family, definitions,
+consent. Chinese names, dimensions and descriptions first, English beside them."""
 
 import pandas as pd
 import streamlit as st
 
+from lab.services.indicators import DIMENSION_LABELS, FAMILY_LABELS
 from sandbox_ui.i18n import t
 from sandbox_ui.queries import IndicatorRow, indicator_facets, indicator_rows
 from sandbox_ui.session import call, guard
@@ -10,16 +12,28 @@ from sandbox_ui.session import call, guard
 me = guard("indicators")
 st.title(t("page.indicators"))
 
-owners, dims = call(indicator_facets)
-c1, c2, c3 = st.columns([3, 1, 1])
+owners, dims, families = call(indicator_facets)
+c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
 query = c1.text_input(t("ind.search"), key="ind_query")
 owner = c2.selectbox(t("ind.owner"), [t("ind.all"), *owners], key="ind_owner")
-dim = c3.selectbox(t("ind.dimension"), [t("ind.all"), *dims], key="ind_dim")
+dim = c3.selectbox(
+    t("ind.dimension"),
+    ["", *dims],
+    format_func=lambda d: DIMENSION_LABELS.get(d, t("ind.all")),
+    key="ind_dim",
+)
+family = c4.selectbox(
+    t("ind.family"),
+    ["", *families],
+    format_func=lambda f: FAMILY_LABELS[f].split(" (")[0] if f else t("ind.all"),
+    key="ind_family",
+)
 rows: list[IndicatorRow] = call(
     indicator_rows,
     query=query,
     owner=None if owner == t("ind.all") else owner,
-    category=None if dim == t("ind.all") else dim,
+    dimension=dim or None,
+    family=family or None,
 )
 
 
@@ -38,9 +52,11 @@ frame = pd.DataFrame(
             t("ind.col.code"): r.indicator.code,
             t("ind.col.name_zh"): r.indicator.name_zh,
             t("ind.col.name"): r.indicator.name,
+            t("ind.col.dimension"): r.indicator.dimension_zh,
+            t("ind.col.sub_dimension"): r.indicator.sub_dimension_zh,
+            t("ind.col.description"): r.indicator.description,
             t("ind.col.owner"): r.indicator.owner_code,
-            t("ind.col.dimension"): r.indicator.category,
-            t("ind.col.dtype"): r.indicator.dtype,
+            t("ind.col.family"): r.indicator.family_zh,
             t("ind.col.window"): r.indicator.window,
             t("ind.col.consent"): consent_label(r),
         }
@@ -53,12 +69,18 @@ if rows:
     st.subheader(t("ind.definition"))
     codes = [r.indicator.code for r in rows]
     pick = st.selectbox(t("ind.col.code"), codes, key="ind_pick")
-    r = rows[codes.index(pick)]
-    st.markdown(f"**{r.indicator.code}** · {r.indicator.name_zh or r.indicator.name}")
-    st.write(r.indicator.description or "—")
+    ind = rows[codes.index(pick)].indicator
+    st.markdown(f"**{ind.name_zh or ind.name}** · {ind.name} · `{ind.code}`")
+    st.write(ind.description or "—")
+    if ind.description_en:
+        st.write(ind.description_en)
     st.caption(
-        f"{t('ind.col.owner')}: {r.indicator.owner_code} · {t('ind.col.dimension')}: "
-        f"{r.indicator.category or '—'} · {t('ind.col.dtype')}: {r.indicator.dtype} · "
-        f"{t('ind.col.window')}: {r.indicator.window or '—'} · "
-        f"{t('ind.col.consent')}: {consent_label(r)}"
+        f"{t('ind.col.owner')}: {ind.owner_code} · {t('ind.col.dimension')}: "
+        f"{ind.dimension_zh or '—'} / {ind.sub_dimension_zh or '—'} · "
+        f"{t('ind.col.family')}: {ind.family_zh or '—'} · {t('ind.col.unit')}: "
+        f"{ind.unit or '—'} · {t('ind.col.window')}: {ind.window or '—'} · "
+        f"{t('ind.col.sensitivity')}: {ind.sensitivity or '—'} · "
+        f"{t('ind.col.consent')}: {consent_label(rows[codes.index(pick)])}"
     )
+    st.caption(f"{t('ind.col.pit')}: {ind.pit_rule or '—'}")
+    st.caption(f"{t('ind.col.sources')}: {'; '.join(ind.source_tables) or '—'}")

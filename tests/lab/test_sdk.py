@@ -26,7 +26,9 @@ def test_sdk_flow_from_search_to_roc(world: World, tmp_path: Path) -> None:
     found = ds.indicators.search("纳税")  # Chinese name search
     assert {i.code for i in found} >= {"taxes_paid_12m"}
     assert all(i.owner_code == "tax" for i in found)
-    assert ds.indicators.search(owner="courts")[0].category == "courts"
+    courts = ds.indicators.search(owner="courts")
+    assert {i.dimension_zh for i in courts} == {"风险抗逆力"}  # a dimension, not the owner
+    assert {i.sub_dimension_zh for i in courts} == {"司法涉诉"}
     sample = ds.samples.create(
         name="2024H1 applicants",
         dataset="bank_c",
