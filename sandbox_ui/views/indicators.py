@@ -16,24 +16,16 @@ owners, dims, families = call(indicator_facets)
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
 query = c1.text_input(t("ind.search"), key="ind_query")
 owner = c2.selectbox(t("ind.owner"), [t("ind.all"), *owners], key="ind_owner")
-dim = c3.selectbox(
-    t("ind.dimension"),
-    ["", *dims],
-    format_func=lambda d: DIMENSION_LABELS.get(d, t("ind.all")),
-    key="ind_dim",
-)
-family = c4.selectbox(
-    t("ind.family"),
-    ["", *families],
-    format_func=lambda f: FAMILY_LABELS[f].split(" (")[0] if f else t("ind.all"),
-    key="ind_family",
-)
+dim_labels = {DIMENSION_LABELS[d]: d for d in dims}
+family_labels = {FAMILY_LABELS[f].split(" (")[0]: f for f in families}
+dim = c3.selectbox(t("ind.dimension"), [t("ind.all"), *dim_labels], key="ind_dim")
+family = c4.selectbox(t("ind.family"), [t("ind.all"), *family_labels], key="ind_family")
 rows: list[IndicatorRow] = call(
     indicator_rows,
     query=query,
     owner=None if owner == t("ind.all") else owner,
-    dimension=dim or None,
-    family=family or None,
+    dimension=dim_labels.get(dim),
+    family=family_labels.get(family),
 )
 
 

@@ -50,7 +50,8 @@ class Template:
     data: Path
     sentinels: list[str]
     ids: dict[str, int] = field(default_factory=dict)
-    indicators: dict[str, list[str]] = field(default_factory=dict)
+    indicators: dict[str, list[str]] = field(default_factory=dict)  # family aggregated
+    registry: dict[str, list[str]] = field(default_factory=dict)  # family registry
 
 
 def sentinel_for(party: str, column: str) -> str:
@@ -238,7 +239,11 @@ def build_template(root: Path, *, n: int = 300, plant: bool = True) -> Template:
     own_a, tax = seed.indicators["bank_a"][:4], seed.indicators["tax"][:3]
     social = seed.indicators["social_insurance"][:2]
     tpl = Template(
-        db=root / "lab.db", data=data, sentinels=planted, indicators=dict(seed.indicators)
+        db=root / "lab.db",
+        data=data,
+        sentinels=planted,
+        indicators=dict(seed.indicators),
+        registry=dict(seed.registry),
     )
     tpl.ids["done1"] = new_experiment(
         engine, "bank_a_modeler", seed.samples["bank_a"], "bank_a tax lr", own_a + tax, approve=True

@@ -278,15 +278,42 @@ def test_indicators_search_filter_and_consent_state(db: Engine, template: Templa
     assert all(state[c] == z("consent.own") for c in template.indicators["bank_a"])
     assert all(state[c].startswith("已授权（至 ") for c in template.indicators["tax"])
     assert all(state[c] == z("consent.missing") for c in template.indicators["social_insurance"])
+    assert all(state[c] == z("consent.own") for c in template.registry["bank_a"])
+    assert all(state[c].startswith("已授权（至 ") for c in template.registry["tax"])
     at.selectbox(key="ind_owner").set_value("tax").run()
+    assert set(frame_with(at, z("ind.col.code"))[z("ind.col.code")]) == set(
+        template.indicators["tax"] + template.registry["tax"]
+    )
+    at.selectbox(key="ind_family").set_value("合成汇总指标").run()
     assert set(frame_with(at, z("ind.col.code"))[z("ind.col.code")]) == set(
         template.indicators["tax"]
     )
+    at.selectbox(key="ind_family").set_value(z("ind.all"))
     at.selectbox(key="ind_owner").set_value(z("ind.all"))
     at.text_input(key="ind_query").input("arrears").run()
     codes = set(frame_with(at, z("ind.col.code"))[z("ind.col.code")])
-    assert codes and all("arrears" in c for c in codes)
+    assert codes and all("arrears" in c.lower() for c in codes)
     assert at.caption[0].value == z("ind.count", n=len(codes))
+
+
+def test_indicators_show_names_dimensions_and_descriptions_in_chinese_first(
+    db: Engine, template: Template
+) -> None:
+    at = app_as(db, "bank_a_modeler", "indicators")
+    table = frame_with(at, z("ind.col.code"))
+    headers = list(table.columns)
+    assert headers.index(z("ind.col.name_zh")) < headers.index(z("ind.col.name"))
+    han = table[z("ind.col.name_zh")].str.contains("[\u4e00-\u9fff]")
+    assert han.all()
+    assert set(table[z("ind.col.dimension")]) == {"财务健康度", "运营活跃度", "风险抗逆力"}
+    assert table[z("ind.col.description")].str.contains("[\u4e00-\u9fff]").all()
+    row = table.set_index(z("ind.col.code")).loc["FS_DEBT_TO_ASSET"]
+    assert row[z("ind.col.name_zh")] == "资产负债率"
+    assert row[z("ind.col.sub_dimension")] == "偿债能力"
+    assert row[z("ind.col.description")].startswith("最近一期已申报年报的负债总额")
+    at.selectbox(key="ind_dim").set_value("风险抗逆力").run()
+    dims = set(frame_with(at, z("ind.col.code"))[z("ind.col.dimension")])
+    assert dims == {"风险抗逆力"}
 
 
 def test_indicators_for_an_agency_count_banks_with_consent(db: Engine) -> None:
