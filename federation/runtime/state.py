@@ -31,6 +31,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -182,9 +183,10 @@ def private_party_dirs(parties: Sequence[str]) -> Iterator[dict[str, Path]]:
     """One fresh private folder (0700) per party for one run on this machine (simulation:
     every party's state outside the coordinator's output folder); all deleted at the end.
     A folder left by a killed process names that process and is swept away by the next
-    run (:func:`federation.runtime.state_sweep.sweep_private_root`)."""
+    run on this machine (:func:`sweep_private_root`)."""
     root = private_root()
     root.mkdir(parents=True, exist_ok=True)
+    sweep_private_root(root)
     dirs: dict[str, Path] = {}
     try:
         for name in parties:
@@ -196,6 +198,34 @@ def private_party_dirs(parties: Sequence[str]) -> Iterator[dict[str, Path]]:
             for p in [p for p in _CACHE.keys() if folder in p.parents]:
                 _CACHE.pop(p)
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_private_root(root: Path | None = None, *, ttl: float | None = None) -> list[Path]:
+    """Delete the private party folders under ``root`` whose process is gone (or that are
+    older than ``ttl`` seconds); the folders removed."""
+    root = Path(root or private_root())
+    removed: list[Path] = []
+    now = time.time()
+    for folder in sorted(root.glob(f"{PRIVATE_PREFIX}*")) if root.is_dir() else []:
+        try:
+            pid = int(folder.name[len(PRIVATE_PREFIX) :].split("-", 1)[0])
+            age = now - folder.stat().st_mtime
+        except (ValueError, OSError):
+            continue
+        if folder.is_dir() and (not _pid_alive(pid) or (ttl is not None and age > ttl)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _picklable(value: Any) -> bool:
@@ -226,4 +256,5 @@ __all__ = [
     "save_state",
     "state_dir",
     "state_file",
+    "sweep_private_root",
 ]

@@ -14,8 +14,8 @@ default :data:`DEFAULT_TTL`); a SuperNode started through
 often as it serves messages. Coordinators also report runs they ended without every party's
 confirmation at the start of the next run (``runtime.discard``).
 
-:func:`sweep_private_root` removes the simulation runtime's private party folders that a
-killed process left (their names carry the process id; the process is gone).
+The simulation runtime's private party folders that a killed process left are removed by
+the next run on the machine (:func:`federation.runtime.state.sweep_private_root`).
 
 Nothing here is sent anywhere: a party deletes its own files.
 """
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Mapping
@@ -34,11 +33,9 @@ from typing import Any
 from crypto.errors import ConfigError
 from federation.runtime.state import (
     DISCARDED_DIRNAME,
-    PRIVATE_PREFIX,
     STATE_SUFFIX,
     drop_state,
     is_discarded,
-    private_root,
     state_dir,
 )
 
@@ -134,34 +131,6 @@ def _age(path: Path, now: float) -> float:
         return 0.0
 
 
-def sweep_private_root(root: Path | None = None, *, ttl: float) -> list[Path]:
-    """Delete the private party folders (simulation) under ``root`` whose process is gone
-    or that are older than ``ttl``; the folders removed."""
-    root = Path(root or private_root())
-    removed: list[Path] = []
-    for folder in sorted(root.glob(f"{PRIVATE_PREFIX}*")) if root.is_dir() else []:
-        pid_text = folder.name[len(PRIVATE_PREFIX) :].split("-", 1)[0]
-        try:
-            pid = int(pid_text)
-        except ValueError:
-            continue
-        if not folder.is_dir() or (_pid_alive(pid) and _age(folder, time.time()) <= ttl):
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder)
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Sweeper:
     """Sweeps one party's state at start and then every ``interval`` seconds (a thread)."""
 
@@ -225,6 +194,5 @@ __all__ = [
     "state_ttl",
     "sweep_interval",
     "sweep_now_and_then",
-    "sweep_private_root",
     "sweep_state",
 ]
