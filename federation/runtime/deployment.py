@@ -43,6 +43,7 @@ import tomli_w
 from crypto import errors as lab_errors
 from crypto.errors import ConfigError, PartyUnavailableError, ProtocolError
 from federation.config import ExperimentConfig
+from federation.outputs import remove_staging
 from federation.protocol import ProgressFn, no_progress
 from federation.runtime.actions import DISCARD_TIMEOUT
 from federation.runtime.ended_runs import pending_runs, record
@@ -322,6 +323,7 @@ def train_on_federation(
         if proc.poll() is None:
             proc.terminate()
         _end(proc)
+        remove_staging(out)  # a coordinator killed mid-write leaves its staging folder
         gone = _superlink_gone(cfg, fed)
         if not gone and _discard_at_parties(state, conn, config_text, run_id):
             return
