@@ -132,11 +132,6 @@ def save_state(path: Path, state: dict[str, Any], *, action: str = "") -> None:
         _CACHE.put(path, (key, state))
 
 
-def forget(path: Path) -> None:
-    """Drop the in-memory copy (after a failed handler may have half-changed it)."""
-    _CACHE.pop(path)
-
-
 def drop_state(path: Path) -> bool:
     """Delete one run's state file and its in-memory copy; whether there was a file."""
     _CACHE.pop(path)
@@ -245,7 +240,6 @@ __all__ = [
     "STATE_SUFFIX",
     "discard_run",
     "drop_state",
-    "forget",
     "is_discarded",
     "load_state",
     "make_private",
