@@ -43,8 +43,10 @@ import tomli_w
 from crypto import errors as lab_errors
 from crypto.errors import ConfigError, PartyUnavailableError, ProtocolError
 from federation.config import ExperimentConfig
+from federation.outputs import remove_staging
 from federation.protocol import ProgressFn, no_progress
 from federation.runtime.actions import DISCARD_TIMEOUT
+from federation.runtime.ended_runs import pending_runs, record
 from federation.runtime.local_federation import (
     DEFAULT_NODE_POLL,
     DEFAULT_STATE_DIR,
@@ -88,6 +90,7 @@ status = ""
 progress = ""
 work_dirs = ""
 discard = ""
+ended = ""
 """
 
 
@@ -233,19 +236,43 @@ def _end(proc: subprocess.Popen[bytes], wait: float = 10.0) -> None:
 
 def _discard_at_parties(
     state: Path, conn: dict[str, Any], config_text: str, run_id: str | None
-) -> None:
+) -> bool:
     """Best effort, after a run that ended without its coordinator (cancelled, crashed):
-    a run of its own tells every party to discard run ``run_id`` (its state and files)."""
+    a run of its own tells every party to discard run ``run_id`` (its state and files);
+    whether every party confirmed."""
     if run_id is None:
-        return
+        return False
     run = _FlwrRun.prepare(state, conn, config_text)
     proc = run.start(state, discard=run_id)
     deadline = time.monotonic() + 3 * DISCARD_TIMEOUT
     while proc.poll() is None and run.outcome() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    if run.outcome() is None:
+    outcome = run.outcome()
+    if outcome is None:
         proc.terminate()
     _end(proc)
+    return bool(outcome and outcome.get("ok"))
+
+
+def _superlink_gone(cfg: ExperimentConfig, fed: Federation | None) -> bool:
+    """Whether this run's SuperLink is the local federation's and its process is gone."""
+    return fed is not None and not cfg.deployment.superlink and not alive(fed.superlink_pid)
+
+
+def _no_outcome(
+    cfg: ExperimentConfig, fed: Federation | None, code: int | None, log: Path
+) -> Exception:
+    """The error of a run whose coordinator reported no outcome, naming what died."""
+    if fed is not None and _superlink_gone(cfg, fed):
+        return PartyUnavailableError(
+            f"the local SuperLink (pid {fed.superlink_pid}) stopped during the run; "
+            f"the run was abandoned; see {log}",
+            hint="Restart the federation (`fedlab federation down`, then `up`) and run again.",
+        )
+    return ProtocolError(
+        f"the coordinator (ServerApp) did not report an outcome (flwr run exited with "
+        f"{code}); the run was abandoned; see {log}"
+    )
 
 
 def train_on_federation(
@@ -280,22 +307,34 @@ def train_on_federation(
     progress("phase", {"phase": "submit"})
     wait = timeout or (cfg.experiment.join_timeout + 4 * 3600)
     tail = ProgressTail(progress_file, progress)
-    proc = run.start(state, out=str(out), progress=str(progress_file), work_dirs=json.dumps(homes))
+    sent = pending_runs(state)
+    proc = run.start(
+        state,
+        out=str(out),
+        progress=str(progress_file),
+        work_dirs=json.dumps(homes),
+        ended=json.dumps(sent),
+    )
 
     def abandon() -> None:
         run_id = _run_id(run.log)
-        if run_id is not None:
+        if run_id is not None and not _superlink_gone(cfg, fed):
             _stop_run(run_id, run.log, run.env)
         if proc.poll() is None:
             proc.terminate()
         _end(proc)
-        _discard_at_parties(state, conn, config_text, run_id)
+        remove_staging(out)  # a coordinator killed mid-write leaves its staging folder
+        gone = _superlink_gone(cfg, fed)
+        if not gone and _discard_at_parties(state, conn, config_text, run_id):
+            return
+        if run_id is not None:  # the next run reports it ended to every party
+            record(state, {}, {run_id: [p.name for p in cfg.parties]})
 
     deadline = time.monotonic() + wait
     try:
         while proc.poll() is None:
             tail.poll()
-            if run.status.is_file() or time.monotonic() > deadline:
+            if run.status.is_file() or time.monotonic() > deadline or _superlink_gone(cfg, fed):
                 break
             time.sleep(0.1)
         tail.poll()
@@ -305,11 +344,9 @@ def train_on_federation(
     status = run.outcome()
     if status is None:
         abandon()
-        raise ProtocolError(
-            f"the coordinator did not report an outcome (flwr run exited "
-            f"with {proc.returncode}); see {run.log}"
-        )
+        raise _no_outcome(cfg, fed, proc.returncode, run.log)
     _end(proc)
+    record(state, sent, status.get("unconfirmed_runs") or {})
     if not status.get("ok"):
         _raise_status(status)
     return json.loads((out / "metrics.json").read_text())  # type: ignore[no-any-return]

@@ -2,8 +2,10 @@
 
 The ServerApp runs in a thread of this process (so the MessageLog is available to the
 caller); each simulated SuperNode ``partition-id`` i plays the config's i-th party, with
-work dir ``DIR_tmp/parties/NAME``. Runtime dependency installation is never triggered
-(the in-process API installs nothing), telemetry and update checks are off.
+work dir ``DIR_tmp/parties/NAME`` (its model piece); its run state stays in a private
+folder of its own outside DIR, deleted when the run ends. Runtime dependency installation
+is never triggered (the in-process API installs nothing), telemetry and update checks are
+off.
 
 Latency: Flower 1.41's simulation engine looks for new messages every 0.1 s (a hard-coded
 wait in ``vce_api.add_messages_to_queue``) and the coordinator polled for replies every
@@ -33,6 +35,7 @@ from federation.outputs import party_dir
 from federation.protocol import ProgressFn
 from federation.runtime.coordinator import coordinate
 from federation.runtime.dispatch import PartyIdentity
+from federation.runtime.state import private_party_dirs
 from federation.server_app import build_server_app
 from federation.transport import MessageLog
 
@@ -115,15 +118,17 @@ def run_in_simulation(
 
     for k, v in FLOWER_ENV.items():
         os.environ.setdefault(k, v)
+    dirs = contextlib.ExitStack()  # each party's state: a private folder, never in DIR
+    private = dirs.enter_context(private_party_dirs([p.name for p in cfg.parties]))
     identities = []
     for p in cfg.parties:
         work = party_dir(stage, p.name)
         work.mkdir(parents=True, exist_ok=True)
-        identities.append(PartyIdentity(name=p.name, data_path=p.data, work_dir=work))
+        identities.append(PartyIdentity(p.name, p.data, work, private=private[p.name]))
     client = build_client_app(SimulationParties(identities))
     box: dict[str, Any] = {}
 
-    def main(grid: Grid, context: Context) -> None:  # noqa: ARG001
+    def main(grid: Grid, context: Context) -> None:
         try:
             box["result"] = coordinate(
                 grid,
@@ -135,6 +140,7 @@ def run_in_simulation(
                 progress=progress,
                 keep_payloads=keep_payloads,
                 poll=SIM_POLL,
+                run_key=str(context.run_id),
             )
         except BaseException as exc:  # re-raised below, in the caller's thread
             box["error"] = exc
@@ -160,6 +166,7 @@ def run_in_simulation(
         ) from exc
     finally:
         flwr_logger.setLevel(level)
+        dirs.close()
     if "error" in box:
         raise box["error"]
     if "result" not in box:
