@@ -107,16 +107,17 @@ def _worker_row(
     ``fence`` the row_version is bumped first (and with ``end`` the lease ends)."""
     require(actor, Resource.EXPERIMENT, Action.RUN)
     exp = experiment_row(session, experiment_id)
-    if exp.claimed_by != actor.label:
-        raise AccessDeniedError(
-            f"experiment {experiment_id} is claimed by {exp.claimed_by!r}, not {actor.label!r}"
-        )
+    claimer = exp.claimed_by
     lease = leases.Lease(Experiment, experiment_id, lease_token, actor.label, exp.attempts)
     if fence or end:
         write_lock(session)
         leases.fence(session, lease, end=end)
     else:
         leases.check(session, lease)
+    if claimer != actor.label:  # the token is another worker's
+        raise AccessDeniedError(
+            f"experiment {experiment_id} is claimed by {claimer!r}, not {actor.label!r}"
+        )
     return exp
 
 

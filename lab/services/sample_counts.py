@@ -183,11 +183,12 @@ def _claimed(
     job = session.get(SampleCount, count_id)
     if job is None:
         raise NotFoundError(f"no sample count with id {count_id}")
-    if job.claimed_by != actor.label or CountStatus(job.status) is not CountStatus.RUNNING:
-        raise AccessDeniedError(f"sample count {count_id} is not running under {actor.label!r}")
+    claimer, status = job.claimed_by, CountStatus(job.status)
     lease = leases.Lease(SampleCount, count_id, lease_token, actor.label, job.attempts)
     write_lock(session)
-    leases.fence(session, lease, end=end)
+    leases.fence(session, lease, end=end)  # LeaseLostError for a stale worker
+    if claimer != actor.label or status is not CountStatus.RUNNING:
+        raise AccessDeniedError(f"sample count {count_id} is not running under {actor.label!r}")
     return job
 
 
