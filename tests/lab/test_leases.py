@@ -403,3 +403,23 @@ def test_cancel_and_resubmit_go_through_the_workflow_with_audit_events(
     got = row(world, queued)
     assert got.status is S.SUCCEEDED and got.attempts == 1
     chain_ok(world)
+
+
+def test_jobs_stranded_before_leases_existed_are_reaped_after_the_upgrade(
+    world: World, tmp_path: Path
+) -> None:
+    # Prepare: an experiment running under a worker of the schema before leases (0003)
+    from lab.db import downgrade, upgrade
+
+    exp_id = approved(world, "bank_c", "stranded")
+    start_and_die(world, exp_id, "old")
+    downgrade(world.engine, "0003")
+    # Execute: the upgrade gives it an already expired lease; a worker's reaper finds it
+    upgrade(world.engine)
+    got = row(world, exp_id)
+    assert (got.status, got.lease_owner, got.attempts) == (S.RUNNING, "worker:old", 1)
+    (done,) = Worker(world.engine, "new", tmp_path, executor=FakeExecutor()).reap()
+    # Assert
+    assert done.outcome == "queued" and done.reason.startswith("worker old lost its lease at ")
+    assert row(world, exp_id).status is S.QUEUED
+    chain_ok(world)

@@ -69,8 +69,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # ALTER TABLE ... DROP COLUMN in place (SQLite >= 3.35): recreating the table, as batch
+    # mode would, fails on a catalog whose transitions and models refer to its rows
     for table in TABLES:
-        with op.batch_alter_table(table, schema=None) as batch_op:
+        with op.batch_alter_table(table, schema=None, recreate="never") as batch_op:
             batch_op.drop_column("attempts")
             batch_op.drop_column("lease_expires_at")
             batch_op.drop_column("lease_token")
