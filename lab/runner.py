@@ -40,9 +40,8 @@ from federation.config import DeploymentSection, ExperimentConfig
 from federation.protocol import ProgressFn
 from federation.run import run_experiment
 from federation.runtime.target import FederationTarget
-from lab.db import session_scope
 from lab.errors import ConfigError
-from lab.jobs.base import MAX_REASON, Executor, Reaped, json_safe, reason_of, remove_staging
+from lab.jobs.base import MAX_REASON, Executor, Reaped, json_safe, reason_of
 from lab.jobs.configs import deployment_section
 from lab.jobs.experiment import (
     PROGRESS_EVENTS,
@@ -53,7 +52,6 @@ from lab.jobs.experiment import (
 )
 from lab.jobs.lease import RunGuard, WorkerStopping
 from lab.jobs.registry import JOBS
-from lab.services import leases
 from lab.services.access import Principal
 from lab.services.catalog import worker_principal
 from lab.services.leases import LeaseTerms
@@ -168,12 +166,8 @@ class Worker:
         for job in JOBS:
             for folder in sorted(self.runs_dir.glob(f"{job.folder_prefix}*")):
                 suffix = folder.name.removeprefix(job.folder_prefix)
-                if not suffix.isdigit() or not folder.is_dir():
-                    continue
-                with session_scope(self.engine) as s:
-                    busy = leases.held(s, job.table, int(suffix))
-                if not busy:
-                    gone.extend(remove_staging(folder))
+                if suffix.isdigit() and folder.is_dir():
+                    gone.extend(job.clean(self, int(suffix)))
         for stage in gone:
             log.warning("removed the staging folder %s a stopped run left", stage)
         return gone

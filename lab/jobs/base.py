@@ -179,7 +179,7 @@ class Job(ABC, Generic[TicketT, ResultT]):
             except LeaseLostError as lost:
                 log.warning("%s", lost.public_message())
         finally:
-            remove_staging(self.folder(ctx, ticket.id))
+            self.clean(ctx, ticket.id, lease.token)
 
     def _end(self, ctx: JobContext, lease: Lease) -> None:
         try:
@@ -213,13 +213,22 @@ class Job(ABC, Generic[TicketT, ResultT]):
                 lease = leases.take_over(s, row, ctx.principal, ctx.lease_terms)
             if lease is None:
                 continue
+            self.clean(ctx, row.id, lease.token)  # before another worker can claim it
             try:
                 done.append(self._recover(ctx, row, lease))
             except LeaseLostError as exc:  # a reaper stalled past its own lease
                 log.warning("%s", exc.public_message())
-            finally:
-                remove_staging(self.folder(ctx, row.id))
         return done
+
+    def clean(self, ctx: JobContext, job_id: int, token: str | None = None) -> list[Path]:
+        """Remove the staging folders in the job's run folder unless another worker holds a
+        live lease on the job (its run may be writing one); under the catalog's write lock,
+        so no claim starts a run meanwhile. ``token``: the caller's own lease."""
+        with session_scope(ctx.engine) as s:
+            write_lock(s)
+            if leases.held(s, self.table, job_id, unless=token):
+                return []
+            return remove_staging(self.folder(ctx, job_id))
 
     def _recover(self, ctx: JobContext, row: ExpiredLease, lease: Lease) -> Reaped:
         terms = ctx.lease_terms

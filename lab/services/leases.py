@@ -223,14 +223,17 @@ def take_over(
     return Lease(table, row.id, token, actor.label, row.attempts)
 
 
-def held(session: Session, table: Any, row_id: int) -> bool:
-    """Whether a worker holds an unexpired lease on the row (its folder is in use)."""
-    expires = session.exec(
-        select(table.lease_expires_at).where(
+def held(session: Session, table: Any, row_id: int, *, unless: str | None = None) -> bool:
+    """Whether a worker holds an unexpired lease on the row (its run folder is in use),
+    other than the lease with token ``unless``."""
+    found = session.execute(
+        sa_select(table.lease_token, table.lease_expires_at).where(
             table.id == row_id, col(table.lease_token).is_not(None)
         )
     ).first()
-    return expires is not None and expires >= utcnow()
+    if found is None or (unless is not None and found[0] == unless):
+        return False
+    return found[1] is not None and found[1] >= utcnow()
 
 
 def _at(when: datetime) -> str:

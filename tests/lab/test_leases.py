@@ -423,3 +423,25 @@ def test_jobs_stranded_before_leases_existed_are_reaped_after_the_upgrade(
     assert done.outcome == "queued" and done.reason.startswith("worker old lost its lease at ")
     assert row(world, exp_id).status is S.QUEUED
     chain_ok(world)
+
+
+def test_staging_is_removed_only_where_no_other_worker_holds_the_lease(
+    world: World, tmp_path: Path
+) -> None:
+    # Prepare: w1 claims a job; its run folder holds a staging folder (as a run writes one)
+    from lab.jobs.experiment import ExperimentJob
+
+    exp_id = approved(world, "bank_a", "staged")
+    w1 = Worker(world.engine, "w1", tmp_path / "runs", executor=FakeExecutor(), lease_terms=LONG)
+    ticket = ExperimentJob().claim(w1)
+    assert ticket is not None
+    stage = tmp_path / "runs" / f"experiment-{exp_id}" / ".result.tmp-abcd1234"
+    (stage / "parties" / "tax").mkdir(parents=True)
+    other = Worker(world.engine, "w2", tmp_path / "runs", executor=FakeExecutor())
+    # Execute / Assert: a starting worker, and a stale one, leave a live lease's folder alone
+    assert other.sweep() == []
+    assert ExperimentJob().clean(other, exp_id, token="not-the-lease") == []
+    assert stage.is_dir()
+    # once the lease expired (its worker died), the next worker to start removes it
+    expire(world)
+    assert other.sweep() == [stage] and not stage.exists()
