@@ -118,7 +118,7 @@ def seed(soak: Soak) -> list[int]:
 
         data = soak.root / "data"
         write(data, generate(soak.args.enterprises, soak.args.seed, banks=BANKS))
-    engine = make_engine(soak.db)
+    engine = make_engine(soak.db, create=True)
     upgrade(engine)
     result = seed_demo(engine, banks=BANKS, data_dir=data, agencies=("tax",))
 

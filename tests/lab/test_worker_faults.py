@@ -128,7 +128,7 @@ class Lab:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    engine = make_engine(tmp_path / "lab.db")
+    engine = make_engine(tmp_path / "lab.db", create=True)
     upgrade(engine)
     world = World(
         engine, seed_demo(engine, banks=("bank_a",), agencies=("tax",), bank_indicators=False)
