@@ -271,6 +271,18 @@ class RunCancelled(LabError):
     code = "FEDLAB-506"
 
 
+class LeaseLostError(CatalogError):
+    """A worker no longer holds the lease of the job it ran: its lease expired and a
+    reaper requeued, failed or adopted the job, or the job was resubmitted. Nothing it
+    produced is filed."""
+
+    code = "FEDLAB-507"
+    hint = (
+        "The job was taken over (see its transitions); keep workers' heartbeats within "
+        "FEDLAB_LEASE_SECONDS, e.g. by not pausing a worker's process."
+    )
+
+
 def _coded(base: type[LabError]) -> list[type[LabError]]:
     out = [base]
     for sub in base.__subclasses__():
@@ -312,6 +324,7 @@ __all__ = [
     "KeyFileError",
     "KeyMismatchError",
     "LabError",
+    "LeaseLostError",
     "MissingExecutableError",
     "NotFoundError",
     "PartyError",

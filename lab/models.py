@@ -274,6 +274,10 @@ class SampleCount(SQLModel, table=True):
     requested_at: datetime = Field(default_factory=utcnow)
     row_version: int = Field(default=1)
     claimed_by: str | None = Field(default=None, max_length=120)
+    lease_owner: str | None = Field(default=None, max_length=120)
+    lease_token: str | None = Field(default=None, max_length=32)
+    lease_expires_at: datetime | None = None
+    attempts: int = Field(default=0)
     started_at: datetime | None = None
     finished_at: datetime | None = None
     failure_reason: str | None = None
@@ -289,6 +293,9 @@ class SampleCountPublic(SQLModel):
     requested_by_name: str
     requested_at: datetime
     claimed_by: str | None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    attempts: int = 0
     started_at: datetime | None
     finished_at: datetime | None
     failure_reason: str | None
@@ -344,6 +351,11 @@ class Experiment(ExperimentBase, table=True):
     status: ExperimentStatus = Field(default=ExperimentStatus.DRAFT, sa_type=_enum(), index=True)
     row_version: int = Field(default=1)  # optimistic concurrency: bumped on every write
     claimed_by: str | None = Field(default=None, max_length=120)
+    # the worker's lease while it is queued or running (lab.services.leases)
+    lease_owner: str | None = Field(default=None, max_length=120)
+    lease_token: str | None = Field(default=None, max_length=32)  # one per claim
+    lease_expires_at: datetime | None = None
+    attempts: int = Field(default=0)  # claims since it was last submitted
     progress: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     failure_reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -361,6 +373,9 @@ class ExperimentPublic(ExperimentBase):
     algorithm_id: int
     status: ExperimentStatus
     claimed_by: str | None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    attempts: int = 0
     progress: list[dict[str, Any]]
     failure_reason: str | None
     created_at: datetime

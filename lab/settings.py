@@ -1,7 +1,10 @@
 """Lab settings: one pydantic-settings object read from ``FEDLAB_*`` environment variables.
 
-Nothing here leaves the machine. ``FEDLAB_MIN_CELL`` is k, the fewest enterprises any
-figure the lab's services release may aggregate (default
+Nothing here leaves the machine. ``FEDLAB_LEASE_SECONDS`` (default 30) is how long a
+worker's claim on a job lasts without a heartbeat, ``FEDLAB_LEASE_MAX_ATTEMPTS`` (3) how
+many claims a job gets before a lost lease fails it, ``FEDLAB_DRAIN_SECONDS`` (30) how long
+a worker told to stop (SIGTERM, SIGINT) lets its current job finish. ``FEDLAB_MIN_CELL``
+is k, the fewest enterprises any figure the lab's services release may aggregate (default
 :data:`features.disclosure.DEFAULT_MIN_CELL`). The database URL may carry a password: it is a
 ``SecretStr`` and only :attr:`Settings.safe_database_url` (password masked) may be logged.
 A value the lab cannot use is one :class:`~lab.errors.SettingsError` that names each
@@ -34,6 +37,10 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     runs_dir: Path | None = None
     worker_poll_seconds: float = Field(default=2.0, gt=0)
+    # a claimed job's lease (lab.jobs.lease): renewed every lease_seconds / 3 while it runs
+    lease_seconds: float = Field(default=30.0, gt=0)
+    lease_max_attempts: int = Field(default=3, ge=1)  # then a lost lease fails the job
+    drain_seconds: float = Field(default=30.0, ge=0)  # SIGTERM: time to finish the job
     min_cell: int = Field(default=DEFAULT_MIN_CELL, ge=1)  # k of lab.services.disclosure
     first_admin: str = "admin"
     first_admin_password: SecretStr = SecretStr("changethis")

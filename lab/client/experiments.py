@@ -107,7 +107,20 @@ class ExperimentHandle:
         return self
 
     def cancel(self, reason: str) -> ExperimentHandle:
+        """Cancel it: at once when it waits; a running one stops at its worker's next
+        heartbeat or progress report."""
         self.info = self.lab.call(exp_svc.cancel_experiment, experiment_id=self.id, reason=reason)
+        return self
+
+    def resubmit(self, reason: str = "") -> ExperimentHandle:
+        """Submit a cancelled or failed experiment again, unchanged (it needs approval
+        again); to change it first, ``revise`` it back to a draft."""
+        self.info = self.lab.call(exp_svc.resubmit_experiment, experiment_id=self.id, reason=reason)
+        return self
+
+    def revise(self, reason: str) -> ExperimentHandle:
+        """A rejected, failed or cancelled experiment back to draft, for changes."""
+        self.info = self.lab.call(exp_svc.revise_experiment, experiment_id=self.id, reason=reason)
         return self
 
     def consents(self) -> list[consent.ConsentNeed]:
