@@ -66,7 +66,7 @@ from federation.homo.params import WEIGHT_UNIT, HomoParams, model_spec, train_co
 from federation.homo.protection import protect, reveal
 from federation.homo.state import STATE_KEY, BankState, bank_state, standardization
 from federation.party import PartyContext, register
-from federation.partydata import setup_party
+from federation.partydata import setup_party, warnings_field
 from federation.transport import Payload
 
 MODEL_FILE = "homo_model.json"
@@ -167,7 +167,7 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
     ctx.state[STATE_KEY] = st
     has_key = key_path(ctx, st.session).is_file() if st.backend == "ckks" and req.resume else None
     reply = InitReply(pub, d.layout_hash(params.buckets), st.n_params, st.exps, has_key)
-    return reply.to_payload()
+    return {**reply.to_payload(), **warnings_field(ctx)}
 
 
 @register(KEYS)
