@@ -221,7 +221,7 @@ def check_number_text(
         name,
         f"column {column!r}: {rows.shape[0]} numbers written as text (thousands "
         f"separators, currency signs or units) {line_list(rows + 2)}",
-        hint="Write plain numbers in the file (44704.75, not 44,704.75), or, if the "
+        hint="Write plain numbers in the file (1234.5, not 1,234.5), or, if the "
         "column is a code and not an amount, declare it in the party's `categorical` list "
         "(`fedlab data validate --categorical COLUMN`).",
     )
