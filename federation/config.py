@@ -236,18 +236,35 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None) -> Experi
     try:
         cfg = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        errs = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
+            for e in exc.errors()
+        )
         raise ConfigError(f"invalid experiment config: {errs}") from None
     if base_dir is not None:
         for p in cfg.parties:
-            if not p.data.is_absolute():
-                p.data = (base_dir / p.data).resolve()
-            if p.authorizations is not None and not p.authorizations.is_absolute():
-                p.authorizations = (base_dir / p.authorizations).resolve()
+            p.data = _resolve(base_dir, p.data, f"parties.{p.name}.data")
+            if p.authorizations is not None:
+                p.authorizations = _resolve(
+                    base_dir, p.authorizations, f"parties.{p.name}.authorizations"
+                )
         rc = cfg.deployment.root_certificates
-        if rc is not None and not rc.is_absolute():
-            cfg.deployment.root_certificates = (base_dir / rc).resolve()
+        if rc is not None:
+            cfg.deployment.root_certificates = _resolve(
+                base_dir, rc, "deployment.root_certificates"
+            )
     return cfg
+
+
+def _resolve(base_dir: Path, path: Path, field: str) -> Path:
+    """``path`` against the config's folder; a path the system cannot name is refused."""
+    try:
+        return path if path.is_absolute() else (base_dir / path).resolve()
+    except (ValueError, OSError, RuntimeError):
+        raise ConfigError(
+            f"invalid experiment config: {field}: not a usable file path",
+            hint="Write a plain relative or absolute path (no control characters).",
+        ) from None
 
 
 def check_data_files(cfg: ExperimentConfig) -> None:
