@@ -6,7 +6,11 @@ What each party's handler sends back, and to whom it goes (via the coordinator):
 * ``align.setup``: the guest, its sample IDs blinded by a fresh secret scalar ``kg``
   (``H(id)^kg``, 32 bytes each) and the sample's size; a host, its own IDs blinded by its
   long-term scalar ``kh`` (from its offline cache), in a fresh secret order. Blinded points
-  reveal only their count. Setup hooks (:func:`on_setup`) may add public fields;
+  reveal only their count. A party whose table has constant or all-missing feature
+  columns adds ``data_warnings``: those columns' names and its table's row count, no value
+  (:func:`federation.partydata.data_warnings`; metrics.json shows them). A guest whose
+  training sample holds one label class refuses here, naming the count, not the class.
+  Setup hooks (:func:`on_setup`) may add public fields;
 * ``align.reblind``: a host returns the guest's points blinded again (``H(id)^(kg kh)``,
   truncated to 12 bytes, in the guest's order); the guest blinds every host's points again,
   keeps them and replies ``ok``;

@@ -3,7 +3,9 @@
 What leaves each bank, message by message (``homo.init``, ``homo.stats``, ``homo.train``,
 ``homo.unmask``, ``homo.evaluate``), is listed in the package docstring
 (:mod:`federation.homo`) and docs/protocols/homo_ckks.md: public keys, column counts and
-scales, protected sums and model vectors, and (score bin, label) counts of held-out rows.
+scales, protected sums and model vectors, and (score bin, label) counts of held-out rows;
+``homo.init`` adds the bank's data warnings when it has any (names of constant or
+all-missing columns and its row count, :func:`federation.partydata.data_warnings`).
 The bank saves the global model in its own work dir.
 
 The bank learns the global statistics, the global model of every round it takes part in
