@@ -59,7 +59,7 @@ from federation.alignment_party import (
     on_setup,
 )
 from federation.config import ExperimentConfig
-from federation.partydata import PartySetup
+from federation.partydata import PartySetup, note_data_warnings
 from federation.protocol import ProgressFn, no_progress
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
@@ -124,6 +124,7 @@ def setup_payloads(
             as_of=as_of,
             authorizations=str(p.authorizations or "") if p.role == PartyRole.GUEST else "",
             cardinality_only=cardinality,
+            contract=p.contract(),
         )
         out[p.name] = s.to_payload()
     return out
@@ -246,6 +247,7 @@ def align(
     n_ex = 1
     n_sample = int(replies[guest].payload.get("n_sample", 0))
     setup_replies = {p: dict(r.payload) for p, r in replies.items()}
+    note_data_warnings(transport.log, setup_replies)
     a = _wire_rows(replies[guest], "points", 32)
     b = {h: _wire_rows(replies[h], "points", 32) for h in hosts}
     host_sizes = {h: int(v.shape[0]) for h, v in b.items()}

@@ -6,7 +6,11 @@ What each party's handler sends back, and to whom it goes (via the coordinator):
 * ``align.setup``: the guest, its sample IDs blinded by a fresh secret scalar ``kg``
   (``H(id)^kg``, 32 bytes each) and the sample's size; a host, its own IDs blinded by its
   long-term scalar ``kh`` (from its offline cache), in a fresh secret order. Blinded points
-  reveal only their count. Setup hooks (:func:`on_setup`) may add public fields;
+  reveal only their count. A party whose table has constant or all-missing feature
+  columns adds ``data_warnings``: those columns' names and its table's row count, no value
+  (:func:`federation.partydata.data_warnings`; metrics.json shows them). A guest whose
+  training sample holds one label class refuses here, naming the count, not the class.
+  Setup hooks (:func:`on_setup`) may add public fields;
 * ``align.reblind``: a host returns the guest's points blinded again (``H(id)^(kg kh)``,
   truncated to 12 bytes, in the guest's order); the guest blinds every host's points again,
   keeps them and replies ``ok``;
@@ -34,6 +38,7 @@ import pandas as pd
 
 from crypto import psi
 from crypto.errors import ConfigError, ProtocolError
+from features.contract import DataContract, check_label_classes
 from federation.party import PartyContext, register
 from federation.partydata import (
     PartySetup,
@@ -42,6 +47,7 @@ from federation.partydata import (
     read_validated,
     setup_party,
     store_alignment,
+    warnings_field,
 )
 from federation.roles import PartyRole
 from federation.transport import Payload
@@ -129,7 +135,12 @@ def authorized_ids(ctx: PartyContext, setup: PartySetup) -> tuple[set[str], str]
         )
     path = Path(str(raw))
     auth = read_validated(
-        path, id_column=setup.id_column, label=None, id_kind=setup.id_kind, party="authorizations"
+        path,
+        id_column=setup.id_column,
+        label=None,
+        id_kind=setup.id_kind,
+        party="authorizations",
+        contract=DataContract(encoding=setup.contract.encoding),  # the party's encoding
     )
     as_of = _as_of(setup)
     granted = pd.to_datetime(auth["granted_on"], errors="coerce")
@@ -165,7 +176,8 @@ def _run_hooks(ctx: PartyContext, payload: Payload, reply: Payload) -> Payload:
 @register(SETUP)
 def _setup(ctx: PartyContext, payload: Payload) -> Payload:
     setup = setup_party(ctx, payload)
-    return _run_hooks(ctx, payload, _setup_psi(ctx, setup))
+    reply = {**_setup_psi(ctx, setup), **warnings_field(ctx)}
+    return _run_hooks(ctx, payload, reply)
 
 
 def _setup_psi(ctx: PartyContext, setup: PartySetup) -> Payload:
@@ -182,6 +194,13 @@ def _setup_psi(ctx: PartyContext, setup: PartySetup) -> Payload:
         else:
             raise ConfigError(f"unknown authorization mode {setup.authorization!r}")
         ctx.state[_STATE] = {"sample_rows": rows}
+        if setup.label:  # training: the sample must hold goods and bads
+            check_label_classes(
+                df[setup.label].to_numpy()[rows],
+                Path(str(ctx.data_path)).name,
+                setup.label,
+                "sample rows",
+            )
         if rows.size == 0:
             return {"n_sample": 0, "authorizations": auth_file}
         key = psi.PsiKey.generate()

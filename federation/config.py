@@ -33,6 +33,11 @@ authorizations = "data/authorizations.csv"   # guest only, when authorization = 
 name = "tax"
 role = "host"
 data = "data/tax.csv"
+encoding = "gbk"               # the data contract (optional, features.contract): text encoding,
+max_abs = 1e15                 # bound on |x| of every number, per-column bounds,
+bounds = { vat_paid_12m = 1e12 }
+on_constant = "warn"           # constant / all-missing columns: warn | refuse
+categorical = ["industry_code"]  # code columns kept as text
 ```
 Relative paths are resolved against the config file's folder. The full reference is
 ``docs/configuration.md``.
@@ -54,6 +59,7 @@ from pydantic import (
 )
 
 from crypto.errors import ConfigError
+from features.contract import DEFAULT_MAX_ABS, DataContract, OnConstant, check_encoding
 from federation.algorithms import backends_for, get_algorithm
 from federation.roles import PartyRole
 
@@ -113,6 +119,35 @@ class PartySpec(BaseModel):
     label: str | None = None
     authorizations: Path | None = None
     address: str | None = None  # deployment: the SuperNode's name/address, informational
+    # the data contract (features.contract), used by every loader of this party's files
+    encoding: str = "utf-8"
+    max_abs: float = Field(default=DEFAULT_MAX_ABS, gt=0, allow_inf_nan=False)
+    bounds: dict[str, float] = Field(default_factory=dict)
+    on_constant: OnConstant = "warn"
+    categorical: list[str] = Field(default_factory=list)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        return check_encoding(value)  # ConfigError (a ValueError) names the encoding
+
+    @field_validator("bounds")
+    @classmethod
+    def _positive_bounds(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, v in value.items() if not (0 < v < float("inf")))
+        if bad:
+            raise ValueError(f"bounds of column(s) {bad} must be finite numbers > 0")
+        return value
+
+    def contract(self) -> DataContract:
+        """This party's data contract, as its loaders apply it."""
+        return DataContract.from_settings(
+            encoding=self.encoding,
+            max_abs=self.max_abs,
+            bounds=self.bounds,
+            on_constant=self.on_constant,
+            categorical=self.categorical,
+        )
 
     @model_validator(mode="after")
     def _label_only_on_guest(self) -> PartySpec:
@@ -201,18 +236,35 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None) -> Experi
     try:
         cfg = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        errs = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
+            for e in exc.errors()
+        )
         raise ConfigError(f"invalid experiment config: {errs}") from None
     if base_dir is not None:
         for p in cfg.parties:
-            if not p.data.is_absolute():
-                p.data = (base_dir / p.data).resolve()
-            if p.authorizations is not None and not p.authorizations.is_absolute():
-                p.authorizations = (base_dir / p.authorizations).resolve()
+            p.data = _resolve(base_dir, p.data, f"parties.{p.name}.data")
+            if p.authorizations is not None:
+                p.authorizations = _resolve(
+                    base_dir, p.authorizations, f"parties.{p.name}.authorizations"
+                )
         rc = cfg.deployment.root_certificates
-        if rc is not None and not rc.is_absolute():
-            cfg.deployment.root_certificates = (base_dir / rc).resolve()
+        if rc is not None:
+            cfg.deployment.root_certificates = _resolve(
+                base_dir, rc, "deployment.root_certificates"
+            )
     return cfg
+
+
+def _resolve(base_dir: Path, path: Path, field: str) -> Path:
+    """``path`` against the config's folder; a path the system cannot name is refused."""
+    try:
+        return path if path.is_absolute() else (base_dir / path).resolve()
+    except (ValueError, OSError, RuntimeError):
+        raise ConfigError(
+            f"invalid experiment config: {field}: not a usable file path",
+            hint="Write a plain relative or absolute path (no control characters).",
+        ) from None
 
 
 def check_data_files(cfg: ExperimentConfig) -> None:

@@ -115,6 +115,8 @@ def build_metrics(
         steady = epoch_exchanges[1:] or epoch_exchanges
         metrics["exchanges_per_epoch"] = round(float(np.mean(steady)), 3)
         metrics["exchanges_by_epoch"] = list(epoch_exchanges)
+    if log.data_warnings:  # the parties' data contract warnings (names and counts)
+        metrics["data_warnings"] = {p: list(w) for p, w in log.data_warnings.items()}
     metrics["bytes_per_party"] = log.bytes_by_party()
     metrics["bytes_total"] = sum(m.nbytes for m in log.messages)
     metrics["runtime"] = runtime

@@ -303,20 +303,23 @@ def count_sample(
     )
 
 
-def read_id_list(path: Path, *, id_column: str, date_column: str) -> pd.DataFrame:
-    """The ID list's ID column (and date column, if any) as text; errors name the file and
-    the column, never a value."""
+def read_id_list(
+    path: Path, *, id_column: str, date_column: str, encoding: str = "utf-8"
+) -> pd.DataFrame:
+    """The ID list's ID column (and date column, if any) as text, in the bank's
+    ``encoding``; errors name the file and the column, never a value."""
     if not path.is_file():
         raise DataValidationError(
             f"{path.name}: the sample's ID list is not at the bank",
             hint="Fix the sample set's ID-list location.",
         )
+    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
-        head = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
+        head = pd.read_csv(path, nrows=0, encoding=enc)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
         raise DataValidationError(
-            f"{path.name}: the ID list is not a UTF-8 CSV with a header",
-            hint="Export it again as UTF-8 CSV.",
+            f"{path.name}: the ID list is not a {encoding} CSV with a header",
+            hint="Export it again as CSV in the bank's encoding (its `encoding`, default UTF-8).",
         ) from None
     if id_column not in head.columns:
         raise DataValidationError(
@@ -324,9 +327,13 @@ def read_id_list(path: Path, *, id_column: str, date_column: str) -> pd.DataFram
             hint="Name the ID column as in the bank's table.",
         )
     cols = [c for c in (id_column, date_column) if c in head.columns]
-    return pd.read_csv(
-        path, usecols=cols, dtype="string", encoding="utf-8-sig", keep_default_na=False
-    )
+    try:
+        return pd.read_csv(path, usecols=cols, dtype="string", encoding=enc, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError):
+        raise DataValidationError(
+            f"{path.name}: the ID list is not a well-formed {encoding} CSV",
+            hint="Export it again as CSV in the bank's encoding (its `encoding`, default UTF-8).",
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -430,6 +437,7 @@ def profile(ctx: PartyContext, payload: Payload) -> Payload:
         _id_list_path(ctx, params.id_list),
         id_column=setup.id_column,
         date_column=params.date_column,
+        encoding=setup.contract.encoding,
     )
     # the guard refuses a reply holding any listed ID, in the table or not
     ctx.cache[EXTRA_IDS_KEY] = frozenset(id_list[setup.id_column].dropna().str.strip())
@@ -458,6 +466,7 @@ def request_payload(cfg: ExperimentConfig, run_id: str) -> Payload:
         id_column=exp.id_column,
         id_kind="uscc" if exp.id_column.lower() == "uscc" else "opaque",
         label=guest.label or "",
+        contract=guest.contract(),
     )
     out: Payload = setup.to_payload()
     for key, value in params.model_dump(exclude_none=True).items():

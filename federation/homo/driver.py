@@ -58,6 +58,7 @@ from federation.homo.messages import (
 from federation.homo.params import ALGORITHMS, HomoParams, model_kind, parse_params, resolve_backend
 from federation.homo.party import MODEL_FILE
 from federation.homo.secaggplus_mean import SecAggPlusAggregator, channel_for
+from federation.partydata import note_data_warnings
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.transport import Envelope, Payload, Transport
 
@@ -152,9 +153,11 @@ def _init_banks(run: _Run) -> dict[str, InitReply]:
             session=run.session,
             kind=model_kind(run.algorithm),
             resume=run.resumed is not None,
+            contract=spec.contract().to_json(),
         )
         reqs[b] = (INIT, req.to_payload())
     replies, _ = run.rounds.ask(reqs, allow_drop=False)
+    note_data_warnings(run.transport.log, {b: r.payload for b, r in replies.items()})
     init = {b: InitReply.from_payload(r.payload) for b, r in replies.items()}
     layouts = {b: r.layout for b, r in init.items()}
     if len(set(layouts.values())) != 1:

@@ -58,6 +58,7 @@ class InitRequest:
     session: str
     kind: str
     resume: bool
+    contract: str = ""  # the bank's data contract (features.contract.DataContract JSON)
 
     def to_payload(self) -> Payload:
         return {
@@ -73,6 +74,7 @@ class InitRequest:
             "session": self.session,
             "kind": self.kind,
             "resume": self.resume,
+            **({"contract": self.contract} if self.contract else {}),
         }
 
     @classmethod
@@ -90,6 +92,7 @@ class InitRequest:
             session=str(payload["session"]),
             kind=str(payload["kind"]),
             resume=bool(payload.get("resume", False)),
+            contract=str(payload.get("contract", "")),
         )
 
 

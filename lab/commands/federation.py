@@ -46,6 +46,9 @@ def train(
     for key, title in _GRADE_TABLES:
         if m.get(key):
             typer.echo(f"{title}:\n{m[key]}")
+    for party, found in (m.get("data_warnings") or {}).items():
+        for w in found:
+            typer.echo(f"  数据警告 / data warning ({party}): {w}")
     typer.echo(f"outputs: {summary.out_dir}")
 
 
