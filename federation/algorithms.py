@@ -293,6 +293,7 @@ for _spec in (
             "binning.min_bin_size",
             "iv_min",
             "corr_max",
+            "scaling",
             "base_score",
             "pdo",
             "lr.epochs",

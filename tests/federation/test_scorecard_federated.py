@@ -86,7 +86,7 @@ def test_taiwan_scorecard_matches_centralized_woe_lr(
     assert rates == sorted(rates)
     # the joint score (sum of the parties' saved points) reproduces the reported ones
     valid = hetero_lr.party_state(world.ctxs["bank"]).valid
-    joint = S.Scaling().clip(_joint_scores(world, valid))
+    joint = S.Scaling.from_dict(m["scaling"]).clip(_joint_scores(world, valid))
     assert roc_auc_score(world.y[valid], -joint) == pytest.approx(m["score_auc"], abs=1e-12)
     assert {"bank", "demographics", "payment_history"} == set(m["iv_report"])
     assert all(f["id"].startswith("payment_history:f") for f in m["iv_report"]["payment_history"])
@@ -150,7 +150,8 @@ def test_synthetic_scorecard_paillier_real_alignment_leaks_nothing(
 def _valid_scores(world: World) -> tuple[np.ndarray, np.ndarray]:
     """The guest's validation labels and joint scores, from every party's saved table."""
     valid = hetero_lr.party_state(world.ctxs[world.guest]).valid
-    return world.y[valid], S.Scaling().clip(_joint_scores(world, valid))
+    table = S.load_points(world.ctxs[world.guest].work_dir)
+    return world.y[valid], S.Scaling.from_dict(table.scaling).clip(_joint_scores(world, valid))
 
 
 def test_scorecard_reports_roc_lift_histogram_of_its_scores(
@@ -218,11 +219,13 @@ def test_scorecard_reports_the_guests_own_points_only(
     for f in raw["features"]:
         mine = [k for k in expect if k.startswith(f"points.{f['name']}.")]
         assert mine == sorted(mine) and len(mine) == len(f["bins"])
-    # hand-computed from the guest's LR piece and its WOE per bin: 600 at 15:1, PDO 40
+    # hand-computed from the guest's LR piece and its WOE per bin, at the reported scale
     piece = hetero_lr.load_piece(ctx.work_dir)
-    factor = 40 / math.log(2)
+    sc = m["scaling"]
+    factor = sc["pdo"] / math.log(2)
     assert m["points_base"] == pytest.approx(
-        600 - factor * math.log(15) - factor * piece.intercept, abs=1e-9
+        sc["base_score"] - factor * math.log(sc["base_odds"]) - factor * piece.intercept,
+        abs=1e-9,
     )
     st = FW.woe_state(ctx)
     woes = FW.woe_values(ctx)
@@ -299,7 +302,7 @@ def test_development_grade_table_is_every_aligned_rows_joint_score(
     world, res = synthetic_run
     m = res.metrics
     rows = np.arange(len(world.ids))
-    scaling = S.Scaling()
+    scaling = S.Scaling.from_dict(m["scaling"])
     for key, idx in (("grades_dev", rows), ("grades", _valid_scores_rows(world))):
         grades = scaling.grade(scaling.clip(_joint_scores(world, idx)))
         y = world.y[idx]
