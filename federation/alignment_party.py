@@ -34,10 +34,12 @@ import pandas as pd
 
 from crypto import psi
 from crypto.errors import ConfigError, ProtocolError
+from features.disclosure import require_min_cell
 from federation.party import PartyContext, register
 from federation.partydata import (
     PartySetup,
     load_table,
+    party_k,
     party_setup,
     read_validated,
     setup_party,
@@ -237,6 +239,15 @@ def _intersect_cardinality(
     return out
 
 
+def _checked(ctx: PartyContext, setup: PartySetup, out: Payload) -> Payload:
+    """A training run's (label set) joint intersection below this guest's k is refused
+    here, before any host is told its rows; scoring (no label) publishes no aggregate."""
+    n = int(out["n_aligned"])
+    if setup.label and n > 0:
+        require_min_cell({"n_aligned": n}, party_k(ctx), where=f"guest {ctx.name!r} alignment")
+    return out
+
+
 @register(INTERSECT)
 def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
     setup = party_setup(ctx)
@@ -251,7 +262,7 @@ def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
     ba: dict[str, bytes] = st.pop("ba")
     if setup.cardinality_only:
         ctx.state.pop(_STATE, None)
-        return _intersect_cardinality(hosts, ab, ba)
+        return _checked(ctx, setup, _intersect_cardinality(hosts, ab, ba))
     ids = load_table(ctx)[setup.id_column].astype(str).to_numpy(dtype=object)
     sample_rows: np.ndarray = st["sample_rows"]
     sample = ids[sample_rows].tolist()
@@ -262,6 +273,7 @@ def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
     common = sorted(set.intersection(*(set(f) for f in found.values()))) if found else []
     out: Payload = {f"count_{h}": len(found[h]) for h in hosts}
     out["n_aligned"] = len(common)
+    _checked(ctx, setup, out)
     if common:
         pos = dict(zip(sample, sample_rows.tolist(), strict=False))
         store_alignment(

@@ -1,8 +1,9 @@
 """Lab settings: one pydantic-settings object read from ``FEDLAB_*`` environment variables.
 
 Nothing here leaves the machine. ``FEDLAB_MIN_CELL`` is k, the fewest enterprises any
-figure the lab's services release may aggregate (default
-:data:`features.disclosure.DEFAULT_MIN_CELL`). The database URL may carry a password: it is a
+figure the lab's services release may aggregate: the one setting of
+:mod:`features.disclosure` (default and floor :data:`~features.disclosure.DEFAULT_MIN_CELL`,
+10; a lower value is refused). The database URL may carry a password: it is a
 ``SecretStr`` and only :attr:`Settings.safe_database_url` (password masked) may be logged.
 """
 
@@ -12,10 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from features.disclosure import DEFAULT_MIN_CELL
+from features.disclosure import DEFAULT_MIN_CELL, MIN_CELL_ENV, raise_min_cell
 
 DEFAULT_HOME = Path(".fedlab")
 PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "password", "admin", ""})
@@ -31,9 +32,14 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     runs_dir: Path | None = None
     worker_poll_seconds: float = Field(default=2.0, gt=0)
-    min_cell: int = Field(default=DEFAULT_MIN_CELL, ge=1)  # k of lab.services.disclosure
+    min_cell: int = DEFAULT_MIN_CELL  # k of lab.services.disclosure (features.disclosure)
     first_admin: str = "admin"
     first_admin_password: SecretStr = SecretStr("changethis")
+
+    @field_validator("min_cell", mode="before")
+    @classmethod
+    def _k_only_raised(cls, value: object) -> int:
+        return raise_min_cell(DEFAULT_MIN_CELL, value, source=MIN_CELL_ENV)
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_outside_local(self) -> Settings:

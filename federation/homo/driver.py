@@ -152,6 +152,7 @@ def _init_banks(run: _Run) -> dict[str, InitReply]:
             session=run.session,
             kind=model_kind(run.algorithm),
             resume=run.resumed is not None,
+            min_cell=config.min_cell,
         )
         reqs[b] = (INIT, req.to_payload())
     replies, _ = run.rounds.ask(reqs, allow_drop=False)

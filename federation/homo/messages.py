@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.disclosure import DEFAULT_MIN_CELL
 from federation.transport import Payload
 
 INIT = "homo.init"
@@ -58,6 +59,7 @@ class InitRequest:
     session: str
     kind: str
     resume: bool
+    min_cell: int = DEFAULT_MIN_CELL  # the run's k; a bank raises it to its own
 
     def to_payload(self) -> Payload:
         return {
@@ -73,6 +75,7 @@ class InitRequest:
             "session": self.session,
             "kind": self.kind,
             "resume": self.resume,
+            "min_cell": self.min_cell,
         }
 
     @classmethod
@@ -90,6 +93,7 @@ class InitRequest:
             session=str(payload["session"]),
             kind=str(payload["kind"]),
             resume=bool(payload.get("resume", False)),
+            min_cell=int(payload.get("min_cell", DEFAULT_MIN_CELL)),
         )
 
 

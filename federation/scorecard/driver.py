@@ -19,9 +19,12 @@ import numpy as np
 
 from crypto.errors import ProtocolError
 from features import scorecard as S
+from features.disclosure import require_min_cell
+from features.metrics import split_sizes
 from federation.alignment import align
 from federation.config import ExperimentConfig
 from federation.hetero_lr.driver import train_aligned
+from federation.hetero_lr.params import parse_params as parse_lr_params
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.scorecard.messages import POINTS, REPORT, SELECT
 from federation.scorecard.params import ScorecardParams, WoeParams, parse_scorecard_params
@@ -143,6 +146,10 @@ def drive(
     t = time.perf_counter()
     aligned = _align(transport, config, progress)
     seconds["align"] = time.perf_counter() - t
+    n = getattr(aligned, "n_aligned", None)
+    if n is not None:  # the LR's split follows from n: refuse before any binning message
+        fraction = parse_lr_params(dict(params.lr)).valid_fraction
+        require_min_cell(split_sizes(int(n), fraction), config.min_cell, where="scorecard")
     t = time.perf_counter()
     woe = federated_woe(transport, config, woe_params, progress=progress)
     seconds["woe"] = time.perf_counter() - t
