@@ -12,7 +12,8 @@ What each party's handler sends back, and to whom it goes (via the coordinator):
   keeps them and replies ``ok``;
 * ``align.intersect`` (guest only): per host, the intersection size and the positions of
   the intersection in that host's own blinded list (with ``cardinality_only``, the counts
-  only). No ID is sent;
+  only). No ID is sent. A training run's (label set) intersection below the guest's k is
+  refused here (``MinimumCellError``), before any host is told its rows;
 * ``align.commit`` (host only): the host maps the positions to its rows through its secret
   order and replies with their number; it learns the intersection, nothing else.
 
