@@ -56,6 +56,24 @@ class ConfigError(LabError, ValueError):
     hint = "Check the configuration file against docs/configuration.md."
 
 
+class MissingExecutableError(ConfigError):
+    """A program the lab starts (``flower-superlink``, ``flwr`` ...) is not installed beside
+    the Python interpreter that runs the lab."""
+
+    code = "FEDLAB-150"
+    hint = (
+        "Install the lab and its dependencies into this Python environment "
+        "(`pip install -e .` in the lab's folder); PATH is not searched."
+    )
+
+
+class SettingsError(ConfigError):
+    """A ``FEDLAB_*`` setting has a value the lab cannot use."""
+
+    code = "FEDLAB-151"
+    hint = "Fix or unset the FEDLAB_* environment variable named; docs/lab.md lists them."
+
+
 class DataValidationError(LabError, ValueError):
     """A party's data file does not match its schema."""
 
@@ -190,6 +208,48 @@ class ConsentError(CatalogError):
     hint = "The data owner must grant (or renew) consent for these indicators."
 
 
+class SignInError(AccessDeniedError):
+    """Sign-in refused: the same error, message and code whether the user name is unknown,
+    inactive or its password wrong, so a refusal never says which user names exist."""
+
+    code = "FEDLAB-553"
+    hint = (
+        "Check the user name and the password (the CLI reads it from FEDLAB_PASSWORD, the "
+        "SDK takes password=...); an admin can reset either."
+    )
+
+
+class CatalogNotFoundError(CatalogError):
+    """The catalog's SQLite file does not exist (a mistyped ``--db`` is never created)."""
+
+    code = "FEDLAB-550"
+    hint = (
+        "Check the --db path (or FEDLAB_DATABASE_URL); create a new catalog with "
+        "`fedlab lab init --db PATH`."
+    )
+
+
+class CatalogUnavailableError(CatalogError):
+    """The catalog database cannot be reached or read (server down, wrong URL or
+    credentials, a corrupt or non-SQLite file)."""
+
+    code = "FEDLAB-551"
+    hint = (
+        "Check that the database server runs and the URL is right; a corrupt SQLite "
+        "file must be restored from a backup."
+    )
+
+
+class CatalogSchemaError(CatalogError):
+    """The database holds no lab catalog, or one of a schema this version does not know."""
+
+    code = "FEDLAB-552"
+    hint = (
+        "Run `fedlab lab init --db ...` to create or migrate the catalog; a catalog "
+        "written by a newer fedlab needs that version."
+    )
+
+
 class USCCError(DataValidationError):
     """A string is not a valid unified social credit code."""
 
@@ -250,6 +310,9 @@ __all__ = [
     "AlignmentError",
     "AuthorizationError",
     "CatalogError",
+    "CatalogNotFoundError",
+    "CatalogSchemaError",
+    "CatalogUnavailableError",
     "ConfigError",
     "ConsentError",
     "CryptoError",
@@ -262,12 +325,15 @@ __all__ = [
     "KeyMismatchError",
     "LabError",
     "MinimumCellError",
+    "MissingExecutableError",
     "NotFoundError",
     "PartyError",
     "PartyUnavailableError",
     "PrivacyViolationError",
     "ProtocolError",
     "RunCancelled",
+    "SettingsError",
+    "SignInError",
     "StateTransitionError",
     "USCCError",
     "error_for_code",

@@ -288,7 +288,6 @@ for _spec in (
         party_modules=("federation.scorecard",),
         params="federation.scorecard.params:ScorecardParams",
         parse="federation.scorecard.params:parse_scorecard_params",
-        sections={"lr": "federation.hetero_lr.params:LrParams"},
         form=(
             "binning.max_bins",
             "binning.min_bin_size",

@@ -1,12 +1,16 @@
 """The ``fedlab`` command.
 
 Each command group lives in its own module under ``lab/commands/`` and is imported
-lazily enough that ``fedlab --help`` stays fast.
+lazily enough that ``fedlab --help`` stays fast. A lab error, a database failure
+(:mod:`lab.db_errors`) or a bad setting ends the command with one line,
+``error [FEDLAB-nnn]: message (hint: ...)``, on stderr and exit code 2; ``fedlab --debug``
+or ``FEDLAB_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 
@@ -30,6 +34,36 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+DEBUG_ENV = "FEDLAB_DEBUG"
+_debug = {"on": False}
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", envvar=DEBUG_ENV, help="Show the traceback of an error."
+    ),
+) -> None:
+    """Federated Credit Lab (数据模型实验室)."""
+    _debug["on"] = debug
+
+
+def debugging() -> bool:
+    """``--debug`` given, or ``FEDLAB_DEBUG`` set to 1/true/yes/on."""
+    flag = os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return _debug["on"] or flag
+
+
+def as_lab_error(exc: BaseException) -> LabError | None:
+    """The coded error to show for ``exc``: a lab error itself, a database failure's coded
+    error, else None (a bug: its traceback is shown)."""
+    if isinstance(exc, LabError):
+        return exc
+    from lab.db_errors import catalog_error
+
+    return catalog_error(exc)
 
 
 @app.command()
@@ -69,13 +103,22 @@ app.add_typer(
 )
 
 
-def main() -> None:
-    """Console entry point: turn lab errors into one clear line and a non-zero exit."""
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: turn lab errors, database and settings failures into one clear
+    line and exit code 2 (the traceback with ``--debug`` or ``FEDLAB_DEBUG=1``)."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        app()
-    except LabError as exc:
-        typer.secho(f"error [{exc.code}]: {exc}", fg=typer.colors.RED, err=True)
+        app(args=args, prog_name="fedlab")
+    except Exception as exc:
+        coded = as_lab_error(exc)
+        if coded is None or debugging():
+            raise
+        line = " ".join(f"error [{coded.code}]: {coded}".split())
+        typer.secho(line, fg=typer.colors.RED, err=True)
         raise SystemExit(2) from None
+
+
+__all__ = ["DEBUG_ENV", "app", "as_lab_error", "debugging", "main"]
 
 
 if __name__ == "__main__":

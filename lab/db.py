@@ -1,6 +1,11 @@
 """Database engine, schema migrations and transactional sessions for the catalog.
 
-SQLite (a file, default) or PostgreSQL (``postgresql+psycopg://...``). Every session is
+SQLite (a file, default) or PostgreSQL (``postgresql+psycopg://...``). A SQLite file that
+does not exist is refused (:class:`~lab.errors.CatalogNotFoundError`) unless the caller
+creates the catalog (``create=True``: ``fedlab lab init``, the demo, test fixtures), so a
+mistyped ``--db`` never becomes an empty catalog; :func:`prepare` then checks that the
+database holds a lab catalog and migrates it. Database failures become coded errors
+(:mod:`lab.db_errors`). Every session is
 one transaction: committed on success, rolled back on any error. On SQLite each
 transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers (several workers on one
 file) queue on the write lock instead of failing half-way; on PostgreSQL rows are claimed
@@ -16,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
-from lab.errors import ConfigError
+from lab.db_errors import database_errors
+from lab.errors import CatalogNotFoundError, CatalogSchemaError, ConfigError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -33,13 +40,38 @@ def normalize_url(url_or_path: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser()}"
 
 
-def make_engine(url_or_path: str | Path, *, echo: bool = False) -> Engine:
-    """An engine for the catalog; creates the SQLite file's folder when needed."""
-    url = make_url(normalize_url(url_or_path))
+def parse_url(url_or_path: str | Path) -> URL:
+    """The catalog's URL; :class:`ConfigError` when it cannot be parsed."""
+    try:
+        return make_url(normalize_url(url_or_path))
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(
+            f"the catalog database URL cannot be parsed ({exc})",
+            hint="Use a SQLite path or a postgresql+psycopg://user:pw@host:5432/db URL "
+            "(--db or FEDLAB_DATABASE_URL).",
+        ) from None
+
+
+def safe_url(engine: Engine) -> str:
+    """The engine's URL with its password masked: the only form that may be shown."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def make_engine(url_or_path: str | Path, *, echo: bool = False, create: bool = False) -> Engine:
+    """An engine for the catalog. A SQLite file must exist unless ``create`` (then its
+    folder is made when needed): :class:`CatalogNotFoundError` names the missing file."""
+    url = parse_url(url_or_path)
     backend = url.get_backend_name()
     if backend == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(url.database)
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            elif not path.is_file():
+                what = "is a folder" if path.is_dir() else "does not exist"
+                raise CatalogNotFoundError(
+                    f"no catalog at {str(path)!r}: the file {what} ({path.absolute()})"
+                )
         engine = create_engine(
             url,
             echo=echo,
@@ -48,7 +80,8 @@ def make_engine(url_or_path: str | Path, *, echo: bool = False) -> Engine:
         _sqlite_pragmas(engine)
         return engine
     if backend == "postgresql":
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        with database_errors(url.render_as_string(hide_password=True)):  # a missing driver
+            return create_engine(url, echo=echo, pool_pre_ping=True)
     raise ConfigError(
         f"unsupported catalog database {backend!r} in {url.render_as_string(hide_password=True)!r}",
         hint="Use a SQLite path or a postgresql+psycopg:// URL (FEDLAB_DATABASE_URL).",
@@ -101,6 +134,30 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def head_revision(engine: Engine) -> str | None:
+    """The newest schema revision this version of the lab ships."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def prepare(engine: Engine, *, migrate: bool = True, create: bool = False) -> None:
+    """Check that ``engine``'s database holds a lab catalog and bring its schema to the
+    current revision (``migrate``; else refuse one that is not at it). A database without
+    the lab's schema gets it only with ``create``. Coded errors, never a driver's."""
+    where = safe_url(engine)
+    with database_errors(where):
+        rev = current_revision(engine)
+        if rev is None and not create:
+            raise CatalogSchemaError(f"catalog {where}: the database holds no lab catalog")
+        if migrate or create:
+            upgrade(engine)
+        elif rev != (head := head_revision(engine)):
+            raise CatalogSchemaError(
+                f"catalog {where}: schema revision {rev}, this version of the lab needs {head}"
+            )
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: commit when the block ends, roll back on any exception."""
@@ -116,8 +173,12 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 __all__ = [
     "current_revision",
     "downgrade",
+    "head_revision",
     "make_engine",
     "normalize_url",
+    "parse_url",
+    "prepare",
+    "safe_url",
     "session_scope",
     "upgrade",
 ]

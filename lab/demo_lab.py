@@ -122,7 +122,7 @@ def run_lab_flow(
     _check_data(data_dir)
     out.mkdir(parents=True, exist_ok=True)
     db = _fresh_catalog_path(out)
-    engine = make_engine(db)
+    engine = make_engine(db, create=True)  # the demo makes its own catalog
     try:
         upgrade(engine)
         seeded = seed_demo(engine, banks=(BANK,), data_dir=data_dir)

@@ -5,6 +5,8 @@ figure the lab's services release may aggregate: the one setting of
 :mod:`features.disclosure` (default and floor :data:`~features.disclosure.DEFAULT_MIN_CELL`,
 10; a lower value is refused). The database URL may carry a password: it is a
 ``SecretStr`` and only :attr:`Settings.safe_database_url` (password masked) may be logged.
+A value the lab cannot use is one :class:`~lab.errors.SettingsError` that names each
+variable and what is wrong with it, never the value (it may be a password).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.disclosure import DEFAULT_MIN_CELL, MIN_CELL_ENV, raise_min_cell
+from lab.errors import SettingsError
 
 DEFAULT_HOME = Path(".fedlab")
 PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "password", "admin", ""})
@@ -76,9 +79,31 @@ class Settings(BaseSettings):
         return self.environment != "local"
 
 
+ENV_PREFIX = "FEDLAB_"
+
+
+def settings_error(exc: ValidationError) -> SettingsError:
+    """One error naming every bad ``FEDLAB_*`` variable and the reason, without its value."""
+    problems = []
+    for e in exc.errors(include_url=False, include_input=False, include_context=False):
+        names = [str(p) for p in e["loc"]]
+        where = ENV_PREFIX + "_".join(names).upper() + ": " if names else ""
+        problems.append(where + str(e["msg"]).removeprefix("Value error, "))
+    return SettingsError("bad lab settings: " + "; ".join(problems))
+
+
+def load_settings() -> Settings:
+    """The settings read now (:class:`SettingsError` when a value cannot be used)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise settings_error(exc) from exc
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, read once per process (:func:`load_settings`)."""
+    return load_settings()
 
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "get_settings", "load_settings", "settings_error"]

@@ -1,8 +1,9 @@
 """Sign-in against the catalog's users, through lab's own check (argon2 hashes).
 
 The password is read from the form, handed to ``lab.services.catalog.authenticate`` and
-dropped: it is never stored in the session, logged or shown. A failed sign-in shows one
-message for both unknown users and wrong passwords.
+dropped: it is never stored in the session, logged or shown. A failed sign-in is one
+:class:`~lab.errors.SignInError` and one message for unknown users and wrong passwords
+alike (the lab's check costs one password hash either way).
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Engine
 
-from lab.errors import AccessDeniedError, NotFoundError
+from lab.errors import AccessDeniedError, NotFoundError, SignInError
 from lab.services.access import Principal
-from lab.services.catalog import authenticate
+from lab.services.catalog import SIGN_IN_REFUSED, authenticate
 from lab.services.connection import session_scope
 from sandbox_ui.i18n import t
 from sandbox_ui.session import PRINCIPAL, engine
 
 
 def passwords_required() -> bool:
-    from lab.settings import Settings
+    from lab.settings import load_settings
 
-    return Settings().passwords_required
+    return load_settings().passwords_required
 
 
 def sign_in(db: Engine, username: str, password: str, *, require_password: bool) -> Principal:
@@ -42,8 +43,8 @@ def sign_in(db: Engine, username: str, password: str, *, require_password: bool)
             return authenticate(
                 session=s, username=name, password=None, password_required=require_password
             )
-    except NotFoundError:
-        raise AccessDeniedError(f"sign-in refused for {name!r}") from None
+    except NotFoundError:  # unchecked (local, no password): the name alone would sign in
+        raise SignInError(SIGN_IN_REFUSED) from None
 
 
 def sign_out() -> None:

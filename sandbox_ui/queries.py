@@ -170,6 +170,25 @@ def scorecard_points(mv: ModelVersionPublic, own_columns: Iterable[str]) -> list
     return rows
 
 
+def grade_rows(mv: ModelVersionPublic, key: str) -> list[dict[str, Any]]:
+    """A scorecard's grade table ``key`` (``grades`` or ``grades_dev``) as released (count,
+    share and bad rate already None where below k): grade, score range, count, share and
+    bad rate per grade, best first. Empty when the model has no such table."""
+    rows = mv.metrics.get(key)
+    scaling = mv.metrics.get("scaling")
+    if not isinstance(rows, list) or not rows:
+        return []
+    top = float(scaling.get("max_score", 700)) if isinstance(scaling, dict) else 700.0
+    floor = float(scaling.get("min_score", 400)) if isinstance(scaling, dict) else 400.0
+    out, high = [], top
+    for row in rows:
+        low = row.get("low")
+        low = floor if low is None else max(float(low), floor)
+        out.append({**row, "range": f"{low:.0f}–{high:.0f}"})
+        high = low
+    return out
+
+
 def own_columns(session: Session, actor: Principal, indicator_codes: Iterable[str]) -> list[str]:
     """Columns of the actor's own organization among ``indicator_codes``."""
     codes = set(indicator_codes)
@@ -363,6 +382,7 @@ __all__ = [
     "own_columns",
     "sample_for_model",
     "sample_stats",
+    "grade_rows",
     "scorecard_points",
     "suppress",
     "suppress_split",

@@ -7,7 +7,9 @@ Each SuperNode starts through :mod:`federation.runtime.supernode`, which shorten
 hard-coded idle sleep and (on flwr 1.41, ``worker=True``) serves every message from one
 long-lived ClientApp process (:mod:`federation.runtime.clientapp_worker`) instead of a fresh
 process per message. ``federation_down`` stops the SuperNodes (each with its ClientApp
-worker), then the SuperLink (SIGTERM to each process group).
+worker), then the SuperLink (SIGTERM to each process group). Every Flower executable is
+this installation's (:func:`federation.runtime.processes.flower_bin`, not PATH) and is
+checked before the first process starts.
 
 What is revealed to whom: each SuperNode is given only its own party's data path and work
 dir (its node config); the SuperLink is given no data path at all. The state file names
@@ -26,10 +28,12 @@ from crypto.errors import ConfigError
 from federation.config import ExperimentConfig, PartySpec, check_data_files
 from federation.runtime.clientapp_worker import supported
 from federation.runtime.processes import (
+    FLOWER_CHILDREN,
     alive,
     flower_bin,
     flower_env,
     free_port,
+    require_bins,
     spawn,
     stop_group,
     wait_port,
@@ -166,6 +170,8 @@ def federation_up(
             hint="Stop it with `fedlab federation down` first.",
         )
     check_data_files(cfg)
+    plain = poll <= 0 and not worker  # Flower's own flower-supernode, see _start_supernode
+    require_bins(["flower-superlink", *FLOWER_CHILDREN, *(["flower-supernode"] if plain else [])])
     state.mkdir(parents=True, exist_ok=True)
     port = free_port()
     link_cmd, ca = _superlink_cmd(state, port, tls=tls)

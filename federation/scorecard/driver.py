@@ -158,7 +158,7 @@ def drive(
     seconds["select"] = time.perf_counter() - t
     progress("scorecard.select", {p: len(k) for p, k in selection.items()})
 
-    lr_config = config.model_copy(update={"params": dict(params.lr)})
+    lr_config = config.model_copy(update={"params": params.lr.model_dump()})
     lr = train_aligned(
         transport,
         lr_config,

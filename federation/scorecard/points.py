@@ -4,12 +4,14 @@
 WOE columns correlated above ``corr_max`` (computed locally); it replies the indices it
 kept and a report (reasons, largest remaining correlation). ``sc.points``: each party turns
 its own LR weights into a points table per bin and keeps it (``scorecard.json``: bin edges
-and points never leave it); a host sends the sum of its points on the guest's validation
-rows masked with its guest-host pairwise key (only the guest can remove the masks; it
-learns the sum over hosts) and a public summary. ``sc.report``: the guest returns public
-metrics (min-cell aggregates) and its *own* points table; no host's bins or points are in
-them. Hetero LR trains on the selected WOE columns through the matrix source registered
-here (:data:`WOE_SOURCE`).
+and points never leave it); a host sends the sum of its points on every aligned row (the
+development sample: training and validation rows) masked with its guest-host pairwise key
+(only the guest can remove the masks; it learns the sum over hosts of each aligned row's
+points, i.e. the joint score it would also get from ``fedlab score`` on those rows) and a
+public summary. ``sc.report``: the guest returns public metrics (min-cell aggregates: the
+grade tables of the validation and of the development sample, curves on the validation
+rows) and its *own* points table; no host's bins or points are in them. Hetero LR trains
+on the selected WOE columns through the matrix source registered here (:data:`WOE_SOURCE`).
 """
 
 from __future__ import annotations
@@ -53,10 +55,11 @@ POINTS_PREFIX, POINTS_BASE = "points.", "points_base"
 
 @dataclass
 class ScorecardState:
-    """One party's scorecard state: its selected features and (guest) validation points."""
+    """One party's scorecard state: its selected features and (guest) its own points of
+    every aligned row."""
 
     selected: list[int]
-    valid_points: np.ndarray | None = None
+    row_points: np.ndarray | None = None
 
 
 def scorecard_state(ctx: PartyContext) -> ScorecardState:
@@ -142,7 +145,6 @@ def _points(ctx: PartyContext, payload: Payload) -> Payload:
     table, total = _points_table(ctx, scaling)
     S.save_points(ctx.work_dir, table)
     lr, sc = _lr_state(ctx), scorecard_state(ctx)
-    valid = np.asarray(lr.valid, dtype=np.int64)
     publish = bool(payload.get("publish", False))
     ids = [
         f.name if publish or ctx.role == PartyRole.GUEST else f"{ctx.name}:f{j}"
@@ -150,43 +152,46 @@ def _points(ctx: PartyContext, payload: Payload) -> Payload:
     ]
     out: Payload = {"summary": json.dumps(table.summary(ids))}
     if ctx.role == PartyRole.GUEST:
-        sc.valid_points = total[valid]
+        sc.row_points = total
     else:
         pair = lr.pair("guest")
-        out["pts"] = to_ring64(total[valid], PTS_FRAC_BITS) + pair.uint64(PTS, 0, 0, valid.size)
+        out["pts"] = to_ring64(total, PTS_FRAC_BITS) + pair.uint64(PTS, 0, 0, total.size)
     return out
 
 
 def _guest_scores(ctx: PartyContext, payload: Payload) -> tuple[np.ndarray, np.ndarray]:
-    """Raw joint points of the validation rows (the hosts' masks removed) and their rows."""
+    """Raw joint points of every aligned row (the hosts' masks removed) and the positions
+    of the validation rows among them."""
     lr, sc = _lr_state(ctx), scorecard_state(ctx)
     valid = np.asarray(lr.valid, dtype=np.int64)
-    words = np.array(payload.get("pts", np.zeros(valid.size, dtype=np.uint64)), dtype=np.uint64)
-    if words.shape != (valid.size,):
+    if sc.row_points is None:
+        raise ProtocolError(f"guest {ctx.name!r}: {REPORT!r} before {POINTS!r}")
+    n = sc.row_points.size
+    words = np.array(payload.get("pts", np.zeros(n, dtype=np.uint64)), dtype=np.uint64)
+    if words.shape != (n,):
         raise ProtocolError(
             f"sc.report: the hosts' masked points have shape {words.shape}, "
-            f"expected ({valid.size},) validation rows"
+            f"expected ({n},) aligned rows"
         )
     for h in lr.pair_keys:
-        words -= lr.pair(h).uint64(PTS, 0, 0, valid.size)  # wraps mod 2**64
-    if sc.valid_points is None:
-        raise ProtocolError(f"guest {ctx.name!r}: {REPORT!r} before {POINTS!r}")
-    raw = sc.valid_points + from_ring64(words, PTS_FRAC_BITS)
-    sc.valid_points = None
+        words -= lr.pair(h).uint64(PTS, 0, 0, n)  # wraps mod 2**64
+    raw = sc.row_points + from_ring64(words, PTS_FRAC_BITS)
+    sc.row_points = None
     return raw, valid
 
 
 @register(REPORT)
 def _report(ctx: PartyContext, payload: Payload) -> Payload:
     scaling = S.Scaling.from_dict(json.loads(str(payload["scaling"])))
-    raw, valid = _guest_scores(ctx, payload)
-    scores = scaling.clip(raw)
+    raw_all, valid = _guest_scores(ctx, payload)
     _, y = party_columns(ctx)
     if y is None:
         raise ProtocolError(f"guest {ctx.name!r} holds no label column")
-    yv = y[valid]
+    raw, yv = raw_all[valid], y[valid]
+    scores = scaling.clip(raw)
     k = party_k(ctx)
     rows = S.grade_table(scores, scaling, yv, min_cell=k)
+    dev = S.grade_table(scaling.clip(raw_all), scaling, y, min_cell=k)
     ends = np.sort(scores)
     metrics = {
         "score_auc": auc(yv, -scores),
@@ -199,6 +204,8 @@ def _report(ctx: PartyContext, payload: Payload) -> Payload:
         "clipped_share": float(np.mean((raw < scaling.min_score) | (raw > scaling.max_score))),
         "grades": [r.__dict__ for r in rows],
         "grade_table": S.format_grade_table(rows, scaling),
+        "grades_dev": [r.__dict__ for r in dev],
+        "grade_table_dev": S.format_grade_table(dev, scaling),
         **score_curves(yv, scores, min_cell=k),
         **bank_points(S.load_points(ctx.work_dir)),
     }

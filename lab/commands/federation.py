@@ -43,7 +43,17 @@ def train(
     typer.echo(
         f"{summary.runtime} run finished in {summary.wall_seconds:.1f} s: {json.dumps(shown)}"
     )
+    for key, title in _GRADE_TABLES:
+        if m.get(key):
+            typer.echo(f"{title}:\n{m[key]}")
     typer.echo(f"outputs: {summary.out_dir}")
+
+
+#: A scorecard run's grade tables, as ``fedlab train`` prints them (metrics key, title).
+_GRADE_TABLES = (
+    ("grade_table_dev", "等级分布（开发样本：全部对齐企业）/ grades on the development sample"),
+    ("grade_table", "等级分布（验证集）/ grades on the validation rows"),
+)
 
 
 def score(

@@ -40,7 +40,8 @@ app.add_typer(models_app, name="models")
 DbOpt = typer.Option(
     None,
     "--db",
-    help="SQLite path or database URL (default: FEDLAB_DATABASE_URL or .fedlab/lab.db).",
+    help="SQLite path or database URL (default: FEDLAB_DATABASE_URL or .fedlab/lab.db); "
+    "it must exist (`fedlab lab init` creates it).",
 )
 UserOpt = typer.Option(None, "--user", help="Catalog user (default: FEDLAB_USER).")
 DATE_FORMATS = ["%Y-%m-%d"]
@@ -64,13 +65,13 @@ def parse_param(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _engine(db: str | None) -> Any:
-    from lab.db import make_engine, upgrade
+def _engine(db: str | None, *, create: bool = False) -> Any:
+    """The catalog at ``db`` (default: the settings'), migrated; only ``lab init`` creates
+    one (``create``), any other command refuses a missing file."""
+    from lab.services.connection import open_catalog
     from lab.settings import get_settings
 
-    engine = make_engine(db or get_settings().database_url_value)
-    upgrade(engine)
-    return engine
+    return open_catalog(db or get_settings().database_url_value, create=create)
 
 
 def _lab(db: str | None, user: str | None) -> Any:
@@ -94,13 +95,15 @@ def _echo_json(obj: Any) -> None:
 
 @app.command()
 def init(db: str | None = DbOpt) -> None:
-    """Create or upgrade the catalog schema and the first admin (FEDLAB_FIRST_ADMIN[_PASSWORD])."""
+    """Create or upgrade the catalog schema and the first admin (FEDLAB_FIRST_ADMIN[_PASSWORD]).
+
+    The only command that creates a catalog: every other one refuses a missing file."""
     from lab.db import session_scope
     from lab.services.catalog import bootstrap_admin
     from lab.settings import get_settings
 
     settings = get_settings()
-    engine = _engine(db)
+    engine = _engine(db, create=True)
     pw = settings.first_admin_password.get_secret_value()
     with session_scope(engine) as s:
         made = bootstrap_admin(

@@ -103,7 +103,8 @@ def ui(
     ),
 ) -> None:
     """Start the sandbox (指标库, 样本库, 算法库, 实验, 模型库, approvals, consent, audit)."""
-    from lab.db import make_engine, normalize_url, upgrade
+    from lab.db import normalize_url, safe_url
+    from lab.services.connection import open_catalog
     from lab.settings import get_settings
 
     url = normalize_url(db) if db else get_settings().database_url_value
@@ -111,9 +112,8 @@ def ui(
         k = raise_min_cell(get_settings().min_cell, min_cell, source="--min-cell")
     except ConfigError as exc:
         raise typer.BadParameter(exc.public_message(), param_hint="--min-cell") from None
-    engine = make_engine(url)
-    upgrade(engine)
-    shown = engine.url.render_as_string(hide_password=True)
+    engine = open_catalog(url)  # an existing catalog, migrated (`fedlab lab init` makes one)
+    shown = safe_url(engine)
     engine.dispose()
     # The sandbox runs as its own Streamlit process: the CLI only locates its app file and
     # never imports the layer above it.

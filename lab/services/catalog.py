@@ -29,6 +29,7 @@ from lab.services.indicators import (
     search_indicators,
 )
 from lab.services.organizations import (
+    SIGN_IN_REFUSED,
     authenticate,
     bootstrap_admin,
     create_organization,
@@ -51,6 +52,7 @@ from lab.services.samples import (
 
 __all__ = [
     "PARAM_TYPES",
+    "SIGN_IN_REFUSED",
     "authenticate",
     "backends_for",
     "bootstrap_admin",

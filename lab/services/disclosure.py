@@ -76,9 +76,45 @@ def release_metrics(metrics: Mapping[str, Any], k: int) -> dict[str, Any]:
             if isinstance(bank_auc, Mapping):
                 out["bank_auc"] = {b: None if b in small_banks else a for b, a in bank_auc.items()}
                 held.add("bank_auc")
+    held |= _release_grades(out, k)
     if held:
         out[SUPPRESSED] = sorted(held)
     return out
+
+
+#: A scorecard's grade tables: rows of grade, low, count, share, bad_rate (metrics key),
+#: and the text form of each (held back whenever a row of its table is).
+GRADE_TABLES = {"grades": "grade_table", "grades_dev": "grade_table_dev"}
+
+
+def _release_grades(out: dict[str, Any], k: int) -> set[str]:
+    """Suppress, in place, a grade's count and share below k and its bad rate unless its
+    defaults and non-defaults both reach k; the keys changed."""
+    held: set[str] = set()
+    for key, text in GRADE_TABLES.items():
+        rows = out.get(key)
+        if not isinstance(rows, list):
+            continue
+        released = []
+        for row in rows:
+            r = dict(row) if isinstance(row, Mapping) else {}
+            n, rate = r.get("count"), r.get("bad_rate")
+            if not isinstance(n, int | float):
+                released.append(r)
+                continue
+            if 0 < n < k:
+                r.update(count=None, share=None, bad_rate=None)
+            elif isinstance(rate, int | float):
+                pos = round(float(rate) * float(n))
+                if suppress_split(int(n), pos, int(n) - pos, k)[1] is None:
+                    r["bad_rate"] = None
+            released.append(r)
+        if released != rows:
+            out[key] = released
+            held.add(key)
+            if out.pop(text, None) is not None:
+                held.add(text)
+    return held
 
 
 def release_model(mv: ModelVersionPublic, k: int) -> ModelVersionPublic:

@@ -2,18 +2,22 @@
 user acts as (sign-in checks the password hash, which never leaves this module).
 
 Revealed to whom: metadata only (codes, names, roles, node addresses) to the callers the
-access rules allow; password hashes stay on the table rows.
+access rules allow; password hashes stay on the table rows. A refused sign-in tells the
+person signing in only that it was refused: not whether the user name exists.
 """
 
 from __future__ import annotations
 
+import secrets
+from functools import lru_cache
+
 from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError, VerifyMismatchError
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from lab.audit import append_event
-from lab.errors import AccessDeniedError, ConfigError, NotFoundError
+from lab.errors import ConfigError, NotFoundError, SignInError
 from lab.models import (
     FederationNode,
     FederationNodeCreate,
@@ -52,29 +56,48 @@ def worker_principal(worker_id: str) -> Principal:
     )
 
 
+SIGN_IN_REFUSED = "sign-in refused: unknown user or wrong password"
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """An argon2 hash of a random password: unknown users are checked against it, so a
+    refusal costs the same hash check whether or not the user name exists."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _password_ok(user: User | None, password: str | None) -> bool:
+    """One argon2 verification on every path: the user's hash, or the dummy one for an
+    unknown or inactive user or one without a password."""
+    stored = user.hashed_password if user is not None and user.is_active else None
+    ok: bool
+    try:
+        ok = _hasher.verify(stored or _dummy_hash(), password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        ok = False
+    return ok and bool(stored) and password is not None
+
+
 def authenticate(
     *, session: Session, username: str, password: str | None, password_required: bool
 ) -> Principal:
-    """The principal for ``username``; checks the password when given or required."""
+    """The principal for ``username``; checks the password when given or required.
+
+    A checked sign-in fails with one :class:`SignInError` (same message, same code, one
+    hash check) for an unknown or inactive user and a wrong or missing password, so it
+    never tells which user names exist. Only an unchecked one (the ``local`` environment,
+    no password given), where the name alone signs in, says that a name is unknown.
+    """
     user = session.exec(select(User).where(User.username == username)).first()
-    if user is None or not user.is_active:
+    if password is not None or password_required:
+        if not _password_ok(user, password):
+            raise SignInError(SIGN_IN_REFUSED)
+    elif user is None or not user.is_active:
         raise NotFoundError(
             f"no active user {username!r} in the catalog",
             hint="Ask an admin to create it (`fedlab lab seed` makes demo users).",
         )
-    if password is not None or password_required:
-        ok = False
-        if password is not None and user.hashed_password:
-            try:
-                ok = _hasher.verify(user.hashed_password, password)
-            except (VerifyMismatchError, VerificationError):
-                ok = False
-        if not ok:
-            raise AccessDeniedError(
-                f"wrong or missing password for user {username!r}",
-                hint="Pass password=... (never put it in a notebook cell "
-                "you share; read it from an environment variable).",
-            )
+    assert user is not None
     org = session.get(Organization, user.org_id)
     assert org is not None
     return principal_for(user, org)
@@ -266,6 +289,7 @@ def node_for_org(session: Session, org_id: int) -> FederationNode:
 
 
 __all__ = [
+    "SIGN_IN_REFUSED",
     "authenticate",
     "bootstrap_admin",
     "create_organization",

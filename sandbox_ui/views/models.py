@@ -11,6 +11,7 @@ from sandbox_ui.i18n import current_lang, t
 from sandbox_ui.plots import ks_figure, lift_figure, roc_figure, score_distribution_figure
 from sandbox_ui.queries import (
     compare_rows,
+    grade_rows,
     headline_metrics,
     model_bands,
     own_columns,
@@ -125,6 +126,31 @@ with tabs[4]:
         )
     else:
         st.write(t("mdl.no_scorecard"))
+    for key, title in (("grades_dev", "mdl.grades_dev"), ("grades", "mdl.grades_valid")):
+        grades = grade_rows(mv, key)
+        if not grades:
+            continue
+        st.subheader(t(title))
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        t("mdl.gr.grade"): g["grade"],
+                        t("mdl.gr.scores"): g["range"],
+                        t("mdl.gr.count"): t("suppressed", k=k)
+                        if g.get("count") is None
+                        else g["count"],
+                        t("mdl.gr.share"): "-" if g.get("share") is None else f"{g['share']:.1%}",
+                        t("mdl.gr.bad_rate"): t("suppressed", k=k)
+                        if g.get("bad_rate") is None and g.get("count")
+                        else ("-" if g.get("bad_rate") is None else f"{g['bad_rate']:.1%}"),
+                    }
+                    for g in grades
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
 with tabs[5]:
     st.json(
         {

@@ -59,6 +59,28 @@ def test_grades_under_the_minimum_cell_size_show_nothing() -> None:
     assert "<k" in line_a and "3" not in line_a.split()[2:]
 
 
+def test_a_bad_rate_shows_only_when_defaults_and_non_defaults_both_reach_k() -> None:
+    sc = S.Scaling()
+    # grade B (600-650): 30 enterprises, 9 defaults; grade D (500-550): 30, 12 defaults
+    scores = np.concatenate([np.full(30, 620.0), np.full(30, 520.0)])
+    y = np.concatenate([np.r_[np.ones(9), np.zeros(21)], np.r_[np.ones(12), np.zeros(18)]])
+    rows = {r.grade: r for r in S.grade_table(scores, sc, y, min_cell=10)}
+    assert rows["B"].count == 30 and rows["B"].bad_rate is None  # 9 defaults < 10
+    # D's 12 defaults would give B's 9 away from the published total of 21 positives
+    # (n_valid_positive): held back as well (secondary suppression)
+    assert rows["D"].count == 30 and rows["D"].bad_rate is None
+    # with a third grade the hidden defaults reach 10 together: D's rate is shown
+    scores = np.concatenate([scores, np.full(30, 570.0)])
+    y = np.concatenate([y, np.r_[np.ones(11), np.zeros(19)]])
+    rows = {r.grade: r for r in S.grade_table(scores, sc, y, min_cell=10)}
+    assert rows["B"].bad_rate is None
+    hidden = [g for g in "BCD" if rows[g].bad_rate is None]
+    assert len(hidden) >= 2 and sum({"B": 9, "C": 11, "D": 12}[g] for g in hidden) >= 10
+    for g, bad in (("C", 11), ("D", 12)):
+        if rows[g].bad_rate is not None:
+            assert rows[g].bad_rate == pytest.approx(bad / 30)
+
+
 def test_bad_scale_is_refused() -> None:
     from lab.errors import ConfigError
 

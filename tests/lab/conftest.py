@@ -52,7 +52,7 @@ BACKENDS = [
 
 def make_catalog(backend: str, tmp_path: Path) -> Engine:
     if backend == "sqlite":
-        engine = make_engine(tmp_path / "lab.db")
+        engine = make_engine(tmp_path / "lab.db", create=True)
     else:
         url = postgres_url()
         if not url:

@@ -24,6 +24,7 @@ def db(tmp_path: Path) -> str:
 
     get_settings.cache_clear()  # settings cached by an earlier test must not leak in
     path = str(tmp_path / "cli.db")
+    assert CliRunner().invoke(app, ["lab", "init", "--db", path]).exit_code == 0
     out = CliRunner().invoke(app, ["lab", "seed", "--db", path, "--banks", "bank_a,bank_b"])
     assert out.exit_code == 0, out.output
     return path
@@ -248,6 +249,7 @@ def test_worker_once_runs_what_is_approved_and_refuses_a_federation_it_cannot_re
     get_settings.cache_clear()
     write(tmp_path / "data", generate(200, 5, banks=("bank_a",)))
     db = str(tmp_path / "cli.db")
+    assert CliRunner().invoke(app, ["lab", "init", "--db", db]).exit_code == 0
     seeded = CliRunner().invoke(
         app, ["lab", "seed", "--db", db, "--banks", "bank_a", "--data", str(tmp_path / "data")]
     )

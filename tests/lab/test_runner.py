@@ -280,7 +280,7 @@ def test_real_federated_run_through_the_catalog(tmp_path: Path) -> None:
     from lab.seed import seed_demo
 
     write(tmp_path / "data", generate(800, 7, banks=("bank_a",)))
-    engine = make_engine(tmp_path / "lab.db")
+    engine = make_engine(tmp_path / "lab.db", create=True)
     upgrade(engine)
     seed = seed_demo(
         engine, banks=("bank_a",), data_dir=tmp_path / "data", agencies=("tax", "market_regulation")

@@ -182,7 +182,7 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
     # Prepare: a catalog over small synthetic files; a federation of its two nodes
     data = tmp_path / "data"
     write(data, generate(300, 11, banks=("bank_a",)))
-    engine = make_engine(tmp_path / "lab.db")
+    engine = make_engine(tmp_path / "lab.db", create=True)
     upgrade(engine)
     world = World(engine, seed_demo(engine, banks=("bank_a",), data_dir=data, agencies=("tax",)))
     fed_toml = tmp_path / "federation.toml"

@@ -71,7 +71,7 @@ def test_failed_real_runs_leave_no_raw_value_in_the_catalog(tmp_path: Path) -> N
     _plant(data / "bank_a.csv", "uscc", BAD_IDS)
     _plant(data / "tax.csv", "taxes_paid_12m", BAD_CELL)
     sentinels = [*BAD_IDS.values(), *BAD_CELL.values()]
-    engine = make_engine(tmp_path / "lab.db")
+    engine = make_engine(tmp_path / "lab.db", create=True)
     upgrade(engine)
     seed = seed_demo(
         engine,

@@ -39,7 +39,7 @@ def lab_world(tmp_path: Path) -> Any:
         "%Y-%m-%d"
     )
     ids.to_csv(tmp_path / "data" / "ids_2024h1.csv", index=False)
-    engine = make_engine(tmp_path / "lab.db")
+    engine = make_engine(tmp_path / "lab.db", create=True)
     upgrade(engine)
     world = World(
         engine,

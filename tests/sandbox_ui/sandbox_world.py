@@ -222,7 +222,7 @@ def build_template(root: Path, *, n: int = 300, plant: bool = True) -> Template:
     data = root / "data"
     synth.write(data, synth.generate(n, 11, banks=BANKS))
     planted = plant_sentinels(data) if plant else []
-    engine = make_engine(root / "lab.db")
+    engine = make_engine(root / "lab.db", create=True)
     upgrade(engine)
     seed = seed_demo(
         engine, banks=BANKS, data_dir=data, agencies=AGENCIES, standing_consents=("tax",)

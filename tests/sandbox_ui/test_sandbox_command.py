@@ -16,6 +16,9 @@ import typer
 from typer.testing import CliRunner
 
 from lab.commands import ui as ui_cmd
+from lab.db import current_revision, head_revision, make_engine, upgrade
+from lab.errors import CatalogNotFoundError
+from lab.services.connection import open_catalog
 
 
 def test_ui_starts_streamlit_with_the_catalog_in_the_environment(
@@ -31,6 +34,12 @@ def test_ui_starts_streamlit_with_the_catalog_in_the_environment(
     app = typer.Typer()
     app.command()(ui_cmd.ui)
     db = tmp_path / "lab.db"
+    old = make_engine(db, create=True)
+    upgrade(old, "0001")  # a catalog of an earlier version: `fedlab ui` migrates it
+    old.dispose()
+    missing = CliRunner().invoke(app, ["--db", str(tmp_path / "typo.db")])
+    assert isinstance(missing.exception, CatalogNotFoundError) and not calls
+    assert not (tmp_path / "typo.db").exists()  # a mistyped --db is never created
     result = CliRunner().invoke(app, ["--db", str(db), "--port", "8611", "--min-cell", "25"])
     assert result.exit_code == 0, result.output
     ((cmd, env),) = calls
@@ -41,7 +50,7 @@ def test_ui_starts_streamlit_with_the_catalog_in_the_environment(
     assert env["FEDLAB_DATABASE_URL"] == f"sqlite:///{db}"
     assert env["FEDLAB_UI_MIN_CELL"] == "25"
     assert not any(str(db) in part for part in cmd)  # the URL is not on the command line
-    assert db.is_file()  # the catalog was migrated before the sandbox started
+    assert current_revision(make_engine(db)) == head_revision(old)  # before streamlit started
     assert "http://127.0.0.1:8611" in result.output
 
 
@@ -75,6 +84,7 @@ def _free_port() -> int:
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc (Linux)")
 def test_sigterm_stops_the_streamlit_child(tmp_path: Path) -> None:
     port = _free_port()
+    open_catalog(tmp_path / "lab.db", create=True).dispose()  # `fedlab lab init`'s catalog
     cmd = [
         sys.executable,
         "-c",

@@ -37,7 +37,7 @@ def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[E
     from features.synth import generate, write
 
     write(tmp_path / "data", generate(300, 11, banks=("bank_a",)))
-    engine = make_engine(tmp_path / "lab.db")
+    engine = make_engine(tmp_path / "lab.db", create=True)
     upgrade(engine)
     seed = seed_demo(engine, banks=("bank_a",), data_dir=tmp_path / "data", agencies=("tax",))
     engine.dispose()

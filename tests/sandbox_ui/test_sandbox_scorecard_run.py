@@ -45,7 +45,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
     root = tmp_path_factory.mktemp("scorecard_run")
     write(root / "data", generate(2000, 11, banks=("bank_a",)))
-    engine = make_engine(root / "lab.db")
+    engine = make_engine(root / "lab.db", create=True)
     upgrade(engine)
     seed = seed_demo(engine, banks=("bank_a",), data_dir=root / "data", agencies=("tax",))
     ds, staff = who(engine, "bank_a_ds"), who(engine, "staff")
