@@ -16,7 +16,8 @@ What each party's handler sends back, and to whom it goes (via the coordinator):
   keeps them and replies ``ok``;
 * ``align.intersect`` (guest only): per host, the intersection size and the positions of
   the intersection in that host's own blinded list (with ``cardinality_only``, the counts
-  only). No ID is sent;
+  only). No ID is sent. A training run's (label set) intersection below the guest's k is
+  refused here (``MinimumCellError``), before any host is told its rows;
 * ``align.commit`` (host only): the host maps the positions to its rows through its secret
   order and replies with their number; it learns the intersection, nothing else.
 
@@ -39,10 +40,12 @@ import pandas as pd
 from crypto import psi
 from crypto.errors import ConfigError, ProtocolError
 from features.contract import DataContract, check_label_classes
+from features.disclosure import require_min_cell
 from federation.party import PartyContext, register
 from federation.partydata import (
     PartySetup,
     load_table,
+    party_k,
     party_setup,
     read_validated,
     setup_party,
@@ -256,6 +259,15 @@ def _intersect_cardinality(
     return out
 
 
+def _checked(ctx: PartyContext, setup: PartySetup, out: Payload) -> Payload:
+    """A training run's (label set) joint intersection below this guest's k is refused
+    here, before any host is told its rows; scoring (no label) publishes no aggregate."""
+    n = int(out["n_aligned"])
+    if setup.label and n > 0:
+        require_min_cell({"n_aligned": n}, party_k(ctx), where=f"guest {ctx.name!r} alignment")
+    return out
+
+
 @register(INTERSECT)
 def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
     setup = party_setup(ctx)
@@ -270,7 +282,7 @@ def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
     ba: dict[str, bytes] = st.pop("ba")
     if setup.cardinality_only:
         ctx.state.pop(_STATE, None)
-        return _intersect_cardinality(hosts, ab, ba)
+        return _checked(ctx, setup, _intersect_cardinality(hosts, ab, ba))
     ids = load_table(ctx)[setup.id_column].astype(str).to_numpy(dtype=object)
     sample_rows: np.ndarray = st["sample_rows"]
     sample = ids[sample_rows].tolist()
@@ -281,6 +293,7 @@ def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
     common = sorted(set.intersection(*(set(f) for f in found.values()))) if found else []
     out: Payload = {f"count_{h}": len(found[h]) for h in hosts}
     out["n_aligned"] = len(common)
+    _checked(ctx, setup, out)
     if common:
         pos = dict(zip(sample, sample_rows.tolist(), strict=False))
         store_alignment(
