@@ -74,6 +74,17 @@ class SettingsError(ConfigError):
     hint = "Fix or unset the FEDLAB_* environment variable named; docs/lab.md lists them."
 
 
+class HorizontalBanksError(ConfigError):
+    """A horizontal (``homo_*``) experiment names fewer than two banks, or names a bank
+    twice: FedAvg across banks needs one sample set of each of at least two banks."""
+
+    code = "FEDLAB-120"
+    hint = (
+        "Name another bank's sample set as a partner sample (partner_sample_ids; "
+        "`--partner-sample` on the CLI), one per bank, or choose a vertical algorithm."
+    )
+
+
 class DataValidationError(LabError, ValueError):
     """A party's data file does not match its schema."""
 
@@ -333,6 +344,7 @@ __all__ = [
     "ERROR_CODES",
     "ERROR_CODE_HELP",
     "EncodingOverflowError",
+    "HorizontalBanksError",
     "KeyFileError",
     "KeyMismatchError",
     "LabError",

@@ -6,6 +6,7 @@ name = "synthetic-hetero-lr"
 algorithm = "hetero_lr"        # hetero_lr | secureboost | homo_lr | homo_nn | scorecard
 backend = "paillier"           # paillier | ckks | plaintext (benchmarks/tests only);
                                # homo_*: ckks | secaggplus | masked | plaintext
+                               # (default: the algorithm's first, recommended backend)
 id_column = "uscc"
 runtime = "simulation"         # local (in-process) | simulation | deployment
 authorization = "required"     # required (use the guest's authorization table) | none
@@ -93,6 +94,18 @@ class ExperimentSection(BaseModel):
         if value is None:
             return None
         return raise_min_cell(platform_min_cell(), value, source="experiment.min_cell")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_backend(cls, data: Any) -> Any:
+        """No ``backend``: the algorithm's recommended one (the registry lists it first)."""
+        if not isinstance(data, dict) or "backend" in data:
+            return data
+        try:
+            first = backends_for(str(data.get("algorithm", "hetero_lr")))[0]
+        except ConfigError:
+            return data  # the algorithm's own validator names the known ones
+        return {**data, "backend": first}
 
     @field_validator("algorithm")
     @classmethod

@@ -334,12 +334,17 @@ class ExperimentBase(SQLModel):
     purpose: str = Field(default="credit_risk_model", max_length=64)
     backend: str = Field(default="paillier", max_length=16)
     authorization_required: bool = True
+    #: a horizontal experiment's other banks: one sample set of each, in that bank's 样本库
+    #: (the owner's is ``sample_id``); empty for a vertical experiment
+    partner_sample_ids: list[int] = Field(default_factory=list, sa_type=JSON)
 
 
 class ExperimentCreate(ExperimentBase):
     sample_id: int
     algorithm: str
     algorithm_version: str | None = None
+    #: None: the algorithm's recommended backend (the first the registry lists)
+    backend: str | None = Field(default=None, max_length=16)  # type: ignore[assignment]
 
 
 class Experiment(ExperimentBase, table=True):

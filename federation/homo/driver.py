@@ -114,9 +114,9 @@ def _check_banks(transport: Transport, config: ExperimentConfig) -> list[str]:
 
 
 def _plan(transport: Transport, config: ExperimentConfig, progress: ProgressFn) -> _Run:
-    params = parse_params(config.params)
-    backend = resolve_backend(config, params)
     algorithm = config.experiment.algorithm
+    params = parse_params(config.params, algorithm)
+    backend = resolve_backend(config, params)
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"federation.homo runs {ALGORITHMS}, not {algorithm!r}")
     banks = _check_banks(transport, config)

@@ -36,7 +36,7 @@ from lab.models import (
     row_id,
     utcnow,
 )
-from lab.services import leases
+from lab.services import horizontal, leases
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
 from lab.services.algorithms import backends_for, get_algorithm_row, validate_params
 from lab.services.consent import (
@@ -125,6 +125,48 @@ def authorization_date(session: Session, exp: Experiment) -> date:
     return sample.observation_end if sample and sample.observation_end else date.today()
 
 
+def _require_authorizations(session: Session, exp: Experiment) -> None:
+    """Every bank that trains (the owner; a horizontal experiment's partners too) holds
+    enterprise authorizations valid on the authorization date (else AuthorizationError)."""
+    if not exp.authorization_required:
+        return
+    on = authorization_date(session, exp)
+    for bank_id in (exp.owner_org_id, *(b.org_id for b in _partners(session, exp))):
+        require_authorizations(session, bank_id, on)
+
+
+def _partners(session: Session, exp: Experiment) -> list[horizontal.BankSample]:
+    return horizontal.bank_samples(session, exp)[1:] if exp.partner_sample_ids else []
+
+
+def _check_banks(session: Session, exp: Experiment, algorithm: str) -> None:
+    """Submission: a horizontal experiment trains across at least two banks (else
+    HorizontalBanksError); a vertical one names no partner sample."""
+    if horizontal.is_horizontal(algorithm):
+        horizontal.require_banks(session, exp, algorithm)
+    else:
+        horizontal.check_partners(
+            session,
+            algorithm=algorithm,
+            owner_org_id=exp.owner_org_id,
+            partner_sample_ids=list(exp.partner_sample_ids),
+        )
+
+
+def _backend(algorithm: str, backend: str | None) -> str:
+    """The experiment's backend: the one asked for, if the algorithm runs with it (else
+    ConfigError); none asked for: the algorithm's recommended one (listed first)."""
+    allowed = backends_for(algorithm)
+    if backend is None:
+        return allowed[0]
+    if backend not in allowed:
+        raise ConfigError(
+            f"algorithm {algorithm!r} runs with backend {' | '.join(allowed)}, not {backend!r}",
+            hint="Choose one of those backends.",
+        )
+    return backend
+
+
 def public(exp: Experiment) -> ExperimentPublic:
     return ExperimentPublic.model_validate(exp)
 
@@ -152,20 +194,21 @@ def create_experiment(
     algo = get_algorithm_row(session, experiment_in.algorithm, experiment_in.algorithm_version)
     get_indicators(session, list(experiment_in.indicator_codes))
     validate_params(algo.name, algo.param_schema, dict(experiment_in.params))
-    allowed = backends_for(algo.name)
-    if experiment_in.backend not in allowed:
-        raise ConfigError(
-            f"algorithm {algo.name!r} runs with backend {' | '.join(allowed)}, "
-            f"not {experiment_in.backend!r}",
-            hint="Choose one of those backends.",
-        )
+    backend = _backend(algo.name, experiment_in.backend)
+    horizontal.check_partners(
+        session,
+        algorithm=algo.name,
+        owner_org_id=actor.member_of,
+        partner_sample_ids=list(experiment_in.partner_sample_ids),
+    )
     exp = Experiment(
         name=experiment_in.name,
         indicator_codes=list(experiment_in.indicator_codes),
         params=dict(experiment_in.params),
         purpose=experiment_in.purpose,
-        backend=experiment_in.backend,
+        backend=backend,
         authorization_required=experiment_in.authorization_required,
+        partner_sample_ids=list(experiment_in.partner_sample_ids),
         owner_org_id=actor.org_id,
         created_by=actor.stored_user_id,
         sample_id=row_id(sample),
@@ -183,6 +226,7 @@ def create_experiment(
             "name": exp.name,
             "algorithm": algo.name,
             "sample": sample.id,
+            **({"partner_samples": exp.partner_sample_ids} if exp.partner_sample_ids else {}),
             "indicators": exp.indicator_codes,
         },
     )
@@ -220,17 +264,19 @@ def update_params(
 def submit_experiment(
     *, session: Session, actor: Principal, experiment_id: int, reason: str = ""
 ) -> ExperimentPublic:
-    """Validate parameters (filling defaults), authorizations and consents, then
-    draft → submitted. Missing consents become requests to the agencies; a consent that
-    expired or was revoked is refused now (ConsentError) so the bank renews it first."""
+    """Validate parameters (filling defaults), the banks that train (a horizontal
+    experiment: at least two, else HorizontalBanksError), authorizations and consents, then
+    draft → submitted. Missing consents become requests to the agencies (and partner
+    banks); a consent that expired or was revoked is refused now (ConsentError) so the bank
+    renews it first."""
     exp = _get(session, actor, experiment_id, Action.SUBMIT)
     check_transition(exp.status, S.SUBMITTED, experiment=f"experiment {exp.id}")
     algo = session.get(Algorithm, exp.algorithm_id)
     assert algo is not None
     exp.params = validate_params(algo.name, algo.param_schema, dict(exp.params))
     get_indicators(session, list(exp.indicator_codes))
-    if exp.authorization_required:
-        require_authorizations(session, exp.owner_org_id, authorization_date(session, exp))
+    _check_banks(session, exp, algo.name)
+    _require_authorizations(session, exp)
     needs = consent_needs(session, exp)
     lapsed = [n for n in needs if n.status in ("expired", "revoked")]
     if lapsed:
@@ -312,12 +358,12 @@ def cancel_experiment(
 def approve_experiment(
     *, session: Session, actor: Principal, experiment_id: int, reason: str = ""
 ) -> ExperimentPublic:
-    """submitted → approved; every agency's consent must be in force (else ConsentError)."""
+    """submitted → approved; every agency's (and partner bank's) consent must be in force
+    (else ConsentError), and every bank's authorizations."""
     exp = _get(session, actor, experiment_id, Action.APPROVE)
     check_transition(exp.status, S.APPROVED, experiment=f"experiment {exp.id}")
     needs = require_consents(session, exp)
-    if exp.authorization_required:
-        require_authorizations(session, exp.owner_org_id, authorization_date(session, exp))
+    _require_authorizations(session, exp)
     session.add(
         Approval(
             experiment_id=exp.id or 0,
