@@ -155,6 +155,9 @@ def _init_banks(run: _Run) -> dict[str, InitReply]:
             resume=run.resumed is not None,
             contract=spec.contract().to_json(),
             min_cell=config.min_cell,
+            authorization=config.experiment.authorization,
+            as_of=config.experiment.as_of or "",
+            authorizations=str(spec.authorizations or ""),
         )
         reqs[b] = (INIT, req.to_payload())
     replies, _ = run.rounds.ask(reqs, allow_drop=False)

@@ -61,6 +61,9 @@ class InitRequest:
     resume: bool
     contract: str = ""  # the bank's data contract (features.contract.DataContract JSON)
     min_cell: int = DEFAULT_MIN_CELL  # the run's k; a bank raises it to its own
+    authorization: str = "none"  # "required": the bank trains on its authorized rows only
+    as_of: str = ""  # ISO date the authorizations must be valid on
+    authorizations: str = ""  # the bank's own authorization table (its path at the bank)
 
     def to_payload(self) -> Payload:
         return {
@@ -78,6 +81,9 @@ class InitRequest:
             "resume": self.resume,
             **({"contract": self.contract} if self.contract else {}),
             "min_cell": self.min_cell,
+            "authorization": self.authorization,
+            "as_of": self.as_of,
+            "authorizations": self.authorizations,
         }
 
     @classmethod
@@ -97,6 +103,9 @@ class InitRequest:
             resume=bool(payload.get("resume", False)),
             contract=str(payload.get("contract", "")),
             min_cell=int(payload.get("min_cell", DEFAULT_MIN_CELL)),
+            authorization=str(payload.get("authorization", "none")),
+            as_of=str(payload.get("as_of", "")),
+            authorizations=str(payload.get("authorizations", "")),
         )
 
 

@@ -38,11 +38,16 @@ class Experiments(Part):
         algorithm: str,
         indicators: Iterable[str] = (),
         params: dict[str, Any] | None = None,
-        backend: str = "paillier",
+        backend: str | None = None,
         purpose: str = "credit_risk_model",
         authorization_required: bool = True,
+        partner_samples: Iterable[int] = (),
     ) -> ExperimentHandle:
-        """A draft experiment; unknown indicators or bad parameters fail right here."""
+        """A draft experiment; unknown indicators or bad parameters fail right here.
+
+        ``backend`` None: the algorithm's recommended one. ``partner_samples``: for a
+        horizontal algorithm (``homo_lr``, ``homo_nn``), one sample set of each other bank
+        that trains with yours (at least one; submission refuses a one-bank run)."""
         pub = self.lab.call(
             exp_svc.create_experiment,
             experiment_in=ExperimentCreate(
@@ -54,6 +59,7 @@ class Experiments(Part):
                 backend=backend,
                 purpose=purpose,
                 authorization_required=authorization_required,
+                partner_sample_ids=list(partner_samples),
             ),
         )
         return ExperimentHandle(self.lab, pub)

@@ -144,7 +144,14 @@ def experiments_create(
         "--param",
         help="KEY=VALUE algorithm parameter; repeat. Checked against the algorithm's schema.",
     ),
-    backend: str = typer.Option("paillier", help="paillier | ckks | plaintext"),
+    backend: str | None = typer.Option(
+        None, help="paillier | ckks | ... (default: the algorithm's recommended backend)"
+    ),
+    partner_sample: list[int] = typer.Option(
+        [],
+        "--partner-sample",
+        help="homo_lr / homo_nn: another bank's sample set id; repeat, one per bank.",
+    ),
     purpose: str = typer.Option("credit_risk_model"),
     submit: bool = typer.Option(False, "--submit", help="Submit right after creating."),
     db: str | None = DbOpt,
@@ -160,6 +167,7 @@ def experiments_create(
         params=params,
         backend=backend,
         purpose=purpose,
+        partner_samples=partner_sample,
     )
     if submit:
         exp.submit()

@@ -5,7 +5,8 @@ UPDATE that gives the worker a lease on it (see lab.services.experiment_runs.cla
 so several workers on one SQLite file or one PostgreSQL database never run an experiment
 twice. For the claimed experiment it reads
 from the catalog the parties, the data locations at each party, the indicator columns, the
-guest's label and authorizations (:func:`read_experiment`), builds the config object
+guest's label and authorizations (:func:`read_experiment`; a horizontal experiment: one
+guest per bank, each with its own sample's data, label and authorizations), builds the config object
 (:func:`build_config`), runs it through the worker's executor, records the loss as it goes
 (per epoch, or per tree for SecureBoost), and files a candidate model version with the
 run's public metrics, ROC points (aggregates, when metrics.json has them), lineage and
@@ -15,9 +16,9 @@ it cancelled. A reaper adopts the finished output of a worker that died before f
 (:mod:`lab.jobs.adoption`).
 
 What leaves the lab here: the config handed to the federation (paths at each party, column
-names, the guest's authorization table written into the run folder for the guest's own
-process). What comes back: metrics.json (aggregates only), of which the model library keeps
-the public part (:func:`public_metrics`).
+names, each training bank's authorization table written into the run folder for that
+bank's own process). What comes back: metrics.json (aggregates only), of which the model
+library keeps the public part (:func:`public_metrics`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from lab.models import (
 )
 from lab.services import experiment_runs as runs
 from lab.services import experiments as exp_svc
+from lab.services import horizontal
 from lab.services.catalog import get_indicators, node_for_org
 from lab.services.consent import export_authorizations
 from lab.services.leases import ExpiredLease, Lease, adopted_reason
@@ -116,13 +118,11 @@ def _host_facts(session: Session, ind: Indicator) -> PartyFacts:
     return PartyFacts(name=node.name, role=PartyRole.HOST, data=ds.location)
 
 
-def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> ExperimentFacts:
-    """The catalog facts of ``exp``'s run; with authorization required, the guest's
-    authorization table is written into ``run_dir`` (for the guest's own process)."""
-    sample = session.get(SampleSet, exp.sample_id)
-    algo = session.get(Algorithm, exp.algorithm_id)
-    if sample is None or algo is None:
-        raise NotFoundError(f"experiment {exp.id}: its sample or algorithm is gone")
+def _vertical_parties(
+    session: Session, exp: Experiment, sample: SampleSet, run_dir: Path
+) -> tuple[dict[str, list[str]], tuple[PartyFacts, ...]]:
+    """The guest (the owner bank, with the label) and one host per agency whose indicators
+    the experiment uses; features per party."""
     guest_ds = session.get(DatasetRegistration, sample.dataset_id)
     guest_node = node_for_org(session, exp.owner_org_id)
     features: dict[str, list[str]] = {}
@@ -134,18 +134,63 @@ def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> Experim
         if ind.owner_org_id not in hosts:
             hosts[ind.owner_org_id] = _host_facts(session, ind)
         features.setdefault(hosts[ind.owner_org_id].name, []).append(ind.column)
-    authorizations = None
-    if exp.authorization_required:
-        path = run_dir / "guest_authorizations.csv"
-        export_authorizations(session, exp.owner_org_id, path)
-        authorizations = str(path)
     guest = PartyFacts(
         name=guest_node.name,
         role=PartyRole.GUEST,
         data=guest_ds.location if guest_ds else sample.id_list_location,
         label=sample.label_column,
-        authorizations=authorizations,
+        authorizations=_authorizations(
+            session, exp, exp.owner_org_id, run_dir / "guest_authorizations.csv"
+        ),
     )
+    return features, (guest, *hosts.values())
+
+
+def _horizontal_parties(
+    session: Session, exp: Experiment, run_dir: Path
+) -> tuple[dict[str, list[str]], tuple[PartyFacts, ...]]:
+    """One guest per bank of a horizontal experiment (the owner first): its own sample's
+    dataset, label and authorizations; every bank trains on the experiment's columns."""
+    cols = horizontal.columns(session, exp)
+    features: dict[str, list[str]] = {}
+    parties: list[PartyFacts] = []
+    for bank in horizontal.bank_samples(session, exp):
+        node = node_for_org(session, bank.org_id)
+        features[node.name] = list(cols)
+        auth = run_dir / f"{node.name}_authorizations.csv"
+        parties.append(
+            PartyFacts(
+                name=node.name,
+                role=PartyRole.GUEST,
+                data=bank.dataset.location,
+                label=bank.sample.label_column,
+                authorizations=_authorizations(session, exp, bank.org_id, auth),
+            )
+        )
+    return features, tuple(parties)
+
+
+def _authorizations(session: Session, exp: Experiment, bank_id: int, path: Path) -> str | None:
+    """With authorization required, the bank's authorization table written to ``path``
+    (for that bank's own process); else None."""
+    if not exp.authorization_required:
+        return None
+    export_authorizations(session, bank_id, path)
+    return str(path)
+
+
+def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> ExperimentFacts:
+    """The catalog facts of ``exp``'s run; with authorization required, each training
+    bank's authorization table is written into ``run_dir`` (for the bank's own process)."""
+    sample = session.get(SampleSet, exp.sample_id)
+    algo = session.get(Algorithm, exp.algorithm_id)
+    if sample is None or algo is None:
+        raise NotFoundError(f"experiment {exp.id}: its sample or algorithm is gone")
+    guest_ds = session.get(DatasetRegistration, sample.dataset_id)
+    if horizontal.is_horizontal(algo.name):
+        features, parties = _horizontal_parties(session, exp, run_dir)
+    else:
+        features, parties = _vertical_parties(session, exp, sample, run_dir)
     return ExperimentFacts(
         name=f"experiment-{exp.id}",
         algorithm=algo.name,
@@ -155,7 +200,7 @@ def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> Experim
         as_of=exp_svc.authorization_date(session, exp),
         features=features,
         params=dict(exp.params),
-        parties=(guest, *hosts.values()),
+        parties=parties,
     )
 
 
