@@ -93,7 +93,9 @@ def test_partner_banks_consent_before_approval(banks: World) -> None:
         needs = experiments.consents_for(session=s, actor=ds, experiment_id=exp_id)
     cols = [c.removeprefix("bank_a_") for c in banks.seed.indicators["bank_a"][:3]]
     assert [(n.agency, n.status) for n in needs] == [("bank_b", "missing"), ("bank_c", "missing")]
-    assert [list(n.indicators) for n in needs] == [[f"{b}_{c}" for c in cols] for b in ("bank_b", "bank_c")]
+    assert [list(n.indicators) for n in needs] == [
+        [f"{b}_{c}" for c in cols] for b in ("bank_b", "bank_c")
+    ]
     with pytest.raises(ConsentError, match="bank_b.*missing"), session_scope(banks.engine) as s:
         experiments.approve_experiment(session=s, actor=staff, experiment_id=exp_id)
     for n in needs:
