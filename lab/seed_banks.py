@@ -75,11 +75,7 @@ def _login(session: Any, username: str) -> Principal:
 
 
 def _platform(session: Any, root: Principal) -> None:
-    catalog.create_organization(
-        session=session,
-        actor=root,
-        org_in=OrganizationCreate(code="platform", kind=OrgKind.PLATFORM, name="Platform"),
-    )
+    """Staff, the coordinator's node and the 算法库 (the platform organization exists)."""
     catalog.create_user(
         session=session,
         actor=root,
@@ -125,7 +121,11 @@ def _bank(
             row_count=rows,
             id_column=id_column,
             location=str(path),
-            columns=[{"name": c, "dtype": "float"} for c in columns],
+            columns=[
+                {"name": id_column, "dtype": "str"},
+                *({"name": c, "dtype": "float"} for c in columns),
+                {"name": label, "dtype": "int"},
+            ],
         ),
     )
     codes = []

@@ -18,6 +18,7 @@ from federation.homo.reference import pooled_reference
 from lab.db import make_engine, session_scope, upgrade
 from lab.errors import ConsentError, HorizontalBanksError
 from lab.models import ExperimentCreate, ExperimentStatus, ModelVersion
+from lab.jobs.experiment import nested_params
 from lab.runner import Worker
 from lab.seed import seed_demo
 from lab.seed_banks import horizontal_experiment, seed_banks
@@ -161,7 +162,7 @@ def _run_and_model(engine: Engine, exp_id: int, runs: Path) -> tuple[dict, dict]
     assert worker.run_once()
     with session_scope(engine) as s:
         got = experiments.experiment_row(s, exp_id)
-        assert got.status is S.SUCCEEDED, got.failure_reason
+        assert S(got.status) is S.SUCCEEDED, got.failure_reason
         model = s.exec(select(ModelVersion).where(ModelVersion.experiment_id == exp_id)).one()
         return dict(model.metrics), dict(model.artifacts)
 
@@ -202,7 +203,7 @@ def test_homo_over_four_taiwan_banks_through_the_worker_matches_the_pooled_model
     ref = pooled_reference(
         frames,
         algorithm=algorithm,
-        params=parse_params(params, algorithm),
+        params=parse_params(nested_params(params), algorithm),
         id_column=TAIWAN_ID,
         label=TAIWAN_LABEL,
     )
@@ -249,7 +250,7 @@ def test_homo_over_four_synthetic_banks_trains_on_authorized_rows_like_the_poole
     ref = pooled_reference(
         frames,
         algorithm=algorithm,
-        params=parse_params(params, algorithm),
+        params=parse_params(nested_params(params), algorithm),
         id_column="uscc",
         label="default_12m",
         features=cols,
