@@ -182,10 +182,12 @@ def horizontal_experiment(
     indicators: Sequence[str],
     params: Mapping[str, Any] | None = None,
     authorization_required: bool = False,
+    backend: str | None = None,
     name: str = "",
 ) -> int:
     """Create, submit, consent (every partner bank) and approve a horizontal experiment of
-    ``owner`` on its ``indicators`` with every other bank's sample; its id."""
+    ``owner`` on its ``indicators`` with every other bank's sample; its id (``backend``
+    None: the algorithm's recommended one)."""
     partners = [b for b in samples if b != owner]
     with session_scope(engine) as s:
         ds = _login(s, f"{owner}_ds")
@@ -200,6 +202,7 @@ def horizontal_experiment(
                 indicator_codes=list(indicators),
                 params=dict(params or {}),
                 authorization_required=authorization_required,
+                backend=backend,
                 purpose=PURPOSE,
             ),
         )

@@ -17,8 +17,8 @@ from federation.homo.params import parse_params, resolve_backend
 from federation.homo.reference import pooled_reference
 from lab.db import make_engine, session_scope, upgrade
 from lab.errors import ConsentError, HorizontalBanksError
-from lab.models import ExperimentCreate, ExperimentStatus, ModelVersion
 from lab.jobs.experiment import nested_params
+from lab.models import ExperimentCreate, ExperimentStatus, ModelVersion
 from lab.runner import Worker
 from lab.seed import seed_demo
 from lab.seed_banks import horizontal_experiment, seed_banks
