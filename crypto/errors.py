@@ -248,6 +248,17 @@ class USCCError(DataValidationError):
     )
 
 
+class SampleListError(DataValidationError):
+    """A sample's ID list (样本名单) at the bank is missing, empty or unusable, or leaves no
+    enterprise of the bank's table in the sample's observation window."""
+
+    code = "FEDLAB-202"
+    hint = (
+        "Fix the sample set's ID-list location (a CSV at the bank with the table's ID column "
+        "and, for a window, an observation-date column), or edit the sample into a new version."
+    )
+
+
 class KeyFileError(CryptoError):
     """A key file is missing, unreadable or corrupted."""
 
@@ -332,6 +343,7 @@ __all__ = [
     "PrivacyViolationError",
     "ProtocolError",
     "RunCancelled",
+    "SampleListError",
     "SettingsError",
     "SignInError",
     "StateTransitionError",

@@ -58,7 +58,7 @@ from federation.alignment_party import (
     authorized_ids,
     on_setup,
 )
-from federation.config import ExperimentConfig
+from federation.config import ExperimentConfig, PartySpec
 from federation.partydata import PartySetup, note_data_warnings
 from federation.protocol import ProgressFn, no_progress
 from federation.roles import PartyRole
@@ -112,6 +112,7 @@ def setup_payloads(
     cardinality = bool(config.params.get("cardinality_only", False))
     out: dict[str, Payload] = {}
     for p in config.parties:
+        sample = sample_settings(p) if p.role == PartyRole.GUEST and with_label else {}
         s = PartySetup(
             run_id=run_id,
             role=p.role.value,
@@ -125,9 +126,26 @@ def setup_payloads(
             authorizations=str(p.authorizations or "") if p.role == PartyRole.GUEST else "",
             cardinality_only=cardinality,
             contract=p.contract(),
+            **sample,
         )
         out[p.name] = s.to_payload()
     return out
+
+
+def sample_settings(p: PartySpec) -> dict[str, str]:
+    """The guest's sample settings of its ``setup`` (ID-list location at the guest, the
+    date column, the window and the out-of-time cut as ISO dates; "" where not set)."""
+
+    def iso(d: dt.date | None) -> str:
+        return d.isoformat() if d else ""
+
+    return {
+        "sample_ids": str(p.sample_ids or ""),
+        "date_column": p.date_column,
+        "observation_start": iso(p.observation_start),
+        "observation_end": iso(p.observation_end),
+        "validation_from": iso(p.validation_from),
+    }
 
 
 def _wire_rows(reply: Envelope, key: str, width: int) -> np.ndarray:
@@ -304,5 +322,6 @@ __all__ = [
     "apply_commit",
     "authorized_ids",
     "on_setup",
+    "sample_settings",
     "setup_payloads",
 ]

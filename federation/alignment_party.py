@@ -3,7 +3,8 @@
 The coordinator's side and the protocol's description are in :mod:`federation.alignment`.
 What each party's handler sends back, and to whom it goes (via the coordinator):
 
-* ``align.setup``: the guest, its sample IDs blinded by a fresh secret scalar ``kg``
+* ``align.setup``: the guest, its sample IDs (its sample's ID list ∩ observation window ∩
+  valid authorizations, :mod:`federation.population`) blinded by a fresh secret scalar ``kg``
   (``H(id)^kg``, 32 bytes each) and the sample's size; a host, its own IDs blinded by its
   long-term scalar ``kh`` (from its offline cache), in a fresh secret order. Blinded points
   reveal only their count. A party whose table has constant or all-missing feature
@@ -49,6 +50,7 @@ from federation.partydata import (
     store_alignment,
     warnings_field,
 )
+from federation.population import sample_rows
 from federation.roles import PartyRole
 from federation.transport import Payload
 
@@ -184,13 +186,14 @@ def _setup_psi(ctx: PartyContext, setup: PartySetup) -> Payload:
     df = load_table(ctx)
     ids = df[setup.id_column].astype(str).to_numpy(dtype=object)
     if ctx.role == PartyRole.GUEST:
+        in_sample = sample_rows(ctx, setup, df)  # the sample's ID list ∩ its window
         if setup.authorization == "required":
             allowed, auth_file = authorized_ids(ctx, setup)
-            rows = np.flatnonzero(
-                np.fromiter((i in allowed for i in ids), dtype=bool, count=ids.shape[0])
-            )
+            rows = in_sample[
+                np.fromiter((ids[r] in allowed for r in in_sample), bool, count=in_sample.size)
+            ]
         elif setup.authorization == "none":
-            rows, auth_file = np.arange(ids.shape[0]), ""
+            rows, auth_file = in_sample, ""
         else:
             raise ConfigError(f"unknown authorization mode {setup.authorization!r}")
         ctx.state[_STATE] = {"sample_rows": rows}

@@ -28,6 +28,11 @@ role = "guest"
 data = "data/bank.csv"
 label = "default_12m"
 authorizations = "data/authorizations.csv"   # guest only, when authorization = "required"
+sample_ids = "data/sample_ids.csv"  # guest only (optional): the sample's ID list at the bank;
+date_column = "observation_date"    # its (or the table's) observation date per enterprise,
+observation_start = 2023-07-01      # the observation window (rows outside it are not used)
+observation_end = 2024-06-30
+validation_from = 2024-04-01        # out-of-time validation: rows observed from this date
 
 [[parties]]
 name = "tax"
@@ -45,6 +50,7 @@ Relative paths are resolved against the config file's folder. The full reference
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -125,6 +131,12 @@ class PartySpec(BaseModel):
     bounds: dict[str, float] = Field(default_factory=dict)
     on_constant: OnConstant = "warn"
     categorical: list[str] = Field(default_factory=list)
+    # the guest's sample (federation.population): who is trained on, validated out of time
+    sample_ids: Path | None = None
+    date_column: str = Field(default="observation_date", min_length=1)
+    observation_start: dt.date | None = None
+    observation_end: dt.date | None = None
+    validation_from: dt.date | None = None
 
     @field_validator("encoding")
     @classmethod
@@ -158,6 +170,24 @@ class PartySpec(BaseModel):
             )
         if self.role == PartyRole.COORDINATOR:
             raise ValueError(f"party {self.name!r}: the coordinator is not a data party")
+        return self
+
+    @model_validator(mode="after")
+    def _sample_only_on_guest(self) -> PartySpec:
+        keys = ("sample_ids", "observation_start", "observation_end", "validation_from")
+        named = [k for k in keys if getattr(self, k) is not None]
+        if self.role == PartyRole.HOST and named:
+            raise ValueError(
+                f"party {self.name!r} is a host but names {named}; the sample is the guest's"
+            )
+        start, end, cut = self.observation_start, self.observation_end, self.validation_from
+        if start and end and start > end:
+            raise ValueError(f"party {self.name!r}: observation_start is after observation_end")
+        if cut and ((start and cut <= start) or (end and cut > end)):
+            raise ValueError(
+                f"party {self.name!r}: validation_from {cut} must fall after observation_start "
+                "and not after observation_end (train window before it, validation from it)"
+            )
         return self
 
 
@@ -248,6 +278,8 @@ def parse_config(raw: dict[str, Any], *, base_dir: Path | None = None) -> Experi
                 p.authorizations = _resolve(
                     base_dir, p.authorizations, f"parties.{p.name}.authorizations"
                 )
+            if p.sample_ids is not None:
+                p.sample_ids = _resolve(base_dir, p.sample_ids, f"parties.{p.name}.sample_ids")
         rc = cfg.deployment.root_certificates
         if rc is not None:
             cfg.deployment.root_certificates = _resolve(

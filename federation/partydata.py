@@ -62,6 +62,22 @@ class PartySetup:
     authorizations: str = ""  # guest only: the authorization table (its own file)
     cardinality_only: bool = False
     contract: DataContract = DataContract()  # the party's data contract
+    # guest only, training: the sample (federation.population); locations are the guest's
+    sample_ids: str = ""  # the sample's ID list ("" : every row of the table)
+    date_column: str = "observation_date"  # observation date, in the ID list else the table
+    observation_start: str = ""  # ISO dates of the observation window ("" : open)
+    observation_end: str = ""
+    validation_from: str = ""  # out-of-time validation from this ISO date ("" : random)
+
+    @property
+    def has_sample(self) -> bool:
+        """Whether the setup restricts the guest's rows (an ID list or a window)."""
+        return bool(
+            self.sample_ids
+            or self.observation_start
+            or self.observation_end
+            or self.validation_from
+        )
 
     def to_payload(self) -> Payload:
         d = asdict(self)
@@ -99,6 +115,11 @@ def setup_party(ctx: PartyContext, payload: Payload) -> PartySetup:
         raise ProtocolError(
             f"party {ctx.name!r} is a host but was sent the label column "
             f"{setup.label!r}; only the guest holds the label"
+        )
+    if ctx.role == PartyRole.HOST and setup.has_sample:
+        raise ProtocolError(
+            f"party {ctx.name!r} is a host but was sent the guest's sample settings; "
+            "only the guest holds the sample"
         )
     if ctx.data_path is None:
         raise DataValidationError(

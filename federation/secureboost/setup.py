@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from crypto.errors import DataValidationError, ProtocolError
-from features.metrics import validation_split
 from federation.party import PartyContext, register
+from federation.population import validation_rows
 from federation.roles import PartyRole
 from federation.secureboost.cipher import GuestCipher
 from federation.secureboost.data import bin_matrix
@@ -87,7 +87,7 @@ def _guest_setup(ctx: PartyContext, m: Any, common: dict[str, Any]) -> Payload:
     params: SecureBoostParams = common["params"]
     n = int(common["n"])
     y = _guest_labels(ctx, m)
-    valid = validation_split(y, params.validation_fraction, common["seed"])
+    valid = validation_rows(ctx, y, params.validation_fraction, common["seed"])
     train = np.setdiff1d(np.arange(n), valid)
     wmax = max(1.0, params.scale_pos_weight)
     layout = Layout.make(int(train.size), wmax, params.precision_bits, params.key_bits)
