@@ -50,7 +50,7 @@ from federation.partydata import (
     store_alignment,
     warnings_field,
 )
-from federation.population import sample_rows
+from federation.population import population_warnings, sample_rows
 from federation.roles import PartyRole
 from federation.transport import Payload
 
@@ -178,7 +178,8 @@ def _run_hooks(ctx: PartyContext, payload: Payload, reply: Payload) -> Payload:
 @register(SETUP)
 def _setup(ctx: PartyContext, payload: Payload) -> Payload:
     setup = setup_party(ctx, payload)
-    reply = {**_setup_psi(ctx, setup), **warnings_field(ctx)}
+    psi_reply = _setup_psi(ctx, setup)
+    reply = {**psi_reply, **warnings_field(ctx, population_warnings(ctx))}
     return _run_hooks(ctx, payload, reply)
 
 

@@ -22,7 +22,7 @@ Nothing leaves the party here: these functions only read local files and local s
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -321,9 +321,10 @@ def aligned_matrix(ctx: PartyContext, **encode: Any) -> PartyMatrix:
     return party_matrix(aligned_table(ctx), id_column=setup.id_column, label=label, **encode)
 
 
-def warnings_field(ctx: PartyContext) -> Payload:
-    """``{"data_warnings": JSON list}`` for a reply when this party has warnings, else {}."""
-    found = data_warnings(ctx)
+def warnings_field(ctx: PartyContext, extra: Sequence[str] = ()) -> Payload:
+    """``{"data_warnings": JSON list}`` for a reply when this party has warnings (its
+    table's and ``extra``), else {}."""
+    found = [*data_warnings(ctx), *extra]
     return {DATA_WARNINGS_KEY: json.dumps(found, ensure_ascii=False)} if found else {}
 
 

@@ -6,7 +6,9 @@ A sample set (样本) decides who is trained on. At the guest (the bank), before
 * listed in the sample's ID list (``sample_ids``: a CSV at the bank with the table's ID
   column and, optionally, an observation-date column), and
 * observed inside the sample's observation window (``observation_start`` ..
-  ``observation_end``, by the ``date_column`` of the ID list, else of the table);
+  ``observation_end``, by the ``date_column`` of the ID list, else of the table; when
+  neither has that column the window is not applied, as in the count at the bank, and the
+  guest says so in its ``data_warnings``, which metrics.json shows);
 
 the alignment then keeps those holding a valid authorization (``authorization =
 "required"``) and intersects them with the hosts. With ``validation_from`` the run is
@@ -48,6 +50,7 @@ class Population:
 
     rows: np.ndarray  # int64 positions into load_table(ctx): ID list ∩ window
     oot_valid: np.ndarray | None  # bool per table row: observed from validation_from
+    warnings: tuple[str, ...] = ()  # public: file and column names, no value
 
 
 def effective_min_cell(ctx: PartyContext, requested: int = DEFAULT_MIN_CELL) -> int:
@@ -177,15 +180,24 @@ def sample_rows(ctx: PartyContext, setup: PartySetup, table: pd.DataFrame) -> np
         in_list, dates = _listed(ctx, setup, ids)
         source = id_list_path(ctx, setup.sample_ids).name
     dated = bool(setup.observation_start or setup.observation_end or setup.validation_from)
+    warnings: tuple[str, ...] = ()
     if dated and not dates.notna().any():
         table_dates = _table_dates(ctx, setup, ids)
-        if table_dates is None:
+        if table_dates is not None:
+            dates = table_dates
+        elif setup.validation_from:
             raise SampleListError(
-                f"{source}: the sample has an observation window but neither its ID list nor "
-                f"{Path(str(ctx.data_path)).name} has the date column {setup.date_column!r}",
+                f"{source}: out-of-time validation needs each enterprise's observation date, "
+                f"but neither the ID list nor {Path(str(ctx.data_path)).name} has the date "
+                f"column {setup.date_column!r}",
                 hint="Add each enterprise's observation date to the ID list (ISO dates).",
             )
-        dates = table_dates
+        else:  # as the count at the bank does (date_source "none"): said, not hidden
+            dated = False
+            warnings = (
+                f"{source}: observation window not applied: no date column "
+                f"{setup.date_column!r} in the ID list or the table",
+            )
     keep = in_list & (_window(setup, dates) if dated else True)
     rows = np.flatnonzero(keep).astype(np.int64)
     if rows.size == 0:
@@ -198,8 +210,14 @@ def sample_rows(ctx: PartyContext, setup: PartySetup, table: pd.DataFrame) -> np
     oot = None
     if setup.validation_from:
         oot = (dates >= pd.Timestamp(setup.validation_from)).to_numpy() & keep
-    ctx.state[POPULATION_KEY] = Population(rows, oot)
+    ctx.state[POPULATION_KEY] = Population(rows, oot, warnings)
     return rows
+
+
+def population_warnings(ctx: PartyContext) -> list[str]:
+    """Public warnings about the guest's sample (a window that could not be applied)."""
+    pop = ctx.state.get(POPULATION_KEY)
+    return list(pop.warnings) if isinstance(pop, Population) else []
 
 
 def validation_rows(ctx: PartyContext, y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -232,6 +250,7 @@ __all__ = [
     "effective_min_cell",
     "id_list_path",
     "parse_dates",
+    "population_warnings",
     "read_id_list",
     "sample_rows",
     "validation_rows",

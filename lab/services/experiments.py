@@ -149,6 +149,12 @@ def create_experiment(
             f"{actor.describe()} may not build an experiment on sample set "
             f"{sample.id}: it belongs to another bank"
         )
+    if not sample.current:
+        raise ConfigError(
+            f"sample set {sample.id} ({sample.name!r} version {sample.version}) was edited "
+            "into a newer version; it stays only for the lineage of earlier models",
+            hint="Build the experiment on the sample set's current version.",
+        )
     algo = get_algorithm_row(session, experiment_in.algorithm, experiment_in.algorithm_version)
     get_indicators(session, list(experiment_in.indicator_codes))
     validate_params(algo.name, algo.param_schema, dict(experiment_in.params))
