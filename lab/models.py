@@ -238,10 +238,10 @@ class SampleSetCreate(SampleSetBase):
 
 class SampleSet(SampleSetBase, table=True):
     __tablename__ = "sample_set"
-    __table_args__ = (UniqueConstraint("owner_org_id", "name", "version"),)
+    __table_args__ = (UniqueConstraint("owner_org_id", "name"),)  # old versions: "name (vN)"
     id: int | None = Field(default=None, primary_key=True)
-    version: int = Field(default=1, ge=1)  # an edit files a new row; the old one stays
-    previous_id: int | None = Field(default=None, foreign_key="sample_set.id")
+    version: int = Field(default=1, ge=1)  # an edit files a new row; the old one stays, renamed
+    previous_id: int | None = None  # the sample_set id of the version this one replaces
     current: bool = True
     owner_org_id: int = Field(foreign_key="organization.id", index=True)
     dataset_id: int = Field(foreign_key="dataset_registration.id")

@@ -4,10 +4,10 @@ datasets, in versions.
 
 A sample set decides who a run trains on (``federation.population``: the ID list ∩ valid
 authorizations ∩ the observation window, at the bank). Editing a sample set
-(:func:`edit_sample`) files a new version: a new row with the same name, ``version`` + 1,
-``previous_id`` naming the old row, whose counts say "not counted" (``counts_source =
-"none"``) until counted at the bank; the old version stays (no longer ``current``) for the
-lineage of the models trained on it, and no new experiment can use it.
+(:func:`edit_sample`) files a new version: a new row that takes the name, ``version`` + 1,
+``previous_id`` naming the old row (renamed ``name (vN)``), whose counts say "not counted"
+(``counts_source = "none"``) until counted at the bank; the old version stays (no longer
+``current``) for the lineage of the models trained on it, and no new experiment can use it.
 
 Revealed to whom: metadata and counts to the bank and the platform; the ID-list location
 at the bank stays on the table row and is never returned.
@@ -137,7 +137,9 @@ def edit_sample(
     cols = {str(c.get("name")) for c in (ds.columns if ds else []) if c.get("name")}
     _check_definition(new, cols)
     old.current = False
+    old.name = f"{old.name} (v{old.version})"[:120]  # the name goes to the new version
     session.add(old)
+    session.flush()
     session.add(new)
     session.flush()
     append_event(

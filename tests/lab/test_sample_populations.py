@@ -172,6 +172,7 @@ def test_an_edited_sample_trains_as_its_new_version(
     assert v2.counts.source == "none" and v2.counts.n_total is None  # not counted yet
     old = v1.refresh()
     assert not old.current and old.counts.n_total == 500  # the old version stays as it was
+    assert old.name == "edited (v1)"  # the name goes to the current version
     with pytest.raises(ConfigError, match="newer version"):
         old.edit(label_definition="90+ dpd")
     with pytest.raises(ConfigError, match="newer version"):
