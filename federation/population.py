@@ -34,14 +34,12 @@ import numpy as np
 import pandas as pd
 
 from crypto.errors import DataValidationError, SampleListError
-from features.disclosure import DEFAULT_MIN_CELL
 from features.metrics import validation_split
 from federation.guard import EXTRA_IDS_KEY
 from federation.party import PartyContext
-from federation.partydata import PartySetup, aligned_rows, party_setup
+from federation.partydata import PartySetup, aligned_rows, party_k, party_setup
 
 POPULATION_KEY = "population"
-MIN_CELL_NODE_CONFIG = "min-cell"
 
 
 @dataclass(frozen=True)
@@ -51,12 +49,6 @@ class Population:
     rows: np.ndarray  # int64 positions into load_table(ctx): ID list ∩ window
     oot_valid: np.ndarray | None  # bool per table row: observed from validation_from
     warnings: tuple[str, ...] = ()  # public: file and column names, no value
-
-
-def effective_min_cell(ctx: PartyContext, requested: int = DEFAULT_MIN_CELL) -> int:
-    """``requested`` k, never below the party's own floor (node config ``min-cell``)."""
-    floor = int(ctx.node_config.get(MIN_CELL_NODE_CONFIG, DEFAULT_MIN_CELL))
-    return max(int(requested), floor)
 
 
 def id_list_path(ctx: PartyContext, location: str) -> Path:
@@ -222,13 +214,14 @@ def population_warnings(ctx: PartyContext) -> list[str]:
 
 def validation_rows(ctx: PartyContext, y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """The guest's validation positions in the aligned order: out of time when the sample
-    names ``validation_from`` (each side at least k and holding both classes), else the
+    names ``validation_from`` (each side at least the run's k at this party and holding both
+    classes), else the
     random stratified split of ``fraction``."""
     pop = ctx.state.get(POPULATION_KEY)
     if not isinstance(pop, Population) or pop.oot_valid is None:
         return validation_split(y, fraction, seed)
     valid_mask = pop.oot_valid[aligned_rows(ctx)]
-    k = effective_min_cell(ctx)
+    k = party_k(ctx)
     y = np.asarray(y)
     cut = party_setup(ctx).validation_from
     for what, side in (("validation", valid_mask), ("training", ~valid_mask)):
@@ -244,10 +237,8 @@ def validation_rows(ctx: PartyContext, y: np.ndarray, fraction: float, seed: int
 
 
 __all__ = [
-    "MIN_CELL_NODE_CONFIG",
     "POPULATION_KEY",
     "Population",
-    "effective_min_cell",
     "id_list_path",
     "parse_dates",
     "population_warnings",
