@@ -172,6 +172,17 @@ class AlignmentError(ProtocolError):
     hint = "Check the sample IDs and the enterprises' authorizations for this bank."
 
 
+class RuntimeStartError(ProtocolError):
+    """A Flower runtime could not be started on this machine (for the simulation runtime:
+    Ray's processes did not come up); the message names the cause Ray's own logs give."""
+
+    code = "FEDLAB-410"
+    hint = (
+        "The machine was probably too busy to start Ray's helper processes in time: run "
+        "again when it is less loaded, or use --runtime local."
+    )
+
+
 class CatalogError(LabError, RuntimeError):
     """The lab catalog refused or failed an operation."""
 
@@ -319,6 +330,7 @@ __all__ = [
     "PrivacyViolationError",
     "ProtocolError",
     "RunCancelled",
+    "RuntimeStartError",
     "SettingsError",
     "SignInError",
     "StateTransitionError",
