@@ -177,10 +177,7 @@ class RuntimeStartError(ProtocolError):
     Ray's processes did not come up); the message names the cause Ray's own logs give."""
 
     code = "FEDLAB-410"
-    hint = (
-        "The machine was probably too busy to start Ray's helper processes in time: run "
-        "again when it is less loaded, or use --runtime local."
-    )
+    hint = "Run again when the machine is less loaded, or use --runtime local."
 
 
 class CatalogError(LabError, RuntimeError):

@@ -44,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -345,7 +346,11 @@ def _start_once(temp_dir: Path, num_cpus: int) -> None:
         _worker_pythonpath(),
         agent_port_stand_in(temp_dir),
         runtime_env_agent_port(quiet_port()),
+        warnings.catch_warnings(),
     ):
+        # Ray 2.55 tells every ray.init about a future change of GPU visibility; no party
+        # uses a GPU, and opting in (RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO) would change it.
+        warnings.filterwarnings("ignore", r"Tip: In future versions of Ray", FutureWarning)
         ray.init(**ray_init_args(temp_dir, num_cpus))  # type: ignore[arg-type]
 
 
