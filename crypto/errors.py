@@ -172,6 +172,14 @@ class AlignmentError(ProtocolError):
     hint = "Check the sample IDs and the enterprises' authorizations for this bank."
 
 
+class RuntimeStartError(ProtocolError):
+    """A Flower runtime could not be started on this machine (for the simulation runtime:
+    Ray's processes did not come up); the message names the cause Ray's own logs give."""
+
+    code = "FEDLAB-410"
+    hint = "Run again when the machine is less loaded, or use --runtime local."
+
+
 class CatalogError(LabError, RuntimeError):
     """The lab catalog refused or failed an operation."""
 
@@ -332,6 +340,7 @@ __all__ = [
     "PrivacyViolationError",
     "ProtocolError",
     "RunCancelled",
+    "RuntimeStartError",
     "SettingsError",
     "SignInError",
     "StateTransitionError",
