@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +117,14 @@ def one_round(config: Path, work: Path, index: int, busy: int) -> list[Run]:
         time.sleep(2)  # the load is on before the runs start
         outs = [work / f"round{index:02d}" / side for side in ("a", "b")]
         started = [start_train(config, out) for out in outs]
-        return [finish(proc, began, out) for (proc, began), out in zip(started, outs, strict=True)]
+        # one waiter per run: each run's pipe is drained and its end timed on its own
+        # (waiting in turn would give the second run the first one's end time)
+        with ThreadPoolExecutor(max_workers=len(outs)) as pool:
+            waits = [
+                pool.submit(finish, proc, began, out)
+                for (proc, began), out in zip(started, outs, strict=True)
+            ]
+            return [w.result() for w in waits]
     finally:
         stop(loaders)
 
