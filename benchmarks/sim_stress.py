@@ -39,6 +39,7 @@ class Run:
     ok: bool
     seconds: float
     tail: str
+    retries: int  # Ray start-ups the runtime retried (its warning lines)
 
 
 def fedlab(*args: str) -> list[str]:
@@ -96,7 +97,7 @@ def finish(proc: subprocess.Popen[str], began: float, out: Path) -> Run:
     seconds = time.perf_counter() - began
     ok = proc.returncode == 0 and (out / "metrics.json").is_file()
     tail = "\n".join(line for line in err.splitlines() if line.strip())[-1500:]
-    return Run(ok, seconds, tail)
+    return Run(ok, seconds, tail, err.count("Ray did not start (attempt"))
 
 
 def load_cores(n: int) -> list[subprocess.Popen[bytes]]:
@@ -152,7 +153,10 @@ def main() -> int:
         for i in range(1, args.repeats + 1):
             pair = one_round(config, work, i, args.busy)
             runs.extend(pair)
-            marks = "  ".join(f"{'ok' if r.ok else 'FAILED'} {r.seconds:6.1f} s" for r in pair)
+            marks = "  ".join(
+                f"{'ok' if r.ok else 'FAILED'} {r.seconds:6.1f} s ({r.retries} Ray retries)"
+                for r in pair
+            )
             print(f"round {i:2d}/{args.repeats} ({args.busy} busy loops): {marks}", flush=True)
             for r in pair:
                 if not r.ok:
@@ -162,7 +166,8 @@ def main() -> int:
     print(
         f"\nsuccesses/attempts: {len(good)}/{len(runs)} runs, "
         f"{sum(all(r.ok for r in runs[j : j + 2]) for j in range(0, len(runs), 2))}"
-        f"/{args.repeats} rounds with both runs succeeding"
+        f"/{args.repeats} rounds with both runs succeeding; "
+        f"{sum(r.retries for r in runs)} Ray start-ups retried"
     )
     if good:
         med = statistics.median(good)

@@ -18,6 +18,16 @@ not wait for a port it was given. So, on the checked Ray version only:
   :func:`quiet_port`); nothing of ours uses runtime environments, and Ray's client for
   that agent waits ``agent_register_timeout_ms`` (raised to 120 s).
 
+A second way a busy machine broke the start: ``ray.init`` blocked for good. The raylet
+starts one Python worker per CPU for the first driver and answers that driver's
+registration only once they have registered; a worker that takes longer than
+``worker_register_timeout_seconds`` (60 s) to start under load is given up on, and the
+answer never comes (the driver waits in a blocking read that holds the GIL, so no thread
+of ours could step in; seen with two runs and two busy loops on two cores). Prestarting
+for the first driver is therefore off (``prestart_worker_first_driver``), so the
+registration is answered at once and workers start when the parties' actors need them,
+and the worker registration wait is raised to :data:`WORKER_REGISTER_WAIT_S`.
+
 Also: the dashboard, metrics collection and usage stats are off (:data:`RAY_ENV`,
 :data:`RAY_SYSTEM_CONFIG`); every run has its own Ray temp folder
 (:func:`private_temp_dir`; ``address="local"`` never joins another cluster), so two
@@ -56,10 +66,15 @@ T = TypeVar("T")
 
 #: environment for Ray's processes (inherited by the GCS, raylet and agents)
 RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_enable_metrics_collection": "0"}
-#: Ray settings passed to ``ray.init(_system_config=...)``; both names are read by Ray 2.55
+#: seconds Ray waits for a started worker process to register (Ray's default: 60)
+WORKER_REGISTER_WAIT_S = 300
+#: Ray settings passed to ``ray.init(_system_config=...)``; every name is read by Ray 2.55
 RAY_SYSTEM_CONFIG: dict[str, object] = {
     "enable_metrics_collection": False,
     "agent_register_timeout_ms": 120_000,
+    # the first driver's registration would wait for its prestarted workers (see above)
+    "prestart_worker_first_driver": False,
+    "worker_register_timeout_seconds": WORKER_REGISTER_WAIT_S,
 }
 #: Ray releases whose start-up :func:`agent_port_stand_in` was checked against
 _CHECKED_RAY = ("2.55.",)
@@ -75,6 +90,7 @@ _LOG_FILES = ("raylet.err", "raylet.out", "gcs_server.err", "gcs_server.out")
 _TAIL_BYTES = 64_000
 _TIMED_OUT = re.compile(r"Timed out waiting for file (\S+)")
 _CHECK_FAILED = re.compile(r"Check failed: (.+)")
+_WORKER_UNREGISTERED = re.compile(r"Some workers of the worker process\(\d+\) have not registered")
 _OOM = re.compile(r"(running low on memory|OutOfMemoryError|oom[- ]kill)", re.IGNORECASE)
 _NODE_SUFFIX = re.compile(r"_[0-9a-f]{56}$")
 _STARTUP_TIMEOUT_TEXT = "timed out during startup"
@@ -104,6 +120,12 @@ def extract_cause(log_text: str) -> StartCause | None:
             f"wait (Ray waits {RAYLET_PORT_WAIT_S} s for it); the machine was too busy to "
             "start Ray's helper processes in time",
             retryable=True,
+        )
+    if _WORKER_UNREGISTERED.search(log_text):
+        return StartCause(
+            "Ray's worker processes did not start within Ray's wait "
+            f"({WORKER_REGISTER_WAIT_S} s); the machine was too busy",
+            retryable=False,
         )
     if _OOM.search(log_text):
         return StartCause("Ray stopped a worker because the machine ran low on memory", False)
@@ -407,6 +429,7 @@ __all__ = [
     "RAY_SYSTEM_CONFIG",
     "RetryPolicy",
     "StartCause",
+    "WORKER_REGISTER_WAIT_S",
     "agent_port_stand_in",
     "classify_start_failure",
     "end_leftover_processes",

@@ -62,6 +62,32 @@ def test_other_failures_are_named_and_not_retried() -> None:
     assert extract_cause("") is None
 
 
+# the lines Ray 2.55's raylet wrote when the driver's ray.init then blocked for good
+WORKERS_UNREGISTERED = (
+    "[2026-12-07 13:45:28,393 E 5533 5533] (raylet) worker_pool.cc:590: Some workers of the "
+    "worker process(5578) have not registered within the timeout. The process is still "
+    "alive, probably it's hanging during start.\n"
+)
+
+
+def test_workers_that_never_registered_are_named_as_a_busy_machine() -> None:
+    cause = extract_cause("[...] Started worker process with pid 5578\n" + WORKERS_UNREGISTERED)
+    assert cause == StartCause(
+        "Ray's worker processes did not start within Ray's wait (300 s); the machine was too busy",
+        retryable=False,
+    )
+
+
+def test_the_first_driver_does_not_wait_for_prestarted_workers(tmp_path: Path) -> None:
+    """With prestarting on, Ray answers the first driver's registration only once its
+    prestarted workers have registered; one that never does blocked ``ray.init`` for good."""
+    config = ray_start.ray_init_args(tmp_path, 2)["_system_config"]
+    assert isinstance(config, dict)
+    assert config["prestart_worker_first_driver"] is False
+    assert config["worker_register_timeout_seconds"] == ray_start.WORKER_REGISTER_WAIT_S
+    assert ray_start.WORKER_REGISTER_WAIT_S > 60  # Ray's own wait, too short under load
+
+
 def _session(root: Path, name: str, log: str, text: str) -> Path:
     logs = root / name / "logs"
     logs.mkdir(parents=True)
@@ -201,6 +227,8 @@ def test_ray_starts_a_new_local_cluster_without_dashboard(tmp_path: Path) -> Non
     assert args["_system_config"] == {
         "enable_metrics_collection": False,
         "agent_register_timeout_ms": 120_000,
+        "prestart_worker_first_driver": False,
+        "worker_register_timeout_seconds": 300,
     }
     assert ray_start.RAY_ENV["RAY_USAGE_STATS_ENABLED"] == "0"
 

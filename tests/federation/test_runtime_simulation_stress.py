@@ -94,3 +94,43 @@ def test_two_simulations_at_once_on_one_machine_both_succeed(tmp_path: Path) -> 
     for name in ("a", "b"):
         metrics = json.loads((tmp_path / name / "run" / "metrics.json").read_text())
         assert metrics["runtime"] == "simulation"
+
+
+SLOW_WORKERS = """
+import os, sys, time
+if "default_worker.py" in " ".join(sys.argv):
+    time.sleep({seconds})
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.flower
+def test_a_simulation_starts_although_rays_workers_start_later_than_ray_waits(
+    tmp_path: Path,
+) -> None:
+    """Ray's workers are made slower than Ray's own registration wait (shortened to 5 s
+    for the test, 60 s by default: a loaded machine took longer). With prestarting for the
+    first driver on, the prestarted workers were given up on and ``ray.init`` never
+    returned; the run is a subprocess so such a hang fails the test instead of stalling it."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW_WORKERS.format(seconds=20))
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(hook), str(REPO), str(HERE)]),
+        "FEDLAB_PROTOCOL_MODULES": "echo_protocol",
+        "RAY_worker_register_timeout_seconds": "5",
+    }
+    env.pop("RAY_ADDRESS", None)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", RUN_ONE, str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError("the simulation did not end: ray.init blocked") from exc
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"exchanges_by_epoch": [1, 1]}
