@@ -81,6 +81,18 @@ class DataValidationError(LabError, ValueError):
     hint = "Fix the named file and column, then load it again; nothing was written."
 
 
+class MinimumCellError(DataValidationError):
+    """A run's intersection, training or validation split (or a bank's) holds fewer than k
+    enterprises: it is refused before training."""
+
+    code = "FEDLAB-210"
+    hint = (
+        "Widen the sample (more enterprises, or more with a valid authorization) or change "
+        "the split (valid_fraction); k (FEDLAB_MIN_CELL, at least 10) cannot be lowered "
+        "for a run."
+    )
+
+
 class CryptoError(LabError, ValueError):
     """Encryption, decryption, encoding or key handling failed."""
 
@@ -333,6 +345,7 @@ __all__ = [
     "KeyMismatchError",
     "LabError",
     "LeaseLostError",
+    "MinimumCellError",
     "MissingExecutableError",
     "NotFoundError",
     "PartyError",
