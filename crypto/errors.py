@@ -94,6 +94,18 @@ class DataValidationError(LabError, ValueError):
     hint = "Fix the named file and column, then load it again; nothing was written."
 
 
+class MinimumCellError(DataValidationError):
+    """A run's intersection, training or validation split (or a bank's) holds fewer than k
+    enterprises: it is refused before training."""
+
+    code = "FEDLAB-210"
+    hint = (
+        "Widen the sample (more enterprises, or more with a valid authorization) or change "
+        "the split (valid_fraction); k (FEDLAB_MIN_CELL, at least 10) cannot be lowered "
+        "for a run."
+    )
+
+
 class CryptoError(LabError, ValueError):
     """Encryption, decryption, encoding or key handling failed."""
 
@@ -183,6 +195,14 @@ class AlignmentError(ProtocolError):
 
     code = "FEDLAB-403"
     hint = "Check the sample IDs and the enterprises' authorizations for this bank."
+
+
+class RuntimeStartError(ProtocolError):
+    """A Flower runtime could not be started on this machine (for the simulation runtime:
+    Ray's processes did not come up); the message names the cause Ray's own logs give."""
+
+    code = "FEDLAB-410"
+    hint = "Run again when the machine is less loaded, or use --runtime local."
 
 
 class CatalogError(LabError, RuntimeError):
@@ -338,6 +358,7 @@ __all__ = [
     "KeyMismatchError",
     "LabError",
     "LeaseLostError",
+    "MinimumCellError",
     "MissingExecutableError",
     "NotFoundError",
     "PartyError",
@@ -346,6 +367,7 @@ __all__ = [
     "PrivacyViolationError",
     "ProtocolError",
     "RunCancelled",
+    "RuntimeStartError",
     "SettingsError",
     "SignInError",
     "StateTransitionError",

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from crypto.errors import AlignmentError, ProtocolError
+from features.disclosure import require_min_cell
 from federation.alignment_party import (
     AUTHORIZATIONS_NODE_CONFIG,
     COMMIT,
@@ -124,6 +125,7 @@ def setup_payloads(
             authorizations=str(p.authorizations or "") if p.role == PartyRole.GUEST else "",
             cardinality_only=cardinality,
             contract=p.contract(),
+            min_cell=config.min_cell,
         )
         out[p.name] = s.to_payload()
     return out
@@ -235,7 +237,9 @@ def align(
     registered with :func:`on_setup`; their reply fields are in ``setup_replies``.
 
     Raises :class:`AlignmentError` when the guest has no authorized IDs or the intersection
-    is empty (naming the guest's authorization file or the hosts).
+    is empty (naming the guest's authorization file or the hosts), and, for a training run
+    (``with_label``), :class:`MinimumCellError` when the intersection holds fewer than the
+    run's k enterprises (the guest refuses first, before any host is told its rows).
     """
     t0 = time.perf_counter()
     guest = config.guest.name
@@ -268,6 +272,8 @@ def align(
     progress("align", {"step": "intersect", "n_aligned": n_aligned, "per_host": per_host})
     if n_aligned == 0:
         raise _empty_intersection(guest, hosts, n_sample, per_host)
+    if with_label:  # a training run: no host learns an intersection smaller than k
+        require_min_cell({"n_aligned": n_aligned}, config.min_cell, where="alignment")
     pending: dict[str, Payload] = {}
     if not cardinality:
         pending = {h: {"idx": np.asarray(out[f"idx_{h}"], dtype=np.int64)} for h in hosts}

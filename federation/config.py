@@ -14,6 +14,7 @@ as_of = "2024-06-30"           # the observation date: which authorizations are 
 seed = 42
 timeout = 600                  # seconds a party may take to answer one exchange
 join_timeout = 120             # seconds to wait for every party's SuperNode (Flower runtimes)
+min_cell = 20                  # optional: raise k for this run (never below FEDLAB_MIN_CELL, 10)
 
 [deployment]                   # optional; runtime = "deployment" only
 superlink = "10.0.0.5:9093"    # a remote SuperLink; default: the local `fedlab federation up`
@@ -66,6 +67,7 @@ from pydantic import (
 
 from crypto.errors import ConfigError
 from features.contract import DEFAULT_MAX_ABS, DataContract, OnConstant, check_encoding
+from features.disclosure import effective_min_cell, platform_min_cell, raise_min_cell
 from federation.algorithms import backends_for, get_algorithm
 from federation.roles import PartyRole
 
@@ -88,6 +90,15 @@ class ExperimentSection(BaseModel):
     features: dict[str, list[str]] | None = None  # party -> feature columns (default: all)
     timeout: float = Field(default=600.0, gt=0)  # seconds per exchange
     join_timeout: float = Field(default=120.0, gt=0)  # seconds for all parties to join
+    #: k of this run: may only raise the platform's (features.disclosure); None: the platform's
+    min_cell: int | None = None
+
+    @field_validator("min_cell", mode="before")
+    @classmethod
+    def _raise_only(cls, value: Any) -> int | None:
+        if value is None:
+            return None
+        return raise_min_cell(platform_min_cell(), value, source="experiment.min_cell")
 
     @field_validator("algorithm")
     @classmethod
@@ -225,6 +236,11 @@ class ExperimentConfig(BaseModel):
             )
         spec.validate_params(self.params)
         return self
+
+    @property
+    def min_cell(self) -> int:
+        """k of this run: the platform's, raised by ``experiment.min_cell``."""
+        return effective_min_cell(self.experiment.min_cell)
 
     @property
     def guest(self) -> PartySpec:

@@ -32,6 +32,7 @@ import pandas as pd
 
 from crypto.errors import DataValidationError, ProtocolError
 from features.contract import DataContract, column_warnings
+from features.disclosure import DEFAULT_MIN_CELL, party_min_cell
 from federation.cache import BoundedLRU
 from federation.party import PartyContext
 from federation.roles import PartyRole
@@ -62,6 +63,8 @@ class PartySetup:
     authorizations: str = ""  # guest only: the authorization table (its own file)
     cardinality_only: bool = False
     contract: DataContract = DataContract()  # the party's data contract
+    #: the run's k (features.disclosure); a party raises it to its own (:func:`party_k`)
+    min_cell: int = DEFAULT_MIN_CELL
 
     def to_payload(self) -> Payload:
         d = asdict(self)
@@ -79,6 +82,7 @@ class PartySetup:
         known["cardinality_only"] = bool(known.get("cardinality_only", False))
         contract = known.get("contract")
         known["contract"] = DataContract.from_json(str(contract)) if contract else DataContract()
+        known["min_cell"] = int(known.get("min_cell", DEFAULT_MIN_CELL))
         missing = [k for k in ("run_id", "role", "id_column") if k not in known]
         if missing:
             raise ProtocolError(f"setup message lacks {missing}")
@@ -116,6 +120,15 @@ def party_setup(ctx: PartyContext) -> PartySetup:
     if not isinstance(setup, PartySetup):
         raise ProtocolError(f"party {ctx.name!r} got a protocol message before its setup")
     return setup
+
+
+def party_k(ctx: PartyContext, requested: int | None = None) -> int:
+    """k at this party for this run: the platform's, raised by the party's node config
+    ``min-cell``, by the run's setup (when it came) and by ``requested``; a k the coordinator
+    sends can only raise the party's own, never lower it."""
+    setup = ctx.state.get(SETUP_KEY)
+    run_k = setup.min_cell if isinstance(setup, PartySetup) else None
+    return max(party_min_cell(ctx.node_config, run_k), int(requested or 0))
 
 
 # ---------------------------------------------------------------------------------------
@@ -344,6 +357,7 @@ __all__ = [
     "is_aligned",
     "load_table",
     "note_data_warnings",
+    "party_k",
     "party_setup",
     "read_validated",
     "setup_party",

@@ -16,12 +16,13 @@ enterprise: a ``date_column`` in the ID list, else in the table) and the label d
 
 What the coordinator (the platform) learns: those numbers, the bin labels (months, rounded
 edges) and the effective k; never an ID, a row or a value of one enterprise. Minimum cell
-size k (the request's ``min_cell``, at least the bank's own node config ``min-cell``,
-default 10): adjacent bins are merged until each holds at least k enterprises, so the bins
-of a histogram always add up to ``n_total`` and no small cell can be recovered by
-subtraction; a bin's positives and negatives are sent only when both reach k (else neither);
-a sample of fewer than k enterprises sends no count at all. Suppressed cells travel as -1
-and arrive as ``None``. The party's privacy guard checks the reply like every other
+size k (the request's ``min_cell``, raised to the bank's own: ``FEDLAB_MIN_CELL`` and its
+node config ``min-cell``, never below 10; :mod:`features.disclosure`): adjacent bins are
+merged until each holds at least k enterprises, so the bins of a histogram always add up to
+``n_total`` and no small cell can be recovered by subtraction; a bin's positives and
+negatives are sent only when both reach k (else neither); a sample of fewer than k
+enterprises sends no count at all. Suppressed cells travel as -1 and arrive as ``None``.
+The party's privacy guard checks the reply like every other
 (numeric copies of columns; the table's IDs and the ID list's IDs in text).
 """
 
@@ -37,7 +38,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crypto.errors import ConfigError, DataValidationError
-from features.disclosure import DEFAULT_MIN_CELL
+from features.disclosure import DEFAULT_MIN_CELL, party_min_cell
 from federation.config import ExperimentConfig
 from federation.guard import EXTRA_IDS_KEY
 from federation.party import PartyContext, register
@@ -48,7 +49,6 @@ from federation.transport import Envelope, Payload
 ALGORITHM = "sample_profile"
 ACTION = "sample.profile"
 SUPPRESSED = -1
-MIN_CELL_NODE_CONFIG = "min-cell"
 MONTHS = "month"
 
 
@@ -420,9 +420,9 @@ def _id_list_path(ctx: PartyContext, location: str) -> Path:
 
 
 def effective_min_cell(ctx: PartyContext, requested: int) -> int:
-    """The request's k, never below the bank's own floor (node config ``min-cell``)."""
-    floor = int(ctx.node_config.get(MIN_CELL_NODE_CONFIG, DEFAULT_MIN_CELL))
-    return max(int(requested), floor)
+    """The request's k, never below the bank's own (the platform's ``FEDLAB_MIN_CELL``
+    raised by its node config ``min-cell``; at least 10: :mod:`features.disclosure`)."""
+    return party_min_cell(ctx.node_config, requested)
 
 
 @register(ACTION)

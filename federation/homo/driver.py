@@ -154,6 +154,7 @@ def _init_banks(run: _Run) -> dict[str, InitReply]:
             kind=model_kind(run.algorithm),
             resume=run.resumed is not None,
             contract=spec.contract().to_json(),
+            min_cell=config.min_cell,
         )
         reqs[b] = (INIT, req.to_payload())
     replies, _ = run.rounds.ask(reqs, allow_drop=False)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.disclosure import DEFAULT_MIN_CELL
 from federation.transport import Payload
 
 INIT = "homo.init"
@@ -59,6 +60,7 @@ class InitRequest:
     kind: str
     resume: bool
     contract: str = ""  # the bank's data contract (features.contract.DataContract JSON)
+    min_cell: int = DEFAULT_MIN_CELL  # the run's k; a bank raises it to its own
 
     def to_payload(self) -> Payload:
         return {
@@ -75,6 +77,7 @@ class InitRequest:
             "kind": self.kind,
             "resume": self.resume,
             **({"contract": self.contract} if self.contract else {}),
+            "min_cell": self.min_cell,
         }
 
     @classmethod
@@ -93,6 +96,7 @@ class InitRequest:
             kind=str(payload["kind"]),
             resume=bool(payload.get("resume", False)),
             contract=str(payload.get("contract", "")),
+            min_cell=int(payload.get("min_cell", DEFAULT_MIN_CELL)),
         )
 
 

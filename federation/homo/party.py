@@ -22,6 +22,7 @@ import numpy as np
 
 from crypto.atomic import atomic_write_text
 from crypto.errors import DataValidationError, ProtocolError
+from features.disclosure import require_min_cell
 from features.metrics import auc, logit_histogram
 from federation.homo.ckks import (
     dropout_correction,
@@ -68,7 +69,7 @@ from federation.homo.params import WEIGHT_UNIT, HomoParams, model_spec, train_co
 from federation.homo.protection import protect, reveal
 from federation.homo.state import STATE_KEY, BankState, bank_state, standardization
 from federation.party import PartyContext, register
-from federation.partydata import setup_party, warnings_field
+from federation.partydata import party_k, setup_party, warnings_field
 from federation.transport import Payload
 
 MODEL_FILE = "homo_model.json"
@@ -149,6 +150,11 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
     d = cached_bank_data(ctx, req.run_id, params)
     _check_rows(ctx, d)
     train, valid = holdout_split(d.y, params.valid_fraction, bank_seed(setup.seed, ctx.name, 0))
+    require_min_cell(  # this bank's sizes, AUC and loss leave it: refused before training
+        {"n_train": int(train.size), "n_valid": int(valid.size)},
+        party_k(ctx),
+        where=f"bank {ctx.name!r} split",
+    )
     spec = model_spec(req.kind, d.xnum.shape[1], d.xcat.shape[1], params)
     init = flat_params(build_model(spec, seed=setup.seed))
     st = BankState(

@@ -19,10 +19,12 @@ import numpy as np
 
 from crypto.errors import ProtocolError
 from features import scorecard as S
-from features.disclosure import DEFAULT_MIN_CELL
+from features.disclosure import require_min_cell
+from features.metrics import split_sizes
 from federation.alignment import align
 from federation.config import ExperimentConfig
 from federation.hetero_lr.driver import train_aligned
+from federation.hetero_lr.params import parse_params as parse_lr_params
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.scorecard.messages import POINTS, REPORT, SCALE, SELECT
 from federation.scorecard.params import ScorecardParams, WoeParams, parse_scorecard_params
@@ -65,12 +67,12 @@ def _select(
     return selection, sr
 
 
-def _fit_scale(transport: Transport, scaling: S.Scaling, guest: str) -> S.Scaling:
+def _fit_scale(transport: Transport, scaling: S.Scaling, guest: str, k: int) -> S.Scaling:
     """``sc.scale`` at the guest: the scale fitted to its validation scores."""
     payload: Payload = {
         "min_score": scaling.min_score,
         "max_score": scaling.max_score,
-        "min_cell": DEFAULT_MIN_CELL,
+        "min_cell": k,
     }
     reply = transport.exchange([Envelope(guest, SCALE, payload)])[guest].payload
     return auto_scaling(scaling, reply)
@@ -162,6 +164,10 @@ def drive(
     t = time.perf_counter()
     aligned = _align(transport, config, progress)
     seconds["align"] = time.perf_counter() - t
+    n = getattr(aligned, "n_aligned", None)
+    if n is not None:  # the LR's split follows from n: refuse before any binning message
+        fraction = parse_lr_params(dict(params.lr)).valid_fraction
+        require_min_cell(split_sizes(int(n), fraction), config.min_cell, where="scorecard")
     t = time.perf_counter()
     woe = federated_woe(transport, config, woe_params, progress=progress)
     seconds["woe"] = time.perf_counter() - t
@@ -181,7 +187,7 @@ def drive(
     t = time.perf_counter()
     scaling = params.points_scale()
     if params.auto_scale:
-        scaling = _fit_scale(transport, scaling, guest)
+        scaling = _fit_scale(transport, scaling, guest, config.min_cell)
     sm, pr = _points(transport, scaling, woe_params, guest, hosts)
     seconds["points"] = time.perf_counter() - t
     progress("scorecard.grades", {"table": sm["grade_table"]})

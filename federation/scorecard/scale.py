@@ -27,6 +27,7 @@ from features import scorecard as S
 from features.disclosure import DEFAULT_MIN_CELL
 from federation.hetero_lr.state import find_state
 from federation.party import PartyContext, register
+from federation.partydata import party_k
 from federation.roles import PartyRole
 from federation.scorecard.messages import SCALE
 from federation.transport import Payload
@@ -83,7 +84,7 @@ def _scale(ctx: PartyContext, payload: Payload) -> Payload:
         lr.valid_z,
         float(payload["min_score"]),
         float(payload["max_score"]),
-        min_cell=int(payload["min_cell"]),
+        min_cell=party_k(ctx, int(payload["min_cell"])),
     )
     return {"base_score": base_score, "base_odds": base_odds, "pdo": pdo}
 

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from features.disclosure import DEFAULT_MIN_CELL
 from lab.client.base import Caller, Part, Table
 from lab.errors import CatalogError, NotFoundError
 from lab.models import (
@@ -119,7 +118,7 @@ class SampleHandle:
         self,
         columns: Iterable[str] = (),
         *,
-        min_cell: int = DEFAULT_MIN_CELL,
+        min_cell: int | None = None,
         date_column: str = "observation_date",
         wait: bool = True,
         timeout: float | None = 600.0,
@@ -128,7 +127,8 @@ class SampleHandle:
         """Count the sample at its bank: a request the worker runs at the bank's node.
 
         ``columns``: numeric columns of the sample's dataset to draw histograms of;
-        ``min_cell``: k (the bank applies at least its own). With ``wait`` (a worker must
+        ``min_cell``: k, raising the lab's ``FEDLAB_MIN_CELL`` (never lowering it; the
+        bank applies at least its own). With ``wait`` (a worker must
         be running) returns the counts once recorded; raises :class:`CatalogError` with the
         reason when the count failed."""
         from lab.services import sample_counts

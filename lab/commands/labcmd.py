@@ -328,8 +328,12 @@ def samples_count(
     column: list[str] = typer.Option(
         [], "--column", help="Numeric column to draw a histogram of; repeat."
     ),
-    min_cell: int = typer.Option(
-        DEFAULT_MIN_CELL, "--min-cell", min=1, help="k: smallest cell shown."
+    min_cell: int | None = typer.Option(
+        None,
+        "--min-cell",
+        min=1,
+        help=f"k: smallest cell shown; may only raise FEDLAB_MIN_CELL (default "
+        f"{DEFAULT_MIN_CELL}).",
     ),
     wait: bool = typer.Option(False, "--wait", help="Wait for a worker to count it."),
     timeout: float = typer.Option(600.0, help="Seconds to wait with --wait."),

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from features.disclosure import DEFAULT_MIN_CELL
+from features.disclosure import raise_min_cell
 from lab.audit import append_event, write_lock
 from lab.errors import AccessDeniedError, ConfigError, NotFoundError
 from lab.models import (
@@ -37,6 +37,7 @@ from lab.services import leases
 from lab.services.access import Action, Principal, Resource, Scope, require
 from lab.services.claims import claim_oldest
 from lab.services.samples import sample_row
+from lab.settings import get_settings
 
 MAX_COLUMNS = 8
 
@@ -66,14 +67,15 @@ def request_count(
     actor: Principal,
     sample_id: int,
     columns: list[str] | None = None,
-    min_cell: int = DEFAULT_MIN_CELL,
+    min_cell: int | None = None,
     date_column: str = "observation_date",
     max_bins: int = 10,
 ) -> SampleCountPublic:
     """Ask for the sample to be counted at its bank (the owning bank's users only).
 
     ``columns``: numeric columns of the sample's dataset to draw histograms of; ``min_cell``:
-    k (the bank applies at least its own floor); ``date_column``: where the observation date
+    k, which may only raise the lab's (``FEDLAB_MIN_CELL``; the bank applies at least its
+    own); ``date_column``: where the observation date
     of each enterprise is (ID list, else the bank's table).
     """
     sample = _sample(session, actor, sample_id, Action.CREATE)
@@ -89,8 +91,7 @@ def request_count(
             f"{ds.name if ds else sample.dataset_id!r}",
             hint=f"Choose among {sorted(known - {sample.label_column})}.",
         )
-    if min_cell < 1:
-        raise ConfigError(f"min_cell must be at least 1, got {min_cell}")
+    min_cell = raise_min_cell(get_settings().min_cell, min_cell, source="min_cell")
     job = SampleCount(
         sample_id=sample.id or 0,
         owner_org_id=sample.owner_org_id,
