@@ -106,7 +106,7 @@ def setup_payloads(
     ``with_label=False`` (scoring new enterprises): the guest's table need not hold the label.
     """
     exp = config.experiment
-    as_of = exp.as_of or dt.date.today().isoformat()
+    as_of = exp.as_of or ""  # required with an authorizations file (federation.config)
     id_kind = str(
         config.params.get("id_kind") or ("uscc" if exp.id_column.lower() == "uscc" else "opaque")
     )

@@ -163,8 +163,14 @@ def _host_cache(ctx: PartyContext) -> psi.HostBlindCache | None:
 
 
 def _as_of(setup: PartySetup) -> pd.Timestamp:
+    """The run's observation date (no default: a run must not depend on the day it runs)."""
+    if not setup.as_of:
+        raise ConfigError(
+            "authorization = 'required' but the run names no observation date (as_of)",
+            hint='Set [experiment] as_of = "YYYY-MM-DD" in the experiment config.',
+        )
     try:
-        return pd.Timestamp(setup.as_of or dt.date.today().isoformat())
+        return pd.Timestamp(dt.date.fromisoformat(setup.as_of))
     except ValueError:
         raise ConfigError(f"as_of date {setup.as_of!r} is not an ISO date (YYYY-MM-DD)") from None
 

@@ -38,7 +38,12 @@ from lab.models import (
 )
 from lab.services import leases
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
-from lab.services.algorithms import backends_for, get_algorithm_row, validate_params
+from lab.services.algorithms import (
+    backends_for,
+    get_algorithm_row,
+    require_backend,
+    validate_params,
+)
 from lab.services.consent import (
     ConsentNeed,
     consent_needs,
@@ -158,6 +163,7 @@ def create_experiment(
     algo = get_algorithm_row(session, experiment_in.algorithm, experiment_in.algorithm_version)
     get_indicators(session, list(experiment_in.indicator_codes))
     validate_params(algo.name, algo.param_schema, dict(experiment_in.params))
+    require_backend(algo.name, experiment_in.backend, what=f"experiment {experiment_in.name!r}")
     allowed = backends_for(algo.name)
     if experiment_in.backend not in allowed:
         raise ConfigError(
@@ -233,6 +239,7 @@ def submit_experiment(
     check_transition(exp.status, S.SUBMITTED, experiment=f"experiment {exp.id}")
     algo = session.get(Algorithm, exp.algorithm_id)
     assert algo is not None
+    require_backend(algo.name, exp.backend, what=f"experiment {exp.id}")
     exp.params = validate_params(algo.name, algo.param_schema, dict(exp.params))
     get_indicators(session, list(exp.indicator_codes))
     if exp.authorization_required:
@@ -321,6 +328,9 @@ def approve_experiment(
     """submitted → approved; every agency's consent must be in force (else ConsentError)."""
     exp = _get(session, actor, experiment_id, Action.APPROVE)
     check_transition(exp.status, S.APPROVED, experiment=f"experiment {exp.id}")
+    algo = session.get(Algorithm, exp.algorithm_id)
+    assert algo is not None
+    require_backend(algo.name, exp.backend, what=f"experiment {exp.id}")
     needs = require_consents(session, exp)
     if exp.authorization_required:
         require_authorizations(session, exp.owner_org_id, authorization_date(session, exp))
