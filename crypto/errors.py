@@ -56,6 +56,19 @@ class ConfigError(LabError, ValueError):
     hint = "Check the configuration file against docs/configuration.md."
 
 
+class PlaintextBackendError(ConfigError):
+    """The ``plaintext`` backend (every party's values in the clear) asked for outside a
+    local trial."""
+
+    code = "FEDLAB-110"
+    hint = (
+        "Choose a protected backend (paillier, ckks; homo_*: ckks, secaggplus, masked). "
+        "plaintext is for local trials only: the local runtime (every party in one "
+        "process), a lab with FEDLAB_ENVIRONMENT=local, or an explicit opt-in for a test "
+        "or benchmark (`fedlab train --allow-plaintext`, run_experiment(allow_plaintext=True))."
+    )
+
+
 class MissingExecutableError(ConfigError):
     """A program the lab starts (``flower-superlink``, ``flwr`` ...) is not installed beside
     the Python interpreter that runs the lab."""
@@ -195,6 +208,14 @@ class AlignmentError(ProtocolError):
     hint = "Check the sample IDs and the enterprises' authorizations for this bank."
 
 
+class RuntimeStartError(ProtocolError):
+    """A Flower runtime could not be started on this machine (for the simulation runtime:
+    Ray's processes did not come up); the message names the cause Ray's own logs give."""
+
+    code = "FEDLAB-410"
+    hint = "Run again when the machine is less loaded, or use --runtime local."
+
+
 class CatalogError(LabError, RuntimeError):
     """The lab catalog refused or failed an operation."""
 
@@ -268,6 +289,17 @@ class USCCError(DataValidationError):
     hint = (
         "A USCC has 18 characters from 0-9 and A-Y without I, O, Z, S, V, ending in its "
         "check character."
+    )
+
+
+class SampleListError(DataValidationError):
+    """A sample's ID list (样本名单) at the bank is missing, empty or unusable, or leaves no
+    enterprise of the bank's table in the sample's observation window."""
+
+    code = "FEDLAB-202"
+    hint = (
+        "Fix the sample set's ID-list location (a CSV at the bank with the table's ID column "
+        "and, for a window, an observation-date column), or edit the sample into a new version."
     )
 
 
@@ -354,9 +386,12 @@ __all__ = [
     "NotFoundError",
     "PartyError",
     "PartyUnavailableError",
+    "PlaintextBackendError",
     "PrivacyViolationError",
     "ProtocolError",
     "RunCancelled",
+    "RuntimeStartError",
+    "SampleListError",
     "SettingsError",
     "SignInError",
     "StateTransitionError",

@@ -417,6 +417,14 @@ def backends_for(name: str) -> tuple[str, ...]:
     return get_algorithm(name).backends
 
 
+def is_trial_backend(name: str, backend: str) -> bool:
+    """Whether ``backend`` is only for local trials with algorithm ``name``: ``plaintext``
+    where the algorithm has a protected backend (every party's values would cross in the
+    clear). An algorithm whose only backend is ``plaintext`` (a count at one bank) is not
+    affected."""
+    return backend == "plaintext" and any(b != "plaintext" for b in backends_for(name))
+
+
 def catalog_entry(name: str) -> dict[str, Any]:
     """The 算法库 row of ``name``: name, version, kind, description, parameter schema."""
     spec = get_algorithm(name)
@@ -447,6 +455,7 @@ __all__ = [
     "catalog_algorithms",
     "catalog_entry",
     "get_algorithm",
+    "is_trial_backend",
     "load_plugins",
     "plugin_modules",
     "register_algorithm",

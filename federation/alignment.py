@@ -59,7 +59,7 @@ from federation.alignment_party import (
     authorized_ids,
     on_setup,
 )
-from federation.config import ExperimentConfig
+from federation.config import ExperimentConfig, PartySpec
 from federation.partydata import PartySetup, note_data_warnings
 from federation.protocol import ProgressFn, no_progress
 from federation.roles import PartyRole
@@ -106,13 +106,14 @@ def setup_payloads(
     ``with_label=False`` (scoring new enterprises): the guest's table need not hold the label.
     """
     exp = config.experiment
-    as_of = exp.as_of or dt.date.today().isoformat()
+    as_of = exp.as_of or ""  # required with an authorizations file (federation.config)
     id_kind = str(
         config.params.get("id_kind") or ("uscc" if exp.id_column.lower() == "uscc" else "opaque")
     )
     cardinality = bool(config.params.get("cardinality_only", False))
     out: dict[str, Payload] = {}
     for p in config.parties:
+        sample = sample_settings(p) if p.role == PartyRole.GUEST and with_label else {}
         s = PartySetup(
             run_id=run_id,
             role=p.role.value,
@@ -126,10 +127,27 @@ def setup_payloads(
             authorizations=str(p.authorizations or "") if p.role == PartyRole.GUEST else "",
             cardinality_only=cardinality,
             contract=p.contract(),
+            **sample,
             min_cell=config.min_cell,
         )
         out[p.name] = s.to_payload()
     return out
+
+
+def sample_settings(p: PartySpec) -> dict[str, str]:
+    """The guest's sample settings of its ``setup`` (ID-list location at the guest, the
+    date column, the window and the out-of-time cut as ISO dates; "" where not set)."""
+
+    def iso(d: dt.date | None) -> str:
+        return d.isoformat() if d else ""
+
+    return {
+        "sample_ids": str(p.sample_ids or ""),
+        "date_column": p.date_column,
+        "observation_start": iso(p.observation_start),
+        "observation_end": iso(p.observation_end),
+        "validation_from": iso(p.validation_from),
+    }
 
 
 def _wire_rows(reply: Envelope, key: str, width: int) -> np.ndarray:
@@ -310,5 +328,6 @@ __all__ = [
     "apply_commit",
     "authorized_ids",
     "on_setup",
+    "sample_settings",
     "setup_payloads",
 ]

@@ -3,7 +3,8 @@
 The coordinator's side and the protocol's description are in :mod:`federation.alignment`.
 What each party's handler sends back, and to whom it goes (via the coordinator):
 
-* ``align.setup``: the guest, its sample IDs blinded by a fresh secret scalar ``kg``
+* ``align.setup``: the guest, its sample IDs (its sample's ID list ∩ observation window ∩
+  valid authorizations, :mod:`federation.population`) blinded by a fresh secret scalar ``kg``
   (``H(id)^kg``, 32 bytes each) and the sample's size; a host, its own IDs blinded by its
   long-term scalar ``kh`` (from its offline cache), in a fresh secret order. Blinded points
   reveal only their count. A party whose table has constant or all-missing feature
@@ -52,6 +53,7 @@ from federation.partydata import (
     store_alignment,
     warnings_field,
 )
+from federation.population import population_warnings, sample_rows
 from federation.roles import PartyRole
 from federation.transport import Payload
 
@@ -161,8 +163,14 @@ def _host_cache(ctx: PartyContext) -> psi.HostBlindCache | None:
 
 
 def _as_of(setup: PartySetup) -> pd.Timestamp:
+    """The run's observation date (no default: a run must not depend on the day it runs)."""
+    if not setup.as_of:
+        raise ConfigError(
+            "authorization = 'required' but the run names no observation date (as_of)",
+            hint='Set [experiment] as_of = "YYYY-MM-DD" in the experiment config.',
+        )
     try:
-        return pd.Timestamp(setup.as_of or dt.date.today().isoformat())
+        return pd.Timestamp(dt.date.fromisoformat(setup.as_of))
     except ValueError:
         raise ConfigError(f"as_of date {setup.as_of!r} is not an ISO date (YYYY-MM-DD)") from None
 
@@ -223,7 +231,8 @@ def _run_hooks(ctx: PartyContext, payload: Payload, reply: Payload) -> Payload:
 @register(SETUP)
 def _setup(ctx: PartyContext, payload: Payload) -> Payload:
     setup = setup_party(ctx, payload)
-    reply = {**_setup_psi(ctx, setup), **warnings_field(ctx)}
+    psi_reply = _setup_psi(ctx, setup)
+    reply = {**psi_reply, **warnings_field(ctx, population_warnings(ctx))}
     return _run_hooks(ctx, payload, reply)
 
 
@@ -231,13 +240,14 @@ def _setup_psi(ctx: PartyContext, setup: PartySetup) -> Payload:
     df = load_table(ctx)
     ids = df[setup.id_column].astype(str).to_numpy(dtype=object)
     if ctx.role == PartyRole.GUEST:
+        in_sample = sample_rows(ctx, setup, df)  # the sample's ID list ∩ its window
         if setup.authorization == "required":
             allowed, auth_file = authorized_ids(ctx, setup)
-            rows = np.flatnonzero(
-                np.fromiter((i in allowed for i in ids), dtype=bool, count=ids.shape[0])
-            )
+            rows = in_sample[
+                np.fromiter((ids[r] in allowed for r in in_sample), bool, count=in_sample.size)
+            ]
         elif setup.authorization == "none":
-            rows, auth_file = np.arange(ids.shape[0]), ""
+            rows, auth_file = in_sample, ""
         else:
             raise ConfigError(f"unknown authorization mode {setup.authorization!r}")
         ctx.state[_STATE] = {"sample_rows": rows}

@@ -22,7 +22,7 @@ Nothing leaves the party here: these functions only read local files and local s
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +63,23 @@ class PartySetup:
     authorizations: str = ""  # guest only: the authorization table (its own file)
     cardinality_only: bool = False
     contract: DataContract = DataContract()  # the party's data contract
+    # guest only, training: the sample (federation.population); locations are the guest's
+    sample_ids: str = ""  # the sample's ID list ("" : every row of the table)
+    date_column: str = "observation_date"  # observation date, in the ID list else the table
+    observation_start: str = ""  # ISO dates of the observation window ("" : open)
+    observation_end: str = ""
+    validation_from: str = ""  # out-of-time validation from this ISO date ("" : random)
+
+    @property
+    def has_sample(self) -> bool:
+        """Whether the setup restricts the guest's rows (an ID list or a window)."""
+        return bool(
+            self.sample_ids
+            or self.observation_start
+            or self.observation_end
+            or self.validation_from
+        )
+
     #: the run's k (features.disclosure); a party raises it to its own (:func:`party_k`)
     min_cell: int = DEFAULT_MIN_CELL
 
@@ -103,6 +120,11 @@ def setup_party(ctx: PartyContext, payload: Payload) -> PartySetup:
         raise ProtocolError(
             f"party {ctx.name!r} is a host but was sent the label column "
             f"{setup.label!r}; only the guest holds the label"
+        )
+    if ctx.role == PartyRole.HOST and setup.has_sample:
+        raise ProtocolError(
+            f"party {ctx.name!r} is a host but was sent the guest's sample settings; "
+            "only the guest holds the sample"
         )
     if ctx.data_path is None:
         raise DataValidationError(
@@ -313,9 +335,10 @@ def aligned_matrix(ctx: PartyContext, **encode: Any) -> PartyMatrix:
     return party_matrix(aligned_table(ctx), id_column=setup.id_column, label=label, **encode)
 
 
-def warnings_field(ctx: PartyContext) -> Payload:
-    """``{"data_warnings": JSON list}`` for a reply when this party has warnings, else {}."""
-    found = data_warnings(ctx)
+def warnings_field(ctx: PartyContext, extra: Sequence[str] = ()) -> Payload:
+    """``{"data_warnings": JSON list}`` for a reply when this party has warnings (its
+    table's and ``extra``), else {}."""
+    found = [*data_warnings(ctx), *extra]
     return {DATA_WARNINGS_KEY: json.dumps(found, ensure_ascii=False)} if found else {}
 
 

@@ -30,19 +30,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from crypto.errors import ConfigError, DataValidationError
+from crypto.errors import ConfigError
 from features.disclosure import DEFAULT_MIN_CELL, party_min_cell
 from federation.config import ExperimentConfig
 from federation.guard import EXTRA_IDS_KEY
 from federation.party import PartyContext, register
 from federation.partydata import PartySetup, load_table, setup_party
+from federation.population import id_list_path, read_id_list
 from federation.protocol import Exchanger, ProgressFn, ProtocolResult, no_progress
 from federation.transport import Envelope, Payload
 
@@ -303,39 +303,6 @@ def count_sample(
     )
 
 
-def read_id_list(
-    path: Path, *, id_column: str, date_column: str, encoding: str = "utf-8"
-) -> pd.DataFrame:
-    """The ID list's ID column (and date column, if any) as text, in the bank's
-    ``encoding``; errors name the file and the column, never a value."""
-    if not path.is_file():
-        raise DataValidationError(
-            f"{path.name}: the sample's ID list is not at the bank",
-            hint="Fix the sample set's ID-list location.",
-        )
-    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-    try:
-        head = pd.read_csv(path, nrows=0, encoding=enc)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-        raise DataValidationError(
-            f"{path.name}: the ID list is not a {encoding} CSV with a header",
-            hint="Export it again as CSV in the bank's encoding (its `encoding`, default UTF-8).",
-        ) from None
-    if id_column not in head.columns:
-        raise DataValidationError(
-            f"{path.name}: the ID list has no column {id_column!r}",
-            hint="Name the ID column as in the bank's table.",
-        )
-    cols = [c for c in (id_column, date_column) if c in head.columns]
-    try:
-        return pd.read_csv(path, usecols=cols, dtype="string", encoding=enc, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError):
-        raise DataValidationError(
-            f"{path.name}: the ID list is not a well-formed {encoding} CSV",
-            hint="Export it again as CSV in the bank's encoding (its `encoding`, default UTF-8).",
-        ) from None
-
-
 # ---------------------------------------------------------------------------------------
 # the wire: flat lists, -1 for a suppressed cell
 
@@ -412,13 +379,6 @@ def profile_from_payload(payload: Payload, columns: list[str]) -> dict[str, Any]
 # party side
 
 
-def _id_list_path(ctx: PartyContext, location: str) -> Path:
-    path = Path(location)
-    if not path.is_absolute() and ctx.data_path is not None:
-        path = Path(ctx.data_path).parent / path
-    return path
-
-
 def effective_min_cell(ctx: PartyContext, requested: int) -> int:
     """The request's k, never below the bank's own (the platform's ``FEDLAB_MIN_CELL``
     raised by its node config ``min-cell``; at least 10: :mod:`features.disclosure`)."""
@@ -434,7 +394,7 @@ def profile(ctx: PartyContext, payload: Payload) -> Payload:
     setup = setup_party(ctx, {k: v for k, v in payload.items() if not k.startswith("param.")})
     table = load_table(ctx)
     id_list = read_id_list(
-        _id_list_path(ctx, params.id_list),
+        id_list_path(ctx, params.id_list),
         id_column=setup.id_column,
         date_column=params.date_column,
         encoding=setup.contract.encoding,
@@ -500,6 +460,7 @@ __all__ = [
     "count_sample",
     "counts_payload",
     "drive",
+    "effective_min_cell",
     "merge_runs",
     "month_histogram",
     "parse_params",

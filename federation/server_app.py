@@ -1,7 +1,8 @@
 """Flower ServerApp: the coordinator (platform). It holds no records.
 
 Deployment: ``flwr run`` starts it with run config ``experiment`` (path of experiment.toml
-on the coordinator's machine), ``out`` (the output DIR), ``status`` (a JSON file where
+on the coordinator's machine, its paths resolved), ``config_text`` (the file as given, DIR's
+``config.toml``), ``out`` (the output DIR), ``status`` (a JSON file where
 the outcome is written for ``fedlab train``) and ``progress`` (a file the driver's progress
 events are appended to, see :mod:`federation.runtime.progress_file`). It discovers the
 parties (each SuperNode answers ``runtime.whoami`` with its ``party`` node config), runs the
@@ -98,7 +99,7 @@ def deployment_main(grid: Grid, context: Context) -> None:
             write_status(status, discard_on_federation(grid, cfg, discard))
             return
         out = Path(str(rc.get("out", "")) or f"runs/{cfg.experiment.name}").resolve()
-        text = Path(cfg_path).read_text(encoding="utf-8")
+        text = Path(str(rc.get("config_text", "")) or cfg_path).read_text(encoding="utf-8")
         run_key = str(context.run_id)
         homes = json.loads(str(rc.get("work_dirs", "")) or "{}")
         with staging(out) as stage:

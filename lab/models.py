@@ -66,6 +66,7 @@ class ModelStatus(str, Enum):
 
 
 class CountsSource(str, Enum):
+    NONE = "none"  # not counted yet (未计数): a new sample or a new version
     DECLARED = "declared"  # typed in by the bank
     BANK = "bank"  # counted at the bank by a sample count
 
@@ -225,6 +226,9 @@ class SampleSetBase(SQLModel):
     observation_end: date | None = None
     n_total: int = Field(default=0, ge=0)
     n_positive: int = Field(default=0, ge=0)
+    label_horizon_months: int | None = Field(default=None, ge=1, le=120)  # performance window
+    date_column: str = Field(default="observation_date", min_length=1, max_length=64)
+    validation_start: date | None = None  # out of time: rows observed from it validate
 
 
 class SampleSetCreate(SampleSetBase):
@@ -234,8 +238,11 @@ class SampleSetCreate(SampleSetBase):
 
 class SampleSet(SampleSetBase, table=True):
     __tablename__ = "sample_set"
-    __table_args__ = (UniqueConstraint("owner_org_id", "name"),)
+    __table_args__ = (UniqueConstraint("owner_org_id", "name"),)  # old versions: "name (vN)"
     id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(default=1, ge=1)  # an edit files a new row; the old one stays, renamed
+    previous_id: int | None = None  # the sample_set id of the version this one replaces
+    current: bool = True
     owner_org_id: int = Field(foreign_key="organization.id", index=True)
     dataset_id: int = Field(foreign_key="dataset_registration.id")
     id_list_location: str  # at the bank; never in a public view
@@ -248,8 +255,24 @@ class SampleSet(SampleSetBase, table=True):
     profile: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)  # aggregates >= k
 
 
+class SampleSetEdit(SQLModel):
+    """What an edit changes (None: kept); it files a new version, not counted yet."""
+
+    id_list_location: str | None = Field(default=None, min_length=1)
+    label_column: str | None = Field(default=None, min_length=1, max_length=64)
+    label_definition: str | None = None
+    label_horizon_months: int | None = Field(default=None, ge=1, le=120)
+    observation_start: date | None = None
+    observation_end: date | None = None
+    date_column: str | None = Field(default=None, min_length=1, max_length=64)
+    validation_start: date | None = None
+
+
 class SampleSetPublic(SampleSetBase):
     id: int
+    version: int = 1
+    previous_id: int | None = None
+    current: bool = True
     owner_org_id: int
     dataset_id: int
     created_by: int

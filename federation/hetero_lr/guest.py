@@ -20,7 +20,7 @@ import numpy as np
 from crypto.errors import DataValidationError, ProtocolError
 from crypto.pairwise import seal
 from features.disclosure import require_min_cell
-from features.metrics import auc, curve_aggregates, ks, sigmoid, validation_split
+from features.metrics import auc, curve_aggregates, ks, sigmoid
 from federation.hetero_lr.backends import Session
 from federation.hetero_lr.batches import FORWARD_MASK_BOUND, dh_shared
 from federation.hetero_lr.data import batch_rows, features, labels, setup_rows
@@ -29,6 +29,7 @@ from federation.hetero_lr.state import LrPartyState, party_state
 from federation.hetero_lr.updates import apply_gradient, class_weights, masked_xtd, session
 from federation.party import PartyContext, register
 from federation.partydata import party_k
+from federation.population import validation_rows
 from federation.transport import Payload
 
 
@@ -51,7 +52,7 @@ def guest_init(ctx: PartyContext, st: LrPartyState, y: np.ndarray | None) -> np.
             f"guest {ctx.name!r}: the aligned rows hold one class only",
             hint="Check the label column and the intersection.",
         )
-    valid = validation_split(y, st.params.valid_fraction, st.seed)
+    valid = validation_rows(ctx, y, st.params.valid_fraction, st.seed)
     require_min_cell(
         {"n_aligned": y.size, "n_train": y.size - valid.size, "n_valid": valid.size},
         party_k(ctx),

@@ -28,6 +28,7 @@ from federation.alignment_party import authorized_ids
 from federation.homo.params import WEIGHT_UNIT, HomoParams
 from federation.party import PartyContext
 from federation.partydata import PartySetup, load_table, party_setup
+from federation.population import sample_rows
 
 #: ``PartyContext.cache`` key prefix of a run's encoded rows (rebuilt when the cache is empty)
 _CACHE_PREFIX = "homo.data:"
@@ -107,8 +108,10 @@ def cached_bank_data(ctx: PartyContext, run: str, params: HomoParams) -> BankDat
     if isinstance(d, BankData):
         return d
     setup = party_setup(ctx)
+    table = load_table(ctx)
+    table = table.iloc[sample_rows(ctx, setup, table)]
     d = bank_data(
-        authorized_rows(ctx, setup, load_table(ctx)),
+        authorized_rows(ctx, setup, table),
         id_column=setup.id_column,
         label=setup.label,
         features=params.features,

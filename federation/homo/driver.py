@@ -15,6 +15,7 @@ training size and the pooled histogram counts (no single score).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections.abc import Callable
@@ -61,6 +62,10 @@ from federation.homo.secaggplus_mean import SecAggPlusAggregator, channel_for
 from federation.partydata import note_data_warnings
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.transport import Envelope, Payload, Transport
+
+
+def _iso(d: dt.date | None) -> str:
+    return d.isoformat() if d else ""
 
 
 @dataclass
@@ -158,6 +163,10 @@ def _init_banks(run: _Run) -> dict[str, InitReply]:
             authorization=config.experiment.authorization,
             as_of=config.experiment.as_of or "",
             authorizations=str(spec.authorizations or ""),
+            sample_ids=str(spec.sample_ids or ""),
+            date_column=spec.date_column,
+            observation_start=_iso(spec.observation_start),
+            observation_end=_iso(spec.observation_end),
         )
         reqs[b] = (INIT, req.to_payload())
     replies, _ = run.rounds.ask(reqs, allow_drop=False)

@@ -64,6 +64,11 @@ class InitRequest:
     authorization: str = "none"  # "required": the bank trains on its authorized rows only
     as_of: str = ""  # ISO date the authorizations must be valid on
     authorizations: str = ""  # the bank's own authorization table (its path at the bank)
+    # the bank's sample (federation.population): its ID list at the bank and the window
+    sample_ids: str = ""
+    date_column: str = "observation_date"
+    observation_start: str = ""
+    observation_end: str = ""
 
     def to_payload(self) -> Payload:
         return {
@@ -84,6 +89,10 @@ class InitRequest:
             "authorization": self.authorization,
             "as_of": self.as_of,
             "authorizations": self.authorizations,
+            "sample_ids": self.sample_ids,
+            "date_column": self.date_column,
+            "observation_start": self.observation_start,
+            "observation_end": self.observation_end,
         }
 
     @classmethod
@@ -106,6 +115,10 @@ class InitRequest:
             authorization=str(payload.get("authorization", "none")),
             as_of=str(payload.get("as_of", "")),
             authorizations=str(payload.get("authorizations", "")),
+            sample_ids=str(payload.get("sample_ids", "")),
+            date_column=str(payload.get("date_column", "observation_date")),
+            observation_start=str(payload.get("observation_start", "")),
+            observation_end=str(payload.get("observation_end", "")),
         )
 
 

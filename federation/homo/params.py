@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from crypto.ckks_params import PROFILES
 from crypto.errors import ConfigError
 from federation.config import ExperimentConfig
 from federation.homo.models import ModelSpec, TrainConfig
@@ -58,6 +59,20 @@ class HomoParams(BaseModel):
     checkpoint_dir: str | None = None
     resume: bool = False
     score_bins: int = Field(2400, ge=10)
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch(cls, v: int) -> int:
+        if v != -1 and v < 1:
+            raise ValueError(f"batch_size must be -1 (full batch) or >= 1, got {v}")
+        return v
+
+    @field_validator("ckks_profile")
+    @classmethod
+    def _profile(cls, v: str) -> str:
+        if v not in PROFILES:
+            raise ValueError(f"ckks_profile must be one of {sorted(PROFILES)}, got {v!r}")
+        return v
 
 
 class HomoLrParams(HomoParams):

@@ -17,9 +17,9 @@ import numpy as np
 
 from crypto.errors import DataValidationError, ProtocolError
 from features.disclosure import require_min_cell
-from features.metrics import validation_split
 from federation.party import PartyContext, register
 from federation.partydata import party_k
+from federation.population import validation_rows
 from federation.roles import PartyRole
 from federation.secureboost.cipher import GuestCipher
 from federation.secureboost.data import bin_matrix
@@ -89,7 +89,7 @@ def _guest_setup(ctx: PartyContext, m: Any, common: dict[str, Any]) -> Payload:
     params: SecureBoostParams = common["params"]
     n = int(common["n"])
     y = _guest_labels(ctx, m)
-    valid = validation_split(y, params.validation_fraction, common["seed"])
+    valid = validation_rows(ctx, y, params.validation_fraction, common["seed"])
     train = np.setdiff1d(np.arange(n), valid)
     counts = {"n_aligned": n, "n_train": int(train.size)}
     if valid.size:

@@ -18,6 +18,7 @@ from lab.models import (
     CountStatus,
     IndicatorPublic,
     SampleSetCreate,
+    SampleSetEdit,
     SampleSetPublic,
 )
 from lab.sample_profiles import SampleProfile
@@ -56,11 +57,15 @@ class Samples(Part):
         observation_end: date | None = None,
         n_total: int = 0,
         n_positive: int = 0,
+        **definition: Any,
     ) -> SampleHandle:
         """Register a sample set (样本库) of your bank: metadata, no rows.
 
         Count it at the bank with ``sample.profile()``; ``n_total`` / ``n_positive`` are
-        *declared* counts (as your bank's own system reports them), marked as such."""
+        *declared* counts (as your bank's own system reports them), marked as such; without
+        them the sample is "not counted". ``definition``: ``label_horizon_months``,
+        ``date_column`` (observation date, in the ID list else the table) and
+        ``validation_start`` (out-of-time validation from that date)."""
         return SampleHandle(
             self.lab,
             self.lab.call(
@@ -76,6 +81,7 @@ class Samples(Part):
                         observation_end=observation_end,
                         n_total=n_total,
                         n_positive=n_positive,
+                        **definition,
                     )
                 ),
             ),
@@ -109,6 +115,19 @@ class SampleHandle:
         self.info = self.lab.call(catalog.get_sample, sample_id=self.info.id)
         return self
 
+    def edit(self, **changes: Any) -> SampleHandle:
+        """A new version of this sample set with ``changes`` (fields of
+        :class:`~lab.models.SampleSetEdit`); it is not counted until counted at the bank,
+        and this version stays for the lineage of models trained on it."""
+        return SampleHandle(
+            self.lab,
+            self.lab.call(
+                catalog.edit_sample,
+                sample_id=self.info.id,
+                changes=SampleSetEdit.model_validate(changes),
+            ),
+        )
+
     @property
     def counts(self) -> SampleProfile:
         """The counts recorded now (``source`` "declared" or "bank")."""
@@ -119,7 +138,7 @@ class SampleHandle:
         columns: Iterable[str] = (),
         *,
         min_cell: int | None = None,
-        date_column: str = "observation_date",
+        date_column: str | None = None,
         wait: bool = True,
         timeout: float | None = 600.0,
         poll: float = 1.0,

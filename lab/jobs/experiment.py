@@ -10,10 +10,11 @@ guest per bank, each with its own sample's data, label and authorizations), buil
 (:func:`build_config`), runs it through the worker's executor, records the loss as it goes
 (per epoch, or per tree for SecureBoost), and files a candidate model version with the
 run's public metrics, ROC points (aggregates, when metrics.json has them), lineage and
-per-party artifact locations. A failure marks the experiment failed with the reason; a
-cancellation while it runs stops it (at the next progress report or heartbeat) and leaves
-it cancelled. A reaper adopts the finished output of a worker that died before filing it
-(:mod:`lab.jobs.adoption`).
+per-party artifact locations; the lineage names the sample version and the counts that
+actually trained, each at least k (:func:`sample_lineage`). A failure marks the experiment
+failed with the reason; a cancellation while it runs stops it (at the next progress report
+or heartbeat) and leaves it cancelled. A reaper adopts the finished output of a worker that
+died before filing it (:mod:`lab.jobs.adoption`).
 
 What leaves the lab here: the config handed to the federation (paths at each party, column
 names, each training bank's authorization table written into the run folder for that
@@ -38,10 +39,11 @@ from federation.outputs import piece_locations
 from federation.protocol import ProgressFn
 from federation.roles import PartyRole
 from lab.db import session_scope
+from lab.disclosure import suppress
 from lab.errors import NotFoundError
 from lab.jobs.adoption import finished_result
 from lab.jobs.base import Job, JobContext, json_safe, reason_of
-from lab.jobs.configs import PartyFacts, experiment_config
+from lab.jobs.configs import GuestSample, PartyFacts, experiment_config
 from lab.models import (
     Algorithm,
     DatasetRegistration,
@@ -56,6 +58,7 @@ from lab.services import experiments as exp_svc
 from lab.services import horizontal
 from lab.services.catalog import get_indicators, node_for_org
 from lab.services.consent import export_authorizations
+from lab.services.disclosure import min_cell
 from lab.services.leases import ExpiredLease, Lease, adopted_reason
 from lab.services.models_library import register_model_version
 from lab.workflow import LEASED
@@ -142,6 +145,7 @@ def _vertical_parties(
         authorizations=_authorizations(
             session, exp, exp.owner_org_id, run_dir / "guest_authorizations.csv"
         ),
+        sample=guest_sample(sample),
     )
     return features, (guest, *hosts.values())
 
@@ -165,6 +169,7 @@ def _horizontal_parties(
                 data=bank.dataset.location,
                 label=bank.sample.label_column,
                 authorizations=_authorizations(session, exp, bank.org_id, auth),
+                sample=guest_sample(bank.sample),
             )
         )
     return features, tuple(parties)
@@ -202,6 +207,50 @@ def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> Experim
         params=dict(exp.params),
         parties=parties,
     )
+
+
+def guest_sample(sample: SampleSet) -> GuestSample:
+    """The sample as the guest applies it at the bank: its ID list ∩ window (∩ valid
+    authorizations, in the alignment) decides the rows; ``validation_start`` splits them
+    out of time."""
+    return GuestSample(
+        ids=sample.id_list_location,
+        date_column=sample.date_column,
+        observation_start=sample.observation_start,
+        observation_end=sample.observation_end,
+        validation_from=sample.validation_start,
+    )
+
+
+POPULATION_COUNTS = ("n_sample", "n_aligned", "n_train", "n_valid")
+
+
+def sample_lineage(session: Session, exp: Experiment, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The sample version a model trained on and the counts that actually trained (each
+    shown when it reaches k, else None), for the model's lineage."""
+    sample = session.get(SampleSet, exp.sample_id)
+    k = min_cell()
+    counts = {
+        key: suppress(int(metrics[key]), k)
+        for key in POPULATION_COUNTS
+        if isinstance(metrics.get(key), int | float) and not isinstance(metrics.get(key), bool)
+    }
+    if sample is None:
+        return {"population": counts}
+    return {
+        "sample_name": sample.name,
+        "sample_version": sample.version,
+        "sample_window": [
+            d.isoformat() if d else None for d in (sample.observation_start, sample.observation_end)
+        ],
+        "validation": (
+            f"out_of_time from {sample.validation_start.isoformat()}"
+            if sample.validation_start
+            else "random"
+        ),
+        "population": counts,
+        "population_k": k,
+    }
 
 
 def build_config(
@@ -368,7 +417,10 @@ class ExperimentJob(Job[ExperimentTicket, ExperimentResult]):
                 metrics=public_metrics(result.metrics),
                 roc=roc_points(result.metrics),
                 artifacts=piece_locations(result.out_dir, result.parties),
-                lineage=_lineage(ctx, ticket.id, exp, algo, bank, result),
+                lineage={
+                    **_lineage(ctx, ticket.id, exp, algo, bank, result),
+                    **sample_lineage(s, exp, result.metrics),
+                },
             )
 
     def fail(self, ctx: JobContext, ticket: ExperimentTicket, exc: Exception) -> None:
@@ -446,11 +498,14 @@ __all__ = [
     "ExperimentJob",
     "ExperimentResult",
     "ExperimentTicket",
+    "POPULATION_COUNTS",
     "PROGRESS_EVENTS",
     "build_config",
+    "guest_sample",
     "nested_params",
     "progress_recorder",
     "public_metrics",
     "read_experiment",
     "roc_points",
+    "sample_lineage",
 ]

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from lab.disclosure import suppress, suppress_split
-from lab.models import ExperimentPublic, ModelVersionPublic, SampleSetPublic
+from lab.models import CountsSource, ExperimentPublic, ModelVersionPublic, SampleSetPublic
 from lab.settings import get_settings
 
 SUPPRESSED = "suppressed"
@@ -134,6 +134,8 @@ class SampleStats:
     n_total: int | None
     n_positive: int | None
     n_negative: int | None
+    counted: bool = True  # False: not counted yet (未计数), the counts are None
+    version: int = 1
 
     @property
     def positive_rate(self) -> float | None:
@@ -143,8 +145,11 @@ class SampleStats:
 
 
 def sample_stats(sample: SampleSetPublic, k: int) -> SampleStats:
-    total, pos, neg = suppress_split(
-        sample.n_total, sample.n_positive, sample.n_total - sample.n_positive, k
+    counted = CountsSource(sample.counts_source) is not CountsSource.NONE
+    total, pos, neg = (
+        suppress_split(sample.n_total, sample.n_positive, sample.n_total - sample.n_positive, k)
+        if counted
+        else (None, None, None)
     )
     start = sample.observation_start.isoformat() if sample.observation_start else "…"
     end = sample.observation_end.isoformat() if sample.observation_end else "…"
@@ -156,6 +161,8 @@ def sample_stats(sample: SampleSetPublic, k: int) -> SampleStats:
         n_total=total,
         n_positive=pos,
         n_negative=neg,
+        counted=counted,
+        version=sample.version,
     )
 
 

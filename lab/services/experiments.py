@@ -38,7 +38,12 @@ from lab.models import (
 )
 from lab.services import horizontal, leases
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
-from lab.services.algorithms import backends_for, get_algorithm_row, validate_params
+from lab.services.algorithms import (
+    backends_for,
+    get_algorithm_row,
+    require_backend,
+    validate_params,
+)
 from lab.services.consent import (
     ConsentNeed,
     consent_needs,
@@ -191,10 +196,17 @@ def create_experiment(
             f"{actor.describe()} may not build an experiment on sample set "
             f"{sample.id}: it belongs to another bank"
         )
+    if not sample.current:
+        raise ConfigError(
+            f"sample set {sample.id} ({sample.name!r} version {sample.version}) was edited "
+            "into a newer version; it stays only for the lineage of earlier models",
+            hint="Build the experiment on the sample set's current version.",
+        )
     algo = get_algorithm_row(session, experiment_in.algorithm, experiment_in.algorithm_version)
     get_indicators(session, list(experiment_in.indicator_codes))
     validate_params(algo.name, algo.param_schema, dict(experiment_in.params))
     backend = _backend(algo.name, experiment_in.backend)
+    require_backend(algo.name, backend, what=f"experiment {experiment_in.name!r}")
     horizontal.check_partners(
         session,
         algorithm=algo.name,
@@ -273,6 +285,7 @@ def submit_experiment(
     check_transition(exp.status, S.SUBMITTED, experiment=f"experiment {exp.id}")
     algo = session.get(Algorithm, exp.algorithm_id)
     assert algo is not None
+    require_backend(algo.name, exp.backend, what=f"experiment {exp.id}")
     exp.params = validate_params(algo.name, algo.param_schema, dict(exp.params))
     get_indicators(session, list(exp.indicator_codes))
     _check_banks(session, exp, algo.name)
@@ -362,6 +375,9 @@ def approve_experiment(
     (else ConsentError), and every bank's authorizations."""
     exp = _get(session, actor, experiment_id, Action.APPROVE)
     check_transition(exp.status, S.APPROVED, experiment=f"experiment {exp.id}")
+    algo = session.get(Algorithm, exp.algorithm_id)
+    assert algo is not None
+    require_backend(algo.name, exp.backend, what=f"experiment {exp.id}")
     needs = require_consents(session, exp)
     _require_authorizations(session, exp)
     session.add(

@@ -103,6 +103,14 @@ def require_banks(session: Session, exp: Experiment, algorithm: str) -> list[Ban
             f"experiment {exp.id} names two sample sets of one bank; a horizontal experiment "
             "takes one sample set per bank"
         )
+    oot = [b.sample.name for b in banks if b.sample.validation_start is not None]
+    if oot:
+        raise ConfigError(
+            f"experiment {exp.id}: sample {oot[0]!r} validates out of time (validation "
+            "start), which vertical models use; a horizontal bank validates on a random "
+            "hold-out of its own sample",
+            hint="Choose samples without a validation start for homo_lr / homo_nn.",
+        )
     if not exp.indicator_codes:
         raise ConfigError(
             f"experiment {exp.id} ({exp.name!r}) names no indicator; a horizontal experiment "

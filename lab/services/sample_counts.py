@@ -68,15 +68,15 @@ def request_count(
     sample_id: int,
     columns: list[str] | None = None,
     min_cell: int | None = None,
-    date_column: str = "observation_date",
+    date_column: str | None = None,
     max_bins: int = 10,
 ) -> SampleCountPublic:
     """Ask for the sample to be counted at its bank (the owning bank's users only).
 
     ``columns``: numeric columns of the sample's dataset to draw histograms of; ``min_cell``:
     k, which may only raise the lab's (``FEDLAB_MIN_CELL``; the bank applies at least its
-    own); ``date_column``: where the observation date
-    of each enterprise is (ID list, else the bank's table).
+    own); ``date_column``: where the observation date of each enterprise is (ID list, else
+    the bank's table; default: the sample's).
     """
     sample = _sample(session, actor, sample_id, Action.CREATE)
     cols = list(dict.fromkeys(columns or []))
@@ -98,7 +98,7 @@ def request_count(
         params={
             "columns": cols,
             "min_cell": int(min_cell),
-            "date_column": date_column,
+            "date_column": date_column or sample.date_column,
             "max_bins": int(max_bins),
         },
         requested_by=actor.user_id or 0,

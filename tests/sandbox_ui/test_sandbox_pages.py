@@ -317,9 +317,10 @@ def test_samples_counts_rate_and_creation(db: Engine, template: Template) -> Non
     assert z("smp.created", name="2024H1 small") in texts(at)
     small = frame_with(at, z("smp.col.rate"))
     small = small[small[z("smp.col.name")] == "2024H1 small"].iloc[0]
-    assert small[z("smp.col.n_total")] == z("suppressed", k=10)  # not counted yet: 0
-    assert small[z("smp.col.rate")] == z("suppressed", k=10)
-    assert small[z("smp.col.source")] == z("smp.source.declared")
+    assert small[z("smp.col.n_total")] == z("smp.not_counted")  # 未计数, not "suppressed"
+    assert small[z("smp.col.rate")] == z("smp.not_counted")
+    assert small[z("smp.col.source")] == z("smp.source.none")
+    assert small[z("smp.col.version")] == 1
 
 
 def test_samples_suppressed_below_k_and_staff_read_only(
