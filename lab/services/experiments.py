@@ -205,8 +205,9 @@ def create_experiment(
     algo = get_algorithm_row(session, experiment_in.algorithm, experiment_in.algorithm_version)
     get_indicators(session, list(experiment_in.indicator_codes))
     validate_params(algo.name, algo.param_schema, dict(experiment_in.params))
+    if experiment_in.backend is not None:  # plaintext outside local trials: its own error
+        require_backend(algo.name, experiment_in.backend, what=f"experiment {experiment_in.name!r}")
     backend = _backend(algo.name, experiment_in.backend)
-    require_backend(algo.name, backend, what=f"experiment {experiment_in.name!r}")
     horizontal.check_partners(
         session,
         algorithm=algo.name,
