@@ -206,19 +206,13 @@ def secaggplus_rows(
 
 
 def _secaggplus_in_simulation(bench: BenchClient, n_clients: int) -> Any:
-    import logging
-    import os
-
     from flwr.clientapp import ClientApp
-    from flwr.simulation import run_simulation
 
     from federation.homo.secaggplus import register_train
     from federation.homo.secaggplus_mean import GridChannel, SecAggPlusAggregator
-    from federation.runtime.simulation import FLOWER_ENV, backend_config
+    from federation.runtime.simulation import simulate
     from federation.server_app import build_server_app
 
-    for k, v in FLOWER_ENV.items():
-        os.environ.setdefault(k, v)
     client = ClientApp()
     register_train(client, bench)
     box: dict[str, Any] = {}
@@ -236,13 +230,7 @@ def _secaggplus_in_simulation(bench: BenchClient, n_clients: int) -> Any:
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
 
-    logging.getLogger("flwr").setLevel(logging.WARNING)
-    run_simulation(
-        build_server_app(main),
-        client,
-        num_supernodes=n_clients,
-        backend_config=backend_config(n_clients),
-    )  # type: ignore[arg-type]
+    simulate(build_server_app(main), client, n_clients)  # a private Ray cluster, see there
     if "error" in box:
         raise box["error"]
     print(

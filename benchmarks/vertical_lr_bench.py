@@ -171,7 +171,13 @@ def run_epoch_simulation(
             ],
         }
     )
-    summary = run_experiment(config, work / f"sim-{backend}", runtime="simulation")
+    # the plaintext baseline on the simulation runtime: an explicit opt-in (benchmark only)
+    summary = run_experiment(
+        config,
+        work / f"sim-{backend}",
+        runtime="simulation",
+        allow_plaintext=backend == "plaintext",
+    )
     m = summary.metrics
     train_bytes = sum(
         msg.nbytes

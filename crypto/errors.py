@@ -56,6 +56,19 @@ class ConfigError(LabError, ValueError):
     hint = "Check the configuration file against docs/configuration.md."
 
 
+class PlaintextBackendError(ConfigError):
+    """The ``plaintext`` backend (every party's values in the clear) asked for outside a
+    local trial."""
+
+    code = "FEDLAB-110"
+    hint = (
+        "Choose a protected backend (paillier, ckks; homo_*: ckks, secaggplus, masked). "
+        "plaintext is for local trials only: the local runtime (every party in one "
+        "process), a lab with FEDLAB_ENVIRONMENT=local, or an explicit opt-in for a test "
+        "or benchmark (`fedlab train --allow-plaintext`, run_experiment(allow_plaintext=True))."
+    )
+
+
 class MissingExecutableError(ConfigError):
     """A program the lab starts (``flower-superlink``, ``flwr`` ...) is not installed beside
     the Python interpreter that runs the lab."""
@@ -74,11 +87,34 @@ class SettingsError(ConfigError):
     hint = "Fix or unset the FEDLAB_* environment variable named; docs/lab.md lists them."
 
 
+class HorizontalBanksError(ConfigError):
+    """A horizontal (``homo_*``) experiment names fewer than two banks, or names a bank
+    twice: FedAvg across banks needs one sample set of each of at least two banks."""
+
+    code = "FEDLAB-120"
+    hint = (
+        "Name another bank's sample set as a partner sample (partner_sample_ids; "
+        "`--partner-sample` on the CLI), one per bank, or choose a vertical algorithm."
+    )
+
+
 class DataValidationError(LabError, ValueError):
     """A party's data file does not match its schema."""
 
     code = "FEDLAB-200"
     hint = "Fix the named file and column, then load it again; nothing was written."
+
+
+class MinimumCellError(DataValidationError):
+    """A run's intersection, training or validation split (or a bank's) holds fewer than k
+    enterprises: it is refused before training."""
+
+    code = "FEDLAB-210"
+    hint = (
+        "Widen the sample (more enterprises, or more with a valid authorization) or change "
+        "the split (valid_fraction); k (FEDLAB_MIN_CELL, at least 10) cannot be lowered "
+        "for a run."
+    )
 
 
 class CryptoError(LabError, ValueError):
@@ -172,6 +208,14 @@ class AlignmentError(ProtocolError):
     hint = "Check the sample IDs and the enterprises' authorizations for this bank."
 
 
+class RuntimeStartError(ProtocolError):
+    """A Flower runtime could not be started on this machine (for the simulation runtime:
+    Ray's processes did not come up); the message names the cause Ray's own logs give."""
+
+    code = "FEDLAB-410"
+    hint = "Run again when the machine is less loaded, or use --runtime local."
+
+
 class CatalogError(LabError, RuntimeError):
     """The lab catalog refused or failed an operation."""
 
@@ -248,6 +292,17 @@ class USCCError(DataValidationError):
     )
 
 
+class SampleListError(DataValidationError):
+    """A sample's ID list (样本名单) at the bank is missing, empty or unusable, or leaves no
+    enterprise of the bank's table in the sample's observation window."""
+
+    code = "FEDLAB-202"
+    hint = (
+        "Fix the sample set's ID-list location (a CSV at the bank with the table's ID column "
+        "and, for a window, an observation-date column), or edit the sample into a new version."
+    )
+
+
 class KeyFileError(CryptoError):
     """A key file is missing, unreadable or corrupted."""
 
@@ -269,6 +324,18 @@ class RunCancelled(LabError):
     """The experiment was cancelled while it ran; the runner stops it."""
 
     code = "FEDLAB-506"
+
+
+class LeaseLostError(CatalogError):
+    """A worker no longer holds the lease of the job it ran: its lease expired and a
+    reaper requeued, failed or adopted the job, or the job was resubmitted. Nothing it
+    produced is filed."""
+
+    code = "FEDLAB-507"
+    hint = (
+        "The job was taken over (see its transitions); keep workers' heartbeats within "
+        "FEDLAB_LEASE_SECONDS, e.g. by not pausing a worker's process."
+    )
 
 
 def _coded(base: type[LabError]) -> list[type[LabError]]:
@@ -309,16 +376,22 @@ __all__ = [
     "ERROR_CODES",
     "ERROR_CODE_HELP",
     "EncodingOverflowError",
+    "HorizontalBanksError",
     "KeyFileError",
     "KeyMismatchError",
     "LabError",
+    "LeaseLostError",
+    "MinimumCellError",
     "MissingExecutableError",
     "NotFoundError",
     "PartyError",
     "PartyUnavailableError",
+    "PlaintextBackendError",
     "PrivacyViolationError",
     "ProtocolError",
     "RunCancelled",
+    "RuntimeStartError",
+    "SampleListError",
     "SettingsError",
     "SignInError",
     "StateTransitionError",

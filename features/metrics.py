@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from crypto.errors import DataValidationError, ProtocolError
-from features.disclosure import DEFAULT_MIN_CELL
+from features.disclosure import DEFAULT_MIN_CELL, merge_small_bins
 
 
 def _check(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +65,18 @@ def validation_split(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return np.sort(valid).astype(np.int64)
 
 
+def split_sizes(n: int, fraction: float) -> dict[str, int]:
+    """The sizes :func:`validation_split` gives ``n`` aligned rows, known from ``n`` alone
+    (so the coordinator can refuse a split below k before any model exchange): the
+    validation part is ``ceil(fraction n)`` (scikit-learn's rule), absent when ``fraction``
+    is 0 (the training rows are then evaluated)."""
+    n = int(n)
+    if fraction <= 0:
+        return {"n_aligned": n, "n_train": n}
+    n_valid = int(np.ceil(fraction * n))
+    return {"n_aligned": n, "n_train": n - n_valid, "n_valid": n_valid}
+
+
 def roc_points(
     y: np.ndarray, score: np.ndarray, *, max_points: int = 50, min_cell: int = DEFAULT_MIN_CELL
 ) -> dict[str, list[float]]:
@@ -95,11 +107,21 @@ def roc_points(
 def lift_table(
     y: np.ndarray, score: np.ndarray, *, groups: int = 10, min_cell: int = DEFAULT_MIN_CELL
 ) -> list[dict[str, Any]]:
-    """Decile (or fewer) table from the riskiest group down: count, bad rate, lift, KS."""
+    """Decile (or fewer) table from the riskiest group down: count, bad rate, lift, KS.
+
+    Every group holds at least ``min_cell`` bad and ``min_cell`` good enterprises (a
+    group's bad rate is its positive/negative split): equal groups by score are merged
+    with a neighbour until each does (one group when a class has fewer in all)."""
     y, score = _check(y, score)
     groups = max(1, min(groups, y.size // max(min_cell, 1)))
     order = np.argsort(-score, kind="stable")
-    parts = np.array_split(order, groups)
+    split = np.array_split(order, groups)
+    bads = [int(y[p].sum()) for p in split]
+    gid = merge_small_bins([(b, p.size - b) for b, p in zip(bads, split, strict=True)], min_cell)
+    parts = [
+        np.concatenate([p for p, g in zip(split, gid, strict=True) if g == i])
+        for i in range(max(gid) + 1)
+    ]
     base = y.mean()
     cum_bad = cum_good = 0.0
     rows = []
@@ -125,12 +147,17 @@ def lift_table(
 def score_histogram(
     score: np.ndarray, *, bins: int = 20, min_cell: int = DEFAULT_MIN_CELL
 ) -> dict[str, list[float]]:
-    """Histogram of scores; bins with fewer than ``min_cell`` enterprises are suppressed (None)."""
+    """Histogram of scores over at most ``bins`` equal bins; adjacent bins are merged until
+    each holds at least ``min_cell`` enterprises (so no count is small, and none follows
+    from the total minus the others); the merged bins keep their outer edges."""
     score = np.asarray(score, dtype=float).ravel()
     counts, edges = np.histogram(score, bins=bins)
+    gid = merge_small_bins(counts, min_cell)
+    merged = np.bincount(gid, weights=counts).astype(np.int64)
+    cut = [0, *(i + 1 for i in range(len(gid) - 1) if gid[i] != gid[i + 1]), len(gid)]
     return {
-        "edges": edges.tolist(),
-        "counts": [int(c) if c >= min_cell or c == 0 else None for c in counts],
+        "edges": [float(edges[i]) for i in cut],
+        "counts": [int(c) for c in merged],
     }
 
 
@@ -216,5 +243,6 @@ __all__ = [
     "roc_points",
     "score_histogram",
     "sigmoid",
+    "split_sizes",
     "validation_split",
 ]

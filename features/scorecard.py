@@ -28,7 +28,7 @@ import pandas as pd
 
 from crypto.atomic import atomic_write_text
 from crypto.errors import ConfigError, DataValidationError
-from features.disclosure import suppress_split
+from features.disclosure import hidden_cells
 from features.woe import Binning, column_values
 
 DEFAULT_GRADES: tuple[tuple[str, float], ...] = (
@@ -238,28 +238,37 @@ class GradeRow:
 def grade_table(
     scores: np.ndarray, scaling: Scaling, y: np.ndarray | None = None, *, min_cell: int = 1
 ) -> list[GradeRow]:
-    """Rows per grade: lowest score, count, share and (with labels) bad rate. A grade
-    holding fewer than ``min_cell`` enterprises (but some) shows none of them: count, share
-    and bad rate are ``None`` (an empty grade shows its zero count). The bad rate is shown
-    only when the grade's defaults and non-defaults both reach ``min_cell``
-    (:func:`features.disclosure.suppress_split`: otherwise rate x count gives a small cell
-    away)."""
+    """Rows per grade: lowest score, count, share and (with labels) bad rate.
+
+    A grade holding fewer than ``min_cell`` enterprises (but some) shows none of them:
+    count, share and bad rate are ``None`` (an empty grade shows its zero count); more
+    grades are hidden while the hidden ones hold fewer than ``min_cell`` together, so the
+    total minus the shown grades gives no small count away. A bad rate (the grade's
+    positive/negative split) is shown only when its bad and good enterprises both reach
+    ``min_cell``, with the same rule for the hidden ones' bads and goods."""
     g = scaling.grade(scores)
     n = max(1, len(g))
-    labels = None if y is None else np.asarray(y, dtype=np.float64)
+    yy = None if y is None else np.asarray(y, dtype=np.float64)
+    masks = [g == name for name, _ in scaling.grades]
+    counts = np.array([int(m.sum()) for m in masks], dtype=np.int64)
+    hide = hidden_cells([counts], min_cell, (counts > 0) & (counts < min_cell))
+    hide_rate = list(hide)
+    if yy is not None:
+        bads = np.array([int(yy[m].sum()) for m in masks], dtype=np.int64)
+        goods = counts - bads
+        small = (counts > 0) & ((bads < min_cell) | (goods < min_cell))
+        hide_rate = hidden_cells([bads, goods], min_cell, small | np.asarray(hide))
     out = []
-    for name, low in scaling.grades:
-        m = g == name
-        k = int(m.sum())
-        if 0 < k < min_cell:
+    for (name, low), m, k, hidden, no_rate in zip(
+        scaling.grades, masks, counts, hide, hide_rate, strict=True
+    ):
+        if hidden:
             out.append(GradeRow(name, low, None, None, None))
             continue
         bad = None
-        if labels is not None and k:
-            pos = int(labels[m].sum())
-            if suppress_split(k, pos, k - pos, min_cell)[1] is not None:
-                bad = pos / k
-        out.append(GradeRow(name, low, k, float(k / n), bad))
+        if yy is not None and k and not no_rate:
+            bad = float(yy[m].mean())
+        out.append(GradeRow(name, low, int(k), float(k / n), bad))
     return out
 
 

@@ -6,8 +6,12 @@ column, what is wrong and how many rows (with the first line numbers; line 1 is 
 It never writes anything.
 
 Encoding: UTF-8 (a byte-order mark is accepted). Files exported as GBK/GB18030 must be
-loaded with ``encoding="gbk"`` (CLI ``--encoding gbk``); we do not guess, because a wrong
-guess silently corrupts Chinese text.
+loaded with ``encoding="gbk"`` (the party's ``encoding`` in experiment.toml, CLI
+``--encoding gbk``); we do not guess, because a wrong guess silently corrupts Chinese text.
+
+The party's :class:`~features.contract.DataContract` adds the data contract: no ragged
+rows, no numbers written as text, no infinite or absurdly large numbers, declared
+categorical columns kept as text (:mod:`features.contract`).
 
 Nothing leaves the party: validation is local. Error messages carry file and column
 names, counts and line numbers only. The first offending value (an invalid ID, label,
@@ -28,22 +32,25 @@ import numpy as np
 import pandas as pd
 
 from crypto.errors import DataValidationError
+from features.contract import (
+    DataContract,
+    check_encoding,
+    check_magnitude,
+    check_number_text,
+    check_row_widths,
+    line_list,
+)
 from features.synth import AGENCIES, AUTHORIZATION_COLUMNS, party_columns
 from features.uscc import classify_usccs
 
 IdKind = Literal["uscc", "opaque"]
-MAX_LINES_SHOWN = 5
 NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 """Cells read as missing."""
 
 
 def _lines(rows: np.ndarray) -> str:
     """'lines 6, 10, 13' for 0-based data rows (line 1 is the header)."""
-    rows = np.asarray(rows)
-    shown = ", ".join(str(int(r) + 2) for r in rows[:MAX_LINES_SHOWN])
-    more = f", … {rows.shape[0] - MAX_LINES_SHOWN} more" if rows.shape[0] > MAX_LINES_SHOWN else ""
-    word = "line" if rows.shape[0] == 1 else "lines"
-    return f"({word} {shown}{more})"
+    return line_list(np.asarray(rows) + 2)
 
 
 def _fail(
@@ -63,6 +70,7 @@ def _read_text(path: Path, encoding: str) -> str:
         raise _fail(name, f"file not found at {path}", hint="Check the path and the file name.")
     if not path.is_file():
         raise _fail(name, f"{path} is not a file")
+    check_encoding(encoding)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -85,10 +93,9 @@ def _read_text(path: Path, encoding: str) -> str:
             name,
             f"not valid {encoding} text: undecodable byte 0x{raw[exc.start]:02x} at byte "
             f"{exc.start} (line {line})",
-            hint="Save the file as UTF-8, or load it with --encoding gbk if it is a GBK export.",
+            hint="Save the file as UTF-8, or, for a GBK export, set the party's "
+            'encoding = "gbk" in the experiment config (`fedlab data validate --encoding gbk`).',
         ) from None
-    except LookupError:
-        raise _fail(name, f"unknown text encoding {encoding!r}") from None
 
 
 def _parse(text: str, name: str, string_columns: Sequence[str]) -> pd.DataFrame:
@@ -101,6 +108,7 @@ def _parse(text: str, name: str, string_columns: Sequence[str]) -> pd.DataFrame:
         raise _fail(name, f"header names column(s) {dupes} more than once")
     if "" in header:
         raise _fail(name, f"header has an unnamed column at position {header.index('') + 1}")
+    check_row_widths(text, name)
     dtype = {c: str for c in string_columns if c in header}
     try:
         df = pd.read_csv(
@@ -109,8 +117,10 @@ def _parse(text: str, name: str, string_columns: Sequence[str]) -> pd.DataFrame:
             keep_default_na=False,
             na_values=NA_VALUES,
             skipinitialspace=False,
+            float_precision="round_trip",
+            index_col=False,
         )
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, ValueError) as exc:
         raise _fail(
             name,
             f"not a well-formed CSV table: {exc}",
@@ -132,7 +142,7 @@ def read_table(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
     keyed by row number); column checks are the caller's. Raises
     :class:`~crypto.errors.DataValidationError` naming the file."""
     path = Path(path)
-    df = _parse(_read_text(path, encoding), path.name, [])
+    df = _parse(_read_text(path, encoding), path.name, [])  # every line as wide as the header
     _require_rows(df, path.name)
     return df
 
@@ -219,9 +229,12 @@ def _check_label(
     return num.astype(np.int8)
 
 
-def _check_numeric(df: pd.DataFrame, name: str, columns: Sequence[str], declared: bool) -> None:
+def _check_numeric(
+    df: pd.DataFrame, name: str, columns: Sequence[str], declared: bool, contract: DataContract
+) -> None:
     """Coerce numeric columns in place; an undeclared text column with mostly numbers is
-    treated as numeric with bad cells."""
+    treated as numeric with bad cells, one with mostly numbers written as text is refused.
+    Every numeric column is held to the contract's bounds."""
     for c in columns:
         col = df[c]
         if pd.api.types.is_bool_dtype(col):
@@ -234,6 +247,7 @@ def _check_numeric(df: pd.DataFrame, name: str, columns: Sequence[str], declared
             num = pd.to_numeric(col, errors="coerce")
             bad = present & num.isna().to_numpy()
             if not declared and bad.sum() > 0.5 * max(present.sum(), 1):
+                check_number_text(col, name, c, present & ~bad, present)
                 continue  # a text (categorical) column
             if bad.any():
                 rows = np.flatnonzero(bad)
@@ -246,10 +260,7 @@ def _check_numeric(df: pd.DataFrame, name: str, columns: Sequence[str], declared
                 )
             df[c] = num
             vals = num.to_numpy(dtype=float, na_value=np.nan)
-        inf = np.isinf(vals)
-        if inf.any():
-            rows = np.flatnonzero(inf)
-            raise _fail(name, f"column {c!r}: {rows.shape[0]} infinite values {_lines(rows)}")
+        check_magnitude(vals, name, c, contract.bound(c))
 
 
 def _check_dates(df: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
@@ -307,7 +318,8 @@ def load_party_table(
     required_columns: Sequence[str] | None = None,
     party: str | None = None,
     label_map: Mapping[object, int] | None = None,
-    encoding: str = "utf-8",
+    encoding: str | None = None,
+    contract: DataContract | None = None,
 ) -> pd.DataFrame:
     """Read and validate one party's CSV; return it with clean dtypes.
 
@@ -320,7 +332,10 @@ def load_party_table(
       "authorizations", or any bank name): its documented columns become required and typed
       (numbers numeric, dates ISO).
     - Columns that hold mostly numbers must hold only numbers (the first bad cell is the
-      error's ``detail``).
+      error's ``detail``); mostly numbers written as text (``44,704.75``) are refused.
+    - ``contract`` (default :class:`~features.contract.DataContract`): every line as wide
+      as the header; numbers finite and within the column's bound; its ``categorical``
+      columns kept as text; its ``encoding`` unless ``encoding`` is given.
     - At least one feature column (not the ID, not the label) must remain.
 
     Raises :class:`~crypto.errors.DataValidationError` on the first problem found.
@@ -332,8 +347,10 @@ def load_party_table(
     req, numeric, dates, text = _schema(party)
     if party is not None and label is None and party not in (*AGENCIES, "authorizations"):
         label = "default_12m"
+    contract = contract or DataContract()
+    text = [*text, *contract.categorical]
     text_cols = [c for c in text if c != label]
-    df = _parse(_read_text(path, encoding), name, [id_column, *text_cols])
+    df = _parse(_read_text(path, encoding or contract.encoding), name, [id_column, *text_cols])
     _require_columns(df, name, id_column, label, [*req, *(required_columns or [])])
     _require_rows(df, name)
     features = [c for c in df.columns if c not in (id_column, label)]
@@ -350,22 +367,37 @@ def load_party_table(
     )
     if label is not None:
         df[label] = _check_label(df, name, label, label_map)
-    declared = set(numeric)
-    _check_numeric(df, name, [c for c in features if c in declared], declared=True)
-    _check_numeric(
-        df, name, [c for c in features if c not in declared and c not in text], declared=False
-    )
-    _check_dates(df, name, dates)
+    _check_columns(df, name, features, (numeric, text, dates), contract)
     if party == "authorizations":
-        bad = (df["expires_on"] < df["granted_on"]).to_numpy()
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            raise _fail(
-                name,
-                f"columns 'granted_on'/'expires_on': {rows.shape[0]} "
-                f"authorizations expire before they were granted {_lines(rows)}",
-            )
+        _check_grants(df, name)
     return df
+
+
+def _check_columns(
+    df: pd.DataFrame,
+    name: str,
+    features: Sequence[str],
+    kinds: tuple[Sequence[str], Sequence[str], Sequence[str]],
+    contract: DataContract,
+) -> None:
+    """Type the feature columns in place: (numeric, text, date) columns of the schema."""
+    numeric, text, dates = kinds
+    declared = set(numeric) - set(contract.categorical)
+    _check_numeric(df, name, [c for c in features if c in declared], True, contract)
+    undeclared = [c for c in features if c not in declared and c not in text]
+    _check_numeric(df, name, undeclared, False, contract)
+    _check_dates(df, name, dates)
+
+
+def _check_grants(df: pd.DataFrame, name: str) -> None:
+    bad = (df["expires_on"] < df["granted_on"]).to_numpy()
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise _fail(
+            name,
+            f"columns 'granted_on'/'expires_on': {rows.shape[0]} "
+            f"authorizations expire before they were granted {_lines(rows)}",
+        )
 
 
 def summarize(df: pd.DataFrame, *, id_column: str) -> pd.DataFrame:

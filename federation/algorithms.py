@@ -293,6 +293,7 @@ for _spec in (
             "binning.min_bin_size",
             "iv_min",
             "corr_max",
+            "scaling",
             "base_score",
             "pdo",
             "lr.epochs",
@@ -312,7 +313,7 @@ for _spec in (
         backends=("ckks", "secaggplus", "masked", "plaintext"),
         driver="federation.homo:drive",
         party_modules=("federation.homo",),
-        params="federation.homo.params:HomoParams",
+        params="federation.homo.params:HomoLrParams",
         form=_HOMO_FORM,
         hidden=_HOMO_HIDDEN,
     ),
@@ -326,7 +327,7 @@ for _spec in (
         backends=("ckks", "secaggplus", "masked", "plaintext"),
         driver="federation.homo:drive",
         party_modules=("federation.homo",),
-        params="federation.homo.params:HomoParams",
+        params="federation.homo.params:HomoNnParams",
         form=(*_HOMO_FORM, "embedding_dim"),
         hidden=_HOMO_HIDDEN,
     ),
@@ -416,6 +417,14 @@ def backends_for(name: str) -> tuple[str, ...]:
     return get_algorithm(name).backends
 
 
+def is_trial_backend(name: str, backend: str) -> bool:
+    """Whether ``backend`` is only for local trials with algorithm ``name``: ``plaintext``
+    where the algorithm has a protected backend (every party's values would cross in the
+    clear). An algorithm whose only backend is ``plaintext`` (a count at one bank) is not
+    affected."""
+    return backend == "plaintext" and any(b != "plaintext" for b in backends_for(name))
+
+
 def catalog_entry(name: str) -> dict[str, Any]:
     """The 算法库 row of ``name``: name, version, kind, description, parameter schema."""
     spec = get_algorithm(name)
@@ -446,6 +455,7 @@ __all__ = [
     "catalog_algorithms",
     "catalog_entry",
     "get_algorithm",
+    "is_trial_backend",
     "load_plugins",
     "plugin_modules",
     "register_algorithm",

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from crypto.errors import AlignmentError, ProtocolError
+from features.disclosure import require_min_cell
 from federation.alignment_party import (
     AUTHORIZATIONS_NODE_CONFIG,
     COMMIT,
@@ -58,8 +59,8 @@ from federation.alignment_party import (
     authorized_ids,
     on_setup,
 )
-from federation.config import ExperimentConfig
-from federation.partydata import PartySetup
+from federation.config import ExperimentConfig, PartySpec
+from federation.partydata import PartySetup, note_data_warnings
 from federation.protocol import ProgressFn, no_progress
 from federation.roles import PartyRole
 from federation.transport import Envelope, Payload, Transport
@@ -105,13 +106,14 @@ def setup_payloads(
     ``with_label=False`` (scoring new enterprises): the guest's table need not hold the label.
     """
     exp = config.experiment
-    as_of = exp.as_of or dt.date.today().isoformat()
+    as_of = exp.as_of or ""  # required with an authorizations file (federation.config)
     id_kind = str(
         config.params.get("id_kind") or ("uscc" if exp.id_column.lower() == "uscc" else "opaque")
     )
     cardinality = bool(config.params.get("cardinality_only", False))
     out: dict[str, Payload] = {}
     for p in config.parties:
+        sample = sample_settings(p) if p.role == PartyRole.GUEST and with_label else {}
         s = PartySetup(
             run_id=run_id,
             role=p.role.value,
@@ -124,9 +126,28 @@ def setup_payloads(
             as_of=as_of,
             authorizations=str(p.authorizations or "") if p.role == PartyRole.GUEST else "",
             cardinality_only=cardinality,
+            contract=p.contract(),
+            **sample,
+            min_cell=config.min_cell,
         )
         out[p.name] = s.to_payload()
     return out
+
+
+def sample_settings(p: PartySpec) -> dict[str, str]:
+    """The guest's sample settings of its ``setup`` (ID-list location at the guest, the
+    date column, the window and the out-of-time cut as ISO dates; "" where not set)."""
+
+    def iso(d: dt.date | None) -> str:
+        return d.isoformat() if d else ""
+
+    return {
+        "sample_ids": str(p.sample_ids or ""),
+        "date_column": p.date_column,
+        "observation_start": iso(p.observation_start),
+        "observation_end": iso(p.observation_end),
+        "validation_from": iso(p.validation_from),
+    }
 
 
 def _wire_rows(reply: Envelope, key: str, width: int) -> np.ndarray:
@@ -235,7 +256,9 @@ def align(
     registered with :func:`on_setup`; their reply fields are in ``setup_replies``.
 
     Raises :class:`AlignmentError` when the guest has no authorized IDs or the intersection
-    is empty (naming the guest's authorization file or the hosts).
+    is empty (naming the guest's authorization file or the hosts), and, for a training run
+    (``with_label``), :class:`MinimumCellError` when the intersection holds fewer than the
+    run's k enterprises (the guest refuses first, before any host is told its rows).
     """
     t0 = time.perf_counter()
     guest = config.guest.name
@@ -246,6 +269,7 @@ def align(
     n_ex = 1
     n_sample = int(replies[guest].payload.get("n_sample", 0))
     setup_replies = {p: dict(r.payload) for p, r in replies.items()}
+    note_data_warnings(transport.log, setup_replies)
     a = _wire_rows(replies[guest], "points", 32)
     b = {h: _wire_rows(replies[h], "points", 32) for h in hosts}
     host_sizes = {h: int(v.shape[0]) for h, v in b.items()}
@@ -267,6 +291,8 @@ def align(
     progress("align", {"step": "intersect", "n_aligned": n_aligned, "per_host": per_host})
     if n_aligned == 0:
         raise _empty_intersection(guest, hosts, n_sample, per_host)
+    if with_label:  # a training run: no host learns an intersection smaller than k
+        require_min_cell({"n_aligned": n_aligned}, config.min_cell, where="alignment")
     pending: dict[str, Payload] = {}
     if not cardinality:
         pending = {h: {"idx": np.asarray(out[f"idx_{h}"], dtype=np.int64)} for h in hosts}
@@ -302,5 +328,6 @@ __all__ = [
     "apply_commit",
     "authorized_ids",
     "on_setup",
+    "sample_settings",
     "setup_payloads",
 ]

@@ -3,16 +3,22 @@
 The coordinator's side and the protocol's description are in :mod:`federation.alignment`.
 What each party's handler sends back, and to whom it goes (via the coordinator):
 
-* ``align.setup``: the guest, its sample IDs blinded by a fresh secret scalar ``kg``
+* ``align.setup``: the guest, its sample IDs (its sample's ID list ∩ observation window ∩
+  valid authorizations, :mod:`federation.population`) blinded by a fresh secret scalar ``kg``
   (``H(id)^kg``, 32 bytes each) and the sample's size; a host, its own IDs blinded by its
   long-term scalar ``kh`` (from its offline cache), in a fresh secret order. Blinded points
-  reveal only their count. Setup hooks (:func:`on_setup`) may add public fields;
+  reveal only their count. A party whose table has constant or all-missing feature
+  columns adds ``data_warnings``: those columns' names and its table's row count, no value
+  (:func:`federation.partydata.data_warnings`; metrics.json shows them). A guest whose
+  training sample holds one label class refuses here, naming the count, not the class.
+  Setup hooks (:func:`on_setup`) may add public fields;
 * ``align.reblind``: a host returns the guest's points blinded again (``H(id)^(kg kh)``,
   truncated to 12 bytes, in the guest's order); the guest blinds every host's points again,
   keeps them and replies ``ok``;
 * ``align.intersect`` (guest only): per host, the intersection size and the positions of
   the intersection in that host's own blinded list (with ``cardinality_only``, the counts
-  only). No ID is sent;
+  only). No ID is sent. A training run's (label set) intersection below the guest's k is
+  refused here (``MinimumCellError``), before any host is told its rows;
 * ``align.commit`` (host only): the host maps the positions to its rows through its secret
   order and replies with their number; it learns the intersection, nothing else.
 
@@ -34,15 +40,20 @@ import pandas as pd
 
 from crypto import psi
 from crypto.errors import ConfigError, ProtocolError
+from features.contract import DataContract, check_label_classes
+from features.disclosure import require_min_cell
 from federation.party import PartyContext, register
 from federation.partydata import (
     PartySetup,
     load_table,
+    party_k,
     party_setup,
     read_validated,
     setup_party,
     store_alignment,
+    warnings_field,
 )
+from federation.population import population_warnings, sample_rows
 from federation.roles import PartyRole
 from federation.transport import Payload
 
@@ -85,21 +96,60 @@ def _points(packed: bytes, width: int) -> list[bytes]:
 # party side
 
 
-def _psi_dir(ctx: PartyContext, *, long_term: bool = False) -> Path:
-    """The node config's ``psi-cache-dir``, else ``psi/`` in the run's folder or, for the
-    host's long-term key and cache, in the SuperNode's own work dir (which outlives runs)."""
-    base = (ctx.home or ctx.work_dir) if long_term else ctx.work_dir
-    d = Path(str(ctx.node_config.get(PSI_DIR_NODE_CONFIG) or base / "psi"))
-    d.mkdir(parents=True, exist_ok=True)
+def _psi_dir(ctx: PartyContext, *, long_term: bool = False) -> Path | None:
+    """Where this party keeps its PSI keys, on its own disk: the node config's
+    ``psi-cache-dir``; else on a SuperNode its work dir (the host's long-term key and
+    cache, which outlive runs) or this run's folder there (the guest's key of one run);
+    else (simulation) the party-private folder, removed when the run ends. None: in memory
+    only (the local runtime: one process, whose output folder is the platform's, where no
+    party's key belongs)."""
+    configured = ctx.node_config.get(PSI_DIR_NODE_CONFIG)
+    if configured:
+        d = Path(str(configured))
+    elif ctx.home is not None:
+        d = (ctx.home if long_term else ctx.work_dir) / "psi"
+    elif ctx.private is not None:
+        d = Path(ctx.private) / "psi"
+    else:
+        return None
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
     return d
 
 
-def _guest_key_path(ctx: PartyContext, run_id: str) -> Path:
-    return _psi_dir(ctx) / f"guest-{run_id}.key"
+_GUEST_KEY, _HOST_KEY = "psi.guest-key.", "psi.host-key"  # ctx.cache keys (memory only)
+
+
+def _save_guest_key(ctx: PartyContext, run_id: str, key: psi.PsiKey) -> None:
+    d = _psi_dir(ctx)
+    if d is None:
+        ctx.cache[_GUEST_KEY + run_id] = key
+    else:
+        key.save(d / f"guest-{run_id}.key")
+
+
+def _pop_guest_key(ctx: PartyContext, run_id: str) -> psi.PsiKey | None:
+    """The guest's PSI key of run ``run_id``, removed from wherever it was kept."""
+    d = _psi_dir(ctx)
+    if d is None:
+        got = ctx.cache.pop(_GUEST_KEY + run_id, None)
+        return got if isinstance(got, psi.PsiKey) else None
+    path = d / f"guest-{run_id}.key"
+    if not path.is_file():
+        return None
+    try:
+        return psi.PsiKey.load(path)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _host_key(ctx: PartyContext) -> psi.PsiKey:
-    path = _psi_dir(ctx, long_term=True) / "host.key"
+    d = _psi_dir(ctx, long_term=True)
+    if d is None:
+        got = ctx.cache.get(_HOST_KEY)
+        if not isinstance(got, psi.PsiKey):
+            got = ctx.cache[_HOST_KEY] = psi.PsiKey.generate()
+        return got
+    path = d / "host.key"
     if path.is_file():
         return psi.PsiKey.load(path)
     key = psi.PsiKey.generate()
@@ -107,9 +157,20 @@ def _host_key(ctx: PartyContext) -> psi.PsiKey:
     return key
 
 
+def _host_cache(ctx: PartyContext) -> psi.HostBlindCache | None:
+    d = _psi_dir(ctx, long_term=True)
+    return None if d is None else psi.HostBlindCache(d / "host_blinded.bin")
+
+
 def _as_of(setup: PartySetup) -> pd.Timestamp:
+    """The run's observation date (no default: a run must not depend on the day it runs)."""
+    if not setup.as_of:
+        raise ConfigError(
+            "authorization = 'required' but the run names no observation date (as_of)",
+            hint='Set [experiment] as_of = "YYYY-MM-DD" in the experiment config.',
+        )
     try:
-        return pd.Timestamp(setup.as_of or dt.date.today().isoformat())
+        return pd.Timestamp(dt.date.fromisoformat(setup.as_of))
     except ValueError:
         raise ConfigError(f"as_of date {setup.as_of!r} is not an ISO date (YYYY-MM-DD)") from None
 
@@ -129,7 +190,12 @@ def authorized_ids(ctx: PartyContext, setup: PartySetup) -> tuple[set[str], str]
         )
     path = Path(str(raw))
     auth = read_validated(
-        path, id_column=setup.id_column, label=None, id_kind=setup.id_kind, party="authorizations"
+        path,
+        id_column=setup.id_column,
+        label=None,
+        id_kind=setup.id_kind,
+        party="authorizations",
+        contract=DataContract(encoding=setup.contract.encoding),  # the party's encoding
     )
     as_of = _as_of(setup)
     granted = pd.to_datetime(auth["granted_on"], errors="coerce")
@@ -165,31 +231,40 @@ def _run_hooks(ctx: PartyContext, payload: Payload, reply: Payload) -> Payload:
 @register(SETUP)
 def _setup(ctx: PartyContext, payload: Payload) -> Payload:
     setup = setup_party(ctx, payload)
-    return _run_hooks(ctx, payload, _setup_psi(ctx, setup))
+    psi_reply = _setup_psi(ctx, setup)
+    reply = {**psi_reply, **warnings_field(ctx, population_warnings(ctx))}
+    return _run_hooks(ctx, payload, reply)
 
 
 def _setup_psi(ctx: PartyContext, setup: PartySetup) -> Payload:
     df = load_table(ctx)
     ids = df[setup.id_column].astype(str).to_numpy(dtype=object)
     if ctx.role == PartyRole.GUEST:
+        in_sample = sample_rows(ctx, setup, df)  # the sample's ID list ∩ its window
         if setup.authorization == "required":
             allowed, auth_file = authorized_ids(ctx, setup)
-            rows = np.flatnonzero(
-                np.fromiter((i in allowed for i in ids), dtype=bool, count=ids.shape[0])
-            )
+            rows = in_sample[
+                np.fromiter((ids[r] in allowed for r in in_sample), bool, count=in_sample.size)
+            ]
         elif setup.authorization == "none":
-            rows, auth_file = np.arange(ids.shape[0]), ""
+            rows, auth_file = in_sample, ""
         else:
             raise ConfigError(f"unknown authorization mode {setup.authorization!r}")
         ctx.state[_STATE] = {"sample_rows": rows}
+        if setup.label:  # training: the sample must hold goods and bads
+            check_label_classes(
+                df[setup.label].to_numpy()[rows],
+                Path(str(ctx.data_path)).name,
+                setup.label,
+                "sample rows",
+            )
         if rows.size == 0:
             return {"n_sample": 0, "authorizations": auth_file}
         key = psi.PsiKey.generate()
-        key.save(_guest_key_path(ctx, setup.run_id))
+        _save_guest_key(ctx, setup.run_id, key)
         a = psi.blind(key, ids[rows].tolist())
         return {"n_sample": int(rows.size), "points": _to_wire(psi.pack_points(a), 32)}
-    cache = psi.HostBlindCache(_psi_dir(ctx, long_term=True) / "host_blinded.bin")
-    offer = psi.host_offer(_host_key(ctx), ids.tolist(), cache=cache)
+    offer = psi.host_offer(_host_key(ctx), ids.tolist(), cache=_host_cache(ctx))
     ctx.state[_STATE] = {"perm": np.asarray(offer.perm, dtype=np.int64)}
     return {"n": len(offer.b), "points": _to_wire(psi.pack_points(offer.b), 32)}
 
@@ -205,20 +280,16 @@ def _reblind(ctx: PartyContext, payload: Payload) -> Payload:
         ab = psi.truncate(psi.reblind(_host_key(ctx), a))
         return {"points": _to_wire(b"".join(ab), _W)}
     hosts = [str(h) for h in payload["hosts"]]
-    path = _guest_key_path(ctx, setup.run_id)
-    if not path.is_file():
+    key = _pop_guest_key(ctx, setup.run_id)
+    if key is None:
         raise ProtocolError(
             f"guest {ctx.name!r}: its PSI key for this run is gone",
             hint="Start the alignment again.",
         )
-    key = psi.PsiKey.load(path)
-    try:
-        ba: dict[str, bytes] = {}
-        for h in hosts:
-            b = _points(_from_wire(payload[f"b_{h}"], 32, "host points", h), 32)
-            ba[h] = b"".join(psi.truncate(psi.reblind(key, b)))
-    finally:
-        path.unlink(missing_ok=True)
+    ba: dict[str, bytes] = {}
+    for h in hosts:
+        b = _points(_from_wire(payload[f"b_{h}"], 32, "host points", h), 32)
+        ba[h] = b"".join(psi.truncate(psi.reblind(key, b)))
     st["ba"] = ba
     return {"ok": True}
 
@@ -237,6 +308,15 @@ def _intersect_cardinality(
     return out
 
 
+def _checked(ctx: PartyContext, setup: PartySetup, out: Payload) -> Payload:
+    """A training run's (label set) joint intersection below this guest's k is refused
+    here, before any host is told its rows; scoring (no label) publishes no aggregate."""
+    n = int(out["n_aligned"])
+    if setup.label and n > 0:
+        require_min_cell({"n_aligned": n}, party_k(ctx), where=f"guest {ctx.name!r} alignment")
+    return out
+
+
 @register(INTERSECT)
 def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
     setup = party_setup(ctx)
@@ -251,7 +331,7 @@ def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
     ba: dict[str, bytes] = st.pop("ba")
     if setup.cardinality_only:
         ctx.state.pop(_STATE, None)
-        return _intersect_cardinality(hosts, ab, ba)
+        return _checked(ctx, setup, _intersect_cardinality(hosts, ab, ba))
     ids = load_table(ctx)[setup.id_column].astype(str).to_numpy(dtype=object)
     sample_rows: np.ndarray = st["sample_rows"]
     sample = ids[sample_rows].tolist()
@@ -262,6 +342,7 @@ def _intersect(ctx: PartyContext, payload: Payload) -> Payload:
     common = sorted(set.intersection(*(set(f) for f in found.values()))) if found else []
     out: Payload = {f"count_{h}": len(found[h]) for h in hosts}
     out["n_aligned"] = len(common)
+    _checked(ctx, setup, out)
     if common:
         pos = dict(zip(sample, sample_rows.tolist(), strict=False))
         store_alignment(

@@ -5,8 +5,12 @@ Each party runs a SuperNode whose node config names it::
     flower-supernode ... --node-config "party='tax' data='/srv/tax.csv' work-dir='/srv/fedlab'"
 
 Every run gets its own folder in that work dir, ``work-dir/runs/<run id>/`` (the Flower
-run id), which is the handlers' ``work_dir`` in that run: the party's model piece and its
-run state go there, so a later run never overwrites the piece an earlier model names.
+run id), which is the handlers' ``work_dir`` in that run: the party's model piece goes
+there, so a later run never overwrites the piece an earlier model names. The run state
+between messages (the party's secrets in a run) stays apart from it, in ``work-dir/.state/``
+(0700; node config ``state-dir`` puts it elsewhere), is deleted when the run ends, and what
+a crash leaves is swept away after ``state-ttl-seconds`` of inactivity
+(:mod:`federation.runtime.state_sweep`).
 
 The ClientApp answers one ``query`` message type; the action inside the message selects a
 handler registered with :func:`federation.party.register`. What leaves the party is only
@@ -24,7 +28,6 @@ which imports this module and every protocol module once.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -37,9 +40,7 @@ from federation.party import PartyContext
 from federation.roles import PartyRole
 from federation.runtime.dispatch import PartyIdentity, handle_request
 from federation.runtime.state import load_state, state_file
-
-#: where a SuperNode without a ``work-dir`` node config keeps its run folders
-DEFAULT_WORK_ROOT_ENV = "FEDLAB_WORK_DIR"
+from federation.runtime.state_sweep import DEFAULT_WORK_ROOT_ENV, node_dirs, sweep_now_and_then
 
 
 def identity_from_node_config(node_config: dict) -> PartyIdentity:  # type: ignore[type-arg]
@@ -52,17 +53,13 @@ def identity_from_node_config(node_config: dict) -> PartyIdentity:  # type: igno
             hint="Start it with --node-config \"party='NAME' data='FILE'\".",
         )
     data = node_config.get("data") or node_config.get("data-path")
-    work = node_config.get("work-dir")
-    if work:
-        work_dir = Path(str(work)).expanduser()
-    else:
-        root = Path(os.environ.get(DEFAULT_WORK_ROOT_ENV, "~/.fedlab/work")).expanduser()
-        work_dir = root / name
+    work_dir, private = node_dirs(name, node_config)
     return PartyIdentity(
         name=name,
         data_path=Path(str(data)).expanduser() if data else None,
         work_dir=work_dir,
         node_config=dict(node_config),
+        private=private,
     )
 
 
@@ -73,6 +70,8 @@ def build_client_app(resolve: Callable[[Context], PartyIdentity]) -> ClientApp:
     @client.query()
     def query(msg: Message, context: Context) -> Message:
         identity = resolve(context)
+        if identity.home is not None:  # a SuperNode: what crashed runs left goes
+            sweep_now_and_then(identity.state_home, identity.home, identity.node_config)
         reply = handle_request(identity, msg.content, str(context.run_id))
         return Message(reply, reply_to=msg)
 
@@ -84,7 +83,7 @@ def party_context(identity: PartyIdentity, run_key: str) -> PartyContext:
     """The party's context for this run with its saved state (read only: nothing is saved)."""
     from federation.partydata import SETUP_KEY
 
-    state = load_state(state_file(identity.work_dir, run_key))
+    state = load_state(state_file(identity.state_home, run_key))
     setup = state.get(SETUP_KEY)
     role = PartyRole(setup.role) if setup is not None else PartyRole.GUEST
     return identity.context(role, state)
@@ -109,6 +108,7 @@ class SimulationParties:
 app = build_client_app(_from_node_config)
 
 __all__ = [
+    "DEFAULT_WORK_ROOT_ENV",
     "SimulationParties",
     "app",
     "build_client_app",

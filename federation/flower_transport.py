@@ -79,23 +79,9 @@ class FlowerTransport:
     ) -> dict[str, Envelope]:
         self.log.exchanges += 1
         wait = timeout or self.timeout
-        msgs: dict[str, Message] = {}
-        for req in requests:
-            if req.party not in self.nodes:
-                raise PartyUnavailableError(
-                    f"unknown party {req.party!r}; this run has {sorted(self.nodes)}"
-                )
-            if req.party in msgs:
-                raise ProtocolError(f"two requests for party {req.party!r} in one exchange")
-            content = to_records(req)
-            wire = from_records(req.party, content)
-            self.log.record("to_party", wire, payload_nbytes(wire.payload))
-            content.config_records["cfg"][ROLE_KEY] = self.roles[req.party].value
-            content.config_records["cfg"][PARTY_KEY] = req.party
-            msgs[req.party] = Message(
-                content, dst_node_id=self.nodes[req.party], message_type=MESSAGE_TYPE
-            )
-        replies, missing = send_and_collect(self.grid, msgs, timeout=wait, poll=self.poll)
+        replies, missing = send_and_collect(
+            self.grid, self._messages(requests), timeout=wait, poll=self.poll
+        )
         if missing:
             action = requests[0].action if requests else "?"
             raise PartyUnavailableError(
@@ -113,6 +99,45 @@ class FlowerTransport:
             self.log.record("from_party", env, payload_nbytes(env.payload))
             out[req.party] = raise_if_error(env)
         return out
+
+    def answered(self, requests: Sequence[Envelope], *, timeout: float) -> dict[str, Envelope]:
+        """Best effort: send ``requests`` and return the replies of the parties that answered
+        within ``timeout`` without an error (the others are left out, not raised)."""
+        self.log.exchanges += 1
+        replies, _ = send_and_collect(
+            self.grid, self._messages(requests), timeout=timeout, poll=self.poll
+        )
+        out: dict[str, Envelope] = {}
+        for party, msg in replies.items():
+            if msg.has_error():
+                continue
+            env = from_records(party, msg.content)
+            self.log.record("from_party", env, payload_nbytes(env.payload))
+            try:
+                out[party] = raise_if_error(env)
+            except ProtocolError:
+                continue
+        return out
+
+    def _messages(self, requests: Sequence[Envelope]) -> dict[str, Message]:
+        """One Flower message per request (each logged as sent), by party."""
+        msgs: dict[str, Message] = {}
+        for req in requests:
+            if req.party not in self.nodes:
+                raise PartyUnavailableError(
+                    f"unknown party {req.party!r}; this run has {sorted(self.nodes)}"
+                )
+            if req.party in msgs:
+                raise ProtocolError(f"two requests for party {req.party!r} in one exchange")
+            content = to_records(req)
+            wire = from_records(req.party, content)
+            self.log.record("to_party", wire, payload_nbytes(wire.payload))
+            content.config_records["cfg"][ROLE_KEY] = self.roles[req.party].value
+            content.config_records["cfg"][PARTY_KEY] = req.party
+            msgs[req.party] = Message(
+                content, dst_node_id=self.nodes[req.party], message_type=MESSAGE_TYPE
+            )
+        return msgs
 
 
 def discover_parties(

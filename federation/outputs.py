@@ -60,6 +60,18 @@ def staging(out_dir: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def remove_staging(out_dir: str | Path) -> list[Path]:
+    """Delete the staging folders of ``out_dir`` that a killed writer left (a run whose
+    coordinator died mid-write); the folders removed. DIR itself is never touched."""
+    out = Path(out_dir).resolve()
+    if not out.parent.is_dir():
+        return []
+    stale = [p for p in out.parent.glob(f".{out.name}.tmp-*") if p.is_dir()]
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
@@ -103,6 +115,8 @@ def build_metrics(
         steady = epoch_exchanges[1:] or epoch_exchanges
         metrics["exchanges_per_epoch"] = round(float(np.mean(steady)), 3)
         metrics["exchanges_by_epoch"] = list(epoch_exchanges)
+    if log.data_warnings:  # the parties' data contract warnings (names and counts)
+        metrics["data_warnings"] = {p: list(w) for p, w in log.data_warnings.items()}
     metrics["bytes_per_party"] = log.bytes_by_party()
     metrics["bytes_total"] = sum(m.nbytes for m in log.messages)
     metrics["runtime"] = runtime
@@ -221,6 +235,7 @@ __all__ = [
     "party_dir",
     "piece_locations",
     "piece_ref",
+    "remove_staging",
     "staging",
     "write_json",
     "write_location",

@@ -38,7 +38,9 @@ class PartyContext:
     ``work_dir`` is this run's folder at the party (its model piece goes there): ``DIR/
     parties/NAME`` of a local or simulation run, ``WORK/runs/<run>`` on a SuperNode. ``home``
     is a SuperNode's own work dir ``WORK``, which outlives its runs (long-term files such as
-    a host's PSI key; other runs' folders); None where the run's folder is all there is."""
+    a host's PSI key; other runs' folders); None where the run's folder is all there is.
+    ``private`` is the party-private folder whose ``.state/`` holds its run state between
+    messages (:mod:`federation.runtime.state`); None where the state stays in memory."""
 
     name: str
     role: PartyRole
@@ -48,6 +50,7 @@ class PartyContext:
     state: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
     home: Path | None = None
+    private: Path | None = None
 
 
 Handler = Callable[[PartyContext, Payload], Payload]

@@ -10,11 +10,19 @@ Every protocol reads its party's data through this module:
 * after alignment, :func:`aligned_table` / :func:`aligned_matrix` give this party's rows
   in the agreed order (row ``i`` is the same enterprise at every party).
 
+The setup carries the party's data contract (:class:`features.contract.DataContract`:
+encoding, bounds, categorical columns, what to do with constant columns) from its
+``[[parties]]`` table; every read of the party's files here applies it.
+:func:`data_warnings` are the public facts a party reports about its table (names of
+constant or all-missing feature columns, row counts), never a value.
+
 Nothing leaves the party here: these functions only read local files and local state.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,15 +31,18 @@ import numpy as np
 import pandas as pd
 
 from crypto.errors import DataValidationError, ProtocolError
+from features.contract import DataContract, column_warnings
+from features.disclosure import DEFAULT_MIN_CELL, party_min_cell
 from federation.cache import BoundedLRU
 from federation.party import PartyContext
 from federation.roles import PartyRole
-from federation.transport import Payload
+from federation.transport import MessageLog, Payload
 
 if TYPE_CHECKING:
     from features.encoding import PartyMatrix
 
 SETUP_KEY = "setup"
+DATA_WARNINGS_KEY = "data_warnings"
 ALIGNMENT_KEY = "alignment"
 _CACHE_SIZE = 8
 
@@ -51,12 +62,33 @@ class PartySetup:
     as_of: str = ""  # ISO date for authorization validity
     authorizations: str = ""  # guest only: the authorization table (its own file)
     cardinality_only: bool = False
+    contract: DataContract = DataContract()  # the party's data contract
+    # guest only, training: the sample (federation.population); locations are the guest's
+    sample_ids: str = ""  # the sample's ID list ("" : every row of the table)
+    date_column: str = "observation_date"  # observation date, in the ID list else the table
+    observation_start: str = ""  # ISO dates of the observation window ("" : open)
+    observation_end: str = ""
+    validation_from: str = ""  # out-of-time validation from this ISO date ("" : random)
+
+    @property
+    def has_sample(self) -> bool:
+        """Whether the setup restricts the guest's rows (an ID list or a window)."""
+        return bool(
+            self.sample_ids
+            or self.observation_start
+            or self.observation_end
+            or self.validation_from
+        )
+
+    #: the run's k (features.disclosure); a party raises it to its own (:func:`party_k`)
+    min_cell: int = DEFAULT_MIN_CELL
 
     def to_payload(self) -> Payload:
         d = asdict(self)
         d["features"] = list(self.features)
         if not d["features"]:
             del d["features"]  # an empty list has no element type on the wire
+        d["contract"] = self.contract.to_json()
         return d
 
     @classmethod
@@ -65,6 +97,9 @@ class PartySetup:
         known["features"] = tuple(str(f) for f in known.get("features", ()) or ())
         known["seed"] = int(known.get("seed", 0))
         known["cardinality_only"] = bool(known.get("cardinality_only", False))
+        contract = known.get("contract")
+        known["contract"] = DataContract.from_json(str(contract)) if contract else DataContract()
+        known["min_cell"] = int(known.get("min_cell", DEFAULT_MIN_CELL))
         missing = [k for k in ("run_id", "role", "id_column") if k not in known]
         if missing:
             raise ProtocolError(f"setup message lacks {missing}")
@@ -86,6 +121,11 @@ def setup_party(ctx: PartyContext, payload: Payload) -> PartySetup:
             f"party {ctx.name!r} is a host but was sent the label column "
             f"{setup.label!r}; only the guest holds the label"
         )
+    if ctx.role == PartyRole.HOST and setup.has_sample:
+        raise ProtocolError(
+            f"party {ctx.name!r} is a host but was sent the guest's sample settings; "
+            "only the guest holds the sample"
+        )
     if ctx.data_path is None:
         raise DataValidationError(
             f"party {ctx.name!r} has no data file configured",
@@ -104,6 +144,15 @@ def party_setup(ctx: PartyContext) -> PartySetup:
     return setup
 
 
+def party_k(ctx: PartyContext, requested: int | None = None) -> int:
+    """k at this party for this run: the platform's, raised by the party's node config
+    ``min-cell``, by the run's setup (when it came) and by ``requested``; a k the coordinator
+    sends can only raise the party's own, never lower it."""
+    setup = ctx.state.get(SETUP_KEY)
+    run_k = setup.min_cell if isinstance(setup, PartySetup) else None
+    return max(party_min_cell(ctx.node_config, run_k), int(requested or 0))
+
+
 # ---------------------------------------------------------------------------------------
 # the table, cached per process
 
@@ -111,6 +160,9 @@ def party_setup(ctx: PartyContext) -> PartySetup:
 #: size with the reading's settings; bound: :data:`_CACHE_SIZE` tables, least recently used dropped
 #: first; :func:`clear_cache` empties it. A dropped table is read from the file again.
 _TABLES: BoundedLRU[tuple[Any, ...], pd.DataFrame] = BoundedLRU(_CACHE_SIZE)
+#: Owner: this process; key: a table's fingerprint, columns and contract; value: its
+#: column warnings (public facts). Bound: :data:`_CACHE_SIZE` entries, like the tables.
+_WARNINGS: BoundedLRU[tuple[Any, ...], tuple[str, ...]] = BoundedLRU(_CACHE_SIZE)
 
 
 def file_fingerprint(path: Path) -> tuple[str, int, int]:
@@ -133,12 +185,19 @@ def _cached(key: tuple[Any, ...], build: Any) -> pd.DataFrame:
 
 
 def read_validated(
-    path: Path, *, id_column: str, label: str | None, id_kind: str, party: str | None = None
+    path: Path,
+    *,
+    id_column: str,
+    label: str | None,
+    id_kind: str,
+    party: str | None = None,
+    contract: DataContract | None = None,
 ) -> pd.DataFrame:
     """``load_party_table`` with the in-process cache (do not modify the returned frame)."""
     from features.validation import load_party_table
 
-    key = (*file_fingerprint(path), id_column, label, id_kind, party)
+    contract = contract or DataContract()
+    key = (*file_fingerprint(path), id_column, label, id_kind, party, contract)
 
     def build() -> pd.DataFrame:
         return load_party_table(
@@ -147,6 +206,7 @@ def read_validated(
             label=label,
             id_kind=id_kind,  # type: ignore[arg-type]  # checked by the loader itself
             party=party,
+            contract=contract,
         )
 
     return _cached(key, build)
@@ -165,21 +225,50 @@ def load_table(ctx: PartyContext) -> pd.DataFrame:
     setup = party_setup(ctx)
     assert ctx.data_path is not None  # checked in setup_party
     label = _label(ctx, setup)
+    path = Path(ctx.data_path)
     df = read_validated(
-        Path(ctx.data_path), id_column=setup.id_column, label=label, id_kind=setup.id_kind
+        path,
+        id_column=setup.id_column,
+        label=label,
+        id_kind=setup.id_kind,
+        contract=setup.contract,
     )
-    if not setup.features:
-        return df
-    missing = [f for f in setup.features if f not in df.columns]
-    if missing:
-        raise DataValidationError(
-            f"party {ctx.name!r}: feature column(s) {missing} named in the experiment are not "
-            f"in {Path(ctx.data_path).name}; its columns are {list(df.columns)}",
-            hint="Fix [experiment].features in the experiment config.",
-        )
-    cols = [setup.id_column, *([label] if label else []), *setup.features]
-    key = (*file_fingerprint(Path(ctx.data_path)), "features", tuple(cols), setup.id_kind)
-    return _cached(key, lambda: df[cols].copy())
+    if setup.features:
+        missing = [f for f in setup.features if f not in df.columns]
+        if missing:
+            raise DataValidationError(
+                f"party {ctx.name!r}: feature column(s) {missing} named in the experiment are "
+                f"not in {path.name}; its columns are {list(df.columns)}",
+                hint="Fix [experiment].features in the experiment config.",
+            )
+        cols = [setup.id_column, *([label] if label else []), *setup.features]
+        key = (*file_fingerprint(path), "features", tuple(cols), setup.id_kind, setup.contract)
+        df = _cached(key, lambda: df[cols].copy())
+    _table_warnings(path, df, setup, label)
+    return df
+
+
+def _table_warnings(
+    path: Path, df: pd.DataFrame, setup: PartySetup, label: str | None
+) -> tuple[str, ...]:
+    """Constant / all-missing feature columns of ``df``: refused (the contract's
+    ``on_constant = "refuse"``) or warned about, remembered per table."""
+    key = (*file_fingerprint(path), "warnings", tuple(df.columns), setup.contract)
+    found = _WARNINGS.get(key)
+    if found is None:
+        features = [c for c in df.columns if c not in (setup.id_column, label)]
+        found = tuple(column_warnings(df, path.name, features, setup.contract))
+        _WARNINGS.put(key, found)
+    return found
+
+
+def data_warnings(ctx: PartyContext) -> list[str]:
+    """This party's public warnings about its table: constant and all-missing feature
+    columns, by name and row count (no value)."""
+    df = load_table(ctx)
+    setup = party_setup(ctx)
+    assert ctx.data_path is not None
+    return list(_table_warnings(Path(ctx.data_path), df, setup, _label(ctx, setup)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -246,14 +335,39 @@ def aligned_matrix(ctx: PartyContext, **encode: Any) -> PartyMatrix:
     return party_matrix(aligned_table(ctx), id_column=setup.id_column, label=label, **encode)
 
 
+def warnings_field(ctx: PartyContext, extra: Sequence[str] = ()) -> Payload:
+    """``{"data_warnings": JSON list}`` for a reply when this party has warnings (its
+    table's and ``extra``), else {}."""
+    found = [*data_warnings(ctx), *extra]
+    return {DATA_WARNINGS_KEY: json.dumps(found, ensure_ascii=False)} if found else {}
+
+
+def note_data_warnings(log: MessageLog, replies: Mapping[str, Payload]) -> None:
+    """Coordinator side: file the parties' ``data_warnings`` reply fields in the run's log
+    (metrics.json shows them)."""
+    for party, payload in replies.items():
+        raw = payload.get(DATA_WARNINGS_KEY)
+        if not raw:
+            continue
+        try:
+            found = json.loads(str(raw))
+        except ValueError:
+            raise ProtocolError(f"party {party!r}: its data warnings are not a JSON list") from None
+        if not isinstance(found, list):
+            raise ProtocolError(f"party {party!r}: its data warnings are not a JSON list")
+        log.warn(party, [str(w) for w in found])
+
+
 def clear_cache() -> None:
     """Forget every cached table (tests)."""
     _TABLES.clear()
+    _WARNINGS.clear()
 
 
 __all__ = [
     "ALIGNMENT_KEY",
     "AlignedRows",
+    "DATA_WARNINGS_KEY",
     "PartySetup",
     "SETUP_KEY",
     "aligned_ids",
@@ -261,11 +375,15 @@ __all__ = [
     "aligned_rows",
     "aligned_table",
     "clear_cache",
+    "data_warnings",
     "file_fingerprint",
     "is_aligned",
     "load_table",
+    "note_data_warnings",
+    "party_k",
     "party_setup",
     "read_validated",
     "setup_party",
     "store_alignment",
+    "warnings_field",
 ]

@@ -8,15 +8,24 @@ The action name travels as ``cfg["__action__"]``; a party-side failure comes bac
 :class:`PartyFailure` in ``cfg["__error__"]`` (the public message), ``__error_type__``,
 ``__error_code__`` and ``__error_hint__``: no record values, no secrets
 (:mod:`federation.failures` builds it).
+
+:func:`to_wire` / :func:`from_wire` are the bytes Flower's runtimes carry between
+processes (its protobuf ``RecordDict``). Decoding refuses, with a
+:class:`~crypto.errors.ProtocolError`, bytes that are not such a message, records of the
+wrong kind and arrays whose header does not fit their data (before any allocation), so a
+malformed or truncated message is a clear error, never a crash or a hang.
 """
 
 from __future__ import annotations
 
+import io
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, MetricRecord, RecordDict
+from numpy.lib import format as npy
 
 from crypto.errors import PartyError, ProtocolError
 from federation.transport import Envelope, Payload
@@ -64,15 +73,72 @@ def to_records(env: Envelope) -> RecordDict:
     return RecordDict(content)
 
 
+def _malformed(party: str, what: str) -> ProtocolError:
+    return ProtocolError(
+        f"message from/for party {party!r}: {what}",
+        hint="Coordinator and parties must run the same lab version; run again.",
+    )
+
+
+def _array(party: str, key: str, arr: Array) -> np.ndarray:
+    """``arr`` as numpy, its npy header checked against its data before anything is
+    allocated."""
+    data = arr.data if isinstance(arr.data, bytes) else b""
+    buf = io.BytesIO(data)
+    try:
+        version = npy.read_magic(buf)
+        if version == (1, 0):
+            shape, _, dtype = npy.read_array_header_1_0(buf)
+        elif version == (2, 0):
+            shape, _, dtype = npy.read_array_header_2_0(buf)
+        else:  # to_records writes 1.0 (2.0 for very wide headers)
+            raise ValueError("unsupported npy version")
+        need = math.prod(shape) * dtype.itemsize
+        if dtype.hasobject or need > len(data) - buf.tell():
+            raise ValueError("header does not fit the data")
+        return np.asarray(arr.numpy())
+    except (ValueError, TypeError, EOFError, OverflowError, SyntaxError):
+        raise _malformed(party, f"array field {key!r} is not a well-formed numpy array") from None
+
+
 def from_records(party: str, content: RecordDict) -> Envelope:
     """Decode Flower records back into an envelope from/to ``party``."""
-    cfg = dict(content["cfg"]) if "cfg" in content else {}
+    cfg_record = content["cfg"] if "cfg" in content else ConfigRecord({})
+    if not isinstance(cfg_record, ConfigRecord):
+        raise _malformed(party, "its 'cfg' record is not a ConfigRecord")
+    cfg = dict(cfg_record)
     action = str(cfg.pop(ACTION_KEY, ""))
     payload: Payload = dict(cfg)
     if "arrays" in content:
-        for key, arr in content.array_records["arrays"].items():
-            payload[key] = arr.numpy()
+        arrays = content["arrays"]
+        if not isinstance(arrays, ArrayRecord):
+            raise _malformed(party, "its 'arrays' record is not an ArrayRecord")
+        for key, arr in arrays.items():
+            payload[key] = _array(party, key, arr)
     return Envelope(party=party, action=action, payload=payload)
+
+
+def to_wire(env: Envelope) -> bytes:
+    """The envelope as the protobuf bytes Flower's runtimes send."""
+    from flwr.common import serde
+
+    return bytes(serde.recorddict_to_proto(to_records(env)).SerializeToString())
+
+
+def from_wire(party: str, data: bytes) -> Envelope:
+    """Inverse of :func:`to_wire`; bytes that are not such a message raise
+    :class:`~crypto.errors.ProtocolError`."""
+    from flwr.common import serde
+    from flwr.proto.recorddict_pb2 import RecordDict as ProtoRecordDict
+    from google.protobuf.message import DecodeError
+
+    proto = ProtoRecordDict()
+    try:
+        proto.ParseFromString(bytes(data))
+        content = serde.recorddict_from_proto(proto)
+    except (DecodeError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        raise _malformed(party, f"{len(data)} bytes that are not Flower records") from None
+    return from_records(party, content)
 
 
 @dataclass(frozen=True)
@@ -126,4 +192,12 @@ def raise_if_error(env: Envelope) -> Envelope:
     return env
 
 
-__all__ = ["PartyFailure", "error_reply", "from_records", "raise_if_error", "to_records"]
+__all__ = [
+    "PartyFailure",
+    "error_reply",
+    "from_records",
+    "from_wire",
+    "raise_if_error",
+    "to_records",
+    "to_wire",
+]

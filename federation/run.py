@@ -8,19 +8,26 @@ and the transport's MessageLog. Nothing here reads party data: DIR reveals to it
 the driver's public metrics and what crossed the transport (message types, counts, bytes,
 field names); each party's data and model piece stay at that party.
 
+The ``plaintext`` backend of an algorithm that has a protected one runs on the local
+runtime only (every party in this process: a trial), unless the caller opts in with
+``allow_plaintext`` (tests and benchmarks; logged as a warning): elsewhere it is refused
+with :class:`~crypto.errors.PlaintextBackendError` before anything starts.
+
 Imports point one way: this module -> :mod:`federation.runtime` -> ``runtime.execute``.
 The local and simulation runtimes are imported when chosen (they load Flower).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crypto.errors import ConfigError
-from federation.config import ExperimentConfig, check_data_files, load_config
+from crypto.errors import ConfigError, PlaintextBackendError
+from federation.algorithms import is_trial_backend
+from federation.config import ExperimentConfig, check_data_files, config_to_toml, load_config
 from federation.outputs import staging
 from federation.protocol import ProgressFn, get_driver, no_progress
 from federation.runtime.deployment import train_on_federation
@@ -28,6 +35,7 @@ from federation.runtime.execute import PhaseTracker, execute_protocol
 from federation.transport import MessageLog
 
 RUNTIMES = ("local", "simulation", "deployment")
+log = logging.getLogger("fedlab.run")
 
 
 @dataclass
@@ -50,19 +58,6 @@ def resolve_config(config: ExperimentConfig | str | Path) -> tuple[ExperimentCon
     return cfg, path.read_text(encoding="utf-8")
 
 
-def config_to_toml(cfg: ExperimentConfig) -> str:
-    import tomli_w
-
-    def clean(obj: Any) -> Any:
-        if isinstance(obj, dict):
-            return {k: clean(v) for k, v in obj.items() if v is not None}
-        if isinstance(obj, list):
-            return [clean(v) for v in obj]
-        return obj
-
-    return str(tomli_w.dumps(clean(cfg.model_dump(mode="json"))))
-
-
 def run_experiment(
     config: ExperimentConfig | str | Path,
     out_dir: str | Path,
@@ -71,18 +66,22 @@ def run_experiment(
     progress: ProgressFn | None = None,
     keep_payloads: bool = False,
     state_dir: str | Path | None = None,
+    allow_plaintext: bool = False,
 ) -> RunSummary:
     """Run one experiment and write DIR (see :mod:`federation.outputs`).
 
     ``runtime`` overrides ``experiment.runtime``. ``keep_payloads`` keeps every message's
     payload in the returned summary's log (local and simulation runtimes; for tests).
     ``state_dir`` is the local federation's folder (deployment runtime).
+    ``allow_plaintext`` lets the ``plaintext`` backend run on a runtime other than
+    ``local`` (tests and benchmarks only).
     """
     cfg, text = resolve_config(config)
     rt = runtime or cfg.experiment.runtime
     if rt not in RUNTIMES:
         raise ConfigError(f"unknown runtime {rt!r}; choose one of {list(RUNTIMES)}")
     get_driver(cfg.experiment.algorithm)  # fail before starting anything
+    check_backend(cfg, rt, allow_plaintext=allow_plaintext)
     progress = progress or no_progress
     out = Path(out_dir).resolve()
     started = time.perf_counter()
@@ -116,10 +115,31 @@ def run_experiment(
     return RunSummary(out, rt, metrics, time.perf_counter() - started, log)
 
 
+def check_backend(cfg: ExperimentConfig, runtime: str, *, allow_plaintext: bool = False) -> None:
+    """Refuse the ``plaintext`` backend outside a local trial (see the module docstring)."""
+    algorithm, backend = cfg.experiment.algorithm, cfg.experiment.backend
+    if runtime == "local" or not is_trial_backend(algorithm, backend):
+        return
+    if not allow_plaintext:
+        raise PlaintextBackendError(
+            f"experiment {cfg.experiment.name!r}: backend 'plaintext' sends every party's "
+            f"{algorithm} values in the clear; it runs on the local runtime only, not on "
+            f"{runtime!r}"
+        )
+    log.warning(
+        "明文后端 / PLAINTEXT BACKEND: experiment %r runs %s on the %s runtime without "
+        "encryption (allow_plaintext: tests and benchmarks only)",
+        cfg.experiment.name,
+        algorithm,
+        runtime,
+    )
+
+
 __all__ = [
     "RUNTIMES",
     "PhaseTracker",
     "RunSummary",
+    "check_backend",
     "config_to_toml",
     "execute_protocol",
     "resolve_config",

@@ -16,12 +16,13 @@ enterprise: a ``date_column`` in the ID list, else in the table) and the label d
 
 What the coordinator (the platform) learns: those numbers, the bin labels (months, rounded
 edges) and the effective k; never an ID, a row or a value of one enterprise. Minimum cell
-size k (the request's ``min_cell``, at least the bank's own node config ``min-cell``,
-default 10): adjacent bins are merged until each holds at least k enterprises, so the bins
-of a histogram always add up to ``n_total`` and no small cell can be recovered by
-subtraction; a bin's positives and negatives are sent only when both reach k (else neither);
-a sample of fewer than k enterprises sends no count at all. Suppressed cells travel as -1
-and arrive as ``None``. The party's privacy guard checks the reply like every other
+size k (the request's ``min_cell``, raised to the bank's own: ``FEDLAB_MIN_CELL`` and its
+node config ``min-cell``, never below 10; :mod:`features.disclosure`): adjacent bins are
+merged until each holds at least k enterprises, so the bins of a histogram always add up to
+``n_total`` and no small cell can be recovered by subtraction; a bin's positives and
+negatives are sent only when both reach k (else neither); a sample of fewer than k
+enterprises sends no count at all. Suppressed cells travel as -1 and arrive as ``None``.
+The party's privacy guard checks the reply like every other
 (numeric copies of columns; the table's IDs and the ID list's IDs in text).
 """
 
@@ -29,26 +30,25 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from crypto.errors import ConfigError, DataValidationError
-from features.disclosure import DEFAULT_MIN_CELL
+from crypto.errors import ConfigError
+from features.disclosure import DEFAULT_MIN_CELL, party_min_cell
 from federation.config import ExperimentConfig
 from federation.guard import EXTRA_IDS_KEY
 from federation.party import PartyContext, register
 from federation.partydata import PartySetup, load_table, setup_party
+from federation.population import id_list_path, read_id_list
 from federation.protocol import Exchanger, ProgressFn, ProtocolResult, no_progress
 from federation.transport import Envelope, Payload
 
 ALGORITHM = "sample_profile"
 ACTION = "sample.profile"
 SUPPRESSED = -1
-MIN_CELL_NODE_CONFIG = "min-cell"
 MONTHS = "month"
 
 
@@ -303,32 +303,6 @@ def count_sample(
     )
 
 
-def read_id_list(path: Path, *, id_column: str, date_column: str) -> pd.DataFrame:
-    """The ID list's ID column (and date column, if any) as text; errors name the file and
-    the column, never a value."""
-    if not path.is_file():
-        raise DataValidationError(
-            f"{path.name}: the sample's ID list is not at the bank",
-            hint="Fix the sample set's ID-list location.",
-        )
-    try:
-        head = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-        raise DataValidationError(
-            f"{path.name}: the ID list is not a UTF-8 CSV with a header",
-            hint="Export it again as UTF-8 CSV.",
-        ) from None
-    if id_column not in head.columns:
-        raise DataValidationError(
-            f"{path.name}: the ID list has no column {id_column!r}",
-            hint="Name the ID column as in the bank's table.",
-        )
-    cols = [c for c in (id_column, date_column) if c in head.columns]
-    return pd.read_csv(
-        path, usecols=cols, dtype="string", encoding="utf-8-sig", keep_default_na=False
-    )
-
-
 # ---------------------------------------------------------------------------------------
 # the wire: flat lists, -1 for a suppressed cell
 
@@ -405,17 +379,10 @@ def profile_from_payload(payload: Payload, columns: list[str]) -> dict[str, Any]
 # party side
 
 
-def _id_list_path(ctx: PartyContext, location: str) -> Path:
-    path = Path(location)
-    if not path.is_absolute() and ctx.data_path is not None:
-        path = Path(ctx.data_path).parent / path
-    return path
-
-
 def effective_min_cell(ctx: PartyContext, requested: int) -> int:
-    """The request's k, never below the bank's own floor (node config ``min-cell``)."""
-    floor = int(ctx.node_config.get(MIN_CELL_NODE_CONFIG, DEFAULT_MIN_CELL))
-    return max(int(requested), floor)
+    """The request's k, never below the bank's own (the platform's ``FEDLAB_MIN_CELL``
+    raised by its node config ``min-cell``; at least 10: :mod:`features.disclosure`)."""
+    return party_min_cell(ctx.node_config, requested)
 
 
 @register(ACTION)
@@ -427,9 +394,10 @@ def profile(ctx: PartyContext, payload: Payload) -> Payload:
     setup = setup_party(ctx, {k: v for k, v in payload.items() if not k.startswith("param.")})
     table = load_table(ctx)
     id_list = read_id_list(
-        _id_list_path(ctx, params.id_list),
+        id_list_path(ctx, params.id_list),
         id_column=setup.id_column,
         date_column=params.date_column,
+        encoding=setup.contract.encoding,
     )
     # the guard refuses a reply holding any listed ID, in the table or not
     ctx.cache[EXTRA_IDS_KEY] = frozenset(id_list[setup.id_column].dropna().str.strip())
@@ -458,6 +426,7 @@ def request_payload(cfg: ExperimentConfig, run_id: str) -> Payload:
         id_column=exp.id_column,
         id_kind="uscc" if exp.id_column.lower() == "uscc" else "opaque",
         label=guest.label or "",
+        contract=guest.contract(),
     )
     out: Payload = setup.to_payload()
     for key, value in params.model_dump(exclude_none=True).items():
@@ -491,6 +460,7 @@ __all__ = [
     "count_sample",
     "counts_payload",
     "drive",
+    "effective_min_cell",
     "merge_runs",
     "month_histogram",
     "parse_params",

@@ -1,7 +1,8 @@
 """Flower ServerApp: the coordinator (platform). It holds no records.
 
 Deployment: ``flwr run`` starts it with run config ``experiment`` (path of experiment.toml
-on the coordinator's machine), ``out`` (the output DIR), ``status`` (a JSON file where
+on the coordinator's machine, its paths resolved), ``config_text`` (the file as given, DIR's
+``config.toml``), ``out`` (the output DIR), ``status`` (a JSON file where
 the outcome is written for ``fedlab train``) and ``progress`` (a file the driver's progress
 events are appended to, see :mod:`federation.runtime.progress_file`). It discovers the
 parties (each SuperNode answers ``runtime.whoami`` with its ``party`` node config), runs the
@@ -11,7 +12,10 @@ location.json`` names (with the absolute path when the run config ``work_dirs`` 
 SuperNodes' work dirs: a local federation). A run that fails tells the parties to discard it.
 
 With run config ``discard`` (a run id) the ServerApp only tells every party to discard that
-run (a cancelled run, whose own ServerApp was stopped) and reports the outcome.
+run (a cancelled run, whose own ServerApp was stopped) and reports the outcome. Run config
+``ended`` names earlier runs whose end some parties have not confirmed (run id -> parties,
+kept by the caller): they are told first, and the status file names what is still
+unconfirmed afterwards (:class:`federation.runtime.coordinator.RunEnds`).
 """
 
 from __future__ import annotations
@@ -33,13 +37,23 @@ def build_server_app(main: MainFn) -> ServerApp:
     return server
 
 
-def write_status(path: str, ok: bool, *, error: BaseException | None = None, out: str = "") -> None:
-    """The outcome for ``fedlab train`` (no secrets: error messages are public facts)."""
+def write_status(
+    path: str,
+    ok: bool,
+    *,
+    error: BaseException | None = None,
+    out: str = "",
+    unconfirmed: dict[str, list[str]] | None = None,
+) -> None:
+    """The outcome for ``fedlab train`` (no secrets: error messages are public facts; run
+    ids and party names of the runs whose end not every party confirmed)."""
     if not path:
         return
     from crypto.errors import PartyError
 
     record: dict[str, object] = {"ok": ok, "out": out}
+    if unconfirmed is not None:
+        record["unconfirmed_runs"] = unconfirmed
     if error is not None:
         record.update(
             error=str(error), type=type(error).__name__, code=getattr(error, "code", "FEDLAB-000")
@@ -64,12 +78,14 @@ def deployment_main(grid: Grid, context: Context) -> None:
     from crypto.errors import ConfigError
     from federation.config import load_config
     from federation.outputs import party_dir, staging, write_location
-    from federation.runtime.coordinator import coordinate, discard_on_federation
+    from federation.runtime.coordinator import RunEnds, coordinate, discard_on_federation
     from federation.runtime.progress_file import progress_writer
 
     started = time.perf_counter()
     rc = context.run_config
     status = str(rc.get("status", ""))
+    pending = _pending(str(rc.get("ended", "")))
+    ends = RunEnds(pending=pending, unconfirmed={r: list(ps) for r, ps in pending.items()})
     try:
         cfg_path = str(rc.get("experiment", ""))
         if not cfg_path:
@@ -83,7 +99,7 @@ def deployment_main(grid: Grid, context: Context) -> None:
             write_status(status, discard_on_federation(grid, cfg, discard))
             return
         out = Path(str(rc.get("out", "")) or f"runs/{cfg.experiment.name}").resolve()
-        text = Path(cfg_path).read_text(encoding="utf-8")
+        text = Path(str(rc.get("config_text", "")) or cfg_path).read_text(encoding="utf-8")
         run_key = str(context.run_id)
         homes = json.loads(str(rc.get("work_dirs", "")) or "{}")
         with staging(out) as stage:
@@ -96,6 +112,7 @@ def deployment_main(grid: Grid, context: Context) -> None:
                 started=started,
                 progress=progress_writer(str(rc.get("progress", ""))),
                 run_key=run_key,
+                ends=ends,
             )
             for p in cfg.parties:
                 write_location(
@@ -105,10 +122,21 @@ def deployment_main(grid: Grid, context: Context) -> None:
                     run_key=run_key,
                     home=homes.get(p.name),
                 )
-        write_status(status, True, out=str(out))
+        write_status(status, True, out=str(out), unconfirmed=ends.to_json())
     except BaseException as exc:
-        write_status(status, False, error=exc)
+        write_status(status, False, error=exc, unconfirmed=ends.to_json())
         raise
+
+
+def _pending(text: str) -> dict[str, list[str]]:
+    """Run config ``ended``: earlier runs (id -> parties) to report ended to their parties."""
+    try:
+        raw = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {str(r): [str(p) for p in ps] for r, ps in raw.items() if isinstance(ps, list)}
 
 
 app = build_server_app(deployment_main)

@@ -80,6 +80,14 @@ class MessageLog:
         self.keep_payloads = keep_payloads
         self.messages: list[LoggedMessage] = []
         self.exchanges = 0
+        #: party -> its public warnings about its data (column names and counts, from
+        #: its replies); metrics.json shows them as ``data_warnings``
+        self.data_warnings: dict[str, list[str]] = {}
+
+    def warn(self, party: str, warnings: list[str]) -> None:
+        """File ``party``'s data warnings (each once)."""
+        mine = self.data_warnings.setdefault(party, [])
+        mine.extend(w for w in warnings if w not in mine)
 
     def record(self, direction: str, env: Envelope, nbytes: int) -> None:
         payload = env.payload if self.keep_payloads else {}

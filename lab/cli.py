@@ -21,6 +21,7 @@ from lab.commands import federation as federation_cmd
 from lab.commands import keys as keys_cmd
 from lab.commands import labcmd as lab_cmd
 from lab.commands import ui as ui_cmd
+from lab.commands import workercmd as worker_cmd
 from lab.errors import LabError
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
@@ -97,6 +98,7 @@ app.add_typer(
 )
 app.add_typer(keys_cmd.app, name="keys", help="Key pairs: generate, fingerprint.")
 federation_cmd.register(app)
+worker_cmd.register(lab_cmd.app)
 app.add_typer(lab_cmd.app, name="lab", help="The lab catalog: experiments, worker, audit.")
 app.add_typer(
     lab_cmd.audit_app, name="audit", help="Verify and read the tamper-evident audit trail."

@@ -66,6 +66,7 @@ class ModelStatus(str, Enum):
 
 
 class CountsSource(str, Enum):
+    NONE = "none"  # not counted yet (未计数): a new sample or a new version
     DECLARED = "declared"  # typed in by the bank
     BANK = "bank"  # counted at the bank by a sample count
 
@@ -249,6 +250,9 @@ class SampleSetBase(SQLModel):
     observation_end: date | None = None
     n_total: int = Field(default=0, ge=0)
     n_positive: int = Field(default=0, ge=0)
+    label_horizon_months: int | None = Field(default=None, ge=1, le=120)  # performance window
+    date_column: str = Field(default="observation_date", min_length=1, max_length=64)
+    validation_start: date | None = None  # out of time: rows observed from it validate
 
 
 class SampleSetCreate(SampleSetBase):
@@ -258,8 +262,11 @@ class SampleSetCreate(SampleSetBase):
 
 class SampleSet(SampleSetBase, table=True):
     __tablename__ = "sample_set"
-    __table_args__ = (UniqueConstraint("owner_org_id", "name"),)
+    __table_args__ = (UniqueConstraint("owner_org_id", "name"),)  # old versions: "name (vN)"
     id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(default=1, ge=1)  # an edit files a new row; the old one stays, renamed
+    previous_id: int | None = None  # the sample_set id of the version this one replaces
+    current: bool = True
     owner_org_id: int = Field(foreign_key="organization.id", index=True)
     dataset_id: int = Field(foreign_key="dataset_registration.id")
     id_list_location: str  # at the bank; never in a public view
@@ -272,8 +279,24 @@ class SampleSet(SampleSetBase, table=True):
     profile: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)  # aggregates >= k
 
 
+class SampleSetEdit(SQLModel):
+    """What an edit changes (None: kept); it files a new version, not counted yet."""
+
+    id_list_location: str | None = Field(default=None, min_length=1)
+    label_column: str | None = Field(default=None, min_length=1, max_length=64)
+    label_definition: str | None = None
+    label_horizon_months: int | None = Field(default=None, ge=1, le=120)
+    observation_start: date | None = None
+    observation_end: date | None = None
+    date_column: str | None = Field(default=None, min_length=1, max_length=64)
+    validation_start: date | None = None
+
+
 class SampleSetPublic(SampleSetBase):
     id: int
+    version: int = 1
+    previous_id: int | None = None
+    current: bool = True
     owner_org_id: int
     dataset_id: int
     created_by: int
@@ -298,6 +321,10 @@ class SampleCount(SQLModel, table=True):
     requested_at: datetime = Field(default_factory=utcnow)
     row_version: int = Field(default=1)
     claimed_by: str | None = Field(default=None, max_length=120)
+    lease_owner: str | None = Field(default=None, max_length=120)
+    lease_token: str | None = Field(default=None, max_length=32)
+    lease_expires_at: datetime | None = None
+    attempts: int = Field(default=0)
     started_at: datetime | None = None
     finished_at: datetime | None = None
     failure_reason: str | None = None
@@ -313,6 +340,9 @@ class SampleCountPublic(SQLModel):
     requested_by_name: str
     requested_at: datetime
     claimed_by: str | None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    attempts: int = 0
     started_at: datetime | None
     finished_at: datetime | None
     failure_reason: str | None
@@ -351,12 +381,17 @@ class ExperimentBase(SQLModel):
     purpose: str = Field(default="credit_risk_model", max_length=64)
     backend: str = Field(default="paillier", max_length=16)
     authorization_required: bool = True
+    #: a horizontal experiment's other banks: one sample set of each, in that bank's 样本库
+    #: (the owner's is ``sample_id``); empty for a vertical experiment
+    partner_sample_ids: list[int] = Field(default_factory=list, sa_type=JSON)
 
 
 class ExperimentCreate(ExperimentBase):
     sample_id: int
     algorithm: str
     algorithm_version: str | None = None
+    #: None: the algorithm's recommended backend (the first the registry lists)
+    backend: str | None = Field(default=None, max_length=16)  # type: ignore[assignment]
 
 
 class Experiment(ExperimentBase, table=True):
@@ -368,6 +403,11 @@ class Experiment(ExperimentBase, table=True):
     status: ExperimentStatus = Field(default=ExperimentStatus.DRAFT, sa_type=_enum(), index=True)
     row_version: int = Field(default=1)  # optimistic concurrency: bumped on every write
     claimed_by: str | None = Field(default=None, max_length=120)
+    # the worker's lease while it is queued or running (lab.services.leases)
+    lease_owner: str | None = Field(default=None, max_length=120)
+    lease_token: str | None = Field(default=None, max_length=32)  # one per claim
+    lease_expires_at: datetime | None = None
+    attempts: int = Field(default=0)  # claims since it was last submitted
     progress: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     failure_reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -385,6 +425,9 @@ class ExperimentPublic(ExperimentBase):
     algorithm_id: int
     status: ExperimentStatus
     claimed_by: str | None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    attempts: int = 0
     progress: list[dict[str, Any]]
     failure_reason: str | None
     created_at: datetime

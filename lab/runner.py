@@ -8,6 +8,14 @@ its catalog engine, its identity, its runs folder, its runtime and the federatio
 go to (:class:`lab.jobs.base.JobContext`), and runs the configs the job builds through its
 executor (``federation.run.run_experiment``, simulation runtime by default).
 
+Every claim gives the worker a lease on the job, renewed by a heartbeat while it runs
+(:mod:`lab.jobs.lease`); at each poll the worker first reaps expired leases of every kind
+(:meth:`lab.jobs.base.Job.reap`: a worker that died or hung has its job adopted, requeued
+or failed with the reason, exactly once), and when it starts it removes the staging
+folders that dead runs left in the runs folder (:meth:`Worker.sweep`). ``fedlab lab
+recover`` runs the same reaper and sweep once. Signals (SIGTERM, SIGINT) drain the worker
+(:mod:`lab.drain`).
+
 On the deployment runtime the worker runs on the federation its
 :class:`~federation.runtime.target.FederationTarget` names (a local federation's state dir,
 or a SuperLink address with its CA): :meth:`Worker.preflight` checks it before anything is
@@ -33,7 +41,7 @@ from federation.protocol import ProgressFn
 from federation.run import run_experiment
 from federation.runtime.target import FederationTarget
 from lab.errors import ConfigError
-from lab.jobs.base import MAX_REASON, Executor, json_safe, reason_of
+from lab.jobs.base import MAX_REASON, Executor, Reaped, json_safe, reason_of
 from lab.jobs.configs import deployment_section
 from lab.jobs.experiment import (
     PROGRESS_EVENTS,
@@ -42,9 +50,11 @@ from lab.jobs.experiment import (
     public_metrics,
     roc_points,
 )
+from lab.jobs.lease import RunGuard, WorkerStopping
 from lab.jobs.registry import JOBS
 from lab.services.access import Principal
 from lab.services.catalog import worker_principal
+from lab.services.leases import LeaseTerms
 
 log = logging.getLogger("fedlab.worker")
 
@@ -76,7 +86,9 @@ class Worker:
     ``target`` (deployment runtime only; default: the local federation in
     ``.fedlab/federation``) names the federation the runs go to. ``executor`` defaults to
     :class:`FederationExecutor` on that target. ``processed``: the ids of the claimed jobs
-    of the kinds that are tallied (experiments).
+    of the kinds that are tallied (experiments); ``reaped``: what its reaper did;
+    ``lease_terms``: its leases (default: ``FEDLAB_LEASE_SECONDS``,
+    ``FEDLAB_LEASE_MAX_ATTEMPTS``); ``guard``: stops the run in progress.
     """
 
     engine: Engine
@@ -86,6 +98,9 @@ class Worker:
     runtime: str = "simulation"
     target: FederationTarget | None = None
     processed: list[int] = field(default_factory=list)
+    lease_terms: LeaseTerms = field(default_factory=LeaseTerms.from_settings)
+    guard: RunGuard = field(default_factory=RunGuard)
+    reaped: list[Reaped] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.runtime == "deployment":
@@ -136,9 +151,31 @@ class Worker:
             metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
         return metrics
 
+    def reap(self) -> list[Reaped]:
+        """Reap the expired leases of every registered kind (what was done)."""
+        done = [r for job in JOBS for r in job.reap(self)]
+        self.reaped.extend(done)
+        return done
+
+    def sweep(self) -> list[Path]:
+        """Remove the staging folders runs left in the runs folder whose jobs no worker
+        holds a lease on (a run killed before it could clean up); the folders removed."""
+        gone: list[Path] = []
+        if not self.runs_dir.is_dir():
+            return gone
+        for job in JOBS:
+            for folder in sorted(self.runs_dir.glob(f"{job.folder_prefix}*")):
+                suffix = folder.name.removeprefix(job.folder_prefix)
+                if suffix.isdigit() and folder.is_dir():
+                    gone.extend(job.clean(self, int(suffix)))
+        for stage in gone:
+            log.warning("removed the staging folder %s a stopped run left", stage)
+        return gone
+
     def run_once(self) -> bool:
-        """Claim one job of the first registered kind that has one and run it; False when
-        no kind had any."""
+        """Reap expired leases, then claim one job of the first registered kind that has
+        one and run it; False when no kind had any."""
+        self.reap()
         for job in JOBS:
             ticket = job.claim(self)
             if ticket is None:
@@ -156,13 +193,20 @@ class Worker:
         max_idle_polls: int | None = None,
         stop: threading.Event | None = None,
     ) -> int:
-        """Loop until ``stop`` is set (or ``max_idle_polls`` empty polls in a row)."""
+        """Loop until ``stop`` is set (or ``max_idle_polls`` empty polls in a row); a
+        :class:`WorkerStopping` (a drain that ran out) ends the loop after its job was
+        given back. The runs folder is swept first."""
         idle = 0
         stop = stop or threading.Event()
+        self.sweep()
         while not stop.is_set():
-            if self.run_once():
-                idle = 0
-                continue
+            try:
+                if self.run_once():
+                    idle = 0
+                    continue
+            except WorkerStopping as exc:
+                log.warning("worker %s: %s", self.worker_id, exc)
+                break
             idle += 1
             if max_idle_polls is not None and idle >= max_idle_polls:
                 break

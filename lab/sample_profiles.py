@@ -29,7 +29,7 @@ class SampleProfile:
     """Counts of one sample set; ``source`` says where they come from."""
 
     sample_id: int
-    source: str  # "declared" (typed in) | "bank" (counted at the bank)
+    source: str  # "none" (not counted) | "declared" (typed in) | "bank" (counted at the bank)
     n_total: int | None
     n_positive: int | None
     n_negative: int | None
@@ -59,6 +59,8 @@ class SampleProfile:
                 months=list(p.get("months") or []),
                 columns=dict(p.get("columns") or {}),
             )
+        if CountsSource(sample.counts_source) is CountsSource.NONE:
+            return cls(sample.id, CountsSource.NONE.value, None, None, None)
         return cls(
             sample_id=sample.id,
             source=CountsSource.DECLARED.value,

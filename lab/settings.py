@@ -1,8 +1,13 @@
 """Lab settings: one pydantic-settings object read from ``FEDLAB_*`` environment variables.
 
-Nothing here leaves the machine. ``FEDLAB_MIN_CELL`` is k, the fewest enterprises any
-figure the lab's services release may aggregate (default
-:data:`features.disclosure.DEFAULT_MIN_CELL`). The database URL may carry a password: it is a
+Nothing here leaves the machine. ``FEDLAB_LEASE_SECONDS`` (default 30) is how long a
+worker's claim on a job lasts without a heartbeat, ``FEDLAB_LEASE_MAX_ATTEMPTS`` (3) how
+many claims a job gets before a lost lease fails it, ``FEDLAB_DRAIN_SECONDS`` (30) how long
+a worker told to stop (SIGTERM, SIGINT) lets its current job finish. ``FEDLAB_MIN_CELL``
+is k, the fewest enterprises any figure the lab's services release may aggregate: the one
+setting of
+:mod:`features.disclosure` (default and floor :data:`~features.disclosure.DEFAULT_MIN_CELL`,
+10; a lower value is refused). The database URL may carry a password: it is a
 ``SecretStr`` and only :attr:`Settings.safe_database_url` (password masked) may be logged.
 A value the lab cannot use is one :class:`~lab.errors.SettingsError` that names each
 variable and what is wrong with it, never the value (it may be a password).
@@ -14,10 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from features.disclosure import DEFAULT_MIN_CELL
+from features.disclosure import DEFAULT_MIN_CELL, MIN_CELL_ENV, raise_min_cell
 from lab.errors import SettingsError
 
 DEFAULT_HOME = Path(".fedlab")
@@ -34,9 +39,18 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     runs_dir: Path | None = None
     worker_poll_seconds: float = Field(default=2.0, gt=0)
-    min_cell: int = Field(default=DEFAULT_MIN_CELL, ge=1)  # k of lab.services.disclosure
+    # a claimed job's lease (lab.jobs.lease): renewed every lease_seconds / 3 while it runs
+    lease_seconds: float = Field(default=30.0, gt=0)
+    lease_max_attempts: int = Field(default=3, ge=1)  # then a lost lease fails the job
+    drain_seconds: float = Field(default=30.0, ge=0)  # SIGTERM: time to finish the job
+    min_cell: int = DEFAULT_MIN_CELL  # k of lab.services.disclosure (features.disclosure)
     first_admin: str = "admin"
     first_admin_password: SecretStr = SecretStr("changethis")
+
+    @field_validator("min_cell", mode="before")
+    @classmethod
+    def _k_only_raised(cls, value: object) -> int:
+        return raise_min_cell(DEFAULT_MIN_CELL, value, source=MIN_CELL_ENV)
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_outside_local(self) -> Settings:

@@ -2,8 +2,9 @@
 
     draft → submitted → approved | rejected        (approval needs every consent granted)
     approved → queued → running → succeeded | failed
+    running → queued                                  (its worker lost its lease: a retry)
     draft | submitted | approved | queued → cancelled;   running → cancelled
-    rejected | failed → draft                         (revise and resubmit)
+    rejected | failed | cancelled → draft             (revise and resubmit)
 
 Every transition names who made it, when and why (stored as an ``ExperimentTransition``
 and an audit event by lab.services.experiments). This module only decides what is legal:
@@ -22,14 +23,16 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     S.APPROVED: frozenset({S.QUEUED, S.CANCELLED}),
     S.REJECTED: frozenset({S.DRAFT}),
     S.QUEUED: frozenset({S.RUNNING, S.FAILED, S.CANCELLED}),
-    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED}),
+    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, S.QUEUED}),
     S.SUCCEEDED: frozenset(),
     S.FAILED: frozenset({S.DRAFT}),
-    S.CANCELLED: frozenset(),
+    S.CANCELLED: frozenset({S.DRAFT}),
 }
 
-TERMINAL: frozenset[S] = frozenset({S.SUCCEEDED, S.CANCELLED})
+TERMINAL: frozenset[S] = frozenset({S.SUCCEEDED})
 NEEDS_REASON: frozenset[S] = frozenset({S.REJECTED, S.FAILED, S.CANCELLED})
+LEASED: frozenset[S] = frozenset({S.QUEUED, S.RUNNING})
+"""The statuses in which a worker holds a lease on the experiment (lab.services.leases)."""
 
 
 def allowed_next(status: S | str) -> frozenset[S]:
@@ -55,4 +58,4 @@ def check_transition(
         )
 
 
-__all__ = ["NEEDS_REASON", "TERMINAL", "TRANSITIONS", "allowed_next", "check_transition"]
+__all__ = ["LEASED", "NEEDS_REASON", "TERMINAL", "TRANSITIONS", "allowed_next", "check_transition"]

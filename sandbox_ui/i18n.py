@@ -129,6 +129,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "smp.col.source": ("统计来源", "Counted by"),
     "smp.source.bank": ("银行端统计 {at}", "counted at the bank {at}"),
     "smp.source.declared": ("银行自报（未核实）", "declared by the bank (unverified)"),
+    "smp.source.none": ("未计数", "not counted"),
+    "smp.not_counted": ("未计数", "not counted"),
+    "smp.col.version": ("版本", "Version"),
+    "smp.none_note": (
+        "该样本集（此版本）尚未在银行端统计：下方「在银行端统计」后显示其数字。",
+        "This sample set (this version) is not counted yet: count it at the bank below.",
+    ),
     "smp.count": ("在银行端统计", "Count at the bank"),
     "smp.count_help": (
         "统计在本行节点上运行：读取本行数据与 ID 清单，只返回汇总数"

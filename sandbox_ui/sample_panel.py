@@ -56,6 +56,9 @@ def _histogram(name: str, bins: list[dict[str, object]], k: int, key: str) -> No
 
 def _profile(smp: SampleSetPublic, k: int) -> None:
     prof = SampleProfile.of(smp)
+    if prof.source == CountsSource.NONE.value:
+        st.info(t("smp.none_note"))
+        return
     if prof.source != CountsSource.BANK.value:
         st.info(t("smp.declared_note"))
         return

@@ -42,7 +42,7 @@ def min_cell() -> int:
     """k: the smallest number of enterprises any number shown about data may aggregate
     (``fedlab ui --min-cell``, else the lab setting); pages pass it to the services."""
     raw = os.environ.get(MIN_CELL_ENV, "")
-    return max(1, int(raw)) if raw.strip().isdigit() else disclosure.min_cell()
+    return disclosure.min_cell(int(raw) if raw.strip().isdigit() else None)
 
 
 @st.cache_resource(show_spinner=False)

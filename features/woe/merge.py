@@ -33,11 +33,13 @@ def merge_plan(
     min_bin_size: int = 50,
     max_bins: int = 8,
     monotonic: bool = True,
+    min_class: int = 1,
 ) -> np.ndarray:
     """Final group of every bin, decided from per-bin event and row counts only.
 
-    1. every group holds >= ``min_bin_size`` rows and both classes (a failing group merges
-       with the neighbour of the closer event rate);
+    1. every group holds >= ``min_bin_size`` rows and >= ``min_class`` of each class (its
+       WOE gives its event count away: k of :mod:`features.disclosure` for a split that
+       leaves a party); a failing group merges with the neighbour of the closer event rate;
     2. numeric: adjacent groups violating a monotonic event rate merge (pool adjacent
        violators; the direction follows the count-weighted trend); categorical bins are
        ordered by event rate first, so merging neighbours keeps them monotonic;
@@ -56,7 +58,7 @@ def merge_plan(
     empty = [i for i in range(k) if i != missing_bin and n[i] <= 0]
     if kind == "categorical":
         order.sort(key=lambda i: (ev[i] / n[i], i))
-    gs = _Groups(ev, n, min_bin_size, [[i] for i in order])
+    gs = _Groups(ev, n, min_bin_size, [[i] for i in order], max(1, int(min_class)))
     _merge_failing(gs)  # 1. size and purity
     if monotonic and kind == "numeric" and len(gs.groups) > 2:
         _merge_monotonic(gs)  # 2. monotonic (numeric)
@@ -72,6 +74,7 @@ class _Groups:
     n: np.ndarray
     min_bin_size: int
     groups: list[list[int]]
+    min_class: int = 1
 
     def st(self, g: list[int]) -> tuple[float, float]:
         return float(self.ev[g].sum()), float(self.n[g].sum())
@@ -82,7 +85,7 @@ class _Groups:
 
     def bad(self, g: list[int]) -> bool:
         e, c = self.st(g)
-        return c < self.min_bin_size or e <= 0 or e >= c
+        return c < self.min_bin_size or e < self.min_class or c - e < self.min_class
 
     def merge(self, a: int, b: int) -> None:
         a, b = min(a, b), max(a, b)

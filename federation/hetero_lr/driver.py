@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from crypto.errors import ProtocolError
-from features.metrics import CURVE_KEYS
+from features.disclosure import require_min_cell
+from features.metrics import CURVE_KEYS, split_sizes
 from federation.alignment import align
 from federation.config import ExperimentConfig
 from federation.hetero_lr.batches import batch_sizes, mask_bound, n_batches
@@ -115,6 +116,11 @@ def _setup(
         progress=progress,
     )
     n = rows[guest] if n_aligned is None else int(n_aligned)
+    require_min_cell(
+        {"n_aligned": n, "n_train": g0.n_train, "n_valid": g0.n_valid},
+        config.min_cell,
+        where="hetero LR set-up",
+    )
     return _Setup(run, n, g0.n_train, g0.n_valid)
 
 
@@ -204,6 +210,10 @@ def train_aligned(
     """
     params = parse_params(config.params)
     require_parties(transport, [config.guest.name, *[h.name for h in config.hosts]])
+    if n_aligned is not None:  # the split's sizes follow from n: refuse before lr.init
+        require_min_cell(
+            split_sizes(n_aligned, params.valid_fraction), config.min_cell, where="hetero LR"
+        )
     seconds = dict(seconds or {})
 
     progress("phase", {"phase": "setup"})

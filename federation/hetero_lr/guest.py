@@ -19,7 +19,8 @@ import numpy as np
 
 from crypto.errors import DataValidationError, ProtocolError
 from crypto.pairwise import seal
-from features.metrics import auc, curve_aggregates, ks, sigmoid, validation_split
+from features.disclosure import require_min_cell
+from features.metrics import auc, curve_aggregates, ks, sigmoid
 from federation.hetero_lr.backends import Session
 from federation.hetero_lr.batches import FORWARD_MASK_BOUND, dh_shared
 from federation.hetero_lr.data import batch_rows, features, labels, setup_rows
@@ -27,6 +28,8 @@ from federation.hetero_lr.messages import FWD, GUEST_STEP, RESID, VALID
 from federation.hetero_lr.state import LrPartyState, party_state
 from federation.hetero_lr.updates import apply_gradient, class_weights, masked_xtd, session
 from federation.party import PartyContext, register
+from federation.partydata import party_k
+from federation.population import validation_rows
 from federation.transport import Payload
 
 
@@ -37,7 +40,8 @@ def _new_batch_seed() -> bytes:
 
 def guest_init(ctx: PartyContext, st: LrPartyState, y: np.ndarray | None) -> np.ndarray:
     """Check the label, draw the validation split (and, exact mode, the secret batch seed);
-    returns the validation rows' positions (they go to every party)."""
+    returns the validation rows' positions (they go to every party). A split whose training
+    or validation rows are fewer than k is refused here, before any model exchange."""
     if y is None:
         raise DataValidationError(f"guest {ctx.name!r} has no label column")
     y = np.asarray(y, dtype=np.float64)
@@ -48,7 +52,12 @@ def guest_init(ctx: PartyContext, st: LrPartyState, y: np.ndarray | None) -> np.
             f"guest {ctx.name!r}: the aligned rows hold one class only",
             hint="Check the label column and the intersection.",
         )
-    valid = validation_split(y, st.params.valid_fraction, st.seed)
+    valid = validation_rows(ctx, y, st.params.valid_fraction, st.seed)
+    require_min_cell(
+        {"n_aligned": y.size, "n_train": y.size - valid.size, "n_valid": valid.size},
+        party_k(ctx),
+        where=f"guest {ctx.name!r} hetero LR split",
+    )
     setup_rows(ctx, st, valid)
     st.losses = []
     if st.params.sigmoid == "exact":
@@ -174,7 +183,7 @@ def guest_metrics(ctx: PartyContext, st: LrPartyState, payload: Payload) -> dict
     return {
         "auc": auc(yv, z),
         "ks": ks(yv, z),
-        **curve_aggregates(yv, z),
+        **curve_aggregates(yv, z, min_cell=party_k(ctx)),
         "loss": [float(x) for x in st.losses],
         "epochs": len(st.losses),
         "n_train": int(st.train.size),

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from crypto.ckks_params import PROFILES
 from crypto.errors import ConfigError
 from federation.hetero_lr.backends import LrBackend, get_backend
 
@@ -65,6 +66,13 @@ class LrParams(BaseModel):
     def _batch(cls, v: int) -> int:
         if v != -1 and v < 1:
             raise ValueError(f"batch_size must be -1 (full batch) or >= 1, got {v}")
+        return v
+
+    @field_validator("ckks_profile")
+    @classmethod
+    def _profile(cls, v: str) -> str:
+        if v not in PROFILES:
+            raise ValueError(f"ckks_profile must be one of {sorted(PROFILES)}, got {v!r}")
         return v
 
     @field_validator("class_weight")

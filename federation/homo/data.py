@@ -7,7 +7,9 @@ magnitude of its largest absolute value, a coarse public scale sent with ``homo.
 :meth:`BankData.layout_hash` (a hash of the feature layout, sent with ``homo.init``) and
 :func:`stats_vector` (row count and sums of the scaled columns and their squares, sent
 protected by the backend with ``homo.stats``). Categorical values are hashed into buckets
-the same way at every bank (:func:`hash_codes`), so no vocabulary is ever exchanged.
+the same way at every bank (:func:`hash_codes`), so no vocabulary is ever exchanged. With
+``authorization = "required"`` a bank trains only on its rows whose enterprise authorized
+it (:func:`authorized_rows`; its own authorization table, read at the bank).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import pandas as pd
 
 from crypto.errors import DataValidationError
 from features.encoding import party_matrix
+from federation.alignment_party import authorized_ids
 from federation.homo.params import WEIGHT_UNIT, HomoParams
 from federation.party import PartyContext
-from federation.partydata import load_table, party_setup
+from federation.partydata import PartySetup, load_table, party_setup
+from federation.population import sample_rows
 
 #: ``PartyContext.cache`` key prefix of a run's encoded rows (rebuilt when the cache is empty)
 _CACHE_PREFIX = "homo.data:"
@@ -104,8 +108,10 @@ def cached_bank_data(ctx: PartyContext, run: str, params: HomoParams) -> BankDat
     if isinstance(d, BankData):
         return d
     setup = party_setup(ctx)
+    table = load_table(ctx)
+    table = table.iloc[sample_rows(ctx, setup, table)]
     d = bank_data(
-        load_table(ctx),
+        authorized_rows(ctx, setup, table),
         id_column=setup.id_column,
         label=setup.label,
         features=params.features,
@@ -114,6 +120,22 @@ def cached_bank_data(ctx: PartyContext, run: str, params: HomoParams) -> BankDat
     )
     ctx.cache[key] = d
     return d
+
+
+def authorized_rows(ctx: PartyContext, setup: PartySetup, df: pd.DataFrame) -> pd.DataFrame:
+    """With ``authorization = "required"``, the bank's rows whose enterprise holds an
+    authorization for this bank valid on ``as_of`` (none: refused); else every row."""
+    if setup.authorization != "required":
+        return df
+    allowed, auth_file = authorized_ids(ctx, setup)
+    rows = df[df[setup.id_column].astype(str).isin(allowed)]
+    if rows.empty:
+        raise DataValidationError(
+            f"bank {ctx.name!r}: no row of its table has an authorization valid on "
+            f"{setup.as_of or 'today'} in {auth_file}",
+            hint="Import the enterprises' query authorizations for this bank.",
+        )
+    return rows
 
 
 def bank_seed(seed: int, bank: str, *extra: int) -> int:
@@ -161,6 +183,7 @@ def stats_from_sum(total: np.ndarray, exps: np.ndarray) -> tuple[np.ndarray, np.
 
 __all__ = [
     "BankData",
+    "authorized_rows",
     "bank_data",
     "bank_seed",
     "cached_bank_data",

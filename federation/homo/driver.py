@@ -15,6 +15,7 @@ training size and the pooled histogram counts (no single score).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections.abc import Callable
@@ -58,8 +59,13 @@ from federation.homo.messages import (
 from federation.homo.params import ALGORITHMS, HomoParams, model_kind, parse_params, resolve_backend
 from federation.homo.party import MODEL_FILE
 from federation.homo.secaggplus_mean import SecAggPlusAggregator, channel_for
+from federation.partydata import note_data_warnings
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
 from federation.transport import Envelope, Payload, Transport
+
+
+def _iso(d: dt.date | None) -> str:
+    return d.isoformat() if d else ""
 
 
 @dataclass
@@ -113,9 +119,9 @@ def _check_banks(transport: Transport, config: ExperimentConfig) -> list[str]:
 
 
 def _plan(transport: Transport, config: ExperimentConfig, progress: ProgressFn) -> _Run:
-    params = parse_params(config.params)
-    backend = resolve_backend(config, params)
     algorithm = config.experiment.algorithm
+    params = parse_params(config.params, algorithm)
+    backend = resolve_backend(config, params)
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"federation.homo runs {ALGORITHMS}, not {algorithm!r}")
     banks = _check_banks(transport, config)
@@ -152,9 +158,19 @@ def _init_banks(run: _Run) -> dict[str, InitReply]:
             session=run.session,
             kind=model_kind(run.algorithm),
             resume=run.resumed is not None,
+            contract=spec.contract().to_json(),
+            min_cell=config.min_cell,
+            authorization=config.experiment.authorization,
+            as_of=config.experiment.as_of or "",
+            authorizations=str(spec.authorizations or ""),
+            sample_ids=str(spec.sample_ids or ""),
+            date_column=spec.date_column,
+            observation_start=_iso(spec.observation_start),
+            observation_end=_iso(spec.observation_end),
         )
         reqs[b] = (INIT, req.to_payload())
     replies, _ = run.rounds.ask(reqs, allow_drop=False)
+    note_data_warnings(run.transport.log, {b: r.payload for b, r in replies.items()})
     init = {b: InitReply.from_payload(r.payload) for b, r in replies.items()}
     layouts = {b: r.layout for b, r in init.items()}
     if len(set(layouts.values())) != 1:

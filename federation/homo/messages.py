@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.disclosure import DEFAULT_MIN_CELL
 from federation.transport import Payload
 
 INIT = "homo.init"
@@ -58,6 +59,16 @@ class InitRequest:
     session: str
     kind: str
     resume: bool
+    contract: str = ""  # the bank's data contract (features.contract.DataContract JSON)
+    min_cell: int = DEFAULT_MIN_CELL  # the run's k; a bank raises it to its own
+    authorization: str = "none"  # "required": the bank trains on its authorized rows only
+    as_of: str = ""  # ISO date the authorizations must be valid on
+    authorizations: str = ""  # the bank's own authorization table (its path at the bank)
+    # the bank's sample (federation.population): its ID list at the bank and the window
+    sample_ids: str = ""
+    date_column: str = "observation_date"
+    observation_start: str = ""
+    observation_end: str = ""
 
     def to_payload(self) -> Payload:
         return {
@@ -73,6 +84,15 @@ class InitRequest:
             "session": self.session,
             "kind": self.kind,
             "resume": self.resume,
+            **({"contract": self.contract} if self.contract else {}),
+            "min_cell": self.min_cell,
+            "authorization": self.authorization,
+            "as_of": self.as_of,
+            "authorizations": self.authorizations,
+            "sample_ids": self.sample_ids,
+            "date_column": self.date_column,
+            "observation_start": self.observation_start,
+            "observation_end": self.observation_end,
         }
 
     @classmethod
@@ -90,6 +110,15 @@ class InitRequest:
             session=str(payload["session"]),
             kind=str(payload["kind"]),
             resume=bool(payload.get("resume", False)),
+            contract=str(payload.get("contract", "")),
+            min_cell=int(payload.get("min_cell", DEFAULT_MIN_CELL)),
+            authorization=str(payload.get("authorization", "none")),
+            as_of=str(payload.get("as_of", "")),
+            authorizations=str(payload.get("authorizations", "")),
+            sample_ids=str(payload.get("sample_ids", "")),
+            date_column=str(payload.get("date_column", "observation_date")),
+            observation_start=str(payload.get("observation_start", "")),
+            observation_end=str(payload.get("observation_end", "")),
         )
 
 

@@ -3,7 +3,9 @@
 What leaves each bank, message by message (``homo.init``, ``homo.stats``, ``homo.train``,
 ``homo.unmask``, ``homo.evaluate``), is listed in the package docstring
 (:mod:`federation.homo`) and docs/protocols/homo_ckks.md: public keys, column counts and
-scales, protected sums and model vectors, and (score bin, label) counts of held-out rows.
+scales, protected sums and model vectors, and (score bin, label) counts of held-out rows;
+``homo.init`` adds the bank's data warnings when it has any (names of constant or
+all-missing columns and its row count, :func:`federation.partydata.data_warnings`).
 The bank saves the global model in its own work dir.
 
 The bank learns the global statistics, the global model of every round it takes part in
@@ -20,6 +22,7 @@ import numpy as np
 
 from crypto.atomic import atomic_write_text
 from crypto.errors import DataValidationError, ProtocolError
+from features.disclosure import require_min_cell
 from features.metrics import auc, logit_histogram
 from federation.homo.ckks import (
     dropout_correction,
@@ -66,7 +69,7 @@ from federation.homo.params import WEIGHT_UNIT, HomoParams, model_spec, train_co
 from federation.homo.protection import protect, reveal
 from federation.homo.state import STATE_KEY, BankState, bank_state, standardization
 from federation.party import PartyContext, register
-from federation.partydata import setup_party
+from federation.partydata import party_k, setup_party, warnings_field
 from federation.transport import Payload
 
 MODEL_FILE = "homo_model.json"
@@ -147,6 +150,11 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
     d = cached_bank_data(ctx, req.run_id, params)
     _check_rows(ctx, d)
     train, valid = holdout_split(d.y, params.valid_fraction, bank_seed(setup.seed, ctx.name, 0))
+    require_min_cell(  # this bank's sizes, AUC and loss leave it: refused before training
+        {"n_train": int(train.size), "n_valid": int(valid.size)},
+        party_k(ctx),
+        where=f"bank {ctx.name!r} split",
+    )
     spec = model_spec(req.kind, d.xnum.shape[1], d.xcat.shape[1], params)
     init = flat_params(build_model(spec, seed=setup.seed))
     st = BankState(
@@ -167,7 +175,7 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
     ctx.state[STATE_KEY] = st
     has_key = key_path(ctx, st.session).is_file() if st.backend == "ckks" and req.resume else None
     reply = InitReply(pub, d.layout_hash(params.buckets), st.n_params, st.exps, has_key)
-    return reply.to_payload()
+    return {**reply.to_payload(), **warnings_field(ctx)}
 
 
 @register(KEYS)

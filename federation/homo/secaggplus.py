@@ -99,6 +99,13 @@ class SecAggPlusParams(BaseModel):
             raise ValueError(
                 "secaggplus.reconstruction_threshold as a float is a share (0, 1] of num_shares"
             )
+        # Flower's own checks (SecAggPlusWorkflow), here so that they fail at parse time
+        shares, threshold = self.num_shares, self.reconstruction_threshold
+        if isinstance(shares, int) and shares == 2:
+            raise ValueError("secaggplus.num_shares as an integer must be 1 or more than 2")
+        if isinstance(shares, int) and isinstance(threshold, int) and shares > 1:
+            if 1 < threshold and threshold >= shares:
+                raise ValueError("secaggplus.reconstruction_threshold must be less than num_shares")
         return self
 
     def workflow(self, timeout: float | None) -> Any:

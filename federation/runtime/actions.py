@@ -3,16 +3,21 @@
 * ``runtime.whoami``: the party's name and whether its data file exists (no content of it);
 * ``runtime.finish``: the run succeeded; the party deletes its run state (its model piece
   stays);
-* ``runtime.discard`` (``run``: a run id): that run filed no model (it failed or was
-  cancelled); a SuperNode's party deletes the run's folder, state and files. Sent by the
-  coordinator of the failed run, or by a run started for this (a cancelled run's
-  coordinator is gone). Nothing is sent back but ``ok``.
+* ``runtime.discard`` (``run``: a run id, or ``runs``: several): those runs filed no model
+  (they failed, were cancelled, or their coordinator died); a SuperNode's party deletes each
+  run's folder, state and files. Sent by the coordinator of a failed run (in a ``finally``
+  block), by a run started for this (a cancelled run's coordinator is gone), and at the
+  start of a later run for runs whose end not every party confirmed. Nothing is sent back
+  but ``ok``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from federation.party import PartyContext, register
-from federation.runtime.state import clear_state, discard_run
+from federation.runtime.state import discard_run, drop_state, state_file
 from federation.transport import Payload
 
 WHOAMI = "runtime.whoami"
@@ -29,10 +34,9 @@ PARTY_KEY = "__party__"
 
 @register(FINISH)
 def finish(ctx: PartyContext, payload: Payload) -> Payload:  # noqa: ARG001
-    """Forget this run's state at the party (a SuperNode's run folder that holds nothing
-    else, such as a sample count's, goes too)."""
+    """Forget this run's state at the party (the runtime deletes its state file; a
+    SuperNode's run folder that holds nothing else, such as a sample count's, goes too)."""
     ctx.state.clear()
-    clear_state(ctx.work_dir)
     if ctx.home is not None:
         try:
             ctx.work_dir.rmdir()  # only when empty
@@ -41,16 +45,29 @@ def finish(ctx: PartyContext, payload: Payload) -> Payload:  # noqa: ARG001
     return {"ok": True}
 
 
+def discard_runs(payload: Payload) -> list[str]:
+    """The run ids a ``runtime.discard`` request names (``run`` and/or ``runs``)."""
+    runs: list[str] = []
+    one = payload.get("run")
+    if one:
+        runs.append(str(one))
+    many: Any = payload.get("runs")
+    if isinstance(many, Sequence) and not isinstance(many, (str, bytes)):
+        runs += [str(r) for r in many if r and str(r) not in runs]
+    return runs
+
+
 @register(DISCARD)
 def discard(ctx: PartyContext, payload: Payload) -> Payload:
-    """Forget a run that filed no model: its folder at a SuperNode (see
-    :func:`federation.runtime.state.discard_run`), else this run's state."""
+    """Forget runs that filed no model: their folders and state at a SuperNode (see
+    :func:`federation.runtime.state.discard_run`), else this run's state (the runtime
+    deletes this run's state file)."""
     ctx.state.clear()
-    run = str(payload.get("run", ""))
-    if ctx.home is not None and run:
-        discard_run(ctx.home, run)
-    else:
-        clear_state(ctx.work_dir)
+    for run in discard_runs(payload):
+        if ctx.home is not None:
+            discard_run(ctx.home, run, ctx.private)
+        elif ctx.private is not None:
+            drop_state(state_file(ctx.private, run))
     return {"ok": True}
 
 
@@ -66,6 +83,7 @@ __all__ = [
     "ROLE_KEY",
     "WHOAMI",
     "discard",
+    "discard_runs",
     "finish",
     "whoami_reply",
 ]

@@ -99,7 +99,8 @@ class WorkerConfig:
 
 
 class _Stop(BaseException):
-    """SIGTERM/SIGINT reached the worker: report the current task (no retries) and exit."""
+    """SIGTERM/SIGINT reached the worker: answer the current task's message with an error,
+    report the task (no retries) and exit."""
 
 
 def _retry_invoker() -> Any:
@@ -258,6 +259,12 @@ class ClientAppWorker:
             reply = app(message=message, context=context)
             t2 = time.monotonic()
             sub_status, details = SubStatus.COMPLETED, ""
+        except _Stop:  # SIGTERM mid-task: answer the message, or the SuperNode waits on it
+            details = "the party's ClientApp worker was stopped while it handled this message"
+            if message is not None:
+                error = Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=details)
+                reply = Message(error, reply_to=message)
+            raise
         except Exception as ex:  # noqa: BLE001 - answered as flwr-clientapp would
             code = ErrorCode.CLIENT_APP_RAISED_EXCEPTION
             # fedlab's ClientApp answers its own errors (federation.failures); what gets

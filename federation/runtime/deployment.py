@@ -11,6 +11,13 @@ ServerApp; a run that ends without one (a caller whose progress callback raises,
 cancelled lab experiment does; a timeout) is stopped on the SuperLink (``flwr stop``) and
 discarded at the parties by a short run of its own before the error propagates.
 
+The ServerApp reads a copy of the experiment whose relative paths (each party's ``data``
+and ``authorizations``, the SuperLink's CA) were resolved here, against the experiment
+file's folder (:func:`federation.config.load_config`; an in-memory config's against the
+working directory), since its own folder is the run's; DIR's ``config.toml`` is the file
+as given. A party's own node config (``data``, ``authorizations``) wins over the paths the
+coordinator sends (:mod:`federation.runtime.local_federation` sets both for each party).
+
 What is revealed to whom: the Flower app bundle (FAB) sent to the SuperLink holds only a
 generated ``pyproject.toml`` (no code, no data); the run config names the experiment file,
 DIR, the status and progress files and, on a local federation, the parties' work dirs,
@@ -42,9 +49,11 @@ import tomli_w
 
 from crypto import errors as lab_errors
 from crypto.errors import ConfigError, PartyUnavailableError, ProtocolError
-from federation.config import ExperimentConfig
+from federation.config import ExperimentConfig, config_to_toml, with_paths_resolved
+from federation.outputs import remove_staging
 from federation.protocol import ProgressFn, no_progress
 from federation.runtime.actions import DISCARD_TIMEOUT
+from federation.runtime.ended_runs import pending_runs, record
 from federation.runtime.local_federation import (
     DEFAULT_NODE_POLL,
     DEFAULT_STATE_DIR,
@@ -83,11 +92,13 @@ clientapp = "federation.client_app:app"
 
 [tool.flwr.app.config]
 experiment = ""
+config_text = ""
 out = ""
 status = ""
 progress = ""
 work_dirs = ""
 discard = ""
+ended = ""
 """
 
 
@@ -163,6 +174,19 @@ def _stop_run(run_id: str, log: Path, env: dict[str, str]) -> None:
 
 
 @dataclass(frozen=True)
+class _Shipped:
+    """The experiment as the ServerApp gets it: ``resolved`` (every relative path made
+    absolute here) and ``text``, the file as given (DIR's ``config.toml``)."""
+
+    resolved: str
+    text: str
+
+    @classmethod
+    def of(cls, cfg: ExperimentConfig, text: str) -> _Shipped:
+        return cls(config_to_toml(with_paths_resolved(cfg, Path.cwd())), text)
+
+
+@dataclass(frozen=True)
 class _FlwrRun:
     """The coordinator's folder of one ``flwr run``: ``STATE/runs/<uuid>/``."""
 
@@ -175,8 +199,9 @@ class _FlwrRun:
         return {**flower_env(self.folder / "flwr-home"), "PYTHONUNBUFFERED": "1"}  # run id now
 
     @classmethod
-    def prepare(cls, state: Path, conn: dict[str, Any], config_text: str) -> _FlwrRun:
-        """A new run folder with its Flower connection and the experiment's config."""
+    def prepare(cls, state: Path, conn: dict[str, Any], config: _Shipped) -> _FlwrRun:
+        """A new run folder with its Flower connection and the experiment: the resolved
+        copy the ServerApp runs (``experiment.toml``) and the file as given (``given.toml``)."""
         folder = state / "runs" / uuid.uuid4().hex[:12]
         home = folder / "flwr-home"
         home.mkdir(parents=True)
@@ -184,7 +209,8 @@ class _FlwrRun:
             tomli_w.dumps({"superlink": {"default": CONNECTION, CONNECTION: conn}}),
             encoding="utf-8",
         )
-        (folder / "experiment.toml").write_text(config_text, encoding="utf-8")
+        (folder / "experiment.toml").write_text(config.resolved, encoding="utf-8")
+        (folder / "given.toml").write_text(config.text, encoding="utf-8")
         return cls(folder, folder / "status.json", folder / "flwr-run.log")
 
     def start(self, state: Path, **run_config: str) -> subprocess.Popen[bytes]:
@@ -195,6 +221,7 @@ class _FlwrRun:
             tomli_w.dumps(
                 {
                     "experiment": str(self.folder / "experiment.toml"),
+                    "config_text": str(self.folder / "given.toml"),
                     "status": str(self.status),
                     **run_config,
                 }
@@ -232,20 +259,44 @@ def _end(proc: subprocess.Popen[bytes], wait: float = 10.0) -> None:
 
 
 def _discard_at_parties(
-    state: Path, conn: dict[str, Any], config_text: str, run_id: str | None
-) -> None:
+    state: Path, conn: dict[str, Any], config: _Shipped, run_id: str | None
+) -> bool:
     """Best effort, after a run that ended without its coordinator (cancelled, crashed):
-    a run of its own tells every party to discard run ``run_id`` (its state and files)."""
+    a run of its own tells every party to discard run ``run_id`` (its state and files);
+    whether every party confirmed."""
     if run_id is None:
-        return
-    run = _FlwrRun.prepare(state, conn, config_text)
+        return False
+    run = _FlwrRun.prepare(state, conn, config)
     proc = run.start(state, discard=run_id)
     deadline = time.monotonic() + 3 * DISCARD_TIMEOUT
     while proc.poll() is None and run.outcome() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    if run.outcome() is None:
+    outcome = run.outcome()
+    if outcome is None:
         proc.terminate()
     _end(proc)
+    return bool(outcome and outcome.get("ok"))
+
+
+def _superlink_gone(cfg: ExperimentConfig, fed: Federation | None) -> bool:
+    """Whether this run's SuperLink is the local federation's and its process is gone."""
+    return fed is not None and not cfg.deployment.superlink and not alive(fed.superlink_pid)
+
+
+def _no_outcome(
+    cfg: ExperimentConfig, fed: Federation | None, code: int | None, log: Path
+) -> Exception:
+    """The error of a run whose coordinator reported no outcome, naming what died."""
+    if fed is not None and _superlink_gone(cfg, fed):
+        return PartyUnavailableError(
+            f"the local SuperLink (pid {fed.superlink_pid}) stopped during the run; "
+            f"the run was abandoned; see {log}",
+            hint="Restart the federation (`fedlab federation down`, then `up`) and run again.",
+        )
+    return ProtocolError(
+        f"the coordinator (ServerApp) did not report an outcome (flwr run exited with "
+        f"{code}); the run was abandoned; see {log}"
+    )
 
 
 def train_on_federation(
@@ -270,7 +321,8 @@ def train_on_federation(
             hint="Start it with `fedlab federation up --config ...`.",
         )
     conn = _connection(cfg, fed)
-    run = _FlwrRun.prepare(state, conn, config_text)
+    shipped = _Shipped.of(cfg, config_text)
+    run = _FlwrRun.prepare(state, conn, shipped)
     progress_file = run.folder / "progress.jsonl"
     homes = (
         {n.party: n.work_dir for n in fed.nodes}
@@ -280,22 +332,34 @@ def train_on_federation(
     progress("phase", {"phase": "submit"})
     wait = timeout or (cfg.experiment.join_timeout + 4 * 3600)
     tail = ProgressTail(progress_file, progress)
-    proc = run.start(state, out=str(out), progress=str(progress_file), work_dirs=json.dumps(homes))
+    sent = pending_runs(state)
+    proc = run.start(
+        state,
+        out=str(out),
+        progress=str(progress_file),
+        work_dirs=json.dumps(homes),
+        ended=json.dumps(sent),
+    )
 
     def abandon() -> None:
         run_id = _run_id(run.log)
-        if run_id is not None:
+        if run_id is not None and not _superlink_gone(cfg, fed):
             _stop_run(run_id, run.log, run.env)
         if proc.poll() is None:
             proc.terminate()
         _end(proc)
-        _discard_at_parties(state, conn, config_text, run_id)
+        remove_staging(out)  # a coordinator killed mid-write leaves its staging folder
+        gone = _superlink_gone(cfg, fed)
+        if not gone and _discard_at_parties(state, conn, shipped, run_id):
+            return
+        if run_id is not None:  # the next run reports it ended to every party
+            record(state, {}, {run_id: [p.name for p in cfg.parties]})
 
     deadline = time.monotonic() + wait
     try:
         while proc.poll() is None:
             tail.poll()
-            if run.status.is_file() or time.monotonic() > deadline:
+            if run.status.is_file() or time.monotonic() > deadline or _superlink_gone(cfg, fed):
                 break
             time.sleep(0.1)
         tail.poll()
@@ -305,11 +369,9 @@ def train_on_federation(
     status = run.outcome()
     if status is None:
         abandon()
-        raise ProtocolError(
-            f"the coordinator did not report an outcome (flwr run exited "
-            f"with {proc.returncode}); see {run.log}"
-        )
+        raise _no_outcome(cfg, fed, proc.returncode, run.log)
     _end(proc)
+    record(state, sent, status.get("unconfirmed_runs") or {})
     if not status.get("ok"):
         _raise_status(status)
     return json.loads((out / "metrics.json").read_text())  # type: ignore[no-any-return]

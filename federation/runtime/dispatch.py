@@ -3,8 +3,11 @@
 Decodes the coordinator's records, loads the party's state for this run, calls the
 registered handler and encodes its reply. What leaves the party is exactly the handler's
 reply payload, or for a failure the error's public facts (:mod:`federation.failures`: no
-record values, the full error in this party's log); the state stays in
-``work_dir/.state``. A SuperNode's party serves each run from its own folder
+record values, the full error in this party's log); the state stays in the party's private
+folder (``PRIVATE/.state``: a SuperNode's work dir or ``state-dir``, a simulated party's own
+temporary folder), never in a run folder the coordinator names. It is deleted when the run
+ends (``runtime.finish``, ``runtime.discard``) and when this party answers with an error (a
+party's error ends the run). A SuperNode's party serves each run from its own folder
 (:meth:`PartyIdentity.for_run`).
 """
 
@@ -32,7 +35,7 @@ from federation.runtime.actions import (
 )
 from federation.runtime.state import (
     discard_run,
-    forget,
+    drop_state,
     is_discarded,
     load_state,
     run_folder,
@@ -57,11 +60,23 @@ class PartyIdentity:
     work_dir: Path
     node_config: dict[str, Any] = field(default_factory=dict)
     home: Path | None = None
+    private: Path | None = None
+
+    @property
+    def state_home(self) -> Path:
+        """The private folder whose ``.state/`` holds this party's run state."""
+        return self.private or self.home or self.work_dir
 
     def for_run(self, run_key: str) -> PartyIdentity:
         """This SuperNode's party in run ``run_key``: its work dir becomes the run's own
-        folder ``WORK/runs/<run>`` (model piece and state), ``WORK`` its ``home``."""
-        return replace(self, work_dir=run_folder(self.work_dir, run_key), home=self.work_dir)
+        folder ``WORK/runs/<run>`` (model piece), ``WORK`` its ``home`` and, unless the node
+        config names a ``state-dir``, the private folder of its state."""
+        return replace(
+            self,
+            work_dir=run_folder(self.work_dir, run_key),
+            home=self.work_dir,
+            private=self.private or self.work_dir,
+        )
 
     def context(
         self, role: PartyRole, state: dict[str, Any], cache: dict[str, Any] | None = None
@@ -76,6 +91,7 @@ class PartyIdentity:
             state=state,
             cache={} if cache is None else cache,
             home=self.home,
+            private=self.state_home,
         )
 
 
@@ -88,7 +104,7 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
     if env.action == WHOAMI:
         ok = identity.data_path is not None and identity.data_path.is_file()
         return to_records(Envelope(identity.name, WHOAMI, whoami_reply(identity.name, ok)))
-    path = state_file(identity.work_dir, run_key)
+    path = state_file(identity.state_home, run_key)
     ctx: PartyContext | None = None
     try:
         if addressed is not None and addressed != identity.name:
@@ -123,11 +139,12 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
                     "while a message was handled",
                     hint="Start a new run.",
                 )
-        else:  # a long-lived ClientApp process serves many runs: drop this run's objects
+        else:  # the run ended: its state goes; a long-lived ClientApp process serves many
+            drop_state(path)  # runs, so this run's objects go too
             _CACHES.pop(identity.name, None)
         return to_records(Envelope(identity.name, env.action, out))
     except Exception as exc:  # noqa: BLE001 - only the error's public facts leave
-        forget(path)
+        drop_state(path)  # this error ends the run: its secrets do not outlive it here
         return failure_records(identity.name, env.action, exc, ctx)
 
 

@@ -1,8 +1,12 @@
 """A local federation: a SuperLink and one SuperNode per party on 127.0.0.1.
 
 ``federation_up`` starts ``flower-superlink`` and one ``flower-supernode`` per party of an
-experiment on 127.0.0.1 (distinct ports; node config ``party``, ``data``, ``work-dir``), as
-background processes whose PIDs and logs go to the state dir (``STATE/federation.json``).
+experiment on 127.0.0.1 (distinct ports; node config ``party``, ``data``, ``work-dir`` and,
+for a guest with an authorization table, ``authorizations``: the paths as the experiment
+file resolves them against its own folder), as background processes whose PIDs and logs go
+to the state dir (``STATE/federation.json``). :func:`add_supernode` and
+:func:`remove_supernode` change which parties a running federation serves (a party with
+other data gets a new SuperNode: a SuperNode's node config is fixed when it starts).
 Each SuperNode starts through :mod:`federation.runtime.supernode`, which shortens its
 hard-coded idle sleep and (on flwr 1.41, ``worker=True``) serves every message from one
 long-lived ClientApp process (:mod:`federation.runtime.clientapp_worker`) instead of a fresh
@@ -11,8 +15,9 @@ worker), then the SuperLink (SIGTERM to each process group). Every Flower execut
 this installation's (:func:`federation.runtime.processes.flower_bin`, not PATH) and is
 checked before the first process starts.
 
-What is revealed to whom: each SuperNode is given only its own party's data path and work
-dir (its node config); the SuperLink is given no data path at all. The state file names
+What is revealed to whom: each SuperNode is given only its own party's data path (and, for
+the guest, its authorization table's), and work dir (its node config); the SuperLink is
+given no data path at all. The state file names
 every process, port, log and work dir, and stays on this machine.
 """
 
@@ -25,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from crypto.errors import ConfigError
-from federation.config import ExperimentConfig, PartySpec, check_data_files
+from federation.alignment_party import AUTHORIZATIONS_NODE_CONFIG
+from federation.config import ExperimentConfig, PartySpec, check_data_files, check_party_files
 from federation.runtime.clientapp_worker import supported
 from federation.runtime.processes import (
     FLOWER_CHILDREN,
@@ -53,6 +59,8 @@ class NodeProc:
     log: str
     work_dir: str
     worker: bool = False
+    data: str = ""  # the node config's data and authorizations paths
+    authorizations: str = ""
 
 
 @dataclass
@@ -77,13 +85,21 @@ class Federation:
         return cls(**raw)
 
 
-def node_config_arg(party: str, data: Path, work_dir: Path) -> str:
+def node_config_arg(
+    party: str, data: Path, work_dir: Path, authorizations: Path | None = None
+) -> str:
+    """``--node-config`` of a party's SuperNode (its authorization table's path too, when
+    it has one: the node config wins over the path the coordinator sends)."""
+
     def q(v: str) -> str:
         if "'" in v:
             raise ConfigError(f"party {party!r}: path {v!r} contains a quote")
         return f"'{v}'"
 
-    return f"party={q(party)} data={q(str(data))} work-dir={q(str(work_dir))}"
+    arg = f"party={q(party)} data={q(str(data))} work-dir={q(str(work_dir))}"
+    if authorizations is not None:
+        arg += f" {AUTHORIZATIONS_NODE_CONFIG}={q(str(authorizations))}"
+    return arg
 
 
 def _superlink_cmd(state: Path, port: int, *, tls: bool) -> tuple[list[str], str | None]:
@@ -138,12 +154,21 @@ def _start_supernode(fed: Federation, party: PartySpec, *, poll: float, worker: 
         "--port",
         str(node_port),
         "--node-config",
-        node_config_arg(party.name, party.data, work),
+        node_config_arg(party.name, party.data, work, party.authorizations),
     ]
     cmd += ["--root-certificates", fed.ca_cert] if fed.ca_cert else ["--insecure"]
     log = state / "logs" / f"supernode-{party.name}.log"
     pid = spawn(cmd, log, flower_env(state / "flwr-home" / f"node-{party.name}"))
-    return NodeProc(party.name, pid, node_port, str(log), str(work), worker=worker and supported())
+    return NodeProc(
+        party.name,
+        pid,
+        node_port,
+        str(log),
+        str(work),
+        worker=worker and supported(),
+        data=str(party.data),
+        authorizations=str(party.authorizations or ""),
+    )
 
 
 def federation_up(
@@ -190,6 +215,50 @@ def federation_up(
     return fed
 
 
+def _running(state_dir: str | Path) -> Federation:
+    fed = Federation.load(Path(state_dir).resolve())
+    if fed is None or not alive(fed.superlink_pid):
+        raise ConfigError(
+            f"no running federation in {Path(state_dir).resolve()}",
+            hint="Start one with `fedlab federation up --config ...`.",
+        )
+    return fed
+
+
+def add_supernode(
+    state_dir: str | Path,
+    party: PartySpec,
+    *,
+    poll: float = DEFAULT_NODE_POLL,
+    worker: bool = True,
+) -> NodeProc:
+    """Start a SuperNode for ``party`` on the running federation in ``state_dir``; a
+    party that already has one is refused (:func:`remove_supernode` it first)."""
+    fed = _running(state_dir)
+    if any(n.party == party.name for n in fed.nodes):
+        raise ConfigError(
+            f"the federation in {fed.state_dir} already has a SuperNode for party {party.name!r}",
+            hint="Remove it first (remove_supernode), or stop the federation.",
+        )
+    check_party_files(party)
+    node = _start_supernode(fed, party, poll=poll, worker=worker)
+    fed.nodes.append(node)
+    fed.save()
+    return node
+
+
+def remove_supernode(state_dir: str | Path, party: str, *, timeout: float = 10.0) -> bool:
+    """Stop the SuperNode of ``party`` (with its ClientApp worker); whether one ran."""
+    fed = Federation.load(Path(state_dir).resolve())
+    node = next((n for n in fed.nodes if n.party == party), None) if fed else None
+    if fed is None or node is None:
+        return False
+    stopped = stop_group(node.pid, timeout)
+    fed.nodes.remove(node)
+    fed.save()
+    return stopped
+
+
 def federation_down(state_dir: str | Path, *, timeout: float = 10.0) -> list[str]:
     """Stop the SuperNodes, then the SuperLink; return what was stopped."""
     fed = Federation.load(state_dir)
@@ -234,8 +303,10 @@ __all__ = [
     "STATE_FILE",
     "Federation",
     "NodeProc",
+    "add_supernode",
     "federation_down",
     "federation_status",
     "federation_up",
     "node_config_arg",
+    "remove_supernode",
 ]

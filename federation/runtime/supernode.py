@@ -16,10 +16,14 @@ Starts Flower's SuperNode with two latency cuts:
   beside it: one process, started once, that claims and answers every ClientApp task
   through the SuperNode's runtime API. It is the SuperNode's child, in its process group
   (stopping the SuperNode's group stops it), and exits by itself within 0.2 s when the
-  SuperNode is gone; if it dies on its own, the launcher starts a new one (a task it was
-  running fails as a killed ``flwr-clientapp`` would). ``--fedlab-no-worker``, any other
-  flwr version, an explicit ``--isolation`` or runtime dependency installation keep
-  Flower's default launching.
+  SuperNode is gone; if it dies or is stopped on its own (SIGKILL, SIGTERM), the launcher
+  starts a new one (a task it was running fails as a killed ``flwr-clientapp`` would).
+  ``--fedlab-no-worker``, any other flwr version, an explicit ``--isolation`` or runtime
+  dependency installation keep Flower's default launching.
+* **State hygiene.** Before the SuperNode takes a message, and then periodically, the
+  launcher removes its party's run state of runs discarded here or idle for longer than the
+  TTL (:class:`federation.runtime.state_sweep.Sweeper`; node config ``state-ttl-seconds``,
+  else ``FEDLAB_STATE_TTL_SECONDS``).
 
 Everything else is Flower's own ``flower-supernode``.
 """
@@ -28,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -36,6 +39,7 @@ import time as _time
 from typing import Any
 
 from federation.runtime.clientapp_worker import UNSUPPORTED_EXIT, log_to_stderr
+from federation.runtime.state_sweep import Sweeper, node_dirs, state_ttl
 
 DEFAULT_POLL = 0.2
 FLOWER_IDLE_SLEEP = 3
@@ -144,13 +148,10 @@ class WorkerSupervisor:
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL)  # noqa: S603
             self.starts += 1
             code = self.proc.wait()
-            if self._stopping.is_set() or code in (
-                0,
-                UNSUPPORTED_EXIT,
-                -signal.SIGTERM,
-                -signal.SIGINT,
-            ):
-                return  # stopped on purpose (the SuperNode is going down)
+            if self._stopping.is_set() or code == UNSUPPORTED_EXIT:
+                return  # the SuperNode is going down, or the worker cannot serve it
+            # killed or stopped on its own (SIGKILL, SIGTERM, a crash): the SuperNode
+            # needs a worker, else its next messages wait for nobody
             log.warning("the ClientApp worker exited with %s; starting a new one", code)
             self._stopping.wait(RESTART_DELAY)
 
@@ -166,6 +167,20 @@ class WorkerSupervisor:
                 proc.kill()
 
 
+def start_sweeper(args: list[str]) -> Sweeper | None:
+    """Sweep the state of this SuperNode's party now and periodically (its work dir and
+    state dir from ``--node-config``); None without a ``party`` in the node config."""
+    from flwr.common.config import parse_config_args
+
+    raw = _option(args, "--node-config")
+    node_config = parse_config_args([raw]) if raw else {}
+    name = str(node_config.get("party", "")).strip()
+    if not name:
+        return None
+    home, private = node_dirs(name, node_config)
+    return Sweeper(private, home, state_ttl(node_config)).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     poll = DEFAULT_POLL
@@ -174,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         poll = float(args[i + 1])
         del args[i : i + 2]
     log_to_stderr()
+    sweeper = start_sweeper(args)
     import flwr.supernode.start_client_internal as internal
 
     if poll > 0 and getattr(internal, "time", None) is _time:
@@ -189,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         supervisor = WorkerSupervisor(worker_command(args, os.getpid()))
         add_exit_handler(supervisor.stop)
         supervisor.start()
+    if sweeper is not None:
+        add_exit_handler(sweeper.stop)
     sys.argv = ["flower-supernode", *args]
     flower_supernode()
     return 0

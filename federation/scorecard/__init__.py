@@ -36,7 +36,7 @@ of hetero LR), ``driver`` (the scorecard driver). Dependencies point one way: th
 scorecard uses hetero LR, never the reverse.
 """
 
-from federation.scorecard import points, woe  # noqa: F401 - registers the party handlers
+from federation.scorecard import points, scale, woe  # noqa: F401 - registers the party handlers
 from federation.scorecard.driver import drive, no_alignment
 from federation.scorecard.messages import (
     APPLY,

@@ -19,13 +19,17 @@ import numpy as np
 
 from crypto.errors import ProtocolError
 from features import scorecard as S
+from features.disclosure import require_min_cell
+from features.metrics import split_sizes
 from federation.alignment import align
 from federation.config import ExperimentConfig
 from federation.hetero_lr.driver import train_aligned
+from federation.hetero_lr.params import parse_params as parse_lr_params
 from federation.protocol import ProgressFn, ProtocolResult, no_progress
-from federation.scorecard.messages import POINTS, REPORT, SELECT
+from federation.scorecard.messages import POINTS, REPORT, SCALE, SELECT
 from federation.scorecard.params import ScorecardParams, WoeParams, parse_scorecard_params
 from federation.scorecard.points import WOE_SOURCE
+from federation.scorecard.scale import auto_scaling
 from federation.scorecard.woe_driver import WoeOutcome, federated_woe
 from federation.transport import Envelope, Payload, Transport
 
@@ -61,6 +65,17 @@ def _select(
     sr = transport.exchange([Envelope(p, SELECT, sel_pl) for p in parties])
     selection = {p: [int(k) for k in np.asarray(r.payload["kept"])] for p, r in sr.items()}
     return selection, sr
+
+
+def _fit_scale(transport: Transport, scaling: S.Scaling, guest: str, k: int) -> S.Scaling:
+    """``sc.scale`` at the guest: the scale fitted to its validation scores."""
+    payload: Payload = {
+        "min_score": scaling.min_score,
+        "max_score": scaling.max_score,
+        "min_cell": k,
+    }
+    reply = transport.exchange([Envelope(guest, SCALE, payload)])[guest].payload
+    return auto_scaling(scaling, reply)
 
 
 def _points(
@@ -122,7 +137,13 @@ def _metrics(
         },
         "points_report": {p: json.loads(str(r.payload["summary"])) for p, r in parts["pr"].items()},
         "scaling": scaling.to_dict(),
-        "exchanges": parts["align_exchanges"] + woe.exchanges + 1 + int(lm["lr_exchanges"]) + 2,
+        "scaling_mode": "auto" if parts["auto_scale"] else "fixed",
+        "exchanges": parts["align_exchanges"]
+        + woe.exchanges
+        + 1
+        + int(lm["lr_exchanges"])
+        + int(parts["auto_scale"])
+        + 2,
         "seconds": {
             **{k: round(v, 4) for k, v in seconds.items()},
             **{f"lr_{k}": v for k, v in lm["seconds"].items()},
@@ -143,6 +164,10 @@ def drive(
     t = time.perf_counter()
     aligned = _align(transport, config, progress)
     seconds["align"] = time.perf_counter() - t
+    n = getattr(aligned, "n_aligned", None)
+    if n is not None:  # the LR's split follows from n: refuse before any binning message
+        fraction = parse_lr_params(dict(params.lr)).valid_fraction
+        require_min_cell(split_sizes(int(n), fraction), config.min_cell, where="scorecard")
     t = time.perf_counter()
     woe = federated_woe(transport, config, woe_params, progress=progress)
     seconds["woe"] = time.perf_counter() - t
@@ -160,7 +185,9 @@ def drive(
         matrix_source=WOE_SOURCE,
     )
     t = time.perf_counter()
-    scaling = params.scaling()
+    scaling = params.points_scale()
+    if params.auto_scale:
+        scaling = _fit_scale(transport, scaling, guest, config.min_cell)
     sm, pr = _points(transport, scaling, woe_params, guest, hosts)
     seconds["points"] = time.perf_counter() - t
     progress("scorecard.grades", {"table": sm["grade_table"]})
@@ -172,6 +199,7 @@ def drive(
         "scaling": scaling,
         "pr": pr,
         "align_exchanges": int(getattr(aligned, "exchanges", 0)),
+        "auto_scale": params.auto_scale,
     }
     metrics = _metrics(config, parts, selection, sr, seconds)
     summary = {

@@ -66,6 +66,13 @@ class ScorecardParams(BaseModel):
     iv_min: float = Field(0.02, ge=0)
     corr_max: float = Field(0.7, gt=0, le=1)
     max_features: int | None = Field(None, ge=1, description="per party")
+    scaling: Literal["auto", "fixed"] = Field(
+        "auto",
+        description="points scale: auto (fitted to the model's validation scores so that "
+        "they spread over min_score-max_score; base score, odds and PDO are then fitted) or "
+        "fixed (base_score at base_odds, pdo); a config that gives any of those three and "
+        "no scaling is fixed",
+    )
     base_score: float = 600.0
     base_odds: float = Field(15.0, gt=0)
     pdo: float = Field(40.0, gt=0)
@@ -73,8 +80,20 @@ class ScorecardParams(BaseModel):
     max_score: float = 700.0
     lr: ScorecardLrParams = Field(default_factory=lambda: ScorecardLrParams.model_validate({}))
 
-    def scaling(self) -> S.Scaling:
+    @property
+    def auto_scale(self) -> bool:
+        """Whether the points scale is fitted to the model (``scaling = "auto"``)."""
+        if "scaling" in self.model_fields_set:
+            return self.scaling == "auto"
+        return not (_FIXED_KEYS & self.model_fields_set)
+
+    def points_scale(self) -> S.Scaling:
+        """The configured scale (with ``auto``: its range; base score, odds and PDO are
+        fitted after the LR)."""
         return S.Scaling(self.base_score, self.base_odds, self.pdo, self.min_score, self.max_score)
+
+
+_FIXED_KEYS = {"base_score", "base_odds", "pdo"}
 
 
 _WOE_KEYS = set(WoeParams.model_fields)
@@ -109,7 +128,17 @@ def parse_scorecard_params(raw: dict[str, Any]) -> ScorecardParams:
         errs = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid scorecard [params]: {errs}") from None
     parse_lr_params(p.lr.model_dump())  # the same checks as a hetero LR run's
-    p.scaling()
+    p.points_scale()
+    defaults = ScorecardParams.model_validate({})
+    given = sorted(
+        k for k in _FIXED_KEYS & p.model_fields_set if getattr(p, k) != getattr(defaults, k)
+    )
+    if p.auto_scale and given:
+        raise ConfigError(
+            f'invalid scorecard [params]: scaling = "auto" fits the points scale to the '
+            f"model, but {given} fix it",
+            hint='Drop those keys, or set scaling = "fixed".',
+        )
     return p
 
 

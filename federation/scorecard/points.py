@@ -31,6 +31,7 @@ from features.metrics import DEFAULT_MIN_CELL, auc, curve_aggregates, ks, score_
 from federation.hetero_lr.data import register_matrix_source
 from federation.hetero_lr.state import LrPartyState, find_state
 from federation.party import PartyContext, register
+from federation.partydata import party_k
 from federation.roles import PartyRole
 from federation.scorecard.messages import POINTS, PTS, REPORT, SELECT
 from federation.scorecard.woe_state import (
@@ -188,38 +189,44 @@ def _report(ctx: PartyContext, payload: Payload) -> Payload:
         raise ProtocolError(f"guest {ctx.name!r} holds no label column")
     raw, yv = raw_all[valid], y[valid]
     scores = scaling.clip(raw)
-    rows = S.grade_table(scores, scaling, yv, min_cell=DEFAULT_MIN_CELL)
-    dev = S.grade_table(scaling.clip(raw_all), scaling, y, min_cell=DEFAULT_MIN_CELL)
+    k = party_k(ctx)
+    rows = S.grade_table(scores, scaling, yv, min_cell=k)
+    dev = S.grade_table(scaling.clip(raw_all), scaling, y, min_cell=k)
+    ends = np.sort(scores)
     metrics = {
         "score_auc": auc(yv, -scores),
         "score_ks": ks(yv, -scores),
-        "score_min": float(scores.min()),
-        "score_max": float(scores.max()),
+        # the ends of the score range as means of the k lowest / highest validation scores
+        # (aggregates of k enterprises, never one enterprise's score)
+        "score_min": float(ends[:k].mean()),
+        "score_max": float(ends[-k:].mean()),
         "score_mean": float(scores.mean()),
         "clipped_share": float(np.mean((raw < scaling.min_score) | (raw > scaling.max_score))),
         "grades": [r.__dict__ for r in rows],
         "grade_table": S.format_grade_table(rows, scaling),
         "grades_dev": [r.__dict__ for r in dev],
         "grade_table_dev": S.format_grade_table(dev, scaling),
-        **score_curves(yv, scores),
+        **score_curves(yv, scores, min_cell=k),
         **bank_points(S.load_points(ctx.work_dir)),
     }
     return {"metrics": json.dumps(metrics)}
 
 
-def score_curves(y: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+def score_curves(
+    y: np.ndarray, scores: np.ndarray, *, min_cell: int = DEFAULT_MIN_CELL
+) -> dict[str, Any]:
     """ROC points, lift table, score histogram and positive count of the validation scores,
     as ``features.metrics.curve_aggregates`` makes them for every algorithm (each ROC step,
     lift group and shown histogram bin covers at least ``min_cell`` enterprises; nothing
     when either class has fewer). A low score means high risk: the ROC and the lift rank
     by ``-score`` (riskiest first, as ``score_auc``); the lift groups' score bounds and the
     histogram are on the points scale."""
-    agg = curve_aggregates(y, -scores)
+    agg = curve_aggregates(y, -scores, min_cell=min_cell)
     if agg:
         agg["lift"] = [
             {**r, "min_score": -r["max_score"], "max_score": -r["min_score"]} for r in agg["lift"]
         ]
-        agg["score_hist"] = score_histogram(scores)
+        agg["score_hist"] = score_histogram(scores, min_cell=min_cell)
     return agg
 
 

@@ -54,7 +54,7 @@ from crypto.paillier import (
 from crypto.parallel import ObfuscatorPool, default_workers, parallel_obfuscators
 from features import woe as W
 from federation.party import PartyContext, register
-from federation.partydata import party_setup, read_validated
+from federation.partydata import party_k, party_setup, read_validated
 from federation.roles import PartyRole
 from federation.scorecard.messages import APPLY, BIN, MERGE, PSI, SUMS
 from federation.scorecard.params import WoeParams
@@ -74,8 +74,11 @@ def _public_id(ctx: PartyContext, j: int, name: str, publish: bool) -> str:
     return name if publish else f"{ctx.name}:f{j}"
 
 
-def _guest_bins(st: WoeState, cols: dict[str, tuple[W.Kind, np.ndarray]], y: np.ndarray) -> None:
-    """The guest's optimal monotonic bins of its own columns, merged, with WOE/IV."""
+def _guest_bins(
+    st: WoeState, cols: dict[str, tuple[W.Kind, np.ndarray]], y: np.ndarray, k: int
+) -> None:
+    """The guest's optimal monotonic bins of its own columns, merged (>= k of each class
+    per bin), with WOE/IV."""
     params = st.params
     bins, tables = [], []
     for name in st.features:
@@ -98,6 +101,7 @@ def _guest_bins(st: WoeState, cols: dict[str, tuple[W.Kind, np.ndarray]], y: np.
             min_bin_size=params.min_bin_size,
             max_bins=params.max_bins,
             monotonic=params.monotonic,
+            min_class=k,
         )
         b = b.merged(plan.tolist())
         t = W.woe_from_ids(b.transform(vals), y, b.n_bins)
@@ -122,9 +126,18 @@ def _guest_labels(st: WoeState, y: np.ndarray) -> Payload:
     return out
 
 
+def _at_k(ctx: PartyContext, params: WoeParams) -> WoeParams:
+    """The binning parameters with ``min_bin_size`` raised to this party's k: no bin count
+    a party reveals (or that a WOE gives away) describes fewer than k enterprises."""
+    k = party_k(ctx)
+    if params.min_bin_size >= k:
+        return params
+    return params.model_copy(update={"min_bin_size": k})
+
+
 @register(BIN)
 def _bin(ctx: PartyContext, payload: Payload) -> Payload:
-    params = WoeParams.model_validate_json(str(payload["params"]))
+    params = _at_k(ctx, WoeParams.model_validate_json(str(payload["params"])))
     cols, y = party_columns(ctx)
     names = list(cols)
     st = WoeState(
@@ -134,7 +147,7 @@ def _bin(ctx: PartyContext, payload: Payload) -> Payload:
     if ctx.role == PartyRole.GUEST:
         if y is None:
             raise DataValidationError(f"guest {ctx.name!r} has no label column")
-        _guest_bins(st, cols, y)
+        _guest_bins(st, cols, y, party_k(ctx))
         return _guest_labels(st, y)
     publish = bool(payload.get("publish", False))
     st.binnings = [
@@ -219,9 +232,10 @@ def _host_events(sk: PaillierPrivateKey | None, raw: Any) -> np.ndarray:
 
 
 def _merge_host(
-    params: WoeParams, sk: PaillierPrivateKey | None, payload: Payload, h: str
+    params: WoeParams, sk: PaillierPrivateKey | None, payload: Payload, h: str, k: int
 ) -> tuple[HostBins, list[np.ndarray], list[np.ndarray], list[float]]:
-    """The guest's merge of one host's bins: merge groups, WOE and IV per feature."""
+    """The guest's merge of one host's bins: merge groups (>= k of each class: the host's
+    WOE gives its event counts away), WOE and IV per feature."""
     n_bins = np.asarray(payload[f"n_bins.{h}"], dtype=np.int64)
     counts = np.asarray(payload[f"counts.{h}"], dtype=np.int64)
     events = _host_events(sk, payload[f"sums.{h}"])
@@ -239,6 +253,7 @@ def _merge_host(
             min_bin_size=params.min_bin_size,
             max_bins=params.max_bins,
             monotonic=params.monotonic,
+            min_class=k,
         )
         m_ev = np.bincount(plan, weights=ev, minlength=int(plan.max()) + 1)
         m_cn = np.bincount(plan, weights=cn, minlength=int(plan.max()) + 1)
@@ -262,7 +277,7 @@ def _merge(ctx: PartyContext, payload: Payload) -> Payload:
         sk = PaillierPrivateKey(pk, st.key.p, st.key.q)
     out: Payload = {}
     for h in [str(h) for h in payload["hosts"]]:
-        st.hosts[h], groups, woes, ivs = _merge_host(st.params, sk, payload, h)
+        st.hosts[h], groups, woes, ivs = _merge_host(st.params, sk, payload, h, party_k(ctx))
         out[f"groups.{h}"] = np.concatenate(groups).astype(np.int64)
         out[f"iv.{h}"] = np.asarray(ivs, dtype=np.float64)
         if st.params.share_woe:

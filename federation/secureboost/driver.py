@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from crypto.errors import ConfigError, ProtocolError
-from features.metrics import CURVE_KEYS
+from features.disclosure import require_min_cell
+from features.metrics import CURVE_KEYS, split_sizes
 from federation.alignment import align
 from federation.config import ExperimentConfig
 from federation.protocol import ProgressFn, ProtocolResult, no_progress, require_parties
@@ -63,6 +64,7 @@ class _Run:
     hosts: list[str]
     ex: PayloadExchange
     progress: ProgressFn
+    min_cell: int
     phase: dict[str, float] = field(
         default_factory=lambda: {
             "encrypt": 0.0,
@@ -127,6 +129,10 @@ def _setup_phase(run: _Run) -> _Setup:
     n_feat = {guest: int(g0["n_features"]), **{h: int(hs[h]["n_features"]) for h in hosts}}
     names = {h: [str(x) for x in hs[h]["feature_names"]] for h in hosts if "feature_names" in hs[h]}
     valid_idx = np.asarray(g0["valid_idx"], dtype=np.int64)
+    counts = {"n_aligned": n_aligned, "n_train": int(g0["n_train"])}
+    if valid_idx.size:
+        counts["n_valid"] = int(valid_idx.size)
+    require_min_cell(counts, run.min_cell, where="SecureBoost set-up")
     init = {"public": g0["public"], "layout": g0["layout"], "valid_idx": valid_idx}
     ex([Envelope(h, HOST_INIT, dict(init)) for h in hosts])
     return _Setup(g0, n_aligned, n_feat, names, valid_idx)
@@ -326,6 +332,10 @@ def drive(
     t0 = time.perf_counter()
     aligned = _align(transport, config, progress)
     seconds["align"] = time.perf_counter() - t0
+    n = getattr(aligned, "n_aligned", None)
+    if n is not None:  # the split's sizes follow from n: refuse before sb.setup
+        sizes = split_sizes(int(n), params.validation_fraction)
+        require_min_cell(sizes, config.min_cell, where="SecureBoost")
     run = _Run(
         transport=transport,
         params=params,
@@ -335,6 +345,7 @@ def drive(
         hosts=hosts,
         ex=PayloadExchange(transport),
         progress=progress,
+        min_cell=config.min_cell,
     )
     t = time.perf_counter()
     setup = _setup_phase(run)

@@ -21,6 +21,7 @@ import numpy as np
 from crypto.errors import ProtocolError
 from features.metrics import auc, curve_aggregates, ks, sigmoid
 from federation.party import PartyContext, register
+from federation.partydata import party_k
 from federation.secureboost.cipher import GuestCipher
 from federation.secureboost.histograms import int_hist
 from federation.secureboost.messages import (
@@ -304,7 +305,7 @@ def _finish(ctx: PartyContext, payload: Payload) -> Payload:
     metrics = {
         "auc": auc(y[ev], margin[ev]),
         "ks": ks(y[ev], margin[ev]),
-        **curve_aggregates(y[ev], margin[ev]),
+        **curve_aggregates(y[ev], margin[ev], min_cell=party_k(ctx)),
         "train_auc": auc(y[st.train], margin[st.train]),
         "importance": imp,
     }

@@ -34,7 +34,7 @@ class SecureBoostParams(BaseModel):
     early_stopping_rounds: int = Field(0, ge=0)
     scale_pos_weight: float = Field(1.0, gt=0)
     guest_only_first_trees: int = Field(0, ge=0)
-    key_bits: int = 2048
+    key_bits: int = Field(2048, ge=1024, description="Paillier modulus size")
     randomness_bits: int = Field(256, ge=128)
     precision_bits: int = Field(24, ge=8, le=36)
     publish_feature_names: list[str] = Field(default_factory=list)

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from crypto.errors import DataValidationError, ProtocolError
-from features.metrics import validation_split
+from features.disclosure import require_min_cell
 from federation.party import PartyContext, register
+from federation.partydata import party_k
+from federation.population import validation_rows
 from federation.roles import PartyRole
 from federation.secureboost.cipher import GuestCipher
 from federation.secureboost.data import bin_matrix
@@ -87,8 +89,12 @@ def _guest_setup(ctx: PartyContext, m: Any, common: dict[str, Any]) -> Payload:
     params: SecureBoostParams = common["params"]
     n = int(common["n"])
     y = _guest_labels(ctx, m)
-    valid = validation_split(y, params.validation_fraction, common["seed"])
+    valid = validation_rows(ctx, y, params.validation_fraction, common["seed"])
     train = np.setdiff1d(np.arange(n), valid)
+    counts = {"n_aligned": n, "n_train": int(train.size)}
+    if valid.size:
+        counts["n_valid"] = int(valid.size)
+    require_min_cell(counts, party_k(ctx), where=f"guest {ctx.name!r} SecureBoost split")
     wmax = max(1.0, params.scale_pos_weight)
     layout = Layout.make(int(train.size), wmax, params.precision_bits, params.key_bits)
     cipher = GuestCipher(common["backend"], params.key_bits, params.randomness_bits)

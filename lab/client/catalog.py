@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from features.disclosure import DEFAULT_MIN_CELL
 from lab.client.base import Caller, Part, Table
 from lab.errors import CatalogError, NotFoundError
 from lab.models import (
@@ -19,6 +18,7 @@ from lab.models import (
     CountStatus,
     IndicatorPublic,
     SampleSetCreate,
+    SampleSetEdit,
     SampleSetPublic,
 )
 from lab.sample_profiles import SampleProfile
@@ -82,11 +82,15 @@ class Samples(Part):
         observation_end: date | None = None,
         n_total: int = 0,
         n_positive: int = 0,
+        **definition: Any,
     ) -> SampleHandle:
         """Register a sample set (样本库) of your bank: metadata, no rows.
 
         Count it at the bank with ``sample.profile()``; ``n_total`` / ``n_positive`` are
-        *declared* counts (as your bank's own system reports them), marked as such."""
+        *declared* counts (as your bank's own system reports them), marked as such; without
+        them the sample is "not counted". ``definition``: ``label_horizon_months``,
+        ``date_column`` (observation date, in the ID list else the table) and
+        ``validation_start`` (out-of-time validation from that date)."""
         return SampleHandle(
             self.lab,
             self.lab.call(
@@ -102,6 +106,7 @@ class Samples(Part):
                         observation_end=observation_end,
                         n_total=n_total,
                         n_positive=n_positive,
+                        **definition,
                     )
                 ),
             ),
@@ -135,6 +140,19 @@ class SampleHandle:
         self.info = self.lab.call(catalog.get_sample, sample_id=self.info.id)
         return self
 
+    def edit(self, **changes: Any) -> SampleHandle:
+        """A new version of this sample set with ``changes`` (fields of
+        :class:`~lab.models.SampleSetEdit`); it is not counted until counted at the bank,
+        and this version stays for the lineage of models trained on it."""
+        return SampleHandle(
+            self.lab,
+            self.lab.call(
+                catalog.edit_sample,
+                sample_id=self.info.id,
+                changes=SampleSetEdit.model_validate(changes),
+            ),
+        )
+
     @property
     def counts(self) -> SampleProfile:
         """The counts recorded now (``source`` "declared" or "bank")."""
@@ -144,8 +162,8 @@ class SampleHandle:
         self,
         columns: Iterable[str] = (),
         *,
-        min_cell: int = DEFAULT_MIN_CELL,
-        date_column: str = "observation_date",
+        min_cell: int | None = None,
+        date_column: str | None = None,
         wait: bool = True,
         timeout: float | None = 600.0,
         poll: float = 1.0,
@@ -153,7 +171,8 @@ class SampleHandle:
         """Count the sample at its bank: a request the worker runs at the bank's node.
 
         ``columns``: numeric columns of the sample's dataset to draw histograms of;
-        ``min_cell``: k (the bank applies at least its own). With ``wait`` (a worker must
+        ``min_cell``: k, raising the lab's ``FEDLAB_MIN_CELL`` (never lowering it; the
+        bank applies at least its own). With ``wait`` (a worker must
         be running) returns the counts once recorded; raises :class:`CatalogError` with the
         reason when the count failed."""
         from lab.services import sample_counts

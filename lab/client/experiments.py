@@ -38,11 +38,16 @@ class Experiments(Part):
         algorithm: str,
         indicators: Iterable[str] = (),
         params: dict[str, Any] | None = None,
-        backend: str = "paillier",
+        backend: str | None = None,
         purpose: str = "credit_risk_model",
         authorization_required: bool = True,
+        partner_samples: Iterable[int] = (),
     ) -> ExperimentHandle:
-        """A draft experiment; unknown indicators or bad parameters fail right here."""
+        """A draft experiment; unknown indicators or bad parameters fail right here.
+
+        ``backend`` None: the algorithm's recommended one. ``partner_samples``: for a
+        horizontal algorithm (``homo_lr``, ``homo_nn``), one sample set of each other bank
+        that trains with yours (at least one; submission refuses a one-bank run)."""
         pub = self.lab.call(
             exp_svc.create_experiment,
             experiment_in=ExperimentCreate(
@@ -54,6 +59,7 @@ class Experiments(Part):
                 backend=backend,
                 purpose=purpose,
                 authorization_required=authorization_required,
+                partner_sample_ids=list(partner_samples),
             ),
         )
         return ExperimentHandle(self.lab, pub)
@@ -107,7 +113,20 @@ class ExperimentHandle:
         return self
 
     def cancel(self, reason: str) -> ExperimentHandle:
+        """Cancel it: at once when it waits; a running one stops at its worker's next
+        heartbeat or progress report."""
         self.info = self.lab.call(exp_svc.cancel_experiment, experiment_id=self.id, reason=reason)
+        return self
+
+    def resubmit(self, reason: str = "") -> ExperimentHandle:
+        """Submit a cancelled or failed experiment again, unchanged (it needs approval
+        again); to change it first, ``revise`` it back to a draft."""
+        self.info = self.lab.call(exp_svc.resubmit_experiment, experiment_id=self.id, reason=reason)
+        return self
+
+    def revise(self, reason: str) -> ExperimentHandle:
+        """A rejected, failed or cancelled experiment back to draft, for changes."""
+        self.info = self.lab.call(exp_svc.revise_experiment, experiment_id=self.id, reason=reason)
         return self
 
     def consents(self) -> list[consent.ConsentNeed]:

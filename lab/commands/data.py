@@ -71,17 +71,49 @@ def validate(
         "market_regulation, authorizations).",
     ),
     encoding: str = typer.Option("utf-8", help="Text encoding of the file, e.g. gbk."),
+    categorical: list[str] = typer.Option(
+        [], "--categorical", help="A code column kept as text (repeat for several)."
+    ),
+    max_abs: float | None = typer.Option(
+        None, "--max-abs", help="Largest |x| allowed in a numeric column (default 1e15)."
+    ),
+    on_constant: str = typer.Option(
+        "warn", "--on-constant", help="Constant or all-missing columns: warn | refuse."
+    ),
 ) -> None:
     """Validate one party's table and print a summary (aggregates only)."""
+    from features.contract import (
+        DEFAULT_MAX_ABS,
+        DataContract,
+        check_label_classes,
+        column_warnings,
+    )
+    from features.synth import AGENCIES
     from features.validation import IdKind, load_party_table, summarize
 
     if id_kind not in ("uscc", "opaque"):
         raise typer.BadParameter("--id-kind must be 'uscc' or 'opaque'")
+    if on_constant not in ("warn", "refuse"):
+        raise typer.BadParameter("--on-constant must be 'warn' or 'refuse'")
     kind: IdKind = "uscc" if id_kind == "uscc" else "opaque"
-    df = load_party_table(
-        file, id_column=id_column, label=label, id_kind=kind, party=party, encoding=encoding
+    contract = DataContract.from_settings(
+        encoding=encoding,
+        max_abs=DEFAULT_MAX_ABS if max_abs is None else max_abs,
+        categorical=categorical,
+        on_constant="refuse" if on_constant == "refuse" else "warn",
     )
+    df = load_party_table(
+        file, id_column=id_column, label=label, id_kind=kind, party=party, contract=contract
+    )
+    if label is None and party is not None and party not in (*AGENCIES, "authorizations"):
+        label = "default_12m"  # a synthetic bank's label, as the loader implies it
+    if label is not None:
+        check_label_classes(df[label], file.name, label, "rows")
+    features = [c for c in df.columns if c not in (id_column, label)]
+    warnings = column_warnings(df, file.name, features, contract)
     typer.echo(f"{file.name}: OK — {len(df):,} rows, {df.shape[1]} columns")
+    for w in warnings:
+        typer.echo(f"  warning: {w}")
     if label is not None:
         typer.echo(
             f"  label {label!r}: {int(df[label].sum()):,} positives ({df[label].mean():.1%})"

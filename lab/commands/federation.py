@@ -22,9 +22,25 @@ def train(
         DEFAULT_STATE_DIR,
         help="Local federation folder (deployment runtime, see `fedlab federation up`).",
     ),
+    allow_plaintext: bool = typer.Option(
+        False,
+        "--allow-plaintext",
+        help="Tests and benchmarks only: let backend = 'plaintext' (no encryption) run on "
+        "the simulation or deployment runtime (the local runtime needs no opt-in).",
+    ),
 ) -> None:
     """Train a federated model; DIR gets metrics.json, disclosure.json and model pieces."""
     from federation.run import run_experiment
+
+    if allow_plaintext:
+        typer.secho(
+            "警告：--allow-plaintext 允许明文后端（不加密），仅用于测试与基准。\n"
+            "WARNING: --allow-plaintext lets the plaintext backend (no encryption) run; "
+            "tests and benchmarks only.",
+            err=True,
+            fg=typer.colors.RED,
+            bold=True,
+        )
 
     def progress(event: str, fields: dict) -> None:  # type: ignore[type-arg]
         if event == "epoch":
@@ -35,7 +51,14 @@ def train(
         elif event == "phase":
             typer.echo(f"- {fields.get('phase')}")
 
-    summary = run_experiment(config, out, runtime=runtime, progress=progress, state_dir=state_dir)
+    summary = run_experiment(
+        config,
+        out,
+        runtime=runtime,
+        progress=progress,
+        state_dir=state_dir,
+        allow_plaintext=allow_plaintext,
+    )
     m = summary.metrics
     shown = {
         k: m[k] for k in ("auc", "ks", "n_aligned", "n_exchanges", "exchanges_per_epoch") if k in m
@@ -46,6 +69,9 @@ def train(
     for key, title in _GRADE_TABLES:
         if m.get(key):
             typer.echo(f"{title}:\n{m[key]}")
+    for party, found in (m.get("data_warnings") or {}).items():
+        for w in found:
+            typer.echo(f"  数据警告 / data warning ({party}): {w}")
     typer.echo(f"outputs: {summary.out_dir}")
 
 

@@ -19,7 +19,7 @@ from features.disclosure import DEFAULT_MIN_CELL
 
 app = typer.Typer(no_args_is_help=True)
 experiments_app = typer.Typer(
-    no_args_is_help=True, help="Create, list, show, submit, approve, reject."
+    no_args_is_help=True, help="Create, list, show, submit, approve, reject, cancel, resubmit."
 )
 audit_app = typer.Typer(no_args_is_help=True, help="Verify and read the audit trail.")
 indicators_app = typer.Typer(no_args_is_help=True, help="Search the indicator library (指标库).")
@@ -133,57 +133,6 @@ def seed(
     )
 
 
-@app.command()
-def worker(
-    db: str | None = DbOpt,
-    worker_id: str = typer.Option(f"{os.uname().nodename}-{os.getpid()}", "--id"),
-    runtime: str = typer.Option("simulation", help="local | simulation | deployment"),
-    runs: Path | None = typer.Option(None, help="Folder for run outputs."),
-    once: bool = typer.Option(False, help="Run what is approved now, then exit."),
-    poll: float = typer.Option(2.0, help="Seconds between polls when idle."),
-    state_dir: Path | None = typer.Option(
-        None,
-        help="Deployment: the state dir of a federation `fedlab federation up` "
-        "started (default .fedlab/federation); with --superlink, where the run "
-        "folders go.",
-    ),
-    superlink: str | None = typer.Option(
-        None,
-        help="Deployment: HOST:PORT of a SuperLink's Control API, instead of a local federation.",
-    ),
-    root_certificates: Path | None = typer.Option(
-        None,
-        help="Deployment with --superlink: the CA certificate (PEM) that "
-        "signed the SuperLink's certificate (default: the system's CAs).",
-    ),
-    insecure: bool = typer.Option(
-        False, help="Deployment with --superlink: plaintext, for a SuperLink on this machine only."
-    ),
-) -> None:
-    """Claim approved experiments and run them through the federation, one at a time."""
-    import logging
-
-    from federation.runtime.target import FederationTarget
-    from lab.runner import Worker
-    from lab.settings import get_settings
-
-    target = None
-    if runtime == "deployment" or state_dir or superlink or root_certificates or insecure:
-        target = FederationTarget(
-            **({"state_dir": state_dir} if state_dir else {}),
-            superlink=superlink,
-            root_certificates=root_certificates,
-            insecure=insecure,
-        )
-    w = Worker(
-        _engine(db), worker_id, runs or get_settings().runs_path, runtime=runtime, target=target
-    )
-    typer.echo(f"worker {worker_id}: {w.preflight()}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    n = w.run_forever(poll_seconds=poll, max_idle_polls=1 if once else None)
-    typer.echo(f"worker {worker_id}: {n} experiment(s) processed")
-
-
 @experiments_app.command("create")
 def experiments_create(
     sample: int = typer.Option(..., "--sample", help="Sample set id (your bank's)."),
@@ -195,7 +144,14 @@ def experiments_create(
         "--param",
         help="KEY=VALUE algorithm parameter; repeat. Checked against the algorithm's schema.",
     ),
-    backend: str = typer.Option("paillier", help="paillier | ckks | plaintext"),
+    backend: str | None = typer.Option(
+        None, help="paillier | ckks | ... (default: the algorithm's recommended backend)"
+    ),
+    partner_sample: list[int] = typer.Option(
+        [],
+        "--partner-sample",
+        help="homo_lr / homo_nn: another bank's sample set id; repeat, one per bank.",
+    ),
     purpose: str = typer.Option("credit_risk_model"),
     submit: bool = typer.Option(False, "--submit", help="Submit right after creating."),
     db: str | None = DbOpt,
@@ -211,6 +167,7 @@ def experiments_create(
         params=params,
         backend=backend,
         purpose=purpose,
+        partner_samples=partner_sample,
     )
     if submit:
         exp.submit()
@@ -275,6 +232,34 @@ def experiments_reject(
     user: str | None = UserOpt,
 ) -> None:
     exp = _lab(db, user).experiments.get(experiment_id).reject(reason)
+    typer.echo(f"experiment {exp.id}: {exp.info.status.value}")
+
+
+@experiments_app.command("cancel")
+def experiments_cancel(
+    experiment_id: int,
+    reason: str = typer.Option(..., help="Why."),
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Cancel an experiment: at once when it waits (draft, submitted, approved, queued); a
+    running one stops at its worker's next heartbeat or progress report."""
+    exp = _lab(db, user).experiments.get(experiment_id)
+    was = exp.info.status.value
+    exp.cancel(reason)
+    note = "; its worker stops the run at its next heartbeat" if was == "running" else ""
+    typer.echo(f"experiment {exp.id}: {exp.info.status.value} (was {was}){note}")
+
+
+@experiments_app.command("resubmit")
+def experiments_resubmit(
+    experiment_id: int,
+    reason: str = typer.Option("", help="Why (default: resubmitted)."),
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Submit a cancelled or failed experiment again, unchanged: it needs approval again."""
+    exp = _lab(db, user).experiments.get(experiment_id).resubmit(reason)
     typer.echo(f"experiment {exp.id}: {exp.info.status.value}")
 
 
@@ -374,8 +359,12 @@ def samples_count(
     column: list[str] = typer.Option(
         [], "--column", help="Numeric column to draw a histogram of; repeat."
     ),
-    min_cell: int = typer.Option(
-        DEFAULT_MIN_CELL, "--min-cell", min=1, help="k: smallest cell shown."
+    min_cell: int | None = typer.Option(
+        None,
+        "--min-cell",
+        min=1,
+        help=f"k: smallest cell shown; may only raise FEDLAB_MIN_CELL (default "
+        f"{DEFAULT_MIN_CELL}).",
     ),
     wait: bool = typer.Option(False, "--wait", help="Wait for a worker to count it."),
     timeout: float = typer.Option(600.0, help="Seconds to wait with --wait."),

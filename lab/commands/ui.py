@@ -19,7 +19,8 @@ from types import FrameType
 
 import typer
 
-from features.disclosure import DEFAULT_MIN_CELL
+from crypto.errors import ConfigError
+from features.disclosure import DEFAULT_MIN_CELL, raise_min_cell
 
 
 def streamlit_command(app: Path, *, port: int, host: str) -> list[str]:
@@ -97,8 +98,8 @@ def ui(
         None,
         "--min-cell",
         min=1,
-        help=f"k: the fewest enterprises any shown number may cover "
-        f"(default: FEDLAB_MIN_CELL, else {DEFAULT_MIN_CELL}).",
+        help=f"k: the fewest enterprises any shown number may cover; may only raise "
+        f"FEDLAB_MIN_CELL (default {DEFAULT_MIN_CELL}).",
     ),
 ) -> None:
     """Start the sandbox (指标库, 样本库, 算法库, 实验, 模型库, approvals, consent, audit)."""
@@ -107,7 +108,10 @@ def ui(
     from lab.settings import get_settings
 
     url = normalize_url(db) if db else get_settings().database_url_value
-    k = min_cell if min_cell is not None else get_settings().min_cell
+    try:
+        k = raise_min_cell(get_settings().min_cell, min_cell, source="--min-cell")
+    except ConfigError as exc:
+        raise typer.BadParameter(exc.public_message(), param_hint="--min-cell") from None
     engine = open_catalog(url)  # an existing catalog, migrated (`fedlab lab init` makes one)
     shown = safe_url(engine)
     engine.dispose()

@@ -9,7 +9,9 @@ deployment runtime writes the object to disk itself (``federation.run.config_to_
 
 What the config reveals, and to whom: to the federation's coordinator and the parties, the
 parties' names, each party's data location at that party, column names, the guest's label
-column and (authorization required) the path of the guest's authorization table.
+column, (authorization required) the path of the guest's authorization table and the
+guest's sample: its ID list's location at the bank, date column, window and out-of-time
+validation start (never the list's content).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,19 @@ _RUNTIME: TypeAdapter[Runtime] = TypeAdapter(Runtime)
 
 
 @dataclass(frozen=True)
+class GuestSample:
+    """The guest's sample as its run applies it at the bank (``federation.population``):
+    the ID list's location there, the observation-date column, the window and the
+    out-of-time validation start."""
+
+    ids: str
+    date_column: str = "observation_date"
+    observation_start: date | None = None
+    observation_end: date | None = None
+    validation_from: date | None = None
+
+
+@dataclass(frozen=True)
 class PartyFacts:
     """One party of a run as the catalog has it (locations are the party's own)."""
 
@@ -46,6 +62,19 @@ class PartyFacts:
     data: str
     label: str | None = None
     authorizations: str | None = None
+    sample: GuestSample | None = None  # the guest's, for a training run
+
+
+def _sample_keys(sample: GuestSample | None) -> dict[str, Any]:
+    if sample is None:
+        return {}
+    return {
+        "sample_ids": Path(sample.ids),
+        "date_column": sample.date_column,
+        "observation_start": sample.observation_start,
+        "observation_end": sample.observation_end,
+        "validation_from": sample.validation_from,
+    }
 
 
 @contextmanager
@@ -78,6 +107,7 @@ def party_spec(index: int, party: PartyFacts) -> PartySpec:
             data=Path(party.data),
             label=party.label,
             authorizations=Path(party.authorizations) if party.authorizations else None,
+            **_sample_keys(party.sample),
         )
 
 
@@ -122,6 +152,7 @@ def experiment_config(
 
 
 __all__ = [
+    "GuestSample",
     "PartyFacts",
     "deployment_section",
     "experiment_config",

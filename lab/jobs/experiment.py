@@ -1,25 +1,31 @@
 """The ``experiment`` job kind: run an approved experiment and file a candidate model.
 
-:class:`ExperimentJob` claims one approved experiment with a conditional UPDATE (see
-lab.services.experiments.claim_next), so several workers on one SQLite file or one
-PostgreSQL database never run an experiment twice. For the claimed experiment it reads
+:class:`ExperimentJob` claims one approved (or requeued) experiment with a conditional
+UPDATE that gives the worker a lease on it (see lab.services.experiment_runs.claim_next),
+so several workers on one SQLite file or one PostgreSQL database never run an experiment
+twice. For the claimed experiment it reads
 from the catalog the parties, the data locations at each party, the indicator columns, the
-guest's label and authorizations (:func:`read_experiment`), builds the config object
+guest's label and authorizations (:func:`read_experiment`; a horizontal experiment: one
+guest per bank, each with its own sample's data, label and authorizations), builds the config object
 (:func:`build_config`), runs it through the worker's executor, records the loss as it goes
 (per epoch, or per tree for SecureBoost), and files a candidate model version with the
 run's public metrics, ROC points (aggregates, when metrics.json has them), lineage and
-per-party artifact locations. A failure marks the experiment failed with the reason; a
-cancellation while it runs stops it and leaves it cancelled.
+per-party artifact locations; the lineage names the sample version and the counts that
+actually trained, each at least k (:func:`sample_lineage`). A failure marks the experiment
+failed with the reason; a cancellation while it runs stops it (at the next progress report
+or heartbeat) and leaves it cancelled. A reaper adopts the finished output of a worker that
+died before filing it (:mod:`lab.jobs.adoption`).
 
 What leaves the lab here: the config handed to the federation (paths at each party, column
-names, the guest's authorization table written into the run folder for the guest's own
-process). What comes back: metrics.json (aggregates only), of which the model library keeps
-the public part (:func:`public_metrics`).
+names, each training bank's authorization table written into the run folder for that
+bank's own process). What comes back: metrics.json (aggregates only), of which the model
+library keeps the public part (:func:`public_metrics`).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,21 +39,29 @@ from federation.outputs import piece_locations
 from federation.protocol import ProgressFn
 from federation.roles import PartyRole
 from lab.db import session_scope
-from lab.errors import NotFoundError, RunCancelled
+from lab.disclosure import suppress
+from lab.errors import NotFoundError
+from lab.jobs.adoption import finished_result
 from lab.jobs.base import Job, JobContext, json_safe, reason_of
-from lab.jobs.configs import PartyFacts, experiment_config
+from lab.jobs.configs import GuestSample, PartyFacts, experiment_config
 from lab.models import (
     Algorithm,
     DatasetRegistration,
     Experiment,
+    ExperimentStatus,
     Indicator,
     Organization,
     SampleSet,
 )
+from lab.services import experiment_runs as runs
 from lab.services import experiments as exp_svc
+from lab.services import horizontal
 from lab.services.catalog import get_indicators, node_for_org
 from lab.services.consent import export_authorizations
+from lab.services.disclosure import min_cell
+from lab.services.leases import ExpiredLease, Lease, adopted_reason
 from lab.services.models_library import register_model_version
+from lab.workflow import LEASED
 
 log = logging.getLogger("fedlab.worker")
 
@@ -61,9 +75,10 @@ MAX_LIST = 1000
 
 @dataclass(frozen=True)
 class ExperimentTicket:
-    """A claimed experiment."""
+    """A claimed experiment and the worker's lease on it."""
 
     id: int
+    lease: Lease
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,7 @@ class ExperimentResult:
     metrics: dict[str, Any]
     out_dir: Path
     parties: list[str]
+    filed_because: str = "run finished"
 
 
 def _host_facts(session: Session, ind: Indicator) -> PartyFacts:
@@ -105,13 +121,11 @@ def _host_facts(session: Session, ind: Indicator) -> PartyFacts:
     return PartyFacts(name=node.name, role=PartyRole.HOST, data=ds.location)
 
 
-def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> ExperimentFacts:
-    """The catalog facts of ``exp``'s run; with authorization required, the guest's
-    authorization table is written into ``run_dir`` (for the guest's own process)."""
-    sample = session.get(SampleSet, exp.sample_id)
-    algo = session.get(Algorithm, exp.algorithm_id)
-    if sample is None or algo is None:
-        raise NotFoundError(f"experiment {exp.id}: its sample or algorithm is gone")
+def _vertical_parties(
+    session: Session, exp: Experiment, sample: SampleSet, run_dir: Path
+) -> tuple[dict[str, list[str]], tuple[PartyFacts, ...]]:
+    """The guest (the owner bank, with the label) and one host per agency whose indicators
+    the experiment uses; features per party."""
     guest_ds = session.get(DatasetRegistration, sample.dataset_id)
     guest_node = node_for_org(session, exp.owner_org_id)
     features: dict[str, list[str]] = {}
@@ -123,18 +137,65 @@ def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> Experim
         if ind.owner_org_id not in hosts:
             hosts[ind.owner_org_id] = _host_facts(session, ind)
         features.setdefault(hosts[ind.owner_org_id].name, []).append(ind.column)
-    authorizations = None
-    if exp.authorization_required:
-        path = run_dir / "guest_authorizations.csv"
-        export_authorizations(session, exp.owner_org_id, path)
-        authorizations = str(path)
     guest = PartyFacts(
         name=guest_node.name,
         role=PartyRole.GUEST,
         data=guest_ds.location if guest_ds else sample.id_list_location,
         label=sample.label_column,
-        authorizations=authorizations,
+        authorizations=_authorizations(
+            session, exp, exp.owner_org_id, run_dir / "guest_authorizations.csv"
+        ),
+        sample=guest_sample(sample),
     )
+    return features, (guest, *hosts.values())
+
+
+def _horizontal_parties(
+    session: Session, exp: Experiment, run_dir: Path
+) -> tuple[dict[str, list[str]], tuple[PartyFacts, ...]]:
+    """One guest per bank of a horizontal experiment (the owner first): its own sample's
+    dataset, label and authorizations; every bank trains on the experiment's columns."""
+    cols = horizontal.columns(session, exp)
+    features: dict[str, list[str]] = {}
+    parties: list[PartyFacts] = []
+    for bank in horizontal.bank_samples(session, exp):
+        node = node_for_org(session, bank.org_id)
+        features[node.name] = list(cols)
+        auth = run_dir / f"{node.name}_authorizations.csv"
+        parties.append(
+            PartyFacts(
+                name=node.name,
+                role=PartyRole.GUEST,
+                data=bank.dataset.location,
+                label=bank.sample.label_column,
+                authorizations=_authorizations(session, exp, bank.org_id, auth),
+                sample=guest_sample(bank.sample),
+            )
+        )
+    return features, tuple(parties)
+
+
+def _authorizations(session: Session, exp: Experiment, bank_id: int, path: Path) -> str | None:
+    """With authorization required, the bank's authorization table written to ``path``
+    (for that bank's own process); else None."""
+    if not exp.authorization_required:
+        return None
+    export_authorizations(session, bank_id, path)
+    return str(path)
+
+
+def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> ExperimentFacts:
+    """The catalog facts of ``exp``'s run; with authorization required, each training
+    bank's authorization table is written into ``run_dir`` (for the bank's own process)."""
+    sample = session.get(SampleSet, exp.sample_id)
+    algo = session.get(Algorithm, exp.algorithm_id)
+    if sample is None or algo is None:
+        raise NotFoundError(f"experiment {exp.id}: its sample or algorithm is gone")
+    guest_ds = session.get(DatasetRegistration, sample.dataset_id)
+    if horizontal.is_horizontal(algo.name):
+        features, parties = _horizontal_parties(session, exp, run_dir)
+    else:
+        features, parties = _vertical_parties(session, exp, sample, run_dir)
     return ExperimentFacts(
         name=f"experiment-{exp.id}",
         algorithm=algo.name,
@@ -144,8 +205,52 @@ def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> Experim
         as_of=exp_svc.authorization_date(session, exp),
         features=features,
         params=dict(exp.params),
-        parties=(guest, *hosts.values()),
+        parties=parties,
     )
+
+
+def guest_sample(sample: SampleSet) -> GuestSample:
+    """The sample as the guest applies it at the bank: its ID list ∩ window (∩ valid
+    authorizations, in the alignment) decides the rows; ``validation_start`` splits them
+    out of time."""
+    return GuestSample(
+        ids=sample.id_list_location,
+        date_column=sample.date_column,
+        observation_start=sample.observation_start,
+        observation_end=sample.observation_end,
+        validation_from=sample.validation_start,
+    )
+
+
+POPULATION_COUNTS = ("n_sample", "n_aligned", "n_train", "n_valid")
+
+
+def sample_lineage(session: Session, exp: Experiment, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The sample version a model trained on and the counts that actually trained (each
+    shown when it reaches k, else None), for the model's lineage."""
+    sample = session.get(SampleSet, exp.sample_id)
+    k = min_cell()
+    counts = {
+        key: suppress(int(metrics[key]), k)
+        for key in POPULATION_COUNTS
+        if isinstance(metrics.get(key), int | float) and not isinstance(metrics.get(key), bool)
+    }
+    if sample is None:
+        return {"population": counts}
+    return {
+        "sample_name": sample.name,
+        "sample_version": sample.version,
+        "sample_window": [
+            d.isoformat() if d else None for d in (sample.observation_start, sample.observation_end)
+        ],
+        "validation": (
+            f"out_of_time from {sample.validation_start.isoformat()}"
+            if sample.validation_start
+            else "random"
+        ),
+        "population": counts,
+        "population_k": k,
+    }
 
 
 def build_config(
@@ -225,12 +330,14 @@ def public_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def progress_recorder(ctx: JobContext, exp_id: int) -> ProgressFn:
-    """A progress callback that stores the driver's events the sandbox shows (raises
-    RunCancelled once the experiment was cancelled)."""
+def progress_recorder(ctx: JobContext, ticket: ExperimentTicket) -> ProgressFn:
+    """A progress callback that stores the driver's events the sandbox shows; it raises
+    RunCancelled once the experiment was cancelled and LeaseLostError once the worker's
+    lease is gone (seen by the heartbeat or here), which stops the run."""
     me = ctx.principal
 
     def progress(event: str, fields: dict[str, Any]) -> None:
+        ctx.guard.check()
         if event in PROGRESS_EVENTS:
             entry = json_safe(
                 {
@@ -239,7 +346,13 @@ def progress_recorder(ctx: JobContext, exp_id: int) -> ProgressFn:
                 }
             )
             with session_scope(ctx.engine) as s:
-                exp_svc.record_progress(session=s, actor=me, experiment_id=exp_id, entry=entry)
+                runs.record_progress(
+                    session=s,
+                    actor=me,
+                    experiment_id=ticket.id,
+                    entry=entry,
+                    lease_token=ticket.lease.token,
+                )
 
     return progress
 
@@ -249,31 +362,50 @@ class ExperimentJob(Job[ExperimentTicket, ExperimentResult]):
 
     kind: ClassVar[str] = "experiment"
     tallied: ClassVar[bool] = True
+    table: ClassVar[Any] = Experiment
+    leased: ClassVar[tuple[str, ...]] = tuple(s.value for s in LEASED)
+    cancelled: ClassVar[frozenset[str]] = frozenset({ExperimentStatus.CANCELLED.value})
+    folder_prefix: ClassVar[str] = "experiment-"
 
     def claim(self, ctx: JobContext) -> ExperimentTicket | None:
         with session_scope(ctx.engine) as s:
-            claimed = exp_svc.claim_next(session=s, actor=ctx.principal)
-            exp_id = claimed.id if claimed is not None else None
-        if exp_id is None:
+            claimed = runs.claim_next(session=s, actor=ctx.principal, terms=ctx.lease_terms)
+            lease = runs.lease_of(claimed) if claimed is not None else None
+        if lease is None:
             return None
-        log.info("worker %s claimed experiment %s", ctx.worker_id, exp_id)
-        return ExperimentTicket(exp_id)
+        log.info(
+            "worker %s claimed experiment %s (attempt %s)", ctx.worker_id, lease.id, lease.attempt
+        )
+        return ExperimentTicket(lease.id, lease)
 
     def run(self, ctx: JobContext, ticket: ExperimentTicket) -> ExperimentResult:
-        run_dir = (ctx.runs_dir / f"experiment-{ticket.id}").resolve()
+        run_dir = self.folder(ctx, ticket.id)
+        out_dir = run_dir / "result"
         with session_scope(ctx.engine) as s:
-            exp = exp_svc.start_run(session=s, actor=ctx.principal, experiment_id=ticket.id)
+            exp = runs.start_run(
+                session=s,
+                actor=ctx.principal,
+                experiment_id=ticket.id,
+                lease_token=ticket.lease.token,
+            )
             run_dir.mkdir(parents=True, exist_ok=True)
             facts = read_experiment(s, exp, run_dir)
+        if out_dir.exists():  # an earlier attempt's output, never filed: not this run's
+            shutil.rmtree(out_dir)
         cfg = build_config(facts, ctx.runtime, ctx.deployment)
-        out_dir = run_dir / "result"
-        metrics = ctx.execute(cfg, out_dir, progress_recorder(ctx, ticket.id))
+        metrics = ctx.execute(cfg, out_dir, progress_recorder(ctx, ticket))
         return ExperimentResult(metrics, out_dir, [p.name for p in cfg.parties])
 
     def file(self, ctx: JobContext, ticket: ExperimentTicket, result: ExperimentResult) -> None:
         me = ctx.principal
         with session_scope(ctx.engine) as s:
-            exp = exp_svc.succeed_run(session=s, actor=me, experiment_id=ticket.id)
+            exp = runs.succeed_run(
+                session=s,
+                actor=me,
+                experiment_id=ticket.id,
+                lease_token=ticket.lease.token,
+                reason=result.filed_because,
+            )
             algo = s.get(Algorithm, exp.algorithm_id)
             bank = exp_svc.org_code(s, exp.owner_org_id)
             register_model_version(
@@ -285,17 +417,54 @@ class ExperimentJob(Job[ExperimentTicket, ExperimentResult]):
                 metrics=public_metrics(result.metrics),
                 roc=roc_points(result.metrics),
                 artifacts=piece_locations(result.out_dir, result.parties),
-                lineage=_lineage(ctx, ticket.id, exp, algo, bank, result),
+                lineage={
+                    **_lineage(ctx, ticket.id, exp, algo, bank, result),
+                    **sample_lineage(s, exp, result.metrics),
+                },
             )
 
     def fail(self, ctx: JobContext, ticket: ExperimentTicket, exc: Exception) -> None:
-        if isinstance(exc, RunCancelled):
-            log.info("experiment %s was cancelled", ticket.id)
-            return
         reason = reason_of(exc)
         log.warning("experiment %s failed: %s", ticket.id, reason)
         with session_scope(ctx.engine) as s:
-            exp_svc.fail_run(session=s, actor=ctx.principal, experiment_id=ticket.id, reason=reason)
+            runs.fail_run(
+                session=s,
+                actor=ctx.principal,
+                experiment_id=ticket.id,
+                reason=reason,
+                lease_token=ticket.lease.token,
+            )
+
+    def release(self, ctx: JobContext, lease: Lease, reason: str, *, requeue: bool) -> str:
+        with session_scope(ctx.engine) as s:
+            status = runs.release_run(
+                session=s,
+                actor=ctx.principal,
+                experiment_id=lease.id,
+                lease_token=lease.token,
+                reason=reason,
+                requeue=requeue,
+            )
+        return status.value
+
+    def adopt(self, ctx: JobContext, expired: ExpiredLease, lease: Lease) -> bool:
+        """File the orphaned run's finished output (:mod:`lab.jobs.adoption`)."""
+        if expired.status != ExperimentStatus.RUNNING.value:
+            return False
+        run_dir = self.folder(ctx, expired.id)
+        with session_scope(ctx.engine) as s:
+            exp = exp_svc.experiment_row(s, expired.id)
+            found = finished_result(run_dir / "result", exp.started_at)
+            if found is not None and not found[1]:
+                parties = [p.name for p in read_experiment(s, exp, run_dir).parties]
+                found = (found[0], parties)
+        if found is None:
+            return False
+        metrics, parties = found
+        reason = adopted_reason(expired)
+        result = ExperimentResult(metrics, run_dir / "result", parties, reason)
+        self.file(ctx, ExperimentTicket(expired.id, lease), result)
+        return True
 
 
 def _lineage(
@@ -317,7 +486,7 @@ def _lineage(
         "algorithm_version": algo.version if algo else "",
         "params": dict(exp.params),
         "backend": exp.backend,
-        "runtime": ctx.runtime,
+        "runtime": str(result.metrics.get("runtime") or ctx.runtime),
         "code_version": lab.__version__,
         "run_dir": str(result.out_dir),
         **({"federation": ctx.federation} if ctx.federation else {}),
@@ -329,11 +498,14 @@ __all__ = [
     "ExperimentJob",
     "ExperimentResult",
     "ExperimentTicket",
+    "POPULATION_COUNTS",
     "PROGRESS_EVENTS",
     "build_config",
+    "guest_sample",
     "nested_params",
     "progress_recorder",
     "public_metrics",
     "read_experiment",
     "roc_points",
+    "sample_lineage",
 ]

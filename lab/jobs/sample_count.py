@@ -28,9 +28,10 @@ from lab.db import session_scope
 from lab.errors import NotFoundError, ProtocolError
 from lab.jobs.base import Job, JobContext, json_safe, reason_of
 from lab.jobs.configs import PartyFacts, experiment_config
-from lab.models import SampleCount
+from lab.models import CountStatus, SampleCount
 from lab.services import sample_counts as count_svc
 from lab.services.catalog import node_for_org
+from lab.services.leases import Lease
 
 log = logging.getLogger("fedlab.worker")
 
@@ -43,11 +44,12 @@ class CountTicket:
     id_column: str
     params: dict[str, Any]
     bank: PartyFacts
+    lease: Lease
 
 
 def read_count(session: Session, job: SampleCount) -> CountTicket:
     """The facts of ``job``: the bank's node and dataset, the sample's ID list, window and
-    label column, the request's histogram columns and k."""
+    label column, the request's histogram columns and k; the worker's lease on it."""
     if job.id is None:
         raise NotFoundError("the sample count has no id (it was never stored)")
     sample, ds = count_svc.count_job_sample(session, job)
@@ -60,7 +62,13 @@ def read_count(session: Session, job: SampleCount) -> CountTicket:
     bank = PartyFacts(
         name=node.name, role=PartyRole.GUEST, data=ds.location, label=sample.label_column
     )
-    return CountTicket(id=job.id, id_column=ds.id_column, params=params, bank=bank)
+    return CountTicket(
+        id=job.id,
+        id_column=ds.id_column,
+        params=params,
+        bank=bank,
+        lease=count_svc.count_lease(job),
+    )
 
 
 def build_count_config(
@@ -85,10 +93,13 @@ class SampleCountJob(Job[CountTicket, dict[str, Any]]):
 
     kind: ClassVar[str] = "sample_count"
     tallied: ClassVar[bool] = False  # `Worker.processed` lists experiments only
+    table: ClassVar[Any] = SampleCount
+    leased: ClassVar[tuple[str, ...]] = (CountStatus.RUNNING.value,)
+    folder_prefix: ClassVar[str] = "sample-count-"
 
     def claim(self, ctx: JobContext) -> CountTicket | None:
         with session_scope(ctx.engine) as s:
-            job = count_svc.claim_next_count(session=s, actor=ctx.principal)
+            job = count_svc.claim_next_count(session=s, actor=ctx.principal, terms=ctx.lease_terms)
             if job is None:
                 return None
             ticket = read_count(s, job)
@@ -97,7 +108,7 @@ class SampleCountJob(Job[CountTicket, dict[str, Any]]):
 
     def run(self, ctx: JobContext, ticket: CountTicket) -> dict[str, Any]:
         cfg = build_count_config(ticket, ctx.runtime, ctx.deployment)
-        out_dir = (ctx.runs_dir / f"sample-count-{ticket.id}" / "result").resolve()
+        out_dir = self.folder(ctx, ticket.id) / "result"
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         metrics = ctx.execute(cfg, out_dir, no_progress)
         profile = metrics.get("sample_profile")
@@ -108,14 +119,36 @@ class SampleCountJob(Job[CountTicket, dict[str, Any]]):
     def file(self, ctx: JobContext, ticket: CountTicket, result: dict[str, Any]) -> None:
         with session_scope(ctx.engine) as s:
             count_svc.record_count(
-                session=s, actor=ctx.principal, count_id=ticket.id, profile=result
+                session=s,
+                actor=ctx.principal,
+                count_id=ticket.id,
+                profile=result,
+                lease_token=ticket.lease.token,
             )
 
     def fail(self, ctx: JobContext, ticket: CountTicket, exc: Exception) -> None:
         failure = reason_of(exc)
         log.warning("sample count %s failed: %s", ticket.id, failure)
         with session_scope(ctx.engine) as s:
-            count_svc.fail_count(session=s, actor=ctx.principal, count_id=ticket.id, reason=failure)
+            count_svc.fail_count(
+                session=s,
+                actor=ctx.principal,
+                count_id=ticket.id,
+                reason=failure,
+                lease_token=ticket.lease.token,
+            )
+
+    def release(self, ctx: JobContext, lease: Lease, reason: str, *, requeue: bool) -> str:
+        with session_scope(ctx.engine) as s:
+            status = count_svc.release_count(
+                session=s,
+                actor=ctx.principal,
+                count_id=lease.id,
+                lease_token=lease.token,
+                reason=reason,
+                requeue=requeue,
+            )
+        return status.value
 
 
 __all__ = ["CountTicket", "SampleCountJob", "build_count_config", "read_count"]

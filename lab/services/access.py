@@ -9,7 +9,9 @@ users; the ``worker`` service account reads metadata and records runs, nothing e
   authorizations.
 - Agency officers see their agency's datasets and consents, and experiments that use
   their agency's indicators once submitted (the requests they must consent to); only an
-  agency officer of the owning agency grants or revokes consent for its indicators.
+  agency officer of the owning agency grants or revokes consent for its indicators, and
+  only a bank modeler of the owning bank for a bank's (a partner bank of a horizontal
+  experiment).
 - Platform staff see all metadata, approve or reject experiments, register algorithms,
   nodes, datasets and indicators, publish models and read/verify the audit trail.
 - Everyone reads organizations, nodes, indicators and algorithms (the public catalog).
@@ -78,6 +80,8 @@ ACTIONS: dict[Resource, tuple[Action, ...]] = {
 STAFF = frozenset({Role.PLATFORM_STAFF, Role.ADMIN})
 BANK_USERS = frozenset({Role.BANK_MODELER, Role.DATA_SCIENTIST})
 METADATA_READERS = STAFF | {Role.WORKER}
+#: who grants consent for their own organization's indicators (agency; partner bank)
+GRANTERS = frozenset({Role.AGENCY_OFFICER, Role.BANK_MODELER})
 
 
 @dataclass(frozen=True)
@@ -169,13 +173,13 @@ def allowed(p: Principal, resource: Resource, action: Action, scope: Scope | Non
             return role in STAFF
         return role is Role.WORKER  # RUN
     if resource is R.CONSENT:
-        granting_agency = own and role is Role.AGENCY_OFFICER
+        granting_owner = own and role in GRANTERS
         if action is A.GRANT:
-            return granting_agency
+            return granting_owner
         receiving_bank = (
             p.org_id is not None and s.counterpart_org_id == p.org_id and role in BANK_USERS
         )
-        return role in METADATA_READERS or granting_agency or receiving_bank
+        return role in METADATA_READERS or granting_owner or receiving_bank
     if resource is R.AUTHORIZATION:
         if action is A.READ:
             return role in METADATA_READERS or (own and role in BANK_USERS)

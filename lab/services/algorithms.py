@@ -1,6 +1,12 @@
 """The algorithm library (算法库): algorithms, their parameter schemas, parameter
 validation against a schema, and the cryptographic backends an algorithm runs with.
 
+The ``plaintext`` backend (no encryption) is offered and accepted only in a lab of local
+trials (``FEDLAB_ENVIRONMENT=local``, the default of a lab on one machine); a staging or
+production lab refuses it when an experiment is created, submitted or approved
+(:func:`require_backend`, :class:`~lab.errors.PlaintextBackendError`). Whatever the lab,
+the federation runs it on the local runtime only (``federation.run``).
+
 Revealed to whom: algorithm metadata (names, versions, schemas) to every reader; no data.
 """
 
@@ -11,8 +17,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from federation.algorithms import backends_for as _backends_for
+from federation.algorithms import is_trial_backend
 from lab.audit import append_event
-from lab.errors import ConfigError, NotFoundError
+from lab.errors import ConfigError, NotFoundError, PlaintextBackendError
 from lab.models import (
     Algorithm,
     AlgorithmCreate,
@@ -142,10 +149,34 @@ def _check_bounds(algorithm: str, pname: str, spec: dict[str, Any], value: Any) 
         )
 
 
+def trials_allowed() -> bool:
+    """Whether this lab runs local trials (``FEDLAB_ENVIRONMENT=local``): only there may
+    an experiment use ``plaintext``."""
+    from lab.settings import get_settings
+
+    return get_settings().environment == "local"
+
+
 def backends_for(algorithm: str) -> tuple[str, ...]:
     """The cryptographic backends ``algorithm`` runs with (every backend for a plugin
-    algorithm): the choices an experiment form offers, and the ones it is checked against."""
-    return _backends_for(algorithm)
+    algorithm) that this lab accepts: the choices an experiment form offers, and the ones
+    it is checked against (``plaintext`` only in a lab of local trials)."""
+    found = _backends_for(algorithm)
+    if trials_allowed():
+        return found
+    return tuple(b for b in found if not is_trial_backend(algorithm, b))
+
+
+def require_backend(algorithm: str, backend: str, *, what: str) -> None:
+    """Refuse ``plaintext`` for ``what`` (an experiment) outside a lab of local trials."""
+    if is_trial_backend(algorithm, backend) and not trials_allowed():
+        from lab.settings import get_settings
+
+        raise PlaintextBackendError(
+            f"{what}: backend 'plaintext' sends every party's {algorithm} values in the "
+            f"clear; this lab runs with FEDLAB_ENVIRONMENT={get_settings().environment}, "
+            "and only a lab of local trials (FEDLAB_ENVIRONMENT=local) accepts it"
+        )
 
 
 __all__ = [
@@ -154,5 +185,7 @@ __all__ = [
     "create_algorithm",
     "get_algorithm_row",
     "list_algorithms",
+    "require_backend",
+    "trials_allowed",
     "validate_params",
 ]

@@ -46,6 +46,7 @@ from lab.services.organizations import (
 )
 from lab.services.samples import (
     create_sample,
+    edit_sample,
     get_sample,
     list_samples,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "create_organization",
     "create_sample",
     "create_user",
+    "edit_sample",
     "get_algorithm_row",
     "get_dataset",
     "get_dataset_row",

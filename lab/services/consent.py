@@ -1,9 +1,12 @@
-"""Consent grants (agency → bank, for named indicators, a purpose and an expiry) and
+"""Consent grants (data owner → bank, for named indicators, a purpose and an expiry) and
 enterprise authorizations (查询授权, imported; visible as counts only).
 
-An agency's consent is its decision alone: only an agency officer of the owning agency
-grants or revokes it. Enterprise IDs of authorizations stay in the catalog for the runner
-(which hands them to the guest bank's own party process); every public view is a count.
+A data owner is an agency, or a bank whose indicators another bank's experiment uses (a
+partner bank of a horizontal experiment, lab.services.horizontal). Its consent is its
+decision alone: only an agency officer of the owning agency, or a bank modeler of the
+owning bank, grants or revokes it. Enterprise IDs of authorizations stay in the catalog for
+the runner (which hands them to each bank's own party process); every public view is a
+count.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from lab.audit import append_event
 from lab.errors import (
+    AccessDeniedError,
     AuthorizationError,
     ConfigError,
     ConsentError,
@@ -40,6 +44,7 @@ from lab.models import (
 )
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
 from lab.services.catalog import get_indicators, get_org
+from lab.services.horizontal import partner_indicators
 
 
 def _aware(dt: datetime) -> datetime:
@@ -50,7 +55,8 @@ def _aware(dt: datetime) -> datetime:
 def grant_consent(
     *, session: Session, actor: Principal, consent_in: ConsentGrantCreate
 ) -> ConsentGrantPublic:
-    """The actor's agency lets ``bank_code`` use the listed indicators for ``purpose``."""
+    """The actor's agency (or bank) lets ``bank_code`` use the listed indicators for
+    ``purpose``."""
     require(
         actor,
         Resource.CONSENT,
@@ -58,18 +64,20 @@ def grant_consent(
         Scope(owner_org_id=actor.org_id),
         what="consent for indicators",
     )
-    bank = get_org(session, consent_in.bank_code)
-    if bank.kind != OrgKind.BANK:
-        raise ConfigError(f"consent goes to a bank; {bank.code!r} is a {bank.kind}")
     if not consent_in.indicator_codes:
         raise ConfigError("a consent grant must name at least one indicator")
     indicators = get_indicators(session, consent_in.indicator_codes)
     foreign = [i.code for i in indicators if i.owner_org_id != actor.org_id]
     if foreign:
-        raise ConfigError(
-            f"{actor.org_code!r} can only grant consent for its own indicators; "
-            f"{foreign} belong to other organizations"
+        raise AccessDeniedError(
+            f"{actor.describe()} may not grant consent for indicators of other "
+            f"organizations: {foreign}"
         )
+    bank = get_org(session, consent_in.bank_code)
+    if bank.kind != OrgKind.BANK:
+        raise ConfigError(f"consent goes to a bank; {bank.code!r} is a {bank.kind}")
+    if bank.id == actor.member_of:
+        raise ConfigError(f"{bank.code!r} uses its own indicators without a consent")
     expires = _aware(consent_in.expires_at)
     if expires <= utcnow():
         raise ConfigError(f"consent expiry {expires.isoformat()} is in the past")
@@ -174,13 +182,16 @@ class ConsentNeed:
 def consent_needs(
     session: Session, experiment: Experiment, *, at: datetime | None = None
 ) -> list[ConsentNeed]:
-    """Per agency whose indicators the experiment uses: is there a valid grant covering them?"""
+    """Per data owner whose indicators the experiment uses (agencies; the partner banks of
+    a horizontal experiment): is there a valid grant covering them?"""
     now = _aware(at) if at else utcnow()
     indicators = get_indicators(session, list(experiment.indicator_codes))
     by_owner: dict[int, list[Indicator]] = {}
     for ind in indicators:
         if ind.owner_org_id != experiment.owner_org_id:
             by_owner.setdefault(ind.owner_org_id, []).append(ind)
+    for bank_id, inds in partner_indicators(session, experiment).items():
+        by_owner.setdefault(bank_id, []).extend(inds)
     needs: list[ConsentNeed] = []
     for owner_id, inds in sorted(by_owner.items()):
         org = session.get(Organization, owner_id)

@@ -1,15 +1,16 @@
 """Disclosure control in the service layer: what the lab's readers (SDK, CLI, sandbox) may
 be shown of samples, model versions and runs, at one minimum cell size k.
 
-k is the lab setting ``FEDLAB_MIN_CELL`` (:class:`lab.settings.Settings`, default
-:data:`lab.disclosure.DEFAULT_MIN_CELL`) unless a caller passes its own (the sandbox's
-``fedlab ui --min-cell``). Every number about data released here aggregates at least k
-enterprises; a smaller cell becomes ``None``. A positive count is shown only when both the
-positives and the negatives of its cell reach k (otherwise the difference from the total
-would give the small cell away). AUC and KS measured on fewer than k validation
-enterprises are suppressed too. Model curves are rebuilt from the stored aggregates (ROC
-points, or a per-band score histogram) as score bands of at least k enterprises each; the
-loss per epoch is shown only when it is known to be computed on at least k enterprises.
+k is the lab setting ``FEDLAB_MIN_CELL`` (:class:`lab.settings.Settings`, default and floor
+:data:`lab.disclosure.DEFAULT_MIN_CELL`), raised when a caller passes a larger one (the
+sandbox's ``fedlab ui --min-cell``); a smaller one never lowers it. Every number about data
+released here aggregates at least k enterprises; a smaller cell becomes ``None``. A
+positive count is shown only when both the positives and the negatives of its cell reach k
+(otherwise the difference from the total would give the small cell away). AUC and KS
+measured on fewer than k validation enterprises are suppressed too. Model curves are
+rebuilt from the stored aggregates (ROC points, or a per-band score histogram) as score
+bands of at least k enterprises each; the loss per epoch is shown only when it is known to
+be computed on at least k enterprises.
 
 What it reveals, to whom: nothing by itself; it decides what the services return to the
 acting user. The rules are the single implementation of :mod:`features.disclosure`.
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from lab.disclosure import suppress, suppress_split
-from lab.models import ExperimentPublic, ModelVersionPublic, SampleSetPublic
+from lab.models import CountsSource, ExperimentPublic, ModelVersionPublic, SampleSetPublic
 from lab.settings import get_settings
 
 SUPPRESSED = "suppressed"
@@ -34,9 +35,11 @@ COUNT_KEYS_SHOWN = ("n_aligned", "n_train", "n_valid")
 
 
 def min_cell(k: int | None = None) -> int:
-    """k: the caller's own k when given (at least 1), else the lab setting
-    ``FEDLAB_MIN_CELL`` (default :data:`lab.disclosure.DEFAULT_MIN_CELL`)."""
-    return max(1, int(k)) if k is not None else get_settings().min_cell
+    """k: the lab setting ``FEDLAB_MIN_CELL`` (default and floor
+    :data:`lab.disclosure.DEFAULT_MIN_CELL`), raised by the caller's own k when that is
+    larger; a caller's smaller k never lowers it."""
+    base = get_settings().min_cell
+    return base if k is None else max(base, int(k))
 
 
 def _number(v: Any) -> bool:
@@ -131,6 +134,8 @@ class SampleStats:
     n_total: int | None
     n_positive: int | None
     n_negative: int | None
+    counted: bool = True  # False: not counted yet (未计数), the counts are None
+    version: int = 1
 
     @property
     def positive_rate(self) -> float | None:
@@ -140,8 +145,11 @@ class SampleStats:
 
 
 def sample_stats(sample: SampleSetPublic, k: int) -> SampleStats:
-    total, pos, neg = suppress_split(
-        sample.n_total, sample.n_positive, sample.n_total - sample.n_positive, k
+    counted = CountsSource(sample.counts_source) is not CountsSource.NONE
+    total, pos, neg = (
+        suppress_split(sample.n_total, sample.n_positive, sample.n_total - sample.n_positive, k)
+        if counted
+        else (None, None, None)
     )
     start = sample.observation_start.isoformat() if sample.observation_start else "…"
     end = sample.observation_end.isoformat() if sample.observation_end else "…"
@@ -153,6 +161,8 @@ def sample_stats(sample: SampleSetPublic, k: int) -> SampleStats:
         n_total=total,
         n_positive=pos,
         n_negative=neg,
+        counted=counted,
+        version=sample.version,
     )
 
 

@@ -1,4 +1,5 @@
-"""Experiments: create, submit, approve/reject, cancel, and the runner's claim/progress/finish.
+"""Experiments: create, submit, approve/reject, cancel, resubmit, reads (the runner's
+claim, progress and filing under a lease are lab.services.experiment_runs).
 
 Every status change goes through lab.workflow (legal moves), is stored as an
 ``ExperimentTransition`` (who, when, why) and appended to the audit chain. What an
@@ -19,7 +20,6 @@ from lab.errors import (
     ConfigError,
     ConsentError,
     NotFoundError,
-    RunCancelled,
 )
 from lab.models import (
     Algorithm,
@@ -36,9 +36,14 @@ from lab.models import (
     row_id,
     utcnow,
 )
+from lab.services import horizontal, leases
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
-from lab.services.algorithms import backends_for, get_algorithm_row, validate_params
-from lab.services.claims import claim_oldest
+from lab.services.algorithms import (
+    backends_for,
+    get_algorithm_row,
+    require_backend,
+    validate_params,
+)
 from lab.services.consent import (
     ConsentNeed,
     consent_needs,
@@ -60,7 +65,7 @@ def _scope(session: Session, exp: Experiment) -> Scope:
     )
 
 
-def _row(session: Session, experiment_id: int) -> Experiment:
+def experiment_row(session: Session, experiment_id: int) -> Experiment:
     exp = session.get(Experiment, experiment_id)
     if exp is None:
         raise NotFoundError(f"no experiment with id {experiment_id}")
@@ -68,7 +73,7 @@ def _row(session: Session, experiment_id: int) -> Experiment:
 
 
 def _get(session: Session, actor: Principal, experiment_id: int, action: Action) -> Experiment:
-    exp = _row(session, experiment_id)
+    exp = experiment_row(session, experiment_id)
     # Hide existence from those who may not even read it.
     require(
         actor,
@@ -88,7 +93,7 @@ def _get(session: Session, actor: Principal, experiment_id: int, action: Action)
     return exp
 
 
-def _transition(
+def record_transition(
     session: Session, exp: Experiment, target: S, actor: Principal, reason: str = "", **details: Any
 ) -> None:
     check_transition(exp.status, target, reason=reason, experiment=f"experiment {exp.id}")
@@ -125,6 +130,48 @@ def authorization_date(session: Session, exp: Experiment) -> date:
     return sample.observation_end if sample and sample.observation_end else date.today()
 
 
+def _require_authorizations(session: Session, exp: Experiment) -> None:
+    """Every bank that trains (the owner; a horizontal experiment's partners too) holds
+    enterprise authorizations valid on the authorization date (else AuthorizationError)."""
+    if not exp.authorization_required:
+        return
+    on = authorization_date(session, exp)
+    for bank_id in (exp.owner_org_id, *(b.org_id for b in _partners(session, exp))):
+        require_authorizations(session, bank_id, on)
+
+
+def _partners(session: Session, exp: Experiment) -> list[horizontal.BankSample]:
+    return horizontal.bank_samples(session, exp)[1:] if exp.partner_sample_ids else []
+
+
+def _check_banks(session: Session, exp: Experiment, algorithm: str) -> None:
+    """Submission: a horizontal experiment trains across at least two banks (else
+    HorizontalBanksError); a vertical one names no partner sample."""
+    if horizontal.is_horizontal(algorithm):
+        horizontal.require_banks(session, exp, algorithm)
+    else:
+        horizontal.check_partners(
+            session,
+            algorithm=algorithm,
+            owner_org_id=exp.owner_org_id,
+            partner_sample_ids=list(exp.partner_sample_ids),
+        )
+
+
+def _backend(algorithm: str, backend: str | None) -> str:
+    """The experiment's backend: the one asked for, if the algorithm runs with it (else
+    ConfigError); none asked for: the algorithm's recommended one (listed first)."""
+    allowed = backends_for(algorithm)
+    if backend is None:
+        return allowed[0]
+    if backend not in allowed:
+        raise ConfigError(
+            f"algorithm {algorithm!r} runs with backend {' | '.join(allowed)}, not {backend!r}",
+            hint="Choose one of those backends.",
+        )
+    return backend
+
+
 def public(exp: Experiment) -> ExperimentPublic:
     return ExperimentPublic.model_validate(exp)
 
@@ -149,23 +196,32 @@ def create_experiment(
             f"{actor.describe()} may not build an experiment on sample set "
             f"{sample.id}: it belongs to another bank"
         )
+    if not sample.current:
+        raise ConfigError(
+            f"sample set {sample.id} ({sample.name!r} version {sample.version}) was edited "
+            "into a newer version; it stays only for the lineage of earlier models",
+            hint="Build the experiment on the sample set's current version.",
+        )
     algo = get_algorithm_row(session, experiment_in.algorithm, experiment_in.algorithm_version)
     trainable_indicators(session, list(experiment_in.indicator_codes))
     validate_params(algo.name, algo.param_schema, dict(experiment_in.params))
-    allowed = backends_for(algo.name)
-    if experiment_in.backend not in allowed:
-        raise ConfigError(
-            f"algorithm {algo.name!r} runs with backend {' | '.join(allowed)}, "
-            f"not {experiment_in.backend!r}",
-            hint="Choose one of those backends.",
-        )
+    if experiment_in.backend is not None:  # plaintext outside local trials: its own error
+        require_backend(algo.name, experiment_in.backend, what=f"experiment {experiment_in.name!r}")
+    backend = _backend(algo.name, experiment_in.backend)
+    horizontal.check_partners(
+        session,
+        algorithm=algo.name,
+        owner_org_id=actor.member_of,
+        partner_sample_ids=list(experiment_in.partner_sample_ids),
+    )
     exp = Experiment(
         name=experiment_in.name,
         indicator_codes=list(experiment_in.indicator_codes),
         params=dict(experiment_in.params),
         purpose=experiment_in.purpose,
-        backend=experiment_in.backend,
+        backend=backend,
         authorization_required=experiment_in.authorization_required,
+        partner_sample_ids=list(experiment_in.partner_sample_ids),
         owner_org_id=actor.org_id,
         created_by=actor.stored_user_id,
         sample_id=row_id(sample),
@@ -183,6 +239,7 @@ def create_experiment(
             "name": exp.name,
             "algorithm": algo.name,
             "sample": sample.id,
+            **({"partner_samples": exp.partner_sample_ids} if exp.partner_sample_ids else {}),
             "indicators": exp.indicator_codes,
         },
     )
@@ -220,17 +277,20 @@ def update_params(
 def submit_experiment(
     *, session: Session, actor: Principal, experiment_id: int, reason: str = ""
 ) -> ExperimentPublic:
-    """Validate parameters (filling defaults), authorizations and consents, then
-    draft → submitted. Missing consents become requests to the agencies; a consent that
-    expired or was revoked is refused now (ConsentError) so the bank renews it first."""
+    """Validate parameters (filling defaults), the banks that train (a horizontal
+    experiment: at least two, else HorizontalBanksError), authorizations and consents, then
+    draft → submitted. Missing consents become requests to the agencies (and partner
+    banks); a consent that expired or was revoked is refused now (ConsentError) so the bank
+    renews it first."""
     exp = _get(session, actor, experiment_id, Action.SUBMIT)
     check_transition(exp.status, S.SUBMITTED, experiment=f"experiment {exp.id}")
     algo = session.get(Algorithm, exp.algorithm_id)
     assert algo is not None
+    require_backend(algo.name, exp.backend, what=f"experiment {exp.id}")
     exp.params = validate_params(algo.name, algo.param_schema, dict(exp.params))
     trainable_indicators(session, list(exp.indicator_codes))
-    if exp.authorization_required:
-        require_authorizations(session, exp.owner_org_id, authorization_date(session, exp))
+    _check_banks(session, exp, algo.name)
+    _require_authorizations(session, exp)
     needs = consent_needs(session, exp)
     lapsed = [n for n in needs if n.status in ("expired", "revoked")]
     if lapsed:
@@ -240,7 +300,7 @@ def submit_experiment(
             + "; ask the agency to renew it, or drop those indicators, then submit again"
         )
     exp.submitted_at = utcnow()
-    _transition(
+    record_transition(
         session,
         exp,
         S.SUBMITTED,
@@ -251,16 +311,50 @@ def submit_experiment(
     return public(exp)
 
 
+def _to_draft(session: Session, exp: Experiment, actor: Principal, reason: str) -> None:
+    """rejected | failed | cancelled → draft: the last run's traces go (its reason stays in
+    the transitions), attempts start again, and any lease ends (a worker still on a
+    cancelled run can no longer file it)."""
+    record_transition(session, exp, S.DRAFT, actor, reason)
+    exp.failure_reason = None
+    exp.claimed_by = None
+    exp.attempts = 0
+    exp.progress = []
+    exp.started_at = exp.finished_at = None
+    leases.clear(exp)
+    session.add(exp)
+
+
 def revise_experiment(
     *, session: Session, actor: Principal, experiment_id: int, reason: str
 ) -> ExperimentPublic:
-    """A rejected or failed experiment goes back to draft for changes."""
+    """A rejected, failed or cancelled experiment goes back to draft for changes."""
+    write_lock(session)
     exp = _get(session, actor, experiment_id, Action.SUBMIT)
-    _transition(session, exp, S.DRAFT, actor, reason)
-    exp.failure_reason = None
-    exp.claimed_by = None
-    session.add(exp)
+    _to_draft(session, exp, actor, reason)
     return public(exp)
+
+
+def resubmit_experiment(
+    *, session: Session, actor: Principal, experiment_id: int, reason: str
+) -> ExperimentPublic:
+    """A cancelled or failed experiment, unchanged, back into the approval flow:
+    → draft → submitted (two transitions, two audit events); it then needs approval again.
+    Everything a submission checks is checked again (consents, authorizations)."""
+    write_lock(session)
+    exp = _get(session, actor, experiment_id, Action.SUBMIT)
+    if S(exp.status) not in (S.CANCELLED, S.FAILED):
+        from lab.errors import StateTransitionError
+
+        raise StateTransitionError(
+            f"experiment {exp.id} is {S(exp.status).value}; only a cancelled or failed "
+            "experiment can be resubmitted",
+            hint="A rejected one is revised first (back to draft), then submitted.",
+        )
+    _to_draft(session, exp, actor, reason or "resubmitted")
+    return submit_experiment(
+        session=session, actor=actor, experiment_id=experiment_id, reason=reason or "resubmitted"
+    )
 
 
 def cancel_experiment(
@@ -268,7 +362,7 @@ def cancel_experiment(
 ) -> ExperimentPublic:
     write_lock(session)
     exp = _get(session, actor, experiment_id, Action.CANCEL)
-    _transition(session, exp, S.CANCELLED, actor, reason)
+    record_transition(session, exp, S.CANCELLED, actor, reason)
     exp.finished_at = utcnow()
     session.add(exp)
     return public(exp)
@@ -278,12 +372,15 @@ def cancel_experiment(
 def approve_experiment(
     *, session: Session, actor: Principal, experiment_id: int, reason: str = ""
 ) -> ExperimentPublic:
-    """submitted → approved; every agency's consent must be in force (else ConsentError)."""
+    """submitted → approved; every agency's (and partner bank's) consent must be in force
+    (else ConsentError), and every bank's authorizations."""
     exp = _get(session, actor, experiment_id, Action.APPROVE)
     check_transition(exp.status, S.APPROVED, experiment=f"experiment {exp.id}")
+    algo = session.get(Algorithm, exp.algorithm_id)
+    assert algo is not None
+    require_backend(algo.name, exp.backend, what=f"experiment {exp.id}")
     needs = require_consents(session, exp)
-    if exp.authorization_required:
-        require_authorizations(session, exp.owner_org_id, authorization_date(session, exp))
+    _require_authorizations(session, exp)
     session.add(
         Approval(
             experiment_id=exp.id or 0,
@@ -292,7 +389,7 @@ def approve_experiment(
             reason=reason,
         )
     )
-    _transition(session, exp, S.APPROVED, actor, reason, consents=[n.grant_id for n in needs])
+    record_transition(session, exp, S.APPROVED, actor, reason, consents=[n.grant_id for n in needs])
     return public(exp)
 
 
@@ -309,7 +406,7 @@ def reject_experiment(
             reason=reason,
         )
     )
-    _transition(session, exp, S.REJECTED, actor, reason)
+    record_transition(session, exp, S.REJECTED, actor, reason)
     return public(exp)
 
 
@@ -359,119 +456,27 @@ def consents_for(*, session: Session, actor: Principal, experiment_id: int) -> l
     return consent_needs(session, _get(session, actor, experiment_id, Action.READ))
 
 
-# ------------------------------------------------------------------ runner side
-def claim_next(*, session: Session, actor: Principal) -> Experiment | None:
-    """Atomically take the oldest approved experiment: approved → queued, claimed by actor.
-
-    A conditional ``UPDATE ... WHERE status='approved' AND row_version=:v`` succeeds for
-    exactly one worker; the others see 0 rows and move on. Returns the table row (the
-    runner needs data locations) or None.
-    """
-    require(actor, Resource.EXPERIMENT, Action.RUN)
-    write_lock(session)
-    exp_id = claim_oldest(
-        session, Experiment, ready=S.APPROVED, claimed=S.QUEUED, actor=actor, updated_at=utcnow()
-    )
-    if exp_id is None:
-        return None
-    exp = _row(session, exp_id)
-    session.refresh(exp)
-    session.add(
-        ExperimentTransition(
-            experiment_id=exp_id,
-            from_status=S.APPROVED,
-            to_status=S.QUEUED,
-            actor=actor.label,
-            reason="claimed by worker",
-        )
-    )
-    append_event(
-        session,
-        actor=actor.label,
-        action="experiment.queued",
-        object_type="experiment",
-        object_id=exp_id,
-        details={"from": "approved", "to": "queued", "reason": "claimed by worker"},
-    )
-    return exp
-
-
-def _worker_row(session: Session, actor: Principal, experiment_id: int) -> Experiment:
-    require(actor, Resource.EXPERIMENT, Action.RUN)
-    exp = _row(session, experiment_id)
-    if exp.claimed_by != actor.label:
-        raise AccessDeniedError(
-            f"experiment {experiment_id} is claimed by {exp.claimed_by!r}, not {actor.label!r}"
-        )
-    return exp
-
-
-def start_run(*, session: Session, actor: Principal, experiment_id: int) -> Experiment:
-    exp = _worker_row(session, actor, experiment_id)
-    if S(exp.status) is S.CANCELLED:
-        raise RunCancelled(f"experiment {experiment_id} was cancelled before it started")
-    require_consents(session, exp)  # a consent may have expired since approval
-    exp.started_at = utcnow()
-    exp.progress = []
-    _transition(session, exp, S.RUNNING, actor, "run started")
-    return exp
-
-
-def record_progress(
-    *, session: Session, actor: Principal, experiment_id: int, entry: dict[str, Any]
-) -> None:
-    """Append one progress entry (e.g. {"epoch": 3, "loss": 0.41}); raises RunCancelled."""
-    exp = _worker_row(session, actor, experiment_id)
-    if S(exp.status) is S.CANCELLED:
-        raise RunCancelled(f"experiment {experiment_id} was cancelled while running")
-    exp.progress = [
-        *exp.progress,
-        {k: v for k, v in entry.items() if isinstance(v, int | float | str | bool)},
-    ]
-    exp.updated_at = utcnow()
-    session.add(exp)
-
-
-def fail_run(*, session: Session, actor: Principal, experiment_id: int, reason: str) -> None:
-    exp = _worker_row(session, actor, experiment_id)
-    if S(exp.status) is S.CANCELLED:
-        return
-    exp.failure_reason = reason
-    exp.finished_at = utcnow()
-    _transition(session, exp, S.FAILED, actor, reason)
-
-
-def succeed_run(*, session: Session, actor: Principal, experiment_id: int) -> Experiment:
-    exp = _worker_row(session, actor, experiment_id)
-    exp.finished_at = utcnow()
-    _transition(session, exp, S.SUCCEEDED, actor, "run finished")
-    return exp
-
-
 def org_code(session: Session, org_id: int) -> str:
     org = session.get(Organization, org_id)
     return org.code if org else str(org_id)
 
 
 __all__ = [
-    "RunCancelled",
     "approve_experiment",
     "authorization_date",
     "cancel_experiment",
-    "claim_next",
     "consents_for",
     "create_experiment",
-    "fail_run",
+    "experiment_row",
     "get_experiment",
     "list_experiments",
     "list_requests",
     "public",
-    "record_progress",
+    "record_transition",
     "reject_experiment",
+    "resubmit_experiment",
     "revise_experiment",
-    "start_run",
     "submit_experiment",
-    "succeed_run",
     "transitions",
     "update_params",
 ]

@@ -1,7 +1,8 @@
 """Counting a sample set at its bank: requests, the worker's claim, and the recorded counts.
 
 A bank user asks for a count (:func:`request_count`); a worker claims the request
-(:func:`claim_next_count`, a conditional UPDATE like an experiment's claim), runs the
+(:func:`claim_next_count`, a conditional UPDATE like an experiment's claim, with a lease:
+:mod:`lab.services.leases`), runs the
 ``sample_profile`` job at the bank's node and records what came back
 (:func:`record_count`): total, positives, negatives, positive rate and histograms, each cell
 of at least k enterprises (``federation.sample_profile``). The sample set then carries those
@@ -19,7 +20,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from features.disclosure import DEFAULT_MIN_CELL
+from features.disclosure import raise_min_cell
 from lab.audit import append_event, write_lock
 from lab.errors import AccessDeniedError, ConfigError, NotFoundError
 from lab.models import (
@@ -32,9 +33,11 @@ from lab.models import (
     SampleSetPublic,
     utcnow,
 )
+from lab.services import leases
 from lab.services.access import Action, Principal, Resource, Scope, require
 from lab.services.claims import claim_oldest
 from lab.services.samples import sample_row
+from lab.settings import get_settings
 
 MAX_COLUMNS = 8
 
@@ -64,15 +67,16 @@ def request_count(
     actor: Principal,
     sample_id: int,
     columns: list[str] | None = None,
-    min_cell: int = DEFAULT_MIN_CELL,
-    date_column: str = "observation_date",
+    min_cell: int | None = None,
+    date_column: str | None = None,
     max_bins: int = 10,
 ) -> SampleCountPublic:
     """Ask for the sample to be counted at its bank (the owning bank's users only).
 
     ``columns``: numeric columns of the sample's dataset to draw histograms of; ``min_cell``:
-    k (the bank applies at least its own floor); ``date_column``: where the observation date
-    of each enterprise is (ID list, else the bank's table).
+    k, which may only raise the lab's (``FEDLAB_MIN_CELL``; the bank applies at least its
+    own); ``date_column``: where the observation date of each enterprise is (ID list, else
+    the bank's table; default: the sample's).
     """
     sample = _sample(session, actor, sample_id, Action.CREATE)
     cols = list(dict.fromkeys(columns or []))
@@ -87,15 +91,14 @@ def request_count(
             f"{ds.name if ds else sample.dataset_id!r}",
             hint=f"Choose among {sorted(known - {sample.label_column})}.",
         )
-    if min_cell < 1:
-        raise ConfigError(f"min_cell must be at least 1, got {min_cell}")
+    min_cell = raise_min_cell(get_settings().min_cell, min_cell, source="min_cell")
     job = SampleCount(
         sample_id=sample.id or 0,
         owner_org_id=sample.owner_org_id,
         params={
             "columns": cols,
             "min_cell": int(min_cell),
-            "date_column": date_column,
+            "date_column": date_column or sample.date_column,
             "max_bins": int(max_bins),
         },
         requested_by=actor.user_id or 0,
@@ -134,20 +137,25 @@ def get_count(*, session: Session, actor: Principal, count_id: int) -> SampleCou
 
 
 # ------------------------------------------------------------------ worker side
-def claim_next_count(*, session: Session, actor: Principal) -> SampleCount | None:
-    """Atomically take the oldest requested count (requested → running, claimed by actor)."""
+def claim_next_count(
+    *, session: Session, actor: Principal, terms: leases.LeaseTerms | None = None
+) -> SampleCount | None:
+    """Atomically take the oldest requested count with a lease (requested → running,
+    claimed by actor); a count requeued after a lost lease is requested again."""
     require(actor, Resource.SAMPLE, Action.RUN, what="sample counts")
     write_lock(session)
-    job_id = claim_oldest(
+    claimed = claim_oldest(
         session,
         SampleCount,
         ready=CountStatus.REQUESTED,
         claimed=CountStatus.RUNNING,
         actor=actor,
+        terms=terms,
         started_at=utcnow(),
     )
-    if job_id is None:
+    if claimed is None:
         return None
+    job_id = claimed.lease.id
     job = session.get(SampleCount, job_id)
     assert job is not None
     session.refresh(job)
@@ -157,17 +165,30 @@ def claim_next_count(*, session: Session, actor: Principal) -> SampleCount | Non
         action="sample.count_started",
         object_type="sample",
         object_id=job.sample_id,
-        details={"count": job_id},
+        details={"count": job_id, "attempt": job.attempts},
     )
     return job
 
 
-def _claimed(session: Session, actor: Principal, count_id: int) -> SampleCount:
+def count_lease(job: SampleCount) -> leases.Lease:
+    """The lease a worker holds on a count it just claimed."""
+    if job.id is None or job.lease_token is None or job.lease_owner is None:
+        raise AccessDeniedError(f"sample count {job.id} is not leased to any worker")
+    return leases.Lease(SampleCount, job.id, job.lease_token, job.lease_owner, job.attempts)
+
+
+def _claimed(
+    session: Session, actor: Principal, count_id: int, lease_token: str, *, end: bool = True
+) -> SampleCount:
     require(actor, Resource.SAMPLE, Action.RUN, what="sample counts")
     job = session.get(SampleCount, count_id)
     if job is None:
         raise NotFoundError(f"no sample count with id {count_id}")
-    if job.claimed_by != actor.label or CountStatus(job.status) is not CountStatus.RUNNING:
+    claimer, status = job.claimed_by, CountStatus(job.status)
+    lease = leases.Lease(SampleCount, count_id, lease_token, actor.label, job.attempts)
+    write_lock(session)
+    leases.fence(session, lease, end=end)  # LeaseLostError for a stale worker
+    if claimer != actor.label or status is not CountStatus.RUNNING:
         raise AccessDeniedError(f"sample count {count_id} is not running under {actor.label!r}")
     return job
 
@@ -193,10 +214,16 @@ def _counts(profile: dict[str, Any]) -> tuple[int, int]:
 
 
 def record_count(
-    *, session: Session, actor: Principal, count_id: int, profile: dict[str, Any]
+    *,
+    session: Session,
+    actor: Principal,
+    count_id: int,
+    profile: dict[str, Any],
+    lease_token: str,
 ) -> SampleSetPublic:
-    """Store the bank's reply on the request and on its sample set."""
-    job = _claimed(session, actor, count_id)
+    """Store the bank's reply on the request and on its sample set (LeaseLostError, and
+    nothing stored, once the worker's lease was taken over)."""
+    job = _claimed(session, actor, count_id, lease_token)
     sample = session.get(SampleSet, job.sample_id)
     assert sample is not None
     now = utcnow()
@@ -230,8 +257,10 @@ def record_count(
     return SampleSetPublic.model_validate(sample)
 
 
-def fail_count(*, session: Session, actor: Principal, count_id: int, reason: str) -> None:
-    job = _claimed(session, actor, count_id)
+def fail_count(
+    *, session: Session, actor: Principal, count_id: int, reason: str, lease_token: str
+) -> None:
+    job = _claimed(session, actor, count_id, lease_token)
     job.status = CountStatus.FAILED
     job.finished_at = utcnow()
     job.failure_reason = reason
@@ -247,12 +276,47 @@ def fail_count(*, session: Session, actor: Principal, count_id: int, reason: str
     )
 
 
+def release_count(
+    *,
+    session: Session,
+    actor: Principal,
+    count_id: int,
+    lease_token: str,
+    reason: str,
+    requeue: bool,
+) -> CountStatus:
+    """Give a leased count up (a reaper after a lost lease, a draining worker): requested
+    again for another worker, or failed with ``reason`` when no attempts are left."""
+    if not requeue:
+        fail_count(
+            session=session, actor=actor, count_id=count_id, reason=reason, lease_token=lease_token
+        )
+        return CountStatus.FAILED
+    job = _claimed(session, actor, count_id, lease_token)
+    job.status = CountStatus.REQUESTED
+    job.claimed_by = None
+    job.started_at = None
+    job.row_version += 1
+    session.add(job)
+    append_event(
+        session,
+        actor=actor.label,
+        action="sample.count_requeued",
+        object_type="sample",
+        object_id=job.sample_id,
+        details={"count": job.id, "reason": reason, "attempt": job.attempts},
+    )
+    return CountStatus.REQUESTED
+
+
 __all__ = [
     "claim_next_count",
     "count_job_sample",
+    "count_lease",
     "fail_count",
     "get_count",
     "list_counts",
     "record_count",
+    "release_count",
     "request_count",
 ]

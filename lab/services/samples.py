@@ -1,5 +1,13 @@
-"""The sample library (样本库): a bank's sample sets (label definition, observation window,
-counts), registered on one of its datasets.
+"""The sample library (样本库): a bank's sample sets (ID list at the bank, label definition,
+observation window, out-of-time validation start, counts), registered on one of its
+datasets, in versions.
+
+A sample set decides who a run trains on (``federation.population``: the ID list ∩ valid
+authorizations ∩ the observation window, at the bank). Editing a sample set
+(:func:`edit_sample`) files a new version: a new row that takes the name, ``version`` + 1,
+``previous_id`` naming the old row (renamed ``name (vN)``), whose counts say "not counted"
+(``counts_source = "none"``) until counted at the bank; the old version stays (no longer
+``current``) for the lineage of the models trained on it, and no new experiment can use it.
 
 Revealed to whom: metadata and counts to the bank and the platform; the ID-list location
 at the bank stays on the table row and is never returned.
@@ -12,8 +20,12 @@ from sqlmodel import Session, col, select
 from lab.audit import append_event
 from lab.errors import ConfigError, NotFoundError
 from lab.models import (
+    CountsSource,
+    DatasetRegistration,
     SampleSet,
+    SampleSetBase,
     SampleSetCreate,
+    SampleSetEdit,
     SampleSetPublic,
 )
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
@@ -28,32 +40,22 @@ def create_sample(
     )
     assert actor.org_id is not None
     ds = get_dataset_row(session, actor.org_id, sample_in.dataset_name)
-    cols = {c.get("name") for c in ds.columns}
-    if cols and sample_in.label_column not in cols:
-        raise ConfigError(
-            f"sample {sample_in.name!r}: label column {sample_in.label_column!r} "
-            f"is not in dataset {ds.name!r} (columns: {sorted(c for c in cols if c)})"
-        )
-    if sample_in.n_positive > sample_in.n_total:
-        raise ConfigError(
-            f"sample {sample_in.name!r}: n_positive={sample_in.n_positive} "
-            f"exceeds n_total={sample_in.n_total}"
-        )
-    if (
-        sample_in.observation_start
-        and sample_in.observation_end
-        and sample_in.observation_start > sample_in.observation_end
-    ):
-        raise ConfigError(f"sample {sample_in.name!r}: observation window starts after it ends")
+    _check_definition(sample_in, {str(c.get("name")) for c in ds.columns if c.get("name")})
     if session.exec(
         select(SampleSet).where(
             SampleSet.owner_org_id == actor.org_id, SampleSet.name == sample_in.name
         )
     ).first():
         raise ConfigError(f"your bank already has a sample set named {sample_in.name!r}")
+    declared = sample_in.n_total > 0
     sample = SampleSet.model_validate(
         sample_in,
-        update={"owner_org_id": actor.org_id, "dataset_id": ds.id, "created_by": actor.user_id},
+        update={
+            "owner_org_id": actor.org_id,
+            "dataset_id": ds.id,
+            "created_by": actor.user_id,
+            "counts_source": CountsSource.DECLARED if declared else CountsSource.NONE,
+        },
     )
     session.add(sample)
     session.flush()
@@ -71,6 +73,89 @@ def create_sample(
         },
     )
     return SampleSetPublic.model_validate(sample)
+
+
+def _check_definition(sample: SampleSetBase, columns: set[str]) -> None:
+    """The label column is the dataset's, counts and windows are consistent."""
+    if columns and sample.label_column not in columns:
+        raise ConfigError(
+            f"sample {sample.name!r}: label column {sample.label_column!r} "
+            f"is not in the dataset (columns: {sorted(columns)})"
+        )
+    if sample.n_positive > sample.n_total:
+        raise ConfigError(
+            f"sample {sample.name!r}: n_positive={sample.n_positive} "
+            f"exceeds n_total={sample.n_total}"
+        )
+    start, end, cut = sample.observation_start, sample.observation_end, sample.validation_start
+    if start and end and start > end:
+        raise ConfigError(f"sample {sample.name!r}: observation window starts after it ends")
+    if cut and ((start and cut <= start) or (end and cut > end)):
+        raise ConfigError(
+            f"sample {sample.name!r}: the out-of-time validation start {cut} must fall inside "
+            "the observation window (training before it, validation from it)",
+            hint="Choose a validation start after the window's start, not after its end.",
+        )
+
+
+def edit_sample(
+    *, session: Session, actor: Principal, sample_id: int, changes: SampleSetEdit
+) -> SampleSetPublic:
+    """A new version of the sample set (the current one only): its definition with
+    ``changes``, not counted yet; the old version stays for lineage."""
+    old = sample_row(session, actor, sample_id)
+    require(
+        actor,
+        Resource.SAMPLE,
+        Action.CREATE,
+        Scope(owner_org_id=old.owner_org_id),
+        what=f"sample set {sample_id}",
+    )
+    if not old.current:
+        raise ConfigError(
+            f"sample set {sample_id} (version {old.version}) was replaced by a newer version",
+            hint="Edit the current version of the sample set.",
+        )
+    fields = changes.model_dump(exclude_unset=True, exclude_none=True)
+    keep = old.model_dump(
+        exclude={"id", "created_at", "counted_at", "count_requested_by", "profile"}
+    )
+    new = SampleSet.model_validate(
+        {
+            **keep,
+            **fields,
+            "version": old.version + 1,
+            "previous_id": old.id,
+            "current": True,
+            "created_by": actor.user_id,
+            "n_total": 0,
+            "n_positive": 0,
+            "counts_source": CountsSource.NONE,
+        }
+    )
+    ds = session.get(DatasetRegistration, old.dataset_id)
+    cols = {str(c.get("name")) for c in (ds.columns if ds else []) if c.get("name")}
+    _check_definition(new, cols)
+    old.current = False
+    old.name = f"{old.name} (v{old.version})"[:120]  # the name goes to the new version
+    session.add(old)
+    session.flush()
+    session.add(new)
+    session.flush()
+    append_event(
+        session,
+        actor=actor.label,
+        action="sample.edit",
+        object_type="sample",
+        object_id=new.id or "",
+        details={
+            "name": new.name,
+            "version": new.version,
+            "previous": old.id,
+            "changed": sorted(fields),
+        },
+    )
+    return SampleSetPublic.model_validate(new)
 
 
 def sample_row(session: Session, actor: Principal, sample_id: int) -> SampleSet:
@@ -103,6 +188,7 @@ def list_samples(*, session: Session, actor: Principal) -> list[SampleSetPublic]
 
 __all__ = [
     "create_sample",
+    "edit_sample",
     "get_sample",
     "list_samples",
     "sample_row",

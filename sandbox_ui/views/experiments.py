@@ -51,9 +51,12 @@ def create_form() -> None:
     c1, c2, c3 = st.columns(3)
     sample_labels = {}
     for s in samples:
+        if not s.current:  # an edited sample's old version stays for lineage only
+            continue
         stats = sample_stats(s, k)
         n = t("suppressed", k=k) if stats.n_total is None else f"{stats.n_total:,}"
-        sample_labels[f"{s.id} · {s.name} ({n})"] = s.id
+        n = n if stats.counted else t("smp.not_counted")
+        sample_labels[f"{s.id} · {s.name} v{s.version} ({n})"] = s.id
     sample_pick = c1.selectbox(t("exp.sample"), list(sample_labels), key="exp_sample")
     names = [f"{a.name} v{a.version}" for a in algos]
     default_algo = next((i for i, a in enumerate(algos) if a.name == "hetero_lr"), 0)

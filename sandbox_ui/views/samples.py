@@ -35,14 +35,17 @@ stats = [sample_stats(s, k) for s in samples]
 supp = t("suppressed", k=k)
 
 
-def show(n: int | None) -> str:
+def show(n: int | None, counted: bool = True) -> str:
+    if not counted:
+        return t("smp.not_counted")
     return supp if n is None else f"{n:,}"
 
 
 def source_label(smp: SampleSetPublic) -> str:
-    if CountsSource(smp.counts_source) is CountsSource.BANK and smp.counted_at:
+    source = CountsSource(smp.counts_source)
+    if source is CountsSource.BANK and smp.counted_at:
         return t("smp.source.bank", at=f"{smp.counted_at:%Y-%m-%d %H:%M}")
-    return t("smp.source.declared")
+    return t("smp.source.none") if source is CountsSource.NONE else t("smp.source.declared")
 
 
 st.subheader(t("smp.list"))
@@ -55,10 +58,11 @@ else:
                 {
                     t("smp.col.id"): s.sample_id,
                     t("smp.col.name"): s.name,
+                    t("smp.col.version"): s.version,
                     t("smp.col.window"): s.window,
-                    t("smp.col.n_total"): show(s.n_total),
-                    t("smp.col.n_positive"): show(s.n_positive),
-                    t("smp.col.rate"): supp
+                    t("smp.col.n_total"): show(s.n_total, s.counted),
+                    t("smp.col.n_positive"): show(s.n_positive, s.counted),
+                    t("smp.col.rate"): show(None, s.counted)
                     if s.positive_rate is None
                     else f"{s.positive_rate:.1%}",
                     t("smp.col.runs"): show(aligned[s.sample_id])

@@ -124,7 +124,8 @@ CASES: list[tuple[str, bytes | None, dict[str, object], str]] = [
         "ragged row",
         (HEADER + f"{V1},0,1.0,A\n{V2},1,2.0,B,extra,more\n").encode(),
         {},
-        r"^bank\.csv: not a well-formed CSV table",
+        r"^bank\.csv: 1 rows with another number of fields than the header's 4 "
+        r"\(0 short, 1 long\) \(line 3\)",
     ),
     (
         "duplicate header",

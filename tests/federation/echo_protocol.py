@@ -3,13 +3,16 @@
 Enable it with ``FEDLAB_PROTOCOL_MODULES=echo_protocol`` (this folder on the path) on the
 coordinator and on every party. Messages: ``echo.init`` (party counts its rows: the count
 leaves), ``echo.step`` (coordinator sends an array, party returns it doubled plus its round
-counter kept in ``ctx.state``), ``echo.save`` (party writes its piece to its work dir).
+counter kept in ``ctx.state``; with ``sleep`` it first waits that many seconds, so a test
+can kill a process while a step is in flight), ``echo.save`` (party writes its piece to its
+work dir).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 
 import numpy as np
 
@@ -33,6 +36,7 @@ def _init(ctx: PartyContext, payload: Payload) -> Payload:
 
 @register("echo.step")
 def _step(ctx: PartyContext, payload: Payload) -> Payload:
+    time.sleep(float(payload.get("sleep", 0.0)))
     ctx.state["round"] += 1
     ctx.state["pids"].append(os.getpid())
     return {
@@ -51,6 +55,7 @@ def _save(ctx: PartyContext, payload: Payload) -> Payload:  # noqa: ARG001
         "rounds": ctx.state["round"],
         "rows": ctx.state["rows"],
         "n_pids": len(set(ctx.state["pids"])),
+        "state_at": str(ctx.private),  # where the runtime kept this party's run state
     }
     (ctx.work_dir / "piece.json").write_text(json.dumps(piece))
     return {"saved": True}
@@ -64,9 +69,11 @@ def drive(transport: Transport, config, *, progress: ProgressFn) -> ProtocolResu
     rows = {p: int(r.payload["n_rows"]) for p, r in init.items()}
     progress("phase", {"phase": "train"})
     epochs = int(config.params.get("epochs", 2))
+    sleep = float(config.params.get("sleep", 0.0))
     for epoch in range(epochs):
         x = np.arange(4, dtype=np.float64) + epoch
-        out = transport.exchange([Envelope(p, "echo.step", {"x": x}) for p in parties])
+        step = {"x": x, "sleep": sleep} if sleep else {"x": x}
+        out = transport.exchange([Envelope(p, "echo.step", step) for p in parties])
         for r in out.values():
             if not np.array_equal(r.payload["y"], x * 2) or r.payload["round"] != epoch + 1:
                 raise AssertionError(f"bad echo from {r.party}: {r.payload}")

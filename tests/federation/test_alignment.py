@@ -184,8 +184,11 @@ def test_cardinality_only_reveals_counts_and_aligns_nobody(synth_dir: Path, tmp_
 def test_host_cache_is_reused_and_deferred_commit(synth_dir: Path, tmp_path: Path) -> None:
     cfg = _config(synth_dir, ("tax",))
     transport = _transport(cfg, tmp_path)
+    # the offline cache lives in a SuperNode's own work dir (a run of the local runtime
+    # keeps its PSI keys in memory and has no cache)
+    transport.parties["tax"].home = tmp_path / "tax-node"
     first = align(transport, cfg)  # type: ignore[arg-type]
-    cache = tmp_path / "tax" / "psi" / "host_blinded.bin"
+    cache = tmp_path / "tax-node" / "psi" / "host_blinded.bin"
     stamp = cache.stat().st_mtime_ns
     second = align(transport, cfg, commit=False)  # type: ignore[arg-type]
     assert cache.stat().st_mtime_ns == stamp  # served from the offline cache

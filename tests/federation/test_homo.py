@@ -329,3 +329,33 @@ def test_backend_must_be_a_homo_backend(small: dict[str, Path], tmp_path: Path) 
     with pytest.raises(ConfigError, match="ckks"):
         drive(_transport(small, tmp_path / "w"), cfg)
     assert WEIGHT_UNIT > 0
+
+
+def test_each_banks_sample_decides_the_rows_it_trains_on(
+    small: dict[str, Path], tmp_path: Path
+) -> None:
+    """A bank that names a sample ID list trains and validates on exactly those of its rows
+    (pandas count at the bank); a bank without one uses its whole table."""
+    frames = {n: pd.read_csv(p) for n, p in small.items()}
+    names = sorted(small)
+    listed = {names[0]: 300, names[1]: 450}
+    cfg = _config(small, backend="plaintext", rounds=1)
+    for party in cfg.parties:
+        if party.name in listed:
+            ids = frames[party.name][TAIWAN_ID].iloc[: listed[party.name]]
+            path = tmp_path / f"{party.name}_sample.csv"
+            ids.to_frame(TAIWAN_ID).to_csv(path, index=False)
+            party.sample_ids = path
+    m = drive(_transport(small, tmp_path / "w"), cfg).metrics
+    expected = sum(listed.get(n, len(frames[n])) for n in names)
+    assert m["n_train"] + m["n_valid"] == expected
+    assert expected < sum(len(f) for f in frames.values())
+
+
+def test_out_of_time_validation_is_refused_for_a_horizontal_bank(
+    small: dict[str, Path],
+) -> None:
+    raw = _config(small, backend="plaintext").model_dump(mode="json", exclude_none=True)
+    raw["parties"][0]["validation_from"] = "2024-01-01"
+    with pytest.raises(ConfigError, match="random hold-out"):
+        parse_config(raw)

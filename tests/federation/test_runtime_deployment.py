@@ -231,12 +231,17 @@ def test_supervisor_restarts_a_worker_that_died_on_its_own(monkeypatch: pytest.M
     killed.start()
     _wait_for(lambda: killed.starts >= 3, timeout=20)
     killed.stop()
-    # a worker that exits cleanly (SIGTERM from `down`, or its SuperNode gone) stays down
-    for code in ("0", "2"):
-        done = supernode.WorkerSupervisor(["/bin/sh", "-c", f"exit {code}"])
-        done.start()
-        done._thread.join(timeout=20)
-        assert not done._thread.is_alive() and done.starts == 1
+    # a worker stopped on its own (SIGTERM to it alone) is replaced too: the SuperNode
+    # would otherwise wait for nobody
+    stopped = supernode.WorkerSupervisor(["/bin/sh", "-c", "kill -TERM $$"])
+    stopped.start()
+    _wait_for(lambda: stopped.starts >= 2, timeout=20)
+    stopped.stop()
+    # a worker on a Flower version it does not speak stays down
+    done = supernode.WorkerSupervisor(["/bin/sh", "-c", "exit 2"])
+    done.start()
+    done._thread.join(timeout=20)
+    assert not done._thread.is_alive() and done.starts == 1
 
 
 def test_supernode_sleeps_are_shortened(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -201,7 +201,7 @@ def test_dispatch_keeps_state_in_work_dir_between_messages(tmp_path: Path) -> No
     )
     assert "reached party 'tax'" in wrong.payload["__error__"]
     handle_request(ident, _request("runtime.finish", {}), "7")
-    assert not (tmp_path / "work" / STATE_DIRNAME).exists()
+    assert not path.exists()
 
 
 def test_a_supernode_keeps_each_run_in_its_own_folder_and_discards_failed_ones(
@@ -238,11 +238,15 @@ def test_a_supernode_keeps_each_run_in_its_own_folder_and_discards_failed_ones(
 
     # a run that fails (or is cancelled) is discarded: its folder goes, no other run's
     run("9", 1, finish=False)
-    assert state_file(tmp_path / "work" / "runs" / "9", "9").is_file()
+    # the run's state stays in the SuperNode's private .state folder, not in the run folder
+    # whose path the coordinator names
+    assert state_file(tmp_path / "work", "9").is_file()
+    assert not list((tmp_path / "work" / "runs").rglob("*.pkl"))
     for key in ("../7", "9"):  # a run id never reaches outside its own folder
         reply = handle_request(node.for_run("10"), _request("runtime.discard", {"run": key}), "10")
         assert from_records("tax", reply).payload == {"ok": True}
     assert sorted(p.name for p in (tmp_path / "work" / "runs").iterdir()) == ["7", "8"]
+    assert not state_file(tmp_path / "work", "9").exists()
     # a late message of the discarded run is refused and writes nothing
     late = from_records(
         "tax", handle_request(node.for_run("9"), _request("echo.init", {"fail": ""}), "9")

@@ -40,7 +40,14 @@ from lab.models import (
 )
 from lab.seed import seed_demo
 from lab.services import audit as audit_svc
-from lab.services import catalog, consent, experiments, models_library, sample_counts
+from lab.services import (
+    catalog,
+    consent,
+    experiment_runs,
+    experiments,
+    models_library,
+    sample_counts,
+)
 from lab.services.access import ACTIONS, Principal, Resource
 
 ROLES = {
@@ -251,7 +258,7 @@ class Ops:
             )
         if resource == "experiment":
             if action == "run":
-                return lambda s, p: experiments.claim_next(session=s, actor=p)
+                return lambda s, p: experiment_runs.claim_next(session=s, actor=p)
             if action == "create":
                 sid = self.w.seed.samples["bank_a"]
                 return lambda s, p: experiments.create_experiment(

@@ -108,7 +108,7 @@ def test_seeded_algorithm_schemas_fit_the_algorithms_parameter_models() -> None:
     """Every seeded schema's defaults, and the flow's parameters, pass the algorithm's own
     parameter model once the runner nests dotted names (a drift would fail runs)."""
     from federation.hetero_lr import LrParams
-    from federation.homo import HomoParams
+    from federation.homo.params import HomoLrParams, HomoNnParams
     from federation.scorecard import ScorecardParams
     from federation.secureboost import SecureBoostParams
     from lab.runner import nested_params
@@ -119,8 +119,8 @@ def test_seeded_algorithm_schemas_fit_the_algorithms_parameter_models() -> None:
         "hetero_lr": LrParams,
         "secureboost": SecureBoostParams,
         "scorecard": ScorecardParams,
-        "homo_lr": HomoParams,
-        "homo_nn": HomoParams,
+        "homo_lr": HomoLrParams,
+        "homo_nn": HomoNnParams,
     }
     schemas = {a["name"]: a["param_schema"] for a in ALGORITHMS}
     assert set(schemas) == set(models)

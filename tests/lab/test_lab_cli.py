@@ -153,7 +153,7 @@ def test_sample_experiment_consent_and_approval_from_the_cli(db: str) -> None:
         "--indicator",
         "insured_employees",
     )
-    assert isinstance(wrong.exception, ConfigError)  # not tax's indicator
+    assert isinstance(wrong.exception, AccessDeniedError)  # not tax's indicator
     granted = run(
         db,
         "social_insurance_officer",

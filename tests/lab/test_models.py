@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from conftest import World
 from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
@@ -17,7 +18,7 @@ def test_migrations_match_the_models_and_round_trip(engine: Engine) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == "0007"
     tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
     assert tables == set(SQLModel.metadata.tables)
     for name, table in SQLModel.metadata.tables.items():
@@ -30,7 +31,7 @@ def test_migrations_match_the_models_and_round_trip(engine: Engine) -> None:
     downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(engine)
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == "0007"
 
 
 def test_settings_hide_the_database_password(monkeypatch: object) -> None:
@@ -64,3 +65,30 @@ def test_cli_init_seed_and_audit(tmp_path: Path, monkeypatch: object) -> None:
     assert "audit chain BROKEN at event #2" in broken.output and "edited" in broken.output
     listed = runner.invoke(app, ["lab", "experiments", "list", "--db", db, "--user", "staff"])
     assert listed.exit_code == 0
+
+
+def test_sample_versions_survive_a_downgrade_and_upgrade(world: World) -> None:
+    """0005 alters sample_set in place, both ways, on a catalog whose rows are referred to."""
+    from sqlalchemy import text
+
+    from lab.db import session_scope
+    from lab.models import SampleSetEdit
+    from lab.services import catalog
+
+    sample_id = world.seed.samples["bank_a"]
+    with session_scope(world.engine) as s:
+        v2 = catalog.edit_sample(
+            session=s,
+            actor=world.who("bank_a_ds"),
+            sample_id=sample_id,
+            changes=SampleSetEdit(label_definition="90+ dpd in 12 months"),
+        )
+    assert (v2.version, v2.previous_id, v2.counts_source.value) == (2, sample_id, "none")
+    downgrade(world.engine, "0004")
+    with world.engine.connect() as conn:
+        names = dict(conn.execute(text("SELECT id, name FROM sample_set")).all())
+    assert names[sample_id] == f"{v2.name} (v1)"  # the old version, renamed at the edit
+    upgrade(world.engine)
+    with session_scope(world.engine) as s:
+        back = catalog.get_sample(session=s, actor=world.who("bank_a_ds"), sample_id=v2.id)
+    assert back.name == v2.name and back.current and back.version == 1  # versions restart

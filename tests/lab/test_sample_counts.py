@@ -66,7 +66,7 @@ def make_sample(world: World, id_list: str = "ids_2024h1.csv") -> Any:
 def test_a_count_at_the_bank_is_recorded_on_the_sample(lab_world: Any) -> None:
     world, bank, ids, tmp = lab_world
     sample = make_sample(world)
-    assert sample.counts.source == "declared" and sample.counts.n_total == 0
+    assert sample.counts.source == "none" and sample.counts.n_total is None  # 未计数
     # Execute: the data scientist asks, a worker (local runtime) counts at bank_a's node
     sample.profile(COLUMNS, wait=False)
     worker = Worker(world.engine, "w", tmp / "runs", runtime="local")
@@ -138,7 +138,7 @@ def test_a_failed_count_names_the_file_only_and_keeps_the_declared_counts(lab_wo
     assert job.status.value == "failed"
     assert "missing_ids.csv: the sample's ID list is not at the bank" in job.failure_reason
     assert str(tmp) not in job.failure_reason
-    assert sample.counts.source == "declared"
+    assert sample.counts.source == "none"  # still not counted
 
 
 def test_other_banks_and_agencies_cannot_count_or_read(lab_world: Any) -> None:

@@ -10,7 +10,7 @@ from lab.db import session_scope
 from lab.errors import ConsentError, StateTransitionError
 from lab.models import ConsentGrantCreate, ExperimentCreate, ExperimentStatus, ModelStatus
 from lab.services import audit as audit_svc
-from lab.services import consent, experiments, models_library
+from lab.services import consent, experiment_runs, experiments, models_library
 from lab.services.catalog import worker_principal
 from lab.workflow import TRANSITIONS, check_transition
 
@@ -89,16 +89,24 @@ def test_lifecycle_draft_to_published_with_verified_audit_chain(world: World) ->
             session=s, actor=staff, experiment_id=exp_id, reason="consents in place"
         )
     with session_scope(world.engine) as s:
-        claimed = experiments.claim_next(session=s, actor=worker)
+        claimed = experiment_runs.claim_next(session=s, actor=worker)
         assert claimed is not None and claimed.id == exp_id
     with session_scope(world.engine) as s:
-        exp = experiments.start_run(session=s, actor=worker, experiment_id=exp_id)
+        exp = experiment_runs.start_run(
+            session=s, actor=worker, experiment_id=exp_id, lease_token=claimed.lease_token
+        )
         for epoch, loss in enumerate([0.6, 0.5, 0.45]):
-            experiments.record_progress(
-                session=s, actor=worker, experiment_id=exp_id, entry={"epoch": epoch, "loss": loss}
+            experiment_runs.record_progress(
+                session=s,
+                actor=worker,
+                experiment_id=exp_id,
+                entry={"epoch": epoch, "loss": loss},
+                lease_token=claimed.lease_token,
             )
     with session_scope(world.engine) as s:
-        exp = experiments.succeed_run(session=s, actor=worker, experiment_id=exp_id)
+        exp = experiment_runs.succeed_run(
+            session=s, actor=worker, experiment_id=exp_id, lease_token=claimed.lease_token
+        )
         mv = models_library.register_model_version(
             session=s,
             actor=worker,

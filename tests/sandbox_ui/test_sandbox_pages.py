@@ -27,7 +27,7 @@ from streamlit.testing.v1 import AppTest
 
 from lab.db import session_scope
 from lab.models import ExperimentPublic, ExperimentStatus, ModelStatus, Role
-from lab.services import catalog, consent, experiments, models_library
+from lab.services import catalog, consent, experiment_runs, experiments, models_library
 from lab.services.catalog import worker_principal
 from sandbox_ui.i18n import tr
 from sandbox_ui.navigation import PAGES, pages_for
@@ -344,9 +344,10 @@ def test_samples_counts_rate_and_creation(db: Engine, template: Template) -> Non
     assert z("smp.created", name="2024H1 small") in texts(at)
     small = frame_with(at, z("smp.col.rate"))
     small = small[small[z("smp.col.name")] == "2024H1 small"].iloc[0]
-    assert small[z("smp.col.n_total")] == z("suppressed", k=10)  # not counted yet: 0
-    assert small[z("smp.col.rate")] == z("suppressed", k=10)
-    assert small[z("smp.col.source")] == z("smp.source.declared")
+    assert small[z("smp.col.n_total")] == z("smp.not_counted")  # 未计数, not "suppressed"
+    assert small[z("smp.col.rate")] == z("smp.not_counted")
+    assert small[z("smp.col.source")] == z("smp.source.none")
+    assert small[z("smp.col.version")] == 1
 
 
 def test_samples_suppressed_below_k_and_staff_read_only(
@@ -619,15 +620,18 @@ def test_a_live_run_reruns_the_page_when_it_ends(
     with session_scope(db) as s:
         experiments.approve_experiment(session=s, actor=who(db, "staff"), experiment_id=exp_id)
     with session_scope(db) as s:
-        claimed = experiments.claim_next(session=s, actor=worker)
+        claimed = experiment_runs.claim_next(session=s, actor=worker)
         assert claimed is not None and claimed.id == exp_id
-        experiments.start_run(session=s, actor=worker, experiment_id=exp_id)
+        experiment_runs.start_run(
+            session=s, actor=worker, experiment_id=exp_id, lease_token=claimed.lease_token
+        )
         for epoch, loss in enumerate([0.69, 0.61]):
-            experiments.record_progress(
+            experiment_runs.record_progress(
                 session=s,
                 actor=worker,
                 experiment_id=exp_id,
                 entry={"event": "epoch", "epoch": epoch, "loss": loss},
+                lease_token=claimed.lease_token,
             )
     at = app_as(db, "bank_a_modeler", "experiments")
     at.selectbox(key="exp_pick").set_value(exp_id).run()
@@ -636,7 +640,9 @@ def test_a_live_run_reruns_the_page_when_it_ends(
     assert not at.get("vega_lite_chart") and z("exp.loss_pending", k=10, n=2) in texts(at)
 
     with session_scope(db) as s:  # the run ends with a model validated on 240 enterprises
-        exp = experiments.succeed_run(session=s, actor=worker, experiment_id=exp_id)
+        exp = experiment_runs.succeed_run(
+            session=s, actor=worker, experiment_id=exp_id, lease_token=claimed.lease_token
+        )
         models_library.register_model_version(
             session=s,
             actor=worker,

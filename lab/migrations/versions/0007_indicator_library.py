@@ -6,8 +6,8 @@ The catalog's 指标库 holds two families: ``registry`` (the point-in-time indi
 columns of a registered dataset; every indicator of an older catalog is one). Codes may
 now hold capitals and '.' (a rule of the models, not of the schema).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0007
+Revises: 0006
 """
 
 from collections.abc import Sequence
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0003"
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -41,6 +41,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("indicator", schema=None) as batch_op:
+    # in place (SQLite >= 3.35), as 0004 does: consent grants and experiments refer to rows
+    with op.batch_alter_table("indicator", schema=None, recreate="never") as batch_op:
         for name, _type, _default in reversed(_COLUMNS):
             batch_op.drop_column(name)
