@@ -16,6 +16,15 @@ from sqlalchemy import JSON, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from lab.errors import CatalogError
+from lab.statuses import (
+    CountsSource,
+    CountStatus,
+    Decision,
+    ExperimentStatus,
+    ModelStatus,
+    OrgKind,
+    Role,
+)
 
 
 def utcnow() -> datetime:
@@ -30,57 +39,6 @@ def row_id(row: SQLModel) -> int:
     if value is None:
         raise CatalogError(f"{type(row).__name__} has no id yet; flush it before referring to it")
     return int(value)
-
-
-class OrgKind(str, Enum):
-    BANK = "bank"
-    AGENCY = "agency"
-    PLATFORM = "platform"
-
-
-class Role(str, Enum):
-    BANK_MODELER = "bank_modeler"
-    DATA_SCIENTIST = "data_scientist"
-    AGENCY_OFFICER = "agency_officer"
-    PLATFORM_STAFF = "platform_staff"
-    ADMIN = "admin"
-    WORKER = "worker"  # the runner's service account: claims and records runs only
-
-
-class ExperimentStatus(str, Enum):
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class ModelStatus(str, Enum):
-    CANDIDATE = "candidate"
-    PUBLISHED = "published"
-    RETIRED = "retired"
-
-
-class CountsSource(str, Enum):
-    NONE = "none"  # not counted yet (未计数): a new sample or a new version
-    DECLARED = "declared"  # typed in by the bank
-    BANK = "bank"  # counted at the bank by a sample count
-
-
-class CountStatus(str, Enum):
-    REQUESTED = "requested"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-class Decision(str, Enum):
-    APPROVED = "approved"
-    REJECTED = "rejected"
 
 
 def _enum(length: int = 32) -> Any:
@@ -607,5 +565,7 @@ class AuditEventPublic(SQLModel):
 __all__ = sorted(
     name
     for name, obj in list(globals().items())
-    if isinstance(obj, type) and issubclass(obj, SQLModel | Enum) and obj.__module__ == __name__
+    if isinstance(obj, type)
+    and issubclass(obj, SQLModel | Enum)
+    and obj.__module__ in (__name__, "lab.statuses")
 ) + ["row_id", "utcnow"]
