@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,7 @@ def test_resolved_copy_names_the_same_files_from_another_folder(tmp_path: Path) 
     assert again.guest.data == (tmp_path / "exp" / "bank.csv").resolve()
     assert again.guest.authorizations == (tmp_path / "exp" / "auth/authorizations.csv").resolve()
     assert again == cfg
-    # keys left out stay left out (a homo config without a backend still loads)
+    # a homo config without a backend gets its algorithm's default, and its copy loads
     homo = parse_config(
         {
             "experiment": {"name": "h", "algorithm": "homo_lr"},
@@ -167,7 +168,9 @@ def test_resolved_copy_names_the_same_files_from_another_folder(tmp_path: Path) 
         },
         base_dir=tmp_path,
     )
-    assert "backend" not in config_to_toml(homo)
+    text = config_to_toml(homo)
+    assert 'backend = "ckks"' in text
+    assert parse_config(tomllib.loads(text)) == homo
 
 
 def test_the_deployment_ships_the_paths_of_the_experiments_folder(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ def test_a_simulation_run_leaves_no_psi_key_in_its_output(tmp_path: Path) -> Non
     from federation.run import run_experiment
 
     out = tmp_path / "out"
-    run_experiment(_write(tmp_path, _tables()), out, runtime="simulation")
+    run_experiment(_write(tmp_path, _tables()), out, runtime="simulation", allow_plaintext=True)
     assert _keys(out) == [], _keys(out)
 
 
