@@ -12,11 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from crypto.ckks_params import PROFILES
 from crypto.errors import ConfigError
 from federation.config import ExperimentConfig
 from federation.homo.models import ModelSpec, TrainConfig
 from federation.homo.secaggplus import SecAggPlusParams
+from federation.param_checks import check_batch_size, check_ckks_profile
 
 ALGORITHMS = ("homo_lr", "homo_nn")
 BACKENDS = ("ckks", "plaintext", "masked", "secaggplus")
@@ -63,16 +63,12 @@ class HomoParams(BaseModel):
     @field_validator("batch_size")
     @classmethod
     def _batch(cls, v: int) -> int:
-        if v != -1 and v < 1:
-            raise ValueError(f"batch_size must be -1 (full batch) or >= 1, got {v}")
-        return v
+        return check_batch_size(v)
 
     @field_validator("ckks_profile")
     @classmethod
     def _profile(cls, v: str) -> str:
-        if v not in PROFILES:
-            raise ValueError(f"ckks_profile must be one of {sorted(PROFILES)}, got {v!r}")
-        return v
+        return check_ckks_profile(v)
 
 
 class HomoLrParams(HomoParams):
