@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,13 @@ def layout(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     synth.write(data / "synthetic", synth.generate(N_ROWS, 42))
     for name in ("default_credit", "taiwan"):
         tables = load_public(name, shared_data)
-        for party, df in tables.parties.items():
-            tables.parties[party] = df.iloc[:N_ROWS].reset_index(drop=True)
-        write_parties(data / name, tables)
+        small = replace(
+            tables,
+            guest=tables.guest.iloc[:N_ROWS].reset_index(drop=True),
+            hosts={h: df.iloc[:N_ROWS].reset_index(drop=True) for h, df in tables.hosts.items()},
+        )
+        assert all(len(df) == N_ROWS for df in small.parties.values())
+        write_parties(data / name, small)
     taiwan = load_taiwan(shared_data).iloc[: 2 * N_ROWS]
     write_bank_files(taiwan, iid_split(len(taiwan), 4, seed=5), data)
     for example in EXAMPLES:
