@@ -77,7 +77,7 @@ from crypto.errors import ConfigError
 from features.contract import DEFAULT_MAX_ABS, DataContract, OnConstant, check_encoding
 from features.disclosure import effective_min_cell, platform_min_cell, raise_min_cell
 from federation.algorithms import backends_for, get_algorithm
-from federation.default_rule import DefaultRule
+from federation.default_rule import ConfigRule
 from federation.roles import PartyRole
 
 Algorithm = str  # a name of the algorithm registry (federation.algorithms)
@@ -180,7 +180,7 @@ class PartySpec(BaseModel):
     observation_end: dt.date | None = None
     validation_from: dt.date | None = None
     # guest only: what counts as default in its label column (federation.default_rule)
-    default_rule: DefaultRule | None = None
+    default_rule: ConfigRule | None = None
 
     @field_validator("encoding")
     @classmethod

@@ -82,12 +82,14 @@ _HINT = (
 
 
 def parse_rule(value: Any) -> LabelIsBinary | DaysPastDue | StatusIn:
-    """A rule from its dict, its JSON, a rule, or None/"" (label_is_binary); a bad rule is a
-    :class:`ConfigError` saying which field is wrong."""
+    """A rule from its dict, its JSON, its short form (:func:`rule_from_text`), a rule, or
+    None/"" (label_is_binary); a bad rule is a :class:`ConfigError` saying what is wrong."""
     if value is None or value == "" or value == {}:
         return BINARY
     if isinstance(value, LabelIsBinary | DaysPastDue | StatusIn):
         return value
+    if isinstance(value, str) and not value.strip().startswith("{"):
+        return rule_from_text(value)
     try:
         if isinstance(value, str):
             return _ADAPTER.validate_json(value)
@@ -139,6 +141,13 @@ def stored_rule(value: Any) -> dict[str, Any]:
     (:func:`rule_from_text`); :class:`ConfigError` when it is not a valid rule."""
     return rule_dict(rule_from_text(value) if isinstance(value, str) else value)
 
+
+def _any_rule(value: Any) -> LabelIsBinary | DaysPastDue | StatusIn:
+    return rule_from_text(value) if isinstance(value, str) else parse_rule(value)
+
+
+#: a config field holding a rule: a rule, its dict, its JSON or its short form
+ConfigRule = Annotated[LabelIsBinary | DaysPastDue | StatusIn, BeforeValidator(_any_rule)]
 
 #: a catalog field holding a rule (validated and normalized on the way in)
 RuleDict = Annotated[dict[str, Any], BeforeValidator(stored_rule)]
@@ -208,6 +217,7 @@ def apply_rule(table: pd.DataFrame, column: str, rule: Any, file_name: str) -> p
 
 __all__ = [
     "BINARY",
+    "ConfigRule",
     "DaysPastDue",
     "DefaultRule",
     "LabelIsBinary",
