@@ -245,3 +245,21 @@ def test_a_rule_on_a_column_missing_at_the_bank_fails_naming_file_and_column(
     reason = got.failure_reason or ""
     assert "bank_a.csv" in reason and "dpd_max_24m" in reason, reason
     assert str(tmp_path) not in reason
+
+
+def test_the_cli_creates_a_sample_with_a_rule(bank_world: tuple[World, Path]) -> None:
+    from typer.testing import CliRunner
+
+    from lab.cli import app
+
+    world, data = bank_world
+    db = str(data.parent / "lab.db")
+    args = ["lab", "samples", "create", "--dataset", "bank_a", "--id-list", "ids.csv"]
+    who = ["--label-column", "dpd_max_12m", "--db", db, "--user", "bank_a_ds"]
+    runner = CliRunner()
+    made = runner.invoke(app, [*args, "--name", "cli 60", "--default-rule", "dpd>=60", *who])
+    assert made.exit_code == 0, made.output
+    assert "default when dpd_max_12m (days past due) >= 60" in made.output
+    bad = runner.invoke(app, [*args, "--name", "cli bad", "--default-rule", "dpd>=-1", *who])
+    assert isinstance(bad.exception, ConfigError)  # the CLI's entry point prints its code and hint
+    assert "positive whole number" in str(bad.exception)
