@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from federation.default_rule import stored_rule
 from lab.client.base import Caller, Part, Table
+from lab.default_rules import stored_rule
 from lab.errors import CatalogError, NotFoundError
 from lab.models import (
     AlgorithmPublic,

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from features.disclosure import DEFAULT_MIN_CELL
-from federation.default_rule import describe
+from lab.default_rules import describe
 
 app = typer.Typer(no_args_is_help=True)
 experiments_app = typer.Typer(

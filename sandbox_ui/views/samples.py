@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from federation.default_rule import describe
+from lab.default_rules import describe
 from lab.models import CountsSource, Role, SampleSetCreate, SampleSetPublic
 from lab.services import catalog, experiments, models_library
 from sandbox_ui.i18n import current_lang, t
