@@ -258,9 +258,15 @@ def load_table(ctx: PartyContext) -> pd.DataFrame:
                 hint="Fix [experiment].features in the experiment config.",
             )
         cols = [setup.id_column, *([label] if label else []), *setup.features]
-        rule = setup.default_rule if label else ""
-        key = (*file_fingerprint(path), "features", tuple(cols), setup.id_kind, setup.contract)
-        key = (*key, rule)  # the label a default rule made of the label column
+        rule = setup.default_rule if label else ""  # the label a rule made of the column
+        key = (
+            *file_fingerprint(path),
+            "features",
+            tuple(cols),
+            setup.id_kind,
+            setup.contract,
+            rule,
+        )
         df = _cached(key, lambda: df[cols].copy())
     _table_warnings(path, df, setup, label)
     return df
