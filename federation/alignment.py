@@ -60,6 +60,7 @@ from federation.alignment_party import (
     on_setup,
 )
 from federation.config import ExperimentConfig, PartySpec
+from federation.default_rule import rule_json
 from federation.partydata import PartySetup, note_data_warnings
 from federation.protocol import ProgressFn, no_progress
 from federation.roles import PartyRole
@@ -136,7 +137,8 @@ def setup_payloads(
 
 def sample_settings(p: PartySpec) -> dict[str, str]:
     """The guest's sample settings of its ``setup`` (ID-list location at the guest, the
-    date column, the window and the out-of-time cut as ISO dates; "" where not set)."""
+    date column, the window and the out-of-time cut as ISO dates, the default rule as JSON;
+    "" where not set)."""
 
     def iso(d: dt.date | None) -> str:
         return d.isoformat() if d else ""
@@ -147,6 +149,7 @@ def sample_settings(p: PartySpec) -> dict[str, str]:
         "observation_start": iso(p.observation_start),
         "observation_end": iso(p.observation_end),
         "validation_from": iso(p.validation_from),
+        "default_rule": rule_json(p.default_rule),
     }
 
 

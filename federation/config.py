@@ -37,6 +37,8 @@ date_column = "observation_date"    # its (or the table's) observation date per 
 observation_start = 2023-07-01      # the observation window (rows outside it are not used)
 observation_end = 2024-06-30
 validation_from = 2024-04-01        # out-of-time validation: rows observed from this date
+default_rule = { kind = "days_past_due", min_days = 90 }  # what counts as default in the
+                                    # label column (default: it already holds 0/1)
 
 [[parties]]
 name = "tax"
@@ -75,6 +77,7 @@ from crypto.errors import ConfigError
 from features.contract import DEFAULT_MAX_ABS, DataContract, OnConstant, check_encoding
 from features.disclosure import effective_min_cell, platform_min_cell, raise_min_cell
 from federation.algorithms import backends_for, get_algorithm
+from federation.default_rule import ConfigRule
 from federation.roles import PartyRole
 
 Algorithm = str  # a name of the algorithm registry (federation.algorithms)
@@ -176,6 +179,8 @@ class PartySpec(BaseModel):
     observation_start: dt.date | None = None
     observation_end: dt.date | None = None
     validation_from: dt.date | None = None
+    # guest only: what counts as default in its label column (federation.default_rule)
+    default_rule: ConfigRule | None = None
 
     @field_validator("encoding")
     @classmethod
@@ -213,11 +218,21 @@ class PartySpec(BaseModel):
 
     @model_validator(mode="after")
     def _sample_only_on_guest(self) -> PartySpec:
-        keys = ("sample_ids", "observation_start", "observation_end", "validation_from")
+        keys = (
+            "sample_ids",
+            "observation_start",
+            "observation_end",
+            "validation_from",
+            "default_rule",
+        )
         named = [k for k in keys if getattr(self, k) is not None]
         if self.role == PartyRole.HOST and named:
             raise ValueError(
                 f"party {self.name!r} is a host but names {named}; the sample is the guest's"
+            )
+        if self.default_rule is not None and not self.label:
+            raise ValueError(
+                f"party {self.name!r} names a default_rule but no label column for it to read"
             )
         start, end, cut = self.observation_start, self.observation_end, self.validation_from
         if start and end and start > end:

@@ -34,6 +34,7 @@ from crypto.errors import DataValidationError, ProtocolError
 from features.contract import DataContract, column_warnings
 from features.disclosure import DEFAULT_MIN_CELL, party_min_cell
 from federation.cache import BoundedLRU
+from federation.default_rule import apply_rule, rule_json
 from federation.party import PartyContext
 from federation.roles import PartyRole
 from federation.transport import MessageLog, Payload
@@ -69,6 +70,8 @@ class PartySetup:
     observation_start: str = ""  # ISO dates of the observation window ("" : open)
     observation_end: str = ""
     validation_from: str = ""  # out-of-time validation from this ISO date ("" : random)
+    # guest only: what counts as default (federation.default_rule JSON; "" : label is 0/1)
+    default_rule: str = ""
 
     @property
     def has_sample(self) -> bool:
@@ -121,7 +124,7 @@ def setup_party(ctx: PartyContext, payload: Payload) -> PartySetup:
             f"party {ctx.name!r} is a host but was sent the label column "
             f"{setup.label!r}; only the guest holds the label"
         )
-    if ctx.role == PartyRole.HOST and setup.has_sample:
+    if ctx.role == PartyRole.HOST and (setup.has_sample or setup.default_rule):
         raise ProtocolError(
             f"party {ctx.name!r} is a host but was sent the guest's sample settings; "
             "only the guest holds the sample"
@@ -216,23 +219,36 @@ def _label(ctx: PartyContext, setup: PartySetup) -> str | None:
     return (setup.label or None) if ctx.role == PartyRole.GUEST else None
 
 
+def _labelled(path: Path, setup: PartySetup, label: str | None) -> pd.DataFrame:
+    """The validated table; at the guest with a default rule other than label_is_binary,
+    its label column replaced by the 0/1 label the rule makes of it (here, at the bank)."""
+    rule = rule_json(setup.default_rule) if label else ""  # validated here, at the bank
+    df = read_validated(
+        path,
+        id_column=setup.id_column,
+        label=None if rule else label,
+        id_kind=setup.id_kind,
+        contract=setup.contract,
+    )
+    if not rule or label is None:
+        return df
+    key = (*file_fingerprint(path), "default_rule", label, rule, setup.id_kind, setup.contract)
+    return _cached(key, lambda: df.assign(**{label: apply_rule(df, label, rule, path.name)}))
+
+
 def load_table(ctx: PartyContext) -> pd.DataFrame:
     """This party's validated table: the ID column, the label (guest) and the features.
 
-    Restricted to the setup's feature list when it names one. Cached in this process by
-    path + mtime + size; callers must not modify the returned frame.
+    At the guest the label is the sample's default rule applied to its label column
+    (:mod:`federation.default_rule`). Restricted to the setup's feature list when it names
+    one. Cached in this process by path + mtime + size; callers must not modify the
+    returned frame.
     """
     setup = party_setup(ctx)
     assert ctx.data_path is not None  # checked in setup_party
     label = _label(ctx, setup)
     path = Path(ctx.data_path)
-    df = read_validated(
-        path,
-        id_column=setup.id_column,
-        label=label,
-        id_kind=setup.id_kind,
-        contract=setup.contract,
-    )
+    df = _labelled(path, setup, label)
     if setup.features:
         missing = [f for f in setup.features if f not in df.columns]
         if missing:
@@ -242,7 +258,15 @@ def load_table(ctx: PartyContext) -> pd.DataFrame:
                 hint="Fix [experiment].features in the experiment config.",
             )
         cols = [setup.id_column, *([label] if label else []), *setup.features]
-        key = (*file_fingerprint(path), "features", tuple(cols), setup.id_kind, setup.contract)
+        rule = setup.default_rule if label else ""  # the label a rule made of the column
+        key = (
+            *file_fingerprint(path),
+            "features",
+            tuple(cols),
+            setup.id_kind,
+            setup.contract,
+            rule,
+        )
         df = _cached(key, lambda: df[cols].copy())
     _table_warnings(path, df, setup, label)
     return df

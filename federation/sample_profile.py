@@ -6,7 +6,8 @@ party, the guest); the bank's handler reads its own registered table (``ctx.data
 the sample's ID list (a CSV at the bank, named by the request), keeps the listed IDs found in
 its table, applies the observation window (when an observation date is known per
 enterprise: a ``date_column`` in the ID list, else in the table) and the label definition
-(the label column, 0/1: 1 is a positive), and answers with
+(the sample's default rule applied to its label column at the bank,
+:mod:`federation.default_rule`: 1 is a positive), and answers with
 
 * ``n_total``, ``n_positive``, ``n_negative`` of the sample, ``n_excluded`` (listed IDs not
   counted: not in the table, outside the window or without a date);
@@ -39,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from crypto.errors import ConfigError
 from features.disclosure import DEFAULT_MIN_CELL, party_min_cell
 from federation.config import ExperimentConfig
+from federation.default_rule import rule_json
 from federation.guard import EXTRA_IDS_KEY
 from federation.party import PartyContext, register
 from federation.partydata import PartySetup, load_table, setup_party
@@ -427,6 +429,7 @@ def request_payload(cfg: ExperimentConfig, run_id: str) -> Payload:
         id_kind="uscc" if exp.id_column.lower() == "uscc" else "opaque",
         label=guest.label or "",
         contract=guest.contract(),
+        default_rule=rule_json(guest.default_rule),
     )
     out: Payload = setup.to_payload()
     for key, value in params.model_dump(exclude_none=True).items():

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from federation.default_rule import RuleDict, rule_dict
 from lab.errors import CatalogError
 from lab.statuses import (
     CountsSource,
@@ -211,6 +212,9 @@ class SampleSetBase(SQLModel):
     label_horizon_months: int | None = Field(default=None, ge=1, le=120)  # performance window
     date_column: str = Field(default="observation_date", min_length=1, max_length=64)
     validation_start: date | None = None  # out of time: rows observed from it validate
+    #: what counts as default (逾期定义) in ``label_column``, applied at the bank
+    #: (federation.default_rule): label_is_binary | days_past_due >= N | status_in {codes}
+    default_rule: RuleDict = Field(default_factory=lambda: rule_dict(None), sa_type=JSON)
 
 
 class SampleSetCreate(SampleSetBase):
@@ -248,6 +252,7 @@ class SampleSetEdit(SQLModel):
     observation_end: date | None = None
     date_column: str | None = Field(default=None, min_length=1, max_length=64)
     validation_start: date | None = None
+    default_rule: RuleDict | None = None  # a new rule: the counts start over
 
 
 class SampleSetPublic(SampleSetBase):

@@ -28,6 +28,7 @@ import numpy as np
 from crypto.errors import ConfigError, DataValidationError, ProtocolError
 from features.metrics import auc_ks_from_histogram
 from federation.config import ExperimentConfig
+from federation.default_rule import rule_json
 from federation.homo.checkpoint import (
     load_checkpoint,
     load_public_context,
@@ -167,6 +168,7 @@ def _init_banks(run: _Run) -> dict[str, InitReply]:
             date_column=spec.date_column,
             observation_start=_iso(spec.observation_start),
             observation_end=_iso(spec.observation_end),
+            default_rule=rule_json(spec.default_rule),
         )
         reqs[b] = (INIT, req.to_payload())
     replies, _ = run.rounds.ask(reqs, allow_drop=False)

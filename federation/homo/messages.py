@@ -69,6 +69,7 @@ class InitRequest:
     date_column: str = "observation_date"
     observation_start: str = ""
     observation_end: str = ""
+    default_rule: str = ""  # what counts as default (federation.default_rule JSON)
 
     def to_payload(self) -> Payload:
         return {
@@ -93,6 +94,7 @@ class InitRequest:
             "date_column": self.date_column,
             "observation_start": self.observation_start,
             "observation_end": self.observation_end,
+            "default_rule": self.default_rule,
         }
 
     @classmethod
@@ -119,6 +121,7 @@ class InitRequest:
             date_column=str(payload.get("date_column", "observation_date")),
             observation_start=str(payload.get("observation_start", "")),
             observation_end=str(payload.get("observation_end", "")),
+            default_rule=str(payload.get("default_rule", "")),
         )
 
 

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from lab.client.base import Caller, Part, Table
+from lab.default_rules import stored_rule
 from lab.errors import CatalogError, NotFoundError
 from lab.models import (
     AlgorithmPublic,
@@ -82,13 +83,17 @@ class Samples(Part):
         observation_end: date | None = None,
         n_total: int = 0,
         n_positive: int = 0,
+        default_rule: Any = None,
         **definition: Any,
     ) -> SampleHandle:
         """Register a sample set (样本库) of your bank: metadata, no rows.
 
         Count it at the bank with ``sample.profile()``; ``n_total`` / ``n_positive`` are
         *declared* counts (as your bank's own system reports them), marked as such; without
-        them the sample is "not counted". ``definition``: ``label_horizon_months``,
+        them the sample is "not counted". ``default_rule`` (逾期定义: what counts as
+        default in ``label_column``, applied at the bank): ``"binary"`` (default: the column
+        is already 0/1), ``"dpd>=90"`` (days past due), ``"status:次级,可疑,损失"``, or
+        the same as a dict; a bad rule is a ConfigError. ``definition``: ``label_horizon_months``,
         ``date_column`` (observation date, in the ID list else the table) and
         ``validation_start`` (out-of-time validation from that date)."""
         return SampleHandle(
@@ -106,6 +111,7 @@ class Samples(Part):
                         observation_end=observation_end,
                         n_total=n_total,
                         n_positive=n_positive,
+                        default_rule=stored_rule(default_rule),
                         **definition,
                     )
                 ),
@@ -143,7 +149,10 @@ class SampleHandle:
     def edit(self, **changes: Any) -> SampleHandle:
         """A new version of this sample set with ``changes`` (fields of
         :class:`~lab.models.SampleSetEdit`); it is not counted until counted at the bank,
-        and this version stays for the lineage of models trained on it."""
+        and this version stays for the lineage of models trained on it. A new
+        ``default_rule`` is checked first (ConfigError), as in :meth:`Samples.create`."""
+        if changes.get("default_rule") is not None:
+            changes = {**changes, "default_rule": stored_rule(changes["default_rule"])}
         return SampleHandle(
             self.lab,
             self.lab.call(

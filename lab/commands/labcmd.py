@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from features.disclosure import DEFAULT_MIN_CELL
+from lab.default_rules import describe
 
 app = typer.Typer(no_args_is_help=True)
 experiments_app = typer.Typer(
@@ -331,6 +332,12 @@ def samples_create(
     observation_end: datetime | None = typer.Option(None, formats=DATE_FORMATS),
     n_total: int = typer.Option(0, min=0, help="Declared count (better: `samples count`)."),
     n_positive: int = typer.Option(0, min=0, help="Declared positives."),
+    default_rule: str = typer.Option(
+        "binary",
+        "--default-rule",
+        help="逾期定义 / what counts as default in the label column, applied at the bank: "
+        "binary (already 0/1), dpd>=90 (days past due), status:次级,可疑,损失.",
+    ),
     db: str | None = DbOpt,
     user: str | None = UserOpt,
 ) -> None:
@@ -346,10 +353,12 @@ def samples_create(
         observation_end=observation_end.date() if observation_end else None,
         n_total=n_total,
         n_positive=n_positive,
+        default_rule=default_rule,
     )
     typer.echo(
         f"sample {sample.id}: {sample.name!r} ({sample.n_total} enterprises, "
-        f"{sample.n_positive} positive, {sample.counts_source.value})"
+        f"{sample.n_positive} positive, {sample.counts_source.value}; "
+        f"{describe(sample.default_rule, sample.label_column)[1]})"
     )
 
 

@@ -11,7 +11,8 @@ What the config reveals, and to whom: to the federation's coordinator and the pa
 parties' names, each party's data location at that party, column names, the guest's label
 column, (authorization required) the path of the guest's authorization table and the
 guest's sample: its ID list's location at the bank, date column, window and out-of-time
-validation start (never the list's content).
+validation start, and the sample's default rule (逾期定义: kind, threshold or codes; the
+bank applies it, no value of its label column leaves it), never the list's content.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from federation.config import (
     PartySpec,
     Runtime,
 )
+from federation.default_rule import parse_rule
 from federation.roles import PartyRole
 from lab.errors import ConfigError
 
@@ -63,6 +65,7 @@ class PartyFacts:
     label: str | None = None
     authorizations: str | None = None
     sample: GuestSample | None = None  # the guest's, for a training run
+    default_rule: dict[str, Any] | None = None  # the guest's: what counts as default
 
 
 def _sample_keys(sample: GuestSample | None) -> dict[str, Any]:
@@ -107,6 +110,7 @@ def party_spec(index: int, party: PartyFacts) -> PartySpec:
             data=Path(party.data),
             label=party.label,
             authorizations=Path(party.authorizations) if party.authorizations else None,
+            default_rule=parse_rule(party.default_rule) if party.default_rule else None,
             **_sample_keys(party.sample),
         )
 

@@ -35,6 +35,7 @@ from sqlmodel import Session
 
 import lab
 from federation.config import DeploymentSection, ExperimentConfig
+from federation.default_rule import describe, rule_dict
 from federation.outputs import piece_locations
 from federation.protocol import ProgressFn
 from federation.roles import PartyRole
@@ -146,6 +147,7 @@ def _vertical_parties(
             session, exp, exp.owner_org_id, run_dir / "guest_authorizations.csv"
         ),
         sample=guest_sample(sample),
+        default_rule=sample.default_rule,
     )
     return features, (guest, *hosts.values())
 
@@ -170,6 +172,7 @@ def _horizontal_parties(
                 label=bank.sample.label_column,
                 authorizations=_authorizations(session, exp, bank.org_id, auth),
                 sample=guest_sample(bank.sample),
+                default_rule=bank.sample.default_rule,
             )
         )
     return features, tuple(parties)
@@ -226,8 +229,9 @@ POPULATION_COUNTS = ("n_sample", "n_aligned", "n_train", "n_valid")
 
 
 def sample_lineage(session: Session, exp: Experiment, metrics: dict[str, Any]) -> dict[str, Any]:
-    """The sample version a model trained on and the counts that actually trained (each
-    shown when it reaches k, else None), for the model's lineage."""
+    """The sample version a model trained on, its label column and default rule (逾期定义,
+    as data and in words), and the counts that actually trained (each shown when it
+    reaches k, else None), for the model's lineage."""
     sample = session.get(SampleSet, exp.sample_id)
     k = min_cell()
     counts = {
@@ -247,6 +251,11 @@ def sample_lineage(session: Session, exp: Experiment, metrics: dict[str, Any]) -
             f"out_of_time from {sample.validation_start.isoformat()}"
             if sample.validation_start
             else "random"
+        ),
+        "label_column": sample.label_column,
+        "default_rule": rule_dict(sample.default_rule),
+        "default_rule_text": dict(
+            zip(("zh", "en"), describe(sample.default_rule, sample.label_column), strict=True)
         ),
         "population": counts,
         "population_k": k,

@@ -60,7 +60,11 @@ def read_count(session: Session, job: SampleCount) -> CountTicket:
     if sample.observation_end:
         params["observation_end"] = sample.observation_end.isoformat()
     bank = PartyFacts(
-        name=node.name, role=PartyRole.GUEST, data=ds.location, label=sample.label_column
+        name=node.name,
+        role=PartyRole.GUEST,
+        data=ds.location,
+        label=sample.label_column,
+        default_rule=sample.default_rule,  # applied at the bank: the positives it counts
     )
     return CountTicket(
         id=job.id,

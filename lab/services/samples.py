@@ -2,8 +2,11 @@
 observation window, out-of-time validation start, counts), registered on one of its
 datasets, in versions.
 
-A sample set decides who a run trains on (``federation.population``: the ID list ∩ valid
-authorizations ∩ the observation window, at the bank). Editing a sample set
+Its default rule (逾期定义, ``default_rule``: the label column already 0/1, days past due
+>= N, or a status in a set of codes; :mod:`federation.default_rule`) decides the label; it
+is applied at the bank only. A sample set decides who a run trains on
+(``federation.population``: the ID list ∩ valid authorizations ∩ the observation window,
+at the bank). Editing a sample set
 (:func:`edit_sample`) files a new version: a new row that takes the name, ``version`` + 1,
 ``previous_id`` naming the old row (renamed ``name (vN)``), whose counts say "not counted"
 (``counts_source = "none"``) until counted at the bank; the old version stays (no longer
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from federation.default_rule import DaysPastDue, parse_rule
 from lab.audit import append_event
 from lab.errors import ConfigError, NotFoundError
 from lab.models import (
@@ -40,7 +44,7 @@ def create_sample(
     )
     assert actor.org_id is not None
     ds = get_dataset_row(session, actor.org_id, sample_in.dataset_name)
-    _check_definition(sample_in, {str(c.get("name")) for c in ds.columns if c.get("name")})
+    _check_definition(sample_in, _dtypes(ds))
     if session.exec(
         select(SampleSet).where(
             SampleSet.owner_org_id == actor.org_id, SampleSet.name == sample_in.name
@@ -70,17 +74,33 @@ def create_sample(
             "organization": actor.org_code,
             "n_total": sample.n_total,
             "n_positive": sample.n_positive,
+            "default_rule": sample.default_rule,
         },
     )
     return SampleSetPublic.model_validate(sample)
 
 
-def _check_definition(sample: SampleSetBase, columns: set[str]) -> None:
-    """The label column is the dataset's, counts and windows are consistent."""
+def _dtypes(ds: DatasetRegistration | None) -> dict[str, str]:
+    """The dataset's registered columns and their types ({} : not known)."""
+    cols = ds.columns if ds else []
+    return {str(c.get("name")): str(c.get("dtype", "")) for c in cols if c.get("name")}
+
+
+def _check_definition(sample: SampleSetBase, columns: dict[str, str]) -> None:
+    """The label column is the dataset's (a number of days with a days-past-due rule),
+    counts and windows are consistent."""
     if columns and sample.label_column not in columns:
         raise ConfigError(
             f"sample {sample.name!r}: label column {sample.label_column!r} "
             f"is not in the dataset (columns: {sorted(columns)})"
+        )
+    rule = parse_rule(sample.default_rule)
+    dtype = columns.get(sample.label_column, "")
+    if isinstance(rule, DaysPastDue) and dtype and dtype not in ("int", "float"):
+        raise ConfigError(
+            f"sample {sample.name!r}: the default rule reads days past due from "
+            f"{sample.label_column!r}, a {dtype} column of the dataset",
+            hint="Name the dataset's days-past-due column (numbers) as the label column.",
         )
     if sample.n_positive > sample.n_total:
         raise ConfigError(
@@ -133,9 +153,7 @@ def edit_sample(
             "counts_source": CountsSource.NONE,
         }
     )
-    ds = session.get(DatasetRegistration, old.dataset_id)
-    cols = {str(c.get("name")) for c in (ds.columns if ds else []) if c.get("name")}
-    _check_definition(new, cols)
+    _check_definition(new, _dtypes(session.get(DatasetRegistration, old.dataset_id)))
     old.current = False
     old.name = f"{old.name} (v{old.version})"[:120]  # the name goes to the new version
     session.add(old)

@@ -1,4 +1,5 @@
-"""样本库 Sample library: the bank's sample sets (ID list, label, window) with counts,
+"""样本库 Sample library: the bank's sample sets (ID list, label and its default rule 逾期定义,
+window) with counts,
 positive rate and composition, every count over at least k enterprises; "count at the bank"
 (在银行端统计) asks the worker to count a sample set at the bank's node and shows what the
 bank returned (sandbox_ui/sample_panel.py)."""
@@ -9,6 +10,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
+from lab.default_rules import describe
 from lab.models import CountsSource, Role, SampleSetCreate, SampleSetPublic
 from lab.services import catalog, experiments, models_library
 from sandbox_ui.i18n import current_lang, t
@@ -41,6 +43,15 @@ def show(n: int | None, counted: bool = True) -> str:
     return supp if n is None else f"{n:,}"
 
 
+#: the default rules (逾期定义) the form offers, as their short forms
+RULES = {"binary": "binary", "days_past_due": "dpd>={days}", "status_in": "status:{codes}"}
+
+
+def rule_text(smp: SampleSetPublic) -> str:
+    zh, en = describe(smp.default_rule, smp.label_column)
+    return zh if current_lang() == "zh" else en
+
+
 def source_label(smp: SampleSetPublic) -> str:
     source = CountsSource(smp.counts_source)
     if source is CountsSource.BANK and smp.counted_at:
@@ -69,6 +80,7 @@ else:
                     if s.sample_id in aligned
                     else "—",
                     t("smp.col.label"): s.label_definition,
+                    t("smp.col.rule"): rule_text(smp),
                     t("smp.col.source"): source_label(smp),
                 }
                 for s, smp in zip(stats, samples, strict=True)
@@ -88,8 +100,9 @@ if bank_user:
         names = [d.name for d in datasets]
         ds_name = st.selectbox(t("smp.dataset"), names, key="smp_dataset")
         ds = datasets[names.index(ds_name)]
-        label_cols = [c["name"] for c in ds.columns if c.get("dtype") == "int"] or [
-            c["name"] for c in ds.columns
+        cols = [c for c in ds.columns if c.get("name") != ds.id_column]
+        label_cols = [c["name"] for c in cols if c.get("dtype") == "int"] + [
+            c["name"] for c in cols if c.get("dtype") != "int"
         ]
         with st.form("sample_form"):
             name = st.text_input(t("smp.name"), key="smp_name")
@@ -99,20 +112,29 @@ if bank_user:
             definition = st.text_input(
                 t("smp.label_definition"), value="90+ days past due within 12 months", key="smp_def"
             )
+            r1, r2, r3 = st.columns(3)
+            kind = r1.selectbox(
+                t("smp.rule"), RULES, format_func=lambda r: t(f"smp.rule.{r}"), key="smp_rule"
+            )
+            days = r2.text_input(t("smp.rule.days"), value="90", key="smp_rule_days")
+            codes = r3.text_input(t("smp.rule.codes"), value="次级,可疑,损失", key="smp_rule_codes")
             c3, c4 = st.columns(2)
             start = c3.date_input(t("smp.start"), value=date(2023, 7, 1), key="smp_start")
             end = c4.date_input(t("smp.end"), value=date(2024, 6, 30), key="smp_end")
             go = st.form_submit_button(t("smp.button"), type="primary", key="smp_submit")
         if go:
             try:  # no counts typed in: count the new sample set at the bank (below)
-                sample_in = SampleSetCreate(
-                    name=name.strip(),
-                    dataset_name=ds.name,
-                    label_column=label,
-                    id_list_location=id_list.strip(),
-                    label_definition=definition,
-                    observation_start=start,
-                    observation_end=end,
+                sample_in = SampleSetCreate.model_validate(
+                    {
+                        "name": name.strip(),
+                        "dataset_name": ds.name,
+                        "label_column": label,
+                        "id_list_location": id_list.strip(),
+                        "label_definition": definition,
+                        "observation_start": start,
+                        "observation_end": end,
+                        "default_rule": RULES[kind].format(days=days.strip(), codes=codes),
+                    }
                 )
             except ValidationError as exc:
                 show_invalid(exc)

@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 from features import metrics
 from features.encoding import Standardizer
 from federation.config import parse_config
+from federation.default_rule import parse_rule
 from federation.homo import (
     MODEL_FILE,
     WEIGHT_UNIT,
@@ -350,6 +351,42 @@ def test_each_banks_sample_decides_the_rows_it_trains_on(
     expected = sum(listed.get(n, len(frames[n])) for n in names)
     assert m["n_train"] + m["n_valid"] == expected
     assert expected < sum(len(f) for f in frames.values())
+
+
+def test_each_banks_default_rule_decides_its_labels(
+    small: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bank whose sample counts days past due >= 60 as default trains on that label, made
+    at the bank (pandas on its own table); the others keep their 0/1 label column."""
+    import federation.homo.data as homo_data
+
+    rng = np.random.default_rng(9)
+    first = sorted(small)[0]
+    paths = dict(small)
+    df = pd.read_csv(small[first]).drop(columns=[TAIWAN_LABEL])  # its own label: days past due
+    paths[first] = tmp_path / f"{first}.csv"
+    df.assign(dpd_max=rng.choice([0, 10, 59, 60, 95], len(df))).to_csv(paths[first], index=False)
+    cfg = _config(paths, backend="plaintext", rounds=1)
+    for party in cfg.parties:
+        if party.name == first:
+            party.label = "dpd_max"
+            party.default_rule = parse_rule("dpd>=60")
+    seen: list[tuple[int, float]] = []  # (rows, positives) per bank, as each bank trains
+    real = homo_data.bank_data
+
+    def spy(df: pd.DataFrame, **kw: Any) -> Any:
+        d = real(df, **kw)
+        seen.append((len(df), float(d.y.sum())))
+        return d
+
+    monkeypatch.setattr(homo_data, "bank_data", spy, raising=True)
+    drive(_transport(paths, tmp_path / "w"), cfg)
+    want = []
+    for name, path in paths.items():
+        df = pd.read_csv(path)
+        y = df["dpd_max"] >= 60 if name == first else df[TAIWAN_LABEL]
+        want.append((len(df), float(y.sum())))
+    assert sorted(seen) == sorted(want)
 
 
 def test_out_of_time_validation_is_refused_for_a_horizontal_bank(

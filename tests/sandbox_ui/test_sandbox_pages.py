@@ -350,6 +350,24 @@ def test_samples_counts_rate_and_creation(db: Engine, template: Template) -> Non
     assert small[z("smp.col.version")] == 1
 
 
+def test_the_sample_form_sets_the_default_rule(db: Engine) -> None:
+    at = app_as(db, "bank_a_ds", "samples")
+    at.text_input(key="smp_name").input("2024H1 dpd60")
+    at.selectbox(key="smp_rule").set_value("days_past_due")
+    at.text_input(key="smp_rule_days").input("60")
+    at.button(key="smp_submit").click().run()
+    assert z("smp.created", name="2024H1 dpd60") in texts(at)
+    table = frame_with(at, z("smp.col.rule"))
+    row = table[table[z("smp.col.name")] == "2024H1 dpd60"].iloc[0]
+    assert "逾期天数 ≥ 60 天" in row[z("smp.col.rule")]
+    at.text_input(key="smp_name").input("2024H1 bad rule")
+    at.selectbox(key="smp_rule").set_value("status_in")
+    at.text_input(key="smp_rule_codes").input(" , ")
+    at.button(key="smp_submit").click().run()
+    assert any("may not be empty" in e.value for e in at.error)
+    assert "2024H1 bad rule" not in set(frame_with(at, z("smp.col.rule"))[z("smp.col.name")])
+
+
 def test_samples_suppressed_below_k_and_staff_read_only(
     db: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
