@@ -320,6 +320,7 @@ def load_party_table(
     label_map: Mapping[object, int] | None = None,
     encoding: str | None = None,
     contract: DataContract | None = None,
+    allow_label_only: bool = False,
 ) -> pd.DataFrame:
     """Read and validate one party's CSV; return it with clean dtypes.
 
@@ -336,7 +337,8 @@ def load_party_table(
     - ``contract`` (default :class:`~features.contract.DataContract`): every line as wide
       as the header; numbers finite and within the column's bound; its ``categorical``
       columns kept as text; its ``encoding`` unless ``encoding`` is given.
-    - At least one feature column (not the ID, not the label) must remain.
+    - At least one feature column (not the ID, not the label) must remain, unless
+      ``allow_label_only`` (a bank's ``labels.csv`` beside its raw records).
 
     Raises :class:`~crypto.errors.DataValidationError` on the first problem found.
     """
@@ -356,7 +358,7 @@ def load_party_table(
     features = [c for c in df.columns if c not in (id_column, label)]
     if party == "authorizations":
         features = [c for c in features if c != "bank"]
-    if not features and party != "authorizations":
+    if not features and party != "authorizations" and not (allow_label_only and label):
         raise _fail(
             name,
             f"no feature columns: only {list(df.columns)}",
@@ -387,6 +389,52 @@ def _check_columns(
     undeclared = [c for c in features if c not in declared and c not in text]
     _check_numeric(df, name, undeclared, False, contract)
     _check_dates(df, name, dates)
+
+
+def load_record_table(
+    path: str | Path,
+    table: str,
+    *,
+    id_column: str = "uscc",
+    id_kind: IdKind = "uscc",
+    contract: DataContract | None = None,
+) -> pd.DataFrame:
+    """Read and validate one raw-record table (``records_<table>.csv``, the tables of
+    ``features.indicators.TABLES``): many rows per enterprise, so IDs repeat, but none is
+    empty or malformed; every documented column is present; dates are ISO dates, numbers
+    are numbers within the contract's bounds (never numbers written as text), codes stay
+    text; every line is as wide as the header. Raises
+    :class:`~crypto.errors.DataValidationError` naming the file and the column."""
+    from features.indicators.spec import TABLES
+
+    path = Path(path)
+    name = path.name
+    spec = TABLES.get(table)
+    if spec is None:
+        raise DataValidationError(
+            f"{name}: {table!r} is not a raw-record table",
+            hint=f"The record tables are {sorted(TABLES)} (docs/indicators.md).",
+        )
+    contract = contract or DataContract()
+    text_cols = [id_column, *spec.text_columns, *spec.date_columns]
+    df = _parse(_read_text(path, contract.encoding), name, text_cols)
+    wanted = [c for c in spec.columns if c != "uscc"]
+    _require_columns(df, name, id_column, None, wanted)
+    _require_rows(df, name)
+    ids = df[id_column]
+    empty = ids.isna().to_numpy() | (ids.fillna("").astype(str).str.strip() == "").to_numpy()
+    if empty.any():
+        rows = np.flatnonzero(empty)
+        raise _fail(name, f"column {id_column!r}: {rows.shape[0]} empty IDs {_lines(rows)}")
+    if id_kind == "uscc":
+        distinct = pd.Series(ids.astype(str).unique())
+        _check_ids(pd.DataFrame({id_column: distinct}), name, id_column, "uscc")
+    df[id_column] = ids.astype(str)
+    _check_numeric(df, name, list(spec.numeric_columns), True, contract)
+    _check_dates(df, name, list(spec.date_columns))
+    if id_column != "uscc":
+        df = df.rename(columns={id_column: "uscc"})
+    return df
 
 
 def _check_grants(df: pd.DataFrame, name: str) -> None:
@@ -421,4 +469,11 @@ def summarize(df: pd.DataFrame, *, id_column: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["IdKind", "NA_VALUES", "load_party_table", "read_table", "summarize"]
+__all__ = [
+    "IdKind",
+    "NA_VALUES",
+    "load_party_table",
+    "load_record_table",
+    "read_table",
+    "summarize",
+]

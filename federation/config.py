@@ -404,11 +404,13 @@ def check_data_files(cfg: ExperimentConfig) -> None:
 
 
 def check_party_files(p: PartySpec) -> None:
-    """The party's data file (and authorization table) exists on this machine."""
-    if not p.data.is_file():
+    """The party's data (a table, or a folder of raw records: federation.partyrecords)
+    and its authorization table exist on this machine."""
+    if not (p.data.is_file() or p.data.is_dir()):
         raise ConfigError(
             f"party {p.name!r}: data file {str(p.data)!r} does not exist",
-            hint="Fix the party's `data` path in the experiment config.",
+            hint="Fix the party's `data` path in the experiment config (a table, or a "
+            "folder of records_<table>.csv).",
         )
     if p.authorizations is not None and not p.authorizations.is_file():
         raise ConfigError(

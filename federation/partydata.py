@@ -6,7 +6,9 @@ Every protocol reads its party's data through this module:
   seed, authorization mode, ...) from the coordinator's ``setup`` message in ``ctx.state``;
 * :func:`load_table` reads and validates the party's file (``ctx.data_path``) and keeps it
   in an in-process cache keyed by path, modification time and size. The table never enters
-  ``ctx.state`` (which the runtime persists to disk between messages);
+  ``ctx.state`` (which the runtime persists to disk between messages). A party whose data
+  is a folder of raw records computes the setup's registry indicators from them here, as of
+  the setup's ``as_of`` (:mod:`federation.partyrecords`);
 * after alignment, :func:`aligned_table` / :func:`aligned_matrix` give this party's rows
   in the agreed order (row ``i`` is the same enterprise at every party).
 
@@ -36,6 +38,7 @@ from features.disclosure import DEFAULT_MIN_CELL, party_min_cell
 from federation.cache import BoundedLRU
 from federation.default_rule import apply_rule, rule_json
 from federation.party import PartyContext
+from federation.partyrecords import folder_fingerprint, read_records
 from federation.roles import PartyRole
 from federation.transport import MessageLog, Payload
 
@@ -169,7 +172,10 @@ _WARNINGS: BoundedLRU[tuple[Any, ...], tuple[str, ...]] = BoundedLRU(_CACHE_SIZE
 
 
 def file_fingerprint(path: Path) -> tuple[str, int, int]:
-    """(path, mtime in ns, size): changes whenever the file is rewritten."""
+    """(path, mtime in ns, size): changes whenever the file is rewritten. A party's
+    raw-record folder: :func:`federation.partyrecords.folder_fingerprint`."""
+    if Path(path).is_dir():
+        return folder_fingerprint(Path(path))
     try:
         st = path.stat()
     except OSError:
@@ -219,17 +225,49 @@ def _label(ctx: PartyContext, setup: PartySetup) -> str | None:
     return (setup.label or None) if ctx.role == PartyRole.GUEST else None
 
 
-def _labelled(path: Path, setup: PartySetup, label: str | None) -> pd.DataFrame:
-    """The validated table; at the guest with a default rule other than label_is_binary,
-    its label column replaced by the 0/1 label the rule makes of it (here, at the bank)."""
-    rule = rule_json(setup.default_rule) if label else ""  # validated here, at the bank
-    df = read_validated(
-        path,
-        id_column=setup.id_column,
-        label=None if rule else label,
-        id_kind=setup.id_kind,
-        contract=setup.contract,
+def _records(path: Path, party: str, setup: PartySetup, label: str | None) -> pd.DataFrame:
+    """A raw-record folder's indicator table as of the setup's date (cached)."""
+    key = (
+        *folder_fingerprint(path),
+        "records",
+        party,
+        setup.id_column,
+        label,
+        setup.id_kind,
+        setup.as_of,
+        setup.features,
+        setup.contract,
     )
+    return _cached(
+        key,
+        lambda: read_records(
+            path,
+            party=party,
+            id_column=setup.id_column,
+            id_kind=setup.id_kind,
+            label=label,
+            as_of=setup.as_of,
+            features=setup.features,
+            contract=setup.contract,
+        ),
+    )
+
+
+def _labelled(path: Path, setup: PartySetup, label: str | None, party: str) -> pd.DataFrame:
+    """The validated table (a raw-record folder: its indicators computed here, as of the
+    setup's date); at the guest with a default rule other than label_is_binary, its label
+    column replaced by the 0/1 label the rule makes of it (here, at the bank)."""
+    rule = rule_json(setup.default_rule) if label else ""  # validated here, at the bank
+    if path.is_dir():
+        df = _records(path, party, setup, None if rule else label)
+    else:
+        df = read_validated(
+            path,
+            id_column=setup.id_column,
+            label=None if rule else label,
+            id_kind=setup.id_kind,
+            contract=setup.contract,
+        )
     if not rule or label is None:
         return df
     key = (*file_fingerprint(path), "default_rule", label, rule, setup.id_kind, setup.contract)
@@ -238,6 +276,8 @@ def _labelled(path: Path, setup: PartySetup, label: str | None) -> pd.DataFrame:
 
 def load_table(ctx: PartyContext) -> pd.DataFrame:
     """This party's validated table: the ID column, the label (guest) and the features.
+    A party whose data is a raw-record folder computes the setup's registry indicators
+    from it here, as of the setup's date (:mod:`federation.partyrecords`).
 
     At the guest the label is the sample's default rule applied to its label column
     (:mod:`federation.default_rule`). Restricted to the setup's feature list when it names
@@ -248,7 +288,7 @@ def load_table(ctx: PartyContext) -> pd.DataFrame:
     assert ctx.data_path is not None  # checked in setup_party
     label = _label(ctx, setup)
     path = Path(ctx.data_path)
-    df = _labelled(path, setup, label)
+    df = _labelled(path, setup, label, ctx.name)
     if setup.features:
         missing = [f for f in setup.features if f not in df.columns]
         if missing:

@@ -120,6 +120,13 @@ class FederationNodePublic(FederationNodeBase):
 # ---------------------------------------------------------------- dataset registration
 class DatasetBase(SQLModel):
     name: str = Field(min_length=1, max_length=120)
+    kind: str = Field(
+        default="table",
+        max_length=16,
+        regex=r"^(table|records)$",
+        description="table: one row per enterprise; records: a folder of the party's raw "
+        "records (records_<table>.csv) from which it computes registry indicators",
+    )
     id_column: str = Field(default="uscc", max_length=64)
     columns: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
     row_count: int = Field(ge=0)
@@ -195,6 +202,8 @@ class IndicatorPublic(IndicatorBase):
     id: int
     owner_org_id: int
     owner_code: str = ""
+    #: whether its owner registered the data it is computed from (a table or a record folder)
+    computable: bool = False
     dimension_zh: str = ""
     sub_dimension_zh: str = ""
     family_zh: str = ""

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from lab.client.base import Table
-from lab.client.catalog import Algorithms, Indicators, SampleHandle, Samples
+from lab.client.catalog import Algorithms, Datasets, Indicators, SampleHandle, Samples
 from lab.client.experiments import ExperimentHandle, Experiments
 from lab.client.governance import Audit, Consents
 from lab.client.models import Models
@@ -44,6 +44,7 @@ class Lab:
     def __init__(self, engine: Engine, principal: Principal) -> None:
         self.engine = engine
         self.me = principal
+        self.datasets = Datasets(self)
         self.indicators = Indicators(self)
         self.samples = Samples(self)
         self.algorithms = Algorithms(self)

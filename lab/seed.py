@@ -8,9 +8,12 @@ samples and experiments train on. An owner of registry indicators without a synt
 table (the housing fund) is seeded as an agency with a node and an officer, no dataset.
 
 With ``data_dir`` holding the synthetic generator's files (``fedlab data synth``), the
-registrations point at those files, carry their real row counts and label counts, and the
-authorizations are imported from ``authorizations.csv``; without it, locations are
-placeholders (enough for the catalog, not for a real run). Only metadata is stored.
+registrations point at those files and carry their real row counts and label counts (with
+its raw records, ``--records``, each agency's record folder is registered too, kind
+``records``, and its registry indicators name it, so experiments train on them: the agency
+computes them at its node), and the authorizations are imported from
+``authorizations.csv``; without it, locations are placeholders (enough for the catalog, not
+for a real run). Only metadata is stored.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from lab.models import (
     UserCreate,
     utcnow,
 )
-from lab.services import catalog, consent
+from lab.services import catalog, consent, datasets
 from lab.services.access import Principal
 from lab.services.indicators import SUB_DIMENSION_LABELS
 
@@ -307,7 +310,36 @@ class _Seeding:
                 )
             )
             codes.append(ind_code)
+        if kind is OrgKind.AGENCY:
+            self.record_folder(code)
         return codes
+
+    def record_folder(self, code: str) -> None:
+        """With the generator's raw records in the data folder (``fedlab data synth
+        --records``), the agency's record folder registered (kind ``records``) and its
+        registry indicators linked to it; else they name no data."""
+        from features.indicators import tables_of
+
+        if self.data is None:
+            return
+        files = {t: self.data / f"records_{t}.csv" for t in tables_of(code)}
+        files = {t: f for t, f in files.items() if f.is_file()}
+        if not files:
+            return
+        rows = 0
+        for f in files.values():
+            with f.open("rb") as fh:
+                rows += max(sum(1 for _ in fh) - 1, 0)
+        datasets.register_record_folder(
+            session=self.session,
+            actor=self.root,
+            org_code=code,
+            name=f"{code}_records",
+            location=str(self.data),
+            tables=list(files),
+            row_count=rows,
+            description=f"{code}'s raw records (synthetic), for registry indicators",
+        )
 
     def create_indicator(self, indicator_in: IndicatorCreate) -> None:
         catalog.create_indicator(session=self.session, actor=self.root, indicator_in=indicator_in)

@@ -44,7 +44,7 @@ from lab.services.disclosure import (
     model_bands,
     sample_stats,
 )
-from lab.services.indicators import DIMENSION_LABELS, FAMILY_LABELS, TRAINABLE_FAMILY
+from lab.services.indicators import DEFAULT_FAMILY, DIMENSION_LABELS, FAMILY_LABELS
 
 BANK_ROLES = frozenset({Role.BANK_MODELER, Role.DATA_SCIENTIST})
 
@@ -145,10 +145,16 @@ def indicator_facets(session: Session, actor: Principal) -> tuple[list[str], lis
     )
 
 
+def trainable(rows: Sequence[IndicatorRow]) -> list[IndicatorRow]:
+    """The indicators an experiment can name: those whose owner registered the data they
+    are computed from (a table, or a raw-record folder for registry indicators)."""
+    return [r for r in rows if r.indicator.computable]
+
+
 def default_indicators(rows: Sequence[IndicatorRow], limit_own: int = 6) -> list[str]:
     """A sensible first pick among the indicators an experiment can train on: some of the
     bank's own and every consented one."""
-    rows = [r for r in rows if r.indicator.family == TRAINABLE_FAMILY]
+    rows = [r for r in trainable(rows) if r.indicator.family == DEFAULT_FAMILY]
     own = sorted(r.indicator.code for r in rows if r.consent == "own")[:limit_own]
     granted = [r.indicator.code for r in rows if r.consent == "granted"]
     return own + granted
@@ -400,4 +406,5 @@ __all__ = [
     "scorecard_points",
     "suppress",
     "suppress_split",
+    "trainable",
 ]

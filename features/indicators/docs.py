@@ -42,8 +42,11 @@ the lab catalog (`fedlab lab seed`); `fedlab lab indicators list` lists it by di
 
 - **{reg}**：本页“指标”一节，按原始记录与观察日计算。目录代码即注册表代码（如 `TX_PAID_12M`）；
   银行指标因每家银行各自持有流水，代码前缀银行代码（如 `bank_a.BK_INFLOW_AVG_12M`）。
-  目录中可检索、可授权；实验运行时按原始记录计算尚未接入实验运行器，
-  因此含本族指标的实验在创建时即被拒绝并给出提示。
+  所有方在实验室登记其原始记录文件夹（数据集类型 `records`，内含 `records_<表>.csv`），
+  本族指标即关联该文件夹；实验运行时，所有方在本方节点按样本观察截止日从原始记录计算所需指标
+  （`federation.partyrecords`），原始记录与指标值均不离开本方。所有方未登记记录文件夹的指标，
+  实验在创建时即被拒绝，并指明指标与所有方。银行自有的本族指标需样本建立在银行的记录文件夹上
+  （另含 `labels.csv`：企业与标签列）。
 - **{syn}**：`features.synth` 生成的企业级汇总列（每企业一个值，截至 `synth.AS_OF`）。
   代码保持原列名（如 `taxes_paid_12m`；银行为 `bank_a_acct_avg_balance`），
   演示（`fedlab demo`）与种子实验在本族上训练。
@@ -51,11 +54,17 @@ the lab catalog (`fedlab lab seed`); `fedlab lab indicators list` lists it by di
 The registry family (`registry`) is the library proper; the second family (`aggregated`)
 keeps the seeded and demo experiments, which train on the pre-aggregated synthetic tables,
 working under their old codes. Both carry a dimension and sub-dimension, Chinese and
-English names and a Chinese description first. Until the experiment runner computes
-registry indicators from raw records at run time, an experiment that names a registry
-indicator is refused when it is created (`ConfigError`, with a hint to pick the
-`aggregated` family's columns: `fedlab lab indicators list --family aggregated`); the
-sandbox offers only the `aggregated` family in its experiment form.
+English names and a Chinese description first. An owner registers its raw-record folder
+(a dataset of kind `records` holding `records_<table>.csv`; `fedlab lab seed` does so for
+every agency when the data folder holds `fedlab data synth --records` output) and its
+registry indicators name it. At run time the owner's own node computes the indicators the
+experiment asks of it from those records as of the sample's observation end
+(`federation.partyrecords`); neither the records nor the values leave it. An experiment
+naming a registry indicator whose owner registered no record folder is refused when it is
+created, naming the indicator and the owner; the bank's own registry indicators need the
+sample to be built on the bank's record folder (with `labels.csv`: the enterprise and its
+label column). The sandbox's experiment form offers the indicators whose owner registered
+their data.
 
 ## 敏感级别 Sensitivity levels
 

@@ -90,6 +90,41 @@ class Table:
     zh: str
     en: str
 
+    @property
+    def date_columns(self) -> tuple[str, ...]:
+        """Columns holding ISO dates (the record date among them)."""
+        return tuple(c for c in self.columns if c in RECORD_DATE_COLUMNS)
+
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        """Columns holding codes or names (kept as text)."""
+        return tuple(c for c in self.columns if c in RECORD_TEXT_COLUMNS)
+
+    @property
+    def numeric_columns(self) -> tuple[str, ...]:
+        """Columns holding numbers (every column but the ID, dates and text)."""
+        skip = {"uscc", *self.date_columns, *self.text_columns}
+        return tuple(c for c in self.columns if c not in skip)
+
+
+#: record-table columns that hold ISO dates (YYYY-MM-DD)
+RECORD_DATE_COLUMNS = frozenset(
+    {
+        "period",
+        "date",
+        "due_on",
+        "paid_on",
+        "fiscal_year_end",
+        "filed_on",
+        "valid_until",
+        "resolved_on",
+    }
+)
+#: record-table columns that hold codes or names
+RECORD_TEXT_COLUMNS = frozenset(
+    {"direction", "counterparty", "category", "case_type", "event", "kind", "channel"}
+)
+
 
 TABLES: dict[str, Table] = {
     "bank": Table(
@@ -360,6 +395,8 @@ __all__ = [
     "Indicator",
     "OWNERS",
     "PIT_RULES",
+    "RECORD_DATE_COLUMNS",
+    "RECORD_TEXT_COLUMNS",
     "SENSITIVITY",
     "SUB_DIMENSIONS",
     "SubDimension",

@@ -102,7 +102,8 @@ def handle_request(identity: PartyIdentity, content: RecordDict, run_key: str) -
     role = payload.pop(ROLE_KEY, None)
     addressed = payload.pop(PARTY_KEY, None)
     if env.action == WHOAMI:
-        ok = identity.data_path is not None and identity.data_path.is_file()
+        path = identity.data_path  # a table, or a raw-record folder (federation.partyrecords)
+        ok = path is not None and (path.is_file() or path.is_dir())
         return to_records(Envelope(identity.name, WHOAMI, whoami_reply(identity.name, ok)))
     path = state_file(identity.state_home, run_key)
     ctx: PartyContext | None = None

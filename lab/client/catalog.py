@@ -6,6 +6,7 @@ cell >= k) to the connected user, within the access rules; never a record.
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Iterable
 from datetime import date
@@ -17,6 +18,7 @@ from lab.errors import CatalogError, NotFoundError
 from lab.models import (
     AlgorithmPublic,
     CountStatus,
+    DatasetPublic,
     IndicatorPublic,
     SampleSetCreate,
     SampleSetEdit,
@@ -218,6 +220,36 @@ class SampleHandle:
         )
 
 
+class Datasets(Part):
+    """Registered datasets (schemas, row counts, kinds; never a location)."""
+
+    def list(self) -> Table[DatasetPublic]:
+        return Table(self.lab.call(catalog.list_datasets))
+
+    def register_records(
+        self,
+        *,
+        org: str,
+        name: str,
+        location: str,
+        tables: Iterable[str],
+        row_count: int = 0,
+        description: str = "",
+    ) -> tuple[DatasetPublic, builtins.list[str]]:
+        """Agency officers: register your raw-record folder (``records_<table>.csv`` for
+        ``tables``, at your node) and link your registry indicators on those tables to it;
+        returns the dataset and the indicator codes linked."""
+        return self.lab.call(
+            catalog.register_record_folder,
+            org_code=org,
+            name=name,
+            location=location,
+            tables=list(tables),
+            row_count=row_count,
+            description=description,
+        )
+
+
 class Algorithms(Part):
     def list(self) -> Table[AlgorithmPublic]:
         return Table(self.lab.call(catalog.list_algorithms))
@@ -225,6 +257,7 @@ class Algorithms(Part):
 
 __all__ = [
     "Algorithms",
+    "Datasets",
     "Indicators",
     "SampleHandle",
     "Samples",

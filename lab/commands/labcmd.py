@@ -24,6 +24,9 @@ experiments_app = typer.Typer(
 )
 audit_app = typer.Typer(no_args_is_help=True, help="Verify and read the audit trail.")
 indicators_app = typer.Typer(no_args_is_help=True, help="Search the indicator library (指标库).")
+datasets_app = typer.Typer(
+    no_args_is_help=True, help="Registered datasets: list; register a raw-record folder."
+)
 samples_app = typer.Typer(no_args_is_help=True, help="Register and list sample sets (样本库).")
 consents_app = typer.Typer(no_args_is_help=True, help="Agency consent: grant, list, revoke.")
 authorizations_app = typer.Typer(
@@ -33,6 +36,7 @@ models_app = typer.Typer(no_args_is_help=True, help="The model library (模型�
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(audit_app, name="audit")
 app.add_typer(indicators_app, name="indicators")
+app.add_typer(datasets_app, name="datasets")
 app.add_typer(samples_app, name="samples")
 app.add_typer(consents_app, name="consents")
 app.add_typer(authorizations_app, name="authorizations")
@@ -319,6 +323,39 @@ def indicators_list(
     rows = _lab(db, user).indicators.list(family=family, dimension=dimension, owner=owner)
     for line in library_lines(list(rows)):
         typer.echo(line)
+
+
+@datasets_app.command("list")
+def datasets_list(db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    """Datasets this user may see: kind, rows and columns (never where they are)."""
+    for ds in _lab(db, user).datasets.list():
+        typer.echo(
+            f"{ds.id:>5}  org={ds.org_id:<3} {ds.kind:<8} rows={ds.row_count:<9,} "
+            f"columns={len(ds.columns):<3} {ds.name}"
+        )
+
+
+@datasets_app.command("register-records")
+def datasets_register_records(
+    org: str = typer.Option(..., "--org", help="Your agency (or bank) code."),
+    name: str = typer.Option(..., "--name", help="A name for the folder's registration."),
+    location: str = typer.Option(..., "--location", help="The folder, as your node sees it."),
+    table: list[str] = typer.Option(
+        ..., "--table", help="A record table the folder holds (records_<table>.csv); repeat."
+    ),
+    rows: int = typer.Option(0, "--rows", min=0, help="Records in the folder (declared)."),
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """登记原始记录文件夹 Register your raw-record folder and link your registry indicators
+    on its tables to it, so experiments can name them (your node computes them)."""
+    ds, linked = _lab(db, user).datasets.register_records(
+        org=org, name=name, location=location, tables=table, row_count=rows
+    )
+    typer.echo(
+        f"dataset {ds.id} ({ds.name}, kind records): {len(linked)} registry indicator(s) "
+        f"linked / 已关联 {len(linked)} 个记录指标"
+    )
 
 
 @samples_app.command("create")

@@ -22,6 +22,7 @@ from lab.services.datasets import (
     get_dataset_row,
     list_datasets,
     register_dataset,
+    register_record_folder,
 )
 from lab.services.indicators import (
     create_indicator,
@@ -79,6 +80,7 @@ __all__ = [
     "node_for_org",
     "principal_for",
     "register_dataset",
+    "register_record_folder",
     "register_node",
     "search_indicators",
     "validate_params",

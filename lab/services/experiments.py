@@ -203,7 +203,12 @@ def create_experiment(
             hint="Build the experiment on the sample set's current version.",
         )
     algo = get_algorithm_row(session, experiment_in.algorithm, experiment_in.algorithm_version)
-    trainable_indicators(session, list(experiment_in.indicator_codes))
+    trainable_indicators(
+        session,
+        list(experiment_in.indicator_codes),
+        owner_org_id=actor.member_of,
+        sample_dataset_id=sample.dataset_id,
+    )
     validate_params(algo.name, algo.param_schema, dict(experiment_in.params))
     if experiment_in.backend is not None:  # plaintext outside local trials: its own error
         require_backend(algo.name, experiment_in.backend, what=f"experiment {experiment_in.name!r}")
@@ -288,7 +293,13 @@ def submit_experiment(
     assert algo is not None
     require_backend(algo.name, exp.backend, what=f"experiment {exp.id}")
     exp.params = validate_params(algo.name, algo.param_schema, dict(exp.params))
-    trainable_indicators(session, list(exp.indicator_codes))
+    sample = session.get(SampleSet, exp.sample_id)
+    trainable_indicators(
+        session,
+        list(exp.indicator_codes),
+        owner_org_id=exp.owner_org_id,
+        sample_dataset_id=sample.dataset_id if sample else None,
+    )
     _check_banks(session, exp, algo.name)
     _require_authorizations(session, exp)
     needs = consent_needs(session, exp)

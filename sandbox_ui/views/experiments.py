@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from lab.models import ExperimentCreate, ExperimentPublic, ExperimentStatus, Role
 from lab.services import catalog, experiments, models_library, results
 from lab.services.algorithms import backends_for
-from lab.services.indicators import TRAINABLE_FAMILY
 from sandbox_ui.forms import param_inputs
 from sandbox_ui.i18n import t
 from sandbox_ui.queries import (
@@ -24,6 +23,7 @@ from sandbox_ui.queries import (
     indicator_rows,
     org_codes,
     sample_stats,
+    trainable,
 )
 from sandbox_ui.session import call, guard, keep_choice, min_cell, run, show_invalid
 
@@ -66,7 +66,7 @@ def create_form() -> None:
     backend = c3.selectbox(
         t("exp.backend"), list(backends_for(algo.name)), key=f"exp_backend.{algo.name}"
     )
-    rows = call(indicator_rows, family=TRAINABLE_FAMILY)
+    rows = trainable(call(indicator_rows))
     codes = [r.indicator.code for r in rows]
     chosen = st.multiselect(
         t("exp.indicators"),

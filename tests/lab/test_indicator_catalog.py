@@ -1,7 +1,9 @@
 """The catalog's 指标库 is the registry: seeding files every registry indicator with its
 Chinese and English names, owner, dimension, sub-dimension and Chinese description; the
 pre-aggregated columns stay as their own family; `fedlab lab indicators list` shows the
-library by dimension; an experiment naming a registry indicator is refused when created."""
+library by dimension; an experiment naming a registry indicator whose owner registered no
+raw-record folder is refused when created (tests/lab/test_registry_training.py trains on
+one whose owner did)."""
 
 from __future__ import annotations
 
@@ -85,7 +87,9 @@ def test_the_pre_aggregated_columns_are_their_own_family(seeded: tuple[Path, Eng
     assert rows["taxes_paid_12m"][0].dimension == "financial_health"
 
 
-def test_an_experiment_with_a_registry_indicator_is_refused(seeded: tuple[Path, Engine]) -> None:
+def test_a_registry_indicator_without_its_owners_record_folder_is_refused(
+    seeded: tuple[Path, Engine],
+) -> None:
     engine = seeded[1]
     with session_scope(engine) as s:
         modeler = authenticate(
@@ -100,7 +104,8 @@ def test_an_experiment_with_a_registry_indicator_is_refused(seeded: tuple[Path, 
         )
         with pytest.raises(ConfigError, match="FS_DEBT_TO_ASSET") as err:
             experiments.create_experiment(session=s, actor=modeler, experiment_in=make)
-        assert "aggregated" in (err.value.hint or "")
+        assert "raw-record folder" in str(err.value) and "'tax'" in str(err.value)
+        assert "--kind records" in (err.value.hint or "")
         ok = make.model_copy(update={"indicator_codes": ["bank_a_acct_avg_balance"]})
         assert experiments.create_experiment(session=s, actor=modeler, experiment_in=ok).id
 
