@@ -130,6 +130,7 @@ def setup_payloads(
             contract=p.contract(),
             **sample,
             min_cell=config.min_cell,
+            audit_receipt=p.audit_receipt or "",
         )
         out[p.name] = s.to_payload()
     return out

@@ -181,6 +181,8 @@ class PartySpec(BaseModel):
     validation_from: dt.date | None = None
     # guest only: what counts as default in its label column (federation.default_rule)
     default_rule: ConfigRule | None = None
+    # the platform's receipt of the audit chain head for this party (a lab run; JSON)
+    audit_receipt: str | None = None
 
     @field_validator("encoding")
     @classmethod

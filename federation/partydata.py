@@ -39,6 +39,7 @@ from federation.cache import BoundedLRU
 from federation.default_rule import apply_rule, rule_json
 from federation.party import PartyContext
 from federation.partyrecords import folder_fingerprint, read_records
+from federation.receipts import keep_receipt
 from federation.roles import PartyRole
 from federation.transport import MessageLog, Payload
 
@@ -75,6 +76,8 @@ class PartySetup:
     validation_from: str = ""  # out-of-time validation from this ISO date ("" : random)
     # guest only: what counts as default (federation.default_rule JSON; "" : label is 0/1)
     default_rule: str = ""
+    #: the platform's receipt of the audit chain head for this run (kept: federation.receipts)
+    audit_receipt: str = ""
 
     @property
     def has_sample(self) -> bool:
@@ -137,6 +140,7 @@ def setup_party(ctx: PartyContext, payload: Payload) -> PartySetup:
             f"party {ctx.name!r} has no data file configured",
             hint="Name the party's `data` in its node config.",
         )
+    keep_receipt(ctx, setup.audit_receipt)
     ctx.state[SETUP_KEY] = setup
     ctx.state.pop(ALIGNMENT_KEY, None)
     return setup

@@ -553,6 +553,8 @@ class AuditEvent(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    #: HMAC-SHA256 of ``hash`` under the platform's audit key (lab.audit); None: no key
+    mac: str | None = Field(default=None, max_length=64)
 
 
 class AuditHead(SQLModel, table=True):

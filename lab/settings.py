@@ -1,16 +1,20 @@
 """Lab settings: one pydantic-settings object read from ``FEDLAB_*`` environment variables.
 
-Nothing here leaves the machine. ``FEDLAB_LEASE_SECONDS`` (default 30) is how long a
-worker's claim on a job lasts without a heartbeat, ``FEDLAB_LEASE_MAX_ATTEMPTS`` (3) how
-many claims a job gets before a lost lease fails it, ``FEDLAB_DRAIN_SECONDS`` (30) how long
-a worker told to stop (SIGTERM, SIGINT) lets its current job finish. ``FEDLAB_MIN_CELL``
-is k, the fewest enterprises any figure the lab's services release may aggregate: the one
-setting of
-:mod:`features.disclosure` (default and floor :data:`~features.disclosure.DEFAULT_MIN_CELL`,
-10; a lower value is refused). The database URL may carry a password: it is a
-``SecretStr`` and only :attr:`Settings.safe_database_url` (password masked) may be logged.
-A value the lab cannot use is one :class:`~lab.errors.SettingsError` that names each
-variable and what is wrong with it, never the value (it may be a password).
+Nothing here leaves the machine. ``FEDLAB_AUDIT_KEY`` (at least 32 characters) keys the
+audit chain's MACs, ``FEDLAB_AUDIT_SIGNING_KEY`` / ``FEDLAB_AUDIT_PUBLIC_KEY`` are the
+Ed25519 PEM files that sign and check the parties' receipts of the chain head
+(lab.audit_receipts); neither key is stored in the catalog. ``FEDLAB_AUDIT_UNKEYED_EVENTS``
+(default 0) is how many events the trail held when the key was first configured.
+``FEDLAB_LEASE_SECONDS`` (default 30) is how long a worker's claim on a job lasts without a
+heartbeat, ``FEDLAB_LEASE_MAX_ATTEMPTS`` (3) how many claims a job gets before a lost lease
+fails it, ``FEDLAB_DRAIN_SECONDS`` (30) how long a worker told to stop (SIGTERM, SIGINT) lets its
+current job finish. ``FEDLAB_MIN_CELL`` is k, the fewest enterprises any figure the lab's
+services release may aggregate: the one setting of :mod:`features.disclosure` (default and
+floor :data:`~features.disclosure.DEFAULT_MIN_CELL`, 10; a lower value is refused). The
+database URL may carry a password: it is a ``SecretStr`` and only
+:attr:`Settings.safe_database_url` (password masked) may be logged. A value the lab cannot
+use is one :class:`~lab.errors.SettingsError` that names each variable and what is wrong
+with it, never the value (it may be a password).
 """
 
 from __future__ import annotations
@@ -46,6 +50,21 @@ class Settings(BaseSettings):
     min_cell: int = DEFAULT_MIN_CELL  # k of lab.services.disclosure (features.disclosure)
     first_admin: str = "admin"
     first_admin_password: SecretStr = SecretStr("changethis")
+    # the audit trail (lab.audit, lab.audit_receipts): a MAC key the database never holds,
+    # and the Ed25519 key that signs the parties' receipts of the chain head (PEM files)
+    audit_key: SecretStr | None = None
+    audit_signing_key: Path | None = None
+    audit_public_key: Path | None = None
+    # events appended before the key was configured (they carry no MAC); recorded here, out
+    # of the database, so that stripping MACs is not mistaken for an old unkeyed prefix
+    audit_unkeyed_events: int = Field(default=0, ge=0)
+
+    @field_validator("audit_key")
+    @classmethod
+    def _long_audit_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and 0 < len(value.get_secret_value()) < 32:
+            raise ValueError("FEDLAB_AUDIT_KEY must be at least 32 characters")
+        return value
 
     @field_validator("min_cell", mode="before")
     @classmethod

@@ -169,6 +169,7 @@ def _init_banks(run: _Run) -> dict[str, InitReply]:
             observation_start=_iso(spec.observation_start),
             observation_end=_iso(spec.observation_end),
             default_rule=rule_json(spec.default_rule),
+            audit_receipt=spec.audit_receipt or "",
         )
         reqs[b] = (INIT, req.to_payload())
     replies, _ = run.rounds.ask(reqs, allow_drop=False)

@@ -70,6 +70,7 @@ class InitRequest:
     observation_start: str = ""
     observation_end: str = ""
     default_rule: str = ""  # what counts as default (federation.default_rule JSON)
+    audit_receipt: str = ""  # the platform's receipt of the audit chain head (kept by the bank)
 
     def to_payload(self) -> Payload:
         return {
@@ -95,6 +96,7 @@ class InitRequest:
             "observation_start": self.observation_start,
             "observation_end": self.observation_end,
             "default_rule": self.default_rule,
+            **({"audit_receipt": self.audit_receipt} if self.audit_receipt else {}),
         }
 
     @classmethod

@@ -74,8 +74,10 @@ class Consents(Part):
 
 
 class Audit(Part):
-    def verify(self) -> Any:
-        return self.lab.call(audit_svc.verify)
+    def verify(self, receipts: str | None = None) -> Any:
+        """The chain, the catalog state and (``receipts``: a folder of the parties'
+        ``*.receipt.json``) what the parties were told; ``.ok`` and ``str()``."""
+        return self.lab.call(audit_svc.verify, receipts=receipts)
 
     def log(self, limit: int = 50) -> Table[Any]:
         return Table(self.lab.call(audit_svc.list_events, limit=limit))

@@ -269,12 +269,42 @@ def experiments_resubmit(
 
 
 @audit_app.command("verify")
-def audit_verify(db: str | None = DbOpt, user: str | None = UserOpt) -> None:
-    """Recompute the hash chain; exit 1 when any event was edited, deleted, inserted or moved."""
-    report = _lab(db, user).audit.verify()
+def audit_verify(
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+    receipts: Path | None = typer.Option(
+        None, "--receipts", help="A folder of the parties' *.receipt.json files."
+    ),
+) -> None:
+    """核验审计链 Recompute the hash chain (and its MACs with FEDLAB_AUDIT_KEY), check that
+    every experiment and model state rests on its records and, with --receipts, that the
+    chain still holds what the parties were told; exit 1 on any problem."""
+    report = _lab(db, user).audit.verify(receipts=str(receipts) if receipts else None)
     typer.echo(str(report))
     if not report.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    out: Path = typer.Option(..., "--out", help="Folder for the key pair (created)."),
+) -> None:
+    """生成回执签名密钥 The platform's Ed25519 key pair for the parties' receipts:
+    audit_signing_key.pem (0600; FEDLAB_AUDIT_SIGNING_KEY) and audit_public_key.pem (give it
+    to every party: its SuperNode's node config audit-public-key)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from crypto.atomic import atomic_write_bytes
+    from crypto.receipts import private_pem, public_pem
+
+    out.mkdir(parents=True, exist_ok=True)
+    private, public = out / "audit_signing_key.pem", out / "audit_public_key.pem"
+    if private.exists():
+        raise typer.BadParameter(f"{private} exists; refusing to overwrite a signing key")
+    key = Ed25519PrivateKey.generate()
+    atomic_write_bytes(private, private_pem(key))
+    atomic_write_bytes(public, public_pem(key.public_key()), mode=0o644)
+    typer.echo(f"wrote {private.name} (secret, 0600) and {public.name} in {out}")
 
 
 @audit_app.command("log")

@@ -66,6 +66,7 @@ class PartyFacts:
     authorizations: str | None = None
     sample: GuestSample | None = None  # the guest's, for a training run
     default_rule: dict[str, Any] | None = None  # the guest's: what counts as default
+    audit_receipt: str | None = None  # the platform's receipt of the chain head (JSON)
 
 
 def _sample_keys(sample: GuestSample | None) -> dict[str, Any]:
@@ -111,6 +112,7 @@ def party_spec(index: int, party: PartyFacts) -> PartySpec:
             label=party.label,
             authorizations=Path(party.authorizations) if party.authorizations else None,
             default_rule=parse_rule(party.default_rule) if party.default_rule else None,
+            audit_receipt=party.audit_receipt,
             **_sample_keys(party.sample),
         )
 

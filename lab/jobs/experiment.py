@@ -18,15 +18,17 @@ died before filing it (:mod:`lab.jobs.adoption`).
 
 What leaves the lab here: the config handed to the federation (paths at each party, column
 names, each training bank's authorization table written into the run folder for that
-bank's own process). What comes back: metrics.json (aggregates only), of which the model
-library keeps the public part (:func:`public_metrics`).
+bank's own process, and each party's signed receipt of the audit chain head as the run
+starts, which the party keeps: lab.audit_receipts). What comes back: metrics.json
+(aggregates only), of which the model library keeps the public part
+(:func:`public_metrics`).
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,6 +41,7 @@ from federation.default_rule import describe, rule_dict
 from federation.outputs import piece_locations
 from federation.protocol import ProgressFn
 from federation.roles import PartyRole
+from lab.audit_receipts import issue_receipts
 from lab.db import session_scope
 from lab.disclosure import suppress
 from lab.errors import NotFoundError
@@ -210,6 +213,14 @@ def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> Experim
         params=dict(exp.params),
         parties=parties,
     )
+
+
+def with_receipts(session: Session, facts: ExperimentFacts) -> ExperimentFacts:
+    """The facts with each party's receipt of the audit chain head as the run starts
+    (lab.audit_receipts; the party keeps it on its own disk: federation.receipts)."""
+    receipts = issue_receipts(session, run=facts.name, parties=[p.name for p in facts.parties])
+    parties = tuple(replace(p, audit_receipt=receipts[p.name].to_json()) for p in facts.parties)
+    return replace(facts, parties=parties)
 
 
 def guest_sample(sample: SampleSet) -> GuestSample:
@@ -398,7 +409,7 @@ class ExperimentJob(Job[ExperimentTicket, ExperimentResult]):
                 lease_token=ticket.lease.token,
             )
             run_dir.mkdir(parents=True, exist_ok=True)
-            facts = read_experiment(s, exp, run_dir)
+            facts = with_receipts(s, read_experiment(s, exp, run_dir))
         if out_dir.exists():  # an earlier attempt's output, never filed: not this run's
             shutil.rmtree(out_dir)
         cfg = build_config(facts, ctx.runtime, ctx.deployment)

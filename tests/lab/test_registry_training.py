@@ -23,6 +23,7 @@ from lab.errors import ConfigError
 from lab.models import DatasetRegistration, ExperimentStatus
 from lab.runner import Worker
 from lab.sdk import Lab
+from lab.services import audit as audit_svc
 from lab.services import experiments, models_library
 
 TAX = ["TX_PAID_12M", "TX_LATE_FILINGS_12M", "FS_DEBT_TO_ASSET"]
@@ -107,6 +108,15 @@ def test_a_worker_trains_on_registry_indicators_the_agency_computes(
     want = want.sort_values("uscc").reset_index(drop=True)
     pd.testing.assert_frame_equal(table, want, check_dtype=False, rtol=1e-12)
     assert model.metrics["n_aligned"] >= 100 and model.metrics["auc"] > 0.55
+    # each party kept its receipt of the audit chain head; the chain agrees with them
+    kept = sorted(p.name for p in (tmp_path / "runs").rglob("*.receipt.json"))
+    assert kept == [
+        f"experiment-{exp.id}.bank_a.receipt.json",
+        f"experiment-{exp.id}.tax.receipt.json",
+    ]
+    with session_scope(world.engine) as s:
+        report = audit_svc.verify(session=s, actor=staff, receipts=tmp_path / "runs")
+    assert report.ok and report.n_receipts == 2, str(report)
 
 
 def test_an_agency_without_a_record_folder_has_its_registry_indicators_refused(
