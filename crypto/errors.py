@@ -208,6 +208,19 @@ class AlignmentError(ProtocolError):
     hint = "Check the sample IDs and the enterprises' authorizations for this bank."
 
 
+class RunNotAuthorizedError(ProtocolError):
+    """A party refused a run: it carries no run authorization signed by the platform, or
+    the authorization does not cover what the run asks (columns, label, validity, consent
+    grants in force)."""
+
+    code = "FEDLAB-405"
+    hint = (
+        "Runs against a party that checks authorizations go through the lab: submit the "
+        "experiment, get it approved and the data owners' consent; `fedlab train` on local "
+        "files keeps working for one-machine trials."
+    )
+
+
 class RuntimeStartError(ProtocolError):
     """A Flower runtime could not be started on this machine (for the simulation runtime:
     Ray's processes did not come up); the message names the cause Ray's own logs give."""
@@ -390,6 +403,7 @@ __all__ = [
     "PrivacyViolationError",
     "ProtocolError",
     "RunCancelled",
+    "RunNotAuthorizedError",
     "RuntimeStartError",
     "SampleListError",
     "SettingsError",

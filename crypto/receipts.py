@@ -14,20 +14,20 @@ the run's name and time; no event's content. The signature proves the platform i
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from crypto.errors import ConfigError
+from crypto.signed import PlatformSigned
 
 RECEIPT_VERSION = 1
 
 
 @dataclass(frozen=True)
-class Receipt:
+class Receipt(PlatformSigned):
     """The audit chain head at the start of one run, for one party."""
 
     run: str  # the run's name (``experiment-12``)
@@ -37,26 +37,6 @@ class Receipt:
     at: str  # when it was issued (ISO, UTC)
     version: int = RECEIPT_VERSION
     signature: str = ""  # hex Ed25519 over :meth:`body`; "" = unsigned
-
-    def body(self) -> bytes:
-        """The signed bytes: every field but the signature, canonical JSON."""
-        d = asdict(self)
-        del d["signature"]
-        return json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
-
-    def signed(self, key: Ed25519PrivateKey) -> Receipt:
-        return replace(self, signature=key.sign(self.body()).hex())
-
-    def valid_under(self, key: Ed25519PublicKey) -> bool:
-        """Whether the signature is the platform's over this receipt's content."""
-        try:
-            key.verify(bytes.fromhex(self.signature), self.body())
-        except (InvalidSignature, ValueError):
-            return False
-        return True
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str, where: str = "receipt") -> Receipt:

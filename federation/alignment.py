@@ -131,6 +131,7 @@ def setup_payloads(
             **sample,
             min_cell=config.min_cell,
             audit_receipt=p.audit_receipt or "",
+            run_authorization=p.run_authorization or "",
         )
         out[p.name] = s.to_payload()
     return out

@@ -183,6 +183,8 @@ class PartySpec(BaseModel):
     default_rule: ConfigRule | None = None
     # the platform's receipt of the audit chain head for this party (a lab run; JSON)
     audit_receipt: str | None = None
+    # the platform's signed authorization for this party to serve the run (JSON)
+    run_authorization: str | None = None
 
     @field_validator("encoding")
     @classmethod

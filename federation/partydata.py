@@ -41,6 +41,7 @@ from federation.party import PartyContext
 from federation.partyrecords import folder_fingerprint, read_records
 from federation.receipts import keep_receipt
 from federation.roles import PartyRole
+from federation.run_auth import check_run_authorization
 from federation.transport import MessageLog, Payload
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ class PartySetup:
     default_rule: str = ""
     #: the platform's receipt of the audit chain head for this run (kept: federation.receipts)
     audit_receipt: str = ""
+    #: the platform's signed authorization for this party (checked: federation.run_auth)
+    run_authorization: str = ""
 
     @property
     def has_sample(self) -> bool:
@@ -140,6 +143,14 @@ def setup_party(ctx: PartyContext, payload: Payload) -> PartySetup:
             f"party {ctx.name!r} has no data file configured",
             hint="Name the party's `data` in its node config.",
         )
+    check_run_authorization(
+        ctx,
+        setup.run_authorization,
+        role=setup.role,
+        columns=setup.features,
+        label=setup.label,
+        run_id=setup.run_id,
+    )
     keep_receipt(ctx, setup.audit_receipt)
     ctx.state[SETUP_KEY] = setup
     ctx.state.pop(ALIGNMENT_KEY, None)

@@ -3,11 +3,11 @@
 The run's setup message may carry a receipt (``crypto.receipts.Receipt``, issued by the lab
 when the run started: lab.audit_receipts). :func:`keep_receipt` checks that it names this
 party and, when the node is given the platform's public key (node config
-``audit-public-key``: a PEM file), that the platform signed it; a receipt that fails either
-check stops the run at the party. The receipt is then written atomically to the party's own
-disk, ``receipts/<run>.<party>.receipt.json`` under the SuperNode's work dir (or the run's
-folder of a local run), where it outlives the run; ``fedlab lab audit verify --receipts
-DIR`` checks the catalog's trail against such files.
+``platform-public-key``: a PEM file, federation.run_auth), that the platform signed it; a
+receipt that fails either check stops the run at the party. The receipt is then written
+atomically to the party's own disk, ``receipts/<run>.<party>.receipt.json`` under the
+SuperNode's work dir (or the run's folder of a local run), where it outlives the run;
+``fedlab lab audit verify --receipts DIR`` checks the catalog's trail against such files.
 
 Revealed to whom: the party learns the chain's length and head hash and the run's name;
 it sends nothing back about the receipt.
@@ -21,8 +21,9 @@ from crypto.atomic import atomic_write_text
 from crypto.errors import ProtocolError
 from crypto.receipts import Receipt, load_public_key
 from federation.party import PartyContext
+from federation.run_auth import PLATFORM_KEY_CONFIG
 
-PUBLIC_KEY_CONFIG = "audit-public-key"
+PUBLIC_KEY_CONFIG = PLATFORM_KEY_CONFIG
 RECEIPTS_DIR = "receipts"
 SUFFIX = ".receipt.json"
 

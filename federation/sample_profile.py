@@ -430,6 +430,8 @@ def request_payload(cfg: ExperimentConfig, run_id: str) -> Payload:
         label=guest.label or "",
         contract=guest.contract(),
         default_rule=rule_json(guest.default_rule),
+        audit_receipt=guest.audit_receipt or "",
+        run_authorization=guest.run_authorization or "",
     )
     out: Payload = setup.to_payload()
     for key, value in params.model_dump(exclude_none=True).items():

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 RECEIPT_SUFFIX = ".receipt.json"
 
 
-def _signing_key() -> Ed25519PrivateKey | None:
+def signing_key() -> Ed25519PrivateKey | None:
+    """The platform's Ed25519 signing key (``FEDLAB_AUDIT_SIGNING_KEY``), or None."""
     from lab.settings import get_settings
 
     path = get_settings().audit_signing_key
@@ -50,14 +51,14 @@ def _public_key() -> Ed25519PublicKey | None:
     settings = get_settings()
     if settings.audit_public_key:
         return load_public_key(settings.audit_public_key)
-    private = _signing_key()
+    private = signing_key()
     return private.public_key() if private is not None else None
 
 
 def issue_receipts(session: Session, *, run: str, parties: Iterable[str]) -> dict[str, Receipt]:
     """One receipt of the chain head as it stands now, per party of ``run``."""
     head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
-    key = _signing_key()
+    key = signing_key()
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = {}
     for party in parties:
@@ -106,4 +107,10 @@ def check_receipts(session: Session, receipts: Iterable[tuple[Path, Receipt]]) -
     return problems
 
 
-__all__ = ["RECEIPT_SUFFIX", "check_receipts", "issue_receipts", "load_receipts"]
+__all__ = [
+    "RECEIPT_SUFFIX",
+    "check_receipts",
+    "issue_receipts",
+    "load_receipts",
+    "signing_key",
+]

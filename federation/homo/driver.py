@@ -170,6 +170,7 @@ def _init_banks(run: _Run) -> dict[str, InitReply]:
             observation_end=_iso(spec.observation_end),
             default_rule=rule_json(spec.default_rule),
             audit_receipt=spec.audit_receipt or "",
+            run_authorization=spec.run_authorization or "",
         )
         reqs[b] = (INIT, req.to_payload())
     replies, _ = run.rounds.ask(reqs, allow_drop=False)

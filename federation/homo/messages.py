@@ -71,6 +71,7 @@ class InitRequest:
     observation_end: str = ""
     default_rule: str = ""  # what counts as default (federation.default_rule JSON)
     audit_receipt: str = ""  # the platform's receipt of the audit chain head (kept by the bank)
+    run_authorization: str = ""  # the platform's signed run authorization (federation.run_auth)
 
     def to_payload(self) -> Payload:
         return {
@@ -97,6 +98,7 @@ class InitRequest:
             "observation_end": self.observation_end,
             "default_rule": self.default_rule,
             **({"audit_receipt": self.audit_receipt} if self.audit_receipt else {}),
+            **({"run_authorization": self.run_authorization} if self.run_authorization else {}),
         }
 
     @classmethod

@@ -32,6 +32,7 @@ from typing import Any
 from crypto.errors import ConfigError
 from federation.alignment_party import AUTHORIZATIONS_NODE_CONFIG
 from federation.config import ExperimentConfig, PartySpec, check_data_files, check_party_files
+from federation.run_auth import PLATFORM_KEY_CONFIG
 from federation.runtime.clientapp_worker import supported
 from federation.runtime.processes import (
     FLOWER_CHILDREN,
@@ -71,6 +72,8 @@ class Federation:
     superlink_log: str
     ca_cert: str | None = None
     nodes: list[NodeProc] = field(default_factory=list)
+    #: the platform's public key every SuperNode checks run authorizations and receipts with
+    platform_key: str | None = None
 
     def save(self) -> None:
         Path(self.state_dir, STATE_FILE).write_text(json.dumps(asdict(self), indent=2))
@@ -86,10 +89,15 @@ class Federation:
 
 
 def node_config_arg(
-    party: str, data: Path, work_dir: Path, authorizations: Path | None = None
+    party: str,
+    data: Path,
+    work_dir: Path,
+    authorizations: Path | None = None,
+    platform_key: str | None = None,
 ) -> str:
     """``--node-config`` of a party's SuperNode (its authorization table's path too, when
-    it has one: the node config wins over the path the coordinator sends)."""
+    it has one: the node config wins over the path the coordinator sends; the platform's
+    public key, when given: the node then serves only runs the platform authorized)."""
 
     def q(v: str) -> str:
         if "'" in v:
@@ -99,6 +107,8 @@ def node_config_arg(
     arg = f"party={q(party)} data={q(str(data))} work-dir={q(str(work_dir))}"
     if authorizations is not None:
         arg += f" {AUTHORIZATIONS_NODE_CONFIG}={q(str(authorizations))}"
+    if platform_key:
+        arg += f" {PLATFORM_KEY_CONFIG}={q(str(platform_key))}"
     return arg
 
 
@@ -154,7 +164,7 @@ def _start_supernode(fed: Federation, party: PartySpec, *, poll: float, worker: 
         "--port",
         str(node_port),
         "--node-config",
-        node_config_arg(party.name, party.data, work, party.authorizations),
+        node_config_arg(party.name, party.data, work, party.authorizations, fed.platform_key),
     ]
     cmd += ["--root-certificates", fed.ca_cert] if fed.ca_cert else ["--insecure"]
     log = state / "logs" / f"supernode-{party.name}.log"
@@ -178,8 +188,12 @@ def federation_up(
     tls: bool = False,
     poll: float = DEFAULT_NODE_POLL,
     worker: bool = True,
+    platform_key: str | Path | None = None,
 ) -> Federation:
     """Start a SuperLink and one SuperNode per party of ``cfg`` on 127.0.0.1.
+
+    ``platform_key`` (the platform's public key, PEM) goes into every SuperNode's node
+    config: the nodes then serve only runs the platform authorized (federation.run_auth).
 
     Each SuperNode starts through :mod:`federation.runtime.supernode`: ``poll`` > 0 shortens
     Flower's hard-coded 3 s idle sleep to ``poll`` seconds, and ``worker`` (used on flwr
@@ -203,6 +217,7 @@ def federation_up(
     link_log = state / "logs" / "superlink.log"
     link_pid = spawn(link_cmd, link_log, flower_env(state / "flwr-home" / "superlink"))
     fed = Federation(str(state), f"127.0.0.1:{port}", link_pid, str(link_log), ca)
+    fed.platform_key = str(Path(platform_key).resolve()) if platform_key else None
     fed.save()
     try:
         wait_port(port, link_pid, link_log)

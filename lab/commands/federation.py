@@ -120,12 +120,22 @@ def up(
         "a SuperNode from one long-lived ClientApp process (flwr "
         "1.41.x; otherwise Flower starts a process per message).",
     ),
+    platform_key: Path | None = typer.Option(
+        None,
+        "--platform-key",
+        help="The platform's public key (audit_public_key.pem): every SuperNode then "
+        "serves only runs the platform authorized / 节点仅执行平台签发授权的任务.",
+    ),
 ) -> None:
     """Start a SuperLink and one SuperNode per party on 127.0.0.1."""
     from federation.config import load_config
     from federation.runtime.deployment import federation_up
 
-    fed = federation_up(load_config(config), state_dir, tls=tls, worker=worker)
+    if platform_key is not None and not platform_key.is_file():
+        raise typer.BadParameter(f"--platform-key {platform_key}: no such file")
+    fed = federation_up(
+        load_config(config), state_dir, tls=tls, worker=worker, platform_key=platform_key
+    )
     launch = (
         "one long-lived ClientApp worker each"
         if any(n.worker for n in fed.nodes)

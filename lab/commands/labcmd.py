@@ -291,7 +291,7 @@ def audit_keygen(
 ) -> None:
     """生成回执签名密钥 The platform's Ed25519 key pair for the parties' receipts:
     audit_signing_key.pem (0600; FEDLAB_AUDIT_SIGNING_KEY) and audit_public_key.pem (give it
-    to every party: its SuperNode's node config audit-public-key)."""
+    to every party: its SuperNode's node config platform-public-key)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from crypto.atomic import atomic_write_bytes

@@ -67,6 +67,7 @@ class PartyFacts:
     sample: GuestSample | None = None  # the guest's, for a training run
     default_rule: dict[str, Any] | None = None  # the guest's: what counts as default
     audit_receipt: str | None = None  # the platform's receipt of the chain head (JSON)
+    run_authorization: str | None = None  # the platform's signed run authorization (JSON)
 
 
 def _sample_keys(sample: GuestSample | None) -> dict[str, Any]:
@@ -113,6 +114,7 @@ def party_spec(index: int, party: PartyFacts) -> PartySpec:
             authorizations=Path(party.authorizations) if party.authorizations else None,
             default_rule=parse_rule(party.default_rule) if party.default_rule else None,
             audit_receipt=party.audit_receipt,
+            run_authorization=party.run_authorization,
             **_sample_keys(party.sample),
         )
 

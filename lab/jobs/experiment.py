@@ -57,6 +57,7 @@ from lab.models import (
     Organization,
     SampleSet,
 )
+from lab.run_authorizations import experiment_authorizations
 from lab.services import experiment_runs as runs
 from lab.services import experiments as exp_svc
 from lab.services import horizontal
@@ -215,11 +216,23 @@ def read_experiment(session: Session, exp: Experiment, run_dir: Path) -> Experim
     )
 
 
-def with_receipts(session: Session, facts: ExperimentFacts) -> ExperimentFacts:
-    """The facts with each party's receipt of the audit chain head as the run starts
-    (lab.audit_receipts; the party keeps it on its own disk: federation.receipts)."""
+def with_run_papers(session: Session, exp: Experiment, facts: ExperimentFacts) -> ExperimentFacts:
+    """The facts with each party's papers for the run: its receipt of the audit chain head
+    as the run starts (lab.audit_receipts; kept at the party: federation.receipts) and its
+    signed run authorization (lab.run_authorizations; checked at the party:
+    federation.run_auth)."""
     receipts = issue_receipts(session, run=facts.name, parties=[p.name for p in facts.parties])
-    parties = tuple(replace(p, audit_receipt=receipts[p.name].to_json()) for p in facts.parties)
+    auths = experiment_authorizations(
+        session, exp, run=facts.name, parties=facts.parties, features=facts.features
+    )
+    parties = tuple(
+        replace(
+            p,
+            audit_receipt=receipts[p.name].to_json(),
+            run_authorization=auths[p.name].to_json() if p.name in auths else None,
+        )
+        for p in facts.parties
+    )
     return replace(facts, parties=parties)
 
 
@@ -409,7 +422,7 @@ class ExperimentJob(Job[ExperimentTicket, ExperimentResult]):
                 lease_token=ticket.lease.token,
             )
             run_dir.mkdir(parents=True, exist_ok=True)
-            facts = with_receipts(s, read_experiment(s, exp, run_dir))
+            facts = with_run_papers(s, exp, read_experiment(s, exp, run_dir))
         if out_dir.exists():  # an earlier attempt's output, never filed: not this run's
             shutil.rmtree(out_dir)
         cfg = build_config(facts, ctx.runtime, ctx.deployment)

@@ -16,7 +16,7 @@ the catalog shows to whoever may read the sample set.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from sqlmodel import Session
@@ -24,11 +24,13 @@ from sqlmodel import Session
 from federation.config import DeploymentSection, ExperimentConfig
 from federation.protocol import no_progress
 from federation.roles import PartyRole
+from lab.audit_receipts import issue_receipts
 from lab.db import session_scope
 from lab.errors import NotFoundError, ProtocolError
 from lab.jobs.base import Job, JobContext, json_safe, reason_of
 from lab.jobs.configs import PartyFacts, experiment_config
 from lab.models import CountStatus, SampleCount
+from lab.run_authorizations import own_data_authorization
 from lab.services import sample_counts as count_svc
 from lab.services.catalog import node_for_org
 from lab.services.leases import Lease
@@ -111,7 +113,16 @@ class SampleCountJob(Job[CountTicket, dict[str, Any]]):
         return ticket
 
     def run(self, ctx: JobContext, ticket: CountTicket) -> dict[str, Any]:
-        cfg = build_count_config(ticket, ctx.runtime, ctx.deployment)
+        name = f"sample-count-{ticket.id}"
+        with session_scope(ctx.engine) as s:
+            receipt = issue_receipts(s, run=name, parties=[ticket.bank.name])
+        auth = own_data_authorization(name, ticket.bank)
+        bank = replace(
+            ticket.bank,
+            audit_receipt=receipt[ticket.bank.name].to_json(),
+            run_authorization=auth[ticket.bank.name].to_json() if auth else None,
+        )
+        cfg = build_count_config(replace(ticket, bank=bank), ctx.runtime, ctx.deployment)
         out_dir = self.folder(ctx, ticket.id) / "result"
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         metrics = ctx.execute(cfg, out_dir, no_progress)

@@ -257,7 +257,7 @@ def test_a_party_keeps_a_signed_receipt_and_refuses_a_forged_one(
     _events(engine, 3)
     with session_scope(engine) as s:
         real = issue_receipts(s, run="experiment-7", parties=["tax"])["tax"]
-    node = {"audit-public-key": str(keyed)}
+    node = {"platform-public-key": str(keyed)}
     ctx = PartyContext(
         name="tax",
         role=PartyRole.HOST,

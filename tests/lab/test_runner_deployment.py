@@ -172,12 +172,21 @@ def test_a_party_without_a_supernode_fails_the_experiment_before_the_run(
 @pytest.mark.slow
 @pytest.mark.flower
 @pytest.mark.timeout(420)
-def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None:
+def test_worker_runs_an_experiment_on_a_local_federation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """... on SuperNodes that serve only runs the platform authorized (its public key in
+    their node config): the worker's runs carry signed authorizations and leave each node
+    a receipt of the audit chain head; a plain run on the same federation is refused."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from crypto.receipts import private_pem, public_pem
     from features.synth import generate, write
     from federation.config import load_config
     from federation.runtime.deployment import federation_down, federation_up
     from lab.db import make_engine, upgrade
     from lab.seed import seed_demo
+    from lab.settings import get_settings
 
     # Prepare: a catalog over small synthetic files; a federation of its two nodes
     data = tmp_path / "data"
@@ -202,8 +211,13 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
             }
         )
     )
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "sign.pem").write_bytes(private_pem(key))
+    (tmp_path / "pub.pem").write_bytes(public_pem(key.public_key()))
+    monkeypatch.setenv("FEDLAB_AUDIT_SIGNING_KEY", str(tmp_path / "sign.pem"))
+    get_settings.cache_clear()
     state = tmp_path / "fed"
-    fed = federation_up(load_config(fed_toml), state, tls=True)
+    fed = federation_up(load_config(fed_toml), state, tls=True, platform_key=tmp_path / "pub.pem")
     groups = [fed.superlink_pid, *(n.pid for n in fed.nodes)]
     sim_id, dep_id = approve(world, "sim"), approve(world, "dep")
     # a second model on the same federation, trained otherwise (one epoch, a smaller step)
@@ -248,6 +262,10 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
         for n in fed.nodes:
             assert Path(first[n.party]).parent == Path(n.work_dir) / "runs"
         pieces = {p: (Path(d) / "model.json").read_bytes() for p, d in first.items()}
+        for n in fed.nodes:  # each node kept its receipt of the audit chain head
+            assert (
+                Path(n.work_dir) / "receipts" / f"experiment-{dep_id}.{n.party}.receipt.json"
+            ).is_file()
 
         # Execute: a second run on the same federation files its own pieces
         assert worker.run_once()
@@ -275,6 +293,26 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
         assert np.abs(dep_scores - sim_scores).max() < TOL
         dep2_model = outcome(world, dep2_id)[1]
         assert np.abs(dep_scores - scores(dep2_model)).max() > 1e-3
+
+        # a plain run on the same federation, without the platform's authorization
+        from federation.run import run_experiment
+        from lab.errors import PartyError
+
+        replay = load_config(Path(dep_model.lineage["run_dir"]) / "config.toml")
+        with pytest.raises(PartyError, match="FEDLAB-405") as replayed:
+            run_experiment(replay, tmp_path / "replay", runtime="deployment", state_dir=state)
+        assert "already used by run" in str(replayed.value)
+        plain = replay.model_copy(
+            update={
+                "parties": [
+                    p.model_copy(update={"run_authorization": None, "audit_receipt": None})
+                    for p in replay.parties
+                ]
+            }
+        )
+        with pytest.raises(PartyError, match="FEDLAB-405") as refused:
+            run_experiment(plain, tmp_path / "plain", runtime="deployment", state_dir=state)
+        assert "no signed run authorization" in str(refused.value)
 
         # a bank that cancels while its run trains: the federation run is stopped
         def cancel_at_first_epoch(cfg: Any, out: Path, runtime: str, progress: Any) -> Any:
@@ -311,4 +349,5 @@ def test_worker_runs_an_experiment_on_a_local_federation(tmp_path: Path) -> None
     finally:
         federation_down(state)
         engine.dispose()
+        get_settings.cache_clear()
     assert all(group_gone(g) for g in groups)
