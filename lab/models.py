@@ -93,6 +93,27 @@ class UserPublic(UserBase):
     org_id: int
 
 
+# ---------------------------------------------------------------- worker credential
+class WorkerCredential(SQLModel, table=True):
+    """A lab worker's service credential, issued by an admin: only its argon2 hash is kept."""
+
+    __tablename__ = "worker_credential"
+    id: int | None = Field(default=None, primary_key=True)
+    worker_id: str = Field(max_length=64, unique=True, index=True)
+    token_hash: str = Field(repr=False)
+    issued_by: int = Field(foreign_key="user.id")
+    issued_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class WorkerCredentialPublic(SQLModel):
+    id: int
+    worker_id: str
+    issued_by: int
+    issued_at: datetime
+    revoked_at: datetime | None = None
+
+
 # ---------------------------------------------------------------- federation node
 class FederationNodeBase(SQLModel):
     name: str = Field(min_length=1, max_length=64, regex=r"^[A-Za-z0-9_\-]+$")

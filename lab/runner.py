@@ -40,6 +40,7 @@ from federation.config import DeploymentSection, ExperimentConfig
 from federation.protocol import ProgressFn
 from federation.run import run_experiment
 from federation.runtime.target import FederationTarget
+from lab.db import session_scope
 from lab.errors import ConfigError
 from lab.jobs.base import MAX_REASON, Executor, Reaped, json_safe, reason_of
 from lab.jobs.configs import deployment_section
@@ -53,8 +54,8 @@ from lab.jobs.experiment import (
 from lab.jobs.lease import RunGuard, WorkerStopping
 from lab.jobs.registry import JOBS
 from lab.services.access import Principal
-from lab.services.catalog import worker_principal
 from lab.services.leases import LeaseTerms
+from lab.services.workers import authenticate_worker
 
 log = logging.getLogger("fedlab.worker")
 
@@ -88,7 +89,9 @@ class Worker:
     :class:`FederationExecutor` on that target. ``processed``: the ids of the claimed jobs
     of the kinds that are tallied (experiments); ``reaped``: what its reaper did;
     ``lease_terms``: its leases (default: ``FEDLAB_LEASE_SECONDS``,
-    ``FEDLAB_LEASE_MAX_ATTEMPTS``); ``guard``: stops the run in progress.
+    ``FEDLAB_LEASE_MAX_ATTEMPTS``); ``guard``: stops the run in progress; ``token``: its
+    credential, checked when the worker is made (required outside the local environment:
+    :class:`~lab.errors.SignInError` otherwise).
     """
 
     engine: Engine
@@ -101,8 +104,17 @@ class Worker:
     lease_terms: LeaseTerms = field(default_factory=LeaseTerms.from_settings)
     guard: RunGuard = field(default_factory=RunGuard)
     reaped: list[Reaped] = field(default_factory=list)
+    #: the worker's credential (lab.services.workers); needed outside the local environment
+    token: str | None = field(default=None, repr=False)
+    _principal: Principal | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        from lab.settings import get_settings
+
+        with session_scope(self.engine) as s:
+            self._principal = authenticate_worker(
+                s, self.worker_id, self.token, required=get_settings().passwords_required
+            )
         if self.runtime == "deployment":
             self.target = self.target or FederationTarget()
         elif self.target is not None:
@@ -117,7 +129,9 @@ class Worker:
 
     @property
     def principal(self) -> Principal:
-        return worker_principal(self.worker_id)
+        """The signed-in worker (its credential checked when it was made)."""
+        assert self._principal is not None
+        return self._principal
 
     def preflight(self) -> str:
         """Check where runs will go before claiming anything; a one-line description."""

@@ -24,6 +24,9 @@ experiments_app = typer.Typer(
 )
 audit_app = typer.Typer(no_args_is_help=True, help="Verify and read the audit trail.")
 indicators_app = typer.Typer(no_args_is_help=True, help="Search the indicator library (指标库).")
+workers_app = typer.Typer(
+    no_args_is_help=True, help="Worker credentials (admins): register, revoke, list."
+)
 datasets_app = typer.Typer(
     no_args_is_help=True, help="Registered datasets: list; register a raw-record folder."
 )
@@ -37,6 +40,7 @@ app.add_typer(experiments_app, name="experiments")
 app.add_typer(audit_app, name="audit")
 app.add_typer(indicators_app, name="indicators")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(workers_app, name="workers")
 app.add_typer(samples_app, name="samples")
 app.add_typer(consents_app, name="consents")
 app.add_typer(authorizations_app, name="authorizations")
@@ -353,6 +357,44 @@ def indicators_list(
     rows = _lab(db, user).indicators.list(family=family, dimension=dimension, owner=owner)
     for line in library_lines(list(rows)):
         typer.echo(line)
+
+
+@workers_app.command("register")
+def workers_register(
+    worker_id: str = typer.Option(..., "--id", help="The worker's id (`fedlab lab worker --id`)."),
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """登记工作进程 Issue a worker its credential (printed once; keep it as the worker's
+    FEDLAB_WORKER_TOKEN, never in a file others can read)."""
+    from lab.services import workers
+
+    cred, token = _lab(db, user).call(workers.register_worker, worker_id=worker_id)
+    typer.echo(f"worker {cred.worker_id} registered; its token (shown once): {token}")
+
+
+@workers_app.command("revoke")
+def workers_revoke(
+    worker_id: str = typer.Option(..., "--id"),
+    reason: str = typer.Option(..., "--reason"),
+    db: str | None = DbOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """吊销 Revoke a worker's credential: its next start is refused."""
+    from lab.services import workers
+
+    cred = _lab(db, user).call(workers.revoke_worker, worker_id=worker_id, reason=reason)
+    typer.echo(f"worker {cred.worker_id} revoked at {cred.revoked_at:%Y-%m-%d %H:%M} UTC")
+
+
+@workers_app.command("list")
+def workers_list(db: str | None = DbOpt, user: str | None = UserOpt) -> None:
+    """Registered workers (ids, issue and revocation times; never a token)."""
+    from lab.services import workers
+
+    for c in _lab(db, user).call(workers.list_workers):
+        state = f"revoked {c.revoked_at:%Y-%m-%d}" if c.revoked_at else "active"
+        typer.echo(f"{c.id:>4}  {c.worker_id:<32} issued {c.issued_at:%Y-%m-%d}  {state}")
 
 
 @datasets_app.command("list")

@@ -50,6 +50,10 @@ def load_executor(spec: str | None) -> Any:
     return found
 
 
+TOKEN_ENV = "FEDLAB_WORKER_TOKEN"
+"""Where a worker reads its credential (never a command-line flag: it would show in ps)."""
+
+
 def worker(
     db: str | None = DbOpt,
     worker_id: str = typer.Option(f"{os.uname().nodename}-{os.getpid()}", "--id"),
@@ -83,7 +87,9 @@ def worker(
     executor: str | None = ExecutorOpt,
 ) -> None:
     """Claim approved experiments and run them through the federation, one at a time;
-    each claimed job holds a lease renewed by heartbeat (FEDLAB_LEASE_SECONDS)."""
+    each claimed job holds a lease renewed by heartbeat (FEDLAB_LEASE_SECONDS). Outside
+    FEDLAB_ENVIRONMENT=local the worker signs in with the credential in FEDLAB_WORKER_TOKEN
+    (`fedlab lab workers register --id ID`)."""
     import logging
 
     from federation.runtime.target import FederationTarget
@@ -107,6 +113,7 @@ def worker(
         executor=load_executor(executor),
         runtime=runtime,
         target=target,
+        token=os.environ.get(TOKEN_ENV) or None,
     )
     typer.echo(f"worker {worker_id}: {w.preflight()}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -133,7 +140,13 @@ def recover(
     from lab.runner import Worker
     from lab.settings import get_settings
 
-    w = Worker(_engine(db), worker_id, runs or get_settings().runs_path, runtime="local")
+    w = Worker(
+        _engine(db),
+        worker_id,
+        runs or get_settings().runs_path,
+        runtime="local",
+        token=os.environ.get(TOKEN_ENV) or None,
+    )
     swept = w.sweep()
     done = w.reap()
     for r in done:
