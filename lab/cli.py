@@ -20,6 +20,8 @@ from lab.commands import demo as demo_cmd
 from lab.commands import federation as federation_cmd
 from lab.commands import keys as keys_cmd
 from lab.commands import labcmd as lab_cmd
+from lab.commands import platformcmd as platform_cmd
+from lab.commands import server as server_cmd
 from lab.commands import ui as ui_cmd
 from lab.commands import workercmd as worker_cmd
 from lab.errors import LabError
@@ -93,12 +95,14 @@ def version() -> None:
 
 app.command(name="demo")(demo_cmd.demo)
 app.command(name="ui")(ui_cmd.ui)
+app.command(name="server")(server_cmd.server)
 app.add_typer(
     data_cmd.app, name="data", help="Synthetic and public data: generate, validate, describe."
 )
 app.add_typer(keys_cmd.app, name="keys", help="Key pairs: generate, fingerprint.")
 federation_cmd.register(app)
 worker_cmd.register(lab_cmd.app)
+platform_cmd.register(lab_cmd.app, lab_cmd.audit_app)
 app.add_typer(lab_cmd.app, name="lab", help="The lab catalog: experiments, worker, audit.")
 app.add_typer(
     lab_cmd.audit_app, name="audit", help="Verify and read the tamper-evident audit trail."

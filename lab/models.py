@@ -8,7 +8,7 @@ row count; a sample set is a label definition, an ID-list location at the bank a
 (declared, or counted at the bank: totals and histograms, every cell >= k enterprises).
 """
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import JSON, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from federation.default_rule import RuleDict, rule_dict
+from lab.clock import utcnow
 from lab.errors import CatalogError
 from lab.statuses import (
     CountsSource,
@@ -26,11 +27,6 @@ from lab.statuses import (
     OrgKind,
     Role,
 )
-
-
-def utcnow() -> datetime:
-    """Aware UTC; SQLModel's UTCDateTime stores it and reads it back in UTC on both backends."""
-    return datetime.now(UTC)
 
 
 def row_id(row: SQLModel) -> int:
@@ -91,27 +87,6 @@ class User(UserBase, table=True):
 class UserPublic(UserBase):
     id: int
     org_id: int
-
-
-# ---------------------------------------------------------------- worker credential
-class WorkerCredential(SQLModel, table=True):
-    """A lab worker's service credential, issued by an admin: only its argon2 hash is kept."""
-
-    __tablename__ = "worker_credential"
-    id: int | None = Field(default=None, primary_key=True)
-    worker_id: str = Field(max_length=64, unique=True, index=True)
-    token_hash: str = Field(repr=False)
-    issued_by: int = Field(foreign_key="user.id")
-    issued_at: datetime = Field(default_factory=utcnow)
-    revoked_at: datetime | None = None
-
-
-class WorkerCredentialPublic(SQLModel):
-    id: int
-    worker_id: str
-    issued_by: int
-    issued_at: datetime
-    revoked_at: datetime | None = None
 
 
 # ---------------------------------------------------------------- federation node
@@ -599,10 +574,18 @@ class AuditEventPublic(SQLModel):
     hash: str
 
 
+# the access models (worker credentials, API tokens) live in their own module; one face here
+from lab.models_access import (  # noqa: E402, F401
+    ApiToken,
+    ApiTokenPublic,
+    WorkerCredential,
+    WorkerCredentialPublic,
+)
+
 __all__ = sorted(
     name
     for name, obj in list(globals().items())
     if isinstance(obj, type)
     and issubclass(obj, SQLModel | Enum)
-    and obj.__module__ in (__name__, "lab.statuses")
+    and obj.__module__ in (__name__, "lab.statuses", "lab.models_access")
 ) + ["row_id", "utcnow"]

@@ -28,7 +28,8 @@ from lab.client.governance import Audit, Consents
 from lab.client.models import Models
 from lab.client.plots import plot_roc
 from lab.client.progress import progress_display
-from lab.errors import AccessDeniedError
+from lab.client.remote import RemoteCaller
+from lab.errors import AccessDeniedError, ConfigError
 from lab.models import Role
 from lab.services import catalog
 from lab.services.access import Principal
@@ -44,6 +45,9 @@ class Lab:
     def __init__(self, engine: Engine, principal: Principal) -> None:
         self.engine = engine
         self.me = principal
+        self._attach_parts()
+
+    def _attach_parts(self) -> None:
         self.datasets = Datasets(self)
         self.indicators = Indicators(self)
         self.samples = Samples(self)
@@ -58,11 +62,20 @@ class Lab:
         cls,
         url_or_path: str | Path | None = None,
         *,
-        user: str,
+        user: str | None = None,
         password: str | None = None,
+        token: str | None = None,
         migrate: bool = True,
+        http: Any = None,
     ) -> Lab:
-        """Connect to a catalog (SQLite path or database URL; default FEDLAB_DATABASE_URL)."""
+        """Connect to a lab server (``https://…`` with ``token=`` or ``user=`` and
+        ``password=``: the process then holds a bearer token, never a database handle), or,
+        for one person's use, open a catalog in this process (SQLite path or database URL;
+        default FEDLAB_DATABASE_URL). ``http``: an ``httpx.Client`` to use (tests)."""
+        if isinstance(url_or_path, str) and url_or_path.startswith(("http://", "https://")):
+            return RemoteLab.open(url_or_path, user=user, password=password, token=token, http=http)
+        if user is None:
+            raise ConfigError("connect to a local catalog as a user: user='...'")
         settings = get_settings()
         engine = open_catalog(
             url_or_path if url_or_path is not None else settings.database_url_value,
@@ -117,7 +130,50 @@ class Lab:
         return worker.processed
 
 
+class RemoteLab(Lab):
+    """The SDK over the lab server (lab.client.remote): every call is an HTTP request."""
+
+    def __init__(self, caller: RemoteCaller, url: str) -> None:
+        self.caller = caller
+        self.url = url
+        self._attach_parts()
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        user: str | None,
+        password: str | None,
+        token: str | None,
+        http: Any = None,
+    ) -> RemoteLab:
+        import httpx
+
+        client = http or httpx.Client(base_url=url, timeout=60.0)
+        if token:
+            return cls(RemoteCaller(client, token), url)
+        if user and password:
+            return cls(RemoteCaller.sign_in(client, user, password), url)
+        raise ConfigError(
+            f"connect to {url} with token='flt_…' (a token you minted) or user= and password="
+        )
+
+    def call(self, fn: Callable[..., T], **kwargs: Any) -> T:
+        return self.caller.call(fn, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"RemoteLab({self.url!r})"
+
+    def close(self) -> None:
+        self.caller.http.close()
+
+    def run_pending(self, **_: Any) -> list[int]:
+        raise AccessDeniedError("a lab server's client runs no worker; the platform does")
+
+
 __all__ = [
+    "RemoteLab",
     "Algorithms",
     "Audit",
     "Consents",

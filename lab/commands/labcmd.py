@@ -24,12 +24,6 @@ experiments_app = typer.Typer(
 )
 audit_app = typer.Typer(no_args_is_help=True, help="Verify and read the audit trail.")
 indicators_app = typer.Typer(no_args_is_help=True, help="Search the indicator library (指标库).")
-workers_app = typer.Typer(
-    no_args_is_help=True, help="Worker credentials (admins): register, revoke, list."
-)
-datasets_app = typer.Typer(
-    no_args_is_help=True, help="Registered datasets: list; register a raw-record folder."
-)
 samples_app = typer.Typer(no_args_is_help=True, help="Register and list sample sets (样本库).")
 consents_app = typer.Typer(no_args_is_help=True, help="Agency consent: grant, list, revoke.")
 authorizations_app = typer.Typer(
@@ -39,8 +33,6 @@ models_app = typer.Typer(no_args_is_help=True, help="The model library (模型�
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(audit_app, name="audit")
 app.add_typer(indicators_app, name="indicators")
-app.add_typer(datasets_app, name="datasets")
-app.add_typer(workers_app, name="workers")
 app.add_typer(samples_app, name="samples")
 app.add_typer(consents_app, name="consents")
 app.add_typer(authorizations_app, name="authorizations")
@@ -289,28 +281,6 @@ def audit_verify(
         raise typer.Exit(1)
 
 
-@audit_app.command("keygen")
-def audit_keygen(
-    out: Path = typer.Option(..., "--out", help="Folder for the key pair (created)."),
-) -> None:
-    """生成回执签名密钥 The platform's Ed25519 key pair for the parties' receipts:
-    audit_signing_key.pem (0600; FEDLAB_AUDIT_SIGNING_KEY) and audit_public_key.pem (give it
-    to every party: its SuperNode's node config platform-public-key)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from crypto.atomic import atomic_write_bytes
-    from crypto.receipts import private_pem, public_pem
-
-    out.mkdir(parents=True, exist_ok=True)
-    private, public = out / "audit_signing_key.pem", out / "audit_public_key.pem"
-    if private.exists():
-        raise typer.BadParameter(f"{private} exists; refusing to overwrite a signing key")
-    key = Ed25519PrivateKey.generate()
-    atomic_write_bytes(private, private_pem(key))
-    atomic_write_bytes(public, public_pem(key.public_key()), mode=0o644)
-    typer.echo(f"wrote {private.name} (secret, 0600) and {public.name} in {out}")
-
-
 @audit_app.command("log")
 def audit_log(
     db: str | None = DbOpt, user: str | None = UserOpt, limit: int = typer.Option(30)
@@ -357,77 +327,6 @@ def indicators_list(
     rows = _lab(db, user).indicators.list(family=family, dimension=dimension, owner=owner)
     for line in library_lines(list(rows)):
         typer.echo(line)
-
-
-@workers_app.command("register")
-def workers_register(
-    worker_id: str = typer.Option(..., "--id", help="The worker's id (`fedlab lab worker --id`)."),
-    db: str | None = DbOpt,
-    user: str | None = UserOpt,
-) -> None:
-    """登记工作进程 Issue a worker its credential (printed once; keep it as the worker's
-    FEDLAB_WORKER_TOKEN, never in a file others can read)."""
-    from lab.services import workers
-
-    cred, token = _lab(db, user).call(workers.register_worker, worker_id=worker_id)
-    typer.echo(f"worker {cred.worker_id} registered; its token (shown once): {token}")
-
-
-@workers_app.command("revoke")
-def workers_revoke(
-    worker_id: str = typer.Option(..., "--id"),
-    reason: str = typer.Option(..., "--reason"),
-    db: str | None = DbOpt,
-    user: str | None = UserOpt,
-) -> None:
-    """吊销 Revoke a worker's credential: its next start is refused."""
-    from lab.services import workers
-
-    cred = _lab(db, user).call(workers.revoke_worker, worker_id=worker_id, reason=reason)
-    typer.echo(f"worker {cred.worker_id} revoked at {cred.revoked_at:%Y-%m-%d %H:%M} UTC")
-
-
-@workers_app.command("list")
-def workers_list(db: str | None = DbOpt, user: str | None = UserOpt) -> None:
-    """Registered workers (ids, issue and revocation times; never a token)."""
-    from lab.services import workers
-
-    for c in _lab(db, user).call(workers.list_workers):
-        state = f"revoked {c.revoked_at:%Y-%m-%d}" if c.revoked_at else "active"
-        typer.echo(f"{c.id:>4}  {c.worker_id:<32} issued {c.issued_at:%Y-%m-%d}  {state}")
-
-
-@datasets_app.command("list")
-def datasets_list(db: str | None = DbOpt, user: str | None = UserOpt) -> None:
-    """Datasets this user may see: kind, rows and columns (never where they are)."""
-    for ds in _lab(db, user).datasets.list():
-        typer.echo(
-            f"{ds.id:>5}  org={ds.org_id:<3} {ds.kind:<8} rows={ds.row_count:<9,} "
-            f"columns={len(ds.columns):<3} {ds.name}"
-        )
-
-
-@datasets_app.command("register-records")
-def datasets_register_records(
-    org: str = typer.Option(..., "--org", help="Your agency (or bank) code."),
-    name: str = typer.Option(..., "--name", help="A name for the folder's registration."),
-    location: str = typer.Option(..., "--location", help="The folder, as your node sees it."),
-    table: list[str] = typer.Option(
-        ..., "--table", help="A record table the folder holds (records_<table>.csv); repeat."
-    ),
-    rows: int = typer.Option(0, "--rows", min=0, help="Records in the folder (declared)."),
-    db: str | None = DbOpt,
-    user: str | None = UserOpt,
-) -> None:
-    """登记原始记录文件夹 Register your raw-record folder and link your registry indicators
-    on its tables to it, so experiments can name them (your node computes them)."""
-    ds, linked = _lab(db, user).datasets.register_records(
-        org=org, name=name, location=location, tables=table, row_count=rows
-    )
-    typer.echo(
-        f"dataset {ds.id} ({ds.name}, kind records): {len(linked)} registry indicator(s) "
-        f"linked / 已关联 {len(linked)} 个记录指标"
-    )
 
 
 @samples_app.command("create")

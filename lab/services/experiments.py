@@ -432,7 +432,13 @@ def list_experiments(
     """What the actor may see: its bank's, its agency's requests, or all (staff)."""
     stmt = select(Experiment).order_by(col(Experiment.id))
     if status is not None:
-        stmt = stmt.where(Experiment.status == S(status))
+        try:
+            wanted = S(status)
+        except ValueError:
+            raise ConfigError(
+                f"{status!r} is not an experiment status; one of {[x.value for x in S]}"
+            ) from None
+        stmt = stmt.where(Experiment.status == wanted)
     if actor.role.value in ("bank_modeler", "data_scientist"):
         stmt = stmt.where(Experiment.owner_org_id == actor.org_id)
     return [

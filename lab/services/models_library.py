@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from lab.audit import append_event
-from lab.errors import NotFoundError, StateTransitionError
+from lab.errors import ConfigError, NotFoundError, StateTransitionError
 from lab.models import Experiment, ModelStatus, ModelVersion, ModelVersionPublic, row_id, utcnow
 from lab.services.access import Action, Principal, Resource, Scope, allowed, require
 from lab.services.disclosure import min_cell, release_model
@@ -119,7 +119,13 @@ def list_models(
 ) -> list[ModelVersionPublic]:
     stmt = select(ModelVersion).order_by(col(ModelVersion.id))
     if status is not None:
-        stmt = stmt.where(ModelVersion.status == ModelStatus(status))
+        try:
+            wanted = ModelStatus(status)
+        except ValueError:
+            raise ConfigError(
+                f"{status!r} is not a model status; one of {[x.value for x in ModelStatus]}"
+            ) from None
+        stmt = stmt.where(ModelVersion.status == wanted)
     return [
         released(m, k)
         for m in session.exec(stmt).all()

@@ -18,7 +18,7 @@ def test_migrations_match_the_models_and_round_trip(engine: Engine) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    assert current_revision(engine) == "0011"
+    assert current_revision(engine) == "0012"
     tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
     assert tables == set(SQLModel.metadata.tables)
     for name, table in SQLModel.metadata.tables.items():
@@ -31,7 +31,7 @@ def test_migrations_match_the_models_and_round_trip(engine: Engine) -> None:
     downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(engine)
-    assert current_revision(engine) == "0011"
+    assert current_revision(engine) == "0012"
 
 
 def test_settings_hide_the_database_password(monkeypatch: object) -> None:
