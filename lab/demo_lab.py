@@ -15,6 +15,10 @@ agencies and ``authorizations.csv``), :func:`run_lab_flow`
    chosen runtime; each run files a candidate model version with its metrics;
 6. as the bank modeler, publishes the better model; as staff, verifies the audit chain.
 
+Every user's step goes through the lab server (lab.server, started on loopback for the
+demo): each user holds a bearer token, never a database handle; only the platform's worker
+and the seeding open the catalog.
+
 What leaves a party: the same as in any federated run (protocol messages, metrics.json
 aggregates to the coordinator and the catalog). The catalog receives metadata, counts and
 aggregate metrics only; the summary printed here is aggregates only.
@@ -115,7 +119,6 @@ def run_lab_flow(
     status, model version and metrics; the published model; the audit chain's state.
     """
     from lab.db import make_engine, upgrade
-    from lab.seed import seed_demo
 
     started = time.perf_counter()
     out, data_dir = Path(out).resolve(), Path(data_dir).resolve()
@@ -125,15 +128,39 @@ def run_lab_flow(
     engine = make_engine(db, create=True)  # the demo makes its own catalog
     try:
         upgrade(engine)
+        summary = _flow(engine, db, out, data_dir, runtime, echo, experiments, started)
+    finally:
+        engine.dispose()
+    _echo_summary(summary, echo)
+    return summary
+
+
+def _flow(
+    engine: Engine,
+    db: Path,
+    out: Path,
+    data_dir: Path,
+    runtime: str,
+    echo: Echo,
+    experiments: tuple[DemoExperiment, ...],
+    started: float,
+) -> dict[str, Any]:
+    """Steps 1-6, the users' ones through a lab server on loopback."""
+    from lab.seed import seed_demo
+    from lab.server.embedded import serve
+
+    with serve(engine) as url:
+        as_user = _users(engine, url)
         seeded = seed_demo(engine, banks=(BANK,), data_dir=data_dir)
         echo(
             f"[lab 1/5] Catalog {db.name}: platform, bank {BANK!r}, {len(seeded.agencies)} "
             f"agencies, {len(seeded.users)} users, "
-            f"{sum(len(v) for v in seeded.indicators.values())} indicators"
+            f"{sum(len(v) for v in seeded.indicators.values())} indicators; lab server on "
+            f"{url}"
         )
-        modeler, staff = _as_user(engine, f"{BANK}_modeler"), _as_user(engine, "staff")
+        modeler, staff = as_user(f"{BANK}_modeler"), as_user("staff")
         sample_id, handles = _submit_experiments(modeler, data_dir, experiments, echo)
-        _grant_missing_consents(engine, handles, echo)
+        _grant_missing_consents(as_user, handles, echo)
         for exp in handles:
             staff.experiments.get(exp.id).approve("demo: purpose and parties checked")
         echo(
@@ -141,8 +168,9 @@ def run_lab_flow(
             f"them on the {runtime} runtime"
         )
         results = _run_worker(engine, out, runtime, handles, staff, modeler, echo)
-        summary = {
+        return {
             "catalog": str(db),
+            "server": url,
             "runtime": runtime,
             "sample": sample_id,
             "experiments": results,
@@ -150,10 +178,6 @@ def run_lab_flow(
             "audit": _audit_state(staff),
             "seconds": round(time.perf_counter() - started, 1),
         }
-    finally:
-        engine.dispose()
-    _echo_summary(summary, echo)
-    return summary
 
 
 def _fresh_catalog_path(out: Path) -> Path:
@@ -164,16 +188,22 @@ def _fresh_catalog_path(out: Path) -> Path:
     return db
 
 
-def _as_user(engine: Engine, name: str) -> Lab:
-    """An SDK connection as the demo user ``name`` (no password: a local demo catalog)."""
+def _users(engine: Engine, url: str) -> Callable[[str], Lab]:
+    """``as_user(name)``: an SDK connection to the lab server at ``url`` as the demo user
+    ``name``, with a day's API token the platform mints for it (the demo's users have no
+    password: a local demo catalog)."""
     from lab.db import session_scope
     from lab.sdk import Lab
+    from lab.services import tokens
     from lab.services.catalog import authenticate
 
-    with session_scope(engine) as s:
-        return Lab(
-            engine, authenticate(session=s, username=name, password=None, password_required=False)
-        )
+    def as_user(name: str) -> Lab:
+        with session_scope(engine) as s:
+            me = authenticate(session=s, username=name, password=None, password_required=False)
+            _, token = tokens.mint_token(session=s, actor=me, name="fedlab demo", days=1)
+        return Lab.connect(url, token=token)
+
+    return as_user
 
 
 def _submit_experiments(
@@ -213,7 +243,9 @@ def _submit_experiments(
     return sample.id, handles
 
 
-def _grant_missing_consents(engine: Engine, handles: list[ExperimentHandle], echo: Echo) -> None:
+def _grant_missing_consents(
+    as_user: Callable[[str], Lab], handles: list[ExperimentHandle], echo: Echo
+) -> None:
     """[lab 3/5] The officers of the agencies whose consent is missing grant it."""
     from lab.seed import STANDING_CONSENTS
 
@@ -222,7 +254,7 @@ def _grant_missing_consents(engine: Engine, handles: list[ExperimentHandle], ech
         for need in exp.consents():
             if need.status == "granted":
                 continue
-            officer = _as_user(engine, f"{need.agency}_officer")
+            officer = as_user(f"{need.agency}_officer")
             officer.consents.grant(bank=BANK, indicators=need.indicators, days=365)
             granted.append(need.agency)
     echo(

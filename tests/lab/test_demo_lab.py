@@ -47,6 +47,9 @@ def test_lab_flow_from_seed_to_published_model(demo_data: Path, tmp_path: Path) 
 
     # Every experiment went draft → ... → succeeded, one transition row per step
     assert [r["status"] for r in summary["experiments"]] == ["succeeded", "succeeded"], summary
+    # the users' steps went through the lab server, each user with its own token
+    assert summary["server"].startswith("http://127.0.0.1:")
+    assert any("lab server on http://127.0.0.1:" in ln for ln in lines)
     engine = make_engine(out / "catalog.db")
     with Session(engine) as s:
         exps = s.exec(select(Experiment).order_by(Experiment.id)).all()
@@ -69,6 +72,7 @@ def test_lab_flow_from_seed_to_published_model(demo_data: Path, tmp_path: Path) 
         assert granted == {"tax", "market_regulation", "social_insurance", "courts"}
         models = s.exec(select(ModelVersion).order_by(ModelVersion.id)).all()
         n_events = s.exec(select(func.count()).select_from(AuditEvent)).one()
+        minted = s.exec(select(AuditEvent.actor).where(AuditEvent.action == "token.mint")).all()
     engine.dispose()
 
     # Both runs filed a model; the better one (by AUC) is published, the other a candidate
@@ -83,6 +87,7 @@ def test_lab_flow_from_seed_to_published_model(demo_data: Path, tmp_path: Path) 
     assert [r["auc"] for r in summary["experiments"]] == aucs
     assert models[0].lineage["parties"] == ["bank", "tax", "social_insurance", "courts"]
 
+    assert len(minted) >= 3  # the modeler, staff and at least one officer held tokens
     # The audit chain holds every event written, and the summary says so
     assert summary["audit"]["ok"] and summary["audit"]["events"] == n_events
     assert any(f"audit chain OK with {n_events} events" in line for line in lines)
