@@ -2,7 +2,9 @@
 
 Every command acts as a catalog user (``--user`` or FEDLAB_USER; the password comes from
 FEDLAB_PASSWORD, never from the command line) through lab.services, so it sees and may do
-exactly what that user may in the SDK or the sandbox.
+exactly what that user may in the SDK or the sandbox. With ``--db https://…`` (or
+FEDLAB_SERVER) the command is a client of the lab server: it sends FEDLAB_TOKEN (or signs
+in with the user's password) and holds no database handle.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ app.add_typer(models_app, name="models")
 DbOpt = typer.Option(
     None,
     "--db",
-    help="SQLite path or database URL (default: FEDLAB_DATABASE_URL or .fedlab/lab.db); "
-    "it must exist (`fedlab lab init` creates it).",
+    help="SQLite path, database URL, or a lab server's https:// URL (default: FEDLAB_SERVER, "
+    "else FEDLAB_DATABASE_URL or .fedlab/lab.db); a catalog must exist (`fedlab lab init`).",
 )
 UserOpt = typer.Option(None, "--user", help="Catalog user (default: FEDLAB_USER).")
 DATE_FORMATS = ["%Y-%m-%d"]
@@ -80,7 +82,16 @@ def _lab(db: str | None, user: str | None) -> Any:
     from lab.sdk import Lab
     from lab.settings import get_settings
 
+    remote = db is not None and db.startswith(("http://", "https://"))
+    server = db if remote else (os.environ.get("FEDLAB_SERVER") if db is None else None)
     name = user or os.environ.get("FEDLAB_USER")
+    if server:  # a client of the lab server: a token (FEDLAB_TOKEN), else a sign-in
+        return Lab.connect(
+            server,
+            token=os.environ.get("FEDLAB_TOKEN") or None,
+            user=name,
+            password=os.environ.get("FEDLAB_PASSWORD"),
+        )
     if not name:
         raise ConfigError("no catalog user given", hint="Pass --user NAME or set FEDLAB_USER.")
     return Lab.connect(

@@ -188,3 +188,24 @@ def test_the_fuzzer_finds_no_server_error(world: World) -> None:
 
         given(operation.as_strategy())(check)()
     assert failures == []
+
+
+def test_the_cli_is_a_client_of_the_server(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lab.cli import main
+    from lab.server.embedded import serve
+
+    with serve(world.engine) as url:
+        monkeypatch.setenv("FEDLAB_TOKEN", token_of(world, "bank_a_ds"))
+        with pytest.raises(SystemExit) as done:
+            main(["lab", "samples", "list", "--db", url])
+        assert done.value.code in (0, None)
+        listed = capsys.readouterr().out
+        monkeypatch.setenv("FEDLAB_TOKEN", "flt_stolen")
+        with pytest.raises(SystemExit) as refused:
+            main(["lab", "samples", "list", "--db", url])
+        assert refused.value.code == 2
+    mine = Lab(world.engine, world.who("bank_a_ds")).samples.list()
+    assert mine and all(f"{s.id:>5}" in listed for s in mine)
+    assert tokens.TOKEN_REFUSED in capsys.readouterr().err
