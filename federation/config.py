@@ -156,6 +156,9 @@ class DeploymentSection(BaseModel):
     superlink: str | None = None  # host:port; None: the local federation (`fedlab federation up`)
     root_certificates: Path | None = None
     insecure: bool = False
+    #: party -> the node id its SuperNode's public key is registered under (SuperNode
+    #: authentication); a node answering under another party's name is refused
+    nodes: dict[str, int] | None = None
 
 
 class PartySpec(BaseModel):

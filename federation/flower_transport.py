@@ -141,20 +141,33 @@ class FlowerTransport:
 
 
 def discover_parties(
-    grid: Grid, expected: Sequence[str], *, timeout: float, poll: float = 0.2
+    grid: Grid,
+    expected: Sequence[str],
+    *,
+    timeout: float,
+    poll: float = 0.2,
+    registered: Mapping[str, int] | None = None,
 ) -> dict[str, int]:
     """Map party names to node IDs: every node answers ``runtime.whoami`` with its name.
+
+    With ``registered`` (party -> the node id its public key is registered under, SuperNode
+    authentication), a party is only ever the node registered for it: a node that is not
+    registered is not asked, and a registered node answering another party's name is
+    refused (ConfigError); a self-declared ``party=`` alone makes no node a party.
 
     Waits up to ``timeout`` seconds for every expected party to join. Raises
     PartyUnavailableError naming the parties that never answered and ConfigError when a
     party's data file is missing at the party or two nodes claim the same party.
     """
     deadline = time.monotonic() + timeout
+    owner_of = {int(v): k for k, v in (registered or {}).items()}
     asked: set[int] = set()
     found: dict[str, int] = {}
     data_missing: list[str] = []
     while True:
         new = [nid for nid in grid.get_node_ids() if nid not in asked]
+        if registered:
+            new = [nid for nid in new if nid in owner_of]
         if new:
             asked.update(new)
             msgs = {
@@ -172,6 +185,13 @@ def discover_parties(
                     continue
                 env = from_records("?", msg.content)
                 name = str(env.payload.get("party", ""))
+                if registered and owner_of.get(int(key)) != name:
+                    raise ConfigError(
+                        f"the SuperNode registered as party {owner_of.get(int(key))!r} "
+                        f"(node {key}) answers as {name!r}",
+                        hint="A node's party is the key it is registered with; fix its "
+                        "`party` node config or register its key for that party.",
+                    )
                 if name in found and found[name] != int(key):
                     raise ConfigError(
                         f"two SuperNodes claim to be party {name!r}",

@@ -94,9 +94,12 @@ def deployment_main(grid: Grid, context: Context) -> None:
                 hint="Use `fedlab train --config experiment.toml --out DIR`.",
             )
         cfg = load_config(cfg_path)
+        registered = {
+            str(k): int(v) for k, v in json.loads(str(rc.get("nodes", "")) or "{}").items()
+        }
         discard = str(rc.get("discard", ""))
         if discard:
-            write_status(status, discard_on_federation(grid, cfg, discard))
+            write_status(status, discard_on_federation(grid, cfg, discard, registered))
             return
         out = Path(str(rc.get("out", "")) or f"runs/{cfg.experiment.name}").resolve()
         text = Path(str(rc.get("config_text", "")) or cfg_path).read_text(encoding="utf-8")
@@ -113,6 +116,7 @@ def deployment_main(grid: Grid, context: Context) -> None:
                 progress=progress_writer(str(rc.get("progress", ""))),
                 run_key=run_key,
                 ends=ends,
+                registered=registered,
             )
             for p in cfg.parties:
                 write_location(

@@ -66,6 +66,7 @@ def coordinate(
     poll: float = 0.05,
     run_key: str | None = None,
     ends: RunEnds | None = None,
+    registered: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, Any], MessageLog]:
     """Discover every party of ``cfg`` on ``grid``, run the driver, write into ``stage``;
     with ``run_key``, any end but success tells the parties to discard the run. ``ends``
@@ -73,7 +74,9 @@ def coordinate(
     ends = ends if ends is not None else RunEnds()
     names = [p.name for p in cfg.parties]
     progress("phase", {"phase": "join"})
-    nodes = discover_parties(grid, names, timeout=cfg.experiment.join_timeout)
+    nodes = discover_parties(
+        grid, names, timeout=cfg.experiment.join_timeout, registered=registered
+    )
     roles = {p.name: p.role for p in cfg.parties}
     transport = FlowerTransport(
         grid, nodes, roles, timeout=cfg.experiment.timeout, poll=poll, keep_payloads=keep_payloads
@@ -145,10 +148,17 @@ def discard_run(transport: FlowerTransport, parties: Sequence[str], run_key: str
     return done == set(parties)
 
 
-def discard_on_federation(grid: Grid, cfg: ExperimentConfig, run_key: str) -> bool:
+def discard_on_federation(
+    grid: Grid, cfg: ExperimentConfig, run_key: str, registered: Mapping[str, int] | None = None
+) -> bool:
     """In a run of its own: every party of ``cfg`` discards run ``run_key``."""
     names = [p.name for p in cfg.parties]
-    nodes = discover_parties(grid, names, timeout=min(cfg.experiment.join_timeout, DISCARD_TIMEOUT))
+    nodes = discover_parties(
+        grid,
+        names,
+        timeout=min(cfg.experiment.join_timeout, DISCARD_TIMEOUT),
+        registered=registered,
+    )
     transport = FlowerTransport(
         grid, nodes, {p.name: p.role for p in cfg.parties}, timeout=DISCARD_TIMEOUT
     )

@@ -104,6 +104,7 @@ progress = ""
 work_dirs = ""
 discard = ""
 ended = ""
+nodes = ""
 """
 
 
@@ -112,6 +113,17 @@ def write_app(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pyproject.toml").write_text(APP_PYPROJECT, encoding="utf-8")
     return folder
+
+
+def registered_nodes(cfg: ExperimentConfig, fed: Federation | None) -> dict[str, int]:
+    """Party -> the node id its public key is registered under (SuperNode authentication):
+    ``[deployment] nodes`` for a remote SuperLink, the local federation's registrations
+    else ({}: names are taken from the nodes' answers)."""
+    if cfg.deployment.superlink:
+        return dict(cfg.deployment.nodes or {})
+    if fed is None:
+        return {}
+    return {n.party: n.node_id for n in fed.nodes if n.node_id is not None}
 
 
 def _connection(cfg: ExperimentConfig, fed: Federation | None) -> dict[str, Any]:
@@ -264,7 +276,11 @@ def _end(proc: subprocess.Popen[bytes], wait: float = 10.0) -> None:
 
 
 def _discard_at_parties(
-    state: Path, conn: dict[str, Any], config: _Shipped, run_id: str | None
+    state: Path,
+    conn: dict[str, Any],
+    config: _Shipped,
+    run_id: str | None,
+    nodes: dict[str, int] | None = None,
 ) -> bool:
     """Best effort, after a run that ended without its coordinator (cancelled, crashed):
     a run of its own tells every party to discard run ``run_id`` (its state and files);
@@ -272,7 +288,7 @@ def _discard_at_parties(
     if run_id is None:
         return False
     run = _FlwrRun.prepare(state, conn, config)
-    proc = run.start(state, discard=run_id)
+    proc = run.start(state, discard=run_id, nodes=json.dumps(nodes or {}))
     deadline = time.monotonic() + DISCARD_RUN_WAIT
     while proc.poll() is None and run.outcome() is None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -344,6 +360,7 @@ def train_on_federation(
         progress=str(progress_file),
         work_dirs=json.dumps(homes),
         ended=json.dumps(sent),
+        nodes=json.dumps(registered_nodes(cfg, fed)),
     )
 
     def abandon() -> None:
@@ -355,7 +372,9 @@ def train_on_federation(
         _end(proc)
         remove_staging(out)  # a coordinator killed mid-write leaves its staging folder
         gone = _superlink_gone(cfg, fed)
-        if not gone and _discard_at_parties(state, conn, shipped, run_id):
+        if not gone and _discard_at_parties(
+            state, conn, shipped, run_id, registered_nodes(cfg, fed)
+        ):
             return
         if run_id is not None:  # the next run reports it ended to every party
             record(state, {}, {run_id: [p.name for p in cfg.parties]})

@@ -34,6 +34,7 @@ from federation.alignment_party import AUTHORIZATIONS_NODE_CONFIG
 from federation.config import ExperimentConfig, PartySpec, check_data_files, check_party_files
 from federation.run_auth import PLATFORM_KEY_CONFIG
 from federation.runtime.clientapp_worker import supported
+from federation.runtime.node_keys import party_key, register_party
 from federation.runtime.processes import (
     FLOWER_CHILDREN,
     alive,
@@ -62,6 +63,7 @@ class NodeProc:
     worker: bool = False
     data: str = ""  # the node config's data and authorizations paths
     authorizations: str = ""
+    node_id: int | None = None  # registered node id (SuperNode authentication)
 
 
 @dataclass
@@ -74,6 +76,9 @@ class Federation:
     nodes: list[NodeProc] = field(default_factory=list)
     #: the platform's public key every SuperNode checks run authorizations and receipts with
     platform_key: str | None = None
+    #: SuperNode authentication: only nodes with a registered public key may connect
+    supernode_auth: bool = False
+    registered: dict[str, int] = field(default_factory=dict)  # party -> its key's node id
 
     def save(self) -> None:
         Path(self.state_dir, STATE_FILE).write_text(json.dumps(asdict(self), indent=2))
@@ -112,8 +117,11 @@ def node_config_arg(
     return arg
 
 
-def _superlink_cmd(state: Path, port: int, *, tls: bool) -> tuple[list[str], str | None]:
-    """The SuperLink's command line on ``port``, and its CA certificate with ``tls``."""
+def _superlink_cmd(
+    state: Path, port: int, *, tls: bool, auth: bool = False
+) -> tuple[list[str], str | None]:
+    """The SuperLink's command line on ``port``, and its CA certificate with ``tls``
+    (``auth``: SuperNode authentication, registered keys only)."""
     cmd = [
         flower_bin("flower-superlink"),
         "--host",
@@ -121,6 +129,7 @@ def _superlink_cmd(state: Path, port: int, *, tls: bool) -> tuple[list[str], str
         "--port",
         str(port),
         "--disable-runtime-dependency-installation",
+        *(["--enable-supernode-auth"] if auth else []),
     ]
     if not tls:
         return [*cmd, "--insecure"], None
@@ -167,6 +176,12 @@ def _start_supernode(fed: Federation, party: PartySpec, *, poll: float, worker: 
         node_config_arg(party.name, party.data, work, party.authorizations, fed.platform_key),
     ]
     cmd += ["--root-certificates", fed.ca_cert] if fed.ca_cert else ["--insecure"]
+    node_id = None
+    if fed.supernode_auth:
+        private, public = party_key(state, party.name)
+        node_id = _registered(fed, party.name)
+        cmd += ["--auth-supernode-private-key", str(private)]
+        cmd += ["--auth-supernode-public-key", str(public)]
     log = state / "logs" / f"supernode-{party.name}.log"
     pid = spawn(cmd, log, flower_env(state / "flwr-home" / f"node-{party.name}"))
     return NodeProc(
@@ -178,7 +193,18 @@ def _start_supernode(fed: Federation, party: PartySpec, *, poll: float, worker: 
         worker=worker and supported(),
         data=str(party.data),
         authorizations=str(party.authorizations or ""),
+        node_id=node_id,
     )
+
+
+def _registered(fed: Federation, party: str) -> int:
+    """The node id of ``party``'s registered key (registered on first use, then kept)."""
+    if party not in fed.registered:
+        fed.registered[party] = register_party(
+            Path(fed.state_dir), fed.superlink, fed.ca_cert, party
+        )
+        fed.save()
+    return fed.registered[party]
 
 
 def federation_up(
@@ -189,11 +215,15 @@ def federation_up(
     poll: float = DEFAULT_NODE_POLL,
     worker: bool = True,
     platform_key: str | Path | None = None,
+    supernode_auth: bool = False,
 ) -> Federation:
     """Start a SuperLink and one SuperNode per party of ``cfg`` on 127.0.0.1.
 
     ``platform_key`` (the platform's public key, PEM) goes into every SuperNode's node
     config: the nodes then serve only runs the platform authorized (federation.run_auth).
+    ``supernode_auth``: the SuperLink accepts only SuperNodes whose key is registered, each
+    party's key is registered under its name (federation.runtime.node_keys) and the
+    coordinator takes a party to be only its registered node.
 
     Each SuperNode starts through :mod:`federation.runtime.supernode`: ``poll`` > 0 shortens
     Flower's hard-coded 3 s idle sleep to ``poll`` seconds, and ``worker`` (used on flwr
@@ -213,11 +243,12 @@ def federation_up(
     require_bins(["flower-superlink", *FLOWER_CHILDREN, *(["flower-supernode"] if plain else [])])
     state.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    link_cmd, ca = _superlink_cmd(state, port, tls=tls)
+    link_cmd, ca = _superlink_cmd(state, port, tls=tls, auth=supernode_auth)
     link_log = state / "logs" / "superlink.log"
     link_pid = spawn(link_cmd, link_log, flower_env(state / "flwr-home" / "superlink"))
     fed = Federation(str(state), f"127.0.0.1:{port}", link_pid, str(link_log), ca)
     fed.platform_key = str(Path(platform_key).resolve()) if platform_key else None
+    fed.supernode_auth = supernode_auth
     fed.save()
     try:
         wait_port(port, link_pid, link_log)

@@ -106,9 +106,16 @@ def up(
         ..., "--config", "-c", help="experiment.toml naming the parties and their data."
     ),
     tls: bool = typer.Option(
-        False,
-        "--tls",
-        help="Serve the SuperLink with TLS (a local CA is generated in the state dir).",
+        True,
+        "--tls/--insecure",
+        help="Serve the SuperLink with TLS (default; a local CA is generated in the state "
+        "dir). --insecure: plaintext on loopback, for a trial only.",
+    ),
+    auth: bool = typer.Option(
+        True,
+        "--auth/--no-auth",
+        help="SuperNode authentication (default): each party's key is registered under its "
+        "name and only registered nodes may connect or answer as that party.",
     ),
     state_dir: Path = typer.Option(
         DEFAULT_STATE_DIR, help="Where PIDs, logs, certificates and party work dirs go."
@@ -133,8 +140,26 @@ def up(
 
     if platform_key is not None and not platform_key.is_file():
         raise typer.BadParameter(f"--platform-key {platform_key}: no such file")
+    if not tls or not auth:
+        typer.secho(
+            "warning: "
+            + ", ".join(
+                w
+                for w, off in (("no TLS", not tls), ("no SuperNode authentication", not auth))
+                if off
+            )
+            + ": any local process can join as a party; for a trial only "
+            "/ 警告：未启用 TLS 或节点认证",
+            fg="red",
+            err=True,
+        )
     fed = federation_up(
-        load_config(config), state_dir, tls=tls, worker=worker, platform_key=platform_key
+        load_config(config),
+        state_dir,
+        tls=tls,
+        worker=worker,
+        platform_key=platform_key,
+        supernode_auth=auth,
     )
     launch = (
         "one long-lived ClientApp worker each"
@@ -142,7 +167,8 @@ def up(
         else "a ClientApp process per message"
     )
     typer.echo(
-        f"SuperLink on {fed.superlink} ({'TLS' if fed.ca_cert else 'insecure'}), "
+        f"SuperLink on {fed.superlink} ({'TLS' if fed.ca_cert else 'insecure'}"
+        f"{', SuperNode authentication' if fed.supernode_auth else ''}), "
         f"SuperNodes: {', '.join(n.party for n in fed.nodes)} ({launch}); "
         f"state in {state_dir}"
     )

@@ -17,6 +17,7 @@ from sqlmodel import select
 from test_runner import FakeExecutor, approved
 
 from federation.runtime.deployment import DEFAULT_STATE_DIR, Federation, NodeProc
+from federation.runtime.processes import stop_group
 from federation.runtime.target import FederationTarget
 from lab.db import session_scope
 from lab.errors import ConfigError
@@ -169,6 +170,29 @@ def test_a_party_without_a_supernode_fails_the_experiment_before_the_run(
     )
 
 
+AUTH = True  # SuperNode authentication in the federation below (False: the impostor wins)
+
+
+def _impostor(fed: Any, data: Path, tmp: Path, *, keyed: bool) -> int:
+    """A local process that starts a SuperNode claiming ``party='tax'`` with the
+    federation's CA certificate (``keyed``: and a key of its own, not registered)."""
+    import sys
+
+    from federation.runtime.local_federation import node_config_arg
+    from federation.runtime.node_keys import party_key
+    from federation.runtime.processes import flower_env, free_port, spawn
+
+    name = f"impostor-{'keyed' if keyed else 'keyless'}"
+    cmd = [sys.executable, "-m", "federation.runtime.supernode", "--fedlab-poll", "0.2"]
+    cmd += ["--superlink", fed.superlink, "--port", str(free_port()), "--node-config"]
+    cmd += [node_config_arg("tax", data, tmp / f"{name}-work"), "--root-certificates"]
+    cmd += [fed.ca_cert]
+    if keyed:
+        key, pub = party_key(tmp / name, "tax")
+        cmd += ["--auth-supernode-private-key", str(key), "--auth-supernode-public-key", str(pub)]
+    return spawn(cmd, tmp / f"{name}.log", flower_env(tmp / f"{name}-home"))
+
+
 @pytest.mark.slow
 @pytest.mark.flower
 @pytest.mark.timeout(420)
@@ -217,8 +241,18 @@ def test_worker_runs_an_experiment_on_a_local_federation(
     monkeypatch.setenv("FEDLAB_AUDIT_SIGNING_KEY", str(tmp_path / "sign.pem"))
     get_settings.cache_clear()
     state = tmp_path / "fed"
-    fed = federation_up(load_config(fed_toml), state, tls=True, platform_key=tmp_path / "pub.pem")
+    fed = federation_up(
+        load_config(fed_toml),
+        state,
+        tls=True,
+        platform_key=tmp_path / "pub.pem",
+        supernode_auth=AUTH,
+    )
     groups = [fed.superlink_pid, *(n.pid for n in fed.nodes)]
+    # impostors: SuperNodes claiming party='tax' with the stolen ca.crt, with no key and
+    # with a key of their own (not registered)
+    impostors = [_impostor(fed, data / "tax.csv", tmp_path, keyed=k) for k in (False, True)]
+    groups += impostors
     sim_id, dep_id = approve(world, "sim"), approve(world, "dep")
     # a second model on the same federation, trained otherwise (one epoch, a smaller step)
     dep2_id = approve(world, "dep2", params={**PARAMS, "epochs": 1, "learning_rate": 0.1})
@@ -346,7 +380,13 @@ def test_worker_runs_an_experiment_on_a_local_federation(
             assert sorted((Path(n.work_dir) / "runs").iterdir()) == sorted(
                 Path(a[n.party]) for a in (first, second)
             )
+        # every run above succeeded while the impostors ran: without SuperNode authentication
+        # the keyless one's answer as 'tax' fails the discovery ("two SuperNodes claim to be
+        # party 'tax'"); with it, only the node registered for tax is ever tax
+        assert all(n.node_id is not None for n in fed.nodes)
     finally:
+        for pid in impostors:
+            stop_group(pid, 10.0)
         federation_down(state)
         engine.dispose()
         get_settings.cache_clear()
