@@ -51,9 +51,25 @@ API = "/api/v1"
 _bearer = HTTPBearer(auto_error=False)
 
 
+NO_NUL = r"^[^\x00]*$"
+"""Text over the API holds no NUL character (PostgreSQL's text refuses it)."""
+
+
 class Login(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    username: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    password: str = Field(min_length=1, max_length=1024, pattern=NO_NUL)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, BaseModel):
+        return _has_nul(value.model_dump())
+    return False
 
 
 class TokenReply(BaseModel):
@@ -145,6 +161,8 @@ def _add(app: FastAPI, engine: Engine, route: Route, principal: Any) -> None:
         body: Annotated[request_model, Body()],  # type: ignore[valid-type]
     ) -> Any:
         kwargs = {k: getattr(body, k) for k in request_model.model_fields}
+        if _has_nul(kwargs):
+            raise ConfigError("text in a request may not contain NUL characters")
         with session_scope(engine) as s:
             result = route.fn(session=s, actor=me, **kwargs)
             return JSONResponse(to_jsonable_python(route.returns.dump_python(result, mode="json")))

@@ -328,26 +328,6 @@ def test_worker_runs_an_experiment_on_a_local_federation(
         dep2_model = outcome(world, dep2_id)[1]
         assert np.abs(dep_scores - scores(dep2_model)).max() > 1e-3
 
-        # a plain run on the same federation, without the platform's authorization
-        from federation.run import run_experiment
-        from lab.errors import PartyError
-
-        replay = load_config(Path(dep_model.lineage["run_dir"]) / "config.toml")
-        with pytest.raises(PartyError, match="FEDLAB-405") as replayed:
-            run_experiment(replay, tmp_path / "replay", runtime="deployment", state_dir=state)
-        assert "already used by run" in str(replayed.value)
-        plain = replay.model_copy(
-            update={
-                "parties": [
-                    p.model_copy(update={"run_authorization": None, "audit_receipt": None})
-                    for p in replay.parties
-                ]
-            }
-        )
-        with pytest.raises(PartyError, match="FEDLAB-405") as refused:
-            run_experiment(plain, tmp_path / "plain", runtime="deployment", state_dir=state)
-        assert "no signed run authorization" in str(refused.value)
-
         # a bank that cancels while its run trains: the federation run is stopped
         def cancel_at_first_epoch(cfg: Any, out: Path, runtime: str, progress: Any) -> Any:
             def relay(event: str, fields: dict[str, Any]) -> None:
@@ -384,6 +364,25 @@ def test_worker_runs_an_experiment_on_a_local_federation(
         # the keyless one's answer as 'tax' fails the discovery ("two SuperNodes claim to be
         # party 'tax'"); with it, only the node registered for tax is ever tax
         assert all(n.node_id is not None for n in fed.nodes)
+
+        # last (its refusal is cleaned up at the parties best effort): a plain run on the
+        # same federation, without the platform's authorization, is refused at the parties
+        # (a replayed authorization too: tests/lab/test_run_authorization.py)
+        from federation.run import run_experiment
+        from lab.errors import PartyError
+
+        given = load_config(Path(dep_model.lineage["run_dir"]) / "config.toml")
+        plain = given.model_copy(
+            update={
+                "parties": [
+                    p.model_copy(update={"run_authorization": None, "audit_receipt": None})
+                    for p in given.parties
+                ]
+            }
+        )
+        with pytest.raises(PartyError, match="FEDLAB-405") as refused:
+            run_experiment(plain, tmp_path / "plain", runtime="deployment", state_dir=state)
+        assert "no signed run authorization" in str(refused.value)
     finally:
         for pid in impostors:
             stop_group(pid, 10.0)
