@@ -32,6 +32,7 @@ from typing import Any
 from crypto.errors import ConfigError
 from federation.alignment_party import AUTHORIZATIONS_NODE_CONFIG
 from federation.config import ExperimentConfig, PartySpec, check_data_files, check_party_files
+from federation.roles import PartyRole
 from federation.run_auth import PLATFORM_KEY_CONFIG
 from federation.runtime.clientapp_worker import supported
 from federation.runtime.node_keys import party_key, register_party
@@ -293,6 +294,28 @@ def add_supernode(
     return node
 
 
+def restart_supernode(
+    state_dir: str | Path, party: str, *, poll: float = DEFAULT_NODE_POLL
+) -> NodeProc:
+    """Stop ``party``'s SuperNode and start it again with the same data, authorization
+    table, launching and (with SuperNode authentication) the same registered key."""
+    fed = _running(state_dir)
+    node = next((n for n in fed.nodes if n.party == party), None)
+    if node is None:
+        raise ConfigError(
+            f"the federation in {fed.state_dir} has no SuperNode for party {party!r}",
+            hint=f"Its parties: {sorted(n.party for n in fed.nodes)}.",
+        )
+    spec = PartySpec(
+        name=node.party,
+        role=PartyRole.GUEST if node.authorizations else PartyRole.HOST,  # not used to start
+        data=Path(node.data),
+        authorizations=Path(node.authorizations) if node.authorizations else None,
+    )
+    remove_supernode(state_dir, party)
+    return add_supernode(state_dir, spec, poll=poll, worker=node.worker)
+
+
 def remove_supernode(state_dir: str | Path, party: str, *, timeout: float = 10.0) -> bool:
     """Stop the SuperNode of ``party`` (with its ClientApp worker); whether one ran."""
     fed = Federation.load(Path(state_dir).resolve())
@@ -355,4 +378,5 @@ __all__ = [
     "federation_up",
     "node_config_arg",
     "remove_supernode",
+    "restart_supernode",
 ]

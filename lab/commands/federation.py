@@ -200,6 +200,22 @@ def status(
         typer.echo(f"{row['name']:<20} pid {row['pid']:<8} {row['state']:<8} {row['detail']}")
 
 
+node_app = typer.Typer(no_args_is_help=True, help="One SuperNode of the local federation.")
+federation_app.add_typer(node_app, name="node")
+
+
+@node_app.command("restart")
+def node_restart(
+    party: str = typer.Argument(..., help="The party whose SuperNode restarts."),
+    state_dir: Path = typer.Option(DEFAULT_STATE_DIR, help="The federation's state dir."),
+) -> None:
+    """重启节点 Restart one party's SuperNode (same data, same registered key)."""
+    from federation.runtime.local_federation import restart_supernode
+
+    node = restart_supernode(state_dir, party)
+    typer.echo(f"SuperNode {node.party} restarted (pid {node.pid}, node id {node.node_id})")
+
+
 def register(app: typer.Typer) -> None:
     """Add the federation commands to the main app."""
     app.command(name="train")(train)

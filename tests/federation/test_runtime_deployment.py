@@ -65,6 +65,7 @@ def test_deployment_with_tls_end_to_end(tmp_path: Path, monkeypatch: pytest.Monk
     from federation.config import load_config
     from federation.run import run_experiment
     from federation.runtime.deployment import (
+        Federation,
         federation_down,
         federation_status,
         federation_up,
@@ -90,7 +91,7 @@ def test_deployment_with_tls_end_to_end(tmp_path: Path, monkeypatch: pytest.Monk
         tmp_path / "exp2", runtime="deployment", epochs=1, extra="join_timeout = 6"
     )
     state = tmp_path / "fed"
-    fed = federation_up(load_config(cfg), state, tls=True)
+    fed = federation_up(load_config(cfg), state, tls=True, supernode_auth=True)
     groups = [fed.superlink_pid]
     try:
         groups += [n.pid for n in fed.nodes]
@@ -146,6 +147,21 @@ def test_deployment_with_tls_end_to_end(tmp_path: Path, monkeypatch: pytest.Monk
             run_experiment(three, bad, state_dir=state)
         assert not bad.exists()
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run3")]
+
+        # `fedlab federation node restart tax`: a new process with the same registered key
+        from lab.cli import main
+
+        registered = tax.node_id
+        assert registered is not None and len({n.node_id for n in fed.nodes}) == 2
+        with pytest.raises(SystemExit) as done:
+            main(["federation", "node", "restart", "tax", "--state-dir", str(state)])
+        assert done.value.code in (0, None)
+        reloaded = Federation.load(state)
+        assert reloaded is not None
+        tax = next(n for n in reloaded.nodes if n.party == "tax")
+        assert tax.node_id == registered and tax.pid not in groups
+        groups.append(tax.pid)
+        assert run_experiment(short, tmp_path / "run-restarted", state_dir=state).metrics
 
         # a killed SuperNode takes its worker with it (no orphan); the run names the party
         os.kill(tax.pid, signal.SIGKILL)
