@@ -24,8 +24,12 @@ WHOAMI = "runtime.whoami"
 FINISH = "runtime.finish"
 DISCARD = "runtime.discard"
 
-#: seconds the parties get to answer ``runtime.discard``, and to join a discarding run
+#: seconds the parties get to answer ``runtime.discard``
 DISCARD_TIMEOUT = 30.0
+#: seconds the parties get to join a discarding run: right after a stopped run a party's
+#: ClientApp may still be finishing that run's message (on a loaded 2-core machine the
+#: parties had not answered within 30 s and a cancelled run's folder stayed, in CI)
+DISCARD_JOIN_TIMEOUT = 120.0
 
 #: request keys the coordinator's transport adds (stripped before the handler sees them)
 ROLE_KEY = "__role__"
@@ -77,6 +81,7 @@ def whoami_reply(name: str, data_ok: bool) -> Payload:
 
 __all__ = [
     "DISCARD",
+    "DISCARD_JOIN_TIMEOUT",
     "DISCARD_TIMEOUT",
     "FINISH",
     "PARTY_KEY",

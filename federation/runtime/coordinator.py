@@ -27,7 +27,7 @@ from flwr.serverapp import Grid
 from federation.config import ExperimentConfig
 from federation.flower_transport import FlowerTransport, discover_parties
 from federation.protocol import ProgressFn, no_progress
-from federation.runtime.actions import DISCARD, DISCARD_TIMEOUT
+from federation.runtime.actions import DISCARD, DISCARD_JOIN_TIMEOUT, DISCARD_TIMEOUT
 from federation.runtime.execute import execute_protocol
 from federation.transport import Envelope, MessageLog
 
@@ -156,7 +156,7 @@ def discard_on_federation(
     nodes = discover_parties(
         grid,
         names,
-        timeout=min(cfg.experiment.join_timeout, DISCARD_TIMEOUT),
+        timeout=max(DISCARD_TIMEOUT, min(cfg.experiment.join_timeout, DISCARD_JOIN_TIMEOUT)),
         registered=registered,
     )
     transport = FlowerTransport(

@@ -195,7 +195,7 @@ def _impostor(fed: Any, data: Path, tmp: Path, *, keyed: bool) -> int:
 
 @pytest.mark.slow
 @pytest.mark.flower
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(600)
 def test_worker_runs_an_experiment_on_a_local_federation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
