@@ -33,7 +33,7 @@ import pandas as pd
 
 from crypto.errors import DataValidationError
 from features.contract import DataContract
-from features.indicators import REGISTRY, TABLES, compute_party, owner_key, tables_of
+from features.indicators import REGISTRY, compute_party, owner_key, tables_of
 
 LABELS_FILE = "labels.csv"
 RECORD_PREFIX = "records_"
@@ -142,15 +142,9 @@ def read_records(
     return out
 
 
-def describe_tables(party: str) -> list[str]:
-    """The record files a party's folder may hold (for hints and docs)."""
-    return [f"{RECORD_PREFIX}{t}.csv ({TABLES[t].zh})" for t in tables_of(party)]
-
-
 __all__ = [
     "LABELS_FILE",
     "RECORD_PREFIX",
-    "describe_tables",
     "folder_fingerprint",
     "read_records",
     "record_path",

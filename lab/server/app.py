@@ -26,7 +26,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
-from pydantic_core import to_jsonable_python
 from sqlalchemy import Engine
 
 from lab.db import session_scope
@@ -165,7 +164,7 @@ def _add(app: FastAPI, engine: Engine, route: Route, principal: Any) -> None:
             raise ConfigError("text in a request may not contain NUL characters")
         with session_scope(engine) as s:
             result = route.fn(session=s, actor=me, **kwargs)
-            return JSONResponse(to_jsonable_python(route.returns.dump_python(result, mode="json")))
+            return JSONResponse(route.returns.dump_python(result, mode="json"))
 
     app.add_api_route(
         f"{API}/call/{route.name}",

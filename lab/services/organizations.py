@@ -66,16 +66,27 @@ def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
-def _password_ok(user: User | None, password: str | None) -> bool:
-    """One argon2 verification on every path: the user's hash, or the dummy one for an
-    unknown or inactive user or one without a password."""
-    stored = user.hashed_password if user is not None and user.is_active else None
+def hash_secret(secret: str) -> str:
+    """The argon2 hash a password or worker token is kept as."""
+    return _hasher.hash(secret)
+
+
+def secret_ok(stored: str | None, secret: str | None) -> bool:
+    """One argon2 verification on every path: ``stored``, or the dummy hash when there is
+    none (an unknown or inactive user, an unknown or revoked worker), so a refusal costs the
+    same whatever its reason."""
     ok: bool
     try:
-        ok = _hasher.verify(stored or _dummy_hash(), password or "")
+        ok = _hasher.verify(stored or _dummy_hash(), secret or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
-    return ok and bool(stored) and password is not None
+    return ok and bool(stored) and secret is not None
+
+
+def _password_ok(user: User | None, password: str | None) -> bool:
+    """:func:`secret_ok` against the user's hash (none for an unknown or inactive user)."""
+    stored = user.hashed_password if user is not None and user.is_active else None
+    return secret_ok(stored, password)
 
 
 def authenticate(
@@ -124,7 +135,7 @@ def bootstrap_admin(
         full_name="Administrator",
         role=Role.ADMIN,
         org_id=row_id(org),
-        hashed_password=_hasher.hash(password) if password else None,
+        hashed_password=hash_secret(password) if password else None,
     )
     session.add(user)
     session.flush()
@@ -186,7 +197,7 @@ def create_user(*, session: Session, actor: Principal, user_in: UserCreate) -> U
         role=user_in.role,
         is_active=user_in.is_active,
         org_id=row_id(org),
-        hashed_password=_hasher.hash(user_in.password) if user_in.password else None,
+        hashed_password=hash_secret(user_in.password) if user_in.password else None,
     )
     session.add(user)
     session.flush()
@@ -296,11 +307,13 @@ __all__ = [
     "create_user",
     "get_org",
     "get_user",
+    "hash_secret",
     "list_nodes",
     "list_organizations",
     "list_users",
     "node_for_org",
     "principal_for",
     "register_node",
+    "secret_ok",
     "worker_principal",
 ]

@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import secrets
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlmodel import Session, col, select
 
 from lab.audit import append_event
 from lab.errors import ConfigError, NotFoundError, SignInError
 from lab.models import WorkerCredential, WorkerCredentialPublic, utcnow
 from lab.services.access import STAFF, Action, Principal, Resource, require
-from lab.services.organizations import worker_principal
+from lab.services.organizations import hash_secret, secret_ok, worker_principal
 
-_hasher = PasswordHasher()
 WORKER_SIGN_IN_REFUSED = "worker sign-in refused: unknown worker id or wrong token"
 TOKEN_BYTES = 32
 """Random bytes in a worker token (256 bits: not guessable, no rate limit needed)."""
@@ -52,7 +49,7 @@ def register_worker(
         )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     row = WorkerCredential(
-        worker_id=worker_id, token_hash=_hasher.hash(token), issued_by=actor.user_id or 0
+        worker_id=worker_id, token_hash=hash_secret(token), issued_by=actor.user_id or 0
     )
     session.add(row)
     session.flush()
@@ -103,28 +100,13 @@ def authenticate_worker(
         return worker_principal(worker_id)
     row = _row(session, worker_id)
     stored = row.token_hash if row is not None and row.revoked_at is None else None
-    ok: bool
-    try:
-        ok = _hasher.verify(stored or _dummy(), token or "")
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        ok = False
-    if not (ok and stored):
+    if not secret_ok(stored, token):
         raise SignInError(
             WORKER_SIGN_IN_REFUSED,
             hint="An admin issues a worker its credential: `fedlab lab workers register "
             "--id ID`; the worker reads it from FEDLAB_WORKER_TOKEN.",
         )
     return worker_principal(worker_id)
-
-
-_DUMMY: list[str] = []
-
-
-def _dummy() -> str:
-    """A hash of a random token, checked for unknown ids so every refusal costs the same."""
-    if not _DUMMY:
-        _DUMMY.append(_hasher.hash(secrets.token_urlsafe(TOKEN_BYTES)))
-    return _DUMMY[0]
 
 
 __all__ = [
